@@ -1,0 +1,30 @@
+//! Gatehouse's domain core.
+//!
+//! Everything here is pure: no database, no network, no clock and no global
+//! randomness. Time arrives as a [`Timestamp`] argument and randomness through
+//! the [`Entropy`] trait, so policies (throttles, later budgets and breakers) are
+//! tested deterministically (design invariant 5).
+//!
+//! Input from the outside world becomes a domain type here, once, at the edge:
+//! an [`Email`] or a [`NewPassword`] is valid by construction.
+#![deny(missing_docs)]
+
+pub mod audit;
+pub mod credential;
+pub mod email;
+pub mod entropy;
+pub mod ids;
+pub mod password;
+pub mod session;
+pub mod throttle;
+pub mod time;
+pub mod token;
+
+pub use credential::{CredentialState, HashScheme};
+pub use email::{Email, EmailError};
+pub use entropy::{Clock, Entropy, OsEntropy, SystemClock};
+pub use ids::{AccountId, OperatorId, SessionId};
+pub use password::{LoginPassword, NewPassword, PasswordError, PasswordPolicy};
+pub use session::SessionState;
+pub use time::Timestamp;
+pub use token::{ApiKey, SessionToken, TokenError, TokenHash};

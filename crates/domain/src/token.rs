@@ -1,0 +1,157 @@
+//! Bearer secrets: session tokens and operator API keys.
+//!
+//! A secret is 256 bits from the injected entropy source (the OS RNG in
+//! production), shown once as `<prefix>_<base64url>`, and stored only as its
+//! SHA-256 digest. Looking a secret up by digest reveals nothing useful to a
+//! timing observer (the digest of a guess is unrelated to the stored one), and
+//! the final comparison is constant-time anyway.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::entropy::Entropy;
+
+const SECRET_BYTES: usize = 32;
+const ENCODED_LEN: usize = 43; // base64url of 32 bytes, no padding
+
+/// SHA-256 digest of a secret: what the database stores.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl TokenHash {
+    /// Constant-time equality.
+    pub fn ct_eq(&self, other: &TokenHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+
+    /// The digest as bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Rebuilds a digest read from storage; `None` if it is not 32 bytes.
+    pub fn from_slice(b: &[u8]) -> Option<Self> {
+        <[u8; 32]>::try_from(b).ok().map(Self)
+    }
+}
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenHash({}…)", hex::encode(&self.0[..4]))
+    }
+}
+
+/// Why a presented secret was not even looked up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Wrong prefix, length or alphabet.
+    #[error("malformed credential")]
+    Malformed,
+}
+
+macro_rules! secret_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        pub struct $name(SecretString);
+
+        impl $name {
+            /// The text prefix that marks this kind of secret.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// Mints a new secret.
+            pub fn generate(entropy: &dyn Entropy) -> Self {
+                let mut raw = zeroize::Zeroizing::new([0u8; SECRET_BYTES]);
+                entropy.fill(raw.as_mut());
+                Self(SecretString::from(format!("{}_{}", $prefix, URL_SAFE_NO_PAD.encode(raw.as_ref()))))
+            }
+
+            /// Accepts a presented secret if it has the right shape.
+            pub fn parse(s: &str) -> Result<Self, TokenError> {
+                let body = s.strip_prefix(concat!($prefix, "_")).ok_or(TokenError::Malformed)?;
+                if body.len() != ENCODED_LEN
+                    || !body.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    return Err(TokenError::Malformed);
+                }
+                Ok(Self(SecretString::from(s)))
+            }
+
+            /// The secret text, to hand to its owner once.
+            pub fn expose(&self) -> &str {
+                self.0.expose_secret()
+            }
+
+            /// The digest to store or look up.
+            pub fn hash(&self) -> TokenHash {
+                TokenHash(Sha256::digest(self.0.expose_secret().as_bytes()).into())
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($name), "({}_[REDACTED])"), $prefix)
+            }
+        }
+    };
+}
+
+secret_type!(
+    /// A session's bearer token (cookie value or `Authorization: Bearer`).
+    SessionToken,
+    "ghs"
+);
+secret_type!(
+    /// An operator's API key for `/api/v1/admin`.
+    ApiKey,
+    "gho"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entropy::OsEntropy;
+
+    struct Fixed(u8);
+    impl Entropy for Fixed {
+        fn fill(&self, buf: &mut [u8]) {
+            buf.fill(self.0);
+        }
+    }
+
+    #[test]
+    fn generate_parse_hash() {
+        let t = SessionToken::generate(&OsEntropy);
+        assert!(t.expose().starts_with("ghs_"));
+        assert_eq!(t.expose().len(), 4 + ENCODED_LEN);
+        let again = SessionToken::parse(t.expose()).unwrap();
+        assert!(again.hash().ct_eq(&t.hash()));
+        assert!(!SessionToken::generate(&OsEntropy).hash().ct_eq(&t.hash()));
+        assert!(format!("{t:?}").contains("REDACTED"));
+    }
+
+    #[test]
+    fn deterministic_with_fixed_entropy() {
+        let a = ApiKey::generate(&Fixed(7));
+        let b = ApiKey::generate(&Fixed(7));
+        assert_eq!(a.expose(), b.expose());
+        assert!(a.expose().starts_with("gho_"));
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        let t = SessionToken::generate(&OsEntropy);
+        for bad in [
+            "",
+            "ghs_",
+            "gho_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "ghs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "ghs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ] {
+            assert_eq!(SessionToken::parse(bad).unwrap_err(), TokenError::Malformed, "{bad}");
+        }
+        assert!(ApiKey::parse(t.expose()).is_err());
+    }
+}
