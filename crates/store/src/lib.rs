@@ -1,0 +1,219 @@
+//! Gatehouse storage.
+//!
+//! The store is split by capability ([`AccountStore`], [`SessionStore`], …)
+//! and combined in [`Store`]. Each write method is one *use-case transaction*:
+//! it takes the [`NewAuditEntry`] that records it and commits state change and
+//! audit entry together (design invariant 3), so a caller cannot forget either.
+//!
+//! Two engines implement every trait with the same SQL text (see [`sql`]):
+//! SQLite (the zero-setup default; WAL, `busy_timeout`, `BEGIN IMMEDIATE` for
+//! writes) and PostgreSQL (the scale-out engine). [`connect`] picks one from the
+//! URL; nothing else in Gatehouse branches on the engine.
+#![deny(missing_docs)]
+
+mod audit_verify;
+mod error;
+mod models;
+mod postgres;
+mod sql;
+mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gatehouse_domain::audit::NewAuditEntry;
+use gatehouse_domain::throttle::{ThrottlePolicy, ThrottleState};
+use gatehouse_domain::{AccountId, SessionId, Timestamp, TokenHash};
+
+pub use audit_verify::{ChainReport, verify_audit_chain};
+pub use error::StoreError;
+pub use models::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// Result of a store call.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Accounts and their password credentials.
+#[async_trait]
+pub trait AccountStore {
+    /// Creates an account with its first credential. `Conflict` if the e-mail key is taken.
+    async fn create_account(&self, new: &NewAccount, audit: NewAuditEntry) -> Result<Account>;
+
+    /// The account and credential for a login attempt, by e-mail key.
+    async fn login_record(&self, email_key: &str) -> Result<Option<LoginRecord>>;
+
+    /// One account by id.
+    async fn account(&self, id: AccountId) -> Result<Option<Account>>;
+
+    /// Number of accounts.
+    async fn count_accounts(&self) -> Result<i64>;
+
+    /// Inserts a batch of imported accounts in one transaction, skipping
+    /// e-mail keys that already exist. Returns, per row, whether it was inserted.
+    async fn import_accounts(&self, rows: &[NewAccount], audit: NewAuditEntry) -> Result<Vec<bool>>;
+}
+
+/// Password credentials.
+#[async_trait]
+pub trait CredentialStore {
+    /// Replaces the hash with an equivalent one (same password, better
+    /// parameters) if the stored hash is still `old_hash`. Returns whether it did.
+    async fn rehash_credential(
+        &self,
+        account: AccountId,
+        old_hash: &str,
+        new_hash: &str,
+        audit: NewAuditEntry,
+    ) -> Result<bool>;
+
+    /// Sets a new password if the credential is still at `expected_version`:
+    /// state becomes active, version goes up by one, and every other session
+    /// (all but `keep`) is revoked. `Conflict` if the version moved.
+    async fn change_password(&self, change: &PasswordChange<'_>, audit: NewAuditEntry) -> Result<PasswordChanged>;
+}
+
+/// Login sessions.
+#[async_trait]
+pub trait SessionStore {
+    /// Records a successful login: the session, the cleared account throttle
+    /// key, and the audit entry, in one transaction.
+    async fn create_session(&self, new: &NewSession, clear_throttle_key: &str, audit: NewAuditEntry) -> Result<()>;
+
+    /// The session a token belongs to (any state), with its account's e-mail.
+    async fn session_by_token(&self, token: &TokenHash) -> Result<Option<SessionRecord>>;
+
+    /// The account's sessions that are active and not past `expires_at` at `now`, newest use first.
+    async fn active_sessions(&self, account: AccountId, now: Timestamp) -> Result<Vec<SessionRecord>>;
+
+    /// Revokes one of the account's sessions. Returns whether one was active or suspended.
+    async fn end_session(
+        &self,
+        account: AccountId,
+        session: SessionId,
+        now: Timestamp,
+        reason: &str,
+        audit: NewAuditEntry,
+    ) -> Result<bool>;
+
+    /// Revokes every session of the account except `keep`. Returns how many.
+    async fn end_other_sessions(
+        &self,
+        account: AccountId,
+        keep: Option<SessionId>,
+        now: Timestamp,
+        reason: &str,
+        audit: NewAuditEntry,
+    ) -> Result<u64>;
+
+    /// Moves `last_seen_at` forward (not audited: it is bookkeeping, not an action).
+    async fn touch_session(&self, session: SessionId, now: Timestamp) -> Result<()>;
+}
+
+/// Failed-login counters.
+#[async_trait]
+pub trait ThrottleStore {
+    /// Current state of each key (`None` where it has none).
+    async fn throttle_states(&self, keys: &[&str]) -> Result<Vec<Option<ThrottleState>>>;
+
+    /// Counts one failure against each key under its policy and appends the
+    /// audit entry, in one transaction. Returns the new states in order.
+    async fn record_login_failure(
+        &self,
+        keys: &[(&str, ThrottlePolicy)],
+        now: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<Vec<ThrottleState>>;
+}
+
+/// Operators and their API keys.
+#[async_trait]
+pub trait OperatorStore {
+    /// Creates an operator. `Conflict` if the e-mail is taken.
+    async fn create_operator(&self, new: &NewOperator, audit: NewAuditEntry) -> Result<Operator>;
+
+    /// The enabled operator holding this API key.
+    async fn operator_by_key(&self, key: &TokenHash) -> Result<Option<Operator>>;
+}
+
+/// The audit log.
+#[async_trait]
+pub trait AuditStore {
+    /// Appends one entry on its own.
+    async fn append_audit(&self, entry: NewAuditEntry) -> Result<i64>;
+
+    /// Entries with `seq > after`, oldest first, at most `limit`.
+    async fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<AuditEntry>>;
+}
+
+/// Everything Gatehouse stores, in one object.
+#[async_trait]
+pub trait Store:
+    AccountStore + CredentialStore + SessionStore + ThrottleStore + OperatorStore + AuditStore + Send + Sync
+{
+    /// `"sqlite"` or `"postgres"`.
+    fn engine(&self) -> &'static str;
+
+    /// Applies pending migrations.
+    async fn migrate(&self) -> Result<()>;
+
+    /// Cheap liveness check.
+    async fn ping(&self) -> Result<()>;
+
+    /// Closes the pool.
+    async fn close(&self);
+}
+
+/// Pool settings common to both engines.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// Most connections in the pool.
+    pub max_connections: u32,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self { max_connections: 16 }
+    }
+}
+
+/// Opens the store a URL names: `sqlite:…` or `postgres://…` (`postgresql://`).
+/// Does not migrate.
+pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url, opts).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::connect(url, opts).await?))
+    } else {
+        Err(StoreError::Config(format!(
+            "unsupported database URL {:?}: use sqlite:PATH or postgres://…",
+            redact_url(url)
+        )))
+    }
+}
+
+/// A URL with any password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact_url("sqlite:x.db"), "sqlite:x.db");
+    }
+}
