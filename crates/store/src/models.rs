@@ -56,6 +56,8 @@ pub struct PasswordChange<'a> {
     pub now: Timestamp,
     /// Session to keep (the one making the change), if any.
     pub keep_session: Option<SessionId>,
+    /// Whether to revoke every session but `keep_session` (the default), or none.
+    pub end_other_sessions: bool,
     /// Reason recorded on revoked sessions.
     pub end_reason: &'a str,
 }

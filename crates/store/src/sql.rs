@@ -101,6 +101,26 @@ macro_rules! impl_store {
                 Ok(row.seq)
             }
 
+            async fn revoke_sessions_in(
+                conn: &mut $conn,
+                account: AccountId,
+                keep: Option<SessionId>,
+                now: Timestamp,
+                reason: &str,
+            ) -> Result<u64> {
+                Ok(sqlx::query(
+                    "UPDATE sessions SET state = 'revoked', ended_at = $1, end_reason = $2 \
+                     WHERE account_id = $3 AND state <> 'revoked' AND id <> $4",
+                )
+                .bind(now.as_millis())
+                .bind(reason)
+                .bind(account.to_string())
+                .bind(keep.map(|s| s.to_string()).unwrap_or_default())
+                .execute(&mut *conn)
+                .await?
+                .rows_affected())
+            }
+
             fn account_from(row: &DbRow) -> Result<Account> {
                 Ok(Account {
                     id: parse("account id", &row.try_get::<String, _>("id")?)?,
@@ -287,17 +307,11 @@ macro_rules! impl_store {
                     return Err(StoreError::Conflict("the password was changed meanwhile"));
                 };
                 let version: i64 = row.try_get("version")?;
-                let ended = sqlx::query(
-                    "UPDATE sessions SET state = 'revoked', ended_at = $1, end_reason = $2 \
-                     WHERE account_id = $3 AND state <> 'revoked' AND id <> $4",
-                )
-                .bind(c.now.as_millis())
-                .bind(c.end_reason)
-                .bind(c.account.to_string())
-                .bind(c.keep_session.map(|s| s.to_string()).unwrap_or_default())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                let ended = if c.end_other_sessions {
+                    Self::revoke_sessions_in(&mut tx, c.account, c.keep_session, c.now, c.end_reason).await?
+                } else {
+                    0
+                };
                 let mut audit = audit;
                 audit.detail = serde_json::json!({ "version": version, "sessions_ended": ended });
                 Self::append_audit_in(&mut tx, &audit).await?;
@@ -400,17 +414,7 @@ macro_rules! impl_store {
                 audit: NewAuditEntry,
             ) -> Result<u64> {
                 let mut tx = self.begin_write().await?;
-                let ended = sqlx::query(
-                    "UPDATE sessions SET state = 'revoked', ended_at = $1, end_reason = $2 \
-                     WHERE account_id = $3 AND state <> 'revoked' AND id <> $4",
-                )
-                .bind(now.as_millis())
-                .bind(reason)
-                .bind(account.to_string())
-                .bind(keep.map(|s| s.to_string()).unwrap_or_default())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                let ended = Self::revoke_sessions_in(&mut tx, account, keep, now, reason).await?;
                 let mut audit = audit;
                 audit.detail = serde_json::json!({ "sessions_ended": ended });
                 Self::append_audit_in(&mut tx, &audit).await?;

@@ -155,6 +155,7 @@ both_engines!(password_change_bumps_version_and_ends_other_sessions, |s: Arc<dyn
         new_hash: "$argon2id$new",
         now: T0,
         keep_session: Some(keep.id),
+        end_other_sessions: true,
         end_reason: "password_changed",
     };
     let done = s.change_password(&change, audit(AuditAction::PasswordChanged)).await.unwrap();
@@ -171,6 +172,12 @@ both_engines!(password_change_bumps_version_and_ends_other_sessions, |s: Arc<dyn
     // Without a session to keep, all end.
     let change = PasswordChange { expected_version: 2, new_hash: "$y", keep_session: None, ..change };
     assert_eq!(s.change_password(&change, audit(AuditAction::PasswordChanged)).await.unwrap().sessions_ended, 1);
+    // Keeping other sessions is possible on request.
+    let (extra, _) = new_session(a.id, T0);
+    s.create_session(&extra, "k", audit(AuditAction::LoginSucceeded)).await.unwrap();
+    let change = PasswordChange { expected_version: 3, new_hash: "$z", end_other_sessions: false, ..change };
+    assert_eq!(s.change_password(&change, audit(AuditAction::PasswordChanged)).await.unwrap().sessions_ended, 0);
+    assert_eq!(s.active_sessions(a.id, T0).await.unwrap().len(), 1);
 });
 
 both_engines!(throttle_counts_and_clears, |s: Arc<dyn Store>| async move {

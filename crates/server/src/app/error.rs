@@ -1,0 +1,76 @@
+use std::time::Duration;
+
+use gatehouse_domain::{EmailError, PasswordError};
+use gatehouse_store::StoreError;
+
+use super::hashing::Overloaded;
+
+/// Why a use case did not succeed. `http::error` maps each to a status and code.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Input that cannot be used; says which field and why.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field at fault.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Wrong password or unknown account: deliberately indistinguishable.
+    #[error("the e-mail address or password is not correct")]
+    InvalidCredentials,
+    /// The password was right, but a forced reset suspended it.
+    #[error("this account's password must be reset before signing in; use password recovery")]
+    ResetRequired,
+    /// The current password given for a change is wrong.
+    #[error("the current password is not correct")]
+    WrongCurrentPassword,
+    /// Too many failures: try later.
+    #[error("too many attempts; try again in {} seconds", .0.as_secs().max(1))]
+    Throttled(Duration),
+    /// The hashing pool is saturated.
+    #[error("the server is busy; try again in a moment")]
+    Overloaded,
+    /// No valid session or key.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Not allowed.
+    #[error("not allowed")]
+    Forbidden,
+    /// No such thing (or not yours).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Already exists, or changed meanwhile.
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// Anything else: logged, shown as a generic 500.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => Self::Conflict(what),
+            other => Self::Unexpected(other.into()),
+        }
+    }
+}
+
+impl From<Overloaded> for AppError {
+    fn from(_: Overloaded) -> Self {
+        Self::Overloaded
+    }
+}
+
+impl AppError {
+    /// An invalid e-mail field.
+    pub fn email(e: EmailError) -> Self {
+        Self::Invalid { field: "email", message: e.to_string() }
+    }
+
+    /// An invalid password field.
+    pub fn password(field: &'static str, e: PasswordError) -> Self {
+        Self::Invalid { field, message: e.to_string() }
+    }
+}

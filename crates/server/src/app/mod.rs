@@ -1,0 +1,90 @@
+//! Application services: the use cases, free of HTTP.
+//!
+//! [`App`] holds the store, the clock, the entropy source, the hashing pool and
+//! the configuration. Its methods (split by use case into the submodules) take
+//! already-parsed input and a [`Client`] describing who is asking, and return
+//! domain results or an [`AppError`]. The HTTP layer and the CLI both call
+//! these; neither touches the store for a security-relevant write directly.
+
+mod accounts;
+mod error;
+pub mod hashing;
+pub mod import;
+mod operators;
+mod sessions;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use gatehouse_domain::{Clock, Entropy};
+use gatehouse_store::Store;
+
+pub use error::AppError;
+pub use sessions::{Authenticated, LoginOutcome};
+
+use crate::config::Config;
+use hashing::Hasher;
+
+/// Who is asking: the network facts recorded with every action.
+#[derive(Clone, Debug, Default)]
+pub struct Client {
+    /// The client's address (after trusted-proxy resolution), if known.
+    pub ip: Option<IpAddr>,
+    /// The User-Agent header, truncated.
+    pub user_agent: Option<String>,
+}
+
+impl Client {
+    /// The address as text, for audit and session rows.
+    pub fn ip_string(&self) -> Option<String> {
+        self.ip.map(|ip| ip.to_string())
+    }
+
+    /// The throttle key for the client's network: the address for IPv4, the
+    /// /64 for IPv6 (one subscriber usually holds a whole /64).
+    pub fn throttle_key(&self) -> String {
+        match self.ip {
+            Some(IpAddr::V4(v4)) => format!("ip:{v4}"),
+            Some(IpAddr::V6(v6)) => {
+                let s = v6.segments();
+                format!("ip:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+            None => "ip:unknown".into(),
+        }
+    }
+}
+
+/// The application core.
+pub struct App {
+    /// Validated configuration.
+    pub config: Config,
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness source.
+    pub entropy: Arc<dyn Entropy>,
+    /// Hashing pool.
+    pub hasher: Hasher,
+    sessions: sessions::SessionCache,
+}
+
+impl App {
+    /// Assembles the core. Builds the hashing pool (which hashes once, for the dummy).
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+    ) -> anyhow::Result<Self> {
+        let hasher = Hasher::new(
+            config.argon2,
+            config.hash_workers,
+            config.hash_queue,
+            config.hash_queue_timeout,
+            entropy.as_ref(),
+        )?;
+        let sessions = sessions::SessionCache::new(config.session_cache_ttl);
+        Ok(Self { config, store, clock, entropy, hasher, sessions })
+    }
+}

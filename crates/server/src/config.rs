@@ -1,0 +1,383 @@
+//! Configuration: defaults, then an optional TOML file, then `GATEHOUSE_*`
+//! environment variables (each key's env name is `GATEHOUSE_` + the key in
+//! upper case, e.g. `GATEHOUSE_DATABASE_URL`). A bad value stops start-up with
+//! a message naming the key and where it came from.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gatehouse_domain::PasswordPolicy;
+use gatehouse_domain::session::SessionPolicy;
+use ipnet::IpNet;
+use serde::Deserialize;
+use url::Url;
+
+/// Every key, for checking a config file for typos and for the docs.
+pub const KEYS: &[(&str, &str)] = &[
+    ("data_dir", "directory for the SQLite file and the mail directory (default ./gatehouse-data)"),
+    ("database_url", "sqlite:PATH or postgres://… (default sqlite:<data_dir>/gatehouse.db)"),
+    ("database_max_connections", "connection pool size (default 16)"),
+    ("listen", "address to serve HTTP on (default 127.0.0.1:8080)"),
+    ("public_url", "the origin people type to reach Gatehouse; used for cookies, CSRF and links (default http://127.0.0.1:8080)"),
+    ("smtp_url", "SMTP server for notices (used by the notices feature)"),
+    ("password_min_length", "minimum length of new passwords in characters, 8 to 64 (default 15)"),
+    ("argon2_memory_kib", "argon2id memory cost (default 19456)"),
+    ("argon2_iterations", "argon2id time cost (default 2)"),
+    ("argon2_parallelism", "argon2id lanes (default 1)"),
+    ("hash_workers", "password hashes computed at once (default: number of CPU cores)"),
+    ("hash_queue", "requests that may wait for a hash worker before 503 (default 2 per worker)"),
+    ("hash_queue_timeout_ms", "longest wait for a hash worker before 503 (default 100)"),
+    ("session_lifetime_hours", "absolute session lifetime (default 336 = 14 days)"),
+    ("session_idle_hours", "a session unused this long ends (default 72)"),
+    ("session_cache_seconds", "how long a replica trusts a session it has checked; bounds how late a revocation made on another replica takes effect here (default 2, 0 disables)"),
+    ("trusted_proxies", "networks whose X-Forwarded-For is believed, comma-separated CIDRs (default none)"),
+    ("request_timeout_seconds", "per-request time limit (default 30)"),
+    ("max_body_bytes", "largest request body accepted (default 65536)"),
+    ("log_format", "text or json (default text)"),
+];
+
+#[derive(Debug, Deserialize)]
+struct Raw {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    database_max_connections: Option<u32>,
+    listen: Option<String>,
+    public_url: Option<String>,
+    smtp_url: Option<String>,
+    password_min_length: Option<usize>,
+    argon2_memory_kib: Option<u32>,
+    argon2_iterations: Option<u32>,
+    argon2_parallelism: Option<u32>,
+    hash_workers: Option<usize>,
+    hash_queue: Option<usize>,
+    hash_queue_timeout_ms: Option<u64>,
+    session_lifetime_hours: Option<u64>,
+    session_idle_hours: Option<u64>,
+    session_cache_seconds: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
+    request_timeout_seconds: Option<u64>,
+    max_body_bytes: Option<usize>,
+    log_format: Option<String>,
+}
+
+/// Argon2id cost parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Argon2Config {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Config {
+    /// OWASP's recommendation: m=19456 KiB, t=2, p=1.
+    fn default() -> Self {
+        Self { memory_kib: 19456, iterations: 2, parallelism: 1 }
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Database URL (may hold a password: print with `gatehouse_store::redact_url`).
+    pub database_url: String,
+    /// Pool size.
+    pub database_max_connections: u32,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Public origin.
+    pub public_url: Url,
+    /// SMTP URL, if any.
+    pub smtp_url: Option<String>,
+    /// New-password rules.
+    pub password_policy: PasswordPolicy,
+    /// Hash cost.
+    pub argon2: Argon2Config,
+    /// Concurrent hashes.
+    pub hash_workers: usize,
+    /// Waiting hash requests allowed.
+    pub hash_queue: usize,
+    /// Longest wait for a hash worker.
+    pub hash_queue_timeout: Duration,
+    /// Session lifetimes.
+    pub session_policy: SessionPolicy,
+    /// Session cache time-to-live.
+    pub session_cache_ttl: Duration,
+    /// Proxies whose X-Forwarded-For is trusted.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Per-request timeout.
+    pub request_timeout: Duration,
+    /// Largest body.
+    pub max_body_bytes: usize,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+fn bad(key: &str, msg: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("`{key}` (env GATEHOUSE_{}): {msg}", key.to_uppercase()))
+}
+
+impl Config {
+    /// Defaults overlaid by `file` (if given; it must exist) and then by the
+    /// process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Like [`Config::load`] with an explicit environment (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+            let table: toml_keys::Table = text
+                .parse()
+                .map_err(|e| ConfigError(format!("config file {} is not valid TOML: {e}", path.display())))?;
+            for key in table.keys() {
+                if !KEYS.iter().any(|(k, _)| k == key) {
+                    return Err(ConfigError(format!(
+                        "config file {}: unknown key `{key}` (known keys: {})",
+                        path.display(),
+                        KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+                    )));
+                }
+            }
+            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+        }
+        // Only known keys are taken from the environment, so GATEHOUSE_TEST_* and
+        // the like do not trip the parser; values stay strings and are parsed below.
+        let mut env_map = std::collections::HashMap::new();
+        for (name, value) in env {
+            if let Some(key) = name.strip_prefix("GATEHOUSE_").map(str::to_lowercase)
+                && KEYS.iter().any(|(k, _)| *k == key)
+            {
+                env_map.insert(name, value);
+            }
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("GATEHOUSE")
+                .source(Some(env_map))
+                .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("trusted_proxies"),
+        );
+        let raw: Raw = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError(e.to_string()))?;
+        Self::validate(raw)
+    }
+
+    fn validate(raw: Raw) -> Result<Self, ConfigError> {
+        let data_dir = raw.data_dir.unwrap_or_else(|| PathBuf::from("./gatehouse-data"));
+        let database_url = raw
+            .database_url
+            .unwrap_or_else(|| format!("sqlite:{}", data_dir.join("gatehouse.db").display()));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(bad("database_url", "must start with sqlite: or postgres://"));
+        }
+        let listen_s = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr =
+            listen_s.parse().map_err(|e| bad("listen", format!("{listen_s:?} is not an address:port ({e})")))?;
+        let public_s = raw.public_url.unwrap_or_else(|| "http://127.0.0.1:8080".into());
+        let public_url = Url::parse(&public_s).map_err(|e| bad("public_url", format!("{public_s:?}: {e}")))?;
+        if !matches!(public_url.scheme(), "http" | "https") || public_url.host().is_none() {
+            return Err(bad("public_url", "must be an http:// or https:// URL with a host"));
+        }
+        if public_url.query().is_some() || public_url.fragment().is_some() || public_url.path() != "/" {
+            return Err(bad("public_url", "must be an origin only, such as https://id.example.com"));
+        }
+        let password_policy = PasswordPolicy::new(raw.password_min_length.unwrap_or(15))
+            .map_err(|e| bad("password_min_length", e))?;
+        let argon2 = Argon2Config {
+            memory_kib: raw.argon2_memory_kib.unwrap_or(19456),
+            iterations: raw.argon2_iterations.unwrap_or(2),
+            parallelism: raw.argon2_parallelism.unwrap_or(1),
+        };
+        if argon2.memory_kib < 8 * argon2.parallelism.max(1) || argon2.memory_kib > 4 * 1024 * 1024 {
+            return Err(bad("argon2_memory_kib", "must be between 8×parallelism and 4194304"));
+        }
+        if !(1..=100).contains(&argon2.iterations) {
+            return Err(bad("argon2_iterations", "must be between 1 and 100"));
+        }
+        if !(1..=64).contains(&argon2.parallelism) {
+            return Err(bad("argon2_parallelism", "must be between 1 and 64"));
+        }
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let hash_workers = raw.hash_workers.unwrap_or(cores);
+        if !(1..=1024).contains(&hash_workers) {
+            return Err(bad("hash_workers", "must be between 1 and 1024"));
+        }
+        let hash_queue = raw.hash_queue.unwrap_or(2 * hash_workers);
+        let hours = |key: &str, v: Option<u64>, default: u64| -> Result<Duration, ConfigError> {
+            let h = v.unwrap_or(default);
+            if !(1..=24 * 366).contains(&h) {
+                return Err(bad(key, "must be between 1 and 8784 hours"));
+            }
+            Ok(Duration::from_secs(h * 3600))
+        };
+        let session_policy = SessionPolicy {
+            lifetime: hours("session_lifetime_hours", raw.session_lifetime_hours, 336)?,
+            idle_timeout: hours("session_idle_hours", raw.session_idle_hours, 72)?,
+            ..SessionPolicy::default()
+        };
+        let session_cache_secs = raw.session_cache_seconds.unwrap_or(2);
+        if session_cache_secs > 60 {
+            return Err(bad("session_cache_seconds", "must be at most 60 (revocations would take too long to reach other replicas)"));
+        }
+        let trusted_proxies = raw
+            .trusted_proxies
+            .unwrap_or_default()
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                let s = s.trim();
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| bad("trusted_proxies", format!("{s:?} is not an IP address or CIDR network")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let timeout = raw.request_timeout_seconds.unwrap_or(30);
+        if !(1..=3600).contains(&timeout) {
+            return Err(bad("request_timeout_seconds", "must be between 1 and 3600"));
+        }
+        let max_body_bytes = raw.max_body_bytes.unwrap_or(64 * 1024);
+        if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
+            return Err(bad("max_body_bytes", "must be between 1024 and 67108864"));
+        }
+        let log_format = match raw.log_format.as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(bad("log_format", format!("{other:?} is neither text nor json"))),
+        };
+        Ok(Self {
+            data_dir,
+            database_url,
+            database_max_connections: raw.database_max_connections.unwrap_or(16).max(1),
+            listen,
+            public_url,
+            smtp_url: raw.smtp_url,
+            password_policy,
+            argon2,
+            hash_workers,
+            hash_queue,
+            hash_queue_timeout: Duration::from_millis(raw.hash_queue_timeout_ms.unwrap_or(100)),
+            session_policy,
+            session_cache_ttl: Duration::from_secs(session_cache_secs),
+            trusted_proxies,
+            request_timeout: Duration::from_secs(timeout),
+            max_body_bytes,
+            log_format,
+        })
+    }
+
+    /// Whether the public origin is https (cookies then get `Secure` and `__Host-`).
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+
+    /// The public origin without a trailing slash, e.g. `https://id.example.com`.
+    pub fn public_origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
+}
+
+/// Just enough TOML to list a file's top-level keys.
+mod toml_keys {
+    pub type Table = toml::Table;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite:./gatehouse-data/gatehouse.db");
+        assert_eq!(c.public_origin(), "http://127.0.0.1:8080");
+        assert_eq!(c.password_policy.min_chars(), 15);
+        assert_eq!(c.argon2, Argon2Config::default());
+        assert!(!c.is_https());
+        assert!(c.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("g.toml");
+        std::fs::write(&f, "listen = \"127.0.0.1:9000\"\npassword_min_length = 12\n").unwrap();
+        let c = Config::load_from(
+            Some(&f),
+            env(&[
+                ("GATEHOUSE_PASSWORD_MIN_LENGTH", "10"),
+                ("GATEHOUSE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1"),
+                ("GATEHOUSE_PUBLIC_URL", "https://id.example.com"),
+                ("GATEHOUSE_TEST_PG_URL", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.password_policy.min_chars(), 10);
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(c.is_https());
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (k, v, key) in [
+            ("GATEHOUSE_LISTEN", "nowhere", "`listen`"),
+            ("GATEHOUSE_PASSWORD_MIN_LENGTH", "4", "`password_min_length`"),
+            ("GATEHOUSE_PASSWORD_MIN_LENGTH", "many", "password_min_length"),
+            ("GATEHOUSE_PUBLIC_URL", "ftp://x", "`public_url`"),
+            ("GATEHOUSE_PUBLIC_URL", "https://x.org/app?x=1", "`public_url`"),
+            ("GATEHOUSE_DATABASE_URL", "mysql://x", "`database_url`"),
+            ("GATEHOUSE_TRUSTED_PROXIES", "10.0.0.0/99", "`trusted_proxies`"),
+            ("GATEHOUSE_LOG_FORMAT", "xml", "`log_format`"),
+        ] {
+            let err = Config::load_from(None, env(&[(k, v)])).unwrap_err().to_string();
+            assert!(err.contains(key), "{k}={v}: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_file_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("g.toml");
+        std::fs::write(&f, "lisen = \"127.0.0.1:9000\"\n").unwrap();
+        let err = Config::load_from(Some(&f), env(&[])).unwrap_err().to_string();
+        assert!(err.contains("unknown key `lisen`"), "{err}");
+        let missing = Config::load_from(Some(&dir.path().join("nope.toml")), env(&[])).unwrap_err();
+        assert!(missing.to_string().contains("cannot read config file"));
+    }
+}

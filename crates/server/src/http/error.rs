@@ -1,0 +1,164 @@
+//! The one place where errors become HTTP responses.
+//!
+//! JSON errors always have the shape `{"error": {"code": "...", "message": "..."}}`
+//! (plus `field` for invalid input). Messages are safe to show: an unexpected
+//! error is logged with its cause chain and shown only as "internal error".
+
+use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::app::AppError;
+
+/// The error envelope.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `invalid_credentials`.
+    pub code: &'static str,
+    /// Human-readable explanation, safe to show.
+    pub message: String,
+    /// The request field at fault, for `invalid_input`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+}
+
+/// An error answered as JSON.
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    field: Option<&'static str>,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with an explicit status and code.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), field: None, retry_after: None }
+    }
+
+    /// The status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message shown to the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The Retry-After seconds, for 429 and 503.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        use StatusCode as S;
+        let message = e.to_string();
+        let (status, code) = match &e {
+            AppError::Invalid { .. } => (S::BAD_REQUEST, "invalid_input"),
+            AppError::InvalidCredentials => (S::UNAUTHORIZED, "invalid_credentials"),
+            AppError::ResetRequired => (S::FORBIDDEN, "password_reset_required"),
+            AppError::WrongCurrentPassword => (S::FORBIDDEN, "wrong_password"),
+            AppError::Throttled(_) => (S::TOO_MANY_REQUESTS, "too_many_attempts"),
+            AppError::Overloaded => (S::SERVICE_UNAVAILABLE, "overloaded"),
+            AppError::Unauthenticated => (S::UNAUTHORIZED, "unauthenticated"),
+            AppError::Forbidden => (S::FORBIDDEN, "forbidden"),
+            AppError::NotFound(_) => (S::NOT_FOUND, "not_found"),
+            AppError::Conflict(_) => (S::CONFLICT, "conflict"),
+            AppError::Unexpected(err) => {
+                tracing::error!(error = ?err, "unexpected error");
+                return Self::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error");
+            }
+        };
+        let retry_after = match &e {
+            AppError::Throttled(d) => Some(d.as_secs_f64().ceil().max(1.0) as u64),
+            AppError::Overloaded => Some(1),
+            _ => None,
+        };
+        let field = match &e {
+            AppError::Invalid { field, .. } => Some(*field),
+            _ => None,
+        };
+        Self { status, code, message, field, retry_after }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message, field: self.field } };
+        let mut res = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
+    }
+}
+
+/// Maps body-reading failures (shared by JSON and forms).
+fn body_rejection(status: StatusCode, text: String, what: &str) -> ApiError {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(status, "payload_too_large", "the request body is larger than the server accepts")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::new(status, "unsupported_media_type", format!("expected a {what} body with the matching Content-Type"))
+        }
+        _ => ApiError::new(StatusCode::BAD_REQUEST, "malformed_body", format!("the {what} body could not be read: {text}")),
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        body_rejection(r.status(), r.body_text(), "JSON")
+    }
+}
+
+impl From<FormRejection> for ApiError {
+    fn from(r: FormRejection) -> Self {
+        body_rejection(r.status(), r.body_text(), "form")
+    }
+}
+
+/// `Json<T>` whose rejections use the error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Self(v))
+    }
+}
+
+/// 404 for any path no route matches.
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+}
+
+/// 405 for a known path with the wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this method is not allowed here")
+}

@@ -1,0 +1,147 @@
+//! The HTTP surface: JSON API (`/api/v1`), pages, `/healthz`, `/metrics`,
+//! `/openapi.json`, and the middleware every request passes through.
+
+pub mod api;
+pub mod cookies;
+pub mod error;
+pub mod extract;
+mod metrics;
+pub mod pages;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::csrf::CsrfLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::app::App;
+use error::ApiError;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Gatehouse API", description = "Account protection: accounts, sessions, guarded resets."),
+    components(schemas(error::ErrorBody))
+)]
+struct ApiDoc;
+
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// The complete application router, with middleware, for `app`.
+pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
+    let (api, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", api::router())
+        .split_for_parts();
+    let components = spec.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("Session token from POST /api/v1/sessions (or the session cookie)")).build()),
+    );
+    components.add_security_scheme(
+        "operator",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("Operator API key from `gatehouse operator create`")).build()),
+    );
+    let spec = Arc::new(spec);
+
+    let api = api.fallback(error::not_found).method_not_allowed_fallback(error::method_not_allowed);
+    let csrf = CsrfLayer::new()
+        .add_trusted_origin(app.config.public_origin())
+        .map_err(|e| anyhow::anyhow!("public_url cannot be a CSRF origin: {e:?}"))?
+        .with_rejection_response(|_e| {
+            ApiError::new(StatusCode::FORBIDDEN, "cross_origin_request", "cross-origin form submissions are refused")
+                .into_response()
+        });
+    let https = app.config.is_https();
+    let timeout = app.config.request_timeout;
+    let max_body = app.config.max_body_bytes;
+
+    let router = Router::new()
+        .merge(api)
+        .merge(pages::router())
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(|| async { metrics::handle().render() }))
+        .route("/openapi.json", get(move || async move { axum::Json(spec.as_ref().clone()) }))
+        .fallback(fallback)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(app);
+
+    let hsts = https.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    let stack = ServiceBuilder::new()
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error").into_response()
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, hsts))
+        .layer(csrf);
+    Ok(router.layer(stack))
+}
+
+/// Health: the process answers and the database is reachable.
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    match app.store.ping().await {
+        Ok(()) => axum::Json(serde_json::json!({ "status": "ok", "engine": app.store.engine() })).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unhealthy", "the database is unreachable").into_response()
+        }
+    }
+}
+
+/// JSON 404 under `/api`, an HTML page elsewhere.
+async fn fallback(req: Request<Body>) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        error::not_found().await.into_response()
+    } else {
+        pages::not_found_page().await
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // Histograms must be drained now and then, or they grow without bound.
+    let upkeep = tokio::spawn(async {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            metrics::handle().run_upkeep();
+        }
+    });
+    let out = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    upkeep.abort();
+    out
+}

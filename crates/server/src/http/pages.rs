@@ -1,0 +1,305 @@
+//! Server-rendered pages: plain HTML forms that work without JavaScript.
+//! Forms are protected against cross-site submission by the CSRF layer
+//! (Sec-Fetch-Site / Origin) plus the SameSite=Lax session cookie.
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+
+use crate::app::{App, AppError, Authenticated, Client};
+use crate::http::cookies;
+use crate::http::error::ApiError;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "signup.html")]
+struct SignupPage {
+    email: String,
+    error: Option<String>,
+    min_length: usize,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    email: String,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+struct SessionRow {
+    id: String,
+    user_agent: String,
+    ip: String,
+    created_at: String,
+    last_seen_at: String,
+    current: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    email: String,
+    sessions: Vec<SessionRow>,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    min_length: usize,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "message.html")]
+struct MessagePage {
+    title: String,
+    message: String,
+}
+
+/// A page-shaped answer for errors that are not about a form field.
+fn message(status: StatusCode, title: &str, message: impl Into<String>) -> Response {
+    (status, MessagePage { title: title.into(), message: message.into() }).into_response()
+}
+
+/// The message for a failed form, and the status to answer it with (keeping
+/// Retry-After for throttling and overload).
+fn form_failure(e: AppError) -> (StatusCode, String, Option<u64>) {
+    let api = ApiError::from(e);
+    (api.status(), api.message().to_owned(), api.retry_after())
+}
+
+fn with_retry(mut res: Response, retry: Option<u64>) -> Response {
+    if let Some(s) = retry {
+        res.headers_mut().insert(axum::http::header::RETRY_AFTER, s.into());
+    }
+    res
+}
+
+fn bad_form(r: FormRejection) -> Response {
+    let api = ApiError::from(r);
+    message(api.status(), "That form could not be read", api.message().to_owned())
+}
+
+/// Who is signed in, for pages: `None` sends the visitor to /login.
+async fn page_user(app: &App, jar: &CookieJar) -> Option<Authenticated> {
+    let cookie = jar.get(cookies::session_cookie_name(&app.config))?;
+    app.authenticate(cookie.value()).await.ok()
+}
+
+async fn root(State(app): State<Arc<App>>, jar: CookieJar) -> Redirect {
+    if page_user(&app, &jar).await.is_some() { Redirect::to("/settings") } else { Redirect::to("/login") }
+}
+
+async fn signup_form(State(app): State<Arc<App>>) -> SignupPage {
+    SignupPage { email: String::new(), error: None, min_length: app.config.password_policy.min_chars() }
+}
+
+#[derive(Deserialize)]
+struct SignupForm {
+    email: String,
+    password: String,
+    password_confirm: String,
+}
+
+async fn signup(
+    State(app): State<Arc<App>>,
+    client: Client,
+    jar: CookieJar,
+    form: Result<Form<SignupForm>, FormRejection>,
+) -> Response {
+    let Form(f) = match form {
+        Ok(f) => f,
+        Err(r) => return bad_form(r),
+    };
+    let page = |status: StatusCode, error: String, retry: Option<u64>| {
+        let p = SignupPage { email: f.email.clone(), error: Some(error), min_length: app.config.password_policy.min_chars() };
+        with_retry((status, p).into_response(), retry)
+    };
+    if f.password != f.password_confirm {
+        return page(StatusCode::BAD_REQUEST, "The two passwords are not the same.".into(), None);
+    }
+    if let Err(e) = app.sign_up(&f.email, &f.password, &client).await {
+        let (status, msg, retry) = form_failure(e);
+        return page(status, msg, retry);
+    }
+    match app.log_in(&f.email, &f.password, &client).await {
+        Ok(out) => (jar.add(cookies::session_cookie(&app.config, out.token.expose())), Redirect::to("/settings?done=welcome"))
+            .into_response(),
+        Err(_) => Redirect::to("/login?done=created").into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Done {
+    done: Option<String>,
+}
+
+fn notice_for(done: Option<&str>) -> Option<&'static str> {
+    Some(match done? {
+        "welcome" => "Your account is ready.",
+        "created" => "Your account is ready. Please sign in.",
+        "password" => "Your password was changed.",
+        "ended" => "That session was signed out.",
+        "others" => "All other sessions were signed out.",
+        "logout" => "You are signed out.",
+        _ => return None,
+    })
+}
+
+async fn login_form(Query(q): Query<Done>) -> LoginPage {
+    LoginPage { email: String::new(), error: None, notice: notice_for(q.done.as_deref()) }
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+}
+
+async fn login(
+    State(app): State<Arc<App>>,
+    client: Client,
+    jar: CookieJar,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    let Form(f) = match form {
+        Ok(f) => f,
+        Err(r) => return bad_form(r),
+    };
+    match app.log_in(&f.email, &f.password, &client).await {
+        Ok(out) => {
+            (jar.add(cookies::session_cookie(&app.config, out.token.expose())), Redirect::to("/settings")).into_response()
+        }
+        Err(e) => {
+            let (status, msg, retry) = form_failure(e);
+            with_retry((status, LoginPage { email: f.email, error: Some(msg), notice: None }).into_response(), retry)
+        }
+    }
+}
+
+async fn settings_page(app: &App, who: &Authenticated, status: StatusCode, notice: Option<&'static str>, error: Option<String>) -> Response {
+    let sessions = match app.list_sessions(who).await {
+        Ok(list) => list,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let rows = sessions
+        .into_iter()
+        .map(|s| SessionRow {
+            id: s.id.to_string(),
+            user_agent: s.user_agent.unwrap_or_else(|| "Unknown device".into()),
+            ip: s.ip.unwrap_or_else(|| "unknown".into()),
+            created_at: s.created_at.to_rfc3339(),
+            last_seen_at: s.last_seen_at.to_rfc3339(),
+            current: s.id == who.session,
+        })
+        .collect();
+    let page = SettingsPage {
+        email: who.email.clone(),
+        sessions: rows,
+        notice,
+        error,
+        min_length: app.config.password_policy.min_chars(),
+    };
+    (status, page).into_response()
+}
+
+async fn settings(State(app): State<Arc<App>>, jar: CookieJar, Query(q): Query<Done>) -> Response {
+    match page_user(&app, &jar).await {
+        Some(who) => settings_page(&app, &who, StatusCode::OK, notice_for(q.done.as_deref()), None).await,
+        None => Redirect::to("/login").into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    current_password: String,
+    new_password: String,
+    new_password_confirm: String,
+    end_other_sessions: Option<String>,
+}
+
+async fn change_password(
+    State(app): State<Arc<App>>,
+    client: Client,
+    jar: CookieJar,
+    form: Result<Form<PasswordForm>, FormRejection>,
+) -> Response {
+    let Some(who) = page_user(&app, &jar).await else { return Redirect::to("/login").into_response() };
+    let Form(f) = match form {
+        Ok(f) => f,
+        Err(r) => return bad_form(r),
+    };
+    if f.new_password != f.new_password_confirm {
+        let msg = "The two new passwords are not the same.".to_owned();
+        return settings_page(&app, &who, StatusCode::BAD_REQUEST, None, Some(msg)).await;
+    }
+    let keep_others = f.end_other_sessions.is_none();
+    match app.change_password(&who, &f.current_password, &f.new_password, keep_others, &client).await {
+        Ok(_) => Redirect::to("/settings?done=password").into_response(),
+        Err(e) => {
+            let (status, msg, retry) = form_failure(e);
+            with_retry(settings_page(&app, &who, status, None, Some(msg)).await, retry)
+        }
+    }
+}
+
+async fn end_session(State(app): State<Arc<App>>, client: Client, jar: CookieJar, Path(id): Path<String>) -> Response {
+    let Some(who) = page_user(&app, &jar).await else { return Redirect::to("/login").into_response() };
+    let Ok(id) = id.parse() else { return message(StatusCode::NOT_FOUND, "Not found", "There is no such session.") };
+    match app.end_session(&who, id, &client).await {
+        Ok(()) => Redirect::to("/settings?done=ended").into_response(),
+        Err(AppError::NotFound(_)) => message(StatusCode::NOT_FOUND, "Not found", "There is no such session."),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn end_others(State(app): State<Arc<App>>, client: Client, jar: CookieJar) -> Response {
+    let Some(who) = page_user(&app, &jar).await else { return Redirect::to("/login").into_response() };
+    match app.end_other_sessions(&who, &client).await {
+        Ok(_) => Redirect::to("/settings?done=others").into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn logout(State(app): State<Arc<App>>, client: Client, jar: CookieJar) -> Response {
+    if let Some(who) = page_user(&app, &jar).await {
+        // Already ended elsewhere is fine: the visitor wants to be signed out.
+        let _ = app.end_session(&who, who.session, &client).await;
+    }
+    (jar.add(cookies::clear_session_cookie(&app.config)), Redirect::to("/login?done=logout")).into_response()
+}
+
+/// An HTML 404 for paths outside the API.
+pub async fn not_found_page() -> Response {
+    message(StatusCode::NOT_FOUND, "Page not found", "There is nothing at this address.")
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/style.css"),
+    )
+}
+
+/// The page routes.
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/", get(root))
+        .route("/signup", get(signup_form).post(signup))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/settings", get(settings))
+        .route("/settings/password", post(change_password))
+        .route("/settings/sessions/end-others", post(end_others))
+        .route("/settings/sessions/{id}/end", post(end_session))
+        .route("/static/style.css", get(stylesheet))
+}

@@ -1,0 +1,28 @@
+//! Gatehouse's server: configuration, application services and the HTTP surface.
+//!
+//! - [`config`]: defaults, TOML file, `GATEHOUSE_*` environment.
+//! - [`app`]: use cases (sign-up, login, sessions, password change, import,
+//!   operators) over the store, with time and randomness injected.
+//! - [`http`]: axum router, extractors, the single error→HTTP mapping, pages.
+
+pub mod app;
+pub mod config;
+pub mod http;
+
+use std::sync::Arc;
+
+use gatehouse_domain::{OsEntropy, SystemClock};
+
+pub use app::App;
+pub use config::Config;
+
+/// Connects the store named in `config`, migrates it, and assembles the app
+/// with the system clock and the OS random number generator.
+pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
+    let opts = gatehouse_store::ConnectOptions { max_connections: config.database_max_connections };
+    let store = gatehouse_store::connect(&config.database_url, &opts).await.map_err(|e| {
+        anyhow::anyhow!("cannot open the database {}: {e}", gatehouse_store::redact_url(&config.database_url))
+    })?;
+    store.migrate().await?;
+    Ok(Arc::new(App::new(config, store, Arc::new(SystemClock), Arc::new(OsEntropy))?))
+}
