@@ -1,0 +1,240 @@
+//! The `gatehouse` command.
+
+mod bench;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use gatehouse_server::config::{Config, LogFormat};
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "Account protection with guarded, reversible bulk resets")]
+struct Cli {
+    /// TOML configuration file (optional; GATEHOUSE_* environment variables override it).
+    #[arg(long, global = true, env = "GATEHOUSE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP (migrates the database first).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage end-user accounts.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
+    /// Manage operators.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+    /// Inspect the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Measurements for BENCHMARKS.md.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Import accounts with existing password hashes from a JSON Lines file.
+    ///
+    /// One object per line: {"email": "...", "password_hash": "$argon2id$..." | "$2b$...",
+    /// "created_at": "<RFC 3339>"} (created_at optional). Existing addresses are skipped,
+    /// so an interrupted import resumes by running it again.
+    Import {
+        /// The .jsonl file.
+        file: PathBuf,
+        /// Accounts per transaction.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        batch_size: u32,
+        /// Check the whole file first; import nothing if any line is bad.
+        #[arg(long)]
+        strict: bool,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum OperatorCommand {
+    /// Create an operator and print their API key (shown once, stored hashed).
+    Create {
+        /// The operator's e-mail address.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the audit log's hash chain; exit 1 if it is broken.
+    Verify,
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Bench { command } = cli.command {
+        return bench::run(command).await;
+    }
+    let config = Config::load(cli.config.as_deref())?;
+    init_tracing(config.log_format);
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let app = gatehouse_server::build_app(config).await?;
+            println!("database migrated ({})", app.store.engine());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Accounts { command: AccountsCommand::Import { file, batch_size, strict, quiet } } => {
+            import(config, &file, batch_size as usize, strict, quiet).await
+        }
+        Command::Operator { command: OperatorCommand::Create { email } } => {
+            let app = gatehouse_server::build_app(config).await?;
+            let (op, key) = app.create_operator(&email).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!("operator {} created for {}", op.id, op.email);
+            eprintln!("API key (shown once; store it in a password manager):");
+            println!("{}", key.expose());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { command: AuditCommand::Verify } => {
+            let app = gatehouse_server::build_app(config).await?;
+            match gatehouse_store::verify_audit_chain(app.store.as_ref()).await? {
+                gatehouse_store::ChainReport::Intact { entries } => {
+                    println!("audit log intact: {entries} entries");
+                    Ok(ExitCode::SUCCESS)
+                }
+                gatehouse_store::ChainReport::Broken { seq, reason } => {
+                    println!("audit log BROKEN at entry {seq}: {reason}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Bench { .. } => unreachable!("handled above"),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let listen = config.listen;
+    let public = config.public_origin();
+    let db = gatehouse_store::redact_url(&config.database_url);
+    let app = gatehouse_server::build_app(config).await?;
+    let router = gatehouse_server::http::router(app.clone())?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    tracing::info!(%listen, %public, database = %db, engine = app.store.engine(), "gatehouse serving");
+    eprintln!("Gatehouse is serving on http://{listen} (public URL {public}); open {public}/signup");
+    gatehouse_server::http::serve(listener, router, shutdown_signal()).await?;
+    app.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn import(config: Config, file: &std::path::Path, batch: usize, strict: bool, quiet: bool) -> anyhow::Result<ExitCode> {
+    let open = || -> anyhow::Result<(std::io::BufReader<std::fs::File>, u64)> {
+        let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok((std::io::BufReader::with_capacity(1 << 16, f), len))
+    };
+    let bar = |len: u64, msg: &'static str| {
+        let pb = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(len) };
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        pb.set_message(msg);
+        pb
+    };
+    let app = gatehouse_server::build_app(config).await?;
+    let print_errors = |errors: &[gatehouse_server::app::import::LineError], count: u64| {
+        for e in errors {
+            eprintln!("{}:{}: {}", file.display(), e.line, e.message);
+        }
+        if count > errors.len() as u64 {
+            eprintln!("… and {} more bad lines", count - errors.len() as u64);
+        }
+    };
+    if strict {
+        let (reader, len) = open()?;
+        let pb = bar(len, "checking");
+        let report = app.check_import(reader, |b| pb.set_position(b))?;
+        pb.finish_and_clear();
+        if report.error_count > 0 {
+            print_errors(&report.errors, report.error_count);
+            eprintln!("{} of {} lines are bad; nothing was imported (--strict)", report.error_count, report.lines);
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let (reader, len) = open()?;
+    let pb = bar(len, "importing");
+    let started = std::time::Instant::now();
+    let report = app.import_accounts(reader, batch, |b| pb.set_position(b)).await?;
+    pb.finish_and_clear();
+    print_errors(&report.errors, report.error_count);
+    println!(
+        "{} lines: {} accounts imported, {} already existed, {} bad lines ({:.1} s)",
+        report.lines,
+        report.inserted,
+        report.skipped_existing,
+        report.error_count,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if report.error_count > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

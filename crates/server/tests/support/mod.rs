@@ -1,0 +1,163 @@
+//! The test harness: spawns the real server (router, middleware, listener) on
+//! port 0 over a fresh database, talks to it over HTTP, and shuts it down on drop.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use gatehouse_domain::{OsEntropy, SystemClock};
+use gatehouse_server::{App, Config};
+pub use gatehouse_store::testing::{Engine, TestDb, fresh};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+pub struct TestApp {
+    pub base: String,
+    /// A client with a cookie jar and no redirect following, like a browser tab.
+    pub http: reqwest::Client,
+    pub app: Arc<App>,
+    pub engine: &'static str,
+    db_url: String,
+    env: Vec<(String, String)>,
+    _db: Option<TestDb>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    /// A server over a fresh database. `None` only when PostgreSQL is knowingly skipped.
+    pub async fn spawn(engine: Engine, extra_env: &[(&str, &str)]) -> Option<Self> {
+        let env: Vec<(String, String)> = extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Self::spawn_env(engine, env).await
+    }
+
+    pub async fn spawn_env(engine: Engine, env: Vec<(String, String)>) -> Option<Self> {
+        let db = fresh(engine).await?;
+        let url = db.url.clone();
+        Some(Self::start(url, env, Some(db)).await)
+    }
+
+    /// A second server over the same database with more settings.
+    pub async fn restart_with(&self, extra: &[(&str, &str)]) -> Self {
+        let mut env = self.env.clone();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Self::start(self.db_url.clone(), env, None).await
+    }
+
+    async fn start(db_url: String, env: Vec<(String, String)>, db: Option<TestDb>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        // Cheap hashing keeps the suite fast; one test checks the real defaults.
+        let mut all = vec![
+            ("GATEHOUSE_DATABASE_URL".to_string(), db_url.clone()),
+            ("GATEHOUSE_PUBLIC_URL".to_string(), base.clone()),
+            ("GATEHOUSE_ARGON2_MEMORY_KIB".to_string(), "1024".to_string()),
+            ("GATEHOUSE_ARGON2_ITERATIONS".to_string(), "1".to_string()),
+        ];
+        all.extend(env.iter().cloned());
+        let config = Config::load_from(None, all).expect("test config");
+        let store = match &db {
+            Some(db) => db.store.clone(),
+            None => gatehouse_store::connect(&db_url, &Default::default()).await.unwrap(),
+        };
+        let engine = store.engine();
+        let app = Arc::new(App::new(config, store, Arc::new(SystemClock), Arc::new(OsEntropy)).unwrap());
+        let router = gatehouse_server::http::router(app.clone()).unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            gatehouse_server::http::serve(listener, router, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("gatehouse-tests")
+            .build()
+            .unwrap();
+        Self { base, http, app, engine, db_url, env, _db: db, shutdown: Some(tx) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http.post(self.url(path)).json(body).send().await.unwrap()
+    }
+
+    pub async fn post_json_auth(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.http.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+    }
+
+    pub async fn sign_up(&self, email: &str, password: &str) {
+        let r = self.post_json("/api/v1/accounts", &serde_json::json!({"email": email, "password": password})).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "sign-up of {email}: {}", r.text().await.unwrap());
+    }
+
+    /// Logs in from a separate client (another device) and returns the bearer token.
+    pub async fn log_in(&self, email: &str, password: &str) -> String {
+        let other = reqwest::Client::builder().user_agent("gatehouse-tests").build().unwrap();
+        let r = other
+            .post(self.url("/api/v1/sessions"))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "login of {email}");
+        r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn audit_actions(&self) -> Vec<String> {
+        self.app.store.audit_entries(0, 10_000).await.unwrap().into_iter().map(|e| e.action).collect()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Asserts an error response: status and the `{"error": {"code", "message"}}` shape.
+pub async fn assert_error(r: reqwest::Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(r.status(), status, "expected {status} {code}");
+    let body: Value = r.json().await.expect("error body is JSON");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    body
+}
+
+/// Runs a test body on SQLite and PostgreSQL as two named tests; an optional
+/// closure adds `GATEHOUSE_*` settings.
+#[macro_export]
+macro_rules! both_engines {
+    ($name:ident, $body:expr) => {
+        both_engines!($name, $body, |_c: &mut Vec<(String, String)>| {});
+    };
+    ($name:ident, $body:expr, $env:expr) => {
+        mod $name {
+            use super::*;
+            async fn run(engine: Engine) {
+                let mut env: Vec<(String, String)> = Vec::new();
+                ($env)(&mut env);
+                let Some(t) = TestApp::spawn_env(engine, env).await else { return };
+                ($body)(t).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(Engine::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run(Engine::Postgres).await;
+            }
+        }
+    };
+}
