@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use gatehouse_server::config::{Config, LogFormat};
 
 #[derive(Parser)]
-#[command(name = "gatehouse", version, about = "Account protection with guarded, reversible bulk resets")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Account protection with guarded, reversible bulk resets"
+)]
 struct Cli {
     /// TOML configuration file (optional; GATEHOUSE_* environment variables override it).
     #[arg(long, global = true, env = "GATEHOUSE_CONFIG")]
@@ -86,8 +90,11 @@ enum AuditCommand {
 }
 
 fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -125,18 +132,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("database migrated ({})", app.store.engine());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Accounts { command: AccountsCommand::Import { file, batch_size, strict, quiet } } => {
-            import(config, &file, batch_size as usize, strict, quiet).await
-        }
-        Command::Operator { command: OperatorCommand::Create { email } } => {
+        Command::Accounts {
+            command:
+                AccountsCommand::Import {
+                    file,
+                    batch_size,
+                    strict,
+                    quiet,
+                },
+        } => import(config, &file, batch_size as usize, strict, quiet).await,
+        Command::Operator {
+            command: OperatorCommand::Create { email },
+        } => {
             let app = gatehouse_server::build_app(config).await?;
-            let (op, key) = app.create_operator(&email).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (op, key) = app
+                .create_operator(&email)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             eprintln!("operator {} created for {}", op.id, op.email);
             eprintln!("API key (shown once; store it in a password manager):");
             println!("{}", key.expose());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit { command: AuditCommand::Verify } => {
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
             let app = gatehouse_server::build_app(config).await?;
             match gatehouse_store::verify_audit_chain(app.store.as_ref()).await? {
                 gatehouse_store::ChainReport::Intact { entries } => {
@@ -159,9 +179,13 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let db = gatehouse_store::redact_url(&config.database_url);
     let app = gatehouse_server::build_app(config).await?;
     let router = gatehouse_server::http::router(app.clone())?;
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(%listen, %public, database = %db, engine = app.store.engine(), "gatehouse serving");
-    eprintln!("Gatehouse is serving on http://{listen} (public URL {public}); open {public}/signup");
+    eprintln!(
+        "Gatehouse is serving on http://{listen} (public URL {public}); open {public}/signup"
+    );
     gatehouse_server::http::serve(listener, router, shutdown_signal()).await?;
     app.store.close().await;
     Ok(ExitCode::SUCCESS)
@@ -173,7 +197,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -186,22 +211,37 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn import(config: Config, file: &std::path::Path, batch: usize, strict: bool, quiet: bool) -> anyhow::Result<ExitCode> {
+async fn import(
+    config: Config,
+    file: &std::path::Path,
+    batch: usize,
+    strict: bool,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
     let open = || -> anyhow::Result<(std::io::BufReader<std::fs::File>, u64)> {
-        let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         Ok((std::io::BufReader::with_capacity(1 << 16, f), len))
     };
     let bar = |len: u64, msg: &'static str| {
-        let pb = if quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(len) };
+        let pb = if quiet {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(len)
+        };
         pb.set_style(
-            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})")
-                .expect("static template")
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
         );
         pb.set_message(msg);
         pb
     };
+    // Open the file before touching the database: a wrong path fails fast.
+    let mut first = Some(open()?);
     let app = gatehouse_server::build_app(config).await?;
     let print_errors = |errors: &[gatehouse_server::app::import::LineError], count: u64| {
         for e in errors {
@@ -212,20 +252,25 @@ async fn import(config: Config, file: &std::path::Path, batch: usize, strict: bo
         }
     };
     if strict {
-        let (reader, len) = open()?;
+        let (reader, len) = first.take().map_or_else(open, Ok)?;
         let pb = bar(len, "checking");
         let report = app.check_import(reader, |b| pb.set_position(b))?;
         pb.finish_and_clear();
         if report.error_count > 0 {
             print_errors(&report.errors, report.error_count);
-            eprintln!("{} of {} lines are bad; nothing was imported (--strict)", report.error_count, report.lines);
+            eprintln!(
+                "{} of {} lines are bad; nothing was imported (--strict)",
+                report.error_count, report.lines
+            );
             return Ok(ExitCode::FAILURE);
         }
     }
-    let (reader, len) = open()?;
+    let (reader, len) = first.take().map_or_else(open, Ok)?;
     let pb = bar(len, "importing");
     let started = std::time::Instant::now();
-    let report = app.import_accounts(reader, batch, |b| pb.set_position(b)).await?;
+    let report = app
+        .import_accounts(reader, batch, |b| pb.set_position(b))
+        .await?;
     pb.finish_and_clear();
     print_errors(&report.errors, report.error_count);
     println!(
@@ -236,5 +281,9 @@ async fn import(config: Config, file: &std::path::Path, batch: usize, strict: bo
         report.error_count,
         started.elapsed().as_secs_f64()
     );
-    Ok(if report.error_count > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if report.error_count > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

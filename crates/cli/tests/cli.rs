@@ -1,0 +1,103 @@
+//! The `gatehouse` binary, run as a user would: exit codes and messages.
+
+use std::process::{Command, Output};
+
+use gatehouse_store::testing::fresh_pg_database;
+
+const BCRYPT: &str = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
+
+fn gatehouse(dir: &std::path::Path, db: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .current_dir(dir)
+        .env("GATEHOUSE_DATA_DIR", dir.join("data"))
+        .env("GATEHOUSE_DATABASE_URL", db)
+        .env_remove("GATEHOUSE_CONFIG")
+        .output()
+        .expect("run gatehouse")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+async fn databases(dir: &std::path::Path) -> Vec<String> {
+    let mut dbs = vec![format!("sqlite:{}", dir.join("data/gatehouse.db").display())];
+    if let Some(pg) = fresh_pg_database().await {
+        dbs.push(pg);
+    }
+    dbs
+}
+
+#[tokio::test]
+async fn import_reports_bad_lines_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in databases(dir.path()).await {
+        let file = dir.path().join("users.jsonl");
+        let good = |i: u32| format!(r#"{{"email":"u{i}@example.com","password_hash":"{BCRYPT}"}}"#);
+        std::fs::write(&file, format!("{}\n{}\n{{\"email\":\"bad\"}}\n{}\n", good(1), good(2), good(3))).unwrap();
+        let f = file.to_str().unwrap();
+
+        // --strict: a bad line means nothing is imported.
+        let o = gatehouse(dir.path(), &db, &["accounts", "import", f, "--strict", "--quiet"]);
+        let (_, err) = text(&o);
+        assert!(!o.status.success());
+        assert!(err.contains("users.jsonl:3:") && err.contains("nothing was imported"), "{err}");
+
+        // Default: good lines go in, the bad one is named, exit status says so.
+        let o = gatehouse(dir.path(), &db, &["accounts", "import", f, "--quiet"]);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(err.contains("users.jsonl:3: not a valid import object: missing field `password_hash`"), "{err}");
+        assert!(out.contains("3 accounts imported, 0 already existed, 1 bad lines"), "{out}");
+
+        // Running again resumes: nothing is imported twice.
+        let o = gatehouse(dir.path(), &db, &["accounts", "import", f, "--quiet"]);
+        assert!(text(&o).0.contains("0 accounts imported, 3 already existed"), "{:?}", text(&o));
+
+        let o = gatehouse(dir.path(), &db, &["audit", "verify"]);
+        assert!(o.status.success() && text(&o).0.contains("audit log intact"), "{:?}", text(&o));
+    }
+}
+
+#[tokio::test]
+async fn operator_create_prints_the_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for db in databases(dir.path()).await {
+        let o = gatehouse(dir.path(), &db, &["operator", "create", "--email", "ops@example.com"]);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{err}");
+        assert!(out.trim().starts_with("gho_") && out.trim().len() == 47, "{out}");
+        assert!(err.contains("shown once"));
+        let again = gatehouse(dir.path(), &db, &["operator", "create", "--email", "OPS@example.com"]);
+        assert!(!again.status.success());
+        assert!(text(&again).1.contains("exists"), "{:?}", text(&again));
+    }
+}
+
+#[test]
+fn bad_configuration_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["migrate"])
+        .current_dir(dir.path())
+        .env("GATEHOUSE_LISTEN", "nowhere")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).1.contains("`listen` (env GATEHOUSE_LISTEN)"), "{:?}", text(&o));
+
+    let cfg = dir.path().join("g.toml");
+    std::fs::write(&cfg, "pasword_min_length = 12\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_gatehouse")).args(["--config", cfg.to_str().unwrap(), "migrate"]).output().unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).1.contains("unknown key `pasword_min_length`"), "{:?}", text(&o));
+
+    let o = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["accounts", "import", "/nonexistent.jsonl"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).1.contains("cannot open /nonexistent.jsonl"), "{:?}", text(&o));
+}
