@@ -88,7 +88,14 @@ pub struct NewAuditEntry {
 impl NewAuditEntry {
     /// An entry with no target, address or detail yet.
     pub fn new(at: Timestamp, actor: Actor, action: AuditAction) -> Self {
-        Self { at, actor, action, target: None, ip: None, detail: serde_json::Value::Null }
+        Self {
+            at,
+            actor,
+            action,
+            target: None,
+            ip: None,
+            detail: serde_json::Value::Null,
+        }
     }
 
     /// Sets the target.

@@ -84,7 +84,9 @@ pub fn is_wellformed_bcrypt(hash: &str) -> bool {
     let cost = (b[4] - b'0') * 10 + b[5].wrapping_sub(b'0');
     cost_ok
         && (4..=31).contains(&cost)
-        && b[7..].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'/')
+        && b[7..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'/')
 }
 
 #[cfg(test)]
@@ -101,7 +103,10 @@ mod tests {
 
     #[test]
     fn detects_schemes() {
-        assert_eq!(HashScheme::detect("$argon2id$v=19$m=19456,t=2,p=1$x$y"), Some(HashScheme::Argon2id));
+        assert_eq!(
+            HashScheme::detect("$argon2id$v=19$m=19456,t=2,p=1$x$y"),
+            Some(HashScheme::Argon2id)
+        );
         assert_eq!(HashScheme::detect("$argon2i$v=19$m=1,t=1,p=1$x$y"), None);
         assert_eq!(HashScheme::detect("$2y$10$abc"), Some(HashScheme::Bcrypt));
         assert_eq!(HashScheme::detect("5f4dcc3b5aa765d61d8327deb882cf99"), None);

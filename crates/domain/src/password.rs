@@ -30,7 +30,9 @@ impl PasswordPolicy {
         if (MIN_CONFIGURABLE..=64).contains(&min_chars) {
             Ok(Self { min_chars })
         } else {
-            Err(format!("the minimum password length must be between {MIN_CONFIGURABLE} and 64, not {min_chars}"))
+            Err(format!(
+                "the minimum password length must be between {MIN_CONFIGURABLE} and 64, not {min_chars}"
+            ))
         }
     }
 
@@ -42,7 +44,9 @@ impl PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        Self { min_chars: DEFAULT_MIN_CHARS }
+        Self {
+            min_chars: DEFAULT_MIN_CHARS,
+        }
     }
 }
 
@@ -96,7 +100,10 @@ impl NewPassword {
         let n = normalise(raw)?;
         let got = n.chars().count();
         if got < policy.min_chars {
-            return Err(PasswordError::TooShort { min: policy.min_chars, got });
+            return Err(PasswordError::TooShort {
+                min: policy.min_chars,
+                got,
+            });
         }
         Ok(Self(SecretString::from(n.as_str())))
     }
@@ -126,7 +133,10 @@ impl LoginPassword {
     pub fn parse(raw: &str) -> Result<Self, PasswordError> {
         let n = normalise(raw)?;
         let raw_if_different = (n.as_str() != raw).then(|| SecretString::from(raw));
-        Ok(Self { normalised: SecretString::from(n.as_str()), raw_if_different })
+        Ok(Self {
+            normalised: SecretString::from(n.as_str()),
+            raw_if_different,
+        })
     }
 
     /// The normalised password.
@@ -142,7 +152,10 @@ impl LoginPassword {
 
 impl From<NewPassword> for LoginPassword {
     fn from(p: NewPassword) -> Self {
-        Self { normalised: p.0, raw_if_different: None }
+        Self {
+            normalised: p.0,
+            raw_if_different: None,
+        }
     }
 }
 
@@ -188,18 +201,31 @@ mod tests {
         let p = PasswordPolicy::default();
         assert!(NewPassword::parse(&"x".repeat(64), &p).is_ok());
         assert!(NewPassword::parse(&"x".repeat(MAX_CHARS), &p).is_ok());
-        assert_eq!(NewPassword::parse(&"x".repeat(MAX_CHARS + 1), &p).unwrap_err(), PasswordError::TooLong);
-        assert_eq!(NewPassword::parse("", &p).unwrap_err(), PasswordError::Empty);
+        assert_eq!(
+            NewPassword::parse(&"x".repeat(MAX_CHARS + 1), &p).unwrap_err(),
+            PasswordError::TooLong
+        );
+        assert_eq!(
+            NewPassword::parse("", &p).unwrap_err(),
+            PasswordError::Empty
+        );
         assert_eq!(
             NewPassword::parse("a long password\u{7}here", &p).unwrap_err(),
             PasswordError::ControlCharacter
         );
-        assert!(format!("{:?}", NewPassword::parse(&"s".repeat(20), &p).unwrap()).contains("REDACTED"));
+        assert!(
+            format!("{:?}", NewPassword::parse(&"s".repeat(20), &p).unwrap()).contains("REDACTED")
+        );
     }
 
     #[test]
     fn login_password_keeps_raw_only_when_it_differs() {
-        assert!(LoginPassword::parse("plain").unwrap().expose_raw_if_different().is_none());
+        assert!(
+            LoginPassword::parse("plain")
+                .unwrap()
+                .expose_raw_if_different()
+                .is_none()
+        );
         let l = LoginPassword::parse("ｐass").unwrap();
         assert_eq!(l.expose(), "pass");
         assert_eq!(l.expose_raw_if_different(), Some("ｐass"));

@@ -80,8 +80,16 @@ impl Default for SessionPolicy {
 impl SessionPolicy {
     /// Whether a session in `state` that expires at `expires_at` and was last
     /// seen at `last_seen` may authenticate a request at `now`.
-    pub fn is_usable(&self, state: SessionState, expires_at: Timestamp, last_seen: Timestamp, now: Timestamp) -> bool {
-        state == SessionState::Active && now < expires_at && now.since(last_seen) < self.idle_timeout
+    pub fn is_usable(
+        &self,
+        state: SessionState,
+        expires_at: Timestamp,
+        last_seen: Timestamp,
+        now: Timestamp,
+    ) -> bool {
+        state == SessionState::Active
+            && now < expires_at
+            && now.since(last_seen) < self.idle_timeout
     }
 
     /// Whether `last_seen` is stale enough to be written again.
@@ -106,7 +114,11 @@ mod tests {
         assert!(!p.is_usable(SessionState::Active, exp, exp, exp));
         assert!(p.should_touch(t0, t0.plus(p.touch_interval)));
         assert!(!p.should_touch(t0, t0.plus(Duration::from_secs(1))));
-        for s in [SessionState::Active, SessionState::Suspended, SessionState::Revoked] {
+        for s in [
+            SessionState::Active,
+            SessionState::Suspended,
+            SessionState::Revoked,
+        ] {
             assert_eq!(s.as_str().parse::<SessionState>().unwrap(), s);
         }
     }

@@ -71,7 +71,11 @@ pub struct ThrottleState {
 impl ThrottleState {
     /// A key with no failures.
     pub fn fresh(now: Timestamp) -> Self {
-        Self { window_start: now, failures: 0, blocked_until: now }
+        Self {
+            window_start: now,
+            failures: 0,
+            blocked_until: now,
+        }
     }
 
     /// `Err(retry_after)` if an attempt at `now` must be refused.
@@ -95,7 +99,10 @@ impl ThrottleState {
             s.window_start.plus(policy.window)
         } else if s.failures > policy.free_failures {
             let doublings = (s.failures - policy.free_failures - 1).min(30);
-            let delay = policy.base_delay.saturating_mul(1 << doublings).min(policy.max_delay);
+            let delay = policy
+                .base_delay
+                .saturating_mul(1 << doublings)
+                .min(policy.max_delay);
             now.plus(delay)
         } else {
             now

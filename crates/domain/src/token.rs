@@ -150,7 +150,11 @@ mod tests {
             "ghs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
             "ghs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
         ] {
-            assert_eq!(SessionToken::parse(bad).unwrap_err(), TokenError::Malformed, "{bad}");
+            assert_eq!(
+                SessionToken::parse(bad).unwrap_err(),
+                TokenError::Malformed,
+                "{bad}"
+            );
         }
         assert!(ApiKey::parse(t.expose()).is_err());
     }

@@ -15,25 +15,73 @@ use url::Url;
 
 /// Every key, for checking a config file for typos and for the docs.
 pub const KEYS: &[(&str, &str)] = &[
-    ("data_dir", "directory for the SQLite file and the mail directory (default ./gatehouse-data)"),
-    ("database_url", "sqlite:PATH or postgres://… (default sqlite:<data_dir>/gatehouse.db)"),
-    ("database_max_connections", "connection pool size (default 16)"),
-    ("listen", "address to serve HTTP on (default 127.0.0.1:8080)"),
-    ("public_url", "the origin people type to reach Gatehouse; used for cookies, CSRF and links (default http://127.0.0.1:8080)"),
-    ("smtp_url", "SMTP server for notices (used by the notices feature)"),
-    ("password_min_length", "minimum length of new passwords in characters, 8 to 64 (default 15)"),
+    (
+        "data_dir",
+        "directory for the SQLite file and the mail directory (default ./gatehouse-data)",
+    ),
+    (
+        "database_url",
+        "sqlite:PATH or postgres://… (default sqlite:<data_dir>/gatehouse.db)",
+    ),
+    (
+        "database_max_connections",
+        "connection pool size (default 16)",
+    ),
+    (
+        "listen",
+        "address to serve HTTP on (default 127.0.0.1:8080)",
+    ),
+    (
+        "public_url",
+        "the origin people type to reach Gatehouse; used for cookies, CSRF and links (default http://127.0.0.1:8080)",
+    ),
+    (
+        "smtp_url",
+        "SMTP server for notices (used by the notices feature)",
+    ),
+    (
+        "password_min_length",
+        "minimum length of new passwords in characters, 8 to 64 (default 15)",
+    ),
     ("argon2_memory_kib", "argon2id memory cost (default 19456)"),
     ("argon2_iterations", "argon2id time cost (default 2)"),
     ("argon2_parallelism", "argon2id lanes (default 1)"),
-    ("hash_workers", "password hashes computed at once (default: number of CPU cores)"),
-    ("hash_queue", "requests that may wait for a hash worker before 503 (default 2 per worker)"),
-    ("hash_queue_timeout_ms", "longest wait for a hash worker before 503 (default 100)"),
-    ("session_lifetime_hours", "absolute session lifetime (default 336 = 14 days)"),
-    ("session_idle_hours", "a session unused this long ends (default 72)"),
-    ("session_cache_seconds", "how long a replica trusts a session it has checked; bounds how late a revocation made on another replica takes effect here (default 2, 0 disables)"),
-    ("trusted_proxies", "networks whose X-Forwarded-For is believed, comma-separated CIDRs (default none)"),
-    ("request_timeout_seconds", "per-request time limit (default 30)"),
-    ("max_body_bytes", "largest request body accepted (default 65536)"),
+    (
+        "hash_workers",
+        "password hashes computed at once (default: number of CPU cores)",
+    ),
+    (
+        "hash_queue",
+        "requests that may wait for a hash worker before 503 (default 2 per worker)",
+    ),
+    (
+        "hash_queue_timeout_ms",
+        "longest wait for a hash worker before 503 (default 100)",
+    ),
+    (
+        "session_lifetime_hours",
+        "absolute session lifetime (default 336 = 14 days)",
+    ),
+    (
+        "session_idle_hours",
+        "a session unused this long ends (default 72)",
+    ),
+    (
+        "session_cache_seconds",
+        "how long a replica trusts a session it has checked; bounds how late a revocation made on another replica takes effect here (default 2, 0 disables)",
+    ),
+    (
+        "trusted_proxies",
+        "networks whose X-Forwarded-For is believed, comma-separated CIDRs (default none)",
+    ),
+    (
+        "request_timeout_seconds",
+        "per-request time limit (default 30)",
+    ),
+    (
+        "max_body_bytes",
+        "largest request body accepted (default 65536)",
+    ),
     ("log_format", "text or json (default text)"),
 ];
 
@@ -75,7 +123,11 @@ pub struct Argon2Config {
 impl Default for Argon2Config {
     /// OWASP's recommendation: m=19456 KiB, t=2, p=1.
     fn default() -> Self {
-        Self { memory_kib: 19456, iterations: 2, parallelism: 1 }
+        Self {
+            memory_kib: 19456,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
@@ -133,7 +185,10 @@ pub struct Config {
 pub struct ConfigError(pub String);
 
 fn bad(key: &str, msg: impl std::fmt::Display) -> ConfigError {
-    ConfigError(format!("`{key}` (env GATEHOUSE_{}): {msg}", key.to_uppercase()))
+    ConfigError(format!(
+        "`{key}` (env GATEHOUSE_{}): {msg}",
+        key.to_uppercase()
+    ))
 }
 
 impl Config {
@@ -150,11 +205,15 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let mut builder = config::Config::builder();
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
-            let table: toml_keys::Table = text
-                .parse()
-                .map_err(|e| ConfigError(format!("config file {} is not valid TOML: {e}", path.display())))?;
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError(format!("cannot read config file {}: {e}", path.display()))
+            })?;
+            let table: toml_keys::Table = text.parse().map_err(|e| {
+                ConfigError(format!(
+                    "config file {} is not valid TOML: {e}",
+                    path.display()
+                ))
+            })?;
             for key in table.keys() {
                 if !KEYS.iter().any(|(k, _)| k == key) {
                     return Err(ConfigError(format!(
@@ -191,7 +250,9 @@ impl Config {
     }
 
     fn validate(raw: Raw) -> Result<Self, ConfigError> {
-        let data_dir = raw.data_dir.unwrap_or_else(|| PathBuf::from("./gatehouse-data"));
+        let data_dir = raw
+            .data_dir
+            .unwrap_or_else(|| PathBuf::from("./gatehouse-data"));
         let database_url = raw
             .database_url
             .unwrap_or_else(|| format!("sqlite:{}", data_dir.join("gatehouse.db").display()));
@@ -199,18 +260,37 @@ impl Config {
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
         {
-            return Err(bad("database_url", "must start with sqlite: or postgres://"));
+            return Err(bad(
+                "database_url",
+                "must start with sqlite: or postgres://",
+            ));
         }
         let listen_s = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
-        let listen: SocketAddr =
-            listen_s.parse().map_err(|e| bad("listen", format!("{listen_s:?} is not an address:port ({e})")))?;
-        let public_s = raw.public_url.unwrap_or_else(|| "http://127.0.0.1:8080".into());
-        let public_url = Url::parse(&public_s).map_err(|e| bad("public_url", format!("{public_s:?}: {e}")))?;
+        let listen: SocketAddr = listen_s.parse().map_err(|e| {
+            bad(
+                "listen",
+                format!("{listen_s:?} is not an address:port ({e})"),
+            )
+        })?;
+        let public_s = raw
+            .public_url
+            .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+        let public_url =
+            Url::parse(&public_s).map_err(|e| bad("public_url", format!("{public_s:?}: {e}")))?;
         if !matches!(public_url.scheme(), "http" | "https") || public_url.host().is_none() {
-            return Err(bad("public_url", "must be an http:// or https:// URL with a host"));
+            return Err(bad(
+                "public_url",
+                "must be an http:// or https:// URL with a host",
+            ));
         }
-        if public_url.query().is_some() || public_url.fragment().is_some() || public_url.path() != "/" {
-            return Err(bad("public_url", "must be an origin only, such as https://id.example.com"));
+        if public_url.query().is_some()
+            || public_url.fragment().is_some()
+            || public_url.path() != "/"
+        {
+            return Err(bad(
+                "public_url",
+                "must be an origin only, such as https://id.example.com",
+            ));
         }
         let password_policy = PasswordPolicy::new(raw.password_min_length.unwrap_or(15))
             .map_err(|e| bad("password_min_length", e))?;
@@ -219,8 +299,12 @@ impl Config {
             iterations: raw.argon2_iterations.unwrap_or(2),
             parallelism: raw.argon2_parallelism.unwrap_or(1),
         };
-        if argon2.memory_kib < 8 * argon2.parallelism.max(1) || argon2.memory_kib > 4 * 1024 * 1024 {
-            return Err(bad("argon2_memory_kib", "must be between 8×parallelism and 4194304"));
+        if argon2.memory_kib < 8 * argon2.parallelism.max(1) || argon2.memory_kib > 4 * 1024 * 1024
+        {
+            return Err(bad(
+                "argon2_memory_kib",
+                "must be between 8×parallelism and 4194304",
+            ));
         }
         if !(1..=100).contains(&argon2.iterations) {
             return Err(bad("argon2_iterations", "must be between 1 and 100"));
@@ -228,7 +312,9 @@ impl Config {
         if !(1..=64).contains(&argon2.parallelism) {
             return Err(bad("argon2_parallelism", "must be between 1 and 64"));
         }
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         let hash_workers = raw.hash_workers.unwrap_or(cores);
         if !(1..=1024).contains(&hash_workers) {
             return Err(bad("hash_workers", "must be between 1 and 1024"));
@@ -248,7 +334,10 @@ impl Config {
         };
         let session_cache_secs = raw.session_cache_seconds.unwrap_or(2);
         if session_cache_secs > 60 {
-            return Err(bad("session_cache_seconds", "must be at most 60 (revocations would take too long to reach other replicas)"));
+            return Err(bad(
+                "session_cache_seconds",
+                "must be at most 60 (revocations would take too long to reach other replicas)",
+            ));
         }
         let trusted_proxies = raw
             .trusted_proxies
@@ -259,7 +348,12 @@ impl Config {
                 let s = s.trim();
                 s.parse::<IpNet>()
                     .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                    .map_err(|_| bad("trusted_proxies", format!("{s:?} is not an IP address or CIDR network")))
+                    .map_err(|_| {
+                        bad(
+                            "trusted_proxies",
+                            format!("{s:?} is not an IP address or CIDR network"),
+                        )
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let timeout = raw.request_timeout_seconds.unwrap_or(30);
@@ -273,7 +367,12 @@ impl Config {
         let log_format = match raw.log_format.as_deref().unwrap_or("text") {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
-            other => return Err(bad("log_format", format!("{other:?} is neither text nor json"))),
+            other => {
+                return Err(bad(
+                    "log_format",
+                    format!("{other:?} is neither text nor json"),
+                ));
+            }
         };
         Ok(Self {
             data_dir,
@@ -317,7 +416,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -336,7 +438,11 @@ mod tests {
     fn env_overrides_file() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("g.toml");
-        std::fs::write(&f, "listen = \"127.0.0.1:9000\"\npassword_min_length = 12\n").unwrap();
+        std::fs::write(
+            &f,
+            "listen = \"127.0.0.1:9000\"\npassword_min_length = 12\n",
+        )
+        .unwrap();
         let c = Config::load_from(
             Some(&f),
             env(&[
@@ -357,15 +463,33 @@ mod tests {
     fn bad_values_name_the_key() {
         for (k, v, key) in [
             ("GATEHOUSE_LISTEN", "nowhere", "`listen`"),
-            ("GATEHOUSE_PASSWORD_MIN_LENGTH", "4", "`password_min_length`"),
-            ("GATEHOUSE_PASSWORD_MIN_LENGTH", "many", "password_min_length"),
+            (
+                "GATEHOUSE_PASSWORD_MIN_LENGTH",
+                "4",
+                "`password_min_length`",
+            ),
+            (
+                "GATEHOUSE_PASSWORD_MIN_LENGTH",
+                "many",
+                "password_min_length",
+            ),
             ("GATEHOUSE_PUBLIC_URL", "ftp://x", "`public_url`"),
-            ("GATEHOUSE_PUBLIC_URL", "https://x.org/app?x=1", "`public_url`"),
+            (
+                "GATEHOUSE_PUBLIC_URL",
+                "https://x.org/app?x=1",
+                "`public_url`",
+            ),
             ("GATEHOUSE_DATABASE_URL", "mysql://x", "`database_url`"),
-            ("GATEHOUSE_TRUSTED_PROXIES", "10.0.0.0/99", "`trusted_proxies`"),
+            (
+                "GATEHOUSE_TRUSTED_PROXIES",
+                "10.0.0.0/99",
+                "`trusted_proxies`",
+            ),
             ("GATEHOUSE_LOG_FORMAT", "xml", "`log_format`"),
         ] {
-            let err = Config::load_from(None, env(&[(k, v)])).unwrap_err().to_string();
+            let err = Config::load_from(None, env(&[(k, v)]))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(key), "{k}={v}: {err}");
         }
     }
@@ -375,7 +499,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("g.toml");
         std::fs::write(&f, "lisen = \"127.0.0.1:9000\"\n").unwrap();
-        let err = Config::load_from(Some(&f), env(&[])).unwrap_err().to_string();
+        let err = Config::load_from(Some(&f), env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown key `lisen`"), "{err}");
         let missing = Config::load_from(Some(&dir.path().join("nope.toml")), env(&[])).unwrap_err();
         assert!(missing.to_string().contains("cannot read config file"));

@@ -19,10 +19,22 @@ pub use config::Config;
 /// Connects the store named in `config`, migrates it, and assembles the app
 /// with the system clock and the OS random number generator.
 pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
-    let opts = gatehouse_store::ConnectOptions { max_connections: config.database_max_connections };
-    let store = gatehouse_store::connect(&config.database_url, &opts).await.map_err(|e| {
-        anyhow::anyhow!("cannot open the database {}: {e}", gatehouse_store::redact_url(&config.database_url))
-    })?;
+    let opts = gatehouse_store::ConnectOptions {
+        max_connections: config.database_max_connections,
+    };
+    let store = gatehouse_store::connect(&config.database_url, &opts)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the database {}: {e}",
+                gatehouse_store::redact_url(&config.database_url)
+            )
+        })?;
     store.migrate().await?;
-    Ok(Arc::new(App::new(config, store, Arc::new(SystemClock), Arc::new(OsEntropy))?))
+    Ok(Arc::new(App::new(
+        config,
+        store,
+        Arc::new(SystemClock),
+        Arc::new(OsEntropy),
+    )?))
 }

@@ -10,21 +10,42 @@ use support::*;
 const PW: &str = "correct horse battery staple";
 
 both_engines!(signup_login_me_logout, |t: TestApp| async move {
-    let r = t.post_json("/api/v1/accounts", &json!({"email": " Ada@Example.COM ", "password": PW})).await;
+    let r = t
+        .post_json(
+            "/api/v1/accounts",
+            &json!({"email": " Ada@Example.COM ", "password": PW}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["email"], "Ada@example.com");
     assert!(body["id"].as_str().unwrap().len() == 36);
 
-    let dup = t.post_json("/api/v1/accounts", &json!({"email": "ada@example.com", "password": PW})).await;
+    let dup = t
+        .post_json(
+            "/api/v1/accounts",
+            &json!({"email": "ada@example.com", "password": PW}),
+        )
+        .await;
     assert_error(dup, StatusCode::CONFLICT, "conflict").await;
 
-    let r = t.post_json("/api/v1/sessions", &json!({"email": "ADA@example.com", "password": PW})).await;
+    let r = t
+        .post_json(
+            "/api/v1/sessions",
+            &json!({"email": "ADA@example.com", "password": PW}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("gatehouse_session=ghs_"), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain-http public URL: no Secure flag");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain-http public URL: no Secure flag"
+    );
     let body: Value = r.json().await.unwrap();
     let token = body["token"].as_str().unwrap().to_owned();
     assert!(body["expires_at"].as_str().unwrap().ends_with('Z'));
@@ -33,12 +54,29 @@ both_engines!(signup_login_me_logout, |t: TestApp| async move {
     assert_eq!(me["email"], "Ada@example.com");
     // The cookie authenticates as well as the bearer token.
     let cookie_value = cookie.split(';').next().unwrap();
-    let r = t.http.get(t.url("/api/v1/me")).header("cookie", cookie_value).send().await.unwrap();
+    let r = t
+        .http
+        .get(t.url("/api/v1/me"))
+        .header("cookie", cookie_value)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 
-    let r = t.http.delete(t.url("/api/v1/sessions/current")).bearer_auth(&token).send().await.unwrap();
+    let r = t
+        .http
+        .delete(t.url("/api/v1/sessions/current"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
     let r = t.get_auth("/api/v1/me", &token).await;
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
     assert_error(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
@@ -46,86 +84,192 @@ both_engines!(signup_login_me_logout, |t: TestApp| async move {
     assert_error(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 
     let actions = t.audit_actions().await;
-    assert_eq!(actions, ["account.created", "login.succeeded", "session.ended"]);
+    assert_eq!(
+        actions,
+        ["account.created", "login.succeeded", "session.ended"]
+    );
 });
 
-both_engines!(wrong_password_and_unknown_account_look_the_same, |t: TestApp| async move {
-    t.sign_up("bob@example.com", PW).await;
-    let wrong = t.post_json("/api/v1/sessions", &json!({"email": "bob@example.com", "password": "not the password at all"})).await;
-    let unknown = t.post_json("/api/v1/sessions", &json!({"email": "nobody@example.com", "password": PW})).await;
-    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
-    let (a, b) = (wrong.text().await.unwrap(), unknown.text().await.unwrap());
-    assert_eq!(a, b);
-    assert!(a.contains("invalid_credentials"));
-    // Both are audited as failures; neither names whether the account exists.
-    assert_eq!(t.audit_actions().await, ["account.created", "login.failed", "login.failed"]);
-});
+both_engines!(
+    wrong_password_and_unknown_account_look_the_same,
+    |t: TestApp| async move {
+        t.sign_up("bob@example.com", PW).await;
+        let wrong = t
+            .post_json(
+                "/api/v1/sessions",
+                &json!({"email": "bob@example.com", "password": "not the password at all"}),
+            )
+            .await;
+        let unknown = t
+            .post_json(
+                "/api/v1/sessions",
+                &json!({"email": "nobody@example.com", "password": PW}),
+            )
+            .await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+        let (a, b) = (wrong.text().await.unwrap(), unknown.text().await.unwrap());
+        assert_eq!(a, b);
+        assert!(a.contains("invalid_credentials"));
+        // Both are audited as failures; neither names whether the account exists.
+        assert_eq!(
+            t.audit_actions().await,
+            ["account.created", "login.failed", "login.failed"]
+        );
+    }
+);
 
 both_engines!(password_rules, |t: TestApp| async move {
-    let r = t.post_json("/api/v1/accounts", &json!({"email": "c@example.com", "password": "short"})).await;
+    let r = t
+        .post_json(
+            "/api/v1/accounts",
+            &json!({"email": "c@example.com", "password": "short"}),
+        )
+        .await;
     let body = assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
     assert_eq!(body["error"]["field"], "password");
-    assert!(body["error"]["message"].as_str().unwrap().contains("at least 15"));
-    let r = t.post_json("/api/v1/accounts", &json!({"email": "not-an-email", "password": PW})).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at least 15")
+    );
+    let r = t
+        .post_json(
+            "/api/v1/accounts",
+            &json!({"email": "not-an-email", "password": PW}),
+        )
+        .await;
     let body = assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
     assert_eq!(body["error"]["field"], "email");
     // 64 characters and more are accepted; no composition rules.
     let long = "a".repeat(64);
-    assert_eq!(t.post_json("/api/v1/accounts", &json!({"email": "d@example.com", "password": long})).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        t.post_json(
+            "/api/v1/accounts",
+            &json!({"email": "d@example.com", "password": long})
+        )
+        .await
+        .status(),
+        StatusCode::CREATED
+    );
     // NFKC: a password typed in fullwidth form matches its ASCII form.
-    t.sign_up("e@example.com", "ｆｕｌｌｗｉｄｔｈ password here").await;
+    t.sign_up("e@example.com", "ｆｕｌｌｗｉｄｔｈ password here")
+        .await;
     t.log_in("e@example.com", "fullwidth password here").await;
 });
 
-both_engines!(failed_logins_are_throttled_before_hashing, |t: TestApp| async move {
-    t.sign_up("f@example.com", PW).await;
-    for _ in 0..6 {
-        let r = t.post_json("/api/v1/sessions", &json!({"email": "f@example.com", "password": "wrong wrong wrong"})).await;
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+both_engines!(
+    failed_logins_are_throttled_before_hashing,
+    |t: TestApp| async move {
+        t.sign_up("f@example.com", PW).await;
+        for _ in 0..6 {
+            let r = t
+                .post_json(
+                    "/api/v1/sessions",
+                    &json!({"email": "f@example.com", "password": "wrong wrong wrong"}),
+                )
+                .await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        }
+        // Blocked now, even with the right password; the answer says when to retry.
+        let r = t
+            .post_json(
+                "/api/v1/sessions",
+                &json!({"email": "f@example.com", "password": PW}),
+            )
+            .await;
+        let retry: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=2).contains(&retry), "{retry}");
+        assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+        // Other accounts from other networks are unaffected by this account's block.
+        t.sign_up("g@example.com", PW).await;
+        t.log_in("g@example.com", PW).await;
+        // The block ends by itself.
+        tokio::time::sleep(std::time::Duration::from_millis(1100 * retry)).await;
+        t.log_in("f@example.com", PW).await;
     }
-    // Blocked now, even with the right password; the answer says when to retry.
-    let r = t.post_json("/api/v1/sessions", &json!({"email": "f@example.com", "password": PW})).await;
-    let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((1..=2).contains(&retry), "{retry}");
-    assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
-    // Other accounts from other networks are unaffected by this account's block.
-    t.sign_up("g@example.com", PW).await;
-    t.log_in("g@example.com", PW).await;
-    // The block ends by itself.
-    tokio::time::sleep(std::time::Duration::from_millis(1100 * retry)).await;
-    t.log_in("f@example.com", PW).await;
-});
+);
 
 both_engines!(sessions_are_listed_and_ended, |t: TestApp| async move {
     t.sign_up("h@example.com", PW).await;
     let t1 = t.log_in("h@example.com", PW).await;
     let t2 = t.log_in("h@example.com", PW).await;
     let t3 = t.log_in("h@example.com", PW).await;
-    let list: Vec<Value> = t.get_auth("/api/v1/me/sessions", &t1).await.json().await.unwrap();
+    let list: Vec<Value> = t
+        .get_auth("/api/v1/me/sessions", &t1)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list.len(), 3);
     assert_eq!(list.iter().filter(|s| s["current"] == true).count(), 1);
-    assert!(list.iter().all(|s| s["ip"] == "127.0.0.1" && s["user_agent"] == "gatehouse-tests"));
+    assert!(
+        list.iter()
+            .all(|s| s["ip"] == "127.0.0.1" && s["user_agent"] == "gatehouse-tests")
+    );
     let me2: Value = t.get_auth("/api/v1/me", &t2).await.json().await.unwrap();
     let id2 = me2["session_id"].as_str().unwrap();
 
     // Someone else cannot end my session: it is simply not found for them.
     t.sign_up("i@example.com", PW).await;
     let other = t.log_in("i@example.com", PW).await;
-    let r = t.http.delete(t.url(&format!("/api/v1/me/sessions/{id2}"))).bearer_auth(&other).send().await.unwrap();
+    let r = t
+        .http
+        .delete(t.url(&format!("/api/v1/me/sessions/{id2}")))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
     assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
-    let r = t.http.delete(t.url("/api/v1/me/sessions/not-a-uuid")).bearer_auth(&t1).send().await.unwrap();
+    let r = t
+        .http
+        .delete(t.url("/api/v1/me/sessions/not-a-uuid"))
+        .bearer_auth(&t1)
+        .send()
+        .await
+        .unwrap();
     assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
 
-    let r = t.http.delete(t.url(&format!("/api/v1/me/sessions/{id2}"))).bearer_auth(&t1).send().await.unwrap();
+    let r = t
+        .http
+        .delete(t.url(&format!("/api/v1/me/sessions/{id2}")))
+        .bearer_auth(&t1)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert_eq!(t.get_auth("/api/v1/me", &t2).await.status(), StatusCode::UNAUTHORIZED, "ended at once, cache or not");
+    assert_eq!(
+        t.get_auth("/api/v1/me", &t2).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "ended at once, cache or not"
+    );
 
-    let r: Value = t.http.delete(t.url("/api/v1/me/sessions")).bearer_auth(&t1).send().await.unwrap().json().await.unwrap();
+    let r: Value = t
+        .http
+        .delete(t.url("/api/v1/me/sessions"))
+        .bearer_auth(&t1)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["sessions_ended"], 1);
-    assert_eq!(t.get_auth("/api/v1/me", &t3).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        t.get_auth("/api/v1/me", &t3).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(t.get_auth("/api/v1/me", &t1).await.status(), StatusCode::OK);
-    assert_eq!(t.get_auth("/api/v1/me", &other).await.status(), StatusCode::OK, "other accounts untouched");
+    assert_eq!(
+        t.get_auth("/api/v1/me", &other).await.status(),
+        StatusCode::OK,
+        "other accounts untouched"
+    );
 });
 
 both_engines!(password_change, |t: TestApp| async move {
@@ -134,246 +278,674 @@ both_engines!(password_change, |t: TestApp| async move {
     let other = t.log_in("j@example.com", PW).await;
     let change = |cur: &str, new: &str| json!({"current_password": cur, "new_password": new});
 
-    let r = t.post_json_auth("/api/v1/me/password", &current, &change("wrong wrong wrong", "a brand new passphrase")).await;
+    let r = t
+        .post_json_auth(
+            "/api/v1/me/password",
+            &current,
+            &change("wrong wrong wrong", "a brand new passphrase"),
+        )
+        .await;
     assert_error(r, StatusCode::FORBIDDEN, "wrong_password").await;
-    let r = t.post_json_auth("/api/v1/me/password", &current, &change(PW, "too short")).await;
+    let r = t
+        .post_json_auth("/api/v1/me/password", &current, &change(PW, "too short"))
+        .await;
     let body = assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
     assert_eq!(body["error"]["field"], "new_password");
-    let r = t.post_json("/api/v1/me/password", &change(PW, "a brand new passphrase")).await;
+    let r = t
+        .post_json("/api/v1/me/password", &change(PW, "a brand new passphrase"))
+        .await;
     assert_error(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 
-    let r = t.post_json_auth("/api/v1/me/password", &current, &change(PW, "a brand new passphrase")).await;
+    let r = t
+        .post_json_auth(
+            "/api/v1/me/password",
+            &current,
+            &change(PW, "a brand new passphrase"),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["sessions_ended"], 1);
-    assert_eq!(t.get_auth("/api/v1/me", &current).await.status(), StatusCode::OK, "the changing session stays");
-    assert_eq!(t.get_auth("/api/v1/me", &other).await.status(), StatusCode::UNAUTHORIZED, "the others end");
-    let r = t.post_json("/api/v1/sessions", &json!({"email": "j@example.com", "password": PW})).await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "the old password no longer works");
+    assert_eq!(
+        t.get_auth("/api/v1/me", &current).await.status(),
+        StatusCode::OK,
+        "the changing session stays"
+    );
+    assert_eq!(
+        t.get_auth("/api/v1/me", &other).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "the others end"
+    );
+    let r = t
+        .post_json(
+            "/api/v1/sessions",
+            &json!({"email": "j@example.com", "password": PW}),
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "the old password no longer works"
+    );
     let third = t.log_in("j@example.com", "a brand new passphrase").await;
 
     // Keeping other sessions is possible on request.
     let body = json!({"current_password": "a brand new passphrase", "new_password": "yet another passphrase", "end_other_sessions": false});
-    let r = t.post_json_auth("/api/v1/me/password", &current, &body).await;
+    let r = t
+        .post_json_auth("/api/v1/me/password", &current, &body)
+        .await;
     assert_eq!(r.json::<Value>().await.unwrap()["sessions_ended"], 0);
-    assert_eq!(t.get_auth("/api/v1/me", &third).await.status(), StatusCode::OK);
-    assert!(t.audit_actions().await.iter().filter(|a| *a == "password.changed").count() == 2);
+    assert_eq!(
+        t.get_auth("/api/v1/me", &third).await.status(),
+        StatusCode::OK
+    );
+    assert!(
+        t.audit_actions()
+            .await
+            .iter()
+            .filter(|a| *a == "password.changed")
+            .count()
+            == 2
+    );
 });
 
 both_engines!(bad_input_gets_clear_errors, |t: TestApp| async move {
-    let r = t.http.post(t.url("/api/v1/accounts")).header("content-type", "application/json").body("{\"email\":").send().await.unwrap();
+    let r = t
+        .http
+        .post(t.url("/api/v1/accounts"))
+        .header("content-type", "application/json")
+        .body("{\"email\":")
+        .send()
+        .await
+        .unwrap();
     assert_error(r, StatusCode::BAD_REQUEST, "malformed_body").await;
-    let r = t.http.post(t.url("/api/v1/accounts")).header("content-type", "application/json").body("{\"email\":\"x@example.com\"}").send().await.unwrap();
+    let r = t
+        .http
+        .post(t.url("/api/v1/accounts"))
+        .header("content-type", "application/json")
+        .body("{\"email\":\"x@example.com\"}")
+        .send()
+        .await
+        .unwrap();
     let body = assert_error(r, StatusCode::BAD_REQUEST, "malformed_body").await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("password"), "{body}");
-    let r = t.http.post(t.url("/api/v1/accounts")).body("email=x").send().await.unwrap();
-    assert_error(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("password"),
+        "{body}"
+    );
+    let r = t
+        .http
+        .post(t.url("/api/v1/accounts"))
+        .body("email=x")
+        .send()
+        .await
+        .unwrap();
+    assert_error(
+        r,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
     let huge = json!({"email": "x@example.com", "password": "p".repeat(100_000)});
-    assert_error(t.post_json("/api/v1/accounts", &huge).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
-    assert_error(t.http.get(t.url("/api/v1/nothing/here")).send().await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
-    assert_error(t.http.put(t.url("/api/v1/me")).send().await.unwrap(), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    assert_error(
+        t.post_json("/api/v1/accounts", &huge).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    )
+    .await;
+    assert_error(
+        t.http
+            .get(t.url("/api/v1/nothing/here"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_error(
+        t.http.put(t.url("/api/v1/me")).send().await.unwrap(),
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
     let r = t.http.get(t.url("/no-such-page")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     // The process is still fine.
-    assert_eq!(t.http.get(t.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        t.http.get(t.url("/healthz")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
 });
 
-both_engines!(surface_health_metrics_openapi_headers, |t: TestApp| async move {
-    let h: Value = t.http.get(t.url("/healthz")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(h["status"], "ok");
-    assert_eq!(h["engine"], t.engine);
+both_engines!(
+    surface_health_metrics_openapi_headers,
+    |t: TestApp| async move {
+        let h: Value = t
+            .http
+            .get(t.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(h["status"], "ok");
+        assert_eq!(h["engine"], t.engine);
 
-    let r = t.http.get(t.url("/login")).send().await.unwrap();
-    let hdr = |n: &str| r.headers().get(n).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-    assert!(hdr("content-security-policy").contains("frame-ancestors 'none'"));
-    assert_eq!(hdr("referrer-policy"), "no-referrer");
-    assert_eq!(hdr("x-content-type-options"), "nosniff");
-    assert!(!hdr("x-request-id").is_empty());
+        let r = t.http.get(t.url("/login")).send().await.unwrap();
+        let hdr = |n: &str| {
+            r.headers()
+                .get(n)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        assert!(hdr("content-security-policy").contains("frame-ancestors 'none'"));
+        assert_eq!(hdr("referrer-policy"), "no-referrer");
+        assert_eq!(hdr("x-content-type-options"), "nosniff");
+        assert!(!hdr("x-request-id").is_empty());
 
-    let spec: Value = t.http.get(t.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
-    let paths = spec["paths"].as_object().unwrap();
-    for (path, method) in [
-        ("/api/v1/accounts", "post"),
-        ("/api/v1/sessions", "post"),
-        ("/api/v1/sessions/current", "delete"),
-        ("/api/v1/me", "get"),
-        ("/api/v1/me/sessions", "get"),
-        ("/api/v1/me/sessions", "delete"),
-        ("/api/v1/me/sessions/{id}", "delete"),
-        ("/api/v1/me/password", "post"),
-        ("/api/v1/admin/audit", "get"),
-        ("/api/v1/admin/audit/verify", "get"),
-    ] {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from the OpenAPI spec");
+        let spec: Value = t
+            .http
+            .get(t.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let paths = spec["paths"].as_object().unwrap();
+        for (path, method) in [
+            ("/api/v1/accounts", "post"),
+            ("/api/v1/sessions", "post"),
+            ("/api/v1/sessions/current", "delete"),
+            ("/api/v1/me", "get"),
+            ("/api/v1/me/sessions", "get"),
+            ("/api/v1/me/sessions", "delete"),
+            ("/api/v1/me/sessions/{id}", "delete"),
+            ("/api/v1/me/password", "post"),
+            ("/api/v1/admin/audit", "get"),
+            ("/api/v1/admin/audit/verify", "get"),
+        ] {
+            assert!(
+                paths.get(path).and_then(|p| p.get(method)).is_some(),
+                "{method} {path} missing from the OpenAPI spec"
+            );
+        }
+
+        let m = t
+            .http
+            .get(t.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(m.contains("http_requests_total"), "{m}");
     }
-
-    let m = t.http.get(t.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(m.contains("http_requests_total"), "{m}");
-});
+);
 
 both_engines!(cross_site_form_posts_are_refused, |t: TestApp| async move {
     t.sign_up("k@example.com", PW).await;
     let form = [("email", "k@example.com"), ("password", PW)];
-    let r = t.http.post(t.url("/login")).header("origin", "https://evil.example").header("sec-fetch-site", "cross-site").form(&form).send().await.unwrap();
+    let r = t
+        .http
+        .post(t.url("/login"))
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_error(r, StatusCode::FORBIDDEN, "cross_origin_request").await;
-    let r = t.http.post(t.url("/login")).header("origin", "https://evil.example").form(&form).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a foreign Origin alone is refused");
-    let r = t.http.post(t.url("/login")).header("origin", t.base.clone()).header("sec-fetch-site", "same-origin").form(&form).send().await.unwrap();
+    let r = t
+        .http
+        .post(t.url("/login"))
+        .header("origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "a foreign Origin alone is refused"
+    );
+    let r = t
+        .http
+        .post(t.url("/login"))
+        .header("origin", t.base.clone())
+        .header("sec-fetch-site", "same-origin")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 });
 
-both_engines!(pages_sign_up_change_password_and_sessions, |t: TestApp| async move {
-    let page = t.http.get(t.url("/signup")).send().await.unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let html = page.text().await.unwrap();
-    assert!(html.contains("<form method=\"post\" action=\"/signup\">") && html.contains("<label for=\"password\">"));
+both_engines!(
+    pages_sign_up_change_password_and_sessions,
+    |t: TestApp| async move {
+        let page = t.http.get(t.url("/signup")).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains("<form method=\"post\" action=\"/signup\">")
+                && html.contains("<label for=\"password\">")
+        );
 
-    // Mismatched confirmation: the form comes back with the address kept and a message.
-    let r = t.http.post(t.url("/signup")).form(&[("email", "<b>l</b>@example.com"), ("password", PW), ("password_confirm", "x")]).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let html = r.text().await.unwrap();
-    assert!(html.contains("not the same"));
-    assert!(html.contains("&#60;b&#62;l&#60;/b&#62;@example.com") || html.contains("&lt;b&gt;"), "input is escaped: {html}");
+        // Mismatched confirmation: the form comes back with the address kept and a message.
+        let r = t
+            .http
+            .post(t.url("/signup"))
+            .form(&[
+                ("email", "<b>l</b>@example.com"),
+                ("password", PW),
+                ("password_confirm", "x"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("not the same"));
+        assert!(
+            html.contains("&#60;b&#62;l&#60;/b&#62;@example.com") || html.contains("&lt;b&gt;"),
+            "input is escaped: {html}"
+        );
 
-    let r = t.http.post(t.url("/signup")).form(&[("email", "l@example.com"), ("password", PW), ("password_confirm", PW)]).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(r.headers()["location"], "/settings?done=welcome");
-    let html = t.http.get(t.url("/settings")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("l@example.com") && html.contains("This device"), "{html}");
+        let r = t
+            .http
+            .post(t.url("/signup"))
+            .form(&[
+                ("email", "l@example.com"),
+                ("password", PW),
+                ("password_confirm", PW),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()["location"], "/settings?done=welcome");
+        let html = t
+            .http
+            .get(t.url("/settings"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("l@example.com") && html.contains("This device"),
+            "{html}"
+        );
 
-    // A second session, from elsewhere (another cookie jar).
-    let elsewhere = t.log_in("l@example.com", PW).await;
-    let html = t.http.get(t.url("/settings")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("Sign out all other sessions"));
+        // A second session, from elsewhere (another cookie jar).
+        let elsewhere = t.log_in("l@example.com", PW).await;
+        let html = t
+            .http
+            .get(t.url("/settings"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("Sign out all other sessions"));
 
-    // Wrong current password: a message, nothing changes.
-    let form = [("current_password", "wrong wrong wrong"), ("new_password", "the new page password"), ("new_password_confirm", "the new page password"), ("end_other_sessions", "on")];
-    let r = t.http.post(t.url("/settings/password")).form(&form).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(r.text().await.unwrap().contains("current password is not correct"));
-    let form = [("current_password", PW), ("new_password", "the new page password"), ("new_password_confirm", "the new page password"), ("end_other_sessions", "on")];
-    let r = t.http.post(t.url("/settings/password")).form(&form).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(r.headers()["location"], "/settings?done=password");
-    assert_eq!(t.get_auth("/api/v1/me", &elsewhere).await.status(), StatusCode::UNAUTHORIZED);
-    let html = t.http.get(t.url("/settings?done=password")).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("Your password was changed."));
+        // Wrong current password: a message, nothing changes.
+        let form = [
+            ("current_password", "wrong wrong wrong"),
+            ("new_password", "the new page password"),
+            ("new_password_confirm", "the new page password"),
+            ("end_other_sessions", "on"),
+        ];
+        let r = t
+            .http
+            .post(t.url("/settings/password"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("current password is not correct")
+        );
+        let form = [
+            ("current_password", PW),
+            ("new_password", "the new page password"),
+            ("new_password_confirm", "the new page password"),
+            ("end_other_sessions", "on"),
+        ];
+        let r = t
+            .http
+            .post(t.url("/settings/password"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()["location"], "/settings?done=password");
+        assert_eq!(
+            t.get_auth("/api/v1/me", &elsewhere).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        let html = t
+            .http
+            .get(t.url("/settings?done=password"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("Your password was changed."));
 
-    let r = t.http.post(t.url("/logout")).send().await.unwrap();
-    assert_eq!(r.headers()["location"], "/login?done=logout");
-    let r = t.http.get(t.url("/settings")).send().await.unwrap();
-    assert_eq!(r.headers()["location"], "/login");
+        let r = t.http.post(t.url("/logout")).send().await.unwrap();
+        assert_eq!(r.headers()["location"], "/login?done=logout");
+        let r = t.http.get(t.url("/settings")).send().await.unwrap();
+        assert_eq!(r.headers()["location"], "/login");
 
-    // Login page: wrong password shows the neutral message; right one signs in.
-    let r = t.http.post(t.url("/login")).form(&[("email", "l@example.com"), ("password", PW)]).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert!(r.text().await.unwrap().contains("e-mail address or password is not correct"));
-    let r = t.http.post(t.url("/login")).form(&[("email", "l@example.com"), ("password", "the new page password")]).send().await.unwrap();
-    assert_eq!(r.headers()["location"], "/settings");
-});
+        // Login page: wrong password shows the neutral message; right one signs in.
+        let r = t
+            .http
+            .post(t.url("/login"))
+            .form(&[("email", "l@example.com"), ("password", PW)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("e-mail address or password is not correct")
+        );
+        let r = t
+            .http
+            .post(t.url("/login"))
+            .form(&[
+                ("email", "l@example.com"),
+                ("password", "the new page password"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["location"], "/settings");
+    }
+);
 
 both_engines!(operator_key_guards_admin_routes, |t: TestApp| async move {
     let (_op, key) = t.app.create_operator("ops@example.com").await.unwrap();
     t.sign_up("m@example.com", PW).await;
     let user = t.log_in("m@example.com", PW).await;
-    assert_error(t.http.get(t.url("/api/v1/admin/audit")).send().await.unwrap(), StatusCode::UNAUTHORIZED, "unauthenticated").await;
-    assert_error(t.get_auth("/api/v1/admin/audit", &user).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
-    let entries: Vec<Value> = t.get_auth("/api/v1/admin/audit?limit=2", key.expose()).await.json().await.unwrap();
+    assert_error(
+        t.http
+            .get(t.url("/api/v1/admin/audit"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    assert_error(
+        t.get_auth("/api/v1/admin/audit", &user).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    let entries: Vec<Value> = t
+        .get_auth("/api/v1/admin/audit?limit=2", key.expose())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[0]["action"], "operator.created");
     assert_eq!(entries[1]["ip"], "127.0.0.1");
-    let v: Value = t.get_auth("/api/v1/admin/audit/verify", key.expose()).await.json().await.unwrap();
+    let v: Value = t
+        .get_auth("/api/v1/admin/audit/verify", key.expose())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(v["intact"], true);
     assert_eq!(v["entries"], 3);
 });
 
-both_engines!(imported_bcrypt_hash_logs_in_and_is_upgraded, |t: TestApp| async move {
-    let hash = bcrypt::hash("an imported legacy password", 4).unwrap();
-    let file = format!(
-        "{}\n\n{}\nnot json\n",
-        json!({"email": "legacy@example.com", "password_hash": hash, "created_at": "2019-05-01T10:00:00Z"}),
-        json!({"email": "legacy@example.com", "password_hash": hash})
-    );
-    let report = t.app.import_accounts(file.as_bytes(), 2, |_| {}).await.unwrap();
-    assert_eq!((report.lines, report.inserted, report.skipped_existing, report.error_count), (3, 1, 1, 1));
-    assert_eq!(report.errors[0].line, 4);
-    t.log_in("legacy@example.com", "an imported legacy password").await;
-    let rec = t.app.store.login_record("legacy@example.com").await.unwrap().unwrap();
-    assert!(rec.hash.starts_with("$argon2id$"), "upgraded at login: {}", rec.hash);
-    t.log_in("legacy@example.com", "an imported legacy password").await;
-});
-
-both_engines!(overloaded_hash_pool_answers_503, |t: TestApp| async move {
-    t.sign_up("n@example.com", PW).await;
-    let mut tasks = Vec::new();
-    for _ in 0..24 {
-        let http = reqwest::Client::new();
-        let url = t.url("/api/v1/sessions");
-        tasks.push(tokio::spawn(async move {
-            http.post(url).json(&json!({"email": "n@example.com", "password": PW})).send().await.unwrap()
-        }));
+both_engines!(
+    imported_bcrypt_hash_logs_in_and_is_upgraded,
+    |t: TestApp| async move {
+        let hash = bcrypt::hash("an imported legacy password", 4).unwrap();
+        let file = format!(
+            "{}\n\n{}\nnot json\n",
+            json!({"email": "legacy@example.com", "password_hash": hash, "created_at": "2019-05-01T10:00:00Z"}),
+            json!({"email": "legacy@example.com", "password_hash": hash})
+        );
+        let report = t
+            .app
+            .import_accounts(file.as_bytes(), 2, |_| {})
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                report.lines,
+                report.inserted,
+                report.skipped_existing,
+                report.error_count
+            ),
+            (3, 1, 1, 1)
+        );
+        assert_eq!(report.errors[0].line, 4);
+        t.log_in("legacy@example.com", "an imported legacy password")
+            .await;
+        let rec = t
+            .app
+            .store
+            .login_record("legacy@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            rec.hash.starts_with("$argon2id$"),
+            "upgraded at login: {}",
+            rec.hash
+        );
+        t.log_in("legacy@example.com", "an imported legacy password")
+            .await;
     }
-    let mut statuses = Vec::new();
-    for task in tasks {
-        let r = task.await.unwrap();
-        if r.status() == StatusCode::SERVICE_UNAVAILABLE {
-            assert_eq!(r.headers()["retry-after"], "1");
+);
+
+both_engines!(
+    overloaded_hash_pool_answers_503,
+    |t: TestApp| async move {
+        t.sign_up("n@example.com", PW).await;
+        let mut tasks = Vec::new();
+        for _ in 0..24 {
+            let http = reqwest::Client::new();
+            let url = t.url("/api/v1/sessions");
+            tasks.push(tokio::spawn(async move {
+                http.post(url)
+                    .json(&json!({"email": "n@example.com", "password": PW}))
+                    .send()
+                    .await
+                    .unwrap()
+            }));
         }
-        statuses.push(r.status());
+        let mut statuses = Vec::new();
+        for task in tasks {
+            let r = task.await.unwrap();
+            if r.status() == StatusCode::SERVICE_UNAVAILABLE {
+                assert_eq!(r.headers()["retry-after"], "1");
+            }
+            statuses.push(r.status());
+        }
+        assert!(statuses.contains(&StatusCode::CREATED), "{statuses:?}");
+        assert!(
+            statuses.contains(&StatusCode::SERVICE_UNAVAILABLE),
+            "{statuses:?}"
+        );
+        assert!(
+            statuses
+                .iter()
+                .all(|s| *s == StatusCode::CREATED || *s == StatusCode::SERVICE_UNAVAILABLE)
+        );
+    },
+    |c: &mut Vec<(String, String)>| {
+        c.push(("GATEHOUSE_HASH_WORKERS".into(), "1".into()));
+        c.push(("GATEHOUSE_HASH_QUEUE".into(), "1".into()));
+        c.push(("GATEHOUSE_HASH_QUEUE_TIMEOUT_MS".into(), "20".into()));
+        c.push(("GATEHOUSE_ARGON2_MEMORY_KIB".into(), "19456".into()));
+        c.push(("GATEHOUSE_ARGON2_ITERATIONS".into(), "4".into()));
     }
-    assert!(statuses.contains(&StatusCode::CREATED), "{statuses:?}");
-    assert!(statuses.contains(&StatusCode::SERVICE_UNAVAILABLE), "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::SERVICE_UNAVAILABLE));
-}, |c: &mut Vec<(String, String)>| {
-    c.push(("GATEHOUSE_HASH_WORKERS".into(), "1".into()));
-    c.push(("GATEHOUSE_HASH_QUEUE".into(), "1".into()));
-    c.push(("GATEHOUSE_HASH_QUEUE_TIMEOUT_MS".into(), "20".into()));
-    c.push(("GATEHOUSE_ARGON2_MEMORY_KIB".into(), "19456".into()));
-    c.push(("GATEHOUSE_ARGON2_ITERATIONS".into(), "4".into()));
-});
+);
 
-both_engines!(https_public_url_hardens_cookies, |t: TestApp| async move {
-    t.sign_up("o@example.com", PW).await;
-    let r = t.post_json("/api/v1/sessions", &json!({"email": "o@example.com", "password": PW})).await;
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("__Host-gatehouse_session=") && cookie.contains("Secure"), "{cookie}");
-    assert!(r.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
-}, |c: &mut Vec<(String, String)>| c.push(("GATEHOUSE_PUBLIC_URL".into(), "https://id.example.com".into())));
+both_engines!(
+    https_public_url_hardens_cookies,
+    |t: TestApp| async move {
+        t.sign_up("o@example.com", PW).await;
+        let r = t
+            .post_json(
+                "/api/v1/sessions",
+                &json!({"email": "o@example.com", "password": PW}),
+            )
+            .await;
+        let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(
+            cookie.starts_with("__Host-gatehouse_session=") && cookie.contains("Secure"),
+            "{cookie}"
+        );
+        assert!(
+            r.headers()["strict-transport-security"]
+                .to_str()
+                .unwrap()
+                .contains("max-age=")
+        );
+    },
+    |c: &mut Vec<(String, String)>| c.push((
+        "GATEHOUSE_PUBLIC_URL".into(),
+        "https://id.example.com".into()
+    ))
+);
 
-both_engines!(forwarded_for_is_trusted_only_from_configured_proxies, |t: TestApp| async move {
-    t.sign_up("p@example.com", PW).await;
-    let r = t.http.post(t.url("/api/v1/sessions")).header("x-forwarded-for", "203.0.113.9").json(&json!({"email": "p@example.com", "password": PW})).send().await.unwrap();
-    let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
-    let list: Vec<Value> = t.get_auth("/api/v1/me/sessions", &token).await.json().await.unwrap();
-    assert_eq!(list[0]["ip"], "203.0.113.9");
-}, |c: &mut Vec<(String, String)>| c.push(("GATEHOUSE_TRUSTED_PROXIES".into(), "127.0.0.1/32".into())));
+both_engines!(
+    forwarded_for_is_trusted_only_from_configured_proxies,
+    |t: TestApp| async move {
+        t.sign_up("p@example.com", PW).await;
+        let r = t
+            .http
+            .post(t.url("/api/v1/sessions"))
+            .header("x-forwarded-for", "203.0.113.9")
+            .json(&json!({"email": "p@example.com", "password": PW}))
+            .send()
+            .await
+            .unwrap();
+        let token = r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let list: Vec<Value> = t
+            .get_auth("/api/v1/me/sessions", &token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(list[0]["ip"], "203.0.113.9");
+    },
+    |c: &mut Vec<(String, String)>| c
+        .push(("GATEHOUSE_TRUSTED_PROXIES".into(), "127.0.0.1/32".into()))
+);
 
-both_engines!(forwarded_for_is_ignored_by_default, |t: TestApp| async move {
-    t.sign_up("q@example.com", PW).await;
-    let r = t.http.post(t.url("/api/v1/sessions")).header("x-forwarded-for", "203.0.113.9").json(&json!({"email": "q@example.com", "password": PW})).send().await.unwrap();
-    let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
-    let list: Vec<Value> = t.get_auth("/api/v1/me/sessions", &token).await.json().await.unwrap();
-    assert_eq!(list[0]["ip"], "127.0.0.1");
-});
+both_engines!(
+    forwarded_for_is_ignored_by_default,
+    |t: TestApp| async move {
+        t.sign_up("q@example.com", PW).await;
+        let r = t
+            .http
+            .post(t.url("/api/v1/sessions"))
+            .header("x-forwarded-for", "203.0.113.9")
+            .json(&json!({"email": "q@example.com", "password": PW}))
+            .send()
+            .await
+            .unwrap();
+        let token = r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let list: Vec<Value> = t
+            .get_auth("/api/v1/me/sessions", &token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(list[0]["ip"], "127.0.0.1");
+    }
+);
 
 #[tokio::test]
 async fn stale_argon2_parameters_are_upgraded_at_login() {
     let t = TestApp::spawn(Engine::Sqlite, &[]).await.unwrap();
     t.sign_up("r@example.com", PW).await;
-    let before = t.app.store.login_record("r@example.com").await.unwrap().unwrap().hash;
+    let before = t
+        .app
+        .store
+        .login_record("r@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .hash;
     assert!(before.contains("m=1024,t=1,p=1"), "{before}");
     // The operator raises the cost: the next login rehashes.
-    let stronger = t.restart_with(&[("GATEHOUSE_ARGON2_MEMORY_KIB", "2048")]).await;
+    let stronger = t
+        .restart_with(&[("GATEHOUSE_ARGON2_MEMORY_KIB", "2048")])
+        .await;
     stronger.log_in("r@example.com", PW).await;
-    let after = stronger.app.store.login_record("r@example.com").await.unwrap().unwrap().hash;
+    let after = stronger
+        .app
+        .store
+        .login_record("r@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .hash;
     assert!(after.contains("m=2048,t=1,p=1"), "{after}");
-    assert!(stronger.audit_actions().await.contains(&"password.rehashed".to_string()));
+    assert!(
+        stronger
+            .audit_actions()
+            .await
+            .contains(&"password.rehashed".to_string())
+    );
 }
 
 #[tokio::test]
 async fn default_parameters_are_owasp_argon2id() {
     let cfg = gatehouse_server::Config::load_from(None, Vec::new()).unwrap();
-    let h = gatehouse_server::app::hashing::Hasher::new(cfg.argon2, 1, 1, std::time::Duration::from_secs(1), &gatehouse_domain::OsEntropy).unwrap();
-    let hash = h.hash_now("whatever it may be", &gatehouse_domain::OsEntropy).unwrap();
-    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+    let h = gatehouse_server::app::hashing::Hasher::new(
+        cfg.argon2,
+        1,
+        1,
+        std::time::Duration::from_secs(1),
+        &gatehouse_domain::OsEntropy,
+    )
+    .unwrap();
+    let hash = h
+        .hash_now("whatever it may be", &gatehouse_domain::OsEntropy)
+        .unwrap();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
 }

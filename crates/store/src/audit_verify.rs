@@ -51,14 +51,18 @@ pub async fn verify_audit_chain(store: &(dyn AuditStore + Sync)) -> Result<Chain
             if hex::encode(computed) != e.hash {
                 return Ok(ChainReport::Broken {
                     seq: e.seq,
-                    reason: "its hash does not match its content and predecessor (edited or reordered)".into(),
+                    reason:
+                        "its hash does not match its content and predecessor (edited or reordered)"
+                            .into(),
                 });
             }
             prev = computed;
             expected_seq += 1;
         }
         if (page.len() as i64) < PAGE {
-            return Ok(ChainReport::Intact { entries: expected_seq - 1 });
+            return Ok(ChainReport::Intact {
+                entries: expected_seq - 1,
+            });
         }
     }
 }

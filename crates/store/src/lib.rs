@@ -53,7 +53,8 @@ pub trait AccountStore {
 
     /// Inserts a batch of imported accounts in one transaction, skipping
     /// e-mail keys that already exist. Returns, per row, whether it was inserted.
-    async fn import_accounts(&self, rows: &[NewAccount], audit: NewAuditEntry) -> Result<Vec<bool>>;
+    async fn import_accounts(&self, rows: &[NewAccount], audit: NewAuditEntry)
+    -> Result<Vec<bool>>;
 }
 
 /// Password credentials.
@@ -72,7 +73,11 @@ pub trait CredentialStore {
     /// Sets a new password if the credential is still at `expected_version`:
     /// state becomes active, version goes up by one, and every other session
     /// (all but `keep`) is revoked. `Conflict` if the version moved.
-    async fn change_password(&self, change: &PasswordChange<'_>, audit: NewAuditEntry) -> Result<PasswordChanged>;
+    async fn change_password(
+        &self,
+        change: &PasswordChange<'_>,
+        audit: NewAuditEntry,
+    ) -> Result<PasswordChanged>;
 }
 
 /// Login sessions.
@@ -80,13 +85,22 @@ pub trait CredentialStore {
 pub trait SessionStore {
     /// Records a successful login: the session, the cleared account throttle
     /// key, and the audit entry, in one transaction.
-    async fn create_session(&self, new: &NewSession, clear_throttle_key: &str, audit: NewAuditEntry) -> Result<()>;
+    async fn create_session(
+        &self,
+        new: &NewSession,
+        clear_throttle_key: &str,
+        audit: NewAuditEntry,
+    ) -> Result<()>;
 
     /// The session a token belongs to (any state), with its account's e-mail.
     async fn session_by_token(&self, token: &TokenHash) -> Result<Option<SessionRecord>>;
 
     /// The account's sessions that are active and not past `expires_at` at `now`, newest use first.
-    async fn active_sessions(&self, account: AccountId, now: Timestamp) -> Result<Vec<SessionRecord>>;
+    async fn active_sessions(
+        &self,
+        account: AccountId,
+        now: Timestamp,
+    ) -> Result<Vec<SessionRecord>>;
 
     /// Revokes one of the account's sessions. Returns whether one was active or suspended.
     async fn end_session(
@@ -151,7 +165,14 @@ pub trait AuditStore {
 /// Everything Gatehouse stores, in one object.
 #[async_trait]
 pub trait Store:
-    AccountStore + CredentialStore + SessionStore + ThrottleStore + OperatorStore + AuditStore + Send + Sync
+    AccountStore
+    + CredentialStore
+    + SessionStore
+    + ThrottleStore
+    + OperatorStore
+    + AuditStore
+    + Send
+    + Sync
 {
     /// `"sqlite"` or `"postgres"`.
     fn engine(&self) -> &'static str;
@@ -175,7 +196,9 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self { max_connections: 16 }
+        Self {
+            max_connections: 16,
+        }
     }
 }
 
@@ -212,7 +235,10 @@ pub fn redact_url(url: &str) -> String {
 mod tests {
     #[test]
     fn redacts_passwords() {
-        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            super::redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact_url("sqlite:x.db"), "sqlite:x.db");
     }

@@ -1,7 +1,9 @@
 //! Rows as the rest of Gatehouse sees them.
 
 use gatehouse_domain::audit::Actor;
-use gatehouse_domain::{AccountId, CredentialState, OperatorId, SessionId, SessionState, Timestamp, TokenHash};
+use gatehouse_domain::{
+    AccountId, CredentialState, OperatorId, SessionId, SessionState, Timestamp, TokenHash,
+};
 use serde::Serialize;
 
 /// An account to create (sign-up or import).

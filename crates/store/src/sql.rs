@@ -22,7 +22,11 @@ pub(crate) struct AuditRow {
     pub hash: [u8; 32],
 }
 
-pub(crate) fn audit_row(entry: &NewAuditEntry, prev_seq: i64, prev_hash: &[u8]) -> Result<AuditRow, crate::StoreError> {
+pub(crate) fn audit_row(
+    entry: &NewAuditEntry,
+    prev_seq: i64,
+    prev_hash: &[u8],
+) -> Result<AuditRow, crate::StoreError> {
     let prev: [u8; 32] = prev_hash
         .try_into()
         .map_err(|_| crate::StoreError::corrupt("audit_head.hash is not 32 bytes"))?;
@@ -42,14 +46,21 @@ pub(crate) fn audit_row(entry: &NewAuditEntry, prev_seq: i64, prev_hash: &[u8]) 
             detail: &detail,
         },
     );
-    Ok(AuditRow { seq, actor_kind, actor_id: actor_id.map(str::to_owned), detail, hash })
+    Ok(AuditRow {
+        seq,
+        actor_kind,
+        actor_id: actor_id.map(str::to_owned),
+        detail,
+        hash,
+    })
 }
 
 pub(crate) fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, crate::StoreError>
 where
     T::Err: std::fmt::Display,
 {
-    s.parse().map_err(|e| crate::StoreError::corrupt(format!("{what} {s:?}: {e}")))
+    s.parse()
+        .map_err(|e| crate::StoreError::corrupt(format!("{what} {s:?}: {e}")))
 }
 
 /// Expands the capability traits for one engine: `impl_store!(StoreType, sqlx::Db, ConnType)`.

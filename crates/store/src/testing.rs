@@ -37,13 +37,22 @@ pub async fn fresh(engine: Engine) -> Option<TestDb> {
     let (url, dir) = match engine {
         Engine::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
-            (format!("sqlite:{}", dir.path().join("gatehouse.db").display()), Some(dir))
+            (
+                format!("sqlite:{}", dir.path().join("gatehouse.db").display()),
+                Some(dir),
+            )
         }
         Engine::Postgres => (fresh_pg_database().await?, None),
     };
-    let store = crate::connect(&url, &ConnectOptions { max_connections: 8 }).await.expect("connect");
+    let store = crate::connect(&url, &ConnectOptions { max_connections: 8 })
+        .await
+        .expect("connect");
     store.migrate().await.expect("migrate");
-    Some(TestDb { store, url, _dir: dir })
+    Some(TestDb {
+        store,
+        url,
+        _dir: dir,
+    })
 }
 
 /// Creates an empty database on the test server and returns its URL.
@@ -63,14 +72,21 @@ pub async fn fresh_pg_database() -> Option<String> {
         "gh_{}_{}_{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
     );
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to GATEHOUSE_TEST_PG_URL");
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to GATEHOUSE_TEST_PG_URL");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)
         .await
         .expect("create test database");
     let _ = conn.close().await;
-    let (base, _) = admin.rsplit_once('/').expect("GATEHOUSE_TEST_PG_URL ends in /DBNAME");
+    let (base, _) = admin
+        .rsplit_once('/')
+        .expect("GATEHOUSE_TEST_PG_URL ends in /DBNAME");
     Some(format!("{base}/{name}"))
 }

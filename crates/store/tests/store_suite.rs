@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
 use gatehouse_domain::throttle::ThrottlePolicy;
-use gatehouse_domain::{AccountId, ApiKey, OperatorId, OsEntropy, SessionId, SessionToken, Timestamp};
+use gatehouse_domain::{
+    AccountId, ApiKey, OperatorId, OsEntropy, SessionId, SessionToken, Timestamp,
+};
 use gatehouse_store::testing::{Engine, fresh};
 use gatehouse_store::*;
 
@@ -52,7 +54,9 @@ macro_rules! both_engines {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some(db) = fresh(Engine::Postgres).await else { return };
+                let Some(db) = fresh(Engine::Postgres).await else {
+                    return;
+                };
                 ($body)(db.store.clone()).await;
                 assert_chain_intact(&db.store).await;
             }
@@ -67,12 +71,20 @@ async fn assert_chain_intact(store: &Arc<dyn Store>) {
     }
 }
 
-both_engines!(accounts_are_unique_by_case_folded_email, |s: Arc<dyn Store>| async move {
+both_engines!(accounts_are_unique_by_case_folded_email, |s: Arc<
+    dyn Store,
+>| async move {
     let a = new_account("Alice@example.com");
-    let created = s.create_account(&a, audit(AuditAction::AccountCreated)).await.unwrap();
+    let created = s
+        .create_account(&a, audit(AuditAction::AccountCreated))
+        .await
+        .unwrap();
     assert_eq!(created.email, "Alice@example.com");
     let dup = new_account("alice@EXAMPLE.com");
-    let err = s.create_account(&dup, audit(AuditAction::AccountCreated)).await.unwrap_err();
+    let err = s
+        .create_account(&dup, audit(AuditAction::AccountCreated))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let rec = s.login_record("alice@example.com").await.unwrap().unwrap();
     assert_eq!(rec.account.id, a.id);
@@ -87,18 +99,36 @@ both_engines!(accounts_are_unique_by_case_folded_email, |s: Arc<dyn Store>| asyn
     assert_eq!(log[0].action, "account.created");
 });
 
-both_engines!(import_skips_existing_and_reports_per_row, |s: Arc<dyn Store>| async move {
-    s.create_account(&new_account("old@example.com"), audit(AuditAction::AccountCreated)).await.unwrap();
-    let rows: Vec<NewAccount> = ["a@example.com", "old@example.com", "b@example.com", "A@example.com"]
-        .iter()
-        .map(|e| new_account(e))
-        .collect();
-    let flags = s.import_accounts(&rows, audit(AuditAction::AccountsImported)).await.unwrap();
+both_engines!(import_skips_existing_and_reports_per_row, |s: Arc<
+    dyn Store,
+>| async move {
+    s.create_account(
+        &new_account("old@example.com"),
+        audit(AuditAction::AccountCreated),
+    )
+    .await
+    .unwrap();
+    let rows: Vec<NewAccount> = [
+        "a@example.com",
+        "old@example.com",
+        "b@example.com",
+        "A@example.com",
+    ]
+    .iter()
+    .map(|e| new_account(e))
+    .collect();
+    let flags = s
+        .import_accounts(&rows, audit(AuditAction::AccountsImported))
+        .await
+        .unwrap();
     assert_eq!(flags, vec![true, false, true, false]);
     assert_eq!(s.count_accounts().await.unwrap(), 3);
     assert!(s.login_record("b@example.com").await.unwrap().is_some());
     // Re-running is harmless: nothing is inserted twice.
-    let again = s.import_accounts(&rows, audit(AuditAction::AccountsImported)).await.unwrap();
+    let again = s
+        .import_accounts(&rows, audit(AuditAction::AccountsImported))
+        .await
+        .unwrap();
     assert_eq!(again, vec![false; 4]);
     let log = s.audit_entries(0, 10).await.unwrap();
     assert_eq!(log[1].detail, r#"{"inserted":2,"skipped_existing":2}"#);
@@ -106,34 +136,79 @@ both_engines!(import_skips_existing_and_reports_per_row, |s: Arc<dyn Store>| asy
 
 both_engines!(sessions_lifecycle, |s: Arc<dyn Store>| async move {
     let a = new_account("s@example.com");
-    s.create_account(&a, audit(AuditAction::AccountCreated)).await.unwrap();
+    s.create_account(&a, audit(AuditAction::AccountCreated))
+        .await
+        .unwrap();
     let other = new_account("other@example.com");
-    s.create_account(&other, audit(AuditAction::AccountCreated)).await.unwrap();
+    s.create_account(&other, audit(AuditAction::AccountCreated))
+        .await
+        .unwrap();
 
     let (s1, t1) = new_session(a.id, T0);
     let (s2, _t2) = new_session(a.id, T0.plus(Duration::from_secs(1)));
     let (s3, _t3) = new_session(a.id, T0.plus(Duration::from_secs(2)));
     for n in [&s1, &s2, &s3] {
-        s.create_session(n, "acct:s@example.com", audit(AuditAction::LoginSucceeded)).await.unwrap();
+        s.create_session(n, "acct:s@example.com", audit(AuditAction::LoginSucceeded))
+            .await
+            .unwrap();
     }
     let found = s.session_by_token(&t1.hash()).await.unwrap().unwrap();
     assert_eq!(found.id, s1.id);
     assert_eq!(found.account_email, "s@example.com");
     assert_eq!(found.ip.as_deref(), Some("192.0.2.1"));
-    assert!(s.session_by_token(&SessionToken::generate(&OsEntropy).hash()).await.unwrap().is_none());
+    assert!(
+        s.session_by_token(&SessionToken::generate(&OsEntropy).hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let later = T0.plus(Duration::from_secs(120));
     s.touch_session(s1.id, later).await.unwrap();
     let list = s.active_sessions(a.id, T0).await.unwrap();
-    assert_eq!(list.iter().map(|x| x.id).collect::<Vec<_>>(), vec![s1.id, s3.id, s2.id]);
+    assert_eq!(
+        list.iter().map(|x| x.id).collect::<Vec<_>>(),
+        vec![s1.id, s3.id, s2.id]
+    );
     // Expired sessions are not listed.
-    assert!(s.active_sessions(a.id, T0.plus(Duration::from_secs(7200))).await.unwrap().is_empty());
+    assert!(
+        s.active_sessions(a.id, T0.plus(Duration::from_secs(7200)))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Another account cannot end my session.
-    assert!(!s.end_session(other.id, s2.id, later, "user", audit(AuditAction::SessionEnded)).await.unwrap());
-    assert!(s.end_session(a.id, s2.id, later, "user", audit(AuditAction::SessionEnded)).await.unwrap());
-    assert!(!s.end_session(a.id, s2.id, later, "user", audit(AuditAction::SessionEnded)).await.unwrap());
-    let n = s.end_other_sessions(a.id, Some(s1.id), later, "user", audit(AuditAction::OtherSessionsEnded)).await;
+    assert!(
+        !s.end_session(
+            other.id,
+            s2.id,
+            later,
+            "user",
+            audit(AuditAction::SessionEnded)
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        s.end_session(a.id, s2.id, later, "user", audit(AuditAction::SessionEnded))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.end_session(a.id, s2.id, later, "user", audit(AuditAction::SessionEnded))
+            .await
+            .unwrap()
+    );
+    let n = s
+        .end_other_sessions(
+            a.id,
+            Some(s1.id),
+            later,
+            "user",
+            audit(AuditAction::OtherSessionsEnded),
+        )
+        .await;
     assert_eq!(n.unwrap(), 1);
     let left = s.active_sessions(a.id, later).await.unwrap();
     assert_eq!(left.len(), 1);
@@ -142,84 +217,191 @@ both_engines!(sessions_lifecycle, |s: Arc<dyn Store>| async move {
     assert_eq!(revoked.state, gatehouse_domain::SessionState::Revoked);
 });
 
-both_engines!(password_change_bumps_version_and_ends_other_sessions, |s: Arc<dyn Store>| async move {
-    let a = new_account("p@example.com");
-    s.create_account(&a, audit(AuditAction::AccountCreated)).await.unwrap();
-    let (keep, _) = new_session(a.id, T0);
-    let (other, _) = new_session(a.id, T0);
-    s.create_session(&keep, "k", audit(AuditAction::LoginSucceeded)).await.unwrap();
-    s.create_session(&other, "k", audit(AuditAction::LoginSucceeded)).await.unwrap();
-    let change = PasswordChange {
-        account: a.id,
-        expected_version: 1,
-        new_hash: "$argon2id$new",
-        now: T0,
-        keep_session: Some(keep.id),
-        end_other_sessions: true,
-        end_reason: "password_changed",
-    };
-    let done = s.change_password(&change, audit(AuditAction::PasswordChanged)).await.unwrap();
-    assert_eq!(done, PasswordChanged { version: 2, sessions_ended: 1 });
-    let rec = s.login_record("p@example.com").await.unwrap().unwrap();
-    assert_eq!((rec.version, rec.hash.as_str()), (2, "$argon2id$new"));
-    // A change based on a stale version is refused.
-    let err = s.change_password(&change, audit(AuditAction::PasswordChanged)).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)));
-    // Rehash is compare-and-swap on the old hash.
-    assert!(!s.rehash_credential(a.id, "$argon2id$old", "$x", audit(AuditAction::PasswordRehashed)).await.unwrap());
-    assert!(s.rehash_credential(a.id, "$argon2id$new", "$x", audit(AuditAction::PasswordRehashed)).await.unwrap());
-    assert_eq!(s.login_record("p@example.com").await.unwrap().unwrap().version, 2, "rehash keeps the version");
-    // Without a session to keep, all end.
-    let change = PasswordChange { expected_version: 2, new_hash: "$y", keep_session: None, ..change };
-    assert_eq!(s.change_password(&change, audit(AuditAction::PasswordChanged)).await.unwrap().sessions_ended, 1);
-    // Keeping other sessions is possible on request.
-    let (extra, _) = new_session(a.id, T0);
-    s.create_session(&extra, "k", audit(AuditAction::LoginSucceeded)).await.unwrap();
-    let change = PasswordChange { expected_version: 3, new_hash: "$z", end_other_sessions: false, ..change };
-    assert_eq!(s.change_password(&change, audit(AuditAction::PasswordChanged)).await.unwrap().sessions_ended, 0);
-    assert_eq!(s.active_sessions(a.id, T0).await.unwrap().len(), 1);
-});
+both_engines!(
+    password_change_bumps_version_and_ends_other_sessions,
+    |s: Arc<dyn Store>| async move {
+        let a = new_account("p@example.com");
+        s.create_account(&a, audit(AuditAction::AccountCreated))
+            .await
+            .unwrap();
+        let (keep, _) = new_session(a.id, T0);
+        let (other, _) = new_session(a.id, T0);
+        s.create_session(&keep, "k", audit(AuditAction::LoginSucceeded))
+            .await
+            .unwrap();
+        s.create_session(&other, "k", audit(AuditAction::LoginSucceeded))
+            .await
+            .unwrap();
+        let change = PasswordChange {
+            account: a.id,
+            expected_version: 1,
+            new_hash: "$argon2id$new",
+            now: T0,
+            keep_session: Some(keep.id),
+            end_other_sessions: true,
+            end_reason: "password_changed",
+        };
+        let done = s
+            .change_password(&change, audit(AuditAction::PasswordChanged))
+            .await
+            .unwrap();
+        assert_eq!(
+            done,
+            PasswordChanged {
+                version: 2,
+                sessions_ended: 1
+            }
+        );
+        let rec = s.login_record("p@example.com").await.unwrap().unwrap();
+        assert_eq!((rec.version, rec.hash.as_str()), (2, "$argon2id$new"));
+        // A change based on a stale version is refused.
+        let err = s
+            .change_password(&change, audit(AuditAction::PasswordChanged))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)));
+        // Rehash is compare-and-swap on the old hash.
+        assert!(
+            !s.rehash_credential(
+                a.id,
+                "$argon2id$old",
+                "$x",
+                audit(AuditAction::PasswordRehashed)
+            )
+            .await
+            .unwrap()
+        );
+        assert!(
+            s.rehash_credential(
+                a.id,
+                "$argon2id$new",
+                "$x",
+                audit(AuditAction::PasswordRehashed)
+            )
+            .await
+            .unwrap()
+        );
+        assert_eq!(
+            s.login_record("p@example.com")
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
+            2,
+            "rehash keeps the version"
+        );
+        // Without a session to keep, all end.
+        let change = PasswordChange {
+            expected_version: 2,
+            new_hash: "$y",
+            keep_session: None,
+            ..change
+        };
+        assert_eq!(
+            s.change_password(&change, audit(AuditAction::PasswordChanged))
+                .await
+                .unwrap()
+                .sessions_ended,
+            1
+        );
+        // Keeping other sessions is possible on request.
+        let (extra, _) = new_session(a.id, T0);
+        s.create_session(&extra, "k", audit(AuditAction::LoginSucceeded))
+            .await
+            .unwrap();
+        let change = PasswordChange {
+            expected_version: 3,
+            new_hash: "$z",
+            end_other_sessions: false,
+            ..change
+        };
+        assert_eq!(
+            s.change_password(&change, audit(AuditAction::PasswordChanged))
+                .await
+                .unwrap()
+                .sessions_ended,
+            0
+        );
+        assert_eq!(s.active_sessions(a.id, T0).await.unwrap().len(), 1);
+    }
+);
 
 both_engines!(throttle_counts_and_clears, |s: Arc<dyn Store>| async move {
-    let keys = [("acct:t@example.com", ThrottlePolicy::ACCOUNT), ("ip:192.0.2.1", ThrottlePolicy::CLIENT)];
-    assert_eq!(s.throttle_states(&["acct:t@example.com"]).await.unwrap(), vec![None]);
+    let keys = [
+        ("acct:t@example.com", ThrottlePolicy::ACCOUNT),
+        ("ip:192.0.2.1", ThrottlePolicy::CLIENT),
+    ];
+    assert_eq!(
+        s.throttle_states(&["acct:t@example.com"]).await.unwrap(),
+        vec![None]
+    );
     let mut last = Vec::new();
     for _ in 0..6 {
-        last = s.record_login_failure(&keys, T0, audit(AuditAction::LoginFailed)).await.unwrap();
+        last = s
+            .record_login_failure(&keys, T0, audit(AuditAction::LoginFailed))
+            .await
+            .unwrap();
     }
     assert_eq!(last[0].failures, 6);
-    assert!(last[0].check(T0).is_err(), "sixth failure delays the account");
+    assert!(
+        last[0].check(T0).is_err(),
+        "sixth failure delays the account"
+    );
     assert!(last[1].check(T0).is_ok(), "the client budget is larger");
-    let states = s.throttle_states(&["acct:t@example.com", "ip:192.0.2.1"]).await.unwrap();
+    let states = s
+        .throttle_states(&["acct:t@example.com", "ip:192.0.2.1"])
+        .await
+        .unwrap();
     assert_eq!(states[0], Some(last[0]));
     assert_eq!(states[1], Some(last[1]));
     // A successful login clears the account key, not the client key.
     let a = new_account("t@example.com");
-    s.create_account(&a, audit(AuditAction::AccountCreated)).await.unwrap();
+    s.create_account(&a, audit(AuditAction::AccountCreated))
+        .await
+        .unwrap();
     let (sess, _) = new_session(a.id, T0);
-    s.create_session(&sess, "acct:t@example.com", audit(AuditAction::LoginSucceeded)).await.unwrap();
-    let states = s.throttle_states(&["acct:t@example.com", "ip:192.0.2.1"]).await.unwrap();
+    s.create_session(
+        &sess,
+        "acct:t@example.com",
+        audit(AuditAction::LoginSucceeded),
+    )
+    .await
+    .unwrap();
+    let states = s
+        .throttle_states(&["acct:t@example.com", "ip:192.0.2.1"])
+        .await
+        .unwrap();
     assert_eq!(states[0], None);
     assert!(states[1].is_some());
 });
 
-both_engines!(concurrent_failures_are_all_counted, |s: Arc<dyn Store>| async move {
-    let mut handles = Vec::new();
-    for _ in 0..40 {
-        let s = s.clone();
-        handles.push(tokio::spawn(async move {
-            s.record_login_failure(&[("acct:race@example.com", ThrottlePolicy::ACCOUNT)], T0, audit(AuditAction::LoginFailed))
+both_engines!(
+    concurrent_failures_are_all_counted,
+    |s: Arc<dyn Store>| async move {
+        let mut handles = Vec::new();
+        for _ in 0..40 {
+            let s = s.clone();
+            handles.push(tokio::spawn(async move {
+                s.record_login_failure(
+                    &[("acct:race@example.com", ThrottlePolicy::ACCOUNT)],
+                    T0,
+                    audit(AuditAction::LoginFailed),
+                )
                 .await
                 .unwrap()
-        }));
+            }));
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+        let st = s.throttle_states(&["acct:race@example.com"]).await.unwrap()[0].unwrap();
+        assert_eq!(
+            st.failures, 40,
+            "no lost updates between concurrent writers"
+        );
+        assert_eq!(s.audit_entries(0, 100).await.unwrap().len(), 40);
     }
-    for h in handles {
-        h.await.unwrap();
-    }
-    let st = s.throttle_states(&["acct:race@example.com"]).await.unwrap()[0].unwrap();
-    assert_eq!(st.failures, 40, "no lost updates between concurrent writers");
-    assert_eq!(s.audit_entries(0, 100).await.unwrap().len(), 40);
-});
+);
 
 both_engines!(operators_by_key, |s: Arc<dyn Store>| async move {
     let key = ApiKey::generate(&OsEntropy);
@@ -230,21 +412,43 @@ both_engines!(operators_by_key, |s: Arc<dyn Store>| async move {
         key_hash: key.hash(),
         created_at: T0,
     };
-    let op = s.create_operator(&new, audit(AuditAction::OperatorCreated)).await.unwrap();
+    let op = s
+        .create_operator(&new, audit(AuditAction::OperatorCreated))
+        .await
+        .unwrap();
     assert_eq!(s.operator_by_key(&key.hash()).await.unwrap(), Some(op));
-    assert_eq!(s.operator_by_key(&ApiKey::generate(&OsEntropy).hash()).await.unwrap(), None);
-    let again = NewOperator { id: OperatorId::generate(&OsEntropy), key_hash: ApiKey::generate(&OsEntropy).hash(), ..new };
-    assert!(matches!(s.create_operator(&again, audit(AuditAction::OperatorCreated)).await, Err(StoreError::Conflict(_))));
+    assert_eq!(
+        s.operator_by_key(&ApiKey::generate(&OsEntropy).hash())
+            .await
+            .unwrap(),
+        None
+    );
+    let again = NewOperator {
+        id: OperatorId::generate(&OsEntropy),
+        key_hash: ApiKey::generate(&OsEntropy).hash(),
+        ..new
+    };
+    assert!(matches!(
+        s.create_operator(&again, audit(AuditAction::OperatorCreated))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
 });
 
-both_engines!(audit_chain_survives_concurrent_appenders, |s: Arc<dyn Store>| async move {
+both_engines!(audit_chain_survives_concurrent_appenders, |s: Arc<
+    dyn Store,
+>| async move {
     let mut handles = Vec::new();
     for i in 0..30 {
         let s = s.clone();
         handles.push(tokio::spawn(async move {
-            let e = NewAuditEntry::new(T0, Actor::Account(Some(format!("a{i}"))), AuditAction::LoginSucceeded)
-                .ip(Some("198.51.100.7".into()))
-                .detail(serde_json::json!({ "i": i }));
+            let e = NewAuditEntry::new(
+                T0,
+                Actor::Account(Some(format!("a{i}"))),
+                AuditAction::LoginSucceeded,
+            )
+            .ip(Some("198.51.100.7".into()))
+            .detail(serde_json::json!({ "i": i }));
             s.append_audit(e).await.unwrap()
         }));
     }
@@ -254,7 +458,10 @@ both_engines!(audit_chain_survives_concurrent_appenders, |s: Arc<dyn Store>| asy
     }
     seqs.sort();
     assert_eq!(seqs, (1..=30).collect::<Vec<i64>>());
-    assert_eq!(verify_audit_chain(s.as_ref()).await.unwrap(), ChainReport::Intact { entries: 30 });
+    assert_eq!(
+        verify_audit_chain(s.as_ref()).await.unwrap(),
+        ChainReport::Intact { entries: 30 }
+    );
 });
 
 #[tokio::test]
@@ -262,16 +469,23 @@ async fn audit_verify_names_the_first_tampered_entry() {
     use sqlx::Connection as _;
     let db = fresh(Engine::Sqlite).await.unwrap();
     for i in 0..5 {
-        let e = NewAuditEntry::new(T0, Actor::System, AuditAction::LoginFailed).detail(serde_json::json!({ "i": i }));
+        let e = NewAuditEntry::new(T0, Actor::System, AuditAction::LoginFailed)
+            .detail(serde_json::json!({ "i": i }));
         db.store.append_audit(e).await.unwrap();
     }
     let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-    sqlx::query("UPDATE audit_log SET ip = '203.0.113.9' WHERE seq = 3").execute(&mut conn).await.unwrap();
+    sqlx::query("UPDATE audit_log SET ip = '203.0.113.9' WHERE seq = 3")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     match verify_audit_chain(db.store.as_ref()).await.unwrap() {
         ChainReport::Broken { seq, .. } => assert_eq!(seq, 3),
         other => panic!("tampering not detected: {other:?}"),
     }
-    sqlx::query("DELETE FROM audit_log WHERE seq >= 3").execute(&mut conn).await.unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq >= 3")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     sqlx::query("INSERT INTO audit_log SELECT 4, at, actor_kind, actor_id, action, target, ip, detail, hash FROM audit_log WHERE seq = 2")
         .execute(&mut conn)
         .await

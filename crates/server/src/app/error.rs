@@ -66,11 +66,17 @@ impl From<Overloaded> for AppError {
 impl AppError {
     /// An invalid e-mail field.
     pub fn email(e: EmailError) -> Self {
-        Self::Invalid { field: "email", message: e.to_string() }
+        Self::Invalid {
+            field: "email",
+            message: e.to_string(),
+        }
     }
 
     /// An invalid password field.
     pub fn password(field: &'static str, e: PasswordError) -> Self {
-        Self::Invalid { field, message: e.to_string() }
+        Self::Invalid {
+            field,
+            message: e.to_string(),
+        }
     }
 }

@@ -50,7 +50,13 @@ pub struct Hasher {
 
 impl Hasher {
     /// Builds the pool. `workers` hashes run at once; `queue` may wait up to `max_wait`.
-    pub fn new(cfg: Argon2Config, workers: usize, queue: usize, max_wait: Duration, entropy: &dyn Entropy) -> anyhow::Result<Self> {
+    pub fn new(
+        cfg: Argon2Config,
+        workers: usize,
+        queue: usize,
+        max_wait: Duration,
+        entropy: &dyn Entropy,
+    ) -> anyhow::Result<Self> {
         let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
             .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
         let mut h = Self {
@@ -83,13 +89,21 @@ impl Hasher {
     }
 
     /// Hashes a new password on the pool.
-    pub async fn hash(&self, password: &NewPassword, entropy: &dyn Entropy) -> Result<anyhow::Result<String>, Overloaded> {
+    pub async fn hash(
+        &self,
+        password: &NewPassword,
+        entropy: &dyn Entropy,
+    ) -> Result<anyhow::Result<String>, Overloaded> {
         self.hash_str(password.expose(), entropy).await
     }
 
     /// Hashes an already-normalised password on the pool (used to upgrade a
     /// legacy hash from a login password, which need not meet today's policy).
-    pub async fn hash_str(&self, password: &str, entropy: &dyn Entropy) -> Result<anyhow::Result<String>, Overloaded> {
+    pub async fn hash_str(
+        &self,
+        password: &str,
+        entropy: &dyn Entropy,
+    ) -> Result<anyhow::Result<String>, Overloaded> {
         let mut salt = [0u8; 16];
         entropy.fill(&mut salt);
         let pw = Zeroizing::new(password.to_owned());
@@ -105,16 +119,27 @@ impl Hasher {
 
     /// Verifies `password` against `stored`, or against the dummy hash when
     /// there is no account (then `matched` is always false).
-    pub async fn verify(&self, password: &LoginPassword, stored: Option<&str>) -> Result<Verified, Overloaded> {
+    pub async fn verify(
+        &self,
+        password: &LoginPassword,
+        stored: Option<&str>,
+    ) -> Result<Verified, Overloaded> {
         let (hash, real) = match stored {
             Some(h) => (h.to_owned(), true),
             None => (self.dummy_hash.clone(), false),
         };
         let pw = Zeroizing::new(password.expose().to_owned());
-        let raw = password.expose_raw_if_different().map(|s| Zeroizing::new(s.to_owned()));
+        let raw = password
+            .expose_raw_if_different()
+            .map(|s| Zeroizing::new(s.to_owned()));
         let params = self.params.clone();
-        let v = self.run(move || verify_blocking(&pw, raw.as_deref().map(|s| s.as_str()), &hash, &params)).await?;
-        Ok(Verified { matched: v.matched && real, needs_rehash: v.needs_rehash && real })
+        let v = self
+            .run(move || verify_blocking(&pw, raw.as_deref().map(|s| s.as_str()), &hash, &params))
+            .await?;
+        Ok(Verified {
+            matched: v.matched && real,
+            needs_rehash: v.needs_rehash && real,
+        })
     }
 
     /// Whether a stored hash is argon2id with the current parameters.
@@ -123,7 +148,10 @@ impl Hasher {
     }
 
     /// Runs `f` on a blocking thread once a worker permit is free.
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, Overloaded> {
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Overloaded> {
         let permit = match self.workers.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
@@ -132,7 +160,8 @@ impl Hasher {
                     metrics::counter!("gatehouse_hash_rejected_total").increment(1);
                     return Err(Overloaded);
                 }
-                let got = tokio::time::timeout(self.max_wait, self.workers.clone().acquire_owned()).await;
+                let got =
+                    tokio::time::timeout(self.max_wait, self.workers.clone().acquire_owned()).await;
                 self.waiting.fetch_sub(1, Ordering::AcqRel);
                 match got {
                     Ok(Ok(p)) => p,
@@ -158,40 +187,58 @@ fn hex_string(b: &[u8]) -> String {
 }
 
 fn is_current(stored: &str, params: &Params) -> bool {
-    let Ok(parsed) = PasswordHash::new(stored) else { return false };
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
     parsed.algorithm.as_str() == "argon2id"
         && parsed.version == Some(0x13)
         && Params::try_from(&parsed).is_ok_and(|p| {
-            p.m_cost() == params.m_cost() && p.t_cost() == params.t_cost() && p.p_cost() == params.p_cost()
+            p.m_cost() == params.m_cost()
+                && p.t_cost() == params.t_cost()
+                && p.p_cost() == params.p_cost()
         })
 }
 
 fn verify_blocking(pw: &str, raw: Option<&str>, stored: &str, params: &Params) -> Verified {
     let matches = |candidate: &str| match HashScheme::detect(stored) {
-        Some(HashScheme::Argon2id) => PasswordHash::new(stored)
-            .is_ok_and(|h| Argon2::default().verify_password(candidate.as_bytes(), &h).is_ok()),
+        Some(HashScheme::Argon2id) => PasswordHash::new(stored).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(candidate.as_bytes(), &h)
+                .is_ok()
+        }),
         Some(HashScheme::Bcrypt) => bcrypt::verify(candidate, stored).unwrap_or(false),
         None => false,
     };
-    let matched = matches(pw) || raw.is_some_and(|r| HashScheme::detect(stored) == Some(HashScheme::Bcrypt) && matches(r));
+    let matched = matches(pw)
+        || raw
+            .is_some_and(|r| HashScheme::detect(stored) == Some(HashScheme::Bcrypt) && matches(r));
     // A legacy hash that matched only the un-normalised input is rehashed from
     // the normalised form, so later logins need one verification.
-    Verified { matched, needs_rehash: matched && !is_current(stored, params) }
+    Verified {
+        matched,
+        needs_rehash: matched && !is_current(stored, params),
+    }
 }
 
 /// Checks the shape of an imported hash: a parseable argon2id PHC string or a bcrypt hash.
 pub fn validate_imported_hash(hash: &str) -> Result<(), String> {
     match HashScheme::detect(hash) {
         Some(HashScheme::Argon2id) => {
-            let parsed = PasswordHash::new(hash).map_err(|e| format!("not a valid argon2id PHC string: {e}"))?;
-            Params::try_from(&parsed).map_err(|e| format!("argon2id parameters not usable: {e}"))?;
+            let parsed = PasswordHash::new(hash)
+                .map_err(|e| format!("not a valid argon2id PHC string: {e}"))?;
+            Params::try_from(&parsed)
+                .map_err(|e| format!("argon2id parameters not usable: {e}"))?;
             if parsed.salt.is_none() || parsed.hash.is_none() {
                 return Err("argon2id PHC string lacks a salt or hash".into());
             }
             Ok(())
         }
-        Some(HashScheme::Bcrypt) if gatehouse_domain::credential::is_wellformed_bcrypt(hash) => Ok(()),
-        Some(HashScheme::Bcrypt) => Err("not a well-formed bcrypt hash ($2b$NN$ + 53 characters)".into()),
+        Some(HashScheme::Bcrypt) if gatehouse_domain::credential::is_wellformed_bcrypt(hash) => {
+            Ok(())
+        }
+        Some(HashScheme::Bcrypt) => {
+            Err("not a well-formed bcrypt hash ($2b$NN$ + 53 characters)".into())
+        }
         None => Err("unsupported hash: expected $argon2id$… or $2a$/$2b$/$2y$ bcrypt".into()),
     }
 }
@@ -202,23 +249,53 @@ mod tests {
     use gatehouse_domain::{OsEntropy, PasswordPolicy};
 
     fn cheap() -> Argon2Config {
-        Argon2Config { memory_kib: 64, iterations: 1, parallelism: 1 }
+        Argon2Config {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        }
     }
 
     #[tokio::test]
     async fn hash_verify_and_rehash_detection() {
         let h = Hasher::new(cheap(), 2, 4, Duration::from_millis(100), &OsEntropy).unwrap();
-        let pw = NewPassword::parse("correct horse battery staple", &PasswordPolicy::default()).unwrap();
+        let pw =
+            NewPassword::parse("correct horse battery staple", &PasswordPolicy::default()).unwrap();
         let stored = h.hash(&pw, &OsEntropy).await.unwrap().unwrap();
         assert!(stored.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
         let good = LoginPassword::parse("correct horse battery staple").unwrap();
         let bad = LoginPassword::parse("correct horse battery stapler").unwrap();
-        assert_eq!(h.verify(&good, Some(&stored)).await.unwrap(), Verified { matched: true, needs_rehash: false });
+        assert_eq!(
+            h.verify(&good, Some(&stored)).await.unwrap(),
+            Verified {
+                matched: true,
+                needs_rehash: false
+            }
+        );
         assert!(!h.verify(&bad, Some(&stored)).await.unwrap().matched);
-        assert!(!h.verify(&good, None).await.unwrap().matched, "the dummy never matches");
+        assert!(
+            !h.verify(&good, None).await.unwrap().matched,
+            "the dummy never matches"
+        );
         // Stronger parameters make the old hash stale.
-        let h2 = Hasher::new(Argon2Config { memory_kib: 128, ..cheap() }, 2, 4, Duration::from_millis(100), &OsEntropy).unwrap();
-        assert_eq!(h2.verify(&good, Some(&stored)).await.unwrap(), Verified { matched: true, needs_rehash: true });
+        let h2 = Hasher::new(
+            Argon2Config {
+                memory_kib: 128,
+                ..cheap()
+            },
+            2,
+            4,
+            Duration::from_millis(100),
+            &OsEntropy,
+        )
+        .unwrap();
+        assert_eq!(
+            h2.verify(&good, Some(&stored)).await.unwrap(),
+            Verified {
+                matched: true,
+                needs_rehash: true
+            }
+        );
     }
 
     #[tokio::test]
@@ -226,20 +303,42 @@ mod tests {
         let h = Hasher::new(cheap(), 1, 1, Duration::from_millis(100), &OsEntropy).unwrap();
         let stored = bcrypt::hash("legacy password", 4).unwrap();
         assert!(validate_imported_hash(&stored).is_ok());
-        let v = h.verify(&LoginPassword::parse("legacy password").unwrap(), Some(&stored)).await.unwrap();
-        assert_eq!(v, Verified { matched: true, needs_rehash: true });
+        let v = h
+            .verify(
+                &LoginPassword::parse("legacy password").unwrap(),
+                Some(&stored),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            v,
+            Verified {
+                matched: true,
+                needs_rehash: true
+            }
+        );
         // A legacy system that never normalised: the raw form still works.
         let raw = "ｆullwidth legacy";
         let stored = bcrypt::hash(raw, 4).unwrap();
-        let v = h.verify(&LoginPassword::parse(raw).unwrap(), Some(&stored)).await.unwrap();
+        let v = h
+            .verify(&LoginPassword::parse(raw).unwrap(), Some(&stored))
+            .await
+            .unwrap();
         assert!(v.matched && v.needs_rehash);
     }
 
     #[test]
     fn imported_hash_shapes() {
-        assert!(validate_imported_hash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA").is_ok());
+        assert!(
+            validate_imported_hash(
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+            )
+            .is_ok()
+        );
         assert!(validate_imported_hash("$argon2id$v=19$m=19456").is_err());
-        assert!(validate_imported_hash("$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA").is_err());
+        assert!(
+            validate_imported_hash("$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA").is_err()
+        );
         assert!(validate_imported_hash("$2b$12$short").is_err());
         assert!(validate_imported_hash("5f4dcc3b5aa765d61d8327deb882cf99").is_err());
     }
@@ -247,7 +346,11 @@ mod tests {
     #[tokio::test]
     async fn saturated_pool_refuses_fast() {
         // One worker, no queue: while a slow hash runs, the next caller is refused.
-        let slow = Argon2Config { memory_kib: 19456, iterations: 8, parallelism: 1 };
+        let slow = Argon2Config {
+            memory_kib: 19456,
+            iterations: 8,
+            parallelism: 1,
+        };
         let h = Arc::new(Hasher::new(slow, 1, 0, Duration::from_millis(10), &OsEntropy).unwrap());
         let pw = LoginPassword::parse("whatever it is").unwrap();
         let h2 = h.clone();

@@ -64,12 +64,14 @@ impl ImportReport {
 }
 
 fn parse_line(text: &str, now: Timestamp, id: AccountId) -> Result<NewAccount, String> {
-    let l: ImportLine = serde_json::from_str(text).map_err(|e| format!("not a valid import object: {e}"))?;
+    let l: ImportLine =
+        serde_json::from_str(text).map_err(|e| format!("not a valid import object: {e}"))?;
     let email = Email::parse(&l.email).map_err(|e| format!("email: {e}"))?;
     validate_imported_hash(&l.password_hash).map_err(|e| format!("password_hash: {e}"))?;
     let created_at = match l.created_at {
         Some(s) => {
-            let t = Timestamp::parse_rfc3339(&s).map_err(|e| format!("created_at: {s:?} is not an RFC 3339 date-time ({e})"))?;
+            let t = Timestamp::parse_rfc3339(&s)
+                .map_err(|e| format!("created_at: {s:?} is not an RFC 3339 date-time ({e})"))?;
             if t > now {
                 return Err(format!("created_at: {s} is in the future"));
             }
@@ -77,12 +79,22 @@ fn parse_line(text: &str, now: Timestamp, id: AccountId) -> Result<NewAccount, S
         }
         None => now,
     };
-    Ok(NewAccount { id, email: email.as_str().to_owned(), email_key: email.key(), created_at, password_hash: l.password_hash })
+    Ok(NewAccount {
+        id,
+        email: email.as_str().to_owned(),
+        email_key: email.key(),
+        created_at,
+        password_hash: l.password_hash,
+    })
 }
 
 impl App {
     /// Checks every line without writing anything.
-    pub fn check_import(&self, reader: impl BufRead, mut progress: impl FnMut(u64)) -> std::io::Result<ImportReport> {
+    pub fn check_import(
+        &self,
+        reader: impl BufRead,
+        mut progress: impl FnMut(u64),
+    ) -> std::io::Result<ImportReport> {
         let mut report = ImportReport::default();
         let now = self.clock.now();
         for_each_line(reader, &mut progress, |n, text| {
@@ -125,8 +137,12 @@ impl App {
                 }
             }
             if batch.len() >= batch_size.max(1) || (done && !batch.is_empty()) {
-                let audit = NewAuditEntry::new(self.clock.now(), Actor::System, AuditAction::AccountsImported)
-                    .detail(serde_json::json!({ "via": "cli" }));
+                let audit = NewAuditEntry::new(
+                    self.clock.now(),
+                    Actor::System,
+                    AuditAction::AccountsImported,
+                )
+                .detail(serde_json::json!({ "via": "cli" }));
                 let flags = self.store.import_accounts(&batch, audit).await?;
                 let inserted = flags.iter().filter(|f| **f).count() as u64;
                 report.inserted += inserted;
@@ -143,7 +159,11 @@ impl App {
     }
 }
 
-fn for_each_line(reader: impl BufRead, progress: &mut impl FnMut(u64), mut f: impl FnMut(u64, &str)) -> std::io::Result<()> {
+fn for_each_line(
+    reader: impl BufRead,
+    progress: &mut impl FnMut(u64),
+    mut f: impl FnMut(u64, &str),
+) -> std::io::Result<()> {
     let mut bytes = 0u64;
     for (i, line) in reader.lines().enumerate() {
         let line = line?;
@@ -170,14 +190,29 @@ mod tests {
         let id = AccountId::from(uuid::Uuid::nil());
         let ok = r#"{"email":"a@example.com","password_hash":"$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW","created_at":"2020-01-01T00:00:00Z"}"#;
         let acc = parse_line(ok, now, id).unwrap();
-        assert_eq!(acc.created_at, Timestamp::parse_rfc3339("2020-01-01T00:00:00Z").unwrap());
+        assert_eq!(
+            acc.created_at,
+            Timestamp::parse_rfc3339("2020-01-01T00:00:00Z").unwrap()
+        );
         for (line, expect) in [
             ("{", "not a valid import object"),
-            (r#"{"email":"a@example.com"}"#, "missing field `password_hash`"),
+            (
+                r#"{"email":"a@example.com"}"#,
+                "missing field `password_hash`",
+            ),
             (r#"{"email":"nope","password_hash":"x"}"#, "email:"),
-            (r#"{"email":"a@example.com","password_hash":"md5:abc"}"#, "password_hash: unsupported"),
-            (r#"{"email":"a@example.com","password_hash":"$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW","created_at":"yesterday"}"#, "created_at:"),
-            (r#"{"email":"a@example.com","password_hash":"$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW","name":"A"}"#, "unknown field `name`"),
+            (
+                r#"{"email":"a@example.com","password_hash":"md5:abc"}"#,
+                "password_hash: unsupported",
+            ),
+            (
+                r#"{"email":"a@example.com","password_hash":"$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW","created_at":"yesterday"}"#,
+                "created_at:",
+            ),
+            (
+                r#"{"email":"a@example.com","password_hash":"$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW","name":"A"}"#,
+                "unknown field `name`",
+            ),
         ] {
             let err = parse_line(line, now, id).unwrap_err();
             assert!(err.contains(expect), "{line}: {err}");

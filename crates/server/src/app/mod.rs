@@ -85,6 +85,13 @@ impl App {
             entropy.as_ref(),
         )?;
         let sessions = sessions::SessionCache::new(config.session_cache_ttl);
-        Ok(Self { config, store, clock, entropy, hasher, sessions })
+        Ok(Self {
+            config,
+            store,
+            clock,
+            entropy,
+            hasher,
+            sessions,
+        })
     }
 }

@@ -30,6 +30,9 @@ impl App {
     /// The operator holding `presented`, if it is a valid, enabled key.
     pub async fn authenticate_operator(&self, presented: &str) -> Result<Operator, AppError> {
         let key = ApiKey::parse(presented).map_err(|_| AppError::Unauthenticated)?;
-        self.store.operator_by_key(&key.hash()).await?.ok_or(AppError::Unauthenticated)
+        self.store
+            .operator_by_key(&key.hash())
+            .await?
+            .ok_or(AppError::Unauthenticated)
     }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
 use gatehouse_domain::throttle::ThrottlePolicy;
 use gatehouse_domain::{
-    AccountId, CredentialState, Email, LoginPassword, SessionId, SessionState, SessionToken, Timestamp, TokenHash,
+    AccountId, CredentialState, Email, LoginPassword, SessionId, SessionState, SessionToken,
+    Timestamp, TokenHash,
 };
 use gatehouse_store::{NewSession, SessionRecord};
 use moka::sync::Cache;
@@ -56,21 +57,32 @@ pub(super) struct SessionCache {
 impl SessionCache {
     pub(super) fn new(ttl: Duration) -> Self {
         let cache = (!ttl.is_zero()).then(|| {
-            Cache::builder().max_capacity(100_000).time_to_live(ttl).support_invalidation_closures().build()
+            Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ttl)
+                .support_invalidation_closures()
+                .build()
         });
         Self { cache }
     }
 }
 
 impl App {
-    pub(super) fn throttle_keys(&self, email: &Email, client: &Client) -> [(String, ThrottlePolicy); 2] {
+    pub(super) fn throttle_keys(
+        &self,
+        email: &Email,
+        client: &Client,
+    ) -> [(String, ThrottlePolicy); 2] {
         [
             (format!("acct:{}", email.key()), ThrottlePolicy::ACCOUNT),
             (client.throttle_key(), ThrottlePolicy::CLIENT),
         ]
     }
 
-    pub(super) async fn check_throttle(&self, keys: &[(String, ThrottlePolicy); 2]) -> Result<(), AppError> {
+    pub(super) async fn check_throttle(
+        &self,
+        keys: &[(String, ThrottlePolicy); 2],
+    ) -> Result<(), AppError> {
         let names = [keys[0].0.as_str(), keys[1].0.as_str()];
         let now = self.clock.now();
         let wait = self
@@ -98,25 +110,41 @@ impl App {
         during: &str,
     ) -> Result<(), AppError> {
         let now = self.clock.now();
-        let mut audit = NewAuditEntry::new(now, Actor::Account(account.map(|a| a.to_string())), AuditAction::LoginFailed)
-            .ip(client.ip_string())
-            .detail(serde_json::json!({ "during": during, "key": keys[0].0 }));
+        let mut audit = NewAuditEntry::new(
+            now,
+            Actor::Account(account.map(|a| a.to_string())),
+            AuditAction::LoginFailed,
+        )
+        .ip(client.ip_string())
+        .detail(serde_json::json!({ "during": during, "key": keys[0].0 }));
         if let Some(a) = account {
             audit = audit.target(a);
         }
-        let pairs = [(keys[0].0.as_str(), keys[0].1), (keys[1].0.as_str(), keys[1].1)];
+        let pairs = [
+            (keys[0].0.as_str(), keys[0].1),
+            (keys[1].0.as_str(), keys[1].1),
+        ];
         self.store.record_login_failure(&pairs, now, audit).await?;
         Ok(())
     }
 
     /// Checks an e-mail and password and opens a session.
-    pub async fn log_in(&self, email: &str, password: &str, client: &Client) -> Result<LoginOutcome, AppError> {
+    pub async fn log_in(
+        &self,
+        email: &str,
+        password: &str,
+        client: &Client,
+    ) -> Result<LoginOutcome, AppError> {
         let email = Email::parse(email).map_err(AppError::email)?;
-        let password = LoginPassword::parse(password).map_err(|e| AppError::password("password", e))?;
+        let password =
+            LoginPassword::parse(password).map_err(|e| AppError::password("password", e))?;
         let keys = self.throttle_keys(&email, client);
         self.check_throttle(&keys).await?;
         let record = self.store.login_record(&email.key()).await?;
-        let verified = self.hasher.verify(&password, record.as_ref().map(|r| r.hash.as_str())).await?;
+        let verified = self
+            .hasher
+            .verify(&password, record.as_ref().map(|r| r.hash.as_str()))
+            .await?;
         let Some(record) = record.filter(|_| verified.matched) else {
             self.record_failure(&keys, None, client, "login").await?;
             metrics::counter!("gatehouse_logins_total", "outcome" => "failed").increment(1);
@@ -138,27 +166,52 @@ impl App {
             ip: client.ip_string(),
             user_agent: client.user_agent.clone(),
         };
-        let audit = NewAuditEntry::new(now, Actor::Account(Some(record.account.id.to_string())), AuditAction::LoginSucceeded)
-            .target(record.account.id)
-            .ip(client.ip_string())
-            .detail(serde_json::json!({ "session": id }));
+        let audit = NewAuditEntry::new(
+            now,
+            Actor::Account(Some(record.account.id.to_string())),
+            AuditAction::LoginSucceeded,
+        )
+        .target(record.account.id)
+        .ip(client.ip_string())
+        .detail(serde_json::json!({ "session": id }));
         self.store.create_session(&new, &keys[0].0, audit).await?;
         metrics::counter!("gatehouse_logins_total", "outcome" => "succeeded").increment(1);
         if verified.needs_rehash {
-            self.upgrade_hash(record.account.id, &record.hash, password).await;
+            self.upgrade_hash(record.account.id, &record.hash, password)
+                .await;
         }
         Ok(LoginOutcome {
             token,
-            who: Authenticated { account: record.account.id, email: record.account.email, session: id, expires_at: new.expires_at },
+            who: Authenticated {
+                account: record.account.id,
+                email: record.account.email,
+                session: id,
+                expires_at: new.expires_at,
+            },
         })
     }
 
     /// Replaces an outdated hash (bcrypt import, older argon2 parameters) with a
     /// current one. Best effort: a busy pool or a lost race only defers it.
     async fn upgrade_hash(&self, account: AccountId, old_hash: &str, password: LoginPassword) {
-        let Ok(Ok(new_hash)) = self.hasher.hash_str(password.expose(), self.entropy.as_ref()).await else { return };
-        let audit = NewAuditEntry::new(self.clock.now(), Actor::System, AuditAction::PasswordRehashed).target(account);
-        if let Err(e) = self.store.rehash_credential(account, old_hash, &new_hash, audit).await {
+        let Ok(Ok(new_hash)) = self
+            .hasher
+            .hash_str(password.expose(), self.entropy.as_ref())
+            .await
+        else {
+            return;
+        };
+        let audit = NewAuditEntry::new(
+            self.clock.now(),
+            Actor::System,
+            AuditAction::PasswordRehashed,
+        )
+        .target(account);
+        if let Err(e) = self
+            .store
+            .rehash_credential(account, old_hash, &new_hash, audit)
+            .await
+        {
             tracing::warn!(error = %e, "could not store an upgraded password hash");
         }
     }
@@ -172,7 +225,9 @@ impl App {
         if let Some(cache) = &self.sessions.cache
             && let Some(mut hit) = cache.get(&hash.0)
         {
-            if hit.token_hash.ct_eq(&hash) && policy.is_usable(SessionState::Active, hit.who.expires_at, hit.last_seen, now) {
+            if hit.token_hash.ct_eq(&hash)
+                && policy.is_usable(SessionState::Active, hit.who.expires_at, hit.last_seen, now)
+            {
                 if policy.should_touch(hit.last_seen, now) {
                     self.store.touch_session(hit.who.session, now).await?;
                     hit.last_seen = now;
@@ -183,8 +238,14 @@ impl App {
             cache.invalidate(&hash.0);
             return Err(AppError::Unauthenticated);
         }
-        let rec = self.store.session_by_token(&hash).await?.ok_or(AppError::Unauthenticated)?;
-        if !rec.token_hash.ct_eq(&hash) || !policy.is_usable(rec.state, rec.expires_at, rec.last_seen_at, now) {
+        let rec = self
+            .store
+            .session_by_token(&hash)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        if !rec.token_hash.ct_eq(&hash)
+            || !policy.is_usable(rec.state, rec.expires_at, rec.last_seen_at, now)
+        {
             return Err(AppError::Unauthenticated);
         }
         let mut last_seen = rec.last_seen_at;
@@ -192,9 +253,21 @@ impl App {
             self.store.touch_session(rec.id, now).await?;
             last_seen = now;
         }
-        let who = Authenticated { account: rec.account, email: rec.account_email, session: rec.id, expires_at: rec.expires_at };
+        let who = Authenticated {
+            account: rec.account,
+            email: rec.account_email,
+            session: rec.id,
+            expires_at: rec.expires_at,
+        };
         if let Some(cache) = &self.sessions.cache {
-            cache.insert(hash.0, CachedSession { who: who.clone(), token_hash: hash, last_seen });
+            cache.insert(
+                hash.0,
+                CachedSession {
+                    who: who.clone(),
+                    token_hash: hash,
+                    last_seen,
+                },
+            );
         }
         Ok(who)
     }
@@ -209,14 +282,31 @@ impl App {
     }
 
     /// Ends one of the account's sessions (the current one is logging out).
-    pub async fn end_session(&self, who: &Authenticated, session: SessionId, client: &Client) -> Result<(), AppError> {
+    pub async fn end_session(
+        &self,
+        who: &Authenticated,
+        session: SessionId,
+        client: &Client,
+    ) -> Result<(), AppError> {
         let now = self.clock.now();
-        let reason = if session == who.session { "logout" } else { "ended_by_user" };
-        let audit = NewAuditEntry::new(now, Actor::Account(Some(who.account.to_string())), AuditAction::SessionEnded)
-            .target(session)
-            .ip(client.ip_string())
-            .detail(serde_json::json!({ "reason": reason }));
-        if !self.store.end_session(who.account, session, now, reason, audit).await? {
+        let reason = if session == who.session {
+            "logout"
+        } else {
+            "ended_by_user"
+        };
+        let audit = NewAuditEntry::new(
+            now,
+            Actor::Account(Some(who.account.to_string())),
+            AuditAction::SessionEnded,
+        )
+        .target(session)
+        .ip(client.ip_string())
+        .detail(serde_json::json!({ "reason": reason }));
+        if !self
+            .store
+            .end_session(who.account, session, now, reason, audit)
+            .await?
+        {
             return Err(AppError::NotFound("session"));
         }
         self.forget_session(who.account, session);
@@ -224,25 +314,40 @@ impl App {
     }
 
     /// Ends every session of the account but the current one. Returns how many.
-    pub async fn end_other_sessions(&self, who: &Authenticated, client: &Client) -> Result<u64, AppError> {
+    pub async fn end_other_sessions(
+        &self,
+        who: &Authenticated,
+        client: &Client,
+    ) -> Result<u64, AppError> {
         let now = self.clock.now();
-        let audit = NewAuditEntry::new(now, Actor::Account(Some(who.account.to_string())), AuditAction::OtherSessionsEnded)
-            .target(who.account)
-            .ip(client.ip_string());
-        let n = self.store.end_other_sessions(who.account, Some(who.session), now, "ended_by_user", audit).await?;
+        let audit = NewAuditEntry::new(
+            now,
+            Actor::Account(Some(who.account.to_string())),
+            AuditAction::OtherSessionsEnded,
+        )
+        .target(who.account)
+        .ip(client.ip_string());
+        let n = self
+            .store
+            .end_other_sessions(who.account, Some(who.session), now, "ended_by_user", audit)
+            .await?;
         self.forget_sessions_of(who.account, Some(who.session));
         Ok(n)
     }
 
     fn forget_session(&self, account: AccountId, session: SessionId) {
         if let Some(cache) = &self.sessions.cache {
-            let _ = cache.invalidate_entries_if(move |_, v| v.who.account == account && v.who.session == session);
+            let _ = cache.invalidate_entries_if(move |_, v| {
+                v.who.account == account && v.who.session == session
+            });
         }
     }
 
     pub(super) fn forget_sessions_of(&self, account: AccountId, keep: Option<SessionId>) {
         if let Some(cache) = &self.sessions.cache {
-            let _ = cache.invalidate_entries_if(move |_, v| v.who.account == account && Some(v.who.session) != keep);
+            let _ = cache.invalidate_entries_if(move |_, v| {
+                v.who.account == account && Some(v.who.session) != keep
+            });
         }
     }
 }

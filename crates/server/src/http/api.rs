@@ -159,9 +159,19 @@ pub struct AuditVerifyBody {
 /// Creates an account.
 #[utoipa::path(post, path = "/accounts", tag = "accounts", request_body = Credentials,
     responses((status = 201, body = AccountBody), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn create_account(State(app): AppState, client: Client, ApiJson(body): ApiJson<Credentials>) -> Result<impl IntoResponse, ApiError> {
+async fn create_account(
+    State(app): AppState,
+    client: Client,
+    ApiJson(body): ApiJson<Credentials>,
+) -> Result<impl IntoResponse, ApiError> {
     let acc = app.sign_up(&body.email, &body.password, &client).await?;
-    Ok((StatusCode::CREATED, axum::Json(AccountBody { id: acc.id.to_string(), email: acc.email })))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(AccountBody {
+            id: acc.id.to_string(),
+            email: acc.email,
+        }),
+    ))
 }
 
 /// Logs in: returns a bearer token and sets the session cookie.
@@ -176,7 +186,10 @@ async fn create_session(
 ) -> Result<impl IntoResponse, ApiError> {
     let out = app.log_in(&body.email, &body.password, &client).await?;
     let jar = jar.add(cookies::session_cookie(&app.config, out.token.expose()));
-    let body = SessionCreated { token: out.token.expose().to_owned(), expires_at: out.who.expires_at.to_rfc3339() };
+    let body = SessionCreated {
+        token: out.token.expose().to_owned(),
+        expires_at: out.who.expires_at.to_rfc3339(),
+    };
     Ok((StatusCode::CREATED, jar, axum::Json(body)))
 }
 
@@ -190,7 +203,10 @@ async fn delete_current_session(
     CurrentUser(who): CurrentUser,
 ) -> Result<impl IntoResponse, ApiError> {
     app.end_session(&who, who.session, &client).await?;
-    Ok((StatusCode::NO_CONTENT, jar.add(cookies::clear_session_cookie(&app.config))))
+    Ok((
+        StatusCode::NO_CONTENT,
+        jar.add(cookies::clear_session_cookie(&app.config)),
+    ))
 }
 
 /// The signed-in account.
@@ -208,7 +224,10 @@ async fn me(CurrentUser(who): CurrentUser) -> axum::Json<MeBody> {
 /// My live sessions, most recently used first.
 #[utoipa::path(get, path = "/me/sessions", tag = "me",
     responses((status = 200, body = Vec<SessionView>), (status = 401, body = ErrorBody)), security(("session" = [])))]
-async fn my_sessions(State(app): AppState, CurrentUser(who): CurrentUser) -> Result<axum::Json<Vec<SessionView>>, ApiError> {
+async fn my_sessions(
+    State(app): AppState,
+    CurrentUser(who): CurrentUser,
+) -> Result<axum::Json<Vec<SessionView>>, ApiError> {
     let list = app.list_sessions(&who).await?;
     Ok(axum::Json(
         list.into_iter()
@@ -262,9 +281,17 @@ async fn change_password(
     ApiJson(body): ApiJson<PasswordChangeBody>,
 ) -> Result<axum::Json<PasswordChangedBody>, ApiError> {
     let done = app
-        .change_password(&who, &body.current_password, &body.new_password, !body.end_other_sessions, &client)
+        .change_password(
+            &who,
+            &body.current_password,
+            &body.new_password,
+            !body.end_other_sessions,
+            &client,
+        )
         .await?;
-    Ok(axum::Json(PasswordChangedBody { sessions_ended: done.sessions_ended }))
+    Ok(axum::Json(PasswordChangedBody {
+        sessions_ended: done.sessions_ended,
+    }))
 }
 
 /// Audit log entries (operator key).
@@ -276,7 +303,11 @@ async fn admin_audit(
     Query(q): Query<AuditQuery>,
 ) -> Result<axum::Json<Vec<AuditEntryBody>>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let entries = app.store.audit_entries(q.after.unwrap_or(0).max(0), limit).await.map_err(AppError::from)?;
+    let entries = app
+        .store
+        .audit_entries(q.after.unwrap_or(0).max(0), limit)
+        .await
+        .map_err(AppError::from)?;
     Ok(axum::Json(
         entries
             .into_iter()
@@ -288,7 +319,8 @@ async fn admin_audit(
                 action: e.action,
                 target: e.target,
                 ip: e.ip,
-                detail: serde_json::from_str(&e.detail).unwrap_or(serde_json::Value::String(e.detail)),
+                detail: serde_json::from_str(&e.detail)
+                    .unwrap_or(serde_json::Value::String(e.detail)),
                 hash: e.hash,
             })
             .collect(),
@@ -298,15 +330,26 @@ async fn admin_audit(
 /// Checks the audit log's hash chain (operator key).
 #[utoipa::path(get, path = "/admin/audit/verify", tag = "admin",
     responses((status = 200, body = AuditVerifyBody), (status = 401, body = ErrorBody)), security(("operator" = [])))]
-async fn admin_audit_verify(State(app): AppState, OperatorAuth(_op): OperatorAuth) -> Result<axum::Json<AuditVerifyBody>, ApiError> {
-    let report = gatehouse_store::verify_audit_chain(app.store.as_ref()).await.map_err(AppError::from)?;
+async fn admin_audit_verify(
+    State(app): AppState,
+    OperatorAuth(_op): OperatorAuth,
+) -> Result<axum::Json<AuditVerifyBody>, ApiError> {
+    let report = gatehouse_store::verify_audit_chain(app.store.as_ref())
+        .await
+        .map_err(AppError::from)?;
     Ok(axum::Json(match report {
-        gatehouse_store::ChainReport::Intact { entries } => {
-            AuditVerifyBody { intact: true, entries: Some(entries), broken_at: None, reason: None }
-        }
-        gatehouse_store::ChainReport::Broken { seq, reason } => {
-            AuditVerifyBody { intact: false, entries: None, broken_at: Some(seq), reason: Some(reason) }
-        }
+        gatehouse_store::ChainReport::Intact { entries } => AuditVerifyBody {
+            intact: true,
+            entries: Some(entries),
+            broken_at: None,
+            reason: None,
+        },
+        gatehouse_store::ChainReport::Broken { seq, reason } => AuditVerifyBody {
+            intact: false,
+            entries: None,
+            broken_at: Some(seq),
+            reason: Some(reason),
+        },
     }))
 }
 

@@ -8,7 +8,11 @@ use crate::config::Config;
 
 /// The cookie's name for this configuration.
 pub fn session_cookie_name(config: &Config) -> &'static str {
-    if config.is_https() { "__Host-gatehouse_session" } else { "gatehouse_session" }
+    if config.is_https() {
+        "__Host-gatehouse_session"
+    } else {
+        "gatehouse_session"
+    }
 }
 
 /// A cookie carrying a new session token.

@@ -34,7 +34,10 @@ use error::ApiError;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Gatehouse API", description = "Account protection: accounts, sessions, guarded resets."),
+    info(
+        title = "Gatehouse API",
+        description = "Account protection: accounts, sessions, guarded resets."
+    ),
     components(schemas(error::ErrorBody))
 )]
 struct ApiDoc;
@@ -50,21 +53,39 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
     let components = spec.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "session",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("Session token from POST /api/v1/sessions (or the session cookie)")).build()),
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "Session token from POST /api/v1/sessions (or the session cookie)",
+                ))
+                .build(),
+        ),
     );
     components.add_security_scheme(
         "operator",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("Operator API key from `gatehouse operator create`")).build()),
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("Operator API key from `gatehouse operator create`"))
+                .build(),
+        ),
     );
     let spec = Arc::new(spec);
 
-    let api = api.fallback(error::not_found).method_not_allowed_fallback(error::method_not_allowed);
+    let api = api
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed);
     let csrf = CsrfLayer::new()
         .add_trusted_origin(app.config.public_origin())
         .map_err(|e| anyhow::anyhow!("public_url cannot be a CSRF origin: {e:?}"))?
         .with_rejection_response(|_e| {
-            ApiError::new(StatusCode::FORBIDDEN, "cross_origin_request", "cross-origin form submissions are refused")
-                .into_response()
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "cross_origin_request",
+                "cross-origin form submissions are refused",
+            )
+            .into_response()
         });
     let https = app.config.is_https();
     let timeout = app.config.request_timeout;
@@ -75,7 +96,10 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
         .merge(pages::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(|| async { metrics::handle().render() }))
-        .route("/openapi.json", get(move || async move { axum::Json(spec.as_ref().clone()) }))
+        .route(
+            "/openapi.json",
+            get(move || async move { axum::Json(spec.as_ref().clone()) }),
+        )
         .fallback(fallback)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn(metrics::track))
@@ -85,22 +109,48 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
     let hsts = https.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     let stack = ServiceBuilder::new()
         .layer(CatchPanicLayer::custom(|_| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error").into_response()
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+            )
+            .into_response()
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("cross-origin-opener-policy"),
             HeaderValue::from_static("same-origin"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, hsts))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            hsts,
+        ))
         .layer(csrf);
     Ok(router.layer(stack))
 }
@@ -108,10 +158,16 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
 /// Health: the process answers and the database is reachable.
 async fn healthz(State(app): State<Arc<App>>) -> Response {
     match app.store.ping().await {
-        Ok(()) => axum::Json(serde_json::json!({ "status": "ok", "engine": app.store.engine() })).into_response(),
+        Ok(()) => axum::Json(serde_json::json!({ "status": "ok", "engine": app.store.engine() }))
+            .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unhealthy", "the database is unreachable").into_response()
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unhealthy",
+                "the database is unreachable",
+            )
+            .into_response()
         }
     }
 }
@@ -139,9 +195,12 @@ pub async fn serve(
             metrics::handle().run_upkeep();
         }
     });
-    let out = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let out = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     upkeep.abort();
     out
 }

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
+use axum::Router;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
@@ -64,7 +64,14 @@ struct MessagePage {
 
 /// A page-shaped answer for errors that are not about a form field.
 fn message(status: StatusCode, title: &str, message: impl Into<String>) -> Response {
-    (status, MessagePage { title: title.into(), message: message.into() }).into_response()
+    (
+        status,
+        MessagePage {
+            title: title.into(),
+            message: message.into(),
+        },
+    )
+        .into_response()
 }
 
 /// The message for a failed form, and the status to answer it with (keeping
@@ -76,14 +83,19 @@ fn form_failure(e: AppError) -> (StatusCode, String, Option<u64>) {
 
 fn with_retry(mut res: Response, retry: Option<u64>) -> Response {
     if let Some(s) = retry {
-        res.headers_mut().insert(axum::http::header::RETRY_AFTER, s.into());
+        res.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, s.into());
     }
     res
 }
 
 fn bad_form(r: FormRejection) -> Response {
     let api = ApiError::from(r);
-    message(api.status(), "That form could not be read", api.message().to_owned())
+    message(
+        api.status(),
+        "That form could not be read",
+        api.message().to_owned(),
+    )
 }
 
 /// Who is signed in, for pages: `None` sends the visitor to /login.
@@ -93,11 +105,19 @@ async fn page_user(app: &App, jar: &CookieJar) -> Option<Authenticated> {
 }
 
 async fn root(State(app): State<Arc<App>>, jar: CookieJar) -> Redirect {
-    if page_user(&app, &jar).await.is_some() { Redirect::to("/settings") } else { Redirect::to("/login") }
+    if page_user(&app, &jar).await.is_some() {
+        Redirect::to("/settings")
+    } else {
+        Redirect::to("/login")
+    }
 }
 
 async fn signup_form(State(app): State<Arc<App>>) -> SignupPage {
-    SignupPage { email: String::new(), error: None, min_length: app.config.password_policy.min_chars() }
+    SignupPage {
+        email: String::new(),
+        error: None,
+        min_length: app.config.password_policy.min_chars(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -118,18 +138,29 @@ async fn signup(
         Err(r) => return bad_form(r),
     };
     let page = |status: StatusCode, error: String, retry: Option<u64>| {
-        let p = SignupPage { email: f.email.clone(), error: Some(error), min_length: app.config.password_policy.min_chars() };
+        let p = SignupPage {
+            email: f.email.clone(),
+            error: Some(error),
+            min_length: app.config.password_policy.min_chars(),
+        };
         with_retry((status, p).into_response(), retry)
     };
     if f.password != f.password_confirm {
-        return page(StatusCode::BAD_REQUEST, "The two passwords are not the same.".into(), None);
+        return page(
+            StatusCode::BAD_REQUEST,
+            "The two passwords are not the same.".into(),
+            None,
+        );
     }
     if let Err(e) = app.sign_up(&f.email, &f.password, &client).await {
         let (status, msg, retry) = form_failure(e);
         return page(status, msg, retry);
     }
     match app.log_in(&f.email, &f.password, &client).await {
-        Ok(out) => (jar.add(cookies::session_cookie(&app.config, out.token.expose())), Redirect::to("/settings?done=welcome"))
+        Ok(out) => (
+            jar.add(cookies::session_cookie(&app.config, out.token.expose())),
+            Redirect::to("/settings?done=welcome"),
+        )
             .into_response(),
         Err(_) => Redirect::to("/login?done=created").into_response(),
     }
@@ -153,7 +184,11 @@ fn notice_for(done: Option<&str>) -> Option<&'static str> {
 }
 
 async fn login_form(Query(q): Query<Done>) -> LoginPage {
-    LoginPage { email: String::new(), error: None, notice: notice_for(q.done.as_deref()) }
+    LoginPage {
+        email: String::new(),
+        error: None,
+        notice: notice_for(q.done.as_deref()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -173,17 +208,36 @@ async fn login(
         Err(r) => return bad_form(r),
     };
     match app.log_in(&f.email, &f.password, &client).await {
-        Ok(out) => {
-            (jar.add(cookies::session_cookie(&app.config, out.token.expose())), Redirect::to("/settings")).into_response()
-        }
+        Ok(out) => (
+            jar.add(cookies::session_cookie(&app.config, out.token.expose())),
+            Redirect::to("/settings"),
+        )
+            .into_response(),
         Err(e) => {
             let (status, msg, retry) = form_failure(e);
-            with_retry((status, LoginPage { email: f.email, error: Some(msg), notice: None }).into_response(), retry)
+            with_retry(
+                (
+                    status,
+                    LoginPage {
+                        email: f.email,
+                        error: Some(msg),
+                        notice: None,
+                    },
+                )
+                    .into_response(),
+                retry,
+            )
         }
     }
 }
 
-async fn settings_page(app: &App, who: &Authenticated, status: StatusCode, notice: Option<&'static str>, error: Option<String>) -> Response {
+async fn settings_page(
+    app: &App,
+    who: &Authenticated,
+    status: StatusCode,
+    notice: Option<&'static str>,
+    error: Option<String>,
+) -> Response {
     let sessions = match app.list_sessions(who).await {
         Ok(list) => list,
         Err(e) => return ApiError::from(e).into_response(),
@@ -211,7 +265,16 @@ async fn settings_page(app: &App, who: &Authenticated, status: StatusCode, notic
 
 async fn settings(State(app): State<Arc<App>>, jar: CookieJar, Query(q): Query<Done>) -> Response {
     match page_user(&app, &jar).await {
-        Some(who) => settings_page(&app, &who, StatusCode::OK, notice_for(q.done.as_deref()), None).await,
+        Some(who) => {
+            settings_page(
+                &app,
+                &who,
+                StatusCode::OK,
+                notice_for(q.done.as_deref()),
+                None,
+            )
+            .await
+        }
         None => Redirect::to("/login").into_response(),
     }
 }
@@ -230,7 +293,9 @@ async fn change_password(
     jar: CookieJar,
     form: Result<Form<PasswordForm>, FormRejection>,
 ) -> Response {
-    let Some(who) = page_user(&app, &jar).await else { return Redirect::to("/login").into_response() };
+    let Some(who) = page_user(&app, &jar).await else {
+        return Redirect::to("/login").into_response();
+    };
     let Form(f) = match form {
         Ok(f) => f,
         Err(r) => return bad_form(r),
@@ -240,27 +305,58 @@ async fn change_password(
         return settings_page(&app, &who, StatusCode::BAD_REQUEST, None, Some(msg)).await;
     }
     let keep_others = f.end_other_sessions.is_none();
-    match app.change_password(&who, &f.current_password, &f.new_password, keep_others, &client).await {
+    match app
+        .change_password(
+            &who,
+            &f.current_password,
+            &f.new_password,
+            keep_others,
+            &client,
+        )
+        .await
+    {
         Ok(_) => Redirect::to("/settings?done=password").into_response(),
         Err(e) => {
             let (status, msg, retry) = form_failure(e);
-            with_retry(settings_page(&app, &who, status, None, Some(msg)).await, retry)
+            with_retry(
+                settings_page(&app, &who, status, None, Some(msg)).await,
+                retry,
+            )
         }
     }
 }
 
-async fn end_session(State(app): State<Arc<App>>, client: Client, jar: CookieJar, Path(id): Path<String>) -> Response {
-    let Some(who) = page_user(&app, &jar).await else { return Redirect::to("/login").into_response() };
-    let Ok(id) = id.parse() else { return message(StatusCode::NOT_FOUND, "Not found", "There is no such session.") };
+async fn end_session(
+    State(app): State<Arc<App>>,
+    client: Client,
+    jar: CookieJar,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(who) = page_user(&app, &jar).await else {
+        return Redirect::to("/login").into_response();
+    };
+    let Ok(id) = id.parse() else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such session.",
+        );
+    };
     match app.end_session(&who, id, &client).await {
         Ok(()) => Redirect::to("/settings?done=ended").into_response(),
-        Err(AppError::NotFound(_)) => message(StatusCode::NOT_FOUND, "Not found", "There is no such session."),
+        Err(AppError::NotFound(_)) => message(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such session.",
+        ),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
 
 async fn end_others(State(app): State<Arc<App>>, client: Client, jar: CookieJar) -> Response {
-    let Some(who) = page_user(&app, &jar).await else { return Redirect::to("/login").into_response() };
+    let Some(who) = page_user(&app, &jar).await else {
+        return Redirect::to("/login").into_response();
+    };
     match app.end_other_sessions(&who, &client).await {
         Ok(_) => Redirect::to("/settings?done=others").into_response(),
         Err(e) => ApiError::from(e).into_response(),
@@ -272,12 +368,20 @@ async fn logout(State(app): State<Arc<App>>, client: Client, jar: CookieJar) -> 
         // Already ended elsewhere is fine: the visitor wants to be signed out.
         let _ = app.end_session(&who, who.session, &client).await;
     }
-    (jar.add(cookies::clear_session_cookie(&app.config)), Redirect::to("/login?done=logout")).into_response()
+    (
+        jar.add(cookies::clear_session_cookie(&app.config)),
+        Redirect::to("/login?done=logout"),
+    )
+        .into_response()
 }
 
 /// An HTML 404 for paths outside the API.
 pub async fn not_found_page() -> Response {
-    message(StatusCode::NOT_FOUND, "Page not found", "There is nothing at this address.")
+    message(
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is nothing at this address.",
+    )
 }
 
 async fn stylesheet() -> impl IntoResponse {

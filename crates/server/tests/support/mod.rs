@@ -25,7 +25,10 @@ pub struct TestApp {
 impl TestApp {
     /// A server over a fresh database. `None` only when PostgreSQL is knowingly skipped.
     pub async fn spawn(engine: Engine, extra_env: &[(&str, &str)]) -> Option<Self> {
-        let env: Vec<(String, String)> = extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: Vec<(String, String)> = extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Self::spawn_env(engine, env).await
     }
 
@@ -49,17 +52,23 @@ impl TestApp {
         let mut all = vec![
             ("GATEHOUSE_DATABASE_URL".to_string(), db_url.clone()),
             ("GATEHOUSE_PUBLIC_URL".to_string(), base.clone()),
-            ("GATEHOUSE_ARGON2_MEMORY_KIB".to_string(), "1024".to_string()),
+            (
+                "GATEHOUSE_ARGON2_MEMORY_KIB".to_string(),
+                "1024".to_string(),
+            ),
             ("GATEHOUSE_ARGON2_ITERATIONS".to_string(), "1".to_string()),
         ];
         all.extend(env.iter().cloned());
         let config = Config::load_from(None, all).expect("test config");
         let store = match &db {
             Some(db) => db.store.clone(),
-            None => gatehouse_store::connect(&db_url, &Default::default()).await.unwrap(),
+            None => gatehouse_store::connect(&db_url, &Default::default())
+                .await
+                .unwrap(),
         };
         let engine = store.engine();
-        let app = Arc::new(App::new(config, store, Arc::new(SystemClock), Arc::new(OsEntropy)).unwrap());
+        let app =
+            Arc::new(App::new(config, store, Arc::new(SystemClock), Arc::new(OsEntropy)).unwrap());
         let router = gatehouse_server::http::router(app.clone()).unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -75,7 +84,16 @@ impl TestApp {
             .user_agent("gatehouse-tests")
             .build()
             .unwrap();
-        Self { base, http, app, engine, db_url, env, _db: db, shutdown: Some(tx) }
+        Self {
+            base,
+            http,
+            app,
+            engine,
+            db_url,
+            env,
+            _db: db,
+            shutdown: Some(tx),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -83,25 +101,54 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.http.post(self.url(path)).json(body).send().await.unwrap()
+        self.http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post_json_auth(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.http.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn sign_up(&self, email: &str, password: &str) {
-        let r = self.post_json("/api/v1/accounts", &serde_json::json!({"email": email, "password": password})).await;
-        assert_eq!(r.status(), StatusCode::CREATED, "sign-up of {email}: {}", r.text().await.unwrap());
+        let r = self
+            .post_json(
+                "/api/v1/accounts",
+                &serde_json::json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "sign-up of {email}: {}",
+            r.text().await.unwrap()
+        );
     }
 
     /// Logs in from a separate client (another device) and returns the bearer token.
     pub async fn log_in(&self, email: &str, password: &str) -> String {
-        let other = reqwest::Client::builder().user_agent("gatehouse-tests").build().unwrap();
+        let other = reqwest::Client::builder()
+            .user_agent("gatehouse-tests")
+            .build()
+            .unwrap();
         let r = other
             .post(self.url("/api/v1/sessions"))
             .json(&serde_json::json!({"email": email, "password": password}))
@@ -109,11 +156,21 @@ impl TestApp {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::CREATED, "login of {email}");
-        r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+        r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     pub async fn audit_actions(&self) -> Vec<String> {
-        self.app.store.audit_entries(0, 10_000).await.unwrap().into_iter().map(|e| e.action).collect()
+        self.app
+            .store
+            .audit_entries(0, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect()
     }
 }
 
@@ -130,7 +187,12 @@ pub async fn assert_error(r: reqwest::Response, status: StatusCode, code: &str) 
     assert_eq!(r.status(), status, "expected {status} {code}");
     let body: Value = r.json().await.expect("error body is JSON");
     assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     body
 }
 
@@ -147,7 +209,9 @@ macro_rules! both_engines {
             async fn run(engine: Engine) {
                 let mut env: Vec<(String, String)> = Vec::new();
                 ($env)(&mut env);
-                let Some(t) = TestApp::spawn_env(engine, env).await else { return };
+                let Some(t) = TestApp::spawn_env(engine, env).await else {
+                    return;
+                };
                 ($body)(t).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
