@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: README.md names this command and
 # .ci/run calls it. It starts its own throwaway PostgreSQL so every store and
-# HTTP test runs on SQLite *and* PostgreSQL.
+# HTTP test runs on SQLite *and* PostgreSQL, then drives the pages in headless
+# Chromium (scripts/e2e.sh installs it if missing) on both engines.
+#   scripts/test.sh [extra arguments for cargo nextest / cargo test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +18,15 @@ else
   runner=(cargo test --workspace --no-fail-fast)
 fi
 
-scripts/with-postgres.sh "${runner[@]}" "$@"
-# Doc tests: nextest does not run them.
-if [ "${runner[1]}" = nextest ]; then cargo test --workspace --doc --quiet; fi
+# Inside the cluster's lifetime: Rust tests, doc tests, then the browser tests
+# on SQLite and on the PostgreSQL cluster.
+scripts/with-postgres.sh bash -c '
+  set -euo pipefail
+  "$@"
+  cargo test --workspace --doc --quiet
+  echo "test: browser tests on SQLite" >&2
+  scripts/e2e.sh
+  echo "test: browser tests on PostgreSQL" >&2
+  GATEHOUSE_E2E_DATABASE_URL="$GATEHOUSE_TEST_PG_URL" scripts/e2e.sh
+' test-suite "${runner[@]}" "$@"
+echo "test: all passed" >&2

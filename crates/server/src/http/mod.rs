@@ -48,6 +48,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-ac
 /// The complete application router, with middleware, for `app`.
 pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
     let (api, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(utoipa_axum::routes!(healthz))
         .nest("/api/v1", api::router())
         .split_for_parts();
     let components = spec.components.get_or_insert_with(Default::default);
@@ -94,7 +95,6 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
     let router = Router::new()
         .merge(api)
         .merge(pages::router())
-        .route("/healthz", get(healthz))
         .route("/metrics", get(|| async { metrics::handle().render() }))
         .route(
             "/openapi.json",
@@ -156,6 +156,9 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
 }
 
 /// Health: the process answers and the database is reachable.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "`{\"status\": \"ok\", \"engine\": \"sqlite\"|\"postgres\"}`"),
+              (status = 503, body = error::ErrorBody)))]
 async fn healthz(State(app): State<Arc<App>>) -> Response {
     match app.store.ping().await {
         Ok(()) => axum::Json(serde_json::json!({ "status": "ok", "engine": app.store.engine() }))

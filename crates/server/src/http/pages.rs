@@ -41,7 +41,9 @@ struct SessionRow {
     user_agent: String,
     ip: String,
     created_at: String,
+    created_at_iso: String,
     last_seen_at: String,
+    last_seen_at_iso: String,
     current: bool,
 }
 
@@ -77,8 +79,39 @@ fn message(status: StatusCode, title: &str, message: impl Into<String>) -> Respo
 /// The message for a failed form, and the status to answer it with (keeping
 /// Retry-After for throttling and overload).
 fn form_failure(e: AppError) -> (StatusCode, String, Option<u64>) {
+    // On a page the field is evident from the form: show the reason alone.
+    let reason = match &e {
+        AppError::Invalid { message, .. } => Some(message.clone()),
+        _ => None,
+    };
     let api = ApiError::from(e);
-    (api.status(), api.message().to_owned(), api.retry_after())
+    (api.status(), sentence(reason.as_deref().unwrap_or(api.message())), api.retry_after())
+}
+
+/// "the password is empty" → "The password is empty."
+fn sentence(msg: &str) -> String {
+    let mut chars = msg.chars();
+    let mut out: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+    out.push_str(chars.as_str());
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+/// An error page for a failed action that has no form to return to.
+fn action_failed(e: AppError) -> Response {
+    let (status, msg, retry) = form_failure(e);
+    with_retry(message(status, "That did not work", msg), retry)
+}
+
+/// `2026-11-26T18:19:05.123Z` → `2026-11-26 18:19 UTC`, for people.
+fn readable(t: gatehouse_domain::Timestamp) -> String {
+    let s = t.to_rfc3339();
+    match (s.get(..10), s.get(11..16)) {
+        (Some(d), Some(hm)) => format!("{d} {hm} UTC"),
+        _ => s,
+    }
 }
 
 fn with_retry(mut res: Response, retry: Option<u64>) -> Response {
@@ -240,7 +273,7 @@ async fn settings_page(
 ) -> Response {
     let sessions = match app.list_sessions(who).await {
         Ok(list) => list,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => return action_failed(e),
     };
     let rows = sessions
         .into_iter()
@@ -248,8 +281,10 @@ async fn settings_page(
             id: s.id.to_string(),
             user_agent: s.user_agent.unwrap_or_else(|| "Unknown device".into()),
             ip: s.ip.unwrap_or_else(|| "unknown".into()),
-            created_at: s.created_at.to_rfc3339(),
-            last_seen_at: s.last_seen_at.to_rfc3339(),
+            created_at_iso: s.created_at.to_rfc3339(),
+            created_at: readable(s.created_at),
+            last_seen_at_iso: s.last_seen_at.to_rfc3339(),
+            last_seen_at: readable(s.last_seen_at),
             current: s.id == who.session,
         })
         .collect();
@@ -359,7 +394,7 @@ async fn end_others(State(app): State<Arc<App>>, client: Client, jar: CookieJar)
     };
     match app.end_other_sessions(&who, &client).await {
         Ok(_) => Redirect::to("/settings?done=others").into_response(),
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => action_failed(e),
     }
 }
 
@@ -406,4 +441,6 @@ pub fn router() -> Router<Arc<App>> {
         .route("/settings/sessions/end-others", post(end_others))
         .route("/settings/sessions/{id}/end", post(end_session))
         .route("/static/style.css", get(stylesheet))
+        // Browsers ask for it on every visit; answer without a 404 in the logs.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
 }

@@ -1,0 +1,602 @@
+// End-to-end tests of Gatehouse's HTML pages in a real headless Chromium.
+//
+// Run through scripts/e2e.sh, which builds and starts a server and sets:
+//   GATEHOUSE_E2E_BASE_URL     the server's origin, e.g. http://127.0.0.1:41234
+//   GATEHOUSE_E2E_SCREENSHOTS  where to put full-page screenshots
+//                              (default: <repo>/test-output/screenshots)
+//   GATEHOUSE_E2E_CHROMIUM     the browser (default /usr/bin/chromium)
+//
+// Each test uses its own browser context (own cookies) and its own account,
+// so the tests do not depend on each other's order.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BASE = (process.env.GATEHOUSE_E2E_BASE_URL ?? '').replace(/\/$/, '');
+if (!BASE) {
+  throw new Error('GATEHOUSE_E2E_BASE_URL is not set: run the tests with scripts/e2e.sh');
+}
+const SHOTS = resolve(
+  process.env.GATEHOUSE_E2E_SCREENSHOTS ?? join(here, '..', 'test-output', 'screenshots'),
+);
+const CHROMIUM = process.env.GATEHOUSE_E2E_CHROMIUM ?? '/usr/bin/chromium';
+
+// Flags: no sandbox (root), and no background traffic (closed network).
+const LAUNCH_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+// A password long enough for the default policy (15 characters).
+const PASSWORD = 'correct horse battery staple';
+const NEW_PASSWORD = 'purple elephant umbrella sunrise';
+const WRONG_PASSWORD = 'not the password at all, really';
+
+// The login throttle counts failures per client address, for an hour, in the
+// database. So that runs on a reused database (GATEHOUSE_E2E_DATABASE_URL) do not
+// add up, each run poses as its own client: scripts/e2e.sh trusts
+// X-Forwarded-For from loopback, and every request here carries a random
+// address from the benchmarking range 198.18.0.0/15. (Without that trust the
+// header is ignored and the client is 127.0.0.1.)
+const rnd = (n) => Math.floor(Math.random() * n);
+const CLIENT_IP = `198.${18 + rnd(2)}.${rnd(256)}.${1 + rnd(254)}`;
+const CLIENT_HEADERS = { 'x-forwarded-for': CLIENT_IP };
+
+let browser;
+let counter = 0;
+
+/** A fresh address for each account, unique across runs on the same database. */
+function freshEmail(tag) {
+  counter += 1;
+  const stamp = `${Date.now().toString(36)}${process.pid.toString(36)}${counter}`;
+  return `e2e-${tag}-${stamp}@example.org`;
+}
+
+/** A new browser context and page; collects console errors (CSP violations show up there). */
+async function newPage(t) {
+  const context = await browser.newContext({
+    viewport: { width: 1024, height: 768 },
+    extraHTTPHeaders: CLIENT_HEADERS,
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  page.setDefaultNavigationTimeout(15_000);
+  const problems = [];
+  page.on('console', (m) => {
+    // "Failed to load resource" is a status of 400 or more: judged below, by URL.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
+      problems.push(`console: ${m.text()}`);
+    }
+  });
+  page.on('response', (r) => {
+    // Documents' statuses are asserted by the tests; a failing style sheet is a problem.
+    // Chromium asks for /favicon.ico on its own; the pages do not link one.
+    const path = new URL(r.url()).pathname;
+    if (r.status() >= 400 && !r.request().isNavigationRequest() && path !== '/favicon.ico') {
+      problems.push(`${r.status()} for ${r.request().method()} ${path}`);
+    }
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  t.after(async () => {
+    await context.close();
+  });
+  return { context, page, problems };
+}
+
+/** Fails if the browser logged errors (CSP violations, script errors) or a sub-resource failed. */
+function assertNoProblems(problems) {
+  assert.deepEqual(problems, [], 'the browser reported problems');
+}
+
+async function screenshot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/**
+ * Clicks a submit button (given by its exact accessible name, or as a locator)
+ * and waits for the POST's response and the page it leads to. Returns the
+ * POST's response (before any redirect).
+ */
+async function submit(page, button) {
+  const response = page.waitForResponse(
+    (r) => r.request().method() === 'POST' && r.request().isNavigationRequest(),
+  );
+  const target = typeof button === 'string' ? page.getByRole('button', { name: button, exact: true }) : button;
+  await target.click();
+  const r = await response;
+  await page.waitForLoadState('load');
+  return r;
+}
+
+async function api(method, path, { body, token } = {}) {
+  const headers = { ...CLIENT_HEADERS };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = `Bearer ${token}`;
+  const r = await fetch(`${BASE}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  let json;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: r.status, json, text };
+}
+
+async function signUpInBrowser(page, email, password = PASSWORD) {
+  await page.goto(`${BASE}/signup`);
+  await page.getByLabel('E-mail address', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByLabel('Repeat the password', { exact: true }).fill(password);
+  const r = await submit(page, 'Create account');
+  assert.equal(r.status(), 303, `POST /signup answered ${r.status()}: ${await r.text().catch(() => '')}`);
+  assert.equal(new URL(page.url()).pathname, '/settings');
+}
+
+async function logInInBrowser(page, email, password) {
+  await page.goto(`${BASE}/login`);
+  await page.getByLabel('E-mail address', { exact: true }).fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  return submit(page, 'Sign in');
+}
+
+async function signedInAs(page) {
+  const p = page.locator('main p', { hasText: 'Signed in as' });
+  return (await p.locator('strong').textContent())?.trim();
+}
+
+async function noticeText(page) {
+  const n = page.locator('main [role="status"]');
+  return (await n.count()) ? (await n.first().textContent()).trim() : null;
+}
+
+async function errorText(page) {
+  const e = page.locator('main [role="alert"]');
+  return (await e.count()) ? (await e.first().textContent()).trim() : null;
+}
+
+/** The rows of the sessions table, as [device, address, signed in, last active, action] texts. */
+async function sessionRows(page) {
+  return page
+    .locator('table tbody tr')
+    .evaluateAll((rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())));
+}
+
+before(async () => {
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
+  const h = await api('GET', '/healthz');
+  assert.equal(h.status, 200, `the server at ${BASE} is not healthy: ${h.text}`);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+describe('Gatehouse pages', () => {
+  test('sign up through the form lands on settings showing the e-mail', async (t) => {
+    const { context, page, problems } = await newPage(t);
+    const email = freshEmail('signup');
+
+    await page.goto(`${BASE}/signup`);
+    assert.equal(await page.title(), 'Create an account · Gatehouse');
+    await screenshot(page, 'signup');
+
+    await signUpInBrowser(page, email);
+    const url = new URL(page.url());
+    assert.equal(url.pathname, '/settings');
+    assert.equal(url.searchParams.get('done'), 'welcome');
+    assert.equal(await page.locator('h1').textContent(), 'Settings');
+    assert.equal(await signedInAs(page), email);
+    assert.equal(await noticeText(page), 'Your account is ready.');
+
+    // The one session is this browser's, and there is nothing else to sign out.
+    const rows = await sessionRows(page);
+    assert.equal(rows.length, 1, `sessions: ${JSON.stringify(rows)}`);
+    assert.equal(rows[0][4], 'This device');
+    assert.equal(await page.getByRole('button', { name: 'Sign out all other sessions' }).count(), 0);
+
+    // The session cookie is out of reach of scripts and not sent cross-site.
+    const cookies = await context.cookies(BASE);
+    const session = cookies.find((c) => c.name === 'gatehouse_session');
+    assert.ok(session, `no session cookie among ${cookies.map((c) => c.name).join(', ')}`);
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.sameSite, 'Lax');
+    assert.equal(session.path, '/');
+
+    // The account exists: the API accepts the same credentials.
+    const s = await api('POST', '/api/v1/sessions', { body: { email, password: PASSWORD } });
+    assert.equal(s.status, 201, s.text);
+    assert.ok(s.json?.token, s.text);
+
+    // Reloading keeps the visitor signed in (the cookie works).
+    await page.goto(`${BASE}/settings`);
+    assert.equal(await signedInAs(page), email);
+    assert.equal(await noticeText(page), null);
+    assertNoProblems(problems);
+  });
+
+  test('sign out, wrong password is refused neutrally, right password signs in', async (t) => {
+    const { context, page, problems } = await newPage(t);
+    const email = freshEmail('login');
+    await signUpInBrowser(page, email);
+
+    // Sign out from the header.
+    const out = await submit(page, 'Sign out');
+    assert.equal(out.status(), 303);
+    let url = new URL(page.url());
+    assert.equal(url.pathname, '/login');
+    assert.equal(url.searchParams.get('done'), 'logout');
+    assert.equal(await noticeText(page), 'You are signed out.');
+    assert.equal(await page.locator('h1').textContent(), 'Sign in');
+    await screenshot(page, 'login');
+
+    // The cookie is gone, and settings now sends the visitor to the login page.
+    const cookies = await context.cookies(BASE);
+    assert.equal(cookies.find((c) => c.name === 'gatehouse_session' && c.value), undefined);
+    await page.goto(`${BASE}/settings`);
+    assert.equal(new URL(page.url()).pathname, '/login');
+
+    // A wrong password: same page, 401, the neutral message, the e-mail kept.
+    const wrong = await logInInBrowser(page, email, WRONG_PASSWORD);
+    assert.equal(wrong.status(), 401);
+    assert.equal(new URL(page.url()).pathname, '/login');
+    assert.match(await errorText(page), /the e-mail address or password is not correct/i);
+    assert.equal(await page.getByLabel('E-mail address', { exact: true }).inputValue(), email);
+    assert.equal(await page.getByLabel('Password', { exact: true }).inputValue(), '');
+
+    // An unknown address gets exactly the same message (no account enumeration).
+    const wrongErr = await errorText(page);
+    const unknown = await logInInBrowser(page, freshEmail('nobody'), WRONG_PASSWORD);
+    assert.equal(unknown.status(), 401);
+    assert.equal(await errorText(page), wrongErr);
+
+    // The right password: settings, signed in as that address.
+    const right = await logInInBrowser(page, email, PASSWORD);
+    assert.equal(right.status(), 303);
+    url = new URL(page.url());
+    assert.equal(url.pathname, '/settings');
+    assert.equal(await signedInAs(page), email);
+    assert.equal(await errorText(page), null);
+    assertNoProblems(problems);
+  });
+
+  test('changing the password ends the other session and replaces the old password', async (t) => {
+    const { page, problems } = await newPage(t);
+    const email = freshEmail('change');
+    await signUpInBrowser(page, email);
+
+    // A second session, as another device would have it.
+    const other = await api('POST', '/api/v1/sessions', { body: { email, password: PASSWORD } });
+    assert.equal(other.status, 201, `POST /api/v1/sessions: ${other.text}`);
+    const token = other.json.token;
+    assert.ok(token, other.text);
+    const meBefore = await api('GET', '/api/v1/me', { token });
+    assert.equal(meBefore.status, 200, meBefore.text);
+
+    // Settings lists both sessions, with a way to end the other one.
+    await page.goto(`${BASE}/settings`);
+    let rows = await sessionRows(page);
+    assert.equal(rows.length, 2, `sessions: ${JSON.stringify(rows)}`);
+    assert.equal(rows.filter((r) => r[4] === 'This device').length, 1);
+    assert.equal(rows.filter((r) => r[4] === 'Sign out').length, 1);
+    assert.equal(await page.getByRole('button', { name: 'Sign out all other sessions' }).count(), 1);
+    await screenshot(page, 'settings');
+
+    // "Sign out everywhere else" is on by default.
+    const everywhere = page.getByLabel('Sign out everywhere else', { exact: true });
+    assert.equal(await everywhere.isChecked(), true);
+
+    await page.getByLabel('Current password', { exact: true }).fill(PASSWORD);
+    await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+    await page.getByLabel('Repeat the new password', { exact: true }).fill(NEW_PASSWORD);
+    const changed = await submit(page, 'Change password');
+    assert.equal(changed.status(), 303);
+    const url = new URL(page.url());
+    assert.equal(url.pathname, '/settings');
+    assert.equal(url.searchParams.get('done'), 'password');
+    assert.equal(await noticeText(page), 'Your password was changed.');
+
+    // This browser stays signed in; the other session is gone from the list...
+    assert.equal(await signedInAs(page), email);
+    rows = await sessionRows(page);
+    assert.equal(rows.length, 1, `sessions after the change: ${JSON.stringify(rows)}`);
+    assert.equal(rows[0][4], 'This device');
+    // ...and its token no longer works.
+    const meAfter = await api('GET', '/api/v1/me', { token });
+    assert.equal(meAfter.status, 401, meAfter.text);
+
+    // The old password no longer signs in; the new one does.
+    await submit(page, 'Sign out');
+    const old = await logInInBrowser(page, email, PASSWORD);
+    assert.equal(old.status(), 401);
+    assert.match(await errorText(page), /the e-mail address or password is not correct/i);
+    const fresh = await logInInBrowser(page, email, NEW_PASSWORD);
+    assert.equal(fresh.status(), 303);
+    assert.equal(new URL(page.url()).pathname, '/settings');
+    assert.equal(await signedInAs(page), email);
+    assertNoProblems(problems);
+  });
+
+  test('settings: a wrong current password changes nothing; ending sessions from the table', async (t) => {
+    const { page, problems } = await newPage(t);
+    const email = freshEmail('sessions');
+    await signUpInBrowser(page, email);
+    const newToken = async () => {
+      const r = await api('POST', '/api/v1/sessions', { body: { email, password: PASSWORD } });
+      assert.equal(r.status, 201, r.text);
+      return r.json.token;
+    };
+    const a = await newToken();
+    const b = await newToken();
+    const c = await newToken();
+
+    // A wrong current password: an error on the page, still signed in, nothing ended.
+    await page.goto(`${BASE}/settings`);
+    await page.getByLabel('Current password', { exact: true }).fill(WRONG_PASSWORD);
+    await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+    await page.getByLabel('Repeat the new password', { exact: true }).fill(NEW_PASSWORD);
+    const refused = await submit(page, 'Change password');
+    assert.equal(refused.status(), 403);
+    assert.ok(await errorText(page), 'no error message after a wrong current password');
+    assert.equal(await noticeText(page), null);
+    assert.equal(await signedInAs(page), email);
+    assert.equal((await sessionRows(page)).length, 4);
+    assert.equal((await api('GET', '/api/v1/me', { token: a })).status, 200);
+
+    // New passwords that differ: refused, nothing changed.
+    await page.getByLabel('Current password', { exact: true }).fill(PASSWORD);
+    await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+    await page.getByLabel('Repeat the new password', { exact: true }).fill(`${NEW_PASSWORD}!`);
+    const differ = await submit(page, 'Change password');
+    assert.equal(differ.status(), 400);
+    assert.equal(await errorText(page), 'The two new passwords are not the same.');
+    assert.equal((await api('POST', '/api/v1/sessions', { body: { email, password: NEW_PASSWORD } })).status, 401);
+
+    // Unticking "Sign out everywhere else" keeps the other sessions.
+    await page.goto(`${BASE}/settings`);
+    await page.getByLabel('Current password', { exact: true }).fill(PASSWORD);
+    await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+    await page.getByLabel('Repeat the new password', { exact: true }).fill(NEW_PASSWORD);
+    await page.getByLabel('Sign out everywhere else', { exact: true }).uncheck();
+    const kept = await submit(page, 'Change password');
+    assert.equal(kept.status(), 303);
+    assert.equal(await noticeText(page), 'Your password was changed.');
+    assert.equal((await sessionRows(page)).length, 4);
+    for (const token of [a, b, c]) {
+      assert.equal((await api('GET', '/api/v1/me', { token })).status, 200);
+    }
+
+    // "Sign out" on one row ends exactly that session.
+    const otherRow = page.locator('table tbody tr').filter({ hasNotText: 'This device' }).first();
+    const rowButton = otherRow.getByRole('button');
+    // The button says "Sign out" and tells screen readers which session it ends.
+    assert.equal((await rowButton.textContent()).trim(), 'Sign out');
+    assert.match(await rowButton.getAttribute('aria-label'), /^Sign out the session from /);
+    const endOne = await submit(page, rowButton);
+    assert.equal(endOne.status(), 303);
+    assert.equal(await noticeText(page), 'That session was signed out.');
+    assert.equal((await sessionRows(page)).length, 3);
+    const alive = [];
+    for (const token of [a, b, c]) alive.push((await api('GET', '/api/v1/me', { token })).status);
+    assert.deepEqual(alive.sort(), [200, 200, 401]);
+
+    // "Sign out all other sessions" ends the rest and keeps this one.
+    const endAll = await submit(page, 'Sign out all other sessions');
+    assert.equal(endAll.status(), 303);
+    assert.equal(await noticeText(page), 'All other sessions were signed out.');
+    const rows = await sessionRows(page);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0][4], 'This device');
+    assert.equal(await page.getByRole('button', { name: 'Sign out all other sessions' }).count(), 0);
+    for (const token of [a, b, c]) {
+      assert.equal((await api('GET', '/api/v1/me', { token })).status, 401);
+    }
+    assert.equal(await signedInAs(page), email);
+    assertNoProblems(problems);
+  });
+
+  test('a form posted from another site is refused', async (t) => {
+    const { page, problems } = await newPage(t);
+    const email = freshEmail('csrf');
+    await signUpInBrowser(page, email);
+    const r = await api('POST', '/api/v1/sessions', { body: { email, password: PASSWORD } });
+    assert.equal(r.status, 201, r.text);
+    const token = r.json.token;
+
+    // A page on another site that posts to Gatehouse (served by the test, never fetched).
+    const evil = 'http://evil.example/';
+    await page.route(evil, (route) =>
+      route.fulfill({
+        contentType: 'text/html',
+        body: `<!doctype html><title>Win a prize</title>
+          <form method="post" action="${BASE}/settings/sessions/end-others">
+          <button type="submit">Claim</button></form>`,
+      }),
+    );
+    await page.goto(evil);
+    const refused = await submit(page, 'Claim');
+    assert.equal(refused.status(), 403);
+    assert.equal((await api('GET', '/api/v1/me', { token })).status, 200, 'the cross-site post ended a session');
+
+    // The same action from Gatehouse's own page works.
+    await page.goto(`${BASE}/settings`);
+    const ok = await submit(page, 'Sign out all other sessions');
+    assert.equal(ok.status(), 303);
+    assert.equal((await api('GET', '/api/v1/me', { token })).status, 401);
+    assertNoProblems(problems);
+  });
+
+  test('the signup form refuses mismatched passwords and keeps the e-mail', async (t) => {
+    const { context, page, problems } = await newPage(t);
+    const email = freshEmail('mismatch');
+
+    await page.goto(`${BASE}/signup`);
+    await page.getByLabel('E-mail address', { exact: true }).fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByLabel('Repeat the password', { exact: true }).fill(`${PASSWORD} typo`);
+    const r = await submit(page, 'Create account');
+
+    assert.equal(r.status(), 400);
+    assert.equal(new URL(page.url()).pathname, '/signup');
+    assert.equal(await errorText(page), 'The two passwords are not the same.');
+    assert.equal(await page.getByLabel('E-mail address', { exact: true }).inputValue(), email);
+    // Passwords are never echoed back into the page.
+    assert.equal(await page.getByLabel('Password', { exact: true }).inputValue(), '');
+    assert.equal(await page.getByLabel('Repeat the password', { exact: true }).inputValue(), '');
+    assert.ok(!(await page.content()).includes(PASSWORD), 'the page contains the typed password');
+
+    // No account and no session came of it.
+    const cookies = await context.cookies(BASE);
+    assert.equal(cookies.find((c) => c.name === 'gatehouse_session'), undefined);
+    const s = await api('POST', '/api/v1/sessions', { body: { email, password: PASSWORD } });
+    assert.equal(s.status, 401, s.text);
+
+    // Fixing the repeat on the same page then works.
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByLabel('Repeat the password', { exact: true }).fill(PASSWORD);
+    const ok = await submit(page, 'Create account');
+    assert.equal(ok.status(), 303);
+    assert.equal(await signedInAs(page), email);
+    assertNoProblems(problems);
+  });
+
+  // Server-side validation messages on pages name no internal field
+  // (the API's "email: …" form stays in the JSON error).
+  test('a server-side validation message names no internal field', async (t) => {
+    const { page } = await newPage(t);
+    await page.goto(`${BASE}/signup`);
+    // The browser's own e-mail check accepts a one-label domain; the server does not.
+    await page.getByLabel('E-mail address', { exact: true }).fill('someone@localhost');
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByLabel('Repeat the password', { exact: true }).fill(PASSWORD);
+    const r = await submit(page, 'Create account');
+    assert.equal(r.status(), 400);
+    const message = await errorText(page);
+    assert.ok(message, 'no error message');
+    assert.doesNotMatch(message, /^(email|password|password_confirm):/, `message shown: ${message}`);
+    assert.match(message, /^The domain after '@' is not valid/, `message shown: ${message}`);
+  });
+
+  test('the signup form will not send a password shorter than the policy', async (t) => {
+    const { page } = await newPage(t);
+    await page.goto(`${BASE}/signup`);
+    await page.getByLabel('E-mail address', { exact: true }).fill(freshEmail('short'));
+    await page.getByLabel('Password', { exact: true }).fill('short pw');
+    await page.getByLabel('Repeat the password', { exact: true }).fill('short pw');
+    let posted = false;
+    page.on('request', (r) => {
+      if (r.method() === 'POST') posted = true;
+    });
+    await page.getByRole('button', { name: 'Create account', exact: true }).click();
+    await page.waitForTimeout(300);
+    assert.equal(posted, false, 'the browser sent a too-short password');
+    const tooShort = await page
+      .getByLabel('Password', { exact: true })
+      .evaluate((el) => el.validity.tooShort);
+    assert.equal(tooShort, true);
+    assert.match(await page.locator('#password-help').textContent(), /At least 15 characters/);
+  });
+
+  test('keyboard: the login form is reachable with Tab in order, and every input is labelled', async (t) => {
+    const { page, problems } = await newPage(t);
+    const email = freshEmail('keys');
+    const made = await api('POST', '/api/v1/accounts', { body: { email, password: PASSWORD } });
+    assert.equal(made.status, 201, `POST /api/v1/accounts: ${made.text}`);
+
+    await page.goto(`${BASE}/login`);
+    // Walk the page with Tab from the top, recording what gets focus.
+    const order = [];
+    for (let i = 0; i < 12; i += 1) {
+      await page.keyboard.press('Tab');
+      const d = await page.evaluate(() => {
+        const el = document.activeElement;
+        if (!el || el === document.body) return null;
+        return { tag: el.tagName.toLowerCase(), id: el.id, text: el.textContent.trim() };
+      });
+      if (!d) break; // wrapped to the browser's chrome
+      const key = d.id ? `#${d.id}` : `${d.tag}:${d.text}`;
+      if (order.includes(key)) break;
+      order.push(key);
+    }
+    const i = order.indexOf('#email');
+    assert.ok(i >= 0, `Tab never reached the e-mail field: ${order.join(' → ')}`);
+    assert.deepEqual(order.slice(i, i + 3), ['#email', '#password', 'button:Sign in'], order.join(' → '));
+
+    // And the form works from the keyboard alone.
+    await page.goto(`${BASE}/login`);
+    await page.keyboard.press('Tab');
+    while ((await page.evaluate(() => document.activeElement?.id)) !== 'email') {
+      await page.keyboard.press('Tab');
+    }
+    await page.keyboard.type(email);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(PASSWORD);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent.trim()), 'Sign in');
+    const nav = page.waitForURL((u) => u.pathname === '/settings');
+    await page.keyboard.press('Enter');
+    await nav;
+    assert.equal(await signedInAs(page), email);
+
+    // Every visible input on each page has a label (label[for]) and that label is
+    // its accessible name (so screen readers announce it).
+    const expected = {
+      '/signup': { email: 'E-mail address', password: 'Password', password_confirm: 'Repeat the password' },
+      '/login': { email: 'E-mail address', password: 'Password' },
+      '/settings': {
+        current_password: 'Current password',
+        new_password: 'New password',
+        new_password_confirm: 'Repeat the new password',
+        end_other_sessions: 'Sign out everywhere else',
+      },
+    };
+    for (const [path, fields] of Object.entries(expected)) {
+      await page.goto(`${BASE}${path}`);
+      assert.equal(new URL(page.url()).pathname, path);
+      const inputs = await page.locator('input:not([type=hidden]), select, textarea').evaluateAll((els) =>
+        els.map((el) => ({
+          id: el.id,
+          name: el.name,
+          labels: [...(el.labels ?? [])].map((l) => l.textContent.trim()),
+          forMatches: !!el.id && !!document.querySelector(`label[for="${CSS.escape(el.id)}"]`),
+        })),
+      );
+      assert.deepEqual(
+        inputs.map((x) => x.name).sort(),
+        Object.keys(fields).sort(),
+        `${path}: unexpected set of inputs`,
+      );
+      for (const input of inputs) {
+        assert.ok(input.forMatches, `${path}: input ${input.name} has no label[for=${input.id}]`);
+        assert.deepEqual(input.labels, [fields[input.name]], `${path}: labels of ${input.name}`);
+        // Accessible name, as computed by Chromium's accessibility tree.
+        const byLabel = page.getByLabel(fields[input.name], { exact: true });
+        assert.equal(await byLabel.count(), 1, `${path}: "${fields[input.name]}" names ${await byLabel.count()} elements`);
+        assert.equal(await byLabel.getAttribute('id'), input.id, `${path}: "${fields[input.name]}" names another element`);
+      }
+      // Buttons have names too.
+      const unnamed = await page.locator('button').evaluateAll((bs) =>
+        bs.filter((b) => !(b.textContent.trim() || b.getAttribute('aria-label'))).length,
+      );
+      assert.equal(unnamed, 0, `${path}: buttons without a name`);
+    }
+    assertNoProblems(problems);
+  });
+});

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# End-to-end tests of the HTML pages in a real headless Chromium, from a fresh
+# Debian machine:
+#   scripts/e2e.sh [extra arguments for `node --test`]
+# Installs Chromium if missing, installs the test's npm packages (npm ci),
+# builds gatehouse, starts `gatehouse serve` on a free loopback port with a
+# throwaway data directory, runs e2e/pages.test.mjs, and stops the server.
+# Exits non-zero if anything fails.
+#
+# Environment:
+#   GATEHOUSE_E2E_DATABASE_URL  run the server on this database (e.g. a
+#                               postgres:// URL) instead of a fresh SQLite one
+#   CARGO_TARGET_DIR            honoured, like any cargo setting
+# Output: test-output/screenshots/*.png, and test-output/e2e-server.log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+started=$(date +%s)
+
+log() { echo "e2e: $*" >&2; }
+
+# --- Chromium -----------------------------------------------------------------
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  log "installing chromium and chromium-driver"
+  if [ "$(id -u)" = 0 ]; then sudo=(); else sudo=(sudo); fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+log "$(/usr/bin/chromium --version 2>/dev/null | head -n 1)"
+
+# --- npm packages ---------------------------------------------------------------
+command -v node >/dev/null || { log "node is required (Node 20 or later)"; exit 1; }
+(cd e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+
+# --- the binary ---------------------------------------------------------------
+log "building gatehouse"
+cargo build -p gatehouse
+target_dir=$(cargo metadata --format-version 1 --no-deps \
+  | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
+bin="$target_dir/debug/gatehouse"
+[ -x "$bin" ] || { log "no binary at $bin"; exit 1; }
+
+# --- the server -----------------------------------------------------------------
+port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+data_dir=$(mktemp -d /tmp/gatehouse-e2e.XXXXXX)
+out_dir="$root/test-output"
+mkdir -p "$out_dir/screenshots"
+server_log="$out_dir/e2e-server.log"
+server_pid=
+
+cleanup() {
+  local rc=$?
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$data_dir"
+  log "finished in $(($(date +%s) - started)) s (exit $rc)"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+export GATEHOUSE_LISTEN="127.0.0.1:$port"
+export GATEHOUSE_PUBLIC_URL="http://127.0.0.1:$port"
+export GATEHOUSE_DATA_DIR="$data_dir"
+# Cheap hashing: these tests are about the pages, not argon2's cost.
+export GATEHOUSE_ARGON2_MEMORY_KIB="${GATEHOUSE_ARGON2_MEMORY_KIB:-1024}"
+export GATEHOUSE_ARGON2_ITERATIONS="${GATEHOUSE_ARGON2_ITERATIONS:-1}"
+# The tests pose as a random client address per run (X-Forwarded-For), so the
+# per-address login throttle does not carry over between runs on one database.
+export GATEHOUSE_TRUSTED_PROXIES="127.0.0.1/32"
+if [ -n "${GATEHOUSE_E2E_DATABASE_URL:-}" ]; then
+  export GATEHOUSE_DATABASE_URL="$GATEHOUSE_E2E_DATABASE_URL"
+  log "database: GATEHOUSE_E2E_DATABASE_URL"
+else
+  unset GATEHOUSE_DATABASE_URL
+  log "database: SQLite in $data_dir"
+fi
+
+"$bin" serve >"$server_log" 2>&1 &
+server_pid=$!
+log "server pid $server_pid on $GATEHOUSE_PUBLIC_URL (log: ${server_log#"$root"/})"
+
+ready=
+for _ in $(seq 1 300); do
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    log "the server exited before it was ready:"; tail -n 40 "$server_log" >&2; exit 1
+  fi
+  if node -e 'fetch(process.argv[1]).then(r=>process.exit(r.status===200?0:1),()=>process.exit(1))' \
+      "$GATEHOUSE_PUBLIC_URL/healthz" 2>/dev/null; then
+    ready=1; break
+  fi
+  sleep 0.2
+done
+[ -n "$ready" ] || { log "the server was not healthy within 60 s:"; tail -n 40 "$server_log" >&2; exit 1; }
+
+# --- the tests ------------------------------------------------------------------
+log "running the browser tests"
+status=0
+(
+  cd e2e
+  GATEHOUSE_E2E_BASE_URL="$GATEHOUSE_PUBLIC_URL" \
+  GATEHOUSE_E2E_SCREENSHOTS="$out_dir/screenshots" \
+    node --test --test-concurrency=1 --test-reporter=spec "$@" pages.test.mjs
+) || status=$?
+if [ "$status" != 0 ]; then
+  log "tests failed; last lines of the server log:"
+  tail -n 30 "$server_log" >&2
+fi
+log "screenshots in ${out_dir#"$root"/}/screenshots/"
+exit "$status"
