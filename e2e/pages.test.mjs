@@ -45,13 +45,13 @@ const WRONG_PASSWORD = 'not the password at all, really';
 
 // The login throttle counts failures per client address, for an hour, in the
 // database. So that runs on a reused database (GATEHOUSE_E2E_DATABASE_URL) do not
-// add up, each run poses as its own client: scripts/e2e.sh trusts
-// X-Forwarded-For from loopback, and every request here carries a random
-// address from the benchmarking range 198.18.0.0/15. (Without that trust the
-// header is ignored and the client is 127.0.0.1.)
+// add up, and so that sign-ups (limited per network) do not either, each browser
+// context poses as its own client: scripts/e2e.sh trusts X-Forwarded-For from
+// loopback, and each context's requests carry a random address from the
+// benchmarking range 198.18.0.0/15. (Without that trust the header is ignored
+// and the client is 127.0.0.1.)
 const rnd = (n) => Math.floor(Math.random() * n);
-const CLIENT_IP = `198.${18 + rnd(2)}.${rnd(256)}.${1 + rnd(254)}`;
-const CLIENT_HEADERS = { 'x-forwarded-for': CLIENT_IP };
+const clientHeaders = () => ({ 'x-forwarded-for': `198.${18 + rnd(2)}.${rnd(256)}.${1 + rnd(254)}` });
 
 let browser;
 let counter = 0;
@@ -67,7 +67,7 @@ function freshEmail(tag) {
 async function newPage(t) {
   const context = await browser.newContext({
     viewport: { width: 1024, height: 768 },
-    extraHTTPHeaders: CLIENT_HEADERS,
+    extraHTTPHeaders: clientHeaders(),
   });
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
@@ -122,7 +122,7 @@ async function submit(page, button) {
 }
 
 async function api(method, path, { body, token } = {}) {
-  const headers = { ...CLIENT_HEADERS };
+  const headers = clientHeaders();
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers.authorization = `Bearer ${token}`;
   const r = await fetch(`${BASE}${path}`, {

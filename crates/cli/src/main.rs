@@ -186,7 +186,9 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     eprintln!(
         "Gatehouse is serving on http://{listen} (public URL {public}); open {public}/signup"
     );
+    let housekeeping = gatehouse_server::spawn_housekeeping(app.clone());
     gatehouse_server::http::serve(listener, router, shutdown_signal()).await?;
+    housekeeping.abort();
     app.store.close().await;
     Ok(ExitCode::SUCCESS)
 }

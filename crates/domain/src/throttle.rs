@@ -55,6 +55,20 @@ impl ThrottlePolicy {
         cap: 1000,
         window: Duration::from_secs(3600),
     };
+
+    /// Per-client-network sign-ups: each costs an argon2 hash from the same
+    /// pool logins use, so a sign-up flood must not starve logins.
+    /// 5 free, then 1 s doubling up to 10 min, at most 30 an hour.
+    pub const SIGNUP: Self = Self {
+        free_failures: 5,
+        base_delay: Duration::from_secs(1),
+        max_delay: Duration::from_secs(10 * 60),
+        cap: 30,
+        window: Duration::from_secs(3600),
+    };
+
+    /// The longest window of any shipped policy: counters older than this are stale.
+    pub const LONGEST_WINDOW: Duration = Duration::from_secs(3600);
 }
 
 /// Counters for one key.

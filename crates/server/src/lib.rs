@@ -38,3 +38,19 @@ pub async fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
         Arc::new(OsEntropy),
     )?))
 }
+
+/// Runs [`App::housekeeping`] every ten minutes until the task is aborted.
+pub fn spawn_housekeeping(app: Arc<App>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            match app.housekeeping().await {
+                Ok((counters, sessions)) => {
+                    tracing::debug!(counters, sessions, "housekeeping purged stale rows")
+                }
+                Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
+            }
+        }
+    })
+}

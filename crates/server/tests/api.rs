@@ -949,3 +949,16 @@ async fn default_parameters_are_owasp_argon2id() {
         "{hash}"
     );
 }
+
+both_engines!(sign_ups_are_limited_per_network, |t: TestApp| async move {
+    for i in 0..5 {
+        t.sign_up(&format!("s{i}@example.com"), PW).await;
+    }
+    // The sixth sign-up from one network within the window is counted and delayed.
+    t.sign_up("s5@example.com", PW).await;
+    let r = t.post_json("/api/v1/accounts", &json!({"email": "s6@example.com", "password": PW})).await;
+    assert!(r.headers().contains_key("retry-after"));
+    assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    // Logins are not affected.
+    t.log_in("s0@example.com", PW).await;
+});

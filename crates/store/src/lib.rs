@@ -122,6 +122,10 @@ pub trait SessionStore {
         audit: NewAuditEntry,
     ) -> Result<u64>;
 
+    /// Deletes sessions that expired, or were revoked, before `before`
+    /// (their history stays in the audit log). Returns how many.
+    async fn purge_sessions(&self, before: Timestamp) -> Result<u64>;
+
     /// Moves `last_seen_at` forward (not audited: it is bookkeeping, not an action).
     async fn touch_session(&self, session: SessionId, now: Timestamp) -> Result<()>;
 }
@@ -140,6 +144,14 @@ pub trait ThrottleStore {
         now: Timestamp,
         audit: NewAuditEntry,
     ) -> Result<Vec<ThrottleState>>;
+
+    /// Counts one event against each key with no audit entry of its own (for
+    /// rate limits on actions that are audited when they succeed, like sign-up).
+    async fn count_throttle_event(&self, keys: &[(&str, ThrottlePolicy)], now: Timestamp) -> Result<Vec<ThrottleState>>;
+
+    /// Deletes counters whose window began at or before `window_closed_before`
+    /// and whose block has ended by `now`. Returns how many.
+    async fn purge_throttle(&self, window_closed_before: Timestamp, now: Timestamp) -> Result<u64>;
 }
 
 /// Operators and their API keys.

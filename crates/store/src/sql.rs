@@ -132,6 +132,38 @@ macro_rules! impl_store {
                 .rows_affected())
             }
 
+            async fn count_throttle_in(
+                conn: &mut $conn,
+                keys: &[(&str, ThrottlePolicy)],
+                now: Timestamp,
+            ) -> Result<Vec<ThrottleState>> {
+                let mut out = Vec::with_capacity(keys.len());
+                for (key, policy) in keys {
+                    // Creates the row if missing and locks it either way.
+                    let row = sqlx::query(
+                        "INSERT INTO login_throttle (key, window_start, failures, blocked_until) VALUES ($1, $2, 0, $2) \
+                         ON CONFLICT (key) DO UPDATE SET key = excluded.key \
+                         RETURNING window_start, failures, blocked_until",
+                    )
+                    .bind(*key)
+                    .bind(now.as_millis())
+                    .fetch_one(&mut *conn)
+                    .await?;
+                    let next = Self::throttle_from(&row)?.record_failure(now, policy);
+                    sqlx::query(
+                        "UPDATE login_throttle SET window_start = $1, failures = $2, blocked_until = $3 WHERE key = $4",
+                    )
+                    .bind(next.window_start.as_millis())
+                    .bind(i64::from(next.failures))
+                    .bind(next.blocked_until.as_millis())
+                    .bind(*key)
+                    .execute(&mut *conn)
+                    .await?;
+                    out.push(next);
+                }
+                Ok(out)
+            }
+
             fn account_from(row: &DbRow) -> Result<Account> {
                 Ok(Account {
                     id: parse("account id", &row.try_get::<String, _>("id")?)?,
@@ -433,6 +465,16 @@ macro_rules! impl_store {
                 Ok(ended)
             }
 
+            async fn purge_sessions(&self, before: Timestamp) -> Result<u64> {
+                Ok(sqlx::query(
+                    "DELETE FROM sessions WHERE expires_at < $1 OR (state = 'revoked' AND ended_at < $1)",
+                )
+                .bind(before.as_millis())
+                .execute(&self.pool)
+                .await?
+                .rows_affected())
+            }
+
             async fn touch_session(&self, session: SessionId, now: Timestamp) -> Result<()> {
                 sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1")
                     .bind(now.as_millis())
@@ -466,33 +508,30 @@ macro_rules! impl_store {
                 audit: NewAuditEntry,
             ) -> Result<Vec<ThrottleState>> {
                 let mut tx = self.begin_write().await?;
-                let mut out = Vec::with_capacity(keys.len());
-                for (key, policy) in keys {
-                    // Creates the row if missing and locks it either way.
-                    let row = sqlx::query(
-                        "INSERT INTO login_throttle (key, window_start, failures, blocked_until) VALUES ($1, $2, 0, $2) \
-                         ON CONFLICT (key) DO UPDATE SET key = excluded.key \
-                         RETURNING window_start, failures, blocked_until",
-                    )
-                    .bind(*key)
-                    .bind(now.as_millis())
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let next = Self::throttle_from(&row)?.record_failure(now, policy);
-                    sqlx::query(
-                        "UPDATE login_throttle SET window_start = $1, failures = $2, blocked_until = $3 WHERE key = $4",
-                    )
-                    .bind(next.window_start.as_millis())
-                    .bind(i64::from(next.failures))
-                    .bind(next.blocked_until.as_millis())
-                    .bind(*key)
-                    .execute(&mut *tx)
-                    .await?;
-                    out.push(next);
-                }
+                let out = Self::count_throttle_in(&mut tx, keys, now).await?;
                 Self::append_audit_in(&mut tx, &audit).await?;
                 tx.commit().await?;
                 Ok(out)
+            }
+
+            async fn count_throttle_event(
+                &self,
+                keys: &[(&str, ThrottlePolicy)],
+                now: Timestamp,
+            ) -> Result<Vec<ThrottleState>> {
+                let mut tx = self.begin_write().await?;
+                let out = Self::count_throttle_in(&mut tx, keys, now).await?;
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn purge_throttle(&self, window_closed_before: Timestamp, now: Timestamp) -> Result<u64> {
+                Ok(sqlx::query("DELETE FROM login_throttle WHERE window_start <= $1 AND blocked_until <= $2")
+                    .bind(window_closed_before.as_millis())
+                    .bind(now.as_millis())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
             }
         }
 

@@ -1,6 +1,7 @@
 //! Sign-up and password change.
 
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
+use gatehouse_domain::throttle::ThrottlePolicy;
 use gatehouse_domain::{AccountId, Email, LoginPassword, NewPassword};
 use gatehouse_store::{Account, NewAccount, PasswordChange, PasswordChanged};
 
@@ -17,6 +18,16 @@ impl App {
         let email = Email::parse(email).map_err(AppError::email)?;
         let password = NewPassword::parse(password, &self.config.password_policy)
             .map_err(|e| AppError::password("password", e))?;
+        // Every sign-up costs a hash from the pool logins share: limit them per network.
+        let key = format!("signup:{}", client.throttle_key());
+        let states = self.store.throttle_states(&[key.as_str()]).await?;
+        let now = self.clock.now();
+        if let Some(wait) = states.into_iter().flatten().find_map(|s| s.check(now).err()) {
+            return Err(AppError::Throttled(wait));
+        }
+        self.store
+            .count_throttle_event(&[(key.as_str(), ThrottlePolicy::SIGNUP)], now)
+            .await?;
         let hash = self.hasher.hash(&password, self.entropy.as_ref()).await??;
         let now = self.clock.now();
         let id = AccountId::generate(self.entropy.as_ref());
@@ -91,5 +102,16 @@ impl App {
         let done = self.store.change_password(&change, audit).await?;
         self.forget_sessions_of(who.account, Some(who.session));
         Ok(done)
+    }
+}
+
+impl App {
+    /// Deletes stale throttle counters and long-dead sessions. Run periodically by `serve`.
+    pub async fn housekeeping(&self) -> Result<(u64, u64), AppError> {
+        let now = self.clock.now();
+        let counters = self.store.purge_throttle(now.minus(ThrottlePolicy::LONGEST_WINDOW), now).await?;
+        // Ended sessions stay listed in the database for a month (the audit log keeps them for good).
+        let sessions = self.store.purge_sessions(now.minus(std::time::Duration::from_secs(30 * 24 * 3600))).await?;
+        Ok((counters, sessions))
     }
 }
