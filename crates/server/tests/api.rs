@@ -956,7 +956,12 @@ both_engines!(sign_ups_are_limited_per_network, |t: TestApp| async move {
     }
     // The sixth sign-up from one network within the window is counted and delayed.
     t.sign_up("s5@example.com", PW).await;
-    let r = t.post_json("/api/v1/accounts", &json!({"email": "s6@example.com", "password": PW})).await;
+    let r = t
+        .post_json(
+            "/api/v1/accounts",
+            &json!({"email": "s6@example.com", "password": PW}),
+        )
+        .await;
     assert!(r.headers().contains_key("retry-after"));
     assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
     // Logins are not affected.

@@ -147,7 +147,11 @@ pub trait ThrottleStore {
 
     /// Counts one event against each key with no audit entry of its own (for
     /// rate limits on actions that are audited when they succeed, like sign-up).
-    async fn count_throttle_event(&self, keys: &[(&str, ThrottlePolicy)], now: Timestamp) -> Result<Vec<ThrottleState>>;
+    async fn count_throttle_event(
+        &self,
+        keys: &[(&str, ThrottlePolicy)],
+        now: Timestamp,
+    ) -> Result<Vec<ThrottleState>>;
 
     /// Deletes counters whose window began at or before `window_closed_before`
     /// and whose block has ended by `now`. Returns how many.

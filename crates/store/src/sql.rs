@@ -488,17 +488,24 @@ macro_rules! impl_store {
         #[async_trait]
         impl ThrottleStore for $store {
             async fn throttle_states(&self, keys: &[&str]) -> Result<Vec<Option<ThrottleState>>> {
-                let mut out = Vec::with_capacity(keys.len());
-                for key in keys {
-                    let row = sqlx::query(
-                        "SELECT window_start, failures, blocked_until FROM login_throttle WHERE key = $1",
-                    )
-                    .bind(*key)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                    out.push(row.as_ref().map(Self::throttle_from).transpose()?);
+                if keys.is_empty() {
+                    return Ok(Vec::new());
                 }
-                Ok(out)
+                // One round trip for all keys: this runs before every login.
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT key, window_start, failures, blocked_until FROM login_throttle WHERE key IN (",
+                );
+                let mut list = q.separated(", ");
+                for key in keys {
+                    list.push_bind(*key);
+                }
+                q.push(")");
+                let rows = q.build().fetch_all(&self.pool).await?;
+                let mut found = std::collections::HashMap::with_capacity(rows.len());
+                for row in &rows {
+                    found.insert(row.try_get::<String, _>("key")?, Self::throttle_from(row)?);
+                }
+                Ok(keys.iter().map(|k| found.get(*k).copied()).collect())
             }
 
             async fn record_login_failure(

@@ -22,7 +22,11 @@ impl App {
         let key = format!("signup:{}", client.throttle_key());
         let states = self.store.throttle_states(&[key.as_str()]).await?;
         let now = self.clock.now();
-        if let Some(wait) = states.into_iter().flatten().find_map(|s| s.check(now).err()) {
+        if let Some(wait) = states
+            .into_iter()
+            .flatten()
+            .find_map(|s| s.check(now).err())
+        {
             return Err(AppError::Throttled(wait));
         }
         self.store
@@ -109,9 +113,15 @@ impl App {
     /// Deletes stale throttle counters and long-dead sessions. Run periodically by `serve`.
     pub async fn housekeeping(&self) -> Result<(u64, u64), AppError> {
         let now = self.clock.now();
-        let counters = self.store.purge_throttle(now.minus(ThrottlePolicy::LONGEST_WINDOW), now).await?;
+        let counters = self
+            .store
+            .purge_throttle(now.minus(ThrottlePolicy::LONGEST_WINDOW), now)
+            .await?;
         // Ended sessions stay listed in the database for a month (the audit log keeps them for good).
-        let sessions = self.store.purge_sessions(now.minus(std::time::Duration::from_secs(30 * 24 * 3600))).await?;
+        let sessions = self
+            .store
+            .purge_sessions(now.minus(std::time::Duration::from_secs(30 * 24 * 3600)))
+            .await?;
         Ok((counters, sessions))
     }
 }

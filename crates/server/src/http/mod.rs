@@ -23,7 +23,6 @@ use tower_http::csrf::CsrfLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -47,6 +46,8 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-ac
 
 /// The complete application router, with middleware, for `app`.
 pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
+    // Install the recorder before the first request, so none goes uncounted.
+    metrics::handle();
     let (api, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(utoipa_axum::routes!(healthz))
         .nest("/api/v1", api::router())
@@ -102,6 +103,7 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
         )
         .fallback(fallback)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(timeout, time_limit))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(app);
@@ -123,10 +125,6 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
         ]))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
@@ -169,6 +167,27 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unhealthy",
                 "the database is unreachable",
+            )
+            .into_response()
+        }
+    }
+}
+
+/// Ends a request that runs past `request_timeout_seconds` with a 503 in the
+/// usual error shape (tower-http's timeout layer answers with an empty body).
+async fn time_limit(
+    State(limit): State<std::time::Duration>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(?limit, "request timed out");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "the request took too long; try again",
             )
             .into_response()
         }

@@ -85,13 +85,20 @@ fn form_failure(e: AppError) -> (StatusCode, String, Option<u64>) {
         _ => None,
     };
     let api = ApiError::from(e);
-    (api.status(), sentence(reason.as_deref().unwrap_or(api.message())), api.retry_after())
+    (
+        api.status(),
+        sentence(reason.as_deref().unwrap_or(api.message())),
+        api.retry_after(),
+    )
 }
 
 /// "the password is empty" → "The password is empty."
 fn sentence(msg: &str) -> String {
     let mut chars = msg.chars();
-    let mut out: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
     out.push_str(chars.as_str());
     if !out.ends_with('.') {
         out.push('.');
