@@ -18,11 +18,17 @@ fn gatehouse(dir: &std::path::Path, db: &str, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 async fn databases(dir: &std::path::Path) -> Vec<String> {
-    let mut dbs = vec![format!("sqlite:{}", dir.join("data/gatehouse.db").display())];
+    let mut dbs = vec![format!(
+        "sqlite:{}",
+        dir.join("data/gatehouse.db").display()
+    )];
     if let Some(pg) = fresh_pg_database().await {
         dbs.push(pg);
     }
@@ -35,28 +41,60 @@ async fn import_reports_bad_lines_and_resumes() {
     for db in databases(dir.path()).await {
         let file = dir.path().join("users.jsonl");
         let good = |i: u32| format!(r#"{{"email":"u{i}@example.com","password_hash":"{BCRYPT}"}}"#);
-        std::fs::write(&file, format!("{}\n{}\n{{\"email\":\"bad\"}}\n{}\n", good(1), good(2), good(3))).unwrap();
+        std::fs::write(
+            &file,
+            format!(
+                "{}\n{}\n{{\"email\":\"bad\"}}\n{}\n",
+                good(1),
+                good(2),
+                good(3)
+            ),
+        )
+        .unwrap();
         let f = file.to_str().unwrap();
 
         // --strict: a bad line means nothing is imported.
-        let o = gatehouse(dir.path(), &db, &["accounts", "import", f, "--strict", "--quiet"]);
+        let o = gatehouse(
+            dir.path(),
+            &db,
+            &["accounts", "import", f, "--strict", "--quiet"],
+        );
         let (_, err) = text(&o);
         assert!(!o.status.success());
-        assert!(err.contains("users.jsonl:3:") && err.contains("nothing was imported"), "{err}");
+        assert!(
+            err.contains("users.jsonl:3:") && err.contains("nothing was imported"),
+            "{err}"
+        );
 
         // Default: good lines go in, the bad one is named, exit status says so.
         let o = gatehouse(dir.path(), &db, &["accounts", "import", f, "--quiet"]);
         let (out, err) = text(&o);
         assert_eq!(o.status.code(), Some(1));
-        assert!(err.contains("users.jsonl:3: not a valid import object: missing field `password_hash`"), "{err}");
-        assert!(out.contains("3 accounts imported, 0 already existed, 1 bad lines"), "{out}");
+        assert!(
+            err.contains("users.jsonl:3: not a valid import object: missing field `password_hash`"),
+            "{err}"
+        );
+        assert!(
+            out.contains("3 accounts imported, 0 already existed, 1 bad lines"),
+            "{out}"
+        );
 
         // Running again resumes: nothing is imported twice.
         let o = gatehouse(dir.path(), &db, &["accounts", "import", f, "--quiet"]);
-        assert!(text(&o).0.contains("0 accounts imported, 3 already existed"), "{:?}", text(&o));
+        assert!(
+            text(&o)
+                .0
+                .contains("0 accounts imported, 3 already existed"),
+            "{:?}",
+            text(&o)
+        );
 
         let o = gatehouse(dir.path(), &db, &["audit", "verify"]);
-        assert!(o.status.success() && text(&o).0.contains("audit log intact"), "{:?}", text(&o));
+        assert!(
+            o.status.success() && text(&o).0.contains("audit log intact"),
+            "{:?}",
+            text(&o)
+        );
     }
 }
 
@@ -64,12 +102,23 @@ async fn import_reports_bad_lines_and_resumes() {
 async fn operator_create_prints_the_key_once() {
     let dir = tempfile::tempdir().unwrap();
     for db in databases(dir.path()).await {
-        let o = gatehouse(dir.path(), &db, &["operator", "create", "--email", "ops@example.com"]);
+        let o = gatehouse(
+            dir.path(),
+            &db,
+            &["operator", "create", "--email", "ops@example.com"],
+        );
         let (out, err) = text(&o);
         assert!(o.status.success(), "{err}");
-        assert!(out.trim().starts_with("gho_") && out.trim().len() == 47, "{out}");
+        assert!(
+            out.trim().starts_with("gho_") && out.trim().len() == 47,
+            "{out}"
+        );
         assert!(err.contains("shown once"));
-        let again = gatehouse(dir.path(), &db, &["operator", "create", "--email", "OPS@example.com"]);
+        let again = gatehouse(
+            dir.path(),
+            &db,
+            &["operator", "create", "--email", "OPS@example.com"],
+        );
         assert!(!again.status.success());
         assert!(text(&again).1.contains("exists"), "{:?}", text(&again));
     }
@@ -85,13 +134,24 @@ fn bad_configuration_names_the_key() {
         .output()
         .unwrap();
     assert!(!o.status.success());
-    assert!(text(&o).1.contains("`listen` (env GATEHOUSE_LISTEN)"), "{:?}", text(&o));
+    assert!(
+        text(&o).1.contains("`listen` (env GATEHOUSE_LISTEN)"),
+        "{:?}",
+        text(&o)
+    );
 
     let cfg = dir.path().join("g.toml");
     std::fs::write(&cfg, "pasword_min_length = 12\n").unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_gatehouse")).args(["--config", cfg.to_str().unwrap(), "migrate"]).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["--config", cfg.to_str().unwrap(), "migrate"])
+        .output()
+        .unwrap();
     assert!(!o.status.success());
-    assert!(text(&o).1.contains("unknown key `pasword_min_length`"), "{:?}", text(&o));
+    assert!(
+        text(&o).1.contains("unknown key `pasword_min_length`"),
+        "{:?}",
+        text(&o)
+    );
 
     let o = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["accounts", "import", "/nonexistent.jsonl"])
@@ -99,5 +159,9 @@ fn bad_configuration_names_the_key() {
         .output()
         .unwrap();
     assert!(!o.status.success());
-    assert!(text(&o).1.contains("cannot open /nonexistent.jsonl"), "{:?}", text(&o));
+    assert!(
+        text(&o).1.contains("cannot open /nonexistent.jsonl"),
+        "{:?}",
+        text(&o)
+    );
 }

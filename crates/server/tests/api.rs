@@ -841,29 +841,37 @@ both_engines!(
     ))
 );
 
+/// The address recorded for a login that claims to come from 203.0.113.9 via X-Forwarded-For.
+async fn recorded_ip_for_forwarded_login(t: &TestApp, email: &str) -> Value {
+    t.sign_up(email, PW).await;
+    let r = t
+        .http
+        .post(t.url("/api/v1/sessions"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .json(&json!({"email": email, "password": PW}))
+        .send()
+        .await
+        .unwrap();
+    let token = r.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let list: Vec<Value> = t
+        .get_auth("/api/v1/me/sessions", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    list[0]["ip"].clone()
+}
+
 both_engines!(
     forwarded_for_is_trusted_only_from_configured_proxies,
     |t: TestApp| async move {
-        t.sign_up("p@example.com", PW).await;
-        let r = t
-            .http
-            .post(t.url("/api/v1/sessions"))
-            .header("x-forwarded-for", "203.0.113.9")
-            .json(&json!({"email": "p@example.com", "password": PW}))
-            .send()
-            .await
-            .unwrap();
-        let token = r.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let list: Vec<Value> = t
-            .get_auth("/api/v1/me/sessions", &token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(list[0]["ip"], "203.0.113.9");
+        assert_eq!(
+            recorded_ip_for_forwarded_login(&t, "p@example.com").await,
+            "203.0.113.9"
+        );
     },
     |c: &mut Vec<(String, String)>| c
         .push(("GATEHOUSE_TRUSTED_PROXIES".into(), "127.0.0.1/32".into()))
@@ -872,26 +880,10 @@ both_engines!(
 both_engines!(
     forwarded_for_is_ignored_by_default,
     |t: TestApp| async move {
-        t.sign_up("q@example.com", PW).await;
-        let r = t
-            .http
-            .post(t.url("/api/v1/sessions"))
-            .header("x-forwarded-for", "203.0.113.9")
-            .json(&json!({"email": "q@example.com", "password": PW}))
-            .send()
-            .await
-            .unwrap();
-        let token = r.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let list: Vec<Value> = t
-            .get_auth("/api/v1/me/sessions", &token)
-            .await
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(list[0]["ip"], "127.0.0.1");
+        assert_eq!(
+            recorded_ip_for_forwarded_login(&t, "q@example.com").await,
+            "127.0.0.1"
+        );
     }
 );
 

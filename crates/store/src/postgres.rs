@@ -29,30 +29,13 @@ impl PgStore {
     }
 }
 
-#[async_trait::async_trait]
-impl crate::Store for PgStore {
-    fn engine(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("./migrations/postgres")
-            .run(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
-    }
-}
-
 mod imp {
     use super::PgStore;
-    crate::sql::impl_store!(PgStore, sqlx::Postgres, sqlx::PgConnection);
+    crate::sql::impl_store!(
+        PgStore,
+        sqlx::Postgres,
+        sqlx::PgConnection,
+        "postgres",
+        sqlx::migrate!("./migrations/postgres")
+    );
 }

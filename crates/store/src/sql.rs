@@ -63,9 +63,31 @@ where
         .map_err(|e| crate::StoreError::corrupt(format!("{what} {s:?}: {e}")))
 }
 
-/// Expands the capability traits for one engine: `impl_store!(StoreType, sqlx::Db, ConnType)`.
+/// Expands the capability traits and `Store` for one engine:
+/// `impl_store!(StoreType, sqlx::Db, ConnType, "name", sqlx::migrate!("dir"))`.
 macro_rules! impl_store {
-    ($store:ty, $db:ty, $conn:ty) => {
+    ($store:ty, $db:ty, $conn:ty, $engine:literal, $migrator:expr) => {
+        #[async_trait]
+        impl Store for $store {
+            fn engine(&self) -> &'static str {
+                $engine
+            }
+
+            async fn migrate(&self) -> Result<()> {
+                $migrator.run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+        }
+
         use async_trait::async_trait;
         use gatehouse_domain::audit::NewAuditEntry;
         use gatehouse_domain::throttle::{ThrottlePolicy, ThrottleState};

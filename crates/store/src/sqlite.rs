@@ -49,30 +49,13 @@ impl SqliteStore {
     }
 }
 
-#[async_trait::async_trait]
-impl crate::Store for SqliteStore {
-    fn engine(&self) -> &'static str {
-        "sqlite"
-    }
-
-    async fn migrate(&self) -> Result<()> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
-    }
-}
-
 mod imp {
     use super::SqliteStore;
-    crate::sql::impl_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
+    crate::sql::impl_store!(
+        SqliteStore,
+        sqlx::Sqlite,
+        sqlx::SqliteConnection,
+        "sqlite",
+        sqlx::migrate!("./migrations/sqlite")
+    );
 }

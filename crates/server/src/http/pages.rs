@@ -138,6 +138,20 @@ fn bad_form(r: FormRejection) -> Response {
     )
 }
 
+/// A form body; a body that cannot be read gets an HTML error page.
+struct PageForm<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for PageForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        Form::<T>::from_request(req, state)
+            .await
+            .map(|Form(v)| Self(v))
+            .map_err(bad_form)
+    }
+}
+
 /// Who is signed in, for pages: `None` sends the visitor to /login.
 async fn page_user(app: &App, jar: &CookieJar) -> Option<Authenticated> {
     let cookie = jar.get(cookies::session_cookie_name(&app.config))?;
@@ -171,12 +185,8 @@ async fn signup(
     State(app): State<Arc<App>>,
     client: Client,
     jar: CookieJar,
-    form: Result<Form<SignupForm>, FormRejection>,
+    PageForm(f): PageForm<SignupForm>,
 ) -> Response {
-    let Form(f) = match form {
-        Ok(f) => f,
-        Err(r) => return bad_form(r),
-    };
     let page = |status: StatusCode, error: String, retry: Option<u64>| {
         let p = SignupPage {
             email: f.email.clone(),
@@ -241,12 +251,8 @@ async fn login(
     State(app): State<Arc<App>>,
     client: Client,
     jar: CookieJar,
-    form: Result<Form<LoginForm>, FormRejection>,
+    PageForm(f): PageForm<LoginForm>,
 ) -> Response {
-    let Form(f) = match form {
-        Ok(f) => f,
-        Err(r) => return bad_form(r),
-    };
     match app.log_in(&f.email, &f.password, &client).await {
         Ok(out) => (
             jar.add(cookies::session_cookie(&app.config, out.token.expose())),
@@ -333,14 +339,10 @@ async fn change_password(
     State(app): State<Arc<App>>,
     client: Client,
     jar: CookieJar,
-    form: Result<Form<PasswordForm>, FormRejection>,
+    PageForm(f): PageForm<PasswordForm>,
 ) -> Response {
     let Some(who) = page_user(&app, &jar).await else {
         return Redirect::to("/login").into_response();
-    };
-    let Form(f) = match form {
-        Ok(f) => f,
-        Err(r) => return bad_form(r),
     };
     if f.new_password != f.new_password_confirm {
         let msg = "The two new passwords are not the same.".to_owned();
