@@ -385,7 +385,7 @@ impl Config {
             argon2,
             hash_workers,
             hash_queue,
-            hash_queue_timeout: Duration::from_millis(raw.hash_queue_timeout_ms.unwrap_or(100)),
+            hash_queue_timeout: Duration::from_millis(raw.hash_queue_timeout_ms.unwrap_or(50)),
             session_policy,
             session_cache_ttl: Duration::from_secs(session_cache_secs),
             trusted_proxies,

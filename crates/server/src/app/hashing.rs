@@ -1,20 +1,28 @@
 //! Password hashing on a bounded pool.
 //!
 //! Argon2id is deliberately expensive (about 17 ms and 19 MiB per call with
-//! OWASP's parameters), so it runs on tokio's blocking threads behind a
-//! semaphore with one permit per worker (default: one per core). A request
-//! that finds every worker busy may wait briefly in a short queue; when the
-//! queue is full, or the wait too long, it is refused at once with
-//! [`Overloaded`] (HTTP 503 + Retry-After) instead of piling up and making
-//! every login slow. This keeps admitted requests' latency bounded under
-//! overload and memory flat.
+//! OWASP's parameters). It runs on `hash_workers` dedicated threads (default:
+//! one per core), each owning one preallocated block array, so a verification
+//! neither allocates nor page-faults 19 MiB and the process's memory stays flat
+//! (workers × m_cost) however hard it is pushed.
+//!
+//! Admission: a semaphore holds one permit per worker. A request that finds
+//! every worker busy may wait in a short queue (`hash_queue` places, at most
+//! `hash_queue_timeout`); when the queue is full, or the wait too long, it is
+//! refused at once with [`Overloaded`] (HTTP 503 + Retry-After) instead of
+//! piling up and making every login slow. A permit travels with its job and is
+//! released when the hash is done, even if the requester went away meanwhile.
+//!
+//! The block arrays are reused without zeroing between calls, as freshly
+//! allocated ones were freed without zeroing before: what they hold is
+//! overwritten by the next hash and never leaves the process.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, PasswordHash, Version};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use gatehouse_domain::credential::HashScheme;
 use gatehouse_domain::{Entropy, LoginPassword, NewPassword};
 use tokio::sync::Semaphore;
@@ -36,16 +44,29 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
+type Job = Box<dyn FnOnce(&mut [Block]) + Send>;
+
 /// The bounded hashing pool.
 pub struct Hasher {
     params: Params,
     workers: Arc<Semaphore>,
+    jobs: crossbeam_channel::Sender<Job>,
     waiting: AtomicUsize,
     max_waiting: usize,
     max_wait: Duration,
     /// Verified against when an account does not exist, so an unknown address
     /// costs the same time as a wrong password.
     dummy_hash: String,
+}
+
+/// Takes a place in the wait queue and gives it back however the wait ends,
+/// including when the waiting request is dropped (client gone, timeout).
+struct QueuePlace<'a>(&'a AtomicUsize);
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Hasher {
@@ -59,9 +80,25 @@ impl Hasher {
     ) -> anyhow::Result<Self> {
         let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
             .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
+        let workers = workers.max(1);
+        let (jobs, rx) = crossbeam_channel::unbounded::<Job>();
+        let blocks = params.block_count();
+        for i in 0..workers {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("gatehouse-hash-{i}"))
+                .spawn(move || {
+                    let mut memory = vec![Block::default(); blocks];
+                    // Ends when the Hasher (the only sender) is dropped.
+                    for job in rx.iter() {
+                        job(&mut memory);
+                    }
+                })?;
+        }
         let mut h = Self {
             params,
-            workers: Arc::new(Semaphore::new(workers.max(1))),
+            workers: Arc::new(Semaphore::new(workers)),
+            jobs,
             waiting: AtomicUsize::new(0),
             max_waiting: queue,
             max_wait,
@@ -108,7 +145,8 @@ impl Hasher {
         entropy.fill(&mut salt);
         let pw = Zeroizing::new(password.to_owned());
         let argon2 = self.argon2();
-        self.run(move || {
+        // New passwords are rare next to logins: the allocating path is fine here.
+        self.run(move |_memory| {
             argon2
                 .hash_password_with_salt(pw.as_bytes(), &salt)
                 .map(|h| h.to_string())
@@ -134,7 +172,15 @@ impl Hasher {
             .map(|s| Zeroizing::new(s.to_owned()));
         let params = self.params.clone();
         let v = self
-            .run(move || verify_blocking(&pw, raw.as_deref().map(|s| s.as_str()), &hash, &params))
+            .run(move |memory| {
+                verify_blocking(
+                    &pw,
+                    raw.as_deref().map(|s| s.as_str()),
+                    &hash,
+                    &params,
+                    memory,
+                )
+            })
             .await?;
         Ok(Verified {
             matched: v.matched && real,
@@ -147,22 +193,28 @@ impl Hasher {
         is_current(stored, &self.params)
     }
 
-    /// Runs `f` on a blocking thread once a worker permit is free.
+    /// Requests waiting for a worker right now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Acquire)
+    }
+
+    /// Runs `f` on a hash worker once a permit is free.
     async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce() -> T + Send + 'static,
+        f: impl FnOnce(&mut [Block]) -> T + Send + 'static,
     ) -> Result<T, Overloaded> {
         let permit = match self.workers.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
+                let place = QueuePlace(&self.waiting);
                 if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
-                    self.waiting.fetch_sub(1, Ordering::AcqRel);
+                    drop(place);
                     metrics::counter!("gatehouse_hash_rejected_total").increment(1);
                     return Err(Overloaded);
                 }
                 let got =
                     tokio::time::timeout(self.max_wait, self.workers.clone().acquire_owned()).await;
-                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                drop(place);
                 match got {
                     Ok(Ok(p)) => p,
                     _ => {
@@ -172,13 +224,16 @@ impl Hasher {
                 }
             }
         };
-        let out = tokio::task::spawn_blocking(move || {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |memory| {
             let _permit = permit;
-            f()
-        })
-        .await;
-        // A panic inside argon2 is a bug; surface it rather than hide it.
-        Ok(out.expect("password hashing task panicked"))
+            let _ = tx.send(f(memory));
+        });
+        // The workers live as long as the Hasher; a send can only fail if one panicked.
+        self.jobs
+            .send(job)
+            .expect("password hashing workers are gone");
+        Ok(rx.await.expect("password hashing worker panicked"))
     }
 }
 
@@ -199,19 +254,49 @@ fn is_current(stored: &str, params: &Params) -> bool {
         })
 }
 
-fn verify_blocking(pw: &str, raw: Option<&str>, stored: &str, params: &Params) -> Verified {
-    let matches = |candidate: &str| match HashScheme::detect(stored) {
-        Some(HashScheme::Argon2id) => PasswordHash::new(stored).is_ok_and(|h| {
-            Argon2::default()
-                .verify_password(candidate.as_bytes(), &h)
-                .is_ok()
-        }),
+/// Verifies an argon2id PHC string using the worker's block array when it is
+/// large enough (it is for every hash made with the current parameters).
+fn verify_argon2(candidate: &[u8], stored: &str, memory: &mut [Block]) -> bool {
+    let Ok(h) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Some(salt), Some(expected), Ok(params)) = (&h.salt, &h.hash, Params::try_from(&h)) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if blocks > memory.len() {
+        // Made with more memory than ours (e.g. imported): the allocating path.
+        return Argon2::default().verify_password(candidate, &h).is_ok();
+    }
+    let Ok(version) = Version::try_from(h.version.unwrap_or(0x13)) else {
+        return false;
+    };
+    let argon2 = Argon2::new(Algorithm::Argon2id, version, params);
+    let mut out = Zeroizing::new(vec![0u8; expected.len()]);
+    if argon2
+        .hash_password_into_with_memory(candidate, salt.as_ref(), &mut out, &mut memory[..blocks])
+        .is_err()
+    {
+        return false;
+    }
+    subtle::ConstantTimeEq::ct_eq(out.as_slice(), expected.as_bytes()).into()
+}
+
+fn verify_blocking(
+    pw: &str,
+    raw: Option<&str>,
+    stored: &str,
+    params: &Params,
+    memory: &mut [Block],
+) -> Verified {
+    let scheme = HashScheme::detect(stored);
+    let mut matches = |candidate: &str| match scheme {
+        Some(HashScheme::Argon2id) => verify_argon2(candidate.as_bytes(), stored, memory),
         Some(HashScheme::Bcrypt) => bcrypt::verify(candidate, stored).unwrap_or(false),
         None => false,
     };
-    let matched = matches(pw)
-        || raw
-            .is_some_and(|r| HashScheme::detect(stored) == Some(HashScheme::Bcrypt) && matches(r));
+    let matched =
+        matches(pw) || raw.is_some_and(|r| scheme == Some(HashScheme::Bcrypt) && matches(r));
     // A legacy hash that matched only the un-normalised input is rehashed from
     // the normalised form, so later logins need one verification.
     Verified {
@@ -341,6 +426,47 @@ mod tests {
         );
         assert!(validate_imported_hash("$2b$12$short").is_err());
         assert!(validate_imported_hash("5f4dcc3b5aa765d61d8327deb882cf99").is_err());
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_wait_gives_its_queue_place_back() {
+        let slow = Argon2Config {
+            memory_kib: 19456,
+            iterations: 8,
+            parallelism: 1,
+        };
+        let h = Arc::new(Hasher::new(slow, 1, 1, Duration::from_secs(30), &OsEntropy).unwrap());
+        let busy = {
+            let h = h.clone();
+            tokio::spawn(async move {
+                h.verify(&LoginPassword::parse("first in line").unwrap(), None)
+                    .await
+            })
+        };
+        while h.workers.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let waiter = {
+            let h = h.clone();
+            tokio::spawn(async move {
+                h.verify(&LoginPassword::parse("second in line").unwrap(), None)
+                    .await
+            })
+        };
+        while h.waiting() == 0 {
+            tokio::task::yield_now().await;
+        }
+        // The client goes away while queued: its place must come back.
+        waiter.abort();
+        let _ = waiter.await;
+        assert_eq!(h.waiting(), 0);
+        assert!(busy.await.unwrap().is_ok());
+        // And the queue still admits.
+        assert!(
+            h.verify(&LoginPassword::parse("third").unwrap(), None)
+                .await
+                .is_ok()
+        );
     }
 
     #[tokio::test]
