@@ -63,13 +63,7 @@ both_engines!(signup_login_me_logout, |t: TestApp| async move {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 
-    let r = t
-        .http
-        .delete(t.url("/api/v1/sessions/current"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = t.delete_auth("/api/v1/sessions/current", &token).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert!(
         r.headers()["set-cookie"]
@@ -219,29 +213,15 @@ both_engines!(sessions_are_listed_and_ended, |t: TestApp| async move {
     t.sign_up("i@example.com", PW).await;
     let other = t.log_in("i@example.com", PW).await;
     let r = t
-        .http
-        .delete(t.url(&format!("/api/v1/me/sessions/{id2}")))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap();
+        .delete_auth(&format!("/api/v1/me/sessions/{id2}"), &other)
+        .await;
     assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
-    let r = t
-        .http
-        .delete(t.url("/api/v1/me/sessions/not-a-uuid"))
-        .bearer_auth(&t1)
-        .send()
-        .await
-        .unwrap();
+    let r = t.delete_auth("/api/v1/me/sessions/not-a-uuid", &t1).await;
     assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
 
     let r = t
-        .http
-        .delete(t.url(&format!("/api/v1/me/sessions/{id2}")))
-        .bearer_auth(&t1)
-        .send()
-        .await
-        .unwrap();
+        .delete_auth(&format!("/api/v1/me/sessions/{id2}"), &t1)
+        .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         t.get_auth("/api/v1/me", &t2).await.status(),
@@ -250,12 +230,8 @@ both_engines!(sessions_are_listed_and_ended, |t: TestApp| async move {
     );
 
     let r: Value = t
-        .http
-        .delete(t.url("/api/v1/me/sessions"))
-        .bearer_auth(&t1)
-        .send()
+        .delete_auth("/api/v1/me/sessions", &t1)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -480,15 +456,7 @@ both_engines!(
             );
         }
 
-        let m = t
-            .http
-            .get(t.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let m = t.page("/metrics").await;
         assert!(m.contains("http_requests_total"), "{m}");
     }
 );
@@ -544,16 +512,15 @@ both_engines!(
 
         // Mismatched confirmation: the form comes back with the address kept and a message.
         let r = t
-            .http
-            .post(t.url("/signup"))
-            .form(&[
-                ("email", "<b>l</b>@example.com"),
-                ("password", PW),
-                ("password_confirm", "x"),
-            ])
-            .send()
-            .await
-            .unwrap();
+            .post_form(
+                "/signup",
+                &[
+                    ("email", "<b>l</b>@example.com"),
+                    ("password", PW),
+                    ("password_confirm", "x"),
+                ],
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         let html = r.text().await.unwrap();
         assert!(html.contains("not the same"));
@@ -563,27 +530,18 @@ both_engines!(
         );
 
         let r = t
-            .http
-            .post(t.url("/signup"))
-            .form(&[
-                ("email", "l@example.com"),
-                ("password", PW),
-                ("password_confirm", PW),
-            ])
-            .send()
-            .await
-            .unwrap();
+            .post_form(
+                "/signup",
+                &[
+                    ("email", "l@example.com"),
+                    ("password", PW),
+                    ("password_confirm", PW),
+                ],
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         assert_eq!(r.headers()["location"], "/settings?done=welcome");
-        let html = t
-            .http
-            .get(t.url("/settings"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let html = t.page("/settings").await;
         assert!(
             html.contains("l@example.com") && html.contains("This device"),
             "{html}"
@@ -591,31 +549,12 @@ both_engines!(
 
         // A second session, from elsewhere (another cookie jar).
         let elsewhere = t.log_in("l@example.com", PW).await;
-        let html = t
-            .http
-            .get(t.url("/settings"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let html = t.page("/settings").await;
         assert!(html.contains("Sign out all other sessions"));
 
         // Wrong current password: a message, nothing changes.
-        let form = [
-            ("current_password", "wrong wrong wrong"),
-            ("new_password", "the new page password"),
-            ("new_password_confirm", "the new page password"),
-            ("end_other_sessions", "on"),
-        ];
-        let r = t
-            .http
-            .post(t.url("/settings/password"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let form = change_form("wrong wrong wrong");
+        let r = t.post_form("/settings/password", &form).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
         assert!(
             r.text()
@@ -623,34 +562,15 @@ both_engines!(
                 .unwrap()
                 .contains("current password is not correct")
         );
-        let form = [
-            ("current_password", PW),
-            ("new_password", "the new page password"),
-            ("new_password_confirm", "the new page password"),
-            ("end_other_sessions", "on"),
-        ];
-        let r = t
-            .http
-            .post(t.url("/settings/password"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let form = change_form(PW);
+        let r = t.post_form("/settings/password", &form).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         assert_eq!(r.headers()["location"], "/settings?done=password");
         assert_eq!(
             t.get_auth("/api/v1/me", &elsewhere).await.status(),
             StatusCode::UNAUTHORIZED
         );
-        let html = t
-            .http
-            .get(t.url("/settings?done=password"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let html = t.page("/settings?done=password").await;
         assert!(html.contains("Your password was changed."));
 
         let r = t.http.post(t.url("/logout")).send().await.unwrap();
@@ -660,12 +580,8 @@ both_engines!(
 
         // Login page: wrong password shows the neutral message; right one signs in.
         let r = t
-            .http
-            .post(t.url("/login"))
-            .form(&[("email", "l@example.com"), ("password", PW)])
-            .send()
-            .await
-            .unwrap();
+            .post_form("/login", &[("email", "l@example.com"), ("password", PW)])
+            .await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert!(
             r.text()
@@ -674,15 +590,14 @@ both_engines!(
                 .contains("e-mail address or password is not correct")
         );
         let r = t
-            .http
-            .post(t.url("/login"))
-            .form(&[
-                ("email", "l@example.com"),
-                ("password", "the new page password"),
-            ])
-            .send()
-            .await
-            .unwrap();
+            .post_form(
+                "/login",
+                &[
+                    ("email", "l@example.com"),
+                    ("password", "the new page password"),
+                ],
+            )
+            .await;
         assert_eq!(r.headers()["location"], "/settings");
     }
 );
@@ -752,18 +667,8 @@ both_engines!(
         assert_eq!(report.errors[0].line, 4);
         t.log_in("legacy@example.com", "an imported legacy password")
             .await;
-        let rec = t
-            .app
-            .store
-            .login_record("legacy@example.com")
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(
-            rec.hash.starts_with("$argon2id$"),
-            "upgraded at login: {}",
-            rec.hash
-        );
+        let hash = t.stored_hash("legacy@example.com").await;
+        assert!(hash.starts_with("$argon2id$"), "upgraded at login: {hash}");
         t.log_in("legacy@example.com", "an imported legacy password")
             .await;
     }
@@ -841,6 +746,16 @@ both_engines!(
     ))
 );
 
+/// The settings page's password form, changing to "the new page password".
+fn change_form(current: &str) -> [(&'static str, &str); 4] {
+    [
+        ("current_password", current),
+        ("new_password", "the new page password"),
+        ("new_password_confirm", "the new page password"),
+        ("end_other_sessions", "on"),
+    ]
+}
+
 /// The address recorded for a login that claims to come from 203.0.113.9 via X-Forwarded-For.
 async fn recorded_ip_for_forwarded_login(t: &TestApp, email: &str) -> Value {
     t.sign_up(email, PW).await;
@@ -891,28 +806,14 @@ both_engines!(
 async fn stale_argon2_parameters_are_upgraded_at_login() {
     let t = TestApp::spawn(Engine::Sqlite, &[]).await.unwrap();
     t.sign_up("r@example.com", PW).await;
-    let before = t
-        .app
-        .store
-        .login_record("r@example.com")
-        .await
-        .unwrap()
-        .unwrap()
-        .hash;
+    let before = t.stored_hash("r@example.com").await;
     assert!(before.contains("m=1024,t=1,p=1"), "{before}");
     // The operator raises the cost: the next login rehashes.
     let stronger = t
         .restart_with(&[("GATEHOUSE_ARGON2_MEMORY_KIB", "2048")])
         .await;
     stronger.log_in("r@example.com", PW).await;
-    let after = stronger
-        .app
-        .store
-        .login_record("r@example.com")
-        .await
-        .unwrap()
-        .unwrap()
-        .hash;
+    let after = stronger.stored_hash("r@example.com").await;
     assert!(after.contains("m=2048,t=1,p=1"), "{after}");
     assert!(
         stronger

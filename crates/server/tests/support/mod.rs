@@ -119,6 +119,41 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Posts a form from this client (its cookie jar), as a browser would.
+    pub async fn post_form<F: serde::Serialize + ?Sized>(
+        &self,
+        path: &str,
+        form: &F,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A page's HTML, fetched with this client's cookies.
+    pub async fn page(&self, path: &str) -> String {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_auth(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn get_auth(&self, path: &str, token: &str) -> reqwest::Response {
         self.http
             .get(self.url(path))
@@ -160,6 +195,17 @@ impl TestApp {
             .as_str()
             .unwrap()
             .to_owned()
+    }
+
+    /// The password hash stored for an address.
+    pub async fn stored_hash(&self, email_key: &str) -> String {
+        self.app
+            .store
+            .login_record(email_key)
+            .await
+            .unwrap()
+            .expect("account exists")
+            .hash
     }
 
     pub async fn audit_actions(&self) -> Vec<String> {
