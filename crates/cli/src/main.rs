@@ -2,6 +2,12 @@
 
 mod bench;
 
+// jemalloc rather than glibc malloc: the request path allocates small, short-lived
+// objects from many threads, where glibc's arenas contend (BENCHMARKS.md, figure 3).
+#[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
