@@ -188,11 +188,6 @@ impl Hasher {
         })
     }
 
-    /// Whether a stored hash is argon2id with the current parameters.
-    pub fn is_current(&self, stored: &str) -> bool {
-        is_current(stored, &self.params)
-    }
-
     /// Requests waiting for a worker right now.
     pub fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Acquire)
