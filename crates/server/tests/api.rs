@@ -404,15 +404,7 @@ both_engines!(bad_input_gets_clear_errors, |t: TestApp| async move {
 both_engines!(
     surface_health_metrics_openapi_headers,
     |t: TestApp| async move {
-        let h: Value = t
-            .http
-            .get(t.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let h: Value = t.get_json("/healthz").await;
         assert_eq!(h["status"], "ok");
         assert_eq!(h["engine"], t.engine);
 
@@ -428,15 +420,7 @@ both_engines!(
         assert_eq!(hdr("x-content-type-options"), "nosniff");
         assert!(!hdr("x-request-id").is_empty());
 
-        let spec: Value = t
-            .http
-            .get(t.url("/openapi.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let spec: Value = t.get_json("/openapi.json").await;
         let paths = spec["paths"].as_object().unwrap();
         for (path, method) in [
             ("/api/v1/accounts", "post"),

@@ -152,6 +152,15 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
     }
 }
 
+/// The answer to a successful sign-in: the session cookie and a redirect.
+fn signed_in(app: &App, jar: CookieJar, out: &crate::app::LoginOutcome, to: &str) -> Response {
+    (
+        jar.add(cookies::session_cookie(&app.config, out.token.expose())),
+        Redirect::to(to),
+    )
+        .into_response()
+}
+
 /// Who is signed in, for pages: `None` sends the visitor to /login.
 async fn page_user(app: &App, jar: &CookieJar) -> Option<Authenticated> {
     let cookie = jar.get(cookies::session_cookie_name(&app.config))?;
@@ -207,11 +216,7 @@ async fn signup(
         return page(status, msg, retry);
     }
     match app.log_in(&f.email, &f.password, &client).await {
-        Ok(out) => (
-            jar.add(cookies::session_cookie(&app.config, out.token.expose())),
-            Redirect::to("/settings?done=welcome"),
-        )
-            .into_response(),
+        Ok(out) => signed_in(&app, jar, &out, "/settings?done=welcome"),
         Err(_) => Redirect::to("/login?done=created").into_response(),
     }
 }
@@ -254,11 +259,7 @@ async fn login(
     PageForm(f): PageForm<LoginForm>,
 ) -> Response {
     match app.log_in(&f.email, &f.password, &client).await {
-        Ok(out) => (
-            jar.add(cookies::session_cookie(&app.config, out.token.expose())),
-            Redirect::to("/settings"),
-        )
-            .into_response(),
+        Ok(out) => signed_in(&app, jar, &out, "/settings"),
         Err(e) => {
             let (status, msg, retry) = form_failure(e);
             with_retry(

@@ -145,6 +145,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// An unauthenticated GET answered with JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn delete_auth(&self, path: &str, token: &str) -> reqwest::Response {
         self.http
             .delete(self.url(path))
