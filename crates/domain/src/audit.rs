@@ -48,6 +48,10 @@ pub enum AuditAction {
     SessionEnded,
     OtherSessionsEnded,
     OperatorCreated,
+    RecoveryRequested,
+    RecoveryRejected,
+    RecoveryCompleted,
+    NoticeRetried,
 }
 
 impl AuditAction {
@@ -64,6 +68,10 @@ impl AuditAction {
             Self::SessionEnded => "session.ended",
             Self::OtherSessionsEnded => "sessions.others_ended",
             Self::OperatorCreated => "operator.created",
+            Self::RecoveryRequested => "recovery.requested",
+            Self::RecoveryRejected => "recovery.rejected",
+            Self::RecoveryCompleted => "recovery.completed",
+            Self::NoticeRetried => "notice.retried",
         }
     }
 }

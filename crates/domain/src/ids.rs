@@ -62,3 +62,11 @@ id_type!(
     /// Identifies an operator (a person who runs Gatehouse).
     OperatorId
 );
+id_type!(
+    /// Identifies one notice in the outbox.
+    NoticeId
+);
+id_type!(
+    /// Identifies one password recovery request.
+    RecoveryId
+);

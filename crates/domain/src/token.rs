@@ -108,6 +108,11 @@ secret_type!(
     ApiKey,
     "gho"
 );
+secret_type!(
+    /// The token in an (optional) recovery link: 256 bits, single use.
+    RecoveryToken,
+    "ghr"
+);
 
 #[cfg(test)]
 mod tests {
