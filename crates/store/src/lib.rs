@@ -25,12 +25,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gatehouse_domain::audit::NewAuditEntry;
 use gatehouse_domain::throttle::{ThrottlePolicy, ThrottleState};
-use gatehouse_domain::{AccountId, SessionId, Timestamp, TokenHash};
+use gatehouse_domain::{AccountId, NoticeId, RecoveryId, SessionId, Timestamp, TokenHash};
 
 pub use audit_verify::{ChainReport, verify_audit_chain};
 pub use error::StoreError;
 pub use models::*;
 pub use postgres::PgStore;
+pub use sql::NOTICE_REFERENCE_TAKEN;
 pub use sqlite::SqliteStore;
 
 /// Result of a store call.
@@ -178,6 +179,108 @@ pub trait AuditStore {
     async fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<AuditEntry>>;
 }
 
+/// The notice outbox: enqueue with a state change, claim with a lease, settle.
+#[async_trait]
+pub trait OutboxStore {
+    /// Enqueues a notice on its own (with an audit entry if given). Returns
+    /// `false` if a notice with the same idempotency key exists already.
+    async fn enqueue_notice(
+        &self,
+        notice: &NewNotice,
+        audit: Option<NewAuditEntry>,
+    ) -> Result<bool>;
+
+    /// Leases due notices (pending and due, or sending with an expired lease)
+    /// for sending, applying the per-recipient cap: a notice over the cap is
+    /// held, and pending notices of its kind to that address merge into the
+    /// newest. Expired notices are marked so. Commits before returning: the
+    /// caller sends outside any transaction.
+    async fn claim_notices(&self, policy: &ClaimPolicy) -> Result<ClaimReport>;
+
+    /// Marks a leased notice sent and clears its payload. `false` if the lease was lost.
+    async fn notice_sent(&self, id: NoticeId, lease_id: &str, now: Timestamp) -> Result<bool>;
+
+    /// Puts a leased notice back for a retry at `next_attempt_at`, recording the error.
+    async fn notice_retry(
+        &self,
+        id: NoticeId,
+        lease_id: &str,
+        next_attempt_at: Timestamp,
+        error: &str,
+    ) -> Result<bool>;
+
+    /// Marks a leased notice failed for good with the server's answer.
+    async fn notice_failed(&self, id: NoticeId, lease_id: &str, error: &str) -> Result<bool>;
+
+    /// Notices, newest first.
+    async fn notices(&self, filter: &NoticeFilter) -> Result<Vec<Notice>>;
+
+    /// The notice with this reference.
+    async fn notice_by_reference(&self, reference: &str) -> Result<Option<Notice>>;
+
+    /// Sends a failed notice again (pending, attempts reset). `false` if it was not failed.
+    async fn retry_failed_notice(
+        &self,
+        id: NoticeId,
+        now: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<bool>;
+
+    /// Notices per state.
+    async fn outbox_counts(&self) -> Result<Vec<(NoticeState, i64)>>;
+
+    /// The earliest `next_attempt_at` among pending notices (when to wake up next).
+    async fn next_notice_due(&self) -> Result<Option<Timestamp>>;
+
+    /// Clears the payload (which may hold a code) of notices that will not be
+    /// sent any more or were created before `before`, and forgets cap rows
+    /// unused since then. Returns how many payloads were cleared.
+    async fn purge_notice_payloads(&self, before: Timestamp) -> Result<u64>;
+}
+
+/// Password recovery requests.
+#[async_trait]
+pub trait RecoveryStore {
+    /// Stores a request, supersedes the account's older active ones and
+    /// enqueues its notice, in one transaction.
+    async fn create_recovery(
+        &self,
+        new: &NewRecovery,
+        notice: &NewNotice,
+        audit: NewAuditEntry,
+    ) -> Result<()>;
+
+    /// Counts one attempt against the active, unexpired request `lookup`
+    /// names, if it has attempts left; returns it. The count is taken before
+    /// the caller compares the code, so concurrent guesses cannot exceed
+    /// `max_attempts`. A request that reaches `max_attempts` is exhausted.
+    async fn recovery_attempt(
+        &self,
+        lookup: &RecoveryLookup,
+        now: Timestamp,
+        max_attempts: i64,
+    ) -> Result<Option<RecoveryAttempt>>;
+
+    /// Records a wrong code (audit), and exhausts the request if it has no attempts left.
+    async fn reject_recovery_attempt(
+        &self,
+        request: RecoveryId,
+        exhausted: bool,
+        now: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<()>;
+
+    /// Uses up the request (if still active and unexpired) and sets the
+    /// password: credential active with version + 1, every session revoked,
+    /// the throttle keys cleared, the notice enqueued, the audit entry
+    /// appended: one transaction. `Conflict` if the request was used meanwhile.
+    async fn complete_recovery(
+        &self,
+        c: &RecoveryCompletion<'_>,
+        audit: NewAuditEntry,
+    ) -> Result<PasswordChanged>;
+}
+
 /// Everything Gatehouse stores, in one object.
 #[async_trait]
 pub trait Store:
@@ -187,6 +290,8 @@ pub trait Store:
     + ThrottleStore
     + OperatorStore
     + AuditStore
+    + OutboxStore
+    + RecoveryStore
     + Send
     + Sync
 {

@@ -1,8 +1,11 @@
 //! Rows as the rest of Gatehouse sees them.
 
 use gatehouse_domain::audit::Actor;
+use std::time::Duration;
+
 use gatehouse_domain::{
-    AccountId, CredentialState, OperatorId, SessionId, SessionState, Timestamp, TokenHash,
+    AccountId, CredentialState, NoticeId, NoticeKind, OperatorId, RecoveryId, SessionId,
+    SessionState, Timestamp, TokenHash,
 };
 use serde::Serialize;
 
@@ -62,6 +65,9 @@ pub struct PasswordChange<'a> {
     pub end_other_sessions: bool,
     /// Reason recorded on revoked sessions.
     pub end_reason: &'a str,
+    /// The "password changed" notice to enqueue with the change. The store
+    /// sets its idempotency key from the new credential version.
+    pub notice: Option<&'a NewNotice>,
 }
 
 /// Outcome of a password change.
@@ -171,4 +177,233 @@ pub struct AuditEntry {
     pub detail: String,
     /// Chain hash, hex.
     pub hash: String,
+}
+
+/// A notice to put in the outbox (in the transaction of the change it reports).
+#[derive(Clone, Debug)]
+pub struct NewNotice {
+    /// New id.
+    pub id: NoticeId,
+    /// Public reference (`GH-XXXX-XXXX`).
+    pub reference: String,
+    /// Writing the same key twice yields one notice.
+    pub idempotency_key: String,
+    /// What it is.
+    pub kind: NoticeKind,
+    /// The account it is about, if any.
+    pub account: Option<AccountId>,
+    /// Address to send to.
+    pub recipient: String,
+    /// Lower-cased address: the per-recipient cap counts by this.
+    pub recipient_key: String,
+    /// Facts the templates need (may hold a recovery code until sent).
+    pub payload: serde_json::Value,
+    /// `Message-ID` header value, fixed at enqueue so a re-send repeats it.
+    pub message_id: String,
+    /// Enqueued.
+    pub created_at: Timestamp,
+    /// After this the notice is pointless (its code expired): not sent.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Where a notice is in its delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeState {
+    /// Waiting to be sent (or to be retried).
+    Pending,
+    /// Leased by a worker that is sending it now.
+    Sending,
+    /// Accepted by the mail server.
+    Sent,
+    /// Refused for good (a 5xx answer, or retries exhausted); an operator may retry.
+    Failed,
+    /// Merged into a later notice of the same kind (per-recipient cap).
+    Coalesced,
+    /// Its content ran out (e.g. the recovery code expired) before it could be sent.
+    Expired,
+}
+
+impl NoticeState {
+    /// Every state.
+    pub const ALL: [Self; 6] = [
+        Self::Pending,
+        Self::Sending,
+        Self::Sent,
+        Self::Failed,
+        Self::Coalesced,
+        Self::Expired,
+    ];
+
+    /// Stable text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Coalesced => "coalesced",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+impl std::str::FromStr for NoticeState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown notice state {s:?} (one of: {})",
+                    Self::ALL.map(Self::as_str).join(", ")
+                )
+            })
+    }
+}
+
+/// A stored notice, without its payload (which may hold a code).
+#[derive(Clone, Debug, Serialize)]
+pub struct Notice {
+    /// Id.
+    pub id: NoticeId,
+    /// Public reference.
+    pub reference: String,
+    /// Kind.
+    pub kind: NoticeKind,
+    /// Account, if any.
+    pub account: Option<AccountId>,
+    /// Recipient address.
+    pub recipient: String,
+    /// Delivery state.
+    pub state: NoticeState,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// When the next attempt is due (pending rows).
+    pub next_attempt_at: Timestamp,
+    /// The mail server's last answer, or why the notice failed.
+    pub last_error: Option<String>,
+    /// The notice this one was merged into.
+    pub coalesced_into: Option<NoticeId>,
+    /// How many earlier notices were merged into this one.
+    pub coalesced_count: i64,
+    /// Enqueued.
+    pub created_at: Timestamp,
+    /// Accepted by the mail server.
+    pub sent_at: Option<Timestamp>,
+    /// Pointless after this.
+    pub expires_at: Option<Timestamp>,
+    /// `Message-ID` header.
+    pub message_id: String,
+}
+
+/// A notice leased to a worker for sending.
+#[derive(Clone, Debug)]
+pub struct ClaimedNotice {
+    /// The row.
+    pub notice: Notice,
+    /// Template facts.
+    pub payload: serde_json::Value,
+}
+
+/// How a worker claims notices.
+#[derive(Clone, Debug)]
+pub struct ClaimPolicy {
+    /// Now.
+    pub now: Timestamp,
+    /// This claim's lease id: only its holder may settle the rows.
+    pub lease_id: String,
+    /// How long the lease lasts; past it, another worker may re-send.
+    pub lease: Duration,
+    /// Most rows per claim.
+    pub limit: i64,
+    /// Most notices sent to one address per `cap_window`.
+    pub cap_per_recipient: i64,
+    /// The cap's sliding window (24 h).
+    pub cap_window: Duration,
+}
+
+/// What one claim did.
+#[derive(Clone, Debug, Default)]
+pub struct ClaimReport {
+    /// Leased for sending now.
+    pub claimed: Vec<ClaimedNotice>,
+    /// Held back by the per-recipient cap (reference, recipient, merged so far).
+    pub held: Vec<(String, String, i64)>,
+    /// Rows merged into a later one by this claim.
+    pub coalesced: u64,
+    /// Rows that ran out before sending.
+    pub expired: u64,
+}
+
+/// Which notices to list.
+#[derive(Clone, Debug, Default)]
+pub struct NoticeFilter {
+    /// Only this state.
+    pub state: Option<NoticeState>,
+    /// Only this account.
+    pub account: Option<AccountId>,
+    /// Most rows (newest first).
+    pub limit: i64,
+}
+
+/// A recovery request to store.
+#[derive(Clone, Debug)]
+pub struct NewRecovery {
+    /// New id.
+    pub id: RecoveryId,
+    /// Whose.
+    pub account: AccountId,
+    /// Keyed digest of the code.
+    pub code_hash: [u8; 32],
+    /// Digest of the link token, if the mail carries a link.
+    pub token_hash: Option<TokenHash>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Code and token stop working at this time.
+    pub expires_at: Timestamp,
+    /// Requesting client.
+    pub ip: Option<String>,
+}
+
+/// How a redemption names its request.
+#[derive(Clone, Debug)]
+pub enum RecoveryLookup {
+    /// The account's active request (the code is then checked by the caller).
+    Account(AccountId),
+    /// The request whose link token has this digest.
+    Token(TokenHash),
+}
+
+/// An active request with one attempt counted against it.
+#[derive(Clone, Debug)]
+pub struct RecoveryAttempt {
+    /// Request.
+    pub id: RecoveryId,
+    /// Whose.
+    pub account: AccountId,
+    /// The account's address.
+    pub email: String,
+    /// Stored code digest.
+    pub code_hash: Vec<u8>,
+    /// Attempts counted, including this one.
+    pub attempts: i64,
+}
+
+/// A recovery to complete: the request is used up and the password set.
+#[derive(Debug)]
+pub struct RecoveryCompletion<'a> {
+    /// The request.
+    pub request: RecoveryId,
+    /// Whose.
+    pub account: AccountId,
+    /// New argon2id hash.
+    pub new_hash: &'a str,
+    /// When.
+    pub now: Timestamp,
+    /// Login throttle keys to clear (the account's).
+    pub clear_throttle_keys: &'a [&'a str],
+    /// The "password changed" notice (key set by the store from the new version).
+    pub notice: &'a NewNotice,
 }

@@ -36,6 +36,7 @@ mod imp {
         sqlx::Postgres,
         sqlx::PgConnection,
         "postgres",
-        sqlx::migrate!("./migrations/postgres")
+        sqlx::migrate!("./migrations/postgres"),
+        "FOR UPDATE SKIP LOCKED"
     );
 }

@@ -64,9 +64,12 @@ where
 }
 
 /// Expands the capability traits and `Store` for one engine:
-/// `impl_store!(StoreType, sqlx::Db, ConnType, "name", sqlx::migrate!("dir"))`.
+/// `impl_store!(StoreType, sqlx::Db, ConnType, "name", sqlx::migrate!("dir"), "lock clause")`.
+/// The lock clause ends a `SELECT` that claims work: `FOR UPDATE SKIP LOCKED`
+/// on PostgreSQL (so concurrent claimers take different rows and never wait),
+/// empty on SQLite (whose immediate transaction already excludes other writers).
 macro_rules! impl_store {
-    ($store:ty, $db:ty, $conn:ty, $engine:literal, $migrator:expr) => {
+    ($store:ty, $db:ty, $conn:ty, $engine:literal, $migrator:expr, $lock:literal) => {
         #[async_trait]
         impl Store for $store {
             fn engine(&self) -> &'static str {
@@ -91,11 +94,12 @@ macro_rules! impl_store {
         use async_trait::async_trait;
         use gatehouse_domain::audit::NewAuditEntry;
         use gatehouse_domain::throttle::{ThrottlePolicy, ThrottleState};
-        use gatehouse_domain::{AccountId, SessionId, Timestamp, TokenHash};
+        use gatehouse_domain::{AccountId, NoticeId, RecoveryId, SessionId, Timestamp, TokenHash};
+        use gatehouse_domain::notice::password_changed_key;
         use sqlx::Row as _;
 
         use crate::error::unique_as_conflict;
-        use crate::sql::{audit_row, parse};
+        use crate::sql::{NOTICE_REFERENCE_TAKEN, audit_row, parse};
         use crate::*;
 
         type DbRow = <$db as sqlx::Database>::Row;
@@ -103,7 +107,135 @@ macro_rules! impl_store {
         const SESSION_COLUMNS: &str = "s.id, s.account_id, a.email, s.token_hash, s.state, s.created_at, \
              s.last_seen_at, s.expires_at, s.ip, s.user_agent";
 
+        const NOTICE_COLUMNS: &str = "id, reference, kind, account_id, recipient, state, attempts, next_attempt_at, \
+             last_error, coalesced_into, coalesced_count, created_at, sent_at, expires_at, message_id";
+
         impl $store {
+            /// Inserts a notice unless its idempotency key exists. Returns whether it did.
+            async fn insert_notice_in(conn: &mut $conn, n: &NewNotice) -> Result<bool> {
+                Ok(sqlx::query(
+                    "INSERT INTO outbox (id, reference, idempotency_key, kind, account_id, recipient, recipient_key, \
+                     payload, message_id, state, attempts, next_attempt_at, coalesced_count, expires_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, 0, $11, $10) \
+                     ON CONFLICT (idempotency_key) DO NOTHING",
+                )
+                .bind(n.id.to_string())
+                .bind(&n.reference)
+                .bind(&n.idempotency_key)
+                .bind(n.kind.as_str())
+                .bind(n.account.map(|a| a.to_string()))
+                .bind(&n.recipient)
+                .bind(&n.recipient_key)
+                .bind(n.payload.to_string())
+                .bind(&n.message_id)
+                .bind(n.created_at.as_millis())
+                .bind(n.expires_at.map(Timestamp::as_millis))
+                .execute(&mut *conn)
+                .await
+                // The idempotency key is handled above; the only other unique
+                // column is the random reference: a collision (one in a
+                // million at a million notices) fails the use case, which the
+                // caller retries with a fresh reference.
+                .map_err(|e| unique_as_conflict(e, NOTICE_REFERENCE_TAKEN))?
+                .rows_affected()
+                    == 1)
+            }
+
+            fn notice_from(row: &DbRow) -> Result<Notice> {
+                let opt_ts = |v: Option<i64>| v.map(Timestamp::from_millis);
+                Ok(Notice {
+                    id: parse("notice id", &row.try_get::<String, _>("id")?)?,
+                    reference: row.try_get("reference")?,
+                    kind: parse("notice kind", &row.try_get::<String, _>("kind")?)?,
+                    account: row
+                        .try_get::<Option<String>, _>("account_id")?
+                        .map(|a| parse("account id", &a))
+                        .transpose()?,
+                    recipient: row.try_get("recipient")?,
+                    state: parse("notice state", &row.try_get::<String, _>("state")?)?,
+                    attempts: row.try_get("attempts")?,
+                    next_attempt_at: Timestamp::from_millis(row.try_get("next_attempt_at")?),
+                    last_error: row.try_get("last_error")?,
+                    coalesced_into: row
+                        .try_get::<Option<String>, _>("coalesced_into")?
+                        .map(|a| parse("notice id", &a))
+                        .transpose()?,
+                    coalesced_count: row.try_get("coalesced_count")?,
+                    created_at: Timestamp::from_millis(row.try_get("created_at")?),
+                    sent_at: opt_ts(row.try_get("sent_at")?),
+                    expires_at: opt_ts(row.try_get("expires_at")?),
+                    message_id: row.try_get("message_id")?,
+                })
+            }
+
+            /// Over the cap: merges the recipient's pending notices of this kind
+            /// into the newest and holds it until the window has room.
+            async fn hold_over_cap_in(
+                conn: &mut $conn,
+                p: &ClaimPolicy,
+                current: &str,
+                recipient_key: &str,
+                kind: &str,
+                settled: &mut std::collections::HashSet<String>,
+            ) -> Result<(String, String, i64, u64)> {
+                let now = p.now.as_millis();
+                // SKIP LOCKED: never wait for a row another claimer holds (no deadlock).
+                let rows = sqlx::query(concat!(
+                    "SELECT id, reference, recipient, coalesced_count FROM outbox \
+                     WHERE recipient_key = $1 AND kind = $2 AND (state = 'pending' OR id = $3) \
+                     ORDER BY created_at DESC ",
+                    $lock
+                ))
+                .bind(recipient_key)
+                .bind(kind)
+                .bind(current)
+                .fetch_all(&mut *conn)
+                .await?;
+                let survivor = rows.first().ok_or_else(|| StoreError::corrupt("claimed notice vanished"))?;
+                let survivor_id: String = survivor.try_get("id")?;
+                let mut merged: i64 = survivor.try_get("coalesced_count")?;
+                settled.insert(survivor_id.clone());
+                for row in &rows[1..] {
+                    let id: String = row.try_get("id")?;
+                    settled.insert(id.clone());
+                    merged += 1 + row.try_get::<i64, _>("coalesced_count")?;
+                    sqlx::query(
+                        "UPDATE outbox SET state = 'coalesced', coalesced_into = $1, payload = NULL, \
+                         lease_id = NULL, lease_until = NULL WHERE id = $2",
+                    )
+                    .bind(&survivor_id)
+                    .bind(&id)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                let oldest: Option<i64> = sqlx::query(
+                    "SELECT MIN(sent_at) AS t FROM outbox WHERE recipient_key = $1 AND state = 'sent' AND sent_at > $2",
+                )
+                .bind(recipient_key)
+                .bind(p.now.minus(p.cap_window).as_millis())
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get("t")?;
+                // Room opens when the oldest notice in the window leaves it; if the
+                // cap is filled by notices still being sent, look again in a minute.
+                let next = oldest.map_or(now + 60_000, |t| t + p.cap_window.as_millis() as i64);
+                sqlx::query(
+                    "UPDATE outbox SET state = 'pending', lease_id = NULL, lease_until = NULL, \
+                     next_attempt_at = $1, coalesced_count = $2 WHERE id = $3",
+                )
+                .bind(next)
+                .bind(merged)
+                .bind(&survivor_id)
+                .execute(&mut *conn)
+                .await?;
+                Ok((
+                    survivor.try_get("reference")?,
+                    survivor.try_get("recipient")?,
+                    merged,
+                    (rows.len() - 1) as u64,
+                ))
+            }
+
             async fn append_audit_in(conn: &mut $conn, entry: &NewAuditEntry) -> Result<i64> {
                 // Taking the head first serialises appenders: the chain cannot fork.
                 let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
@@ -377,6 +509,11 @@ macro_rules! impl_store {
                 } else {
                     0
                 };
+                if let Some(notice) = c.notice {
+                    let mut notice = notice.clone();
+                    notice.idempotency_key = password_changed_key(c.account, version);
+                    Self::insert_notice_in(&mut tx, &notice).await?;
+                }
                 let mut audit = audit;
                 audit.detail = serde_json::json!({ "version": version, "sessions_ended": ended });
                 Self::append_audit_in(&mut tx, &audit).await?;
@@ -636,6 +773,385 @@ macro_rules! impl_store {
                 .collect()
             }
         }
+
+        #[async_trait]
+        impl OutboxStore for $store {
+            async fn enqueue_notice(&self, notice: &NewNotice, audit: Option<NewAuditEntry>) -> Result<bool> {
+                let mut tx = self.begin_write().await?;
+                let inserted = Self::insert_notice_in(&mut tx, notice).await?;
+                if let (true, Some(audit)) = (inserted, audit) {
+                    Self::append_audit_in(&mut tx, &audit).await?;
+                }
+                tx.commit().await?;
+                Ok(inserted)
+            }
+
+            async fn claim_notices(&self, p: &ClaimPolicy) -> Result<ClaimReport> {
+                let mut tx = self.begin_write().await?;
+                let now = p.now.as_millis();
+                let due = sqlx::query(concat!(
+                    "SELECT id, recipient_key, kind, expires_at FROM outbox \
+                     WHERE (state = 'pending' AND next_attempt_at <= $1) OR (state = 'sending' AND lease_until <= $1) \
+                     ORDER BY next_attempt_at, created_at LIMIT $2 ",
+                    $lock
+                ))
+                .bind(now)
+                .bind(p.limit)
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut report = ClaimReport::default();
+                // Rows this claim already merged or held: later due rows may be among them.
+                let mut settled = std::collections::HashSet::new();
+                for row in &due {
+                    let id: String = row.try_get("id")?;
+                    if settled.contains(&id) {
+                        continue;
+                    }
+                    let recipient_key: String = row.try_get("recipient_key")?;
+                    let kind: String = row.try_get("kind")?;
+                    let expires_at: Option<i64> = row.try_get("expires_at")?;
+                    if expires_at.is_some_and(|e| e <= now) {
+                        report.expired += sqlx::query(
+                            "UPDATE outbox SET state = 'expired', payload = NULL, lease_id = NULL, lease_until = NULL \
+                             WHERE id = $1 AND state IN ('pending', 'sending')",
+                        )
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        continue;
+                    }
+                    // Lock the recipient: concurrent claimers check its cap one at a time.
+                    sqlx::query(
+                        "INSERT INTO outbox_recipients (recipient_key, last_claim_at) VALUES ($1, $2) \
+                         ON CONFLICT (recipient_key) DO UPDATE SET last_claim_at = excluded.last_claim_at",
+                    )
+                    .bind(&recipient_key)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    let sent_recently: i64 = sqlx::query(
+                        "SELECT COUNT(*) AS n FROM outbox WHERE recipient_key = $1 AND id <> $2 \
+                         AND ((state = 'sent' AND sent_at > $3) OR (state = 'sending' AND lease_until > $4))",
+                    )
+                    .bind(&recipient_key)
+                    .bind(&id)
+                    .bind(p.now.minus(p.cap_window).as_millis())
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("n")?;
+                    if sent_recently >= p.cap_per_recipient {
+                        let (reference, recipient, merged, coalesced) =
+                            Self::hold_over_cap_in(&mut tx, p, &id, &recipient_key, &kind, &mut settled).await?;
+                        report.coalesced += coalesced;
+                        report.held.push((reference, recipient, merged));
+                        continue;
+                    }
+                    let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE outbox SET state = 'sending', lease_id = $1, lease_until = $2, attempts = attempts + 1 \
+                         WHERE id = $3 AND state IN ('pending', 'sending') RETURNING {NOTICE_COLUMNS}, payload"
+                    )))
+                    .bind(&p.lease_id)
+                    .bind(p.now.plus(p.lease).as_millis())
+                    .bind(&id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if let Some(row) = claimed {
+                        let payload: Option<String> = row.try_get("payload")?;
+                        let payload = match payload {
+                            Some(text) => serde_json::from_str(&text).map_err(StoreError::corrupt)?,
+                            None => serde_json::Value::Null,
+                        };
+                        report.claimed.push(ClaimedNotice { notice: Self::notice_from(&row)?, payload });
+                    }
+                }
+                tx.commit().await?;
+                Ok(report)
+            }
+
+            async fn notice_sent(&self, id: NoticeId, lease_id: &str, now: Timestamp) -> Result<bool> {
+                Ok(sqlx::query(
+                    "UPDATE outbox SET state = 'sent', sent_at = $1, payload = NULL, last_error = NULL, \
+                     lease_id = NULL, lease_until = NULL WHERE id = $2 AND lease_id = $3",
+                )
+                .bind(now.as_millis())
+                .bind(id.to_string())
+                .bind(lease_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
+            async fn notice_retry(
+                &self,
+                id: NoticeId,
+                lease_id: &str,
+                next_attempt_at: Timestamp,
+                error: &str,
+            ) -> Result<bool> {
+                Ok(sqlx::query(
+                    "UPDATE outbox SET state = 'pending', next_attempt_at = $1, last_error = $2, \
+                     lease_id = NULL, lease_until = NULL WHERE id = $3 AND lease_id = $4",
+                )
+                .bind(next_attempt_at.as_millis())
+                .bind(error)
+                .bind(id.to_string())
+                .bind(lease_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
+            async fn notice_failed(&self, id: NoticeId, lease_id: &str, error: &str) -> Result<bool> {
+                Ok(sqlx::query(
+                    "UPDATE outbox SET state = 'failed', last_error = $1, lease_id = NULL, lease_until = NULL \
+                     WHERE id = $2 AND lease_id = $3",
+                )
+                .bind(error)
+                .bind(id.to_string())
+                .bind(lease_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                    == 1)
+            }
+
+            async fn notices(&self, f: &NoticeFilter) -> Result<Vec<Notice>> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!("SELECT {NOTICE_COLUMNS} FROM outbox WHERE 1 = 1"));
+                if let Some(state) = f.state {
+                    q.push(" AND state = ").push_bind(state.as_str());
+                }
+                if let Some(account) = f.account {
+                    q.push(" AND account_id = ").push_bind(account.to_string());
+                }
+                q.push(" ORDER BY created_at DESC, id LIMIT ").push_bind(f.limit.clamp(1, 1000));
+                q.build().fetch_all(&self.pool).await?.iter().map(Self::notice_from).collect()
+            }
+
+            async fn notice_by_reference(&self, reference: &str) -> Result<Option<Notice>> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {NOTICE_COLUMNS} FROM outbox WHERE reference = $1"
+                )))
+                .bind(reference)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.as_ref().map(Self::notice_from).transpose()
+            }
+
+            async fn retry_failed_notice(&self, id: NoticeId, now: Timestamp, audit: NewAuditEntry) -> Result<bool> {
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query(
+                    "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = $1 \
+                     WHERE id = $2 AND state = 'failed' AND payload IS NOT NULL",
+                )
+                .bind(now.as_millis())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if done {
+                    Self::append_audit_in(&mut tx, &audit).await?;
+                }
+                tx.commit().await?;
+                Ok(done)
+            }
+
+            async fn outbox_counts(&self) -> Result<Vec<(NoticeState, i64)>> {
+                sqlx::query("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state ORDER BY state")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| Ok((parse("notice state", &r.try_get::<String, _>("state")?)?, r.try_get("n")?)))
+                    .collect()
+            }
+
+            async fn next_notice_due(&self) -> Result<Option<Timestamp>> {
+                let t: Option<i64> = sqlx::query(
+                    "SELECT MIN(CASE WHEN state = 'pending' THEN next_attempt_at ELSE lease_until END) AS t \
+                     FROM outbox WHERE state IN ('pending', 'sending')",
+                )
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("t")?;
+                Ok(t.map(Timestamp::from_millis))
+            }
+
+            async fn purge_notice_payloads(&self, before: Timestamp) -> Result<u64> {
+                let cleared = sqlx::query(
+                    "UPDATE outbox SET payload = NULL WHERE payload IS NOT NULL \
+                     AND (state IN ('coalesced', 'expired') OR (state = 'failed' AND created_at < $1))",
+                )
+                .bind(before.as_millis())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                sqlx::query("DELETE FROM outbox_recipients WHERE last_claim_at < $1")
+                    .bind(before.as_millis())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(cleared)
+            }
+        }
+
+        #[async_trait]
+        impl RecoveryStore for $store {
+            async fn create_recovery(&self, new: &NewRecovery, notice: &NewNotice, audit: NewAuditEntry) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                // A new request invalidates the older ones.
+                sqlx::query(
+                    "UPDATE recovery_requests SET state = 'superseded', ended_at = $1 \
+                     WHERE account_id = $2 AND state = 'active'",
+                )
+                .bind(new.created_at.as_millis())
+                .bind(new.account.to_string())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO recovery_requests (id, account_id, code_hash, token_hash, state, attempts, created_at, expires_at, ip) \
+                     VALUES ($1, $2, $3, $4, 'active', 0, $5, $6, $7)",
+                )
+                .bind(new.id.to_string())
+                .bind(new.account.to_string())
+                .bind(&new.code_hash[..])
+                .bind(new.token_hash.as_ref().map(|t| t.as_bytes().to_vec()))
+                .bind(new.created_at.as_millis())
+                .bind(new.expires_at.as_millis())
+                .bind(new.ip.as_deref())
+                .execute(&mut *tx)
+                .await?;
+                Self::insert_notice_in(&mut tx, notice).await?;
+                Self::append_audit_in(&mut tx, &audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn recovery_attempt(
+                &self,
+                lookup: &RecoveryLookup,
+                now: Timestamp,
+                max_attempts: i64,
+            ) -> Result<Option<RecoveryAttempt>> {
+                let mut tx = self.begin_write().await?;
+                let base = "UPDATE recovery_requests SET attempts = attempts + 1 \
+                     WHERE state = 'active' AND expires_at > $1 AND attempts < $2 AND ";
+                let row = match lookup {
+                    RecoveryLookup::Account(account) => {
+                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "{base}account_id = $3 RETURNING id, account_id, code_hash, attempts"
+                        )))
+                        .bind(now.as_millis())
+                        .bind(max_attempts)
+                        .bind(account.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    }
+                    RecoveryLookup::Token(hash) => {
+                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "{base}token_hash = $3 RETURNING id, account_id, code_hash, attempts"
+                        )))
+                        .bind(now.as_millis())
+                        .bind(max_attempts)
+                        .bind(hash.as_bytes())
+                        .fetch_optional(&mut *tx)
+                        .await?
+                    }
+                };
+                let Some(row) = row else {
+                    tx.commit().await?;
+                    return Ok(None);
+                };
+                let account: String = row.try_get("account_id")?;
+                let email: String = sqlx::query("SELECT email FROM accounts WHERE id = $1")
+                    .bind(&account)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("email")?;
+                tx.commit().await?;
+                Ok(Some(RecoveryAttempt {
+                    id: parse("recovery id", &row.try_get::<String, _>("id")?)?,
+                    account: parse("account id", &account)?,
+                    email,
+                    code_hash: row.try_get("code_hash")?,
+                    attempts: row.try_get("attempts")?,
+                }))
+            }
+
+            async fn reject_recovery_attempt(
+                &self,
+                request: RecoveryId,
+                exhausted: bool,
+                now: Timestamp,
+                audit: NewAuditEntry,
+            ) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                if exhausted {
+                    sqlx::query(
+                        "UPDATE recovery_requests SET state = 'exhausted', ended_at = $1 WHERE id = $2 AND state = 'active'",
+                    )
+                    .bind(now.as_millis())
+                    .bind(request.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Self::append_audit_in(&mut tx, &audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn complete_recovery(&self, c: &RecoveryCompletion<'_>, audit: NewAuditEntry) -> Result<PasswordChanged> {
+                let mut tx = self.begin_write().await?;
+                // Of many concurrent redemptions, exactly one gets this row.
+                let used = sqlx::query(
+                    "UPDATE recovery_requests SET state = 'used', ended_at = $1 \
+                     WHERE id = $2 AND account_id = $3 AND state = 'active' AND expires_at > $1",
+                )
+                .bind(c.now.as_millis())
+                .bind(c.request.to_string())
+                .bind(c.account.to_string())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if used != 1 {
+                    return Err(StoreError::Conflict("this recovery code was used already or has expired"));
+                }
+                let version: i64 = sqlx::query(
+                    "UPDATE credentials SET hash = $1, state = 'active', version = version + 1, changed_at = $2 \
+                     WHERE account_id = $3 RETURNING version",
+                )
+                .bind(c.new_hash)
+                .bind(c.now.as_millis())
+                .bind(c.account.to_string())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("version")?;
+                let ended = Self::revoke_sessions_in(&mut tx, c.account, None, c.now, "password_recovered").await?;
+                for key in c.clear_throttle_keys {
+                    sqlx::query("DELETE FROM login_throttle WHERE key = $1")
+                        .bind(*key)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let mut notice = c.notice.clone();
+                notice.idempotency_key = password_changed_key(c.account, version);
+                Self::insert_notice_in(&mut tx, &notice).await?;
+                let mut audit = audit;
+                audit.detail = serde_json::json!({
+                    "request": c.request.to_string(),
+                    "version": version,
+                    "sessions_ended": ended,
+                });
+                Self::append_audit_in(&mut tx, &audit).await?;
+                tx.commit().await?;
+                Ok(PasswordChanged { version, sessions_ended: ended })
+            }
+        }
     };
 }
 pub(crate) use impl_store;
+
+/// The conflict a reference collision raises (the caller retries with a new one).
+pub const NOTICE_REFERENCE_TAKEN: &str = "notice reference taken";

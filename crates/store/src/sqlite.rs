@@ -56,6 +56,7 @@ mod imp {
         sqlx::Sqlite,
         sqlx::SqliteConnection,
         "sqlite",
-        sqlx::migrate!("./migrations/sqlite")
+        sqlx::migrate!("./migrations/sqlite"),
+        ""
     );
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
 use gatehouse_domain::throttle::ThrottlePolicy;
 use gatehouse_domain::{
-    AccountId, ApiKey, OperatorId, OsEntropy, SessionId, SessionToken, Timestamp,
+    AccountId, ApiKey, NoticeId, NoticeKind, OperatorId, OsEntropy, RecoveryId, Reference,
+    SessionId, SessionToken, Timestamp,
 };
 use gatehouse_store::testing::{Engine, fresh};
 use gatehouse_store::*;
@@ -240,6 +241,7 @@ both_engines!(
             keep_session: Some(keep.id),
             end_other_sessions: true,
             end_reason: "password_changed",
+            notice: None,
         };
         let done = s
             .change_password(&change, audit(AuditAction::PasswordChanged))
@@ -558,3 +560,503 @@ both_engines!(housekeeping_purges_only_what_is_over, |s: Arc<
             .is_some()
     );
 });
+
+fn notice(to: &str, kind: NoticeKind, key: &str, at: Timestamp) -> NewNotice {
+    let id = NoticeId::generate(&OsEntropy);
+    NewNotice {
+        id,
+        reference: Reference::generate(&OsEntropy).to_string(),
+        idempotency_key: key.to_string(),
+        kind,
+        account: None,
+        recipient: to.to_string(),
+        recipient_key: to.to_lowercase(),
+        payload: serde_json::json!({ "n": key }),
+        message_id: format!("<{id}@test>"),
+        created_at: at,
+        expires_at: None,
+    }
+}
+
+fn claim_policy(now: Timestamp, cap: i64) -> ClaimPolicy {
+    ClaimPolicy {
+        now,
+        lease_id: NoticeId::generate(&OsEntropy).to_string(),
+        lease: Duration::from_secs(60),
+        limit: 100,
+        cap_per_recipient: cap,
+        cap_window: Duration::from_secs(24 * 3600),
+    }
+}
+
+both_engines!(outbox_enqueue_is_idempotent_and_leases_work, |s: Arc<
+    dyn Store,
+>| async move {
+    let n = notice("a@example.com", NoticeKind::Recovery, "k1", T0);
+    assert!(
+        s.enqueue_notice(&n, Some(audit(AuditAction::RecoveryRequested)))
+            .await
+            .unwrap()
+    );
+    let again = notice("a@example.com", NoticeKind::Recovery, "k1", T0);
+    assert!(
+        !s.enqueue_notice(&again, None).await.unwrap(),
+        "same key, one notice"
+    );
+    // A reference collision is a conflict the caller can retry.
+    let mut clash = notice("b@example.com", NoticeKind::Recovery, "k2", T0);
+    clash.reference = n.reference.clone();
+    let err = s.enqueue_notice(&clash, None).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(NOTICE_REFERENCE_TAKEN)),
+        "{err:?}"
+    );
+
+    let p = claim_policy(T0, 5);
+    let report = s.claim_notices(&p).await.unwrap();
+    assert_eq!(report.claimed.len(), 1);
+    let c = &report.claimed[0];
+    assert_eq!(c.notice.state, NoticeState::Sending);
+    assert_eq!(c.notice.attempts, 1);
+    assert_eq!(c.payload, serde_json::json!({ "n": "k1" }));
+    assert_eq!(c.notice.message_id, n.message_id);
+    // Leased: nobody else gets it until the lease runs out.
+    assert!(
+        s.claim_notices(&claim_policy(T0.plus(Duration::from_secs(59)), 5))
+            .await
+            .unwrap()
+            .claimed
+            .is_empty()
+    );
+    let later = claim_policy(T0.plus(Duration::from_secs(61)), 5);
+    let re = s.claim_notices(&later).await.unwrap();
+    assert_eq!(re.claimed.len(), 1, "an expired lease is taken over");
+    assert_eq!(re.claimed[0].notice.attempts, 2);
+    assert_eq!(
+        re.claimed[0].notice.message_id, n.message_id,
+        "a re-send repeats the Message-ID"
+    );
+    // The first worker lost its lease and cannot settle the row.
+    assert!(!s.notice_sent(n.id, &p.lease_id, T0).await.unwrap());
+    assert!(
+        s.notice_sent(n.id, &later.lease_id, later.now)
+            .await
+            .unwrap()
+    );
+    let by_ref = s.notice_by_reference(&n.reference).await.unwrap().unwrap();
+    assert_eq!(by_ref.state, NoticeState::Sent);
+    assert_eq!(by_ref.sent_at, Some(later.now));
+    assert!(
+        s.notice_by_reference("GH-0000-0000")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let log = s.audit_entries(0, 10).await.unwrap();
+    assert_eq!(log.len(), 1, "only the first enqueue was audited");
+});
+
+both_engines!(
+    outbox_retry_failure_and_expiry,
+    |s: Arc<dyn Store>| async move {
+        let a = notice("a@example.com", NoticeKind::PasswordChanged, "a", T0);
+        let mut b = notice("b@example.com", NoticeKind::Recovery, "b", T0);
+        b.expires_at = Some(T0.plus(Duration::from_secs(1800)));
+        s.enqueue_notice(&a, None).await.unwrap();
+        s.enqueue_notice(&b, None).await.unwrap();
+        let p = claim_policy(T0, 5);
+        let got = s.claim_notices(&p).await.unwrap();
+        assert_eq!(got.claimed.len(), 2);
+        // a: temporary failure, retried later; b: refused for good.
+        let retry_at = T0.plus(Duration::from_secs(30));
+        assert!(
+            s.notice_retry(a.id, &p.lease_id, retry_at, "421 busy")
+                .await
+                .unwrap()
+        );
+        assert!(
+            s.notice_failed(b.id, &p.lease_id, "550 no such user")
+                .await
+                .unwrap()
+        );
+        assert!(
+            s.claim_notices(&claim_policy(T0.plus(Duration::from_secs(29)), 5))
+                .await
+                .unwrap()
+                .claimed
+                .is_empty()
+        );
+        let failed = s
+            .notices(&NoticeFilter {
+                state: Some(NoticeState::Failed),
+                account: None,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].last_error.as_deref(), Some("550 no such user"));
+        let due = s.next_notice_due().await.unwrap();
+        assert_eq!(due, Some(retry_at));
+        let p2 = claim_policy(retry_at, 5);
+        let again = s.claim_notices(&p2).await.unwrap();
+        assert_eq!(again.claimed.len(), 1);
+        assert_eq!(
+            again.claimed[0].notice.last_error.as_deref(),
+            Some("421 busy")
+        );
+        assert!(s.notice_sent(a.id, &p2.lease_id, retry_at).await.unwrap());
+        // An operator sends the failed one again; by then its code has expired.
+        assert!(
+            s.retry_failed_notice(b.id, T0, audit(AuditAction::NoticeRetried))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.retry_failed_notice(b.id, T0, audit(AuditAction::NoticeRetried))
+                .await
+                .unwrap(),
+            "only failed ones"
+        );
+        let late = s
+            .claim_notices(&claim_policy(T0.plus(Duration::from_secs(3600)), 5))
+            .await
+            .unwrap();
+        assert!(late.claimed.is_empty());
+        assert_eq!(late.expired, 1);
+        let counts: std::collections::HashMap<_, _> =
+            s.outbox_counts().await.unwrap().into_iter().collect();
+        assert_eq!(counts.get(&NoticeState::Sent), Some(&1));
+        assert_eq!(counts.get(&NoticeState::Expired), Some(&1));
+    }
+);
+
+both_engines!(outbox_per_recipient_cap_holds_and_coalesces, |s: Arc<
+    dyn Store,
+>| async move {
+    let to = "Cap@Example.com";
+    let mut t = T0;
+    // Two notices go out (cap 2).
+    for i in 0..2 {
+        s.enqueue_notice(
+            &notice(to, NoticeKind::PasswordChanged, &format!("s{i}"), t),
+            None,
+        )
+        .await
+        .unwrap();
+        let p = claim_policy(t, 2);
+        let got = s.claim_notices(&p).await.unwrap();
+        assert_eq!(got.claimed.len(), 1);
+        s.notice_sent(got.claimed[0].notice.id, &p.lease_id, t)
+            .await
+            .unwrap();
+        t = t.plus(Duration::from_secs(60));
+    }
+    // Three more of one kind and one of another, all over the cap.
+    let mut last = None;
+    for i in 0..3 {
+        let n = notice(
+            &to.to_lowercase(),
+            NoticeKind::PasswordChanged,
+            &format!("o{i}"),
+            t.plus(Duration::from_millis(i)),
+        );
+        s.enqueue_notice(&n, None).await.unwrap();
+        last = Some(n);
+    }
+    s.enqueue_notice(&notice(to, NoticeKind::Recovery, "r", t), None)
+        .await
+        .unwrap();
+    // Another address is not affected.
+    s.enqueue_notice(
+        &notice("other@example.com", NoticeKind::PasswordChanged, "x", t),
+        None,
+    )
+    .await
+    .unwrap();
+    let p = claim_policy(t.plus(Duration::from_secs(1)), 2);
+    let got = s.claim_notices(&p).await.unwrap();
+    assert_eq!(got.claimed.len(), 1);
+    assert_eq!(got.claimed[0].notice.recipient, "other@example.com");
+    assert!(
+        s.notice_sent(got.claimed[0].notice.id, &p.lease_id, p.now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        got.coalesced, 2,
+        "the older two password notices merged into the newest"
+    );
+    assert_eq!(got.held.len(), 2, "one held notice per kind");
+    let last = last.unwrap();
+    let survivor = s
+        .notice_by_reference(&last.reference)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(survivor.state, NoticeState::Pending);
+    assert_eq!(survivor.coalesced_count, 2);
+    // Held until the first sent notice leaves the 24-hour window.
+    assert_eq!(
+        survivor.next_attempt_at,
+        T0.plus(Duration::from_secs(24 * 3600))
+    );
+    let merged = s
+        .notices(&NoticeFilter {
+            state: Some(NoticeState::Coalesced),
+            account: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(merged.len(), 2);
+    assert!(merged.iter().all(|m| m.coalesced_into == Some(last.id)));
+    // Nothing is lost: once the window has room, the survivor goes out.
+    // At T0+24h one slot is free: the held recovery notice (older) takes it
+    // and the password notice waits for the next slot.
+    let p = claim_policy(T0.plus(Duration::from_secs(24 * 3600)), 2);
+    let got = s.claim_notices(&p).await.unwrap();
+    assert_eq!(got.claimed.len(), 1, "{got:?}");
+    assert_eq!(got.claimed[0].notice.kind, NoticeKind::Recovery);
+    assert!(
+        s.notice_sent(got.claimed[0].notice.id, &p.lease_id, p.now)
+            .await
+            .unwrap()
+    );
+    let p = claim_policy(T0.plus(Duration::from_secs(24 * 3600 + 61)), 2);
+    let got = s.claim_notices(&p).await.unwrap();
+    assert_eq!(got.claimed.len(), 1, "{got:?}");
+    assert_eq!(got.claimed[0].notice.id, last.id);
+});
+
+both_engines!(outbox_concurrent_claimers_never_share_a_notice, |s: Arc<
+    dyn Store,
+>| async move {
+    for i in 0..60 {
+        s.enqueue_notice(
+            &notice(
+                &format!("u{i}@example.com"),
+                NoticeKind::Recovery,
+                &format!("c{i}"),
+                T0,
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let mut p = claim_policy(T0, 5);
+                p.limit = 7;
+                let got = s.claim_notices(&p).await.unwrap();
+                if got.claimed.is_empty() {
+                    break mine;
+                }
+                for c in got.claimed {
+                    assert!(s.notice_sent(c.notice.id, &p.lease_id, T0).await.unwrap());
+                    mine.push(c.notice.id);
+                }
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let unique: std::collections::HashSet<_> = all.iter().collect();
+    assert_eq!(all.len(), 60, "every notice claimed once");
+    assert_eq!(unique.len(), 60);
+});
+
+async fn recovery_fixture(
+    s: &Arc<dyn Store>,
+    email: &str,
+    expires: Timestamp,
+) -> (AccountId, RecoveryId) {
+    let a = new_account(email);
+    s.create_account(&a, audit(AuditAction::AccountCreated))
+        .await
+        .unwrap();
+    let id = RecoveryId::generate(&OsEntropy);
+    let req = NewRecovery {
+        id,
+        account: a.id,
+        code_hash: [7; 32],
+        token_hash: Some(SessionToken::generate(&OsEntropy).hash()),
+        created_at: T0,
+        expires_at: expires,
+        ip: None,
+    };
+    let n = notice(email, NoticeKind::Recovery, &format!("recovery/{id}"), T0);
+    s.create_recovery(&req, &n, audit(AuditAction::RecoveryRequested))
+        .await
+        .unwrap();
+    (a.id, id)
+}
+
+both_engines!(
+    recovery_attempts_are_capped_even_when_concurrent,
+    |s: Arc<dyn Store>| async move {
+        let expires = T0.plus(Duration::from_secs(1800));
+        let (account, id) = recovery_fixture(&s, "r@example.com", expires).await;
+        let lookup = RecoveryLookup::Account(account);
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let s = s.clone();
+            let lookup = lookup.clone();
+            tasks.push(tokio::spawn(async move {
+                s.recovery_attempt(&lookup, T0, 5).await.unwrap()
+            }));
+        }
+        let mut granted = 0;
+        for t in tasks {
+            if let Some(a) = t.await.unwrap() {
+                assert_eq!(a.id, id);
+                assert_eq!(a.email, "r@example.com");
+                assert_eq!(a.code_hash, vec![7; 32]);
+                granted += 1;
+            }
+        }
+        assert_eq!(granted, 5, "at most five guesses per request");
+        s.reject_recovery_attempt(id, true, T0, audit(AuditAction::RecoveryRejected))
+            .await
+            .unwrap();
+        assert!(s.recovery_attempt(&lookup, T0, 5).await.unwrap().is_none());
+    }
+);
+
+both_engines!(
+    recovery_completes_exactly_once,
+    |s: Arc<dyn Store>| async move {
+        let expires = T0.plus(Duration::from_secs(1800));
+        let (account, first) = recovery_fixture(&s, "once@example.com", expires).await;
+        // A second request supersedes the first.
+        let second = RecoveryId::generate(&OsEntropy);
+        let req = NewRecovery {
+            id: second,
+            account,
+            code_hash: [8; 32],
+            token_hash: None,
+            created_at: T0,
+            expires_at: expires,
+            ip: Some("192.0.2.9".into()),
+        };
+        s.create_recovery(
+            &req,
+            &notice("once@example.com", NoticeKind::Recovery, "second", T0),
+            audit(AuditAction::RecoveryRequested),
+        )
+        .await
+        .unwrap();
+        let attempt = s
+            .recovery_attempt(&RecoveryLookup::Account(account), T0, 5)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(attempt.id, second, "only the newest request is active");
+        let (sess, _) = new_session(account, T0);
+        s.create_session(
+            &sess,
+            "acct:once@example.com",
+            audit(AuditAction::LoginSucceeded),
+        )
+        .await
+        .unwrap();
+        s.count_throttle_event(&[("acct:once@example.com", ThrottlePolicy::ACCOUNT)], T0)
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let n = notice(
+                    "once@example.com",
+                    NoticeKind::PasswordChanged,
+                    "ignored",
+                    T0,
+                );
+                let hash = format!("$argon2id$new{i}");
+                let keys = ["acct:once@example.com"];
+                let c = RecoveryCompletion {
+                    request: second,
+                    account,
+                    new_hash: &hash,
+                    now: T0.plus(Duration::from_secs(1)),
+                    clear_throttle_keys: &keys,
+                    notice: &n,
+                };
+                s.complete_recovery(&c, audit(AuditAction::RecoveryCompleted))
+                    .await
+            }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(done) => {
+                    ok += 1;
+                    assert_eq!(
+                        done,
+                        PasswordChanged {
+                            version: 2,
+                            sessions_ended: 1
+                        }
+                    );
+                }
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert_eq!(ok, 1, "of many concurrent redemptions exactly one succeeds");
+        assert!(
+            s.throttle_states(&["acct:once@example.com"]).await.unwrap()[0].is_none(),
+            "throttle cleared"
+        );
+        assert!(s.active_sessions(account, T0).await.unwrap().is_empty());
+        let notices = s
+            .notices(&NoticeFilter {
+                state: None,
+                account: None,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        let changed: Vec<_> = notices
+            .iter()
+            .filter(|n| n.kind == NoticeKind::PasswordChanged)
+            .collect();
+        assert_eq!(changed.len(), 1);
+        // The first request was superseded and cannot be completed.
+        let n = notice("once@example.com", NoticeKind::PasswordChanged, "x", T0);
+        let c = RecoveryCompletion {
+            request: first,
+            account,
+            new_hash: "$h",
+            now: T0,
+            clear_throttle_keys: &[],
+            notice: &n,
+        };
+        assert!(matches!(
+            s.complete_recovery(&c, audit(AuditAction::RecoveryCompleted))
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+        // Expired requests take no attempts.
+        let (other, _) =
+            recovery_fixture(&s, "late@example.com", T0.plus(Duration::from_secs(1))).await;
+        assert!(
+            s.recovery_attempt(
+                &RecoveryLookup::Account(other),
+                T0.plus(Duration::from_secs(1)),
+                5
+            )
+            .await
+            .unwrap()
+            .is_none()
+        );
+    }
+);
