@@ -1,6 +1,7 @@
 //! The `gatehouse` command.
 
 mod bench;
+mod outbox_cmd;
 
 // jemalloc rather than glibc malloc: the request path allocates small, short-lived
 // objects from many threads, where glibc's arenas contend (BENCHMARKS.md, figure 3).
@@ -49,6 +50,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Inspect notice delivery and retry failed notices.
+    Outbox {
+        #[command(subcommand)]
+        command: outbox_cmd::OutboxCommand,
     },
     /// Measurements for BENCHMARKS.md.
     Bench {
@@ -175,6 +181,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Outbox { command } => outbox_cmd::run(config, command).await,
         Command::Bench { .. } => unreachable!("handled above"),
     }
 }
@@ -192,9 +199,21 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     eprintln!(
         "Gatehouse is serving on http://{listen} (public URL {public}); open {public}/signup"
     );
+    let mailer = gatehouse_server::mail::Mailer::from_config(&app.config)?;
+    match &app.config.smtp_url {
+        Some(url) => {
+            tracing::info!(server = %gatehouse_store::redact_url(url.as_str()), "notices go to SMTP")
+        }
+        None => eprintln!(
+            "Notices are written to the maildir {} (set GATEHOUSE_SMTP_URL to send them)",
+            app.config.data_dir.join("mail").display()
+        ),
+    }
     let housekeeping = gatehouse_server::spawn_housekeeping(app.clone());
+    let delivery = gatehouse_server::mail::spawn_delivery(app.clone(), std::sync::Arc::new(mailer));
     gatehouse_server::http::serve(listener, router, shutdown_signal()).await?;
     housekeeping.abort();
+    delivery.abort();
     app.store.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gatehouse_domain::PasswordPolicy;
 use gatehouse_domain::session::SessionPolicy;
+use gatehouse_domain::{NoticeKind, PasswordPolicy};
 use ipnet::IpNet;
 use serde::Deserialize;
 use url::Url;
@@ -37,7 +37,59 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "smtp_url",
-        "SMTP server for notices (used by the notices feature)",
+        "SMTP server for notices: smtp://[user:pass@]host[:port] (STARTTLS required unless the host is loopback) or smtps://… (TLS from the start); unset: mail goes to the maildir <data_dir>/mail",
+    ),
+    (
+        "mail_from",
+        "sender of notices, e.g. \"Example Security <security@example.com>\" (default: Gatehouse <gatehouse@HOST of public_url>, or @localhost for an IP)",
+    ),
+    (
+        "site_name",
+        "the name notices and pages use for this service (default Gatehouse)",
+    ),
+    (
+        "mail_link_kinds",
+        "notice kinds whose mail may carry a link, comma-separated (recovery, forced_reset); default none: people type the code on the site",
+    ),
+    (
+        "notice_cap_per_day",
+        "most security notices to one address per 24 hours; more of one kind merge into one (default 5)",
+    ),
+    (
+        "mail_rate_per_second",
+        "most notices this replica sends per second (default 50)",
+    ),
+    (
+        "mail_concurrency",
+        "notices this replica sends at once (default 4)",
+    ),
+    (
+        "mail_retry_base_ms",
+        "first retry delay after a temporary delivery failure; doubles per attempt up to an hour (default 30000)",
+    ),
+    (
+        "mail_max_attempts",
+        "delivery attempts before a notice is marked failed (default 20, about a day)",
+    ),
+    (
+        "smtp_timeout_seconds",
+        "time limit for one SMTP delivery (default 30)",
+    ),
+    (
+        "dkim_key_file",
+        "PEM file with an RSA or Ed25519 private key: notices are DKIM-signed when set",
+    ),
+    (
+        "dkim_selector",
+        "DKIM selector (required with dkim_key_file)",
+    ),
+    (
+        "recovery_code_minutes",
+        "how long a recovery code and link work, 5 to 1440 (default 30)",
+    ),
+    (
+        "secret_key_file",
+        "32-byte server key for recovery-code digests; created if missing; replicas must share it (default <data_dir>/secret.key)",
     ),
     (
         "password_min_length",
@@ -93,6 +145,19 @@ struct Raw {
     listen: Option<String>,
     public_url: Option<String>,
     smtp_url: Option<String>,
+    mail_from: Option<String>,
+    site_name: Option<String>,
+    mail_link_kinds: Option<Vec<String>>,
+    notice_cap_per_day: Option<i64>,
+    mail_rate_per_second: Option<u32>,
+    mail_concurrency: Option<usize>,
+    mail_retry_base_ms: Option<u64>,
+    mail_max_attempts: Option<u32>,
+    smtp_timeout_seconds: Option<u64>,
+    dkim_key_file: Option<PathBuf>,
+    dkim_selector: Option<String>,
+    recovery_code_minutes: Option<u64>,
+    secret_key_file: Option<PathBuf>,
     password_min_length: Option<usize>,
     argon2_memory_kib: Option<u32>,
     argon2_iterations: Option<u32>,
@@ -153,8 +218,16 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Public origin.
     pub public_url: Url,
-    /// SMTP URL, if any.
-    pub smtp_url: Option<String>,
+    /// SMTP URL, if any (may hold a password); otherwise the maildir.
+    pub smtp_url: Option<Url>,
+    /// Notice delivery settings.
+    pub mail: MailConfig,
+    /// Service name in notices and pages.
+    pub site_name: String,
+    /// How long recovery codes work.
+    pub recovery_code_ttl: Duration,
+    /// Server key file.
+    pub secret_key_file: PathBuf,
     /// New-password rules.
     pub password_policy: PasswordPolicy,
     /// Hash cost.
@@ -177,6 +250,29 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Log format.
     pub log_format: LogFormat,
+}
+
+/// How notices are sent.
+#[derive(Clone, Debug)]
+pub struct MailConfig {
+    /// `From:` header.
+    pub from: String,
+    /// Kinds whose mail may carry a link.
+    pub link_kinds: Vec<NoticeKind>,
+    /// Per-address cap per 24 h.
+    pub cap_per_day: i64,
+    /// Sends per second (this replica).
+    pub rate_per_second: u32,
+    /// Concurrent sends.
+    pub concurrency: usize,
+    /// First retry delay.
+    pub retry_base: Duration,
+    /// Attempts before failing.
+    pub max_attempts: u32,
+    /// One SMTP delivery's time limit.
+    pub smtp_timeout: Duration,
+    /// DKIM key file and selector.
+    pub dkim: Option<(PathBuf, String)>,
 }
 
 /// A configuration problem, naming the key.
@@ -240,7 +336,8 @@ impl Config {
                 .source(Some(env_map))
                 .try_parsing(true)
                 .list_separator(",")
-                .with_list_parse_key("trusted_proxies"),
+                .with_list_parse_key("trusted_proxies")
+                .with_list_parse_key("mail_link_kinds"),
         );
         let raw: Raw = builder
             .build()
@@ -374,13 +471,133 @@ impl Config {
                 ));
             }
         };
+        let smtp_url = raw
+            .smtp_url
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                let u = Url::parse(&s).map_err(|e| bad("smtp_url", format!("not a URL: {e}")))?;
+                if !matches!(u.scheme(), "smtp" | "smtps") || u.host().is_none() {
+                    return Err(bad(
+                        "smtp_url",
+                        "must be smtp://host[:port] or smtps://host[:port]",
+                    ));
+                }
+                Ok(u)
+            })
+            .transpose()?;
+        let host = public_url.host_str().unwrap_or("localhost");
+        let from_domain = if public_url.domain().is_some() {
+            host
+        } else {
+            "localhost"
+        };
+        let from = raw
+            .mail_from
+            .unwrap_or_else(|| format!("Gatehouse <gatehouse@{from_domain}>"));
+        if from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(bad(
+                "mail_from",
+                format!("{from:?} is not a mailbox like \"Name <user@example.com>\""),
+            ));
+        }
+        let link_kinds = raw
+            .mail_link_kinds
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<NoticeKind>()
+                    .map_err(|e| bad("mail_link_kinds", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let in_range = |key: &str, v: u64, lo: u64, hi: u64| {
+            if (lo..=hi).contains(&v) {
+                Ok(v)
+            } else {
+                Err(bad(key, format!("must be between {lo} and {hi}")))
+            }
+        };
+        let dkim = match (raw.dkim_key_file, raw.dkim_selector) {
+            (None, None) => None,
+            (Some(file), Some(sel)) if !sel.trim().is_empty() => Some((file, sel)),
+            _ => {
+                return Err(bad(
+                    "dkim_selector",
+                    "dkim_key_file and dkim_selector go together",
+                ));
+            }
+        };
+        let mail = MailConfig {
+            from,
+            link_kinds,
+            cap_per_day: in_range(
+                "notice_cap_per_day",
+                raw.notice_cap_per_day.unwrap_or(5).max(0) as u64,
+                1,
+                1000,
+            )? as i64,
+            rate_per_second: in_range(
+                "mail_rate_per_second",
+                raw.mail_rate_per_second.unwrap_or(50).into(),
+                1,
+                100_000,
+            )? as u32,
+            concurrency: in_range(
+                "mail_concurrency",
+                raw.mail_concurrency.unwrap_or(4) as u64,
+                1,
+                256,
+            )? as usize,
+            retry_base: Duration::from_millis(in_range(
+                "mail_retry_base_ms",
+                raw.mail_retry_base_ms.unwrap_or(30_000),
+                10,
+                3_600_000,
+            )?),
+            max_attempts: in_range(
+                "mail_max_attempts",
+                raw.mail_max_attempts.unwrap_or(20).into(),
+                1,
+                1000,
+            )? as u32,
+            smtp_timeout: Duration::from_secs(in_range(
+                "smtp_timeout_seconds",
+                raw.smtp_timeout_seconds.unwrap_or(30),
+                1,
+                600,
+            )?),
+            dkim,
+        };
+        let recovery_code_ttl = Duration::from_secs(
+            60 * in_range(
+                "recovery_code_minutes",
+                raw.recovery_code_minutes.unwrap_or(30),
+                5,
+                1440,
+            )?,
+        );
+        let secret_key_file = raw
+            .secret_key_file
+            .unwrap_or_else(|| data_dir.join("secret.key"));
+        let site_name = raw.site_name.unwrap_or_else(|| "Gatehouse".into());
+        if site_name.trim().is_empty()
+            || site_name.len() > 80
+            || site_name.chars().any(char::is_control)
+        {
+            return Err(bad("site_name", "must be 1 to 80 printable characters"));
+        }
         Ok(Self {
             data_dir,
             database_url,
             database_max_connections: raw.database_max_connections.unwrap_or(16).max(1),
             listen,
             public_url,
-            smtp_url: raw.smtp_url,
+            smtp_url,
+            mail,
+            site_name,
+            recovery_code_ttl,
+            secret_key_file,
             password_policy,
             argon2,
             hash_workers,

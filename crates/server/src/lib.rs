@@ -4,10 +4,12 @@
 //! - [`app`]: use cases (sign-up, login, sessions, password change, import,
 //!   operators) over the store, with time and randomness injected.
 //! - [`http`]: axum router, extractors, the single error→HTTP mapping, pages.
+//! - [`mail`]: notice rendering, transports and the delivery worker.
 
 pub mod app;
 pub mod config;
 pub mod http;
+pub mod mail;
 
 use std::sync::Arc;
 

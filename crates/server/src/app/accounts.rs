@@ -2,7 +2,7 @@
 
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
 use gatehouse_domain::throttle::ThrottlePolicy;
-use gatehouse_domain::{AccountId, Email, LoginPassword, NewPassword};
+use gatehouse_domain::{AccountId, Email, LoginPassword, NewPassword, NoticeKind};
 use gatehouse_store::{Account, NewAccount, PasswordChange, PasswordChanged};
 
 use super::{App, AppError, Authenticated, Client};
@@ -86,25 +86,43 @@ impl App {
             return Err(AppError::WrongCurrentPassword);
         }
         let hash = self.hasher.hash(&new, self.entropy.as_ref()).await??;
-        let now = self.clock.now();
-        let change = PasswordChange {
-            account: who.account,
-            expected_version: record.version,
-            new_hash: &hash,
-            now,
-            keep_session: Some(who.session),
-            end_other_sessions: !keep_other_sessions,
-            end_reason: "password_changed",
-        };
-        let audit = NewAuditEntry::new(
-            now,
-            Actor::Account(Some(who.account.to_string())),
-            AuditAction::PasswordChanged,
-        )
-        .target(who.account)
-        .ip(client.ip_string());
-        let done = self.store.change_password(&change, audit).await?;
+        let to = Email::parse(&record.account.email).unwrap_or(email);
+        let done = self
+            .with_fresh_reference(|| async {
+                let now = self.clock.now();
+                let mut facts = self.notice_facts(now, client);
+                facts.via = Some("your account settings".into());
+                // The store sets the key to password-changed/<account>/<version>.
+                let notice = self.new_notice(
+                    NoticeKind::PasswordChanged,
+                    Some(who.account),
+                    &to,
+                    String::new(),
+                    &facts,
+                    None,
+                );
+                let change = PasswordChange {
+                    account: who.account,
+                    expected_version: record.version,
+                    new_hash: &hash,
+                    now,
+                    keep_session: Some(who.session),
+                    end_other_sessions: !keep_other_sessions,
+                    end_reason: "password_changed",
+                    notice: Some(&notice),
+                };
+                let audit = NewAuditEntry::new(
+                    now,
+                    Actor::Account(Some(who.account.to_string())),
+                    AuditAction::PasswordChanged,
+                )
+                .target(who.account)
+                .ip(client.ip_string());
+                self.store.change_password(&change, audit).await
+            })
+            .await?;
         self.forget_sessions_of(who.account, Some(who.session));
+        self.wake_outbox();
         Ok(done)
     }
 }
@@ -118,9 +136,11 @@ impl App {
             .purge_throttle(now.minus(ThrottlePolicy::LONGEST_WINDOW), now)
             .await?;
         // Ended sessions stay listed in the database for a month (the audit log keeps them for good).
-        let sessions = self
-            .store
-            .purge_sessions(now.minus(std::time::Duration::from_secs(30 * 24 * 3600)))
+        let month_ago = now.minus(std::time::Duration::from_secs(30 * 24 * 3600));
+        let sessions = self.store.purge_sessions(month_ago).await?;
+        // Codes in notices that will never be sent go after a week.
+        self.store
+            .purge_notice_payloads(now.minus(std::time::Duration::from_secs(7 * 24 * 3600)))
             .await?;
         Ok((counters, sessions))
     }

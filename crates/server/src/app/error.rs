@@ -31,6 +31,12 @@ pub enum AppError {
     /// The hashing pool is saturated.
     #[error("the server is busy; try again in a moment")]
     Overloaded,
+    /// A recovery code or link that does not work (wrong, used, expired, or
+    /// for an address without an account: deliberately one answer).
+    #[error(
+        "this code does not work: it is wrong, was used already, or has expired; check it, or request a new one"
+    )]
+    RecoveryCodeInvalid,
     /// No valid session or key.
     #[error("authentication required")]
     Unauthenticated,

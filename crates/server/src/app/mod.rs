@@ -10,7 +10,10 @@ mod accounts;
 mod error;
 pub mod hashing;
 pub mod import;
+mod notices;
 mod operators;
+pub mod recovery;
+pub mod secret;
 mod sessions;
 
 use std::net::IpAddr;
@@ -20,6 +23,7 @@ use gatehouse_domain::{Clock, Entropy};
 use gatehouse_store::Store;
 
 pub use error::AppError;
+pub use notices::VerifiedNotice;
 pub use sessions::{Authenticated, LoginOutcome};
 
 use crate::config::Config;
@@ -66,6 +70,12 @@ pub struct App {
     pub entropy: Arc<dyn Entropy>,
     /// Hashing pool.
     pub hasher: Hasher,
+    /// Woken when a notice is enqueued, so the delivery worker sends it at once.
+    pub outbox_wakeup: Arc<tokio::sync::Notify>,
+    /// Keys recovery-code digests.
+    secret_key: secrecy::SecretBox<[u8; 32]>,
+    /// Per-network limit on `/verify` lookups (in memory, per replica).
+    verify_limiter: governor::DefaultKeyedRateLimiter<String>,
     sessions: sessions::SessionCache,
 }
 
@@ -85,12 +95,21 @@ impl App {
             entropy.as_ref(),
         )?;
         let sessions = sessions::SessionCache::new(config.session_cache_ttl);
+        let secret_key = secret::load_or_create(&config.secret_key_file, entropy.as_ref())?;
+        // 30 lookups a minute per network, bursts of 10: plenty for people, slow for enumeration.
+        let verify_limiter = governor::RateLimiter::keyed(
+            governor::Quota::per_minute(std::num::NonZeroU32::new(30).expect("non-zero"))
+                .allow_burst(std::num::NonZeroU32::new(10).expect("non-zero")),
+        );
         Ok(Self {
             config,
             store,
             clock,
             entropy,
             hasher,
+            outbox_wakeup: Arc::new(tokio::sync::Notify::new()),
+            secret_key,
+            verify_limiter,
             sessions,
         })
     }

@@ -84,6 +84,7 @@ impl From<AppError> for ApiError {
             AppError::Forbidden => (S::FORBIDDEN, "forbidden"),
             AppError::NotFound(_) => (S::NOT_FOUND, "not_found"),
             AppError::Conflict(_) => (S::CONFLICT, "conflict"),
+            AppError::RecoveryCodeInvalid => (S::BAD_REQUEST, "invalid_recovery_code"),
             AppError::Unexpected(err) => {
                 tracing::error!(error = ?err, "unexpected error");
                 return Self::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error");

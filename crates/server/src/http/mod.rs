@@ -6,7 +6,9 @@ pub mod cookies;
 pub mod error;
 pub mod extract;
 mod metrics;
+pub mod notices_api;
 pub mod pages;
+pub mod recovery_pages;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -52,7 +54,7 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
     metrics::handle();
     let (api, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(utoipa_axum::routes!(healthz))
-        .nest("/api/v1", api::router())
+        .nest("/api/v1", api::router().merge(notices_api::router()))
         .split_for_parts();
     let components = spec.components.get_or_insert_with(Default::default);
     components.add_security_scheme(

@@ -65,7 +65,7 @@ struct MessagePage {
 }
 
 /// A page-shaped answer for errors that are not about a form field.
-fn message(status: StatusCode, title: &str, message: impl Into<String>) -> Response {
+pub(crate) fn message(status: StatusCode, title: &str, message: impl Into<String>) -> Response {
     (
         status,
         MessagePage {
@@ -78,7 +78,7 @@ fn message(status: StatusCode, title: &str, message: impl Into<String>) -> Respo
 
 /// The message for a failed form, and the status to answer it with (keeping
 /// Retry-After for throttling and overload).
-fn form_failure(e: AppError) -> (StatusCode, String, Option<u64>) {
+pub(crate) fn form_failure(e: AppError) -> (StatusCode, String, Option<u64>) {
     // On a page the field is evident from the form: show the reason alone.
     let reason = match &e {
         AppError::Invalid { message, .. } => Some(message.clone()),
@@ -121,7 +121,7 @@ fn readable(t: gatehouse_domain::Timestamp) -> String {
     }
 }
 
-fn with_retry(mut res: Response, retry: Option<u64>) -> Response {
+pub(crate) fn with_retry(mut res: Response, retry: Option<u64>) -> Response {
     if let Some(s) = retry {
         res.headers_mut()
             .insert(axum::http::header::RETRY_AFTER, s.into());
@@ -129,7 +129,7 @@ fn with_retry(mut res: Response, retry: Option<u64>) -> Response {
     res
 }
 
-fn bad_form(r: FormRejection) -> Response {
+pub(crate) fn bad_form(r: FormRejection) -> Response {
     let api = ApiError::from(r);
     message(
         api.status(),
@@ -139,7 +139,7 @@ fn bad_form(r: FormRejection) -> Response {
 }
 
 /// A form body; a body that cannot be read gets an HTML error page.
-struct PageForm<T>(T);
+pub(crate) struct PageForm<T>(pub(crate) T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for PageForm<T> {
     type Rejection = Response;
@@ -234,6 +234,9 @@ fn notice_for(done: Option<&str>) -> Option<&'static str> {
         "ended" => "That session was signed out.",
         "others" => "All other sessions were signed out.",
         "logout" => "You are signed out.",
+        "recovered" => {
+            "Your password was changed and every session was signed out. Sign in with the new password."
+        }
         _ => return None,
     })
 }
@@ -450,6 +453,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/settings/password", post(change_password))
         .route("/settings/sessions/end-others", post(end_others))
         .route("/settings/sessions/{id}/end", post(end_session))
+        .merge(super::recovery_pages::router())
         .route("/static/style.css", get(stylesheet))
         // Browsers ask for it on every visit; answer without a 404 in the logs.
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))

@@ -49,7 +49,13 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         // Cheap hashing keeps the suite fast; one test checks the real defaults.
+        // Server key and maildir go to a per-test directory, never the working tree.
+        let data_dir = std::env::temp_dir().join(format!("gatehouse-test-{}", uuid_like()));
         let mut all = vec![
+            (
+                "GATEHOUSE_DATA_DIR".to_string(),
+                data_dir.display().to_string(),
+            ),
             ("GATEHOUSE_DATABASE_URL".to_string(), db_url.clone()),
             ("GATEHOUSE_PUBLIC_URL".to_string(), base.clone()),
             (
@@ -282,4 +288,14 @@ macro_rules! both_engines {
             }
         }
     };
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }

@@ -1,0 +1,192 @@
+//! Pages for password recovery and for checking a notice's reference.
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::notices_api::{RECOVERY_ACCEPTED, proof};
+use super::pages::{PageForm, form_failure, with_retry};
+use crate::app::{App, AppError, Client, VerifiedNotice};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "recover.html")]
+struct RecoverPage {
+    email: String,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "recover_complete.html")]
+struct CompletePage {
+    email: String,
+    token: Option<String>,
+    error: Option<String>,
+    min_length: usize,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "verify.html")]
+struct VerifyPage {
+    reference: String,
+    found: Option<VerifiedNotice>,
+    not_found: bool,
+    error: Option<String>,
+}
+
+async fn recover_form() -> RecoverPage {
+    RecoverPage {
+        email: String::new(),
+        error: None,
+        notice: None,
+    }
+}
+
+#[derive(Deserialize)]
+struct RecoverForm {
+    email: String,
+}
+
+async fn recover(
+    State(app): State<Arc<App>>,
+    client: Client,
+    PageForm(f): PageForm<RecoverForm>,
+) -> Response {
+    match app.request_recovery(&f.email, &client).await {
+        // The same page whether or not the account exists.
+        Ok(()) => (
+            StatusCode::ACCEPTED,
+            RecoverPage {
+                email: String::new(),
+                error: None,
+                notice: Some(RECOVERY_ACCEPTED),
+            },
+        )
+            .into_response(),
+        Err(e) => {
+            let (status, msg, retry) = form_failure(e);
+            with_retry(
+                (
+                    status,
+                    RecoverPage {
+                        email: f.email,
+                        error: Some(msg),
+                        notice: None,
+                    },
+                )
+                    .into_response(),
+                retry,
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// The link in a recovery mail lands here: it only fills in the form (the
+/// token is used when the person submits a new password, never on a GET that
+/// a mail scanner might make). The global `Referrer-Policy: no-referrer` keeps
+/// the token out of any request this page causes.
+async fn complete_form(State(app): State<Arc<App>>, Query(q): Query<TokenQuery>) -> CompletePage {
+    CompletePage {
+        email: String::new(),
+        token: q.token.filter(|t| !t.trim().is_empty()),
+        error: None,
+        min_length: app.config.password_policy.min_chars(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CompleteForm {
+    email: Option<String>,
+    code: Option<String>,
+    token: Option<String>,
+    new_password: String,
+    new_password_confirm: String,
+}
+
+async fn complete(
+    State(app): State<Arc<App>>,
+    client: Client,
+    PageForm(f): PageForm<CompleteForm>,
+) -> Response {
+    let page = |e: AppError| {
+        let (status, msg, retry) = form_failure(e);
+        let p = CompletePage {
+            email: f.email.clone().unwrap_or_default(),
+            token: f.token.clone().filter(|t| !t.trim().is_empty()),
+            error: Some(msg),
+            min_length: app.config.password_policy.min_chars(),
+        };
+        with_retry((status, p).into_response(), retry)
+    };
+    if f.new_password != f.new_password_confirm {
+        return page(AppError::Invalid {
+            field: "new_password",
+            message: "the two passwords are not the same".into(),
+        });
+    }
+    let proof = match proof(f.email.as_deref(), f.code.as_deref(), f.token.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return page(e),
+    };
+    match app.complete_recovery(proof, &f.new_password, &client).await {
+        Ok(()) => Redirect::to("/login?done=recovered").into_response(),
+        Err(e) => page(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct VerifyQuery {
+    reference: Option<String>,
+}
+
+async fn verify(
+    State(app): State<Arc<App>>,
+    client: Client,
+    Query(q): Query<VerifyQuery>,
+) -> Response {
+    let reference = q.reference.unwrap_or_default();
+    let mut page = VerifyPage {
+        reference: reference.clone(),
+        found: None,
+        not_found: false,
+        error: None,
+    };
+    if reference.trim().is_empty() {
+        return page.into_response();
+    }
+    match app.verify_reference(&reference, &client).await {
+        Ok(n) => {
+            page.found = Some(n);
+            page.into_response()
+        }
+        Err(AppError::NotFound(_)) => {
+            page.not_found = true;
+            (StatusCode::NOT_FOUND, page).into_response()
+        }
+        Err(e) => {
+            let (status, msg, retry) = form_failure(e);
+            page.error = Some(msg);
+            with_retry((status, page).into_response(), retry)
+        }
+    }
+}
+
+/// The routes.
+pub fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/recover", get(recover_form).post(recover))
+        .route("/recover/complete", get(complete_form).post(complete))
+        .route("/verify", get(verify))
+}

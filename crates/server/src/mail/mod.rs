@@ -1,0 +1,351 @@
+//! Notice delivery: from an outbox row to an inbox.
+//!
+//! - [`render`]: notice → subject, text and HTML (askama, pure, snapshot-tested).
+//! - [`transport`]: SMTP | maildir | memory behind one enum.
+//! - [`Mailer`]: builds the MIME message (multipart text + HTML, `Message-ID`
+//!   fixed at enqueue, `Date`, the configured sender, DKIM when configured).
+//! - [`spawn_delivery`]: the worker inside `serve`.
+//!
+//! The worker's cycle is *lease, commit, send, settle*: it claims due rows in
+//! one short transaction (marking them `sending` with a lease), commits, then
+//! talks SMTP with no transaction open, then marks each row sent, retried or
+//! failed. If the process dies between the server accepting a message and the
+//! row being marked sent, the lease runs out and another attempt re-sends it
+//! with the same `Message-ID`; that window is the only way a duplicate can
+//! happen. A notice is never lost: it stays `pending` or `sending` until a
+//! mail server has accepted it, or is marked `failed` (visible to operators).
+
+pub mod render;
+pub mod transport;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use gatehouse_domain::notice::retry_delay;
+use gatehouse_domain::{Email, NoticeId};
+use gatehouse_store::{ClaimPolicy, ClaimedNotice};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use lettre::message::dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
+use lettre::message::{Mailbox, MultiPart};
+
+pub use render::{NoticeFacts, RenderedNotice, SiteContext};
+pub use transport::{SendError, SentMail, Transport};
+
+use crate::App;
+use crate::config::Config;
+
+/// Composes and sends notices.
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    dkim: Option<DkimConfig>,
+    site: SiteContext,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer")
+            .field("transport", &self.transport)
+            .field("from", &self.from.to_string())
+            .field("dkim", &self.dkim.is_some())
+            .finish()
+    }
+}
+
+/// The site facts templates need, from the configuration.
+pub fn site_context(config: &Config) -> SiteContext {
+    SiteContext {
+        site_name: config.site_name.clone(),
+        public_url: config.public_url.clone(),
+        link_kinds: config.mail.link_kinds.clone(),
+    }
+}
+
+impl Mailer {
+    /// The transport the configuration names: SMTP if `smtp_url` is set,
+    /// otherwise the maildir `<data_dir>/mail`.
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let transport = match &config.smtp_url {
+            Some(url) => Transport::smtp(
+                url,
+                config.mail.concurrency as u32,
+                config.mail.smtp_timeout,
+            )?,
+            None => Transport::maildir(&config.data_dir.join("mail"))?,
+        };
+        Self::with_transport(config, transport)
+    }
+
+    /// A mailer over a given transport.
+    pub fn with_transport(config: &Config, transport: Transport) -> anyhow::Result<Self> {
+        let from: Mailbox = config
+            .mail
+            .from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("mail_from: {e}"))?;
+        let dkim = match &config.mail.dkim {
+            None => None,
+            Some((file, selector)) => {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| anyhow::anyhow!("dkim_key_file {}: {e}", file.display()))?;
+                // A PEM file is RSA; a bare base64 key is Ed25519 (lettre's convention).
+                let algorithm = if text.contains("-----BEGIN") {
+                    DkimSigningAlgorithm::Rsa
+                } else {
+                    DkimSigningAlgorithm::Ed25519
+                };
+                let key = DkimSigningKey::new(text.trim(), algorithm)
+                    .map_err(|e| anyhow::anyhow!("dkim_key_file {}: {e}", file.display()))?;
+                Some(DkimConfig::default_config(
+                    selector.clone(),
+                    from.email.domain().to_string(),
+                    key,
+                ))
+            }
+        };
+        Ok(Self {
+            transport,
+            from,
+            dkim,
+            site: site_context(config),
+        })
+    }
+
+    /// The transport (tests read the memory one).
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// Builds the message for a claimed notice.
+    pub fn compose(&self, c: &ClaimedNotice, date: SystemTime) -> anyhow::Result<lettre::Message> {
+        let facts: NoticeFacts = serde_json::from_value(c.payload.clone()).map_err(|e| {
+            anyhow::anyhow!(
+                "the notice's stored facts are missing or unreadable ({e}); it cannot be rendered"
+            )
+        })?;
+        let r = render::render(
+            c.notice.kind,
+            &c.notice.reference,
+            &c.notice.recipient,
+            c.notice.coalesced_count,
+            &facts,
+            &self.site,
+        )?;
+        let to: Mailbox = c
+            .notice
+            .recipient
+            .parse()
+            .map_err(|e| anyhow::anyhow!("recipient {:?}: {e}", c.notice.recipient))?;
+        let mut message = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(r.subject)
+            .message_id(Some(c.notice.message_id.clone()))
+            .date(date)
+            .multipart(MultiPart::alternative_plain_html(r.text, r.html))?;
+        if let Some(dkim) = &self.dkim {
+            message.sign(dkim);
+        }
+        Ok(message)
+    }
+}
+
+/// A `Message-ID` for a new notice: fixed at enqueue, so every attempt repeats it.
+pub fn message_id(id: NoticeId, config: &Config) -> String {
+    let host = config.public_url.host_str().unwrap_or("localhost");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    format!("<{id}@{host}>")
+}
+
+/// The delivery worker.
+pub struct Delivery {
+    app: Arc<App>,
+    mailer: Arc<Mailer>,
+    limiter: DefaultDirectRateLimiter,
+}
+
+impl Delivery {
+    /// A worker for `app` sending through `mailer`.
+    pub fn new(app: Arc<App>, mailer: Arc<Mailer>) -> Self {
+        let rate = NonZeroU32::new(app.config.mail.rate_per_second).unwrap_or(NonZeroU32::MIN);
+        Self {
+            limiter: RateLimiter::direct(Quota::per_second(rate)),
+            app,
+            mailer,
+        }
+    }
+
+    fn lease(&self) -> Duration {
+        // Long enough for a slow server; a lease that runs out means a possible re-send.
+        self.app.config.mail.smtp_timeout * 2 + Duration::from_secs(10)
+    }
+
+    /// Claims one batch and delivers it. Returns how many notices it tried.
+    pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let cfg = &self.app.config.mail;
+        let now = self.app.clock.now();
+        let policy = ClaimPolicy {
+            now,
+            lease_id: NoticeId::generate(self.app.entropy.as_ref()).to_string(),
+            lease: self.lease(),
+            limit: (cfg.concurrency * 4) as i64,
+            cap_per_recipient: cfg.cap_per_day,
+            cap_window: Duration::from_secs(24 * 3600),
+        };
+        let report = self.app.store.claim_notices(&policy).await?;
+        for (reference, recipient, merged) in &report.held {
+            let masked = Email::parse(recipient)
+                .map(|e| e.masked())
+                .unwrap_or_default();
+            tracing::warn!(
+                reference,
+                recipient = masked,
+                merged,
+                cap = cfg.cap_per_day,
+                "per-recipient notice cap reached: notice held until the 24-hour window has room"
+            );
+        }
+        if report.coalesced > 0 {
+            metrics::counter!("gatehouse_notices_coalesced_total").increment(report.coalesced);
+        }
+        if report.expired > 0 {
+            tracing::info!(
+                count = report.expired,
+                "notices expired before they could be sent"
+            );
+            metrics::counter!("gatehouse_notices_expired_total").increment(report.expired);
+        }
+        let tried = report.claimed.len();
+        let sem = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency));
+        let mut tasks = tokio::task::JoinSet::new();
+        for claimed in report.claimed {
+            self.limiter.until_ready().await;
+            let permit = sem.clone().acquire_owned().await?;
+            let app = self.app.clone();
+            let mailer = self.mailer.clone();
+            let lease_id = policy.lease_id.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                deliver_one(&app, &mailer, claimed, &lease_id).await
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            if let Err(e) = done.map_err(anyhow::Error::from).and_then(|r| r) {
+                tracing::error!(error = %e, "settling a notice failed; its lease will run out and it will be retried");
+            }
+        }
+        Ok(tried)
+    }
+
+    /// Runs until aborted: a batch, then sleep until the next notice is due,
+    /// an enqueue wakes it, or five seconds pass (another replica may have
+    /// enqueued).
+    pub async fn run(self) {
+        loop {
+            match self.run_once().await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "notice delivery failed; retrying in a second");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+            let now = self.app.clock.now();
+            let wait = match self.app.store.next_notice_due().await {
+                Ok(Some(t)) if t > now => t.since(now).min(Duration::from_secs(5)),
+                Ok(Some(_)) => Duration::from_millis(50),
+                _ => Duration::from_secs(5),
+            };
+            tokio::select! {
+                _ = self.app.outbox_wakeup.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+async fn deliver_one(
+    app: &App,
+    mailer: &Mailer,
+    c: ClaimedNotice,
+    lease_id: &str,
+) -> anyhow::Result<()> {
+    let cfg = &app.config.mail;
+    let id = c.notice.id;
+    let message = match mailer.compose(&c, app.clock.now().into()) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(notice = %id, error = %e, "notice cannot be composed; marked failed");
+            app.store
+                .notice_failed(id, lease_id, &e.to_string())
+                .await?;
+            metrics::counter!("gatehouse_notices_failed_total").increment(1);
+            return Ok(());
+        }
+    };
+    let unique = format!(
+        "{}.{}.gatehouse",
+        c.notice.created_at.as_millis() / 1000,
+        id
+    );
+    let sent = match tokio::time::timeout(
+        cfg.smtp_timeout,
+        mailer.transport.send(&message, &unique),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => Err(SendError::Temporary(format!(
+            "no answer within {} s",
+            cfg.smtp_timeout.as_secs()
+        ))),
+    };
+    let now = app.clock.now();
+    match sent {
+        Ok(()) => {
+            if !app.store.notice_sent(id, lease_id, now).await? {
+                tracing::warn!(notice = %id, "notice sent after its lease ran out; another worker may have sent it too");
+            }
+            metrics::counter!("gatehouse_notices_sent_total", "kind" => c.notice.kind.as_str())
+                .increment(1);
+        }
+        Err(SendError::Temporary(msg)) if (c.notice.attempts as u32) < cfg.max_attempts => {
+            let jitter = {
+                let mut b = [0u8; 2];
+                app.entropy.fill(&mut b);
+                0.5 + f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) / 2.0
+            };
+            let delay = retry_delay(
+                c.notice.attempts as u32,
+                cfg.retry_base,
+                Duration::from_secs(3600),
+                jitter,
+            );
+            tracing::warn!(notice = %id, attempt = c.notice.attempts, retry_in_ms = delay.as_millis() as u64, error = %msg, "notice delivery failed; will retry");
+            app.store
+                .notice_retry(id, lease_id, now.plus(delay), &msg)
+                .await?;
+            metrics::counter!("gatehouse_notices_retried_total").increment(1);
+        }
+        Err(e) => {
+            let msg = match e {
+                SendError::Temporary(m) => format!(
+                    "gave up after {} attempts; last error: {m}",
+                    c.notice.attempts
+                ),
+                SendError::Permanent(m) => m,
+            };
+            tracing::error!(notice = %id, error = %msg, "notice delivery failed for good");
+            app.store.notice_failed(id, lease_id, &msg).await?;
+            metrics::counter!("gatehouse_notices_failed_total").increment(1);
+        }
+    }
+    Ok(())
+}
+
+/// Starts the delivery worker.
+pub fn spawn_delivery(app: Arc<App>, mailer: Arc<Mailer>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(Delivery::new(app, mailer).run())
+}

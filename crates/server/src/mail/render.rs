@@ -1,0 +1,485 @@
+//! Turning a notice (kind, reference, facts) into subject, text and HTML.
+//!
+//! Pure: no I/O, no clock. Everything a notice says comes from its stored
+//! [`NoticeFacts`] and the [`SiteContext`] (configuration), so a re-send
+//! renders the same words. Every notice says why it was sent, when, from
+//! where, carries its reference, and tells the reader to type the site's
+//! address themselves (design invariant 4). Any link is built from the
+//! configured public URL, never from a request, and only for kinds the
+//! operator allowed.
+
+use askama::Template;
+use gatehouse_domain::{Email, NoticeKind, Timestamp};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// What the templates need to know about the site.
+#[derive(Clone, Debug)]
+pub struct SiteContext {
+    /// "Gatehouse", or the operator's name for it.
+    pub site_name: String,
+    /// The public origin, e.g. `https://id.example.com`.
+    pub public_url: Url,
+    /// Kinds whose mail may carry a link.
+    pub link_kinds: Vec<NoticeKind>,
+}
+
+impl SiteContext {
+    /// The address to type: host (and port if any), no scheme, so a mail
+    /// client does not turn it into a link.
+    pub fn site_address(&self) -> String {
+        let host = self.public_url.host_str().unwrap_or("localhost");
+        match self.public_url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        }
+    }
+}
+
+/// The facts a notice states, stored with it in the outbox as JSON.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeFacts {
+    /// When the event happened (RFC 3339).
+    pub at: String,
+    /// From which address, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// Approximate device ("Firefox on Windows").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// Recovery code, display form (removed with the payload once sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Link token (likewise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// How long the code works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_minutes: Option<u64>,
+    /// How a password was changed ("your account settings", "password recovery").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    /// Why Gatehouse acted (forced reset, correction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The reference a correction corrects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrects: Option<String>,
+    /// Correction: whether the old password works again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub still_works: Option<bool>,
+}
+
+/// A notice ready to be put in a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderedNotice {
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body.
+    pub html: String,
+}
+
+/// Why a notice could not be rendered (its payload lacks something).
+#[derive(Debug, thiserror::Error)]
+#[error("notice cannot be rendered: {0}")]
+pub struct RenderError(pub String);
+
+/// Fields every template shows.
+struct Common {
+    subject: String,
+    site_name: String,
+    site_address: String,
+    reference: String,
+    recipient_masked: String,
+    when: String,
+    origin: String,
+    coalesced_count: i64,
+}
+
+macro_rules! notice_templates {
+    ($($text:ident = $tpath:literal, $html:ident = $hpath:literal { $($field:ident : $ty:ty),* $(,)? });* $(;)?) => {$(
+        #[derive(Template)]
+        #[template(path = $tpath, escape = "none")]
+        struct $text<'a> {
+            n: &'a Common,
+            $($field: $ty),*
+        }
+
+        #[derive(Template)]
+        #[template(path = $hpath)]
+        struct $html<'a> {
+            n: &'a Common,
+            $($field: $ty),*
+        }
+    )*};
+}
+
+notice_templates! {
+    RecoveryText = "mail/recovery.txt", RecoveryHtml = "mail/recovery.html" { code: &'a str, expires_minutes: u64, link: Option<String> };
+    ChangedText = "mail/password_changed.txt", ChangedHtml = "mail/password_changed.html" { via: &'a str };
+    ResetText = "mail/forced_reset.txt", ResetHtml = "mail/forced_reset.html" { code: &'a str, expires_minutes: u64, reason: &'a str, link: Option<String> };
+    CorrectionText = "mail/correction.txt", CorrectionHtml = "mail/correction.html" { corrects: &'a str, reason: Option<&'a str>, still_works: bool };
+}
+
+/// "26 Nov 2026, 14:03 UTC".
+fn human_time(rfc3339: &str) -> String {
+    let Ok(t) = Timestamp::parse_rfc3339(rfc3339) else {
+        return rfc3339.to_string();
+    };
+    let dt = time::OffsetDateTime::from(t);
+    let fmt = time::macros::format_description!(
+        "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
+    );
+    dt.format(&fmt).unwrap_or_else(|_| rfc3339.to_string())
+}
+
+/// Renders one notice.
+pub fn render(
+    kind: NoticeKind,
+    reference: &str,
+    recipient: &str,
+    coalesced_count: i64,
+    facts: &NoticeFacts,
+    site: &SiteContext,
+) -> Result<RenderedNotice, RenderError> {
+    let subject = match kind {
+        NoticeKind::Recovery => format!("Your {} password recovery code", site.site_name),
+        NoticeKind::PasswordChanged => format!("Your {} password was changed", site.site_name),
+        NoticeKind::ForcedReset => format!("We reset your {} password", site.site_name),
+        NoticeKind::Correction => format!("Please disregard our earlier {} notice", site.site_name),
+    };
+    let origin = match (&facts.ip, &facts.device) {
+        (Some(ip), Some(d)) => format!("{d} at the address {ip}"),
+        (Some(ip), None) => format!("the address {ip}"),
+        (None, Some(d)) => d.clone(),
+        (None, None) => "an unknown place".into(),
+    };
+    let n = Common {
+        subject: subject.clone(),
+        site_name: site.site_name.clone(),
+        site_address: site.site_address(),
+        reference: reference.to_string(),
+        recipient_masked: Email::parse(recipient)
+            .map(|e| e.masked())
+            .unwrap_or_else(|_| "your address".into()),
+        when: human_time(&facts.at),
+        origin,
+        coalesced_count,
+    };
+    let need = |v: &Option<String>, what: &str| {
+        v.clone()
+            .ok_or_else(|| RenderError(format!("{kind} notice without {what}")))
+    };
+    let link = |path: &str| -> Option<String> {
+        let token = facts.token.as_deref()?;
+        if !site.link_kinds.contains(&kind) {
+            return None;
+        }
+        // From the configured origin only: never from a request's Host header.
+        let mut url = site.public_url.join(path).ok()?;
+        url.query_pairs_mut().append_pair("token", token);
+        Some(url.to_string())
+    };
+    let expires_minutes = facts.expires_minutes.unwrap_or(30);
+    let (text, html) = match kind {
+        NoticeKind::Recovery => {
+            let code = need(&facts.code, "a code")?;
+            let link = link("/recover/complete");
+            (
+                RecoveryText {
+                    n: &n,
+                    code: &code,
+                    expires_minutes,
+                    link: link.clone(),
+                }
+                .render(),
+                RecoveryHtml {
+                    n: &n,
+                    code: &code,
+                    expires_minutes,
+                    link,
+                }
+                .render(),
+            )
+        }
+        NoticeKind::PasswordChanged => {
+            let via = facts.via.as_deref().unwrap_or("your account settings");
+            (
+                ChangedText { n: &n, via }.render(),
+                ChangedHtml { n: &n, via }.render(),
+            )
+        }
+        NoticeKind::ForcedReset => {
+            let code = need(&facts.code, "a code")?;
+            let reason = need(&facts.reason, "a reason")?;
+            let link = link("/recover/complete");
+            (
+                ResetText {
+                    n: &n,
+                    code: &code,
+                    expires_minutes,
+                    reason: &reason,
+                    link: link.clone(),
+                }
+                .render(),
+                ResetHtml {
+                    n: &n,
+                    code: &code,
+                    expires_minutes,
+                    reason: &reason,
+                    link,
+                }
+                .render(),
+            )
+        }
+        NoticeKind::Correction => {
+            let corrects = need(&facts.corrects, "the reference it corrects")?;
+            let reason = facts.reason.as_deref();
+            let still_works = facts.still_works.unwrap_or(true);
+            (
+                CorrectionText {
+                    n: &n,
+                    corrects: &corrects,
+                    reason,
+                    still_works,
+                }
+                .render(),
+                CorrectionHtml {
+                    n: &n,
+                    corrects: &corrects,
+                    reason,
+                    still_works,
+                }
+                .render(),
+            )
+        }
+    };
+    Ok(RenderedNotice {
+        subject,
+        text: text.map_err(|e| RenderError(e.to_string()))?,
+        html: html.map_err(|e| RenderError(e.to_string()))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(links: bool) -> SiteContext {
+        SiteContext {
+            site_name: "Example ID".into(),
+            public_url: Url::parse("https://id.example.com").unwrap(),
+            link_kinds: if links {
+                vec![NoticeKind::Recovery, NoticeKind::ForcedReset]
+            } else {
+                vec![]
+            },
+        }
+    }
+
+    fn facts() -> NoticeFacts {
+        NoticeFacts {
+            at: "2026-11-26T14:03:00Z".into(),
+            ip: Some("192.0.2.44".into()),
+            device: Some("Firefox on Windows".into()),
+            ..NoticeFacts::default()
+        }
+    }
+
+    fn snapshot(name: &str, r: &RenderedNotice) {
+        insta::assert_snapshot!(
+            name,
+            format!(
+                "Subject: {}\n\n--- text ---\n{}\n--- html ---\n{}",
+                r.subject, r.text, r.html
+            )
+        );
+    }
+
+    #[test]
+    fn recovery_notice() {
+        let f = NoticeFacts {
+            code: Some("7K3Q-9XMD".into()),
+            token: Some("ghr_TOKEN".into()),
+            expires_minutes: Some(30),
+            ..facts()
+        };
+        let plain = render(
+            NoticeKind::Recovery,
+            "GH-AAAA-BBBB",
+            "jane@example.org",
+            0,
+            &f,
+            &site(false),
+        )
+        .unwrap();
+        assert!(
+            !plain.text.contains("http"),
+            "no link unless configured: {}",
+            plain.text
+        );
+        assert!(!plain.html.contains("href"), "no link unless configured");
+        snapshot("recovery", &plain);
+        let linked = render(
+            NoticeKind::Recovery,
+            "GH-AAAA-BBBB",
+            "jane@example.org",
+            0,
+            &f,
+            &site(true),
+        )
+        .unwrap();
+        assert!(
+            linked
+                .text
+                .contains("https://id.example.com/recover/complete?token=ghr_TOKEN")
+        );
+        snapshot("recovery_with_link", &linked);
+    }
+
+    #[test]
+    fn password_changed_notice() {
+        let f = NoticeFacts {
+            via: Some("password recovery".into()),
+            ..facts()
+        };
+        let r = render(
+            NoticeKind::PasswordChanged,
+            "GH-CCCC-DDDD",
+            "jane@example.org",
+            2,
+            &f,
+            &site(false),
+        )
+        .unwrap();
+        assert!(r.text.contains("2 similar notices"));
+        snapshot("password_changed", &r);
+    }
+
+    #[test]
+    fn forced_reset_notice() {
+        let f = NoticeFacts {
+            code: Some("ABCD-1234".into()),
+            expires_minutes: Some(1440),
+            reason: Some(
+                "your password appeared in a list of passwords stolen from another site".into(),
+            ),
+            ..facts()
+        };
+        let r = render(
+            NoticeKind::ForcedReset,
+            "GH-EEEE-FFFF",
+            "jane@example.org",
+            0,
+            &f,
+            &site(false),
+        )
+        .unwrap();
+        snapshot("forced_reset", &r);
+        let missing = render(
+            NoticeKind::ForcedReset,
+            "GH-EEEE-FFFF",
+            "jane@example.org",
+            0,
+            &facts(),
+            &site(false),
+        );
+        assert!(missing.unwrap_err().to_string().contains("code"));
+    }
+
+    #[test]
+    fn correction_notice() {
+        let f = NoticeFacts {
+            corrects: Some("GH-EEEE-FFFF".into()),
+            reason: Some("a faulty rule flagged accounts that were never at risk".into()),
+            still_works: Some(true),
+            ..facts()
+        };
+        let r = render(
+            NoticeKind::Correction,
+            "GH-GGGG-HHHH",
+            "jane@example.org",
+            0,
+            &f,
+            &site(false),
+        )
+        .unwrap();
+        snapshot("correction", &r);
+        let changed = NoticeFacts {
+            still_works: Some(false),
+            ..f
+        };
+        let r = render(
+            NoticeKind::Correction,
+            "GH-GGGG-HHHH",
+            "jane@example.org",
+            0,
+            &changed,
+            &site(false),
+        )
+        .unwrap();
+        assert!(r.text.contains("already set a new password"));
+    }
+
+    #[test]
+    fn every_notice_is_phishing_resistant() {
+        let f = NoticeFacts {
+            code: Some("ABCD-1234".into()),
+            reason: Some("r".into()),
+            corrects: Some("GH-EEEE-FFFF".into()),
+            ..facts()
+        };
+        for kind in NoticeKind::ALL {
+            let r = render(
+                kind,
+                "GH-AAAA-BBBB",
+                "jane@example.org",
+                0,
+                &f,
+                &site(false),
+            )
+            .unwrap();
+            for body in [&r.text, &r.html] {
+                assert!(body.contains("GH-AAAA-BBBB"), "{kind}: reference");
+                assert!(body.contains("id.example.com/verify"), "{kind}: verify");
+                assert!(
+                    body.contains("into your browser"),
+                    "{kind}: type it yourself"
+                );
+                assert!(body.contains("26 Nov 2026, 14:03 UTC"), "{kind}: when");
+                assert!(body.contains("j***@example.org"), "{kind}: whose account");
+            }
+            assert!(!r.html.contains("href"), "{kind}: no links by default");
+        }
+    }
+
+    #[test]
+    fn html_is_escaped_and_text_is_not_mangled() {
+        let f = NoticeFacts {
+            device: Some("<script>alert(1)</script>".into()),
+            ip: Some("\"><img src=x>".into()),
+            reason: Some("a <b>bold</b> & risky reason".into()),
+            code: Some("ABCD-1234".into()),
+            ..facts()
+        };
+        let r = render(
+            NoticeKind::ForcedReset,
+            "GH-AAAA-BBBB",
+            "jane@example.org",
+            0,
+            &f,
+            &site(false),
+        )
+        .unwrap();
+        assert!(!r.html.contains("<script>"), "{}", r.html);
+        assert!(r.html.contains("&lt;script&gt;"));
+        assert!(!r.html.contains("<img"));
+        assert!(r.html.contains("&amp; risky"));
+        assert!(
+            r.text.contains("<script>alert(1)</script>"),
+            "plain text is shown as is"
+        );
+    }
+}
