@@ -235,9 +235,15 @@ impl BreachIndex {
         self.check_key(Self::key_of(sha1))
     }
 
-    /// The verdict for a password: SHA-1 over its UTF-8 bytes, as HIBP hashes them.
+    /// The verdict for a password: SHA-1 over its UTF-8 bytes, as HIBP hashes them
+    /// (no normalisation: "Password" and "password" are different passwords).
     pub fn check_password(&self, password: &str) -> Verdict {
-        let digest: [u8; 20] = Sha1::digest(password.as_bytes()).into();
+        self.check_password_bytes(password.as_bytes())
+    }
+
+    /// The verdict for a password given as raw bytes (for input that is not UTF-8).
+    pub fn check_password_bytes(&self, password: &[u8]) -> Verdict {
+        let digest: [u8; 20] = Sha1::digest(password).into();
         self.check_sha1(&digest)
     }
 

@@ -1,6 +1,7 @@
 //! The `gatehouse` command.
 
 mod bench;
+mod breach_cmd;
 
 // jemalloc rather than glibc malloc: the request path allocates small, short-lived
 // objects from many threads, where glibc's arenas contend (BENCHMARKS.md, figure 3).
@@ -49,6 +50,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Breached-password index: import the Pwned Passwords corpus, check, stats.
+    Breach {
+        #[command(subcommand)]
+        command: breach_cmd::BreachCommand,
     },
     /// Measurements for BENCHMARKS.md.
     Bench {
@@ -129,6 +135,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Bench { command } = cli.command {
         return bench::run(command).await;
     }
+    // The breach index needs no configuration or database.
+    if let Command::Breach { command } = cli.command {
+        return breach_cmd::run(command);
+    }
     let config = Config::load(cli.config.as_deref())?;
     init_tracing(config.log_format);
     match cli.command {
@@ -175,7 +185,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Bench { .. } => unreachable!("handled above"),
+        Command::Bench { .. } | Command::Breach { .. } => unreachable!("handled above"),
     }
 }
 
