@@ -28,20 +28,26 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// Median ns per call over batches of 1,000 calls; also the number of `true`s.
+/// Median ns per call over batches of 1,000 calls, also the number of `true`s. The
+/// machine is shared, so the whole pass runs three times and the lowest median is kept.
 fn median_ns<T: Copy>(queries: &[T], mut f: impl FnMut(T) -> bool) -> (f64, u64) {
     const BATCH: usize = 1000;
-    let mut per_batch = Vec::with_capacity(queries.len() / BATCH);
+    let mut best = f64::MAX;
     let mut hits = 0u64;
-    for chunk in queries.chunks_exact(BATCH) {
-        let t = Instant::now();
-        for &q in chunk {
-            hits += u64::from(std::hint::black_box(f(std::hint::black_box(q))));
+    for _ in 0..3 {
+        let mut per_batch = Vec::with_capacity(queries.len() / BATCH);
+        hits = 0;
+        for chunk in queries.chunks_exact(BATCH) {
+            let t = Instant::now();
+            for &q in chunk {
+                hits += u64::from(std::hint::black_box(f(std::hint::black_box(q))));
+            }
+            per_batch.push(t.elapsed().as_nanos() as f64 / BATCH as f64);
         }
-        per_batch.push(t.elapsed().as_nanos() as f64 / BATCH as f64);
+        per_batch.sort_by(f64::total_cmp);
+        best = best.min(per_batch[per_batch.len() / 2]);
     }
-    per_batch.sort_by(f64::total_cmp);
-    (per_batch[per_batch.len() / 2], hits)
+    (best, hits)
 }
 
 struct Row {
@@ -127,6 +133,17 @@ fn main() {
     let fuse_fp = count_hits(&|q| index.filter_may_contain(q));
     let full_fp = count_hits(&|q| index.check_key(q).is_breached());
 
+    let huge = BreachIndex::open_with(
+        &index_path,
+        gatehouse_breach::OpenOptions {
+            verify_body: false,
+            filter_in_huge_pages: true,
+        },
+    )
+    .unwrap();
+    let (huge_absent, _) = median_ns(&absent, |q| huge.filter_may_contain(q));
+    let (huge_check_absent, _) = median_ns(&absent, |q| huge.check_key(q).is_breached());
+    drop(huge);
     let (filter_absent, _) = median_ns(&absent, |q| index.filter_may_contain(q));
     let (filter_present, hits) = median_ns(&present, |q| index.filter_may_contain(q));
     assert_eq!(hits as usize, present.len() / 1000 * 1000);
@@ -143,7 +160,7 @@ fn main() {
 
     let mut rows = vec![
         Row {
-            name: "breach index: fuse16 filter tier (RAM)",
+            name: "breach index: fuse16 filter tier (mmapped, zero-copy)",
             bits_per_key: stats.filter_bits_per_key,
             fp: format!("{fuse_fp:.2e} (2^{:.2})", fuse_fp.log2()),
             build: format!("{:.2} s filter", report.filter_secs),
@@ -163,6 +180,31 @@ fn main() {
             present_ns: check_present,
         },
     ];
+
+    let mut heap_probe = None;
+    if !skip.contains("xorf") {
+        // The same filter as xorf builds and probes it, on the heap: the reference
+        // for our in-place probe.
+        let t = Instant::now();
+        let f = xorf::BinaryFuse16::try_from(keys.as_slice()).unwrap();
+        let build = t.elapsed().as_secs_f64();
+        use xorf::Filter as _;
+        let (a, _) = median_ns(&absent, |q| f.contains(&q));
+        let (p, _) = median_ns(&present, |q| f.contains(&q));
+        let (entry, fps) = gatehouse_breach::filter::build_partition(&keys).unwrap();
+        let (ours, _) = median_ns(&absent, |q| {
+            gatehouse_breach::filter::probe(&entry, &fps, q)
+        });
+        heap_probe = Some(ours);
+        rows.push(Row {
+            name: "xorf BinaryFuse16 on the heap (reference)",
+            bits_per_key: f.fingerprints.len() as f64 * 16.0 / n as f64,
+            fp: "same filter".into(),
+            build: format!("{build:.2} s ({:.0} ns/key)", build * 1e9 / n as f64),
+            absent_ns: a,
+            present_ns: p,
+        });
+    }
 
     if !skip.contains("bloom") {
         let seed: [u8; 32] = core::array::from_fn(|i| i as u8 * 7 + 1);
@@ -298,6 +340,14 @@ fn main() {
         "- index file {} bytes: filter {:.3} bits/key, exact tier {:.3} bits/key (counts included), {} filter partition(s)",
         stats.file_bytes, stats.filter_bits_per_key, stats.exact_bits_per_key, stats.partitions
     );
+    println!(
+        "- filter copied into huge pages (OpenOptions::filter_in_huge_pages): filter {huge_absent:.1} ns, check {huge_check_absent:.1} ns (absent, median)"
+    );
+    if let Some(ns) = heap_probe {
+        println!(
+            "- our probe over the same fingerprints in a heap Box<[u16]>: {ns:.1} ns (absent, median)"
+        );
+    }
     println!("- exact tier alone, present keys: {exact_present:.1} ns median");
     println!(
         "- password check (SHA-1 + filter + exact on a hit): {password_ns:.1} ns median; SHA-1 alone {sha1_ns:.1} ns"

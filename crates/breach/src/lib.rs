@@ -46,4 +46,4 @@ pub mod synth;
 
 pub use build::{BuildOptions, BuildReport, IndexBuilder, import};
 pub use error::{BreachError, Result};
-pub use index::{BreachIndex, Stats, Verdict};
+pub use index::{BreachIndex, OpenOptions, Stats, Verdict};

@@ -359,3 +359,33 @@ fn partitioned_filters_answer_like_a_single_one() {
         .count();
     assert_eq!(clean, 100_000);
 }
+
+#[test]
+fn filter_copied_into_huge_pages_answers_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("index.ghbi");
+    let corpus: Vec<_> = Corpus::new(20_000, 10).collect();
+    let mut b = IndexBuilder::new(&out, opts()).unwrap();
+    for (h, c) in &corpus {
+        b.push(key(h), *c).unwrap();
+    }
+    b.finish().unwrap();
+    let mapped = BreachIndex::open(&out).unwrap();
+    let copied = BreachIndex::open_with(
+        &out,
+        gatehouse_breach::OpenOptions {
+            verify_body: true,
+            filter_in_huge_pages: true,
+        },
+    )
+    .unwrap();
+    for (h, _) in &corpus {
+        assert!(copied.check_sha1(h).is_breached());
+        assert_eq!(copied.check_sha1(h), mapped.check_sha1(h));
+    }
+    let mut rng = SplitMix64(3);
+    for _ in 0..200_000 {
+        let q = rng.next_u64();
+        assert_eq!(copied.filter_may_contain(q), mapped.filter_may_contain(q));
+    }
+}
