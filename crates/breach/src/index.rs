@@ -153,8 +153,6 @@ impl BreachIndex {
         // (they write a new file and rename it over the old path), so the mapped bytes
         // do not change under us unless someone writes into the file by hand.
         let map = unsafe { Mmap::map(&file) }.at(path)?;
-        #[cfg(unix)]
-        let _ = map.advise(memmap2::Advice::Random);
         let header = Header::decode(&map).map_err(|r| corrupt(path, r))?;
         if header.body_len != map.len() as u64 - format::HEADER_LEN as u64 {
             return Err(corrupt(
@@ -166,6 +164,10 @@ impl BreachIndex {
         {
             return Err(corrupt(path, "body checksum mismatch"));
         }
+        // Lookups jump around: no readahead (after the checksum pass, which reads
+        // sequentially and benefits from it).
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Random);
         let range = |i: usize| -> Result<Range<usize>> {
             let (off, len) = header.sections[i];
             let end = off

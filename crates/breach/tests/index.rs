@@ -244,6 +244,23 @@ fn ntlm_is_refused_clearly() {
         "{err}"
     );
     assert!(err.to_string().contains("NTLM"), "{err}");
+
+    // The per-prefix NTLM layout: 27-hex suffixes in files named by a 5-hex prefix.
+    let pdir = dir.path().join("ntlm-dir");
+    std::fs::create_dir(&pdir).unwrap();
+    std::fs::write(pdir.join("0A1B2.txt"), "000000000000000000000000000:3\n").unwrap();
+    let err = import(&[pdir], &dir.path().join("j"), &opts()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BreachError::NtlmRefused {
+                line: 1,
+                hex_len: 27,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
