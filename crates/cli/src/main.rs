@@ -1,6 +1,7 @@
 //! The `gatehouse` command.
 
 mod bench;
+mod breach_cmd;
 mod outbox_cmd;
 
 // jemalloc rather than glibc malloc: the request path allocates small, short-lived
@@ -55,6 +56,11 @@ enum Command {
     Outbox {
         #[command(subcommand)]
         command: outbox_cmd::OutboxCommand,
+    },
+    /// Breached-password index: import the Pwned Passwords corpus, check, stats.
+    Breach {
+        #[command(subcommand)]
+        command: breach_cmd::BreachCommand,
     },
     /// Measurements for BENCHMARKS.md.
     Bench {
@@ -135,6 +141,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Bench { command } = cli.command {
         return bench::run(command).await;
     }
+    // The breach index needs no configuration or database.
+    if let Command::Breach { command } = cli.command {
+        return breach_cmd::run(command);
+    }
     let config = Config::load(cli.config.as_deref())?;
     init_tracing(config.log_format);
     match cli.command {
@@ -182,7 +192,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Outbox { command } => outbox_cmd::run(config, command).await,
-        Command::Bench { .. } => unreachable!("handled above"),
+        Command::Bench { .. } | Command::Breach { .. } => unreachable!("handled above"),
     }
 }
 
