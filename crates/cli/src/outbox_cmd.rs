@@ -47,8 +47,8 @@ pub async fn run(config: Config, command: OutboxCommand) -> anyhow::Result<ExitC
                 }
             } else {
                 println!(
-                    "{:<36}  {:<12}  {:<16}  {:<9}  {:>3}  {:<24}  {}",
-                    "id", "reference", "kind", "state", "try", "created", "recipient / last answer"
+                    "{:<36}  {:<12}  {:<16}  {:<9}  {:>3}  {:<24}  recipient / last answer",
+                    "id", "reference", "kind", "state", "try", "created"
                 );
                 for n in &notices {
                     println!(

@@ -38,3 +38,14 @@ impl Entropy for OsEntropy {
         getrandom::fill(buf).expect("the operating system's random number generator failed");
     }
 }
+
+/// Test entropy: every byte is the same value, so generated secrets are predictable.
+#[cfg(test)]
+pub(crate) struct Fixed(pub u8);
+
+#[cfg(test)]
+impl Entropy for Fixed {
+    fn fill(&self, buf: &mut [u8]) {
+        buf.fill(self.0);
+    }
+}

@@ -295,15 +295,8 @@ pub fn approximate_user_agent(ua: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entropy::OsEntropy;
+    use crate::entropy::{Fixed, OsEntropy};
     use proptest::prelude::*;
-
-    struct Fixed(u8);
-    impl Entropy for Fixed {
-        fn fill(&self, buf: &mut [u8]) {
-            buf.fill(self.0);
-        }
-    }
 
     #[test]
     fn reference_shape_and_parsing() {

@@ -117,14 +117,7 @@ secret_type!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::entropy::OsEntropy;
-
-    struct Fixed(u8);
-    impl Entropy for Fixed {
-        fn fill(&self, buf: &mut [u8]) {
-            buf.fill(self.0);
-        }
-    }
+    use crate::entropy::{Fixed, OsEntropy};
 
     #[test]
     fn generate_parse_hash() {

@@ -20,18 +20,7 @@ impl App {
             .map_err(|e| AppError::password("password", e))?;
         // Every sign-up costs a hash from the pool logins share: limit them per network.
         let key = format!("signup:{}", client.throttle_key());
-        let states = self.store.throttle_states(&[key.as_str()]).await?;
-        let now = self.clock.now();
-        if let Some(wait) = states
-            .into_iter()
-            .flatten()
-            .find_map(|s| s.check(now).err())
-        {
-            return Err(AppError::Throttled(wait));
-        }
-        self.store
-            .count_throttle_event(&[(key.as_str(), ThrottlePolicy::SIGNUP)], now)
-            .await?;
+        self.rate_limit(&key, ThrottlePolicy::SIGNUP).await?;
         let hash = self.hasher.hash(&password, self.entropy.as_ref()).await??;
         let now = self.clock.now();
         let id = AccountId::generate(self.entropy.as_ref());

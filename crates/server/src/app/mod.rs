@@ -80,6 +80,33 @@ pub struct App {
 }
 
 impl App {
+    /// `Throttled` with the longest wait if any key is blocked now.
+    pub(crate) async fn blocked(&self, keys: &[&str]) -> Result<(), AppError> {
+        let now = self.clock.now();
+        let wait = self
+            .store
+            .throttle_states(keys)
+            .await?
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.check(now).err())
+            .max();
+        wait.map_or(Ok(()), |d| Err(AppError::Throttled(d)))
+    }
+
+    /// A rate limit: refuses while `key` is blocked, otherwise counts one event against it.
+    pub(crate) async fn rate_limit(
+        &self,
+        key: &str,
+        policy: gatehouse_domain::throttle::ThrottlePolicy,
+    ) -> Result<(), AppError> {
+        self.blocked(&[key]).await?;
+        self.store
+            .count_throttle_event(&[(key, policy)], self.clock.now())
+            .await?;
+        Ok(())
+    }
+
     /// Assembles the core. Builds the hashing pool (which hashes once, for the dummy).
     pub fn new(
         config: Config,

@@ -71,7 +71,7 @@ impl App {
     }
 
     /// Runs a write that enqueues a notice, again with a fresh reference if the
-    /// random one collided with a stored one (`make` builds the notice anew).
+    /// random one collided with a stored one (`write` builds the notice anew each time).
     pub(crate) async fn with_fresh_reference<T, F, Fut>(
         &self,
         mut write: F,

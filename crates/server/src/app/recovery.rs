@@ -74,7 +74,7 @@ impl App {
     ) -> Result<(), AppError> {
         let email = Email::parse(email).map_err(AppError::email)?;
         let key = format!("recover:{}", client.throttle_key());
-        self.limit(&key, REQUESTS_PER_CLIENT).await?;
+        self.rate_limit(&key, REQUESTS_PER_CLIENT).await?;
         let app = self.clone();
         let client = client.clone();
         tokio::spawn(async move {
@@ -85,23 +85,6 @@ impl App {
         Ok(())
     }
 
-    /// Checks a rate-limit key and counts one event against it.
-    async fn limit(&self, key: &str, policy: ThrottlePolicy) -> Result<(), AppError> {
-        let now = self.clock.now();
-        let states = self.store.throttle_states(&[key]).await?;
-        if let Some(wait) = states
-            .into_iter()
-            .flatten()
-            .find_map(|s| s.check(now).err())
-        {
-            return Err(AppError::Throttled(wait));
-        }
-        self.store
-            .count_throttle_event(&[(key, policy)], now)
-            .await?;
-        Ok(())
-    }
-
     /// The background half of a request: look up, limit, store, enqueue.
     async fn send_recovery(&self, email: &Email, client: &Client) -> Result<(), AppError> {
         let Some(record) = self.store.login_record(&email.key()).await? else {
@@ -109,17 +92,16 @@ impl App {
                 .increment(1);
             return Ok(());
         };
-        if let Err(AppError::Throttled(_)) = self
-            .limit(
-                &format!("recover:acct:{}", email.key()),
-                REQUESTS_PER_ACCOUNT,
-            )
-            .await
-        {
-            tracing::info!(account = %record.account.id, "recovery request limit reached for the account; no mail sent");
-            metrics::counter!("gatehouse_recovery_requests_total", "result" => "limited")
-                .increment(1);
-            return Ok(());
+        let account_key = format!("recover:acct:{}", email.key());
+        match self.rate_limit(&account_key, REQUESTS_PER_ACCOUNT).await {
+            Ok(()) => {}
+            Err(AppError::Throttled(_)) => {
+                tracing::info!(account = %record.account.id, "recovery request limit reached for the account; no mail sent");
+                metrics::counter!("gatehouse_recovery_requests_total", "result" => "limited")
+                    .increment(1);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
         }
         let to = Email::parse(&record.account.email).unwrap_or_else(|_| email.clone());
         let with_link = self.config.mail.link_kinds.contains(&NoticeKind::Recovery);
@@ -176,17 +158,8 @@ impl App {
         let new = NewPassword::parse(new_password, &self.config.password_policy)
             .map_err(|e| AppError::password("new_password", e))?;
         let ip_key = format!("recover-fail:{}", client.throttle_key());
+        self.blocked(&[ip_key.as_str()]).await?;
         let now = self.clock.now();
-        if let Some(wait) = self
-            .store
-            .throttle_states(&[ip_key.as_str()])
-            .await?
-            .into_iter()
-            .flatten()
-            .find_map(|s| s.check(now).err())
-        {
-            return Err(AppError::Throttled(wait));
-        }
         let (lookup, code) = match proof {
             RecoveryProof::Code { email, code } => {
                 let email = Email::parse(email).map_err(AppError::email)?;

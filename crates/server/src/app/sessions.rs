@@ -84,22 +84,11 @@ impl App {
         keys: &[(String, ThrottlePolicy); 2],
     ) -> Result<(), AppError> {
         let names = [keys[0].0.as_str(), keys[1].0.as_str()];
-        let now = self.clock.now();
-        let wait = self
-            .store
-            .throttle_states(&names)
-            .await?
-            .into_iter()
-            .flatten()
-            .filter_map(|s| s.check(now).err())
-            .max();
-        match wait {
-            Some(d) => {
-                metrics::counter!("gatehouse_logins_total", "outcome" => "throttled").increment(1);
-                Err(AppError::Throttled(d))
-            }
-            None => Ok(()),
+        let result = self.blocked(&names).await;
+        if let Err(AppError::Throttled(_)) = &result {
+            metrics::counter!("gatehouse_logins_total", "outcome" => "throttled").increment(1);
         }
+        result
     }
 
     pub(super) async fn record_failure(
