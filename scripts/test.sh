@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: README.md names this command and
 # .ci/run calls it. It starts its own throwaway PostgreSQL so every store and
-# HTTP test runs on SQLite *and* PostgreSQL, then drives the pages in headless
+# HTTP test runs on SQLite *and* PostgreSQL, sends mail to Postfix's smtp-sink
+# (installed if missing), then drives the pages in headless
 # Chromium (scripts/e2e.sh installs it if missing) on both engines.
 #   scripts/test.sh [extra arguments for cargo nextest / cargo test]
 set -euo pipefail
@@ -10,6 +11,16 @@ cd "$(dirname "$0")/.."
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "test: installing PostgreSQL server binaries" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+
+# The mail tests send over SMTP to Postfix's smtp-sink (a real SMTP server).
+if [ ! -x /usr/sbin/smtp-sink ]; then
+  echo "test: installing postfix (for smtp-sink)" >&2
+  if [ "$(id -u)" = 0 ]; then sudo=(); else sudo=(sudo); fi
+  # "No configuration": the package only provides the binaries; no mail system is set up.
+  echo "postfix postfix/main_mailer_type select No configuration" | "${sudo[@]}" debconf-set-selections
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq postfix >/dev/null
 fi
 
 if cargo nextest --version >/dev/null 2>&1; then

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use gatehouse_domain::{OsEntropy, SystemClock};
+use gatehouse_domain::{Clock, OsEntropy, SystemClock, Timestamp};
 use gatehouse_server::{App, Config};
 pub use gatehouse_store::testing::{Engine, TestDb, fresh};
 use reqwest::StatusCode;
@@ -16,6 +16,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub app: Arc<App>,
     pub engine: &'static str,
+    /// The server's clock: the system's, moved forward by [`TestClock::advance`].
+    pub clock: Arc<TestClock>,
     db_url: String,
     env: Vec<(String, String)>,
     _db: Option<TestDb>,
@@ -73,8 +75,8 @@ impl TestApp {
                 .unwrap(),
         };
         let engine = store.engine();
-        let app =
-            Arc::new(App::new(config, store, Arc::new(SystemClock), Arc::new(OsEntropy)).unwrap());
+        let clock = Arc::new(TestClock::default());
+        let app = Arc::new(App::new(config, store, clock.clone(), Arc::new(OsEntropy)).unwrap());
         let router = gatehouse_server::http::router(app.clone()).unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
@@ -95,10 +97,40 @@ impl TestApp {
             http,
             app,
             engine,
+            clock,
             db_url,
             env,
             _db: db,
             shutdown: Some(tx),
+        }
+    }
+
+    /// Starts the notice delivery worker `serve` runs, on the configured
+    /// transport (SMTP when `GATEHOUSE_SMTP_URL` is set); stopped on drop.
+    pub fn start_delivery(&self) -> Worker {
+        let mailer = gatehouse_server::mail::Mailer::from_config(&self.app.config).unwrap();
+        Worker(gatehouse_server::mail::spawn_delivery(
+            self.app.clone(),
+            Arc::new(mailer),
+        ))
+    }
+
+    /// Waits until the outbox holds `n` notices in `state` (e.g. "sent").
+    pub async fn wait_for_notices(&self, state: &str, n: usize) -> Vec<gatehouse_store::Notice> {
+        let wanted: gatehouse_store::NoticeState = state.parse().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let notices = self.app.outbox(Some(wanted), 1000).await.unwrap();
+            if notices.len() >= n {
+                return notices;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "expected {n} {state} notices within 30 s, found {}: {:?}",
+                notices.len(),
+                self.app.outbox(None, 1000).await.unwrap()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
     }
 
@@ -243,6 +275,35 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// The delivery worker of a test server; aborted on drop, like a process dying.
+pub struct Worker(tokio::task::JoinHandle<()>);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The system clock plus an offset tests move forward (expiry, leases).
+#[derive(Debug, Default)]
+pub struct TestClock {
+    offset_ms: std::sync::atomic::AtomicI64,
+}
+
+impl TestClock {
+    pub fn advance(&self, by: std::time::Duration) {
+        self.offset_ms
+            .fetch_add(by.as_millis() as i64, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        let offset = self.offset_ms.load(std::sync::atomic::Ordering::SeqCst);
+        Timestamp::from_millis(SystemClock.now().as_millis() + offset)
     }
 }
 
