@@ -5,15 +5,18 @@
 //   GATEHOUSE_E2E_SCREENSHOTS  where to put full-page screenshots
 //                              (default: <repo>/test-output/screenshots)
 //   GATEHOUSE_E2E_CHROMIUM     the browser (default /usr/bin/chromium)
+//   GATEHOUSE_E2E_MAIL_DIR     where the test SMTP server (Postfix's smtp-sink)
+//                              dumps the messages it receives
 //
 // Each test uses its own browser context (own cookies) and its own account,
 // so the tests do not depend on each other's order.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { simpleParser } from 'mailparser';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -24,6 +27,7 @@ if (!BASE) {
 const SHOTS = resolve(
   process.env.GATEHOUSE_E2E_SCREENSHOTS ?? join(here, '..', 'test-output', 'screenshots'),
 );
+const MAIL_DIR = process.env.GATEHOUSE_E2E_MAIL_DIR;
 const CHROMIUM = process.env.GATEHOUSE_E2E_CHROMIUM ?? '/usr/bin/chromium';
 
 // Flags: no sandbox (root), and no background traffic (closed network).
@@ -177,6 +181,27 @@ async function sessionRows(page) {
   return page
     .locator('table tbody tr')
     .evaluateAll((rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())));
+}
+
+/**
+ * The newest message the SMTP server received for `to` whose subject matches,
+ * parsed; waits up to 30 s. smtp-sink writes one file per message, headed by
+ * X-Rcpt-Args with the envelope recipient.
+ */
+async function mailTo(to, subject) {
+  assert.ok(MAIL_DIR, 'GATEHOUSE_E2E_MAIL_DIR is not set: run the tests with scripts/e2e.sh');
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    for (const name of readdirSync(MAIL_DIR).sort().reverse()) {
+      const raw = readFileSync(join(MAIL_DIR, name));
+      if (!raw.includes(`X-Rcpt-Args: <${to}>`)) continue;
+      const mail = await simpleParser(raw);
+      // A file still being written has no complete text part yet.
+      if (subject.test(mail.subject ?? '') && /Reference: GH-/.test(mail.text ?? '')) return mail;
+    }
+    assert.ok(Date.now() < deadline, `no mail to ${to} matching ${subject} within 30 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 before(async () => {
@@ -598,5 +623,78 @@ describe('Gatehouse pages', () => {
       assert.equal(unnamed, 0, `${path}: buttons without a name`);
     }
     assertNoProblems(problems);
+  });
+});
+
+describe('Password recovery and /verify', () => {
+  test('recover a forgotten password with the code from the e-mail, then check its reference', async (t) => {
+    const { page, problems } = await newPage(t);
+    const email = freshEmail('recover');
+    const made = await api('POST', '/api/v1/accounts', { body: { email, password: PASSWORD } });
+    assert.equal(made.status, 201, made.text);
+
+    // From the sign-in page to the request form.
+    await page.goto(`${BASE}/login`);
+    await page.getByRole('link', { name: 'Forgot your password?' }).click();
+    await page.waitForLoadState('load');
+    assert.equal(new URL(page.url()).pathname, '/recover');
+    assert.equal(await page.title(), 'Recover your password · Gatehouse');
+    await page.getByLabel('E-mail address', { exact: true }).fill(email);
+    let r = await submit(page, 'Send me a code');
+    assert.equal(r.status(), 202);
+    assert.match(await noticeText(page), /^If an account exists for this address/);
+    await screenshot(page, 'recover');
+
+    // The mail: a code to type, no link, a reference, and why it was sent.
+    const mail = await mailTo(email, /recovery code/);
+    const code = mail.text.match(/^\s+([0-9A-Z]{4}-[0-9A-Z]{4})\s*$/m)?.[1];
+    assert.ok(code, `no code in: ${mail.text}`);
+    const reference = mail.text.match(/Reference: (GH-[0-9A-Z]{4}-[0-9A-Z]{4})/)?.[1];
+    assert.ok(reference, mail.text);
+    assert.doesNotMatch(mail.text, /https?:\/\//, 'no links unless configured');
+    assert.match(mail.text, /into your browser/);
+
+    // Typing the code on the site, as the mail says.
+    await page.getByRole('link', { name: 'I already have a code' }).click();
+    await page.waitForLoadState('load');
+    assert.equal(new URL(page.url()).pathname, '/recover/complete');
+    await page.getByLabel('E-mail address', { exact: true }).fill(email);
+    await page.getByLabel('Code from the e-mail', { exact: true }).fill(code.toLowerCase());
+    await page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+    await page.getByLabel('New password again', { exact: true }).fill(NEW_PASSWORD);
+    await screenshot(page, 'recover-complete');
+    r = await submit(page, 'Set the new password');
+    assert.equal(r.status(), 303);
+    assert.equal(new URL(page.url()).pathname, '/login');
+    assert.ok(await noticeText(page), 'the sign-in page says the password was changed');
+
+    // Not signed in automatically; the new password works, the old one does not.
+    r = await logInInBrowser(page, email, PASSWORD);
+    assert.equal(r.status(), 401);
+    r = await logInInBrowser(page, email, NEW_PASSWORD);
+    assert.equal(r.status(), 303);
+    assert.equal(await signedInAs(page), email);
+
+    // Anyone can check the reference; the answer is masked and holds no action link.
+    await page.goto(`${BASE}/verify`);
+    await page.getByLabel('Reference', { exact: true }).fill(reference.toLowerCase());
+    await page.getByRole('button', { name: 'Check' }).click();
+    await page.waitForLoadState('load');
+    const result = page.locator('main section[role="status"]');
+    assert.match(await result.locator('h2').textContent(), new RegExp(`Yes, we wrote notice ${reference}`));
+    const shown = await result.textContent();
+    assert.match(shown, /Sent to\s*e\*\*\*@example\.org/);
+    assert.ok(!shown.includes(email), 'the address is masked');
+    assert.equal(await result.locator('a').count(), 0, 'no links in the answer');
+    await screenshot(page, 'verify');
+
+    // A reference Gatehouse never wrote is called out as not ours.
+    await page.goto(`${BASE}/verify?reference=GH-0000-0000`);
+    assert.match(await page.locator('main section h2').textContent(), /We have no notice with this reference/);
+
+    // And the "password changed" notice arrived too.
+    const changed = await mailTo(email, /password was changed/);
+    assert.match(changed.text, /password recovery/);
+    assertNoProblems(problems.filter((p) => !p.startsWith('401 ')));
   });
 });

@@ -28,6 +28,11 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
 fi
 log "$(/usr/bin/chromium --version 2>/dev/null | head -n 1)"
 
+# --- the SMTP server -------------------------------------------------------------
+# Notices go over SMTP to Postfix's smtp-sink, which dumps each message to a
+# file; the tests read the recovery code from there, as a person reads a mail.
+scripts/ensure-smtp-sink.sh
+
 # --- npm packages ---------------------------------------------------------------
 command -v node >/dev/null || { log "node is required (Node 20 or later)"; exit 1; }
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
@@ -47,16 +52,20 @@ out_dir="$root/test-output"
 mkdir -p "$out_dir/screenshots"
 server_log="$out_dir/e2e-server.log"
 server_pid=
+sink_pid=
+mail_dir=$(mktemp -d /tmp/gatehouse-e2e-mail.XXXXXX)
+chmod 777 "$mail_dir" # smtp-sink drops to "nobody" when started as root
 
 cleanup() {
   local rc=$?
+  [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null || true
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill -TERM "$server_pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
   fi
-  rm -rf "$data_dir"
+  rm -rf "$data_dir" "$mail_dir"
   log "finished in $(($(date +%s) - started)) s (exit $rc)"
   exit "$rc"
 }
@@ -80,6 +89,13 @@ else
   unset GATEHOUSE_DATABASE_URL
   log "database: SQLite in $data_dir"
 fi
+
+smtp_port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+if [ "$(id -u)" = 0 ]; then sink_user=(-u nobody); else sink_user=(); fi
+/usr/sbin/smtp-sink "${sink_user[@]}" -d "$mail_dir/%H%M%S." "127.0.0.1:$smtp_port" 100 &
+sink_pid=$!
+export GATEHOUSE_SMTP_URL="smtp://127.0.0.1:$smtp_port"
+log "smtp-sink pid $sink_pid on port $smtp_port, dumping to $mail_dir"
 
 "$bin" serve >"$server_log" 2>&1 &
 server_pid=$!
@@ -105,6 +121,7 @@ status=0
   cd e2e
   GATEHOUSE_E2E_BASE_URL="$GATEHOUSE_PUBLIC_URL" \
   GATEHOUSE_E2E_SCREENSHOTS="$out_dir/screenshots" \
+  GATEHOUSE_E2E_MAIL_DIR="$mail_dir" \
     node --test --test-concurrency=1 --test-reporter=spec "$@" pages.test.mjs
 ) || status=$?
 if [ "$status" != 0 ]; then

@@ -14,14 +14,7 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 fi
 
 # The mail tests send over SMTP to Postfix's smtp-sink (a real SMTP server).
-if [ ! -x /usr/sbin/smtp-sink ]; then
-  echo "test: installing postfix (for smtp-sink)" >&2
-  if [ "$(id -u)" = 0 ]; then sudo=(); else sudo=(sudo); fi
-  # "No configuration": the package only provides the binaries; no mail system is set up.
-  echo "postfix postfix/main_mailer_type select No configuration" | "${sudo[@]}" debconf-set-selections
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq postfix >/dev/null
-fi
+scripts/ensure-smtp-sink.sh
 
 if cargo nextest --version >/dev/null 2>&1; then
   runner=(cargo nextest run --workspace --no-fail-fast)
