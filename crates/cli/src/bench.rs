@@ -2,6 +2,7 @@
 //!
 //! - `argon2`: the raw argon2id verify rate, the baseline for login throughput.
 //! - `hello`: a bare axum hello-world server, the baseline for cheap calls.
+//! - `delivery`: notice enqueue rate and SMTP delivery throughput (see [`crate::bench_delivery`]).
 //! - `load`: an open-loop HTTP/1.1 load generator (see [`load`]).
 
 use std::collections::BTreeMap;
@@ -39,6 +40,9 @@ pub enum BenchCommand {
     /// Open-loop HTTP/1.1 load: requests are scheduled at a fixed rate whatever
     /// the responses; latency is measured from each request's scheduled time.
     Load(LoadArgs),
+    /// Notice enqueue rate and delivery throughput into an SMTP server, with
+    /// Postfix's smtp-source at the same concurrency as the baseline.
+    Delivery(crate::bench_delivery::DeliveryArgs),
 }
 
 /// Arguments of `gatehouse bench load`.
@@ -94,6 +98,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             axum::serve(listener, router).await?;
             Ok(ExitCode::SUCCESS)
         }
+        BenchCommand::Delivery(args) => crate::bench_delivery::run(args).await,
         BenchCommand::Load(args) => {
             let report = load(args).await?;
             println!("{report}");

@@ -1,6 +1,7 @@
 //! The `gatehouse` command.
 
 mod bench;
+mod bench_delivery;
 mod breach_cmd;
 mod outbox_cmd;
 

@@ -35,7 +35,7 @@ pub struct VerifiedNotice {
 
 impl App {
     /// The facts every notice states: when, from which address and device.
-    pub(crate) fn notice_facts(&self, at: Timestamp, client: &Client) -> NoticeFacts {
+    pub fn notice_facts(&self, at: Timestamp, client: &Client) -> NoticeFacts {
         NoticeFacts {
             at: at.to_rfc3339(),
             ip: client.ip_string(),
@@ -45,7 +45,7 @@ impl App {
     }
 
     /// An outbox row (fresh id, reference and Message-ID).
-    pub(crate) fn new_notice(
+    pub fn new_notice(
         &self,
         kind: NoticeKind,
         account: Option<AccountId>,

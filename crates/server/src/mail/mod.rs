@@ -16,6 +16,7 @@
 //! mail server has accepted it, or is marked `failed` (visible to operators).
 
 pub mod render;
+pub mod smtp;
 pub mod transport;
 
 use std::num::NonZeroU32;
@@ -67,11 +68,7 @@ impl Mailer {
     /// otherwise the maildir `<data_dir>/mail`.
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         let transport = match &config.smtp_url {
-            Some(url) => Transport::smtp(
-                url,
-                config.mail.concurrency as u32,
-                config.mail.smtp_timeout,
-            )?,
+            Some(url) => Transport::smtp(url, config.mail.concurrency as u32)?,
             None => Transport::maildir(&config.data_dir.join("mail"))?,
         };
         Self::with_transport(config, transport)

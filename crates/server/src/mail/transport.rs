@@ -1,16 +1,16 @@
-//! Where mail goes: SMTP (lettre, pooled), a maildir under the data directory
+//! Where mail goes: SMTP (lettre's protocol over our own pooled connections,
+//! see [`super::smtp`]), a maildir under the data directory
 //! (the embedded default, so a newcomer can read what was sent), or memory
 //! (unit tests of pure logic only).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use url::Url;
+
+use super::smtp::{Security, SmtpClient};
 
 /// How a delivery attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,7 +36,7 @@ pub struct SentMail {
 #[derive(Clone)]
 pub enum Transport {
     /// An SMTP server.
-    Smtp(Box<AsyncSmtpTransport<Tokio1Executor>>),
+    Smtp(Arc<SmtpClient>),
     /// A maildir (`new/`, `tmp/`, `cur/`).
     Maildir(PathBuf),
     /// Kept in memory (tests).
@@ -46,7 +46,7 @@ pub enum Transport {
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Smtp(_) => f.write_str("Transport::Smtp"),
+            Self::Smtp(c) => write!(f, "Transport::Smtp({c:?})"),
             Self::Maildir(p) => write!(f, "Transport::Maildir({})", p.display()),
             Self::Memory(_) => f.write_str("Transport::Memory"),
         }
@@ -66,38 +66,39 @@ impl Transport {
     /// An SMTP transport for `smtp://[user:pass@]host[:port]` (STARTTLS
     /// required, port 587 by default, unless the host is loopback: then plain,
     /// port 25) or `smtps://…` (TLS from the first byte, port 465).
-    pub fn smtp(url: &Url, pool_size: u32, timeout: Duration) -> anyhow::Result<Self> {
+    /// The whole exchange is bounded by the delivery worker's timeout.
+    pub fn smtp(url: &Url, pool_size: u32) -> anyhow::Result<Self> {
         let host = url
             .host_str()
             .ok_or_else(|| anyhow::anyhow!("smtp_url has no host"))?;
         let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let mut builder = match url.scheme() {
-            "smtps" => AsyncSmtpTransport::<Tokio1Executor>::relay(bare)?,
-            "smtp" if is_loopback(host) => {
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(bare)
-            }
-            "smtp" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(bare)?,
+        let (security, default_port) = match url.scheme() {
+            "smtps" => (Security::Tls, 465),
+            "smtp" if is_loopback(host) => (Security::Plain, 25),
+            "smtp" => (Security::StartTls, 587),
             other => anyhow::bail!("smtp_url: unsupported scheme {other}"),
         };
-        if let Some(port) = url.port() {
-            builder = builder.port(port);
-        }
-        if !url.username().is_empty() {
+        let credentials = if url.username().is_empty() {
+            None
+        } else {
             let decode = |s: &str| {
                 percent_decode(s).map_err(|_| {
                     anyhow::anyhow!("smtp_url: user or password is not valid percent-encoded UTF-8")
                 })
             };
-            builder = builder.credentials(Credentials::new(
+            Some(Credentials::new(
                 decode(url.username())?,
                 decode(url.password().unwrap_or(""))?,
-            ));
-        }
-        let transport = builder
-            .timeout(Some(timeout))
-            .pool_config(PoolConfig::new().max_size(pool_size.max(1)))
-            .build();
-        Ok(Self::Smtp(Box::new(transport)))
+            ))
+        };
+        let client = SmtpClient::new(
+            bare,
+            url.port().unwrap_or(default_port),
+            security,
+            credentials,
+            pool_size as usize,
+        )?;
+        Ok(Self::Smtp(Arc::new(client)))
     }
 
     /// A maildir at `dir`, created if missing.
@@ -114,11 +115,7 @@ impl Transport {
     /// the same notice replaces the file instead of adding a second one.
     pub async fn send(&self, message: &lettre::Message, unique: &str) -> Result<(), SendError> {
         match self {
-            Self::Smtp(smtp) => smtp
-                .send(message.clone())
-                .await
-                .map(|_| ())
-                .map_err(classify),
+            Self::Smtp(smtp) => smtp.send(message).await,
             Self::Maildir(dir) => {
                 let raw = message.formatted();
                 let dir = dir.clone();
@@ -161,16 +158,6 @@ fn percent_decode(s: &str) -> Result<String, std::str::Utf8Error> {
     percent_encoding::percent_decode_str(s)
         .decode_utf8()
         .map(|c| c.into_owned())
-}
-
-/// 5xx answers are permanent; everything else (refused connections,
-/// timeouts, TLS hiccups, 4xx answers) is worth another try.
-fn classify(e: lettre::transport::smtp::Error) -> SendError {
-    if e.is_permanent() {
-        SendError::Permanent(e.to_string())
-    } else {
-        SendError::Temporary(e.to_string())
-    }
 }
 
 #[cfg(test)]
