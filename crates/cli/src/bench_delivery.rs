@@ -47,7 +47,10 @@ pub struct DeliveryArgs {
 }
 
 pub async fn run(args: DeliveryArgs) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(args.count > 0 && args.rounds > 0, "--count and --rounds must be positive");
+    anyhow::ensure!(
+        args.count > 0 && args.rounds > 0,
+        "--count and --rounds must be positive"
+    );
     let dir = tempfile::tempdir()?;
     let database_url = args
         .database_url
@@ -118,7 +121,10 @@ fn notice(app: &gatehouse_server::App, round: usize, i: usize) -> gatehouse_stor
     let to = Email::parse(&format!("user{i}.r{round}@bench.example.com")).expect("valid address");
     let client = Client {
         ip: Some([192, 0, 2, 44].into()),
-        user_agent: Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0".into()),
+        user_agent: Some(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+                .into(),
+        ),
     };
     let now = app.clock.now();
     let mut facts = app.notice_facts(now, &client);
@@ -157,7 +163,10 @@ async fn message_size(app: &gatehouse_server::App, mailer: &Mailer) -> anyhow::R
         },
         payload: n.payload,
     };
-    Ok(mailer.compose(&claimed, app.clock.now().into())?.formatted().len())
+    Ok(mailer
+        .compose(&claimed, app.clock.now().into())?
+        .formatted()
+        .len())
 }
 
 async fn enqueue_round(

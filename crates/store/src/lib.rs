@@ -197,8 +197,20 @@ pub trait OutboxStore {
     /// caller sends outside any transaction.
     async fn claim_notices(&self, policy: &ClaimPolicy) -> Result<ClaimReport>;
 
-    /// Marks a leased notice sent and clears its payload. `false` if the lease was lost.
-    async fn notice_sent(&self, id: NoticeId, lease_id: &str, now: Timestamp) -> Result<bool>;
+    /// Marks leased notices sent and clears their payloads, in one statement
+    /// (the delivery worker settles what its connections finished together).
+    /// Returns the ids that were marked; an id missing from it had lost its lease.
+    async fn notices_sent(
+        &self,
+        ids: &[NoticeId],
+        lease_id: &str,
+        now: Timestamp,
+    ) -> Result<Vec<NoticeId>>;
+
+    /// [`notices_sent`](Self::notices_sent) for one notice. `false` if the lease was lost.
+    async fn notice_sent(&self, id: NoticeId, lease_id: &str, now: Timestamp) -> Result<bool> {
+        Ok(!self.notices_sent(&[id], lease_id, now).await?.is_empty())
+    }
 
     /// Puts a leased notice back for a retry at `next_attempt_at`, recording the error.
     async fn notice_retry(

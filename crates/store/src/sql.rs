@@ -870,18 +870,36 @@ macro_rules! impl_store {
                 Ok(report)
             }
 
-            async fn notice_sent(&self, id: NoticeId, lease_id: &str, now: Timestamp) -> Result<bool> {
-                Ok(sqlx::query(
+            async fn notices_sent(
+                &self,
+                ids: &[NoticeId],
+                lease_id: &str,
+                now: Timestamp,
+            ) -> Result<Vec<NoticeId>> {
+                if ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // One placeholder per id ($3, $4, …): both engines take the same
+                // text, and only placeholders are formatted in (no values).
+                let list = (0..ids.len())
+                    .map(|i| format!("${}", i + 3))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
                     "UPDATE outbox SET state = 'sent', sent_at = $1, payload = NULL, last_error = NULL, \
-                     lease_id = NULL, lease_until = NULL WHERE id = $2 AND lease_id = $3",
-                )
-                .bind(now.as_millis())
-                .bind(id.to_string())
-                .bind(lease_id)
-                .execute(&self.pool)
-                .await?
-                .rows_affected()
-                    == 1)
+                     lease_id = NULL, lease_until = NULL WHERE lease_id = $2 AND id IN ({list}) RETURNING id"
+                );
+                let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+                    .bind(now.as_millis())
+                    .bind(lease_id);
+                for id in ids {
+                    q = q.bind(id.to_string());
+                }
+                q.fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|s| s.parse().map_err(StoreError::corrupt))
+                    .collect()
             }
 
             async fn notice_retry(

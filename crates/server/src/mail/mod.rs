@@ -186,7 +186,9 @@ impl Delivery {
             now,
             lease_id: NoticeId::generate(self.app.entropy.as_ref()).to_string(),
             lease: self.lease(),
-            limit: (cfg.concurrency * 4) as i64,
+            // Big enough that the claim and settle statements are shared by many
+            // messages; small enough that a lease covers the batch comfortably.
+            limit: (cfg.concurrency * 16) as i64,
             cap_per_recipient: cfg.cap_per_day,
             cap_window: Duration::from_secs(24 * 3600),
         };
@@ -214,24 +216,38 @@ impl Delivery {
             metrics::counter!("gatehouse_notices_expired_total").increment(report.expired);
         }
         let tried = report.claimed.len();
-        let sem = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency));
-        let mut tasks = tokio::task::JoinSet::new();
-        for claimed in report.claimed {
-            self.limiter.until_ready().await;
-            let permit = sem.clone().acquire_owned().await?;
-            let app = self.app.clone();
-            let mailer = self.mailer.clone();
-            let lease_id = policy.lease_id.clone();
-            tasks.spawn(async move {
-                let _permit = permit;
-                deliver_one(&app, &mailer, claimed, &lease_id).await
-            });
-        }
-        while let Some(done) = tasks.join_next().await {
-            if let Err(e) = done.map_err(anyhow::Error::from).and_then(|r| r) {
-                tracing::error!(error = %e, "settling a notice failed; its lease will run out and it will be retried");
+        // Sends run `concurrency` at a time; a settler marks the sent ones in
+        // groups: one statement for whatever finished while the previous one
+        // ran, so a notice is recorded sent within a statement's time of its
+        // acceptance, without one commit per message.
+        let (sent_tx, sent_rx) = tokio::sync::mpsc::unbounded_channel();
+        let settler = settle_sent(&self.app, sent_rx, &policy.lease_id);
+        let sends = async {
+            let sem = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency));
+            let mut tasks = tokio::task::JoinSet::new();
+            for claimed in report.claimed {
+                self.limiter.until_ready().await;
+                let permit = sem.clone().acquire_owned().await?;
+                let app = self.app.clone();
+                let mailer = self.mailer.clone();
+                let lease_id = policy.lease_id.clone();
+                let sent_tx = sent_tx.clone();
+                tasks.spawn(async move {
+                    let _permit = permit;
+                    deliver_one(&app, &mailer, claimed, &lease_id, &sent_tx).await
+                });
             }
-        }
+            drop(sent_tx);
+            while let Some(done) = tasks.join_next().await {
+                if let Err(e) = done.map_err(anyhow::Error::from).and_then(|r| r) {
+                    tracing::error!(error = %e, "settling a notice failed; its lease will run out and it will be retried");
+                }
+            }
+            anyhow::Ok(())
+        };
+        let (sends, settled) = tokio::join!(sends, settler);
+        sends?;
+        settled?;
         Ok(tried)
     }
 
@@ -263,11 +279,35 @@ impl Delivery {
     }
 }
 
+/// Marks sent notices in groups until every sender has finished.
+async fn settle_sent(
+    app: &App,
+    mut sent: tokio::sync::mpsc::UnboundedReceiver<(NoticeId, &'static str)>,
+    lease_id: &str,
+) -> anyhow::Result<()> {
+    let mut group = Vec::new();
+    while sent.recv_many(&mut group, 1024).await > 0 {
+        let ids: Vec<NoticeId> = group.iter().map(|(id, _)| *id).collect();
+        let marked = app
+            .store
+            .notices_sent(&ids, lease_id, app.clock.now())
+            .await?;
+        for (id, kind) in group.drain(..) {
+            if !marked.contains(&id) {
+                tracing::warn!(notice = %id, "notice sent after its lease ran out; another worker may have sent it too");
+            }
+            metrics::counter!("gatehouse_notices_sent_total", "kind" => kind).increment(1);
+        }
+    }
+    Ok(())
+}
+
 async fn deliver_one(
     app: &App,
     mailer: &Mailer,
     c: ClaimedNotice,
     lease_id: &str,
+    sent_tx: &tokio::sync::mpsc::UnboundedSender<(NoticeId, &'static str)>,
 ) -> anyhow::Result<()> {
     let cfg = &app.config.mail;
     let id = c.notice.id;
@@ -302,11 +342,9 @@ async fn deliver_one(
     let now = app.clock.now();
     match sent {
         Ok(()) => {
-            if !app.store.notice_sent(id, lease_id, now).await? {
-                tracing::warn!(notice = %id, "notice sent after its lease ran out; another worker may have sent it too");
-            }
-            metrics::counter!("gatehouse_notices_sent_total", "kind" => c.notice.kind.as_str())
-                .increment(1);
+            // The settler records it; if the settler failed, the lease runs out
+            // and the notice is sent again (the documented duplicate window).
+            let _ = sent_tx.send((id, c.notice.kind.as_str()));
         }
         Err(SendError::Temporary(msg)) if (c.notice.attempts as u32) < cfg.max_attempts => {
             let jitter = {
