@@ -408,6 +408,34 @@ mod tests {
     }
 
     #[test]
+    fn an_explicit_index_must_open_a_default_one_may_be_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.idx");
+        let err = BreachGuard::load(BreachIndexSource::Explicit(missing.clone()))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("breach_index") && err.contains("nope.idx"),
+            "{err}"
+        );
+        let off = BreachGuard::load(BreachIndexSource::Default(missing)).unwrap();
+        assert_eq!(off.info(), None);
+        let junk = dir.path().join("junk.idx");
+        std::fs::write(&junk, b"not an index at all").unwrap();
+        let err = BreachGuard::load(BreachIndexSource::Explicit(junk.clone()))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("not a valid breach index"), "{err}");
+        // A corrupt default file is an error too: it is there, so it was meant to be used.
+        assert!(BreachGuard::load(BreachIndexSource::Default(junk)).is_err());
+        small_index(dir.path(), &["one breached password here"]);
+        let on = BreachGuard::load(BreachIndexSource::Explicit(dir.path().join("t.idx"))).unwrap();
+        assert_eq!(on.info().unwrap().keys, 1);
+    }
+
+    #[test]
     fn either_form_of_a_password_counts() {
         let dir = tempfile::tempdir().unwrap();
         let index = small_index(dir.path(), &["ｐａｓｓｗｏｒｄ", "plain breached one"]);
