@@ -283,3 +283,64 @@ fn serve_refuses_a_named_index_that_is_missing_or_corrupt() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("not a valid breach index"), "{err}");
 }
+
+#[test]
+fn sighup_reloads_the_breach_index() {
+    use std::io::{BufRead as _, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let index = import(dir.path());
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let at = dir.path().join("data/breach.idx");
+    std::fs::copy(&index, &at).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_remove("GATEHOUSE_CONFIG")
+        .env_remove("GATEHOUSE_BREACH_INDEX")
+        .env("GATEHOUSE_DATA_DIR", dir.path().join("data"))
+        .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
+        .env("GATEHOUSE_ARGON2_MEMORY_KIB", "1024")
+        .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut wait_for = |what: &str| -> String {
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if line.contains(what) {
+                return line;
+            }
+        }
+        panic!("serve ended before {what:?}");
+    };
+    wait_for("Breach checks are on");
+    let hup = |pid: u32| {
+        let ok = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -HUP");
+    };
+    // A good file: swapped in.
+    hup(child.id());
+    let line = wait_for("breach index reloaded");
+    assert!(line.contains("keys=3"), "{line}");
+    // A damaged one (renamed into place, as an import does; never written into the
+    // mapped file): refused, the old index stays.
+    let damaged = dir.path().join("damaged");
+    std::fs::write(&damaged, b"not an index").unwrap();
+    std::fs::rename(&damaged, &at).unwrap();
+    hup(child.id());
+    let line = wait_for("breach index reload failed");
+    assert!(
+        line.contains("previous index stays in use") && line.contains("not a valid breach index"),
+        "{line}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
