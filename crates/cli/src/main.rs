@@ -224,6 +224,9 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             app.config.data_dir.join("mail").display()
         ),
     }
+    // Listen for SIGHUP before saying anything about the index: a SIGHUP that arrives
+    // before the handler exists would end the process (the default action).
+    let reloader = spawn_breach_reload_on_sighup(app.clone());
     match app.breach_status() {
         Some(info) => {
             tracing::info!(path = %info.path, keys = info.keys, source = %info.source, "breach checks on");
@@ -244,7 +247,6 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         }
     }
     let housekeeping = gatehouse_server::spawn_housekeeping(app.clone());
-    let reloader = spawn_breach_reload_on_sighup(app.clone());
     let delivery = gatehouse_server::mail::spawn_delivery(app.clone(), std::sync::Arc::new(mailer));
     gatehouse_server::http::serve(listener, router, shutdown_signal()).await?;
     housekeeping.abort();
@@ -256,14 +258,16 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
 
 /// Reloads the breach index on every SIGHUP (after `gatehouse breach import` wrote a
 /// new one); a failed reload is logged and the old index stays in use.
+/// The handler is installed before this returns.
 fn spawn_breach_reload_on_sighup(
     app: std::sync::Arc<gatehouse_server::App>,
 ) -> tokio::task::JoinHandle<()> {
+    #[cfg(unix)]
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     tokio::spawn(async move {
         #[cfg(unix)]
         {
-            use tokio::signal::unix::{SignalKind, signal};
-            let mut hup = match signal(SignalKind::hangup()) {
+            let mut hup = match hup {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot listen for SIGHUP; reload the breach index with the admin API");
