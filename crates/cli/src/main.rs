@@ -146,8 +146,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Breach { command } = cli.command {
         return breach_cmd::run(command);
     }
-    let config = Config::load(cli.config.as_deref())?;
+    let mut config = Config::load(cli.config.as_deref())?;
     init_tracing(config.log_format);
+    // Only `serve` checks passwords; other commands skip loading (and checksumming)
+    // the breach index.
+    if !matches!(cli.command, Command::Serve) {
+        config.breach_index = gatehouse_server::config::BreachIndexSource::Off;
+    }
     match cli.command {
         Command::Serve => serve(config).await,
         Command::Migrate => {
@@ -220,13 +225,67 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             app.config.data_dir.join("mail").display()
         ),
     }
+    // Listen for SIGHUP before saying anything about the index: a SIGHUP that arrives
+    // before the handler exists would end the process (the default action).
+    let reloader = spawn_breach_reload_on_sighup(app.clone());
+    match app.breach_status() {
+        Some(info) => {
+            tracing::info!(path = %info.path, keys = info.keys, source = %info.source, "breach checks on");
+            eprintln!(
+                "Breach checks are on: {} holds {} keys (SIGHUP or POST /api/v1/admin/breach/reload reloads it)",
+                info.path, info.keys
+            );
+        }
+        None => {
+            tracing::warn!("breach checks are off: no breached-password index");
+            eprintln!(
+                "Breach checks are off: no breached-password index ({}; build one with `gatehouse breach import`)",
+                match app.config.breach_index.path() {
+                    Some(p) => format!("none at {}", p.display()),
+                    None => "breach_index is empty".into(),
+                }
+            );
+        }
+    }
     let housekeeping = gatehouse_server::spawn_housekeeping(app.clone());
     let delivery = gatehouse_server::mail::spawn_delivery(app.clone(), std::sync::Arc::new(mailer));
     gatehouse_server::http::serve(listener, router, shutdown_signal()).await?;
     housekeeping.abort();
     delivery.abort();
+    reloader.abort();
     app.store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reloads the breach index on every SIGHUP (after `gatehouse breach import` wrote a
+/// new one); a failed reload is logged and the old index stays in use.
+/// The handler is installed before this returns.
+fn spawn_breach_reload_on_sighup(
+    app: std::sync::Arc<gatehouse_server::App>,
+) -> tokio::task::JoinHandle<()> {
+    #[cfg(unix)]
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            let mut hup = match hup {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGHUP; reload the breach index with the admin API");
+                    return;
+                }
+            };
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the breach index");
+                // Success and failure are both logged and audited inside.
+                let _ = app
+                    .reload_breach_index(gatehouse_domain::audit::Actor::System)
+                    .await;
+            }
+        }
+        #[cfg(not(unix))]
+        drop(app);
+    })
 }
 
 async fn shutdown_signal() {

@@ -201,3 +201,146 @@ fn import_errors_name_file_and_line() {
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
 }
+
+/// Starts `gatehouse serve` on a free port with `env`, and returns its stderr up to
+/// the first line containing `until` (then stops it), or everything it wrote if it exited.
+fn serve_until(dir: &Path, env: &[(&str, &str)], until: &str) -> (Option<i32>, String) {
+    use std::io::{BufRead as _, BufReader};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    cmd.arg("serve")
+        .current_dir(dir)
+        .env_remove("GATEHOUSE_CONFIG")
+        .env_remove("GATEHOUSE_BREACH_INDEX")
+        .env("GATEHOUSE_DATA_DIR", dir.join("data"))
+        .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
+        .env("GATEHOUSE_ARGON2_MEMORY_KIB", "1024")
+        .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut seen = String::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains(until) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return (None, seen);
+        }
+    }
+    (child.wait().unwrap().code(), seen)
+}
+
+#[test]
+fn serve_says_whether_breach_checks_are_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, err) = serve_until(dir.path(), &[], "Breach checks are");
+    assert!(
+        err.contains("Breach checks are off: no breached-password index (none at"),
+        "{err}"
+    );
+    // The default path, once an index is there.
+    let index = import(dir.path());
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::copy(&index, dir.path().join("data/breach.idx")).unwrap();
+    let (_, err) = serve_until(dir.path(), &[], "Breach checks are");
+    assert!(err.contains("Breach checks are on"), "{err}");
+    assert!(err.contains("breach.idx holds 3 keys"), "{err}");
+    // Explicitly off.
+    let (_, err) = serve_until(
+        dir.path(),
+        &[("GATEHOUSE_BREACH_INDEX", "")],
+        "Breach checks are",
+    );
+    assert!(err.contains("breach_index is empty"), "{err}");
+}
+
+#[test]
+fn serve_refuses_a_named_index_that_is_missing_or_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, err) = serve_until(
+        dir.path(),
+        &[("GATEHOUSE_BREACH_INDEX", "/nonexistent/pwned.ghbi")],
+        "Breach checks are",
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("`breach_index` (env GATEHOUSE_BREACH_INDEX)")
+            && err.contains("/nonexistent/pwned.ghbi"),
+        "{err}"
+    );
+    let junk = dir.path().join("junk.ghbi");
+    std::fs::write(&junk, b"GHBI but not really").unwrap();
+    let (code, err) = serve_until(
+        dir.path(),
+        &[("GATEHOUSE_BREACH_INDEX", junk.to_str().unwrap())],
+        "Breach checks are",
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("not a valid breach index"), "{err}");
+}
+
+#[test]
+fn sighup_reloads_the_breach_index() {
+    use std::io::{BufRead as _, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let index = import(dir.path());
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let at = dir.path().join("data/breach.idx");
+    std::fs::copy(&index, &at).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_remove("GATEHOUSE_CONFIG")
+        .env_remove("GATEHOUSE_BREACH_INDEX")
+        .env("GATEHOUSE_DATA_DIR", dir.path().join("data"))
+        .env("GATEHOUSE_LISTEN", "127.0.0.1:0")
+        .env("GATEHOUSE_ARGON2_MEMORY_KIB", "1024")
+        .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut wait_for = |what: &str| -> String {
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if line.contains(what) {
+                return line;
+            }
+        }
+        panic!("serve ended before {what:?}");
+    };
+    wait_for("Breach checks are on");
+    let hup = |pid: u32| {
+        let ok = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -HUP");
+    };
+    // A good file: swapped in.
+    hup(child.id());
+    let line = wait_for("breach index reloaded");
+    assert!(line.contains("keys=3"), "{line}");
+    // A damaged one (renamed into place, as an import does; never written into the
+    // mapped file): refused, the old index stays.
+    let damaged = dir.path().join("damaged");
+    std::fs::write(&damaged, b"not an index").unwrap();
+    std::fs::rename(&damaged, &at).unwrap();
+    hup(child.id());
+    let line = wait_for("breach index reload failed");
+    assert!(
+        line.contains("previous index stays in use") && line.contains("not a valid breach index"),
+        "{line}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

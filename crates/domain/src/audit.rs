@@ -52,6 +52,10 @@ pub enum AuditAction {
     RecoveryRejected,
     RecoveryCompleted,
     NoticeRetried,
+    /// A successful login whose password is in the breach index (exact tier).
+    BreachLoginDetected,
+    /// The breach index was loaded anew (or a reload failed).
+    BreachIndexReloaded,
 }
 
 impl AuditAction {
@@ -72,6 +76,8 @@ impl AuditAction {
             Self::RecoveryRejected => "recovery.rejected",
             Self::RecoveryCompleted => "recovery.completed",
             Self::NoticeRetried => "notice.retried",
+            Self::BreachLoginDetected => "breach.login_detected",
+            Self::BreachIndexReloaded => "breach.index_reloaded",
         }
     }
 }

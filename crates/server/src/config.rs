@@ -92,6 +92,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "32-byte server key for recovery-code digests; created if missing; replicas must share it (default <data_dir>/secret.key)",
     ),
     (
+        "breach_index",
+        "breached-password index file (from `gatehouse breach import`); default <data_dir>/breach.idx when that file exists; an empty value turns breach checks off",
+    ),
+    (
         "password_min_length",
         "minimum length of new passwords in characters, 8 to 64 (default 15)",
     ),
@@ -158,6 +162,7 @@ struct Raw {
     dkim_selector: Option<String>,
     recovery_code_minutes: Option<u64>,
     secret_key_file: Option<PathBuf>,
+    breach_index: Option<String>,
     password_min_length: Option<usize>,
     argon2_memory_kib: Option<u32>,
     argon2_iterations: Option<u32>,
@@ -228,6 +233,8 @@ pub struct Config {
     pub recovery_code_ttl: Duration,
     /// Server key file.
     pub secret_key_file: PathBuf,
+    /// Where the breached-password index comes from.
+    pub breach_index: BreachIndexSource,
     /// New-password rules.
     pub password_policy: PasswordPolicy,
     /// Hash cost.
@@ -273,6 +280,30 @@ pub struct MailConfig {
     pub smtp_timeout: Duration,
     /// DKIM key file and selector.
     pub dkim: Option<(PathBuf, String)>,
+}
+
+/// Where `serve` finds the breached-password index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BreachIndexSource {
+    /// Breach checks are off (`breach_index` set to an empty value, or a
+    /// command that does not check passwords).
+    Off,
+    /// The default `<data_dir>/breach.idx`: used when the file exists, and
+    /// breach checks are off (not an error) when it does not.
+    Default(PathBuf),
+    /// Named in the configuration: must exist and be a valid index, or
+    /// start-up fails.
+    Explicit(PathBuf),
+}
+
+impl BreachIndexSource {
+    /// The file this source names, if any.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Self::Off => None,
+            Self::Default(p) | Self::Explicit(p) => Some(p),
+        }
+    }
 }
 
 /// A configuration problem, naming the key.
@@ -580,6 +611,11 @@ impl Config {
         let secret_key_file = raw
             .secret_key_file
             .unwrap_or_else(|| data_dir.join("secret.key"));
+        let breach_index = match raw.breach_index {
+            None => BreachIndexSource::Default(data_dir.join("breach.idx")),
+            Some(s) if s.trim().is_empty() => BreachIndexSource::Off,
+            Some(s) => BreachIndexSource::Explicit(PathBuf::from(s.trim())),
+        };
         let site_name = raw.site_name.unwrap_or_else(|| "Gatehouse".into());
         if site_name.trim().is_empty()
             || site_name.len() > 80
@@ -598,6 +634,7 @@ impl Config {
             site_name,
             recovery_code_ttl,
             secret_key_file,
+            breach_index,
             password_policy,
             argon2,
             hash_workers,
@@ -649,6 +686,22 @@ mod tests {
         assert_eq!(c.argon2, Argon2Config::default());
         assert!(!c.is_https());
         assert!(c.trusted_proxies.is_empty());
+        assert_eq!(
+            c.breach_index,
+            BreachIndexSource::Default(PathBuf::from("./gatehouse-data/breach.idx"))
+        );
+    }
+
+    #[test]
+    fn breach_index_explicit_or_off() {
+        let c =
+            Config::load_from(None, env(&[("GATEHOUSE_BREACH_INDEX", "/srv/pwned.idx")])).unwrap();
+        assert_eq!(
+            c.breach_index,
+            BreachIndexSource::Explicit(PathBuf::from("/srv/pwned.idx"))
+        );
+        let c = Config::load_from(None, env(&[("GATEHOUSE_BREACH_INDEX", "")])).unwrap();
+        assert_eq!(c.breach_index, BreachIndexSource::Off);
     }
 
     #[test]

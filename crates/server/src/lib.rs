@@ -2,7 +2,8 @@
 //!
 //! - [`config`]: defaults, TOML file, `GATEHOUSE_*` environment.
 //! - [`app`]: use cases (sign-up, login, sessions, password change, import,
-//!   operators) over the store, with time and randomness injected.
+//!   operators, breached-password checks) over the store, with time and
+//!   randomness injected.
 //! - [`http`]: axum router, extractors, the single error→HTTP mapping, pages.
 //! - [`mail`]: notice rendering, transports and the delivery worker.
 

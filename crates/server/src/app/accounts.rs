@@ -16,8 +16,11 @@ impl App {
         client: &Client,
     ) -> Result<Account, AppError> {
         let email = Email::parse(email).map_err(AppError::email)?;
+        let typed = password;
         let password = NewPassword::parse(password, &self.config.password_policy)
             .map_err(|e| AppError::password("password", e))?;
+        // Before the rate limit and the hash: a refusal here costs next to nothing.
+        self.refuse_breached("password", password.expose(), typed, "signup")?;
         // Every sign-up costs a hash from the pool logins share: limit them per network.
         let key = format!("signup:{}", client.throttle_key());
         self.rate_limit(&key, ThrottlePolicy::SIGNUP).await?;
@@ -55,8 +58,13 @@ impl App {
     ) -> Result<PasswordChanged, AppError> {
         let current =
             LoginPassword::parse(current).map_err(|e| AppError::password("current_password", e))?;
+        let typed = new;
         let new = NewPassword::parse(new, &self.config.password_policy)
             .map_err(|e| AppError::password("new_password", e))?;
+        // Before verifying the current password: no argon2 work for a password that
+        // would be refused anyway. (Whether a password is breached is public
+        // knowledge, so answering it first tells a session thief nothing.)
+        self.refuse_breached("new_password", new.expose(), typed, "change")?;
         let email = Email::parse(&who.email)
             .map_err(|e| AppError::Unexpected(anyhow::anyhow!("stored e-mail: {e}")))?;
         // Someone holding a stolen session must not get unlimited guesses at

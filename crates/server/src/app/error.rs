@@ -37,6 +37,20 @@ pub enum AppError {
         "this code does not work: it is wrong, was used already, or has expired; check it, or request a new one"
     )]
     RecoveryCodeInvalid,
+    /// A new password that the breach index holds (exact tier confirmed).
+    #[error("{}", super::breach::breached_message(*.approx_count))]
+    BreachedPassword {
+        /// The field that held it.
+        field: &'static str,
+        /// Lower bound of how often it was seen.
+        approx_count: u64,
+    },
+    /// A breach check was asked for, but no index is loaded.
+    #[error("breach checks are off: no breached-password index is loaded")]
+    BreachIndexUnavailable,
+    /// A reload of the breach index failed; the previous index stays in use.
+    #[error("the breach index was not reloaded (the previous one stays in use): {0}")]
+    BreachReloadFailed(String),
     /// No valid session or key.
     #[error("authentication required")]
     Unauthenticated,

@@ -7,6 +7,7 @@
 //! these; neither touches the store for a security-relevant write directly.
 
 mod accounts;
+pub mod breach;
 mod error;
 pub mod hashing;
 pub mod import;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use gatehouse_domain::{Clock, Entropy};
 use gatehouse_store::Store;
 
+pub use breach::{BreachIndexInfo, PasswordAdvice};
 pub use error::AppError;
 pub use notices::VerifiedNotice;
 pub use sessions::{Authenticated, LoginOutcome};
@@ -72,11 +74,14 @@ pub struct App {
     pub hasher: Hasher,
     /// Woken when a notice is enqueued, so the delivery worker sends it at once.
     pub outbox_wakeup: Arc<tokio::sync::Notify>,
+    /// The breached-password index in use (swappable; may be absent).
+    breach: breach::BreachGuard,
     /// Keys recovery-code digests.
     secret_key: secrecy::SecretBox<[u8; 32]>,
     /// Per-network limit on `/verify` lookups (in memory, per replica).
     verify_limiter: governor::DefaultKeyedRateLimiter<String>,
     sessions: sessions::SessionCache,
+    operators: operators::OperatorCache,
 }
 
 impl App {
@@ -107,7 +112,9 @@ impl App {
         Ok(())
     }
 
-    /// Assembles the core. Builds the hashing pool (which hashes once, for the dummy).
+    /// Assembles the core. Builds the hashing pool (which hashes once, for the dummy)
+    /// and loads the breached-password index the configuration names (an explicitly
+    /// named index that cannot be opened is an error).
     pub fn new(
         config: Config,
         store: Arc<dyn Store>,
@@ -122,6 +129,11 @@ impl App {
             entropy.as_ref(),
         )?;
         let sessions = sessions::SessionCache::new(config.session_cache_ttl);
+        let operators = operators::OperatorCache::new(config.session_cache_ttl);
+        let breach = breach::BreachGuard::load(config.breach_index.clone())?;
+        if let Some(info) = breach.info() {
+            metrics::gauge!("gatehouse_breach_index_keys").set(info.keys as f64);
+        }
         let secret_key = secret::load_or_create(&config.secret_key_file, entropy.as_ref())?;
         // 30 lookups a minute per network, bursts of 10: plenty for people, slow for enumeration.
         let verify_limiter = governor::RateLimiter::keyed(
@@ -135,9 +147,11 @@ impl App {
             entropy,
             hasher,
             outbox_wakeup: Arc::new(tokio::sync::Notify::new()),
+            breach,
             secret_key,
             verify_limiter,
             sessions,
+            operators,
         })
     }
 }

@@ -157,6 +157,9 @@ impl App {
         // Check what needs no secret first, so a typo costs no attempt.
         let new = NewPassword::parse(new_password, &self.config.password_policy)
             .map_err(|e| AppError::password("new_password", e))?;
+        // A breached choice is refused before the code is looked at, so it costs
+        // neither one of the request's attempts nor a hash.
+        self.refuse_breached("new_password", new.expose(), new_password, "recovery")?;
         let ip_key = format!("recover-fail:{}", client.throttle_key());
         self.blocked(&[ip_key.as_str()]).await?;
         let now = self.clock.now();

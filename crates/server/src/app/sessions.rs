@@ -2,7 +2,8 @@
 //!
 //! Login order matters: parse → throttle check (cheap, before argon2) →
 //! argon2id verify on the bounded pool (against a dummy hash when there is no
-//! account, so both cases cost the same) → session + audit in one transaction.
+//! account, so both cases cost the same) → breach check of the verified plaintext
+//! → session + audit in one transaction → the breached-password hook, if it applies.
 
 use std::time::Duration;
 
@@ -37,6 +38,8 @@ pub struct LoginOutcome {
     pub token: SessionToken,
     /// Who logged in.
     pub who: Authenticated,
+    /// What to ask of the person now (e.g. change a breached password), if anything.
+    pub advice: Option<super::PasswordAdvice>,
 }
 
 #[derive(Clone, Debug)]
@@ -143,6 +146,9 @@ impl App {
             metrics::counter!("gatehouse_logins_total", "outcome" => "reset_required").increment(1);
             return Err(AppError::ResetRequired);
         }
+        // Only now, with the password proven, and with the plaintext already in hand.
+        let breached =
+            self.breached_at_login(password.expose(), password.expose_raw_if_different());
         let now = self.clock.now();
         let token = SessionToken::generate(self.entropy.as_ref());
         let id = SessionId::generate(self.entropy.as_ref());
@@ -165,6 +171,18 @@ impl App {
         .detail(serde_json::json!({ "session": id }));
         self.store.create_session(&new, &keys[0].0, audit).await?;
         metrics::counter!("gatehouse_logins_total", "outcome" => "succeeded").increment(1);
+        let advice = match breached {
+            Some(approx_count) => {
+                let login = super::breach::BreachedLogin {
+                    account: record.account.id,
+                    session: id,
+                    approx_count,
+                    at: now,
+                };
+                Some(self.breached_password_in_use(&login, client).await)
+            }
+            None => None,
+        };
         if verified.needs_rehash {
             self.upgrade_hash(record.account.id, &record.hash, password)
                 .await;
@@ -177,6 +195,7 @@ impl App {
                 session: id,
                 expires_at: new.expires_at,
             },
+            advice,
         })
     }
 

@@ -47,6 +47,16 @@ pub struct SessionCreated {
     pub token: String,
     /// Expiry, RFC 3339.
     pub expires_at: String,
+    /// Whether the person should change their password now (signed in all the
+    /// same; nothing was reset).
+    pub password_change_recommended: bool,
+    /// Why, when recommended: `breached_password` (the password has appeared in
+    /// data breaches).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_change_reason: Option<&'static str>,
+    /// What to tell the person, when recommended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_change_message: Option<String>,
 }
 
 /// The signed-in account.
@@ -174,7 +184,9 @@ async fn create_account(
     ))
 }
 
-/// Logs in: returns a bearer token and sets the session cookie.
+/// Logs in: returns a bearer token and sets the session cookie. When the password
+/// has appeared in data breaches, the login still succeeds and the answer says
+/// `password_change_recommended: true` with the reason.
 #[utoipa::path(post, path = "/sessions", tag = "sessions", request_body = Credentials,
     responses((status = 201, body = SessionCreated), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
@@ -189,6 +201,9 @@ async fn create_session(
     let body = SessionCreated {
         token: out.token.expose().to_owned(),
         expires_at: out.who.expires_at.to_rfc3339(),
+        password_change_recommended: out.advice.is_some(),
+        password_change_reason: out.advice.as_ref().map(|a| a.reason()),
+        password_change_message: out.advice.as_ref().map(|a| a.message()),
     };
     Ok((StatusCode::CREATED, jar, axum::Json(body)))
 }

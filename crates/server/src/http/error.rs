@@ -27,7 +27,7 @@ pub struct ErrorDetail {
     pub code: &'static str,
     /// Human-readable explanation, safe to show.
     pub message: String,
-    /// The request field at fault, for `invalid_input`.
+    /// The request field at fault, for `invalid_input` and `breached_password`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<&'static str>,
 }
@@ -85,6 +85,11 @@ impl From<AppError> for ApiError {
             AppError::NotFound(_) => (S::NOT_FOUND, "not_found"),
             AppError::Conflict(_) => (S::CONFLICT, "conflict"),
             AppError::RecoveryCodeInvalid => (S::BAD_REQUEST, "invalid_recovery_code"),
+            AppError::BreachedPassword { .. } => (S::BAD_REQUEST, "breached_password"),
+            AppError::BreachIndexUnavailable => {
+                (S::SERVICE_UNAVAILABLE, "breach_index_unavailable")
+            }
+            AppError::BreachReloadFailed(_) => (S::INTERNAL_SERVER_ERROR, "breach_reload_failed"),
             AppError::Unexpected(err) => {
                 tracing::error!(error = ?err, "unexpected error");
                 return Self::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error");
@@ -96,7 +101,9 @@ impl From<AppError> for ApiError {
             _ => None,
         };
         let field = match &e {
-            AppError::Invalid { field, .. } => Some(*field),
+            AppError::Invalid { field, .. } | AppError::BreachedPassword { field, .. } => {
+                Some(*field)
+            }
             _ => None,
         };
         Self {

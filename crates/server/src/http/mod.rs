@@ -2,6 +2,7 @@
 //! `/openapi.json`, and the middleware every request passes through.
 
 pub mod api;
+pub mod breach_api;
 pub mod cookies;
 pub mod error;
 pub mod extract;
@@ -54,7 +55,12 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
     metrics::handle();
     let (api, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(utoipa_axum::routes!(healthz))
-        .nest("/api/v1", api::router().merge(notices_api::router()))
+        .nest(
+            "/api/v1",
+            api::router()
+                .merge(notices_api::router())
+                .merge(breach_api::router()),
+        )
         .split_for_parts();
     let components = spec.components.get_or_insert_with(Default::default);
     components.add_security_scheme(

@@ -25,6 +25,8 @@ use crate::http::error::ApiError;
 struct SignupPage {
     email: String,
     error: Option<String>,
+    /// An error about the password itself, shown at that field (a breached password).
+    password_error: Option<String>,
     min_length: usize,
 }
 
@@ -53,9 +55,32 @@ struct SettingsPage {
     email: String,
     sessions: Vec<SessionRow>,
     notice: Option<&'static str>,
+    /// An explanatory banner asking for something (e.g. change a breached password).
+    warning: Option<&'static str>,
     error: Option<String>,
+    /// An error about the new password itself, shown at that field.
+    new_password_error: Option<String>,
     min_length: usize,
 }
+
+/// What a settings page shows besides the account and its sessions.
+#[derive(Default)]
+struct SettingsView {
+    notice: Option<&'static str>,
+    warning: Option<&'static str>,
+    error: Option<String>,
+    new_password_error: Option<String>,
+}
+
+/// Errors that belong to the password field rather than the form as a whole.
+pub(crate) fn is_password_field_error(e: &AppError) -> bool {
+    matches!(e, AppError::BreachedPassword { .. })
+}
+
+/// The banner after signing in with a breached password (the login's advice).
+const BREACHED_LOGIN_WARNING: &str = "The password you signed in with has appeared in data \
+    breaches, so attackers may try it on your account. Please choose a new one below. \
+    You are signed in and nothing was reset.";
 
 #[derive(Template, WebTemplate)]
 #[template(path = "message.html")]
@@ -179,6 +204,7 @@ async fn signup_form(State(app): State<Arc<App>>) -> SignupPage {
     SignupPage {
         email: String::new(),
         error: None,
+        password_error: None,
         min_length: app.config.password_policy.min_chars(),
     }
 }
@@ -196,10 +222,16 @@ async fn signup(
     jar: CookieJar,
     PageForm(f): PageForm<SignupForm>,
 ) -> Response {
-    let page = |status: StatusCode, error: String, retry: Option<u64>| {
+    let page = |status: StatusCode, error: String, retry: Option<u64>, at_password: bool| {
+        let (error, password_error) = if at_password {
+            (None, Some(error))
+        } else {
+            (Some(error), None)
+        };
         let p = SignupPage {
             email: f.email.clone(),
-            error: Some(error),
+            error,
+            password_error,
             min_length: app.config.password_policy.min_chars(),
         };
         with_retry((status, p).into_response(), retry)
@@ -209,11 +241,13 @@ async fn signup(
             StatusCode::BAD_REQUEST,
             "The two passwords are not the same.".into(),
             None,
+            false,
         );
     }
     if let Err(e) = app.sign_up(&f.email, &f.password, &client).await {
+        let at_password = is_password_field_error(&e);
         let (status, msg, retry) = form_failure(e);
-        return page(status, msg, retry);
+        return page(status, msg, retry, at_password);
     }
     match app.log_in(&f.email, &f.password, &client).await {
         Ok(out) => signed_in(&app, jar, &out, "/settings?done=welcome"),
@@ -224,6 +258,10 @@ async fn signup(
 #[derive(Deserialize)]
 struct Done {
     done: Option<String>,
+}
+
+fn warning_for(done: Option<&str>) -> Option<&'static str> {
+    (done? == "breached").then_some(BREACHED_LOGIN_WARNING)
 }
 
 fn notice_for(done: Option<&str>) -> Option<&'static str> {
@@ -262,6 +300,10 @@ async fn login(
     PageForm(f): PageForm<LoginForm>,
 ) -> Response {
     match app.log_in(&f.email, &f.password, &client).await {
+        // A breached password: straight to the change form, with the banner saying why.
+        Ok(out) if out.advice.is_some() => {
+            signed_in(&app, jar, &out, "/settings?done=breached#change-password")
+        }
         Ok(out) => signed_in(&app, jar, &out, "/settings"),
         Err(e) => {
             let (status, msg, retry) = form_failure(e);
@@ -285,8 +327,7 @@ async fn settings_page(
     app: &App,
     who: &Authenticated,
     status: StatusCode,
-    notice: Option<&'static str>,
-    error: Option<String>,
+    view: SettingsView,
 ) -> Response {
     let sessions = match app.list_sessions(who).await {
         Ok(list) => list,
@@ -308,8 +349,10 @@ async fn settings_page(
     let page = SettingsPage {
         email: who.email.clone(),
         sessions: rows,
-        notice,
-        error,
+        notice: view.notice,
+        warning: view.warning,
+        error: view.error,
+        new_password_error: view.new_password_error,
         min_length: app.config.password_policy.min_chars(),
     };
     (status, page).into_response()
@@ -318,14 +361,12 @@ async fn settings_page(
 async fn settings(State(app): State<Arc<App>>, jar: CookieJar, Query(q): Query<Done>) -> Response {
     match page_user(&app, &jar).await {
         Some(who) => {
-            settings_page(
-                &app,
-                &who,
-                StatusCode::OK,
-                notice_for(q.done.as_deref()),
-                None,
-            )
-            .await
+            let view = SettingsView {
+                notice: notice_for(q.done.as_deref()),
+                warning: warning_for(q.done.as_deref()),
+                ..SettingsView::default()
+            };
+            settings_page(&app, &who, StatusCode::OK, view).await
         }
         None => Redirect::to("/login").into_response(),
     }
@@ -349,8 +390,11 @@ async fn change_password(
         return Redirect::to("/login").into_response();
     };
     if f.new_password != f.new_password_confirm {
-        let msg = "The two new passwords are not the same.".to_owned();
-        return settings_page(&app, &who, StatusCode::BAD_REQUEST, None, Some(msg)).await;
+        let view = SettingsView {
+            error: Some("The two new passwords are not the same.".to_owned()),
+            ..SettingsView::default()
+        };
+        return settings_page(&app, &who, StatusCode::BAD_REQUEST, view).await;
     }
     let keep_others = f.end_other_sessions.is_none();
     match app
@@ -365,11 +409,20 @@ async fn change_password(
     {
         Ok(_) => Redirect::to("/settings?done=password").into_response(),
         Err(e) => {
+            let at_password = is_password_field_error(&e);
             let (status, msg, retry) = form_failure(e);
-            with_retry(
-                settings_page(&app, &who, status, None, Some(msg)).await,
-                retry,
-            )
+            let view = if at_password {
+                SettingsView {
+                    new_password_error: Some(msg),
+                    ..SettingsView::default()
+                }
+            } else {
+                SettingsView {
+                    error: Some(msg),
+                    ..SettingsView::default()
+                }
+            };
+            with_retry(settings_page(&app, &who, status, view).await, retry)
         }
     }
 }

@@ -12,7 +12,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::notices_api::{RECOVERY_ACCEPTED, proof};
-use super::pages::{PageForm, form_failure, with_retry};
+use super::pages::{PageForm, form_failure, is_password_field_error, with_retry};
 use crate::app::{App, AppError, Client, VerifiedNotice};
 
 #[derive(Template, WebTemplate)]
@@ -27,8 +27,13 @@ struct RecoverPage {
 #[template(path = "recover_complete.html")]
 struct CompletePage {
     email: String,
+    /// The code as typed, kept when the error was about the password alone (the
+    /// code was not tried, so it still works).
+    code: String,
     token: Option<String>,
     error: Option<String>,
+    /// An error about the new password itself, shown at that field.
+    password_error: Option<String>,
     min_length: usize,
 }
 
@@ -100,8 +105,10 @@ struct TokenQuery {
 async fn complete_form(State(app): State<Arc<App>>, Query(q): Query<TokenQuery>) -> CompletePage {
     CompletePage {
         email: String::new(),
+        code: String::new(),
         token: q.token.filter(|t| !t.trim().is_empty()),
         error: None,
+        password_error: None,
         min_length: app.config.password_policy.min_chars(),
     }
 }
@@ -121,11 +128,23 @@ async fn complete(
     PageForm(f): PageForm<CompleteForm>,
 ) -> Response {
     let page = |e: AppError| {
+        let at_password = is_password_field_error(&e);
         let (status, msg, retry) = form_failure(e);
+        let (error, password_error) = if at_password {
+            (None, Some(msg))
+        } else {
+            (Some(msg), None)
+        };
         let p = CompletePage {
             email: f.email.clone().unwrap_or_default(),
+            code: if at_password {
+                f.code.clone().unwrap_or_default()
+            } else {
+                String::new()
+            },
             token: f.token.clone().filter(|t| !t.trim().is_empty()),
-            error: Some(msg),
+            error,
+            password_error,
             min_length: app.config.password_policy.min_chars(),
         };
         with_retry((status, p).into_response(), retry)
