@@ -13,7 +13,6 @@ use gatehouse_testkit::{SinkMode, SmtpSink};
 
 struct Serve {
     child: Child,
-    port: u16,
 }
 
 impl Serve {
@@ -35,7 +34,7 @@ impl Serve {
             .stderr(Stdio::null())
             .spawn()
             .expect("start gatehouse serve");
-        let serve = Self { child, port };
+        let serve = Self { child };
         wait_until(Duration::from_secs(60), "serve to answer /healthz", || {
             http(port, "GET", "/healthz", "").is_some_and(|(s, _)| s == 200)
         });
