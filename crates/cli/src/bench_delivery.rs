@@ -203,12 +203,7 @@ async fn deliver_round(
     let before = sent(app).await?;
     let worker = Delivery::new(app.clone(), mailer.clone());
     let started = Instant::now();
-    loop {
-        let tried = worker.run_once().await?;
-        if tried == 0 {
-            break;
-        }
-    }
+    worker.drain().await?;
     let elapsed = started.elapsed();
     let delivered = sent(app).await? - before;
     anyhow::ensure!(

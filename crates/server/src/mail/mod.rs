@@ -180,6 +180,31 @@ impl Delivery {
 
     /// Claims one batch and delivers it. Returns how many notices it tried.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let (lease_id, batch) = self.claim().await?;
+        let tried = batch.len();
+        self.send_batch(&lease_id, batch).await?;
+        Ok(tried)
+    }
+
+    /// Delivers until nothing is due, claiming the next batch while the
+    /// current one is being sent, so connections do not idle through the
+    /// claim's transaction. Returns how many notices it tried.
+    pub async fn drain(&self) -> anyhow::Result<usize> {
+        let mut tried = 0;
+        let (mut lease_id, mut batch) = self.claim().await?;
+        while !batch.is_empty() {
+            tried += batch.len();
+            let (sent, next) = tokio::join!(self.send_batch(&lease_id, batch), self.claim());
+            // A failed send leaves the next batch leased; its lease runs out and
+            // it is claimed again, so nothing is lost.
+            sent?;
+            (lease_id, batch) = next?;
+        }
+        Ok(tried)
+    }
+
+    /// Leases a batch of due notices (and applies the cap, expiry and merging).
+    async fn claim(&self) -> anyhow::Result<(String, Vec<ClaimedNotice>)> {
         let cfg = &self.app.config.mail;
         let now = self.app.clock.now();
         let policy = ClaimPolicy {
@@ -215,22 +240,27 @@ impl Delivery {
             );
             metrics::counter!("gatehouse_notices_expired_total").increment(report.expired);
         }
-        let tried = report.claimed.len();
+        Ok((policy.lease_id, report.claimed))
+    }
+
+    /// Sends a leased batch and settles every notice of it.
+    async fn send_batch(&self, lease_id: &str, batch: Vec<ClaimedNotice>) -> anyhow::Result<()> {
+        let cfg = &self.app.config.mail;
         // Sends run `concurrency` at a time; a settler marks the sent ones in
         // groups: one statement for whatever finished while the previous one
         // ran, so a notice is recorded sent within a statement's time of its
         // acceptance, without one commit per message.
         let (sent_tx, sent_rx) = tokio::sync::mpsc::unbounded_channel();
-        let settler = settle_sent(&self.app, sent_rx, &policy.lease_id);
+        let settler = settle_sent(&self.app, sent_rx, lease_id);
         let sends = async {
             let sem = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency));
             let mut tasks = tokio::task::JoinSet::new();
-            for claimed in report.claimed {
+            for claimed in batch {
                 self.limiter.until_ready().await;
                 let permit = sem.clone().acquire_owned().await?;
                 let app = self.app.clone();
                 let mailer = self.mailer.clone();
-                let lease_id = policy.lease_id.clone();
+                let lease_id = lease_id.to_owned();
                 let sent_tx = sent_tx.clone();
                 tasks.spawn(async move {
                     let _permit = permit;
@@ -247,8 +277,7 @@ impl Delivery {
         };
         let (sends, settled) = tokio::join!(sends, settler);
         sends?;
-        settled?;
-        Ok(tried)
+        settled
     }
 
     /// Runs until aborted: a batch, then sleep until the next notice is due,
@@ -256,7 +285,7 @@ impl Delivery {
     /// enqueued).
     pub async fn run(self) {
         loop {
-            match self.run_once().await {
+            match self.drain().await {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(e) => {
