@@ -800,71 +800,119 @@ macro_rules! impl_store {
                 .fetch_all(&mut *tx)
                 .await?;
                 let mut report = ClaimReport::default();
-                // Rows this claim already merged or held: later due rows may be among them.
-                let mut settled = std::collections::HashSet::new();
+                // A handful of statements per batch, not per notice: on PostgreSQL
+                // each statement is a round trip, and the claim is on the delivery path.
+                let mut live = Vec::with_capacity(due.len());
+                let mut expired = Vec::new();
                 for row in &due {
                     let id: String = row.try_get("id")?;
-                    if settled.contains(&id) {
-                        continue;
-                    }
-                    let recipient_key: String = row.try_get("recipient_key")?;
-                    let kind: String = row.try_get("kind")?;
                     let expires_at: Option<i64> = row.try_get("expires_at")?;
                     if expires_at.is_some_and(|e| e <= now) {
-                        report.expired += sqlx::query(
-                            "UPDATE outbox SET state = 'expired', payload = NULL, lease_id = NULL, lease_until = NULL \
-                             WHERE id = $1 AND state IN ('pending', 'sending')",
-                        )
-                        .bind(&id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                        continue;
+                        expired.push(id);
+                    } else {
+                        live.push((id, row.try_get::<String, _>("recipient_key")?, row.try_get::<String, _>("kind")?));
                     }
-                    // Lock the recipient: concurrent claimers check its cap one at a time.
-                    sqlx::query(
-                        "INSERT INTO outbox_recipients (recipient_key, last_claim_at) VALUES ($1, $2) \
-                         ON CONFLICT (recipient_key) DO UPDATE SET last_claim_at = excluded.last_claim_at",
-                    )
-                    .bind(&recipient_key)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    let sent_recently: i64 = sqlx::query(
-                        "SELECT COUNT(*) AS n FROM outbox WHERE recipient_key = $1 AND id <> $2 \
-                         AND ((state = 'sent' AND sent_at > $3) OR (state = 'sending' AND lease_until > $4))",
-                    )
-                    .bind(&recipient_key)
-                    .bind(&id)
-                    .bind(p.now.minus(p.cap_window).as_millis())
-                    .bind(now)
-                    .fetch_one(&mut *tx)
+                }
+                if !expired.is_empty() {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "UPDATE outbox SET state = 'expired', payload = NULL, lease_id = NULL, lease_until = NULL \
+                         WHERE state IN ('pending', 'sending') AND id IN (",
+                    );
+                    let mut list = q.separated(", ");
+                    for id in &expired {
+                        list.push_bind(id);
+                    }
+                    q.push(")");
+                    report.expired += q.build().execute(&mut *tx).await?.rows_affected();
+                }
+                if live.is_empty() {
+                    tx.commit().await?;
+                    return Ok(report);
+                }
+                // Lock the recipients, in one fixed order: concurrent claimers check a
+                // recipient's cap one at a time, and cannot deadlock on each other.
+                let mut keys: Vec<&str> = live.iter().map(|(_, k, _)| k.as_str()).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                let mut q = sqlx::QueryBuilder::<$db>::new("INSERT INTO outbox_recipients (recipient_key, last_claim_at) ");
+                q.push_values(&keys, |mut row, key| {
+                    row.push_bind(*key).push_bind(now);
+                });
+                q.push(" ON CONFLICT (recipient_key) DO UPDATE SET last_claim_at = excluded.last_claim_at");
+                q.build().execute(&mut *tx).await?;
+                // What each recipient already has in the cap window: sent recently, or
+                // being sent under a live lease.
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT recipient_key, COUNT(*) AS n FROM outbox WHERE ((state = 'sent' AND sent_at > ",
+                );
+                q.push_bind(p.now.minus(p.cap_window).as_millis())
+                    .push(") OR (state = 'sending' AND lease_until > ")
+                    .push_bind(now)
+                    .push(")) AND recipient_key IN (");
+                let mut list = q.separated(", ");
+                for key in &keys {
+                    list.push_bind(*key);
+                }
+                q.push(") GROUP BY recipient_key");
+                let mut in_window: std::collections::HashMap<String, i64> = q
+                    .build()
+                    .fetch_all(&mut *tx)
                     .await?
-                    .try_get("n")?;
-                    if sent_recently >= p.cap_per_recipient {
-                        let (reference, recipient, merged, coalesced) =
-                            Self::hold_over_cap_in(&mut tx, p, &id, &recipient_key, &kind, &mut settled).await?;
-                        report.coalesced += coalesced;
-                        report.held.push((reference, recipient, merged));
-                        continue;
+                    .iter()
+                    .map(|r| Ok((r.try_get("recipient_key")?, r.try_get("n")?)))
+                    .collect::<Result<_>>()?;
+                // In due order: a notice is claimed while its recipient has room. The
+                // rest are held (and merged) after the claim, so a hold never merges a
+                // notice this claim is about to send.
+                let mut to_claim = Vec::new();
+                let mut over_cap = Vec::new();
+                for (id, key, kind) in &live {
+                    let n = in_window.entry(key.clone()).or_insert(0);
+                    if *n >= p.cap_per_recipient {
+                        over_cap.push((id, key, kind));
+                    } else {
+                        *n += 1;
+                        to_claim.push(id);
                     }
-                    let claimed = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "UPDATE outbox SET state = 'sending', lease_id = $1, lease_until = $2, attempts = attempts + 1 \
-                         WHERE id = $3 AND state IN ('pending', 'sending') RETURNING {NOTICE_COLUMNS}, payload"
-                    )))
-                    .bind(&p.lease_id)
-                    .bind(p.now.plus(p.lease).as_millis())
-                    .bind(&id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if let Some(row) = claimed {
+                }
+                if !to_claim.is_empty() {
+                    let mut q = sqlx::QueryBuilder::<$db>::new("UPDATE outbox SET state = 'sending', lease_id = ");
+                    q.push_bind(&p.lease_id)
+                        .push(", lease_until = ")
+                        .push_bind(p.now.plus(p.lease).as_millis())
+                        .push(", attempts = attempts + 1 WHERE state IN ('pending', 'sending') AND id IN (");
+                    let mut list = q.separated(", ");
+                    for id in &to_claim {
+                        list.push_bind(*id);
+                    }
+                    q.push(format!(") RETURNING {NOTICE_COLUMNS}, payload"));
+                    let position: std::collections::HashMap<&str, usize> =
+                        to_claim.iter().enumerate().map(|(i, id)| (id.as_str(), i)).collect();
+                    let mut claimed = Vec::with_capacity(to_claim.len());
+                    for row in q.build().fetch_all(&mut *tx).await? {
                         let payload: Option<String> = row.try_get("payload")?;
                         let payload = match payload {
                             Some(text) => serde_json::from_str(&text).map_err(StoreError::corrupt)?,
                             None => serde_json::Value::Null,
                         };
-                        report.claimed.push(ClaimedNotice { notice: Self::notice_from(&row)?, payload });
+                        let notice = Self::notice_from(&row)?;
+                        let at = position.get(notice.id.to_string().as_str()).copied().unwrap_or(usize::MAX);
+                        claimed.push((at, ClaimedNotice { notice, payload }));
                     }
+                    // The statement returns rows in no set order; send in due order.
+                    claimed.sort_by_key(|(at, _)| *at);
+                    report.claimed = claimed.into_iter().map(|(_, c)| c).collect();
+                }
+                // Rows a hold already merged: later over-cap rows may be among them.
+                let mut settled = std::collections::HashSet::new();
+                for (id, key, kind) in over_cap {
+                    if settled.contains(id) {
+                        continue;
+                    }
+                    let (reference, recipient, merged, coalesced) =
+                        Self::hold_over_cap_in(&mut tx, p, id, key, kind, &mut settled).await?;
+                    report.coalesced += coalesced;
+                    report.held.push((reference, recipient, merged));
                 }
                 tx.commit().await?;
                 Ok(report)
