@@ -789,16 +789,34 @@ macro_rules! impl_store {
             async fn claim_notices(&self, p: &ClaimPolicy) -> Result<ClaimReport> {
                 let mut tx = self.begin_write().await?;
                 let now = p.now.as_millis();
-                let due = sqlx::query(concat!(
+                // Two queries, not one with OR: each walks the `outbox_due` index
+                // (state, next_attempt_at) and stops at the limit, where an OR made
+                // both engines read every due row and sort them, once per batch.
+                // Sends whose lease ran out (their sender died) go first.
+                let mut due = sqlx::query(concat!(
                     "SELECT id, recipient_key, kind, expires_at FROM outbox \
-                     WHERE (state = 'pending' AND next_attempt_at <= $1) OR (state = 'sending' AND lease_until <= $1) \
-                     ORDER BY next_attempt_at, created_at LIMIT $2 ",
+                     WHERE state = 'sending' AND lease_until <= $1 ORDER BY lease_until LIMIT $2 ",
                     $lock
                 ))
                 .bind(now)
                 .bind(p.limit)
                 .fetch_all(&mut *tx)
                 .await?;
+                let room = p.limit - due.len() as i64;
+                if room > 0 {
+                    due.extend(
+                        sqlx::query(concat!(
+                            "SELECT id, recipient_key, kind, expires_at FROM outbox \
+                             WHERE state = 'pending' AND next_attempt_at <= $1 \
+                             ORDER BY next_attempt_at, created_at LIMIT $2 ",
+                            $lock
+                        ))
+                        .bind(now)
+                        .bind(room)
+                        .fetch_all(&mut *tx)
+                        .await?,
+                    );
+                }
                 let mut report = ClaimReport::default();
                 // A handful of statements per batch, not per notice: on PostgreSQL
                 // each statement is a round trip, and the claim is on the delivery path.

@@ -26,7 +26,13 @@ impl SqliteStore {
             // loss may drop the last commits but never corrupts the file.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Read pages through a shared memory map instead of a pread per page
+            // missing from each connection's small private cache (2 MB by
+            // default): the outbox claim and the session lookups read the same
+            // hot pages from every pooled connection. Address space, not memory:
+            // the kernel's page cache backs it.
+            .pragma("mmap_size", "268435456");
         if let Some(dir) = options
             .get_filename()
             .parent()
