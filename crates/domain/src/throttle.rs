@@ -88,7 +88,9 @@ impl ThrottleState {
         Self {
             window_start: now,
             failures: 0,
-            blocked_until: now,
+            // "Never blocked", not `now`: a request that read the clock a moment
+            // before this state was written must not see itself blocked.
+            blocked_until: Timestamp::from_millis(0),
         }
     }
 
@@ -119,7 +121,10 @@ impl ThrottleState {
                 .min(policy.max_delay);
             now.plus(delay)
         } else {
-            now
+            // A free failure blocks nothing. (Setting `now` here made a request
+            // that read the clock a moment earlier, racing with this one, see
+            // itself "blocked" for that moment: a spurious 429.)
+            s.blocked_until
         };
         s.blocked_until = s.blocked_until.max(block_until);
         s
@@ -129,6 +134,22 @@ impl ThrottleState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_free_failure_does_not_block_a_request_that_read_the_clock_earlier() {
+        // Two requests race: one records a free failure at t+5 ms, the other
+        // read the clock at t and checks after that write.
+        let t = Timestamp::from_millis(1_000_000);
+        let s = ThrottleState::fresh(t.plus(Duration::from_millis(5)))
+            .record_failure(t.plus(Duration::from_millis(5)), &ThrottlePolicy::CLIENT);
+        assert_eq!(s.check(t), Ok(()));
+        // Past the free failures, the block is real.
+        let mut s = s;
+        for _ in 0..ThrottlePolicy::CLIENT.free_failures {
+            s = s.record_failure(t.plus(Duration::from_millis(5)), &ThrottlePolicy::CLIENT);
+        }
+        assert!(s.check(t).is_err());
+    }
     use proptest::prelude::*;
 
     const P: ThrottlePolicy = ThrottlePolicy::ACCOUNT;

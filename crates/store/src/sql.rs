@@ -295,7 +295,7 @@ macro_rules! impl_store {
                 for (key, policy) in keys {
                     // Creates the row if missing and locks it either way.
                     let row = sqlx::query(
-                        "INSERT INTO login_throttle (key, window_start, failures, blocked_until) VALUES ($1, $2, 0, $2) \
+                        "INSERT INTO login_throttle (key, window_start, failures, blocked_until) VALUES ($1, $2, 0, 0) \
                          ON CONFLICT (key) DO UPDATE SET key = excluded.key \
                          RETURNING window_start, failures, blocked_until",
                     )
