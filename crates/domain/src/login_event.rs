@@ -110,7 +110,9 @@ impl EventAccount {
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim();
         if s.contains('@') {
-            return Email::parse(s).map(|e| Self::Email(e.key())).map_err(|e| e.to_string());
+            return Email::parse(s)
+                .map(|e| Self::Email(e.key()))
+                .map_err(|e| e.to_string());
         }
         if s.is_empty() {
             return Err("is empty".into());
@@ -210,9 +212,8 @@ pub const MAX_FUTURE_SKEW: Duration = Duration::from_secs(300);
 impl LoginEventInput {
     /// Validates one event received at `now`. The error names the field.
     pub fn parse(raw: RawLoginEvent, now: Timestamp) -> Result<Self, String> {
-        let time = Timestamp::parse_rfc3339(&raw.time).map_err(|e| {
-            format!("time: {:?} is not an RFC 3339 date-time ({e})", raw.time)
-        })?;
+        let time = Timestamp::parse_rfc3339(&raw.time)
+            .map_err(|e| format!("time: {:?} is not an RFC 3339 date-time ({e})", raw.time))?;
         if time > now.plus(MAX_FUTURE_SKEW) {
             return Err(format!(
                 "time: {} is in the future (more than {} s ahead of this server's clock)",
@@ -274,7 +275,12 @@ impl LoginEventInput {
         field(self.ip.to_string().as_bytes());
         field(self.user_agent.as_deref().unwrap_or("\0none").as_bytes());
         field(self.outcome.as_str().as_bytes());
-        field(self.country.as_ref().map_or("\0none", Country::as_str).as_bytes());
+        field(
+            self.country
+                .as_ref()
+                .map_or("\0none", Country::as_str)
+                .as_bytes(),
+        );
         field(&self.asn.map_or(-1i64, i64::from).to_le_bytes());
         let full = h.finalize();
         let mut out = [0u8; 16];
@@ -341,14 +347,38 @@ mod tests {
         let ok = r#""time":"2025-12-31T23:00:00Z","account":"a@example.com","ip":"192.0.2.1","outcome":"success""#;
         for (json, expect) in [
             ("{".to_string(), "not a login event object"),
-            (r#"{"account":"a@example.com"}"#.to_string(), "missing field `time`"),
+            (
+                r#"{"account":"a@example.com"}"#.to_string(),
+                "missing field `time`",
+            ),
             (format!("{{{ok},\"extra\":1}}"), "unknown field `extra`"),
-            (format!("{{{}}}", ok.replace("2025-12-31T23:00:00Z", "yesterday")), "time:"),
-            (format!("{{{}}}", ok.replace("2025-12-31T23:00:00Z", "2026-01-01T01:00:00Z")), "in the future"),
-            (format!("{{{}}}", ok.replace("a@example.com", "a@")), "account:"),
-            (format!("{{{}}}", ok.replace("a@example.com", "two words")), "account: contains spaces"),
-            (format!("{{{}}}", ok.replace("a@example.com", "")), "account: is empty"),
-            (format!("{{{}}}", ok.replace("192.0.2.1", "192.0.2.300")), "ip:"),
+            (
+                format!("{{{}}}", ok.replace("2025-12-31T23:00:00Z", "yesterday")),
+                "time:",
+            ),
+            (
+                format!(
+                    "{{{}}}",
+                    ok.replace("2025-12-31T23:00:00Z", "2026-01-01T01:00:00Z")
+                ),
+                "in the future",
+            ),
+            (
+                format!("{{{}}}", ok.replace("a@example.com", "a@")),
+                "account:",
+            ),
+            (
+                format!("{{{}}}", ok.replace("a@example.com", "two words")),
+                "account: contains spaces",
+            ),
+            (
+                format!("{{{}}}", ok.replace("a@example.com", "")),
+                "account: is empty",
+            ),
+            (
+                format!("{{{}}}", ok.replace("192.0.2.1", "192.0.2.300")),
+                "ip:",
+            ),
             (format!("{{{}}}", ok.replace("success", "ok")), "outcome:"),
             (format!("{{{ok},\"country\":\"NLD\"}}"), "country:"),
             (format!("{{{ok},\"asn\":-1}}"), "expected u32"),
