@@ -9,6 +9,7 @@
 mod accounts;
 pub mod breach;
 mod error;
+pub mod events;
 pub mod hashing;
 pub mod import;
 mod notices;
@@ -25,6 +26,7 @@ use gatehouse_store::Store;
 
 pub use breach::{BreachIndexInfo, PasswordAdvice};
 pub use error::AppError;
+pub use events::{IngestReport, ItemError};
 pub use notices::VerifiedNotice;
 pub use sessions::{Authenticated, LoginOutcome};
 
