@@ -89,7 +89,9 @@ pub(super) fn summarize(items: &[ItemError]) -> String {
     s
 }
 
-fn to_new_event(e: &LoginEventInput, origin: EventOrigin, now: Timestamp) -> NewLoginEvent {
+/// The row a validated event from outside (`origin` API or import) is stored as,
+/// its account to be resolved at insert.
+pub fn to_new_event(e: &LoginEventInput, origin: EventOrigin, now: Timestamp) -> NewLoginEvent {
     NewLoginEvent {
         time: e.time,
         account: e.account.as_str().to_owned(),
