@@ -17,7 +17,6 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use hmac::{KeyInit, Mac};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::email::Email;
@@ -163,9 +162,8 @@ impl fmt::Display for Country {
     }
 }
 
-/// One event as it arrives (a JSON object), before validation.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One event's fields as they arrive, before validation.
+#[derive(Debug)]
 pub struct RawLoginEvent {
     /// RFC 3339 date-time.
     pub time: String,
@@ -251,8 +249,69 @@ impl LoginEventInput {
 
     /// Parses and validates one JSON object (a line of an import file).
     pub fn parse_json(text: &str, now: Timestamp) -> Result<Self, String> {
-        let raw: RawLoginEvent =
+        let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| format!("not a login event object: {e}"))?;
+        Self::from_value(value, now)
+    }
+
+    /// Parses and validates one JSON value (an item of an API batch). Field by
+    /// field, so that every error names its field (serde's type errors do not).
+    pub fn from_value(value: serde_json::Value, now: Timestamp) -> Result<Self, String> {
+        use serde_json::Value;
+        const FIELDS: [&str; 7] = [
+            "time",
+            "account",
+            "ip",
+            "user_agent",
+            "outcome",
+            "country",
+            "asn",
+        ];
+        let mut m = match value {
+            Value::Object(m) => m,
+            other => {
+                return Err(format!(
+                    "not a login event object: expected a JSON object, found {other}"
+                ));
+            }
+        };
+        if let Some(k) = m.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(format!(
+                "unknown field `{k}`; the fields are {}",
+                FIELDS.join(", ")
+            ));
+        }
+        let mut text = |k: &str, required: bool| match m.remove(k) {
+            None | Some(Value::Null) if required => Err(format!("missing field `{k}`")),
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(format!("{k}: must be a string, not {other}")),
+        };
+        let (time, account, ip, outcome) = (
+            text("time", true)?.unwrap_or_default(),
+            text("account", true)?.unwrap_or_default(),
+            text("ip", true)?.unwrap_or_default(),
+            text("outcome", true)?.unwrap_or_default(),
+        );
+        let (user_agent, country) = (text("user_agent", false)?, text("country", false)?);
+        let asn = match m.remove("asn") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => Some(
+                n.as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| format!("asn: {n} is not an AS number (0 to 4294967295)"))?,
+            ),
+            Some(other) => return Err(format!("asn: must be a number, not {other}")),
+        };
+        let raw = RawLoginEvent {
+            time,
+            account,
+            ip,
+            user_agent,
+            outcome,
+            country,
+            asn,
+        };
         Self::parse(raw, now)
     }
 
@@ -381,7 +440,16 @@ mod tests {
             ),
             (format!("{{{}}}", ok.replace("success", "ok")), "outcome:"),
             (format!("{{{ok},\"country\":\"NLD\"}}"), "country:"),
-            (format!("{{{ok},\"asn\":-1}}"), "expected u32"),
+            (
+                format!("{{{ok},\"asn\":-1}}"),
+                "asn: -1 is not an AS number",
+            ),
+            (format!("{{{ok},\"asn\":\"AS1\"}}"), "asn: must be a number"),
+            (
+                format!("{{{}}}", ok.replace("\"192.0.2.1\"", "7")),
+                "ip: must be a string",
+            ),
+            ("7".to_string(), "expected a JSON object"),
         ] {
             let err = raw(&json).unwrap_err();
             assert!(err.contains(expect), "{json}: {err}");

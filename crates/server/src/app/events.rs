@@ -12,9 +12,7 @@
 use std::io::BufRead;
 
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
-use gatehouse_domain::login_event::{
-    EventOrigin, EventOutcome, LoginEventInput, RawLoginEvent, password_digest,
-};
+use gatehouse_domain::login_event::{EventOrigin, EventOutcome, LoginEventInput, password_digest};
 use gatehouse_domain::{AccountId, Email, LoginPassword, Timestamp};
 use gatehouse_store::{AccountLink, NewLoginEvent};
 use secrecy::ExposeSecret;
@@ -163,10 +161,7 @@ impl App {
         let mut good = Vec::with_capacity(items.len());
         let mut bad = Vec::new();
         for (index, item) in items.into_iter().enumerate() {
-            let parsed = serde_json::from_value::<RawLoginEvent>(item)
-                .map_err(|e| format!("not a login event object: {e}"))
-                .and_then(|raw| LoginEventInput::parse(raw, now));
-            match parsed {
+            match LoginEventInput::from_value(item, now) {
                 Ok(e) => good.push(e),
                 Err(message) => bad.push(ItemError { index, message }),
             }
@@ -199,6 +194,18 @@ impl App {
         let inserted = if rows.is_empty() {
             0
         } else {
+            // Batches from this replica are written one at a time, in arrival
+            // order. On SQLite every write takes the one write lock, and a writer
+            // waiting in SQLite's busy handler is neither queued fairly nor kept
+            // past `busy_timeout`: four concurrent 1,000-event batches were seen
+            // to fail with "database is locked" on a loaded machine, and logins
+            // would wait behind all of them. Here they wait in a FIFO queue instead,
+            // and a login waits for one batch at most.
+            let _turn = self
+                .event_writes
+                .acquire()
+                .await
+                .map_err(|e| AppError::Unexpected(e.into()))?;
             self.store.insert_login_events(&rows, Some(audit)).await?
         };
         metrics::counter!("gatehouse_login_events_stored_total", "origin" => origin.as_str())

@@ -84,6 +84,8 @@ pub struct App {
     verify_limiter: governor::DefaultKeyedRateLimiter<String>,
     sessions: sessions::SessionCache,
     operators: operators::OperatorCache,
+    /// One login-event batch written at a time per replica (see `events.rs`).
+    event_writes: tokio::sync::Semaphore,
 }
 
 impl App {
@@ -154,6 +156,7 @@ impl App {
             verify_limiter,
             sessions,
             operators,
+            event_writes: tokio::sync::Semaphore::new(1),
         })
     }
 }
