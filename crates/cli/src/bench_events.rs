@@ -128,12 +128,12 @@ async fn http_round(
 }
 
 /// Inserts every batch through the store with `clients` callers; returns events/s.
+/// The bench uses one caller, as the server does (see the module comment).
 async fn store_round(
     app: &Arc<gatehouse_server::App>,
     batches: Arc<Vec<Vec<NewLoginEvent>>>,
     clients: usize,
 ) -> anyhow::Result<f64> {
-    // (Called with one caller: see the module comment.)
     let next = Arc::new(AtomicUsize::new(0));
     let total: usize = batches.iter().map(Vec::len).sum();
     let started = Instant::now();
