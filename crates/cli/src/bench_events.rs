@@ -47,7 +47,7 @@ pub struct EventsArgs {
 /// One event of the generated stream: `n` makes it distinct. A quarter name
 /// accounts that exist (so resolution finds something), the rest do not.
 fn event_json(n: u64, now_ms: i64) -> serde_json::Value {
-    let account = if n % 4 == 0 {
+    let account = if n.is_multiple_of(4) {
         format!("user{}@example.com", n % 1000)
     } else {
         format!("visitor{}@elsewhere.example", n % 100_000)
@@ -57,7 +57,7 @@ fn event_json(n: u64, now_ms: i64) -> serde_json::Value {
         "account": account,
         "ip": format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255),
         "user_agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
-        "outcome": if n % 10 == 0 { "success" } else { "wrong_password" },
+        "outcome": if n.is_multiple_of(10) { "success" } else { "wrong_password" },
         "country": "NL",
         "asn": 64500 + (n % 50) as u32,
     })
