@@ -11,6 +11,11 @@
 //! in flight, as the server writes them (one at a time per replica). Every event
 //! is distinct (nothing is skipped as a duplicate); the table grows across
 //! rounds. Medians over the rounds are printed as one JSON line.
+//!
+//! Also measured: what a login's event adds to the login's write. A failed
+//! login's store call (two throttle counters and the audit entry, one
+//! transaction) is timed without and with its event, interleaved, 3 × 1,000
+//! calls each; the event is built in both cases so only the insert differs.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -61,6 +66,57 @@ fn event_json(n: u64, now_ms: i64) -> serde_json::Value {
         "country": "NL",
         "asn": 64500 + (n % 50) as u32,
     })
+}
+
+/// Mean microseconds per failed-login write, without and with its event (medians of 3).
+async fn login_write_cost(app: &gatehouse_server::App, calls: usize) -> anyhow::Result<(f64, f64)> {
+    use gatehouse_domain::login_event::EventOutcome;
+    use gatehouse_domain::throttle::ThrottlePolicy;
+    let (mut without, mut with) = (Vec::new(), Vec::new());
+    for round in 0..3 {
+        for with_event in [false, true] {
+            let started = Instant::now();
+            for i in 0..calls {
+                let now = app.clock.now();
+                let key = format!("acct:login{round}-{with_event}-{i}@example.com");
+                let mut dedupe_key = [0u8; 16];
+                app.entropy.fill(&mut dedupe_key);
+                let event = NewLoginEvent {
+                    time: now,
+                    account: key[5..].to_owned(),
+                    link: gatehouse_store::AccountLink::Known(None),
+                    ip: "192.0.2.1".into(),
+                    user_agent: Some("bench".into()),
+                    outcome: EventOutcome::UnknownAccount,
+                    country: None,
+                    asn: None,
+                    origin: EventOrigin::Gatehouse,
+                    password_digest: Some([7; 32]),
+                    dedupe_key,
+                    received_at: now,
+                };
+                let audit = NewAuditEntry::new(now, Actor::Account(None), AuditAction::LoginFailed);
+                app.store
+                    .record_login_failure(
+                        &[
+                            (key.as_str(), ThrottlePolicy::ACCOUNT),
+                            ("ip:bench", ThrottlePolicy::CLIENT),
+                        ],
+                        now,
+                        with_event.then_some(&event),
+                        audit,
+                    )
+                    .await?;
+            }
+            let us = started.elapsed().as_secs_f64() * 1e6 / calls as f64;
+            if with_event {
+                with.push(us)
+            } else {
+                without.push(us)
+            }
+        }
+    }
+    Ok((median(without), median(with)))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -263,8 +319,10 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<ExitCode> {
         direct.push(d);
     }
     let (h, d) = (median(over_http), median(direct));
+    let (plain, evented) = login_write_cost(&app, 1000).await?;
+    eprintln!("failed-login write: {plain:.0} µs without its event, {evented:.0} µs with it");
     println!(
-        "{{\"bench\":\"events\",\"engine\":\"{}\",\"batch_size\":{},\"batches\":{},\"clients\":{},\"rounds\":{},\"http_events_per_second\":{h:.0},\"store_events_per_second\":{d:.0},\"ratio\":{:.2}}}",
+        "{{\"bench\":\"events\",\"engine\":\"{}\",\"batch_size\":{},\"batches\":{},\"clients\":{},\"rounds\":{},\"http_events_per_second\":{h:.0},\"store_events_per_second\":{d:.0},\"ratio\":{:.2},\"login_write_us\":{plain:.0},\"login_write_with_event_us\":{evented:.0}}}",
         app.store.engine(),
         args.batch_size,
         args.batches,
