@@ -43,6 +43,9 @@ pub enum BenchCommand {
     /// Notice enqueue rate and delivery throughput into an SMTP server, with
     /// Postfix's smtp-source at the same concurrency as the baseline.
     Delivery(crate::bench_delivery::DeliveryArgs),
+    /// Login event ingestion over HTTP (batches of 1,000), with the store's own
+    /// insert rate as the baseline.
+    Events(crate::bench_events::EventsArgs),
 }
 
 /// Arguments of `gatehouse bench load`.
@@ -99,6 +102,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         BenchCommand::Delivery(args) => crate::bench_delivery::run(args).await,
+        BenchCommand::Events(args) => crate::bench_events::run(args).await,
         BenchCommand::Load(args) => {
             let report = load(args).await?;
             println!("{report}");

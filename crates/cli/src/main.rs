@@ -2,7 +2,9 @@
 
 mod bench;
 mod bench_delivery;
+mod bench_events;
 mod breach_cmd;
+mod events_cmd;
 mod outbox_cmd;
 
 // jemalloc rather than glibc malloc: the request path allocates small, short-lived
@@ -57,6 +59,11 @@ enum Command {
     Outbox {
         #[command(subcommand)]
         command: outbox_cmd::OutboxCommand,
+    },
+    /// Login events for the compromise checks: import them from a file.
+    Events {
+        #[command(subcommand)]
+        command: events_cmd::EventsCommand,
     },
     /// Breached-password index: import the Pwned Passwords corpus, check, stats.
     Breach {
@@ -198,6 +205,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Outbox { command } => outbox_cmd::run(config, command).await,
+        Command::Events { command } => events_cmd::run(config, command).await,
         Command::Bench { .. } | Command::Breach { .. } => unreachable!("handled above"),
     }
 }

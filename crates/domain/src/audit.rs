@@ -56,6 +56,8 @@ pub enum AuditAction {
     BreachLoginDetected,
     /// The breach index was loaded anew (or a reload failed).
     BreachIndexReloaded,
+    /// A batch of login events from an app (API) or a file (import).
+    LoginEventsIngested,
 }
 
 impl AuditAction {
@@ -78,6 +80,7 @@ impl AuditAction {
             Self::NoticeRetried => "notice.retried",
             Self::BreachLoginDetected => "breach.login_detected",
             Self::BreachIndexReloaded => "breach.index_reloaded",
+            Self::LoginEventsIngested => "login_events.ingested",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod credential;
 pub mod email;
 pub mod entropy;
 pub mod ids;
+pub mod login_event;
 pub mod notice;
 pub mod password;
 pub mod session;

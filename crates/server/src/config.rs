@@ -138,6 +138,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "max_body_bytes",
         "largest request body accepted (default 65536)",
     ),
+    (
+        "event_retention_days",
+        "days login events are kept for the compromise checks and backtests, 1 to 3650 (default 90)",
+    ),
     ("log_format", "text or json (default text)"),
 ];
 
@@ -176,6 +180,7 @@ struct Raw {
     trusted_proxies: Option<Vec<String>>,
     request_timeout_seconds: Option<u64>,
     max_body_bytes: Option<usize>,
+    event_retention_days: Option<u64>,
     log_format: Option<String>,
 }
 
@@ -255,6 +260,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Largest body.
     pub max_body_bytes: usize,
+    /// How long login events are kept.
+    pub event_retention: Duration,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -608,6 +615,15 @@ impl Config {
                 1440,
             )?,
         );
+        let event_retention = Duration::from_secs(
+            24 * 3600
+                * in_range(
+                    "event_retention_days",
+                    raw.event_retention_days.unwrap_or(90),
+                    1,
+                    3650,
+                )?,
+        );
         let secret_key_file = raw
             .secret_key_file
             .unwrap_or_else(|| data_dir.join("secret.key"));
@@ -645,6 +661,7 @@ impl Config {
             trusted_proxies,
             request_timeout: Duration::from_secs(timeout),
             max_body_bytes,
+            event_retention,
             log_format,
         })
     }
@@ -686,6 +703,7 @@ mod tests {
         assert_eq!(c.argon2, Argon2Config::default());
         assert!(!c.is_https());
         assert!(c.trusted_proxies.is_empty());
+        assert_eq!(c.event_retention, Duration::from_secs(90 * 24 * 3600));
         assert_eq!(
             c.breach_index,
             BreachIndexSource::Default(PathBuf::from("./gatehouse-data/breach.idx"))
@@ -756,6 +774,16 @@ mod tests {
                 "`trusted_proxies`",
             ),
             ("GATEHOUSE_LOG_FORMAT", "xml", "`log_format`"),
+            (
+                "GATEHOUSE_EVENT_RETENTION_DAYS",
+                "0",
+                "`event_retention_days`",
+            ),
+            (
+                "GATEHOUSE_EVENT_RETENTION_DAYS",
+                "forever",
+                "event_retention_days",
+            ),
         ] {
             let err = Config::load_from(None, env(&[(k, v)]))
                 .unwrap_err()

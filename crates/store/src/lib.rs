@@ -85,11 +85,12 @@ pub trait CredentialStore {
 #[async_trait]
 pub trait SessionStore {
     /// Records a successful login: the session, the cleared account throttle
-    /// key, and the audit entry, in one transaction.
+    /// key, its login event (if given) and the audit entry, in one transaction.
     async fn create_session(
         &self,
         new: &NewSession,
         clear_throttle_key: &str,
+        event: Option<&NewLoginEvent>,
         audit: NewAuditEntry,
     ) -> Result<()>;
 
@@ -137,12 +138,14 @@ pub trait ThrottleStore {
     /// Current state of each key (`None` where it has none).
     async fn throttle_states(&self, keys: &[&str]) -> Result<Vec<Option<ThrottleState>>>;
 
-    /// Counts one failure against each key under its policy and appends the
-    /// audit entry, in one transaction. Returns the new states in order.
+    /// Counts one failure against each key under its policy, stores the login
+    /// event (if given) and appends the audit entry, in one transaction.
+    /// Returns the new states in order.
     async fn record_login_failure(
         &self,
         keys: &[(&str, ThrottlePolicy)],
         now: Timestamp,
+        event: Option<&NewLoginEvent>,
         audit: NewAuditEntry,
     ) -> Result<Vec<ThrottleState>>;
 
@@ -293,6 +296,40 @@ pub trait RecoveryStore {
     ) -> Result<PasswordChanged>;
 }
 
+/// Login events: what the compromise checks read and backtest against.
+/// (Gatehouse's own logins are stored by [`SessionStore::create_session`] and
+/// [`ThrottleStore::record_login_failure`], in the transaction of the login.)
+#[async_trait]
+pub trait EventStore {
+    /// Stores a batch in one transaction, skipping events whose `dedupe_key` is
+    /// stored already (or came earlier in the batch), and appends the audit entry,
+    /// if given, with the counts. Returns how many were inserted.
+    async fn insert_login_events(
+        &self,
+        events: &[NewLoginEvent],
+        audit: Option<NewAuditEntry>,
+    ) -> Result<u64>;
+
+    /// Events with `from <= time < until`, in `(time, id)` order, starting after
+    /// `after` (a page of a scan), at most `limit`. A scan pages on with the
+    /// last event's [`cursor`](LoginEvent::cursor) until a page comes back short.
+    async fn login_events(
+        &self,
+        from: Timestamp,
+        until: Timestamp,
+        after: Option<EventCursor>,
+        limit: i64,
+    ) -> Result<Vec<LoginEvent>>;
+
+    /// Number of events with `from <= time < until`.
+    async fn count_login_events(&self, from: Timestamp, until: Timestamp) -> Result<i64>;
+
+    /// Deletes up to `limit` of the oldest events with `time < before`, so
+    /// retention runs in short transactions that never hold up logins for long.
+    /// Returns how many.
+    async fn purge_login_events(&self, before: Timestamp, limit: i64) -> Result<u64>;
+}
+
 /// Everything Gatehouse stores, in one object.
 #[async_trait]
 pub trait Store:
@@ -304,6 +341,7 @@ pub trait Store:
     + AuditStore
     + OutboxStore
     + RecoveryStore
+    + EventStore
     + Send
     + Sync
 {

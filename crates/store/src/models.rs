@@ -1,6 +1,7 @@
 //! Rows as the rest of Gatehouse sees them.
 
 use gatehouse_domain::audit::Actor;
+use gatehouse_domain::login_event::{EventOrigin, EventOutcome};
 use std::time::Duration;
 
 use gatehouse_domain::{
@@ -406,4 +407,90 @@ pub struct RecoveryCompletion<'a> {
     pub clear_throttle_keys: &'a [&'a str],
     /// The "password changed" notice (key set by the store from the new version).
     pub notice: &'a NewNotice,
+}
+
+/// How a new login event finds its Gatehouse account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccountLink {
+    /// The caller knows already (Gatehouse's own logins): this account, or none.
+    Known(Option<AccountId>),
+    /// Look the `account` text up, as an e-mail key or an account id, at insert.
+    Resolve,
+}
+
+/// A login event to store.
+#[derive(Clone, Debug)]
+pub struct NewLoginEvent {
+    /// When the attempt happened.
+    pub time: Timestamp,
+    /// E-mail key, or the id as given.
+    pub account: String,
+    /// How `account_id` is found.
+    pub link: AccountLink,
+    /// Client address (canonical text).
+    pub ip: String,
+    /// User-Agent.
+    pub user_agent: Option<String>,
+    /// What it came to.
+    pub outcome: EventOutcome,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    /// Autonomous system number.
+    pub asn: Option<u32>,
+    /// Where it came from.
+    pub origin: EventOrigin,
+    /// Keyed digest of the attempted password (own logins only).
+    pub password_digest: Option<[u8; 32]>,
+    /// Unique per distinct event: a second insert of the same key is skipped.
+    pub dedupe_key: [u8; 16],
+    /// When Gatehouse received it.
+    pub received_at: Timestamp,
+}
+
+/// A stored login event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginEvent {
+    /// Row id: increases with insertion; with `time`, the scan order.
+    pub id: i64,
+    /// When the attempt happened.
+    pub time: Timestamp,
+    /// E-mail key, or the id as given.
+    pub account: String,
+    /// The Gatehouse account it resolved to, if any.
+    pub account_id: Option<AccountId>,
+    /// Client address.
+    pub ip: String,
+    /// User-Agent.
+    pub user_agent: Option<String>,
+    /// What it came to.
+    pub outcome: EventOutcome,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    /// Autonomous system number.
+    pub asn: Option<u32>,
+    /// Where it came from.
+    pub origin: EventOrigin,
+    /// Keyed digest of the attempted password (own logins only).
+    pub password_digest: Option<Vec<u8>>,
+    /// When Gatehouse received it.
+    pub received_at: Timestamp,
+}
+
+impl LoginEvent {
+    /// Where a scan that ended at this event goes on from.
+    pub fn cursor(&self) -> EventCursor {
+        EventCursor {
+            time: self.time,
+            id: self.id,
+        }
+    }
+}
+
+/// A position in the (time, id) order of events: a scan continues after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventCursor {
+    /// Time of the last event seen.
+    pub time: Timestamp,
+    /// Its id.
+    pub id: i64,
 }

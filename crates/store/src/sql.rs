@@ -318,6 +318,67 @@ macro_rules! impl_store {
                 Ok(out)
             }
 
+            /// Inserts events, skipping stored dedupe keys. Returns how many went in.
+            async fn insert_events_in(conn: &mut $conn, events: &[NewLoginEvent]) -> Result<u64> {
+                // 12 placeholders a row: 500 rows stay far below both engines' limits.
+                let mut inserted = 0;
+                for chunk in events.chunks(500) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO login_events (time, account, account_id, ip, user_agent, outcome, country, asn, \
+                         origin, password_digest, dedupe_key, received_at) ",
+                    );
+                    q.push_values(chunk, |mut b, e| {
+                        let (known, lookup) = match &e.link {
+                            AccountLink::Known(id) => (id.map(|a| a.to_string()), None),
+                            AccountLink::Resolve => (None, Some(e.account.clone())),
+                        };
+                        b.push_bind(e.time.as_millis()).push_bind(e.account.clone());
+                        // Addresses are e-mail keys and ids are UUIDs (no '@'), so at
+                        // most one of the two lookups can match.
+                        b.push("COALESCE(")
+                            .push_bind_unseparated(known)
+                            .push_unseparated(", (SELECT id FROM accounts WHERE email_key = ")
+                            .push_bind_unseparated(lookup.clone())
+                            .push_unseparated("), (SELECT id FROM accounts WHERE id = ")
+                            .push_bind_unseparated(lookup)
+                            .push_unseparated("))");
+                        b.push_bind(e.ip.clone())
+                            .push_bind(e.user_agent.clone())
+                            .push_bind(e.outcome.as_str())
+                            .push_bind(e.country.clone())
+                            .push_bind(e.asn.map(i64::from))
+                            .push_bind(e.origin.as_str())
+                            .push_bind(e.password_digest.map(|d| d.to_vec()))
+                            .push_bind(e.dedupe_key.to_vec())
+                            .push_bind(e.received_at.as_millis());
+                    });
+                    q.push(" ON CONFLICT (dedupe_key) DO NOTHING");
+                    inserted += q.build().execute(&mut *conn).await?.rows_affected();
+                }
+                Ok(inserted)
+            }
+
+            fn login_event_from(row: &DbRow) -> Result<LoginEvent> {
+                let asn: Option<i64> = row.try_get("asn")?;
+                Ok(LoginEvent {
+                    id: row.try_get("id")?,
+                    time: Timestamp::from_millis(row.try_get("time")?),
+                    account: row.try_get("account")?,
+                    account_id: row
+                        .try_get::<Option<String>, _>("account_id")?
+                        .map(|a| parse("account id", &a))
+                        .transpose()?,
+                    ip: row.try_get("ip")?,
+                    user_agent: row.try_get("user_agent")?,
+                    outcome: parse("event outcome", &row.try_get::<String, _>("outcome")?)?,
+                    country: row.try_get("country")?,
+                    asn: asn.map(u32::try_from).transpose().map_err(StoreError::corrupt)?,
+                    origin: parse("event origin", &row.try_get::<String, _>("origin")?)?,
+                    password_digest: row.try_get("password_digest")?,
+                    received_at: Timestamp::from_millis(row.try_get("received_at")?),
+                })
+            }
+
             fn account_from(row: &DbRow) -> Result<Account> {
                 Ok(Account {
                     id: parse("account id", &row.try_get::<String, _>("id")?)?,
@@ -528,9 +589,13 @@ macro_rules! impl_store {
                 &self,
                 new: &NewSession,
                 clear_throttle_key: &str,
+                event: Option<&NewLoginEvent>,
                 audit: NewAuditEntry,
             ) -> Result<()> {
                 let mut tx = self.begin_write().await?;
+                if let Some(event) = event {
+                    Self::insert_events_in(&mut tx, std::slice::from_ref(event)).await?;
+                }
                 sqlx::query(
                     "INSERT INTO sessions (id, account_id, token_hash, state, created_at, last_seen_at, expires_at, ip, user_agent) \
                      VALUES ($1, $2, $3, 'active', $4, $4, $5, $6, $7)",
@@ -671,10 +736,14 @@ macro_rules! impl_store {
                 &self,
                 keys: &[(&str, ThrottlePolicy)],
                 now: Timestamp,
+                event: Option<&NewLoginEvent>,
                 audit: NewAuditEntry,
             ) -> Result<Vec<ThrottleState>> {
                 let mut tx = self.begin_write().await?;
                 let out = Self::count_throttle_in(&mut tx, keys, now).await?;
+                if let Some(event) = event {
+                    Self::insert_events_in(&mut tx, std::slice::from_ref(event)).await?;
+                }
                 Self::append_audit_in(&mut tx, &audit).await?;
                 tx.commit().await?;
                 Ok(out)
@@ -1078,6 +1147,84 @@ macro_rules! impl_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(cleared)
+            }
+        }
+
+        #[async_trait]
+        impl EventStore for $store {
+            async fn insert_login_events(
+                &self,
+                events: &[NewLoginEvent],
+                audit: Option<NewAuditEntry>,
+            ) -> Result<u64> {
+                if events.is_empty() {
+                    return Ok(0);
+                }
+                let mut tx = self.begin_write().await?;
+                let inserted = Self::insert_events_in(&mut tx, events).await?;
+                if let Some(mut audit) = audit {
+                    let mut detail = match audit.detail {
+                        serde_json::Value::Object(m) => m,
+                        _ => serde_json::Map::new(),
+                    };
+                    detail.insert("inserted".into(), inserted.into());
+                    detail.insert("duplicates".into(), (events.len() as u64 - inserted).into());
+                    audit.detail = serde_json::Value::Object(detail);
+                    Self::append_audit_in(&mut tx, &audit).await?;
+                }
+                tx.commit().await?;
+                Ok(inserted)
+            }
+
+            async fn login_events(
+                &self,
+                from: Timestamp,
+                until: Timestamp,
+                after: Option<EventCursor>,
+                limit: i64,
+            ) -> Result<Vec<LoginEvent>> {
+                // Without a cursor, start just before the first possible row at `from`.
+                let after = after.unwrap_or(EventCursor { time: from, id: i64::MIN });
+                sqlx::query(
+                    "SELECT id, time, account, account_id, ip, user_agent, outcome, country, asn, origin, \
+                     password_digest, received_at FROM login_events \
+                     WHERE time >= $1 AND time < $2 AND (time, id) > ($3, $4) \
+                     ORDER BY time, id LIMIT $5",
+                )
+                .bind(from.as_millis())
+                .bind(until.as_millis())
+                .bind(after.time.as_millis())
+                .bind(after.id)
+                .bind(limit.max(0))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::login_event_from)
+                .collect()
+            }
+
+            async fn count_login_events(&self, from: Timestamp, until: Timestamp) -> Result<i64> {
+                Ok(sqlx::query("SELECT COUNT(*) AS n FROM login_events WHERE time >= $1 AND time < $2")
+                    .bind(from.as_millis())
+                    .bind(until.as_millis())
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?)
+            }
+
+            async fn purge_login_events(&self, before: Timestamp, limit: i64) -> Result<u64> {
+                let mut tx = self.begin_write().await?;
+                let n = sqlx::query(
+                    "DELETE FROM login_events WHERE id IN \
+                     (SELECT id FROM login_events WHERE time < $1 ORDER BY time, id LIMIT $2)",
+                )
+                .bind(before.as_millis())
+                .bind(limit.max(0))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                tx.commit().await?;
+                Ok(n)
             }
         }
 

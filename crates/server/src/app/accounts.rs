@@ -78,8 +78,14 @@ impl App {
             .ok_or(AppError::Unauthenticated)?;
         let verified = self.hasher.verify(&current, Some(&record.hash)).await?;
         if !verified.matched {
-            self.record_failure(&keys, Some(record.account.id), client, "change_password")
-                .await?;
+            self.record_failure(
+                &keys,
+                Some(record.account.id),
+                client,
+                "change_password",
+                None,
+            )
+            .await?;
             return Err(AppError::WrongCurrentPassword);
         }
         let hash = self.hasher.hash(&new, self.entropy.as_ref()).await??;
@@ -139,6 +145,10 @@ impl App {
         self.store
             .purge_notice_payloads(now.minus(std::time::Duration::from_secs(7 * 24 * 3600)))
             .await?;
+        let events = self.purge_login_events(now).await?;
+        if events > 0 {
+            tracing::info!(events, "deleted login events past event_retention_days");
+        }
         Ok((counters, sessions))
     }
 }

@@ -63,6 +63,26 @@ pub enum AppError {
     /// Already exists, or changed meanwhile.
     #[error("{0}")]
     Conflict(&'static str),
+    /// A batch of login events with more than the API takes at once.
+    #[error("at most {max} events per request; this one has {got}: split it")]
+    TooManyEvents {
+        /// Events sent.
+        got: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Login events that cannot be stored; the batch was refused as a whole.
+    #[error(
+        "{} of {of} events are invalid, so none was stored: {}",
+        .items.len(),
+        super::events::summarize(.items)
+    )]
+    InvalidEvents {
+        /// Events in the batch.
+        of: usize,
+        /// Each bad event, by index.
+        items: Vec<super::events::ItemError>,
+    },
     /// Anything else: logged, shown as a generic 500.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),

@@ -9,6 +9,7 @@
 mod accounts;
 pub mod breach;
 mod error;
+pub mod events;
 pub mod hashing;
 pub mod import;
 mod notices;
@@ -25,6 +26,7 @@ use gatehouse_store::Store;
 
 pub use breach::{BreachIndexInfo, PasswordAdvice};
 pub use error::AppError;
+pub use events::{IngestReport, ItemError};
 pub use notices::VerifiedNotice;
 pub use sessions::{Authenticated, LoginOutcome};
 
@@ -82,6 +84,8 @@ pub struct App {
     verify_limiter: governor::DefaultKeyedRateLimiter<String>,
     sessions: sessions::SessionCache,
     operators: operators::OperatorCache,
+    /// One login-event batch written at a time per replica (see `events.rs`).
+    event_writes: tokio::sync::Semaphore,
 }
 
 impl App {
@@ -152,6 +156,7 @@ impl App {
             verify_limiter,
             sessions,
             operators,
+            event_writes: tokio::sync::Semaphore::new(1),
         })
     }
 }

@@ -3,17 +3,21 @@
 //! Login order matters: parse → throttle check (cheap, before argon2) →
 //! argon2id verify on the bounded pool (against a dummy hash when there is no
 //! account, so both cases cost the same) → breach check of the verified plaintext
-//! → session + audit in one transaction → the breached-password hook, if it applies.
+//! → session + login event + audit in one transaction → the breached-password
+//! hook, if it applies. A failed attempt stores its login event in the
+//! transaction that counts the failure; a throttled one (password never
+//! checked) stores none.
 
 use std::time::Duration;
 
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
+use gatehouse_domain::login_event::EventOutcome;
 use gatehouse_domain::throttle::ThrottlePolicy;
 use gatehouse_domain::{
     AccountId, CredentialState, Email, LoginPassword, SessionId, SessionState, SessionToken,
     Timestamp, TokenHash,
 };
-use gatehouse_store::{NewSession, SessionRecord};
+use gatehouse_store::{NewLoginEvent, NewSession, SessionRecord};
 use moka::sync::Cache;
 
 use super::{App, AppError, Client};
@@ -100,6 +104,7 @@ impl App {
         account: Option<AccountId>,
         client: &Client,
         during: &str,
+        event: Option<&NewLoginEvent>,
     ) -> Result<(), AppError> {
         let now = self.clock.now();
         let mut audit = NewAuditEntry::new(
@@ -116,7 +121,9 @@ impl App {
             (keys[0].0.as_str(), keys[0].1),
             (keys[1].0.as_str(), keys[1].1),
         ];
-        self.store.record_login_failure(&pairs, now, audit).await?;
+        self.store
+            .record_login_failure(&pairs, now, event, audit)
+            .await?;
         Ok(())
     }
 
@@ -137,12 +144,26 @@ impl App {
             .hasher
             .verify(&password, record.as_ref().map(|r| r.hash.as_str()))
             .await?;
+        // The login event is built, and stored with the failure or the session,
+        // for known and unknown accounts alike: same work, same time (invariant 9).
+        let known = record.as_ref().map(|r| r.account.id);
+        let outcome = match (known, verified.matched) {
+            (Some(_), true) => EventOutcome::Success,
+            (Some(_), false) => EventOutcome::WrongPassword,
+            (None, _) => EventOutcome::UnknownAccount,
+        };
+        let event =
+            self.own_login_event(&email, known, outcome, &password, client, self.clock.now());
         let Some(record) = record.filter(|_| verified.matched) else {
-            self.record_failure(&keys, None, client, "login").await?;
+            self.record_failure(&keys, None, client, "login", Some(&event))
+                .await?;
             metrics::counter!("gatehouse_logins_total", "outcome" => "failed").increment(1);
             return Err(AppError::InvalidCredentials);
         };
         if record.state == CredentialState::ResetRequired {
+            // The password was right, so whoever typed it knows it: that is what
+            // the compromise checks need to see, although no session opens.
+            self.store.insert_login_events(&[event], None).await?;
             metrics::counter!("gatehouse_logins_total", "outcome" => "reset_required").increment(1);
             return Err(AppError::ResetRequired);
         }
@@ -169,7 +190,9 @@ impl App {
         .target(record.account.id)
         .ip(client.ip_string())
         .detail(serde_json::json!({ "session": id }));
-        self.store.create_session(&new, &keys[0].0, audit).await?;
+        self.store
+            .create_session(&new, &keys[0].0, Some(&event), audit)
+            .await?;
         metrics::counter!("gatehouse_logins_total", "outcome" => "succeeded").increment(1);
         let advice = match breached {
             Some(approx_count) => {

@@ -30,6 +30,9 @@ pub struct ErrorDetail {
     /// The request field at fault, for `invalid_input` and `breached_password`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<&'static str>,
+    /// For `invalid_events`: every bad event of the batch, by index.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<crate::app::ItemError>>,
 }
 
 /// An error answered as JSON.
@@ -38,6 +41,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     field: Option<&'static str>,
+    items: Option<Vec<crate::app::ItemError>>,
     retry_after: Option<u64>,
 }
 
@@ -49,6 +53,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            items: None,
             retry_after: None,
         }
     }
@@ -90,6 +95,8 @@ impl From<AppError> for ApiError {
                 (S::SERVICE_UNAVAILABLE, "breach_index_unavailable")
             }
             AppError::BreachReloadFailed(_) => (S::INTERNAL_SERVER_ERROR, "breach_reload_failed"),
+            AppError::TooManyEvents { .. } => (S::PAYLOAD_TOO_LARGE, "too_many_events"),
+            AppError::InvalidEvents { .. } => (S::BAD_REQUEST, "invalid_events"),
             AppError::Unexpected(err) => {
                 tracing::error!(error = ?err, "unexpected error");
                 return Self::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error");
@@ -106,11 +113,16 @@ impl From<AppError> for ApiError {
             }
             _ => None,
         };
+        let items = match e {
+            AppError::InvalidEvents { items, .. } => Some(items),
+            _ => None,
+        };
         Self {
             status,
             code,
             message,
             field,
+            items,
             retry_after,
         }
     }
@@ -123,6 +135,7 @@ impl IntoResponse for ApiError {
                 code: self.code,
                 message: self.message,
                 field: self.field,
+                items: self.items,
             },
         };
         let mut res = (self.status, axum::Json(body)).into_response();

@@ -5,6 +5,7 @@ pub mod api;
 pub mod breach_api;
 pub mod cookies;
 pub mod error;
+pub mod events_api;
 pub mod extract;
 mod metrics;
 pub mod notices_api;
@@ -59,7 +60,8 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
             "/api/v1",
             api::router()
                 .merge(notices_api::router())
-                .merge(breach_api::router()),
+                .merge(breach_api::router())
+                .merge(events_api::router()),
         )
         .split_for_parts();
     let components = spec.components.get_or_insert_with(Default::default);

@@ -1,0 +1,141 @@
+//! `gatehouse events import`: login events from a JSON Lines file (the same
+//! objects `POST /api/v1/events/login` takes, one per line).
+
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Subcommand;
+use gatehouse_server::Config;
+use gatehouse_server::app::import::LineError;
+
+#[derive(Subcommand)]
+pub enum EventsCommand {
+    /// Import login events from a JSON Lines file.
+    ///
+    /// One object per line: {"time": "<RFC 3339>", "account": "<email or id>",
+    /// "ip": "<v4 or v6>", "outcome": "success" | "wrong_password" | "unknown_account",
+    /// "user_agent": "...", "country": "NL", "asn": 64500} (the last three optional).
+    /// Bad lines are reported as FILE:LINE and skipped (exit status 1). Events stored
+    /// already are skipped, so an interrupted import resumes by running it again.
+    Import {
+        /// The .jsonl file.
+        file: PathBuf,
+        /// Check the whole file first; import nothing if any line is bad.
+        #[arg(long)]
+        strict: bool,
+        /// Events per transaction.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        batch_size: u32,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+pub async fn run(config: Config, command: EventsCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        EventsCommand::Import {
+            file,
+            strict,
+            batch_size,
+            quiet,
+        } => import(config, &file, strict, batch_size as usize, quiet).await,
+    }
+}
+
+fn open(file: &Path) -> anyhow::Result<(std::io::BufReader<std::fs::File>, u64)> {
+    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    Ok((std::io::BufReader::with_capacity(1 << 16, f), len))
+}
+
+fn bar(quiet: bool, len: u64, msg: &'static str) -> indicatif::ProgressBar {
+    let pb = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(len)
+    };
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(msg);
+    pb
+}
+
+fn print_errors(file: &Path, errors: &[LineError], count: u64) {
+    for e in errors {
+        eprintln!("{}:{}: {}", file.display(), e.line, e.message);
+    }
+    if count > errors.len() as u64 {
+        eprintln!("… and {} more bad lines", count - errors.len() as u64);
+    }
+}
+
+async fn import(
+    config: Config,
+    file: &Path,
+    strict: bool,
+    batch: usize,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    // Open the file before touching the database: a wrong path fails fast.
+    let mut first = Some(open(file)?);
+    let app = gatehouse_server::build_app(config).await?;
+    if strict {
+        let (reader, len) = first.take().map_or_else(|| open(file), Ok)?;
+        let pb = bar(quiet, len, "checking");
+        let report = app.check_event_import(reader, |b| pb.set_position(b))?;
+        pb.finish_and_clear();
+        if report.error_count > 0 {
+            print_errors(file, &report.errors, report.error_count);
+            eprintln!(
+                "{} of {} lines are bad; nothing was imported (--strict)",
+                report.error_count, report.lines
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let (reader, len) = first.take().map_or_else(|| open(file), Ok)?;
+    let pb = bar(quiet, len, "importing");
+    let started = std::time::Instant::now();
+    let read = Cell::new(0u64);
+    let work = app.import_login_events(reader, batch, |b| {
+        read.set(b);
+        pb.set_position(b);
+    });
+    // Ctrl-C stops between statements: every batch committed so far stays, the one
+    // in flight rolls back, and running the same command again skips what is stored.
+    let report = tokio::select! {
+        r = work => r?,
+        _ = tokio::signal::ctrl_c() => {
+            pb.finish_and_clear();
+            eprintln!(
+                "interrupted after {} of {} bytes; the events stored so far stay: run the same command again to resume",
+                read.get(),
+                len
+            );
+            return Ok(ExitCode::from(130));
+        }
+    };
+    pb.finish_and_clear();
+    print_errors(file, &report.errors, report.error_count);
+    let s = &report.stored;
+    println!(
+        "{} lines: {} events imported, {} stored already, {} older than event_retention_days (dropped), {} bad lines ({:.1} s)",
+        report.lines,
+        s.inserted,
+        s.duplicates,
+        s.older_than_retention,
+        report.error_count,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if report.error_count > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

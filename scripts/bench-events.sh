@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Reproduces the login event ingestion figures in BENCHMARKS.md: events/s over
+# HTTP (POST /api/v1/events/login, batches of 1,000, keep-alive clients) next to
+# the store's own insert rate for the same batches, in the same rounds, on
+# SQLite and on a throwaway PostgreSQL cluster. Medians of ROUNDS rounds.
+#
+#   scripts/bench-events.sh
+#
+# Knobs (environment): BATCHES (per round and path, default 100), CLIENTS
+# (default 4), ROUNDS (default 3), GATEHOUSE_BIN (use this binary instead of
+# building one).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BATCHES="${BATCHES:-100}"
+CLIENTS="${CLIENTS:-4}"
+ROUNDS="${ROUNDS:-3}"
+if [ -z "${GATEHOUSE_BIN:-}" ]; then
+  cargo build --release -p gatehouse >&2
+  GATEHOUSE_BIN="${CARGO_TARGET_DIR:-target}/release/gatehouse"
+fi
+
+args=(bench events --batches "$BATCHES" --clients "$CLIENTS" --rounds "$ROUNDS")
+echo "SQLite:" >&2
+"$GATEHOUSE_BIN" "${args[@]}"
+echo "PostgreSQL:" >&2
+scripts/with-postgres.sh bash -c '"$@" --database-url "$GATEHOUSE_TEST_PG_URL"' bench "$GATEHOUSE_BIN" "${args[@]}"
