@@ -116,14 +116,18 @@ mod tests {
                 cm.add(mix64(k as u64), 0);
             }
         }
-        let mut over = 0u64;
+        let (mut over, mut exact) = (0u64, 0u32);
         for (k, &n) in truth.iter().enumerate() {
             let e = cm.estimate(mix64(k as u64));
             assert!(e >= n, "key {k}: estimate {e} < true {n}");
             over += u64::from(e - n);
+            exact += u32::from(e == n);
         }
+        // Heavily loaded (~1.8 increments per counter): still about one count over
+        // on average, and a good share exact.
         let mean_over = over as f64 / truth.len() as f64;
-        assert!(mean_over < 1.0, "mean over-estimate {mean_over}");
+        assert!(mean_over < 1.5, "mean over-estimate {mean_over}");
+        assert!(exact > 5_000, "exact estimates: {exact}");
     }
 
     #[test]
