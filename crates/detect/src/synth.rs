@@ -13,8 +13,8 @@
 //!   dozen reused credentials that work (the victims).
 //! - **Password spraying**: 200 residential proxies try the most popular password
 //!   against 5,000 accounts for two hours; the accounts that use it are the victims.
-//! - **Distributed guessing**: 10 accounts each guessed by a pool of 40 addresses;
-//!   6 of them are cracked after 100–200 tries (the victims).
+//! - **Distributed guessing**: 30 accounts each guessed by a pool of 40 addresses;
+//!   20 of them are cracked after 100–200 tries (the victims).
 //!
 //! Attackers reuse each address for several tries, as real botnets with a limited
 //! pool do; an attacker rotating to a fresh address for every single try is a
@@ -26,8 +26,9 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::event::{AccountKey, LoginEvent, Outcome, PasswordDigest};
+use crate::event::{AccountKey, LoginEvent, Outcome, PasswordDigest, Source, SourceGrouping};
 use crate::hash::{SplitMix64, mix2, mix64};
+use crate::signal::{Detector, Signal, SignalKind, Subject};
 
 const HOUR: i64 = 3_600_000;
 
@@ -46,6 +47,8 @@ pub struct Truth {
     pub guessed: HashSet<AccountKey>,
     /// The stuffing botnet's addresses.
     pub botnet: HashSet<IpAddr>,
+    /// Every attacking address (botnet, spray proxies, guessing pools).
+    pub attackers: HashSet<IpAddr>,
 }
 
 impl Truth {
@@ -239,6 +242,7 @@ fn stuffing(
         .map(|i| IpAddr::V4((nets[i / 20] | (1 + r.below(254) as u32)).into()))
         .collect();
     truth.botnet.extend(&bots);
+    truth.attackers.extend(&bots);
     let at = |r: &mut SplitMix64| {
         (
             bots[r.below(300) as usize],
@@ -289,6 +293,7 @@ fn spraying(
     let pw = popular(0);
     truth.sprayed = Some(pw);
     let proxies: Vec<IpAddr> = (0..200).map(|_| IpAddr::V4(random_v4(r))).collect();
+    truth.attackers.extend(&proxies);
     // Distinct targets in draw order (a Vec, so the trace does not depend on
     // HashSet iteration order).
     let (mut seen, mut targets) = (HashSet::new(), Vec::new());
@@ -325,11 +330,12 @@ fn guessing(
     truth: &mut Truth,
     start: i64,
 ) {
-    for k in 0..10 {
+    for k in 0..30 {
         let u = &users[r.below(users.len() as u64) as usize];
         truth.guessed.insert(u.account);
         let pool: Vec<IpAddr> = (0..40).map(|_| IpAddr::V4(random_v4(r))).collect();
-        let cracked_at = (k < 6).then(|| 100 + r.below(100) as usize);
+        truth.attackers.extend(&pool);
+        let cracked_at = (k < 20).then(|| 100 + r.below(100) as usize);
         let mut times: Vec<i64> = (0..200)
             .map(|_| start + r.below(HOUR as u64) as i64)
             .collect();
@@ -448,7 +454,7 @@ mod tests {
         assert!(a.events == b.events, "same seed, different events");
         assert!(a.events.windows(2).all(|w| w[0].time_ms <= w[1].time_ms));
         assert!(!a.truth.stuffing_victims.is_empty());
-        assert_eq!(a.truth.guessing_victims.len(), 6);
+        assert_eq!(a.truth.guessing_victims.len(), 20);
     }
 
     #[test]
@@ -458,4 +464,98 @@ mod tests {
         let ips: HashSet<IpAddr> = s.map(|e| e.ip).collect();
         assert_eq!(ips.len(), 50_000);
     }
+}
+
+/// Precision and recall of one detector's `LikelyCompromised` signals on a trace.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Quality {
+    /// The detector.
+    pub detector: Detector,
+    /// Distinct accounts it flagged that an attacker (any attack) really got into.
+    pub true_positives: usize,
+    /// Distinct accounts it flagged that no attacker got into.
+    pub false_positives: usize,
+    /// Accounts its own attack got into that it did not flag.
+    pub missed: usize,
+    /// Attack signals, and how many named a real attacker (a network holding an
+    /// attacking address — the botnet's, or a spray proxy's, which is stuffing too —,
+    /// the sprayed password, a guessed account).
+    pub attacks: (usize, usize),
+    /// Of the true positives, those another attack got into.
+    pub cross: usize,
+}
+
+impl Quality {
+    /// TP / (TP + FP); 1 when nothing was flagged.
+    pub fn precision(&self) -> f64 {
+        let n = self.true_positives + self.false_positives;
+        if n == 0 {
+            1.0
+        } else {
+            self.true_positives as f64 / n as f64
+        }
+    }
+
+    /// TP of its own attack / its own victims.
+    pub fn recall(&self) -> f64 {
+        let n = self.own_found() + self.missed;
+        if n == 0 {
+            1.0
+        } else {
+            self.own_found() as f64 / n as f64
+        }
+    }
+
+    /// True positives from the detector's own attack.
+    pub fn own_found(&self) -> usize {
+        self.true_positives.saturating_sub(self.cross)
+    }
+}
+
+/// Score each detector's signals against `truth`. A flag counts as a true positive
+/// if any attack got into the account (a detector catching another attack's victim
+/// is right); recall is over the detector's own attack's victims.
+pub fn quality(signals: &[Signal], truth: &Truth) -> [Quality; 3] {
+    let all = truth.compromised();
+    let attacker_nets: HashSet<Source> = truth
+        .attackers
+        .iter()
+        .map(|&ip| Source::of(SourceGrouping::Network, ip, None))
+        .collect();
+    let one = |d: Detector, own: &HashSet<AccountKey>| {
+        let flagged: HashSet<AccountKey> = signals
+            .iter()
+            .filter(|s| s.detector == d && s.kind == SignalKind::LikelyCompromised)
+            .filter_map(|s| s.account)
+            .collect();
+        let tp = flagged.iter().filter(|a| all.contains(a)).count();
+        let own_tp = flagged.iter().filter(|a| own.contains(a)).count();
+        let attacks: Vec<&Signal> = signals
+            .iter()
+            .filter(|s| s.detector == d && s.kind == SignalKind::Attack)
+            .collect();
+        let real = attacks
+            .iter()
+            .filter(|s| match s.evidence.subject {
+                Subject::Source(src) => {
+                    attacker_nets.contains(&src) || matches!(src, Source::Asn(65_010))
+                }
+                Subject::Password(p) => Some(p) == truth.sprayed,
+                Subject::Account(a) => truth.guessed.contains(&a),
+            })
+            .count();
+        Quality {
+            detector: d,
+            true_positives: tp,
+            false_positives: flagged.len() - tp,
+            missed: own.len() - own_tp,
+            attacks: (attacks.len(), real),
+            cross: tp - own_tp,
+        }
+    };
+    [
+        one(Detector::CredentialStuffing, &truth.stuffing_victims),
+        one(Detector::PasswordSpraying, &truth.spray_victims),
+        one(Detector::DistributedGuessing, &truth.guessing_victims),
+    ]
 }
