@@ -317,7 +317,9 @@ impl KeyTracker for SketchTracker {
                 p.capacity.tracked_keys as usize,
                 BuildPassThrough::default(),
             ),
-            entries: Vec::new(),
+            // Reserved at once: growing by doubling would briefly hold 1.5× the
+            // table, and pages are only resident once an entry is written.
+            entries: Vec::with_capacity(p.capacity.tracked_keys.max(1) as usize),
             rng: SplitMix64(0x5eed ^ p.half_window_ms as u64),
             stats: TrackerStats::default(),
         }
