@@ -10,32 +10,53 @@
 /// Registers per bucket (2^8).
 const M: usize = 256;
 
+/// `2^-r` exactly, without a libm call (r ≤ 64).
+#[inline]
+fn inv_pow2(r: u8) -> f64 {
+    f64::from_bits((1023 - u64::from(r)) << 52)
+}
+
 /// See the module documentation.
+///
+/// The harmonic sum and the zero count of the merged registers are kept up to date
+/// on every change, so [`estimate`](Self::estimate) is O(1); the tracker asks for it
+/// on nearly every event of a tracked key.
 #[derive(Clone)]
 pub struct WindowedHll {
     regs: [[u8; M]; 2],
+    sum: f64,
+    zeros: u32,
 }
 
 impl Default for WindowedHll {
     fn default() -> Self {
-        WindowedHll { regs: [[0; M]; 2] }
+        WindowedHll {
+            regs: [[0; M]; 2],
+            sum: M as f64,
+            zeros: M as u32,
+        }
     }
 }
 
 impl WindowedHll {
     /// Add an item (a well-mixed hash) to `bucket` (0 current, 1 previous); true if
-    /// a register changed, i.e. a cached estimate is stale.
+    /// the merged registers changed, i.e. the estimate moved.
     #[inline]
     pub fn add(&mut self, h: u64, bucket: usize) -> bool {
         let idx = (h >> 56) as usize;
         let rank = ((h << 8) | 0x80).leading_zeros() as u8 + 1;
+        let old = self.regs[0][idx].max(self.regs[1][idx]);
         let r = &mut self.regs[bucket][idx];
-        if rank > *r {
-            *r = rank;
-            true
-        } else {
-            false
+        if rank <= *r {
+            return false;
         }
+        *r = rank;
+        if rank <= old {
+            return false;
+        }
+        self.sum += inv_pow2(rank) - inv_pow2(old);
+        self.zeros -= u32::from(old == 0);
+        true
     }
 
     /// Make the current bucket the previous one (`steps == 1`) or clear both.
@@ -46,24 +67,18 @@ impl WindowedHll {
         } else {
             self.regs = [[0; M]; 2];
         }
+        self.sum = self.regs[1].iter().map(|&r| inv_pow2(r)).sum();
+        self.zeros = self.regs[1].iter().filter(|&&r| r == 0).count() as u32;
     }
 
     /// Estimated distinct items over both buckets.
+    #[inline]
     pub fn estimate(&self) -> f64 {
-        let mut sum = 0.0f64;
-        let mut zeros = 0u32;
-        for i in 0..M {
-            let r = self.regs[0][i].max(self.regs[1][i]);
-            if r == 0 {
-                zeros += 1;
-            }
-            sum += f64::from(-i32::from(r)).exp2();
-        }
         let m = M as f64;
         let alpha = 0.7213 / (1.0 + 1.079 / m);
-        let raw = alpha * m * m / sum;
-        if raw <= 2.5 * m && zeros > 0 {
-            m * (m / f64::from(zeros)).ln()
+        let raw = alpha * m * m / self.sum;
+        if raw <= 2.5 * m && self.zeros > 0 {
+            m * (m / f64::from(self.zeros)).ln()
         } else {
             raw
         }
@@ -138,5 +153,21 @@ mod tests {
         );
         h.rotate(2);
         assert_eq!(h.estimate(), 0.0);
+    }
+
+    #[test]
+    fn incremental_sum_matches_a_full_recount() {
+        let mut h = WindowedHll::default();
+        for i in 0..5_000u64 {
+            h.add(mix64(i), (i % 3 == 0) as usize);
+            if i == 2_500 {
+                h.rotate(1);
+            }
+        }
+        let merged = |i: usize| h.regs[0][i].max(h.regs[1][i]);
+        let sum: f64 = (0..M).map(|i| inv_pow2(merged(i))).sum();
+        let zeros = (0..M).filter(|&i| merged(i) == 0).count() as u32;
+        assert!((sum - h.sum).abs() < 1e-9, "{sum} vs {}", h.sum);
+        assert_eq!(zeros, h.zeros);
     }
 }
