@@ -41,8 +41,8 @@ pub struct EngineStats {
 }
 
 // Seeds that keep the three key spaces apart.
-const SPRAY_SEED: u64 = 0x7370_7261_79;
-const GUESS_SEED: u64 = 0x6775_6573_73;
+const SPRAY_SEED: u64 = 0x0073_7072_6179; // "spray"
+const GUESS_SEED: u64 = 0x0067_7565_7373; // "guess"
 
 impl<T: KeyTracker> Engine<T> {
     /// Detectors with `cfg`'s thresholds and sizes.
