@@ -1,0 +1,212 @@
+//! Thresholds and sizes, with conservative defaults.
+//!
+//! All structs are `Serialize + Deserialize` with `#[serde(default)]`, so a rule in
+//! TOML can carry only the values it changes. The defaults are chosen to stay quiet on
+//! ordinary traffic (typos, travel, shared NAT addresses, popular passwords): each
+//! detector needs *many distinct* targets *and* a failure ratio that normal users
+//! do not reach, within one window.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::SourceGrouping;
+
+/// When a tracked key counts as an attack.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    /// Distinct targets in the window (accounts for stuffing and spraying, sources
+    /// for distributed guessing), as estimated by the HyperLogLog.
+    pub min_distinct: u32,
+    /// Failed attempts in the window.
+    pub min_failures: u32,
+    /// Failures / attempts in the window, in `0..=1`.
+    pub min_failure_ratio: f32,
+}
+
+/// How big a detector's memory is, whatever the traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Capacity {
+    /// Failures a key needs (count-min estimate, in the window) before it is tracked.
+    pub promote_after_failures: u32,
+    /// Keys tracked at once (each ~600 bytes).
+    pub tracked_keys: u32,
+    /// Bytes of the count-min sketch that picks the keys to track.
+    pub sketch_bytes: u32,
+}
+
+impl Default for Capacity {
+    fn default() -> Self {
+        Capacity {
+            promote_after_failures: 3,
+            tracked_keys: 4096,
+            sketch_bytes: 4 << 20,
+        }
+    }
+}
+
+/// Credential stuffing: one source, many accounts, mostly failing.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StuffingConfig {
+    /// Off skips the detector entirely.
+    pub enabled: bool,
+    /// What one source is.
+    pub grouping: SourceGrouping,
+    /// When a source is attacking.
+    pub thresholds: Thresholds,
+    /// Memory bounds.
+    pub capacity: Capacity,
+}
+
+impl Default for StuffingConfig {
+    fn default() -> Self {
+        StuffingConfig {
+            enabled: true,
+            grouping: SourceGrouping::Network,
+            // A household or office /24 rarely sees 20 different accounts fail; a
+            // carrier NAT sees many accounts but mostly succeeding (ratio ≪ 0.8).
+            thresholds: Thresholds {
+                min_distinct: 20,
+                min_failures: 20,
+                min_failure_ratio: 0.8,
+            },
+            capacity: Capacity::default(),
+        }
+    }
+}
+
+/// Password spraying: one password digest, many accounts, mostly failing.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SprayingConfig {
+    /// Off skips the detector entirely.
+    pub enabled: bool,
+    /// When a password is being sprayed.
+    pub thresholds: Thresholds,
+    /// Score factor for a success with the sprayed password from a source (under
+    /// the stuffing grouping) that had not failed with it in the window. Default 0:
+    /// no signal, as that is most often the owner of an account whose (popular)
+    /// password happens to be the sprayed one.
+    pub unseen_source_factor: f32,
+    /// Memory bounds.
+    pub capacity: Capacity,
+}
+
+impl Default for SprayingConfig {
+    fn default() -> Self {
+        SprayingConfig {
+            enabled: true,
+            // A popular password shared by many real users mostly *succeeds*; a typo
+            // is unique. 20 accounts failing with one password at ≥ 90 % is a spray.
+            thresholds: Thresholds {
+                min_distinct: 20,
+                min_failures: 20,
+                min_failure_ratio: 0.9,
+            },
+            unseen_source_factor: 0.0,
+            capacity: Capacity::default(),
+        }
+    }
+}
+
+/// Distributed guessing: one account, many sources, mostly failing.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GuessingConfig {
+    /// Off skips the detector entirely.
+    pub enabled: bool,
+    /// What one source is (default: single addresses, as botnets spread over many).
+    pub grouping: SourceGrouping,
+    /// When an account is under attack.
+    pub thresholds: Thresholds,
+    /// Score factor for a success from a source that had not failed on the account
+    /// in the window: `0..=1`. Default 0: no signal, as it is most often the owner
+    /// logging in from home while strangers guess (the `Attack` signal still names
+    /// the account).
+    pub unseen_source_factor: f32,
+    /// Memory bounds.
+    pub capacity: Capacity,
+}
+
+impl Default for GuessingConfig {
+    fn default() -> Self {
+        GuessingConfig {
+            enabled: true,
+            grouping: SourceGrouping::Ip,
+            // An owner who travels fails from 2–3 addresses at most; 10 is an attack.
+            thresholds: Thresholds {
+                min_distinct: 10,
+                min_failures: 10,
+                min_failure_ratio: 0.8,
+            },
+            unseen_source_factor: 0.0,
+            capacity: Capacity::default(),
+        }
+    }
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        StuffingConfig::default().thresholds
+    }
+}
+
+/// All three detectors.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectConfig {
+    /// Sliding window length in seconds, kept as two half-window buckets: counts
+    /// cover between half of it and all of it.
+    pub window_secs: u32,
+    /// Credential stuffing.
+    pub stuffing: StuffingConfig,
+    /// Password spraying.
+    pub spraying: SprayingConfig,
+    /// Distributed guessing.
+    pub guessing: GuessingConfig,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            window_secs: 3600,
+            stuffing: StuffingConfig::default(),
+            spraying: SprayingConfig::default(),
+            guessing: GuessingConfig::default(),
+        }
+    }
+}
+
+impl DetectConfig {
+    /// Half the window in milliseconds (at least 1).
+    pub fn half_window_ms(&self) -> i64 {
+        (i64::from(self.window_secs) * 500).max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_config_keeps_defaults_for_the_rest() {
+        let c: DetectConfig = serde_json::from_str(
+            r#"{"window_secs": 600, "stuffing": {"grouping": "asn", "thresholds": {"min_distinct": 50}}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.window_secs, 600);
+        assert_eq!(c.stuffing.grouping, SourceGrouping::Asn);
+        assert_eq!(c.stuffing.thresholds.min_distinct, 50);
+        assert_eq!(c.stuffing.thresholds.min_failure_ratio, 0.8);
+        assert_eq!(c.spraying, SprayingConfig::default());
+        let back: DetectConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let r: Result<DetectConfig, _> = serde_json::from_str(r#"{"windw_secs": 600}"#);
+        assert!(r.is_err());
+    }
+}

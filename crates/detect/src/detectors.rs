@@ -1,0 +1,173 @@
+//! The three detectors over one stream of [`LoginEvent`]s.
+//!
+//! Each detector is a [`KeyTracker`] keyed differently:
+//!
+//! | detector | key | distinct targets | a success signals |
+//! |---|---|---|---|
+//! | credential stuffing | source (IP, /24·/64, ASN) | accounts | the account, from that source |
+//! | password spraying | password digest | accounts | the account, with that password |
+//! | distributed guessing | account | sources | the account |
+
+use crate::config::DetectConfig;
+use crate::event::{LoginEvent, Source};
+use crate::exact::ExactTracker;
+use crate::hash::mix2;
+use crate::signal::{Detector, Signal, Subject};
+use crate::tracker::{Attempt, KeyTracker, SketchTracker, TrackerParams, TrackerStats};
+
+/// The detectors, generic over how they count: [`Detectors`] (sketches, bounded
+/// memory) or [`ExactDetectors`] (hash maps, the baseline).
+pub struct Engine<T> {
+    cfg: DetectConfig,
+    stuffing: Option<T>,
+    spraying: Option<T>,
+    guessing: Option<T>,
+}
+
+/// The bounded-memory detectors.
+pub type Detectors = Engine<SketchTracker>;
+/// The exact hash-map baseline.
+pub type ExactDetectors = Engine<ExactTracker>;
+
+/// Per-detector counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Credential stuffing.
+    pub stuffing: TrackerStats,
+    /// Password spraying.
+    pub spraying: TrackerStats,
+    /// Distributed guessing.
+    pub guessing: TrackerStats,
+}
+
+// Seeds that keep the three key spaces apart.
+const SPRAY_SEED: u64 = 0x0073_7072_6179; // "spray"
+const GUESS_SEED: u64 = 0x0067_7565_7373; // "guess"
+
+impl<T: KeyTracker> Engine<T> {
+    /// Detectors with `cfg`'s thresholds and sizes.
+    pub fn new(cfg: DetectConfig) -> Self {
+        let half = cfg.half_window_ms();
+        let params = |detector, thresholds, capacity, unseen_source_factor| TrackerParams {
+            detector,
+            thresholds,
+            capacity,
+            unseen_source_factor,
+            half_window_ms: half,
+        };
+        Engine {
+            cfg,
+            stuffing: cfg.stuffing.enabled.then(|| {
+                T::new(params(
+                    Detector::CredentialStuffing,
+                    cfg.stuffing.thresholds,
+                    cfg.stuffing.capacity,
+                    1.0,
+                ))
+            }),
+            spraying: cfg.spraying.enabled.then(|| {
+                T::new(params(
+                    Detector::PasswordSpraying,
+                    cfg.spraying.thresholds,
+                    cfg.spraying.capacity,
+                    cfg.spraying.unseen_source_factor,
+                ))
+            }),
+            guessing: cfg.guessing.enabled.then(|| {
+                T::new(params(
+                    Detector::DistributedGuessing,
+                    cfg.guessing.thresholds,
+                    cfg.guessing.capacity,
+                    cfg.guessing.unseen_source_factor,
+                ))
+            }),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &DetectConfig {
+        &self.cfg
+    }
+
+    /// Feed one event (events should come roughly in time order; anything older
+    /// than the window is counted as late and ignored). Signals go to `out`.
+    #[inline]
+    pub fn observe(&mut self, ev: &LoginEvent, out: &mut Vec<Signal>) {
+        let failure = ev.outcome.is_failure();
+        if let Some(t) = &mut self.stuffing {
+            let source = Source::of(self.cfg.stuffing.grouping, ev.ip, ev.asn);
+            t.observe(
+                &Attempt {
+                    time_ms: ev.time_ms,
+                    key: source.key(),
+                    subject: Subject::Source(source),
+                    item: ev.account.0,
+                    // Unused: the source is the key itself (factor 1.0).
+                    witness: ev.account.0,
+                    failure,
+                    account: ev.account,
+                    source,
+                },
+                out,
+            );
+        }
+        if let (Some(t), Some(pw)) = (&mut self.spraying, ev.password) {
+            let source = Source::of(self.cfg.stuffing.grouping, ev.ip, ev.asn);
+            t.observe(
+                &Attempt {
+                    time_ms: ev.time_ms,
+                    key: mix2(SPRAY_SEED, pw.0),
+                    subject: Subject::Password(pw),
+                    item: ev.account.0,
+                    witness: source.key(),
+                    failure,
+                    account: ev.account,
+                    source,
+                },
+                out,
+            );
+        }
+        if let Some(t) = &mut self.guessing {
+            let source = Source::of(self.cfg.guessing.grouping, ev.ip, ev.asn);
+            t.observe(
+                &Attempt {
+                    time_ms: ev.time_ms,
+                    key: mix2(GUESS_SEED, ev.account.0),
+                    subject: Subject::Account(ev.account),
+                    item: source.key(),
+                    witness: source.key(),
+                    failure,
+                    account: ev.account,
+                    source,
+                },
+                out,
+            );
+        }
+    }
+
+    /// Counters per detector.
+    pub fn stats(&self) -> EngineStats {
+        let s = |t: &Option<T>| t.as_ref().map(KeyTracker::stats).unwrap_or_default();
+        EngineStats {
+            stuffing: s(&self.stuffing),
+            spraying: s(&self.spraying),
+            guessing: s(&self.guessing),
+        }
+    }
+}
+
+impl Detectors {
+    /// Upper bound on the bytes the enabled detectors hold, whatever the traffic.
+    pub fn bound_bytes(&self) -> usize {
+        let c = &self.cfg;
+        [
+            (c.stuffing.enabled, &c.stuffing.capacity),
+            (c.spraying.enabled, &c.spraying.capacity),
+            (c.guessing.enabled, &c.guessing.capacity),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, cap)| SketchTracker::bound_bytes(cap))
+        .sum()
+    }
+}

@@ -1,0 +1,184 @@
+//! The login event the detectors read, and how sources are grouped.
+//!
+//! Everything here is `Copy` and fixed-size so the hot path allocates nothing:
+//! accounts are an opaque [`AccountKey`] (a keyed 64-bit hash of the e-mail or id,
+//! made by the caller), never a string.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::mix2;
+
+/// An account as the detectors see it: an opaque 64-bit key.
+///
+/// Chosen over `&str`/`Arc<str>` for speed and memory: it is hashed and compared in
+/// one instruction, stored in 8 bytes, and the detectors need nothing else. The caller
+/// derives it with a keyed hash (e.g. HMAC of the normalised e-mail, truncated), so
+/// an outsider cannot aim collisions at a chosen account, and maps it back to the
+/// account when it turns a [`Signal`](crate::Signal) into a finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AccountKey(pub u64);
+
+/// A keyed 64-bit hash of an attempted password (Gatehouse's own logins only).
+/// Never the password: the key stays in the server, so the digest cannot be
+/// reversed by guessing outside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PasswordDigest(pub u64);
+
+/// How a login attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The password was right.
+    Success,
+    /// The account exists and the password was wrong.
+    WrongPassword,
+    /// No such account (still an attempt: credential lists are full of them).
+    UnknownAccount,
+}
+
+impl Outcome {
+    /// Wrong password or unknown account.
+    #[inline]
+    pub fn is_failure(self) -> bool {
+        !matches!(self, Outcome::Success)
+    }
+}
+
+/// One login attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoginEvent {
+    /// Milliseconds since the Unix epoch (`gatehouse_domain::Timestamp::as_millis`).
+    pub time_ms: i64,
+    /// Which account was tried.
+    pub account: AccountKey,
+    /// The client address.
+    pub ip: IpAddr,
+    /// The client's autonomous system, when the sender knows it.
+    pub asn: Option<u32>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Keyed hash of the attempted password, when known (Gatehouse's own logins).
+    pub password: Option<PasswordDigest>,
+}
+
+/// How a detector groups client addresses into one "source".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceGrouping {
+    /// Each address on its own.
+    Ip,
+    /// IPv4 by /24, IPv6 by /64: one household, office or small hosting block.
+    #[default]
+    Network,
+    /// By autonomous system; an event without an ASN falls back to its network.
+    Asn,
+}
+
+/// A source after grouping: what the evidence names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// One address.
+    Ip(IpAddr),
+    /// A network: its first address and prefix length (24 or 64).
+    Network {
+        /// First address of the network.
+        base: IpAddr,
+        /// Prefix length.
+        prefix: u8,
+    },
+    /// An autonomous system.
+    Asn(u32),
+}
+
+impl Source {
+    /// The source of `ip`/`asn` under `grouping`.
+    #[inline]
+    pub fn of(grouping: SourceGrouping, ip: IpAddr, asn: Option<u32>) -> Source {
+        match (grouping, asn) {
+            (SourceGrouping::Ip, _) => Source::Ip(ip),
+            (SourceGrouping::Asn, Some(asn)) => Source::Asn(asn),
+            (SourceGrouping::Network | SourceGrouping::Asn, _) => match ip {
+                IpAddr::V4(v4) => Source::Network {
+                    base: IpAddr::V4((u32::from(v4) & 0xffff_ff00).into()),
+                    prefix: 24,
+                },
+                IpAddr::V6(v6) => Source::Network {
+                    base: IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+                    prefix: 64,
+                },
+            },
+        }
+    }
+
+    /// A well-mixed 64-bit key for sketches and tables. Distinct kinds get distinct
+    /// seeds so an ASN number never collides with an address by construction.
+    #[inline]
+    pub fn key(&self) -> u64 {
+        match *self {
+            Source::Ip(IpAddr::V4(a)) => mix2(1, u64::from(u32::from(a))),
+            Source::Ip(IpAddr::V6(a)) => {
+                let v = u128::from(a);
+                mix2(2 ^ mix2(3, (v >> 64) as u64), v as u64)
+            }
+            Source::Network { base, prefix } => {
+                let v = match base {
+                    IpAddr::V4(a) => u128::from(u32::from(a)),
+                    IpAddr::V6(a) => u128::from(a) >> 64,
+                };
+                mix2(4 ^ u64::from(prefix), v as u64 ^ (v >> 64) as u64)
+            }
+            Source::Asn(asn) => mix2(5, u64::from(asn)),
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Ip(ip) => write!(f, "{ip}"),
+            Source::Network { base, prefix } => write!(f, "{base}/{prefix}"),
+            Source::Asn(asn) => write!(f, "AS{asn}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouping_masks_v4_to_24_and_v6_to_64() {
+        let a: IpAddr = "203.0.113.77".parse().unwrap();
+        let b: IpAddr = "203.0.113.5".parse().unwrap();
+        let s = Source::of(SourceGrouping::Network, a, None);
+        assert_eq!(s.to_string(), "203.0.113.0/24");
+        assert_eq!(s, Source::of(SourceGrouping::Network, b, None));
+        assert_ne!(
+            Source::of(SourceGrouping::Ip, a, None).key(),
+            Source::of(SourceGrouping::Ip, b, None).key()
+        );
+        let v6: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        assert_eq!(
+            Source::of(SourceGrouping::Network, v6, None).to_string(),
+            "2001:db8:1:2::/64"
+        );
+    }
+
+    #[test]
+    fn asn_grouping_falls_back_to_the_network() {
+        let a: IpAddr = "198.51.100.9".parse().unwrap();
+        assert_eq!(
+            Source::of(SourceGrouping::Asn, a, Some(64500)),
+            Source::Asn(64500)
+        );
+        assert_eq!(
+            Source::of(SourceGrouping::Asn, a, None).to_string(),
+            "198.51.100.0/24"
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! The baseline: the same detectors with exact per-key state in hash maps.
+//!
+//! Every key that ever fails gets an entry with the exact set of distinct targets per
+//! half-window bucket, so memory grows with the number of distinct keys (sources,
+//! passwords, accounts) in the window. It exists to measure the sketch detectors
+//! against (memory, speed, and agreement in tests), not to run in production.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::hash::BuildPassThrough;
+use crate::judge::{Counts, PendingSuccess, Raise, judge};
+use crate::signal::{Signal, Subject};
+use crate::tracker::{Attempt, Clock, KeyTracker, PENDING, TrackerParams, TrackerStats};
+
+struct ExactEntry {
+    subject: Subject,
+    epoch: i64,
+    first_ms: i64,
+    attempts: [u32; 2],
+    failures: [u32; 2],
+    items: [HashSet<u64, BuildPassThrough>; 2],
+    failed: [HashSet<u64, BuildPassThrough>; 2],
+    /// Items in the previous bucket and not in the current one, kept up to date
+    /// so the union is O(1) per event.
+    prev_only: usize,
+    announced: bool,
+    pending: Vec<PendingSuccess>,
+}
+
+impl ExactEntry {
+    fn new(subject: Subject, epoch: i64, now_ms: i64) -> Self {
+        ExactEntry {
+            subject,
+            epoch,
+            first_ms: now_ms,
+            attempts: [0; 2],
+            failures: [0; 2],
+            items: Default::default(),
+            failed: Default::default(),
+            prev_only: 0,
+            announced: false,
+            pending: Vec::new(),
+        }
+    }
+
+    fn sync(&mut self, epoch: i64, now_ms: i64) {
+        if self.epoch >= epoch {
+            return;
+        }
+        if epoch - self.epoch == 1 {
+            self.epoch = epoch;
+            self.attempts = [0, self.attempts[0]];
+            self.failures = [0, self.failures[0]];
+            self.items.swap(0, 1);
+            self.items[0].clear();
+            self.failed.swap(0, 1);
+            self.failed[0].clear();
+            self.prev_only = self.items[1].len();
+        } else {
+            *self = ExactEntry::new(self.subject, epoch, now_ms);
+        }
+    }
+}
+
+/// Exact per-key counting; see the module documentation.
+pub struct ExactTracker {
+    p: TrackerParams,
+    clock: Clock,
+    entries: HashMap<u64, ExactEntry, BuildPassThrough>,
+    stats: TrackerStats,
+}
+
+impl KeyTracker for ExactTracker {
+    fn new(p: TrackerParams) -> Self {
+        ExactTracker {
+            p,
+            clock: Clock::new(p.half_window_ms),
+            entries: HashMap::default(),
+            stats: TrackerStats::default(),
+        }
+    }
+
+    fn stats(&self) -> TrackerStats {
+        TrackerStats {
+            tracked: self.entries.len() as u64,
+            ..self.stats
+        }
+    }
+
+    fn observe(&mut self, a: &Attempt, out: &mut Vec<Signal>) {
+        self.stats.attempts += 1;
+        let (steps, bucket) = self.clock.place(a.time_ms);
+        let epoch = self.clock.epoch;
+        if steps > 0 {
+            // Drop keys whose whole window has passed, as the sketch's table does.
+            self.entries.retain(|_, e| e.epoch >= epoch - 1);
+        }
+        let Some(b) = bucket else {
+            self.stats.late += 1;
+            return;
+        };
+        let window_start = self.clock.window_start();
+        let e = match self.entries.get_mut(&a.key) {
+            Some(e) => e,
+            None if a.failure => {
+                self.stats.promotions += 1;
+                self.entries
+                    .entry(a.key)
+                    .or_insert_with(|| ExactEntry::new(a.subject, epoch, a.time_ms))
+            }
+            None => return,
+        };
+        e.sync(epoch, a.time_ms);
+        let failed_before = e.failed[0].contains(&a.witness) || e.failed[1].contains(&a.witness);
+        e.attempts[b] += 1;
+        if a.failure {
+            e.failures[b] += 1;
+            e.failed[b].insert(a.witness);
+        }
+        if e.items[b].insert(a.item) {
+            if b == 0 && e.items[1].contains(&a.item) {
+                e.prev_only -= 1;
+            } else if b == 1 && !e.items[0].contains(&a.item) {
+                e.prev_only += 1;
+            }
+        }
+        let distinct = e.items[0].len() + e.prev_only;
+        let counts = Counts {
+            distinct: distinct as u32,
+            attempts: e.attempts[0] + e.attempts[1],
+            failures: e.failures[0] + e.failures[1],
+        };
+        let success = (!a.failure).then_some(PendingSuccess {
+            account: a.account,
+            time_ms: a.time_ms,
+            source: a.source,
+            source_failed_before: failed_before,
+        });
+        match judge(&self.p.thresholds, &counts) {
+            Some(score) => {
+                let r = Raise {
+                    detector: self.p.detector,
+                    subject: e.subject,
+                    counts,
+                    score,
+                    window_start_ms: window_start.max(e.first_ms),
+                    now_ms: a.time_ms,
+                };
+                if !e.announced {
+                    e.announced = true;
+                    out.push(r.attack());
+                    for s in e.pending.drain(..) {
+                        if s.time_ms >= window_start {
+                            out.extend(r.compromised(&s, self.p.unseen_source_factor));
+                        }
+                    }
+                }
+                if let Some(s) = success {
+                    out.extend(r.compromised(&s, self.p.unseen_source_factor));
+                }
+            }
+            None => {
+                if let Some(s) = success {
+                    if e.pending.len() == PENDING {
+                        e.pending.remove(0);
+                    }
+                    e.pending.push(s);
+                }
+            }
+        }
+    }
+}

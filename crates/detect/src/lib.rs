@@ -1,0 +1,45 @@
+//! Gatehouse's compromise detectors: streaming, bounded-memory detection of
+//! credential stuffing, password spraying and distributed guessing over login
+//! events. Pure: events in, signals out, time carried by the events; no I/O, no
+//! clock, no global state.
+//!
+//! ```
+//! use gatehouse_detect::{AccountKey, DetectConfig, Detectors, LoginEvent, Outcome};
+//! let mut detectors = Detectors::new(DetectConfig::default());
+//! let mut signals = Vec::new();
+//! detectors.observe(
+//!     &LoginEvent {
+//!         time_ms: 1_700_000_000_000,
+//!         account: AccountKey(42),
+//!         ip: "203.0.113.7".parse().unwrap(),
+//!         asn: Some(64500),
+//!         outcome: Outcome::WrongPassword,
+//!         password: None,
+//!     },
+//!     &mut signals,
+//! );
+//! assert!(signals.is_empty(), "one failure is no attack");
+//! ```
+//!
+//! How memory stays bounded: [`tracker`]. The exact baseline: [`exact`]. A
+//! generated trace with ground truth: [`synth`]. Design, bounds and defaults:
+//! the crate's README.md.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod detectors;
+pub mod event;
+pub mod exact;
+pub mod hash;
+pub mod judge;
+pub mod signal;
+pub mod sketch;
+pub mod synth;
+pub mod tracker;
+
+pub use config::{
+    Capacity, DetectConfig, GuessingConfig, SprayingConfig, StuffingConfig, Thresholds,
+};
+pub use detectors::{Detectors, Engine, EngineStats, ExactDetectors};
+pub use event::{AccountKey, LoginEvent, Outcome, PasswordDigest, Source, SourceGrouping};
+pub use signal::{Detector, Evidence, Signal, SignalKind, Subject, SuccessSeen};

@@ -1,0 +1,89 @@
+//! What the detectors emit: a [`Signal`] with the [`Evidence`] that explains it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{AccountKey, PasswordDigest, Source};
+
+/// Which detector spoke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detector {
+    /// One source, many accounts.
+    CredentialStuffing,
+    /// One password, many accounts.
+    PasswordSpraying,
+    /// One account, many sources.
+    DistributedGuessing,
+}
+
+/// What a signal says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    /// An attack crossed the thresholds (once per attacking key while tracked);
+    /// `account` is set only for distributed guessing (the account attacked).
+    Attack,
+    /// An account logged in successfully in a way tied to an attack: likely in an
+    /// attacker's hands.
+    LikelyCompromised,
+}
+
+/// The attacking key the evidence is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    /// A source (credential stuffing).
+    Source(Source),
+    /// A password digest (spraying).
+    Password(PasswordDigest),
+    /// An account (distributed guessing).
+    Account(AccountKey),
+}
+
+/// Why: the figures behind a signal, over `window_start_ms..=window_end_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The attacking source, password or attacked account.
+    pub subject: Subject,
+    /// Distinct accounts (stuffing, spraying) or sources (guessing) it touched,
+    /// estimated (HyperLogLog; near-exact below a few hundred).
+    pub distinct: u32,
+    /// Attempts seen while tracked.
+    pub attempts: u32,
+    /// Failed attempts seen while tracked.
+    pub failures: u32,
+    /// `failures / attempts`.
+    pub failure_ratio: f32,
+    /// Start of the window the counts cover.
+    pub window_start_ms: i64,
+    /// The event that raised the signal.
+    pub window_end_ms: i64,
+    /// For `LikelyCompromised`: where and when the successful login came from.
+    pub success: Option<SuccessSeen>,
+}
+
+/// The successful login behind a `LikelyCompromised` signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuccessSeen {
+    /// When.
+    pub time_ms: i64,
+    /// From where (under the detector's grouping).
+    pub source: Source,
+    /// Whether that source had failed on this account in the window (guessing).
+    pub source_failed_before: bool,
+}
+
+/// One detector output.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    /// Which detector.
+    pub detector: Detector,
+    /// Attack or likely compromised account.
+    pub kind: SignalKind,
+    /// The account concerned, when there is one.
+    pub account: Option<AccountKey>,
+    /// Confidence in `0..=1`: grows with how far the evidence is past the thresholds.
+    pub score: f32,
+    /// Why.
+    pub evidence: Evidence,
+}

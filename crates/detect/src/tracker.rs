@@ -1,0 +1,423 @@
+//! The bounded-memory core shared by the three detectors: which keys (sources,
+//! passwords, accounts) are attacking, counted in a fixed number of bytes.
+//!
+//! ```text
+//!  failure ──► count-min (failures per key, all keys, fixed bytes)
+//!                 │ estimate ≥ promote_after_failures
+//!                 ▼
+//!  tracked table (≤ tracked_keys entries): attempts, failures, HLL of distinct
+//!  targets, failed-target bitmap, a few pending successes — per half-window bucket
+//!                 │ thresholds met (judge)
+//!                 ▼
+//!  Attack signal once; LikelyCompromised for each success under the key
+//! ```
+//!
+//! When the table is full a newcomer replaces, among 8 sampled entries, an expired
+//! one or else the quietest one not yet judged an attack, if that one has fewer
+//! failures than the newcomer's estimate (Space-Saving's "replace the minimum",
+//! sampled so admission costs O(1)). Memory is therefore
+//! `sketch_bytes + tracked_keys × size_of::<Entry>()` plus the slot map, whatever the
+//! number of distinct keys. What is lost: counts from before a key was promoted
+//! (a few failures), and keys that never beat the table's quietest entries.
+
+use std::collections::HashMap;
+
+use crate::config::{Capacity, Thresholds};
+use crate::event::{AccountKey, Source};
+use crate::hash::{BuildPassThrough, SplitMix64, mix64};
+use crate::judge::{Counts, PendingSuccess, Raise, judge};
+use crate::signal::{Detector, Signal, Subject};
+use crate::sketch::countmin::WindowedCountMin;
+use crate::sketch::hll::WindowedHll;
+
+/// One attempt as a tracker sees it: a key, a target item, an outcome.
+#[derive(Clone, Copy, Debug)]
+pub struct Attempt {
+    /// Event time.
+    pub time_ms: i64,
+    /// The attacking key, well mixed.
+    pub key: u64,
+    /// What the evidence names.
+    pub subject: Subject,
+    /// The target whose distinct count matters (account or source), well mixed.
+    pub item: u64,
+    /// What "had this failed under the key before?" is asked of (the source, for
+    /// spraying and guessing), well mixed.
+    pub witness: u64,
+    /// Failed?
+    pub failure: bool,
+    /// The account tried.
+    pub account: AccountKey,
+    /// Where from (under the detector's grouping).
+    pub source: Source,
+}
+
+/// Everything a tracker is built from.
+#[derive(Clone, Copy, Debug)]
+pub struct TrackerParams {
+    /// Which detector this is.
+    pub detector: Detector,
+    /// When a key is attacking.
+    pub thresholds: Thresholds,
+    /// Memory bounds.
+    pub capacity: Capacity,
+    /// Score factor for a success whose witness had not failed under the key
+    /// (0: no signal).
+    pub unseen_source_factor: f32,
+    /// Half the window.
+    pub half_window_ms: i64,
+}
+
+/// Counters for operators and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrackerStats {
+    /// Attempts seen.
+    pub attempts: u64,
+    /// Keys admitted to the table.
+    pub promotions: u64,
+    /// Keys pushed out to make room.
+    pub evictions: u64,
+    /// Keys that qualified but found no room.
+    pub rejected: u64,
+    /// Attempts older than the window, ignored.
+    pub late: u64,
+    /// Keys tracked now.
+    pub tracked: u64,
+}
+
+/// One way of counting per key: the sketch [`SketchTracker`] or the exact
+/// [`ExactTracker`](crate::exact::ExactTracker) baseline.
+pub trait KeyTracker {
+    /// A tracker.
+    fn new(p: TrackerParams) -> Self;
+    /// Count `a`; push any signals it raises to `out`.
+    fn observe(&mut self, a: &Attempt, out: &mut Vec<Signal>);
+    /// Counters.
+    fn stats(&self) -> TrackerStats;
+}
+
+/// Successes kept per key before it is judged.
+pub(crate) const PENDING: usize = 4;
+
+/// Window bookkeeping shared by both trackers: which bucket an event falls in.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clock {
+    pub half_ms: i64,
+    pub epoch: i64,
+}
+
+impl Clock {
+    pub fn new(half_ms: i64) -> Self {
+        Clock {
+            half_ms: half_ms.max(1),
+            epoch: i64::MIN,
+        }
+    }
+
+    /// Advance to `time_ms` if it is newer; returns how many half-windows passed
+    /// (0 if none) and the event's bucket (0 current, 1 previous, `None` too late).
+    #[inline]
+    pub fn place(&mut self, time_ms: i64) -> (u64, Option<usize>) {
+        let e = time_ms.div_euclid(self.half_ms);
+        if self.epoch == i64::MIN {
+            self.epoch = e;
+            return (0, Some(0));
+        }
+        let mut steps = 0;
+        if e > self.epoch {
+            steps = (e - self.epoch) as u64;
+            self.epoch = e;
+        }
+        let bucket = match self.epoch - e {
+            0 => Some(0),
+            1 => Some(1),
+            _ => None,
+        };
+        (steps, bucket)
+    }
+
+    /// Start of the window covered now.
+    pub fn window_start(&self) -> i64 {
+        self.epoch.saturating_sub(1).saturating_mul(self.half_ms)
+    }
+}
+
+/// Words of the failed-witness bitmap (4096 bits).
+const WITNESS_WORDS: usize = 64;
+
+/// The two bits (word, bit) a witness sets: a two-hash Bloom filter.
+#[inline]
+fn witness_bits(witness: u64) -> [(usize, u64); 2] {
+    let bit = |v: u64| (((v >> 6) as usize) % WITNESS_WORDS, v & 63);
+    [bit(witness), bit(witness >> 12)]
+}
+
+struct Entry {
+    key: u64,
+    subject: Subject,
+    epoch: i64,
+    first_ms: i64,
+    attempts: [u32; 2],
+    failures: [u32; 2],
+    distinct: WindowedHll,
+    distinct_cached: Option<u32>,
+    /// Two bits of 4096 set when `witness` failed under this key, per bucket (a
+    /// two-hash Bloom filter: "had this source failed with this password / on this
+    /// account?"); with 200 failing sources in the window a false "yes" is about
+    /// 0.5 %, with 1,000 about 8 %.
+    failed_witnesses: [[u64; WITNESS_WORDS]; 2],
+    announced: bool,
+    pending: [Option<PendingSuccess>; PENDING],
+}
+
+impl Entry {
+    fn new(key: u64, subject: Subject, epoch: i64, now_ms: i64) -> Self {
+        Entry {
+            key,
+            subject,
+            epoch,
+            first_ms: now_ms,
+            attempts: [0; 2],
+            failures: [0; 2],
+            distinct: WindowedHll::default(),
+            distinct_cached: None,
+            failed_witnesses: [[0; WITNESS_WORDS]; 2],
+            announced: false,
+            pending: [None; PENDING],
+        }
+    }
+
+    /// Bring the buckets up to `epoch` (lazily, on touch).
+    fn sync(&mut self, epoch: i64, now_ms: i64) {
+        if self.epoch >= epoch {
+            return;
+        }
+        let steps = (epoch - self.epoch) as u64;
+        self.epoch = epoch;
+        self.distinct.rotate(steps);
+        self.distinct_cached = None;
+        if steps == 1 {
+            self.attempts = [0, self.attempts[0]];
+            self.failures = [0, self.failures[0]];
+            self.failed_witnesses = [[0; WITNESS_WORDS], self.failed_witnesses[0]];
+        } else {
+            // Everything it knew is out of the window: start afresh.
+            let (key, subject) = (self.key, self.subject);
+            *self = Entry::new(key, subject, epoch, now_ms);
+        }
+    }
+
+    fn failures_at(&self, epoch: i64) -> u32 {
+        match epoch - self.epoch {
+            0 => self.failures[0] + self.failures[1],
+            1 => self.failures[0],
+            _ => 0,
+        }
+    }
+
+    fn counts(&mut self) -> Counts {
+        let distinct = match self.distinct_cached {
+            Some(d) => d,
+            None => {
+                let d = self.distinct.estimate().round() as u32;
+                self.distinct_cached = Some(d);
+                d
+            }
+        };
+        Counts {
+            distinct,
+            attempts: self.attempts[0] + self.attempts[1],
+            failures: self.failures[0] + self.failures[1],
+        }
+    }
+
+    #[inline]
+    fn witness_failed(&self, witness: u64) -> bool {
+        // Both bits in the same bucket: checking the union of the buckets would
+        // raise the false "yes" rate for no gain.
+        let bits = witness_bits(witness);
+        self.failed_witnesses
+            .iter()
+            .any(|m| bits.iter().all(|&(w, b)| m[w] >> b & 1 == 1))
+    }
+}
+
+/// The bounded-memory tracker; see the module documentation.
+pub struct SketchTracker {
+    p: TrackerParams,
+    clock: Clock,
+    cms: WindowedCountMin,
+    slots: HashMap<u64, u32, BuildPassThrough>,
+    entries: Vec<Entry>,
+    rng: SplitMix64,
+    stats: TrackerStats,
+}
+
+impl SketchTracker {
+    /// Bytes held by the sketch and the table at full capacity (the bound).
+    pub fn bound_bytes(c: &Capacity) -> usize {
+        let n = c.tracked_keys as usize;
+        WindowedCountMin::with_bytes(c.sketch_bytes as usize).bytes()
+            + n * std::mem::size_of::<Entry>()
+            // hashbrown: one control byte + one (u64, u32) slot per bucket,
+            // buckets = next power of two ≥ 8/7 n.
+            + (n * 8 / 7).next_power_of_two() * (1 + 16)
+    }
+
+    fn admit(&mut self, a: &Attempt, estimate: u32) -> Option<usize> {
+        let epoch = self.clock.epoch;
+        let cap = self.p.capacity.tracked_keys.max(1) as usize;
+        let idx = if self.entries.len() < cap {
+            self.entries
+                .push(Entry::new(a.key, a.subject, epoch, a.time_ms));
+            self.entries.len() - 1
+        } else {
+            let mut victim: Option<(usize, u32)> = None;
+            for _ in 0..8 {
+                let i = self.rng.below(cap as u64) as usize;
+                let e = &self.entries[i];
+                if e.epoch < epoch - 1 {
+                    victim = Some((i, 0));
+                    break;
+                }
+                if e.announced {
+                    continue;
+                }
+                let f = e.failures_at(epoch);
+                if victim.is_none_or(|(_, vf)| f < vf) {
+                    victim = Some((i, f));
+                }
+            }
+            match victim {
+                Some((i, f)) if f < estimate => {
+                    self.slots.remove(&self.entries[i].key);
+                    self.entries[i] = Entry::new(a.key, a.subject, epoch, a.time_ms);
+                    self.stats.evictions += 1;
+                    i
+                }
+                _ => {
+                    self.stats.rejected += 1;
+                    return None;
+                }
+            }
+        };
+        self.slots.insert(a.key, idx as u32);
+        self.stats.promotions += 1;
+        Some(idx)
+    }
+}
+
+impl KeyTracker for SketchTracker {
+    fn new(p: TrackerParams) -> Self {
+        SketchTracker {
+            p,
+            clock: Clock::new(p.half_window_ms),
+            cms: WindowedCountMin::with_bytes(p.capacity.sketch_bytes as usize),
+            slots: HashMap::with_capacity_and_hasher(
+                p.capacity.tracked_keys as usize,
+                BuildPassThrough::default(),
+            ),
+            // Reserved at once: growing by doubling would briefly hold 1.5× the
+            // table, and pages are only resident once an entry is written.
+            entries: Vec::with_capacity(p.capacity.tracked_keys.max(1) as usize),
+            rng: SplitMix64(0x5eed ^ p.half_window_ms as u64),
+            stats: TrackerStats::default(),
+        }
+    }
+
+    fn stats(&self) -> TrackerStats {
+        TrackerStats {
+            tracked: self.slots.len() as u64,
+            ..self.stats
+        }
+    }
+
+    #[inline]
+    fn observe(&mut self, a: &Attempt, out: &mut Vec<Signal>) {
+        self.stats.attempts += 1;
+        let (steps, bucket) = self.clock.place(a.time_ms);
+        if steps > 0 {
+            self.cms.rotate(steps);
+        }
+        let Some(b) = bucket else {
+            self.stats.late += 1;
+            return;
+        };
+        let idx = match self.slots.get(&a.key) {
+            Some(&i) => i as usize,
+            None if a.failure => {
+                let est = self.cms.add(a.key, b);
+                if est < self.p.capacity.promote_after_failures {
+                    return;
+                }
+                match self.admit(a, est) {
+                    Some(i) => i,
+                    None => return,
+                }
+            }
+            None => return,
+        };
+        let epoch = self.clock.epoch;
+        let window_start = self.clock.window_start();
+        let e = &mut self.entries[idx];
+        e.sync(epoch, a.time_ms);
+        let item = mix64(a.item);
+        let witness = mix64(a.witness);
+        let failed_before = e.witness_failed(witness);
+        e.attempts[b] += 1;
+        if a.failure {
+            e.failures[b] += 1;
+            for (w, bit) in witness_bits(witness) {
+                e.failed_witnesses[b][w] |= 1 << bit;
+            }
+        }
+        if e.distinct.add(item, b) {
+            e.distinct_cached = None;
+        }
+        let counts = e.counts();
+        let verdict = judge(&self.p.thresholds, &counts);
+        let (detector, subject, first_ms) = (self.p.detector, e.subject, e.first_ms);
+        let raise = |score| Raise {
+            detector,
+            subject,
+            counts,
+            score,
+            window_start_ms: window_start.max(first_ms),
+            now_ms: a.time_ms,
+        };
+        let success = (!a.failure).then_some(PendingSuccess {
+            account: a.account,
+            time_ms: a.time_ms,
+            source: a.source,
+            source_failed_before: failed_before,
+        });
+        match verdict {
+            Some(score) => {
+                let r = raise(score);
+                if !e.announced {
+                    e.announced = true;
+                    out.push(r.attack());
+                    for s in e.pending.iter_mut().filter_map(Option::take) {
+                        if s.time_ms >= window_start {
+                            out.extend(r.compromised(&s, self.p.unseen_source_factor));
+                        }
+                    }
+                }
+                if let Some(s) = success {
+                    out.extend(r.compromised(&s, self.p.unseen_source_factor));
+                }
+            }
+            None => {
+                if let Some(s) = success {
+                    // Keep the newest few: replace an empty or the oldest slot.
+                    let slot = e
+                        .pending
+                        .iter_mut()
+                        .min_by_key(|p| p.map_or(i64::MIN, |p| p.time_ms))
+                        .expect("PENDING > 0");
+                    *slot = Some(s);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! Each detector on small hand-made scenarios, sketch and exact side by side.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use gatehouse_detect::{
+    AccountKey, DetectConfig, Detector, Detectors, ExactDetectors, LoginEvent, Outcome,
+    PasswordDigest, Signal, SignalKind, Source, Subject,
+};
+
+const T0: i64 = 1_800_000_000_000;
+const MIN: u64 = 60_000;
+
+fn ev(t: u64, account: u64, ip: [u8; 4], outcome: Outcome, pw: Option<u64>) -> LoginEvent {
+    LoginEvent {
+        time_ms: T0 + t as i64,
+        account: AccountKey(account),
+        ip: IpAddr::V4(Ipv4Addr::from(ip)),
+        asn: Some(64_500),
+        outcome,
+        password: pw.map(PasswordDigest),
+    }
+}
+
+/// Run both implementations; they must agree on which accounts are flagged.
+fn run(cfg: DetectConfig, events: &[LoginEvent]) -> Vec<Signal> {
+    let (mut sketch, mut exact) = (Detectors::new(cfg), ExactDetectors::new(cfg));
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for e in events {
+        sketch.observe(e, &mut a);
+        exact.observe(e, &mut b);
+    }
+    let key = |s: &Signal| (s.detector as u8, s.kind as u8, s.account);
+    let (mut ka, mut kb): (Vec<_>, Vec<_>) =
+        (a.iter().map(key).collect(), b.iter().map(key).collect());
+    ka.sort();
+    kb.sort();
+    assert_eq!(ka, kb, "sketch and exact detectors disagree");
+    a
+}
+
+fn compromised(signals: &[Signal], d: Detector) -> Vec<u64> {
+    let mut v: Vec<u64> = signals
+        .iter()
+        .filter(|s| s.detector == d && s.kind == SignalKind::LikelyCompromised)
+        .map(|s| s.account.unwrap().0)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn stuffing_flags_a_success_from_the_attacking_network_and_explains_it() {
+    let mut events = Vec::new();
+    // 40 accounts fail from 203.0.113.0/24 (several addresses), then account 7 works.
+    for a in 0..40u64 {
+        events.push(ev(
+            a * 1000,
+            1000 + a,
+            [203, 0, 113, (a % 5) as u8 + 1],
+            Outcome::UnknownAccount,
+            None,
+        ));
+    }
+    events.push(ev(50_000, 7, [203, 0, 113, 9], Outcome::Success, None));
+    // The same account elsewhere, and another account at home: not signalled.
+    events.push(ev(51_000, 8, [198, 51, 100, 1], Outcome::Success, None));
+    let signals = run(DetectConfig::default(), &events);
+    assert_eq!(compromised(&signals, Detector::CredentialStuffing), vec![7]);
+    let attack = signals
+        .iter()
+        .find(|s| s.kind == SignalKind::Attack)
+        .unwrap();
+    let Subject::Source(src) = attack.evidence.subject else {
+        panic!("subject {:?}", attack.evidence.subject)
+    };
+    assert_eq!(src.to_string(), "203.0.113.0/24");
+    let s = signals
+        .iter()
+        .find(|s| s.account == Some(AccountKey(7)))
+        .unwrap();
+    assert!(
+        s.evidence.distinct >= 20 && s.evidence.failure_ratio > 0.9,
+        "{:?}",
+        s.evidence
+    );
+    assert!(s.score > 0.4 && s.score <= 1.0);
+    assert_eq!(s.evidence.window_end_ms, T0 + 50_000);
+}
+
+#[test]
+fn stuffing_reports_successes_that_came_before_the_threshold() {
+    let mut events = vec![];
+    for a in 0..10u64 {
+        events.push(ev(
+            a * 1000,
+            500 + a,
+            [203, 0, 113, 1],
+            Outcome::WrongPassword,
+            None,
+        ));
+    }
+    // Success early in the attack, before the source looks like one.
+    events.push(ev(10_500, 42, [203, 0, 113, 2], Outcome::Success, None));
+    for a in 10..40u64 {
+        events.push(ev(
+            a * 1000,
+            500 + a,
+            [203, 0, 113, 1],
+            Outcome::WrongPassword,
+            None,
+        ));
+    }
+    let signals = run(DetectConfig::default(), &events);
+    assert_eq!(
+        compromised(&signals, Detector::CredentialStuffing),
+        vec![42]
+    );
+    let s = signals
+        .iter()
+        .find(|s| s.account == Some(AccountKey(42)))
+        .unwrap();
+    assert_eq!(s.evidence.success.unwrap().time_ms, T0 + 10_500);
+}
+
+#[test]
+fn a_busy_nat_with_mostly_successes_is_not_stuffing() {
+    let mut events = vec![];
+    for a in 0..300u64 {
+        let outcome = if a % 8 == 0 {
+            Outcome::WrongPassword
+        } else {
+            Outcome::Success
+        };
+        events.push(ev(a * 500, a, [100, 64, 0, 1], outcome, None));
+    }
+    let signals = run(DetectConfig::default(), &events);
+    assert!(signals.is_empty(), "{signals:?}");
+}
+
+#[test]
+fn grouping_by_single_address_misses_a_spread_subnet() {
+    let mut cfg = DetectConfig::default();
+    cfg.stuffing.grouping = gatehouse_detect::SourceGrouping::Ip;
+    let mut events = vec![];
+    for a in 0..60u64 {
+        events.push(ev(
+            a * 1000,
+            1000 + a,
+            [203, 0, 113, (a % 30) as u8 + 1],
+            Outcome::WrongPassword,
+            None,
+        ));
+    }
+    events.push(ev(70_000, 7, [203, 0, 113, 3], Outcome::Success, None));
+    assert!(
+        run(cfg, &events).is_empty(),
+        "2 tries per address stay under the thresholds"
+    );
+    cfg.stuffing.grouping = gatehouse_detect::SourceGrouping::Network;
+    assert_eq!(
+        compromised(&run(cfg, &events), Detector::CredentialStuffing),
+        vec![7]
+    );
+}
+
+#[test]
+fn the_window_forgets_old_failures() {
+    let mut events = vec![];
+    for a in 0..15u64 {
+        events.push(ev(
+            a * 1000,
+            1000 + a,
+            [203, 0, 113, 1],
+            Outcome::WrongPassword,
+            None,
+        ));
+    }
+    // Three hours later (window 1 h): 15 more; never 20 inside one window.
+    for a in 15..30u64 {
+        events.push(ev(
+            180 * MIN + a * 1000,
+            1000 + a,
+            [203, 0, 113, 1],
+            Outcome::WrongPassword,
+            None,
+        ));
+    }
+    events.push(ev(181 * MIN, 7, [203, 0, 113, 1], Outcome::Success, None));
+    assert!(run(DetectConfig::default(), &events).is_empty());
+}
+
+#[test]
+fn spraying_flags_the_password_and_attacker_successes_only() {
+    const SPRAYED: u64 = 0xdead;
+    let mut events = vec![];
+    // The owner of account 5 uses the sprayed password and logs in from home.
+    events.push(ev(0, 5, [198, 51, 100, 7], Outcome::Success, Some(SPRAYED)));
+    // Ten proxies, each trying the password on five accounts.
+    for a in 0..50u64 {
+        let proxy = [192, 0, (a % 10) as u8, 1];
+        events.push(ev(
+            1000 + a * 1000,
+            100 + a,
+            proxy,
+            Outcome::WrongPassword,
+            Some(SPRAYED),
+        ));
+    }
+    // A proxy that already failed gets into account 77; the owner of 5 logs in again.
+    events.push(ev(
+        60_000,
+        77,
+        [192, 0, 3, 1],
+        Outcome::Success,
+        Some(SPRAYED),
+    ));
+    events.push(ev(
+        61_000,
+        5,
+        [198, 51, 100, 7],
+        Outcome::Success,
+        Some(SPRAYED),
+    ));
+    let signals = run(DetectConfig::default(), &events);
+    assert_eq!(compromised(&signals, Detector::PasswordSpraying), vec![77]);
+    let attack = signals
+        .iter()
+        .find(|s| s.detector == Detector::PasswordSpraying && s.kind == SignalKind::Attack)
+        .unwrap();
+    assert_eq!(
+        attack.evidence.subject,
+        Subject::Password(PasswordDigest(SPRAYED))
+    );
+    assert!(attack.evidence.distinct >= 20);
+}
+
+#[test]
+fn a_popular_password_used_by_its_owners_is_not_a_spray() {
+    let mut events = vec![];
+    for a in 0..100u64 {
+        let outcome = if a % 10 == 0 {
+            Outcome::WrongPassword
+        } else {
+            Outcome::Success
+        };
+        events.push(ev(
+            a * 1000,
+            a,
+            [10, 0, (a % 200) as u8, 1],
+            outcome,
+            Some(0xbeef),
+        ));
+    }
+    assert!(run(DetectConfig::default(), &events).is_empty());
+}
+
+#[test]
+fn distributed_guessing_flags_a_success_from_a_guessing_source() {
+    let target = 9;
+    let mut events = vec![];
+    for i in 0..30u64 {
+        events.push(ev(
+            i * 2000,
+            target,
+            [198, 18, (i % 15) as u8, 1],
+            Outcome::WrongPassword,
+            None,
+        ));
+    }
+    // The owner, from home, logs in during the attack: not the attacker.
+    events.push(ev(
+        61_000,
+        target,
+        [198, 51, 100, 7],
+        Outcome::Success,
+        None,
+    ));
+    assert!(
+        compromised(
+            &run(DetectConfig::default(), &events),
+            Detector::DistributedGuessing
+        )
+        .is_empty()
+    );
+    // A guessing address gets in.
+    events.push(ev(62_000, target, [198, 18, 4, 1], Outcome::Success, None));
+    let signals = run(DetectConfig::default(), &events);
+    assert_eq!(
+        compromised(&signals, Detector::DistributedGuessing),
+        vec![target]
+    );
+    let s = signals
+        .iter()
+        .find(|s| s.kind == SignalKind::LikelyCompromised)
+        .unwrap();
+    assert_eq!(s.evidence.subject, Subject::Account(AccountKey(target)));
+    assert_eq!(s.evidence.distinct, 15);
+    let seen = s.evidence.success.unwrap();
+    assert!(seen.source_failed_before);
+    assert_eq!(seen.source, Source::Ip("198.18.4.1".parse().unwrap()));
+}
+
+#[test]
+fn a_user_mistyping_from_two_places_is_not_guessing() {
+    let mut events = vec![];
+    for i in 0..12u64 {
+        events.push(ev(
+            i * 1000,
+            3,
+            [198, 51, 100, (i % 2) as u8 + 1],
+            Outcome::WrongPassword,
+            None,
+        ));
+    }
+    events.push(ev(13_000, 3, [198, 51, 100, 1], Outcome::Success, None));
+    assert!(run(DetectConfig::default(), &events).is_empty());
+}
+
+#[test]
+fn late_events_are_ignored_and_counted() {
+    let mut d = Detectors::new(DetectConfig::default());
+    let mut out = vec![];
+    d.observe(
+        &ev(300 * MIN, 1, [203, 0, 113, 1], Outcome::WrongPassword, None),
+        &mut out,
+    );
+    d.observe(
+        &ev(0, 1, [203, 0, 113, 1], Outcome::WrongPassword, None),
+        &mut out,
+    );
+    assert_eq!(d.stats().stuffing.late, 1);
+    assert_eq!(d.stats().stuffing.attempts, 2);
+}
+
+#[test]
+fn memory_stays_within_the_bound_under_many_sources() {
+    let cfg = DetectConfig::default();
+    let mut cfg_small = cfg;
+    for c in [
+        &mut cfg_small.stuffing.capacity,
+        &mut cfg_small.spraying.capacity,
+        &mut cfg_small.guessing.capacity,
+    ] {
+        c.tracked_keys = 256;
+        c.sketch_bytes = 64 << 10;
+        c.promote_after_failures = 1;
+    }
+    let mut d = Detectors::new(cfg_small);
+    let mut out = vec![];
+    for e in gatehouse_detect::synth::WideStream::new(200_000, 1, 50_000, 3_600_000, 9) {
+        d.observe(&e, &mut out);
+    }
+    let st = d.stats();
+    assert!(st.stuffing.tracked <= 256 && st.guessing.tracked <= 256 && st.spraying.tracked <= 256);
+    assert!(
+        st.stuffing.promotions > 256,
+        "the table turned over: {st:?}"
+    );
+}
