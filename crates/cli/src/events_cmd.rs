@@ -5,10 +5,10 @@ use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Subcommand;
 use gatehouse_server::Config;
-use gatehouse_server::app::import::LineError;
+
+use crate::file_import::{bar, open, print_errors, refuse_strict};
 
 #[derive(Subcommand)]
 pub enum EventsCommand {
@@ -45,36 +45,6 @@ pub async fn run(config: Config, command: EventsCommand) -> anyhow::Result<ExitC
     }
 }
 
-fn open(file: &Path) -> anyhow::Result<(std::io::BufReader<std::fs::File>, u64)> {
-    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    Ok((std::io::BufReader::with_capacity(1 << 16, f), len))
-}
-
-fn bar(quiet: bool, len: u64, msg: &'static str) -> indicatif::ProgressBar {
-    let pb = if quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(len)
-    };
-    pb.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})")
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    pb.set_message(msg);
-    pb
-}
-
-fn print_errors(file: &Path, errors: &[LineError], count: u64) {
-    for e in errors {
-        eprintln!("{}:{}: {}", file.display(), e.line, e.message);
-    }
-    if count > errors.len() as u64 {
-        eprintln!("… and {} more bad lines", count - errors.len() as u64);
-    }
-}
-
 async fn import(
     config: Config,
     file: &Path,
@@ -91,11 +61,7 @@ async fn import(
         let report = app.check_event_import(reader, |b| pb.set_position(b))?;
         pb.finish_and_clear();
         if report.error_count > 0 {
-            print_errors(file, &report.errors, report.error_count);
-            eprintln!(
-                "{} of {} lines are bad; nothing was imported (--strict)",
-                report.error_count, report.lines
-            );
+            refuse_strict(file, &report.errors, report.error_count, report.lines);
             return Ok(ExitCode::FAILURE);
         }
     }

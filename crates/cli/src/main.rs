@@ -5,6 +5,7 @@ mod bench_delivery;
 mod bench_events;
 mod breach_cmd;
 mod events_cmd;
+mod file_import;
 mod outbox_cmd;
 
 // jemalloc rather than glibc malloc: the request path allocates small, short-lived
@@ -323,61 +324,28 @@ async fn import(
     strict: bool,
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
-    let open = || -> anyhow::Result<(std::io::BufReader<std::fs::File>, u64)> {
-        let f =
-            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-        Ok((std::io::BufReader::with_capacity(1 << 16, f), len))
-    };
-    let bar = |len: u64, msg: &'static str| {
-        let pb = if quiet {
-            indicatif::ProgressBar::hidden()
-        } else {
-            indicatif::ProgressBar::new(len)
-        };
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{msg} [{bar:40}] {bytes}/{total_bytes} ({eta})",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        );
-        pb.set_message(msg);
-        pb
-    };
+    use file_import::{bar, open, print_errors, refuse_strict};
     // Open the file before touching the database: a wrong path fails fast.
-    let mut first = Some(open()?);
+    let mut first = Some(open(file)?);
     let app = gatehouse_server::build_app(config).await?;
-    let print_errors = |errors: &[gatehouse_server::app::import::LineError], count: u64| {
-        for e in errors {
-            eprintln!("{}:{}: {}", file.display(), e.line, e.message);
-        }
-        if count > errors.len() as u64 {
-            eprintln!("… and {} more bad lines", count - errors.len() as u64);
-        }
-    };
     if strict {
-        let (reader, len) = first.take().map_or_else(open, Ok)?;
-        let pb = bar(len, "checking");
+        let (reader, len) = first.take().map_or_else(|| open(file), Ok)?;
+        let pb = bar(quiet, len, "checking");
         let report = app.check_import(reader, |b| pb.set_position(b))?;
         pb.finish_and_clear();
         if report.error_count > 0 {
-            print_errors(&report.errors, report.error_count);
-            eprintln!(
-                "{} of {} lines are bad; nothing was imported (--strict)",
-                report.error_count, report.lines
-            );
+            refuse_strict(file, &report.errors, report.error_count, report.lines);
             return Ok(ExitCode::FAILURE);
         }
     }
-    let (reader, len) = first.take().map_or_else(open, Ok)?;
-    let pb = bar(len, "importing");
+    let (reader, len) = first.take().map_or_else(|| open(file), Ok)?;
+    let pb = bar(quiet, len, "importing");
     let started = std::time::Instant::now();
     let report = app
         .import_accounts(reader, batch, |b| pb.set_position(b))
         .await?;
     pb.finish_and_clear();
-    print_errors(&report.errors, report.error_count);
+    print_errors(file, &report.errors, report.error_count);
     println!(
         "{} lines: {} accounts imported, {} already existed, {} bad lines ({:.1} s)",
         report.lines,

@@ -62,14 +62,9 @@ pub struct EventImportReport {
     pub error_count: u64,
 }
 
-const KEEP_ERRORS: usize = 1000;
-
 impl EventImportReport {
     fn error(&mut self, line: u64, message: String) {
-        self.error_count += 1;
-        if self.errors.len() < KEEP_ERRORS {
-            self.errors.push(LineError { line, message });
-        }
+        super::import::note_bad_line(&mut self.errors, &mut self.error_count, line, message);
     }
 }
 

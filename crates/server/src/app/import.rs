@@ -52,14 +52,26 @@ pub struct ImportReport {
     pub error_count: u64,
 }
 
+/// Bad lines kept for a report; the rest are only counted.
 const KEEP_ERRORS: usize = 1000;
+
+/// Counts a bad line, and keeps it while fewer than [`KEEP_ERRORS`] are kept
+/// (so a file of garbage cannot fill memory with messages).
+pub(crate) fn note_bad_line(
+    errors: &mut Vec<LineError>,
+    count: &mut u64,
+    line: u64,
+    message: String,
+) {
+    *count += 1;
+    if errors.len() < KEEP_ERRORS {
+        errors.push(LineError { line, message });
+    }
+}
 
 impl ImportReport {
     fn error(&mut self, line: u64, message: String) {
-        self.error_count += 1;
-        if self.errors.len() < KEEP_ERRORS {
-            self.errors.push(LineError { line, message });
-        }
+        note_bad_line(&mut self.errors, &mut self.error_count, line, message);
     }
 }
 
