@@ -18,7 +18,7 @@ use gatehouse_store::{AccountLink, NewLoginEvent};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use super::import::LineError;
+use super::import::{JsonLines, LineError};
 use super::{App, AppError, Client};
 
 /// Most events in one API request.
@@ -218,25 +218,20 @@ impl App {
         &self,
         reader: impl BufRead,
         mut progress: impl FnMut(u64),
-    ) -> std::io::Result<EventImportReport> {
+    ) -> anyhow::Result<EventImportReport> {
         let mut report = EventImportReport::default();
         let now = self.clock.now();
-        let mut bytes = 0u64;
-        for (i, line) in reader.lines().enumerate() {
-            let line = line?;
-            bytes += line.len() as u64 + 1;
-            let text = line.trim();
-            if !text.is_empty() {
-                report.lines += 1;
-                if let Err(m) = LoginEventInput::parse_json(text, now) {
-                    report.error(i as u64 + 1, m);
-                }
+        let mut lines = JsonLines::new(reader);
+        while let Some((n, text)) = lines.next_line()? {
+            report.lines += 1;
+            if let Err(m) = LoginEventInput::parse_json(&text, now) {
+                report.error(n, m);
             }
-            if i % 4096 == 0 {
-                progress(bytes);
+            if report.lines % 4096 == 0 {
+                progress(lines.bytes());
             }
         }
-        progress(bytes);
+        progress(lines.bytes());
         Ok(report)
     }
 
@@ -254,22 +249,15 @@ impl App {
         let mut report = EventImportReport::default();
         let mut batch = Vec::with_capacity(batch_size);
         let now = self.clock.now();
-        let mut lines = reader.lines();
-        let (mut n, mut bytes) = (0u64, 0u64);
+        let mut lines = JsonLines::new(reader);
         loop {
-            let next = lines.next();
+            let next = lines.next_line()?;
             let done = next.is_none();
-            if let Some(line) = next {
-                let line = line.map_err(|e| anyhow::anyhow!("line {}: cannot read: {e}", n + 1))?;
-                n += 1;
-                bytes += line.len() as u64 + 1;
-                let text = line.trim();
-                if !text.is_empty() {
-                    report.lines += 1;
-                    match LoginEventInput::parse_json(text, now) {
-                        Ok(e) => batch.push(e),
-                        Err(m) => report.error(n, m),
-                    }
+            if let Some((n, text)) = next {
+                report.lines += 1;
+                match LoginEventInput::parse_json(&text, now) {
+                    Ok(e) => batch.push(e),
+                    Err(m) => report.error(n, m),
                 }
             }
             if batch.len() >= batch_size.max(1) || (done && !batch.is_empty()) {
@@ -282,19 +270,21 @@ impl App {
                 let r = self
                     .store_batch(&batch, EventOrigin::Import, now, audit)
                     .await
-                    .map_err(|e| anyhow::anyhow!("storing events before line {n}: {e}"))?;
+                    .map_err(|e| {
+                        anyhow::anyhow!("storing events before line {}: {e}", lines.line_number())
+                    })?;
                 report.stored.received += r.received;
                 report.stored.inserted += r.inserted;
                 report.stored.duplicates += r.duplicates;
                 report.stored.older_than_retention += r.older_than_retention;
                 batch.clear();
-                progress(bytes);
+                progress(lines.bytes());
             }
             if done {
                 break;
             }
         }
-        progress(bytes);
+        progress(lines.bytes());
         Ok(report)
     }
 

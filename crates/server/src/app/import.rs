@@ -106,15 +106,20 @@ impl App {
         &self,
         reader: impl BufRead,
         mut progress: impl FnMut(u64),
-    ) -> std::io::Result<ImportReport> {
+    ) -> anyhow::Result<ImportReport> {
         let mut report = ImportReport::default();
         let now = self.clock.now();
-        for_each_line(reader, &mut progress, |n, text| {
+        let mut lines = JsonLines::new(reader);
+        while let Some((n, text)) = lines.next_line()? {
             report.lines += 1;
-            if let Err(m) = parse_line(text, now, AccountId::from(uuid::Uuid::nil())) {
+            if let Err(m) = parse_line(&text, now, AccountId::from(uuid::Uuid::nil())) {
                 report.error(n, m);
             }
-        })?;
+            if report.lines % 4096 == 0 {
+                progress(lines.bytes());
+            }
+        }
+        progress(lines.bytes());
         Ok(report)
     }
 
@@ -129,23 +134,15 @@ impl App {
         let mut report = ImportReport::default();
         let mut batch: Vec<NewAccount> = Vec::with_capacity(batch_size);
         let now = self.clock.now();
-        let mut lines = reader.lines();
-        let mut n = 0u64;
-        let mut bytes = 0u64;
+        let mut lines = JsonLines::new(reader);
         loop {
-            let next = lines.next();
+            let next = lines.next_line()?;
             let done = next.is_none();
-            if let Some(line) = next {
-                let line = line.map_err(|e| anyhow::anyhow!("line {}: cannot read: {e}", n + 1))?;
-                n += 1;
-                bytes += line.len() as u64 + 1;
-                let text = line.trim();
-                if !text.is_empty() {
-                    report.lines += 1;
-                    match parse_line(text, now, AccountId::generate(self.entropy.as_ref())) {
-                        Ok(acc) => batch.push(acc),
-                        Err(m) => report.error(n, m),
-                    }
+            if let Some((n, text)) = next {
+                report.lines += 1;
+                match parse_line(&text, now, AccountId::generate(self.entropy.as_ref())) {
+                    Ok(acc) => batch.push(acc),
+                    Err(m) => report.error(n, m),
                 }
             }
             if batch.len() >= batch_size.max(1) || (done && !batch.is_empty()) {
@@ -160,36 +157,59 @@ impl App {
                 report.inserted += inserted;
                 report.skipped_existing += batch.len() as u64 - inserted;
                 batch.clear();
-                progress(bytes);
+                progress(lines.bytes());
             }
             if done {
                 break;
             }
         }
-        progress(bytes);
+        progress(lines.bytes());
         Ok(report)
     }
 }
 
-fn for_each_line(
-    reader: impl BufRead,
-    progress: &mut impl FnMut(u64),
-    mut f: impl FnMut(u64, &str),
-) -> std::io::Result<()> {
-    let mut bytes = 0u64;
-    for (i, line) in reader.lines().enumerate() {
-        let line = line?;
-        bytes += line.len() as u64 + 1;
-        let text = line.trim();
-        if !text.is_empty() {
-            f(i as u64 + 1, text);
-        }
-        if i % 4096 == 0 {
-            progress(bytes);
+/// The non-blank lines of a JSON Lines file, read as a stream: each item is
+/// the line's number (1-based, blank lines counted) and its trimmed text.
+/// [`bytes`](Self::bytes) is how far the reader got, for a progress bar.
+pub(super) struct JsonLines<R> {
+    lines: std::io::Lines<R>,
+    number: u64,
+    bytes: u64,
+}
+
+impl<R: BufRead> JsonLines<R> {
+    pub(super) fn new(reader: R) -> Self {
+        Self {
+            lines: reader.lines(),
+            number: 0,
+            bytes: 0,
         }
     }
-    progress(bytes);
-    Ok(())
+
+    /// Bytes read so far.
+    pub(super) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The number of the last line read.
+    pub(super) fn line_number(&self) -> u64 {
+        self.number
+    }
+
+    /// The next non-blank line; a read error names the line it happened on.
+    pub(super) fn next_line(&mut self) -> anyhow::Result<Option<(u64, String)>> {
+        for line in self.lines.by_ref() {
+            let line =
+                line.map_err(|e| anyhow::anyhow!("line {}: cannot read: {e}", self.number + 1))?;
+            self.number += 1;
+            self.bytes += line.len() as u64 + 1;
+            let text = line.trim();
+            if !text.is_empty() {
+                return Ok(Some((self.number, text.to_owned())));
+            }
+        }
+        Ok(None)
+    }
 }
 
 #[cfg(test)]
