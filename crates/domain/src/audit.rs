@@ -58,6 +58,12 @@ pub enum AuditAction {
     BreachIndexReloaded,
     /// A batch of login events from an app (API) or a file (import).
     LoginEventsIngested,
+    /// A rule was created or edited (a new version).
+    RuleChanged,
+    /// A rule recorded findings (counts by status in the detail).
+    FindingsRecorded,
+    /// A leaked-credentials scan ran over a dump (counts in the detail).
+    LeakedScanRun,
 }
 
 impl AuditAction {
@@ -81,6 +87,9 @@ impl AuditAction {
             Self::BreachLoginDetected => "breach.login_detected",
             Self::BreachIndexReloaded => "breach.index_reloaded",
             Self::LoginEventsIngested => "login_events.ingested",
+            Self::RuleChanged => "rule.changed",
+            Self::FindingsRecorded => "findings.recorded",
+            Self::LeakedScanRun => "scan.leaked",
         }
     }
 }

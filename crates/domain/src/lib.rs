@@ -13,6 +13,7 @@ pub mod audit;
 pub mod credential;
 pub mod email;
 pub mod entropy;
+pub mod finding;
 pub mod ids;
 pub mod login_event;
 pub mod notice;

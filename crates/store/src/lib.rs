@@ -328,6 +328,74 @@ pub trait EventStore {
     /// retention runs in short transactions that never hold up logins for long.
     /// Returns how many.
     async fn purge_login_events(&self, before: Timestamp, limit: i64) -> Result<u64>;
+
+    /// Events with `id > after`, in id (insertion) order, at most `limit`: how a
+    /// detection monitor tails the table.
+    async fn login_events_after_id(&self, after: i64, limit: i64) -> Result<Vec<LoginEvent>>;
+
+    /// The events among `ids` that exist (a monitor re-asks for ids it saw skipped,
+    /// in case their transaction commits late).
+    async fn login_events_by_ids(&self, ids: &[i64]) -> Result<Vec<LoginEvent>>;
+
+    /// Where the monitor `name` got to (`None` before its first save).
+    async fn monitor_checkpoint(&self, name: &str) -> Result<Option<i64>>;
+
+    /// Saves where the monitor `name` got to.
+    async fn save_monitor_checkpoint(&self, name: &str, after_id: i64, now: Timestamp)
+    -> Result<()>;
+}
+
+/// Rules (declarative compromise checks) and their versions.
+#[async_trait]
+pub trait RuleStore {
+    /// Every rule, by id.
+    async fn rules(&self) -> Result<Vec<RuleRecord>>;
+
+    /// One rule's current version.
+    async fn rule(&self, id: &str) -> Result<Option<RuleRecord>>;
+
+    /// One past or current version of a rule.
+    async fn rule_version(&self, id: &str, version: i64) -> Result<Option<RuleRecord>>;
+
+    /// Creates the rule (version 1) or, when its definition differs from the
+    /// stored one, writes version + 1; an identical definition changes nothing.
+    /// The audit entry (given the new version in its detail) is appended only
+    /// when something changed. Returns the rule as stored and whether it changed.
+    async fn put_rule(
+        &self,
+        rule: &NewRuleVersion,
+        audit: NewAuditEntry,
+    ) -> Result<(RuleRecord, bool)>;
+}
+
+/// Findings: accounts a rule judged likely compromised.
+#[async_trait]
+pub trait FindingStore {
+    /// Records a batch under one rule in one transaction: a finding whose
+    /// dedupe key is stored already is skipped; under an enforce rule the first
+    /// findings up to `max_per_day` (counting those handed on in the trailing 24
+    /// hours) are `pending`, the rest `held`. Two replicas recording under the
+    /// same rule are serialised on the rule's row, so they never exceed the cap
+    /// together. The audit entry, given the counts, is appended if anything was recorded.
+    async fn record_findings(
+        &self,
+        rule: &FindingRule,
+        findings: &[NewFinding],
+        now: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<RecordedFindings>;
+
+    /// Findings matching `filter`, newest first.
+    async fn findings(&self, filter: &FindingFilter) -> Result<Vec<Finding>>;
+
+    /// Findings of `rule` recorded per UTC day over `since..until`: `(day number
+    /// since the epoch, count)`, days without findings left out.
+    async fn findings_per_day(
+        &self,
+        rule: &str,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<(i64, i64)>>;
 }
 
 /// Everything Gatehouse stores, in one object.
@@ -342,6 +410,8 @@ pub trait Store:
     + OutboxStore
     + RecoveryStore
     + EventStore
+    + RuleStore
+    + FindingStore
     + Send
     + Sync
 {

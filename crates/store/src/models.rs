@@ -1,6 +1,7 @@
 //! Rows as the rest of Gatehouse sees them.
 
 use gatehouse_domain::audit::Actor;
+use gatehouse_domain::finding::{FindingStatus, RuleAction, RuleMode};
 use gatehouse_domain::login_event::{EventOrigin, EventOutcome};
 use std::time::Duration;
 
@@ -493,4 +494,138 @@ pub struct EventCursor {
     pub time: Timestamp,
     /// Its id.
     pub id: i64,
+}
+
+/// A rule as stored: its current version and definition (canonical JSON the
+/// server parses; the store only compares and keeps it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleRecord {
+    /// Operator-chosen id.
+    pub id: String,
+    /// Bumped by every change of the definition.
+    pub version: i64,
+    /// Detector name (also inside the definition; here for filtering).
+    pub detector: String,
+    /// Mode (also inside the definition).
+    pub mode: RuleMode,
+    /// The whole rule.
+    pub definition: serde_json::Value,
+    /// When this version was written.
+    pub updated_at: Timestamp,
+    /// Who wrote it (an actor's text form).
+    pub updated_by: String,
+}
+
+/// A rule to create or update.
+#[derive(Clone, Debug)]
+pub struct NewRuleVersion {
+    /// Id.
+    pub id: String,
+    /// Detector name.
+    pub detector: String,
+    /// Mode.
+    pub mode: RuleMode,
+    /// The whole rule (compared as a value with the stored one: equal → no new version).
+    pub definition: serde_json::Value,
+    /// When.
+    pub now: Timestamp,
+    /// Who (an actor's text form).
+    pub by: String,
+}
+
+/// The rule a batch of findings is recorded under.
+#[derive(Clone, Debug)]
+pub struct FindingRule {
+    /// Id.
+    pub id: String,
+    /// Version that produced the findings.
+    pub version: i64,
+    /// Its mode (shadow or enforce; off records nothing).
+    pub mode: RuleMode,
+    /// Its action.
+    pub action: RuleAction,
+    /// Enforce findings handed on per trailing 24 hours; past it they are held.
+    pub max_per_day: i64,
+}
+
+/// A finding to record.
+#[derive(Clone, Debug)]
+pub struct NewFinding {
+    /// The account (resolved: events for unknown addresses never become findings).
+    pub account: AccountId,
+    /// Detector name.
+    pub detector: String,
+    /// Confidence, `0..=1`.
+    pub score: f64,
+    /// Why, for people: source, counts, window, the login.
+    pub evidence: serde_json::Value,
+    /// When the behaviour happened.
+    pub observed_at: Timestamp,
+    /// Rule, account and behaviour: the same finding is recorded once.
+    pub dedupe_key: [u8; 16],
+}
+
+/// A stored finding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    /// Row id (increases with insertion).
+    pub id: i64,
+    /// The account.
+    pub account_id: AccountId,
+    /// Its address now.
+    pub email: String,
+    /// Rule id.
+    pub rule_id: String,
+    /// Rule version.
+    pub rule_version: i64,
+    /// Detector name.
+    pub detector: String,
+    /// Rule mode when recorded.
+    pub mode: RuleMode,
+    /// Rule action when recorded.
+    pub action: RuleAction,
+    /// Where it stands.
+    pub status: FindingStatus,
+    /// Confidence.
+    pub score: f64,
+    /// Why.
+    pub evidence: serde_json::Value,
+    /// When the behaviour happened.
+    pub observed_at: Timestamp,
+    /// When it was recorded.
+    pub created_at: Timestamp,
+}
+
+/// Which findings to list: all filters optional, newest first.
+#[derive(Clone, Debug, Default)]
+pub struct FindingFilter {
+    /// One rule.
+    pub rule: Option<String>,
+    /// One account.
+    pub account: Option<AccountId>,
+    /// Recorded at or after.
+    pub since: Option<Timestamp>,
+    /// Recorded before.
+    pub until: Option<Timestamp>,
+    /// One status.
+    pub status: Option<FindingStatus>,
+    /// Page: ids below this (the last id of the previous page).
+    pub before_id: Option<i64>,
+    /// At most this many (capped at 1,000).
+    pub limit: i64,
+}
+
+/// What recording a batch of findings did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordedFindings {
+    /// Recorded now, by status.
+    pub shadow: u64,
+    /// Handed to remediation.
+    pub pending: u64,
+    /// Over the cap.
+    pub held: u64,
+    /// Recorded before (same rule, account and behaviour): skipped.
+    pub duplicates: u64,
+    /// Ids of the findings recorded now.
+    pub ids: Vec<i64>,
 }

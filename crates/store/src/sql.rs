@@ -55,6 +55,23 @@ pub(crate) fn audit_row(
     })
 }
 
+/// Adds `extra`'s fields to an audit entry's detail (an object).
+pub(crate) fn merge_detail(audit: &mut NewAuditEntry, extra: serde_json::Value) {
+    let mut detail = match std::mem::take(&mut audit.detail) {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    if let serde_json::Value::Object(extra) = extra {
+        detail.extend(extra);
+    }
+    audit.detail = serde_json::Value::Object(detail);
+}
+
+/// A JSON text column, parsed.
+pub(crate) fn json_column(what: &str, s: &str) -> Result<serde_json::Value, crate::StoreError> {
+    serde_json::from_str(s).map_err(|e| crate::StoreError::corrupt(format!("{what}: {e}")))
+}
+
 pub(crate) fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, crate::StoreError>
 where
     T::Err: std::fmt::Display,
@@ -93,6 +110,7 @@ macro_rules! impl_store {
 
         use async_trait::async_trait;
         use gatehouse_domain::audit::NewAuditEntry;
+        use gatehouse_domain::finding::{FindingStatus, RuleMode};
         use gatehouse_domain::throttle::{ThrottlePolicy, ThrottleState};
         use gatehouse_domain::{AccountId, NoticeId, RecoveryId, SessionId, Timestamp, TokenHash};
         use gatehouse_domain::notice::password_changed_key;
@@ -106,6 +124,11 @@ macro_rules! impl_store {
 
         const SESSION_COLUMNS: &str = "s.id, s.account_id, a.email, s.token_hash, s.state, s.created_at, \
              s.last_seen_at, s.expires_at, s.ip, s.user_agent";
+
+        const EVENT_COLUMNS: &str = "id, time, account, account_id, ip, user_agent, outcome, country, asn, origin, \
+             password_digest, received_at";
+
+        const RULE_COLUMNS: &str = "id, version, detector, mode, definition, updated_at, updated_by";
 
         const NOTICE_COLUMNS: &str = "id, reference, kind, account_id, recipient, state, attempts, next_attempt_at, \
              last_error, coalesced_into, coalesced_count, created_at, sent_at, expires_at, message_id";
@@ -356,6 +379,18 @@ macro_rules! impl_store {
                     inserted += q.build().execute(&mut *conn).await?.rows_affected();
                 }
                 Ok(inserted)
+            }
+
+            fn rule_from(row: &DbRow) -> Result<RuleRecord> {
+                Ok(RuleRecord {
+                    id: row.try_get("id")?,
+                    version: row.try_get("version")?,
+                    detector: row.try_get("detector")?,
+                    mode: parse("rule mode", &row.try_get::<String, _>("mode")?)?,
+                    definition: crate::sql::json_column("rule definition", &row.try_get::<String, _>("definition")?)?,
+                    updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+                    updated_by: row.try_get("updated_by")?,
+                })
             }
 
             fn login_event_from(row: &DbRow) -> Result<LoginEvent> {
@@ -1163,13 +1198,13 @@ macro_rules! impl_store {
                 let mut tx = self.begin_write().await?;
                 let inserted = Self::insert_events_in(&mut tx, events).await?;
                 if let Some(mut audit) = audit {
-                    let mut detail = match audit.detail {
-                        serde_json::Value::Object(m) => m,
-                        _ => serde_json::Map::new(),
-                    };
-                    detail.insert("inserted".into(), inserted.into());
-                    detail.insert("duplicates".into(), (events.len() as u64 - inserted).into());
-                    audit.detail = serde_json::Value::Object(detail);
+                    crate::sql::merge_detail(
+                        &mut audit,
+                        serde_json::json!({
+                            "inserted": inserted,
+                            "duplicates": events.len() as u64 - inserted,
+                        }),
+                    );
                     Self::append_audit_in(&mut tx, &audit).await?;
                 }
                 tx.commit().await?;
@@ -1185,12 +1220,11 @@ macro_rules! impl_store {
             ) -> Result<Vec<LoginEvent>> {
                 // Without a cursor, start just before the first possible row at `from`.
                 let after = after.unwrap_or(EventCursor { time: from, id: i64::MIN });
-                sqlx::query(
-                    "SELECT id, time, account, account_id, ip, user_agent, outcome, country, asn, origin, \
-                     password_digest, received_at FROM login_events \
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {EVENT_COLUMNS} FROM login_events \
                      WHERE time >= $1 AND time < $2 AND (time, id) > ($3, $4) \
-                     ORDER BY time, id LIMIT $5",
-                )
+                     ORDER BY time, id LIMIT $5"
+                )))
                 .bind(from.as_millis())
                 .bind(until.as_millis())
                 .bind(after.time.as_millis())
@@ -1225,6 +1259,325 @@ macro_rules! impl_store {
                 .rows_affected();
                 tx.commit().await?;
                 Ok(n)
+            }
+
+            async fn login_events_after_id(&self, after: i64, limit: i64) -> Result<Vec<LoginEvent>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {EVENT_COLUMNS} FROM login_events WHERE id > $1 ORDER BY id LIMIT $2"
+                )))
+                .bind(after)
+                .bind(limit.max(0))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::login_event_from)
+                .collect()
+            }
+
+            async fn login_events_by_ids(&self, ids: &[i64]) -> Result<Vec<LoginEvent>> {
+                let mut out = Vec::new();
+                for chunk in ids.chunks(500) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(format!(
+                        "SELECT {EVENT_COLUMNS} FROM login_events WHERE id IN ("
+                    ));
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    q.push(") ORDER BY id");
+                    for row in q.build().fetch_all(&self.pool).await? {
+                        out.push(Self::login_event_from(&row)?);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn monitor_checkpoint(&self, name: &str) -> Result<Option<i64>> {
+                Ok(sqlx::query("SELECT after_id FROM monitor_checkpoints WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| r.try_get("after_id"))
+                    .transpose()?)
+            }
+
+            async fn save_monitor_checkpoint(&self, name: &str, after_id: i64, now: Timestamp) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO monitor_checkpoints (name, after_id, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET after_id = excluded.after_id, updated_at = excluded.updated_at",
+                )
+                .bind(name)
+                .bind(after_id)
+                .bind(now.as_millis())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl RuleStore for $store {
+            async fn rules(&self) -> Result<Vec<RuleRecord>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {RULE_COLUMNS} FROM rules ORDER BY id")))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(Self::rule_from)
+                    .collect()
+            }
+
+            async fn rule(&self, id: &str) -> Result<Option<RuleRecord>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {RULE_COLUMNS} FROM rules WHERE id = $1")))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(Self::rule_from)
+                    .transpose()
+            }
+
+            async fn rule_version(&self, id: &str, version: i64) -> Result<Option<RuleRecord>> {
+                sqlx::query(
+                    "SELECT rule_id AS id, version, definition, created_at AS updated_at, created_by AS updated_by, \
+                     '' AS detector, 'off' AS mode FROM rule_versions WHERE rule_id = $1 AND version = $2",
+                )
+                .bind(id)
+                .bind(version)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(Self::rule_from)
+                .transpose()?
+                // Detector and mode live inside the definition.
+                .map(|mut r| {
+                    r.detector = r.definition["detector"].as_str().unwrap_or_default().to_owned();
+                    r.mode = r.definition["mode"]
+                        .as_str()
+                        .map(|m| parse("rule mode", m))
+                        .transpose()?
+                        .unwrap_or(RuleMode::Off);
+                    Ok(r)
+                })
+                .transpose()
+            }
+
+            async fn put_rule(&self, rule: &NewRuleVersion, mut audit: NewAuditEntry) -> Result<(RuleRecord, bool)> {
+                let mut tx = self.begin_write().await?;
+                let current = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {RULE_COLUMNS} FROM rules WHERE id = $1"
+                )))
+                .bind(&rule.id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .as_ref()
+                .map(Self::rule_from)
+                .transpose()?;
+                if let Some(current) = &current {
+                    if current.definition == rule.definition {
+                        tx.commit().await?;
+                        return Ok((current.clone(), false));
+                    }
+                }
+                let version = current.as_ref().map_or(1, |c| c.version + 1);
+                let definition = rule.definition.to_string();
+                sqlx::query(
+                    "INSERT INTO rules (id, version, detector, mode, definition, updated_at, updated_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (id) DO UPDATE SET version = excluded.version, detector = excluded.detector, \
+                     mode = excluded.mode, definition = excluded.definition, updated_at = excluded.updated_at, \
+                     updated_by = excluded.updated_by",
+                )
+                .bind(&rule.id)
+                .bind(version)
+                .bind(&rule.detector)
+                .bind(rule.mode.as_str())
+                .bind(&definition)
+                .bind(rule.now.as_millis())
+                .bind(&rule.by)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO rule_versions (rule_id, version, definition, created_at, created_by) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&rule.id)
+                .bind(version)
+                .bind(&definition)
+                .bind(rule.now.as_millis())
+                .bind(&rule.by)
+                .execute(&mut *tx)
+                .await?;
+                crate::sql::merge_detail(
+                    &mut audit,
+                    serde_json::json!({
+                        "rule": rule.id,
+                        "version": version,
+                        "previous_version": current.as_ref().map(|c| c.version),
+                        "mode": rule.mode.as_str(),
+                    }),
+                );
+                Self::append_audit_in(&mut tx, &audit).await?;
+                tx.commit().await?;
+                let stored = RuleRecord {
+                    id: rule.id.clone(),
+                    version,
+                    detector: rule.detector.clone(),
+                    mode: rule.mode,
+                    definition: rule.definition.clone(),
+                    updated_at: rule.now,
+                    updated_by: rule.by.clone(),
+                };
+                Ok((stored, true))
+            }
+        }
+
+        #[async_trait]
+        impl FindingStore for $store {
+            async fn record_findings(
+                &self,
+                rule: &FindingRule,
+                findings: &[NewFinding],
+                now: Timestamp,
+                mut audit: NewAuditEntry,
+            ) -> Result<RecordedFindings> {
+                let mut report = RecordedFindings::default();
+                if findings.is_empty() || rule.mode == RuleMode::Off {
+                    return Ok(report);
+                }
+                let mut tx = self.begin_write().await?;
+                // Lock the rule's row (a no-op update) so replicas count the cap one at a time.
+                sqlx::query("UPDATE rules SET updated_at = updated_at WHERE id = $1")
+                    .bind(&rule.id)
+                    .execute(&mut *tx)
+                    .await?;
+                let mut handed_on: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM findings WHERE rule_id = $1 AND status = 'pending' AND created_at > $2",
+                )
+                .bind(&rule.id)
+                .bind(now.minus(std::time::Duration::from_secs(86_400)).as_millis())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+                for f in findings {
+                    let Some(status) = FindingStatus::for_new(rule.mode, handed_on, rule.max_per_day) else {
+                        break;
+                    };
+                    let row = sqlx::query(
+                        "INSERT INTO findings (account_id, rule_id, rule_version, detector, mode, action, status, \
+                         score, evidence, observed_at, created_at, dedupe_key) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                         ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+                    )
+                    .bind(f.account.to_string())
+                    .bind(&rule.id)
+                    .bind(rule.version)
+                    .bind(&f.detector)
+                    .bind(rule.mode.as_str())
+                    .bind(rule.action.as_str())
+                    .bind(status.as_str())
+                    .bind(f.score)
+                    .bind(f.evidence.to_string())
+                    .bind(f.observed_at.as_millis())
+                    .bind(now.as_millis())
+                    .bind(&f.dedupe_key[..])
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let Some(row) = row else {
+                        report.duplicates += 1;
+                        continue;
+                    };
+                    report.ids.push(row.try_get("id")?);
+                    match status {
+                        FindingStatus::Shadow => report.shadow += 1,
+                        FindingStatus::Pending => {
+                            report.pending += 1;
+                            handed_on += 1;
+                        }
+                        FindingStatus::Held => report.held += 1,
+                    }
+                }
+                if !report.ids.is_empty() {
+                    crate::sql::merge_detail(
+                        &mut audit,
+                        serde_json::json!({
+                            "rule": rule.id,
+                            "version": rule.version,
+                            "mode": rule.mode.as_str(),
+                            "shadow": report.shadow,
+                            "pending": report.pending,
+                            "held": report.held,
+                            "first_id": report.ids.first(),
+                            "last_id": report.ids.last(),
+                        }),
+                    );
+                    Self::append_audit_in(&mut tx, &audit).await?;
+                }
+                tx.commit().await?;
+                Ok(report)
+            }
+
+            async fn findings(&self, filter: &FindingFilter) -> Result<Vec<Finding>> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT f.id, f.account_id, a.email, f.rule_id, f.rule_version, f.detector, f.mode, f.action, \
+                     f.status, f.score, f.evidence, f.observed_at, f.created_at \
+                     FROM findings f JOIN accounts a ON a.id = f.account_id WHERE 1 = 1",
+                );
+                if let Some(rule) = &filter.rule {
+                    q.push(" AND f.rule_id = ").push_bind(rule.clone());
+                }
+                if let Some(account) = filter.account {
+                    q.push(" AND f.account_id = ").push_bind(account.to_string());
+                }
+                if let Some(since) = filter.since {
+                    q.push(" AND f.created_at >= ").push_bind(since.as_millis());
+                }
+                if let Some(until) = filter.until {
+                    q.push(" AND f.created_at < ").push_bind(until.as_millis());
+                }
+                if let Some(status) = filter.status {
+                    q.push(" AND f.status = ").push_bind(status.as_str());
+                }
+                if let Some(before) = filter.before_id {
+                    q.push(" AND f.id < ").push_bind(before);
+                }
+                q.push(" ORDER BY f.id DESC LIMIT ").push_bind(filter.limit.clamp(0, 1000));
+                q.build()
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok(Finding {
+                            id: row.try_get("id")?,
+                            account_id: parse("account id", &row.try_get::<String, _>("account_id")?)?,
+                            email: row.try_get("email")?,
+                            rule_id: row.try_get("rule_id")?,
+                            rule_version: row.try_get("rule_version")?,
+                            detector: row.try_get("detector")?,
+                            mode: parse("rule mode", &row.try_get::<String, _>("mode")?)?,
+                            action: parse("rule action", &row.try_get::<String, _>("action")?)?,
+                            status: parse("finding status", &row.try_get::<String, _>("status")?)?,
+                            score: row.try_get("score")?,
+                            evidence: crate::sql::json_column("finding evidence", &row.try_get::<String, _>("evidence")?)?,
+                            observed_at: Timestamp::from_millis(row.try_get("observed_at")?),
+                            created_at: Timestamp::from_millis(row.try_get("created_at")?),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn findings_per_day(&self, rule: &str, since: Timestamp, until: Timestamp) -> Result<Vec<(i64, i64)>> {
+                sqlx::query(
+                    "SELECT created_at / 86400000 AS day, COUNT(*) AS n FROM findings \
+                     WHERE rule_id = $1 AND created_at >= $2 AND created_at < $3 GROUP BY created_at / 86400000 ORDER BY day",
+                )
+                .bind(rule)
+                .bind(since.as_millis())
+                .bind(until.as_millis())
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("day")?, r.try_get("n")?)))
+                .collect()
             }
         }
 
