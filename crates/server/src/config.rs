@@ -142,6 +142,14 @@ pub const KEYS: &[(&str, &str)] = &[
         "event_retention_days",
         "days login events are kept for the compromise checks and backtests, 1 to 3650 (default 90)",
     ),
+    (
+        "rules_file",
+        "TOML file of compromise-check rules, applied at start (a changed rule gets a new version); default none: the shipped rules are installed once when there are no rules",
+    ),
+    (
+        "detection",
+        "whether `serve` runs the compromise checks over incoming login events, true or false (default true)",
+    ),
     ("log_format", "text or json (default text)"),
 ];
 
@@ -181,6 +189,8 @@ struct Raw {
     request_timeout_seconds: Option<u64>,
     max_body_bytes: Option<usize>,
     event_retention_days: Option<u64>,
+    rules_file: Option<PathBuf>,
+    detection: Option<bool>,
     log_format: Option<String>,
 }
 
@@ -262,6 +272,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How long login events are kept.
     pub event_retention: Duration,
+    /// Rules applied at start, if any.
+    pub rules_file: Option<PathBuf>,
+    /// Whether `serve` runs the detection monitor.
+    pub detection: bool,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -662,6 +676,8 @@ impl Config {
             request_timeout: Duration::from_secs(timeout),
             max_body_bytes,
             event_retention,
+            rules_file: raw.rules_file,
+            detection: raw.detection.unwrap_or(true),
             log_format,
         })
     }

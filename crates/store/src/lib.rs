@@ -341,8 +341,12 @@ pub trait EventStore {
     async fn monitor_checkpoint(&self, name: &str) -> Result<Option<i64>>;
 
     /// Saves where the monitor `name` got to.
-    async fn save_monitor_checkpoint(&self, name: &str, after_id: i64, now: Timestamp)
-    -> Result<()>;
+    async fn save_monitor_checkpoint(
+        &self,
+        name: &str,
+        after_id: i64,
+        now: Timestamp,
+    ) -> Result<()>;
 }
 
 /// Rules (declarative compromise checks) and their versions.

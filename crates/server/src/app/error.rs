@@ -83,6 +83,9 @@ pub enum AppError {
         /// Each bad event, by index.
         items: Vec<super::events::ItemError>,
     },
+    /// A rule (TOML, JSON or a stored one being edited) that cannot be used.
+    #[error("{0}")]
+    InvalidRule(String),
     /// Anything else: logged, shown as a generic 500.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),

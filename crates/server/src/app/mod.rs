@@ -7,14 +7,19 @@
 //! these; neither touches the store for a security-relevant write directly.
 
 mod accounts;
+pub mod backtest;
 pub mod breach;
 mod error;
+pub mod evaluate;
 pub mod events;
+pub mod findings;
 pub mod hashing;
 pub mod import;
+pub mod monitor;
 mod notices;
 mod operators;
 pub mod recovery;
+pub mod rules;
 pub mod secret;
 mod sessions;
 
@@ -86,6 +91,8 @@ pub struct App {
     operators: operators::OperatorCache,
     /// One login-event batch written at a time per replica (see `events.rs`).
     event_writes: tokio::sync::Semaphore,
+    /// Woken when a rule changes, so the detection monitor rebuilds at once.
+    pub rules_changed: Arc<tokio::sync::Notify>,
 }
 
 impl App {
@@ -157,6 +164,7 @@ impl App {
             sessions,
             operators,
             event_writes: tokio::sync::Semaphore::new(1),
+            rules_changed: Arc::new(tokio::sync::Notify::new()),
         })
     }
 }

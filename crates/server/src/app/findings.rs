@@ -1,0 +1,312 @@
+//! Findings: turning detector signals (and breached logins, and leaked pairs) into
+//! recorded, explained judgements about accounts.
+//!
+//! Only a `LikelyCompromised` signal about an account Gatehouse has becomes a
+//! finding: events for unknown addresses feed the detectors (they show an
+//! attacker's spread) but never name an account to reset. A finding's evidence
+//! says, in figures and in one sentence, which source or password attacked, how
+//! many accounts or sources it touched, in which window, and which login made
+//! this account suspect.
+
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+
+use gatehouse_detect::{
+    AccountKey, Evidence, LoginEvent as DetectEvent, Outcome, PasswordDigest, Signal, SignalKind,
+    Subject,
+};
+use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
+use gatehouse_domain::finding::FindingStatus;
+use gatehouse_domain::login_event::EventOutcome;
+use gatehouse_domain::{AccountId, Timestamp};
+use gatehouse_store::{
+    Finding, FindingFilter, FindingRule, LoginEvent, NewFinding, RecordedFindings,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::rules::{DetectorKind, Rule};
+use super::{App, AppError};
+
+/// Maps stored events to the detectors' compact form. Accounts become a keyed
+/// 64-bit hash (SipHash under a per-process random key): an outsider cannot aim
+/// collisions at an account, and the key never leaves the process.
+pub struct EventMapper {
+    keys: std::collections::hash_map::RandomState,
+}
+
+impl Default for EventMapper {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventMapper {
+    /// A mapper with a fresh random key.
+    pub fn new() -> Self {
+        Self {
+            keys: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    /// The detectors' key of an event's account: its Gatehouse account when the
+    /// event resolved to one (so an address and an id naming it agree), else the
+    /// reference as given.
+    pub fn account_key(&self, ev: &LoginEvent) -> AccountKey {
+        AccountKey(match ev.account_id {
+            Some(id) => self.keys.hash_one(id.to_string().as_bytes()),
+            None => self.keys.hash_one(("unresolved", ev.account.as_str())),
+        })
+    }
+
+    /// The event as the detectors read it (`None` for an address that does not
+    /// parse, which the ingestion path never stores).
+    pub fn detect_event(&self, ev: &LoginEvent) -> Option<DetectEvent> {
+        let ip: IpAddr = ev.ip.parse().ok()?;
+        Some(DetectEvent {
+            time_ms: ev.time.as_millis(),
+            account: self.account_key(ev),
+            ip,
+            asn: ev.asn,
+            outcome: match ev.outcome {
+                EventOutcome::Success => Outcome::Success,
+                EventOutcome::WrongPassword => Outcome::WrongPassword,
+                EventOutcome::UnknownAccount => Outcome::UnknownAccount,
+            },
+            password: ev.password_digest.as_deref().and_then(|d| {
+                d.get(..8)
+                    .map(|b| PasswordDigest(u64::from_be_bytes(b.try_into().expect("8 bytes"))))
+            }),
+        })
+    }
+}
+
+/// 128 bits naming a finding: rule, account, and the behaviour (not the rule's
+/// version), so replaying events after a restart or an edit records nothing twice.
+pub fn finding_key(
+    rule: &str,
+    account: AccountId,
+    detector: DetectorKind,
+    behaviour: &str,
+) -> [u8; 16] {
+    let mut h = Sha256::new();
+    for part in [rule, &account.to_string(), detector.as_str(), behaviour] {
+        h.update((part.len() as u32).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize()[..16].try_into().expect("16 bytes")
+}
+
+fn time_text(ms: i64) -> String {
+    Timestamp::from_millis(ms).to_rfc3339()
+}
+
+fn subject_text(s: &Subject) -> (String, &'static str) {
+    match s {
+        Subject::Source(src) => (src.to_string(), "accounts"),
+        Subject::Password(PasswordDigest(d)) => (format!("password #{:016x}", d), "accounts"),
+        Subject::Account(_) => ("this account".to_owned(), "sources"),
+    }
+}
+
+/// The evidence of an event-detector signal, for people and machines.
+pub fn signal_evidence(detector: DetectorKind, e: &Evidence, score: f32) -> serde_json::Value {
+    let (subject, of) = subject_text(&e.subject);
+    let pct = (e.failure_ratio * 100.0).round();
+    let window = format!(
+        "{} – {}",
+        time_text(e.window_start_ms),
+        time_text(e.window_end_ms)
+    );
+    let attack = match detector {
+        DetectorKind::CredentialStuffing => format!(
+            "{subject} tried {} accounts ({} attempts, {pct}% failed) within {window}",
+            e.distinct, e.attempts
+        ),
+        DetectorKind::PasswordSpraying => format!(
+            "one password ({subject}) was tried against {} accounts ({} attempts, {pct}% failed) within {window}",
+            e.distinct, e.attempts
+        ),
+        _ => format!(
+            "this account failed to sign in from {} sources ({} attempts, {pct}% failed) within {window}",
+            e.distinct, e.attempts
+        ),
+    };
+    let login = e.success.map(|s| {
+        let how = match detector {
+            DetectorKind::CredentialStuffing => "from that source".to_owned(),
+            DetectorKind::PasswordSpraying => format!("with that password, from {}", s.source),
+            _ => format!("from {}", s.source),
+        };
+        let before = if s.source_failed_before {
+            ", a source that had failed under the attack"
+        } else {
+            ""
+        };
+        format!(
+            "; this account then signed in successfully {how}{before} at {}",
+            time_text(s.time_ms)
+        )
+    });
+    let attacker = match e.subject {
+        Subject::Source(src) => serde_json::json!({ "source": src.to_string() }),
+        Subject::Password(PasswordDigest(d)) => {
+            serde_json::json!({ "password_digest": format!("{d:016x}") })
+        }
+        Subject::Account(_) => serde_json::json!({ "account": "this account" }),
+    };
+    serde_json::json!({
+        "detector": detector.as_str(),
+        "explanation": format!("{attack}{}.", login.unwrap_or_default()),
+        "attacker": attacker,
+        "distinct": e.distinct,
+        "distinct_of": of,
+        "attempts": e.attempts,
+        "failures": e.failures,
+        "failure_ratio": e.failure_ratio,
+        "window": { "start": time_text(e.window_start_ms), "end": time_text(e.window_end_ms) },
+        "login": e.success.map(|s| serde_json::json!({
+            "time": time_text(s.time_ms),
+            "source": s.source.to_string(),
+            "source_failed_before": s.source_failed_before,
+        })),
+        "score": score,
+    })
+}
+
+/// The finding a signal makes under `rule`, for `account` (resolved by the
+/// caller); `None` unless it is a `LikelyCompromised` signal at or above the
+/// rule's `min_score`.
+pub fn signal_finding(rule: &Rule, sig: &Signal, account: AccountId) -> Option<NewFinding> {
+    let success = sig.evidence.success?;
+    if sig.kind != SignalKind::LikelyCompromised || sig.score < rule.spec.min_score {
+        return None;
+    }
+    let detector = rule.spec.detector;
+    let attacker = match sig.evidence.subject {
+        Subject::Source(s) => s.to_string(),
+        Subject::Password(PasswordDigest(d)) => format!("{d:016x}"),
+        Subject::Account(_) => "account".to_owned(),
+    };
+    let behaviour = format!("{attacker}|{}|{}", success.time_ms, success.source);
+    Some(NewFinding {
+        account,
+        detector: detector.as_str().to_owned(),
+        score: f64::from(sig.score),
+        evidence: signal_evidence(detector, &sig.evidence, sig.score),
+        observed_at: Timestamp::from_millis(success.time_ms),
+        dedupe_key: finding_key(&rule.spec.id, account, detector, &behaviour),
+    })
+}
+
+/// A finding as the admin API and CLI show it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct FindingView {
+    /// Id.
+    pub id: i64,
+    /// The account.
+    pub account_id: String,
+    /// Its address.
+    pub email: String,
+    /// Rule id.
+    pub rule: String,
+    /// Rule version that made it.
+    pub rule_version: i64,
+    /// Detector.
+    pub detector: String,
+    /// `shadow` or `enforce`.
+    pub mode: String,
+    /// `notify` or `force_reset`.
+    pub action: String,
+    /// `shadow`, `pending` (handed to remediation) or `held` (over the cap).
+    pub status: String,
+    /// Confidence, 0 to 1.
+    pub score: f64,
+    /// Why: figures and a sentence.
+    #[schema(value_type = Object)]
+    pub evidence: serde_json::Value,
+    /// When the behaviour happened.
+    pub observed_at: String,
+    /// When it was recorded.
+    pub created_at: String,
+}
+
+impl From<Finding> for FindingView {
+    fn from(f: Finding) -> Self {
+        FindingView {
+            id: f.id,
+            account_id: f.account_id.to_string(),
+            email: f.email,
+            rule: f.rule_id,
+            rule_version: f.rule_version,
+            detector: f.detector,
+            mode: f.mode.to_string(),
+            action: f.action.to_string(),
+            status: f.status.to_string(),
+            score: f.score,
+            evidence: f.evidence,
+            observed_at: f.observed_at.to_rfc3339(),
+            created_at: f.created_at.to_rfc3339(),
+        }
+    }
+}
+
+impl App {
+    /// Records findings under `rule` (its current version). Shadow findings act on
+    /// nothing; enforce findings within the cap are `pending` for remediation.
+    pub async fn record_findings(
+        &self,
+        rule: &Rule,
+        findings: &[NewFinding],
+        by: Actor,
+    ) -> Result<RecordedFindings, AppError> {
+        let now = self.clock.now();
+        let target = FindingRule {
+            id: rule.spec.id.clone(),
+            version: rule.version,
+            mode: rule.spec.mode,
+            action: rule.spec.action,
+            max_per_day: i64::from(rule.spec.max_findings_per_day),
+        };
+        let audit =
+            NewAuditEntry::new(now, by, AuditAction::FindingsRecorded).target(&rule.spec.id);
+        let r = self
+            .store
+            .record_findings(&target, findings, now, audit)
+            .await?;
+        for (status, n) in [
+            (FindingStatus::Shadow, r.shadow),
+            (FindingStatus::Pending, r.pending),
+            (FindingStatus::Held, r.held),
+        ] {
+            if n > 0 {
+                metrics::counter!("gatehouse_findings_total", "rule" => rule.spec.id.clone(), "status" => status.as_str())
+                    .increment(n);
+            }
+        }
+        if r.held > 0 {
+            tracing::warn!(rule = %rule.spec.id, held = r.held, cap = rule.spec.max_findings_per_day,
+                "rule reached its daily cap: further findings wait for a person");
+        }
+        Ok(r)
+    }
+
+    /// Findings, newest first.
+    pub async fn findings(&self, filter: &FindingFilter) -> Result<Vec<FindingView>, AppError> {
+        Ok(self
+            .store
+            .findings(filter)
+            .await?
+            .into_iter()
+            .map(FindingView::from)
+            .collect())
+    }
+
+    /// The rule for a detector that acts outside the event stream (breached
+    /// password, leaked pairs): the first one not `off`, if any.
+    pub async fn rule_for_detector(&self, kind: DetectorKind) -> Result<Option<Rule>, AppError> {
+        Ok(self.rules().await?.into_iter().find(|r| {
+            r.spec.detector == kind && r.spec.mode != gatehouse_domain::finding::RuleMode::Off
+        }))
+    }
+}

@@ -1,0 +1,279 @@
+//! The live detection monitor: `serve` tails `login_events` and runs every event
+//! rule not `off` over each new event, recording findings as they arise.
+//!
+//! **Tailing by id.** Events are read in id order after a low-water mark. On
+//! PostgreSQL ids are handed out before commit, so a later id can become visible
+//! before an earlier one; ids skipped over are asked for again for
+//! [`GAP_GRACE`] before being given up (most never come: `ON CONFLICT DO
+//! NOTHING` uses up ids of duplicate events). The low-water mark — every id at or
+//! below it seen or given up — is saved as the checkpoint.
+//!
+//! **State after a restart, or after a rule changed.** The detectors' state is
+//! rebuilt by replaying, in time order, the stored events of the last window
+//! with ids at or below the checkpoint; tailing then goes on after it, so no event is
+//! counted twice. Findings the replay raises again are recognised by their
+//! dedupe key and not recorded twice. Events older than the longest window
+//! when they are read (history imported late) are not fed: they are backtest
+//! material, not live traffic.
+//!
+//! Two replicas each run a monitor over the same table; they raise the same
+//! findings, which the store records once, and share each rule's daily cap.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gatehouse_domain::audit::Actor;
+use gatehouse_domain::finding::RuleMode;
+use gatehouse_store::{LoginEvent, NewFinding};
+
+use super::App;
+use super::evaluate::{Candidate, Evaluator};
+
+/// The checkpoint's name in `monitor_checkpoints`.
+pub const CHECKPOINT: &str = "detection";
+/// How long an id skipped over is asked for again.
+pub const GAP_GRACE: Duration = Duration::from_secs(5);
+/// Gaps remembered at once (beyond this the oldest are given up).
+const MAX_GAPS: usize = 10_000;
+/// Events read per query.
+const PAGE: i64 = 2000;
+/// How often the monitor looks for new events when nothing wakes it.
+const POLL: Duration = Duration::from_millis(500);
+/// How often it checks whether another replica changed a rule.
+const RULES_CHECK: Duration = Duration::from_secs(10);
+
+/// What one pass did (for tests and logs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PassReport {
+    /// Events fed to the rules.
+    pub events: u64,
+    /// Findings recorded now.
+    pub findings: u64,
+}
+
+/// The monitor's state.
+pub struct Monitor {
+    app: Arc<App>,
+    eval: Evaluator,
+    /// Rule ids and versions the engines were built from.
+    built_from: Vec<(String, i64)>,
+    low_water: i64,
+    max_seen: i64,
+    gaps: BTreeMap<i64, Instant>,
+    saved: i64,
+}
+
+impl Monitor {
+    /// A monitor with its state rebuilt from the stored events and checkpoint.
+    pub async fn start(app: Arc<App>) -> anyhow::Result<Self> {
+        let mut m = Monitor {
+            app,
+            eval: Evaluator::new([]),
+            built_from: Vec::new(),
+            low_water: 0,
+            max_seen: 0,
+            gaps: BTreeMap::new(),
+            saved: 0,
+        };
+        m.rebuild().await?;
+        Ok(m)
+    }
+
+    /// Rebuilds the engines from the rules in force and replays the last window.
+    pub async fn rebuild(&mut self) -> anyhow::Result<PassReport> {
+        let store = self.app.store.clone();
+        let rules: Vec<_> = self
+            .app
+            .rules()
+            .await?
+            .into_iter()
+            .filter(|r| r.spec.mode != RuleMode::Off && r.spec.detector.reads_events())
+            .collect();
+        self.built_from = rules
+            .iter()
+            .map(|r| (r.spec.id.clone(), r.version))
+            .collect();
+        self.eval = Evaluator::new(rules);
+        let checkpoint = store.monitor_checkpoint(CHECKPOINT).await?.unwrap_or(0);
+        self.low_water = checkpoint;
+        self.max_seen = checkpoint;
+        self.saved = checkpoint;
+        self.gaps.clear();
+        let now = self.app.clock.now();
+        let from = now.minus(self.eval.longest_window());
+        let until = gatehouse_domain::Timestamp::from_millis(i64::MAX);
+        let mut after = None;
+        let mut report = PassReport::default();
+        let mut batch = Vec::new();
+        loop {
+            let page = store.login_events(from, until, after, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.cursor());
+            let full = page.len() as i64 == PAGE;
+            let replay: Vec<_> = page.into_iter().filter(|e| e.id <= checkpoint).collect();
+            report = report + self.feed(&replay, &mut batch).await?;
+            if !full {
+                break;
+            }
+        }
+        tracing::info!(
+            rules = self.built_from.len(),
+            replayed = report.events,
+            checkpoint,
+            "detection monitor state rebuilt"
+        );
+        Ok(report)
+    }
+
+    /// Feeds events to the rules and records the findings they raise.
+    async fn feed(
+        &mut self,
+        events: &[LoginEvent],
+        candidates: &mut Vec<Candidate>,
+    ) -> anyhow::Result<PassReport> {
+        let oldest = self.app.clock.now().minus(self.eval.longest_window());
+        candidates.clear();
+        let mut fed = 0;
+        for ev in events {
+            if ev.time < oldest {
+                continue;
+            }
+            fed += 1;
+            self.eval.observe(ev, candidates);
+        }
+        let mut by_rule: BTreeMap<usize, Vec<NewFinding>> = BTreeMap::new();
+        for c in candidates.iter() {
+            if let Some(f) = self.eval.finding(self.app.store.as_ref(), c).await? {
+                by_rule.entry(c.engine).or_default().push(f);
+            }
+        }
+        let mut recorded = 0;
+        for (engine, findings) in by_rule {
+            let rule = &self.eval.engines[engine].rule;
+            let r = self
+                .app
+                .record_findings(rule, &findings, Actor::System)
+                .await?;
+            recorded += r.ids.len() as u64;
+        }
+        Ok(PassReport {
+            events: fed,
+            findings: recorded,
+        })
+    }
+
+    /// Reads and processes everything new, re-asks for gaps, saves the checkpoint.
+    pub async fn pass(&mut self) -> anyhow::Result<PassReport> {
+        let store = self.app.store.clone();
+        let mut report = PassReport::default();
+        let mut candidates = Vec::new();
+        loop {
+            let page = store.login_events_after_id(self.max_seen, PAGE).await?;
+            let full = page.len() as i64 == PAGE;
+            let now = Instant::now();
+            for ev in &page {
+                for missing in (self.max_seen + 1..ev.id).take(MAX_GAPS) {
+                    self.gaps.insert(missing, now);
+                }
+                self.max_seen = ev.id;
+            }
+            report = report + self.feed(&page, &mut candidates).await?;
+            if !full {
+                break;
+            }
+        }
+        if !self.gaps.is_empty() {
+            let ids: Vec<i64> = self.gaps.keys().copied().collect();
+            let late = store.login_events_by_ids(&ids).await?;
+            for ev in &late {
+                self.gaps.remove(&ev.id);
+            }
+            report = report + self.feed(&late, &mut candidates).await?;
+            let now = Instant::now();
+            self.gaps
+                .retain(|_, since| now.duration_since(*since) < GAP_GRACE);
+            while self.gaps.len() > MAX_GAPS {
+                self.gaps.pop_first();
+            }
+        }
+        self.low_water = self
+            .gaps
+            .keys()
+            .next()
+            .map_or(self.max_seen, |first| first - 1);
+        if self.low_water != self.saved {
+            store
+                .save_monitor_checkpoint(CHECKPOINT, self.low_water, self.app.clock.now())
+                .await?;
+            self.saved = self.low_water;
+        }
+        Ok(report)
+    }
+
+    /// Whether the rules in force differ from those the engines were built from.
+    async fn rules_differ(&self) -> anyhow::Result<bool> {
+        let now: Vec<(String, i64)> = self
+            .app
+            .rules()
+            .await?
+            .into_iter()
+            .filter(|r| r.spec.mode != RuleMode::Off && r.spec.detector.reads_events())
+            .map(|r| (r.spec.id, r.version))
+            .collect();
+        Ok(now != self.built_from)
+    }
+
+    /// Runs until `shutdown` resolves: a pass every [`POLL`], a rebuild when a
+    /// rule changes (here, or on another replica). Errors are logged and retried.
+    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let changed = self.app.rules_changed.clone();
+        let mut last_rules_check = Instant::now();
+        loop {
+            let mut rebuild = false;
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = changed.notified() => rebuild = true,
+                _ = tokio::time::sleep(POLL) => {}
+            }
+            if !rebuild && last_rules_check.elapsed() >= RULES_CHECK {
+                last_rules_check = Instant::now();
+                rebuild = self.rules_differ().await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "detection monitor could not read the rules");
+                    false
+                });
+            }
+            let result = if rebuild {
+                // Save where we are first: the replay covers everything up to it.
+                match self.pass().await {
+                    Ok(_) => self.rebuild().await,
+                    Err(e) => Err(e),
+                }
+            } else {
+                self.pass().await
+            };
+            match result {
+                Ok(r) if r.findings > 0 => {
+                    tracing::info!(
+                        events = r.events,
+                        findings = r.findings,
+                        "detection monitor recorded findings"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "detection monitor pass failed; retrying"),
+            }
+        }
+    }
+}
+
+impl std::ops::Add for PassReport {
+    type Output = PassReport;
+    fn add(self, o: PassReport) -> PassReport {
+        PassReport {
+            events: self.events + o.events,
+            findings: self.findings + o.findings,
+        }
+    }
+}
