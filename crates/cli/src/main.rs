@@ -7,6 +7,7 @@ mod breach_cmd;
 mod events_cmd;
 mod file_import;
 mod outbox_cmd;
+mod rules_cmd;
 
 // jemalloc rather than glibc malloc: the request path allocates small, short-lived
 // objects from many threads, where glibc's arenas contend (BENCHMARKS.md, figure 3).
@@ -66,6 +67,13 @@ enum Command {
         #[command(subcommand)]
         command: events_cmd::EventsCommand,
     },
+    /// Compromise-check rules: list, show, apply a TOML file, backtest.
+    Rules {
+        #[command(subcommand)]
+        command: rules_cmd::RulesCommand,
+    },
+    /// List findings (accounts the rules judged likely compromised), with why.
+    Findings(rules_cmd::FindingsArgs),
     /// Breached-password index: import the Pwned Passwords corpus, check, stats.
     Breach {
         #[command(subcommand)]
@@ -207,6 +215,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Outbox { command } => outbox_cmd::run(config, command).await,
         Command::Events { command } => events_cmd::run(config, command).await,
+        Command::Rules { command } => rules_cmd::run(config, command).await,
+        Command::Findings(args) => rules_cmd::findings(config, args).await,
         Command::Bench { .. } | Command::Breach { .. } => unreachable!("handled above"),
     }
 }
@@ -256,11 +266,24 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    app.install_rules().await?;
+    let detection = app
+        .config
+        .detection
+        .then(|| gatehouse_server::spawn_detection(app.clone()));
+    if detection.is_none() {
+        eprintln!(
+            "Compromise checks are off (detection = false): login events are stored, no rule runs"
+        );
+    }
     let housekeeping = gatehouse_server::spawn_housekeeping(app.clone());
     let delivery = gatehouse_server::mail::spawn_delivery(app.clone(), std::sync::Arc::new(mailer));
     gatehouse_server::http::serve(listener, router, shutdown_signal()).await?;
     housekeeping.abort();
     delivery.abort();
+    if let Some(d) = detection {
+        d.abort();
+    }
     reloader.abort();
     app.store.close().await;
     Ok(ExitCode::SUCCESS)

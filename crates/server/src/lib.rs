@@ -57,3 +57,20 @@ pub fn spawn_housekeeping(app: Arc<App>) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+/// Installs the rules (shipped ones into an empty store, then `rules_file`) and
+/// runs the detection monitor over incoming login events until the task is
+/// aborted. A monitor that cannot start is retried every ten seconds.
+pub fn spawn_detection(app: Arc<App>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match app::monitor::Monitor::start(app.clone()).await {
+                Ok(m) => return m.run(std::future::pending()).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "detection monitor could not start; retrying in 10 s");
+                    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                }
+            }
+        }
+    })
+}

@@ -191,6 +191,8 @@ pub struct BreachedLogin {
     pub session: SessionId,
     /// Lower bound of how often the password was seen in breaches.
     pub approx_count: u64,
+    /// The credential's version (a finding is recorded once per password).
+    pub credential_version: i64,
     /// When.
     pub at: Timestamp,
 }
@@ -276,11 +278,10 @@ impl App {
     /// `gatehouse_breach_logins_detected_total`) and asks the person to change the
     /// password at this sign-in, without a reset and without ending any session.
     ///
-    /// The compromise checks (issue 5) turn this into a finding of the
-    /// "breached password in use" detector: keep this the only caller-facing entry
-    /// point, record the finding here, and let the rule's mode decide whether the
-    /// advice grows into anything more (shadow: record only; enforce: a campaign).
-    /// Recording is best effort: a store failure is logged, never fails the login.
+    /// It is also a finding of the `breached_password` rule (once per account and
+    /// password), whose mode decides whether it grows into anything more (shadow:
+    /// record only; enforce: handed to remediation). Recording is best effort: a
+    /// store failure is logged, never fails the login.
     pub(crate) async fn breached_password_in_use(
         &self,
         login: &BreachedLogin,
@@ -298,9 +299,51 @@ impl App {
         if let Err(e) = self.store.append_audit(audit).await {
             tracing::warn!(error = %e, account = %login.account, "could not record a breached password in use");
         }
+        if let Err(e) = self.breached_login_finding(login).await {
+            tracing::warn!(error = %e, account = %login.account, "could not record a breached-password finding");
+        }
         PasswordAdvice::ChangeBreached {
             approx_count: login.approx_count,
         }
+    }
+
+    /// The finding of a breached login, under the `breached_password` rule (if one
+    /// is not off): once per account and password (credential version).
+    async fn breached_login_finding(&self, login: &BreachedLogin) -> Result<(), AppError> {
+        use super::rules::DetectorKind;
+        let Some(rule) = self
+            .rule_for_detector(DetectorKind::BreachedPassword)
+            .await?
+        else {
+            return Ok(());
+        };
+        let behaviour = format!("credential v{}", login.credential_version);
+        let finding = gatehouse_store::NewFinding {
+            account: login.account,
+            detector: DetectorKind::BreachedPassword.as_str().to_owned(),
+            score: 1.0,
+            evidence: serde_json::json!({
+                "detector": DetectorKind::BreachedPassword.as_str(),
+                "explanation": format!(
+                    "this account signed in at {} with a password that appears in known breaches (seen about {} times); the sign-in asked the person to change it",
+                    login.at.to_rfc3339(),
+                    login.approx_count
+                ),
+                "login": { "time": login.at.to_rfc3339(), "session": login.session.to_string() },
+                "breach_count_at_least": login.approx_count,
+                "credential_version": login.credential_version,
+            }),
+            observed_at: login.at,
+            dedupe_key: super::findings::finding_key(
+                &rule.spec.id,
+                login.account,
+                DetectorKind::BreachedPassword,
+                &behaviour,
+            ),
+        };
+        self.record_findings(&rule, &[finding], Actor::System)
+            .await?;
+        Ok(())
     }
 
     /// Facts about the index in use, or `None` when breach checks are off.

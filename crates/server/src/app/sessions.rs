@@ -200,6 +200,7 @@ impl App {
                     account: record.account.id,
                     session: id,
                     approx_count,
+                    credential_version: record.version,
                     at: now,
                 };
                 Some(self.breached_password_in_use(&login, client).await)

@@ -11,6 +11,7 @@ mod metrics;
 pub mod notices_api;
 pub mod pages;
 pub mod recovery_pages;
+pub mod rules_api;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -61,7 +62,8 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
             api::router()
                 .merge(notices_api::router())
                 .merge(breach_api::router())
-                .merge(events_api::router()),
+                .merge(events_api::router())
+                .merge(rules_api::router()),
         )
         .split_for_parts();
     let components = spec.components.get_or_insert_with(Default::default);

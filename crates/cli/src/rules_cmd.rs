@@ -1,0 +1,322 @@
+//! `gatehouse rules …` and `gatehouse findings`: the compromise-check rules and
+//! what they found, from the command line (the same use cases as the admin API).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use gatehouse_domain::audit::Actor;
+use gatehouse_server::Config;
+use gatehouse_server::app::backtest::{BacktestOutcome, BacktestReport, BacktestRequest};
+use gatehouse_server::app::rules::{Rule, parse_rules_toml};
+use gatehouse_server::http::rules_api::FindingsQuery;
+
+#[derive(Subcommand)]
+pub enum RulesCommand {
+    /// List the rules: id, version, detector, mode, action, daily cap.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one rule in full (as TOML), or a past version of it.
+    Show {
+        /// Rule id.
+        id: String,
+        /// A past version (default: the current one).
+        #[arg(long)]
+        version: Option<i64>,
+    },
+    /// Create or edit rules from a TOML file of `[[rule]]` tables. A rule that
+    /// differs from the stored one gets a new version; rules not in the file are
+    /// left as they are. The whole file is checked before anything is stored.
+    Apply {
+        /// The .toml file.
+        file: PathBuf,
+    },
+    /// Run a rule over stored login events without side effects: how many
+    /// accounts it would flag, a sample with evidence, compared with the current
+    /// version and the rule's normal daily volume.
+    Backtest {
+        /// Rule id.
+        id: String,
+        /// Start of the period: RFC 3339 time, or a duration back from now such
+        /// as 24h, 7d (default 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// End of the period: RFC 3339 time (default now).
+        #[arg(long)]
+        until: Option<String>,
+        /// Test this draft instead (a TOML file holding one `[[rule]]` with this
+        /// id), compared with the stored version.
+        #[arg(long)]
+        draft: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `gatehouse findings` options.
+#[derive(Args)]
+pub struct FindingsArgs {
+    /// Only this rule's findings.
+    #[arg(long)]
+    rule: Option<String>,
+    /// Only this account's (id or e-mail address).
+    #[arg(long)]
+    account: Option<String>,
+    /// Only this status: shadow, pending or held.
+    #[arg(long)]
+    status: Option<String>,
+    /// Recorded at or after: RFC 3339 time, or a duration back such as 24h, 7d.
+    #[arg(long)]
+    since: Option<String>,
+    /// Recorded before: RFC 3339 time.
+    #[arg(long)]
+    until: Option<String>,
+    /// At most this many (newest first).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=1000))]
+    limit: i64,
+    /// Print JSON (with the full evidence).
+    #[arg(long)]
+    json: bool,
+}
+
+/// "7d", "24h", "90m" back from now, or an RFC 3339 time as given.
+fn time_arg(now: gatehouse_domain::Timestamp, s: &str) -> anyhow::Result<String> {
+    let unit = |c: char| match c {
+        'm' => Some(60),
+        'h' => Some(3600),
+        'd' => Some(86_400),
+        _ => None,
+    };
+    if let Some(last) = s.chars().last()
+        && let Some(secs) = unit(last)
+        && let Ok(n) = s[..s.len() - 1].parse::<u64>()
+    {
+        return Ok(now
+            .minus(std::time::Duration::from_secs(n * secs))
+            .to_rfc3339());
+    }
+    gatehouse_domain::Timestamp::parse_rfc3339(s)
+        .map(|t| t.to_rfc3339())
+        .map_err(|e| {
+            anyhow::anyhow!("{s:?} is neither an RFC 3339 time nor a duration like 24h or 7d: {e}")
+        })
+}
+
+fn print_rules(rules: &[Rule]) {
+    println!(
+        "{:<28} {:>3}  {:<22} {:<8} {:<12} {:>9}",
+        "RULE", "VER", "DETECTOR", "MODE", "ACTION", "CAP/DAY"
+    );
+    for r in rules {
+        println!(
+            "{:<28} {:>3}  {:<22} {:<8} {:<12} {:>9}",
+            r.spec.id,
+            r.version,
+            r.spec.detector.as_str(),
+            r.spec.mode.as_str(),
+            r.spec.action.as_str(),
+            r.spec.max_findings_per_day
+        );
+    }
+}
+
+fn outcome_line(label: &str, o: &BacktestOutcome) -> String {
+    format!(
+        "{label}: {} accounts flagged ({:.2}% of all accounts, {:.1}/day{}), {} findings, {} signals about unknown addresses",
+        o.flagged_accounts,
+        o.share_of_accounts * 100.0,
+        o.per_day,
+        o.multiple_of_normal
+            .map(|m| format!(", {m:.1}× normal"))
+            .unwrap_or_default(),
+        o.findings,
+        o.unknown_addresses
+    )
+}
+
+fn print_backtest(r: &BacktestReport) {
+    println!(
+        "Backtest of rule {:?} over {} .. {}: {} events, {} accounts",
+        r.rule, r.since, r.until, r.events, r.accounts
+    );
+    let label = match r.tested.version {
+        Some(v) => format!("version {v}"),
+        None => "draft".to_owned(),
+    };
+    println!("  {}", outcome_line(&label, &r.tested));
+    if let Some(c) = &r.current {
+        println!(
+            "  {}",
+            outcome_line(&format!("current version {}", c.version.unwrap_or(0)), c)
+        );
+    }
+    println!(
+        "  normal volume: {} findings a day (median, last 30 days)",
+        r.normal_daily_findings
+    );
+    for w in &r.warnings {
+        println!("  WARNING: {w}");
+    }
+    if !r.sample.is_empty() {
+        println!("  sample:");
+        for s in &r.sample {
+            println!(
+                "    {} (score {:.2}): {}",
+                s.email,
+                s.score,
+                s.evidence["explanation"].as_str().unwrap_or("")
+            );
+        }
+    }
+}
+
+pub async fn run(config: Config, command: RulesCommand) -> anyhow::Result<ExitCode> {
+    // Read input files before touching the database: a wrong path fails fast.
+    let read = |p: &PathBuf| {
+        std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))
+    };
+    let draft = match &command {
+        RulesCommand::Apply { file } => Some(read(file)?),
+        RulesCommand::Backtest {
+            draft: Some(file), ..
+        } => Some(read(file)?),
+        _ => None,
+    };
+    let app = gatehouse_server::build_app(config).await?;
+    app.install_rules().await?;
+    match command {
+        RulesCommand::List { json } => {
+            let rules = app.rules().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rules)?);
+            } else {
+                print_rules(&rules);
+            }
+        }
+        RulesCommand::Show { id, version } => {
+            let rule = app.rule(&id, version).await?;
+            println!(
+                "# version {}, written {} by {}",
+                rule.version,
+                rule.updated_at.to_rfc3339(),
+                rule.updated_by
+            );
+            #[derive(serde::Serialize)]
+            struct File<'a> {
+                rule: [&'a gatehouse_server::app::rules::RuleSpec; 1],
+            }
+            print!("{}", toml::to_string(&File { rule: [&rule.spec] })?);
+        }
+        RulesCommand::Apply { file } => {
+            let text = draft.expect("read above");
+            let changes = app
+                .apply_rules(&text, Actor::System)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            for c in &changes {
+                println!(
+                    "{} {} (version {}, {})",
+                    if c.changed { "stored" } else { "unchanged" },
+                    c.rule.spec.id,
+                    c.rule.version,
+                    c.rule.spec.mode
+                );
+            }
+        }
+        RulesCommand::Backtest {
+            id,
+            since,
+            until,
+            draft: draft_path,
+            json,
+        } => {
+            let now = app.clock.now();
+            let draft = match (draft, draft_path) {
+                (Some(text), Some(path)) => {
+                    let mut rules = parse_rules_toml(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    if rules.len() != 1 {
+                        anyhow::bail!(
+                            "{}: a draft file holds exactly one [[rule]]; this one has {}",
+                            path.display(),
+                            rules.len()
+                        );
+                    }
+                    Some(rules.remove(0))
+                }
+                _ => None,
+            };
+            let req = BacktestRequest {
+                since: since.map(|s| time_arg(now, &s)).transpose()?,
+                until: until.map(|s| time_arg(now, &s)).transpose()?,
+                draft,
+            };
+            let pb = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "backtest {bar:40} {pos}/{len} events ({per_sec}, {eta})",
+                )
+                .expect("valid template"),
+            );
+            if json {
+                pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+            }
+            let report = app
+                .backtest_rule(&id, req, |done, total| {
+                    pb.set_length(total);
+                    pb.set_position(done);
+                })
+                .await;
+            pb.finish_and_clear();
+            let report = report?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_backtest(&report);
+            }
+        }
+    }
+    app.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn findings(config: Config, args: FindingsArgs) -> anyhow::Result<ExitCode> {
+    let app = gatehouse_server::build_app(config).await?;
+    let now = app.clock.now();
+    let q = FindingsQuery {
+        rule: args.rule,
+        account: args.account,
+        status: args.status,
+        since: args.since.map(|s| time_arg(now, &s)).transpose()?,
+        until: args.until.map(|s| time_arg(now, &s)).transpose()?,
+        before: None,
+        limit: Some(args.limit),
+    };
+    let filter = q.filter(&app).await?;
+    let found = app.findings(&filter).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&found)?);
+    } else if found.is_empty() {
+        println!("no findings");
+    } else {
+        for f in &found {
+            println!(
+                "#{} {} {} v{} {} score {:.2} — {} — {}",
+                f.id,
+                f.created_at,
+                f.rule,
+                f.rule_version,
+                f.status,
+                f.score,
+                f.email,
+                f.evidence["explanation"].as_str().unwrap_or("")
+            );
+        }
+    }
+    app.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}

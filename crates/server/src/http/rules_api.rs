@@ -1,0 +1,193 @@
+//! Admin JSON routes of the compromise checks: rules (list, read, create or
+//! edit, backtest) and findings (list by rule, account, status and time).
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use gatehouse_domain::finding::FindingStatus;
+use gatehouse_domain::{AccountId, Timestamp};
+use gatehouse_store::FindingFilter;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::backtest::{BacktestReport, BacktestRequest};
+use crate::app::findings::FindingView;
+use crate::app::rules::{Rule, RuleChange, RuleSpec};
+use crate::app::{App, AppError};
+use crate::http::error::{ApiError, ApiJson, ErrorBody};
+use crate::http::extract::OperatorAuth;
+
+type AppState = State<Arc<App>>;
+
+/// Every rule with its current version.
+#[utoipa::path(get, path = "/admin/rules", tag = "rules",
+    responses((status = 200, body = Vec<Rule>), (status = 401, body = ErrorBody)),
+    security(("operator" = [])))]
+async fn list_rules(
+    State(app): AppState,
+    OperatorAuth(_op): OperatorAuth,
+) -> Result<axum::Json<Vec<Rule>>, ApiError> {
+    Ok(axum::Json(app.rules().await?))
+}
+
+/// Which version of a rule to read.
+#[derive(Deserialize, IntoParams)]
+pub struct VersionQuery {
+    /// A past version (default: the current one).
+    pub version: Option<i64>,
+}
+
+/// One rule: its current version, or `?version=N`.
+#[utoipa::path(get, path = "/admin/rules/{id}", tag = "rules", params(("id" = String, Path), VersionQuery),
+    responses((status = 200, body = Rule), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("operator" = [])))]
+async fn get_rule(
+    State(app): AppState,
+    OperatorAuth(_op): OperatorAuth,
+    Path(id): Path<String>,
+    Query(q): Query<VersionQuery>,
+) -> Result<axum::Json<Rule>, ApiError> {
+    Ok(axum::Json(app.rule(&id, q.version).await?))
+}
+
+/// Creates or edits a rule. The body is the whole rule (settings left out take
+/// the detector's defaults); its `id` must match the path. A changed rule gets a
+/// new version (`changed: true`); the same rule again changes nothing. Audited.
+#[utoipa::path(put, path = "/admin/rules/{id}", tag = "rules", params(("id" = String, Path)),
+    request_body = RuleSpec,
+    responses((status = 200, body = RuleChange), (status = 400, body = ErrorBody, description = "`invalid_rule`, naming the setting"),
+              (status = 401, body = ErrorBody)),
+    security(("operator" = [])))]
+async fn put_rule(
+    State(app): AppState,
+    OperatorAuth(op): OperatorAuth,
+    Path(id): Path<String>,
+    ApiJson(spec): ApiJson<RuleSpec>,
+) -> Result<axum::Json<RuleChange>, ApiError> {
+    if spec.id != id {
+        return Err(AppError::InvalidRule(format!(
+            "the body's id {:?} is not the rule in the path ({id:?})",
+            spec.id
+        ))
+        .into());
+    }
+    Ok(axum::Json(app.put_rule(spec, op.actor()).await?))
+}
+
+/// Runs the rule — or `draft`, an edit of it — over the stored login events of
+/// `since..until` (default: the last 7 days) with no side effects: how many
+/// accounts it would flag, a sample with evidence, the current version's count
+/// and the rule's normal daily volume, and warnings when they are out of line.
+#[utoipa::path(post, path = "/admin/rules/{id}/backtest", tag = "rules", params(("id" = String, Path)),
+    request_body = BacktestRequest,
+    responses((status = 200, body = BacktestReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 401, body = ErrorBody)),
+    security(("operator" = [])))]
+async fn backtest_rule(
+    State(app): AppState,
+    OperatorAuth(_op): OperatorAuth,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<BacktestRequest>,
+) -> Result<axum::Json<BacktestReport>, ApiError> {
+    Ok(axum::Json(app.backtest_rule(&id, req, |_, _| {}).await?))
+}
+
+/// Which findings to list (all optional; newest first).
+#[derive(Deserialize, IntoParams, Default)]
+pub struct FindingsQuery {
+    /// One rule's id.
+    pub rule: Option<String>,
+    /// One account: its id or e-mail address.
+    pub account: Option<String>,
+    /// `shadow`, `pending` or `held`.
+    pub status: Option<String>,
+    /// Recorded at or after (RFC 3339).
+    pub since: Option<String>,
+    /// Recorded before (RFC 3339).
+    pub until: Option<String>,
+    /// Page: findings with ids below this (the last id of the previous page).
+    pub before: Option<i64>,
+    /// At most this many, 1 to 1000 (default 100).
+    pub limit: Option<i64>,
+}
+
+impl FindingsQuery {
+    /// The store filter, with a clear error for each bad parameter.
+    pub async fn filter(&self, app: &App) -> Result<FindingFilter, AppError> {
+        let time = |field: &'static str, v: &Option<String>| {
+            v.as_deref()
+                .map(|s| {
+                    Timestamp::parse_rfc3339(s).map_err(|e| AppError::Invalid {
+                        field,
+                        message: format!("must be an RFC 3339 time: {e}"),
+                    })
+                })
+                .transpose()
+        };
+        let account = match self.account.as_deref() {
+            None => None,
+            Some(a) => Some(app.find_account_ref(a).await?),
+        };
+        Ok(FindingFilter {
+            rule: self.rule.clone(),
+            account,
+            since: time("since", &self.since)?,
+            until: time("until", &self.until)?,
+            status: self
+                .status
+                .as_deref()
+                .map(|s| {
+                    s.parse::<FindingStatus>()
+                        .map_err(|message| AppError::Invalid {
+                            field: "status",
+                            message,
+                        })
+                })
+                .transpose()?,
+            before_id: self.before,
+            limit: self.limit.unwrap_or(100).clamp(1, 1000),
+        })
+    }
+}
+
+/// Findings by rule, account, status and time, newest first, each with its evidence.
+#[utoipa::path(get, path = "/admin/findings", tag = "rules", params(FindingsQuery),
+    responses((status = 200, body = Vec<FindingView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("operator" = [])))]
+async fn list_findings(
+    State(app): AppState,
+    OperatorAuth(_op): OperatorAuth,
+    Query(q): Query<FindingsQuery>,
+) -> Result<axum::Json<Vec<FindingView>>, ApiError> {
+    let filter = q.filter(&app).await?;
+    Ok(axum::Json(app.findings(&filter).await?))
+}
+
+impl App {
+    /// An account named by id or e-mail address (`NotFound` if neither names one).
+    pub async fn find_account_ref(&self, reference: &str) -> Result<AccountId, AppError> {
+        if let Ok(id) = reference.parse::<AccountId>() {
+            return Ok(id);
+        }
+        let email = gatehouse_domain::Email::parse(reference).map_err(|e| AppError::Invalid {
+            field: "account",
+            message: format!("must be an account id or an e-mail address: {e}"),
+        })?;
+        self.store
+            .login_record(&email.key())
+            .await?
+            .map(|r| r.account.id)
+            .ok_or(AppError::NotFound("account"))
+    }
+}
+
+/// The routes with their OpenAPI entries.
+pub fn router() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_rules))
+        .routes(routes!(get_rule, put_rule))
+        .routes(routes!(backtest_rule))
+        .routes(routes!(list_findings))
+}
