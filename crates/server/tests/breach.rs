@@ -316,6 +316,7 @@ both_engines!(
         let t = t
             .restart_with(&[("GATEHOUSE_BREACH_INDEX", shared_index().to_str().unwrap())])
             .await;
+        t.app.install_rules().await.unwrap();
 
         let r = t
             .post_json(
@@ -372,6 +373,28 @@ both_engines!(
         );
         let detail: Value = serde_json::from_str(&detected[0].detail).unwrap();
         assert_eq!(detail["policy"], "ask_to_change");
+
+        // A finding of the shipped `breached-password` rule (shadow: acts on
+        // nothing), once per password: a second sign-in adds none.
+        t.log_in("dee@example.com", BREACHED).await;
+        let findings = t
+            .app
+            .findings(&gatehouse_store::FindingFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        let f = &findings[0];
+        assert_eq!(
+            (f.rule.as_str(), f.status.as_str()),
+            ("breached-password", "shadow")
+        );
+        assert_eq!(f.account_id, dee.to_string());
+        let why = f.evidence["explanation"].as_str().unwrap();
+        assert!(why.contains("appears in known breaches"), "{why}");
+        assert!(!f.evidence.to_string().contains(BREACHED));
         assert!(detail["session"].is_string());
         for e in &entries {
             assert!(

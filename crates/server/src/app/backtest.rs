@@ -281,7 +281,8 @@ impl App {
 /// The plain-language alarms of a backtest.
 pub fn warnings(tested: &BacktestOutcome, current: Option<&BacktestOutcome>) -> Vec<String> {
     let mut w = Vec::new();
-    if tested.share_of_accounts >= 0.01 {
+    // A share alone means little in a small population: one of thirty is 3 %.
+    if tested.share_of_accounts >= 0.01 && tested.flagged_accounts >= 10 {
         w.push(format!(
             "this rule would flag {:.1}% of all accounts ({}): far more than compromised accounts usually are",
             tested.share_of_accounts * 100.0,

@@ -431,6 +431,7 @@ pub fn parse_rules_toml(text: &str) -> Result<Vec<RuleSpec>, AppError> {
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RuleChange {
     /// The rule as stored now.
+    #[serde(flatten)]
     pub rule: Rule,
     /// Whether a new version was written (false: identical to the stored one).
     pub changed: bool,

@@ -157,6 +157,16 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn put_json_auth(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// Posts a form from this client (its cookie jar), as a browser would.
     pub async fn post_form<F: serde::Serialize + ?Sized>(
         &self,

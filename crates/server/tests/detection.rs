@@ -1,0 +1,406 @@
+//! The compromise checks end to end, on both engines: events in over the API,
+//! the detection monitor over the stored events, rules (shadow, enforce, the
+//! daily cap, versions), findings that explain themselves, the admin API, and
+//! backtests without side effects.
+
+mod support;
+
+use std::time::Duration;
+
+use gatehouse_server::app::monitor::Monitor;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::*;
+
+const PW: &str = "correct horse battery staple";
+const ATTACK_NET: &str = "203.0.113";
+
+fn event(t: &TestApp, account: &str, ip: &str, outcome: &str, ago_secs: u64) -> Value {
+    json!({
+        "time": t.app.clock.now().minus(Duration::from_secs(ago_secs)).to_rfc3339(),
+        "account": account,
+        "ip": ip,
+        "outcome": outcome,
+        "asn": 64500,
+    })
+}
+
+async fn post_events(t: &TestApp, key: &str, events: Vec<Value>) {
+    for chunk in events.chunks(1000) {
+        let r = t
+            .post_json_auth("/api/v1/events/login", key, &json!({ "events": chunk }))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    }
+}
+
+/// A stuffing run from one /24: 40 addresses of a combo list fail (most unknown
+/// to Gatehouse), then `victims` sign in successfully from the same network.
+fn stuffing(t: &TestApp, victims: &[&str]) -> Vec<Value> {
+    let mut evs: Vec<Value> = (0..40)
+        .map(|i| {
+            event(
+                t,
+                &format!("combo{i}@example.net"),
+                &format!("{ATTACK_NET}.{}", 10 + i % 50),
+                "unknown_account",
+                600 - i,
+            )
+        })
+        .collect();
+    for (i, v) in victims.iter().enumerate() {
+        evs.push(event(
+            t,
+            v,
+            &format!("{ATTACK_NET}.77"),
+            "success",
+            300 - i as u64,
+        ));
+    }
+    // A taken-over address Gatehouse has no account for: kept, never a finding.
+    evs.push(event(
+        t,
+        "nobody@example.net",
+        &format!("{ATTACK_NET}.78"),
+        "success",
+        200,
+    ));
+    evs
+}
+
+async fn findings(t: &TestApp, key: &str, query: &str) -> Vec<Value> {
+    let r = t
+        .get_auth(&format!("/api/v1/admin/findings{query}"), key)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.unwrap()
+}
+
+both_engines!(
+    a_stuffing_attack_flags_the_accounts_it_took_over,
+    |t: TestApp| async move {
+        t.app.install_rules().await.unwrap();
+        for who in ["vic@example.com", "val@example.com", "bea@example.com"] {
+            t.sign_up(who, PW).await;
+        }
+        let (_op, key) = t.app.create_operator("ops@example.com").await.unwrap();
+        let key = key.expose().to_string();
+        let mut evs = stuffing(&t, &["vic@example.com", "val@example.com"]);
+        // Bea signs in from home: not the attack's network.
+        evs.push(event(&t, "bea@example.com", "198.51.100.4", "success", 250));
+        post_events(&t, &key, evs).await;
+
+        let mut monitor = Monitor::start(t.app.clone()).await.unwrap();
+        let pass = monitor.pass().await.unwrap();
+        assert_eq!(pass.findings, 2, "{pass:?}");
+
+        let all = findings(&t, &key, "").await;
+        let mut flagged: Vec<&str> = all.iter().map(|f| f["email"].as_str().unwrap()).collect();
+        flagged.sort();
+        assert_eq!(flagged, ["val@example.com", "vic@example.com"]);
+        for f in &all {
+            assert_eq!(f["rule"], "credential-stuffing");
+            assert_eq!(f["rule_version"], 1);
+            assert_eq!(f["mode"], "shadow");
+            assert_eq!(f["status"], "shadow", "shadow findings act on nothing");
+            let ev = &f["evidence"];
+            assert_eq!(ev["attacker"]["source"], format!("{ATTACK_NET}.0/24"));
+            assert!(ev["distinct"].as_u64().unwrap() >= 20, "{ev}");
+            assert!(ev["failure_ratio"].as_f64().unwrap() >= 0.8, "{ev}");
+            assert_eq!(ev["login"]["source"], format!("{ATTACK_NET}.0/24"));
+            let why = ev["explanation"].as_str().unwrap();
+            assert!(
+                why.starts_with(&format!("{ATTACK_NET}.0/24 tried "))
+                    && why.contains("signed in successfully from that source"),
+                "{why}"
+            );
+        }
+
+        // Filters: by account (address or id), rule, status; bad input named.
+        assert_eq!(
+            findings(&t, &key, "?account=Vic@example.com").await.len(),
+            1
+        );
+        assert_eq!(findings(&t, &key, "?rule=password-spraying").await.len(), 0);
+        assert_eq!(findings(&t, &key, "?status=pending").await.len(), 0);
+        let r = t
+            .get_auth("/api/v1/admin/findings?status=urgent", &key)
+            .await;
+        let body = assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("shadow, pending, held")
+        );
+        let r = t.get_auth("/api/v1/admin/findings", "not-a-key").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+        // A restart rebuilds the state from the stored events and records nothing twice.
+        let mut again = Monitor::start(t.app.clone()).await.unwrap();
+        assert_eq!(again.pass().await.unwrap().findings, 0);
+        assert_eq!(findings(&t, &key, "").await.len(), 2);
+        // The state survived: one more success from the attacking network is flagged.
+        t.sign_up("wes@example.com", PW).await;
+        post_events(
+            &t,
+            &key,
+            vec![event(
+                &t,
+                "wes@example.com",
+                &format!("{ATTACK_NET}.90"),
+                "success",
+                60,
+            )],
+        )
+        .await;
+        assert_eq!(again.pass().await.unwrap().findings, 1);
+    }
+);
+
+both_engines!(
+    enforced_findings_stop_at_the_daily_cap,
+    |t: TestApp| async move {
+        t.app.install_rules().await.unwrap();
+        let victims = ["v1@example.com", "v2@example.com", "v3@example.com"];
+        for v in victims {
+            t.sign_up(v, PW).await;
+        }
+        let (_op, key) = t.app.create_operator("ops@example.com").await.unwrap();
+        let key = key.expose().to_string();
+        let mut monitor = Monitor::start(t.app.clone()).await.unwrap();
+
+        // Enforce the stuffing rule with a cap of 2 a day: a new version.
+        let r = t
+            .put_json_auth(
+                "/api/v1/admin/rules/credential-stuffing",
+                &key,
+                &json!({"id": "credential-stuffing", "detector": "credential_stuffing",
+                        "mode": "enforce", "action": "force_reset", "max_findings_per_day": 2}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let change: Value = r.json().await.unwrap();
+        assert_eq!(change["changed"], true);
+        assert_eq!(change["version"], 2);
+        assert_eq!(change["mode"], "enforce");
+        monitor.rebuild().await.unwrap();
+
+        post_events(&t, &key, stuffing(&t, &victims)).await;
+        assert_eq!(monitor.pass().await.unwrap().findings, 3);
+        let all = findings(&t, &key, "").await;
+        let count = |s: &str| all.iter().filter(|f| f["status"] == s).count();
+        assert_eq!((count("pending"), count("held")), (2, 1), "{all:#?}");
+        assert!(
+            all.iter()
+                .all(|f| f["rule_version"] == 2 && f["mode"] == "enforce")
+        );
+        // The oldest login was handed on first.
+        let held = all.iter().find(|f| f["status"] == "held").unwrap();
+        assert_eq!(held["email"], "v3@example.com");
+
+        let actions = t.audit_actions().await;
+        assert!(actions.contains(&"rule.changed".to_string()));
+        assert!(actions.contains(&"findings.recorded".to_string()));
+    }
+);
+
+both_engines!(rules_are_versioned_and_checked, |t: TestApp| async move {
+    t.app.install_rules().await.unwrap();
+    let (_op, key) = t.app.create_operator("ops@example.com").await.unwrap();
+    let key = key.expose().to_string();
+    let r = t.get_auth("/api/v1/admin/rules", &key).await;
+    let rules: Vec<Value> = r.json().await.unwrap();
+    assert_eq!(rules.len(), 5);
+    assert!(
+        rules
+            .iter()
+            .all(|r| r["mode"] == "shadow" && r["version"] == 1)
+    );
+    let guessing = rules
+        .iter()
+        .find(|r| r["id"] == "distributed-guessing")
+        .unwrap();
+    assert_eq!(guessing["thresholds"]["min_distinct"], 10);
+
+    // The same rule again: nothing changes. Thresholds left out keep their defaults.
+    let mut spec = guessing.clone();
+    for k in ["version", "updated_at", "updated_by"] {
+        spec.as_object_mut().unwrap().remove(k);
+    }
+    let put = |body: Value| {
+        let t = &t;
+        let key = key.clone();
+        async move {
+            t.put_json_auth("/api/v1/admin/rules/distributed-guessing", &key, &body)
+                .await
+        }
+    };
+    let r: Value = put(spec.clone()).await.json().await.unwrap();
+    assert_eq!(
+        (r["changed"].clone(), r["version"].clone()),
+        (json!(false), json!(1))
+    );
+    spec["thresholds"] = json!({"min_distinct": 25});
+    let r: Value = put(spec.clone()).await.json().await.unwrap();
+    assert_eq!(
+        (r["changed"].clone(), r["version"].clone()),
+        (json!(true), json!(2))
+    );
+    assert_eq!(r["thresholds"]["min_distinct"], 25);
+    assert_eq!(r["thresholds"]["min_failures"], 10, "guessing's default");
+    // Every version stays readable.
+    let v1: Value = t
+        .get_auth("/api/v1/admin/rules/distributed-guessing?version=1", &key)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v1["thresholds"]["min_distinct"], 10);
+
+    // Bad rules are refused, naming what is wrong; nothing changes.
+    spec["thresholds"] = json!({"min_failure_ratio": 2.0});
+    let body = assert_error(
+        put(spec.clone()).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_rule",
+    )
+    .await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("min_failure_ratio")
+    );
+    spec["thresholds"] = json!({});
+    spec["id"] = json!("other");
+    assert_error(
+        put(spec.clone()).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_rule",
+    )
+    .await;
+    let r = t
+        .get_auth("/api/v1/admin/rules/distributed-guessing", &key)
+        .await;
+    let now: Value = r.json().await.unwrap();
+    assert_eq!(now["version"], 2);
+    let r = t.get_auth("/api/v1/admin/rules/nope", &key).await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+});
+
+both_engines!(
+    a_backtest_shows_a_broken_rules_inflated_count_and_changes_nothing,
+    |t: TestApp| async move {
+        t.app.install_rules().await.unwrap();
+        let (_op, key) = t.app.create_operator("ops@example.com").await.unwrap();
+        let key = key.expose().to_string();
+        // Ordinary days: 30 people sign in from home, a few after a typo, all in one ASN.
+        let hash = t
+            .app
+            .hasher
+            .hash_now(PW, &gatehouse_domain::OsEntropy)
+            .unwrap();
+        let lines: String = (0..30)
+            .map(|i| {
+                format!(
+                    "{}\n",
+                    json!({"email": format!("p{i}@example.com"), "password_hash": hash})
+                )
+            })
+            .collect();
+        let imported = t
+            .app
+            .import_accounts(lines.as_bytes(), 100, |_| {})
+            .await
+            .unwrap();
+        assert_eq!(imported.inserted, 30);
+        let mut evs = Vec::new();
+        for i in 0..30u64 {
+            let who = format!("p{i}@example.com");
+            let ip = format!("192.0.2.{}", i + 1);
+            for day in 0..3u64 {
+                let at = 86_400 * day + 3600 + i * 60;
+                if i % 3 == 0 {
+                    evs.push(event(&t, &who, &ip, "wrong_password", at + 5));
+                }
+                evs.push(event(&t, &who, &ip, "success", at));
+            }
+        }
+        evs.extend(stuffing(&t, &["p0@example.com"]));
+        post_events(&t, &key, evs).await;
+        let audit_before = t.audit_actions().await.len();
+
+        let backtest = |body: Value| {
+            let t = &t;
+            let key = key.clone();
+            async move {
+                let r = t
+                    .post_json_auth(
+                        "/api/v1/admin/rules/credential-stuffing/backtest",
+                        &key,
+                        &body,
+                    )
+                    .await;
+                assert_eq!(r.status(), StatusCode::OK);
+                r.json::<Value>().await.unwrap()
+            }
+        };
+        let stored = backtest(json!({})).await;
+        assert_eq!(stored["tested"]["version"], 1);
+        assert_eq!(stored["tested"]["flagged_accounts"], 1, "{stored:#}");
+        assert_eq!(stored["sample"][0]["email"], "p0@example.com");
+        assert!(
+            stored["warnings"].as_array().unwrap().is_empty(),
+            "{stored:#}"
+        );
+
+        // A careless edit: any failure in the ASN makes every later success suspect.
+        let broken = backtest(json!({"draft": {
+            "id": "credential-stuffing", "detector": "credential_stuffing", "grouping": "asn",
+            "thresholds": {"min_distinct": 1, "min_failures": 1, "min_failure_ratio": 0.0}}}))
+        .await;
+        assert_eq!(broken["tested"]["version"], Value::Null, "a draft");
+        assert_eq!(broken["current"]["flagged_accounts"], 1);
+        let flagged = broken["tested"]["flagged_accounts"].as_u64().unwrap();
+        assert!(
+            flagged >= 20,
+            "the broken draft flags most of the 30: {broken:#}"
+        );
+        let warnings = broken["warnings"].to_string();
+        assert!(warnings.contains("of all accounts"), "{warnings}");
+        assert!(
+            warnings.contains("where the current version (v1) flags 1"),
+            "{warnings}"
+        );
+
+        // No side effects: no finding, no audit entry, the rule unchanged.
+        assert!(findings(&t, &key, "").await.is_empty());
+        assert_eq!(t.audit_actions().await.len(), audit_before);
+        let rule: Value = t
+            .get_auth("/api/v1/admin/rules/credential-stuffing", &key)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(rule["version"], 1);
+
+        // Detectors that do not read events cannot be backtested; periods are checked.
+        let r = t
+            .post_json_auth(
+                "/api/v1/admin/rules/breached-password/backtest",
+                &key,
+                &json!({}),
+            )
+            .await;
+        assert_error(r, StatusCode::BAD_REQUEST, "invalid_rule").await;
+        let r = t
+            .post_json_auth(
+                "/api/v1/admin/rules/credential-stuffing/backtest",
+                &key,
+                &json!({"since": "yesterday"}),
+            )
+            .await;
+        assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
+    }
+);
