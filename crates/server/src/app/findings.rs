@@ -112,6 +112,9 @@ fn subject_text(s: &Subject) -> (String, &'static str) {
 /// The evidence of an event-detector signal, for people and machines.
 pub fn signal_evidence(detector: DetectorKind, e: &Evidence, score: f32) -> serde_json::Value {
     let (subject, of) = subject_text(&e.subject);
+    // The distinct count is a HyperLogLog estimate (near-exact at these sizes, but
+    // it can overshoot by one or two); more targets than attempts would read as an error.
+    let distinct = e.distinct.min(e.attempts);
     let pct = (e.failure_ratio * 100.0).round();
     let window = format!(
         "{} – {}",
@@ -120,16 +123,16 @@ pub fn signal_evidence(detector: DetectorKind, e: &Evidence, score: f32) -> serd
     );
     let attack = match detector {
         DetectorKind::CredentialStuffing => format!(
-            "{subject} tried {} accounts ({} attempts, {pct}% failed) within {window}",
-            e.distinct, e.attempts
+            "{subject} tried about {distinct} accounts ({} attempts, {pct}% failed) within {window}",
+            e.attempts
         ),
         DetectorKind::PasswordSpraying => format!(
-            "one password ({subject}) was tried against {} accounts ({} attempts, {pct}% failed) within {window}",
-            e.distinct, e.attempts
+            "one password ({subject}) was tried against about {distinct} accounts ({} attempts, {pct}% failed) within {window}",
+            e.attempts
         ),
         _ => format!(
-            "this account failed to sign in from {} sources ({} attempts, {pct}% failed) within {window}",
-            e.distinct, e.attempts
+            "this account failed to sign in from about {distinct} sources ({} attempts, {pct}% failed) within {window}",
+            e.attempts
         ),
     };
     let login = e.success.map(|s| {
@@ -159,7 +162,7 @@ pub fn signal_evidence(detector: DetectorKind, e: &Evidence, score: f32) -> serd
         "detector": detector.as_str(),
         "explanation": format!("{attack}{}.", login.unwrap_or_default()),
         "attacker": attacker,
-        "distinct": e.distinct,
+        "distinct": distinct,
         "distinct_of": of,
         "attempts": e.attempts,
         "failures": e.failures,
