@@ -58,10 +58,70 @@ pub struct Monitor {
     eval: Evaluator,
     /// Rule ids and versions the engines were built from.
     built_from: Vec<(String, i64)>,
-    low_water: i64,
+    tail: Tail,
+    saved: i64,
+}
+
+/// Which ids of `login_events` the monitor has read: everything at or below
+/// `low_water`, everything up to `max_seen` except the `gaps`, which are asked
+/// for again until [`GAP_GRACE`] passes. Pure: time comes in as `Instant`s.
+#[derive(Debug, Default)]
+pub struct Tail {
     max_seen: i64,
     gaps: BTreeMap<i64, Instant>,
-    saved: i64,
+}
+
+impl Tail {
+    /// A tail that has read every id up to `checkpoint`.
+    pub fn at(checkpoint: i64) -> Self {
+        Tail {
+            max_seen: checkpoint,
+            gaps: BTreeMap::new(),
+        }
+    }
+
+    /// Where the next read starts after.
+    pub fn max_seen(&self) -> i64 {
+        self.max_seen
+    }
+
+    /// Notes a newly read id (ids come in increasing order); the ids skipped
+    /// over become gaps, at most [`MAX_GAPS`] of them.
+    pub fn saw(&mut self, id: i64, now: Instant) {
+        if id <= self.max_seen {
+            self.gaps.remove(&id);
+            return;
+        }
+        let skipped = id - self.max_seen - 1;
+        let first = self.max_seen + 1 + (skipped - MAX_GAPS as i64).max(0);
+        for missing in first..id {
+            self.gaps.insert(missing, now);
+        }
+        self.max_seen = id;
+        while self.gaps.len() > MAX_GAPS {
+            self.gaps.pop_first();
+        }
+    }
+
+    /// The gaps to ask for again.
+    pub fn gaps(&self) -> Vec<i64> {
+        self.gaps.keys().copied().collect()
+    }
+
+    /// Gives up gaps older than [`GAP_GRACE`] (a rolled-back insert, or an id a
+    /// duplicate event used up).
+    pub fn expire(&mut self, now: Instant) {
+        self.gaps
+            .retain(|_, since| now.duration_since(*since) < GAP_GRACE);
+    }
+
+    /// Every id at or below this has been read or given up: the checkpoint.
+    pub fn low_water(&self) -> i64 {
+        self.gaps
+            .keys()
+            .next()
+            .map_or(self.max_seen, |first| first - 1)
+    }
 }
 
 impl Monitor {
@@ -71,9 +131,7 @@ impl Monitor {
             app,
             eval: Evaluator::new([]),
             built_from: Vec::new(),
-            low_water: 0,
-            max_seen: 0,
-            gaps: BTreeMap::new(),
+            tail: Tail::default(),
             saved: 0,
         };
         m.rebuild().await?;
@@ -96,10 +154,8 @@ impl Monitor {
             .collect();
         self.eval = Evaluator::new(rules);
         let checkpoint = store.monitor_checkpoint(CHECKPOINT).await?.unwrap_or(0);
-        self.low_water = checkpoint;
-        self.max_seen = checkpoint;
+        self.tail = Tail::at(checkpoint);
         self.saved = checkpoint;
-        self.gaps.clear();
         let now = self.app.clock.now();
         let from = now.minus(self.eval.longest_window());
         let until = gatehouse_domain::Timestamp::from_millis(i64::MAX);
@@ -169,44 +225,35 @@ impl Monitor {
         let mut report = PassReport::default();
         let mut candidates = Vec::new();
         loop {
-            let page = store.login_events_after_id(self.max_seen, PAGE).await?;
+            let page = store
+                .login_events_after_id(self.tail.max_seen(), PAGE)
+                .await?;
             let full = page.len() as i64 == PAGE;
             let now = Instant::now();
             for ev in &page {
-                for missing in (self.max_seen + 1..ev.id).take(MAX_GAPS) {
-                    self.gaps.insert(missing, now);
-                }
-                self.max_seen = ev.id;
+                self.tail.saw(ev.id, now);
             }
             report = report + self.feed(&page, &mut candidates).await?;
             if !full {
                 break;
             }
         }
-        if !self.gaps.is_empty() {
-            let ids: Vec<i64> = self.gaps.keys().copied().collect();
-            let late = store.login_events_by_ids(&ids).await?;
+        let gaps = self.tail.gaps();
+        if !gaps.is_empty() {
+            let late = store.login_events_by_ids(&gaps).await?;
+            let now = Instant::now();
             for ev in &late {
-                self.gaps.remove(&ev.id);
+                self.tail.saw(ev.id, now);
             }
             report = report + self.feed(&late, &mut candidates).await?;
-            let now = Instant::now();
-            self.gaps
-                .retain(|_, since| now.duration_since(*since) < GAP_GRACE);
-            while self.gaps.len() > MAX_GAPS {
-                self.gaps.pop_first();
-            }
+            self.tail.expire(now);
         }
-        self.low_water = self
-            .gaps
-            .keys()
-            .next()
-            .map_or(self.max_seen, |first| first - 1);
-        if self.low_water != self.saved {
+        let low_water = self.tail.low_water();
+        if low_water != self.saved {
             store
-                .save_monitor_checkpoint(CHECKPOINT, self.low_water, self.app.clock.now())
+                .save_monitor_checkpoint(CHECKPOINT, low_water, self.app.clock.now())
                 .await?;
-            self.saved = self.low_water;
+            self.saved = low_water;
         }
         Ok(report)
     }
@@ -275,5 +322,40 @@ impl std::ops::Add for PassReport {
             events: self.events + o.events,
             findings: self.findings + o.findings,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checkpoint_waits_for_late_ids_then_gives_them_up() {
+        let t0 = Instant::now();
+        let mut tail = Tail::at(10);
+        tail.saw(11, t0);
+        tail.saw(14, t0); // 12 and 13 not visible yet
+        assert_eq!(tail.max_seen(), 14);
+        assert_eq!(tail.gaps(), [12, 13]);
+        assert_eq!(tail.low_water(), 11, "not past an id that may still commit");
+        tail.saw(12, t0); // committed late: read by id
+        assert_eq!(tail.gaps(), [13]);
+        assert_eq!(tail.low_water(), 12);
+        tail.expire(t0 + GAP_GRACE / 2);
+        assert_eq!(tail.low_water(), 12, "still within the grace period");
+        tail.expire(t0 + GAP_GRACE);
+        assert_eq!(tail.low_water(), 14, "13 given up: a duplicate used the id");
+        assert!(tail.gaps().is_empty());
+    }
+
+    #[test]
+    fn a_huge_jump_keeps_only_the_newest_gaps() {
+        let t0 = Instant::now();
+        let mut tail = Tail::at(0);
+        tail.saw(1_000_000, t0);
+        let gaps = tail.gaps();
+        assert_eq!(gaps.len(), MAX_GAPS);
+        assert_eq!(*gaps.last().unwrap(), 999_999);
+        assert_eq!(tail.low_water(), 1_000_000 - MAX_GAPS as i64 - 1);
     }
 }
