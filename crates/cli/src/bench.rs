@@ -46,6 +46,9 @@ pub enum BenchCommand {
     /// Login event ingestion over HTTP (batches of 1,000), with the store's own
     /// insert rate as the baseline.
     Events(crate::bench_events::EventsArgs),
+    /// The compromise-check rules on a generated trace with ground truth:
+    /// precision and recall per rule, a broken rule's backtest, backtest speed.
+    Detection(crate::bench_detection::DetectionArgs),
 }
 
 /// Arguments of `gatehouse bench load`.
@@ -103,6 +106,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         }
         BenchCommand::Delivery(args) => crate::bench_delivery::run(args).await,
         BenchCommand::Events(args) => crate::bench_events::run(args).await,
+        BenchCommand::Detection(args) => crate::bench_detection::run(args).await,
         BenchCommand::Load(args) => {
             let report = load(args).await?;
             println!("{report}");

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_delivery;
+mod bench_detection;
 mod bench_events;
 mod breach_cmd;
 mod events_cmd;

@@ -184,37 +184,7 @@ impl App {
         let compare = if is_draft { stored.clone() } else { None };
         let mut rules = vec![tested.clone()];
         rules.extend(compare.clone());
-        let mut eval = Evaluator::new(rules);
-        let total = self.store.count_login_events(since, until).await?.max(0) as u64;
-        let mut tallies: Vec<Tally> = (0..eval.engines.len()).map(|_| Tally::default()).collect();
-        let mut after = None;
-        let mut candidates = Vec::new();
-        loop {
-            let page = self.store.login_events(since, until, after, 5000).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.cursor());
-            let full = page.len() == 5000;
-            candidates.clear();
-            for ev in &page {
-                eval.observe(ev, &mut candidates);
-            }
-            for c in &candidates {
-                let t = &mut tallies[c.engine];
-                match eval.finding(self.store.as_ref(), c).await? {
-                    Some(f) => {
-                        t.findings += 1;
-                        if t.accounts.insert(f.account) && t.sample.len() < SAMPLE {
-                            t.sample.push((f.account, f.score, f.evidence));
-                        }
-                    }
-                    None => t.unknown += 1,
-                }
-            }
-            progress(eval.events, total);
-            if !full {
-                break;
-            }
-        }
+        let (mut tallies, events) = self.run_rules(rules, since, until, &mut progress).await?;
         let accounts = self.store.count_accounts().await?;
         let per_day = self
             .store
@@ -267,7 +237,7 @@ impl App {
             rule: id.to_owned(),
             since: since.to_rfc3339(),
             until: until.to_rfc3339(),
-            events: eval.events,
+            events,
             accounts,
             normal_daily_findings: normal,
             tested: tested_outcome,
@@ -275,6 +245,64 @@ impl App {
             sample,
             warnings,
         })
+    }
+}
+
+impl App {
+    /// Runs `rules` over the stored events of `since..until`, reading only.
+    async fn run_rules(
+        &self,
+        rules: Vec<Rule>,
+        since: Timestamp,
+        until: Timestamp,
+        progress: &mut impl FnMut(u64, u64),
+    ) -> Result<(Vec<Tally>, u64), AppError> {
+        let mut eval = Evaluator::new(rules);
+        let total = self.store.count_login_events(since, until).await?.max(0) as u64;
+        let mut tallies: Vec<Tally> = (0..eval.engines.len()).map(|_| Tally::default()).collect();
+        let mut after = None;
+        let mut candidates = Vec::new();
+        loop {
+            let page = self.store.login_events(since, until, after, 5000).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.cursor());
+            let full = page.len() == 5000;
+            candidates.clear();
+            for ev in &page {
+                eval.observe(ev, &mut candidates);
+            }
+            for c in &candidates {
+                let t = &mut tallies[c.engine];
+                match eval.finding(self.store.as_ref(), c).await? {
+                    Some(f) => {
+                        t.findings += 1;
+                        if t.accounts.insert(f.account) && t.sample.len() < SAMPLE {
+                            t.sample.push((f.account, f.score, f.evidence));
+                        }
+                    }
+                    None => t.unknown += 1,
+                }
+            }
+            progress(eval.events, total);
+            if !full {
+                break;
+            }
+        }
+        Ok((tallies, eval.events))
+    }
+
+    /// Every account `rule` would flag over the stored events of `since..until`
+    /// (reads only): for measuring a rule against ground truth.
+    pub async fn flagged_accounts(
+        &self,
+        rule: Rule,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<HashSet<AccountId>, AppError> {
+        let (mut tallies, _) = self
+            .run_rules(vec![rule], since, until, &mut |_, _| {})
+            .await?;
+        Ok(tallies.pop().map(|t| t.accounts).unwrap_or_default())
     }
 }
 
