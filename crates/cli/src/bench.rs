@@ -425,3 +425,31 @@ async fn load(args: LoadArgs) -> anyhow::Result<serde_json::Value> {
         "rejected_latency_ms": summary(&mut rejected),
     }))
 }
+
+/// An app over `database_url`, or over a new SQLite file in a temporary directory
+/// (kept alive by the returned guard), with cheap argon2 (the benches never measure
+/// it) and `settings` on top.
+pub async fn scratch_app(
+    database_url: Option<String>,
+    settings: &[(&str, String)],
+) -> anyhow::Result<(tempfile::TempDir, std::sync::Arc<gatehouse_server::App>)> {
+    let dir = tempfile::tempdir()?;
+    let database_url =
+        database_url.unwrap_or_else(|| format!("sqlite:{}", dir.path().join("bench.db").display()));
+    let mut pairs = vec![
+        (
+            "GATEHOUSE_DATA_DIR".to_string(),
+            dir.path().display().to_string(),
+        ),
+        ("GATEHOUSE_DATABASE_URL".to_string(), database_url),
+        (
+            "GATEHOUSE_ARGON2_MEMORY_KIB".to_string(),
+            "1024".to_string(),
+        ),
+        ("GATEHOUSE_ARGON2_ITERATIONS".to_string(), "1".to_string()),
+    ];
+    pairs.extend(settings.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let config = gatehouse_server::Config::load_from(None, pairs)?;
+    let app = gatehouse_server::build_app(config).await?;
+    Ok((dir, app))
+}

@@ -51,25 +51,17 @@ pub async fn run(args: DeliveryArgs) -> anyhow::Result<ExitCode> {
         args.count > 0 && args.rounds > 0,
         "--count and --rounds must be positive"
     );
-    let dir = tempfile::tempdir()?;
-    let database_url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("bench.db").display()));
-    let pairs = [
-        ("GATEHOUSE_DATA_DIR", dir.path().display().to_string()),
-        ("GATEHOUSE_DATABASE_URL", database_url),
-        ("GATEHOUSE_PUBLIC_URL", "https://id.example.com".into()),
-        ("GATEHOUSE_SMTP_URL", args.smtp_url.clone()),
-        ("GATEHOUSE_MAIL_CONCURRENCY", args.concurrency.to_string()),
-        // The global send-rate limit is a safety valve, not what is measured.
-        ("GATEHOUSE_MAIL_RATE_PER_SECOND", "100000".into()),
-        ("GATEHOUSE_ARGON2_MEMORY_KIB", "1024".into()),
-        ("GATEHOUSE_ARGON2_ITERATIONS", "1".into()),
-    ]
-    .map(|(k, v)| (k.to_string(), v));
-    let config = gatehouse_server::Config::load_from(None, pairs)?;
-    let app = gatehouse_server::build_app(config).await?;
+    let (_dir, app) = crate::bench::scratch_app(
+        args.database_url.clone(),
+        &[
+            ("GATEHOUSE_PUBLIC_URL", "https://id.example.com".into()),
+            ("GATEHOUSE_SMTP_URL", args.smtp_url.clone()),
+            ("GATEHOUSE_MAIL_CONCURRENCY", args.concurrency.to_string()),
+            // The global send-rate limit is a safety valve, not what is measured.
+            ("GATEHOUSE_MAIL_RATE_PER_SECOND", "100000".into()),
+        ],
+    )
+    .await?;
     let mailer = Arc::new(Mailer::from_config(&app.config)?);
     let size = message_size(&app, &mailer).await?;
     let (host_port, _) = smtp_target(&args.smtp_url)?;

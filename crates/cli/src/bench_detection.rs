@@ -57,18 +57,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 pub async fn run(args: DetectionArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.rounds > 0, "--rounds must be positive");
-    let dir = tempfile::tempdir()?;
-    let database_url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("bench.db").display()));
-    let pairs = [
-        ("GATEHOUSE_DATA_DIR", dir.path().display().to_string()),
-        ("GATEHOUSE_DATABASE_URL", database_url),
-    ]
-    .map(|(k, v)| (k.to_string(), v));
-    let config = gatehouse_server::Config::load_from(None, pairs)?;
-    let app = gatehouse_server::build_app(config).await?;
+    let (_dir, app) = crate::bench::scratch_app(args.database_url.clone(), &[]).await?;
     app.install_rules().await?;
 
     let trace = Trace::generate(TraceSpec {

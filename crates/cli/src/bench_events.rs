@@ -231,20 +231,7 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<ExitCode> {
         (1..=1000).contains(&args.batch_size),
         "--batch-size must be 1 to 1000 (the API's limit)"
     );
-    let dir = tempfile::tempdir()?;
-    let database_url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("bench.db").display()));
-    let pairs = [
-        ("GATEHOUSE_DATA_DIR", dir.path().display().to_string()),
-        ("GATEHOUSE_DATABASE_URL", database_url),
-        ("GATEHOUSE_ARGON2_MEMORY_KIB", "1024".into()),
-        ("GATEHOUSE_ARGON2_ITERATIONS", "1".into()),
-    ]
-    .map(|(k, v)| (k.to_string(), v));
-    let config = gatehouse_server::Config::load_from(None, pairs)?;
-    let app = gatehouse_server::build_app(config).await?;
+    let (_dir, app) = crate::bench::scratch_app(args.database_url.clone(), &[]).await?;
     let (_, key) = app
         .create_operator("bench@example.com")
         .await

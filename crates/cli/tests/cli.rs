@@ -1,39 +1,10 @@
 //! The `gatehouse` binary, run as a user would: exit codes and messages.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
-use gatehouse_store::testing::fresh_pg_database;
+mod support;
 
-const BCRYPT: &str = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
-
-fn gatehouse(dir: &std::path::Path, db: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .current_dir(dir)
-        .env("GATEHOUSE_DATA_DIR", dir.join("data"))
-        .env("GATEHOUSE_DATABASE_URL", db)
-        .env_remove("GATEHOUSE_CONFIG")
-        .output()
-        .expect("run gatehouse")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-async fn databases(dir: &std::path::Path) -> Vec<String> {
-    let mut dbs = vec![format!(
-        "sqlite:{}",
-        dir.join("data/gatehouse.db").display()
-    )];
-    if let Some(pg) = fresh_pg_database().await {
-        dbs.push(pg);
-    }
-    dbs
-}
+use support::*;
 
 #[tokio::test]
 async fn import_reports_bad_lines_and_resumes() {

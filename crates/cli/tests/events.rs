@@ -2,45 +2,13 @@
 //! named by number, `--strict`, re-runs that skip what is stored, and an import
 //! interrupted with Ctrl-C (SIGINT) then resumed.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use gatehouse_domain::Timestamp;
-use gatehouse_store::testing::fresh_pg_database;
+mod support;
 
-fn gatehouse_cmd(dir: &std::path::Path, db: &str, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
-    c.args(args)
-        .current_dir(dir)
-        .env("GATEHOUSE_DATA_DIR", dir.join("data"))
-        .env("GATEHOUSE_DATABASE_URL", db)
-        .env_remove("GATEHOUSE_CONFIG");
-    c
-}
-
-fn gatehouse(dir: &std::path::Path, db: &str, args: &[&str]) -> Output {
-    gatehouse_cmd(dir, db, args)
-        .output()
-        .expect("run gatehouse")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-async fn databases(dir: &std::path::Path) -> Vec<String> {
-    let mut dbs = vec![format!(
-        "sqlite:{}",
-        dir.join("data/gatehouse.db").display()
-    )];
-    if let Some(pg) = fresh_pg_database().await {
-        dbs.push(pg);
-    }
-    dbs
-}
+use support::*;
 
 async fn stored(db: &str) -> i64 {
     try_stored(db).await.expect("count stored events")

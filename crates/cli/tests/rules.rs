@@ -8,20 +8,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use gatehouse_domain::Timestamp;
-use gatehouse_store::testing::fresh_pg_database;
+mod support;
 
-const BCRYPT: &str = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
-
-fn gatehouse(dir: &Path, db: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .args(args)
-        .current_dir(dir)
-        .env("GATEHOUSE_DATA_DIR", dir.join("data"))
-        .env("GATEHOUSE_DATABASE_URL", db)
-        .env_remove("GATEHOUSE_CONFIG")
-        .output()
-        .expect("run gatehouse")
-}
+use support::*;
 
 fn ok(o: &Output) -> String {
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -94,17 +83,6 @@ fn attack_file(victims: &[&str]) -> String {
         at(250)
     ));
     lines.join("\n") + "\n"
-}
-
-async fn databases(dir: &Path) -> Vec<String> {
-    let mut dbs = vec![format!(
-        "sqlite:{}",
-        dir.join("data/gatehouse.db").display()
-    )];
-    if let Some(pg) = fresh_pg_database().await {
-        dbs.push(pg);
-    }
-    dbs
 }
 
 #[tokio::test]
