@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod campaign;
 pub mod credential;
 pub mod email;
 pub mod entropy;

@@ -1,0 +1,677 @@
+//! Remediation campaigns as pure policy: the lifecycle state machine, who may
+//! approve, how a target set is split into stages, and the reset budget.
+//!
+//! A forced reset — of one account or a million — is a campaign. Nothing here
+//! touches a store or a clock: the application layer asks these functions what
+//! is allowed and records what happened, so every guardrail is tested
+//! deterministically (design invariants 1 and 5).
+//!
+//! ```text
+//!  Draft ──preview──► Previewed ──approve/auto──► Approved ──start──► Running ──► Completed
+//!    │                 ▲   │ (re-preview: new          │                │  ▲
+//!    │                 └───┘  snapshot, approvals      │           pause│  │resume
+//!    │                        dropped)                 │                ▼  │
+//!    └──────────────── abort (any state before Completed) ──────────► Paused
+//!                                                                      │
+//!  Running | Paused | Completed | Aborted ──undo──► Undoing ──► Undone
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a campaign stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignState {
+    /// Created; its target set is not frozen yet.
+    Draft,
+    /// The target set is frozen (a snapshot with a hash) and the preview shown.
+    Previewed,
+    /// Approved for the frozen snapshot (by a second operator, or by policy).
+    Approved,
+    /// Applying, stage by stage.
+    Running,
+    /// Stopped by an operator, a failed health gate or the breaker; may resume.
+    Paused,
+    /// Every target applied.
+    Completed,
+    /// Stopped for good; what was applied stays (and can be undone).
+    Aborted,
+    /// Restoring the accounts it reset.
+    Undoing,
+    /// Restored.
+    Undone,
+}
+
+impl CampaignState {
+    /// Stable text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Previewed => "previewed",
+            Self::Approved => "approved",
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Completed => "completed",
+            Self::Aborted => "aborted",
+            Self::Undoing => "undoing",
+            Self::Undone => "undone",
+        }
+    }
+
+    /// Every state, for tests and listings.
+    pub const ALL: [CampaignState; 9] = [
+        Self::Draft,
+        Self::Previewed,
+        Self::Approved,
+        Self::Running,
+        Self::Paused,
+        Self::Completed,
+        Self::Aborted,
+        Self::Undoing,
+        Self::Undone,
+    ];
+
+    /// Whether accounts may be reset in this state.
+    pub fn applies(self) -> bool {
+        self == Self::Running
+    }
+}
+
+impl fmt::Display for CampaignState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CampaignState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown campaign state {s:?}"))
+    }
+}
+
+/// Who acts on a campaign.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "id")]
+pub enum Actor {
+    /// An operator, by id.
+    Operator(String),
+    /// Gatehouse itself (automatic campaigns of enforce rules, the breaker).
+    System,
+}
+
+/// What is asked of a campaign.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Freeze the target set: `snapshot` is the hash of the sorted account ids,
+    /// `size` their number. Allowed again while not yet running: a new snapshot
+    /// drops every approval.
+    Preview {
+        /// Hash of the frozen target set.
+        snapshot: [u8; 32],
+        /// Accounts in it.
+        size: u64,
+    },
+    /// Approve the previewed snapshot `snapshot`.
+    Approve {
+        /// Who approves.
+        by: Actor,
+        /// The snapshot they saw (must be the frozen one).
+        snapshot: [u8; 32],
+    },
+    /// Begin applying.
+    Start,
+    /// Stop applying for now.
+    Pause,
+    /// Go on applying.
+    Resume,
+    /// Every target applied.
+    Complete,
+    /// Stop for good.
+    Abort,
+    /// Begin restoring what was applied.
+    BeginUndo,
+    /// Everything restorable was restored.
+    FinishUndo,
+}
+
+/// The facts the state machine decides on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Campaign {
+    /// Current state.
+    pub state: CampaignState,
+    /// Who created it.
+    pub created_by: Actor,
+    /// The frozen target set's hash and size, once previewed.
+    pub snapshot: Option<([u8; 32], u64)>,
+    /// Whether the frozen set needs a second operator's approval.
+    pub needs_second_approval: bool,
+    /// Who approved the current snapshot.
+    pub approved_by: Option<Actor>,
+    /// Accounts applied so far.
+    pub applied: u64,
+}
+
+/// Why a command was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Not allowed from this state.
+    #[error("a campaign that is {state} cannot {command}")]
+    WrongState {
+        /// Current state.
+        state: CampaignState,
+        /// What was asked.
+        command: &'static str,
+    },
+    /// An empty target set is never read as "all".
+    #[error(
+        "the target set is empty: a campaign needs at least one account (an empty set never means all)"
+    )]
+    EmptyTargets,
+    /// The creator approving their own campaign.
+    #[error("nobody approves their own campaign: another operator must approve it")]
+    SelfApproval,
+    /// Approval of a snapshot that is not the frozen one.
+    #[error("the target set changed since it was previewed: preview it again, then approve")]
+    StaleSnapshot,
+    /// Starting without the approval the size requires.
+    #[error("this campaign needs a second operator's approval before it starts")]
+    NeedsApproval,
+    /// Only a person approves; the system does not approve what needs a person.
+    #[error("only an operator can approve a campaign that needs a second approval")]
+    SystemCannotApprove,
+    /// Undo of a campaign that applied nothing.
+    #[error("nothing to undo: the campaign reset no account")]
+    NothingToUndo,
+}
+
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Preview { .. } => "be previewed",
+            Self::Approve { .. } => "be approved",
+            Self::Start => "start",
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Complete => "complete",
+            Self::Abort => "be aborted",
+            Self::BeginUndo => "be undone",
+            Self::FinishUndo => "finish undoing",
+        }
+    }
+}
+
+impl Campaign {
+    /// A new draft.
+    pub fn draft(created_by: Actor) -> Self {
+        Campaign {
+            state: CampaignState::Draft,
+            created_by,
+            snapshot: None,
+            needs_second_approval: false,
+            approved_by: None,
+            applied: 0,
+        }
+    }
+
+    /// The campaign after `cmd`, or why not. `needs_second_approval` (for a
+    /// preview) comes from [`ApprovalPolicy::needs_second_approval`]; a preview
+    /// that does not need it is approved by policy at once.
+    pub fn apply(&self, cmd: &Command, needs_second_approval: bool) -> Result<Campaign, Refusal> {
+        use CampaignState as S;
+        let wrong = || Refusal::WrongState {
+            state: self.state,
+            command: cmd.name(),
+        };
+        let mut next = self.clone();
+        match cmd {
+            Command::Preview { snapshot, size } => {
+                if !matches!(self.state, S::Draft | S::Previewed | S::Approved) {
+                    return Err(wrong());
+                }
+                if *size == 0 {
+                    return Err(Refusal::EmptyTargets);
+                }
+                next.snapshot = Some((*snapshot, *size));
+                next.needs_second_approval = needs_second_approval;
+                next.approved_by = None;
+                next.state = if needs_second_approval {
+                    S::Previewed
+                } else {
+                    S::Approved
+                };
+            }
+            Command::Approve { by, snapshot } => {
+                if self.state != S::Previewed {
+                    return Err(wrong());
+                }
+                if self.snapshot.map(|s| s.0) != Some(*snapshot) {
+                    return Err(Refusal::StaleSnapshot);
+                }
+                if *by == Actor::System {
+                    return Err(Refusal::SystemCannotApprove);
+                }
+                if *by == self.created_by {
+                    return Err(Refusal::SelfApproval);
+                }
+                next.approved_by = Some(by.clone());
+                next.state = S::Approved;
+            }
+            Command::Start => match self.state {
+                S::Approved => next.state = S::Running,
+                S::Previewed => return Err(Refusal::NeedsApproval),
+                _ => return Err(wrong()),
+            },
+            Command::Pause => {
+                if self.state != S::Running {
+                    return Err(wrong());
+                }
+                next.state = S::Paused;
+            }
+            Command::Resume => {
+                if self.state != S::Paused {
+                    return Err(wrong());
+                }
+                next.state = S::Running;
+            }
+            Command::Complete => {
+                if self.state != S::Running {
+                    return Err(wrong());
+                }
+                next.state = S::Completed;
+            }
+            Command::Abort => {
+                if !matches!(
+                    self.state,
+                    S::Draft | S::Previewed | S::Approved | S::Running | S::Paused
+                ) {
+                    return Err(wrong());
+                }
+                next.state = S::Aborted;
+            }
+            Command::BeginUndo => {
+                if !matches!(
+                    self.state,
+                    S::Running | S::Paused | S::Completed | S::Aborted
+                ) {
+                    return Err(wrong());
+                }
+                if self.applied == 0 {
+                    return Err(Refusal::NothingToUndo);
+                }
+                next.state = S::Undoing;
+            }
+            Command::FinishUndo => {
+                if self.state != S::Undoing {
+                    return Err(wrong());
+                }
+                next.state = S::Undone;
+            }
+        }
+        Ok(next)
+    }
+}
+
+/// When a campaign needs a second operator (defaults from the issue: more than
+/// 10× the normal daily volume, more than 0.1 % of active accounts, or more than
+/// 1,000 accounts — any one is enough).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApprovalPolicy {
+    /// Multiple of the normal daily volume of forced resets.
+    pub max_multiple_of_normal: f64,
+    /// Share of active accounts, `0..=1`.
+    pub max_share_of_active: f64,
+    /// Accounts.
+    pub max_accounts: u64,
+}
+
+impl Default for ApprovalPolicy {
+    fn default() -> Self {
+        ApprovalPolicy {
+            max_multiple_of_normal: 10.0,
+            max_share_of_active: 0.001,
+            max_accounts: 1000,
+        }
+    }
+}
+
+impl ApprovalPolicy {
+    /// Whether `size` targets need a second operator, given the normal daily
+    /// volume of forced resets and the number of active accounts. A normal
+    /// volume of zero counts as one (a first campaign of 20 is 20× normal).
+    pub fn needs_second_approval(
+        &self,
+        size: u64,
+        normal_daily: f64,
+        active_accounts: u64,
+    ) -> bool {
+        let multiple = size as f64 / normal_daily.max(1.0);
+        let share = if active_accounts == 0 {
+            1.0
+        } else {
+            size as f64 / active_accounts as f64
+        };
+        size > self.max_accounts
+            || multiple > self.max_multiple_of_normal
+            || share > self.max_share_of_active
+    }
+}
+
+/// How a campaign is split into stages: default 1 % → 10 % → 100 %, each stage at
+/// least `min_stage` accounts (so a small campaign is not a string of one-account
+/// stages).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StagePlan {
+    /// Cumulative fractions of the target set, increasing, the last 1.0.
+    pub fractions: Vec<f64>,
+    /// Smallest stage (except when fewer accounts are left).
+    pub min_stage: u64,
+}
+
+impl Default for StagePlan {
+    fn default() -> Self {
+        StagePlan {
+            fractions: vec![0.01, 0.10, 1.0],
+            min_stage: 10,
+        }
+    }
+}
+
+impl StagePlan {
+    /// Checks the plan: fractions in `(0, 1]`, strictly increasing, ending at 1.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.fractions.last() != Some(&1.0) {
+            return Err("stage fractions must end at 1.0 (the whole target set)".into());
+        }
+        if self.fractions.iter().any(|f| !(*f > 0.0 && *f <= 1.0)) {
+            return Err("stage fractions must be above 0 and at most 1".into());
+        }
+        if self.fractions.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("stage fractions must increase".into());
+        }
+        Ok(())
+    }
+
+    /// The cumulative number of accounts applied at the end of each stage, for
+    /// `total` targets: increasing, the last equal to `total`; stages smaller
+    /// than `min_stage` merge into the next.
+    pub fn boundaries(&self, total: u64) -> Vec<u64> {
+        let mut out: Vec<u64> = Vec::new();
+        for f in &self.fractions {
+            let end = ((total as f64 * f).ceil() as u64).min(total);
+            let start = out.last().copied().unwrap_or(0);
+            if end > start && (end - start >= self.min_stage || end == total) {
+                out.push(end);
+            }
+        }
+        if out.last() != Some(&total) && total > 0 {
+            out.push(total);
+        }
+        out
+    }
+}
+
+/// The reset budget's size: per hour and per day, the larger of a floor and a
+/// multiple of the normal volume (median daily forced resets over 30 days).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BudgetPolicy {
+    /// Resets per hour allowed whatever the history.
+    pub hourly_floor: u64,
+    /// Resets per day allowed whatever the history.
+    pub daily_floor: u64,
+    /// Multiple of the normal daily volume allowed per day (per hour: a 24th of it).
+    pub multiple_of_normal: f64,
+}
+
+impl Default for BudgetPolicy {
+    fn default() -> Self {
+        BudgetPolicy {
+            hourly_floor: 50,
+            daily_floor: 100,
+            multiple_of_normal: 3.0,
+        }
+    }
+}
+
+impl BudgetPolicy {
+    /// `(per hour, per day)` given the normal daily volume.
+    pub fn limits(&self, normal_daily: f64) -> (u64, u64) {
+        let daily = (normal_daily.max(0.0) * self.multiple_of_normal).ceil() as u64;
+        let hourly = (daily as f64 / 24.0).ceil() as u64;
+        (hourly.max(self.hourly_floor), daily.max(self.daily_floor))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const SNAP: [u8; 32] = [7; 32];
+    fn op(id: &str) -> Actor {
+        Actor::Operator(id.into())
+    }
+    fn previewed(size: u64, needs: bool) -> Campaign {
+        Campaign::draft(op("ann"))
+            .apply(
+                &Command::Preview {
+                    snapshot: SNAP,
+                    size,
+                },
+                needs,
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn an_empty_target_set_is_refused_never_all() {
+        let c = Campaign::draft(op("ann"));
+        assert_eq!(
+            c.apply(
+                &Command::Preview {
+                    snapshot: SNAP,
+                    size: 0
+                },
+                false
+            ),
+            Err(Refusal::EmptyTargets)
+        );
+    }
+
+    #[test]
+    fn a_big_campaign_needs_another_operator() {
+        let c = previewed(5000, true);
+        assert_eq!(c.state, CampaignState::Previewed);
+        assert_eq!(c.apply(&Command::Start, false), Err(Refusal::NeedsApproval));
+        let self_approve = Command::Approve {
+            by: op("ann"),
+            snapshot: SNAP,
+        };
+        assert_eq!(c.apply(&self_approve, false), Err(Refusal::SelfApproval));
+        let system = Command::Approve {
+            by: Actor::System,
+            snapshot: SNAP,
+        };
+        assert_eq!(c.apply(&system, false), Err(Refusal::SystemCannotApprove));
+        let approved = c
+            .apply(
+                &Command::Approve {
+                    by: op("bob"),
+                    snapshot: SNAP,
+                },
+                false,
+            )
+            .unwrap();
+        assert_eq!(approved.state, CampaignState::Approved);
+        assert_eq!(
+            approved.apply(&Command::Start, false).unwrap().state,
+            CampaignState::Running
+        );
+    }
+
+    #[test]
+    fn approval_binds_to_the_snapshot() {
+        let c = previewed(5000, true);
+        let stale = Command::Approve {
+            by: op("bob"),
+            snapshot: [8; 32],
+        };
+        assert_eq!(c.apply(&stale, false), Err(Refusal::StaleSnapshot));
+        // Approved, then the set changes: a new preview drops the approval.
+        let approved = c
+            .apply(
+                &Command::Approve {
+                    by: op("bob"),
+                    snapshot: SNAP,
+                },
+                false,
+            )
+            .unwrap();
+        let again = approved
+            .apply(
+                &Command::Preview {
+                    snapshot: [9; 32],
+                    size: 5001,
+                },
+                true,
+            )
+            .unwrap();
+        assert_eq!(again.state, CampaignState::Previewed);
+        assert_eq!(again.approved_by, None);
+        assert_eq!(
+            again.apply(&Command::Start, false),
+            Err(Refusal::NeedsApproval)
+        );
+    }
+
+    #[test]
+    fn a_small_campaign_is_approved_by_policy() {
+        let c = previewed(3, false);
+        assert_eq!(c.state, CampaignState::Approved);
+        assert_eq!(c.approved_by, None);
+    }
+
+    #[test]
+    fn the_approval_thresholds() {
+        let p = ApprovalPolicy::default();
+        assert!(
+            !p.needs_second_approval(5, 2.0, 1_000_000),
+            "5 = 2.5× normal, 0.0005 %"
+        );
+        assert!(
+            p.needs_second_approval(1001, 1000.0, 10_000_000),
+            "over 1,000 accounts"
+        );
+        assert!(p.needs_second_approval(21, 2.0, 1_000_000), "10.5× normal");
+        assert!(
+            p.needs_second_approval(11, 0.0, 1_000_000),
+            "no history: 11× a normal of one"
+        );
+        assert!(
+            p.needs_second_approval(20, 100.0, 10_000),
+            "0.2 % of active accounts"
+        );
+    }
+
+    #[test]
+    fn stages_default_to_one_ten_hundred_percent() {
+        let p = StagePlan::default();
+        assert_eq!(p.boundaries(10_000), [100, 1000, 10_000]);
+        assert_eq!(
+            p.boundaries(500),
+            [50, 500],
+            "1 % of 500 is below the minimum stage"
+        );
+        assert_eq!(p.boundaries(3), [3]);
+        assert!(p.boundaries(0).is_empty());
+        assert!(
+            StagePlan {
+                fractions: vec![0.5, 0.2, 1.0],
+                min_stage: 1
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            StagePlan {
+                fractions: vec![0.5],
+                min_stage: 1
+            }
+            .validate()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn the_budget_is_the_larger_of_a_floor_and_a_multiple_of_normal() {
+        let b = BudgetPolicy::default();
+        assert_eq!(b.limits(0.0), (50, 100));
+        assert_eq!(b.limits(1000.0), (125, 3000));
+    }
+
+    fn any_command() -> impl Strategy<Value = (Command, bool)> {
+        let snap = prop_oneof![Just([7u8; 32]), Just([8u8; 32])];
+        let actor = prop_oneof![Just(op("ann")), Just(op("bob")), Just(Actor::System)];
+        (
+            prop_oneof![
+                (snap.clone(), 0u64..3)
+                    .prop_map(|(snapshot, size)| Command::Preview { snapshot, size }),
+                (actor, snap).prop_map(|(by, snapshot)| Command::Approve { by, snapshot }),
+                Just(Command::Start),
+                Just(Command::Pause),
+                Just(Command::Resume),
+                Just(Command::Complete),
+                Just(Command::Abort),
+                Just(Command::BeginUndo),
+                Just(Command::FinishUndo),
+            ],
+            any::<bool>(),
+        )
+    }
+
+    proptest! {
+        /// Whatever the sequence of commands: a campaign only runs after a
+        /// non-empty preview and an approval of exactly that snapshot by someone
+        /// other than its creator (or by policy when none was needed); finished
+        /// states are never left except into undo; undo needs something applied.
+        #[test]
+        fn the_guardrails_hold_for_any_sequence(cmds in proptest::collection::vec(any_command(), 0..40)) {
+            let mut c = Campaign::draft(op("ann"));
+            for (cmd, needs) in &cmds {
+                let before = c.clone();
+                // `apply` takes `&self`: a refused command cannot change the campaign.
+                if let Ok(next) = c.apply(cmd, *needs) {
+                    if next.state == CampaignState::Running && before.state != CampaignState::Running {
+                        let (_, size) = next.snapshot.expect("ran without a preview");
+                        prop_assert!(size > 0);
+                        if next.needs_second_approval {
+                            let by = next.approved_by.clone().expect("ran without approval");
+                            prop_assert!(by != next.created_by && by != Actor::System);
+                        }
+                    }
+                    if matches!(before.state, CampaignState::Completed | CampaignState::Aborted) {
+                        prop_assert_eq!(next.state, CampaignState::Undoing);
+                    }
+                    prop_assert!(before.state != CampaignState::Undone, "undone is final");
+                    if next.state == CampaignState::Undoing && before.state != CampaignState::Undoing {
+                        prop_assert!(before.applied > 0);
+                    }
+                    c = next;
+                    // Model the apply step: a running campaign resets someone.
+                    if c.state == CampaignState::Running {
+                        c.applied += 1;
+                    }
+                }
+            }
+        }
+    }
+}
