@@ -64,6 +64,17 @@ pub enum AuditAction {
     FindingsRecorded,
     /// A leaked-credentials scan ran over a dump (counts in the detail).
     LeakedScanRun,
+    /// A remediation campaign was created (with its targets).
+    CampaignCreated,
+    /// A campaign changed state (preview, approval, start, pause, resume,
+    /// completion, abort, undo); the detail says which.
+    CampaignTransition,
+    /// A campaign reset one account's password (forced reset).
+    AccountReset,
+    /// A campaign's undo restored one account (or explained why it could not).
+    AccountRestored,
+    /// The circuit breaker opened (tripped) or was closed by an operator.
+    BreakerChanged,
 }
 
 impl AuditAction {
@@ -90,6 +101,11 @@ impl AuditAction {
             Self::RuleChanged => "rule.changed",
             Self::FindingsRecorded => "findings.recorded",
             Self::LeakedScanRun => "scan.leaked",
+            Self::CampaignCreated => "campaign.created",
+            Self::CampaignTransition => "campaign.transition",
+            Self::AccountReset => "account.reset",
+            Self::AccountRestored => "account.restored",
+            Self::BreakerChanged => "breaker.changed",
         }
     }
 }

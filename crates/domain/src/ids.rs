@@ -70,3 +70,7 @@ id_type!(
     /// Identifies one password recovery request.
     RecoveryId
 );
+id_type!(
+    /// Identifies one remediation campaign.
+    CampaignId
+);

@@ -27,7 +27,7 @@ pub mod token;
 pub use credential::{CredentialState, HashScheme};
 pub use email::{Email, EmailError};
 pub use entropy::{Clock, Entropy, OsEntropy, SystemClock};
-pub use ids::{AccountId, NoticeId, OperatorId, RecoveryId, SessionId};
+pub use ids::{AccountId, CampaignId, NoticeId, OperatorId, RecoveryId, SessionId};
 pub use notice::{NoticeKind, RecoveryCode, Reference};
 pub use password::{LoginPassword, NewPassword, PasswordError, PasswordPolicy};
 pub use session::SessionState;

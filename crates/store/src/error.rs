@@ -9,6 +9,12 @@ pub enum StoreError {
     /// The database holds a value Gatehouse cannot read (a bug or manual edit).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// What was asked for does not exist (a campaign, a campaign target).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A request the store refuses on principle (an empty campaign).
+    #[error("{0}")]
+    Invalid(&'static str),
     /// A bad database URL or option.
     #[error("{0}")]
     Config(String),

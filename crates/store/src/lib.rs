@@ -24,8 +24,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use gatehouse_domain::audit::NewAuditEntry;
+use gatehouse_domain::campaign::CampaignState;
 use gatehouse_domain::throttle::{ThrottlePolicy, ThrottleState};
-use gatehouse_domain::{AccountId, NoticeId, RecoveryId, SessionId, Timestamp, TokenHash};
+use gatehouse_domain::{
+    AccountId, CampaignId, NoticeId, RecoveryId, SessionId, Timestamp, TokenHash,
+};
 
 pub use audit_verify::{ChainReport, verify_audit_chain};
 pub use error::StoreError;
@@ -402,6 +405,89 @@ pub trait FindingStore {
     ) -> Result<Vec<(i64, i64)>>;
 }
 
+/// Remediation campaigns, the reset budget and the circuit breaker.
+#[async_trait]
+pub trait CampaignStore {
+    /// Creates a draft with its targets, applied in the order given (an account
+    /// listed twice is kept once). Audited. Refuses an empty target list.
+    async fn create_campaign(
+        &self,
+        c: &NewCampaign,
+        targets: &[NewTarget],
+        audit: NewAuditEntry,
+    ) -> Result<CampaignRecord>;
+
+    /// One campaign.
+    async fn campaign(&self, id: CampaignId) -> Result<Option<CampaignRecord>>;
+
+    /// Campaigns, newest first, optionally in one state.
+    async fn campaigns(
+        &self,
+        state: Option<CampaignState>,
+        limit: i64,
+    ) -> Result<Vec<CampaignRecord>>;
+
+    /// A campaign's targets with `seq > after`, in order, at most `limit`.
+    async fn campaign_targets(
+        &self,
+        id: CampaignId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<TargetRecord>>;
+
+    /// Target counts by state.
+    async fn campaign_target_counts(&self, id: CampaignId) -> Result<Vec<(TargetState, i64)>>;
+
+    /// The campaign's target account ids, sorted (for the snapshot hash).
+    async fn campaign_target_ids(&self, id: CampaignId) -> Result<Vec<AccountId>>;
+
+    /// Applies `update` if the campaign is still in `from` (`Conflict` if it moved
+    /// meanwhile: another operator, a replica, the breaker). Audited.
+    async fn update_campaign(
+        &self,
+        id: CampaignId,
+        from: CampaignState,
+        update: &CampaignUpdate,
+        audit: NewAuditEntry,
+    ) -> Result<CampaignRecord>;
+
+    /// Resets one target's password, in one transaction: breaker closed,
+    /// campaign running, target pending, budget left (else nothing changes);
+    /// credential → `reset_required` (the hash is kept, for undo); active
+    /// sessions suspended (named by the campaign); older recovery requests
+    /// superseded and `step.recovery` stored; the notice enqueued; the audit entry;
+    /// the target `applied`. Idempotent per (campaign, account).
+    async fn apply_campaign_target(&self, step: &ApplyStep<'_>) -> Result<ApplyOutcome>;
+
+    /// Undoes one applied target, in one transaction: if the credential is still
+    /// the version the campaign reset, it becomes active again, the sessions the
+    /// campaign suspended since `reinstate_after` are reinstated, outstanding
+    /// recovery requests end, and the correction is enqueued (`restored`); else the
+    /// explanation is enqueued (`not_restorable`). Audited. Idempotent.
+    async fn undo_campaign_target(&self, step: &UndoStep<'_>) -> Result<UndoOutcome>;
+
+    /// Forced resets applied since `since` (every campaign): the budget's usage.
+    async fn resets_since(&self, since: Timestamp) -> Result<i64>;
+
+    /// Forced resets per UTC day over `since..until`: `(day, count)`, empty days left out.
+    async fn resets_per_day(&self, since: Timestamp, until: Timestamp) -> Result<Vec<(i64, i64)>>;
+
+    /// The breaker's state.
+    async fn breaker(&self) -> Result<BreakerRecord>;
+
+    /// Opens (trips) or closes the breaker. Opening also pauses every running
+    /// automatic campaign in the same transaction. Returns whether it changed
+    /// (tripping an open breaker changes nothing). Audited when it changes.
+    async fn set_breaker(
+        &self,
+        open: bool,
+        reason: &str,
+        by: &str,
+        now: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<bool>;
+}
+
 /// Everything Gatehouse stores, in one object.
 #[async_trait]
 pub trait Store:
@@ -416,6 +502,7 @@ pub trait Store:
     + EventStore
     + RuleStore
     + FindingStore
+    + CampaignStore
     + Send
     + Sync
 {

@@ -1,13 +1,14 @@
 //! Rows as the rest of Gatehouse sees them.
 
-use gatehouse_domain::audit::Actor;
+use gatehouse_domain::audit::{Actor, NewAuditEntry};
+use gatehouse_domain::campaign::CampaignState;
 use gatehouse_domain::finding::{FindingStatus, RuleAction, RuleMode};
 use gatehouse_domain::login_event::{EventOrigin, EventOutcome};
 use std::time::Duration;
 
 use gatehouse_domain::{
-    AccountId, CredentialState, NoticeId, NoticeKind, OperatorId, RecoveryId, SessionId,
-    SessionState, Timestamp, TokenHash,
+    AccountId, CampaignId, CredentialState, NoticeId, NoticeKind, OperatorId, RecoveryId,
+    SessionId, SessionState, Timestamp, TokenHash,
 };
 use serde::Serialize;
 
@@ -628,4 +629,336 @@ pub struct RecordedFindings {
     pub duplicates: u64,
     /// Ids of the findings recorded now.
     pub ids: Vec<i64>,
+}
+
+/// Where a campaign's targets come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignSource {
+    /// An enforce rule's findings (automatic).
+    Rule,
+    /// An operator's list or query.
+    List,
+    /// One account.
+    Account,
+}
+
+impl CampaignSource {
+    /// Stable text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rule => "rule",
+            Self::List => "list",
+            Self::Account => "account",
+        }
+    }
+}
+
+impl std::str::FromStr for CampaignSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "rule" => Ok(Self::Rule),
+            "list" => Ok(Self::List),
+            "account" => Ok(Self::Account),
+            other => Err(format!("unknown campaign source {other:?}")),
+        }
+    }
+}
+
+/// A campaign to create (a draft).
+#[derive(Clone, Debug)]
+pub struct NewCampaign {
+    /// New id.
+    pub id: CampaignId,
+    /// A name for people.
+    pub name: String,
+    /// Where the targets come from.
+    pub source: CampaignSource,
+    /// Started by Gatehouse (an enforce rule) rather than an operator.
+    pub automatic: bool,
+    /// The rule and version, for rule campaigns.
+    pub rule: Option<(String, i64)>,
+    /// Why, in the notice and the audit.
+    pub reason: String,
+    /// Actor text form.
+    pub created_by: String,
+    /// When.
+    pub created_at: Timestamp,
+    /// Stages (JSON of the domain's `StagePlan`).
+    pub stage_plan: serde_json::Value,
+    /// Accounts per minute at most.
+    pub rate_per_minute: i64,
+    /// Seconds to wait between stages.
+    pub bake_secs: i64,
+}
+
+/// A target to add to a campaign.
+#[derive(Clone, Debug)]
+pub struct NewTarget {
+    /// The account.
+    pub account: AccountId,
+    /// The finding behind it, if any.
+    pub finding_id: Option<i64>,
+    /// Why this account (from the finding, or the operator's note).
+    pub evidence: serde_json::Value,
+}
+
+/// A stored campaign.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CampaignRecord {
+    /// Id.
+    pub id: CampaignId,
+    /// Name.
+    pub name: String,
+    /// Source.
+    pub source: CampaignSource,
+    /// Automatic (an enforce rule's).
+    pub automatic: bool,
+    /// Rule id, for rule campaigns.
+    pub rule_id: Option<String>,
+    /// Rule version.
+    pub rule_version: Option<i64>,
+    /// Why.
+    pub reason: String,
+    /// State.
+    pub state: CampaignState,
+    /// Creator (actor text form).
+    pub created_by: String,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Hash of the frozen target set (hex), once previewed.
+    pub snapshot_hash: Option<String>,
+    /// Targets.
+    pub target_count: i64,
+    /// Whether a second operator must approve.
+    pub needs_second_approval: bool,
+    /// Who approved.
+    pub approved_by: Option<String>,
+    /// When.
+    pub approved_at: Option<Timestamp>,
+    /// The figures shown at preview.
+    pub preview: Option<serde_json::Value>,
+    /// Stages.
+    pub stage_plan: serde_json::Value,
+    /// Accounts per minute at most.
+    pub rate_per_minute: i64,
+    /// Seconds between stages.
+    pub bake_secs: i64,
+    /// Stage being applied (index).
+    pub stage: i64,
+    /// When it started.
+    pub stage_started_at: Option<Timestamp>,
+    /// Accounts reset so far.
+    pub applied: i64,
+    /// Why it is paused.
+    pub paused_reason: Option<String>,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
+/// Where a campaign target stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetState {
+    /// Not applied yet.
+    Pending,
+    /// Password reset, sessions suspended, notice queued.
+    Applied,
+    /// Left alone (already awaiting a reset, or gone).
+    Skipped,
+    /// Undone: prior password and sessions back, correction sent.
+    Restored,
+    /// Could not be undone (the owner set a new password since); told so.
+    NotRestorable,
+}
+
+impl TargetState {
+    /// Stable text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Applied => "applied",
+            Self::Skipped => "skipped",
+            Self::Restored => "restored",
+            Self::NotRestorable => "not_restorable",
+        }
+    }
+}
+
+impl std::str::FromStr for TargetState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [
+            Self::Pending,
+            Self::Applied,
+            Self::Skipped,
+            Self::Restored,
+            Self::NotRestorable,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+        .ok_or_else(|| format!("unknown target state {s:?}"))
+    }
+}
+
+/// A stored campaign target.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TargetRecord {
+    /// The account.
+    pub account_id: AccountId,
+    /// Its address.
+    pub email: String,
+    /// Order of application.
+    pub seq: i64,
+    /// The finding behind it.
+    pub finding_id: Option<i64>,
+    /// Why.
+    pub evidence: Option<serde_json::Value>,
+    /// Where it stands.
+    pub state: TargetState,
+    /// The credential version reset.
+    pub credential_version: Option<i64>,
+    /// When it was applied.
+    pub applied_at: Option<Timestamp>,
+    /// The forced-reset notice's reference.
+    pub notice_reference: Option<String>,
+}
+
+/// Fields a transition sets besides the state (None: unchanged).
+#[derive(Clone, Debug)]
+pub struct CampaignUpdate {
+    /// The new state.
+    pub state: Option<CampaignState>,
+    /// Frozen snapshot: hash and size.
+    pub snapshot: Option<([u8; 32], i64)>,
+    /// Whether a second approval is needed (set with a snapshot).
+    pub needs_second_approval: Option<bool>,
+    /// Approval: who (Some(None) clears it).
+    pub approved_by: Option<Option<String>>,
+    /// Preview figures.
+    pub preview: Option<serde_json::Value>,
+    /// Stage index and its start.
+    pub stage: Option<(i64, Timestamp)>,
+    /// Pause reason (Some(None) clears it).
+    pub paused_reason: Option<Option<String>>,
+    /// When.
+    pub now: Timestamp,
+}
+
+impl CampaignUpdate {
+    /// An update at `now` that changes nothing yet.
+    pub fn at(now: Timestamp) -> Self {
+        CampaignUpdate {
+            state: None,
+            snapshot: None,
+            needs_second_approval: None,
+            approved_by: None,
+            preview: None,
+            stage: None,
+            paused_reason: None,
+            now,
+        }
+    }
+}
+
+/// The budget an apply step must respect.
+#[derive(Clone, Copy, Debug)]
+pub struct BudgetLimits {
+    /// Resets in the trailing hour, across every campaign.
+    pub per_hour: i64,
+    /// Resets in the trailing day.
+    pub per_day: i64,
+    /// An operator campaign a second operator approved may go past the budget.
+    pub may_exceed: bool,
+}
+
+/// One account's forced reset: everything in one transaction.
+#[derive(Debug)]
+pub struct ApplyStep<'a> {
+    /// The campaign.
+    pub campaign: CampaignId,
+    /// The target.
+    pub account: AccountId,
+    /// When.
+    pub now: Timestamp,
+    /// Budget limits.
+    pub budget: BudgetLimits,
+    /// The recovery request the notice's code belongs to.
+    pub recovery: &'a NewRecovery,
+    /// The forced-reset notice.
+    pub notice: &'a NewNotice,
+    /// The audit entry (`account.reset`).
+    pub audit: NewAuditEntry,
+}
+
+/// What an apply step did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    /// Reset; the notice's reference.
+    Applied {
+        /// Reference of the forced-reset notice.
+        reference: String,
+    },
+    /// Applied (or skipped) before: nothing done (idempotent per campaign and account).
+    AlreadyDone,
+    /// Left alone: the credential was not active (already awaiting a reset).
+    Skipped,
+    /// The budget is used up: nothing done.
+    BudgetExhausted {
+        /// Resets in the trailing hour.
+        hour: i64,
+        /// Resets in the trailing day.
+        day: i64,
+    },
+    /// The campaign is not running (paused, aborted…): nothing done.
+    NotRunning(CampaignState),
+    /// The breaker is open: nothing done.
+    BreakerOpen,
+}
+
+/// One account's undo.
+#[derive(Debug)]
+pub struct UndoStep<'a> {
+    /// The campaign.
+    pub campaign: CampaignId,
+    /// The target.
+    pub account: AccountId,
+    /// When.
+    pub now: Timestamp,
+    /// Sessions suspended before this are not reinstated (the undo window).
+    pub reinstate_after: Timestamp,
+    /// Correction ("disregard; your password still works") for a restorable account.
+    pub correction: &'a NewNotice,
+    /// Explanation for an account whose owner set a new password since.
+    pub explanation: &'a NewNotice,
+    /// The audit entry (`account.restored`).
+    pub audit: NewAuditEntry,
+}
+
+/// What an undo step did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UndoOutcome {
+    /// Prior password back, `sessions` reinstated, codes invalidated, correction queued.
+    Restored {
+        /// Sessions reinstated.
+        sessions: u64,
+    },
+    /// The owner set a new password since: explanation queued.
+    NotRestorable,
+    /// Undone before, or never applied: nothing done.
+    AlreadyDone,
+}
+
+/// The circuit breaker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BreakerRecord {
+    /// Open (tripped): automation and security notices wait.
+    pub open: bool,
+    /// Why it last changed.
+    pub reason: Option<String>,
+    /// When.
+    pub changed_at: Timestamp,
+    /// Who (actor text form).
+    pub changed_by: String,
 }

@@ -110,9 +110,10 @@ macro_rules! impl_store {
 
         use async_trait::async_trait;
         use gatehouse_domain::audit::NewAuditEntry;
+        use gatehouse_domain::campaign::CampaignState;
         use gatehouse_domain::finding::{FindingStatus, RuleMode};
         use gatehouse_domain::throttle::{ThrottlePolicy, ThrottleState};
-        use gatehouse_domain::{AccountId, NoticeId, RecoveryId, SessionId, Timestamp, TokenHash};
+        use gatehouse_domain::{AccountId, CampaignId, NoticeId, RecoveryId, SessionId, Timestamp, TokenHash};
         use gatehouse_domain::notice::password_changed_key;
         use sqlx::Row as _;
 
@@ -128,12 +129,43 @@ macro_rules! impl_store {
         const EVENT_COLUMNS: &str = "id, time, account, account_id, ip, user_agent, outcome, country, asn, origin, \
              password_digest, received_at";
 
+        const CAMPAIGN_COLUMNS: &str = "id, name, source, automatic, rule_id, rule_version, reason, state, created_by, \
+             created_at, snapshot_hash, target_count, needs_second_approval, approved_by, approved_at, preview, stage_plan, \
+             rate_per_minute, bake_secs, stage, stage_started_at, applied, paused_reason, updated_at";
+
         const RULE_COLUMNS: &str = "id, version, detector, mode, definition, updated_at, updated_by";
 
         const NOTICE_COLUMNS: &str = "id, reference, kind, account_id, recipient, state, attempts, next_attempt_at, \
              last_error, coalesced_into, coalesced_count, created_at, sent_at, expires_at, message_id";
 
         impl $store {
+            /// Stores a recovery request, superseding the account's older ones.
+            async fn insert_recovery_in(conn: &mut $conn, new: &NewRecovery) -> Result<()> {
+                // A new request invalidates the older ones.
+                sqlx::query(
+                    "UPDATE recovery_requests SET state = 'superseded', ended_at = $1 \
+                     WHERE account_id = $2 AND state = 'active'",
+                )
+                .bind(new.created_at.as_millis())
+                .bind(new.account.to_string())
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO recovery_requests (id, account_id, code_hash, token_hash, state, attempts, created_at, expires_at, ip) \
+                     VALUES ($1, $2, $3, $4, 'active', 0, $5, $6, $7)",
+                )
+                .bind(new.id.to_string())
+                .bind(new.account.to_string())
+                .bind(&new.code_hash[..])
+                .bind(new.token_hash.as_ref().map(|t| t.as_bytes().to_vec()))
+                .bind(new.created_at.as_millis())
+                .bind(new.expires_at.as_millis())
+                .bind(new.ip.as_deref())
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
             /// Inserts a notice unless its idempotency key exists. Returns whether it did.
             async fn insert_notice_in(conn: &mut $conn, n: &NewNotice) -> Result<bool> {
                 Ok(sqlx::query(
@@ -379,6 +411,75 @@ macro_rules! impl_store {
                     inserted += q.build().execute(&mut *conn).await?.rows_affected();
                 }
                 Ok(inserted)
+            }
+
+            fn campaign_from(row: &DbRow) -> Result<CampaignRecord> {
+                let opt_ts = |v: Option<i64>| v.map(Timestamp::from_millis);
+                let json = |what: &str, v: Option<String>| v.map(|t| crate::sql::json_column(what, &t)).transpose();
+                Ok(CampaignRecord {
+                    id: parse("campaign id", &row.try_get::<String, _>("id")?)?,
+                    name: row.try_get("name")?,
+                    source: parse("campaign source", &row.try_get::<String, _>("source")?)?,
+                    automatic: row.try_get::<i64, _>("automatic")? != 0,
+                    rule_id: row.try_get("rule_id")?,
+                    rule_version: row.try_get("rule_version")?,
+                    reason: row.try_get("reason")?,
+                    state: parse("campaign state", &row.try_get::<String, _>("state")?)?,
+                    created_by: row.try_get("created_by")?,
+                    created_at: Timestamp::from_millis(row.try_get("created_at")?),
+                    snapshot_hash: row.try_get::<Option<Vec<u8>>, _>("snapshot_hash")?.map(hex::encode),
+                    target_count: row.try_get("target_count")?,
+                    needs_second_approval: row.try_get::<i64, _>("needs_second_approval")? != 0,
+                    approved_by: row.try_get("approved_by")?,
+                    approved_at: opt_ts(row.try_get("approved_at")?),
+                    preview: json("campaign preview", row.try_get("preview")?)?,
+                    stage_plan: crate::sql::json_column("stage plan", &row.try_get::<String, _>("stage_plan")?)?,
+                    rate_per_minute: row.try_get("rate_per_minute")?,
+                    bake_secs: row.try_get("bake_secs")?,
+                    stage: row.try_get("stage")?,
+                    stage_started_at: opt_ts(row.try_get("stage_started_at")?),
+                    applied: row.try_get("applied")?,
+                    paused_reason: row.try_get("paused_reason")?,
+                    updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+                })
+            }
+
+            fn target_from(row: &DbRow) -> Result<TargetRecord> {
+                Ok(TargetRecord {
+                    account_id: parse("account id", &row.try_get::<String, _>("account_id")?)?,
+                    email: row.try_get("email")?,
+                    seq: row.try_get("seq")?,
+                    finding_id: row.try_get("finding_id")?,
+                    evidence: row
+                        .try_get::<Option<String>, _>("evidence")?
+                        .map(|t| crate::sql::json_column("target evidence", &t))
+                        .transpose()?,
+                    state: parse("target state", &row.try_get::<String, _>("state")?)?,
+                    credential_version: row.try_get("credential_version")?,
+                    applied_at: row.try_get::<Option<i64>, _>("applied_at")?.map(Timestamp::from_millis),
+                    notice_reference: row.try_get("notice_reference")?,
+                })
+            }
+
+            async fn campaign_in(conn: &mut $conn, id: CampaignId) -> Result<Option<CampaignRecord>> {
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1")))
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .as_ref()
+                    .map(Self::campaign_from)
+                    .transpose()
+            }
+
+            /// Locks the breaker row (every apply and undo step goes through it, so
+            /// steps and the budget count are serialised across replicas) and says
+            /// whether it is open.
+            async fn lock_breaker_in(conn: &mut $conn) -> Result<bool> {
+                let state: String = sqlx::query("UPDATE breaker SET id = id WHERE id = 1 RETURNING state")
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get("state")?;
+                Ok(state == "open")
             }
 
             fn rule_from(row: &DbRow) -> Result<RuleRecord> {
@@ -1582,31 +1683,409 @@ macro_rules! impl_store {
         }
 
         #[async_trait]
+        impl CampaignStore for $store {
+            async fn create_campaign(&self, c: &NewCampaign, targets: &[NewTarget], audit: NewAuditEntry) -> Result<CampaignRecord> {
+                if targets.is_empty() {
+                    return Err(StoreError::Invalid("a campaign needs at least one target; an empty set never means all"));
+                }
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO campaigns (id, name, source, automatic, rule_id, rule_version, reason, state, created_by, \
+                     created_at, target_count, needs_second_approval, stage_plan, rate_per_minute, bake_secs, stage, applied, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 'draft', $8, $9, 0, 0, $10, $11, $12, 0, 0, $9)",
+                )
+                .bind(c.id.to_string())
+                .bind(&c.name)
+                .bind(c.source.as_str())
+                .bind(i64::from(c.automatic))
+                .bind(c.rule.as_ref().map(|r| r.0.clone()))
+                .bind(c.rule.as_ref().map(|r| r.1))
+                .bind(&c.reason)
+                .bind(&c.created_by)
+                .bind(c.created_at.as_millis())
+                .bind(c.stage_plan.to_string())
+                .bind(c.rate_per_minute)
+                .bind(c.bake_secs)
+                .execute(&mut *tx)
+                .await?;
+                let mut seq: i64 = 0;
+                for chunk in targets.chunks(500) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO campaign_targets (campaign_id, account_id, seq, finding_id, evidence, state) ",
+                    );
+                    q.push_values(chunk, |mut b, t| {
+                        b.push_bind(c.id.to_string())
+                            .push_bind(t.account.to_string())
+                            .push_bind(seq)
+                            .push_bind(t.finding_id)
+                            .push_bind(t.evidence.to_string())
+                            .push_bind("pending");
+                        seq += 1;
+                    });
+                    q.push(" ON CONFLICT (campaign_id, account_id) DO NOTHING");
+                    q.build().execute(&mut *tx).await?;
+                }
+                let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM campaign_targets WHERE campaign_id = $1")
+                    .bind(c.id.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("n")?;
+                sqlx::query("UPDATE campaigns SET target_count = $1 WHERE id = $2")
+                    .bind(n)
+                    .bind(c.id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                let mut audit = audit;
+                crate::sql::merge_detail(&mut audit, serde_json::json!({ "campaign": c.id.to_string(), "targets": n }));
+                Self::append_audit_in(&mut tx, &audit).await?;
+                let stored = Self::campaign_in(&mut tx, c.id).await?.ok_or_else(|| StoreError::corrupt("campaign vanished"))?;
+                tx.commit().await?;
+                Ok(stored)
+            }
+
+            async fn campaign(&self, id: CampaignId) -> Result<Option<CampaignRecord>> {
+                let mut conn = self.pool.acquire().await?;
+                Self::campaign_in(&mut conn, id).await
+            }
+
+            async fn campaigns(&self, state: Option<CampaignState>, limit: i64) -> Result<Vec<CampaignRecord>> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns"));
+                if let Some(state) = state {
+                    q.push(" WHERE state = ").push_bind(state.as_str());
+                }
+                q.push(" ORDER BY created_at DESC, id LIMIT ").push_bind(limit.clamp(0, 1000));
+                q.build().fetch_all(&self.pool).await?.iter().map(Self::campaign_from).collect()
+            }
+
+            async fn campaign_targets(&self, id: CampaignId, after: i64, limit: i64) -> Result<Vec<TargetRecord>> {
+                sqlx::query(
+                    "SELECT t.account_id, a.email, t.seq, t.finding_id, t.evidence, t.state, t.credential_version, \
+                     t.applied_at, t.notice_reference FROM campaign_targets t JOIN accounts a ON a.id = t.account_id \
+                     WHERE t.campaign_id = $1 AND t.seq > $2 ORDER BY t.seq LIMIT $3",
+                )
+                .bind(id.to_string())
+                .bind(after)
+                .bind(limit.clamp(0, 10_000))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::target_from)
+                .collect()
+            }
+
+            async fn campaign_target_counts(&self, id: CampaignId) -> Result<Vec<(TargetState, i64)>> {
+                sqlx::query("SELECT state, COUNT(*) AS n FROM campaign_targets WHERE campaign_id = $1 GROUP BY state ORDER BY state")
+                    .bind(id.to_string())
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| Ok((parse("target state", &r.try_get::<String, _>("state")?)?, r.try_get("n")?)))
+                    .collect()
+            }
+
+            async fn campaign_target_ids(&self, id: CampaignId) -> Result<Vec<AccountId>> {
+                sqlx::query("SELECT account_id FROM campaign_targets WHERE campaign_id = $1 ORDER BY account_id")
+                    .bind(id.to_string())
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| parse("account id", &r.try_get::<String, _>("account_id")?))
+                    .collect()
+            }
+
+            async fn update_campaign(
+                &self,
+                id: CampaignId,
+                from: CampaignState,
+                u: &CampaignUpdate,
+                audit: NewAuditEntry,
+            ) -> Result<CampaignRecord> {
+                let mut tx = self.begin_write().await?;
+                let mut q = sqlx::QueryBuilder::<$db>::new("UPDATE campaigns SET updated_at = ");
+                q.push_bind(u.now.as_millis());
+                if let Some(state) = u.state {
+                    q.push(", state = ").push_bind(state.as_str());
+                }
+                if let Some((hash, size)) = u.snapshot {
+                    q.push(", snapshot_hash = ").push_bind(hash.to_vec());
+                    q.push(", target_count = ").push_bind(size);
+                }
+                if let Some(needs) = u.needs_second_approval {
+                    q.push(", needs_second_approval = ").push_bind(i64::from(needs));
+                }
+                if let Some(by) = &u.approved_by {
+                    q.push(", approved_by = ").push_bind(by.clone());
+                    q.push(", approved_at = ").push_bind(by.as_ref().map(|_| u.now.as_millis()));
+                }
+                if let Some(p) = &u.preview {
+                    q.push(", preview = ").push_bind(p.to_string());
+                }
+                if let Some((stage, at)) = u.stage {
+                    q.push(", stage = ").push_bind(stage);
+                    q.push(", stage_started_at = ").push_bind(at.as_millis());
+                }
+                if let Some(reason) = &u.paused_reason {
+                    q.push(", paused_reason = ").push_bind(reason.clone());
+                }
+                q.push(" WHERE id = ").push_bind(id.to_string());
+                q.push(" AND state = ").push_bind(from.as_str());
+                if q.build().execute(&mut *tx).await?.rows_affected() == 0 {
+                    return Err(StoreError::Conflict("the campaign changed meanwhile; look at it again"));
+                }
+                let mut audit = audit;
+                crate::sql::merge_detail(
+                    &mut audit,
+                    serde_json::json!({ "campaign": id.to_string(), "from": from.as_str(), "to": u.state.unwrap_or(from).as_str() }),
+                );
+                Self::append_audit_in(&mut tx, &audit).await?;
+                let stored = Self::campaign_in(&mut tx, id).await?.ok_or_else(|| StoreError::corrupt("campaign vanished"))?;
+                tx.commit().await?;
+                Ok(stored)
+            }
+
+            async fn apply_campaign_target(&self, step: &ApplyStep<'_>) -> Result<ApplyOutcome> {
+                let mut tx = self.begin_write().await?;
+                if Self::lock_breaker_in(&mut tx).await? {
+                    return Ok(ApplyOutcome::BreakerOpen);
+                }
+                let campaign = step.campaign.to_string();
+                let account = step.account.to_string();
+                let state: String = sqlx::query("SELECT state FROM campaigns WHERE id = $1")
+                    .bind(&campaign)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound("campaign"))?
+                    .try_get("state")?;
+                let state: CampaignState = parse("campaign state", &state)?;
+                if state != CampaignState::Running {
+                    return Ok(ApplyOutcome::NotRunning(state));
+                }
+                let target: Option<String> = sqlx::query(
+                    "SELECT state FROM campaign_targets WHERE campaign_id = $1 AND account_id = $2",
+                )
+                .bind(&campaign)
+                .bind(&account)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get("state"))
+                .transpose()?;
+                match target.as_deref() {
+                    None => return Err(StoreError::NotFound("campaign target")),
+                    Some("pending") => {}
+                    Some(_) => return Ok(ApplyOutcome::AlreadyDone),
+                }
+                let now = step.now.as_millis();
+                let used = sqlx::query(
+                    "SELECT COALESCE(SUM(CASE WHEN applied_at > $1 THEN 1 ELSE 0 END), 0) AS hour, COUNT(*) AS day \
+                     FROM campaign_targets WHERE applied_at > $2",
+                )
+                .bind(now - 3_600_000)
+                .bind(now - 86_400_000)
+                .fetch_one(&mut *tx)
+                .await?;
+                let (hour, day): (i64, i64) = (used.try_get("hour")?, used.try_get("day")?);
+                if !step.budget.may_exceed && (hour >= step.budget.per_hour || day >= step.budget.per_day) {
+                    return Ok(ApplyOutcome::BudgetExhausted { hour, day });
+                }
+                let version: Option<i64> = sqlx::query(
+                    "UPDATE credentials SET state = 'reset_required' WHERE account_id = $1 AND state = 'active' RETURNING version",
+                )
+                .bind(&account)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get("version"))
+                .transpose()?;
+                let Some(version) = version else {
+                    sqlx::query("UPDATE campaign_targets SET state = 'skipped' WHERE campaign_id = $1 AND account_id = $2")
+                        .bind(&campaign)
+                        .bind(&account)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    return Ok(ApplyOutcome::Skipped);
+                };
+                sqlx::query(
+                    "UPDATE sessions SET state = 'suspended', suspended_by = $1 WHERE account_id = $2 AND state = 'active'",
+                )
+                .bind(&campaign)
+                .bind(&account)
+                .execute(&mut *tx)
+                .await?;
+                Self::insert_recovery_in(&mut tx, step.recovery).await?;
+                Self::insert_notice_in(&mut tx, step.notice).await?;
+                Self::append_audit_in(&mut tx, &step.audit).await?;
+                sqlx::query(
+                    "UPDATE campaign_targets SET state = 'applied', credential_version = $1, applied_at = $2, notice_reference = $3 \
+                     WHERE campaign_id = $4 AND account_id = $5",
+                )
+                .bind(version)
+                .bind(now)
+                .bind(&step.notice.reference)
+                .bind(&campaign)
+                .bind(&account)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE campaigns SET applied = applied + 1, updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(&campaign)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(ApplyOutcome::Applied { reference: step.notice.reference.clone() })
+            }
+
+            async fn undo_campaign_target(&self, step: &UndoStep<'_>) -> Result<UndoOutcome> {
+                let mut tx = self.begin_write().await?;
+                Self::lock_breaker_in(&mut tx).await?;
+                let campaign = step.campaign.to_string();
+                let account = step.account.to_string();
+                let row = sqlx::query(
+                    "SELECT state, credential_version FROM campaign_targets WHERE campaign_id = $1 AND account_id = $2",
+                )
+                .bind(&campaign)
+                .bind(&account)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::NotFound("campaign target"))?;
+                let state: String = row.try_get("state")?;
+                let Some(version) = row.try_get::<Option<i64>, _>("credential_version")? else {
+                    return Ok(UndoOutcome::AlreadyDone);
+                };
+                if state != "applied" {
+                    return Ok(UndoOutcome::AlreadyDone);
+                }
+                let now = step.now.as_millis();
+                // Restorable only while the credential is the one the campaign reset:
+                // the owner has not set a new password since.
+                let restored = sqlx::query(
+                    "UPDATE credentials SET state = 'active' WHERE account_id = $1 AND state = 'reset_required' AND version = $2",
+                )
+                .bind(&account)
+                .bind(version)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                let outcome = if restored {
+                    let sessions = sqlx::query(
+                        "UPDATE sessions SET state = 'active', suspended_by = NULL \
+                         WHERE account_id = $1 AND state = 'suspended' AND suspended_by = $2 AND created_at >= $3 AND expires_at > $4",
+                    )
+                    .bind(&account)
+                    .bind(&campaign)
+                    .bind(step.reinstate_after.as_millis())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    sqlx::query(
+                        "UPDATE recovery_requests SET state = 'superseded', ended_at = $1 WHERE account_id = $2 AND state = 'active'",
+                    )
+                    .bind(now)
+                    .bind(&account)
+                    .execute(&mut *tx)
+                    .await?;
+                    Self::insert_notice_in(&mut tx, step.correction).await?;
+                    UndoOutcome::Restored { sessions }
+                } else {
+                    Self::insert_notice_in(&mut tx, step.explanation).await?;
+                    UndoOutcome::NotRestorable
+                };
+                let mut audit = step.audit.clone();
+                crate::sql::merge_detail(
+                    &mut audit,
+                    serde_json::json!({ "campaign": campaign, "restored": restored }),
+                );
+                Self::append_audit_in(&mut tx, &audit).await?;
+                sqlx::query(
+                    "UPDATE campaign_targets SET state = $1, undone_at = $2 WHERE campaign_id = $3 AND account_id = $4",
+                )
+                .bind(if restored { "restored" } else { "not_restorable" })
+                .bind(now)
+                .bind(&campaign)
+                .bind(&account)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(outcome)
+            }
+
+            async fn resets_since(&self, since: Timestamp) -> Result<i64> {
+                Ok(sqlx::query("SELECT COUNT(*) AS n FROM campaign_targets WHERE applied_at > $1")
+                    .bind(since.as_millis())
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?)
+            }
+
+            async fn resets_per_day(&self, since: Timestamp, until: Timestamp) -> Result<Vec<(i64, i64)>> {
+                sqlx::query(
+                    "SELECT applied_at / 86400000 AS day, COUNT(*) AS n FROM campaign_targets \
+                     WHERE applied_at >= $1 AND applied_at < $2 GROUP BY applied_at / 86400000 ORDER BY day",
+                )
+                .bind(since.as_millis())
+                .bind(until.as_millis())
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("day")?, r.try_get("n")?)))
+                .collect()
+            }
+
+            async fn breaker(&self) -> Result<BreakerRecord> {
+                let r = sqlx::query("SELECT state, reason, changed_at, changed_by FROM breaker WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(BreakerRecord {
+                    open: r.try_get::<String, _>("state")? == "open",
+                    reason: r.try_get("reason")?,
+                    changed_at: Timestamp::from_millis(r.try_get("changed_at")?),
+                    changed_by: r.try_get("changed_by")?,
+                })
+            }
+
+            async fn set_breaker(&self, open: bool, reason: &str, by: &str, now: Timestamp, audit: NewAuditEntry) -> Result<bool> {
+                let mut tx = self.begin_write().await?;
+                let was_open = Self::lock_breaker_in(&mut tx).await?;
+                if was_open == open {
+                    tx.commit().await?;
+                    return Ok(false);
+                }
+                sqlx::query("UPDATE breaker SET state = $1, reason = $2, changed_at = $3, changed_by = $4 WHERE id = 1")
+                    .bind(if open { "open" } else { "closed" })
+                    .bind(reason)
+                    .bind(now.as_millis())
+                    .bind(by)
+                    .execute(&mut *tx)
+                    .await?;
+                let mut paused = 0;
+                if open {
+                    paused = sqlx::query(
+                        "UPDATE campaigns SET state = 'paused', paused_reason = $1, updated_at = $2 \
+                         WHERE state = 'running' AND automatic = 1",
+                    )
+                    .bind(format!("circuit breaker: {reason}"))
+                    .bind(now.as_millis())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+                let mut audit = audit;
+                crate::sql::merge_detail(
+                    &mut audit,
+                    serde_json::json!({ "open": open, "reason": reason, "paused_campaigns": paused }),
+                );
+                Self::append_audit_in(&mut tx, &audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+        }
+
+        #[async_trait]
         impl RecoveryStore for $store {
             async fn create_recovery(&self, new: &NewRecovery, notice: &NewNotice, audit: NewAuditEntry) -> Result<()> {
                 let mut tx = self.begin_write().await?;
-                // A new request invalidates the older ones.
-                sqlx::query(
-                    "UPDATE recovery_requests SET state = 'superseded', ended_at = $1 \
-                     WHERE account_id = $2 AND state = 'active'",
-                )
-                .bind(new.created_at.as_millis())
-                .bind(new.account.to_string())
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO recovery_requests (id, account_id, code_hash, token_hash, state, attempts, created_at, expires_at, ip) \
-                     VALUES ($1, $2, $3, $4, 'active', 0, $5, $6, $7)",
-                )
-                .bind(new.id.to_string())
-                .bind(new.account.to_string())
-                .bind(&new.code_hash[..])
-                .bind(new.token_hash.as_ref().map(|t| t.as_bytes().to_vec()))
-                .bind(new.created_at.as_millis())
-                .bind(new.expires_at.as_millis())
-                .bind(new.ip.as_deref())
-                .execute(&mut *tx)
-                .await?;
+                Self::insert_recovery_in(&mut tx, new).await?;
                 Self::insert_notice_in(&mut tx, notice).await?;
                 Self::append_audit_in(&mut tx, &audit).await?;
                 tx.commit().await?;

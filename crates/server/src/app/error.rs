@@ -95,6 +95,11 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(what) => Self::Conflict(what),
+            StoreError::NotFound(what) => Self::NotFound(what),
+            StoreError::Invalid(why) => Self::Invalid {
+                field: "targets",
+                message: why.to_owned(),
+            },
             other => Self::Unexpected(other.into()),
         }
     }
