@@ -150,6 +150,34 @@ pub const KEYS: &[(&str, &str)] = &[
         "detection",
         "whether `serve` runs the compromise checks over incoming login events, true or false (default true)",
     ),
+    (
+        "approval_max_accounts",
+        "a campaign over this many accounts needs a second operator's approval (default 1000)",
+    ),
+    (
+        "approval_max_multiple_of_normal",
+        "a campaign over this multiple of the normal daily forced resets needs a second approval (default 10)",
+    ),
+    (
+        "approval_max_share_percent",
+        "a campaign over this percentage of all accounts needs a second approval (default 0.1)",
+    ),
+    (
+        "budget_hourly_floor",
+        "forced resets allowed per hour whatever the history (default 50)",
+    ),
+    (
+        "budget_daily_floor",
+        "forced resets allowed per day whatever the history (default 100)",
+    ),
+    (
+        "budget_multiple_of_normal",
+        "forced resets allowed per day as a multiple of the normal daily volume, if larger than the floor (default 3)",
+    ),
+    (
+        "bounce_gate_percent",
+        "a campaign pauses between stages when more than this share of its notices bounced (default 5)",
+    ),
     ("log_format", "text or json (default text)"),
 ];
 
@@ -191,6 +219,13 @@ struct Raw {
     event_retention_days: Option<u64>,
     rules_file: Option<PathBuf>,
     detection: Option<bool>,
+    approval_max_accounts: Option<u64>,
+    approval_max_multiple_of_normal: Option<f64>,
+    approval_max_share_percent: Option<f64>,
+    budget_hourly_floor: Option<u64>,
+    budget_daily_floor: Option<u64>,
+    budget_multiple_of_normal: Option<f64>,
+    bounce_gate_percent: Option<f64>,
     log_format: Option<String>,
 }
 
@@ -276,6 +311,12 @@ pub struct Config {
     pub rules_file: Option<PathBuf>,
     /// Whether `serve` runs the detection monitor.
     pub detection: bool,
+    /// When a campaign needs a second operator.
+    pub approval: gatehouse_domain::campaign::ApprovalPolicy,
+    /// The reset budget's size.
+    pub budget: gatehouse_domain::campaign::BudgetPolicy,
+    /// Share of bounced notices (0..1) that pauses a campaign between stages.
+    pub bounce_gate: f64,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -638,6 +679,59 @@ impl Config {
                     3650,
                 )?,
         );
+        let fraction = |key: &str, v: f64, lo: f64, hi: f64| {
+            if v.is_finite() && (lo..=hi).contains(&v) {
+                Ok(v)
+            } else {
+                Err(bad(key, format!("must be a number between {lo} and {hi}")))
+            }
+        };
+        let approval = gatehouse_domain::campaign::ApprovalPolicy {
+            max_accounts: in_range(
+                "approval_max_accounts",
+                raw.approval_max_accounts.unwrap_or(1000),
+                1,
+                1_000_000_000,
+            )?,
+            max_multiple_of_normal: fraction(
+                "approval_max_multiple_of_normal",
+                raw.approval_max_multiple_of_normal.unwrap_or(10.0),
+                1.0,
+                1e6,
+            )?,
+            max_share_of_active: fraction(
+                "approval_max_share_percent",
+                raw.approval_max_share_percent.unwrap_or(0.1),
+                0.0,
+                100.0,
+            )? / 100.0,
+        };
+        let budget = gatehouse_domain::campaign::BudgetPolicy {
+            hourly_floor: in_range(
+                "budget_hourly_floor",
+                raw.budget_hourly_floor.unwrap_or(50),
+                1,
+                10_000_000,
+            )?,
+            daily_floor: in_range(
+                "budget_daily_floor",
+                raw.budget_daily_floor.unwrap_or(100),
+                1,
+                100_000_000,
+            )?,
+            multiple_of_normal: fraction(
+                "budget_multiple_of_normal",
+                raw.budget_multiple_of_normal.unwrap_or(3.0),
+                0.0,
+                1e6,
+            )?,
+        };
+        let bounce_gate = fraction(
+            "bounce_gate_percent",
+            raw.bounce_gate_percent.unwrap_or(5.0),
+            0.0,
+            100.0,
+        )? / 100.0;
         let secret_key_file = raw
             .secret_key_file
             .unwrap_or_else(|| data_dir.join("secret.key"));
@@ -678,6 +772,9 @@ impl Config {
             event_retention,
             rules_file: raw.rules_file,
             detection: raw.detection.unwrap_or(true),
+            approval,
+            budget,
+            bounce_gate,
             log_format,
         })
     }

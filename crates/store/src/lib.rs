@@ -466,6 +466,13 @@ pub trait CampaignStore {
     /// explanation is enqueued (`not_restorable`). Audited. Idempotent.
     async fn undo_campaign_target(&self, step: &UndoStep<'_>) -> Result<UndoOutcome>;
 
+    /// Accounts of this campaign that are also targets of another campaign that is
+    /// approved, running or paused.
+    async fn campaign_overlap(&self, id: CampaignId) -> Result<u64>;
+
+    /// The campaign's forced-reset notices that failed (5xx: bounced).
+    async fn campaign_failed_notices(&self, id: CampaignId) -> Result<i64>;
+
     /// Forced resets applied since `since` (every campaign): the budget's usage.
     async fn resets_since(&self, since: Timestamp) -> Result<i64>;
 

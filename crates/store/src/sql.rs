@@ -1011,8 +1011,12 @@ macro_rules! impl_store {
                 if room > 0 {
                     due.extend(
                         sqlx::query(concat!(
+                            // While the circuit breaker is open, forced-reset notices wait
+                            // (the breaker exists to stop a flood of them); notices people
+                            // asked for and corrections keep going.
                             "SELECT id, recipient_key, kind, expires_at FROM outbox \
                              WHERE state = 'pending' AND next_attempt_at <= $1 \
+                             AND NOT (kind = 'forced_reset' AND EXISTS (SELECT 1 FROM breaker WHERE id = 1 AND state = 'open')) \
                              ORDER BY next_attempt_at, created_at LIMIT $2 ",
                             $lock
                         ))
@@ -2008,6 +2012,31 @@ macro_rules! impl_store {
                 .await?;
                 tx.commit().await?;
                 Ok(outcome)
+            }
+
+            async fn campaign_overlap(&self, id: CampaignId) -> Result<u64> {
+                let n: i64 = sqlx::query(
+                    "SELECT COUNT(DISTINCT t.account_id) AS n FROM campaign_targets t \
+                     JOIN campaign_targets o ON o.account_id = t.account_id AND o.campaign_id <> t.campaign_id \
+                     JOIN campaigns c ON c.id = o.campaign_id \
+                     WHERE t.campaign_id = $1 AND c.state IN ('approved', 'running', 'paused')",
+                )
+                .bind(id.to_string())
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+                Ok(n.max(0) as u64)
+            }
+
+            async fn campaign_failed_notices(&self, id: CampaignId) -> Result<i64> {
+                Ok(sqlx::query(
+                    "SELECT COUNT(*) AS n FROM outbox o JOIN campaign_targets t \
+                     ON t.notice_reference = o.reference WHERE t.campaign_id = $1 AND o.state = 'failed'",
+                )
+                .bind(id.to_string())
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?)
             }
 
             async fn resets_since(&self, since: Timestamp) -> Result<i64> {

@@ -83,6 +83,9 @@ pub enum AppError {
         /// Each bad event, by index.
         items: Vec<super::events::ItemError>,
     },
+    /// A campaign command its guardrails refuse (says why).
+    #[error("{0}")]
+    CampaignRefused(String),
     /// A rule (TOML, JSON or a stored one being edited) that cannot be used.
     #[error("{0}")]
     InvalidRule(String),

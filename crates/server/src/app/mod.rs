@@ -9,6 +9,7 @@
 mod accounts;
 pub mod backtest;
 pub mod breach;
+pub mod campaigns;
 mod error;
 pub mod evaluate;
 pub mod events;
@@ -93,6 +94,8 @@ pub struct App {
     event_writes: tokio::sync::Semaphore,
     /// Woken when a rule changes, so the detection monitor rebuilds at once.
     pub rules_changed: Arc<tokio::sync::Notify>,
+    /// Woken when a campaign starts or resumes, or the breaker closes.
+    pub campaigns_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl App {
@@ -165,6 +168,7 @@ impl App {
             operators,
             event_writes: tokio::sync::Semaphore::new(1),
             rules_changed: Arc::new(tokio::sync::Notify::new()),
+            campaigns_wakeup: Arc::new(tokio::sync::Notify::new()),
         })
     }
 }

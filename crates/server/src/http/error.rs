@@ -98,6 +98,7 @@ impl From<AppError> for ApiError {
             AppError::TooManyEvents { .. } => (S::PAYLOAD_TOO_LARGE, "too_many_events"),
             AppError::InvalidEvents { .. } => (S::BAD_REQUEST, "invalid_events"),
             AppError::InvalidRule(_) => (S::BAD_REQUEST, "invalid_rule"),
+            AppError::CampaignRefused(_) => (S::CONFLICT, "campaign_refused"),
             AppError::Unexpected(err) => {
                 tracing::error!(error = ?err, "unexpected error");
                 return Self::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error");

@@ -1,0 +1,830 @@
+//! Remediation campaigns: every forced reset — of one account or a million — is
+//! one. This module holds the use cases (create, preview, approve, start, pause,
+//! resume, abort, undo), the apply loop the campaign worker runs, and the
+//! breaker's trip and reset. The guardrails themselves are pure
+//! (`gatehouse_domain::campaign`); the store applies each account in one
+//! transaction with its budget draw, notice and audit entry.
+//!
+//! What keeps a campaign from doing what the 2012 incident did:
+//! - an empty or unspecified target set is refused;
+//! - the target set is frozen at preview (a hash of the sorted account ids) and
+//!   approval binds to that hash;
+//! - above the approval thresholds another operator must approve (never the creator);
+//! - stages (1 % → 10 % → 100 %) with a rate cap and a bake time between them;
+//! - every reset draws from one budget in the database, shared by every replica;
+//!   an automatic campaign that hits it trips the breaker;
+//! - the breaker stops every apply step, pauses automatic campaigns and holds
+//!   security notices until an operator closes it;
+//! - undo restores what the owner has not changed since.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use gatehouse_domain::audit::{Actor as AuditActor, AuditAction, NewAuditEntry};
+use gatehouse_domain::campaign::{Actor, Campaign, CampaignState, Command, StagePlan};
+use gatehouse_domain::{AccountId, CampaignId, Email, NoticeKind, RecoveryCode, RecoveryId};
+use gatehouse_store::{
+    ApplyOutcome, ApplyStep, BudgetLimits, CampaignRecord, CampaignSource, CampaignUpdate,
+    NewCampaign, NewRecovery, NewTarget, TargetState, UndoOutcome, UndoStep,
+};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{App, AppError, Client};
+
+/// How long a forced reset's code works: people read such mail later than a
+/// recovery they asked for themselves.
+pub const RESET_CODE_TTL: Duration = Duration::from_secs(3 * 86_400);
+/// Suspended sessions older than this are not reinstated by undo.
+pub const UNDO_WINDOW: Duration = Duration::from_secs(7 * 86_400);
+/// Targets applied per worker step at most (then the rate cap and other campaigns get a turn).
+const STEP: usize = 50;
+
+/// A campaign as an operator asks for it.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignSpec {
+    /// A name for people.
+    pub name: String,
+    /// Why, as the owners will read it in the notice ("your password appeared in a
+    /// list of stolen credentials").
+    pub reason: String,
+    /// The accounts: e-mail addresses or ids. Never empty: an empty list is refused,
+    /// never read as "all".
+    pub accounts: Vec<String>,
+    /// Stages as cumulative fractions (default 0.01, 0.1, 1.0).
+    #[serde(default)]
+    pub stages: Option<Vec<f64>>,
+    /// Accounts per minute at most (default 60).
+    #[serde(default)]
+    pub rate_per_minute: Option<u32>,
+    /// Seconds to wait between stages (default 600).
+    #[serde(default)]
+    pub bake_secs: Option<u32>,
+}
+
+/// What a preview shows; the target set is frozen with it.
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Preview {
+    /// Accounts in the frozen set.
+    pub accounts: u64,
+    /// SHA-256 of the sorted account ids (hex): what approval binds to.
+    pub snapshot: String,
+    /// Median forced resets a day over the last 30 days.
+    pub normal_daily: f64,
+    /// `accounts` over the normal daily volume (a normal of zero counts as one).
+    pub multiple_of_normal: f64,
+    /// Share of all accounts, 0 to 1.
+    pub share_of_accounts: f64,
+    /// Notices per recipient domain, largest first (at most 20 domains).
+    pub mail_by_domain: Vec<(String, u64)>,
+    /// Accounts also in another campaign that is approved, running or paused.
+    pub overlap_with_running: u64,
+    /// Whether a second operator must approve.
+    pub needs_second_approval: bool,
+    /// Stage boundaries (cumulative accounts).
+    pub stages: Vec<u64>,
+    /// Up to 20 accounts with the evidence for each.
+    #[schema(value_type = Vec<Object>)]
+    pub sample: Vec<serde_json::Value>,
+}
+
+/// What an undo would do, or did.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct UndoReport {
+    /// Accounts whose prior password and sessions come back.
+    pub restorable: u64,
+    /// Accounts whose owner set a new password since (they get an explanation).
+    pub not_restorable: u64,
+    /// Restored so far.
+    pub restored: u64,
+    /// Told it could not be restored.
+    pub explained: u64,
+}
+
+/// What one worker step did to a campaign.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StepReport {
+    /// Accounts reset.
+    pub applied: u64,
+    /// Accounts left alone (already awaiting a reset).
+    pub skipped: u64,
+}
+
+fn actor_text(a: &AuditActor) -> String {
+    match a.parts() {
+        (kind, Some(id)) => format!("{kind}:{id}"),
+        (kind, None) => kind.to_owned(),
+    }
+}
+
+fn domain_actor(text: &str) -> Actor {
+    match text.strip_prefix("operator:") {
+        Some(id) => Actor::Operator(id.to_owned()),
+        None => Actor::System,
+    }
+}
+
+/// The domain view of a stored campaign, for the state machine.
+fn domain(c: &CampaignRecord) -> Campaign {
+    Campaign {
+        state: c.state,
+        created_by: domain_actor(&c.created_by),
+        snapshot: c
+            .snapshot_hash
+            .as_deref()
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .map(|h| (h, c.target_count as u64)),
+        needs_second_approval: c.needs_second_approval,
+        approved_by: c.approved_by.as_deref().map(domain_actor),
+        applied: c.applied as u64,
+    }
+}
+
+fn refused(e: gatehouse_domain::campaign::Refusal) -> AppError {
+    AppError::CampaignRefused(e.to_string())
+}
+
+impl App {
+    /// Creates a draft campaign over the accounts named (e-mail addresses or
+    /// ids). Every name must resolve to an account; none may be missing.
+    pub async fn create_campaign(
+        &self,
+        spec: CampaignSpec,
+        by: AuditActor,
+    ) -> Result<CampaignRecord, AppError> {
+        if spec.accounts.is_empty() {
+            return Err(AppError::Invalid {
+                field: "accounts",
+                message: "a campaign needs at least one account; an empty list never means all"
+                    .into(),
+            });
+        }
+        if spec.name.trim().is_empty() || spec.reason.trim().is_empty() {
+            return Err(AppError::Invalid {
+                field: "reason",
+                message: "a campaign needs a name and a reason (the reason is in the notice)"
+                    .into(),
+            });
+        }
+        let plan = StagePlan {
+            fractions: spec
+                .stages
+                .unwrap_or_else(|| StagePlan::default().fractions),
+            ..StagePlan::default()
+        };
+        plan.validate().map_err(|message| AppError::Invalid {
+            field: "stages",
+            message,
+        })?;
+        let mut targets = Vec::with_capacity(spec.accounts.len());
+        let mut missing = Vec::new();
+        for name in &spec.accounts {
+            match self.find_account_ref(name).await {
+                Ok(id) => targets.push(NewTarget {
+                    account: id,
+                    finding_id: None,
+                    evidence: serde_json::json!({ "listed_by": actor_text(&by) }),
+                }),
+                Err(AppError::NotFound(_)) => missing.push(name.clone()),
+                Err(e) => return Err(e),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(AppError::Invalid {
+                field: "accounts",
+                message: format!(
+                    "{} of {} accounts do not exist, so no campaign was created: {}",
+                    missing.len(),
+                    spec.accounts.len(),
+                    missing
+                        .iter()
+                        .take(5)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+        let source = if targets.len() == 1 {
+            CampaignSource::Account
+        } else {
+            CampaignSource::List
+        };
+        self.store_campaign(
+            spec.name,
+            spec.reason,
+            source,
+            None,
+            targets,
+            plan,
+            spec.rate_per_minute.unwrap_or(60),
+            spec.bake_secs.unwrap_or(600),
+            by,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn store_campaign(
+        &self,
+        name: String,
+        reason: String,
+        source: CampaignSource,
+        rule: Option<(String, i64)>,
+        targets: Vec<NewTarget>,
+        plan: StagePlan,
+        rate_per_minute: u32,
+        bake_secs: u32,
+        by: AuditActor,
+    ) -> Result<CampaignRecord, AppError> {
+        let now = self.clock.now();
+        let c = NewCampaign {
+            id: CampaignId::generate(self.entropy.as_ref()),
+            name,
+            source,
+            automatic: by == AuditActor::System,
+            rule,
+            reason,
+            created_by: actor_text(&by),
+            created_at: now,
+            stage_plan: serde_json::to_value(&plan).map_err(|e| AppError::Unexpected(e.into()))?,
+            rate_per_minute: i64::from(rate_per_minute.clamp(1, 100_000)),
+            bake_secs: i64::from(bake_secs),
+        };
+        let audit = NewAuditEntry::new(now, by, AuditAction::CampaignCreated).target(c.id);
+        Ok(self.store.create_campaign(&c, &targets, audit).await?)
+    }
+
+    /// One campaign.
+    pub async fn campaign(&self, id: CampaignId) -> Result<CampaignRecord, AppError> {
+        self.store
+            .campaign(id)
+            .await?
+            .ok_or(AppError::NotFound("campaign"))
+    }
+
+    /// Freezes the target set and shows what the campaign would do. No side effect
+    /// beyond the freeze (and the state change it records).
+    pub async fn preview_campaign(
+        &self,
+        id: CampaignId,
+        by: AuditActor,
+    ) -> Result<(CampaignRecord, Preview), AppError> {
+        let c = self.campaign(id).await?;
+        let ids = self.store.campaign_target_ids(id).await?;
+        let mut h = Sha256::new();
+        for a in &ids {
+            h.update(a.to_string().as_bytes());
+            h.update(b"\n");
+        }
+        let snapshot: [u8; 32] = h.finalize().into();
+        let size = ids.len() as u64;
+        let now = self.clock.now();
+        let normal = super::backtest::median_daily(
+            &self
+                .store
+                .resets_per_day(now.minus(Duration::from_secs(30 * 86_400)), now)
+                .await?,
+            30,
+        );
+        let accounts = self.store.count_accounts().await?.max(0) as u64;
+        let needs = self
+            .config
+            .approval
+            .needs_second_approval(size, normal, accounts);
+        let next = domain(&c)
+            .apply(&Command::Preview { snapshot, size }, needs)
+            .map_err(refused)?;
+        // Mail volume per domain, overlap and a sample, from the targets.
+        let mut by_domain: BTreeMap<String, u64> = BTreeMap::new();
+        let mut sample = Vec::new();
+        let mut after = -1;
+        loop {
+            let page = self.store.campaign_targets(id, after, 5000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for t in &page {
+                let domain = t.email.rsplit_once('@').map_or("", |d| d.1).to_lowercase();
+                *by_domain.entry(domain).or_default() += 1;
+                if sample.len() < 20 {
+                    sample.push(serde_json::json!({
+                        "account_id": t.account_id.to_string(),
+                        "email": t.email,
+                        "evidence": t.evidence,
+                    }));
+                }
+            }
+        }
+        let mut mail_by_domain: Vec<(String, u64)> = by_domain.into_iter().collect();
+        mail_by_domain.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        mail_by_domain.truncate(20);
+        let overlap = self.store.campaign_overlap(id).await?;
+        let plan: StagePlan = serde_json::from_value(c.stage_plan.clone()).unwrap_or_default();
+        let preview = Preview {
+            accounts: size,
+            snapshot: hex::encode(snapshot),
+            normal_daily: normal,
+            multiple_of_normal: size as f64 / normal.max(1.0),
+            share_of_accounts: if accounts == 0 {
+                1.0
+            } else {
+                size as f64 / accounts as f64
+            },
+            mail_by_domain,
+            overlap_with_running: overlap,
+            needs_second_approval: needs,
+            stages: plan.boundaries(size),
+            sample,
+        };
+        let mut u = CampaignUpdate::at(now);
+        u.state = Some(next.state);
+        u.snapshot = Some((snapshot, size as i64));
+        u.needs_second_approval = Some(needs);
+        u.approved_by = Some(None);
+        u.preview =
+            Some(serde_json::to_value(&preview).map_err(|e| AppError::Unexpected(e.into()))?);
+        let audit = NewAuditEntry::new(now, by, AuditAction::CampaignTransition)
+            .target(id)
+            .detail(serde_json::json!({ "command": "preview", "accounts": size, "needs_second_approval": needs }));
+        let stored = self.store.update_campaign(id, c.state, &u, audit).await?;
+        Ok((stored, preview))
+    }
+
+    /// Approves the previewed snapshot `snapshot` (hex). Another operator than
+    /// the creator; a changed target set needs a new preview.
+    pub async fn approve_campaign(
+        &self,
+        id: CampaignId,
+        snapshot: &str,
+        by: AuditActor,
+    ) -> Result<CampaignRecord, AppError> {
+        let c = self.campaign(id).await?;
+        let hash: [u8; 32] = hex::decode(snapshot.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| AppError::Invalid {
+                field: "snapshot",
+                message: "must be the preview's snapshot: 64 hexadecimal digits".into(),
+            })?;
+        let who = domain_actor(&actor_text(&by));
+        let next = domain(&c)
+            .apply(
+                &Command::Approve {
+                    by: who,
+                    snapshot: hash,
+                },
+                c.needs_second_approval,
+            )
+            .map_err(refused)?;
+        let now = self.clock.now();
+        let mut u = CampaignUpdate::at(now);
+        u.state = Some(next.state);
+        u.approved_by = Some(Some(actor_text(&by)));
+        let audit = NewAuditEntry::new(now, by, AuditAction::CampaignTransition)
+            .target(id)
+            .detail(serde_json::json!({ "command": "approve", "snapshot": snapshot }));
+        Ok(self.store.update_campaign(id, c.state, &u, audit).await?)
+    }
+
+    /// Start, pause, resume or abort (`command` as named in the CLI and API).
+    pub async fn command_campaign(
+        &self,
+        id: CampaignId,
+        command: &str,
+        reason: Option<String>,
+        by: AuditActor,
+    ) -> Result<CampaignRecord, AppError> {
+        let cmd = match command {
+            "start" => Command::Start,
+            "pause" => Command::Pause,
+            "resume" => Command::Resume,
+            "abort" => Command::Abort,
+            other => {
+                return Err(AppError::Invalid {
+                    field: "command",
+                    message: format!("unknown command {other:?}: start, pause, resume or abort"),
+                });
+            }
+        };
+        let c = self.campaign(id).await?;
+        if matches!(cmd, Command::Start | Command::Resume) && self.store.breaker().await?.open {
+            return Err(AppError::CampaignRefused(
+                "the circuit breaker is open: an operator must close it (`gatehouse breaker reset`) before campaigns run".into(),
+            ));
+        }
+        let next = domain(&c)
+            .apply(&cmd, c.needs_second_approval)
+            .map_err(refused)?;
+        let now = self.clock.now();
+        let mut u = CampaignUpdate::at(now);
+        u.state = Some(next.state);
+        match cmd {
+            Command::Start => u.stage = Some((0, now)),
+            Command::Pause => {
+                u.paused_reason = Some(Some(
+                    reason
+                        .clone()
+                        .unwrap_or_else(|| "paused by an operator".into()),
+                ))
+            }
+            Command::Resume => u.paused_reason = Some(None),
+            _ => {}
+        }
+        let audit = NewAuditEntry::new(now, by, AuditAction::CampaignTransition)
+            .target(id)
+            .detail(serde_json::json!({ "command": command, "reason": reason }));
+        let stored = self.store.update_campaign(id, c.state, &u, audit).await?;
+        self.campaigns_wakeup.notify_one();
+        Ok(stored)
+    }
+
+    /// The budget's limits now.
+    pub async fn budget_limits(&self) -> Result<(u64, u64), AppError> {
+        let now = self.clock.now();
+        let normal = super::backtest::median_daily(
+            &self
+                .store
+                .resets_per_day(now.minus(Duration::from_secs(30 * 86_400)), now)
+                .await?,
+            30,
+        );
+        Ok(self.config.budget.limits(normal))
+    }
+
+    /// Applies up to one step of a running campaign: the next pending targets of
+    /// the current stage, at most the rate cap allows since the stage began.
+    /// Moves to the next stage after the bake time, completes at the end. An
+    /// automatic campaign that finds the budget used up trips the breaker; an
+    /// operator campaign pauses.
+    pub async fn campaign_step(&self, id: CampaignId) -> Result<StepReport, AppError> {
+        let c = self.campaign(id).await?;
+        let mut report = StepReport::default();
+        if c.state != CampaignState::Running {
+            return Ok(report);
+        }
+        let now = self.clock.now();
+        let plan: StagePlan = serde_json::from_value(c.stage_plan.clone()).unwrap_or_default();
+        let bounds = plan.boundaries(c.target_count as u64);
+        let done = self.done_targets(id).await?;
+        let stage = c.stage.max(0) as usize;
+        let stage_end = bounds.get(stage).copied().unwrap_or(c.target_count as u64);
+        let started = c.stage_started_at.unwrap_or(now);
+        if done >= stage_end {
+            if stage + 1 >= bounds.len() {
+                let next = domain(&c)
+                    .apply(&Command::Complete, false)
+                    .map_err(refused)?;
+                let mut u = CampaignUpdate::at(now);
+                u.state = Some(next.state);
+                let audit =
+                    NewAuditEntry::new(now, AuditActor::System, AuditAction::CampaignTransition)
+                        .target(id)
+                        .detail(serde_json::json!({ "command": "complete", "applied": c.applied }));
+                self.store.update_campaign(id, c.state, &u, audit).await?;
+                return Ok(report);
+            }
+            // Bake: the stage's effects (bounces, complaints) show before the next one.
+            let stage_done_at = now;
+            let baked = now.since(started) >= Duration::from_secs(c.bake_secs.max(0) as u64);
+            if !baked {
+                return Ok(report);
+            }
+            if let Some(reason) = self.health_gate_failure(&c).await? {
+                self.command_campaign(id, "pause", Some(reason), AuditActor::System)
+                    .await?;
+                return Ok(report);
+            }
+            let mut u = CampaignUpdate::at(stage_done_at);
+            u.stage = Some((stage as i64 + 1, now));
+            let audit = NewAuditEntry::new(now, AuditActor::System, AuditAction::CampaignTransition)
+                .target(id)
+                .detail(serde_json::json!({ "command": "next_stage", "stage": stage + 1, "applied": c.applied }));
+            self.store.update_campaign(id, c.state, &u, audit).await?;
+            return Ok(report);
+        }
+        // Rate cap: at most rate_per_minute × minutes since the stage began (plus one).
+        let stage_start = if stage == 0 { 0 } else { bounds[stage - 1] };
+        let elapsed_min = now.since(started).as_secs_f64() / 60.0;
+        let allowed = ((elapsed_min * c.rate_per_minute as f64).floor() as u64 + 1)
+            .min(stage_end - stage_start);
+        let in_stage = done.saturating_sub(stage_start);
+        let room = allowed.saturating_sub(in_stage).min(STEP as u64) as usize;
+        if room == 0 {
+            return Ok(report);
+        }
+        let (per_hour, per_day) = self.budget_limits().await?;
+        let budget = BudgetLimits {
+            per_hour: per_hour as i64,
+            per_day: per_day as i64,
+            may_exceed: !c.automatic && c.needs_second_approval && c.approved_by.is_some(),
+        };
+        let pending: Vec<_> = self
+            .store
+            .campaign_targets(id, -1, 10_000)
+            .await?
+            .into_iter()
+            .filter(|t| t.state == TargetState::Pending)
+            .take(room)
+            .collect();
+        for t in pending {
+            match self.apply_one(&c, t.account_id, &t.email, budget).await? {
+                ApplyOutcome::Applied { .. } => report.applied += 1,
+                ApplyOutcome::Skipped | ApplyOutcome::AlreadyDone => report.skipped += 1,
+                ApplyOutcome::BudgetExhausted { hour, day } => {
+                    let why = format!(
+                        "reset budget used up ({hour} in the last hour of {per_hour}, {day} in the last day of {per_day})"
+                    );
+                    if c.automatic {
+                        self.trip_breaker(&why, AuditActor::System).await?;
+                    } else {
+                        self.command_campaign(id, "pause", Some(why), AuditActor::System)
+                            .await?;
+                    }
+                    break;
+                }
+                ApplyOutcome::NotRunning(_) | ApplyOutcome::BreakerOpen => break,
+            }
+        }
+        if report.applied > 0 {
+            self.wake_outbox();
+            metrics::counter!("gatehouse_forced_resets_total").increment(report.applied);
+        }
+        Ok(report)
+    }
+
+    async fn done_targets(&self, id: CampaignId) -> Result<u64, AppError> {
+        Ok(self
+            .store
+            .campaign_target_counts(id)
+            .await?
+            .into_iter()
+            .filter(|(s, _)| *s != TargetState::Pending)
+            .map(|(_, n)| n.max(0) as u64)
+            .sum())
+    }
+
+    /// A health gate that failed for the stage just applied, if any: too many of
+    /// the campaign's notices bounced (failed), in share of those applied.
+    async fn health_gate_failure(&self, c: &CampaignRecord) -> Result<Option<String>, AppError> {
+        let failed = self.store.campaign_failed_notices(c.id).await?;
+        let applied = c.applied.max(1) as f64;
+        let share = failed as f64 / applied;
+        Ok((failed >= 3 && share > self.config.bounce_gate).then(|| {
+            format!(
+                "health gate: {failed} of {} forced-reset notices bounced ({:.0}% > {:.0}%)",
+                c.applied,
+                share * 100.0,
+                self.config.bounce_gate * 100.0
+            )
+        }))
+    }
+
+    /// One account's forced reset (one store transaction).
+    async fn apply_one(
+        &self,
+        c: &CampaignRecord,
+        account: AccountId,
+        email: &str,
+        budget: BudgetLimits,
+    ) -> Result<ApplyOutcome, AppError> {
+        let to = Email::parse(email).map_err(AppError::email)?;
+        let out = self
+            .with_fresh_reference(|| async {
+                let now = self.clock.now();
+                let rid = RecoveryId::generate(self.entropy.as_ref());
+                let code = RecoveryCode::generate(self.entropy.as_ref());
+                let expires_at = now.plus(RESET_CODE_TTL);
+                let mut facts = self.notice_facts(now, &Client::default());
+                facts.ip = None;
+                facts.device = None;
+                facts.code = Some(code.display());
+                facts.expires_minutes = Some(RESET_CODE_TTL.as_secs() / 60);
+                facts.reason = Some(c.reason.clone());
+                let notice = self.new_notice(
+                    NoticeKind::ForcedReset,
+                    Some(account),
+                    &to,
+                    format!("reset/{}/{account}", c.id),
+                    &facts,
+                    Some(expires_at),
+                );
+                let recovery = NewRecovery {
+                    id: rid,
+                    account,
+                    code_hash: code.digest(self.secret_key.expose_secret(), &rid.to_string()),
+                    token_hash: None,
+                    created_at: now,
+                    expires_at,
+                    ip: None,
+                };
+                let audit = NewAuditEntry::new(now, AuditActor::System, AuditAction::AccountReset)
+                    .target(account)
+                    .detail(serde_json::json!({
+                        "campaign": c.id.to_string(),
+                        "rule": c.rule_id,
+                        "rule_version": c.rule_version,
+                        "created_by": c.created_by,
+                        "approved_by": c.approved_by,
+                        "reference": notice.reference,
+                    }));
+                let step = ApplyStep {
+                    campaign: c.id,
+                    account,
+                    now,
+                    budget,
+                    recovery: &recovery,
+                    notice: &notice,
+                    audit,
+                };
+                self.store.apply_campaign_target(&step).await
+            })
+            .await?;
+        Ok(out)
+    }
+
+    /// Trips the circuit breaker: every apply step stops, running automatic
+    /// campaigns pause, security notices wait. Returns whether it changed.
+    pub async fn trip_breaker(&self, reason: &str, by: AuditActor) -> Result<bool, AppError> {
+        let now = self.clock.now();
+        let audit = NewAuditEntry::new(now, by.clone(), AuditAction::BreakerChanged)
+            .detail(serde_json::json!({ "command": "trip" }));
+        let changed = self
+            .store
+            .set_breaker(true, reason, &actor_text(&by), now, audit)
+            .await?;
+        if changed {
+            metrics::counter!("gatehouse_breaker_trips_total").increment(1);
+            tracing::error!(
+                reason,
+                "circuit breaker tripped: automation and security notices paused"
+            );
+        }
+        Ok(changed)
+    }
+
+    /// Closes the breaker: an operator's decision, with a reason.
+    pub async fn reset_breaker(&self, reason: &str, by: AuditActor) -> Result<bool, AppError> {
+        if !matches!(by, AuditActor::Operator(_)) {
+            return Err(AppError::Forbidden);
+        }
+        if reason.trim().is_empty() {
+            return Err(AppError::Invalid {
+                field: "reason",
+                message: "say why the breaker can close (it is audited)".into(),
+            });
+        }
+        let now = self.clock.now();
+        let audit = NewAuditEntry::new(now, by.clone(), AuditAction::BreakerChanged)
+            .detail(serde_json::json!({ "command": "reset" }));
+        let changed = self
+            .store
+            .set_breaker(false, reason, &actor_text(&by), now, audit)
+            .await?;
+        if changed {
+            self.campaigns_wakeup.notify_one();
+            self.wake_outbox();
+        }
+        Ok(changed)
+    }
+
+    /// How many of the campaign's accounts an undo would restore, without doing it.
+    pub async fn undo_preview(&self, id: CampaignId) -> Result<UndoReport, AppError> {
+        let mut r = UndoReport::default();
+        let mut after = -1;
+        loop {
+            let page = self.store.campaign_targets(id, after, 5000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for t in page.iter().filter(|t| t.state == TargetState::Applied) {
+                let still = self
+                    .store
+                    .login_record(&t.email.to_lowercase())
+                    .await?
+                    .is_some_and(|rec| {
+                        rec.state == gatehouse_domain::CredentialState::ResetRequired
+                            && Some(rec.version) == t.credential_version
+                    });
+                if still {
+                    r.restorable += 1;
+                } else {
+                    r.not_restorable += 1;
+                }
+            }
+        }
+        Ok(r)
+    }
+
+    /// Undoes a campaign: stops it, then restores each applied account the owner
+    /// has not changed since (prior password, sessions within the undo window,
+    /// codes invalidated, a correction notice) and explains to the others.
+    /// Resumable: running it again continues where it stopped.
+    pub async fn undo_campaign(
+        &self,
+        id: CampaignId,
+        by: AuditActor,
+    ) -> Result<UndoReport, AppError> {
+        let mut c = self.campaign(id).await?;
+        if c.state != CampaignState::Undoing {
+            let next = domain(&c)
+                .apply(&Command::BeginUndo, false)
+                .map_err(refused)?;
+            let now = self.clock.now();
+            let mut u = CampaignUpdate::at(now);
+            u.state = Some(next.state);
+            let audit = NewAuditEntry::new(now, by.clone(), AuditAction::CampaignTransition)
+                .target(id)
+                .detail(serde_json::json!({ "command": "undo" }));
+            c = self.store.update_campaign(id, c.state, &u, audit).await?;
+        }
+        let mut r = UndoReport::default();
+        let mut after = -1;
+        loop {
+            let page = self.store.campaign_targets(id, after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for t in page.iter().filter(|t| t.state == TargetState::Applied) {
+                let to = Email::parse(&t.email).map_err(AppError::email)?;
+                let out = self
+                    .with_fresh_reference(|| async {
+                        let now = self.clock.now();
+                        let mut facts = self.notice_facts(now, &Client::default());
+                        facts.ip = None;
+                        facts.device = None;
+                        facts.corrects = t.notice_reference.clone();
+                        facts.reason = Some(c.reason.clone());
+                        facts.still_works = Some(true);
+                        let correction = self.new_notice(
+                            NoticeKind::Correction,
+                            Some(t.account_id),
+                            &to,
+                            format!("undo/{id}/{}", t.account_id),
+                            &facts,
+                            None,
+                        );
+                        facts.still_works = Some(false);
+                        let explanation = self.new_notice(
+                            NoticeKind::Correction,
+                            Some(t.account_id),
+                            &to,
+                            format!("undo/{id}/{}", t.account_id),
+                            &facts,
+                            None,
+                        );
+                        let step = UndoStep {
+                            campaign: id,
+                            account: t.account_id,
+                            now,
+                            reinstate_after: now.minus(UNDO_WINDOW),
+                            correction: &correction,
+                            explanation: &explanation,
+                            audit: NewAuditEntry::new(
+                                now,
+                                by.clone(),
+                                AuditAction::AccountRestored,
+                            )
+                            .target(t.account_id),
+                        };
+                        self.store.undo_campaign_target(&step).await
+                    })
+                    .await?;
+                match out {
+                    UndoOutcome::Restored { .. } => r.restored += 1,
+                    UndoOutcome::NotRestorable => r.explained += 1,
+                    UndoOutcome::AlreadyDone => {}
+                }
+            }
+        }
+        r.restorable = r.restored;
+        r.not_restorable = r.explained;
+        let now = self.clock.now();
+        let next = domain(&c)
+            .apply(&Command::FinishUndo, false)
+            .map_err(refused)?;
+        let mut u = CampaignUpdate::at(now);
+        u.state = Some(next.state);
+        let audit = NewAuditEntry::new(now, by, AuditAction::CampaignTransition)
+            .target(id)
+            .detail(serde_json::json!({ "command": "finish_undo", "restored": r.restored, "explained": r.explained }));
+        self.store.update_campaign(id, c.state, &u, audit).await?;
+        self.wake_outbox();
+        Ok(r)
+    }
+
+    /// One pass of the campaign worker: a step of every running campaign.
+    pub async fn campaigns_pass(&self) -> Result<StepReport, AppError> {
+        let mut total = StepReport::default();
+        for c in self
+            .store
+            .campaigns(Some(CampaignState::Running), 100)
+            .await?
+        {
+            let r = self.campaign_step(c.id).await?;
+            total.applied += r.applied;
+            total.skipped += r.skipped;
+        }
+        Ok(total)
+    }
+}
