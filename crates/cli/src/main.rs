@@ -5,6 +5,7 @@ mod bench_delivery;
 mod bench_detection;
 mod bench_events;
 mod breach_cmd;
+mod campaign_cmd;
 mod events_cmd;
 mod file_import;
 mod outbox_cmd;
@@ -72,6 +73,17 @@ enum Command {
     Rules {
         #[command(subcommand)]
         command: rules_cmd::RulesCommand,
+    },
+    /// Remediation campaigns: create, preview, approve, start, pause, resume,
+    /// abort, undo, show, list.
+    Campaign {
+        #[command(subcommand)]
+        command: campaign_cmd::CampaignCommand,
+    },
+    /// The circuit breaker: status, trip (the kill switch), reset.
+    Breaker {
+        #[command(subcommand)]
+        command: campaign_cmd::BreakerCommand,
     },
     /// List findings (accounts the rules judged likely compromised), with why.
     Findings(rules_cmd::FindingsArgs),
@@ -218,6 +230,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events { command } => events_cmd::run(config, command).await,
         Command::Rules { command } => rules_cmd::run(config, command).await,
         Command::Findings(args) => rules_cmd::findings(config, args).await,
+        Command::Campaign { command } => campaign_cmd::run(config, command).await,
+        Command::Breaker { command } => campaign_cmd::breaker(config, command).await,
         Command::Bench { .. } | Command::Breach { .. } => unreachable!("handled above"),
     }
 }
@@ -278,9 +292,11 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         );
     }
     let housekeeping = gatehouse_server::spawn_housekeeping(app.clone());
+    let campaigns = gatehouse_server::spawn_campaigns(app.clone());
     let delivery = gatehouse_server::mail::spawn_delivery(app.clone(), std::sync::Arc::new(mailer));
     gatehouse_server::http::serve(listener, router, shutdown_signal()).await?;
     housekeeping.abort();
+    campaigns.abort();
     delivery.abort();
     if let Some(d) = detection {
         d.abort();

@@ -74,3 +74,20 @@ pub fn spawn_detection(app: Arc<App>) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+/// Runs the campaign worker until the task is aborted: automatic campaigns from
+/// enforced findings, and the next step of every running campaign, every second
+/// (at once when a campaign starts or the breaker closes).
+pub fn spawn_campaigns(app: Arc<App>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = app.campaigns_wakeup.notified() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+            if let Err(e) = app.campaigns_pass().await {
+                tracing::warn!(error = %e, "campaign worker pass failed; retrying");
+            }
+        }
+    })
+}

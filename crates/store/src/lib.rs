@@ -173,6 +173,9 @@ pub trait OperatorStore {
 
     /// The enabled operator holding this API key.
     async fn operator_by_key(&self, key: &TokenHash) -> Result<Option<Operator>>;
+
+    /// The enabled operator with this e-mail key (the CLI names operators so).
+    async fn operator_by_email(&self, email_key: &str) -> Result<Option<Operator>>;
 }
 
 /// The audit log.
@@ -394,6 +397,14 @@ pub trait FindingStore {
 
     /// Findings matching `filter`, newest first.
     async fn findings(&self, filter: &FindingFilter) -> Result<Vec<Finding>>;
+
+    /// Up to `limit` pending findings of `rule` (enforced, within the cap) that no
+    /// campaign holds yet, oldest first: `(finding id, account, evidence)`.
+    async fn unassigned_findings(
+        &self,
+        rule: &str,
+        limit: i64,
+    ) -> Result<Vec<(i64, AccountId, serde_json::Value)>>;
 
     /// Findings of `rule` recorded per UTC day over `since..until`: `(day number
     /// since the epoch, count)`, days without findings left out.

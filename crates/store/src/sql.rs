@@ -941,6 +941,18 @@ macro_rules! impl_store {
                     _ => Ok(None),
                 }
             }
+
+            async fn operator_by_email(&self, email_key: &str) -> Result<Option<Operator>> {
+                sqlx::query(
+                    "SELECT id, email, created_at, key_hash FROM operators WHERE lower(email) = $1 AND disabled_at IS NULL",
+                )
+                .bind(email_key)
+                .fetch_optional(&self.pool)
+                .await?
+                .as_ref()
+                .map(Self::operator_from)
+                .transpose()
+            }
         }
 
         #[async_trait]
@@ -1668,6 +1680,26 @@ macro_rules! impl_store {
                         })
                     })
                     .collect()
+            }
+
+            async fn unassigned_findings(&self, rule: &str, limit: i64) -> Result<Vec<(i64, AccountId, serde_json::Value)>> {
+                sqlx::query(
+                    "SELECT f.id, f.account_id, f.evidence FROM findings f WHERE f.rule_id = $1 AND f.status = 'pending' \
+                     AND NOT EXISTS (SELECT 1 FROM campaign_targets t WHERE t.finding_id = f.id) ORDER BY f.id LIMIT $2",
+                )
+                .bind(rule)
+                .bind(limit.clamp(0, 100_000))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("id")?,
+                        parse("account id", &r.try_get::<String, _>("account_id")?)?,
+                        crate::sql::json_column("finding evidence", &r.try_get::<String, _>("evidence")?)?,
+                    ))
+                })
+                .collect()
             }
 
             async fn findings_per_day(&self, rule: &str, since: Timestamp, until: Timestamp) -> Result<Vec<(i64, i64)>> {

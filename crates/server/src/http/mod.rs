@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod breach_api;
+pub mod campaigns_api;
 pub mod cookies;
 pub mod error;
 pub mod events_api;
@@ -63,7 +64,8 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
                 .merge(notices_api::router())
                 .merge(breach_api::router())
                 .merge(events_api::router())
-                .merge(rules_api::router()),
+                .merge(rules_api::router())
+                .merge(campaigns_api::router()),
         )
         .split_for_parts();
     let components = spec.components.get_or_insert_with(Default::default);

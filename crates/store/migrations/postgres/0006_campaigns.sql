@@ -50,6 +50,9 @@ CREATE TABLE campaign_targets (
     PRIMARY KEY (campaign_id, account_id)
 );
 CREATE UNIQUE INDEX campaign_targets_order ON campaign_targets (campaign_id, seq);
+-- A finding goes into one campaign at most (two replicas racing to create the
+-- automatic campaign: the second insert fails and finds nothing left next time).
+CREATE UNIQUE INDEX campaign_targets_finding ON campaign_targets (finding_id) WHERE finding_id IS NOT NULL;
 -- The budget counts resets in the trailing hour and day across every campaign.
 CREATE INDEX campaign_targets_applied ON campaign_targets (applied_at) WHERE applied_at IS NOT NULL;
 

@@ -1,0 +1,309 @@
+//! Admin JSON routes of remediation: campaigns (create, preview, approve, start,
+//! pause, resume, abort, undo) and the circuit breaker.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use gatehouse_domain::CampaignId;
+use gatehouse_domain::campaign::CampaignState;
+use gatehouse_store::{BreakerRecord, CampaignRecord};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::campaigns::{CampaignSpec, Preview, UndoReport};
+use crate::app::{App, AppError};
+use crate::http::error::{ApiError, ApiJson, ErrorBody};
+use crate::http::extract::OperatorAuth;
+
+type AppState = State<Arc<App>>;
+
+fn campaign_id(s: &str) -> Result<CampaignId, AppError> {
+    s.parse().map_err(|_| AppError::NotFound("campaign"))
+}
+
+/// Which campaigns to list.
+#[derive(Deserialize, IntoParams)]
+pub struct CampaignQuery {
+    /// Only campaigns in this state (draft, previewed, approved, running, paused,
+    /// completed, aborted, undoing, undone).
+    pub state: Option<String>,
+    /// At most this many (default 100).
+    pub limit: Option<i64>,
+}
+
+/// Campaigns, newest first.
+#[utoipa::path(get, path = "/admin/campaigns", tag = "campaigns", params(CampaignQuery),
+    responses((status = 200, body = Vec<Object>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("operator" = [])))]
+async fn list(
+    State(app): AppState,
+    OperatorAuth(_op): OperatorAuth,
+    Query(q): Query<CampaignQuery>,
+) -> Result<axum::Json<Vec<CampaignRecord>>, ApiError> {
+    let state = q
+        .state
+        .as_deref()
+        .map(|s| {
+            s.parse::<CampaignState>()
+                .map_err(|message| AppError::Invalid {
+                    field: "state",
+                    message,
+                })
+        })
+        .transpose()?;
+    Ok(axum::Json(
+        app.store
+            .campaigns(state, q.limit.unwrap_or(100))
+            .await
+            .map_err(AppError::from)?,
+    ))
+}
+
+/// Creates a draft campaign over the accounts listed (addresses or ids). An
+/// empty list is refused (never read as "all"); every account must exist.
+#[utoipa::path(post, path = "/admin/campaigns", tag = "campaigns", request_body = CampaignSpec,
+    responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("operator" = [])))]
+async fn create(
+    State(app): AppState,
+    OperatorAuth(op): OperatorAuth,
+    ApiJson(spec): ApiJson<CampaignSpec>,
+) -> Result<(http::StatusCode, axum::Json<CampaignRecord>), ApiError> {
+    let c = app.create_campaign(spec, op.actor()).await?;
+    Ok((http::StatusCode::CREATED, axum::Json(c)))
+}
+
+/// A campaign with its target counts by state.
+#[derive(Serialize, ToSchema)]
+pub struct CampaignView {
+    /// The campaign.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub campaign: CampaignRecord,
+    /// Targets by state (pending, applied, skipped, restored, not_restorable).
+    pub targets: std::collections::BTreeMap<String, i64>,
+}
+
+/// One campaign and where its targets stand.
+#[utoipa::path(get, path = "/admin/campaigns/{id}", tag = "campaigns", params(("id" = String, Path)),
+    responses((status = 200, body = CampaignView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("operator" = [])))]
+async fn show(
+    State(app): AppState,
+    OperatorAuth(_op): OperatorAuth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<CampaignView>, ApiError> {
+    let id = campaign_id(&id)?;
+    let campaign = app.campaign(id).await?;
+    let targets = app
+        .store
+        .campaign_target_counts(id)
+        .await
+        .map_err(AppError::from)?
+        .into_iter()
+        .map(|(s, n)| (s.as_str().to_owned(), n))
+        .collect();
+    Ok(axum::Json(CampaignView { campaign, targets }))
+}
+
+/// Freezes the target set and shows the figures: count, multiple of normal,
+/// share of accounts, mail per domain, overlap, stages, a sample with evidence.
+#[utoipa::path(post, path = "/admin/campaigns/{id}/preview", tag = "campaigns", params(("id" = String, Path)),
+    responses((status = 200, body = Preview), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("operator" = [])))]
+async fn preview(
+    State(app): AppState,
+    OperatorAuth(op): OperatorAuth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Preview>, ApiError> {
+    let (_, p) = app.preview_campaign(campaign_id(&id)?, op.actor()).await?;
+    Ok(axum::Json(p))
+}
+
+/// The snapshot an approval is for.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    /// The preview's `snapshot` (hex): approval binds to exactly that target set.
+    pub snapshot: String,
+}
+
+/// Approves the previewed target set. Not by the campaign's creator; refused
+/// if the set changed since the preview.
+#[utoipa::path(post, path = "/admin/campaigns/{id}/approve", tag = "campaigns", params(("id" = String, Path)),
+    request_body = ApproveBody,
+    responses((status = 200, body = Object), (status = 409, body = ErrorBody, description = "`campaign_refused`: self-approval, stale snapshot, wrong state")),
+    security(("operator" = [])))]
+async fn approve(
+    State(app): AppState,
+    OperatorAuth(op): OperatorAuth,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ApproveBody>,
+) -> Result<axum::Json<CampaignRecord>, ApiError> {
+    Ok(axum::Json(
+        app.approve_campaign(campaign_id(&id)?, &body.snapshot, op.actor())
+            .await?,
+    ))
+}
+
+/// Why (for pause and abort).
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    /// Why, for the audit log and the console.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `start`, `pause`, `resume` or `abort` a campaign.
+#[utoipa::path(post, path = "/admin/campaigns/{id}/{command}", tag = "campaigns",
+    params(("id" = String, Path), ("command" = String, Path, description = "start, pause, resume or abort")),
+    request_body = ReasonBody,
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("operator" = [])))]
+async fn command(
+    State(app): AppState,
+    OperatorAuth(op): OperatorAuth,
+    Path((id, command)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<axum::Json<CampaignRecord>, ApiError> {
+    // The body is optional: `{"reason": "…"}` or nothing.
+    let reason = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<ReasonBody>(&body)
+            .map_err(|e| AppError::Invalid {
+                field: "body",
+                message: format!("must be {{\"reason\": \"…\"}} or empty: {e}"),
+            })?
+            .reason
+    };
+    Ok(axum::Json(
+        app.command_campaign(campaign_id(&id)?, &command, reason, op.actor())
+            .await?,
+    ))
+}
+
+/// What an undo would restore (no side effects).
+#[utoipa::path(get, path = "/admin/campaigns/{id}/undo", tag = "campaigns", params(("id" = String, Path)),
+    responses((status = 200, body = UndoReport), (status = 404, body = ErrorBody)),
+    security(("operator" = [])))]
+async fn undo_preview(
+    State(app): AppState,
+    OperatorAuth(_op): OperatorAuth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<UndoReport>, ApiError> {
+    Ok(axum::Json(app.undo_preview(campaign_id(&id)?).await?))
+}
+
+/// Undoes the campaign: prior passwords and sessions back where the owner has
+/// not changed anything, a correction notice to each, an explanation to the rest.
+#[utoipa::path(post, path = "/admin/campaigns/{id}/undo", tag = "campaigns", params(("id" = String, Path)),
+    responses((status = 200, body = UndoReport), (status = 409, body = ErrorBody)),
+    security(("operator" = [])))]
+async fn undo(
+    State(app): AppState,
+    OperatorAuth(op): OperatorAuth,
+    Path(id): Path<String>,
+) -> Result<axum::Json<UndoReport>, ApiError> {
+    Ok(axum::Json(
+        app.undo_campaign(campaign_id(&id)?, op.actor()).await?,
+    ))
+}
+
+/// The breaker and the budget.
+#[derive(Serialize, ToSchema)]
+pub struct BreakerView {
+    /// The breaker.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub breaker: BreakerRecord,
+    /// Forced resets allowed per hour now.
+    pub budget_per_hour: u64,
+    /// Per day.
+    pub budget_per_day: u64,
+    /// Used in the trailing hour.
+    pub used_last_hour: i64,
+    /// Used in the trailing day.
+    pub used_last_day: i64,
+}
+
+/// The circuit breaker's state and the reset budget.
+#[utoipa::path(get, path = "/admin/breaker", tag = "campaigns",
+    responses((status = 200, body = BreakerView), (status = 401, body = ErrorBody)),
+    security(("operator" = [])))]
+async fn breaker(
+    State(app): AppState,
+    OperatorAuth(_op): OperatorAuth,
+) -> Result<axum::Json<BreakerView>, ApiError> {
+    Ok(axum::Json(app.breaker_view().await?))
+}
+
+/// The reason a breaker command needs.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerBody {
+    /// Why (audited; for a trip, shown in the incident draft).
+    pub reason: String,
+}
+
+/// `trip` (the kill switch) or `reset` (close, an operator's decision) the breaker.
+#[utoipa::path(post, path = "/admin/breaker/{command}", tag = "campaigns",
+    params(("command" = String, Path, description = "trip or reset")), request_body = BreakerBody,
+    responses((status = 200, body = BreakerView), (status = 400, body = ErrorBody)),
+    security(("operator" = [])))]
+async fn breaker_command(
+    State(app): AppState,
+    OperatorAuth(op): OperatorAuth,
+    Path(command): Path<String>,
+    ApiJson(body): ApiJson<BreakerBody>,
+) -> Result<axum::Json<BreakerView>, ApiError> {
+    match command.as_str() {
+        "trip" => app.trip_breaker(&body.reason, op.actor()).await?,
+        "reset" => app.reset_breaker(&body.reason, op.actor()).await?,
+        other => {
+            return Err(AppError::Invalid {
+                field: "command",
+                message: format!("unknown breaker command {other:?}: trip or reset"),
+            }
+            .into());
+        }
+    };
+    Ok(axum::Json(app.breaker_view().await?))
+}
+
+impl App {
+    /// The breaker with the budget's limits and use.
+    pub async fn breaker_view(&self) -> Result<BreakerView, AppError> {
+        let now = self.clock.now();
+        let (per_hour, per_day) = self.budget_limits().await?;
+        Ok(BreakerView {
+            breaker: self.store.breaker().await?,
+            budget_per_hour: per_hour,
+            budget_per_day: per_day,
+            used_last_hour: self
+                .store
+                .resets_since(now.minus(std::time::Duration::from_secs(3600)))
+                .await?,
+            used_last_day: self
+                .store
+                .resets_since(now.minus(std::time::Duration::from_secs(86_400)))
+                .await?,
+        })
+    }
+}
+
+/// The routes with their OpenAPI entries.
+pub fn router() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show))
+        .routes(routes!(preview))
+        .routes(routes!(approve))
+        .routes(routes!(undo_preview, undo))
+        .routes(routes!(command))
+        .routes(routes!(breaker))
+        .routes(routes!(breaker_command))
+}
