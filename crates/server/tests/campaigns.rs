@@ -1,0 +1,370 @@
+//! Guarded remediation end to end, on both engines: an operator campaign from
+//! draft to undo (empty set refused, approval by another operator bound to the
+//! snapshot, staged apply, forced reset with suspended sessions, undo with
+//! corrections), and the budget and breaker stopping an automatic campaign.
+
+mod support;
+
+use std::time::Duration;
+
+use gatehouse_server::app::monitor::Monitor;
+use gatehouse_store::{ClaimPolicy, NoticeState};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::*;
+
+const PW: &str = "correct horse battery staple";
+
+/// `n` accounts that can sign in (imported with a real hash: no sign-up limit).
+async fn people(t: &TestApp, n: usize) -> Vec<String> {
+    let hash = t
+        .app
+        .hasher
+        .hash_now(PW, &gatehouse_domain::OsEntropy)
+        .unwrap();
+    let emails: Vec<String> = (0..n).map(|i| format!("p{i}@example.com")).collect();
+    let lines: String = emails
+        .iter()
+        .map(|e| format!("{}\n", json!({"email": e, "password_hash": hash})))
+        .collect();
+    t.app
+        .import_accounts(lines.as_bytes(), 100, |_| {})
+        .await
+        .unwrap();
+    emails
+}
+
+async fn operator(t: &TestApp, email: &str) -> String {
+    let (_op, key) = t.app.create_operator(email).await.unwrap();
+    key.expose().to_owned()
+}
+
+async fn post(t: &TestApp, key: &str, path: &str, body: Value) -> reqwest::Response {
+    t.post_json_auth(&format!("/api/v1/admin{path}"), key, &body)
+        .await
+}
+
+async fn ok(r: reqwest::Response) -> Value {
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert!(status.is_success(), "{status}: {body}");
+    body
+}
+
+/// The pending notices of `kind` a delivery worker could claim now, with their payloads.
+async fn claimable(t: &TestApp, kind: &str) -> Vec<(String, Value)> {
+    let policy = ClaimPolicy {
+        now: t.app.clock.now(),
+        lease_id: format!("test-{}", t.app.clock.now().as_millis()),
+        lease: Duration::from_secs(1),
+        limit: 1000,
+        cap_per_recipient: 1000,
+        cap_window: Duration::from_secs(86_400),
+    };
+    t.app
+        .store
+        .claim_notices(&policy)
+        .await
+        .unwrap()
+        .claimed
+        .into_iter()
+        .filter(|c| c.notice.kind.as_str() == kind)
+        .map(|c| (c.notice.recipient.clone(), c.payload))
+        .collect()
+}
+
+async fn login_status(t: &TestApp, email: &str, password: &str) -> StatusCode {
+    t.post_json(
+        "/api/v1/sessions",
+        &json!({ "email": email, "password": password }),
+    )
+    .await
+    .status()
+}
+
+both_engines!(
+    an_operator_campaign_from_preview_to_undo,
+    |t: TestApp| async move {
+        let emails = people(&t, 3).await;
+        let mut tokens = Vec::new();
+        for e in &emails {
+            tokens.push(t.log_in(e, PW).await);
+        }
+        let ann = operator(&t, "ann@ops.example").await;
+        let bob = operator(&t, "bob@ops.example").await;
+
+        // An empty or unknown target set is refused, never read as "all".
+        let r = post(
+            &t,
+            &ann,
+            "/campaigns",
+            json!({"name": "x", "reason": "y", "accounts": []}),
+        )
+        .await;
+        let body = assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("never means all")
+        );
+        let r = post(
+            &t,
+            &ann,
+            "/campaigns",
+            json!({"name": "x", "reason": "y", "accounts": ["ghost@example.com"]}),
+        )
+        .await;
+        assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
+
+        let c = ok(post(&t, &ann, "/campaigns", json!({
+            "name": "leaked list", "reason": "your password appeared in a list of stolen credentials",
+            "accounts": emails, "bake_secs": 0})).await).await;
+        let id = c["id"].as_str().unwrap().to_owned();
+        assert_eq!(c["state"], "draft");
+        let preview =
+            ok(post(&t, &ann, &format!("/campaigns/{id}/preview"), json!({})).await).await;
+        assert_eq!(preview["accounts"], 3);
+        assert_eq!(
+            preview["needs_second_approval"], true,
+            "3 accounts are 100% of all: {preview}"
+        );
+        assert_eq!(preview["mail_by_domain"], json!([["example.com", 3]]));
+        assert_eq!(preview["sample"].as_array().unwrap().len(), 3);
+        let snapshot = preview["snapshot"].as_str().unwrap().to_owned();
+
+        // Not without approval; not by its creator; not for another snapshot.
+        let r = post(&t, &ann, &format!("/campaigns/{id}/start"), json!({})).await;
+        assert_error(r, StatusCode::CONFLICT, "campaign_refused").await;
+        let r = post(
+            &t,
+            &ann,
+            &format!("/campaigns/{id}/approve"),
+            json!({"snapshot": snapshot}),
+        )
+        .await;
+        let body = assert_error(r, StatusCode::CONFLICT, "campaign_refused").await;
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("nobody approves their own campaign")
+        );
+        let r = post(
+            &t,
+            &bob,
+            &format!("/campaigns/{id}/approve"),
+            json!({"snapshot": "00".repeat(32)}),
+        )
+        .await;
+        let body = assert_error(r, StatusCode::CONFLICT, "campaign_refused").await;
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("changed since it was previewed")
+        );
+        let approved = ok(post(
+            &t,
+            &bob,
+            &format!("/campaigns/{id}/approve"),
+            json!({"snapshot": snapshot}),
+        )
+        .await)
+        .await;
+        assert_eq!(approved["state"], "approved");
+        let running = ok(post(&t, &ann, &format!("/campaigns/{id}/start"), json!({})).await).await;
+        assert_eq!(running["state"], "running");
+
+        // The worker applies under the rate cap: one now, the rest a minute later.
+        assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 1);
+        t.clock.advance(Duration::from_secs(61));
+        assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 2);
+        t.app.campaigns_pass().await.unwrap();
+        let shown = ok(t
+            .get_auth(&format!("/api/v1/admin/campaigns/{id}"), &ann)
+            .await)
+        .await;
+        assert_eq!(shown["state"], "completed");
+        assert_eq!(shown["targets"]["applied"], 3);
+
+        // Each account: password suspended, sessions suspended, a notice with a code.
+        for (e, token) in emails.iter().zip(&tokens) {
+            assert_eq!(login_status(&t, e, PW).await, StatusCode::FORBIDDEN, "{e}");
+            assert_eq!(
+                t.get_auth("/api/v1/me", token).await.status(),
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        let notices = claimable(&t, "forced_reset").await;
+        assert_eq!(notices.len(), 3, "one forced-reset notice per account");
+        let actions = t.audit_actions().await;
+        assert_eq!(actions.iter().filter(|a| *a == "account.reset").count(), 3);
+
+        // One owner sets a new password with the code from the notice.
+        let (to, payload) = notices
+            .iter()
+            .find(|(to, _)| to == "p2@example.com")
+            .unwrap();
+        let r = t
+            .post_json("/api/v1/recovery/complete", &json!({
+                "email": to, "code": payload["code"], "new_password": "a brand new passphrase here"}))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+
+        // Undo: preview first, then restore the two untouched accounts.
+        let preview = ok(t
+            .get_auth(&format!("/api/v1/admin/campaigns/{id}/undo"), &ann)
+            .await)
+        .await;
+        assert_eq!(
+            (
+                preview["restorable"].clone(),
+                preview["not_restorable"].clone()
+            ),
+            (json!(2), json!(1))
+        );
+        let undone = ok(post(&t, &ann, &format!("/campaigns/{id}/undo"), json!({})).await).await;
+        assert_eq!(
+            (undone["restored"].clone(), undone["explained"].clone()),
+            (json!(2), json!(1))
+        );
+        for (e, token) in emails.iter().zip(&tokens).take(2) {
+            assert_eq!(
+                login_status(&t, e, PW).await,
+                StatusCode::CREATED,
+                "{e}: the old password works again"
+            );
+            assert_eq!(
+                t.get_auth("/api/v1/me", token).await.status(),
+                StatusCode::OK,
+                "its session is back"
+            );
+        }
+        assert_eq!(
+            login_status(&t, "p2@example.com", "a brand new passphrase here").await,
+            StatusCode::CREATED
+        );
+        let corrections = claimable(&t, "correction").await;
+        assert_eq!(corrections.len(), 3);
+        let still_works: Vec<bool> = corrections
+            .iter()
+            .map(|(_, p)| p["still_works"].as_bool().unwrap())
+            .collect();
+        assert_eq!(still_works.iter().filter(|w| **w).count(), 2);
+        let shown = ok(t
+            .get_auth(&format!("/api/v1/admin/campaigns/{id}"), &ann)
+            .await)
+        .await;
+        assert_eq!(shown["state"], "undone");
+        assert!(matches!(
+            gatehouse_store::verify_audit_chain(t.app.store.as_ref())
+                .await
+                .unwrap(),
+            gatehouse_store::ChainReport::Intact { .. }
+        ));
+    },
+    |env: &mut Vec<(String, String)>| {
+        env.push(("GATEHOUSE_APPROVAL_MAX_ACCOUNTS".into(), "2".into()));
+    }
+);
+
+both_engines!(
+    the_budget_trips_the_breaker_on_an_automatic_campaign,
+    |t: TestApp| async move {
+        t.app.install_rules().await.unwrap();
+        let victims = people(&t, 3).await;
+        let ops = operator(&t, "ops@ops.example").await;
+        // Enforce the stuffing rule.
+        let r = t
+            .put_json_auth("/api/v1/admin/rules/credential-stuffing", &ops, &json!({
+                "id": "credential-stuffing", "detector": "credential_stuffing",
+                "mode": "enforce", "action": "force_reset",
+                "description": "someone signed in to your account from a network that was trying stolen passwords"}))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        // A stuffing run that gets into all three accounts.
+        let now = t.app.clock.now();
+        let at = |s: u64| now.minus(Duration::from_secs(s)).to_rfc3339();
+        let mut evs: Vec<Value> = (0..30)
+            .map(|i| {
+                json!({"time": at(600 - i), "account": format!("c{i}@example.net"),
+                            "ip": format!("203.0.113.{}", i + 1), "outcome": "unknown_account"})
+            })
+            .collect();
+        for (i, v) in victims.iter().enumerate() {
+            evs.push(json!({"time": at(300 - i as u64), "account": v, "ip": "203.0.113.200", "outcome": "success"}));
+        }
+        let r = t
+            .post_json_auth("/api/v1/events/login", &ops, &json!({"events": evs}))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let mut monitor = Monitor::start(t.app.clone()).await.unwrap();
+        assert_eq!(monitor.pass().await.unwrap().findings, 3);
+
+        // The worker makes an automatic campaign and starts it; the budget allows one.
+        let report = t.app.campaigns_pass().await.unwrap();
+        assert_eq!(report.applied, 1, "the rate cap allows one at first: {report:?}");
+        // A minute later the rate allows more, but the budget (one an hour) does not.
+        t.clock.advance(Duration::from_secs(61));
+        assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 0);
+        let breaker = ok(t.get_auth("/api/v1/admin/breaker", &ops).await).await;
+        assert_eq!(breaker["open"], true, "{breaker}");
+        assert!(
+            breaker["reason"]
+                .as_str()
+                .unwrap()
+                .contains("reset budget used up"),
+            "{breaker}"
+        );
+        assert_eq!(breaker["used_last_hour"], 1);
+        let list = ok(t.get_auth("/api/v1/admin/campaigns", &ops).await).await;
+        let c = &list[0];
+        assert_eq!(c["automatic"], true);
+        assert_eq!(c["rule_id"], "credential-stuffing");
+        assert_eq!(c["state"], "paused");
+        assert!(
+            c["paused_reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("circuit breaker")
+        );
+        // Nothing more happens while it is open: no reset, no forced-reset mail.
+        t.clock.advance(Duration::from_secs(3600 * 2));
+        assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 0);
+        assert!(
+            claimable(&t, "forced_reset").await.is_empty(),
+            "held while the breaker is open"
+        );
+        let id = c["id"].as_str().unwrap();
+        let r = post(&t, &ops, &format!("/campaigns/{id}/resume"), json!({})).await;
+        assert_error(r, StatusCode::CONFLICT, "campaign_refused").await;
+
+        // Only an operator closes it, with a reason; then the held notice goes.
+        let r = post(&t, &ops, "/breaker/reset", json!({"reason": " "})).await;
+        assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
+        let closed = ok(post(
+            &t,
+            &ops,
+            "/breaker/reset",
+            json!({"reason": "reviewed: real takeovers"}),
+        )
+        .await)
+        .await;
+        assert_eq!(closed["open"], false);
+        assert_eq!(claimable(&t, "forced_reset").await.len(), 1);
+        let actions = t.audit_actions().await;
+        assert_eq!(
+            actions.iter().filter(|a| *a == "breaker.changed").count(),
+            2
+        );
+        // The store says the same as the API.
+        let stored = t.app.store.outbox_counts().await.unwrap();
+        assert!(stored.iter().any(|(s, _)| *s == NoticeState::Sending));
+    },
+    |env: &mut Vec<(String, String)>| {
+        env.push(("GATEHOUSE_BUDGET_HOURLY_FLOOR".into(), "1".into()));
+        env.push(("GATEHOUSE_BUDGET_DAILY_FLOOR".into(), "1".into()));
+        env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
+    }
+);
