@@ -80,14 +80,23 @@ pub fn spawn_detection(app: Arc<App>) -> tokio::task::JoinHandle<()> {
 /// (at once when a campaign starts or the breaker closes).
 pub fn spawn_campaigns(app: Arc<App>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut busy = false;
         loop {
-            tokio::select! {
-                _ = app.campaigns_wakeup.notified() => {}
-                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            // A pass that reset accounts goes straight on (the rate cap and the
+            // budget are what limit it); an idle one waits.
+            if !busy {
+                tokio::select! {
+                    _ = app.campaigns_wakeup.notified() => {}
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                }
             }
-            if let Err(e) = app.campaigns_pass().await {
-                tracing::warn!(error = %e, "campaign worker pass failed; retrying");
-            }
+            busy = match app.campaigns_pass().await {
+                Ok(r) => r.applied > 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "campaign worker pass failed; retrying");
+                    false
+                }
+            };
         }
     })
 }

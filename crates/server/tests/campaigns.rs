@@ -304,7 +304,10 @@ both_engines!(
 
         // The worker makes an automatic campaign and starts it; the budget allows one.
         let report = t.app.campaigns_pass().await.unwrap();
-        assert_eq!(report.applied, 1, "the rate cap allows one at first: {report:?}");
+        assert_eq!(
+            report.applied, 1,
+            "the rate cap allows one at first: {report:?}"
+        );
         // A minute later the rate allows more, but the budget (one an hour) does not.
         t.clock.advance(Duration::from_secs(61));
         assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 0);

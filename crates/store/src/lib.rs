@@ -438,10 +438,12 @@ pub trait CampaignStore {
         limit: i64,
     ) -> Result<Vec<CampaignRecord>>;
 
-    /// A campaign's targets with `seq > after`, in order, at most `limit`.
+    /// A campaign's targets with `seq > after` (only those in `state`, if given),
+    /// in order, at most `limit`.
     async fn campaign_targets(
         &self,
         id: CampaignId,
+        state: Option<TargetState>,
         after: i64,
         limit: i64,
     ) -> Result<Vec<TargetRecord>>;

@@ -1793,20 +1793,25 @@ macro_rules! impl_store {
                 q.build().fetch_all(&self.pool).await?.iter().map(Self::campaign_from).collect()
             }
 
-            async fn campaign_targets(&self, id: CampaignId, after: i64, limit: i64) -> Result<Vec<TargetRecord>> {
-                sqlx::query(
+            async fn campaign_targets(
+                &self,
+                id: CampaignId,
+                state: Option<TargetState>,
+                after: i64,
+                limit: i64,
+            ) -> Result<Vec<TargetRecord>> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(
                     "SELECT t.account_id, a.email, t.seq, t.finding_id, t.evidence, t.state, t.credential_version, \
                      t.applied_at, t.notice_reference FROM campaign_targets t JOIN accounts a ON a.id = t.account_id \
-                     WHERE t.campaign_id = $1 AND t.seq > $2 ORDER BY t.seq LIMIT $3",
-                )
-                .bind(id.to_string())
-                .bind(after)
-                .bind(limit.clamp(0, 10_000))
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(Self::target_from)
-                .collect()
+                     WHERE t.campaign_id = ",
+                );
+                q.push_bind(id.to_string());
+                if let Some(state) = state {
+                    q.push(" AND t.state = ").push_bind(state.as_str());
+                }
+                q.push(" AND t.seq > ").push_bind(after);
+                q.push(" ORDER BY t.seq LIMIT ").push_bind(limit.clamp(0, 10_000));
+                q.build().fetch_all(&self.pool).await?.iter().map(Self::target_from).collect()
             }
 
             async fn campaign_target_counts(&self, id: CampaignId) -> Result<Vec<(TargetState, i64)>> {

@@ -303,7 +303,7 @@ impl App {
         let mut sample = Vec::new();
         let mut after = -1;
         loop {
-            let page = self.store.campaign_targets(id, after, 5000).await?;
+            let page = self.store.campaign_targets(id, None, after, 5000).await?;
             let Some(last) = page.last() else { break };
             after = last.seq;
             for t in &page {
@@ -523,12 +523,8 @@ impl App {
         };
         let pending: Vec<_> = self
             .store
-            .campaign_targets(id, -1, 10_000)
-            .await?
-            .into_iter()
-            .filter(|t| t.state == TargetState::Pending)
-            .take(room)
-            .collect();
+            .campaign_targets(id, Some(TargetState::Pending), -1, room as i64)
+            .await?;
         for t in pending {
             match self.apply_one(&c, t.account_id, &t.email, budget).await? {
                 ApplyOutcome::Applied { .. } => report.applied += 1,
@@ -695,7 +691,7 @@ impl App {
         let mut r = UndoReport::default();
         let mut after = -1;
         loop {
-            let page = self.store.campaign_targets(id, after, 5000).await?;
+            let page = self.store.campaign_targets(id, None, after, 5000).await?;
             let Some(last) = page.last() else { break };
             after = last.seq;
             for t in page.iter().filter(|t| t.state == TargetState::Applied) {
@@ -742,7 +738,10 @@ impl App {
         let mut r = UndoReport::default();
         let mut after = -1;
         loop {
-            let page = self.store.campaign_targets(id, after, 1000).await?;
+            let page = self
+                .store
+                .campaign_targets(id, Some(TargetState::Applied), after, 1000)
+                .await?;
             let Some(last) = page.last() else { break };
             after = last.seq;
             for t in page.iter().filter(|t| t.state == TargetState::Applied) {
