@@ -49,6 +49,9 @@ pub enum BenchCommand {
     /// The compromise-check rules on a generated trace with ground truth:
     /// precision and recall per rule, a broken rule's backtest, backtest speed.
     Detection(crate::bench_detection::DetectionArgs),
+    /// Campaign apply rate (every side effect) next to the recovery-request write,
+    /// and the time from a breaker trip to the last reset.
+    Campaign(crate::bench_campaign::CampaignArgs),
 }
 
 /// Arguments of `gatehouse bench load`.
@@ -107,6 +110,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Delivery(args) => crate::bench_delivery::run(args).await,
         BenchCommand::Events(args) => crate::bench_events::run(args).await,
         BenchCommand::Detection(args) => crate::bench_detection::run(args).await,
+        BenchCommand::Campaign(args) => crate::bench_campaign::run(args).await,
         BenchCommand::Load(args) => {
             let report = load(args).await?;
             println!("{report}");

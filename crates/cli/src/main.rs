@@ -1,6 +1,7 @@
 //! The `gatehouse` command.
 
 mod bench;
+mod bench_campaign;
 mod bench_delivery;
 mod bench_detection;
 mod bench_events;
