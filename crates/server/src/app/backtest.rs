@@ -294,17 +294,16 @@ pub fn warnings(tested: &BacktestOutcome, current: Option<&BacktestOutcome>) -> 
             tested.per_day
         ));
     }
-    if let Some(c) = current {
-        if tested.flagged_accounts >= 10
-            && tested.flagged_accounts >= c.flagged_accounts.saturating_mul(3)
-        {
-            w.push(format!(
-                "the draft flags {} accounts where the current version (v{}) flags {}",
-                tested.flagged_accounts,
-                c.version.unwrap_or_default(),
-                c.flagged_accounts
-            ));
-        }
+    if let Some(c) = current
+        && tested.flagged_accounts >= 10
+        && tested.flagged_accounts >= c.flagged_accounts.saturating_mul(3)
+    {
+        w.push(format!(
+            "the draft flags {} accounts where the current version (v{}) flags {}",
+            tested.flagged_accounts,
+            c.version.unwrap_or_default(),
+            c.flagged_accounts
+        ));
     }
     w
 }
