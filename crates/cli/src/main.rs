@@ -11,6 +11,7 @@ mod events_cmd;
 mod file_import;
 mod outbox_cmd;
 mod rules_cmd;
+mod scan_cmd;
 
 // jemalloc rather than glibc malloc: the request path allocates small, short-lived
 // objects from many threads, where glibc's arenas contend (BENCHMARKS.md, figure 3).
@@ -88,6 +89,14 @@ enum Command {
     },
     /// List findings (accounts the rules judged likely compromised), with why.
     Findings(rules_cmd::FindingsArgs),
+    /// Check a leaked e-mail/password dump against the accounts' passwords.
+    ///
+    /// Each pair whose address has an account is verified on the hashing pool; a
+    /// pair that opens its account becomes a finding under the leaked_credentials
+    /// rules (shipped in shadow mode). Progress is saved next to the dump, so an
+    /// interrupted scan (Ctrl-C: exit status 130) resumes by running it again.
+    /// Exit status 1 if some lines were bad, 2 if the input cannot be used.
+    Scan(scan_cmd::ScanArgs),
     /// Breached-password index: import the Pwned Passwords corpus, check, stats.
     Breach {
         #[command(subcommand)]
@@ -233,6 +242,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Findings(args) => rules_cmd::findings(config, args).await,
         Command::Campaign { command } => campaign_cmd::run(config, command).await,
         Command::Breaker { command } => campaign_cmd::breaker(config, command).await,
+        Command::Scan(args) => scan_cmd::run(config, args).await,
         Command::Bench { .. } | Command::Breach { .. } => unreachable!("handled above"),
     }
 }

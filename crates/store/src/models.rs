@@ -49,6 +49,8 @@ pub struct LoginRecord {
     pub state: CredentialState,
     /// Credential version (password changes so far + 1).
     pub version: i64,
+    /// When the password was last set (sign-up or import, change, recovery).
+    pub changed_at: Timestamp,
 }
 
 /// A password change to commit.

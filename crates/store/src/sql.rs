@@ -586,7 +586,7 @@ macro_rules! impl_store {
 
             async fn login_record(&self, email_key: &str) -> Result<Option<LoginRecord>> {
                 let row = sqlx::query(
-                    "SELECT a.id, a.email, a.created_at, c.hash, c.state, c.version \
+                    "SELECT a.id, a.email, a.created_at, c.hash, c.state, c.version, c.changed_at \
                      FROM accounts a JOIN credentials c ON c.account_id = a.id WHERE a.email_key = $1",
                 )
                 .bind(email_key)
@@ -598,6 +598,7 @@ macro_rules! impl_store {
                         hash: row.try_get("hash")?,
                         state: parse("credential state", &row.try_get::<String, _>("state")?)?,
                         version: row.try_get("version")?,
+                        changed_at: Timestamp::from_millis(row.try_get("changed_at")?),
                     })
                 })
                 .transpose()

@@ -93,6 +93,10 @@ both_engines!(accounts_are_unique_by_case_folded_email, |s: Arc<
     assert_eq!(rec.version, 1);
     assert_eq!(rec.state, gatehouse_domain::CredentialState::Active);
     assert_eq!(rec.hash, a.password_hash);
+    assert_eq!(
+        rec.changed_at, a.created_at,
+        "the password was set with the account"
+    );
     assert!(s.login_record("bob@example.com").await.unwrap().is_none());
     assert_eq!(s.account(a.id).await.unwrap().unwrap(), created);
     assert_eq!(s.count_accounts().await.unwrap(), 1);

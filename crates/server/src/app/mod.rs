@@ -16,6 +16,7 @@ pub mod events;
 pub mod findings;
 pub mod hashing;
 pub mod import;
+pub mod leaked;
 pub mod monitor;
 mod notices;
 mod operators;
