@@ -47,8 +47,8 @@ pub async fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
     let (_dir, app) = crate::bench::scratch_app(
         args.database_url.clone(),
         &[
-            ("GATEHOUSE_BUDGET_HOURLY_FLOOR", "100000000".into()),
-            ("GATEHOUSE_BUDGET_DAILY_FLOOR", "100000000".into()),
+            ("GATEHOUSE_BUDGET_HOURLY_FLOOR", "10000000".into()),
+            ("GATEHOUSE_BUDGET_DAILY_FLOOR", "10000000".into()),
             ("GATEHOUSE_APPROVAL_MAX_ACCOUNTS", "1000000000".into()),
             (
                 "GATEHOUSE_APPROVAL_MAX_MULTIPLE_OF_NORMAL",
@@ -182,6 +182,7 @@ pub async fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
     }
     let tripped = Instant::now();
     app.trip_breaker("benchmark", by.clone()).await?;
+    let trip_call = tripped.elapsed();
     let at_trip = app.campaign(c.id).await?.applied;
     // Watch for a second: any reset after the trip returned is counted.
     let mut last_change = Duration::ZERO;
@@ -204,6 +205,7 @@ pub async fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
             "apply_per_s": median(apply),
             "baseline_recovery_per_s": median(base),
             "breaker": {
+                "trip_call_ms": trip_call.as_secs_f64() * 1000.0,
                 "applied_when_tripped": at_trip,
                 "applied_after_trip": last - at_trip,
                 "last_reset_after_trip_ms": last_change.as_secs_f64() * 1000.0,

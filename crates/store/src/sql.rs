@@ -1917,12 +1917,14 @@ macro_rules! impl_store {
                     Some(_) => return Ok(ApplyOutcome::AlreadyDone),
                 }
                 let now = step.now.as_millis();
+                let minute = now / 60_000;
                 let used = sqlx::query(
-                    "SELECT COALESCE(SUM(CASE WHEN applied_at > $1 THEN 1 ELSE 0 END), 0) AS hour, COUNT(*) AS day \
-                     FROM campaign_targets WHERE applied_at > $2",
+                    "SELECT CAST(COALESCE(SUM(CASE WHEN minute > $1 THEN n ELSE 0 END), 0) AS BIGINT) AS hour, \
+                     CAST(COALESCE(SUM(n), 0) AS BIGINT) AS day \
+                     FROM reset_counts WHERE minute > $2",
                 )
-                .bind(now - 3_600_000)
-                .bind(now - 86_400_000)
+                .bind(minute - 60)
+                .bind(minute - 1440)
                 .fetch_one(&mut *tx)
                 .await?;
                 let (hour, day): (i64, i64) = (used.try_get("hour")?, used.try_get("day")?);
@@ -1965,6 +1967,12 @@ macro_rules! impl_store {
                 .bind(&step.notice.reference)
                 .bind(&campaign)
                 .bind(&account)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO reset_counts (minute, n) VALUES ($1, 1) ON CONFLICT (minute) DO UPDATE SET n = reset_counts.n + 1",
+                )
+                .bind(minute)
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query("UPDATE campaigns SET applied = applied + 1, updated_at = $1 WHERE id = $2")

@@ -56,6 +56,14 @@ CREATE UNIQUE INDEX campaign_targets_finding ON campaign_targets (finding_id) WH
 -- The budget counts resets in the trailing hour and day across every campaign.
 CREATE INDEX campaign_targets_applied ON campaign_targets (applied_at) WHERE applied_at IS NOT NULL;
 
+-- The reset budget's counter: forced resets per minute, across every campaign.
+-- An apply step sums at most 1,440 rows (the trailing day), however many
+-- resets that day holds.
+CREATE TABLE reset_counts (
+    minute  INTEGER PRIMARY KEY,            -- ms since the epoch / 60000
+    n       INTEGER NOT NULL
+);
+
 -- A session suspended by a campaign names it, so undo reinstates exactly those.
 ALTER TABLE sessions ADD COLUMN suspended_by TEXT;
 
