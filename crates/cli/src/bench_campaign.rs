@@ -39,6 +39,47 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Imports `emails` as accounts (one hash for all: never verified here).
+async fn import(app: &gatehouse_server::App, emails: &[String], hash: &str) -> anyhow::Result<()> {
+    let lines: String = emails
+        .iter()
+        .map(|e| {
+            format!(
+                "{}\n",
+                serde_json::json!({"email": e, "password_hash": hash})
+            )
+        })
+        .collect();
+    app.import_accounts(lines.as_bytes(), 1000, |_| {}).await?;
+    Ok(())
+}
+
+/// A started one-stage campaign over `emails`, without rate cap or bake time.
+async fn started(
+    app: &gatehouse_server::App,
+    name: String,
+    emails: Vec<String>,
+    by: &Actor,
+) -> anyhow::Result<gatehouse_store::CampaignRecord> {
+    let c = app
+        .create_campaign(
+            CampaignSpec {
+                name,
+                reason: "benchmark".into(),
+                accounts: emails,
+                stages: Some(vec![1.0]),
+                rate_per_minute: Some(100_000_000),
+                bake_secs: Some(0),
+            },
+            by.clone(),
+        )
+        .await?;
+    app.preview_campaign(c.id, by.clone()).await?;
+    Ok(app
+        .command_campaign(c.id, "start", None, by.clone())
+        .await?)
+}
+
 pub async fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         args.accounts > 0 && args.rounds > 0,
@@ -71,16 +112,7 @@ pub async fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
         let emails: Vec<String> = (0..args.accounts)
             .map(|i| format!("r{round}-{i}@example.com"))
             .collect();
-        let lines: String = emails
-            .iter()
-            .map(|e| {
-                format!(
-                    "{}\n",
-                    serde_json::json!({"email": e, "password_hash": hash})
-                )
-            })
-            .collect();
-        app.import_accounts(lines.as_bytes(), 1000, |_| {}).await?;
+        import(&app, &emails, &hash).await?;
 
         // Baseline: a recovery request + notice + audit entry per account.
         let t = Instant::now();
@@ -113,22 +145,7 @@ pub async fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
         base.push(args.accounts as f64 / t.elapsed().as_secs_f64());
 
         // The campaign, applied by the worker's own loop.
-        let c = app
-            .create_campaign(
-                CampaignSpec {
-                    name: format!("bench {round}"),
-                    reason: "benchmark".into(),
-                    accounts: emails.clone(),
-                    stages: Some(vec![1.0]),
-                    rate_per_minute: Some(100_000_000),
-                    bake_secs: Some(0),
-                },
-                by.clone(),
-            )
-            .await?;
-        app.preview_campaign(c.id, by.clone()).await?;
-        app.command_campaign(c.id, "start", None, by.clone())
-            .await?;
+        let c = started(&app, format!("bench {round}"), emails.clone(), &by).await?;
         let t = Instant::now();
         loop {
             let r = app.campaign_step(c.id).await?;
@@ -150,32 +167,8 @@ pub async fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
     let emails: Vec<String> = (0..args.accounts)
         .map(|i| format!("brk-{i}@example.com"))
         .collect();
-    let lines: String = emails
-        .iter()
-        .map(|e| {
-            format!(
-                "{}\n",
-                serde_json::json!({"email": e, "password_hash": hash})
-            )
-        })
-        .collect();
-    app.import_accounts(lines.as_bytes(), 1000, |_| {}).await?;
-    let c = app
-        .create_campaign(
-            CampaignSpec {
-                name: "breaker".into(),
-                reason: "benchmark".into(),
-                accounts: emails,
-                stages: Some(vec![1.0]),
-                rate_per_minute: Some(100_000_000),
-                bake_secs: Some(0),
-            },
-            by.clone(),
-        )
-        .await?;
-    app.preview_campaign(c.id, by.clone()).await?;
-    app.command_campaign(c.id, "start", None, by.clone())
-        .await?;
+    import(&app, &emails, &hash).await?;
+    let c = started(&app, "breaker".into(), emails, &by).await?;
     let worker = gatehouse_server::spawn_campaigns(app.clone());
     while app.campaign(c.id).await?.applied < (args.accounts / 10) as i64 {
         tokio::time::sleep(Duration::from_millis(5)).await;

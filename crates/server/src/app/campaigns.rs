@@ -642,20 +642,14 @@ impl App {
     }
 
     /// Trips the circuit breaker: every apply step stops, running automatic
-    /// campaigns pause, security notices wait. Returns whether it changed.
+    /// campaigns pause, forced-reset notices wait. Returns whether it changed.
     pub async fn trip_breaker(&self, reason: &str, by: AuditActor) -> Result<bool, AppError> {
-        let now = self.clock.now();
-        let audit = NewAuditEntry::new(now, by.clone(), AuditAction::BreakerChanged)
-            .detail(serde_json::json!({ "command": "trip" }));
-        let changed = self
-            .store
-            .set_breaker(true, reason, &actor_text(&by), now, audit)
-            .await?;
+        let changed = self.set_breaker(true, reason, by).await?;
         if changed {
             metrics::counter!("gatehouse_breaker_trips_total").increment(1);
             tracing::error!(
                 reason,
-                "circuit breaker tripped: automation and security notices paused"
+                "circuit breaker tripped: automation and forced-reset notices paused"
             );
         }
         Ok(changed)
@@ -672,18 +666,28 @@ impl App {
                 message: "say why the breaker can close (it is audited)".into(),
             });
         }
-        let now = self.clock.now();
-        let audit = NewAuditEntry::new(now, by.clone(), AuditAction::BreakerChanged)
-            .detail(serde_json::json!({ "command": "reset" }));
-        let changed = self
-            .store
-            .set_breaker(false, reason, &actor_text(&by), now, audit)
-            .await?;
+        let changed = self.set_breaker(false, reason, by).await?;
         if changed {
             self.campaigns_wakeup.notify_one();
             self.wake_outbox();
         }
         Ok(changed)
+    }
+
+    async fn set_breaker(
+        &self,
+        open: bool,
+        reason: &str,
+        by: AuditActor,
+    ) -> Result<bool, AppError> {
+        let now = self.clock.now();
+        let command = if open { "trip" } else { "reset" };
+        let audit = NewAuditEntry::new(now, by.clone(), AuditAction::BreakerChanged)
+            .detail(serde_json::json!({ "command": command }));
+        Ok(self
+            .store
+            .set_breaker(open, reason, &actor_text(&by), now, audit)
+            .await?)
     }
 
     /// How many of the campaign's accounts an undo would restore, without doing it.
