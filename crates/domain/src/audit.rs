@@ -75,6 +75,8 @@ pub enum AuditAction {
     AccountRestored,
     /// The circuit breaker opened (tripped) or was closed by an operator.
     BreakerChanged,
+    /// Someone reported a forced-reset notice as unexpected on `/verify`.
+    NoticeReported,
 }
 
 impl AuditAction {
@@ -106,6 +108,7 @@ impl AuditAction {
             Self::AccountReset => "account.reset",
             Self::AccountRestored => "account.restored",
             Self::BreakerChanged => "breaker.changed",
+            Self::NoticeReported => "notice.reported",
         }
     }
 }

@@ -175,6 +175,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "forced resets allowed per day as a multiple of the normal daily volume, if larger than the floor (default 3)",
     ),
     (
+        "report_gate_percent",
+        "a campaign pauses when more than this share of its notices were reported on /verify as unexpected (default 2; at least 3 reports)",
+    ),
+    (
         "bounce_gate_percent",
         "a campaign pauses between stages when more than this share of its notices bounced (default 5)",
     ),
@@ -226,6 +230,7 @@ struct Raw {
     budget_daily_floor: Option<u64>,
     budget_multiple_of_normal: Option<f64>,
     bounce_gate_percent: Option<f64>,
+    report_gate_percent: Option<f64>,
     log_format: Option<String>,
 }
 
@@ -317,6 +322,8 @@ pub struct Config {
     pub budget: gatehouse_domain::campaign::BudgetPolicy,
     /// Share of bounced notices (0..1) that pauses a campaign between stages.
     pub bounce_gate: f64,
+    /// Share of notices reported as unexpected (0..1) that pauses a campaign.
+    pub report_gate: f64,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -732,6 +739,12 @@ impl Config {
             0.0,
             100.0,
         )? / 100.0;
+        let report_gate = fraction(
+            "report_gate_percent",
+            raw.report_gate_percent.unwrap_or(2.0),
+            0.0,
+            100.0,
+        )? / 100.0;
         let secret_key_file = raw
             .secret_key_file
             .unwrap_or_else(|| data_dir.join("secret.key"));
@@ -775,6 +788,7 @@ impl Config {
             approval,
             budget,
             bounce_gate,
+            report_gate,
             log_format,
         })
     }

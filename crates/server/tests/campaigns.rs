@@ -371,3 +371,98 @@ both_engines!(
         env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
     }
 );
+
+both_engines!(
+    people_reporting_the_notice_as_unexpected_pause_the_campaign,
+    |t: TestApp| async move {
+        let emails = people(&t, 10).await;
+        let ann = operator(&t, "ann@ops.example").await;
+        let c = ok(post(
+            &t,
+            &ann,
+            "/campaigns",
+            json!({
+            "name": "mistake?", "reason": "signs of a compromised account",
+            "accounts": emails, "bake_secs": 0}),
+        )
+        .await)
+        .await;
+        let id = c["id"].as_str().unwrap().to_owned();
+        ok(post(&t, &ann, &format!("/campaigns/{id}/preview"), json!({})).await).await;
+        ok(post(&t, &ann, &format!("/campaigns/{id}/start"), json!({})).await).await;
+        t.app.campaigns_pass().await.unwrap();
+        t.clock.advance(Duration::from_secs(3));
+        t.app.campaigns_pass().await.unwrap();
+        let applied = t.app.campaign(id.parse().unwrap()).await.unwrap().applied;
+        assert_eq!(applied, 4, "the rate cap: one, then three more after 3 s");
+
+        // Three owners check their notice on /verify and say they did not expect it.
+        let refs: Vec<String> = t
+            .app
+            .store
+            .campaign_targets(
+                id.parse().unwrap(),
+                Some(gatehouse_store::TargetState::Applied),
+                -1,
+                10,
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|t| t.notice_reference)
+            .collect();
+        let page = t.page(&format!("/verify?reference={}", refs[0])).await;
+        assert!(page.contains("I did not expect this"), "{page}");
+        let r = t
+            .post_form("/verify/report", &[("reference", refs[0].as_str())])
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("we have noted that you did not expect this reset")
+        );
+        for reference in &refs[1..3] {
+            let r = t
+                .post_json(&format!("/api/v1/verify/{reference}/report"), &json!({}))
+                .await;
+            assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        }
+        // Twice is once.
+        let r = t
+            .post_json(&format!("/api/v1/verify/{}/report", refs[0]), &json!({}))
+            .await;
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            t.app
+                .store
+                .campaign_reports(id.parse().unwrap())
+                .await
+                .unwrap(),
+            3
+        );
+
+        // The next step pauses instead of resetting more.
+        t.clock.advance(Duration::from_secs(60));
+        assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 0);
+        let c = t.app.campaign(id.parse().unwrap()).await.unwrap();
+        assert_eq!(c.state, gatehouse_domain::campaign::CampaignState::Paused);
+        assert!(
+            c.paused_reason
+                .unwrap()
+                .contains("did not expect the notice")
+        );
+        assert_eq!(
+            t.audit_actions()
+                .await
+                .iter()
+                .filter(|a| *a == "notice.reported")
+                .count(),
+            3
+        );
+    },
+    |env: &mut Vec<(String, String)>| {
+        env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
+    }
+);

@@ -483,6 +483,19 @@ pub trait CampaignStore {
     /// approved, running or paused.
     async fn campaign_overlap(&self, id: CampaignId) -> Result<u64>;
 
+    /// Records that the forced-reset notice `reference` was reported as unexpected
+    /// (once per notice), with its audit entry. Returns whether it was a campaign's
+    /// notice not reported before.
+    async fn report_unexpected_notice(
+        &self,
+        reference: &str,
+        now: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<bool>;
+
+    /// How many of the campaign's notices were reported as unexpected.
+    async fn campaign_reports(&self, id: CampaignId) -> Result<i64>;
+
     /// The campaign's forced-reset notices that failed (5xx: bounced).
     async fn campaign_failed_notices(&self, id: CampaignId) -> Result<i64>;
 

@@ -2074,6 +2074,32 @@ macro_rules! impl_store {
                 Ok(n.max(0) as u64)
             }
 
+            async fn report_unexpected_notice(&self, reference: &str, now: Timestamp, audit: NewAuditEntry) -> Result<bool> {
+                let mut tx = self.begin_write().await?;
+                let hit = sqlx::query(
+                    "UPDATE campaign_targets SET reported_at = $1 WHERE notice_reference = $2 AND reported_at IS NULL",
+                )
+                .bind(now.as_millis())
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    > 0;
+                if hit {
+                    Self::append_audit_in(&mut tx, &audit).await?;
+                }
+                tx.commit().await?;
+                Ok(hit)
+            }
+
+            async fn campaign_reports(&self, id: CampaignId) -> Result<i64> {
+                Ok(sqlx::query("SELECT COUNT(*) AS n FROM campaign_targets WHERE campaign_id = $1 AND reported_at IS NOT NULL")
+                    .bind(id.to_string())
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?)
+            }
+
             async fn campaign_failed_notices(&self, id: CampaignId) -> Result<i64> {
                 Ok(sqlx::query(
                     "SELECT COUNT(*) AS n FROM outbox o JOIN campaign_targets t \

@@ -465,6 +465,11 @@ impl App {
         if c.state != CampaignState::Running {
             return Ok(report);
         }
+        if let Some(reason) = self.report_gate_failure(&c).await? {
+            self.command_campaign(id, "pause", Some(reason), AuditActor::System)
+                .await?;
+            return Ok(report);
+        }
         let now = self.clock.now();
         let plan: StagePlan = serde_json::from_value(c.stage_plan.clone()).unwrap_or_default();
         let bounds = plan.boundaries(c.target_count as u64);
@@ -560,6 +565,47 @@ impl App {
             .filter(|(s, _)| *s != TargetState::Pending)
             .map(|(_, n)| n.max(0) as u64)
             .sum())
+    }
+
+    /// The health gate checked at every step: too many people reported the
+    /// campaign's notice as unexpected on `/verify` (at least 3, and more than
+    /// `report_gate_percent` of those applied).
+    async fn report_gate_failure(&self, c: &CampaignRecord) -> Result<Option<String>, AppError> {
+        let reports = self.store.campaign_reports(c.id).await?;
+        let share = reports as f64 / c.applied.max(1) as f64;
+        Ok((reports >= 3 && share > self.config.report_gate).then(|| {
+            format!(
+                "health gate: {reports} of {} people said on /verify they did not expect the notice ({:.0}% > {:.0}%)",
+                c.applied,
+                share * 100.0,
+                self.config.report_gate * 100.0
+            )
+        }))
+    }
+
+    /// Records a person's "I did not expect this" about a forced-reset notice
+    /// they checked on `/verify` (rate-limited like the check). Answers the same
+    /// whether or not the reference was a campaign's.
+    pub async fn report_unexpected_notice(
+        &self,
+        input: &str,
+        client: &Client,
+    ) -> Result<(), AppError> {
+        let verified = self.verify_reference(input, client).await?;
+        let now = self.clock.now();
+        let audit = NewAuditEntry::new(now, AuditActor::Account(None), AuditAction::NoticeReported)
+            .ip(client.ip_string())
+            .detail(serde_json::json!({ "reference": verified.reference }));
+        if self
+            .store
+            .report_unexpected_notice(&verified.reference, now, audit)
+            .await?
+        {
+            metrics::counter!("gatehouse_notice_reports_total").increment(1);
+            // The worker looks at the gate at its next step.
+            self.campaigns_wakeup.notify_one();
+        }
+        Ok(())
     }
 
     /// A health gate that failed for the stage just applied, if any: too many of

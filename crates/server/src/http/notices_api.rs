@@ -121,6 +121,21 @@ async fn complete_recovery(
     }))
 }
 
+/// "I did not expect this": a person who checked a forced-reset notice says it
+/// surprised them. Counted by the campaign's health gate (too many: it pauses).
+/// Rate-limited like the check; 204 whether or not the notice was a campaign's.
+#[utoipa::path(post, path = "/verify/{reference}/report", tag = "recovery",
+    params(("reference" = String, Path, description = "Reference from the notice, e.g. GH-7K3Q-9XMD")),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn report_unexpected(
+    State(app): AppState,
+    client: Client,
+    Path(reference): Path<String>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    app.report_unexpected_notice(&reference, &client).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
 /// Checks a notice reference: whether Gatehouse sent it, when, its kind, and the masked recipient.
 #[utoipa::path(get, path = "/verify/{reference}", tag = "recovery",
     params(("reference" = String, Path, description = "Reference from the notice, e.g. GH-7K3Q-9XMD")),
@@ -242,6 +257,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(request_recovery))
         .routes(routes!(complete_recovery))
         .routes(routes!(verify))
+        .routes(routes!(report_unexpected))
         .routes(routes!(admin_outbox))
         .routes(routes!(admin_outbox_retry))
 }

@@ -44,6 +44,8 @@ struct VerifyPage {
     found: Option<VerifiedNotice>,
     not_found: bool,
     error: Option<String>,
+    /// The person just said they did not expect this notice.
+    reported: bool,
 }
 
 async fn recover_form() -> RecoverPage {
@@ -181,6 +183,7 @@ async fn verify(
         found: None,
         not_found: false,
         error: None,
+        reported: false,
     };
     if reference.trim().is_empty() {
         return page.into_response();
@@ -202,10 +205,47 @@ async fn verify(
     }
 }
 
+#[derive(Deserialize)]
+struct ReportForm {
+    reference: String,
+}
+
+/// "I did not expect this": from the verify page of a forced-reset notice.
+async fn report(
+    State(app): State<Arc<App>>,
+    client: Client,
+    PageForm(f): PageForm<ReportForm>,
+) -> Response {
+    let mut page = VerifyPage {
+        reference: f.reference.clone(),
+        found: None,
+        not_found: false,
+        error: None,
+        reported: false,
+    };
+    match app.report_unexpected_notice(&f.reference, &client).await {
+        Ok(()) => {
+            page.reported = true;
+            page.found = app.verify_reference(&f.reference, &client).await.ok();
+            page.into_response()
+        }
+        Err(AppError::NotFound(_)) => {
+            page.not_found = true;
+            (StatusCode::NOT_FOUND, page).into_response()
+        }
+        Err(e) => {
+            let (status, msg, retry) = form_failure(e);
+            page.error = Some(msg);
+            with_retry((status, page).into_response(), retry)
+        }
+    }
+}
+
 /// The routes.
 pub fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/recover", get(recover_form).post(recover))
         .route("/recover/complete", get(complete_form).post(complete))
         .route("/verify", get(verify))
+        .route("/verify/report", axum::routing::post(report))
 }

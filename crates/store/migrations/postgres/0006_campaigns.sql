@@ -47,12 +47,16 @@ CREATE TABLE campaign_targets (
     applied_at        BIGINT,
     notice_reference  TEXT,
     undone_at         BIGINT,
+    -- The owner said "I did not expect this" on /verify (a health gate counts these).
+    reported_at       BIGINT,
     PRIMARY KEY (campaign_id, account_id)
 );
 CREATE UNIQUE INDEX campaign_targets_order ON campaign_targets (campaign_id, seq);
 -- A finding goes into one campaign at most (two replicas racing to create the
 -- automatic campaign: the second insert fails and finds nothing left next time).
 CREATE UNIQUE INDEX campaign_targets_finding ON campaign_targets (finding_id) WHERE finding_id IS NOT NULL;
+-- /verify reports and bounce counts find a target by its notice.
+CREATE INDEX campaign_targets_reference ON campaign_targets (notice_reference) WHERE notice_reference IS NOT NULL;
 -- The budget counts resets in the trailing hour and day across every campaign.
 CREATE INDEX campaign_targets_applied ON campaign_targets (applied_at) WHERE applied_at IS NOT NULL;
 
