@@ -9,6 +9,7 @@ mod events_cmd;
 mod file_import;
 mod outbox_cmd;
 mod rules_cmd;
+mod status_cmd;
 
 // jemalloc rather than glibc malloc: the request path allocates small, short-lived
 // objects from many threads, where glibc's arenas contend (BENCHMARKS.md, figure 3).
@@ -75,6 +76,11 @@ enum Command {
     },
     /// List findings (accounts the rules judged likely compromised), with why.
     Findings(rules_cmd::FindingsArgs),
+    /// The public status page: incidents and components.
+    Status {
+        #[command(subcommand)]
+        command: status_cmd::StatusCommand,
+    },
     /// Breached-password index: import the Pwned Passwords corpus, check, stats.
     Breach {
         #[command(subcommand)]
@@ -218,6 +224,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Events { command } => events_cmd::run(config, command).await,
         Command::Rules { command } => rules_cmd::run(config, command).await,
         Command::Findings(args) => rules_cmd::findings(config, args).await,
+        Command::Status { command } => status_cmd::run(config, command).await,
         Command::Bench { .. } | Command::Breach { .. } => unreachable!("handled above"),
     }
 }

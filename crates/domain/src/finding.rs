@@ -139,3 +139,6 @@ mod tests {
         );
     }
 }
+
+// Shared with the other vocabularies of stored states (`status`).
+pub(crate) use text_enum;
