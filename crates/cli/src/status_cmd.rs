@@ -153,7 +153,12 @@ fn print_incident(i: &Incident) {
         }
     );
     for u in &i.updates {
-        println!("  {}  {:<13}  {}", u.at.to_rfc3339(), u.state.as_str(), u.body);
+        println!(
+            "  {}  {:<13}  {}",
+            u.at.to_rfc3339(),
+            u.state.as_str(),
+            u.body
+        );
     }
     if i.updates.is_empty() {
         println!("  draft text: {}", i.body);
@@ -182,7 +187,10 @@ pub async fn run(config: Config, command: StatusCommand) -> anyhow::Result<ExitC
                     .create_incident_draft(&draft, actor())
                     .await
                     .map_err(fail)?;
-                println!("incident {} drafted (not public; `gatehouse status incident publish {}`)", i.id, i.id);
+                println!(
+                    "incident {} drafted (not public; `gatehouse status incident publish {}`)",
+                    i.id, i.id
+                );
             }
             IncidentCommand::Publish { id, state, message } => {
                 let i = app
@@ -218,7 +226,10 @@ pub async fn run(config: Config, command: StatusCommand) -> anyhow::Result<ExitC
                     body: message,
                     components,
                 };
-                let i = app.edit_incident(id, &changes, actor()).await.map_err(fail)?;
+                let i = app
+                    .edit_incident(id, &changes, actor())
+                    .await
+                    .map_err(fail)?;
                 print_incident(&i);
             }
             IncidentCommand::Postmortem { id, message } => {
@@ -246,7 +257,10 @@ pub async fn run(config: Config, command: StatusCommand) -> anyhow::Result<ExitC
         StatusCommand::Component { command } => match command {
             ComponentCommand::List => {
                 for c in app.status_components().await.map_err(fail)? {
-                    println!("{:<24} {:>4}  {}  {}", c.id, c.position, c.name, c.description);
+                    println!(
+                        "{:<24} {:>4}  {}  {}",
+                        c.id, c.position, c.name, c.description
+                    );
                 }
             }
             ComponentCommand::Set {

@@ -34,5 +34,6 @@ pub use password::{LoginPassword, NewPassword, PasswordError, PasswordPolicy};
 pub use session::SessionState;
 pub use time::Timestamp;
 pub use token::{
-    ApiKey, RecoveryToken, SessionToken, StatusConfirmToken, TokenError, TokenHash, UnsubscribeToken,
+    ApiKey, RecoveryToken, SessionToken, StatusConfirmToken, TokenError, TokenHash,
+    UnsubscribeToken,
 };

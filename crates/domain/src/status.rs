@@ -185,7 +185,9 @@ pub fn clean_text(s: &str, max: usize) -> Result<String, String> {
     if n > max {
         return Err(format!("is {n} characters long; at most {max}"));
     }
-    if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+    if t.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
         return Err("holds control characters".into());
     }
     Ok(t.to_string())
@@ -243,7 +245,10 @@ mod tests {
 
     #[test]
     fn operator_text_is_checked() {
-        assert_eq!(clean_text("  Login is slow \n", 100).unwrap(), "Login is slow");
+        assert_eq!(
+            clean_text("  Login is slow \n", 100).unwrap(),
+            "Login is slow"
+        );
         assert!(clean_text("   ", 100).is_err());
         assert!(clean_text("abc", 2).is_err());
         assert!(clean_text("a\u{7}b", 10).is_err());

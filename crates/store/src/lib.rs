@@ -490,8 +490,10 @@ pub trait StatusStore {
     ) -> Result<Option<StatusSubscriber>>;
 
     /// The subscriber an unsubscribe digest belongs to.
-    async fn subscriber_by_unsubscribe(&self, token: &TokenHash)
-    -> Result<Option<StatusSubscriber>>;
+    async fn subscriber_by_unsubscribe(
+        &self,
+        token: &TokenHash,
+    ) -> Result<Option<StatusSubscriber>>;
 
     /// Unsubscribes (idempotent: an unsubscribed subscriber stays so, and no
     /// second audit entry is written). `None` if the digest matches nobody.

@@ -94,23 +94,6 @@ pub(crate) use status_kinds;
 /// The window of the status lane's budget (`ClaimPolicy::status_per_hour`).
 pub(crate) const STATUS_BUDGET_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
 
-#[cfg(test)]
-mod tests {
-    use gatehouse_domain::NoticeKind;
-
-    #[test]
-    fn status_kinds_list_matches_the_domain() {
-        let listed = status_kinds!();
-        for kind in NoticeKind::ALL {
-            assert_eq!(
-                listed.contains(&format!("'{}'", kind.as_str())),
-                kind.is_status(),
-                "{kind}"
-            );
-        }
-    }
-}
-
 /// Expands the capability traits and `Store` for one engine:
 /// `impl_store!(StoreType, sqlx::Db, ConnType, "name", sqlx::migrate!("dir"), "lock clause")`.
 /// The lock clause ends a `SELECT` that claims work: `FOR UPDATE SKIP LOCKED`
@@ -2425,3 +2408,20 @@ pub(crate) use impl_store;
 
 /// The conflict a reference collision raises (the caller retries with a new one).
 pub const NOTICE_REFERENCE_TAKEN: &str = "notice reference taken";
+
+#[cfg(test)]
+mod tests {
+    use gatehouse_domain::NoticeKind;
+
+    #[test]
+    fn status_kinds_list_matches_the_domain() {
+        let listed = status_kinds!();
+        for kind in NoticeKind::ALL {
+            assert_eq!(
+                listed.contains(&format!("'{}'", kind.as_str())),
+                kind.is_status(),
+                "{kind}"
+            );
+        }
+    }
+}

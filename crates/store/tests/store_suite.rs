@@ -1591,12 +1591,18 @@ fn public(drafts: bool) -> IncidentFilter {
 }
 
 both_engines!(status_incident_lifecycle, |s: Arc<dyn Store>| async move {
-    s.put_component(&component("api", 2), audit(AuditAction::StatusComponentChanged))
-        .await
-        .unwrap();
-    s.put_component(&component("login", 1), audit(AuditAction::StatusComponentChanged))
-        .await
-        .unwrap();
+    s.put_component(
+        &component("api", 2),
+        audit(AuditAction::StatusComponentChanged),
+    )
+    .await
+    .unwrap();
+    s.put_component(
+        &component("login", 1),
+        audit(AuditAction::StatusComponentChanged),
+    )
+    .await
+    .unwrap();
     let renamed = NewStatusComponent {
         name: "Sign-in".into(),
         ..component("login", 1)
@@ -1609,7 +1615,13 @@ both_engines!(status_incident_lifecycle, |s: Arc<dyn Store>| async move {
         "Sign-in",
         "put replaces"
     );
-    let ids: Vec<String> = s.components().await.unwrap().into_iter().map(|c| c.id).collect();
+    let ids: Vec<String> = s
+        .components()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(ids, ["login", "api"], "page order");
 
     // An unknown component refuses the draft, and nothing is written.
@@ -1621,23 +1633,43 @@ both_engines!(status_incident_lifecycle, |s: Arc<dyn Store>| async move {
     assert!(s.incidents(&public(true)).await.unwrap().is_empty());
 
     let d = s
-        .create_incident(&draft("Resets stopped", &["login", "api"]), audit(AuditAction::IncidentDrafted))
+        .create_incident(
+            &draft("Resets stopped", &["login", "api"]),
+            audit(AuditAction::IncidentDrafted),
+        )
         .await
         .unwrap();
     assert_eq!(d.state, IncidentState::Draft);
     assert_eq!(d.components, ["login", "api"]);
-    assert_eq!(d.figures, Some(serde_json::json!({ "resets_last_minute": 4200 })));
-    assert!(s.incidents(&public(false)).await.unwrap().is_empty(), "a draft is not public");
+    assert_eq!(
+        d.figures,
+        Some(serde_json::json!({ "resets_last_minute": 4200 }))
+    );
+    assert!(
+        s.incidents(&public(false)).await.unwrap().is_empty(),
+        "a draft is not public"
+    );
     assert_eq!(s.incidents(&public(true)).await.unwrap().len(), 1);
 
     // A draft takes no update until it is published; it cannot be published resolved.
     let t1 = T0.plus(Duration::from_secs(60));
     for (u, why) in [
-        (update(IncidentState::Identified, "x", t1, false), "unpublished"),
-        (update(IncidentState::Resolved, "x", t1, true), "published resolved"),
+        (
+            update(IncidentState::Identified, "x", t1, false),
+            "unpublished",
+        ),
+        (
+            update(IncidentState::Resolved, "x", t1, true),
+            "published resolved",
+        ),
     ] {
         let err = s
-            .post_incident_update(d.id, &u, &update_notice, audit(AuditAction::IncidentUpdated))
+            .post_incident_update(
+                d.id,
+                &u,
+                &update_notice,
+                audit(AuditAction::IncidentUpdated),
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{why}: {err:?}");
@@ -1713,7 +1745,12 @@ both_engines!(status_incident_lifecycle, |s: Arc<dyn Store>| async move {
     let resolved = s
         .post_incident_update(
             d.id,
-            &update(IncidentState::Resolved, "Undone; corrections sent.", t3, false),
+            &update(
+                IncidentState::Resolved,
+                "Undone; corrections sent.",
+                t3,
+                false,
+            ),
             &update_notice,
             audit(AuditAction::IncidentResolved),
         )
@@ -1726,7 +1763,11 @@ both_engines!(status_incident_lifecycle, |s: Arc<dyn Store>| async move {
     let states: Vec<IncidentState> = resolved.updates.iter().map(|u| u.state).collect();
     assert_eq!(
         states,
-        [IncidentState::Investigating, IncidentState::Identified, IncidentState::Resolved]
+        [
+            IncidentState::Investigating,
+            IncidentState::Identified,
+            IncidentState::Resolved
+        ]
     );
     let err = s
         .post_incident_update(
@@ -1737,13 +1778,24 @@ both_engines!(status_incident_lifecycle, |s: Arc<dyn Store>| async move {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "resolved is final: {err:?}");
+    assert!(
+        matches!(err, StoreError::Conflict(_)),
+        "resolved is final: {err:?}"
+    );
     let pm = s
-        .set_postmortem(d.id, "What happened, and what we changed.", t3, audit(AuditAction::IncidentPostmortem))
+        .set_postmortem(
+            d.id,
+            "What happened, and what we changed.",
+            t3,
+            audit(AuditAction::IncidentPostmortem),
+        )
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(pm.postmortem.as_deref(), Some("What happened, and what we changed."));
+    assert_eq!(
+        pm.postmortem.as_deref(),
+        Some("What happened, and what we changed.")
+    );
     // History: a resolved incident drops out of a window that starts after it.
     let recent = IncidentFilter {
         drafts: false,
@@ -1753,18 +1805,44 @@ both_engines!(status_incident_lifecycle, |s: Arc<dyn Store>| async move {
     assert!(s.incidents(&recent).await.unwrap().is_empty());
     assert!(s.incident(9999).await.unwrap().is_none());
     assert!(
-        s.post_incident_update(9999, &update(IncidentState::Identified, "x", t3, false), &update_notice, audit(AuditAction::IncidentUpdated))
-            .await
-            .unwrap()
-            .is_none()
+        s.post_incident_update(
+            9999,
+            &update(IncidentState::Identified, "x", t3, false),
+            &update_notice,
+            audit(AuditAction::IncidentUpdated)
+        )
+        .await
+        .unwrap()
+        .is_none()
     );
     // Removing a component takes it off incidents too.
-    assert!(s.remove_component("login", audit(AuditAction::StatusComponentRemoved)).await.unwrap());
-    assert!(!s.remove_component("login", audit(AuditAction::StatusComponentRemoved)).await.unwrap());
-    assert!(s.incident(d.id).await.unwrap().unwrap().components.is_empty());
+    assert!(
+        s.remove_component("login", audit(AuditAction::StatusComponentRemoved))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.remove_component("login", audit(AuditAction::StatusComponentRemoved))
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.incident(d.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .components
+            .is_empty()
+    );
 
     // Every write above was audited (the failed ones were not).
-    let actions: Vec<String> = s.audit_entries(0, 100).await.unwrap().into_iter().map(|e| e.action).collect();
+    let actions: Vec<String> = s
+        .audit_entries(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
     for a in [
         "status.component_changed",
         "incident.drafted",
@@ -1777,10 +1855,18 @@ both_engines!(status_incident_lifecycle, |s: Arc<dyn Store>| async move {
     ] {
         assert!(actions.iter().any(|x| x == a), "{a} in {actions:?}");
     }
-    assert_eq!(actions.iter().filter(|a| *a == "incident.drafted").count(), 1);
+    assert_eq!(
+        actions.iter().filter(|a| *a == "incident.drafted").count(),
+        1
+    );
 });
 
-fn subscription(email: &str, confirm: &SessionToken, unsub: &SessionToken, now: Timestamp) -> NewSubscription {
+fn subscription(
+    email: &str,
+    confirm: &SessionToken,
+    unsub: &SessionToken,
+    now: Timestamp,
+) -> NewSubscription {
     NewSubscription {
         id: NoticeId::generate(&OsEntropy).to_string(),
         email: email.into(),
@@ -1795,43 +1881,91 @@ fn subscription(email: &str, confirm: &SessionToken, unsub: &SessionToken, now: 
 both_engines!(status_subscribers_double_opt_in_and_fan_out, |s: Arc<
     dyn Store,
 >| async move {
-    let confirm_mail = |id: &str| notice("ann@example.com", NoticeKind::StatusConfirm, &format!("status-confirm/{id}/{}", NoticeId::generate(&OsEntropy)), T0);
+    let confirm_mail = |id: &str| {
+        notice(
+            "ann@example.com",
+            NoticeKind::StatusConfirm,
+            &format!("status-confirm/{id}/{}", NoticeId::generate(&OsEntropy)),
+            T0,
+        )
+    };
     let unsub = SessionToken::generate(&OsEntropy);
     let first = SessionToken::generate(&OsEntropy);
     assert!(
-        s.subscribe(&subscription("ann@example.com", &first, &unsub, T0), &confirm_mail, audit(AuditAction::StatusSubscribeRequested))
-            .await
-            .unwrap()
+        s.subscribe(
+            &subscription("ann@example.com", &first, &unsub, T0),
+            &confirm_mail,
+            audit(AuditAction::StatusSubscribeRequested)
+        )
+        .await
+        .unwrap()
     );
     // Asking again while pending sends a new link; the old one stops working.
     let second = SessionToken::generate(&OsEntropy);
     let other_unsub = SessionToken::generate(&OsEntropy);
     assert!(
-        s.subscribe(&subscription("Ann@Example.com", &second, &other_unsub, T0), &confirm_mail, audit(AuditAction::StatusSubscribeRequested))
-            .await
-            .unwrap()
+        s.subscribe(
+            &subscription("Ann@Example.com", &second, &other_unsub, T0),
+            &confirm_mail,
+            audit(AuditAction::StatusSubscribeRequested)
+        )
+        .await
+        .unwrap()
     );
     let counts = s.subscriber_counts().await.unwrap();
-    assert_eq!((counts.pending, counts.confirmed), (1, 0), "one row per address");
-    assert!(s.confirm_subscription(&first.hash(), T0, audit(AuditAction::StatusSubscribed)).await.unwrap().is_none());
+    assert_eq!(
+        (counts.pending, counts.confirmed),
+        (1, 0),
+        "one row per address"
+    );
+    assert!(
+        s.confirm_subscription(&first.hash(), T0, audit(AuditAction::StatusSubscribed))
+            .await
+            .unwrap()
+            .is_none()
+    );
     // An expired link does not confirm.
     let late = T0.plus(Duration::from_secs(3601));
-    assert!(s.confirm_subscription(&second.hash(), late, audit(AuditAction::StatusSubscribed)).await.unwrap().is_none());
+    assert!(
+        s.confirm_subscription(&second.hash(), late, audit(AuditAction::StatusSubscribed))
+            .await
+            .unwrap()
+            .is_none()
+    );
     let sub = s
         .confirm_subscription(&second.hash(), T0, audit(AuditAction::StatusSubscribed))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(sub.state, SubscriberState::Confirmed);
-    assert!(s.confirm_subscription(&second.hash(), T0, audit(AuditAction::StatusSubscribed)).await.unwrap().is_none(), "used once");
-    // A confirmed address asking again: nothing written, no mail.
     assert!(
-        !s.subscribe(&subscription("ann@example.com", &SessionToken::generate(&OsEntropy), &other_unsub, T0), &confirm_mail, audit(AuditAction::StatusSubscribeRequested))
+        s.confirm_subscription(&second.hash(), T0, audit(AuditAction::StatusSubscribed))
             .await
             .unwrap()
+            .is_none(),
+        "used once"
+    );
+    // A confirmed address asking again: nothing written, no mail.
+    assert!(
+        !s.subscribe(
+            &subscription(
+                "ann@example.com",
+                &SessionToken::generate(&OsEntropy),
+                &other_unsub,
+                T0
+            ),
+            &confirm_mail,
+            audit(AuditAction::StatusSubscribeRequested)
+        )
+        .await
+        .unwrap()
     );
     let confirms = s
-        .notices(&NoticeFilter { state: None, account: None, limit: 100 })
+        .notices(&NoticeFilter {
+            state: None,
+            account: None,
+            limit: 100,
+        })
         .await
         .unwrap()
         .into_iter()
@@ -1840,116 +1974,228 @@ both_engines!(status_subscribers_double_opt_in_and_fan_out, |s: Arc<
     assert_eq!(confirms, 2);
 
     // The existing subscriber kept its first unsubscribe digest.
-    assert_eq!(s.subscriber_by_unsubscribe(&unsub.hash()).await.unwrap().unwrap().id, sub.id);
-    assert!(s.subscriber_by_unsubscribe(&other_unsub.hash()).await.unwrap().is_none());
+    assert_eq!(
+        s.subscriber_by_unsubscribe(&unsub.hash())
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        sub.id
+    );
+    assert!(
+        s.subscriber_by_unsubscribe(&other_unsub.hash())
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // An update goes to the confirmed subscriber, in the update's transaction.
-    let d = s.create_incident(&draft("Slow", &[]), audit(AuditAction::IncidentDrafted)).await.unwrap();
+    let d = s
+        .create_incident(&draft("Slow", &[]), audit(AuditAction::IncidentDrafted))
+        .await
+        .unwrap();
     let posted = s
-        .post_incident_update(d.id, &update(IncidentState::Investigating, "Looking.", T0, true), &update_notice, audit(AuditAction::IncidentPublished))
+        .post_incident_update(
+            d.id,
+            &update(IncidentState::Investigating, "Looking.", T0, true),
+            &update_notice,
+            audit(AuditAction::IncidentPublished),
+        )
         .await
         .unwrap()
         .unwrap();
     assert_eq!(posted.notices, 1);
 
-    let left = s.unsubscribe(&unsub.hash(), T0, audit(AuditAction::StatusUnsubscribed)).await.unwrap().unwrap();
+    let left = s
+        .unsubscribe(&unsub.hash(), T0, audit(AuditAction::StatusUnsubscribed))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(left.state, SubscriberState::Unsubscribed);
-    let again = s.unsubscribe(&unsub.hash(), T0, audit(AuditAction::StatusUnsubscribed)).await.unwrap().unwrap();
-    assert_eq!(again.state, SubscriberState::Unsubscribed, "a second click changes nothing");
-    assert!(s.unsubscribe(&first.hash(), T0, audit(AuditAction::StatusUnsubscribed)).await.unwrap().is_none());
+    let again = s
+        .unsubscribe(&unsub.hash(), T0, audit(AuditAction::StatusUnsubscribed))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        again.state,
+        SubscriberState::Unsubscribed,
+        "a second click changes nothing"
+    );
+    assert!(
+        s.unsubscribe(&first.hash(), T0, audit(AuditAction::StatusUnsubscribed))
+            .await
+            .unwrap()
+            .is_none()
+    );
     let posted = s
-        .post_incident_update(d.id, &update(IncidentState::Monitoring, "Better.", T0, false), &update_notice, audit(AuditAction::IncidentUpdated))
+        .post_incident_update(
+            d.id,
+            &update(IncidentState::Monitoring, "Better.", T0, false),
+            &update_notice,
+            audit(AuditAction::IncidentUpdated),
+        )
         .await
         .unwrap()
         .unwrap();
     assert_eq!(posted.notices, 0, "no mail after unsubscribing");
-    let actions: Vec<String> = s.audit_entries(0, 100).await.unwrap().into_iter().map(|e| e.action).collect();
-    assert_eq!(actions.iter().filter(|a| *a == "status.unsubscribed").count(), 1);
-    assert_eq!(actions.iter().filter(|a| *a == "status.subscribe_requested").count(), 2);
-    assert_eq!(actions.iter().filter(|a| *a == "status.subscribed").count(), 1);
+    let actions: Vec<String> = s
+        .audit_entries(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "status.unsubscribed")
+            .count(),
+        1
+    );
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "status.subscribe_requested")
+            .count(),
+        2
+    );
+    assert_eq!(
+        actions.iter().filter(|a| *a == "status.subscribed").count(),
+        1
+    );
     // Subscribing again after leaving starts over with a new confirmation.
     assert!(
-        s.subscribe(&subscription("ann@example.com", &SessionToken::generate(&OsEntropy), &other_unsub, T0), &confirm_mail, audit(AuditAction::StatusSubscribeRequested))
-            .await
-            .unwrap()
+        s.subscribe(
+            &subscription(
+                "ann@example.com",
+                &SessionToken::generate(&OsEntropy),
+                &other_unsub,
+                T0
+            ),
+            &confirm_mail,
+            audit(AuditAction::StatusSubscribeRequested)
+        )
+        .await
+        .unwrap()
     );
     assert_eq!(s.subscriber_counts().await.unwrap().pending, 1);
 });
 
-both_engines!(status_mail_has_its_own_budget_behind_security_notices, |s: Arc<
-    dyn Store,
->| async move {
-    // Five status mails are due before two security notices.
-    for i in 0..5 {
-        s.enqueue_notice(&notice(&format!("sub{i}@example.com"), NoticeKind::StatusUpdate, &format!("st{i}"), T0), None)
+both_engines!(
+    status_mail_has_its_own_budget_behind_security_notices,
+    |s: Arc<dyn Store>| async move {
+        // Five status mails are due before two security notices.
+        for i in 0..5 {
+            s.enqueue_notice(
+                &notice(
+                    &format!("sub{i}@example.com"),
+                    NoticeKind::StatusUpdate,
+                    &format!("st{i}"),
+                    T0,
+                ),
+                None,
+            )
             .await
             .unwrap();
-    }
-    let later = T0.plus(Duration::from_secs(1));
-    for (i, to) in ["ann@example.com", "sub0@example.com"].iter().enumerate() {
-        s.enqueue_notice(&notice(to, NoticeKind::ForcedReset, &format!("sec{i}"), later), None)
+        }
+        let later = T0.plus(Duration::from_secs(1));
+        for (i, to) in ["ann@example.com", "sub0@example.com"].iter().enumerate() {
+            s.enqueue_notice(
+                &notice(to, NoticeKind::ForcedReset, &format!("sec{i}"), later),
+                None,
+            )
             .await
             .unwrap();
+        }
+        let now = T0.plus(Duration::from_secs(2));
+        // Room for three: both security notices go first, though they are younger.
+        let p = ClaimPolicy {
+            limit: 3,
+            status_per_hour: 2,
+            ..claim_policy(now, 1)
+        };
+        let first = s.claim_notices(&p).await.unwrap();
+        let kinds: Vec<NoticeKind> = first.claimed.iter().map(|c| c.notice.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                NoticeKind::ForcedReset,
+                NoticeKind::ForcedReset,
+                NoticeKind::StatusUpdate
+            ]
+        );
+        let ids: Vec<NoticeId> = first.claimed.iter().map(|c| c.notice.id).collect();
+        s.notices_sent(&ids, &p.lease_id, now).await.unwrap();
+
+        // A third security notice to sub0, whose status mail was sent: the status
+        // mail did not use up the per-recipient cap (1).
+        let sub0_status_sent = first.claimed.iter().any(|c| {
+            c.notice.kind == NoticeKind::StatusUpdate && c.notice.recipient == "sub0@example.com"
+        });
+        assert!(sub0_status_sent, "oldest status mail first");
+        s.enqueue_notice(
+            &notice("sub0@example.com", NoticeKind::Recovery, "sec2", now),
+            None,
+        )
+        .await
+        .unwrap();
+        let p2 = ClaimPolicy {
+            limit: 100,
+            status_per_hour: 2,
+            ..claim_policy(now, 2)
+        };
+        let second = s.claim_notices(&p2).await.unwrap();
+        let kinds: Vec<NoticeKind> = second.claimed.iter().map(|c| c.notice.kind).collect();
+        assert_eq!(
+            kinds,
+            [NoticeKind::Recovery, NoticeKind::StatusUpdate],
+            "the security notice, then one status mail: the budget of 2 an hour is spent"
+        );
+        let ids: Vec<NoticeId> = second.claimed.iter().map(|c| c.notice.id).collect();
+        s.notices_sent(&ids, &p2.lease_id, now).await.unwrap();
+
+        // Budget spent: the rest is deferred until the first send leaves the hour.
+        let third = s.claim_notices(&claim_policy_budget(now, 2)).await.unwrap();
+        assert!(third.claimed.is_empty());
+        assert_eq!(third.status_deferred, 3);
+        let due = s.next_notice_due().await.unwrap().unwrap();
+        assert_eq!(
+            due,
+            now.plus(Duration::from_secs(3600))
+                .plus(Duration::from_millis(1))
+        );
+        // A security notice still goes out at once.
+        s.enqueue_notice(
+            &notice("bob@example.com", NoticeKind::PasswordChanged, "sec3", now),
+            None,
+        )
+        .await
+        .unwrap();
+        let p4 = claim_policy_budget(now, 2);
+        let fourth = s.claim_notices(&p4).await.unwrap();
+        assert_eq!(fourth.claimed.len(), 1);
+        assert_eq!(fourth.claimed[0].notice.kind, NoticeKind::PasswordChanged);
+        assert!(
+            s.notice_sent(fourth.claimed[0].notice.id, &p4.lease_id, now)
+                .await
+                .unwrap()
+        );
+        // An hour on, the budget has room again.
+        let hour = due.plus(Duration::from_secs(1));
+        let fifth = s
+            .claim_notices(&claim_policy_budget(hour, 2))
+            .await
+            .unwrap();
+        assert_eq!(fifth.claimed.len(), 2);
+        assert!(
+            fifth
+                .claimed
+                .iter()
+                .all(|c| c.notice.kind == NoticeKind::StatusUpdate)
+        );
     }
-    let now = T0.plus(Duration::from_secs(2));
-    // Room for three: both security notices go first, though they are younger.
-    let p = ClaimPolicy {
-        limit: 3,
-        status_per_hour: 2,
-        ..claim_policy(now, 1)
-    };
-    let first = s.claim_notices(&p).await.unwrap();
-    let kinds: Vec<NoticeKind> = first.claimed.iter().map(|c| c.notice.kind).collect();
-    assert_eq!(kinds, [NoticeKind::ForcedReset, NoticeKind::ForcedReset, NoticeKind::StatusUpdate]);
-    let ids: Vec<NoticeId> = first.claimed.iter().map(|c| c.notice.id).collect();
-    s.notices_sent(&ids, &p.lease_id, now).await.unwrap();
-
-    // A third security notice to sub0, whose status mail was sent: the status
-    // mail did not use up the per-recipient cap (1).
-    let sub0_status_sent = first
-        .claimed
-        .iter()
-        .any(|c| c.notice.kind == NoticeKind::StatusUpdate && c.notice.recipient == "sub0@example.com");
-    assert!(sub0_status_sent, "oldest status mail first");
-    s.enqueue_notice(&notice("sub0@example.com", NoticeKind::Recovery, "sec2", now), None)
-        .await
-        .unwrap();
-    let p2 = ClaimPolicy {
-        limit: 100,
-        status_per_hour: 2,
-        ..claim_policy(now, 2)
-    };
-    let second = s.claim_notices(&p2).await.unwrap();
-    let kinds: Vec<NoticeKind> = second.claimed.iter().map(|c| c.notice.kind).collect();
-    assert_eq!(
-        kinds,
-        [NoticeKind::Recovery, NoticeKind::StatusUpdate],
-        "the security notice, then one status mail: the budget of 2 an hour is spent"
-    );
-    let ids: Vec<NoticeId> = second.claimed.iter().map(|c| c.notice.id).collect();
-    s.notices_sent(&ids, &p2.lease_id, now).await.unwrap();
-
-    // Budget spent: the rest is deferred until the first send leaves the hour.
-    let third = s.claim_notices(&claim_policy_budget(now, 2)).await.unwrap();
-    assert!(third.claimed.is_empty());
-    assert_eq!(third.status_deferred, 3);
-    let due = s.next_notice_due().await.unwrap().unwrap();
-    assert_eq!(due, now.plus(Duration::from_secs(3600)).plus(Duration::from_millis(1)));
-    // A security notice still goes out at once.
-    s.enqueue_notice(&notice("bob@example.com", NoticeKind::PasswordChanged, "sec3", now), None)
-        .await
-        .unwrap();
-    let p4 = claim_policy_budget(now, 2);
-    let fourth = s.claim_notices(&p4).await.unwrap();
-    assert_eq!(fourth.claimed.len(), 1);
-    assert_eq!(fourth.claimed[0].notice.kind, NoticeKind::PasswordChanged);
-    assert!(s.notice_sent(fourth.claimed[0].notice.id, &p4.lease_id, now).await.unwrap());
-    // An hour on, the budget has room again.
-    let hour = due.plus(Duration::from_secs(1));
-    let fifth = s.claim_notices(&claim_policy_budget(hour, 2)).await.unwrap();
-    assert_eq!(fifth.claimed.len(), 2);
-    assert!(fifth.claimed.iter().all(|c| c.notice.kind == NoticeKind::StatusUpdate));
-});
+);
 
 fn claim_policy_budget(now: Timestamp, per_hour: i64) -> ClaimPolicy {
     ClaimPolicy {

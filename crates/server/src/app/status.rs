@@ -320,8 +320,9 @@ impl App {
 
     /// Removes a component (and it from every incident).
     pub async fn remove_status_component(&self, id: &str, actor: Actor) -> Result<(), AppError> {
-        let audit = NewAuditEntry::new(self.clock.now(), actor, AuditAction::StatusComponentRemoved)
-            .target(id);
+        let audit =
+            NewAuditEntry::new(self.clock.now(), actor, AuditAction::StatusComponentRemoved)
+                .target(id);
         if self.store.remove_component(id, audit).await? {
             Ok(())
         } else {
@@ -364,7 +365,11 @@ impl App {
         let edit = IncidentEdit {
             title: changes.title.as_deref().map(title).transpose()?,
             impact: impact(changes.impact.as_deref())?,
-            body: changes.body.as_deref().map(|b| body("body", b)).transpose()?,
+            body: changes
+                .body
+                .as_deref()
+                .map(|b| body("body", b))
+                .transpose()?,
             components: changes.components.as_deref().map(components).transpose()?,
         };
         let now = self.clock.now();
@@ -692,7 +697,10 @@ impl App {
             .with_fresh_reference(|| async {
                 let now = self.clock.now();
                 let incident = self.store.incident(id).await?;
-                let title = incident.as_ref().map(|i| i.title.clone()).unwrap_or_default();
+                let title = incident
+                    .as_ref()
+                    .map(|i| i.title.clone())
+                    .unwrap_or_default();
                 let impact = incident.as_ref().map(|i| i.impact.as_str().to_owned());
                 // One key per posting: a retried commit (fresh references) starts anew.
                 let nonce = NoticeId::generate(self.entropy.as_ref());
@@ -749,7 +757,9 @@ fn parse_state(s: &str) -> Result<IncidentState, AppError> {
     if state == IncidentState::Draft {
         return Err(AppError::Invalid {
             field: "state",
-            message: "an update moves an incident to investigating, identified, monitoring or resolved".into(),
+            message:
+                "an update moves an incident to investigating, identified, monitoring or resolved"
+                    .into(),
         });
     }
     Ok(state)

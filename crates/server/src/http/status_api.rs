@@ -232,7 +232,13 @@ async fn put_component(
     ApiJson(body): ApiJson<PutComponentBody>,
 ) -> Result<axum::Json<ComponentBody>, ApiError> {
     let c = app
-        .put_status_component(&id, &body.name, &body.description, body.position, op.actor())
+        .put_status_component(
+            &id,
+            &body.name,
+            &body.description,
+            body.position,
+            op.actor(),
+        )
         .await?;
     Ok(axum::Json(c.into()))
 }
@@ -298,7 +304,9 @@ async fn edit_incident(
     Path(id): Path<i64>,
     ApiJson(changes): ApiJson<IncidentChanges>,
 ) -> Result<axum::Json<IncidentBody>, ApiError> {
-    Ok(axum::Json(app.edit_incident(id, &changes, op.actor()).await?.into()))
+    Ok(axum::Json(
+        app.edit_incident(id, &changes, op.actor()).await?.into(),
+    ))
 }
 
 /// Publishes a draft and mails the subscribers (operator key).
@@ -347,7 +355,9 @@ async fn resolve(
     ApiJson(body): ApiJson<TextBody>,
 ) -> Result<axum::Json<IncidentBody>, ApiError> {
     Ok(axum::Json(
-        app.resolve_incident(id, &body.body, op.actor()).await?.into(),
+        app.resolve_incident(id, &body.body, op.actor())
+            .await?
+            .into(),
     ))
 }
 

@@ -288,5 +288,8 @@ pub fn router() -> Router<Arc<App>> {
         .route("/status.atom", get(atom))
         .route("/status/subscribe", axum::routing::post(subscribe))
         .route("/status/confirm", get(confirm_form).post(confirm))
-        .route("/status/unsubscribe", get(unsubscribe_form).post(unsubscribe))
+        .route(
+            "/status/unsubscribe",
+            get(unsubscribe_form).post(unsubscribe),
+        )
 }

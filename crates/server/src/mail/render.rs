@@ -330,8 +330,10 @@ pub fn render(
                 .as_deref()
                 .and_then(|s| s.parse::<Impact>().ok())
                 .map_or("", Impact::label);
-            let unsubscribe =
-                status_link("/status/unsubscribe", &need(&facts.unsubscribe, "an unsubscribe token")?)?;
+            let unsubscribe = status_link(
+                "/status/unsubscribe",
+                &need(&facts.unsubscribe, "an unsubscribe token")?,
+            )?;
             let status_url = site
                 .public_url
                 .join("/status")
@@ -564,7 +566,9 @@ mod tests {
             incident_title: Some("Sign-in is slow".into()),
             incident_state: Some("identified".into()),
             impact: Some("minor".into()),
-            update: Some("A database replica is lagging; we are moving traffic away from it.".into()),
+            update: Some(
+                "A database replica is lagging; we are moving traffic away from it.".into(),
+            ),
             unsubscribe: Some("ghx_UNSUB".into()),
             ..facts()
         }
@@ -649,8 +653,15 @@ mod tests {
             &site(false),
         )
         .unwrap();
-        assert!(!r.html.contains("<script>") && !r.html.contains("<b>"), "{}", r.html);
-        assert!(r.text.contains("a <b>bold</b> & \"quoted\" claim"), "text as written");
+        assert!(
+            !r.html.contains("<script>") && !r.html.contains("<b>"),
+            "{}",
+            r.html
+        );
+        assert!(
+            r.text.contains("a <b>bold</b> & \"quoted\" claim"),
+            "text as written"
+        );
     }
 
     #[test]
