@@ -12,6 +12,7 @@ mod file_import;
 mod outbox_cmd;
 mod rules_cmd;
 mod scan_cmd;
+mod status_cmd;
 
 // jemalloc rather than glibc malloc: the request path allocates small, short-lived
 // objects from many threads, where glibc's arenas contend (BENCHMARKS.md, figure 3).
@@ -97,6 +98,11 @@ enum Command {
     /// interrupted scan (Ctrl-C: exit status 130) resumes by running it again.
     /// Exit status 1 if some lines were bad, 2 if the input cannot be used.
     Scan(scan_cmd::ScanArgs),
+    /// The public status page: incidents and components.
+    Status {
+        #[command(subcommand)]
+        command: status_cmd::StatusCommand,
+    },
     /// Breached-password index: import the Pwned Passwords corpus, check, stats.
     Breach {
         #[command(subcommand)]
@@ -243,6 +249,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Campaign { command } => campaign_cmd::run(config, command).await,
         Command::Breaker { command } => campaign_cmd::breaker(config, command).await,
         Command::Scan(args) => scan_cmd::run(config, args).await,
+        Command::Status { command } => status_cmd::run(config, command).await,
         Command::Bench { .. } | Command::Breach { .. } => unreachable!("handled above"),
     }
 }

@@ -77,6 +77,28 @@ pub enum AuditAction {
     BreakerChanged,
     /// Someone reported a forced-reset notice as unexpected on `/verify`.
     NoticeReported,
+    /// A status page component was created or edited.
+    StatusComponentChanged,
+    /// A status page component was removed.
+    StatusComponentRemoved,
+    /// An incident draft was written (by an operator or by Gatehouse itself).
+    IncidentDrafted,
+    /// An incident's wording (title, impact, text, components) was edited.
+    IncidentEdited,
+    /// A draft incident was made public.
+    IncidentPublished,
+    /// An update was posted to a public incident.
+    IncidentUpdated,
+    /// An incident was resolved.
+    IncidentResolved,
+    /// An incident's postmortem was written or replaced.
+    IncidentPostmortem,
+    /// Someone asked to subscribe to status updates (a confirmation mail went out).
+    StatusSubscribeRequested,
+    /// A subscription was confirmed (double opt-in).
+    StatusSubscribed,
+    /// A subscriber left.
+    StatusUnsubscribed,
 }
 
 impl AuditAction {
@@ -109,6 +131,17 @@ impl AuditAction {
             Self::AccountRestored => "account.restored",
             Self::BreakerChanged => "breaker.changed",
             Self::NoticeReported => "notice.reported",
+            Self::StatusComponentChanged => "status.component_changed",
+            Self::StatusComponentRemoved => "status.component_removed",
+            Self::IncidentDrafted => "incident.drafted",
+            Self::IncidentEdited => "incident.edited",
+            Self::IncidentPublished => "incident.published",
+            Self::IncidentUpdated => "incident.updated",
+            Self::IncidentResolved => "incident.resolved",
+            Self::IncidentPostmortem => "incident.postmortem",
+            Self::StatusSubscribeRequested => "status.subscribe_requested",
+            Self::StatusSubscribed => "status.subscribed",
+            Self::StatusUnsubscribed => "status.unsubscribed",
         }
     }
 }

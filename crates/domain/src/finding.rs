@@ -49,6 +49,9 @@ macro_rules! text_enum {
     };
 }
 
+// Shared with the other vocabularies of stored states (`status`).
+pub(crate) use text_enum;
+
 text_enum!(
     /// How a rule acts on what it finds.
     RuleMode, "mode" {

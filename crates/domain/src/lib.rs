@@ -20,6 +20,7 @@ pub mod login_event;
 pub mod notice;
 pub mod password;
 pub mod session;
+pub mod status;
 pub mod throttle;
 pub mod time;
 pub mod token;
@@ -32,4 +33,7 @@ pub use notice::{NoticeKind, RecoveryCode, Reference};
 pub use password::{LoginPassword, NewPassword, PasswordError, PasswordPolicy};
 pub use session::SessionState;
 pub use time::Timestamp;
-pub use token::{ApiKey, RecoveryToken, SessionToken, TokenError, TokenHash};
+pub use token::{
+    ApiKey, RecoveryToken, SessionToken, StatusConfirmToken, TokenError, TokenHash,
+    UnsubscribeToken,
+};

@@ -177,16 +177,31 @@ pub enum NoticeKind {
     ForcedReset,
     /// An earlier notice was sent in error; disregard it.
     Correction,
+    /// Status page: confirm a subscription (double opt-in; carries a link).
+    StatusConfirm,
+    /// Status page: an incident was published or updated (carries a one-click
+    /// unsubscribe link). Sent under its own hourly budget, never ahead of a
+    /// security notice.
+    StatusUpdate,
 }
 
 impl NoticeKind {
     /// Every kind, for configuration and docs.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 6] = [
         Self::Recovery,
         Self::PasswordChanged,
         Self::ForcedReset,
         Self::Correction,
+        Self::StatusConfirm,
+        Self::StatusUpdate,
     ];
+
+    /// Status-page mail: not about an account. It is claimed only after every
+    /// due security notice, under its own hourly budget, and it neither counts
+    /// toward nor is held by the per-recipient cap of security notices.
+    pub fn is_status(self) -> bool {
+        matches!(self, Self::StatusConfirm | Self::StatusUpdate)
+    }
 
     /// Stable text form.
     pub fn as_str(self) -> &'static str {
@@ -195,6 +210,8 @@ impl NoticeKind {
             Self::PasswordChanged => "password_changed",
             Self::ForcedReset => "forced_reset",
             Self::Correction => "correction",
+            Self::StatusConfirm => "status_confirm",
+            Self::StatusUpdate => "status_update",
         }
     }
 
@@ -205,6 +222,8 @@ impl NoticeKind {
             Self::PasswordChanged => "a notice that the account's password was changed",
             Self::ForcedReset => "a notice that Gatehouse reset the account's password",
             Self::Correction => "a correction of an earlier notice",
+            Self::StatusConfirm => "a request to confirm a status page subscription",
+            Self::StatusUpdate => "a status page update",
         }
     }
 }

@@ -113,6 +113,35 @@ secret_type!(
     RecoveryToken,
     "ghr"
 );
+secret_type!(
+    /// The token in a status-page subscription's confirmation link (double opt-in).
+    StatusConfirmToken,
+    "ghc"
+);
+secret_type!(
+    /// The token in a status update's one-click unsubscribe link. Not random:
+    /// derived from the subscriber with the server key ([`unsubscribe_token`]),
+    /// so every update mail can carry it while the database keeps only its digest.
+    UnsubscribeToken,
+    "ghx"
+);
+
+/// A subscriber's unsubscribe token: HMAC-SHA256 of its id under the server
+/// key. Stable for the subscriber (every mail's link works), unguessable
+/// without the key, and stored only as its SHA-256 digest.
+pub fn unsubscribe_token(key: &[u8], subscriber_id: &str) -> UnsubscribeToken {
+    use hmac::{KeyInit, Mac};
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .expect("HMAC takes keys of any length");
+    mac.update(b"status-unsubscribe\0");
+    mac.update(subscriber_id.as_bytes());
+    let raw = zeroize::Zeroizing::new(<[u8; 32]>::from(mac.finalize().into_bytes()));
+    UnsubscribeToken(SecretString::from(format!(
+        "{}_{}",
+        UnsubscribeToken::PREFIX,
+        URL_SAFE_NO_PAD.encode(raw.as_ref())
+    )))
+}
 
 #[cfg(test)]
 mod tests {
@@ -155,5 +184,15 @@ mod tests {
             );
         }
         assert!(ApiKey::parse(t.expose()).is_err());
+    }
+
+    #[test]
+    fn unsubscribe_tokens_are_keyed_and_stable() {
+        let a = unsubscribe_token(b"key", "sub-1");
+        assert_eq!(a.expose(), unsubscribe_token(b"key", "sub-1").expose());
+        assert_ne!(a.expose(), unsubscribe_token(b"key", "sub-2").expose());
+        assert_ne!(a.expose(), unsubscribe_token(b"other", "sub-1").expose());
+        let parsed = UnsubscribeToken::parse(a.expose()).unwrap();
+        assert!(parsed.hash().ct_eq(&a.hash()));
     }
 }

@@ -56,6 +56,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "most security notices to one address per 24 hours; more of one kind merge into one (default 5)",
     ),
     (
+        "status_mail_per_hour",
+        "most status-page e-mails (subscription confirmations and incident updates) sent per hour, all replicas together; they go out only after every due security notice (default 1000)",
+    ),
+    (
         "mail_rate_per_second",
         "most notices this replica sends per second (default 50)",
     ),
@@ -197,6 +201,7 @@ struct Raw {
     site_name: Option<String>,
     mail_link_kinds: Option<Vec<String>>,
     notice_cap_per_day: Option<i64>,
+    status_mail_per_hour: Option<i64>,
     mail_rate_per_second: Option<u32>,
     mail_concurrency: Option<usize>,
     mail_retry_base_ms: Option<u64>,
@@ -337,6 +342,8 @@ pub struct MailConfig {
     pub link_kinds: Vec<NoticeKind>,
     /// Per-address cap per 24 h.
     pub cap_per_day: i64,
+    /// Status-page mail per hour (all replicas): its own budget.
+    pub status_per_hour: i64,
     /// Sends per second (this replica).
     pub rate_per_second: u32,
     /// Concurrent sends.
@@ -636,6 +643,12 @@ impl Config {
                 raw.notice_cap_per_day.unwrap_or(5).max(0) as u64,
                 1,
                 1000,
+            )? as i64,
+            status_per_hour: in_range(
+                "status_mail_per_hour",
+                raw.status_mail_per_hour.unwrap_or(1000).max(0) as u64,
+                1,
+                10_000_000,
             )? as i64,
             rate_per_second: in_range(
                 "mail_rate_per_second",

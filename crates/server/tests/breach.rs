@@ -115,6 +115,7 @@ async fn recovery_code(t: &TestApp, email: &str) -> String {
             limit: 10,
             cap_per_recipient: 100,
             cap_window: std::time::Duration::from_secs(86_400),
+            status_per_hour: 1000,
         };
         let claimed = t.app.store.claim_notices(&policy).await.unwrap().claimed;
         if let Some(code) = claimed

@@ -60,6 +60,7 @@ async fn claimable(t: &TestApp, kind: &str) -> Vec<(String, Value)> {
         limit: 1000,
         cap_per_recipient: 1000,
         cap_window: Duration::from_secs(86_400),
+        status_per_hour: 1000,
     };
     t.app
         .store

@@ -521,6 +521,112 @@ pub trait CampaignStore {
     ) -> Result<bool>;
 }
 
+/// Builds the status-update notice for one confirmed subscriber (the store
+/// reads the subscribers inside the update's transaction and calls it for each).
+pub type SubscriberNotice<'a> = &'a (dyn Fn(&StatusSubscriber) -> NewNotice + Send + Sync);
+
+/// Builds the confirmation notice of a subscription, given the subscriber's id
+/// (an address asking again keeps its first id).
+pub type ConfirmNotice<'a> = &'a (dyn Fn(&str) -> NewNotice + Send + Sync);
+
+/// The public status page: components, incidents and their updates, subscribers.
+/// Every operator write appends its audit entry in the same transaction, and an
+/// update's notices to subscribers are written in it too.
+#[async_trait]
+pub trait StatusStore {
+    /// Creates or replaces a component.
+    async fn put_component(
+        &self,
+        c: &NewStatusComponent,
+        audit: NewAuditEntry,
+    ) -> Result<StatusComponent>;
+
+    /// Removes a component (and it from incidents). Returns whether it existed.
+    async fn remove_component(&self, id: &str, audit: NewAuditEntry) -> Result<bool>;
+
+    /// Every component, in page order.
+    async fn components(&self) -> Result<Vec<StatusComponent>>;
+
+    /// Writes a draft (not public). `NotFound`-like `Conflict` if a component is unknown.
+    async fn create_incident(&self, new: &NewIncident, audit: NewAuditEntry) -> Result<Incident>;
+
+    /// Edits an incident's wording. `None` if there is no such incident;
+    /// `Conflict` for a draft-only change to a public incident or an unknown component.
+    async fn edit_incident(
+        &self,
+        id: i64,
+        edit: &IncidentEdit,
+        now: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<Option<Incident>>;
+
+    /// Posts an update (publishing a draft, a progress note or the resolution)
+    /// and, in the same transaction, one notice per confirmed subscriber built
+    /// by `notice_for`. `None` if there is no such incident; `Conflict` if the
+    /// incident's state does not allow it (see `IncidentState::update_allowed`).
+    async fn post_incident_update(
+        &self,
+        id: i64,
+        update: &NewIncidentUpdate,
+        notice_for: SubscriberNotice<'_>,
+        audit: NewAuditEntry,
+    ) -> Result<Option<PostedUpdate>>;
+
+    /// Writes (or replaces) the postmortem of a published incident. `None` if
+    /// there is no such incident; `Conflict` for a draft.
+    async fn set_postmortem(
+        &self,
+        id: i64,
+        text: &str,
+        now: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<Option<Incident>>;
+
+    /// One incident, with its updates (drafts included: the caller decides who sees it).
+    async fn incident(&self, id: i64) -> Result<Option<Incident>>;
+
+    /// Incidents, newest first (by publication, drafts by creation), with updates.
+    async fn incidents(&self, filter: &IncidentFilter) -> Result<Vec<Incident>>;
+
+    /// A subscription request: a new address, or one pending or unsubscribed,
+    /// becomes `pending` with the new confirmation digest, and `notice` (the
+    /// confirmation mail) and `audit` are written with it. A confirmed address
+    /// is left alone and nothing is written. Returns whether a mail was enqueued.
+    async fn subscribe(
+        &self,
+        s: &NewSubscription,
+        notice: ConfirmNotice<'_>,
+        audit: NewAuditEntry,
+    ) -> Result<bool>;
+
+    /// Confirms the pending subscription whose unexpired confirmation digest
+    /// this is (the token then stops working). `None` if none matches.
+    async fn confirm_subscription(
+        &self,
+        confirm: &TokenHash,
+        now: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<Option<StatusSubscriber>>;
+
+    /// The subscriber an unsubscribe digest belongs to.
+    async fn subscriber_by_unsubscribe(
+        &self,
+        token: &TokenHash,
+    ) -> Result<Option<StatusSubscriber>>;
+
+    /// Unsubscribes (idempotent: an unsubscribed subscriber stays so, and no
+    /// second audit entry is written). `None` if the digest matches nobody.
+    async fn unsubscribe(
+        &self,
+        token: &TokenHash,
+        now: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<Option<StatusSubscriber>>;
+
+    /// Subscribers per state.
+    async fn subscriber_counts(&self) -> Result<SubscriberCounts>;
+}
+
 /// Everything Gatehouse stores, in one object.
 #[async_trait]
 pub trait Store:
@@ -536,6 +642,7 @@ pub trait Store:
     + RuleStore
     + FindingStore
     + CampaignStore
+    + StatusStore
     + Send
     + Sync
 {

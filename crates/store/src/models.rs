@@ -4,6 +4,7 @@ use gatehouse_domain::audit::{Actor, NewAuditEntry};
 use gatehouse_domain::campaign::CampaignState;
 use gatehouse_domain::finding::{FindingStatus, RuleAction, RuleMode};
 use gatehouse_domain::login_event::{EventOrigin, EventOutcome};
+use gatehouse_domain::status::{Impact, IncidentState, SubscriberState};
 use std::time::Duration;
 
 use gatehouse_domain::{
@@ -327,6 +328,9 @@ pub struct ClaimPolicy {
     pub cap_per_recipient: i64,
     /// The cap's sliding window (24 h).
     pub cap_window: Duration,
+    /// Most status-page notices (any replica) per hour: their own budget, claimed
+    /// only after every due security notice (see [`NoticeKind::is_status`]).
+    pub status_per_hour: i64,
 }
 
 /// What one claim did.
@@ -340,6 +344,8 @@ pub struct ClaimReport {
     pub coalesced: u64,
     /// Rows that ran out before sending.
     pub expired: u64,
+    /// Status-page notices moved later because the status budget is spent.
+    pub status_deferred: u64,
 }
 
 /// Which notices to list.
@@ -963,4 +969,201 @@ pub struct BreakerRecord {
     pub changed_at: Timestamp,
     /// Who (actor text form).
     pub changed_by: String,
+}
+
+// ---- The status page --------------------------------------------------------
+
+/// A part of the service the status page lists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StatusComponent {
+    /// Stable id (`a-z 0-9 -`).
+    pub id: String,
+    /// Name shown.
+    pub name: String,
+    /// One line about it.
+    pub description: String,
+    /// Sort order (ascending, then by id).
+    pub position: i64,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last edited.
+    pub updated_at: Timestamp,
+}
+
+/// A component to create or replace.
+#[derive(Clone, Debug)]
+pub struct NewStatusComponent {
+    /// Stable id.
+    pub id: String,
+    /// Name shown.
+    pub name: String,
+    /// One line about it.
+    pub description: String,
+    /// Sort order.
+    pub position: i64,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// A new incident draft.
+#[derive(Clone, Debug)]
+pub struct NewIncident {
+    /// Title.
+    pub title: String,
+    /// Impact.
+    pub impact: Impact,
+    /// The text (becomes the first update when published).
+    pub body: String,
+    /// Facts for operators from whoever drafted it (e.g. the breaker); never public.
+    pub figures: Option<serde_json::Value>,
+    /// Components affected (must exist).
+    pub components: Vec<String>,
+    /// `operator:<id>` or `system`.
+    pub created_by: String,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// Wording changes to an incident; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct IncidentEdit {
+    /// New title.
+    pub title: Option<String>,
+    /// New impact.
+    pub impact: Option<Impact>,
+    /// New draft text (drafts only: a public incident's history is its updates).
+    pub body: Option<String>,
+    /// New set of affected components.
+    pub components: Option<Vec<String>>,
+}
+
+/// An update to post (publishing a draft, a progress note, or the resolution).
+#[derive(Clone, Debug)]
+pub struct NewIncidentUpdate {
+    /// The state the incident moves to.
+    pub state: IncidentState,
+    /// What people are told.
+    pub body: String,
+    /// `operator:<id>` or `system`.
+    pub author: String,
+    /// Now.
+    pub at: Timestamp,
+    /// Whether this update publishes a draft (only drafts can be published,
+    /// and a draft can only be published).
+    pub publish: bool,
+}
+
+/// One posted update.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IncidentUpdate {
+    /// Id.
+    pub id: i64,
+    /// State the incident moved to.
+    pub state: IncidentState,
+    /// Text.
+    pub body: String,
+    /// When.
+    pub at: Timestamp,
+    /// Who.
+    pub author: String,
+}
+
+/// An incident with its updates (oldest first) and components.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Incident {
+    /// Id.
+    pub id: i64,
+    /// Title.
+    pub title: String,
+    /// State.
+    pub state: IncidentState,
+    /// Impact.
+    pub impact: Impact,
+    /// Draft text (the first update once published).
+    pub body: String,
+    /// Figures from whoever drafted it; never public.
+    pub figures: Option<serde_json::Value>,
+    /// Postmortem, if written.
+    pub postmortem: Option<String>,
+    /// Affected components' ids.
+    pub components: Vec<String>,
+    /// Created.
+    pub created_at: Timestamp,
+    /// By whom.
+    pub created_by: String,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Made public.
+    pub published_at: Option<Timestamp>,
+    /// Resolved.
+    pub resolved_at: Option<Timestamp>,
+    /// Updates, oldest first.
+    pub updates: Vec<IncidentUpdate>,
+}
+
+/// Which incidents to list.
+#[derive(Clone, Debug)]
+pub struct IncidentFilter {
+    /// Include drafts (operators only).
+    pub drafts: bool,
+    /// Only incidents still open or resolved at or after this time.
+    pub resolved_since: Option<Timestamp>,
+    /// Most incidents (newest first).
+    pub limit: i64,
+}
+
+/// What a posted update did.
+#[derive(Clone, Debug)]
+pub struct PostedUpdate {
+    /// The incident after the update.
+    pub incident: Incident,
+    /// Status-update notices enqueued (one per confirmed subscriber).
+    pub notices: u64,
+}
+
+/// A status-page subscriber.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StatusSubscriber {
+    /// Id.
+    pub id: String,
+    /// Address as given.
+    pub email: String,
+    /// State.
+    pub state: SubscriberState,
+    /// Asked.
+    pub created_at: Timestamp,
+    /// Confirmed.
+    pub confirmed_at: Option<Timestamp>,
+    /// Left.
+    pub unsubscribed_at: Option<Timestamp>,
+}
+
+/// A subscription request.
+#[derive(Clone, Debug)]
+pub struct NewSubscription {
+    /// Id for a new subscriber (an existing one keeps its id).
+    pub id: String,
+    /// Address as given.
+    pub email: String,
+    /// Its lower-cased key.
+    pub email_key: String,
+    /// Digest of the confirmation token.
+    pub confirm_hash: TokenHash,
+    /// Until when the confirmation link works.
+    pub confirm_expires_at: Timestamp,
+    /// Digest of the unsubscribe token derived from `id` (kept by an existing subscriber).
+    pub unsubscribe_hash: TokenHash,
+    /// Now.
+    pub now: Timestamp,
+}
+
+/// Subscribers per state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SubscriberCounts {
+    /// Waiting for confirmation.
+    pub pending: i64,
+    /// Getting updates.
+    pub confirmed: i64,
+    /// Left.
+    pub unsubscribed: i64,
 }

@@ -24,6 +24,7 @@ pub mod recovery;
 pub mod rules;
 pub mod secret;
 mod sessions;
+pub mod status;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -13,6 +13,8 @@ pub mod notices_api;
 pub mod pages;
 pub mod recovery_pages;
 pub mod rules_api;
+pub mod status_api;
+pub mod status_pages;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,7 +67,8 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
                 .merge(breach_api::router())
                 .merge(events_api::router())
                 .merge(rules_api::router())
-                .merge(campaigns_api::router()),
+                .merge(campaigns_api::router())
+                .merge(status_api::router()),
         )
         .split_for_parts();
     let components = spec.components.get_or_insert_with(Default::default);
@@ -112,6 +115,7 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
     let router = Router::new()
         .merge(api)
         .merge(pages::router())
+        .merge(status_pages::router())
         .route("/metrics", get(|| async { metrics::handle().render() }))
         .route(
             "/openapi.json",

@@ -28,6 +28,7 @@ use gatehouse_domain::{Email, NoticeId};
 use gatehouse_store::{ClaimPolicy, ClaimedNotice};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use lettre::message::dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
 pub use render::{NoticeFacts, RenderedNotice, SiteContext};
@@ -141,6 +142,23 @@ impl Mailer {
             .message_id(Some(c.notice.message_id.clone()))
             .date(date)
             .multipart(MultiPart::alternative_plain_html(r.text, r.html))?;
+        if let Some(url) = &r.list_unsubscribe {
+            // RFC 2369 + RFC 8058: mail clients show an "unsubscribe" button that
+            // POSTs `List-Unsubscribe=One-Click` to the URL (the server takes it
+            // without a CSRF check: it only ever removes this one subscriber).
+            // Limit: DKIM here signs lettre's default header set, which leaves
+            // these two out; RFC 8058 asks for them to be signed, so some large
+            // providers may show no button (the link in the body always works).
+            let headers = message.headers_mut();
+            headers.insert_raw(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{url}>"),
+            ));
+            headers.insert_raw(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".into(),
+            ));
+        }
         if let Some(dkim) = &self.dkim {
             message.sign(dkim);
         }
@@ -216,6 +234,7 @@ impl Delivery {
             limit: (cfg.concurrency * 16) as i64,
             cap_per_recipient: cfg.cap_per_day,
             cap_window: Duration::from_secs(24 * 3600),
+            status_per_hour: cfg.status_per_hour,
         };
         let report = self.app.store.claim_notices(&policy).await?;
         for (reference, recipient, merged) in &report.held {
@@ -229,6 +248,15 @@ impl Delivery {
                 cap = cfg.cap_per_day,
                 "per-recipient notice cap reached: notice held until the 24-hour window has room"
             );
+        }
+        if report.status_deferred > 0 {
+            tracing::info!(
+                count = report.status_deferred,
+                budget = cfg.status_per_hour,
+                "hourly status mail budget spent: status mail deferred (security notices are not affected)"
+            );
+            metrics::counter!("gatehouse_status_notices_deferred_total")
+                .increment(report.status_deferred);
         }
         if report.coalesced > 0 {
             metrics::counter!("gatehouse_notices_coalesced_total").increment(report.coalesced);

@@ -9,6 +9,7 @@
 //! operator allowed.
 
 use askama::Template;
+use gatehouse_domain::status::{Impact, IncidentState};
 use gatehouse_domain::{Email, NoticeKind, Timestamp};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -68,6 +69,22 @@ pub struct NoticeFacts {
     /// Correction: whether the old password works again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub still_works: Option<bool>,
+    /// Status update: the incident's title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_title: Option<String>,
+    /// Status update: the state it moved to (`investigating`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_state: Option<String>,
+    /// Status update: the impact (`minor`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<String>,
+    /// Status update: what the operators wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<String>,
+    /// Status update: the subscriber's one-click unsubscribe token (removed with
+    /// the payload once sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe: Option<String>,
 }
 
 /// A notice ready to be put in a message.
@@ -79,6 +96,9 @@ pub struct RenderedNotice {
     pub text: String,
     /// HTML body.
     pub html: String,
+    /// The one-click unsubscribe URL for `List-Unsubscribe` (RFC 8058), for
+    /// status updates.
+    pub list_unsubscribe: Option<String>,
 }
 
 /// Why a notice could not be rendered (its payload lacks something).
@@ -121,6 +141,8 @@ notice_templates! {
     ChangedText = "mail/password_changed.txt", ChangedHtml = "mail/password_changed.html" { via: &'a str };
     ResetText = "mail/forced_reset.txt", ResetHtml = "mail/forced_reset.html" { code: &'a str, expires_minutes: u64, reason: &'a str, link: Option<String> };
     CorrectionText = "mail/correction.txt", CorrectionHtml = "mail/correction.html" { corrects: &'a str, reason: Option<&'a str>, still_works: bool };
+    StatusConfirmText = "mail/status_confirm.txt", StatusConfirmHtml = "mail/status_confirm.html" { link: &'a str, expires_hours: u64 };
+    StatusUpdateText = "mail/status_update.txt", StatusUpdateHtml = "mail/status_update.html" { title: &'a str, state: &'a str, impact: &'a str, update: &'a str, status_url: &'a str, unsubscribe: &'a str };
 }
 
 /// "26 Nov 2026, 14:03 UTC".
@@ -149,6 +171,17 @@ pub fn render(
         NoticeKind::PasswordChanged => format!("Your {} password was changed", site.site_name),
         NoticeKind::ForcedReset => format!("We reset your {} password", site.site_name),
         NoticeKind::Correction => format!("Please disregard our earlier {} notice", site.site_name),
+        NoticeKind::StatusConfirm => format!("Confirm your {} status updates", site.site_name),
+        NoticeKind::StatusUpdate => format!(
+            "[{} status] {}: {}",
+            site.site_name,
+            facts
+                .incident_state
+                .as_deref()
+                .and_then(|s| s.parse::<IncidentState>().ok())
+                .map_or("Update", IncidentState::label),
+            facts.incident_title.as_deref().unwrap_or("incident")
+        ),
     };
     let origin = match (&facts.ip, &facts.device) {
         (Some(ip), Some(d)) => format!("{d} at the address {ip}"),
@@ -182,6 +215,17 @@ pub fn render(
         url.query_pairs_mut().append_pair("token", token);
         Some(url.to_string())
     };
+    // Status mail is not about an account, so its links (confirm, unsubscribe)
+    // are always there; still only from the configured origin.
+    let status_link = |path: &str, token: &str| -> Result<String, RenderError> {
+        let mut url = site
+            .public_url
+            .join(path)
+            .map_err(|e| RenderError(format!("public_url cannot make a link: {e}")))?;
+        url.query_pairs_mut().append_pair("token", token);
+        Ok(url.to_string())
+    };
+    let mut list_unsubscribe = None;
     let expires_minutes = facts.expires_minutes.unwrap_or(30);
     let (text, html) = match kind {
         NoticeKind::Recovery => {
@@ -255,11 +299,73 @@ pub fn render(
                 .render(),
             )
         }
+        NoticeKind::StatusConfirm => {
+            let link = status_link("/status/confirm", &need(&facts.token, "a token")?)?;
+            let expires_hours = (expires_minutes / 60).max(1);
+            (
+                StatusConfirmText {
+                    n: &n,
+                    link: &link,
+                    expires_hours,
+                }
+                .render(),
+                StatusConfirmHtml {
+                    n: &n,
+                    link: &link,
+                    expires_hours,
+                }
+                .render(),
+            )
+        }
+        NoticeKind::StatusUpdate => {
+            let title = need(&facts.incident_title, "an incident title")?;
+            let update = need(&facts.update, "the update's text")?;
+            let state = facts
+                .incident_state
+                .as_deref()
+                .and_then(|s| s.parse::<IncidentState>().ok())
+                .map_or("Update", IncidentState::label);
+            let impact = facts
+                .impact
+                .as_deref()
+                .and_then(|s| s.parse::<Impact>().ok())
+                .map_or("", Impact::label);
+            let unsubscribe = status_link(
+                "/status/unsubscribe",
+                &need(&facts.unsubscribe, "an unsubscribe token")?,
+            )?;
+            let status_url = site
+                .public_url
+                .join("/status")
+                .map_err(|e| RenderError(format!("public_url cannot make a link: {e}")))?
+                .to_string();
+            list_unsubscribe = Some(unsubscribe.clone());
+            let t = StatusUpdateText {
+                n: &n,
+                title: &title,
+                state,
+                impact,
+                update: &update,
+                status_url: &status_url,
+                unsubscribe: &unsubscribe,
+            };
+            let h = StatusUpdateHtml {
+                n: &n,
+                title: &title,
+                state,
+                impact,
+                update: &update,
+                status_url: &status_url,
+                unsubscribe: &unsubscribe,
+            };
+            (t.render(), h.render())
+        }
     };
     Ok(RenderedNotice {
         subject,
         text: text.map_err(|e| RenderError(e.to_string()))?,
         html: html.map_err(|e| RenderError(e.to_string()))?,
+        list_unsubscribe,
     })
 }
 
@@ -431,7 +537,7 @@ mod tests {
             corrects: Some("GH-EEEE-FFFF".into()),
             ..facts()
         };
-        for kind in NoticeKind::ALL {
+        for kind in NoticeKind::ALL.into_iter().filter(|k| !k.is_status()) {
             let r = render(
                 kind,
                 "GH-AAAA-BBBB",
@@ -453,6 +559,109 @@ mod tests {
             }
             assert!(!r.html.contains("href"), "{kind}: no links by default");
         }
+    }
+
+    fn status_facts() -> NoticeFacts {
+        NoticeFacts {
+            incident_title: Some("Sign-in is slow".into()),
+            incident_state: Some("identified".into()),
+            impact: Some("minor".into()),
+            update: Some(
+                "A database replica is lagging; we are moving traffic away from it.".into(),
+            ),
+            unsubscribe: Some("ghx_UNSUB".into()),
+            ..facts()
+        }
+    }
+
+    #[test]
+    fn status_confirm_notice() {
+        let f = NoticeFacts {
+            token: Some("ghc_CONFIRM".into()),
+            expires_minutes: Some(48 * 60),
+            ..facts()
+        };
+        // Links are there whatever `mail_link_kinds` says: this mail is not
+        // about an account, and the link is the double opt-in.
+        let r = render(
+            NoticeKind::StatusConfirm,
+            "GH-JJJJ-KKKK",
+            "jane@example.org",
+            0,
+            &f,
+            &site(false),
+        )
+        .unwrap();
+        assert!(
+            r.text
+                .contains("https://id.example.com/status/confirm?token=ghc_CONFIRM")
+        );
+        assert!(r.text.contains("48 hours"), "{}", r.text);
+        assert!(r.text.contains("GH-JJJJ-KKKK") && r.text.contains("id.example.com/verify"));
+        assert_eq!(r.list_unsubscribe, None);
+        snapshot("status_confirm", &r);
+    }
+
+    #[test]
+    fn status_update_notice() {
+        let r = render(
+            NoticeKind::StatusUpdate,
+            "GH-MMMM-NNNN",
+            "jane@example.org",
+            0,
+            &status_facts(),
+            &site(false),
+        )
+        .unwrap();
+        assert_eq!(r.subject, "[Example ID status] Identified: Sign-in is slow");
+        let unsub = "https://id.example.com/status/unsubscribe?token=ghx_UNSUB";
+        assert_eq!(r.list_unsubscribe.as_deref(), Some(unsub));
+        for body in [&r.text, &r.html] {
+            assert!(body.contains(unsub), "{body}");
+            assert!(body.contains("https://id.example.com/status"), "{body}");
+            assert!(body.contains("GH-MMMM-NNNN"), "{body}");
+            assert!(body.contains("id.example.com/verify"), "{body}");
+        }
+        snapshot("status_update", &r);
+        let mut bad = status_facts();
+        bad.unsubscribe = None;
+        let err = render(
+            NoticeKind::StatusUpdate,
+            "GH-MMMM-NNNN",
+            "jane@example.org",
+            0,
+            &bad,
+            &site(false),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unsubscribe"), "{err}");
+    }
+
+    #[test]
+    fn status_update_html_is_escaped() {
+        let f = NoticeFacts {
+            incident_title: Some("<script>x</script>".into()),
+            update: Some("a <b>bold</b> & \"quoted\" claim".into()),
+            ..status_facts()
+        };
+        let r = render(
+            NoticeKind::StatusUpdate,
+            "GH-MMMM-NNNN",
+            "jane@example.org",
+            0,
+            &f,
+            &site(false),
+        )
+        .unwrap();
+        assert!(
+            !r.html.contains("<script>") && !r.html.contains("<b>"),
+            "{}",
+            r.html
+        );
+        assert!(
+            r.text.contains("a <b>bold</b> & \"quoted\" claim"),
+            "text as written"
+        );
     }
 
     #[test]

@@ -361,12 +361,18 @@ macro_rules! both_engines {
     };
 }
 
+/// A directory name no earlier run used: process ids repeat across runs and the
+/// directories stay behind, so an old run's files (a breach index) once leaked
+/// into a new test. Random bits make each name fresh.
 fn uuid_like() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
+    let mut r = [0u8; 8];
+    gatehouse_domain::Entropy::fill(&OsEntropy, &mut r);
     format!(
-        "{}-{}",
+        "{}-{}-{:016x}",
         std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
+        N.fetch_add(1, Ordering::Relaxed),
+        u64::from_le_bytes(r)
     )
 }
