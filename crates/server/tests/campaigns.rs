@@ -344,6 +344,24 @@ both_engines!(
         let r = post(&t, &ops, &format!("/campaigns/{id}/resume"), json!({})).await;
         assert_error(r, StatusCode::CONFLICT, "campaign_refused").await;
 
+        // A statement is drafted, with the figures, for an operator to publish.
+        let incidents = ok(t.get_auth("/api/v1/admin/status/incidents", &ops).await).await;
+        let drafts: Vec<&Value> = incidents
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["state"] == "draft")
+            .collect();
+        assert_eq!(drafts.len(), 1, "{incidents:#}");
+        let figures = &drafts[0]["figures"];
+        assert_eq!(figures["resets_last_day"], 1, "{figures}");
+        assert_eq!(figures["campaigns"][0]["rule"], "credential-stuffing");
+        let public = ok(t.http.get(t.url("/api/v1/status")).send().await.unwrap()).await;
+        assert!(
+            !public.to_string().contains("Unexpected password reset"),
+            "drafts are not public"
+        );
+
         // Only an operator closes it, with a reason; then the held notice goes.
         let r = post(&t, &ops, "/breaker/reset", json!({"reason": " "})).await;
         assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;

@@ -697,8 +697,58 @@ impl App {
                 reason,
                 "circuit breaker tripped: automation and forced-reset notices paused"
             );
+            // The statement people will need, drafted now with the figures; only an
+            // operator publishes it. Best effort: the breaker is what matters.
+            if let Err(e) = self.draft_breaker_incident(reason).await {
+                tracing::error!(error = %e, "could not draft the incident for the breaker trip");
+            }
         }
         Ok(changed)
+    }
+
+    /// An incident draft for a breaker trip, with live figures for operators:
+    /// accounts reset in the last hour and day, the campaigns and rules involved.
+    async fn draft_breaker_incident(&self, reason: &str) -> Result<(), AppError> {
+        let now = self.clock.now();
+        let day = self
+            .store
+            .resets_since(now.minus(Duration::from_secs(86_400)))
+            .await?;
+        let hour = self
+            .store
+            .resets_since(now.minus(Duration::from_secs(3600)))
+            .await?;
+        let mut campaigns = Vec::new();
+        for state in [CampaignState::Paused, CampaignState::Running] {
+            for c in self.store.campaigns(Some(state), 100).await? {
+                campaigns.push(serde_json::json!({
+                    "id": c.id.to_string(), "name": c.name, "state": c.state.as_str(),
+                    "automatic": c.automatic, "rule": c.rule_id, "rule_version": c.rule_version,
+                    "applied": c.applied, "targets": c.target_count, "paused_reason": c.paused_reason,
+                }));
+            }
+        }
+        let draft = super::status::IncidentDraft {
+            title: "Unexpected password reset e-mails".into(),
+            body: format!(
+                "Our routine checks for compromised accounts reset the passwords of {day} accounts in the last 24 hours. \
+                 We stopped all automatic resets at {} and are reviewing them. If you received a password reset e-mail \
+                 from us, you can check that it is genuine by entering its reference at /verify. We will post an update here.",
+                now.to_rfc3339()
+            ),
+            impact: Some("major".into()),
+            components: Vec::new(),
+            figures: Some(serde_json::json!({
+                "breaker_reason": reason,
+                "tripped_at": now.to_rfc3339(),
+                "resets_last_hour": hour,
+                "resets_last_day": day,
+                "campaigns": campaigns,
+            })),
+        };
+        self.create_incident_draft(&draft, AuditActor::System)
+            .await?;
+        Ok(())
     }
 
     /// Closes the breaker: an operator's decision, with a reason.
