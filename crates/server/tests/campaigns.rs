@@ -485,3 +485,76 @@ both_engines!(
         env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
     }
 );
+
+both_engines!(
+    a_failed_health_gate_on_an_automatic_campaign_trips_the_breaker,
+    |t: TestApp| async move {
+        t.app.install_rules().await.unwrap();
+        let victims = people(&t, 3).await;
+        let ops = operator(&t, "ops@ops.example").await;
+        let r = t
+            .put_json_auth(
+                "/api/v1/admin/rules/credential-stuffing",
+                &ops,
+                &json!({
+                "id": "credential-stuffing", "detector": "credential_stuffing",
+                "mode": "enforce", "action": "force_reset"}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let now = t.app.clock.now();
+        let at = |s: u64| now.minus(Duration::from_secs(s)).to_rfc3339();
+        let mut evs: Vec<Value> = (0..30)
+            .map(|i| {
+                json!({"time": at(600 - i), "account": format!("c{i}@example.net"),
+                            "ip": format!("203.0.113.{}", i + 1), "outcome": "unknown_account"})
+            })
+            .collect();
+        for (i, v) in victims.iter().enumerate() {
+            evs.push(json!({"time": at(300 - i as u64), "account": v, "ip": "203.0.113.200", "outcome": "success"}));
+        }
+        let r = t
+            .post_json_auth("/api/v1/events/login", &ops, &json!({"events": evs}))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let mut monitor = Monitor::start(t.app.clone()).await.unwrap();
+        assert_eq!(monitor.pass().await.unwrap().findings, 3);
+        assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 1);
+        t.clock.advance(Duration::from_secs(3));
+        assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 2);
+
+        // Every owner says on /verify that the reset surprised them.
+        let list = ok(t.get_auth("/api/v1/admin/campaigns", &ops).await).await;
+        let id: gatehouse_domain::CampaignId = list[0]["id"].as_str().unwrap().parse().unwrap();
+        for target in t
+            .app
+            .store
+            .campaign_targets(id, Some(gatehouse_store::TargetState::Applied), -1, 10)
+            .await
+            .unwrap()
+        {
+            let reference = target.notice_reference.unwrap();
+            let r = t
+                .post_json(&format!("/api/v1/verify/{reference}/report"), &json!({}))
+                .await;
+            assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        }
+        t.app.campaigns_pass().await.unwrap();
+        let breaker = ok(t.get_auth("/api/v1/admin/breaker", &ops).await).await;
+        assert_eq!(breaker["open"], true);
+        assert!(
+            breaker["reason"]
+                .as_str()
+                .unwrap()
+                .contains("did not expect the notice"),
+            "{breaker}"
+        );
+        assert_eq!(
+            t.app.campaign(id).await.unwrap().state,
+            gatehouse_domain::campaign::CampaignState::Paused
+        );
+    },
+    |env: &mut Vec<(String, String)>| {
+        env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
+    }
+);

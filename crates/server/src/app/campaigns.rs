@@ -466,8 +466,7 @@ impl App {
             return Ok(report);
         }
         if let Some(reason) = self.report_gate_failure(&c).await? {
-            self.command_campaign(id, "pause", Some(reason), AuditActor::System)
-                .await?;
+            self.gate_failed(&c, reason).await?;
             return Ok(report);
         }
         let now = self.clock.now();
@@ -498,8 +497,7 @@ impl App {
                 return Ok(report);
             }
             if let Some(reason) = self.health_gate_failure(&c).await? {
-                self.command_campaign(id, "pause", Some(reason), AuditActor::System)
-                    .await?;
+                self.gate_failed(&c, reason).await?;
                 return Ok(report);
             }
             let mut u = CampaignUpdate::at(stage_done_at);
@@ -565,6 +563,18 @@ impl App {
             .filter(|(s, _)| *s != TargetState::Pending)
             .map(|(_, n)| n.max(0) as u64)
             .sum())
+    }
+
+    /// A failed health gate: an automatic campaign trips the breaker (which pauses
+    /// it and every other automatic one); an operator campaign pauses.
+    async fn gate_failed(&self, c: &CampaignRecord, reason: String) -> Result<(), AppError> {
+        if c.automatic {
+            self.trip_breaker(&reason, AuditActor::System).await?;
+        } else {
+            self.command_campaign(c.id, "pause", Some(reason), AuditActor::System)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The health gate checked at every step: too many people reported the
