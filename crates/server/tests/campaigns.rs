@@ -74,6 +74,43 @@ async fn claimable(t: &TestApp, kind: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
+/// The stuffing rule enforced (action `force_reset`), and a stuffing run from
+/// 203.0.113.0/24 that gets into three accounts, seen by the monitor: three
+/// pending findings. Returns an operator key.
+async fn enforced_stuffing_takeover(t: &TestApp, description: Option<&str>) -> String {
+    t.app.install_rules().await.unwrap();
+    let victims = people(t, 3).await;
+    let ops = operator(t, "ops@ops.example").await;
+    let mut rule = json!({
+        "id": "credential-stuffing", "detector": "credential_stuffing",
+        "mode": "enforce", "action": "force_reset"});
+    if let Some(d) = description {
+        rule["description"] = json!(d);
+    }
+    let r = t
+        .put_json_auth("/api/v1/admin/rules/credential-stuffing", &ops, &rule)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let now = t.app.clock.now();
+    let at = |s: u64| now.minus(Duration::from_secs(s)).to_rfc3339();
+    let mut evs: Vec<Value> = (0..30)
+        .map(|i| {
+            json!({"time": at(600 - i), "account": format!("c{i}@example.net"),
+                   "ip": format!("203.0.113.{}", i + 1), "outcome": "unknown_account"})
+        })
+        .collect();
+    for (i, v) in victims.iter().enumerate() {
+        evs.push(json!({"time": at(300 - i as u64), "account": v, "ip": "203.0.113.200", "outcome": "success"}));
+    }
+    let r = t
+        .post_json_auth("/api/v1/events/login", &ops, &json!({"events": evs}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut monitor = Monitor::start(t.app.clone()).await.unwrap();
+    assert_eq!(monitor.pass().await.unwrap().findings, 3);
+    ops
+}
+
 async fn login_status(t: &TestApp, email: &str, password: &str) -> StatusCode {
     t.post_json(
         "/api/v1/sessions",
@@ -273,35 +310,13 @@ both_engines!(
 both_engines!(
     the_budget_trips_the_breaker_on_an_automatic_campaign,
     |t: TestApp| async move {
-        t.app.install_rules().await.unwrap();
-        let victims = people(&t, 3).await;
-        let ops = operator(&t, "ops@ops.example").await;
-        // Enforce the stuffing rule.
-        let r = t
-            .put_json_auth("/api/v1/admin/rules/credential-stuffing", &ops, &json!({
-                "id": "credential-stuffing", "detector": "credential_stuffing",
-                "mode": "enforce", "action": "force_reset",
-                "description": "someone signed in to your account from a network that was trying stolen passwords"}))
-            .await;
-        assert_eq!(r.status(), StatusCode::OK);
-        // A stuffing run that gets into all three accounts.
-        let now = t.app.clock.now();
-        let at = |s: u64| now.minus(Duration::from_secs(s)).to_rfc3339();
-        let mut evs: Vec<Value> = (0..30)
-            .map(|i| {
-                json!({"time": at(600 - i), "account": format!("c{i}@example.net"),
-                            "ip": format!("203.0.113.{}", i + 1), "outcome": "unknown_account"})
-            })
-            .collect();
-        for (i, v) in victims.iter().enumerate() {
-            evs.push(json!({"time": at(300 - i as u64), "account": v, "ip": "203.0.113.200", "outcome": "success"}));
-        }
-        let r = t
-            .post_json_auth("/api/v1/events/login", &ops, &json!({"events": evs}))
-            .await;
-        assert_eq!(r.status(), StatusCode::OK);
-        let mut monitor = Monitor::start(t.app.clone()).await.unwrap();
-        assert_eq!(monitor.pass().await.unwrap().findings, 3);
+        let ops = enforced_stuffing_takeover(
+            &t,
+            Some(
+                "someone signed in to your account from a network that was trying stolen passwords",
+            ),
+        )
+        .await;
 
         // The worker makes an automatic campaign and starts it; the budget allows one.
         let report = t.app.campaigns_pass().await.unwrap();
@@ -489,36 +504,7 @@ both_engines!(
 both_engines!(
     a_failed_health_gate_on_an_automatic_campaign_trips_the_breaker,
     |t: TestApp| async move {
-        t.app.install_rules().await.unwrap();
-        let victims = people(&t, 3).await;
-        let ops = operator(&t, "ops@ops.example").await;
-        let r = t
-            .put_json_auth(
-                "/api/v1/admin/rules/credential-stuffing",
-                &ops,
-                &json!({
-                "id": "credential-stuffing", "detector": "credential_stuffing",
-                "mode": "enforce", "action": "force_reset"}),
-            )
-            .await;
-        assert_eq!(r.status(), StatusCode::OK);
-        let now = t.app.clock.now();
-        let at = |s: u64| now.minus(Duration::from_secs(s)).to_rfc3339();
-        let mut evs: Vec<Value> = (0..30)
-            .map(|i| {
-                json!({"time": at(600 - i), "account": format!("c{i}@example.net"),
-                            "ip": format!("203.0.113.{}", i + 1), "outcome": "unknown_account"})
-            })
-            .collect();
-        for (i, v) in victims.iter().enumerate() {
-            evs.push(json!({"time": at(300 - i as u64), "account": v, "ip": "203.0.113.200", "outcome": "success"}));
-        }
-        let r = t
-            .post_json_auth("/api/v1/events/login", &ops, &json!({"events": evs}))
-            .await;
-        assert_eq!(r.status(), StatusCode::OK);
-        let mut monitor = Monitor::start(t.app.clone()).await.unwrap();
-        assert_eq!(monitor.pass().await.unwrap().findings, 3);
+        let ops = enforced_stuffing_takeover(&t, None).await;
         assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 1);
         t.clock.advance(Duration::from_secs(3));
         assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 2);

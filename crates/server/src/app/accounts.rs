@@ -152,3 +152,21 @@ impl App {
         Ok((counters, sessions))
     }
 }
+
+impl App {
+    /// An account named by id or e-mail address (`NotFound` if neither names one).
+    pub async fn find_account_ref(&self, reference: &str) -> Result<AccountId, AppError> {
+        if let Ok(id) = reference.parse::<AccountId>() {
+            return Ok(id);
+        }
+        let email = Email::parse(reference).map_err(|e| AppError::Invalid {
+            field: "account",
+            message: format!("must be an account id or an e-mail address: {e}"),
+        })?;
+        self.store
+            .login_record(&email.key())
+            .await?
+            .map(|r| r.account.id)
+            .ok_or(AppError::NotFound("account"))
+    }
+}

@@ -24,8 +24,8 @@ use gatehouse_domain::audit::{Actor as AuditActor, AuditAction, NewAuditEntry};
 use gatehouse_domain::campaign::{Actor, Campaign, CampaignState, Command, StagePlan};
 use gatehouse_domain::{AccountId, CampaignId, Email, NoticeKind, RecoveryCode, RecoveryId};
 use gatehouse_store::{
-    ApplyOutcome, ApplyStep, BudgetLimits, CampaignRecord, CampaignSource, CampaignUpdate,
-    NewCampaign, NewRecovery, NewTarget, TargetState, UndoOutcome, UndoStep,
+    ApplyOutcome, ApplyStep, BreakerRecord, BudgetLimits, CampaignRecord, CampaignSource,
+    CampaignUpdate, NewCampaign, NewRecovery, NewTarget, TargetState, UndoOutcome, UndoStep,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -110,6 +110,23 @@ pub struct StepReport {
     pub applied: u64,
     /// Accounts left alone (already awaiting a reset).
     pub skipped: u64,
+}
+
+/// The breaker and the budget.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BreakerView {
+    /// The breaker.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub breaker: BreakerRecord,
+    /// Forced resets allowed per hour now.
+    pub budget_per_hour: u64,
+    /// Per day.
+    pub budget_per_day: u64,
+    /// Used in the trailing hour.
+    pub used_last_hour: i64,
+    /// Used in the trailing day.
+    pub used_last_day: i64,
 }
 
 fn actor_text(a: &AuditActor) -> String {
@@ -283,13 +300,7 @@ impl App {
         let snapshot: [u8; 32] = h.finalize().into();
         let size = ids.len() as u64;
         let now = self.clock.now();
-        let normal = super::backtest::median_daily(
-            &self
-                .store
-                .resets_per_day(now.minus(Duration::from_secs(30 * 86_400)), now)
-                .await?,
-            30,
-        );
+        let normal = self.normal_daily_resets().await?;
         let accounts = self.store.count_accounts().await?.max(0) as u64;
         let needs = self
             .config
@@ -441,17 +452,19 @@ impl App {
         Ok(stored)
     }
 
+    /// The normal volume: median forced resets a day over the last 30 days.
+    pub async fn normal_daily_resets(&self) -> Result<f64, AppError> {
+        let now = self.clock.now();
+        let per_day = self
+            .store
+            .resets_per_day(now.minus(Duration::from_secs(30 * 86_400)), now)
+            .await?;
+        Ok(super::backtest::median_daily(&per_day, 30))
+    }
+
     /// The budget's limits now.
     pub async fn budget_limits(&self) -> Result<(u64, u64), AppError> {
-        let now = self.clock.now();
-        let normal = super::backtest::median_daily(
-            &self
-                .store
-                .resets_per_day(now.minus(Duration::from_secs(30 * 86_400)), now)
-                .await?,
-            30,
-        );
-        Ok(self.config.budget.limits(normal))
+        Ok(self.config.budget.limits(self.normal_daily_resets().await?))
     }
 
     /// Applies up to one step of a running campaign: the next pending targets of
@@ -1008,5 +1021,26 @@ impl App {
             total.skipped += r.skipped;
         }
         Ok(total)
+    }
+}
+
+impl App {
+    /// The breaker with the budget's limits and use.
+    pub async fn breaker_view(&self) -> Result<BreakerView, AppError> {
+        let now = self.clock.now();
+        let (per_hour, per_day) = self.budget_limits().await?;
+        Ok(BreakerView {
+            breaker: self.store.breaker().await?,
+            budget_per_hour: per_hour,
+            budget_per_day: per_day,
+            used_last_hour: self
+                .store
+                .resets_since(now.minus(Duration::from_secs(3600)))
+                .await?,
+            used_last_day: self
+                .store
+                .resets_since(now.minus(Duration::from_secs(86_400)))
+                .await?,
+        })
     }
 }

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use gatehouse_domain::CampaignId;
 use gatehouse_domain::campaign::CampaignState;
-use gatehouse_store::{BreakerRecord, CampaignRecord};
+use gatehouse_store::CampaignRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::campaigns::{CampaignSpec, Preview, UndoReport};
+use crate::app::campaigns::{BreakerView, CampaignSpec, Preview, UndoReport};
 use crate::app::{App, AppError};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::http::extract::OperatorAuth;
@@ -213,23 +213,6 @@ async fn undo(
     ))
 }
 
-/// The breaker and the budget.
-#[derive(Serialize, ToSchema)]
-pub struct BreakerView {
-    /// The breaker.
-    #[serde(flatten)]
-    #[schema(value_type = Object)]
-    pub breaker: BreakerRecord,
-    /// Forced resets allowed per hour now.
-    pub budget_per_hour: u64,
-    /// Per day.
-    pub budget_per_day: u64,
-    /// Used in the trailing hour.
-    pub used_last_hour: i64,
-    /// Used in the trailing day.
-    pub used_last_day: i64,
-}
-
 /// The circuit breaker's state and the reset budget.
 #[utoipa::path(get, path = "/admin/breaker", tag = "campaigns",
     responses((status = 200, body = BreakerView), (status = 401, body = ErrorBody)),
@@ -272,27 +255,6 @@ async fn breaker_command(
         }
     };
     Ok(axum::Json(app.breaker_view().await?))
-}
-
-impl App {
-    /// The breaker with the budget's limits and use.
-    pub async fn breaker_view(&self) -> Result<BreakerView, AppError> {
-        let now = self.clock.now();
-        let (per_hour, per_day) = self.budget_limits().await?;
-        Ok(BreakerView {
-            breaker: self.store.breaker().await?,
-            budget_per_hour: per_hour,
-            budget_per_day: per_day,
-            used_last_hour: self
-                .store
-                .resets_since(now.minus(std::time::Duration::from_secs(3600)))
-                .await?,
-            used_last_day: self
-                .store
-                .resets_since(now.minus(std::time::Duration::from_secs(86_400)))
-                .await?,
-        })
-    }
 }
 
 /// The routes with their OpenAPI entries.

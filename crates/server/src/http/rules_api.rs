@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
+use gatehouse_domain::Timestamp;
 use gatehouse_domain::finding::FindingStatus;
-use gatehouse_domain::{AccountId, Timestamp};
 use gatehouse_store::FindingFilter;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -163,24 +163,6 @@ async fn list_findings(
 ) -> Result<axum::Json<Vec<FindingView>>, ApiError> {
     let filter = q.filter(&app).await?;
     Ok(axum::Json(app.findings(&filter).await?))
-}
-
-impl App {
-    /// An account named by id or e-mail address (`NotFound` if neither names one).
-    pub async fn find_account_ref(&self, reference: &str) -> Result<AccountId, AppError> {
-        if let Ok(id) = reference.parse::<AccountId>() {
-            return Ok(id);
-        }
-        let email = gatehouse_domain::Email::parse(reference).map_err(|e| AppError::Invalid {
-            field: "account",
-            message: format!("must be an account id or an e-mail address: {e}"),
-        })?;
-        self.store
-            .login_record(&email.key())
-            .await?
-            .map(|r| r.account.id)
-            .ok_or(AppError::NotFound("account"))
-    }
 }
 
 /// The routes with their OpenAPI entries.
