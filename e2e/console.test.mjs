@@ -225,6 +225,31 @@ describe('Operator console', () => {
     assert.match(await a.page.locator('main [role="status"]').textContent(), /The chain is intact/);
     await screenshot(a.page, 'console-audit');
 
+    // Readable on a phone, and every field labelled, on every console page.
+    await a.page.setViewportSize({ width: 375, height: 800 });
+    for (const path of [
+      '/console',
+      '/console/accounts',
+      '/console/rules',
+      '/console/campaigns',
+      new URL(campaignUrl).pathname,
+      '/console/breaker',
+      '/console/incidents',
+      '/console/audit',
+    ]) {
+      await a.page.goto(`${BASE}${path}`);
+      const { overflow, unlabelled } = await a.page.evaluate(() => ({
+        overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        unlabelled: [...document.querySelectorAll('input, select, textarea')]
+          .filter((e) => e.type !== 'hidden' && e.labels.length === 0)
+          .map((e) => e.name),
+      }));
+      assert.ok(overflow <= 1, `${path} scrolls sideways by ${overflow}px at 375px`);
+      assert.deepEqual(unlabelled, [], `${path} has fields without a label`);
+    }
+    await a.page.goto(campaignUrl);
+    await screenshot(a.page, 'console-campaign-phone');
+
     for (const p of [a, b, s]) assertNoProblems(p.problems);
   });
 });

@@ -10,7 +10,6 @@ mod support;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::json;
 use support::*;
 
 const PW: &str = "correct horse battery staple";
@@ -84,24 +83,6 @@ async fn post(
     (status, location.unwrap_or(body))
 }
 
-async fn people(t: &TestApp, n: usize) -> Vec<String> {
-    let hash = t
-        .app
-        .hasher
-        .hash_now(PW, &gatehouse_domain::OsEntropy)
-        .unwrap();
-    let emails: Vec<String> = (0..n).map(|i| format!("p{i}@example.com")).collect();
-    let lines: String = emails
-        .iter()
-        .map(|e| format!("{}\n", json!({"email": e, "password_hash": hash})))
-        .collect();
-    t.app
-        .import_accounts(lines.as_bytes(), 100, |_| {})
-        .await
-        .unwrap();
-    emails
-}
-
 both_engines!(operators_sign_in_to_the_console, |t: TestApp| async move {
     operator(&t, "ann@ops.example").await;
     t.app.create_operator("nopass@ops.example").await.unwrap();
@@ -128,7 +109,7 @@ both_engines!(operators_sign_in_to_the_console, |t: TestApp| async move {
         assert!(html.contains("That e-mail and password do not match an operator."));
     }
     // An account's password is not an operator's: accounts cannot sign in here.
-    people(&t, 1).await;
+    t.people(1, PW).await;
     assert_eq!(
         sign_in(&t, &c, "p0@example.com", PW).await.status(),
         StatusCode::UNAUTHORIZED
@@ -210,7 +191,7 @@ both_engines!(operators_sign_in_to_the_console, |t: TestApp| async move {
 both_engines!(
     the_remediation_story_through_the_console,
     |t: TestApp| async move {
-        let emails = people(&t, 3).await;
+        let emails = t.people(3, PW).await;
         operator(&t, "ann@ops.example").await;
         operator(&t, "bob@ops.example").await;
         let ann = browser();

@@ -13,7 +13,7 @@ use gatehouse_domain::AccountId;
 use gatehouse_store::FindingFilter;
 use serde::Deserialize;
 
-use super::{Console, Layout, PageResult};
+use super::{Console, FindingRow, Layout, PageResult};
 use crate::app::{App, AppError};
 use crate::http::pages::readable;
 
@@ -75,14 +75,6 @@ struct SessionRow {
     last_seen: String,
 }
 
-struct FindingRow {
-    rule: String,
-    status: String,
-    score: String,
-    explanation: String,
-    created: String,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "console/account.html")]
 struct AccountPage {
@@ -132,16 +124,7 @@ async fn show(
         })
         .await?
         .into_iter()
-        .map(|f| FindingRow {
-            rule: format!("{} v{}", f.rule, f.rule_version),
-            status: f.status,
-            score: format!("{:.2}", f.score),
-            explanation: f.evidence["explanation"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            created: f.created_at,
-        })
+        .map(FindingRow::from)
         .collect();
     Ok(AccountPage {
         layout: Layout::new(&who, "accounts"),

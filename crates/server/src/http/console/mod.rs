@@ -207,6 +207,34 @@ fn notice_text(key: &str) -> Option<&'static str> {
     })
 }
 
+/// A finding as the rules and account pages list it.
+pub(crate) struct FindingRow {
+    pub account_id: String,
+    pub email: String,
+    pub rule: String,
+    pub status: String,
+    pub score: String,
+    pub explanation: String,
+    pub created: String,
+}
+
+impl From<crate::app::findings::FindingView> for FindingRow {
+    fn from(f: crate::app::findings::FindingView) -> Self {
+        Self {
+            rule: format!("{} v{}", f.rule, f.rule_version),
+            score: format!("{:.2}", f.score),
+            explanation: f.evidence["explanation"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            account_id: f.account_id,
+            email: f.email,
+            status: f.status,
+            created: f.created_at,
+        }
+    }
+}
+
 /// An error page inside the console.
 #[derive(Template, WebTemplate)]
 #[template(path = "console_message.html")]

@@ -12,7 +12,7 @@ use axum::routing::get;
 use gatehouse_store::FindingFilter;
 use serde::Deserialize;
 
-use super::{Console, Layout, PageResult};
+use super::{Console, FindingRow, Layout, PageResult};
 use crate::app::App;
 use crate::http::pages::readable;
 
@@ -30,16 +30,6 @@ struct RuleRow {
     cap: u32,
     updated: String,
     updated_by: String,
-}
-
-struct FindingRow {
-    account_id: String,
-    email: String,
-    rule: String,
-    status: String,
-    score: String,
-    explanation: String,
-    created: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -94,18 +84,7 @@ async fn rules(
         })
         .await?
         .into_iter()
-        .map(|f| FindingRow {
-            account_id: f.account_id,
-            email: f.email,
-            rule: format!("{} v{}", f.rule, f.rule_version),
-            status: f.status,
-            score: format!("{:.2}", f.score),
-            explanation: f.evidence["explanation"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            created: f.created_at,
-        })
+        .map(FindingRow::from)
         .collect();
     Ok(RulesPage {
         layout: Layout::new(&who, "rules"),
