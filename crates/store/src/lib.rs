@@ -217,6 +217,9 @@ pub trait ConsoleStore {
         audit: NewAuditEntry,
     ) -> Result<bool>;
 
+    /// Every operator's id and address, disabled ones too (to name who did what).
+    async fn operator_emails(&self) -> Result<Vec<(OperatorId, String)>>;
+
     /// Audit entries with `seq < before` (all if `None`), newest first, at most `limit`.
     async fn audit_latest(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>>;
 

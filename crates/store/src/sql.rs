@@ -1169,6 +1169,20 @@ macro_rules! impl_store {
                 Ok(ended)
             }
 
+            async fn operator_emails(&self) -> Result<Vec<(OperatorId, String)>> {
+                sqlx::query("SELECT id, email FROM operators ORDER BY email")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok((
+                            parse("operator id", &row.try_get::<String, _>("id")?)?,
+                            row.try_get("email")?,
+                        ))
+                    })
+                    .collect()
+            }
+
             async fn audit_latest(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>> {
                 sqlx::query(
                     "SELECT seq, at, actor_kind, actor_id, action, target, ip, detail, hash FROM audit_log \
