@@ -544,3 +544,137 @@ both_engines!(
         env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
     }
 );
+
+mod operators_are_mailed_once_per_trip {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::operators_are_mailed_once_per_trip(super::Engine::Sqlite).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::operators_are_mailed_once_per_trip(super::Engine::Postgres).await;
+    }
+}
+
+/// Every enabled operator gets one alert per trip, over SMTP, while the
+/// forced-reset notices stay held by the open breaker; tripping an open breaker
+/// mails nobody; the console's address comes from `public_url`.
+async fn operators_are_mailed_once_per_trip(engine: Engine) {
+    use gatehouse_testkit::{SinkMode, SmtpSink};
+    let sink = SmtpSink::start(SinkMode::Accept);
+    let url = sink.url();
+    let Some(t) = TestApp::spawn(
+        engine,
+        &[
+            ("GATEHOUSE_SMTP_URL", url.as_str()),
+            ("GATEHOUSE_MAIL_FROM", "Gatehouse <no-reply@gatehouse.test>"),
+            ("GATEHOUSE_MAIL_RETRY_BASE_MS", "50"),
+            ("GATEHOUSE_SMTP_TIMEOUT_SECONDS", "5"),
+            ("GATEHOUSE_BUDGET_HOURLY_FLOOR", "1"),
+            ("GATEHOUSE_BUDGET_DAILY_FLOOR", "1"),
+            ("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT", "100"),
+            // Not the address the tests talk to: links come from here only.
+            ("GATEHOUSE_PUBLIC_URL", "http://id.gatehouse.test:8080"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let ops = enforced_stuffing_takeover(&t, None).await;
+    let bob = operator(&t, "bob@ops.example").await;
+
+    // The budget (one an hour) trips the breaker on the automatic campaign's
+    // second account; the first account's forced-reset notice is pending.
+    assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 1);
+    t.clock.advance(Duration::from_secs(61));
+    assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 0);
+    let breaker = ok(t.get_auth("/api/v1/admin/breaker", &ops).await).await;
+    assert_eq!(breaker["open"], true, "{breaker}");
+    // Tripping an open breaker changes nothing and mails nobody.
+    ok(post(&t, &bob, "/breaker/trip", json!({"reason": "again"})).await).await;
+
+    let _worker = t.start_delivery();
+    t.wait_for_notices("sent", 2).await;
+    let mails = sink.wait_for(2, Duration::from_secs(30)).await;
+    let mut to: Vec<&str> = mails.iter().map(|m| m.envelope_to.as_str()).collect();
+    to.sort_unstable();
+    assert_eq!(to, ["bob@ops.example", "ops@ops.example"]);
+    for m in &mails {
+        assert!(m.subject.contains("Circuit breaker tripped"), "{}", m.subject);
+        assert!(m.text.contains("reset budget used up"), "{}", m.text);
+        assert!(
+            m.text.contains("Gatehouse itself (an automatic guardrail)"),
+            "{}",
+            m.text
+        );
+        assert!(m.text.contains("Automatic campaigns paused: 1"), "{}", m.text);
+        assert!(m.text.contains("in the last hour: 1"), "{}", m.text);
+        assert!(
+            m.text.contains("http://id.gatehouse.test:8080/console"),
+            "{}",
+            m.text
+        );
+        assert!(!m.text.contains("127.0.0.1"), "never the Host header");
+        assert!(
+            !m.html.as_deref().unwrap_or_default().contains("href"),
+            "plain: no links to click"
+        );
+    }
+    // The forced-reset notice is still held: the alert was not.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 2, "nothing else went out");
+    let pending = t.app.outbox(Some(NoticeState::Pending), 100).await.unwrap();
+    assert_eq!(
+        pending
+            .iter()
+            .filter(|n| n.kind == gatehouse_domain::NoticeKind::ForcedReset)
+            .count(),
+        1,
+        "{pending:?}"
+    );
+
+    // Closed, then tripped by hand: one more alert each, naming the operator.
+    ok(post(&t, &bob, "/breaker/reset", json!({"reason": "reviewed"})).await).await;
+    ok(post(&t, &ops, "/breaker/trip", json!({"reason": "kill switch drill"})).await).await;
+    // The two new alerts, and the forced-reset notice released by the reset.
+    t.wait_for_notices("sent", 5).await;
+    let mails = sink.wait_for(5, Duration::from_secs(30)).await;
+    let alerts: Vec<_> = mails
+        .iter()
+        .filter(|m| m.subject.contains("Circuit breaker tripped"))
+        .collect();
+    assert_eq!(alerts.len(), 4, "one per operator per trip");
+    for who in ["ops@ops.example", "bob@ops.example"] {
+        let theirs: Vec<_> = alerts.iter().filter(|m| m.envelope_to == who).collect();
+        assert_eq!(theirs.len(), 2, "{who}");
+        assert!(
+            theirs
+                .iter()
+                .any(|m| m.text.contains("kill switch drill")
+                    && m.text.contains("the operator ops@ops.example")),
+            "{who}"
+        );
+    }
+    assert_eq!(
+        mails
+            .iter()
+            .filter(|m| m.subject.contains("We reset your"))
+            .count(),
+        1
+    );
+    let detail: Vec<Value> = t
+        .app
+        .store
+        .audit_entries(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "breaker.changed")
+        .map(|e| serde_json::from_str(&e.detail).unwrap())
+        .collect();
+    assert!(
+        detail.iter().any(|d| d["operators_alerted"] == 2 && d["trip"] == 2),
+        "{detail:?}"
+    );
+}

@@ -1865,12 +1865,25 @@ both_engines!(the_budget_and_the_breaker_stop_resets, |s: Arc<
     // The breaker: opening pauses running automatic campaigns, not operator ones,
     // and no apply step passes while it is open.
     let manual = running(&s, false, &ids[4..]).await;
+    // The trip hands its figures to the alert builder inside its transaction;
+    // its notices are written with it.
+    let seen = std::sync::Mutex::new(Vec::new());
+    let alert = |trip: &gatehouse_store::BreakerTrip| {
+        seen.lock().unwrap().push(trip.clone());
+        vec![notice(
+            "oncall@example.com",
+            NoticeKind::BreakerTripped,
+            &format!("breaker-tripped/{}/oncall", trip.trip),
+            later,
+        )]
+    };
     assert!(
         s.set_breaker(
             true,
             "volume anomaly",
             "system",
             later,
+            &alert,
             audit(AuditAction::BreakerChanged)
         )
         .await
@@ -1882,11 +1895,31 @@ both_engines!(the_budget_and_the_breaker_stop_resets, |s: Arc<
             "again",
             "system",
             later,
+            &alert,
             audit(AuditAction::BreakerChanged)
         )
         .await
         .unwrap()
     );
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "a second trip of an open breaker alerts nobody");
+        assert_eq!(seen[0].trip, 1);
+        assert_eq!(seen[0].paused_campaigns, 1);
+        assert_eq!(seen[0].reason, "volume anomaly");
+    }
+    let alerts = s
+        .notices(&NoticeFilter {
+            state: None,
+            account: None,
+            limit: 100,
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == NoticeKind::BreakerTripped)
+        .count();
+    assert_eq!(alerts, 1);
     let b = s.breaker().await.unwrap();
     assert!(b.open);
     assert_eq!(b.reason.as_deref(), Some("volume anomaly"));
@@ -1919,6 +1952,7 @@ both_engines!(the_budget_and_the_breaker_stop_resets, |s: Arc<
             "reviewed; the rule is fixed",
             "operator:bob",
             later,
+            &|_: &gatehouse_store::BreakerTrip| Vec::new(),
             audit(AuditAction::BreakerChanged)
         )
         .await
