@@ -678,3 +678,95 @@ async fn operators_are_mailed_once_per_trip(engine: Engine) {
         "{detail:?}"
     );
 }
+
+/// Claims every due notice of `kind` and marks it sent at the server's "now",
+/// as a delivery worker would: `(recipient, payload)` of each.
+async fn deliver(t: &TestApp, kind: &str) -> Vec<(String, Value)> {
+    let now = t.app.clock.now();
+    let lease_id = format!("test-deliver-{}", now.as_millis());
+    let policy = ClaimPolicy {
+        now,
+        lease_id: lease_id.clone(),
+        lease: Duration::from_secs(60),
+        limit: 1000,
+        cap_per_recipient: 1000,
+        cap_window: Duration::from_secs(86_400),
+        status_per_hour: 1000,
+    };
+    let claimed = t.app.store.claim_notices(&policy).await.unwrap().claimed;
+    let ids: Vec<_> = claimed.iter().map(|c| c.notice.id).collect();
+    t.app.store.notices_sent(&ids, &lease_id, now).await.unwrap();
+    claimed
+        .into_iter()
+        .filter(|c| c.notice.kind.as_str() == kind)
+        .map(|c| (c.notice.recipient.clone(), c.payload))
+        .collect()
+}
+
+both_engines!(
+    too_few_recoveries_pause_the_campaign_before_its_next_stage,
+    |t: TestApp| async move {
+        let emails = people(&t, 20).await;
+        let ann = operator(&t, "ann@ops.example").await;
+        let c = ok(post(&t, &ann, "/campaigns", json!({
+            "name": "dump", "reason": "your password appeared in a list of stolen credentials",
+            "accounts": emails, "stages": [0.5, 1.0], "rate_per_minute": 1000, "bake_secs": 600})).await)
+        .await;
+        let id = c["id"].as_str().unwrap().to_owned();
+        let cid: gatehouse_domain::CampaignId = id.parse().unwrap();
+        ok(post(&t, &ann, &format!("/campaigns/{id}/preview"), json!({})).await).await;
+        ok(post(&t, &ann, &format!("/campaigns/{id}/start"), json!({})).await).await;
+        t.app.campaigns_pass().await.unwrap();
+        t.clock.advance(Duration::from_secs(1));
+        t.app.campaigns_pass().await.unwrap();
+        assert_eq!(t.app.campaign(cid).await.unwrap().applied, 10, "the first stage");
+
+        // The notices go out; one person of ten sets a new password.
+        let notices = deliver(&t, "forced_reset").await;
+        assert_eq!(notices.len(), 10);
+        let complete = |i: usize| {
+            let (to, payload) = notices[i].clone();
+            let t = &t;
+            async move {
+                let r = t
+                    .post_json("/api/v1/recovery/complete", &json!({
+                        "email": to, "code": payload["code"], "new_password": "a brand new passphrase here"}))
+                    .await;
+                assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+            }
+        };
+        complete(0).await;
+
+        // Before the bake time has passed, nothing is judged (nor widened).
+        t.clock.advance(Duration::from_secs(300));
+        t.app.campaigns_pass().await.unwrap();
+        let now = t.app.campaign(cid).await.unwrap();
+        assert_eq!((now.state.as_str(), now.stage), ("running", 0));
+
+        // After it: 1 of 10 (10 %) is below the 20 % asked: paused, saying why.
+        t.clock.advance(Duration::from_secs(400));
+        assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 0);
+        let paused = t.app.campaign(cid).await.unwrap();
+        assert_eq!(paused.state.as_str(), "paused");
+        assert_eq!(paused.stage, 0, "not widened");
+        let why = paused.paused_reason.unwrap();
+        assert!(why.contains("only 1 of 10"), "{why}");
+        assert!(why.contains("set a new password"), "{why}");
+
+        // Two more recover: 30 %. Resumed, the campaign widens to its next stage.
+        complete(1).await;
+        complete(2).await;
+        ok(post(&t, &ann, &format!("/campaigns/{id}/resume"), json!({})).await).await;
+        t.app.campaigns_pass().await.unwrap();
+        let widened = t.app.campaign(cid).await.unwrap();
+        assert_eq!((widened.state.as_str(), widened.stage), ("running", 1));
+        let breaker = ok(t.get_auth("/api/v1/admin/breaker", &ann).await).await;
+        assert_eq!(breaker["open"], false, "an operator campaign pauses; it does not trip");
+    },
+    |env: &mut Vec<(String, String)>| {
+        env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
+        env.push(("GATEHOUSE_APPROVAL_MAX_MULTIPLE_OF_NORMAL".into(), "1000".into()));
+        env.push(("GATEHOUSE_RECOVERY_GATE_MIN_SAMPLE".into(), "5".into()));
+        env.push(("GATEHOUSE_RECOVERY_GATE_PERCENT".into(), "20".into()));
+    }
+);
