@@ -164,7 +164,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "approval_max_share_percent",
-        "a campaign over this percentage of all accounts needs a second approval (default 0.1)",
+        "a campaign over this percentage of active accounts (a sign-in or session use in the last 30 days; all accounts when there is no login history) needs a second approval (default 0.1)",
     ),
     (
         "budget_hourly_floor",

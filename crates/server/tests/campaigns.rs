@@ -770,3 +770,67 @@ both_engines!(
         env.push(("GATEHOUSE_RECOVERY_GATE_PERCENT".into(), "20".into()));
     }
 );
+
+both_engines!(
+    the_preview_measures_against_active_accounts,
+    |t: TestApp| async move {
+        let emails = people(&t, 100).await;
+        let ann = operator(&t, "ann@ops.example").await;
+        let preview = |accounts: Vec<String>| {
+            let t = &t;
+            let ann = ann.clone();
+            async move {
+                let c = ok(post(t, &ann, "/campaigns", json!({
+                    "name": "one", "reason": "signs of a compromised account", "accounts": accounts})).await)
+                .await;
+                let id = c["id"].as_str().unwrap().to_owned();
+                ok(post(t, &ann, &format!("/campaigns/{id}/preview"), json!({})).await).await
+            }
+        };
+
+        // No login history at all: every account counts, and the preview says so.
+        let p = preview(vec![emails[0].clone()]).await;
+        assert_eq!(p["active_fallback"], true, "{p}");
+        assert_eq!(p["active_accounts"], 100);
+        assert!(p["active_basis"].as_str().unwrap().contains("no login history"));
+        assert_eq!(p["needs_second_approval"], false, "1 % of 100 is under 5 %");
+
+        // Two people sign in here, an app reports a third one's sign-in, and a
+        // fourth one's from 40 days ago (not active); failures do not count.
+        t.log_in(&emails[1], PW).await;
+        t.log_in(&emails[2], PW).await;
+        let now = t.app.clock.now();
+        let day = |d: u64| now.minus(Duration::from_secs(d * 86_400)).to_rfc3339();
+        let r = t
+            .post_json_auth("/api/v1/events/login", &ann, &json!({"events": [
+                {"time": day(3), "account": emails[3], "ip": "192.0.2.3", "outcome": "success"},
+                {"time": day(40), "account": emails[4], "ip": "192.0.2.4", "outcome": "success"},
+                {"time": day(1), "account": emails[5], "ip": "192.0.2.5", "outcome": "wrong_password"},
+            ]}))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let p = preview(vec![emails[0].clone()]).await;
+        assert_eq!(p["active_fallback"], false, "{p}");
+        assert_eq!(p["active_accounts"], 3, "{p}");
+        assert!((p["share_of_active"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9);
+        assert!((p["share_of_accounts"].as_f64().unwrap() - 0.01).abs() < 1e-9);
+        assert!(p["active_basis"].as_str().unwrap().contains("last 30 days"));
+        // The approval threshold reads the share of active accounts: 33 % > 5 %.
+        assert_eq!(p["needs_second_approval"], true, "{p}");
+
+        // A month later nobody has been active: the history is there, so no
+        // fallback — and any campaign is all of the active accounts.
+        t.clock.advance(Duration::from_secs(31 * 86_400));
+        let p = preview(vec![emails[0].clone()]).await;
+        assert_eq!(
+            (p["active_fallback"].clone(), p["active_accounts"].clone()),
+            (json!(false), json!(0)),
+            "{p}"
+        );
+        assert_eq!(p["share_of_active"], 1.0);
+    },
+    |env: &mut Vec<(String, String)>| {
+        env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "5".into()));
+        env.push(("GATEHOUSE_APPROVAL_MAX_MULTIPLE_OF_NORMAL".into(), "1000".into()));
+    }
+);
