@@ -834,3 +834,122 @@ both_engines!(
         env.push(("GATEHOUSE_APPROVAL_MAX_MULTIPLE_OF_NORMAL".into(), "1000".into()));
     }
 );
+
+both_engines!(
+    a_signed_in_person_sees_whether_a_campaign_reset_their_account,
+    |t: TestApp| async move {
+        let emails = people(&t, 3).await;
+        let (ada, bea, cy) = (&emails[0], &emails[1], &emails[2]);
+        let ann = operator(&t, "ann@ops.example").await;
+        let c = ok(post(&t, &ann, "/campaigns", json!({
+            "name": "dump", "reason": "your password appeared in a list of stolen credentials",
+            "accounts": [ada, cy], "bake_secs": 0})).await)
+        .await;
+        let id = c["id"].as_str().unwrap().to_owned();
+        ok(post(&t, &ann, &format!("/campaigns/{id}/preview"), json!({})).await).await;
+        ok(post(&t, &ann, &format!("/campaigns/{id}/start"), json!({})).await).await;
+        t.app.campaigns_pass().await.unwrap();
+        t.clock.advance(Duration::from_secs(61));
+        t.app.campaigns_pass().await.unwrap();
+        assert_eq!(t.app.campaign(id.parse().unwrap()).await.unwrap().applied, 2);
+
+        // Nobody unauthenticated learns anything.
+        let r = t.http.get(t.url("/api/v1/me/campaigns")).send().await.unwrap();
+        assert_error(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+
+        // Ada sets a new password with the code from her notice, signs in, and sees it.
+        let notices = claimable(&t, "forced_reset").await;
+        let (_, payload) = notices.iter().find(|(to, _)| to == ada).unwrap();
+        let r = t
+            .post_json("/api/v1/recovery/complete", &json!({
+                "email": ada, "code": payload["code"], "new_password": "a brand new passphrase here"}))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let ada_token = t.log_in(ada, "a brand new passphrase here").await;
+        let mine = ok(t.get_auth("/api/v1/me/campaigns", &ada_token).await).await;
+        let list = mine.as_array().unwrap();
+        assert_eq!(list.len(), 1, "{mine}");
+        let reference = t
+            .app
+            .store
+            .campaign_targets(id.parse().unwrap(), None, -1, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| &t.email == ada)
+            .unwrap()
+            .notice_reference
+            .unwrap();
+        assert_eq!(list[0]["notice_reference"], reference.as_str());
+        assert_eq!(list[0]["campaign_id"], id.as_str());
+        assert_eq!(list[0]["status"], "new_password_set");
+        assert_eq!(list[0]["decided_by"], "operator");
+        assert_eq!(list[0]["undone"], false);
+        assert!(list[0]["reset_at"].as_str().is_some());
+        assert!(
+            list[0]["summary"]
+                .as_str()
+                .unwrap()
+                .contains("because your password appeared in a list of stolen credentials"),
+            "{mine}"
+        );
+
+        // Bea, signed in too, was in no campaign, and sees nothing of Ada's.
+        let bea_token = t.log_in(bea, PW).await;
+        let theirs = ok(t.get_auth("/api/v1/me/campaigns", &bea_token).await).await;
+        assert_eq!(theirs, json!([]));
+
+        // The campaign is undone: Cy's old password works again and Cy sees why;
+        // Ada's new password stays, and she is told so.
+        ok(post(&t, &ann, &format!("/campaigns/{id}/undo"), json!({})).await).await;
+        let cy_token = t.log_in(cy, PW).await;
+        let cys = ok(t.get_auth("/api/v1/me/campaigns", &cy_token).await).await;
+        assert_eq!(cys[0]["status"], "restored", "{cys}");
+        assert_eq!(cys[0]["undone"], true);
+        assert!(cys[0]["undone_at"].as_str().is_some());
+        assert!(cys[0]["what_to_do"].as_str().unwrap().contains("previous password works again"));
+        let mine = ok(t.get_auth("/api/v1/me/campaigns", &ada_token).await).await;
+        assert_eq!(mine[0]["status"], "undone_after_new_password", "{mine}");
+
+        // The settings page shows the same, to its owner only.
+        let r = t
+            .post_json("/api/v1/sessions", &json!({"email": cy, "password": PW}))
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let page = t.page("/settings").await;
+        assert!(page.contains("Was I affected?"), "{page}");
+        assert!(page.contains("undone"), "{page}");
+        let cy_ref = cys[0]["notice_reference"].as_str().unwrap();
+        assert!(page.contains(cy_ref), "{page}");
+        assert!(!page.contains(&reference), "not Ada's reference");
+        let other = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let r = other
+            .post(t.url("/api/v1/sessions"))
+            .json(&json!({"email": bea, "password": PW}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let page = other
+            .get(t.url("/settings"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("has not reset the password of this account"), "{page}");
+        assert!(!page.contains(cy_ref));
+
+        // The OpenAPI document lists the route.
+        let api = t.get_json("/openapi.json").await;
+        assert!(api["paths"]["/api/v1/me/campaigns"]["get"].is_object(), "{}", api["paths"]);
+    },
+    |env: &mut Vec<(String, String)>| {
+        env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
+        env.push(("GATEHOUSE_APPROVAL_MAX_MULTIPLE_OF_NORMAL".into(), "1000".into()));
+    }
+);
