@@ -237,7 +237,9 @@ impl NoticeKind {
             Self::Correction => "a correction of an earlier notice",
             Self::StatusConfirm => "a request to confirm a status page subscription",
             Self::StatusUpdate => "a status page update",
-            Self::BreakerTripped => "an alert to the site's operators that automatic resets were stopped",
+            Self::BreakerTripped => {
+                "an alert to the site's operators that automatic resets were stopped"
+            }
         }
     }
 }

@@ -601,14 +601,22 @@ async fn operators_are_mailed_once_per_trip(engine: Engine) {
     to.sort_unstable();
     assert_eq!(to, ["bob@ops.example", "ops@ops.example"]);
     for m in &mails {
-        assert!(m.subject.contains("Circuit breaker tripped"), "{}", m.subject);
+        assert!(
+            m.subject.contains("Circuit breaker tripped"),
+            "{}",
+            m.subject
+        );
         assert!(m.text.contains("reset budget used up"), "{}", m.text);
         assert!(
             m.text.contains("Gatehouse itself (an automatic guardrail)"),
             "{}",
             m.text
         );
-        assert!(m.text.contains("Automatic campaigns paused: 1"), "{}", m.text);
+        assert!(
+            m.text.contains("Automatic campaigns paused: 1"),
+            "{}",
+            m.text
+        );
         assert!(m.text.contains("in the last hour: 1"), "{}", m.text);
         assert!(
             m.text.contains("http://id.gatehouse.test:8080/console"),
@@ -636,7 +644,14 @@ async fn operators_are_mailed_once_per_trip(engine: Engine) {
 
     // Closed, then tripped by hand: one more alert each, naming the operator.
     ok(post(&t, &bob, "/breaker/reset", json!({"reason": "reviewed"})).await).await;
-    ok(post(&t, &ops, "/breaker/trip", json!({"reason": "kill switch drill"})).await).await;
+    ok(post(
+        &t,
+        &ops,
+        "/breaker/trip",
+        json!({"reason": "kill switch drill"}),
+    )
+    .await)
+    .await;
     // The two new alerts, and the forced-reset notice released by the reset.
     t.wait_for_notices("sent", 5).await;
     let mails = sink.wait_for(5, Duration::from_secs(30)).await;
@@ -649,10 +664,8 @@ async fn operators_are_mailed_once_per_trip(engine: Engine) {
         let theirs: Vec<_> = alerts.iter().filter(|m| m.envelope_to == who).collect();
         assert_eq!(theirs.len(), 2, "{who}");
         assert!(
-            theirs
-                .iter()
-                .any(|m| m.text.contains("kill switch drill")
-                    && m.text.contains("the operator ops@ops.example")),
+            theirs.iter().any(|m| m.text.contains("kill switch drill")
+                && m.text.contains("the operator ops@ops.example")),
             "{who}"
         );
     }
@@ -674,7 +687,9 @@ async fn operators_are_mailed_once_per_trip(engine: Engine) {
         .map(|e| serde_json::from_str(&e.detail).unwrap())
         .collect();
     assert!(
-        detail.iter().any(|d| d["operators_alerted"] == 2 && d["trip"] == 2),
+        detail
+            .iter()
+            .any(|d| d["operators_alerted"] == 2 && d["trip"] == 2),
         "{detail:?}"
     );
 }
@@ -695,7 +710,11 @@ async fn deliver(t: &TestApp, kind: &str) -> Vec<(String, Value)> {
     };
     let claimed = t.app.store.claim_notices(&policy).await.unwrap().claimed;
     let ids: Vec<_> = claimed.iter().map(|c| c.notice.id).collect();
-    t.app.store.notices_sent(&ids, &lease_id, now).await.unwrap();
+    t.app
+        .store
+        .notices_sent(&ids, &lease_id, now)
+        .await
+        .unwrap();
     claimed
         .into_iter()
         .filter(|c| c.notice.kind.as_str() == kind)
@@ -708,9 +727,15 @@ both_engines!(
     |t: TestApp| async move {
         let emails = people(&t, 20).await;
         let ann = operator(&t, "ann@ops.example").await;
-        let c = ok(post(&t, &ann, "/campaigns", json!({
+        let c = ok(post(
+            &t,
+            &ann,
+            "/campaigns",
+            json!({
             "name": "dump", "reason": "your password appeared in a list of stolen credentials",
-            "accounts": emails, "stages": [0.5, 1.0], "rate_per_minute": 1000, "bake_secs": 600})).await)
+            "accounts": emails, "stages": [0.5, 1.0], "rate_per_minute": 1000, "bake_secs": 600}),
+        )
+        .await)
         .await;
         let id = c["id"].as_str().unwrap().to_owned();
         let cid: gatehouse_domain::CampaignId = id.parse().unwrap();
@@ -719,7 +744,11 @@ both_engines!(
         t.app.campaigns_pass().await.unwrap();
         t.clock.advance(Duration::from_secs(1));
         t.app.campaigns_pass().await.unwrap();
-        assert_eq!(t.app.campaign(cid).await.unwrap().applied, 10, "the first stage");
+        assert_eq!(
+            t.app.campaign(cid).await.unwrap().applied,
+            10,
+            "the first stage"
+        );
 
         // The notices go out; one person of ten sets a new password.
         let notices = deliver(&t, "forced_reset").await;
@@ -761,11 +790,17 @@ both_engines!(
         let widened = t.app.campaign(cid).await.unwrap();
         assert_eq!((widened.state.as_str(), widened.stage), ("running", 1));
         let breaker = ok(t.get_auth("/api/v1/admin/breaker", &ann).await).await;
-        assert_eq!(breaker["open"], false, "an operator campaign pauses; it does not trip");
+        assert_eq!(
+            breaker["open"], false,
+            "an operator campaign pauses; it does not trip"
+        );
     },
     |env: &mut Vec<(String, String)>| {
         env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
-        env.push(("GATEHOUSE_APPROVAL_MAX_MULTIPLE_OF_NORMAL".into(), "1000".into()));
+        env.push((
+            "GATEHOUSE_APPROVAL_MAX_MULTIPLE_OF_NORMAL".into(),
+            "1000".into(),
+        ));
         env.push(("GATEHOUSE_RECOVERY_GATE_MIN_SAMPLE".into(), "5".into()));
         env.push(("GATEHOUSE_RECOVERY_GATE_PERCENT".into(), "20".into()));
     }
@@ -792,7 +827,12 @@ both_engines!(
         let p = preview(vec![emails[0].clone()]).await;
         assert_eq!(p["active_fallback"], true, "{p}");
         assert_eq!(p["active_accounts"], 100);
-        assert!(p["active_basis"].as_str().unwrap().contains("no login history"));
+        assert!(
+            p["active_basis"]
+                .as_str()
+                .unwrap()
+                .contains("no login history")
+        );
         assert_eq!(p["needs_second_approval"], false, "1 % of 100 is under 5 %");
 
         // Two people sign in here, an app reports a third one's sign-in, and a
@@ -831,7 +871,10 @@ both_engines!(
     },
     |env: &mut Vec<(String, String)>| {
         env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "5".into()));
-        env.push(("GATEHOUSE_APPROVAL_MAX_MULTIPLE_OF_NORMAL".into(), "1000".into()));
+        env.push((
+            "GATEHOUSE_APPROVAL_MAX_MULTIPLE_OF_NORMAL".into(),
+            "1000".into(),
+        ));
     }
 );
 
@@ -841,9 +884,15 @@ both_engines!(
         let emails = people(&t, 3).await;
         let (ada, bea, cy) = (&emails[0], &emails[1], &emails[2]);
         let ann = operator(&t, "ann@ops.example").await;
-        let c = ok(post(&t, &ann, "/campaigns", json!({
+        let c = ok(post(
+            &t,
+            &ann,
+            "/campaigns",
+            json!({
             "name": "dump", "reason": "your password appeared in a list of stolen credentials",
-            "accounts": [ada, cy], "bake_secs": 0})).await)
+            "accounts": [ada, cy], "bake_secs": 0}),
+        )
+        .await)
         .await;
         let id = c["id"].as_str().unwrap().to_owned();
         ok(post(&t, &ann, &format!("/campaigns/{id}/preview"), json!({})).await).await;
@@ -851,10 +900,18 @@ both_engines!(
         t.app.campaigns_pass().await.unwrap();
         t.clock.advance(Duration::from_secs(61));
         t.app.campaigns_pass().await.unwrap();
-        assert_eq!(t.app.campaign(id.parse().unwrap()).await.unwrap().applied, 2);
+        assert_eq!(
+            t.app.campaign(id.parse().unwrap()).await.unwrap().applied,
+            2
+        );
 
         // Nobody unauthenticated learns anything.
-        let r = t.http.get(t.url("/api/v1/me/campaigns")).send().await.unwrap();
+        let r = t
+            .http
+            .get(t.url("/api/v1/me/campaigns"))
+            .send()
+            .await
+            .unwrap();
         assert_error(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 
         // Ada sets a new password with the code from her notice, signs in, and sees it.
@@ -907,7 +964,12 @@ both_engines!(
         assert_eq!(cys[0]["status"], "restored", "{cys}");
         assert_eq!(cys[0]["undone"], true);
         assert!(cys[0]["undone_at"].as_str().is_some());
-        assert!(cys[0]["what_to_do"].as_str().unwrap().contains("previous password works again"));
+        assert!(
+            cys[0]["what_to_do"]
+                .as_str()
+                .unwrap()
+                .contains("previous password works again")
+        );
         let mine = ok(t.get_auth("/api/v1/me/campaigns", &ada_token).await).await;
         assert_eq!(mine[0]["status"], "undone_after_new_password", "{mine}");
 
@@ -941,15 +1003,25 @@ both_engines!(
             .text()
             .await
             .unwrap();
-        assert!(page.contains("has not reset the password of this account"), "{page}");
+        assert!(
+            page.contains("has not reset the password of this account"),
+            "{page}"
+        );
         assert!(!page.contains(cy_ref));
 
         // The OpenAPI document lists the route.
         let api = t.get_json("/openapi.json").await;
-        assert!(api["paths"]["/api/v1/me/campaigns"]["get"].is_object(), "{}", api["paths"]);
+        assert!(
+            api["paths"]["/api/v1/me/campaigns"]["get"].is_object(),
+            "{}",
+            api["paths"]
+        );
     },
     |env: &mut Vec<(String, String)>| {
         env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
-        env.push(("GATEHOUSE_APPROVAL_MAX_MULTIPLE_OF_NORMAL".into(), "1000".into()));
+        env.push((
+            "GATEHOUSE_APPROVAL_MAX_MULTIPLE_OF_NORMAL".into(),
+            "1000".into(),
+        ));
     }
 );

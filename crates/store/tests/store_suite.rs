@@ -1903,7 +1903,11 @@ both_engines!(the_budget_and_the_breaker_stop_resets, |s: Arc<
     );
     {
         let seen = seen.lock().unwrap();
-        assert_eq!(seen.len(), 1, "a second trip of an open breaker alerts nobody");
+        assert_eq!(
+            seen.len(),
+            1,
+            "a second trip of an open breaker alerts nobody"
+        );
         assert_eq!(seen[0].trip, 1);
         assert_eq!(seen[0].paused_campaigns, 1);
         assert_eq!(seen[0].reason, "volume anomaly");

@@ -714,7 +714,10 @@ mod tests {
     #[test]
     fn breaker_tripped_alert() {
         let f = NoticeFacts {
-            reason: Some("reset budget used up (50 in the last hour of 50, 60 in the last day of 100)".into()),
+            reason: Some(
+                "reset budget used up (50 in the last hour of 50, 60 in the last day of 100)"
+                    .into(),
+            ),
             tripped_by: Some("Gatehouse itself (an automatic guardrail)".into()),
             resets_last_hour: Some(50),
             resets_last_day: Some(60),
@@ -742,7 +745,11 @@ mod tests {
         }
         assert!(r.text.contains("last hour: 50"), "{}", r.text);
         assert!(r.text.contains("last 24 hours: 60"), "{}", r.text);
-        assert!(r.text.contains("Automatic campaigns paused: 1"), "{}", r.text);
+        assert!(
+            r.text.contains("Automatic campaigns paused: 1"),
+            "{}",
+            r.text
+        );
         // Plain: the console's address to type, no link to click, no unsubscribe.
         assert!(!r.html.contains("href"), "{}", r.html);
         assert_eq!(r.list_unsubscribe, None);
