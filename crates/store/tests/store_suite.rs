@@ -745,6 +745,35 @@ both_engines!(
     }
 );
 
+both_engines!(an_operator_alert_is_never_held_by_the_cap, |s: Arc<
+    dyn Store,
+>| async move {
+    // An operator who is also an account holder has used up the cap (1)...
+    let to = "oncall@example.com";
+    s.enqueue_notice(&notice(to, NoticeKind::PasswordChanged, "pc", T0), None)
+        .await
+        .unwrap();
+    let p = claim_policy(T0, 1);
+    let got = s.claim_notices(&p).await.unwrap();
+    assert_eq!(got.claimed.len(), 1);
+    s.notice_sent(got.claimed[0].notice.id, &p.lease_id, T0)
+        .await
+        .unwrap();
+    // ...and the breaker trips: its alert goes out all the same, while another
+    // security notice to the same address is held.
+    let at = T0.plus(Duration::from_secs(60));
+    s.enqueue_notice(&notice(to, NoticeKind::BreakerTripped, "trip/1", at), None)
+        .await
+        .unwrap();
+    s.enqueue_notice(&notice(to, NoticeKind::PasswordChanged, "pc2", at), None)
+        .await
+        .unwrap();
+    let got = s.claim_notices(&claim_policy(at, 1)).await.unwrap();
+    let kinds: Vec<NoticeKind> = got.claimed.iter().map(|c| c.notice.kind).collect();
+    assert_eq!(kinds, [NoticeKind::BreakerTripped]);
+    assert_eq!(got.held.len(), 1);
+});
+
 both_engines!(outbox_per_recipient_cap_holds_and_coalesces, |s: Arc<
     dyn Store,
 >| async move {
