@@ -119,3 +119,51 @@ impl App {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_domain::Timestamp;
+    use gatehouse_domain::campaign::CampaignState;
+
+    fn target(state: TargetState, changed: bool) -> AccountCampaign {
+        AccountCampaign {
+            campaign_id: "00000000-0000-4000-8000-000000000001".parse().unwrap(),
+            reason: "your password appeared in a list of stolen credentials".into(),
+            automatic: true,
+            campaign_state: CampaignState::Completed,
+            state,
+            applied_at: Some(Timestamp::from_millis(1_795_000_000_000)),
+            notice_reference: Some("GH-AAAA-BBBB".into()),
+            undone_at: None,
+            password_changed_since: changed,
+            awaiting_new_password: state == TargetState::Applied && !changed,
+        }
+    }
+
+    #[test]
+    fn each_outcome_says_what_happened_and_what_to_do() {
+        let d = describe(&target(TargetState::Applied, false), "Example ID");
+        assert_eq!(d.status, "awaiting_new_password");
+        assert_eq!(d.decided_by, "automatic");
+        assert!(
+            d.summary.contains("Example ID's routine checks"),
+            "{}",
+            d.summary
+        );
+        assert!(
+            d.summary.contains("because your password appeared"),
+            "{}",
+            d.summary
+        );
+        assert!(d.what_to_do.contains("/recover"), "{}", d.what_to_do);
+        assert!(!d.undone);
+        let d = describe(&target(TargetState::Applied, true), "Example ID");
+        assert_eq!(d.status, "new_password_set");
+        let d = describe(&target(TargetState::Restored, false), "Example ID");
+        assert_eq!((d.status, d.undone), ("restored", true));
+        assert!(d.what_to_do.contains("previous password works again"));
+        let d = describe(&target(TargetState::NotRestorable, true), "Example ID");
+        assert_eq!((d.status, d.undone), ("undone_after_new_password", true));
+    }
+}

@@ -82,14 +82,18 @@ pub struct Preview {
     /// Active accounts: a successful sign-in (here or in a login event from an
     /// app) or a session used in the last 30 days — or every account, when
     /// there is no login history at all (`active_fallback`).
+    #[serde(default)]
     pub active_accounts: u64,
     /// `accounts` as a share of `active_accounts`, 0 to 1 (what the approval
     /// threshold `approval_max_share_percent` reads).
+    #[serde(default)]
     pub share_of_active: f64,
     /// True when there is no login history at all, so `active_accounts` counts
     /// every account.
+    #[serde(default)]
     pub active_fallback: bool,
     /// How `active_accounts` was counted, in words.
+    #[serde(default)]
     pub active_basis: String,
     /// Notices per recipient domain, largest first (at most 20 domains).
     pub mail_by_domain: Vec<(String, u64)>,
