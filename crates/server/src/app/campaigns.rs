@@ -916,6 +916,12 @@ impl App {
             },
             None => "Gatehouse itself (an automatic guardrail)".to_owned(),
         };
+        if trip.operators.is_empty() {
+            tracing::warn!(
+                trip = trip.trip,
+                "the breaker tripped and there is no enabled operator to e-mail (gatehouse operator create)"
+            );
+        }
         trip.operators
             .iter()
             .filter_map(|op| {
