@@ -7,6 +7,8 @@ mod bench_detection;
 mod bench_events;
 mod breach_cmd;
 mod campaign_cmd;
+mod demo_cmd;
+mod demo_traffic;
 mod events_cmd;
 mod file_import;
 mod outbox_cmd;
@@ -108,6 +110,13 @@ enum Command {
         #[command(subcommand)]
         command: breach_cmd::BreachCommand,
     },
+    /// The 2012 incident replayed on a fresh embedded store: a population, a
+    /// credential-stuffing attack reset by the stuffing rule, a broken rule
+    /// stopped by the budget and the breaker, and undone; prints the figures.
+    ///
+    /// Uses its own directory (default ./gatehouse-demo) and the default
+    /// settings; `--serve` then serves the demo's store.
+    Demo(demo_cmd::DemoArgs),
     /// Measurements for BENCHMARKS.md.
     Bench {
         #[command(subcommand)]
@@ -154,8 +163,13 @@ enum AuditCommand {
 }
 
 fn init_tracing(format: LogFormat) {
+    init_tracing_with(format, "info");
+}
+
+/// Logging to stderr at `RUST_LOG`, or `default` when it is not set.
+fn init_tracing_with(format: LogFormat, default: &str) {
     let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -186,6 +200,17 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Bench { command } = cli.command {
         return bench::run(command).await;
+    }
+    // The demo makes its own configuration (defaults and its directory).
+    if let Command::Demo(args) = cli.command {
+        // The report says what happened; logs (RUST_LOG) are for debugging it.
+        // With --serve the server's errors are shown as `serve` shows them.
+        init_tracing_with(LogFormat::Text, if args.serve { "error" } else { "off" });
+        let (code, serve_config) = demo_cmd::run(args).await?;
+        return match serve_config {
+            Some(config) => serve(config).await,
+            None => Ok(code),
+        };
     }
     // The breach index needs no configuration or database.
     if let Command::Breach { command } = cli.command {
@@ -250,7 +275,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Breaker { command } => campaign_cmd::breaker(config, command).await,
         Command::Scan(args) => scan_cmd::run(config, args).await,
         Command::Status { command } => status_cmd::run(config, command).await,
-        Command::Bench { .. } | Command::Breach { .. } => unreachable!("handled above"),
+        Command::Bench { .. } | Command::Breach { .. } | Command::Demo(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 
