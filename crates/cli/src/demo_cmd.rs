@@ -94,7 +94,7 @@ pub struct DemoArgs {
     data_dir: PathBuf,
     /// After the report, serve HTTP on the demo's store (console, status page).
     #[arg(long)]
-    serve: bool,
+    pub serve: bool,
     /// Print the report as JSON (and no progress bars).
     #[arg(long)]
     json: bool,
