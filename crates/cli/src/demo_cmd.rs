@@ -4,7 +4,7 @@
 //! 1. A population (default 20,000 accounts) through the account import, with a
 //!    precomputed argon2id hash (seconds, not the minutes 20,000 hashes take),
 //!    and 30 days of ordinary sign-ins through the event import.
-//! 2. The shipped credential-stuffing rule is enforced; an hour of stuffing with
+//! 2. The shipped credential-stuffing rule is enforced; 50 minutes of stuffing with
 //!    a few dozen real takeovers comes in, and the rule's automatic campaigns
 //!    reset exactly those (precision and recall against the ground truth).
 //! 3. A broken rule (ASN grouping, failure ratio 0.08 where 0.8 was meant)
@@ -21,10 +21,10 @@
 //! the campaign worker's passes, the delivery worker writing to the maildir.
 //! The demo drives the monitor and the campaign worker itself, one pass per
 //! incoming sign-in (what they would see at the traffic's real pace), so the
-//! hour of attack takes seconds and the outcome does not depend on timing.
+//! 50 minutes of attack take seconds and the outcome does not depend on timing.
 //! The clock is the real one.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -42,8 +42,11 @@ use gatehouse_server::app::rules::parse_rules_toml;
 use gatehouse_server::app::{AppError, Client};
 use gatehouse_server::{App, Config};
 use gatehouse_store::{CampaignRecord, FindingFilter, NoticeState, TargetRecord, TargetState};
-use serde::Serialize;
 
+use crate::demo_report::{
+    AuditChain, BrokenRuleReport, HaltReport, MailReport, PhaseTime, PopulationReport, Report,
+    Settings, StuffingReport, UndoSummary,
+};
 use crate::demo_traffic::{Attack, Event, Population, Rng, Timeline, slices_by_sign_in};
 
 /// Marks a directory as the demo's: only such a directory is ever emptied.
@@ -62,7 +65,7 @@ pub const DEMO_PASSWORD: &str = "demo password for every account";
 const ALICE: &str = "alice@demo.invalid";
 const BOB: &str = "bob@demo.invalid";
 const STUFFING_RULE: &str = "credential-stuffing";
-const BROKEN_RULE_ID: &str = "slow-stuffing";
+pub const BROKEN_RULE_ID: &str = "slow-stuffing";
 /// The broken rule as its author wrote it.
 const BROKEN_RULE: &str = r#"[[rule]]
 id = "slow-stuffing"
@@ -118,7 +121,24 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<(ExitCode, Option<Config>)> {
     } else {
         print!("{}", report.text());
     }
+    if args.serve {
+        serve_banner(&config);
+    }
     Ok((ExitCode::SUCCESS, args.serve.then_some(config)))
+}
+
+/// What to open once `serve` runs on the demo's store (on stderr: stdout holds
+/// the report, which may be JSON).
+fn serve_banner(config: &Config) {
+    let public = config.public_origin();
+    eprintln!("\nServing the demo's store ({}):", config.data_dir.display());
+    eprintln!("  status page:       {public}/status  (the breaker's incident is a draft until an operator publishes it)");
+    eprintln!("  check a mail:      {public}/verify  (the GH-… reference in any mail under {})", config.data_dir.join("mail/new").display());
+    eprintln!("  operator console:  {public}/console");
+    // CONSOLE CREDENTIALS: the console's operator password login is being built
+    // (issue 7); print alice's and bob's console sign-in here once it lands.
+    eprintln!("  admin API:         {public}/api/v1/admin/… with `Authorization: Bearer <alice's key above>`");
+    eprintln!("  a demo account:    any userNNNNN address in the mails, password \"{DEMO_PASSWORD}\"");
 }
 
 /// Makes `dir` an empty demo directory: created if missing, emptied of what a
@@ -455,7 +475,7 @@ impl Demo {
         events.extend(attack.events.iter().cloned());
         events.sort_by_key(|e| e.time_ms);
         let slices = slices_by_sign_in(&events);
-        let pb = count_bar(self.quiet, slices.len() as u64, "attack hour (sign-ins)");
+        let pb = count_bar(self.quiet, slices.len() as u64, "the attack (sign-ins)");
         for slice in slices {
             self.arrive(slice).await?;
             pb.inc(1);
@@ -636,6 +656,8 @@ impl Demo {
             .map_err(anyhow_app)?
             .into_iter()
             .find(|i| i.state.as_str() == "draft");
+        // Every reset of the day, whatever its campaign: the budget's own count.
+        let resets_last_day = self.app.breaker_view().await.map_err(anyhow_app)?.used_last_day;
         let paused = campaigns
             .iter()
             .filter(|c| c.state == CampaignState::Paused)
@@ -649,6 +671,7 @@ impl Demo {
                 used_last_hour_before: used_before,
                 budget_left_for_the_rule: per_hour.saturating_sub(used_before),
                 accounts_wrongly_reset: wrong.len() as u64,
+                resets_last_day: resets_last_day.max(0) as u64,
                 seconds_first_wrong_reset_to_halt: first
                     .map(|f| round2(breaker.changed_at.since(f).as_secs_f64())),
                 breaker_open: breaker.open,
@@ -860,278 +883,4 @@ struct Halt {
     report: HaltReport,
     campaigns: Vec<CampaignRecord>,
     wrong: BTreeSet<String>,
-}
-
-/// The demo's report (printed as text, or as JSON with `--json`).
-#[derive(Serialize)]
-pub struct Report {
-    data_dir: String,
-    seed: u64,
-    settings: Settings,
-    population: PopulationReport,
-    stuffing: StuffingReport,
-    broken_rule: BrokenRuleReport,
-    halt: HaltReport,
-    undo: UndoSummary,
-    mail: MailReport,
-    audit_chain: AuditChain,
-    phases: Vec<PhaseTime>,
-    total_seconds: f64,
-    operators: Vec<&'static str>,
-    /// Only with `--serve`: the first operator's API key, for the admin API.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    operator_api_key_alice: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Settings {
-    note: &'static str,
-    approval_max_accounts: u64,
-    approval_max_multiple_of_normal: f64,
-    approval_max_share_percent: f64,
-    budget_hourly_floor: u64,
-    budget_daily_floor: u64,
-    budget_multiple_of_normal: f64,
-}
-
-#[derive(Serialize)]
-struct PopulationReport {
-    accounts: u64,
-    carrier_share: f64,
-    history_events: u64,
-    demo_password: &'static str,
-}
-
-#[derive(Serialize)]
-struct StuffingReport {
-    attack_events: u64,
-    true_takeovers: u64,
-    accounts_reset: u64,
-    precision: f64,
-    recall: f64,
-    exactly_the_takeovers: bool,
-    campaigns: u64,
-}
-
-#[derive(Serialize)]
-struct BrokenRuleReport {
-    rule: String,
-    backtest_flagged_accounts: u64,
-    backtest_share_of_accounts: f64,
-    backtest_warnings: Vec<String>,
-    preview_accounts: u64,
-    preview_share_of_accounts: f64,
-    preview_normal_daily_resets: f64,
-    preview_multiple_of_normal: f64,
-    preview_needs_second_approval: bool,
-    self_approval_refused: String,
-}
-
-#[derive(Serialize)]
-struct HaltReport {
-    findings_pending_at_enforce: u64,
-    live_sign_ins: usize,
-    budget_per_hour: u64,
-    budget_per_day: u64,
-    used_last_hour_before: u64,
-    budget_left_for_the_rule: u64,
-    accounts_wrongly_reset: u64,
-    seconds_first_wrong_reset_to_halt: Option<f64>,
-    breaker_open: bool,
-    breaker_reason: String,
-    resets_after_halt: u64,
-    automatic_campaigns: u64,
-    campaigns_paused_by_breaker: u64,
-    incident_draft_title: Option<String>,
-    incident_draft_id: Option<i64>,
-}
-
-#[derive(Serialize, Default)]
-struct UndoSummary {
-    campaigns_undone: u64,
-    restorable: u64,
-    not_restorable: u64,
-    accounts_restored: u64,
-    explanations: u64,
-    breaker_left_open: bool,
-}
-
-#[derive(Serialize, Default)]
-struct MailReport {
-    in_maildir: u64,
-    by_kind: BTreeMap<String, u64>,
-    forced_reset_takeovers: u64,
-    forced_reset_wrong: u64,
-    forced_reset_held: u64,
-    corrections: u64,
-}
-
-#[derive(Serialize)]
-struct AuditChain {
-    intact: bool,
-    entries: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    problem: Option<String>,
-}
-
-#[derive(Serialize)]
-struct PhaseTime {
-    phase: &'static str,
-    seconds: f64,
-}
-
-impl Report {
-    /// The report for people.
-    fn text(&self) -> String {
-        use std::fmt::Write as _;
-        let mut s = String::new();
-        let pct = |x: f64| format!("{:.1} %", x * 100.0);
-        let (p, st, b, h, u, m) = (
-            &self.population,
-            &self.stuffing,
-            &self.broken_rule,
-            &self.halt,
-            &self.undo,
-            &self.mail,
-        );
-        let _ = writeln!(s, "\nGatehouse demo — report ({})", self.data_dir);
-        let _ = writeln!(
-            s,
-            "Settings: {}; second approval past {} accounts, {}× normal or {} % of accounts; \
-             budget max({}/h, {}/day, {}× normal).",
-            self.settings.note,
-            self.settings.approval_max_accounts,
-            self.settings.approval_max_multiple_of_normal,
-            self.settings.approval_max_share_percent,
-            self.settings.budget_hourly_floor,
-            self.settings.budget_daily_floor,
-            self.settings.budget_multiple_of_normal
-        );
-        let _ = writeln!(
-            s,
-            "\nPopulation: {} accounts (imported with a precomputed argon2id hash), {} sign-in events over 30 days; {} sign in through one mobile carrier.",
-            p.accounts,
-            p.history_events,
-            pct(p.carrier_share)
-        );
-        let _ = writeln!(
-            s,
-            "\nCredential stuffing ({} attempts in an hour, {} accounts really taken over):\n  \
-             the enforced stuffing rule reset {} accounts in {} automatic campaigns: precision {:.2}, recall {:.2}{}",
-            st.attack_events,
-            st.true_takeovers,
-            st.accounts_reset,
-            st.campaigns,
-            st.precision,
-            st.recall,
-            if st.exactly_the_takeovers {
-                " — exactly the takeovers."
-            } else {
-                " — NOT exactly the takeovers."
-            }
-        );
-        let _ = writeln!(
-            s,
-            "\nBroken rule `{BROKEN_RULE_ID}` (ASN grouping, failure ratio 0.08 where 0.8 was meant), in shadow mode:\n  \
-             backtest over 30 days: {} accounts flagged ({}){}\n  \
-             campaign preview: {} accounts, {} of all, {}× the normal daily volume ({} forced resets a day){}\n  \
-             alice approving her own campaign: refused (\"{}\")",
-            b.backtest_flagged_accounts,
-            pct(b.backtest_share_of_accounts),
-            b.backtest_warnings
-                .iter()
-                .map(|w| format!("\n    warning: {w}"))
-                .collect::<String>(),
-            b.preview_accounts,
-            pct(b.preview_share_of_accounts),
-            b.preview_multiple_of_normal,
-            b.preview_normal_daily_resets,
-            if b.preview_needs_second_approval {
-                "; needs a second operator"
-            } else {
-                ""
-            },
-            b.self_approval_refused
-        );
-        let _ = writeln!(
-            s,
-            "\nForced through as an automatic rule (enforce mode), then {} live sign-ins:\n  \
-             findings handed on when enforced: {} (its shadow findings stay shadow)\n  \
-             budget: {}/hour ({}/day); {} used by the stuffing rule in the last hour, {} left\n  \
-             accounts wrongly reset: {}\n  \
-             time from first wrong reset to halt: {}\n  \
-             breaker: {} — {}\n  \
-             resets after the halt: {}; automatic campaigns: {} ({} paused by the breaker)\n  \
-             incident draft: {}",
-            h.live_sign_ins,
-            h.findings_pending_at_enforce,
-            h.budget_per_hour,
-            h.budget_per_day,
-            h.used_last_hour_before,
-            h.budget_left_for_the_rule,
-            h.accounts_wrongly_reset,
-            h.seconds_first_wrong_reset_to_halt
-                .map_or_else(|| "-".into(), |x| format!("{x:.2} s")),
-            if h.breaker_open { "open" } else { "closed" },
-            h.breaker_reason,
-            h.resets_after_halt,
-            h.automatic_campaigns,
-            h.campaigns_paused_by_breaker,
-            h.incident_draft_title.as_deref().unwrap_or("none")
-        );
-        let _ = writeln!(
-            s,
-            "\nUndo by bob ({} campaigns): restorable {}, not restorable {}; accounts restored {}, explanations {}; \
-             the rule is off, the breaker left open for review.",
-            u.campaigns_undone, u.restorable, u.not_restorable, u.accounts_restored, u.explanations
-        );
-        let _ = writeln!(
-            s,
-            "\nMail in the maildir: {} ({}).\n  \
-             forced-reset notices sent: {} to the taken-over accounts, {} to wrongly reset accounts ({} held by the breaker, unsent)\n  \
-             corrections sent: {}",
-            m.in_maildir,
-            m.by_kind
-                .iter()
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            m.forced_reset_takeovers,
-            m.forced_reset_wrong,
-            m.forced_reset_held,
-            m.corrections
-        );
-        let _ = writeln!(
-            s,
-            "\nAudit chain: {} ({} entries).",
-            if self.audit_chain.intact {
-                "verified"
-            } else {
-                "BROKEN"
-            },
-            self.audit_chain.entries
-        );
-        let _ = writeln!(
-            s,
-            "Time: {} (total {:.1} s).",
-            self.phases
-                .iter()
-                .map(|p| format!("{} {:.1} s", p.phase, p.seconds))
-                .collect::<Vec<_>>()
-                .join(", "),
-            self.total_seconds
-        );
-        let _ = writeln!(
-            s,
-            "\nEvery demo account's password is \"{}\"; operators: {}.",
-            p.demo_password,
-            self.operators.join(", ")
-        );
-        if let Some(key) = &self.operator_api_key_alice {
-            let _ = writeln!(s, "alice's operator API key (admin API): {key}");
-        }
-        // TODO(console): the operator console's password login is being built
-        // (issue 7); print the console credentials for alice and bob here.
-        s
-    }
 }

@@ -12,7 +12,7 @@
 //! - typos (about 12 % of logins start with one or two wrong passwords) and
 //!   mistyped addresses give the normal failure rate the detectors must ignore;
 //! - the stuffing botnet (300 addresses in 15 hosting /24s) tries a combo list
-//!   for an hour: mostly unknown addresses and wrong passwords, and a few dozen
+//!   for 50 minutes: mostly unknown addresses and wrong passwords, and a few dozen
 //!   reused passwords that work (the accounts really taken over).
 //!
 //! Deterministic for a given seed and population size (times are offsets from
@@ -33,8 +33,13 @@ pub const CARRIER_ASN: u32 = 64_500;
 pub const HOSTING_ASN: u32 = 65_010;
 /// Days of history before the attack.
 pub const HISTORY_DAYS: i64 = 30;
-/// The attack lasts an hour and ended this long before the demo started.
-pub const ATTACK_ENDED_AGO: i64 = 15 * MINUTE;
+/// How long the stuffing run lasts. It fits in the shipped stuffing rule's
+/// one-hour window with room to spare: the monitor skips events older than its
+/// longest window when it reads them (history imported late is backtest
+/// material), so the whole run must still be inside the window when it is fed.
+pub const ATTACK: i64 = 50 * MINUTE;
+/// The attack ended this long before the demo started.
+pub const ATTACK_ENDED_AGO: i64 = 2 * MINUTE;
 /// How many people share one home ISP's ASN, on average.
 const PEOPLE_PER_ISP: usize = 40;
 /// Domains of the people's addresses, by weight (reserved names, RFC 2606).
@@ -215,7 +220,7 @@ impl Population {
         out
     }
 
-    /// The stuffing run over the hour starting at `start_ms`. Its successes come
+    /// The stuffing run over the [`ATTACK`] starting at `start_ms`. Its successes come
     /// after the first ten minutes, when the botnet's /24s have tried enough
     /// accounts to be recognised (a success before that is caught too, but later,
     /// with others, in one larger campaign).
@@ -229,7 +234,7 @@ impl Population {
         let attempts = (n * 3 / 2).max(3000);
         for _ in 0..attempts {
             let ip = bots[rng.below(bots.len() as u64) as usize];
-            let time_ms = start_ms + rng.below(HOUR as u64) as i64;
+            let time_ms = start_ms + rng.below(ATTACK as u64) as i64;
             let (account, outcome) = if rng.chance(0.6) {
                 (
                     format!("{:010x}@{}", rng.next_u64() >> 24, domain(rng)),
@@ -255,7 +260,7 @@ impl Population {
                 continue;
             }
             events.push(Event {
-                time_ms: start_ms + 10 * MINUTE + rng.below((50 * MINUTE) as u64) as i64,
+                time_ms: start_ms + 10 * MINUTE + rng.below((ATTACK - 10 * MINUTE) as u64) as i64,
                 account: p.email.clone(),
                 ip: bots[rng.below(bots.len() as u64) as usize],
                 asn: HOSTING_ASN,
@@ -279,7 +284,7 @@ impl Timeline {
         let attack_end_ms = now_ms - ATTACK_ENDED_AGO;
         Timeline {
             history_from_ms: now_ms - HISTORY_DAYS * DAY,
-            attack_start_ms: attack_end_ms - HOUR,
+            attack_start_ms: attack_end_ms - ATTACK,
             attack_end_ms,
         }
     }

@@ -8,6 +8,7 @@ mod bench_events;
 mod breach_cmd;
 mod campaign_cmd;
 mod demo_cmd;
+mod demo_report;
 mod demo_traffic;
 mod events_cmd;
 mod file_import;

@@ -75,6 +75,11 @@ fn the_demo_tells_the_story_with_true_figures() {
         "{h}"
     );
     assert_eq!(n(&h["findings_pending_at_enforce"]), 0, "{h}");
+    assert_eq!(
+        n(&h["resets_last_day"]),
+        n(&s["accounts_reset"]) + wrong,
+        "every reset is a takeover or counted as wrong: {h}"
+    );
     assert_eq!(h["breaker_open"], true, "{h}");
     assert!(
         h["breaker_reason"]
