@@ -131,14 +131,26 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<(ExitCode, Option<Config>)> {
 /// the report, which may be JSON).
 fn serve_banner(config: &Config) {
     let public = config.public_origin();
-    eprintln!("\nServing the demo's store ({}):", config.data_dir.display());
-    eprintln!("  status page:       {public}/status  (the breaker's incident is a draft until an operator publishes it)");
-    eprintln!("  check a mail:      {public}/verify  (the GH-… reference in any mail under {})", config.data_dir.join("mail/new").display());
+    eprintln!(
+        "\nServing the demo's store ({}):",
+        config.data_dir.display()
+    );
+    eprintln!(
+        "  status page:       {public}/status  (the breaker's incident is a draft until an operator publishes it)"
+    );
+    eprintln!(
+        "  check a mail:      {public}/verify  (the GH-… reference in any mail under {})",
+        config.data_dir.join("mail/new").display()
+    );
     eprintln!("  operator console:  {public}/console");
     // CONSOLE CREDENTIALS: the console's operator password login is being built
     // (issue 7); print alice's and bob's console sign-in here once it lands.
-    eprintln!("  admin API:         {public}/api/v1/admin/… with `Authorization: Bearer <alice's key above>`");
-    eprintln!("  a demo account:    any userNNNNN address in the mails, password \"{DEMO_PASSWORD}\"");
+    eprintln!(
+        "  admin API:         {public}/api/v1/admin/… with `Authorization: Bearer <alice's key above>`"
+    );
+    eprintln!(
+        "  a demo account:    any userNNNNN address in the mails, password \"{DEMO_PASSWORD}\""
+    );
 }
 
 /// Makes `dir` an empty demo directory: created if missing, emptied of what a
@@ -186,10 +198,7 @@ fn remove_entry(path: &Path) -> anyhow::Result<()> {
 /// URL and log format are taken from the environment (for `--serve`): an SMTP
 /// server or database set there for real use must never receive demo data.
 fn demo_config(dir: &Path) -> anyhow::Result<Config> {
-    let mut env = vec![(
-        "GATEHOUSE_DATA_DIR".to_owned(),
-        dir.display().to_string(),
-    )];
+    let mut env = vec![("GATEHOUSE_DATA_DIR".to_owned(), dir.display().to_string())];
     for key in [
         "GATEHOUSE_LISTEN",
         "GATEHOUSE_PUBLIC_URL",
@@ -291,7 +300,8 @@ impl Demo {
 
         let t = Instant::now();
         let mail = self.mail(&stuffing.reset, &halt.wrong).await?;
-        let audit_chain = match gatehouse_store::verify_audit_chain(self.app.store.as_ref()).await? {
+        let audit_chain = match gatehouse_store::verify_audit_chain(self.app.store.as_ref()).await?
+        {
             gatehouse_store::ChainReport::Intact { entries } => AuditChain {
                 intact: true,
                 entries,
@@ -362,8 +372,7 @@ impl Demo {
         for p in &pop.people {
             // Accounts older than the history: 31 days to a year and a half.
             let age_days = 31 + self.rng.below(520) as i64;
-            let created =
-                gatehouse_domain::Timestamp::from_millis(now_ms - age_days * 86_400_000);
+            let created = gatehouse_domain::Timestamp::from_millis(now_ms - age_days * 86_400_000);
             lines.push_str(
                 &serde_json::json!({
                     "email": p.email, "password_hash": hash, "created_at": created.to_rfc3339()
@@ -657,7 +666,12 @@ impl Demo {
             .into_iter()
             .find(|i| i.state.as_str() == "draft");
         // Every reset of the day, whatever its campaign: the budget's own count.
-        let resets_last_day = self.app.breaker_view().await.map_err(anyhow_app)?.used_last_day;
+        let resets_last_day = self
+            .app
+            .breaker_view()
+            .await
+            .map_err(anyhow_app)?
+            .used_last_day;
         let paused = campaigns
             .iter()
             .filter(|c| c.state == CampaignState::Paused)
@@ -722,8 +736,7 @@ impl Demo {
         stuffing_reset: &BTreeSet<String>,
         wrong: &BTreeSet<String>,
     ) -> anyhow::Result<MailReport> {
-        let delivery =
-            gatehouse_server::mail::Delivery::new(self.app.clone(), self.mailer.clone());
+        let delivery = gatehouse_server::mail::Delivery::new(self.app.clone(), self.mailer.clone());
         let deadline = Instant::now() + SETTLE;
         loop {
             delivery.drain().await?;
@@ -818,14 +831,11 @@ fn maildir_message_ids(maildir: &Path) -> anyhow::Result<Vec<String>> {
             let path = entry?.path();
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            let header = text
-                .lines()
-                .take_while(|l| !l.is_empty())
-                .find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("message-id")
-                        .then(|| value.trim().trim_matches(['<', '>']).to_owned())
-                });
+            let header = text.lines().take_while(|l| !l.is_empty()).find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("message-id")
+                    .then(|| value.trim().trim_matches(['<', '>']).to_owned())
+            });
             ids.push(header.unwrap_or_default());
         }
     }

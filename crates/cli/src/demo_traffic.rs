@@ -170,7 +170,10 @@ impl Population {
             (IpAddr::V4(ip), CARRIER_ASN)
         } else if rng.chance(0.1) {
             // Work, a café, a hotel: one of many networks.
-            (IpAddr::V4(Ipv4Addr::from(rng.v4())), 66_000 + rng.below(5000) as u32)
+            (
+                IpAddr::V4(Ipv4Addr::from(rng.v4())),
+                66_000 + rng.below(5000) as u32,
+            )
         } else {
             (IpAddr::V4(p.home), p.home_asn)
         }
@@ -320,7 +323,10 @@ mod tests {
             let pop = Population::generate(&mut rng, 1000);
             let attack = pop.stuffing(&mut rng, 0);
             (
-                pop.people.iter().map(|p| p.email.clone()).collect::<Vec<_>>(),
+                pop.people
+                    .iter()
+                    .map(|p| p.email.clone())
+                    .collect::<Vec<_>>(),
                 attack.victims,
             )
         };
@@ -336,7 +342,12 @@ mod tests {
         assert!((0.28..0.32).contains(&share), "{share}");
         let attack = pop.stuffing(&mut rng, 0);
         assert_eq!(attack.victims.len(), 28);
-        assert!(attack.events.windows(2).all(|w| w[0].time_ms <= w[1].time_ms));
+        assert!(
+            attack
+                .events
+                .windows(2)
+                .all(|w| w[0].time_ms <= w[1].time_ms)
+        );
     }
 
     #[test]

@@ -49,13 +49,19 @@ fn the_demo_tells_the_story_with_true_figures() {
     assert!(n(&s["true_takeovers"]) >= 5, "{s}");
     assert_eq!(s["accounts_reset"], s["true_takeovers"], "{s}");
     assert_eq!(s["exactly_the_takeovers"], true, "{s}");
-    assert_eq!((s["precision"].as_f64(), s["recall"].as_f64()), (Some(1.0), Some(1.0)));
+    assert_eq!(
+        (s["precision"].as_f64(), s["recall"].as_f64()),
+        (Some(1.0), Some(1.0))
+    );
 
     // The broken rule's preview: about 30 % of accounts, far above normal, a second operator.
     let b = &r["broken_rule"];
     let share = b["preview_share_of_accounts"].as_f64().unwrap();
     assert!((0.2..0.4).contains(&share), "{b}");
-    assert!(b["preview_multiple_of_normal"].as_f64().unwrap() > 10.0, "{b}");
+    assert!(
+        b["preview_multiple_of_normal"].as_f64().unwrap() > 10.0,
+        "{b}"
+    );
     assert_eq!(b["preview_needs_second_approval"], true, "{b}");
     assert!(
         b["self_approval_refused"]
@@ -89,7 +95,10 @@ fn the_demo_tells_the_story_with_true_figures() {
         "{h}"
     );
     assert_eq!(n(&h["resets_after_halt"]), 0, "{h}");
-    assert!(h["seconds_first_wrong_reset_to_halt"].as_f64().is_some(), "{h}");
+    assert!(
+        h["seconds_first_wrong_reset_to_halt"].as_f64().is_some(),
+        "{h}"
+    );
     assert_eq!(
         h["incident_draft_title"], "Unexpected password reset e-mails",
         "{h}"
@@ -105,7 +114,11 @@ fn the_demo_tells_the_story_with_true_figures() {
     // Notices counted from the maildir: the files are there, one per notice.
     assert_eq!(n(&m["in_maildir"]), mails_in(&dir), "{m}");
     let by_kind: u64 = m["by_kind"].as_object().unwrap().values().map(n).sum();
-    assert_eq!(by_kind, n(&m["in_maildir"]), "every mail is a notice in the outbox: {m}");
+    assert_eq!(
+        by_kind,
+        n(&m["in_maildir"]),
+        "every mail is a notice in the outbox: {m}"
+    );
     assert_eq!(
         n(&m["forced_reset_takeovers"]) + n(&m["forced_reset_wrong"]) + n(&m["forced_reset_held"]),
         n(&s["accounts_reset"]) + wrong,
