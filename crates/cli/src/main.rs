@@ -164,13 +164,8 @@ enum AuditCommand {
 }
 
 fn init_tracing(format: LogFormat) {
-    init_tracing_with(format, "info");
-}
-
-/// Logging to stderr at `RUST_LOG`, or `default` when it is not set.
-fn init_tracing_with(format: LogFormat, default: &str) {
     let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -204,12 +199,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     // The demo makes its own configuration (defaults and its directory).
     if let Command::Demo(args) = cli.command {
-        // The report says what happened; logs (RUST_LOG) are for debugging it.
-        // With --serve the server's errors are shown as `serve` shows them.
-        init_tracing_with(LogFormat::Text, if args.serve { "error" } else { "off" });
+        let quiet_logs = init_demo_tracing();
         let (code, serve_config) = demo_cmd::run(args).await?;
         return match serve_config {
-            Some(config) => serve(config).await,
+            Some(config) => {
+                // From here on it is `serve`: its logs, as `serve` shows them.
+                if let Some(handle) = quiet_logs {
+                    let _ = handle.reload(tracing_subscriber::EnvFilter::new("info"));
+                }
+                serve(config).await
+            }
             None => Ok(code),
         };
     }
@@ -280,6 +279,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             unreachable!("handled above")
         }
     }
+}
+
+/// Logging for `gatehouse demo`: off while it plays (the report says what
+/// happened; the breaker's trip would be logged as an error in the middle of
+/// it), unless `RUST_LOG` asks. Returns the handle that turns `serve`'s usual
+/// logs on after the report, when `RUST_LOG` did not choose.
+fn init_demo_tracing() -> Option<
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>,
+> {
+    use tracing_subscriber::prelude::*;
+    let chosen = tracing_subscriber::EnvFilter::try_from_default_env().ok();
+    let quiet = chosen.is_none();
+    let filter = chosen.unwrap_or_else(|| tracing_subscriber::EnvFilter::new("off"));
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .init();
+    quiet.then_some(handle)
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
