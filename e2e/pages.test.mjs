@@ -1,218 +1,29 @@
-// End-to-end tests of Gatehouse's HTML pages in a real headless Chromium.
-//
-// Run through scripts/e2e.sh, which builds and starts a server and sets:
-//   GATEHOUSE_E2E_BASE_URL     the server's origin, e.g. http://127.0.0.1:41234
-//   GATEHOUSE_E2E_SCREENSHOTS  where to put full-page screenshots
-//                              (default: <repo>/test-output/screenshots)
-//   GATEHOUSE_E2E_CHROMIUM     the browser (default /usr/bin/chromium)
-//   GATEHOUSE_E2E_MAIL_DIR     where the test SMTP server (Postfix's smtp-sink)
-//                              dumps the messages it receives
-//
-// Each test uses its own browser context (own cookies) and its own account,
-// so the tests do not depend on each other's order.
+// End-to-end tests of Gatehouse's account pages in a real headless Chromium:
+// sign-up, sign-in, settings, password recovery and /verify.
+// Run through scripts/e2e.sh (see harness.mjs for the settings it passes).
 
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { simpleParser } from 'mailparser';
-import { chromium } from 'playwright-core';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const BASE = (process.env.GATEHOUSE_E2E_BASE_URL ?? '').replace(/\/$/, '');
-if (!BASE) {
-  throw new Error('GATEHOUSE_E2E_BASE_URL is not set: run the tests with scripts/e2e.sh');
-}
-const SHOTS = resolve(
-  process.env.GATEHOUSE_E2E_SCREENSHOTS ?? join(here, '..', 'test-output', 'screenshots'),
-);
-const MAIL_DIR = process.env.GATEHOUSE_E2E_MAIL_DIR;
-const CHROMIUM = process.env.GATEHOUSE_E2E_CHROMIUM ?? '/usr/bin/chromium';
-
-// Flags: no sandbox (root), and no background traffic (closed network).
-const LAUNCH_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-// A password long enough for the default policy (15 characters).
-const PASSWORD = 'correct horse battery staple';
-const NEW_PASSWORD = 'purple elephant umbrella sunrise';
-const WRONG_PASSWORD = 'not the password at all, really';
-
-// The login throttle counts failures per client address, for an hour, in the
-// database. So that runs on a reused database (GATEHOUSE_E2E_DATABASE_URL) do not
-// add up, and so that sign-ups (limited per network) do not either, each browser
-// context poses as its own client: scripts/e2e.sh trusts X-Forwarded-For from
-// loopback, and each context's requests carry a random address from the
-// benchmarking range 198.18.0.0/15. (Without that trust the header is ignored
-// and the client is 127.0.0.1.)
-const rnd = (n) => Math.floor(Math.random() * n);
-const clientHeaders = () => ({ 'x-forwarded-for': `198.${18 + rnd(2)}.${rnd(256)}.${1 + rnd(254)}` });
-
-let browser;
-let counter = 0;
-
-/** A fresh address for each account, unique across runs on the same database. */
-function freshEmail(tag) {
-  counter += 1;
-  const stamp = `${Date.now().toString(36)}${process.pid.toString(36)}${counter}`;
-  return `e2e-${tag}-${stamp}@example.org`;
-}
-
-/** A new browser context and page; collects console errors (CSP violations show up there). */
-async function newPage(t) {
-  const context = await browser.newContext({
-    viewport: { width: 1024, height: 768 },
-    extraHTTPHeaders: clientHeaders(),
-  });
-  const page = await context.newPage();
-  page.setDefaultTimeout(10_000);
-  page.setDefaultNavigationTimeout(15_000);
-  const problems = [];
-  page.on('console', (m) => {
-    // "Failed to load resource" is a status of 400 or more: judged below, by URL.
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) {
-      problems.push(`console: ${m.text()}`);
-    }
-  });
-  page.on('response', (r) => {
-    // Documents' statuses are asserted by the tests; a failing style sheet is a problem.
-    // Chromium asks for /favicon.ico on its own; the pages do not link one.
-    const path = new URL(r.url()).pathname;
-    if (r.status() >= 400 && !r.request().isNavigationRequest() && path !== '/favicon.ico') {
-      problems.push(`${r.status()} for ${r.request().method()} ${path}`);
-    }
-  });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-  t.after(async () => {
-    await context.close();
-  });
-  return { context, page, problems };
-}
-
-/** Fails if the browser logged errors (CSP violations, script errors) or a sub-resource failed. */
-function assertNoProblems(problems) {
-  assert.deepEqual(problems, [], 'the browser reported problems');
-}
-
-async function screenshot(page, name) {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-/**
- * Clicks a submit button (given by its exact accessible name, or as a locator)
- * and waits for the POST's response and the page it leads to. Returns the
- * POST's response (before any redirect).
- */
-async function submit(page, button) {
-  const response = page.waitForResponse(
-    (r) => r.request().method() === 'POST' && r.request().isNavigationRequest(),
-  );
-  const target = typeof button === 'string' ? page.getByRole('button', { name: button, exact: true }) : button;
-  await target.click();
-  const r = await response;
-  await page.waitForLoadState('load');
-  return r;
-}
-
-async function api(method, path, { body, token } = {}) {
-  const headers = clientHeaders();
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  if (token) headers.authorization = `Bearer ${token}`;
-  const r = await fetch(`${BASE}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  let json;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: r.status, json, text };
-}
-
-async function signUpInBrowser(page, email, password = PASSWORD) {
-  await page.goto(`${BASE}/signup`);
-  await page.getByLabel('E-mail address', { exact: true }).fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByLabel('Repeat the password', { exact: true }).fill(password);
-  const r = await submit(page, 'Create account');
-  assert.equal(r.status(), 303, `POST /signup answered ${r.status()}: ${await r.text().catch(() => '')}`);
-  assert.equal(new URL(page.url()).pathname, '/settings');
-}
-
-async function logInInBrowser(page, email, password) {
-  await page.goto(`${BASE}/login`);
-  await page.getByLabel('E-mail address', { exact: true }).fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  return submit(page, 'Sign in');
-}
-
-async function signedInAs(page) {
-  const p = page.locator('main p', { hasText: 'Signed in as' });
-  return (await p.locator('strong').textContent())?.trim();
-}
-
-async function noticeText(page) {
-  const n = page.locator('main [role="status"]');
-  return (await n.count()) ? (await n.first().textContent()).trim() : null;
-}
-
-async function errorText(page) {
-  const e = page.locator('main [role="alert"]');
-  return (await e.count()) ? (await e.first().textContent()).trim() : null;
-}
-
-/** The rows of the sessions table, as [device, address, signed in, last active, action] texts. */
-async function sessionRows(page) {
-  return page
-    .locator('table tbody tr')
-    .evaluateAll((rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())));
-}
-
-/**
- * The newest message the SMTP server received for `to` whose subject matches,
- * parsed; waits up to 30 s. smtp-sink writes one file per message, headed by
- * X-Rcpt-Args with the envelope recipient.
- */
-async function mailTo(to, subject) {
-  assert.ok(MAIL_DIR, 'GATEHOUSE_E2E_MAIL_DIR is not set: run the tests with scripts/e2e.sh');
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    for (const name of readdirSync(MAIL_DIR).sort().reverse()) {
-      const raw = readFileSync(join(MAIL_DIR, name));
-      if (!raw.includes(`X-Rcpt-Args: <${to}>`)) continue;
-      const mail = await simpleParser(raw);
-      // A file still being written has no complete text part yet.
-      if (subject.test(mail.subject ?? '') && /Reference: GH-/.test(mail.text ?? '')) return mail;
-    }
-    assert.ok(Date.now() < deadline, `no mail to ${to} matching ${subject} within 30 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-before(async () => {
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
-  const h = await api('GET', '/healthz');
-  assert.equal(h.status, 200, `the server at ${BASE} is not healthy: ${h.text}`);
-});
-
-after(async () => {
-  await browser?.close();
-});
+import {
+  BASE,
+  PASSWORD,
+  NEW_PASSWORD,
+  WRONG_PASSWORD,
+  browser,
+  freshEmail,
+  newPage,
+  assertNoProblems,
+  screenshot,
+  submit,
+  api,
+  signUpInBrowser,
+  logInInBrowser,
+  signedInAs,
+  noticeText,
+  errorText,
+  sessionRows,
+  mailTo,
+} from './harness.mjs';
 
 describe('Gatehouse pages', () => {
   test('sign up through the form lands on settings showing the e-mail', async (t) => {

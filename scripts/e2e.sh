@@ -3,8 +3,9 @@
 # Debian machine:
 #   scripts/e2e.sh [extra arguments for `node --test`]
 # Installs Chromium if missing, installs the test's npm packages (npm ci),
-# builds gatehouse, starts `gatehouse serve` on a free loopback port with a
-# throwaway data directory, runs e2e/pages.test.mjs, and stops the server.
+# builds gatehouse, creates two console operators, starts `gatehouse serve` on a
+# free loopback port with a throwaway data directory, runs e2e/pages.test.mjs
+# and e2e/console.test.mjs, and stops the server.
 # Exits non-zero if anything fails.
 #
 # Environment:
@@ -97,7 +98,20 @@ sink_pid=$!
 export GATEHOUSE_SMTP_URL="smtp://127.0.0.1:$smtp_port"
 log "smtp-sink pid $sink_pid on port $smtp_port, dumping to $mail_dir"
 
-"$bin" serve >"$server_log" 2>&1 &
+# Two console operators (a campaign over many accounts needs a second approver),
+# made with the CLI as an administrator would; unique per run, so a reused
+# database (GATEHOUSE_E2E_DATABASE_URL) takes them too.
+: >"$server_log"
+operators=()
+for name in ann bob; do
+  op_email="e2e-$name-$(date +%s%N)@ops.example"
+  "$bin" operator create --email "$op_email" >/dev/null 2>>"$server_log"
+  op_password=$("$bin" operator password --email "$op_email" --generate 2>>"$server_log")
+  operators+=("$op_email:$op_password")
+done
+export GATEHOUSE_E2E_OPERATORS="${operators[0]},${operators[1]}"
+
+"$bin" serve >>"$server_log" 2>&1 &
 server_pid=$!
 log "server pid $server_pid on $GATEHOUSE_PUBLIC_URL (log: ${server_log#"$root"/})"
 
@@ -122,7 +136,7 @@ status=0
   GATEHOUSE_E2E_BASE_URL="$GATEHOUSE_PUBLIC_URL" \
   GATEHOUSE_E2E_SCREENSHOTS="$out_dir/screenshots" \
   GATEHOUSE_E2E_MAIL_DIR="$mail_dir" \
-    node --test --test-concurrency=1 --test-reporter=spec "$@" pages.test.mjs
+    node --test --test-concurrency=1 --test-reporter=spec "$@" pages.test.mjs console.test.mjs
 ) || status=$?
 if [ "$status" != 0 ]; then
   log "tests failed; last lines of the server log:"

@@ -155,6 +155,16 @@ enum OperatorCommand {
         #[arg(long)]
         email: String,
     },
+    /// Set or replace an operator's console password (signs out their console
+    /// sessions). Reads it without echo from a terminal, or the first line of stdin.
+    Password {
+        /// The operator's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// Generate a strong password and print it once instead of reading one.
+        #[arg(long)]
+        generate: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -252,6 +262,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", key.expose());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Operator {
+            command: OperatorCommand::Password { email, generate },
+        } => operator_password(config, &email, generate).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -463,4 +476,62 @@ async fn import(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `operator password`: sets an operator's console password.
+async fn operator_password(
+    config: gatehouse_server::config::Config,
+    email: &str,
+    generate: bool,
+) -> anyhow::Result<ExitCode> {
+    use secrecy::ExposeSecret;
+    let password = if generate {
+        generated_password()
+    } else {
+        read_new_password()?
+    };
+    let app = gatehouse_server::build_app(config).await?;
+    let op = app
+        .set_operator_password(email, password.expose_secret())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    eprintln!("console password set for operator {} ({})", op.id, op.email);
+    if generate {
+        eprintln!("password (shown once; store it in a password manager):");
+        println!("{}", password.expose_secret());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// 24 characters from a 32-letter alphabet: 120 bits from the OS RNG.
+fn generated_password() -> secrecy::SecretString {
+    const ALPHABET: &[u8; 32] = b"abcdefghjkmnpqrstuvwxyz23456789-";
+    let mut bytes = zeroize::Zeroizing::new([0u8; 24]);
+    gatehouse_domain::Entropy::fill(&gatehouse_domain::OsEntropy, bytes.as_mut());
+    let text: String = bytes
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(b & 31)]))
+        .collect();
+    secrecy::SecretString::from(text)
+}
+
+/// A new password typed twice without echo, or the first line of stdin.
+fn read_new_password() -> anyhow::Result<secrecy::SecretString> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        eprint!("new console password: ");
+        let first = zeroize::Zeroizing::new(rpassword::read_password()?);
+        eprint!("again: ");
+        let second = zeroize::Zeroizing::new(rpassword::read_password()?);
+        anyhow::ensure!(
+            *first == *second,
+            "the two passwords differ; nothing changed"
+        );
+        return Ok(secrecy::SecretString::from(first.to_string()));
+    }
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin().lock().read_line(&mut line)?;
+    let trimmed = line.trim_end_matches(['\r', '\n']);
+    anyhow::ensure!(!trimmed.is_empty(), "no password on stdin; nothing changed");
+    Ok(secrecy::SecretString::from(trimmed.to_owned()))
 }

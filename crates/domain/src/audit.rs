@@ -99,6 +99,12 @@ pub enum AuditAction {
     StatusSubscribed,
     /// A subscriber left.
     StatusUnsubscribed,
+    /// An operator's console password was set or replaced (their console sessions end).
+    OperatorPasswordSet,
+    /// An operator signed in to the console.
+    OperatorSignedIn,
+    /// An operator signed out of the console.
+    OperatorSignedOut,
 }
 
 impl AuditAction {
@@ -142,6 +148,9 @@ impl AuditAction {
             Self::StatusSubscribeRequested => "status.subscribe_requested",
             Self::StatusSubscribed => "status.subscribed",
             Self::StatusUnsubscribed => "status.unsubscribed",
+            Self::OperatorPasswordSet => "operator.password_set",
+            Self::OperatorSignedIn => "operator.signed_in",
+            Self::OperatorSignedOut => "operator.signed_out",
         }
     }
 }

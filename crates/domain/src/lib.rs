@@ -35,5 +35,5 @@ pub use session::SessionState;
 pub use time::Timestamp;
 pub use token::{
     ApiKey, RecoveryToken, SessionToken, StatusConfirmToken, TokenError, TokenHash,
-    UnsubscribeToken,
+    UnsubscribeToken, console_csrf_token, csrf_matches,
 };

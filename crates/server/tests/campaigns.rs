@@ -15,25 +15,6 @@ use support::*;
 
 const PW: &str = "correct horse battery staple";
 
-/// `n` accounts that can sign in (imported with a real hash: no sign-up limit).
-async fn people(t: &TestApp, n: usize) -> Vec<String> {
-    let hash = t
-        .app
-        .hasher
-        .hash_now(PW, &gatehouse_domain::OsEntropy)
-        .unwrap();
-    let emails: Vec<String> = (0..n).map(|i| format!("p{i}@example.com")).collect();
-    let lines: String = emails
-        .iter()
-        .map(|e| format!("{}\n", json!({"email": e, "password_hash": hash})))
-        .collect();
-    t.app
-        .import_accounts(lines.as_bytes(), 100, |_| {})
-        .await
-        .unwrap();
-    emails
-}
-
 async fn operator(t: &TestApp, email: &str) -> String {
     let (_op, key) = t.app.create_operator(email).await.unwrap();
     key.expose().to_owned()
@@ -79,7 +60,7 @@ async fn claimable(t: &TestApp, kind: &str) -> Vec<(String, Value)> {
 /// pending findings. Returns an operator key.
 async fn enforced_stuffing_takeover(t: &TestApp, description: Option<&str>) -> String {
     t.app.install_rules().await.unwrap();
-    let victims = people(t, 3).await;
+    let victims = t.people(3, PW).await;
     let ops = operator(t, "ops@ops.example").await;
     let mut rule = json!({
         "id": "credential-stuffing", "detector": "credential_stuffing",
@@ -123,7 +104,7 @@ async fn login_status(t: &TestApp, email: &str, password: &str) -> StatusCode {
 both_engines!(
     an_operator_campaign_from_preview_to_undo,
     |t: TestApp| async move {
-        let emails = people(&t, 3).await;
+        let emails = t.people(3, PW).await;
         let mut tokens = Vec::new();
         for e in &emails {
             tokens.push(t.log_in(e, PW).await);
@@ -409,7 +390,7 @@ both_engines!(
 both_engines!(
     people_reporting_the_notice_as_unexpected_pause_the_campaign,
     |t: TestApp| async move {
-        let emails = people(&t, 10).await;
+        let emails = t.people(10, PW).await;
         let ann = operator(&t, "ann@ops.example").await;
         let c = ok(post(
             &t,

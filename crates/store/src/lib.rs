@@ -27,7 +27,7 @@ use gatehouse_domain::audit::NewAuditEntry;
 use gatehouse_domain::campaign::CampaignState;
 use gatehouse_domain::throttle::{ThrottlePolicy, ThrottleState};
 use gatehouse_domain::{
-    AccountId, CampaignId, NoticeId, RecoveryId, SessionId, Timestamp, TokenHash,
+    AccountId, CampaignId, NoticeId, OperatorId, RecoveryId, SessionId, Timestamp, TokenHash,
 };
 
 pub use audit_verify::{ChainReport, verify_audit_chain};
@@ -176,6 +176,53 @@ pub trait OperatorStore {
 
     /// The enabled operator with this e-mail key (the CLI names operators so).
     async fn operator_by_email(&self, email_key: &str) -> Result<Option<Operator>>;
+}
+
+/// The operator console: operators' passwords, console sessions, and the
+/// lookups its pages need.
+#[async_trait]
+pub trait ConsoleStore {
+    /// Sets (or replaces) an operator's console password and ends their console
+    /// sessions, with the audit entry. `NotFound` if no enabled operator has this id.
+    async fn set_operator_password(
+        &self,
+        operator: OperatorId,
+        password_hash: &str,
+        now: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<()>;
+
+    /// The enabled operator with this e-mail key and their password hash.
+    async fn operator_login(&self, email_key: &str) -> Result<Option<OperatorLogin>>;
+
+    /// Opens a console session, with the audit entry.
+    async fn create_console_session(
+        &self,
+        new: &NewConsoleSession,
+        audit: NewAuditEntry,
+    ) -> Result<()>;
+
+    /// The console session holding this token, if its operator is enabled
+    /// (ended or expired sessions are returned too: the caller decides).
+    async fn console_session(&self, token: &TokenHash) -> Result<Option<ConsoleSession>>;
+
+    /// Records activity on a console session (only ever moves forward).
+    async fn touch_console_session(&self, id: SessionId, now: Timestamp) -> Result<()>;
+
+    /// Ends a console session, with the audit entry. `false` if it had ended already.
+    async fn end_console_session(
+        &self,
+        id: SessionId,
+        now: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<bool>;
+
+    /// Audit entries with `seq < before` (all if `None`), newest first, at most `limit`.
+    async fn audit_latest(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>>;
+
+    /// Accounts whose e-mail key starts with `prefix` (already lower-cased),
+    /// or whose id is `prefix`; at most `limit`, by e-mail.
+    async fn search_accounts(&self, prefix: &str, limit: i64) -> Result<Vec<Account>>;
 }
 
 /// The audit log.
@@ -635,6 +682,7 @@ pub trait Store:
     + SessionStore
     + ThrottleStore
     + OperatorStore
+    + ConsoleStore
     + AuditStore
     + OutboxStore
     + RecoveryStore

@@ -162,6 +162,53 @@ impl Operator {
     }
 }
 
+/// An operator with their console password hash, for a console sign-in.
+#[derive(Clone, Debug)]
+pub struct OperatorLogin {
+    /// The operator (enabled).
+    pub operator: Operator,
+    /// argon2id PHC string; `None`: no console access yet.
+    pub password_hash: Option<String>,
+}
+
+/// A console session to create.
+#[derive(Clone, Debug)]
+pub struct NewConsoleSession {
+    /// New id.
+    pub id: SessionId,
+    /// Who signed in.
+    pub operator: OperatorId,
+    /// Digest of the cookie's token.
+    pub token_hash: TokenHash,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Absolute end.
+    pub expires_at: Timestamp,
+    /// Client address at sign-in.
+    pub ip: Option<String>,
+    /// User agent at sign-in.
+    pub user_agent: Option<String>,
+}
+
+/// A stored console session with its operator.
+#[derive(Clone, Debug)]
+pub struct ConsoleSession {
+    /// Id.
+    pub id: SessionId,
+    /// The operator (only returned while enabled).
+    pub operator: Operator,
+    /// Digest of the token.
+    pub token_hash: TokenHash,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last request.
+    pub last_seen_at: Timestamp,
+    /// Absolute end.
+    pub expires_at: Timestamp,
+    /// Ended (signed out, or password replaced).
+    pub ended_at: Option<Timestamp>,
+}
+
 /// A stored audit entry.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditEntry {

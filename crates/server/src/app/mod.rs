@@ -10,6 +10,7 @@ mod accounts;
 pub mod backtest;
 pub mod breach;
 pub mod campaigns;
+pub mod console;
 mod error;
 pub mod evaluate;
 pub mod events;

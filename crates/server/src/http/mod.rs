@@ -4,6 +4,7 @@
 pub mod api;
 pub mod breach_api;
 pub mod campaigns_api;
+pub mod console;
 pub mod cookies;
 pub mod error;
 pub mod events_api;
@@ -116,6 +117,7 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
         .merge(api)
         .merge(pages::router())
         .merge(status_pages::router())
+        .merge(console::router())
         .route("/metrics", get(|| async { metrics::handle().render() }))
         .route(
             "/openapi.json",

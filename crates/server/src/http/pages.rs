@@ -138,7 +138,7 @@ fn action_failed(e: AppError) -> Response {
 }
 
 /// `2026-11-26T18:19:05.123Z` → `2026-11-26 18:19 UTC`, for people.
-fn readable(t: gatehouse_domain::Timestamp) -> String {
+pub(crate) fn readable(t: gatehouse_domain::Timestamp) -> String {
     let s = t.to_rfc3339();
     match (s.get(..10), s.get(11..16)) {
         (Some(d), Some(hm)) => format!("{d} {hm} UTC"),

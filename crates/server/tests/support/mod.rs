@@ -238,6 +238,31 @@ impl TestApp {
         );
     }
 
+    /// `n` accounts `p0@example.com`… that sign in with `password`, imported with
+    /// a real hash (no sign-up limit, no argon2 per account).
+    pub async fn people(&self, n: usize, password: &str) -> Vec<String> {
+        let hash = self
+            .app
+            .hasher
+            .hash_now(password, &gatehouse_domain::OsEntropy)
+            .unwrap();
+        let emails: Vec<String> = (0..n).map(|i| format!("p{i}@example.com")).collect();
+        let lines: String = emails
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}\n",
+                    serde_json::json!({"email": e, "password_hash": hash})
+                )
+            })
+            .collect();
+        self.app
+            .import_accounts(lines.as_bytes(), 100, |_| {})
+            .await
+            .unwrap();
+        emails
+    }
+
     /// Logs in from a separate client (another device) and returns the bearer token.
     pub async fn log_in(&self, email: &str, password: &str) -> String {
         let other = reqwest::Client::builder()

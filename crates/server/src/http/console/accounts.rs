@@ -1,0 +1,140 @@
+//! Accounts in the console: search by address, one account's credential,
+//! sessions and findings, and a forced reset (always a one-account campaign).
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use gatehouse_domain::AccountId;
+use gatehouse_store::FindingFilter;
+use serde::Deserialize;
+
+use super::{Console, FindingRow, Layout, PageResult};
+use crate::app::{App, AppError};
+use crate::http::pages::readable;
+
+pub(super) fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/console/accounts", get(search))
+        .route("/console/accounts/{id}", get(show))
+}
+
+struct AccountRow {
+    id: String,
+    email: String,
+    created: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "console/accounts.html")]
+struct SearchPage {
+    layout: Layout,
+    q: String,
+    results: Vec<AccountRow>,
+    searched: bool,
+}
+
+#[derive(Deserialize, Default)]
+struct SearchQuery {
+    q: Option<String>,
+}
+
+async fn search(
+    State(app): State<Arc<App>>,
+    Console(who): Console,
+    Query(q): Query<SearchQuery>,
+) -> PageResult {
+    let query = q.q.unwrap_or_default();
+    let results = app
+        .search_accounts(&query)
+        .await?
+        .into_iter()
+        .map(|a| AccountRow {
+            id: a.id.to_string(),
+            email: a.email,
+            created: readable(a.created_at),
+        })
+        .collect();
+    Ok(SearchPage {
+        layout: Layout::new(&who, "accounts"),
+        searched: !query.trim().is_empty(),
+        q: query,
+        results,
+    }
+    .into_response())
+}
+
+struct SessionRow {
+    ip: String,
+    user_agent: String,
+    created: String,
+    last_seen: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "console/account.html")]
+struct AccountPage {
+    layout: Layout,
+    id: String,
+    email: String,
+    created: String,
+    credential: &'static str,
+    password_changed: String,
+    sessions: Vec<SessionRow>,
+    findings: Vec<FindingRow>,
+}
+
+async fn show(
+    State(app): State<Arc<App>>,
+    Console(who): Console,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id: AccountId = id.parse().map_err(|_| AppError::NotFound("account"))?;
+    let account = app
+        .store
+        .account(id)
+        .await?
+        .ok_or(AppError::NotFound("account"))?;
+    let record = app
+        .store
+        .login_record(&account.email.to_lowercase())
+        .await?;
+    let now = app.clock.now();
+    let sessions = app
+        .store
+        .active_sessions(id, now)
+        .await?
+        .into_iter()
+        .map(|s| SessionRow {
+            ip: s.ip.unwrap_or_default(),
+            user_agent: s.user_agent.unwrap_or_default(),
+            created: readable(s.created_at),
+            last_seen: readable(s.last_seen_at),
+        })
+        .collect();
+    let findings = app
+        .findings(&FindingFilter {
+            account: Some(id),
+            limit: 50,
+            ..FindingFilter::default()
+        })
+        .await?
+        .into_iter()
+        .map(FindingRow::from)
+        .collect();
+    Ok(AccountPage {
+        layout: Layout::new(&who, "accounts"),
+        id: account.id.to_string(),
+        email: account.email,
+        created: readable(account.created_at),
+        credential: record.as_ref().map_or("none", |r| r.state.as_str()),
+        password_changed: record.map(|r| readable(r.changed_at)).unwrap_or_default(),
+        sessions,
+        findings,
+    }
+    .into_response())
+}

@@ -1,0 +1,409 @@
+//! Campaigns in the console: the list, a new campaign from a list of
+//! accounts, one campaign's preview, approval, stages and live progress,
+//! pause/resume/abort, and undo (preview first).
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use gatehouse_domain::CampaignId;
+use gatehouse_domain::campaign::{CampaignState, StagePlan};
+use gatehouse_store::CampaignRecord;
+use serde::Deserialize;
+
+use super::{Console, ConsoleAction, Flash, Layout, PageResult, done};
+use crate::app::campaigns::{CampaignSpec, Preview, UndoReport};
+use crate::app::{App, AppError};
+use crate::http::pages::readable;
+
+pub(super) fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/console/campaigns", get(list).post(create))
+        .route("/console/campaigns/{id}", get(show))
+        .route("/console/campaigns/{id}/preview", post(preview))
+        .route("/console/campaigns/{id}/approve", post(approve))
+        .route("/console/campaigns/{id}/command", post(command))
+        .route("/console/campaigns/{id}/undo", get(undo_preview).post(undo))
+}
+
+fn campaign_id(s: &str) -> Result<CampaignId, AppError> {
+    s.parse().map_err(|_| AppError::NotFound("campaign"))
+}
+
+fn path_of(id: CampaignId) -> String {
+    format!("/console/campaigns/{id}")
+}
+
+struct Row {
+    id: String,
+    name: String,
+    state: &'static str,
+    automatic: bool,
+    applied: i64,
+    targets: i64,
+    created: String,
+    created_by: String,
+}
+
+impl From<CampaignRecord> for Row {
+    fn from(c: CampaignRecord) -> Self {
+        Self {
+            id: c.id.to_string(),
+            name: c.name,
+            state: c.state.as_str(),
+            automatic: c.automatic,
+            applied: c.applied,
+            targets: c.target_count,
+            created: readable(c.created_at),
+            created_by: c.created_by,
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "console/campaigns.html")]
+struct ListPage {
+    layout: Layout,
+    campaigns: Vec<Row>,
+    /// Prefill for the new-campaign form (from an account page's "force reset").
+    prefill: String,
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    ok: Option<String>,
+    account: Option<String>,
+}
+
+async fn list(
+    State(app): State<Arc<App>>,
+    Console(who): Console,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let campaigns = app
+        .store
+        .campaigns(None, 200)
+        .await?
+        .into_iter()
+        .map(Row::from)
+        .collect();
+    Ok(ListPage {
+        layout: Layout::new(&who, "campaigns").with_notice(q.ok.as_deref()),
+        campaigns,
+        prefill: q.account.unwrap_or_default(),
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct CreateForm {
+    name: String,
+    reason: String,
+    /// One address or id per line (commas and spaces also separate).
+    accounts: String,
+    rate_per_minute: Option<String>,
+    bake_secs: Option<String>,
+}
+
+/// An optional whole number from a form field ("" = default).
+fn optional_number(field: &'static str, v: Option<&str>) -> Result<Option<u32>, AppError> {
+    match v.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|_| AppError::Invalid {
+            field,
+            message: format!("{field} must be a whole number, not {s:?}"),
+        }),
+    }
+}
+
+fn spec_from(f: CreateForm) -> Result<CampaignSpec, AppError> {
+    Ok(CampaignSpec {
+        name: f.name,
+        reason: f.reason,
+        accounts: f
+            .accounts
+            .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        stages: None,
+        rate_per_minute: optional_number("rate_per_minute", f.rate_per_minute.as_deref())?,
+        bake_secs: optional_number("bake_secs", f.bake_secs.as_deref())?,
+    })
+}
+
+async fn create(State(app): State<Arc<App>>, a: ConsoleAction<CreateForm>) -> PageResult {
+    let spec = spec_from(a.form)?;
+    let c = app.create_campaign(spec, a.who.operator.actor()).await?;
+    Ok(done(&path_of(c.id), "created"))
+}
+
+struct SampleRow {
+    email: String,
+    explanation: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "console/campaign.html")]
+struct CampaignPage {
+    layout: Layout,
+    c: Row,
+    reason: String,
+    source: &'static str,
+    rule: String,
+    approved_by: String,
+    paused_reason: String,
+    state: CampaignState,
+    needs_second_approval: bool,
+    /// The signed-in operator created it (and so cannot approve it).
+    own: bool,
+    snapshot: String,
+    preview: Option<Preview>,
+    sample: Vec<SampleRow>,
+    targets: Vec<(String, i64)>,
+    stages: Vec<StageRow>,
+    rate_per_minute: i64,
+    bake_secs: i64,
+    stage_started: String,
+}
+
+struct StageRow {
+    number: usize,
+    upto: u64,
+    status: &'static str,
+}
+
+fn stage_rows(c: &CampaignRecord, preview: Option<&Preview>) -> Vec<StageRow> {
+    let boundaries = match preview {
+        Some(p) => p.stages.clone(),
+        None => serde_json::from_value::<StagePlan>(c.stage_plan.clone())
+            .unwrap_or_default()
+            .boundaries(u64::try_from(c.target_count).unwrap_or(0)),
+    };
+    let current = usize::try_from(c.stage).unwrap_or(0);
+    let started = matches!(
+        c.state,
+        CampaignState::Running
+            | CampaignState::Paused
+            | CampaignState::Completed
+            | CampaignState::Aborted
+            | CampaignState::Undoing
+            | CampaignState::Undone
+    );
+    boundaries
+        .into_iter()
+        .enumerate()
+        .map(|(i, upto)| StageRow {
+            number: i + 1,
+            upto,
+            status: if !started {
+                "planned"
+            } else if c.state == CampaignState::Completed
+                || i < current
+                || (u64::try_from(c.applied).unwrap_or(0) >= upto)
+            {
+                "done"
+            } else if i == current {
+                "current"
+            } else {
+                "planned"
+            },
+        })
+        .collect()
+}
+
+async fn show(
+    State(app): State<Arc<App>>,
+    Console(who): Console,
+    Path(id): Path<String>,
+    Query(flash): Query<Flash>,
+) -> PageResult {
+    let id = campaign_id(&id)?;
+    let c = app.campaign(id).await?;
+    let targets = app
+        .store
+        .campaign_target_counts(id)
+        .await?
+        .into_iter()
+        .map(|(s, n)| (s.as_str().to_owned(), n))
+        .collect();
+    let preview: Option<Preview> = c
+        .preview
+        .clone()
+        .and_then(|p| serde_json::from_value(p).ok());
+    let sample = preview
+        .as_ref()
+        .map(|p| {
+            p.sample
+                .iter()
+                .map(|s| SampleRow {
+                    email: s["email"].as_str().unwrap_or_default().to_owned(),
+                    explanation: s["evidence"]["explanation"]
+                        .as_str()
+                        .unwrap_or("named by an operator")
+                        .to_owned(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let stages = stage_rows(&c, preview.as_ref());
+    let own = c.created_by == format!("operator:{}", who.operator.id);
+    Ok(CampaignPage {
+        layout: Layout::new(&who, "campaigns").with_notice(flash.ok.as_deref()),
+        reason: c.reason.clone(),
+        source: c.source.as_str(),
+        rule: c
+            .rule_id
+            .as_ref()
+            .map(|r| format!("{r} v{}", c.rule_version.unwrap_or(0)))
+            .unwrap_or_default(),
+        approved_by: c.approved_by.clone().unwrap_or_default(),
+        paused_reason: c.paused_reason.clone().unwrap_or_default(),
+        state: c.state,
+        needs_second_approval: c.needs_second_approval,
+        own,
+        snapshot: c.snapshot_hash.clone().unwrap_or_default(),
+        preview,
+        sample,
+        targets,
+        stages,
+        rate_per_minute: c.rate_per_minute,
+        bake_secs: c.bake_secs,
+        stage_started: c.stage_started_at.map(readable).unwrap_or_default(),
+        c: Row::from(c),
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn preview(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    a: ConsoleAction<Empty>,
+) -> PageResult {
+    let id = campaign_id(&id)?;
+    app.preview_campaign(id, a.who.operator.actor()).await?;
+    Ok(done(&path_of(id), "previewed"))
+}
+
+#[derive(Deserialize)]
+struct ApproveForm {
+    /// The snapshot the operator saw: approval binds to it.
+    snapshot: String,
+}
+
+async fn approve(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    a: ConsoleAction<ApproveForm>,
+) -> PageResult {
+    let id = campaign_id(&id)?;
+
+    app.approve_campaign(id, &a.form.snapshot, a.who.operator.actor())
+        .await?;
+    Ok(done(&path_of(id), "approved"))
+}
+
+#[derive(Deserialize)]
+struct CommandForm {
+    command: String,
+    reason: Option<String>,
+}
+
+async fn command(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    a: ConsoleAction<CommandForm>,
+) -> PageResult {
+    let id = campaign_id(&id)?;
+    let reason = a.form.reason.filter(|r| !r.trim().is_empty());
+
+    app.command_campaign(id, &a.form.command, reason, a.who.operator.actor())
+        .await?;
+    // Only known commands get here (the app refuses others), so the key is fixed text.
+    let key = match a.form.command.as_str() {
+        "start" => "start",
+        "pause" => "pause",
+        "resume" => "resume",
+        _ => "abort",
+    };
+    Ok(done(&path_of(id), key))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "console/undo.html")]
+struct UndoPage {
+    layout: Layout,
+    id: String,
+    name: String,
+    state: &'static str,
+    report: UndoReport,
+}
+
+async fn undo_preview(
+    State(app): State<Arc<App>>,
+    Console(who): Console,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = campaign_id(&id)?;
+    let c = app.campaign(id).await?;
+    let report = app.undo_preview(id).await?;
+    Ok(UndoPage {
+        layout: Layout::new(&who, "campaigns"),
+        id: id.to_string(),
+        name: c.name,
+        state: c.state.as_str(),
+        report,
+    }
+    .into_response())
+}
+
+async fn undo(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    a: ConsoleAction<Empty>,
+) -> PageResult {
+    let id = campaign_id(&id)?;
+    app.undo_campaign(id, a.who.operator.actor()).await?;
+    Ok(done(&path_of(id), "undone"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_split_on_lines_commas_and_spaces() {
+        let spec = spec_from(CreateForm {
+            name: "n".into(),
+            reason: "r".into(),
+            accounts: "a@example.org\r\nb@example.org, c@example.org;d@example.org\n\n".into(),
+            rate_per_minute: Some(" ".into()),
+            bake_secs: Some("30".into()),
+        })
+        .unwrap();
+        assert_eq!(spec.accounts.len(), 4);
+        assert_eq!(spec.rate_per_minute, None);
+        assert_eq!(spec.bake_secs, Some(30));
+        let bad = spec_from(CreateForm {
+            name: "n".into(),
+            reason: "r".into(),
+            accounts: "a@example.org".into(),
+            rate_per_minute: Some("fast".into()),
+            bake_secs: None,
+        });
+        assert!(matches!(
+            bad,
+            Err(AppError::Invalid {
+                field: "rate_per_minute",
+                ..
+            })
+        ));
+    }
+}

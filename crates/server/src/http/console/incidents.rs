@@ -1,0 +1,257 @@
+//! Status-page incidents in the console: drafts (the breaker's, with their
+//! live figures, and operators' own), editing, publishing, updates, resolving
+//! and the postmortem. Only here — or the API — does anything become public.
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use gatehouse_domain::status::IncidentState;
+use gatehouse_store::Incident;
+use serde::Deserialize;
+
+use super::{Console, ConsoleAction, Flash, Layout, PageResult, done};
+use crate::app::status::{IncidentChanges, IncidentDraft};
+use crate::app::{App, AppError};
+use crate::http::pages::readable;
+
+pub(super) fn router() -> Router<Arc<App>> {
+    Router::new()
+        .route("/console/incidents", get(list).post(create))
+        .route("/console/incidents/{id}", get(show))
+        .route("/console/incidents/{id}/edit", post(edit))
+        .route("/console/incidents/{id}/publish", post(publish))
+        .route("/console/incidents/{id}/update", post(update))
+        .route("/console/incidents/{id}/postmortem", post(postmortem))
+}
+
+fn incident_id(s: &str) -> Result<i64, AppError> {
+    s.parse().map_err(|_| AppError::NotFound("incident"))
+}
+
+fn path_of(id: i64) -> String {
+    format!("/console/incidents/{id}")
+}
+
+struct Row {
+    id: i64,
+    title: String,
+    state: &'static str,
+    impact: &'static str,
+    created: String,
+    created_by: String,
+}
+
+impl From<&Incident> for Row {
+    fn from(i: &Incident) -> Self {
+        Self {
+            id: i.id,
+            title: i.title.clone(),
+            state: i.state.label(),
+            impact: i.impact.label(),
+            created: readable(i.created_at),
+            created_by: i.created_by.clone(),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "console/incidents.html")]
+struct ListPage {
+    layout: Layout,
+    /// (heading, incidents): drafts, open, resolved.
+    sections: Vec<(&'static str, Vec<Row>)>,
+}
+
+async fn list(
+    State(app): State<Arc<App>>,
+    Console(who): Console,
+    Query(flash): Query<Flash>,
+) -> PageResult {
+    let all = app.incidents(200).await?;
+    let of = |f: &dyn Fn(IncidentState) -> bool| -> Vec<Row> {
+        all.iter().filter(|i| f(i.state)).map(Row::from).collect()
+    };
+    Ok(ListPage {
+        layout: Layout::new(&who, "incidents").with_notice(flash.ok.as_deref()),
+        sections: vec![
+            ("Drafts", of(&|s| s == IncidentState::Draft)),
+            (
+                "Open (public)",
+                of(&|s| !matches!(s, IncidentState::Draft | IncidentState::Resolved)),
+            ),
+            ("Resolved", of(&|s| s == IncidentState::Resolved)),
+        ],
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct DraftForm {
+    title: String,
+    impact: String,
+    body: String,
+}
+
+async fn create(State(app): State<Arc<App>>, a: ConsoleAction<DraftForm>) -> PageResult {
+    let draft = IncidentDraft {
+        title: a.form.title,
+        body: a.form.body,
+        impact: Some(a.form.impact),
+        components: Vec::new(),
+        figures: None,
+    };
+    let i = app
+        .create_incident_draft(&draft, a.who.operator.actor())
+        .await?;
+    Ok(done(&path_of(i.id), "drafted"))
+}
+
+struct UpdateRow {
+    state: &'static str,
+    body: String,
+    at: String,
+    author: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "console/incident.html")]
+struct IncidentPage {
+    layout: Layout,
+    row: Row,
+    is_draft: bool,
+    is_resolved: bool,
+    title: String,
+    impact: &'static str,
+    body: String,
+    /// The breaker's live figures, as label/value pairs (never public).
+    figures: Vec<(String, String)>,
+    postmortem: String,
+    updates: Vec<UpdateRow>,
+    impacts: [&'static str; 4],
+}
+
+/// A draft's figures as lines for people: nested values as compact JSON.
+fn figure_lines(figures: Option<&serde_json::Value>) -> Vec<(String, String)> {
+    let Some(serde_json::Value::Object(map)) = figures else {
+        return Vec::new();
+    };
+    map.iter()
+        .map(|(k, v)| {
+            let value = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.replace('_', " "), value)
+        })
+        .collect()
+}
+
+async fn show(
+    State(app): State<Arc<App>>,
+    Console(who): Console,
+    Path(id): Path<String>,
+    Query(flash): Query<Flash>,
+) -> PageResult {
+    let id = incident_id(&id)?;
+    let i = app.incident(id).await?;
+    Ok(IncidentPage {
+        layout: Layout::new(&who, "incidents").with_notice(flash.ok.as_deref()),
+        row: Row::from(&i),
+        is_draft: i.state == IncidentState::Draft,
+        is_resolved: i.state == IncidentState::Resolved,
+        title: i.title.clone(),
+        impact: i.impact.as_str(),
+        body: i.body.clone(),
+        figures: figure_lines(i.figures.as_ref()),
+        postmortem: i.postmortem.clone().unwrap_or_default(),
+        updates: i
+            .updates
+            .iter()
+            .rev()
+            .map(|u| UpdateRow {
+                state: u.state.label(),
+                body: u.body.clone(),
+                at: readable(u.at),
+                author: u.author.clone(),
+            })
+            .collect(),
+        impacts: ["none", "minor", "major", "critical"],
+    }
+    .into_response())
+}
+
+async fn edit(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    a: ConsoleAction<DraftForm>,
+) -> PageResult {
+    let id = incident_id(&id)?;
+    let changes = IncidentChanges {
+        title: Some(a.form.title),
+        impact: Some(a.form.impact),
+        body: Some(a.form.body),
+        components: None,
+    };
+
+    app.edit_incident(id, &changes, a.who.operator.actor())
+        .await?;
+    Ok(done(&path_of(id), "saved"))
+}
+
+#[derive(Deserialize)]
+struct StateForm {
+    state: String,
+    body: String,
+}
+
+async fn publish(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    a: ConsoleAction<StateForm>,
+) -> PageResult {
+    let id = incident_id(&id)?;
+    let text = Some(a.form.body.as_str()).filter(|t| !t.trim().is_empty());
+
+    app.publish_incident(id, Some(&a.form.state), text, a.who.operator.actor())
+        .await?;
+    Ok(done(&path_of(id), "published"))
+}
+
+async fn update(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    a: ConsoleAction<StateForm>,
+) -> PageResult {
+    let id = incident_id(&id)?;
+
+    app.post_incident_update(id, &a.form.state, &a.form.body, a.who.operator.actor())
+        .await?;
+    let key = if a.form.state == "resolved" {
+        "resolved"
+    } else {
+        "updated"
+    };
+    Ok(done(&path_of(id), key))
+}
+
+#[derive(Deserialize)]
+struct PostmortemForm {
+    postmortem: String,
+}
+
+async fn postmortem(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    a: ConsoleAction<PostmortemForm>,
+) -> PageResult {
+    let id = incident_id(&id)?;
+
+    app.set_incident_postmortem(id, &a.form.postmortem, a.who.operator.actor())
+        .await?;
+    Ok(done(&path_of(id), "saved"))
+}
