@@ -44,8 +44,8 @@ use gatehouse_server::{App, Config};
 use gatehouse_store::{CampaignRecord, FindingFilter, NoticeState, TargetRecord, TargetState};
 
 use crate::demo_report::{
-    AuditChain, BrokenRuleReport, HaltReport, MailReport, PhaseTime, PopulationReport, Report,
-    Settings, StuffingReport, UndoSummary,
+    AuditChain, BrokenRuleReport, ConsoleLogin, HaltReport, MailReport, PhaseTime,
+    PopulationReport, Report, Settings, StuffingReport, UndoSummary,
 };
 use crate::demo_traffic::{Attack, Event, Population, Rng, Timeline, slices_by_sign_in};
 
@@ -142,9 +142,9 @@ fn serve_banner(config: &Config) {
         "  check a mail:      {public}/verify  (the GH-… reference in any mail under {})",
         config.data_dir.join("mail/new").display()
     );
-    eprintln!("  operator console:  {public}/console");
-    // CONSOLE CREDENTIALS: the console's operator password login is being built
-    // (issue 7); print alice's and bob's console sign-in here once it lands.
+    eprintln!(
+        "  operator console:  {public}/console  (sign in as alice or bob with the console passwords in the report)"
+    );
     eprintln!(
         "  admin API:         {public}/api/v1/admin/… with `Authorization: Bearer <alice's key above>`"
     );
@@ -352,6 +352,11 @@ impl Demo {
             total_seconds: round2(total.elapsed().as_secs_f64()),
             operators: vec![ALICE, BOB],
             operator_api_key_alice: args.serve.then(|| self.alice_key.clone()),
+            console_logins: if args.serve {
+                Some(self.console_logins().await?)
+            } else {
+                None
+            },
         })
     }
 
@@ -728,6 +733,25 @@ impl Demo {
             .await?;
         s.breaker_left_open = self.app.store.breaker().await?.open;
         Ok(s)
+    }
+
+    /// Console passwords for both operators, generated here and shown once in
+    /// the report (only with `--serve`: otherwise nobody could use them).
+    async fn console_logins(&self) -> anyhow::Result<Vec<ConsoleLogin>> {
+        use secrecy::ExposeSecret as _;
+        let mut out = Vec::new();
+        for email in [ALICE, BOB] {
+            let password = crate::generated_password();
+            self.app
+                .set_operator_password(email, password.expose_secret())
+                .await
+                .map_err(anyhow_app)?;
+            out.push(ConsoleLogin {
+                email,
+                password: password.expose_secret().to_owned(),
+            });
+        }
+        Ok(out)
     }
 
     /// Delivers what is due, then counts the mails in the maildir by kind.

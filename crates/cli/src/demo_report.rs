@@ -26,6 +26,16 @@ pub struct Report {
     /// Only with `--serve`: the first operator's API key, for the admin API.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub operator_api_key_alice: Option<String>,
+    /// Only with `--serve`: console passwords generated for the operators.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_logins: Option<Vec<ConsoleLogin>>,
+}
+
+/// An operator's console sign-in, shown once.
+#[derive(Serialize)]
+pub struct ConsoleLogin {
+    pub email: &'static str,
+    pub password: String,
 }
 
 #[derive(Serialize)]
@@ -274,6 +284,13 @@ impl Report {
             p.demo_password,
             self.operators.join(", ")
         );
+        for login in self.console_logins.iter().flatten() {
+            let _ = writeln!(
+                s,
+                "console sign-in (shown once): {} / {}",
+                login.email, login.password
+            );
+        }
         if let Some(key) = &self.operator_api_key_alice {
             let _ = writeln!(s, "alice's operator API key (admin API): {key}");
         }
