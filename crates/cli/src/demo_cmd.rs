@@ -121,10 +121,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<(ExitCode, Option<Config>)> {
     } else {
         print!("{}", report.text());
     }
+    // The report is printed either way; a broken audit chain is a failure.
+    let code = if report.audit_chain.intact {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    };
     if args.serve {
         serve_banner(&config);
     }
-    Ok((ExitCode::SUCCESS, args.serve.then_some(config)))
+    Ok((code, args.serve.then_some(config)))
 }
 
 /// What to open once `serve` runs on the demo's store (on stderr: stdout holds
