@@ -225,6 +225,14 @@ async fn run_with(
             let by = actor(app, &who).await?;
             let (c, p) = app.preview_campaign(id(&c)?, by).await?;
             print_json(&p)?;
+            eprintln!(
+                "{} accounts: {:.1}× the normal daily volume, {:.2}% of {} active accounts ({})",
+                p.accounts,
+                p.multiple_of_normal,
+                p.share_of_active * 100.0,
+                p.active_accounts,
+                p.active_basis,
+            );
             if p.needs_second_approval {
                 eprintln!(
                     "campaign {} needs a second operator: gatehouse campaign approve {} --snapshot {} --operator OTHER",

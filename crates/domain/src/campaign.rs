@@ -451,12 +451,91 @@ impl BudgetPolicy {
     }
 }
 
+/// The recovery-completion health gate: among a campaign's people whose
+/// forced-reset notice was delivered long enough ago, too few setting a new
+/// password means the mail is probably not reaching them, or looks like
+/// phishing — widening the campaign would only make that worse.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecoveryGate {
+    /// Smallest sample (notices delivered at least `min_age` ago) the gate judges;
+    /// below it, the gate passes (too few to tell).
+    pub min_sample: u64,
+    /// Least share of that sample, `0..=1`, that must have set a new password.
+    pub min_share: f64,
+    /// How long ago a notice must have been delivered to count, in seconds
+    /// (at least; a campaign's bake time counts when longer), so people had
+    /// time to read it.
+    pub min_age_secs: u64,
+}
+
+impl Default for RecoveryGate {
+    fn default() -> Self {
+        RecoveryGate {
+            min_sample: 50,
+            min_share: 0.01,
+            min_age_secs: 600,
+        }
+    }
+}
+
+impl RecoveryGate {
+    /// How long ago a notice must have been delivered to count, for a campaign
+    /// baking `bake_secs` between stages.
+    pub fn age_secs(&self, bake_secs: u64) -> u64 {
+        bake_secs.max(self.min_age_secs)
+    }
+
+    /// Why the gate fails for `completed` of `sample` people, or `None` if it
+    /// passes (a sample below `min_sample` always passes: too few to tell).
+    pub fn failure(&self, sample: u64, completed: u64) -> Option<String> {
+        if sample == 0 || sample < self.min_sample {
+            return None;
+        }
+        let share = completed as f64 / sample as f64;
+        (share < self.min_share).then(|| {
+            format!(
+                "health gate: only {completed} of {sample} people whose forced-reset notice was delivered \
+                 set a new password ({:.1}% < {}%): the mail may not be reaching them, or may look like phishing",
+                share * 100.0,
+                self.min_share * 100.0
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
     const SNAP: [u8; 32] = [7; 32];
+
+    #[test]
+    fn recovery_gate_judges_only_a_large_enough_sample() {
+        let g = RecoveryGate::default();
+        // Too few to tell: passes however few completed.
+        assert_eq!(g.failure(0, 0), None);
+        assert_eq!(g.failure(49, 0), None);
+        // Enough, and below 1 %: fails, saying why.
+        let why = g.failure(50, 0).unwrap();
+        assert!(why.contains("only 0 of 50"), "{why}");
+        assert!(why.contains("phishing"), "{why}");
+        assert!(g.failure(200, 1).is_some(), "0.5 % < 1 %");
+        // At or above the share: passes.
+        assert_eq!(g.failure(200, 2), None);
+        assert_eq!(g.failure(50, 1), None, "2 %");
+        let strict = RecoveryGate {
+            min_sample: 10,
+            min_share: 0.5,
+            min_age_secs: 0,
+        };
+        assert!(strict.failure(10, 4).is_some());
+        assert_eq!(strict.failure(10, 5), None);
+        // The bake time counts when it is longer than the minimum age.
+        assert_eq!(g.age_secs(0), 600);
+        assert_eq!(g.age_secs(3600), 3600);
+    }
     fn op(id: &str) -> Actor {
         Actor::Operator(id.into())
     }

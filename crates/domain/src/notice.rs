@@ -183,18 +183,30 @@ pub enum NoticeKind {
     /// unsubscribe link). Sent under its own hourly budget, never ahead of a
     /// security notice.
     StatusUpdate,
+    /// To an operator: the circuit breaker tripped. Written in the trip's own
+    /// transaction, one per enabled operator; never held by the open breaker
+    /// (it is the alert about it) nor by the per-recipient cap.
+    BreakerTripped,
 }
 
 impl NoticeKind {
     /// Every kind, for configuration and docs.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Recovery,
         Self::PasswordChanged,
         Self::ForcedReset,
         Self::Correction,
         Self::StatusConfirm,
         Self::StatusUpdate,
+        Self::BreakerTripped,
     ];
+
+    /// Alerts to operators: security-lane mail that the per-recipient cap never
+    /// holds (a trip is rare — only an operator closes the breaker — and its
+    /// alert must go out).
+    pub fn is_operator_alert(self) -> bool {
+        matches!(self, Self::BreakerTripped)
+    }
 
     /// Status-page mail: not about an account. It is claimed only after every
     /// due security notice, under its own hourly budget, and it neither counts
@@ -212,6 +224,7 @@ impl NoticeKind {
             Self::Correction => "correction",
             Self::StatusConfirm => "status_confirm",
             Self::StatusUpdate => "status_update",
+            Self::BreakerTripped => "breaker_tripped",
         }
     }
 
@@ -224,6 +237,9 @@ impl NoticeKind {
             Self::Correction => "a correction of an earlier notice",
             Self::StatusConfirm => "a request to confirm a status page subscription",
             Self::StatusUpdate => "a status page update",
+            Self::BreakerTripped => {
+                "an alert to the site's operators that automatic resets were stopped"
+            }
         }
     }
 }

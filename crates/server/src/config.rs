@@ -164,7 +164,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "approval_max_share_percent",
-        "a campaign over this percentage of all accounts needs a second approval (default 0.1)",
+        "a campaign over this percentage of active accounts (a sign-in or session use in the last 30 days; all accounts when there is no login history) needs a second approval (default 0.1)",
     ),
     (
         "budget_hourly_floor",
@@ -185,6 +185,18 @@ pub const KEYS: &[(&str, &str)] = &[
     (
         "bounce_gate_percent",
         "a campaign pauses between stages when more than this share of its notices bounced (default 5)",
+    ),
+    (
+        "recovery_gate_percent",
+        "a campaign pauses before its next stage when fewer than this share of the people whose notice was delivered set a new password (default 1)",
+    ),
+    (
+        "recovery_gate_min_sample",
+        "the recovery gate judges only this many delivered notices or more (default 50)",
+    ),
+    (
+        "recovery_gate_min_age_minutes",
+        "a notice counts for the recovery gate once delivered at least this long ago, or the campaign's bake time if longer (default 10)",
     ),
     ("log_format", "text or json (default text)"),
 ];
@@ -236,6 +248,9 @@ struct Raw {
     budget_multiple_of_normal: Option<f64>,
     bounce_gate_percent: Option<f64>,
     report_gate_percent: Option<f64>,
+    recovery_gate_percent: Option<f64>,
+    recovery_gate_min_sample: Option<u64>,
+    recovery_gate_min_age_minutes: Option<u64>,
     log_format: Option<String>,
 }
 
@@ -329,6 +344,8 @@ pub struct Config {
     pub bounce_gate: f64,
     /// Share of notices reported as unexpected (0..1) that pauses a campaign.
     pub report_gate: f64,
+    /// The recovery-completion health gate (checked before each next stage).
+    pub recovery_gate: gatehouse_domain::campaign::RecoveryGate,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -758,6 +775,27 @@ impl Config {
             0.0,
             100.0,
         )? / 100.0;
+        let recovery_gate = gatehouse_domain::campaign::RecoveryGate {
+            min_share: fraction(
+                "recovery_gate_percent",
+                raw.recovery_gate_percent.unwrap_or(1.0),
+                0.0,
+                100.0,
+            )? / 100.0,
+            min_sample: in_range(
+                "recovery_gate_min_sample",
+                raw.recovery_gate_min_sample.unwrap_or(50),
+                1,
+                1_000_000_000,
+            )?,
+            min_age_secs: 60
+                * in_range(
+                    "recovery_gate_min_age_minutes",
+                    raw.recovery_gate_min_age_minutes.unwrap_or(10),
+                    0,
+                    10_080,
+                )?,
+        };
         let secret_key_file = raw
             .secret_key_file
             .unwrap_or_else(|| data_dir.join("secret.key"));
@@ -802,6 +840,7 @@ impl Config {
             budget,
             bounce_gate,
             report_gate,
+            recovery_gate,
             log_format,
         })
     }
@@ -844,6 +883,10 @@ mod tests {
         assert!(!c.is_https());
         assert!(c.trusted_proxies.is_empty());
         assert_eq!(c.event_retention, Duration::from_secs(90 * 24 * 3600));
+        assert_eq!(
+            c.recovery_gate,
+            gatehouse_domain::campaign::RecoveryGate::default()
+        );
         assert_eq!(
             c.breach_index,
             BreachIndexSource::Default(PathBuf::from("./gatehouse-data/breach.idx"))
@@ -923,6 +966,21 @@ mod tests {
                 "GATEHOUSE_EVENT_RETENTION_DAYS",
                 "forever",
                 "event_retention_days",
+            ),
+            (
+                "GATEHOUSE_RECOVERY_GATE_PERCENT",
+                "101",
+                "`recovery_gate_percent`",
+            ),
+            (
+                "GATEHOUSE_RECOVERY_GATE_MIN_SAMPLE",
+                "0",
+                "`recovery_gate_min_sample`",
+            ),
+            (
+                "GATEHOUSE_RECOVERY_GATE_MIN_AGE_MINUTES",
+                "20000",
+                "`recovery_gate_min_age_minutes`",
             ),
         ] {
             let err = Config::load_from(None, env(&[(k, v)]))

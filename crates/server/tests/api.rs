@@ -431,6 +431,7 @@ both_engines!(
             ("/api/v1/me/sessions", "delete"),
             ("/api/v1/me/sessions/{id}", "delete"),
             ("/api/v1/me/password", "post"),
+            ("/api/v1/me/campaigns", "get"),
             ("/api/v1/admin/audit", "get"),
             ("/api/v1/admin/audit/verify", "get"),
         ] {

@@ -525,3 +525,484 @@ both_engines!(
         env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
     }
 );
+
+mod operators_are_mailed_once_per_trip {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        super::operators_are_mailed_once_per_trip(super::Engine::Sqlite).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        super::operators_are_mailed_once_per_trip(super::Engine::Postgres).await;
+    }
+}
+
+/// Every enabled operator gets one alert per trip, over SMTP, while the
+/// forced-reset notices stay held by the open breaker; tripping an open breaker
+/// mails nobody; the console's address comes from `public_url`.
+async fn operators_are_mailed_once_per_trip(engine: Engine) {
+    use gatehouse_testkit::{SinkMode, SmtpSink};
+    let sink = SmtpSink::start(SinkMode::Accept);
+    let url = sink.url();
+    let Some(t) = TestApp::spawn(
+        engine,
+        &[
+            ("GATEHOUSE_SMTP_URL", url.as_str()),
+            ("GATEHOUSE_MAIL_FROM", "Gatehouse <no-reply@gatehouse.test>"),
+            ("GATEHOUSE_MAIL_RETRY_BASE_MS", "50"),
+            ("GATEHOUSE_SMTP_TIMEOUT_SECONDS", "5"),
+            ("GATEHOUSE_BUDGET_HOURLY_FLOOR", "1"),
+            ("GATEHOUSE_BUDGET_DAILY_FLOOR", "1"),
+            ("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT", "100"),
+            // Not the address the tests talk to: links come from here only.
+            ("GATEHOUSE_PUBLIC_URL", "http://id.gatehouse.test:8080"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let ops = enforced_stuffing_takeover(&t, None).await;
+    let bob = operator(&t, "bob@ops.example").await;
+
+    // The budget (one an hour) trips the breaker on the automatic campaign's
+    // second account; the first account's forced-reset notice is pending.
+    assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 1);
+    t.clock.advance(Duration::from_secs(61));
+    assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 0);
+    let breaker = ok(t.get_auth("/api/v1/admin/breaker", &ops).await).await;
+    assert_eq!(breaker["open"], true, "{breaker}");
+    // Tripping an open breaker changes nothing and mails nobody.
+    ok(post(&t, &bob, "/breaker/trip", json!({"reason": "again"})).await).await;
+
+    let _worker = t.start_delivery();
+    t.wait_for_notices("sent", 2).await;
+    let mails = sink.wait_for(2, Duration::from_secs(30)).await;
+    let mut to: Vec<&str> = mails.iter().map(|m| m.envelope_to.as_str()).collect();
+    to.sort_unstable();
+    assert_eq!(to, ["bob@ops.example", "ops@ops.example"]);
+    for m in &mails {
+        assert!(
+            m.subject.contains("Circuit breaker tripped"),
+            "{}",
+            m.subject
+        );
+        assert!(m.text.contains("reset budget used up"), "{}", m.text);
+        assert!(
+            m.text.contains("Gatehouse itself (an automatic guardrail)"),
+            "{}",
+            m.text
+        );
+        assert!(
+            m.text.contains("Automatic campaigns paused: 1"),
+            "{}",
+            m.text
+        );
+        assert!(m.text.contains("in the last hour: 1"), "{}", m.text);
+        assert!(
+            m.text.contains("http://id.gatehouse.test:8080/console"),
+            "{}",
+            m.text
+        );
+        assert!(!m.text.contains("127.0.0.1"), "never the Host header");
+        assert!(
+            !m.html.as_deref().unwrap_or_default().contains("href"),
+            "plain: no links to click"
+        );
+    }
+    // The forced-reset notice is still held: the alert was not.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 2, "nothing else went out");
+    let pending = t.app.outbox(Some(NoticeState::Pending), 100).await.unwrap();
+    assert_eq!(
+        pending
+            .iter()
+            .filter(|n| n.kind == gatehouse_domain::NoticeKind::ForcedReset)
+            .count(),
+        1,
+        "{pending:?}"
+    );
+
+    // Closed, then tripped by hand: one more alert each, naming the operator.
+    ok(post(&t, &bob, "/breaker/reset", json!({"reason": "reviewed"})).await).await;
+    ok(post(
+        &t,
+        &ops,
+        "/breaker/trip",
+        json!({"reason": "kill switch drill"}),
+    )
+    .await)
+    .await;
+    // The two new alerts, and the forced-reset notice released by the reset.
+    t.wait_for_notices("sent", 5).await;
+    let mails = sink.wait_for(5, Duration::from_secs(30)).await;
+    let alerts: Vec<_> = mails
+        .iter()
+        .filter(|m| m.subject.contains("Circuit breaker tripped"))
+        .collect();
+    assert_eq!(alerts.len(), 4, "one per operator per trip");
+    for who in ["ops@ops.example", "bob@ops.example"] {
+        let theirs: Vec<_> = alerts.iter().filter(|m| m.envelope_to == who).collect();
+        assert_eq!(theirs.len(), 2, "{who}");
+        assert!(
+            theirs.iter().any(|m| m.text.contains("kill switch drill")
+                && m.text.contains("the operator ops@ops.example")),
+            "{who}"
+        );
+    }
+    assert_eq!(
+        mails
+            .iter()
+            .filter(|m| m.subject.contains("We reset your"))
+            .count(),
+        1
+    );
+    let detail: Vec<Value> = t
+        .app
+        .store
+        .audit_entries(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "breaker.changed")
+        .map(|e| serde_json::from_str(&e.detail).unwrap())
+        .collect();
+    assert!(
+        detail
+            .iter()
+            .any(|d| d["operators_alerted"] == 2 && d["trip"] == 2),
+        "{detail:?}"
+    );
+}
+
+/// Claims every due notice of `kind` and marks it sent at the server's "now",
+/// as a delivery worker would: `(recipient, payload)` of each.
+async fn deliver(t: &TestApp, kind: &str) -> Vec<(String, Value)> {
+    let now = t.app.clock.now();
+    let lease_id = format!("test-deliver-{}", now.as_millis());
+    let policy = ClaimPolicy {
+        now,
+        lease_id: lease_id.clone(),
+        lease: Duration::from_secs(60),
+        limit: 1000,
+        cap_per_recipient: 1000,
+        cap_window: Duration::from_secs(86_400),
+        status_per_hour: 1000,
+    };
+    let claimed = t.app.store.claim_notices(&policy).await.unwrap().claimed;
+    let ids: Vec<_> = claimed.iter().map(|c| c.notice.id).collect();
+    t.app
+        .store
+        .notices_sent(&ids, &lease_id, now)
+        .await
+        .unwrap();
+    claimed
+        .into_iter()
+        .filter(|c| c.notice.kind.as_str() == kind)
+        .map(|c| (c.notice.recipient.clone(), c.payload))
+        .collect()
+}
+
+both_engines!(
+    too_few_recoveries_pause_the_campaign_before_its_next_stage,
+    |t: TestApp| async move {
+        let emails = t.people(20, PW).await;
+        let ann = operator(&t, "ann@ops.example").await;
+        let c = ok(post(
+            &t,
+            &ann,
+            "/campaigns",
+            json!({
+            "name": "dump", "reason": "your password appeared in a list of stolen credentials",
+            "accounts": emails, "stages": [0.5, 1.0], "rate_per_minute": 1000, "bake_secs": 600}),
+        )
+        .await)
+        .await;
+        let id = c["id"].as_str().unwrap().to_owned();
+        let cid: gatehouse_domain::CampaignId = id.parse().unwrap();
+        ok(post(&t, &ann, &format!("/campaigns/{id}/preview"), json!({})).await).await;
+        ok(post(&t, &ann, &format!("/campaigns/{id}/start"), json!({})).await).await;
+        t.app.campaigns_pass().await.unwrap();
+        t.clock.advance(Duration::from_secs(1));
+        t.app.campaigns_pass().await.unwrap();
+        assert_eq!(
+            t.app.campaign(cid).await.unwrap().applied,
+            10,
+            "the first stage"
+        );
+
+        // The notices go out; one person of ten sets a new password.
+        let notices = deliver(&t, "forced_reset").await;
+        assert_eq!(notices.len(), 10);
+        let complete = |i: usize| {
+            let (to, payload) = notices[i].clone();
+            let t = &t;
+            async move {
+                let r = t
+                    .post_json("/api/v1/recovery/complete", &json!({
+                        "email": to, "code": payload["code"], "new_password": "a brand new passphrase here"}))
+                    .await;
+                assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+            }
+        };
+        complete(0).await;
+
+        // Before the bake time has passed, nothing is judged (nor widened).
+        t.clock.advance(Duration::from_secs(300));
+        t.app.campaigns_pass().await.unwrap();
+        let now = t.app.campaign(cid).await.unwrap();
+        assert_eq!((now.state.as_str(), now.stage), ("running", 0));
+
+        // After it: 1 of 10 (10 %) is below the 20 % asked: paused, saying why.
+        t.clock.advance(Duration::from_secs(400));
+        assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 0);
+        let paused = t.app.campaign(cid).await.unwrap();
+        assert_eq!(paused.state.as_str(), "paused");
+        assert_eq!(paused.stage, 0, "not widened");
+        let why = paused.paused_reason.unwrap();
+        assert!(why.contains("only 1 of 10"), "{why}");
+        assert!(why.contains("set a new password"), "{why}");
+
+        // Two more recover: 30 %. Resumed, the campaign widens to its next stage.
+        complete(1).await;
+        complete(2).await;
+        ok(post(&t, &ann, &format!("/campaigns/{id}/resume"), json!({})).await).await;
+        t.app.campaigns_pass().await.unwrap();
+        let widened = t.app.campaign(cid).await.unwrap();
+        assert_eq!((widened.state.as_str(), widened.stage), ("running", 1));
+        let breaker = ok(t.get_auth("/api/v1/admin/breaker", &ann).await).await;
+        assert_eq!(
+            breaker["open"], false,
+            "an operator campaign pauses; it does not trip"
+        );
+    },
+    |env: &mut Vec<(String, String)>| {
+        env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
+        env.push((
+            "GATEHOUSE_APPROVAL_MAX_MULTIPLE_OF_NORMAL".into(),
+            "1000".into(),
+        ));
+        env.push(("GATEHOUSE_RECOVERY_GATE_MIN_SAMPLE".into(), "5".into()));
+        env.push(("GATEHOUSE_RECOVERY_GATE_PERCENT".into(), "20".into()));
+    }
+);
+
+both_engines!(
+    the_preview_measures_against_active_accounts,
+    |t: TestApp| async move {
+        let emails = t.people(100, PW).await;
+        let ann = operator(&t, "ann@ops.example").await;
+        let preview = |accounts: Vec<String>| {
+            let t = &t;
+            let ann = ann.clone();
+            async move {
+                let c = ok(post(t, &ann, "/campaigns", json!({
+                    "name": "one", "reason": "signs of a compromised account", "accounts": accounts})).await)
+                .await;
+                let id = c["id"].as_str().unwrap().to_owned();
+                ok(post(t, &ann, &format!("/campaigns/{id}/preview"), json!({})).await).await
+            }
+        };
+
+        // No login history at all: every account counts, and the preview says so.
+        let p = preview(vec![emails[0].clone()]).await;
+        assert_eq!(p["active_fallback"], true, "{p}");
+        assert_eq!(p["active_accounts"], 100);
+        assert!(
+            p["active_basis"]
+                .as_str()
+                .unwrap()
+                .contains("no login history")
+        );
+        assert_eq!(p["needs_second_approval"], false, "1 % of 100 is under 5 %");
+
+        // Two people sign in here, an app reports a third one's sign-in, and a
+        // fourth one's from 40 days ago (not active); failures do not count.
+        t.log_in(&emails[1], PW).await;
+        t.log_in(&emails[2], PW).await;
+        let now = t.app.clock.now();
+        let day = |d: u64| now.minus(Duration::from_secs(d * 86_400)).to_rfc3339();
+        let r = t
+            .post_json_auth("/api/v1/events/login", &ann, &json!({"events": [
+                {"time": day(3), "account": emails[3], "ip": "192.0.2.3", "outcome": "success"},
+                {"time": day(40), "account": emails[4], "ip": "192.0.2.4", "outcome": "success"},
+                {"time": day(1), "account": emails[5], "ip": "192.0.2.5", "outcome": "wrong_password"},
+            ]}))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let p = preview(vec![emails[0].clone()]).await;
+        assert_eq!(p["active_fallback"], false, "{p}");
+        assert_eq!(p["active_accounts"], 3, "{p}");
+        assert!((p["share_of_active"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9);
+        assert!((p["share_of_accounts"].as_f64().unwrap() - 0.01).abs() < 1e-9);
+        assert!(p["active_basis"].as_str().unwrap().contains("last 30 days"));
+        // The approval threshold reads the share of active accounts: 33 % > 5 %.
+        assert_eq!(p["needs_second_approval"], true, "{p}");
+
+        // A month later nobody has been active: the history is there, so no
+        // fallback — and any campaign is all of the active accounts.
+        t.clock.advance(Duration::from_secs(31 * 86_400));
+        let p = preview(vec![emails[0].clone()]).await;
+        assert_eq!(
+            (p["active_fallback"].clone(), p["active_accounts"].clone()),
+            (json!(false), json!(0)),
+            "{p}"
+        );
+        assert_eq!(p["share_of_active"], 1.0);
+    },
+    |env: &mut Vec<(String, String)>| {
+        env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "5".into()));
+        env.push((
+            "GATEHOUSE_APPROVAL_MAX_MULTIPLE_OF_NORMAL".into(),
+            "1000".into(),
+        ));
+    }
+);
+
+both_engines!(
+    a_signed_in_person_sees_whether_a_campaign_reset_their_account,
+    |t: TestApp| async move {
+        let emails = t.people(3, PW).await;
+        let (ada, bea, cy) = (&emails[0], &emails[1], &emails[2]);
+        let ann = operator(&t, "ann@ops.example").await;
+        let c = ok(post(
+            &t,
+            &ann,
+            "/campaigns",
+            json!({
+            "name": "dump", "reason": "your password appeared in a list of stolen credentials",
+            "accounts": [ada, cy], "bake_secs": 0}),
+        )
+        .await)
+        .await;
+        let id = c["id"].as_str().unwrap().to_owned();
+        ok(post(&t, &ann, &format!("/campaigns/{id}/preview"), json!({})).await).await;
+        ok(post(&t, &ann, &format!("/campaigns/{id}/start"), json!({})).await).await;
+        t.app.campaigns_pass().await.unwrap();
+        t.clock.advance(Duration::from_secs(61));
+        t.app.campaigns_pass().await.unwrap();
+        assert_eq!(
+            t.app.campaign(id.parse().unwrap()).await.unwrap().applied,
+            2
+        );
+
+        // Nobody unauthenticated learns anything.
+        let r = t
+            .http
+            .get(t.url("/api/v1/me/campaigns"))
+            .send()
+            .await
+            .unwrap();
+        assert_error(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+
+        // Ada sets a new password with the code from her notice, signs in, and sees it.
+        let notices = claimable(&t, "forced_reset").await;
+        let (_, payload) = notices.iter().find(|(to, _)| to == ada).unwrap();
+        let r = t
+            .post_json("/api/v1/recovery/complete", &json!({
+                "email": ada, "code": payload["code"], "new_password": "a brand new passphrase here"}))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let ada_token = t.log_in(ada, "a brand new passphrase here").await;
+        let mine = ok(t.get_auth("/api/v1/me/campaigns", &ada_token).await).await;
+        let list = mine.as_array().unwrap();
+        assert_eq!(list.len(), 1, "{mine}");
+        let reference = t
+            .app
+            .store
+            .campaign_targets(id.parse().unwrap(), None, -1, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|t| &t.email == ada)
+            .unwrap()
+            .notice_reference
+            .unwrap();
+        assert_eq!(list[0]["notice_reference"], reference.as_str());
+        assert_eq!(list[0]["campaign_id"], id.as_str());
+        assert_eq!(list[0]["status"], "new_password_set");
+        assert_eq!(list[0]["decided_by"], "operator");
+        assert_eq!(list[0]["undone"], false);
+        assert!(list[0]["reset_at"].as_str().is_some());
+        assert!(
+            list[0]["summary"]
+                .as_str()
+                .unwrap()
+                .contains("because your password appeared in a list of stolen credentials"),
+            "{mine}"
+        );
+
+        // Bea, signed in too, was in no campaign, and sees nothing of Ada's.
+        let bea_token = t.log_in(bea, PW).await;
+        let theirs = ok(t.get_auth("/api/v1/me/campaigns", &bea_token).await).await;
+        assert_eq!(theirs, json!([]));
+
+        // The campaign is undone: Cy's old password works again and Cy sees why;
+        // Ada's new password stays, and she is told so.
+        ok(post(&t, &ann, &format!("/campaigns/{id}/undo"), json!({})).await).await;
+        let cy_token = t.log_in(cy, PW).await;
+        let cys = ok(t.get_auth("/api/v1/me/campaigns", &cy_token).await).await;
+        assert_eq!(cys[0]["status"], "restored", "{cys}");
+        assert_eq!(cys[0]["undone"], true);
+        assert!(cys[0]["undone_at"].as_str().is_some());
+        assert!(
+            cys[0]["what_to_do"]
+                .as_str()
+                .unwrap()
+                .contains("previous password works again")
+        );
+        let mine = ok(t.get_auth("/api/v1/me/campaigns", &ada_token).await).await;
+        assert_eq!(mine[0]["status"], "undone_after_new_password", "{mine}");
+
+        // The settings page shows the same, to its owner only.
+        let r = t
+            .post_json("/api/v1/sessions", &json!({"email": cy, "password": PW}))
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let page = t.page("/settings").await;
+        assert!(page.contains("Was I affected?"), "{page}");
+        assert!(page.contains("undone"), "{page}");
+        let cy_ref = cys[0]["notice_reference"].as_str().unwrap();
+        assert!(page.contains(cy_ref), "{page}");
+        assert!(!page.contains(&reference), "not Ada's reference");
+        let other = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let r = other
+            .post(t.url("/api/v1/sessions"))
+            .json(&json!({"email": bea, "password": PW}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let page = other
+            .get(t.url("/settings"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("has not reset the password of this account"),
+            "{page}"
+        );
+        assert!(!page.contains(cy_ref));
+
+        // The OpenAPI document lists the route.
+        let api = t.get_json("/openapi.json").await;
+        assert!(
+            api["paths"]["/api/v1/me/campaigns"]["get"].is_object(),
+            "{}",
+            api["paths"]
+        );
+    },
+    |env: &mut Vec<(String, String)>| {
+        env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
+        env.push((
+            "GATEHOUSE_APPROVAL_MAX_MULTIPLE_OF_NORMAL".into(),
+            "1000".into(),
+        ));
+    }
+);

@@ -300,6 +300,9 @@ both_engines!(
         )
         .await;
         assert_eq!(s, StatusCode::SEE_OTHER);
+        // People are named by address, not by id.
+        let (_, page) = get(&t, &ann, &campaign).await;
+        assert!(page.contains("<dd>bob@ops.example</dd>"), "{page}");
         let (s, _) = post(
             &t,
             &ann,

@@ -55,6 +55,12 @@ pub trait AccountStore {
     /// Number of accounts.
     async fn count_accounts(&self) -> Result<i64>;
 
+    /// Accounts active since `since`: a successful sign-in (own or a login
+    /// event from an app) or a session used since then. `None` when there is
+    /// no login history at all (no successful sign-in event and no session
+    /// ever), so the caller can say it fell back to every account.
+    async fn active_accounts(&self, since: Timestamp) -> Result<Option<i64>>;
+
     /// Inserts a batch of imported accounts in one transaction, skipping
     /// e-mail keys that already exist. Returns, per row, whether it was inserted.
     async fn import_accounts(&self, rows: &[NewAccount], audit: NewAuditEntry)
@@ -216,6 +222,9 @@ pub trait ConsoleStore {
         now: Timestamp,
         audit: NewAuditEntry,
     ) -> Result<bool>;
+
+    /// Every operator's id and address, disabled ones too (to name who did what).
+    async fn operator_emails(&self) -> Result<Vec<(OperatorId, String)>>;
 
     /// Audit entries with `seq < before` (all if `None`), newest first, at most `limit`.
     async fn audit_latest(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>>;
@@ -556,16 +565,39 @@ pub trait CampaignStore {
     async fn breaker(&self) -> Result<BreakerRecord>;
 
     /// Opens (trips) or closes the breaker. Opening also pauses every running
-    /// automatic campaign in the same transaction. Returns whether it changed
-    /// (tripping an open breaker changes nothing). Audited when it changes.
+    /// automatic campaign and enqueues the operators' alerts `alerts` builds
+    /// (given the trip's number, figures and the enabled operators, read in the
+    /// same transaction). Returns whether it changed (tripping an open breaker
+    /// changes nothing and mails nobody). Audited when it changes.
     async fn set_breaker(
         &self,
         open: bool,
         reason: &str,
         by: &str,
         now: Timestamp,
+        alerts: TripAlerts<'_>,
         audit: NewAuditEntry,
     ) -> Result<bool>;
+
+    /// The recovery-completion health gate's figures: among the campaign's
+    /// applied targets whose forced-reset notice a mail server accepted at or
+    /// before `sent_before`, how many there are and how many owners have set a
+    /// new password since the reset: `(sample, completed)`.
+    async fn campaign_recovery_completions(
+        &self,
+        id: CampaignId,
+        sent_before: Timestamp,
+    ) -> Result<(i64, i64)>;
+
+    /// The campaigns that reset (or were to reset) this account, newest first:
+    /// what its owner sees under "Was I affected?". Only targets that were
+    /// applied (and possibly undone) are listed: a pending target has not
+    /// touched the account.
+    async fn account_campaigns(
+        &self,
+        account: AccountId,
+        limit: i64,
+    ) -> Result<Vec<AccountCampaign>>;
 }
 
 /// Builds the status-update notice for one confirmed subscriber (the store

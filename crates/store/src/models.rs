@@ -1018,6 +1018,57 @@ pub struct BreakerRecord {
     pub changed_by: String,
 }
 
+/// A breaker trip as its transaction saw it: what the operators' alert states.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BreakerTrip {
+    /// This trip's number (1 for the first trip ever): part of each alert's
+    /// idempotency key, so one trip gives each operator one alert.
+    pub trip: i64,
+    /// When.
+    pub at: Timestamp,
+    /// Why.
+    pub reason: String,
+    /// Who (actor text form: `system`, `operator:<id>`).
+    pub by: String,
+    /// Running automatic campaigns the trip paused.
+    pub paused_campaigns: u64,
+    /// Forced resets applied in the trailing hour.
+    pub resets_last_hour: i64,
+    /// In the trailing day.
+    pub resets_last_day: i64,
+    /// Every enabled operator (who gets the alert).
+    pub operators: Vec<Operator>,
+}
+
+/// Builds the operators' alerts of a trip (the store calls it inside the trip's
+/// transaction, with the figures and operators read there).
+pub type TripAlerts<'a> = &'a (dyn Fn(&BreakerTrip) -> Vec<NewNotice> + Send + Sync);
+
+/// One campaign an account was in, as its owner may see it ("Was I affected?").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountCampaign {
+    /// The campaign.
+    pub campaign_id: CampaignId,
+    /// Why, as the notice said it.
+    pub reason: String,
+    /// Automatic (a rule's) or by an operator.
+    pub automatic: bool,
+    /// The campaign's state (`running`, `undone`…).
+    pub campaign_state: CampaignState,
+    /// This account's part in it.
+    pub state: TargetState,
+    /// When this account was reset.
+    pub applied_at: Option<Timestamp>,
+    /// The forced-reset notice's reference.
+    pub notice_reference: Option<String>,
+    /// When the reset was undone for this account.
+    pub undone_at: Option<Timestamp>,
+    /// Whether the owner set a new password since the reset.
+    pub password_changed_since: bool,
+    /// Whether the account still awaits a new password (reset and not changed since).
+    pub awaiting_new_password: bool,
+}
+
 // ---- The status page --------------------------------------------------------
 
 /// A part of the service the status page lists.

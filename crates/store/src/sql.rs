@@ -696,6 +696,37 @@ macro_rules! impl_store {
                 Ok(sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(&self.pool).await?.try_get("n")?)
             }
 
+            async fn active_accounts(&self, since: Timestamp) -> Result<Option<i64>> {
+                // Any login history at all? Two probes that stop at the first row.
+                let history = sqlx::query(
+                    "SELECT 1 AS one FROM login_events WHERE outcome = 'success' AND account_id IS NOT NULL LIMIT 1",
+                )
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some()
+                    || sqlx::query("SELECT 1 AS one FROM sessions LIMIT 1")
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .is_some();
+                if !history {
+                    return Ok(None);
+                }
+                // Per account, two index probes (login_events_success_by_account,
+                // sessions_by_account_seen): the cost follows the accounts, not
+                // the month's traffic.
+                Ok(Some(
+                    sqlx::query(
+                        "SELECT COUNT(*) AS n FROM accounts a WHERE \
+                         EXISTS (SELECT 1 FROM login_events e WHERE e.account_id = a.id AND e.outcome = 'success' AND e.time >= $1) \
+                         OR EXISTS (SELECT 1 FROM sessions s WHERE s.account_id = a.id AND s.last_seen_at >= $1)",
+                    )
+                    .bind(since.as_millis())
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?,
+                ))
+            }
+
             async fn import_accounts(&self, rows: &[NewAccount], audit: NewAuditEntry) -> Result<Vec<bool>> {
                 if rows.is_empty() {
                     return Ok(Vec::new());
@@ -1169,6 +1200,20 @@ macro_rules! impl_store {
                 Ok(ended)
             }
 
+            async fn operator_emails(&self) -> Result<Vec<(OperatorId, String)>> {
+                sqlx::query("SELECT id, email FROM operators ORDER BY email")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok((
+                            parse("operator id", &row.try_get::<String, _>("id")?)?,
+                            row.try_get("email")?,
+                        ))
+                    })
+                    .collect()
+            }
+
             async fn audit_latest(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>> {
                 sqlx::query(
                     "SELECT seq, at, actor_kind, actor_id, action, target, ip, detail, hash FROM audit_log \
@@ -1391,7 +1436,11 @@ macro_rules! impl_store {
                 for (id, key, kind) in &live {
                     // Status mail has its own (hourly, global) budget: it neither
                     // uses up nor is held by a person's security-notice cap.
-                    if kind.parse::<NoticeKind>().is_ok_and(NoticeKind::is_status) {
+                    // Operator alerts (the breaker tripped) are never held either.
+                    if kind
+                        .parse::<NoticeKind>()
+                        .is_ok_and(|k| k.is_status() || k.is_operator_alert())
+                    {
                         to_claim.push(id);
                         continue;
                     }
@@ -2388,6 +2437,59 @@ macro_rules! impl_store {
                     .try_get("n")?)
             }
 
+            async fn campaign_recovery_completions(&self, id: CampaignId, sent_before: Timestamp) -> Result<(i64, i64)> {
+                // A reset credential keeps its version; setting a new password
+                // (recovery or settings) moves it up, and undo does not.
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS sample, COUNT(CASE WHEN c.version > t.credential_version THEN 1 END) AS completed \
+                     FROM campaign_targets t JOIN outbox o ON o.reference = t.notice_reference \
+                     JOIN credentials c ON c.account_id = t.account_id \
+                     WHERE t.campaign_id = $1 AND t.state = 'applied' AND o.state = 'sent' AND o.sent_at <= $2",
+                )
+                .bind(id.to_string())
+                .bind(sent_before.as_millis())
+                .fetch_one(&self.pool)
+                .await?;
+                Ok((row.try_get("sample")?, row.try_get("completed")?))
+            }
+
+            async fn account_campaigns(&self, account: AccountId, limit: i64) -> Result<Vec<AccountCampaign>> {
+                sqlx::query(
+                    "SELECT t.campaign_id, c.reason, c.automatic, c.state AS campaign_state, t.state, t.applied_at, \
+                     t.notice_reference, t.undone_at, t.credential_version, cr.version, cr.state AS credential_state \
+                     FROM campaign_targets t JOIN campaigns c ON c.id = t.campaign_id \
+                     JOIN credentials cr ON cr.account_id = t.account_id \
+                     WHERE t.account_id = $1 AND t.applied_at IS NOT NULL \
+                     ORDER BY t.applied_at DESC LIMIT $2",
+                )
+                .bind(account.to_string())
+                .bind(limit.clamp(0, 1000))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    let reset_version: Option<i64> = r.try_get("credential_version")?;
+                    let version: i64 = r.try_get("version")?;
+                    let changed = reset_version.is_some_and(|v| version > v);
+                    let state: TargetState = parse("target state", &r.try_get::<String, _>("state")?)?;
+                    Ok(AccountCampaign {
+                        campaign_id: parse("campaign id", &r.try_get::<String, _>("campaign_id")?)?,
+                        reason: r.try_get("reason")?,
+                        automatic: r.try_get::<i64, _>("automatic")? != 0,
+                        campaign_state: parse("campaign state", &r.try_get::<String, _>("campaign_state")?)?,
+                        state,
+                        applied_at: r.try_get::<Option<i64>, _>("applied_at")?.map(Timestamp::from_millis),
+                        notice_reference: r.try_get("notice_reference")?,
+                        undone_at: r.try_get::<Option<i64>, _>("undone_at")?.map(Timestamp::from_millis),
+                        password_changed_since: changed,
+                        awaiting_new_password: !changed
+                            && state == TargetState::Applied
+                            && r.try_get::<String, _>("credential_state")? == "reset_required",
+                    })
+                })
+                .collect()
+            }
+
             async fn campaign_failed_notices(&self, id: CampaignId) -> Result<i64> {
                 Ok(sqlx::query(
                     "SELECT COUNT(*) AS n FROM outbox o JOIN campaign_targets t \
@@ -2433,21 +2535,27 @@ macro_rules! impl_store {
                 })
             }
 
-            async fn set_breaker(&self, open: bool, reason: &str, by: &str, now: Timestamp, audit: NewAuditEntry) -> Result<bool> {
+            async fn set_breaker(&self, open: bool, reason: &str, by: &str, now: Timestamp, alerts: TripAlerts<'_>, audit: NewAuditEntry) -> Result<bool> {
                 let mut tx = self.begin_write().await?;
                 let was_open = Self::lock_breaker_in(&mut tx).await?;
                 if was_open == open {
                     tx.commit().await?;
                     return Ok(false);
                 }
-                sqlx::query("UPDATE breaker SET state = $1, reason = $2, changed_at = $3, changed_by = $4 WHERE id = 1")
-                    .bind(if open { "open" } else { "closed" })
-                    .bind(reason)
-                    .bind(now.as_millis())
-                    .bind(by)
-                    .execute(&mut *tx)
-                    .await?;
+                let trip: i64 = sqlx::query(
+                    "UPDATE breaker SET state = $1, reason = $2, changed_at = $3, changed_by = $4, \
+                     trips = trips + CASE WHEN $5 THEN 1 ELSE 0 END WHERE id = 1 RETURNING trips",
+                )
+                .bind(if open { "open" } else { "closed" })
+                .bind(reason)
+                .bind(now.as_millis())
+                .bind(by)
+                .bind(open)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("trips")?;
                 let mut paused = 0;
+                let mut alerted = 0;
                 if open {
                     paused = sqlx::query(
                         "UPDATE campaigns SET state = 'paused', paused_reason = $1, updated_at = $2 \
@@ -2458,11 +2566,44 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                    // The operators' alerts, in the trip's transaction: a trip that
+                    // commits has its alerts, and a retried trip finds the breaker open.
+                    let count_since = |since: Timestamp| {
+                        sqlx::query("SELECT COUNT(*) AS n FROM campaign_targets WHERE applied_at > $1")
+                            .bind(since.as_millis())
+                    };
+                    let resets_last_hour: i64 = count_since(now.minus(std::time::Duration::from_secs(3600)))
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get("n")?;
+                    let resets_last_day: i64 = count_since(now.minus(std::time::Duration::from_secs(86_400)))
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get("n")?;
+                    let operators = sqlx::query(
+                        "SELECT id, email, created_at FROM operators WHERE disabled_at IS NULL ORDER BY created_at, id",
+                    )
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(Self::operator_from)
+                    .collect::<Result<Vec<_>>>()?;
+                    let notices = alerts(&BreakerTrip {
+                        trip,
+                        at: now,
+                        reason: reason.to_owned(),
+                        by: by.to_owned(),
+                        paused_campaigns: paused,
+                        resets_last_hour,
+                        resets_last_day,
+                        operators,
+                    });
+                    alerted = Self::insert_notices_in(&mut tx, &notices).await?;
                 }
                 let mut audit = audit;
                 crate::sql::merge_detail(
                     &mut audit,
-                    serde_json::json!({ "open": open, "reason": reason, "paused_campaigns": paused }),
+                    serde_json::json!({ "open": open, "reason": reason, "paused_campaigns": paused, "trip": trip, "operators_alerted": alerted }),
                 );
                 Self::append_audit_in(&mut tx, &audit).await?;
                 tx.commit().await?;

@@ -745,6 +745,35 @@ both_engines!(
     }
 );
 
+both_engines!(an_operator_alert_is_never_held_by_the_cap, |s: Arc<
+    dyn Store,
+>| async move {
+    // An operator who is also an account holder has used up the cap (1)...
+    let to = "oncall@example.com";
+    s.enqueue_notice(&notice(to, NoticeKind::PasswordChanged, "pc", T0), None)
+        .await
+        .unwrap();
+    let p = claim_policy(T0, 1);
+    let got = s.claim_notices(&p).await.unwrap();
+    assert_eq!(got.claimed.len(), 1);
+    s.notice_sent(got.claimed[0].notice.id, &p.lease_id, T0)
+        .await
+        .unwrap();
+    // ...and the breaker trips: its alert goes out all the same, while another
+    // security notice to the same address is held.
+    let at = T0.plus(Duration::from_secs(60));
+    s.enqueue_notice(&notice(to, NoticeKind::BreakerTripped, "trip/1", at), None)
+        .await
+        .unwrap();
+    s.enqueue_notice(&notice(to, NoticeKind::PasswordChanged, "pc2", at), None)
+        .await
+        .unwrap();
+    let got = s.claim_notices(&claim_policy(at, 1)).await.unwrap();
+    let kinds: Vec<NoticeKind> = got.claimed.iter().map(|c| c.notice.kind).collect();
+    assert_eq!(kinds, [NoticeKind::BreakerTripped]);
+    assert_eq!(got.held.len(), 1);
+});
+
 both_engines!(outbox_per_recipient_cap_holds_and_coalesces, |s: Arc<
     dyn Store,
 >| async move {
@@ -1865,12 +1894,25 @@ both_engines!(the_budget_and_the_breaker_stop_resets, |s: Arc<
     // The breaker: opening pauses running automatic campaigns, not operator ones,
     // and no apply step passes while it is open.
     let manual = running(&s, false, &ids[4..]).await;
+    // The trip hands its figures to the alert builder inside its transaction;
+    // its notices are written with it.
+    let seen = std::sync::Mutex::new(Vec::new());
+    let alert = |trip: &gatehouse_store::BreakerTrip| {
+        seen.lock().unwrap().push(trip.clone());
+        vec![notice(
+            "oncall@example.com",
+            NoticeKind::BreakerTripped,
+            &format!("breaker-tripped/{}/oncall", trip.trip),
+            later,
+        )]
+    };
     assert!(
         s.set_breaker(
             true,
             "volume anomaly",
             "system",
             later,
+            &alert,
             audit(AuditAction::BreakerChanged)
         )
         .await
@@ -1882,11 +1924,35 @@ both_engines!(the_budget_and_the_breaker_stop_resets, |s: Arc<
             "again",
             "system",
             later,
+            &alert,
             audit(AuditAction::BreakerChanged)
         )
         .await
         .unwrap()
     );
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(
+            seen.len(),
+            1,
+            "a second trip of an open breaker alerts nobody"
+        );
+        assert_eq!(seen[0].trip, 1);
+        assert_eq!(seen[0].paused_campaigns, 1);
+        assert_eq!(seen[0].reason, "volume anomaly");
+    }
+    let alerts = s
+        .notices(&NoticeFilter {
+            state: None,
+            account: None,
+            limit: 100,
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.kind == NoticeKind::BreakerTripped)
+        .count();
+    assert_eq!(alerts, 1);
     let b = s.breaker().await.unwrap();
     assert!(b.open);
     assert_eq!(b.reason.as_deref(), Some("volume anomaly"));
@@ -1919,6 +1985,7 @@ both_engines!(the_budget_and_the_breaker_stop_resets, |s: Arc<
             "reviewed; the rule is fixed",
             "operator:bob",
             later,
+            &|_: &gatehouse_store::BreakerTrip| Vec::new(),
             audit(AuditAction::BreakerChanged)
         )
         .await

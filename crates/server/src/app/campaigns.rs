@@ -24,14 +24,16 @@ use gatehouse_domain::audit::{Actor as AuditActor, AuditAction, NewAuditEntry};
 use gatehouse_domain::campaign::{Actor, Campaign, CampaignState, Command, StagePlan};
 use gatehouse_domain::{AccountId, CampaignId, Email, NoticeKind, RecoveryCode, RecoveryId};
 use gatehouse_store::{
-    ApplyOutcome, ApplyStep, BreakerRecord, BudgetLimits, CampaignRecord, CampaignSource,
-    CampaignUpdate, NewCampaign, NewRecovery, NewTarget, TargetState, UndoOutcome, UndoStep,
+    ApplyOutcome, ApplyStep, BreakerRecord, BreakerTrip, BudgetLimits, CampaignRecord,
+    CampaignSource, CampaignUpdate, NewCampaign, NewNotice, NewRecovery, NewTarget, TargetState,
+    UndoOutcome, UndoStep,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{App, AppError, Client};
+use crate::mail::NoticeFacts;
 
 /// How long a forced reset's code works: people read such mail later than a
 /// recovery they asked for themselves.
@@ -77,6 +79,22 @@ pub struct Preview {
     pub multiple_of_normal: f64,
     /// Share of all accounts, 0 to 1.
     pub share_of_accounts: f64,
+    /// Active accounts: a successful sign-in (here or in a login event from an
+    /// app) or a session used in the last 30 days — or every account, when
+    /// there is no login history at all (`active_fallback`).
+    #[serde(default)]
+    pub active_accounts: u64,
+    /// `accounts` as a share of `active_accounts`, 0 to 1 (what the approval
+    /// threshold `approval_max_share_percent` reads).
+    #[serde(default)]
+    pub share_of_active: f64,
+    /// True when there is no login history at all, so `active_accounts` counts
+    /// every account.
+    #[serde(default)]
+    pub active_fallback: bool,
+    /// How `active_accounts` was counted, in words.
+    #[serde(default)]
+    pub active_basis: String,
     /// Notices per recipient domain, largest first (at most 20 domains).
     pub mail_by_domain: Vec<(String, u64)>,
     /// Accounts also in another campaign that is approved, running or paused.
@@ -88,6 +106,29 @@ pub struct Preview {
     /// Up to 20 accounts with the evidence for each.
     #[schema(value_type = Vec<Object>)]
     pub sample: Vec<serde_json::Value>,
+}
+
+/// The window of "active accounts": a sign-in or session use within it.
+pub const ACTIVE_WINDOW: Duration = Duration::from_secs(30 * 86_400);
+
+/// How many accounts count as active (the base of a campaign's share).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActiveAccounts {
+    /// Accounts counted.
+    pub count: u64,
+    /// No login history at all: every account was counted.
+    pub fallback: bool,
+}
+
+impl ActiveAccounts {
+    /// How they were counted, in words.
+    pub fn basis(&self) -> String {
+        if self.fallback {
+            "all accounts: there is no login history yet, so activity cannot be measured".into()
+        } else {
+            "accounts that signed in or used a session in the last 30 days".into()
+        }
+    }
 }
 
 /// What an undo would do, or did.
@@ -302,10 +343,11 @@ impl App {
         let now = self.clock.now();
         let normal = self.normal_daily_resets().await?;
         let accounts = self.store.count_accounts().await?.max(0) as u64;
+        let active = self.active_accounts().await?;
         let needs = self
             .config
             .approval
-            .needs_second_approval(size, normal, accounts);
+            .needs_second_approval(size, normal, active.count);
         let next = domain(&c)
             .apply(&Command::Preview { snapshot, size }, needs)
             .map_err(refused)?;
@@ -344,6 +386,14 @@ impl App {
             } else {
                 size as f64 / accounts as f64
             },
+            active_accounts: active.count,
+            share_of_active: if active.count == 0 {
+                1.0
+            } else {
+                size as f64 / active.count as f64
+            },
+            active_fallback: active.fallback,
+            active_basis: active.basis(),
             mail_by_domain,
             overlap_with_running: overlap,
             needs_second_approval: needs,
@@ -462,6 +512,23 @@ impl App {
         Ok(super::backtest::median_daily(&per_day, 30))
     }
 
+    /// Active accounts: signed in successfully (own login or an app's login
+    /// event) or used a session within [`ACTIVE_WINDOW`]; every account when
+    /// there is no login history at all.
+    pub async fn active_accounts(&self) -> Result<ActiveAccounts, AppError> {
+        let since = self.clock.now().minus(ACTIVE_WINDOW);
+        Ok(match self.store.active_accounts(since).await? {
+            Some(n) => ActiveAccounts {
+                count: n.max(0) as u64,
+                fallback: false,
+            },
+            None => ActiveAccounts {
+                count: self.store.count_accounts().await?.max(0) as u64,
+                fallback: true,
+            },
+        })
+    }
+
     /// The budget's limits now.
     pub async fn budget_limits(&self) -> Result<(u64, u64), AppError> {
         Ok(self.config.budget.limits(self.normal_daily_resets().await?))
@@ -510,6 +577,10 @@ impl App {
                 return Ok(report);
             }
             if let Some(reason) = self.health_gate_failure(&c).await? {
+                self.gate_failed(&c, reason).await?;
+                return Ok(report);
+            }
+            if let Some(reason) = self.recovery_gate_failure(&c).await? {
                 self.gate_failed(&c, reason).await?;
                 return Ok(report);
             }
@@ -645,6 +716,20 @@ impl App {
                 self.config.bounce_gate * 100.0
             )
         }))
+    }
+
+    /// The recovery-completion gate, before widening to the next stage: among
+    /// the people whose notice was delivered at least the gate's age ago (or
+    /// the bake time, if longer), too few set a new password
+    /// (`recovery_gate_percent` of at least `recovery_gate_min_sample`).
+    async fn recovery_gate_failure(&self, c: &CampaignRecord) -> Result<Option<String>, AppError> {
+        let gate = self.config.recovery_gate;
+        let age = Duration::from_secs(gate.age_secs(c.bake_secs.max(0) as u64));
+        let (sample, completed) = self
+            .store
+            .campaign_recovery_completions(c.id, self.clock.now().minus(age))
+            .await?;
+        Ok(gate.failure(sample.max(0) as u64, completed.max(0) as u64))
     }
 
     /// One account's forced reset (one store transaction).
@@ -799,14 +884,70 @@ impl App {
         reason: &str,
         by: AuditActor,
     ) -> Result<bool, AppError> {
-        let now = self.clock.now();
         let command = if open { "trip" } else { "reset" };
-        let audit = NewAuditEntry::new(now, by.clone(), AuditAction::BreakerChanged)
-            .detail(serde_json::json!({ "command": command }));
-        Ok(self
-            .store
-            .set_breaker(open, reason, &actor_text(&by), now, audit)
-            .await?)
+        let by_text = actor_text(&by);
+        // The operators' alerts are built from what the trip's transaction read
+        // (its number, figures, the enabled operators) and written in it.
+        let alerts = |trip: &BreakerTrip| self.breaker_alerts(trip);
+        let changed = self
+            .with_fresh_reference(|| {
+                let now = self.clock.now();
+                let audit = NewAuditEntry::new(now, by.clone(), AuditAction::BreakerChanged)
+                    .detail(serde_json::json!({ "command": command }));
+                self.store
+                    .set_breaker(open, reason, &by_text, now, &alerts, audit)
+            })
+            .await?;
+        if changed && open {
+            // Not held by the open breaker: the alert goes out precisely now.
+            self.wake_outbox();
+        }
+        Ok(changed)
+    }
+
+    /// One alert per enabled operator for a trip: reason, who, figures and the
+    /// console's address (from `public_url`). Keyed by trip and operator, so a
+    /// trip mails each operator once.
+    fn breaker_alerts(&self, trip: &BreakerTrip) -> Vec<NewNotice> {
+        let tripped_by = match trip.by.strip_prefix("operator:") {
+            Some(id) => match trip.operators.iter().find(|o| o.id.to_string() == id) {
+                Some(o) => format!("the operator {}", o.email),
+                None => format!("the operator {id}"),
+            },
+            None => "Gatehouse itself (an automatic guardrail)".to_owned(),
+        };
+        if trip.operators.is_empty() {
+            tracing::warn!(
+                trip = trip.trip,
+                "the breaker tripped and there is no enabled operator to e-mail (gatehouse operator create)"
+            );
+        }
+        trip.operators
+            .iter()
+            .filter_map(|op| {
+                let Ok(to) = Email::parse(&op.email) else {
+                    tracing::error!(operator = %op.id, "operator address does not parse; no breaker alert for it");
+                    return None;
+                };
+                let facts = NoticeFacts {
+                    at: trip.at.to_rfc3339(),
+                    reason: Some(trip.reason.clone()),
+                    tripped_by: Some(tripped_by.clone()),
+                    resets_last_hour: Some(trip.resets_last_hour),
+                    resets_last_day: Some(trip.resets_last_day),
+                    campaigns_paused: Some(trip.paused_campaigns),
+                    ..NoticeFacts::default()
+                };
+                Some(self.new_notice(
+                    NoticeKind::BreakerTripped,
+                    None,
+                    &to,
+                    format!("breaker-tripped/{}/{}", trip.trip, op.id),
+                    &facts,
+                    None,
+                ))
+            })
+            .collect()
     }
 
     /// How many of the campaign's accounts an undo would restore, without doing it.

@@ -7,6 +7,7 @@
 //! these; neither touches the store for a security-relevant write directly.
 
 mod accounts;
+pub mod affected;
 pub mod backtest;
 pub mod breach;
 pub mod campaigns;

@@ -236,6 +236,19 @@ async fn me(CurrentUser(who): CurrentUser) -> axum::Json<MeBody> {
     })
 }
 
+/// "Was I affected?": the campaigns that reset my password, newest first —
+/// when, why, the notice's reference, whether it was undone, what to do now.
+/// Only ever about the signed-in account.
+#[utoipa::path(get, path = "/me/campaigns", tag = "me",
+    responses((status = 200, body = Vec<crate::app::affected::MyCampaign>), (status = 401, body = ErrorBody)),
+    security(("session" = [])))]
+async fn my_campaigns(
+    State(app): AppState,
+    CurrentUser(who): CurrentUser,
+) -> Result<axum::Json<Vec<crate::app::affected::MyCampaign>>, ApiError> {
+    Ok(axum::Json(app.my_campaigns(&who).await?))
+}
+
 /// My live sessions, most recently used first.
 #[utoipa::path(get, path = "/me/sessions", tag = "me",
     responses((status = 200, body = Vec<SessionView>), (status = 401, body = ErrorBody)), security(("session" = [])))]
@@ -376,6 +389,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(delete_current_session))
         .routes(routes!(me))
         .routes(routes!(my_sessions, end_other_sessions))
+        .routes(routes!(my_campaigns))
         .routes(routes!(end_my_session))
         .routes(routes!(change_password))
         .routes(routes!(admin_audit))

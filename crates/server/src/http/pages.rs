@@ -54,6 +54,9 @@ struct SessionRow {
 struct SettingsPage {
     email: String,
     sessions: Vec<SessionRow>,
+    /// "Was I affected?": the campaigns that reset this account.
+    campaigns: Vec<AffectedRow>,
+    site_name: String,
     notice: Option<&'static str>,
     /// An explanatory banner asking for something (e.g. change a breached password).
     warning: Option<&'static str>,
@@ -61,6 +64,16 @@ struct SettingsPage {
     /// An error about the new password itself, shown at that field.
     new_password_error: Option<String>,
     min_length: usize,
+}
+
+/// One campaign that reset the signed-in account, for "Was I affected?".
+struct AffectedRow {
+    reset_at_iso: String,
+    reset_at: String,
+    undone: bool,
+    summary: String,
+    reference: Option<String>,
+    what_to_do: String,
 }
 
 /// What a settings page shows besides the account and its sessions.
@@ -346,9 +359,32 @@ async fn settings_page(
             current: s.id == who.session,
         })
         .collect();
+    let campaigns = match app.my_campaigns(who).await {
+        Ok(list) => list,
+        Err(e) => return action_failed(e),
+    };
+    let campaigns = campaigns
+        .into_iter()
+        .map(|c| {
+            let at = c
+                .reset_at
+                .as_deref()
+                .and_then(|t| gatehouse_domain::Timestamp::parse_rfc3339(t).ok());
+            AffectedRow {
+                reset_at_iso: c.reset_at.clone().unwrap_or_default(),
+                reset_at: at.map(readable).unwrap_or_default(),
+                undone: c.undone,
+                summary: c.summary,
+                reference: c.notice_reference,
+                what_to_do: c.what_to_do,
+            }
+        })
+        .collect();
     let page = SettingsPage {
         email: who.email.clone(),
         sessions: rows,
+        campaigns,
+        site_name: app.config.site_name.clone(),
         notice: view.notice,
         warning: view.warning,
         error: view.error,

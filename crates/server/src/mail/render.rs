@@ -85,6 +85,18 @@ pub struct NoticeFacts {
     /// the payload once sent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsubscribe: Option<String>,
+    /// Breaker alert: who tripped it, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tripped_by: Option<String>,
+    /// Breaker alert: forced resets in the trailing hour at the trip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_last_hour: Option<i64>,
+    /// Breaker alert: in the trailing day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_last_day: Option<i64>,
+    /// Breaker alert: automatic campaigns the trip paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaigns_paused: Option<u64>,
 }
 
 /// A notice ready to be put in a message.
@@ -143,6 +155,7 @@ notice_templates! {
     CorrectionText = "mail/correction.txt", CorrectionHtml = "mail/correction.html" { corrects: &'a str, reason: Option<&'a str>, still_works: bool };
     StatusConfirmText = "mail/status_confirm.txt", StatusConfirmHtml = "mail/status_confirm.html" { link: &'a str, expires_hours: u64 };
     StatusUpdateText = "mail/status_update.txt", StatusUpdateHtml = "mail/status_update.html" { title: &'a str, state: &'a str, impact: &'a str, update: &'a str, status_url: &'a str, unsubscribe: &'a str };
+    BreakerText = "mail/breaker_tripped.txt", BreakerHtml = "mail/breaker_tripped.html" { reason: &'a str, tripped_by: &'a str, resets_last_hour: i64, resets_last_day: i64, campaigns_paused: u64, console_url: &'a str };
 }
 
 /// "26 Nov 2026, 14:03 UTC".
@@ -181,6 +194,10 @@ pub fn render(
                 .and_then(|s| s.parse::<IncidentState>().ok())
                 .map_or("Update", IncidentState::label),
             facts.incident_title.as_deref().unwrap_or("incident")
+        ),
+        NoticeKind::BreakerTripped => format!(
+            "[{}] Circuit breaker tripped: automatic resets stopped",
+            site.site_name
         ),
     };
     let origin = match (&facts.ip, &facts.device) {
@@ -357,6 +374,36 @@ pub fn render(
                 update: &update,
                 status_url: &status_url,
                 unsubscribe: &unsubscribe,
+            };
+            (t.render(), h.render())
+        }
+        NoticeKind::BreakerTripped => {
+            let reason = need(&facts.reason, "a reason")?;
+            let tripped_by = facts.tripped_by.as_deref().unwrap_or("not recorded");
+            // The console's address, from the configured origin only (never a
+            // request's Host header); shown as text to type, not as a link.
+            let console_url = site
+                .public_url
+                .join("/console")
+                .map_err(|e| RenderError(format!("public_url cannot make a link: {e}")))?
+                .to_string();
+            let t = BreakerText {
+                n: &n,
+                reason: &reason,
+                tripped_by,
+                resets_last_hour: facts.resets_last_hour.unwrap_or(0),
+                resets_last_day: facts.resets_last_day.unwrap_or(0),
+                campaigns_paused: facts.campaigns_paused.unwrap_or(0),
+                console_url: &console_url,
+            };
+            let h = BreakerHtml {
+                n: &n,
+                reason: &reason,
+                tripped_by,
+                resets_last_hour: t.resets_last_hour,
+                resets_last_day: t.resets_last_day,
+                campaigns_paused: t.campaigns_paused,
+                console_url: &console_url,
             };
             (t.render(), h.render())
         }
@@ -662,6 +709,53 @@ mod tests {
             r.text.contains("a <b>bold</b> & \"quoted\" claim"),
             "text as written"
         );
+    }
+
+    #[test]
+    fn breaker_tripped_alert() {
+        let f = NoticeFacts {
+            reason: Some(
+                "reset budget used up (50 in the last hour of 50, 60 in the last day of 100)"
+                    .into(),
+            ),
+            tripped_by: Some("Gatehouse itself (an automatic guardrail)".into()),
+            resets_last_hour: Some(50),
+            resets_last_day: Some(60),
+            campaigns_paused: Some(1),
+            ..facts()
+        };
+        let r = render(
+            NoticeKind::BreakerTripped,
+            "GH-PPPP-QQQQ",
+            "oncall@example.org",
+            0,
+            &f,
+            &site(true),
+        )
+        .unwrap();
+        assert_eq!(
+            r.subject,
+            "[Example ID] Circuit breaker tripped: automatic resets stopped"
+        );
+        for body in [&r.text, &r.html] {
+            assert!(body.contains("reset budget used up"), "{body}");
+            assert!(body.contains("https://id.example.com/console"), "{body}");
+            assert!(body.contains("an automatic guardrail"), "{body}");
+            assert!(body.contains("GH-PPPP-QQQQ"), "{body}");
+        }
+        assert!(r.text.contains("last hour: 50"), "{}", r.text);
+        assert!(r.text.contains("last 24 hours: 60"), "{}", r.text);
+        assert!(
+            r.text.contains("Automatic campaigns paused: 1"),
+            "{}",
+            r.text
+        );
+        // Plain: the console's address to type, no link to click, no unsubscribe.
+        assert!(!r.html.contains("href"), "{}", r.html);
+        assert_eq!(r.list_unsubscribe, None);
+        let urls = r.text.matches("http").count();
+        assert_eq!(urls, 1, "only the console's address: {}", r.text);
+        snapshot("breaker_tripped", &r);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::{Console, Layout, PageResult};
+use super::{Console, Layout, Names, PageResult};
 use crate::app::App;
 use crate::http::pages::readable;
 
@@ -57,14 +57,16 @@ async fn audit(
         .then(|| page.last().map(|e| e.seq))
         .flatten()
         .filter(|s| *s > 1);
+    let names = Names::load(&app).await?;
     let entries = page
         .into_iter()
         .map(|e| EntryRow {
             seq: e.seq,
             at: readable(e.at),
-            actor: match e.actor_id {
-                Some(id) => format!("{}:{id}", e.actor_kind),
-                None => e.actor_kind,
+            actor: match (e.actor_kind.as_str(), e.actor_id) {
+                ("operator", Some(id)) => names.operator(&id),
+                (kind, Some(id)) => format!("{kind}:{id}"),
+                (kind, None) => kind.to_owned(),
             },
             action: e.action,
             target: e.target.unwrap_or_default(),

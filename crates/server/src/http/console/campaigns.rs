@@ -15,7 +15,7 @@ use gatehouse_domain::campaign::{CampaignState, StagePlan};
 use gatehouse_store::CampaignRecord;
 use serde::Deserialize;
 
-use super::{Console, ConsoleAction, Flash, Layout, PageResult, done};
+use super::{Console, ConsoleAction, Flash, Layout, Names, PageResult, done};
 use crate::app::campaigns::{CampaignSpec, Preview, UndoReport};
 use crate::app::{App, AppError};
 use crate::http::pages::readable;
@@ -49,8 +49,8 @@ struct Row {
     created_by: String,
 }
 
-impl From<CampaignRecord> for Row {
-    fn from(c: CampaignRecord) -> Self {
+impl Row {
+    fn new(c: CampaignRecord, names: &Names) -> Self {
         Self {
             id: c.id.to_string(),
             name: c.name,
@@ -59,7 +59,7 @@ impl From<CampaignRecord> for Row {
             applied: c.applied,
             targets: c.target_count,
             created: readable(c.created_at),
-            created_by: c.created_by,
+            created_by: names.actor(&c.created_by),
         }
     }
 }
@@ -84,12 +84,13 @@ async fn list(
     Console(who): Console,
     Query(q): Query<ListQuery>,
 ) -> PageResult {
+    let names = Names::load(&app).await?;
     let campaigns = app
         .store
         .campaigns(None, 200)
         .await?
         .into_iter()
-        .map(Row::from)
+        .map(|c| Row::new(c, &names))
         .collect();
     Ok(ListPage {
         layout: Layout::new(&who, "campaigns").with_notice(q.ok.as_deref()),
@@ -252,6 +253,7 @@ async fn show(
         .unwrap_or_default();
     let stages = stage_rows(&c, preview.as_ref());
     let own = c.created_by == format!("operator:{}", who.operator.id);
+    let names = Names::load(&app).await?;
     Ok(CampaignPage {
         layout: Layout::new(&who, "campaigns").with_notice(flash.ok.as_deref()),
         reason: c.reason.clone(),
@@ -261,7 +263,11 @@ async fn show(
             .as_ref()
             .map(|r| format!("{r} v{}", c.rule_version.unwrap_or(0)))
             .unwrap_or_default(),
-        approved_by: c.approved_by.clone().unwrap_or_default(),
+        approved_by: c
+            .approved_by
+            .as_deref()
+            .map(|a| names.actor(a))
+            .unwrap_or_default(),
         paused_reason: c.paused_reason.clone().unwrap_or_default(),
         state: c.state,
         needs_second_approval: c.needs_second_approval,
@@ -274,7 +280,7 @@ async fn show(
         rate_per_minute: c.rate_per_minute,
         bake_secs: c.bake_secs,
         stage_started: c.stage_started_at.map(readable).unwrap_or_default(),
-        c: Row::from(c),
+        c: Row::new(c, &names),
     }
     .into_response())
 }

@@ -14,7 +14,7 @@ use gatehouse_domain::status::IncidentState;
 use gatehouse_store::Incident;
 use serde::Deserialize;
 
-use super::{Console, ConsoleAction, Flash, Layout, PageResult, done};
+use super::{Console, ConsoleAction, Flash, Layout, Names, PageResult, done};
 use crate::app::status::{IncidentChanges, IncidentDraft};
 use crate::app::{App, AppError};
 use crate::http::pages::readable;
@@ -46,15 +46,15 @@ struct Row {
     created_by: String,
 }
 
-impl From<&Incident> for Row {
-    fn from(i: &Incident) -> Self {
+impl Row {
+    fn new(i: &Incident, names: &Names) -> Self {
         Self {
             id: i.id,
             title: i.title.clone(),
             state: i.state.label(),
             impact: i.impact.label(),
             created: readable(i.created_at),
-            created_by: i.created_by.clone(),
+            created_by: names.actor(&i.created_by),
         }
     }
 }
@@ -73,8 +73,12 @@ async fn list(
     Query(flash): Query<Flash>,
 ) -> PageResult {
     let all = app.incidents(200).await?;
+    let names = Names::load(&app).await?;
     let of = |f: &dyn Fn(IncidentState) -> bool| -> Vec<Row> {
-        all.iter().filter(|i| f(i.state)).map(Row::from).collect()
+        all.iter()
+            .filter(|i| f(i.state))
+            .map(|i| Row::new(i, &names))
+            .collect()
     };
     Ok(ListPage {
         layout: Layout::new(&who, "incidents").with_notice(flash.ok.as_deref()),
@@ -159,9 +163,10 @@ async fn show(
 ) -> PageResult {
     let id = incident_id(&id)?;
     let i = app.incident(id).await?;
+    let names = Names::load(&app).await?;
     Ok(IncidentPage {
         layout: Layout::new(&who, "incidents").with_notice(flash.ok.as_deref()),
-        row: Row::from(&i),
+        row: Row::new(&i, &names),
         is_draft: i.state == IncidentState::Draft,
         is_resolved: i.state == IncidentState::Resolved,
         title: i.title.clone(),
@@ -177,7 +182,7 @@ async fn show(
                 state: u.state.label(),
                 body: u.body.clone(),
                 at: readable(u.at),
-                author: u.author.clone(),
+                author: names.actor(&u.author),
             })
             .collect(),
         impacts: ["none", "minor", "major", "critical"],

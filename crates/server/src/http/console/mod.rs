@@ -207,6 +207,40 @@ fn notice_text(key: &str) -> Option<&'static str> {
     })
 }
 
+/// Names for actors: `operator:<id>` becomes the operator's address, `system`
+/// says it was Gatehouse itself; anything else is shown as stored.
+pub(crate) struct Names(std::collections::HashMap<String, String>);
+
+impl Names {
+    pub(crate) async fn load(app: &App) -> Result<Self, ConsoleError> {
+        Ok(Self(
+            app.store
+                .operator_emails()
+                .await?
+                .into_iter()
+                .map(|(id, email)| (id.to_string(), email))
+                .collect(),
+        ))
+    }
+
+    /// `kind:id` (campaigns, incidents, the breaker) for people.
+    pub(crate) fn actor(&self, text: &str) -> String {
+        match text.split_once(':') {
+            Some(("operator", id)) => self.operator(id),
+            _ if text == "system" => "Gatehouse (automatic)".to_owned(),
+            _ => text.to_owned(),
+        }
+    }
+
+    /// An operator id for people (an id no longer known stays as it is).
+    pub(crate) fn operator(&self, id: &str) -> String {
+        self.0
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| format!("operator {id}"))
+    }
+}
+
 /// A finding as the rules and account pages list it.
 pub(crate) struct FindingRow {
     pub account_id: String,

@@ -15,7 +15,7 @@ use gatehouse_domain::campaign::CampaignState;
 use gatehouse_domain::status::IncidentState;
 use serde::Deserialize;
 
-use super::{Console, ConsoleAction, Flash, Layout, PageResult, done};
+use super::{Console, ConsoleAction, Flash, Layout, Names, PageResult, done};
 use crate::app::App;
 use crate::app::campaigns::BreakerView;
 use crate::http::pages::readable;
@@ -199,7 +199,8 @@ async fn breaker(
     Console(who): Console,
     Query(flash): Query<Flash>,
 ) -> PageResult {
-    let breaker = app.breaker_view().await?.into();
+    let mut breaker: BreakerFacts = app.breaker_view().await?.into();
+    breaker.changed_by = Names::load(&app).await?.actor(&breaker.changed_by);
     Ok(BreakerPage {
         layout: Layout::new(&who, "breaker").with_notice(flash.ok.as_deref()),
         breaker,
