@@ -610,6 +610,8 @@ impl Demo {
             backtest_warnings: backtest.warnings,
             preview_accounts: preview.accounts,
             preview_share_of_accounts: round4(preview.share_of_accounts),
+            preview_active_accounts: preview.active_accounts,
+            preview_share_of_active: round4(preview.share_of_active),
             preview_normal_daily_resets: preview.normal_daily,
             preview_multiple_of_normal: round2(preview.multiple_of_normal),
             preview_needs_second_approval: preview.needs_second_approval,
@@ -796,6 +798,7 @@ impl Demo {
                     r.forced_reset_takeovers += 1
                 }
                 "correction" if wrong.contains(&n.recipient) => r.corrections += 1,
+                "breaker_tripped" => r.operators_alerted += 1,
                 _ => {}
             }
         }

@@ -76,6 +76,9 @@ pub struct BrokenRuleReport {
     pub backtest_warnings: Vec<String>,
     pub preview_accounts: u64,
     pub preview_share_of_accounts: f64,
+    /// Accounts with a sign-in in the last 30 days (the approval share's basis).
+    pub preview_active_accounts: u64,
+    pub preview_share_of_active: f64,
     pub preview_normal_daily_resets: f64,
     pub preview_multiple_of_normal: f64,
     pub preview_needs_second_approval: bool,
@@ -121,6 +124,8 @@ pub struct MailReport {
     pub forced_reset_wrong: u64,
     pub forced_reset_held: u64,
     pub corrections: u64,
+    /// Operators e-mailed about the breaker's trip.
+    pub operators_alerted: u64,
 }
 
 #[derive(Serialize)]
@@ -191,7 +196,7 @@ impl Report {
             s,
             "\nBroken rule `{BROKEN_RULE_ID}` (ASN grouping, failure ratio 0.08 where 0.8 was meant), in shadow mode:\n  \
              backtest over 30 days: {} accounts flagged ({}){}\n  \
-             campaign preview: {} accounts, {} of all, {}× the normal daily volume ({} forced resets a day){}\n  \
+             campaign preview: {} accounts, {} of all ({} of the {} active), {}× the normal daily volume ({} forced resets a day){}\n  \
              alice approving her own campaign: refused (\"{}\")",
             b.backtest_flagged_accounts,
             pct(b.backtest_share_of_accounts),
@@ -201,6 +206,8 @@ impl Report {
                 .collect::<String>(),
             b.preview_accounts,
             pct(b.preview_share_of_accounts),
+            pct(b.preview_share_of_active),
+            b.preview_active_accounts,
             b.preview_multiple_of_normal,
             b.preview_normal_daily_resets,
             if b.preview_needs_second_approval {
@@ -246,7 +253,8 @@ impl Report {
             s,
             "\nMail in the maildir: {} ({}).\n  \
              forced-reset notices sent: {} to the taken-over accounts, {} to wrongly reset accounts ({} held by the breaker, unsent)\n  \
-             corrections sent: {}",
+             corrections sent: {}\n  \
+             operators e-mailed about the trip: {}",
             m.in_maildir,
             m.by_kind
                 .iter()
@@ -256,7 +264,8 @@ impl Report {
             m.forced_reset_takeovers,
             m.forced_reset_wrong,
             m.forced_reset_held,
-            m.corrections
+            m.corrections,
+            m.operators_alerted
         );
         let _ = writeln!(
             s,

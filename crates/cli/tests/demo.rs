@@ -110,6 +110,7 @@ fn the_demo_tells_the_story_with_true_figures() {
     assert_eq!(n(&u["not_restorable"]), 0, "{u}");
     let m = &r["mail"];
     assert_eq!(n(&m["corrections"]), wrong, "{m}");
+    assert_eq!(n(&m["operators_alerted"]), 2, "alice and bob: {m}");
 
     // Notices counted from the maildir: the files are there, one per notice.
     assert_eq!(n(&m["in_maildir"]), mails_in(&dir), "{m}");
