@@ -7,6 +7,9 @@ mod bench_detection;
 mod bench_events;
 mod breach_cmd;
 mod campaign_cmd;
+mod demo_cmd;
+mod demo_report;
+mod demo_traffic;
 mod events_cmd;
 mod file_import;
 mod outbox_cmd;
@@ -108,6 +111,13 @@ enum Command {
         #[command(subcommand)]
         command: breach_cmd::BreachCommand,
     },
+    /// The 2012 incident replayed on a fresh embedded store: a population, a
+    /// credential-stuffing attack reset by the stuffing rule, a broken rule
+    /// stopped by the budget and the breaker, and undone; prints the figures.
+    ///
+    /// Uses its own directory (default ./gatehouse-demo) and the default
+    /// settings; `--serve` then serves the demo's store.
+    Demo(demo_cmd::DemoArgs),
     /// Measurements for BENCHMARKS.md.
     Bench {
         #[command(subcommand)]
@@ -197,6 +207,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Bench { command } = cli.command {
         return bench::run(command).await;
     }
+    // The demo makes its own configuration (defaults and its directory).
+    if let Command::Demo(args) = cli.command {
+        let quiet_logs = init_demo_tracing();
+        let (code, serve_config) = demo_cmd::run(args).await?;
+        return match serve_config {
+            Some(config) => {
+                // From here on it is `serve`: its logs, as `serve` shows them.
+                if let Some(handle) = quiet_logs {
+                    let _ = handle.reload(tracing_subscriber::EnvFilter::new("info"));
+                }
+                serve(config).await
+            }
+            None => Ok(code),
+        };
+    }
     // The breach index needs no configuration or database.
     if let Command::Breach { command } = cli.command {
         return breach_cmd::run(command);
@@ -263,8 +288,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Breaker { command } => campaign_cmd::breaker(config, command).await,
         Command::Scan(args) => scan_cmd::run(config, args).await,
         Command::Status { command } => status_cmd::run(config, command).await,
-        Command::Bench { .. } | Command::Breach { .. } => unreachable!("handled above"),
+        Command::Bench { .. } | Command::Breach { .. } | Command::Demo(_) => {
+            unreachable!("handled above")
+        }
     }
+}
+
+/// Logging for `gatehouse demo`: off while it plays (the report says what
+/// happened; the breaker's trip would be logged as an error in the middle of
+/// it), unless `RUST_LOG` asks. Returns the handle that turns `serve`'s usual
+/// logs on after the report, when `RUST_LOG` did not choose.
+fn init_demo_tracing() -> Option<
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>,
+> {
+    use tracing_subscriber::prelude::*;
+    let chosen = tracing_subscriber::EnvFilter::try_from_default_env().ok();
+    let quiet = chosen.is_none();
+    let filter = chosen.unwrap_or_else(|| tracing_subscriber::EnvFilter::new("off"));
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .init();
+    quiet.then_some(handle)
 }
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {

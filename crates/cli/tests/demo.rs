@@ -1,0 +1,161 @@
+//! `gatehouse demo` as a newcomer runs it: the report's claims checked against
+//! what it says and against the files it leaves (maildir, audit chain), and the
+//! refusal to touch a directory that is not the demo's.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn demo(dir: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["demo", "--accounts", "2000", "--json", "--data-dir"])
+        .arg(dir)
+        .args(extra)
+        .env_remove("GATEHOUSE_CONFIG")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run gatehouse demo")
+}
+
+fn report(out: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+fn mails_in(dir: &Path) -> u64 {
+    std::fs::read_dir(dir.join("mail/new"))
+        .map(|d| d.count() as u64)
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_demo_tells_the_story_with_true_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let r = report(&demo(&dir, &[]));
+
+    // The stuffing rule reset every true takeover and nothing else.
+    let s = &r["stuffing"];
+    assert!(n(&s["true_takeovers"]) >= 5, "{s}");
+    assert_eq!(s["accounts_reset"], s["true_takeovers"], "{s}");
+    assert_eq!(s["exactly_the_takeovers"], true, "{s}");
+    assert_eq!(
+        (s["precision"].as_f64(), s["recall"].as_f64()),
+        (Some(1.0), Some(1.0))
+    );
+
+    // The broken rule's preview: about 30 % of accounts, far above normal, a second operator.
+    let b = &r["broken_rule"];
+    let share = b["preview_share_of_accounts"].as_f64().unwrap();
+    assert!((0.2..0.4).contains(&share), "{b}");
+    assert!(
+        b["preview_multiple_of_normal"].as_f64().unwrap() > 10.0,
+        "{b}"
+    );
+    assert_eq!(b["preview_needs_second_approval"], true, "{b}");
+    assert!(
+        b["self_approval_refused"]
+            .as_str()
+            .unwrap()
+            .contains("nobody approves their own campaign"),
+        "{b}"
+    );
+
+    // Forced through: stopped by the budget and the breaker, with an incident draft.
+    let h = &r["halt"];
+    let wrong = n(&h["accounts_wrongly_reset"]);
+    assert!(wrong > 0, "{h}");
+    assert!(wrong <= n(&h["budget_left_for_the_rule"]), "{h}");
+    assert!(
+        n(&h["used_last_hour_before"]) + wrong <= n(&h["budget_per_hour"]),
+        "{h}"
+    );
+    assert_eq!(n(&h["findings_pending_at_enforce"]), 0, "{h}");
+    assert_eq!(
+        n(&h["resets_last_day"]),
+        n(&s["accounts_reset"]) + wrong,
+        "every reset is a takeover or counted as wrong: {h}"
+    );
+    assert_eq!(h["breaker_open"], true, "{h}");
+    assert!(
+        h["breaker_reason"]
+            .as_str()
+            .unwrap()
+            .contains("budget used up"),
+        "{h}"
+    );
+    assert_eq!(n(&h["resets_after_halt"]), 0, "{h}");
+    assert!(
+        h["seconds_first_wrong_reset_to_halt"].as_f64().is_some(),
+        "{h}"
+    );
+    assert_eq!(
+        h["incident_draft_title"], "Unexpected password reset e-mails",
+        "{h}"
+    );
+
+    // Undo: nobody changed their password, so everyone is restored and corrected.
+    let u = &r["undo"];
+    assert_eq!(n(&u["accounts_restored"]), wrong, "{u}");
+    assert_eq!(n(&u["not_restorable"]), 0, "{u}");
+    let m = &r["mail"];
+    assert_eq!(n(&m["corrections"]), wrong, "{m}");
+    assert_eq!(n(&m["operators_alerted"]), 2, "alice and bob: {m}");
+
+    // Notices counted from the maildir: the files are there, one per notice.
+    assert_eq!(n(&m["in_maildir"]), mails_in(&dir), "{m}");
+    let by_kind: u64 = m["by_kind"].as_object().unwrap().values().map(n).sum();
+    assert_eq!(
+        by_kind,
+        n(&m["in_maildir"]),
+        "every mail is a notice in the outbox: {m}"
+    );
+    assert_eq!(
+        n(&m["forced_reset_takeovers"]) + n(&m["forced_reset_wrong"]) + n(&m["forced_reset_held"]),
+        n(&s["accounts_reset"]) + wrong,
+        "one forced-reset notice per reset, sent or held: {m}"
+    );
+
+    // The audit chain, by the report and by `gatehouse audit verify` on the demo's store.
+    assert_eq!(r["audit_chain"]["intact"], true);
+    let verify = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["audit", "verify"])
+        .env("GATEHOUSE_DATA_DIR", &dir)
+        .env_remove("GATEHOUSE_DATABASE_URL")
+        .env_remove("GATEHOUSE_CONFIG")
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{verify:?}");
+
+    // A second run on the previous demo's directory starts fresh.
+    let again = report(&demo(&dir, &[]));
+    assert_eq!(n(&again["population"]["accounts"]), 2000);
+    assert_eq!(n(&again["mail"]["in_maildir"]), mails_in(&dir));
+    assert_eq!(again["mail"]["in_maildir"], m["in_maildir"]);
+}
+
+#[test]
+fn the_demo_refuses_a_directory_that_is_not_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keep = tmp.path().join("keep.txt");
+    std::fs::write(&keep, "not the demo's").unwrap();
+    let out = demo(tmp.path(), &[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is not a Gatehouse demo directory"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&keep).unwrap(), "not the demo's");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
+}
