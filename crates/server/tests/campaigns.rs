@@ -388,6 +388,51 @@ both_engines!(
 );
 
 both_engines!(
+    undo_withdraws_a_forced_reset_notice_the_breaker_held,
+    |t: TestApp| async move {
+        let ops = enforced_stuffing_takeover(&t, None).await;
+        // One reset, then the budget trips the breaker: its notice is held.
+        assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 1);
+        t.clock.advance(Duration::from_secs(61));
+        t.app.campaigns_pass().await.unwrap();
+        assert!(t.app.store.breaker().await.unwrap().open);
+        assert!(claimable(&t, "forced_reset").await.is_empty());
+
+        // Undone while the breaker is still open: the held notice is withdrawn and
+        // no correction goes out (its owner never heard of the reset).
+        let list = ok(t.get_auth("/api/v1/admin/campaigns", &ops).await).await;
+        let id = list[0]["id"].as_str().unwrap().to_owned();
+        let undone = ok(post(&t, &ops, &format!("/campaigns/{id}/undo"), json!({})).await).await;
+        assert_eq!(undone["restored"], 1, "{undone}");
+        assert_eq!(undone["withdrawn"], 1, "{undone}");
+        assert!(claimable(&t, "correction").await.is_empty());
+
+        // Closing the breaker sends nothing late.
+        ok(post(&t, &ops, "/breaker/reset", json!({"reason": "undone"})).await).await;
+        assert!(claimable(&t, "forced_reset").await.is_empty());
+        let withdrawn = t
+            .app
+            .store
+            .notices(&gatehouse_store::NoticeFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.kind.as_str() == "forced_reset")
+            .map(|n| n.state)
+            .collect::<Vec<_>>();
+        assert_eq!(withdrawn, [NoticeState::Expired]);
+    },
+    |env: &mut Vec<(String, String)>| {
+        env.push(("GATEHOUSE_BUDGET_HOURLY_FLOOR".into(), "1".into()));
+        env.push(("GATEHOUSE_BUDGET_DAILY_FLOOR".into(), "1".into()));
+        env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
+    }
+);
+
+both_engines!(
     people_reporting_the_notice_as_unexpected_pause_the_campaign,
     |t: TestApp| async move {
         let emails = t.people(10, PW).await;

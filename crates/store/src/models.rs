@@ -994,10 +994,14 @@ pub struct UndoStep<'a> {
 /// What an undo step did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UndoOutcome {
-    /// Prior password back, `sessions` reinstated, codes invalidated, correction queued.
+    /// Prior password back, `sessions` reinstated, codes invalidated, and a
+    /// correction queued — or, when the forced-reset notice had not gone out yet,
+    /// that notice withdrawn instead (nothing to correct).
     Restored {
         /// Sessions reinstated.
         sessions: u64,
+        /// The forced-reset notice was still unsent and is withdrawn; no correction.
+        withdrawn: bool,
     },
     /// The owner set a new password since: explanation queued.
     NotRestorable,

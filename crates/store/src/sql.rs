@@ -2353,6 +2353,22 @@ macro_rules! impl_store {
                 .await?
                 .rows_affected()
                     == 1;
+                // A forced-reset notice not sent yet (held while the breaker is open,
+                // or waiting its turn) is withdrawn: sent later, it would tell of a
+                // reset that no longer exists, after its own correction. One being
+                // sent right now (leased) goes out, and the correction follows it.
+                let withdrawn = sqlx::query(
+                    "UPDATE outbox SET state = 'expired', payload = NULL, \
+                     last_error = 'withdrawn: the campaign was undone before it was sent' \
+                     WHERE state = 'pending' AND reference = \
+                     (SELECT notice_reference FROM campaign_targets WHERE campaign_id = $1 AND account_id = $2)",
+                )
+                .bind(&campaign)
+                .bind(&account)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
                 let outcome = if restored {
                     let sessions = sqlx::query(
                         "UPDATE sessions SET state = 'active', suspended_by = NULL \
@@ -2372,8 +2388,10 @@ macro_rules! impl_store {
                     .bind(&account)
                     .execute(&mut *tx)
                     .await?;
-                    Self::insert_notice_in(&mut tx, step.correction).await?;
-                    UndoOutcome::Restored { sessions }
+                    if !withdrawn {
+                        Self::insert_notice_in(&mut tx, step.correction).await?;
+                    }
+                    UndoOutcome::Restored { sessions, withdrawn }
                 } else {
                     Self::insert_notice_in(&mut tx, step.explanation).await?;
                     UndoOutcome::NotRestorable
@@ -2381,7 +2399,7 @@ macro_rules! impl_store {
                 let mut audit = step.audit.clone();
                 crate::sql::merge_detail(
                     &mut audit,
-                    serde_json::json!({ "campaign": campaign, "restored": restored }),
+                    serde_json::json!({ "campaign": campaign, "restored": restored, "notice_withdrawn": withdrawn }),
                 );
                 Self::append_audit_in(&mut tx, &audit).await?;
                 sqlx::query(

@@ -1758,6 +1758,24 @@ both_engines!(a_forced_reset_suspends_and_undo_restores, |s: Arc<
         .filter(|n| n.kind == NoticeKind::ForcedReset)
         .collect();
     assert_eq!(forced.len(), 2);
+    // The first owner's forced-reset notice went out; the second's is still waiting
+    // (put back with a retry, as after a temporary failure).
+    let p = claim_policy(T0, 100);
+    for claimed in s.claim_notices(&p).await.unwrap().claimed {
+        if claimed.notice.recipient == "c0@example.com" {
+            assert!(
+                s.notice_sent(claimed.notice.id, &p.lease_id, T0)
+                    .await
+                    .unwrap()
+            );
+        } else {
+            assert!(
+                s.notice_retry(claimed.notice.id, &p.lease_id, T0, "421 try later")
+                    .await
+                    .unwrap()
+            );
+        }
+    }
 
     // The second owner sets a new password before the undo.
     let r1 = s.login_record("c1@example.com").await.unwrap().unwrap();
@@ -1814,10 +1832,39 @@ both_engines!(a_forced_reset_suspends_and_undo_restores, |s: Arc<
     assert_eq!(
         outcomes,
         [
-            UndoOutcome::Restored { sessions: 1 },
+            UndoOutcome::Restored {
+                sessions: 1,
+                withdrawn: false
+            },
             UndoOutcome::NotRestorable
         ]
     );
+    // The sent notice gets its correction; the unsent one is withdrawn, never to
+    // arrive after the explanation.
+    let after: Vec<_> = s
+        .notices(&NoticeFilter {
+            limit: 100,
+            ..NoticeFilter::default()
+        })
+        .await
+        .unwrap();
+    let state_of = |to: &str, kind: NoticeKind| -> Vec<NoticeState> {
+        after
+            .iter()
+            .filter(|n| n.recipient == to && n.kind == kind)
+            .map(|n| n.state)
+            .collect()
+    };
+    assert_eq!(
+        state_of("c0@example.com", NoticeKind::ForcedReset),
+        [NoticeState::Sent]
+    );
+    assert_eq!(
+        state_of("c1@example.com", NoticeKind::ForcedReset),
+        [NoticeState::Expired]
+    );
+    assert_eq!(state_of("c0@example.com", NoticeKind::Correction).len(), 1);
+    assert_eq!(state_of("c1@example.com", NoticeKind::Correction).len(), 1);
     let r0 = s.login_record("c0@example.com").await.unwrap().unwrap();
     assert_eq!(
         r0.state,

@@ -142,6 +142,10 @@ pub struct UndoReport {
     pub restored: u64,
     /// Told it could not be restored.
     pub explained: u64,
+    /// Restored before their forced-reset notice went out (held by the open
+    /// breaker, or waiting its turn): that notice is withdrawn and no correction
+    /// is needed. Included in `restored`.
+    pub withdrawn: u64,
 }
 
 /// What one worker step did to a campaign.
@@ -1054,7 +1058,10 @@ impl App {
                     })
                     .await?;
                 match out {
-                    UndoOutcome::Restored { .. } => r.restored += 1,
+                    UndoOutcome::Restored { withdrawn, .. } => {
+                        r.restored += 1;
+                        r.withdrawn += u64::from(withdrawn);
+                    }
                     UndoOutcome::NotRestorable => r.explained += 1,
                     UndoOutcome::AlreadyDone => {}
                 }
