@@ -45,20 +45,19 @@ const PEOPLE_PER_ISP: usize = 40;
 /// Domains of the people's addresses, by weight (reserved names, RFC 2606).
 const DOMAINS: [(&str, u64); 3] = [("example.com", 5), ("example.net", 3), ("example.org", 2)];
 
-/// SplitMix64: small, fast, and the same stream for the same seed everywhere.
-pub struct Rng(u64);
+/// SplitMix64 (the breach crate's): small, fast, and the same stream for the
+/// same seed everywhere.
+pub struct Rng(gatehouse_breach::synth::SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Rng(seed ^ 0x6a09_e667_f3bc_c908)
+        Rng(gatehouse_breach::synth::SplitMix64(
+            seed ^ 0x6a09_e667_f3bc_c908,
+        ))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n` (`n > 0`).
