@@ -192,7 +192,14 @@ describe('Operator console', () => {
     await screenshot(a.page, 'console-undo-preview');
     r = await submit(a.page, 'Undo: restore 2 and explain to 0');
     assert.equal(r.status(), 303);
-    assert.match(await fact(a.page, 'State'), /^undone/);
+    assert.match(await noticeText(a.page), /Undo started/);
+    // The server's campaign worker restores them, paced at the campaign's rate.
+    await waitFor(
+      a.page,
+      campaignUrl,
+      async (p) => (await fact(p, 'State')).startsWith('undone'),
+      'the undo finishing',
+    );
 
     // The owners' old passwords work again, and they got a correction.
     r = await logInInBrowser(owners[1].page, owners[1].email, PASSWORD);

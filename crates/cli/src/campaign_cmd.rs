@@ -98,9 +98,13 @@ pub enum CampaignCommand {
     Undo {
         /// Campaign id.
         id: String,
-        /// Do it (without: only say how many can be restored).
+        /// Do it (without: only say how many can be restored). A running
+        /// `serve` restores the accounts at up to the campaign's rate a minute.
         #[arg(long)]
         yes: bool,
+        /// With --yes: restore them here and now, unpaced (when no `serve` runs).
+        #[arg(long, requires = "yes")]
+        now: bool,
         #[command(flatten)]
         who: Who,
     },
@@ -277,22 +281,35 @@ async fn run_with(
             let c = app.command_campaign(id(&c)?, "abort", reason, by).await?;
             println!("campaign {} {}", c.id, c.state);
         }
-        CampaignCommand::Undo { id: c, yes, who } => {
+        CampaignCommand::Undo {
+            id: c,
+            yes,
+            now,
+            who,
+        } => {
             let by = actor(app, &who).await?;
             let c = id(&c)?;
+            let r = app.undo_preview(c).await?;
             if !yes {
-                let r = app.undo_preview(c).await?;
                 println!(
                     "undo would restore {} accounts; {} cannot be restored (their owner set a new password) and will get an explanation. Run again with --yes.",
                     r.restorable, r.not_restorable
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            let r = app.undo_campaign(c, by).await?;
-            println!(
-                "restored {} accounts; {} told why they could not be",
-                r.restored, r.explained
-            );
+            if now {
+                let r = app.undo_campaign(c, by).await?;
+                println!(
+                    "restored {} accounts ({} before their notice went out: withdrawn); {} told why they could not be",
+                    r.restored, r.withdrawn, r.explained
+                );
+            } else {
+                let rec = app.begin_undo(c, by).await?;
+                println!(
+                    "undo of {} started: a running `gatehouse serve` restores {} accounts and explains to {}, at up to {} a minute; `gatehouse campaign show {}` follows it",
+                    rec.id, r.restorable, r.not_restorable, rec.rate_per_minute, rec.id
+                );
+            }
         }
         CampaignCommand::Show { id: c } => {
             let c = id(&c)?;

@@ -32,6 +32,23 @@ async fn ok(r: reqwest::Response) -> Value {
     body
 }
 
+/// Asks for a campaign's undo over the API (202, with what it will do) and lets
+/// the campaign worker run it to the end, a minute at a time.
+async fn undo(t: &TestApp, key: &str, id: &str) -> Value {
+    let r = post(t, key, &format!("/campaigns/{id}/undo"), json!({})).await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let figures: Value = r.json().await.unwrap();
+    for _ in 0..30 {
+        t.app.campaigns_pass().await.unwrap();
+        let c = t.app.campaign(id.parse().unwrap()).await.unwrap();
+        if c.state.as_str() == "undone" {
+            return figures;
+        }
+        t.clock.advance(Duration::from_secs(61));
+    }
+    panic!("the undo of {id} did not finish");
+}
+
 /// The pending notices of `kind` a delivery worker could claim now, with their payloads.
 async fn claimable(t: &TestApp, kind: &str) -> Vec<(String, Value)> {
     let policy = ClaimPolicy {
@@ -243,10 +260,25 @@ both_engines!(
             ),
             (json!(2), json!(1))
         );
-        let undone = ok(post(&t, &ann, &format!("/campaigns/{id}/undo"), json!({})).await).await;
+        let undone = undo(&t, &ann, &id).await;
         assert_eq!(
-            (undone["restored"].clone(), undone["explained"].clone()),
+            (
+                undone["restorable"].clone(),
+                undone["not_restorable"].clone()
+            ),
             (json!(2), json!(1))
+        );
+        let shown = ok(t
+            .get_auth(&format!("/api/v1/admin/campaigns/{id}"), &ann)
+            .await)
+        .await;
+        assert_eq!(
+            (
+                shown["targets"]["restored"].clone(),
+                shown["targets"]["not_restorable"].clone()
+            ),
+            (json!(2), json!(1)),
+            "{shown}"
         );
         for (e, token) in emails.iter().zip(&tokens).take(2) {
             assert_eq!(
@@ -402,9 +434,8 @@ both_engines!(
         // no correction goes out (its owner never heard of the reset).
         let list = ok(t.get_auth("/api/v1/admin/campaigns", &ops).await).await;
         let id = list[0]["id"].as_str().unwrap().to_owned();
-        let undone = ok(post(&t, &ops, &format!("/campaigns/{id}/undo"), json!({})).await).await;
-        assert_eq!(undone["restored"], 1, "{undone}");
-        assert_eq!(undone["withdrawn"], 1, "{undone}");
+        let undone = undo(&t, &ops, &id).await;
+        assert_eq!(undone["restorable"], 1, "{undone}");
         assert!(claimable(&t, "correction").await.is_empty());
 
         // Closing the breaker sends nothing late.
@@ -428,6 +459,104 @@ both_engines!(
     |env: &mut Vec<(String, String)>| {
         env.push(("GATEHOUSE_BUDGET_HOURLY_FLOOR".into(), "1".into()));
         env.push(("GATEHOUSE_BUDGET_DAILY_FLOOR".into(), "1".into()));
+        env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
+    }
+);
+
+both_engines!(
+    undo_runs_in_the_worker_at_the_campaign_rate,
+    |t: TestApp| async move {
+        let emails = t.people(3, PW).await;
+        let ann = operator(&t, "ann@ops.example").await;
+        let bob = operator(&t, "bob@ops.example").await;
+        let c = ok(post(
+            &t,
+            &ann,
+            "/campaigns",
+            json!({"name": "slow", "reason": "a list of stolen credentials", "accounts": emails,
+                   "rate_per_minute": 2, "bake_secs": 0, "stages": [1.0]}),
+        )
+        .await)
+        .await;
+        let id = c["id"].as_str().unwrap().to_owned();
+        // Below every approval threshold: the preview approves it by policy.
+        let preview =
+            ok(post(&t, &ann, &format!("/campaigns/{id}/preview"), json!({})).await).await;
+        assert_eq!(preview["needs_second_approval"], false, "{preview}");
+        ok(post(&t, &ann, &format!("/campaigns/{id}/start"), json!({})).await).await;
+        for _ in 0..3 {
+            t.app.campaigns_pass().await.unwrap();
+            t.clock.advance(Duration::from_secs(61));
+        }
+        assert_eq!(
+            t.app.campaign(id.parse().unwrap()).await.unwrap().applied,
+            3
+        );
+
+        // The three forced-reset notices go out (a delivery worker takes them).
+        assert_eq!(claimable(&t, "forced_reset").await.len(), 3);
+
+        // Asked for, the undo stops the campaign and waits for the worker.
+        let r = post(&t, &bob, &format!("/campaigns/{id}/undo"), json!({})).await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        let figures: Value = r.json().await.unwrap();
+        assert_eq!(figures["restorable"], 3, "{figures}");
+        let shown = ok(t
+            .get_auth(&format!("/api/v1/admin/campaigns/{id}"), &ann)
+            .await)
+        .await;
+        assert_eq!(shown["state"], "undoing");
+        assert!(shown["undo_by"].as_str().unwrap().starts_with("operator:"));
+        // Asking again changes nothing.
+        let again = post(&t, &ann, &format!("/campaigns/{id}/undo"), json!({})).await;
+        assert_eq!(again.status(), StatusCode::ACCEPTED);
+
+        // Two a minute, like the resets: corrections are paced the same way.
+        assert_eq!(t.app.campaigns_pass().await.unwrap().undone, 2);
+        assert_eq!(
+            t.app.campaigns_pass().await.unwrap().undone,
+            0,
+            "same minute"
+        );
+        assert_eq!(claimable(&t, "correction").await.len(), 2);
+        t.clock.advance(Duration::from_secs(61));
+        assert_eq!(t.app.campaigns_pass().await.unwrap().undone, 1);
+        let shown = ok(t
+            .get_auth(&format!("/api/v1/admin/campaigns/{id}"), &ann)
+            .await)
+        .await;
+        assert_eq!(shown["state"], "undone");
+        assert_eq!(shown["targets"]["restored"], 3, "{shown}");
+        let corrections = t
+            .app
+            .store
+            .notices(&gatehouse_store::NoticeFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.kind.as_str() == "correction")
+            .count();
+        assert_eq!(corrections, 3);
+
+        // Every restore is audited in the name of the operator who asked.
+        let restores = t
+            .app
+            .store
+            .audit_entries(0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "account.restored")
+            .collect::<Vec<_>>();
+        assert_eq!(restores.len(), 3);
+        assert!(restores.iter().all(|e| e.actor_kind == "operator"
+            && e.actor_id.as_deref()
+                == shown["undo_by"].as_str().unwrap().strip_prefix("operator:")));
+    },
+    |env: &mut Vec<(String, String)>| {
         env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
     }
 );
@@ -984,7 +1113,7 @@ both_engines!(
 
         // The campaign is undone: Cy's old password works again and Cy sees why;
         // Ada's new password stays, and she is told so.
-        ok(post(&t, &ann, &format!("/campaigns/{id}/undo"), json!({})).await).await;
+        undo(&t, &ann, &id).await;
         let cy_token = t.log_in(cy, PW).await;
         let cys = ok(t.get_auth("/api/v1/me/campaigns", &cy_token).await).await;
         assert_eq!(cys[0]["status"], "restored", "{cys}");

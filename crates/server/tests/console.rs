@@ -325,6 +325,10 @@ both_engines!(
         let (s, _) = post(&t, &ann, &format!("{campaign}/undo"), &[("csrf", &token)]).await;
         assert_eq!(s, StatusCode::SEE_OTHER);
         let (_, page) = get(&t, &ann, &campaign).await;
+        assert!(page.contains("<strong>undoing</strong>"), "{page}");
+        // The campaign worker restores them (here at once: 600 a minute).
+        t.app.campaigns_pass().await.unwrap();
+        let (_, page) = get(&t, &ann, &campaign).await;
         assert!(page.contains("<strong>undone</strong>"), "{page}");
         assert!(page.contains("restored: 3"), "{page}");
 

@@ -535,6 +535,10 @@ pub trait CampaignStore {
     /// explanation is enqueued (`not_restorable`). Audited. Idempotent.
     async fn undo_campaign_target(&self, step: &UndoStep<'_>) -> Result<UndoOutcome>;
 
+    /// Targets of the campaign undone (restored or explained) at or after `since`:
+    /// the undo's pace.
+    async fn campaign_undone_since(&self, id: CampaignId, since: Timestamp) -> Result<i64>;
+
     /// Accounts of this campaign that are also targets of another campaign that is
     /// approved, running or paused.
     async fn campaign_overlap(&self, id: CampaignId) -> Result<u64>;

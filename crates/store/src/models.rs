@@ -808,6 +808,8 @@ pub struct CampaignRecord {
     pub applied: i64,
     /// Why it is paused.
     pub paused_reason: Option<String>,
+    /// Who asked for the undo (actor text), once asked.
+    pub undo_by: Option<String>,
     /// Last change.
     pub updated_at: Timestamp,
 }
@@ -897,6 +899,8 @@ pub struct CampaignUpdate {
     pub stage: Option<(i64, Timestamp)>,
     /// Pause reason (Some(None) clears it).
     pub paused_reason: Option<Option<String>>,
+    /// Who asked for the undo.
+    pub undo_by: Option<Option<String>>,
     /// When.
     pub now: Timestamp,
 }
@@ -912,6 +916,7 @@ impl CampaignUpdate {
             preview: None,
             stage: None,
             paused_reason: None,
+            undo_by: None,
             now,
         }
     }

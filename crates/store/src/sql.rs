@@ -147,7 +147,7 @@ macro_rules! impl_store {
 
         const CAMPAIGN_COLUMNS: &str = "id, name, source, automatic, rule_id, rule_version, reason, state, created_by, \
              created_at, snapshot_hash, target_count, needs_second_approval, approved_by, approved_at, preview, stage_plan, \
-             rate_per_minute, bake_secs, stage, stage_started_at, applied, paused_reason, updated_at";
+             rate_per_minute, bake_secs, stage, stage_started_at, applied, paused_reason, undo_by, updated_at";
 
         const RULE_COLUMNS: &str = "id, version, detector, mode, definition, updated_at, updated_by";
 
@@ -506,6 +506,7 @@ macro_rules! impl_store {
                     stage_started_at: opt_ts(row.try_get("stage_started_at")?),
                     applied: row.try_get("applied")?,
                     paused_reason: row.try_get("paused_reason")?,
+                    undo_by: row.try_get("undo_by")?,
                     updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
                 })
             }
@@ -2206,6 +2207,9 @@ macro_rules! impl_store {
                 if let Some(reason) = &u.paused_reason {
                     q.push(", paused_reason = ").push_bind(reason.clone());
                 }
+                if let Some(by) = &u.undo_by {
+                    q.push(", undo_by = ").push_bind(by.clone());
+                }
                 q.push(" WHERE id = ").push_bind(id.to_string());
                 q.push(" AND state = ").push_bind(from.as_str());
                 if q.build().execute(&mut *tx).await?.rows_affected() == 0 {
@@ -2413,6 +2417,15 @@ macro_rules! impl_store {
                 .await?;
                 tx.commit().await?;
                 Ok(outcome)
+            }
+
+            async fn campaign_undone_since(&self, id: CampaignId, since: Timestamp) -> Result<i64> {
+                Ok(sqlx::query("SELECT COUNT(*) AS n FROM campaign_targets WHERE campaign_id = $1 AND undone_at >= $2")
+                    .bind(id.to_string())
+                    .bind(since.as_millis())
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?)
             }
 
             async fn campaign_overlap(&self, id: CampaignId) -> Result<u64> {

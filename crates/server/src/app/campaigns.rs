@@ -26,7 +26,6 @@ use gatehouse_domain::{AccountId, CampaignId, Email, NoticeKind, RecoveryCode, R
 use gatehouse_store::{
     ApplyOutcome, ApplyStep, BreakerRecord, BreakerTrip, BudgetLimits, CampaignRecord,
     CampaignSource, CampaignUpdate, NewCampaign, NewNotice, NewRecovery, NewTarget, TargetState,
-    UndoOutcome, UndoStep,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -41,7 +40,7 @@ pub const RESET_CODE_TTL: Duration = Duration::from_secs(3 * 86_400);
 /// Suspended sessions older than this are not reinstated by undo.
 pub const UNDO_WINDOW: Duration = Duration::from_secs(7 * 86_400);
 /// Targets applied per worker step at most (then the rate cap and other campaigns get a turn).
-const STEP: usize = 50;
+pub(super) const STEP: usize = 50;
 
 /// A campaign as an operator asks for it.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
@@ -148,6 +147,13 @@ pub struct UndoReport {
     pub withdrawn: u64,
 }
 
+impl UndoReport {
+    /// Accounts this report's step dealt with.
+    pub fn restored_or_explained(&self) -> u64 {
+        self.restored + self.explained
+    }
+}
+
 /// What one worker step did to a campaign.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StepReport {
@@ -155,6 +161,8 @@ pub struct StepReport {
     pub applied: u64,
     /// Accounts left alone (already awaiting a reset).
     pub skipped: u64,
+    /// Accounts an undo restored or explained to.
+    pub undone: u64,
 }
 
 /// The breaker and the budget.
@@ -181,7 +189,7 @@ fn actor_text(a: &AuditActor) -> String {
     }
 }
 
-fn domain_actor(text: &str) -> Actor {
+pub(super) fn domain_actor(text: &str) -> Actor {
     match text.strip_prefix("operator:") {
         Some(id) => Actor::Operator(id.to_owned()),
         None => Actor::System,
@@ -189,7 +197,7 @@ fn domain_actor(text: &str) -> Actor {
 }
 
 /// The domain view of a stored campaign, for the state machine.
-fn domain(c: &CampaignRecord) -> Campaign {
+pub(super) fn domain(c: &CampaignRecord) -> Campaign {
     Campaign {
         state: c.state,
         created_by: domain_actor(&c.created_by),
@@ -205,7 +213,7 @@ fn domain(c: &CampaignRecord) -> Campaign {
     }
 }
 
-fn refused(e: gatehouse_domain::campaign::Refusal) -> AppError {
+pub(super) fn refused(e: gatehouse_domain::campaign::Refusal) -> AppError {
     AppError::CampaignRefused(e.to_string())
 }
 
@@ -954,135 +962,6 @@ impl App {
             .collect()
     }
 
-    /// How many of the campaign's accounts an undo would restore, without doing it.
-    pub async fn undo_preview(&self, id: CampaignId) -> Result<UndoReport, AppError> {
-        let mut r = UndoReport::default();
-        let mut after = -1;
-        loop {
-            let page = self.store.campaign_targets(id, None, after, 5000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for t in page.iter().filter(|t| t.state == TargetState::Applied) {
-                let still = self
-                    .store
-                    .login_record(&t.email.to_lowercase())
-                    .await?
-                    .is_some_and(|rec| {
-                        rec.state == gatehouse_domain::CredentialState::ResetRequired
-                            && Some(rec.version) == t.credential_version
-                    });
-                if still {
-                    r.restorable += 1;
-                } else {
-                    r.not_restorable += 1;
-                }
-            }
-        }
-        Ok(r)
-    }
-
-    /// Undoes a campaign: stops it, then restores each applied account the owner
-    /// has not changed since (prior password, sessions within the undo window,
-    /// codes invalidated, a correction notice) and explains to the others.
-    /// Resumable: running it again continues where it stopped.
-    pub async fn undo_campaign(
-        &self,
-        id: CampaignId,
-        by: AuditActor,
-    ) -> Result<UndoReport, AppError> {
-        let mut c = self.campaign(id).await?;
-        if c.state != CampaignState::Undoing {
-            let next = domain(&c)
-                .apply(&Command::BeginUndo, false)
-                .map_err(refused)?;
-            let now = self.clock.now();
-            let mut u = CampaignUpdate::at(now);
-            u.state = Some(next.state);
-            let audit = NewAuditEntry::new(now, by.clone(), AuditAction::CampaignTransition)
-                .target(id)
-                .detail(serde_json::json!({ "command": "undo" }));
-            c = self.store.update_campaign(id, c.state, &u, audit).await?;
-        }
-        let mut r = UndoReport::default();
-        let mut after = -1;
-        loop {
-            let page = self
-                .store
-                .campaign_targets(id, Some(TargetState::Applied), after, 1000)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for t in page.iter().filter(|t| t.state == TargetState::Applied) {
-                let to = Email::parse(&t.email).map_err(AppError::email)?;
-                let out = self
-                    .with_fresh_reference(|| async {
-                        let now = self.clock.now();
-                        let mut facts = self.notice_facts(now, &Client::default());
-                        facts.ip = None;
-                        facts.device = None;
-                        facts.corrects = t.notice_reference.clone();
-                        facts.reason = Some(c.reason.clone());
-                        facts.still_works = Some(true);
-                        let correction = self.new_notice(
-                            NoticeKind::Correction,
-                            Some(t.account_id),
-                            &to,
-                            format!("undo/{id}/{}", t.account_id),
-                            &facts,
-                            None,
-                        );
-                        facts.still_works = Some(false);
-                        let explanation = self.new_notice(
-                            NoticeKind::Correction,
-                            Some(t.account_id),
-                            &to,
-                            format!("undo/{id}/{}", t.account_id),
-                            &facts,
-                            None,
-                        );
-                        let step = UndoStep {
-                            campaign: id,
-                            account: t.account_id,
-                            now,
-                            reinstate_after: now.minus(UNDO_WINDOW),
-                            correction: &correction,
-                            explanation: &explanation,
-                            audit: NewAuditEntry::new(
-                                now,
-                                by.clone(),
-                                AuditAction::AccountRestored,
-                            )
-                            .target(t.account_id),
-                        };
-                        self.store.undo_campaign_target(&step).await
-                    })
-                    .await?;
-                match out {
-                    UndoOutcome::Restored { withdrawn, .. } => {
-                        r.restored += 1;
-                        r.withdrawn += u64::from(withdrawn);
-                    }
-                    UndoOutcome::NotRestorable => r.explained += 1,
-                    UndoOutcome::AlreadyDone => {}
-                }
-            }
-        }
-        r.restorable = r.restored;
-        r.not_restorable = r.explained;
-        let now = self.clock.now();
-        let next = domain(&c)
-            .apply(&Command::FinishUndo, false)
-            .map_err(refused)?;
-        let mut u = CampaignUpdate::at(now);
-        u.state = Some(next.state);
-        let audit = NewAuditEntry::new(now, by, AuditAction::CampaignTransition)
-            .target(id)
-            .detail(serde_json::json!({ "command": "finish_undo", "restored": r.restored, "explained": r.explained }));
-        self.store.update_campaign(id, c.state, &u, audit).await?;
-        self.wake_outbox();
-        Ok(r)
-    }
-
     /// Turns the pending findings of every enforced `force_reset` rule into an
     /// automatic campaign (one per rule per pass). A campaign small enough is
     /// approved by policy and started; one past the approval thresholds is a
@@ -1155,7 +1034,7 @@ impl App {
     }
 
     /// One pass of the campaign worker: automatic campaigns from new findings,
-    /// then a step of every running campaign.
+    /// then a step of every running campaign and of every undo.
     pub async fn campaigns_pass(&self) -> Result<StepReport, AppError> {
         self.automatic_campaigns().await?;
         let mut total = StepReport::default();
@@ -1167,6 +1046,13 @@ impl App {
             let r = self.campaign_step(c.id).await?;
             total.applied += r.applied;
             total.skipped += r.skipped;
+        }
+        for c in self
+            .store
+            .campaigns(Some(CampaignState::Undoing), 100)
+            .await?
+        {
+            total.undone += self.undo_step(c.id).await?.restored_or_explained();
         }
         Ok(total)
     }

@@ -27,6 +27,7 @@ pub mod rules;
 pub mod secret;
 mod sessions;
 pub mod status;
+mod undo;
 
 use std::net::IpAddr;
 use std::sync::Arc;

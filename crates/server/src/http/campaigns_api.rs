@@ -198,19 +198,25 @@ async fn undo_preview(
     Ok(axum::Json(app.undo_preview(campaign_id(&id)?).await?))
 }
 
-/// Undoes the campaign: prior passwords and sessions back where the owner has
-/// not changed anything, a correction notice to each, an explanation to the rest.
+/// Starts the campaign's undo: it stops, and the campaign worker of a running
+/// `serve` restores its accounts at up to the campaign's rate a minute — prior
+/// passwords and sessions back where the owner has not changed anything, a
+/// correction notice to each, an explanation to the rest. Answers 202 with what
+/// the undo will do; `GET /admin/campaigns/{id}` follows it (state `undoing`,
+/// then `undone`). Asking again changes nothing.
 #[utoipa::path(post, path = "/admin/campaigns/{id}/undo", tag = "campaigns", params(("id" = String, Path)),
-    responses((status = 200, body = UndoReport), (status = 409, body = ErrorBody)),
+    responses((status = 202, body = UndoReport), (status = 409, body = ErrorBody)),
     security(("operator" = [])))]
 async fn undo(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
     Path(id): Path<String>,
-) -> Result<axum::Json<UndoReport>, ApiError> {
-    Ok(axum::Json(
-        app.undo_campaign(campaign_id(&id)?, op.actor()).await?,
-    ))
+) -> Result<(http::StatusCode, axum::Json<UndoReport>), ApiError> {
+    let id = campaign_id(&id)?;
+    // The figures first: undo changes them as it goes.
+    let report = app.undo_preview(id).await?;
+    app.begin_undo(id, op.actor()).await?;
+    Ok((http::StatusCode::ACCEPTED, axum::Json(report)))
 }
 
 /// The circuit breaker's state and the reset budget.

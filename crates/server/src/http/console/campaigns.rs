@@ -376,7 +376,7 @@ async fn undo(
     a: ConsoleAction<Empty>,
 ) -> PageResult {
     let id = campaign_id(&id)?;
-    app.undo_campaign(id, a.who.operator.actor()).await?;
+    app.begin_undo(id, a.who.operator.actor()).await?;
     Ok(done(&path_of(id), "undone"))
 }
 

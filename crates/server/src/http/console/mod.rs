@@ -195,7 +195,9 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "pause" => "Campaign paused.",
         "resume" => "Campaign resumed.",
         "abort" => "Campaign aborted. Accounts already reset stay reset until you undo.",
-        "undone" => "Undo done: accounts restored and corrections queued.",
+        "undone" => {
+            "Undo started: the campaign worker restores the accounts at the campaign's rate, and corrections follow. Refresh to follow it."
+        }
         "tripped" => "Breaker tripped. Automation and unsent security notices are paused.",
         "closed" => "Breaker closed. Automation may resume.",
         "saved" => "Saved.",
