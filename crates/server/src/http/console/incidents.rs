@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use gatehouse_domain::status::IncidentState;
+use gatehouse_domain::status::{Impact, IncidentState};
 use gatehouse_store::Incident;
 use serde::Deserialize;
 
@@ -136,7 +136,8 @@ struct IncidentPage {
     figures: Vec<(String, String)>,
     postmortem: String,
     updates: Vec<UpdateRow>,
-    impacts: [&'static str; 4],
+    /// (value, label) for the impact choice.
+    impacts: [(&'static str, &'static str); 4],
 }
 
 /// A draft's figures as lines for people: nested values as compact JSON.
@@ -145,14 +146,51 @@ fn figure_lines(figures: Option<&serde_json::Value>) -> Vec<(String, String)> {
         return Vec::new();
     };
     map.iter()
-        .map(|(k, v)| {
-            let value = match v {
-                serde_json::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (k.replace('_', " "), value)
-        })
+        .map(|(k, v)| (k.replace('_', " "), plain(v)))
         .collect()
+}
+
+/// A figure as plain words: lists joined by "; ", objects as "key value" pairs.
+fn plain(v: &serde_json::Value) -> String {
+    use serde_json::Value as V;
+    match v {
+        V::String(s) => s.clone(),
+        V::Null => "—".to_owned(),
+        V::Array(items) if items.is_empty() => "none".to_owned(),
+        V::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join("; "),
+        V::Object(fields) => fields
+            .iter()
+            .map(|(k, v)| format!("{} {}", k.replace('_', " "), plain(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_read_as_words() {
+        let f = serde_json::json!({
+            "resets_last_hour": 50,
+            "campaigns": [{"name": "auto", "rule": "stuffing"}, {"name": "b", "rule": null}],
+            "nothing": [],
+        });
+        assert_eq!(
+            figure_lines(Some(&f)),
+            [
+                (
+                    "campaigns".to_owned(),
+                    "name auto, rule stuffing; name b, rule —".to_owned()
+                ),
+                ("nothing".to_owned(), "none".to_owned()),
+                ("resets last hour".to_owned(), "50".to_owned()),
+            ]
+        );
+        assert!(figure_lines(None).is_empty());
+    }
 }
 
 async fn show(
@@ -185,7 +223,8 @@ async fn show(
                 author: names.actor(&u.author),
             })
             .collect(),
-        impacts: ["none", "minor", "major", "critical"],
+        impacts: [Impact::None, Impact::Minor, Impact::Major, Impact::Critical]
+            .map(|i| (i.as_str(), i.label())),
     }
     .into_response())
 }
