@@ -31,6 +31,14 @@ impl Actor {
             Self::System => ("system", None),
         }
     }
+
+    /// The one-string form campaigns and incidents keep: `kind:id`, or `kind`.
+    pub fn text(&self) -> String {
+        match self.parts() {
+            (kind, Some(id)) => format!("{kind}:{id}"),
+            (kind, None) => kind.to_owned(),
+        }
+    }
 }
 
 /// What happened. The text form is stable: it is stored and searched.
@@ -289,5 +297,7 @@ mod tests {
     fn action_names_are_stable() {
         assert_eq!(AuditAction::LoginFailed.as_str(), "login.failed");
         assert_eq!(Actor::Operator("o".into()).parts(), ("operator", Some("o")));
+        assert_eq!(Actor::Operator("o".into()).text(), "operator:o");
+        assert_eq!(Actor::System.text(), "system");
     }
 }

@@ -182,13 +182,6 @@ pub struct BreakerView {
     pub used_last_day: i64,
 }
 
-fn actor_text(a: &AuditActor) -> String {
-    match a.parts() {
-        (kind, Some(id)) => format!("{kind}:{id}"),
-        (kind, None) => kind.to_owned(),
-    }
-}
-
 pub(super) fn domain_actor(text: &str) -> Actor {
     match text.strip_prefix("operator:") {
         Some(id) => Actor::Operator(id.to_owned()),
@@ -256,7 +249,7 @@ impl App {
                 Ok(id) => targets.push(NewTarget {
                     account: id,
                     finding_id: None,
-                    evidence: serde_json::json!({ "listed_by": actor_text(&by) }),
+                    evidence: serde_json::json!({ "listed_by": by.text() }),
                 }),
                 Err(AppError::NotFound(_)) => missing.push(name.clone()),
                 Err(e) => return Err(e),
@@ -318,7 +311,7 @@ impl App {
             automatic: by == AuditActor::System,
             rule,
             reason,
-            created_by: actor_text(&by),
+            created_by: by.text(),
             created_at: now,
             stage_plan: serde_json::to_value(&plan).map_err(|e| AppError::Unexpected(e.into()))?,
             rate_per_minute: i64::from(rate_per_minute.clamp(1, 100_000)),
@@ -442,7 +435,7 @@ impl App {
                 field: "snapshot",
                 message: "must be the preview's snapshot: 64 hexadecimal digits".into(),
             })?;
-        let who = domain_actor(&actor_text(&by));
+        let who = domain_actor(&by.text());
         let next = domain(&c)
             .apply(
                 &Command::Approve {
@@ -455,7 +448,7 @@ impl App {
         let now = self.clock.now();
         let mut u = CampaignUpdate::at(now);
         u.state = Some(next.state);
-        u.approved_by = Some(Some(actor_text(&by)));
+        u.approved_by = Some(Some(by.text()));
         let audit = NewAuditEntry::new(now, by, AuditAction::CampaignTransition)
             .target(id)
             .detail(serde_json::json!({ "command": "approve", "snapshot": snapshot }));
@@ -897,7 +890,7 @@ impl App {
         by: AuditActor,
     ) -> Result<bool, AppError> {
         let command = if open { "trip" } else { "reset" };
-        let by_text = actor_text(&by);
+        let by_text = by.text();
         // The operators' alerts are built from what the trip's transaction read
         // (its number, figures, the enabled operators) and written in it.
         let alerts = |trip: &BreakerTrip| self.breaker_alerts(trip);

@@ -209,13 +209,6 @@ pub struct PublicStatus {
     pub generated_at: String,
 }
 
-fn author(actor: &Actor) -> String {
-    match actor.parts() {
-        (kind, Some(id)) => format!("{kind}:{id}"),
-        (kind, None) => kind.to_string(),
-    }
-}
-
 fn title(s: &str) -> Result<String, AppError> {
     clean_text(s, limits::TITLE).map_err(|message| AppError::Invalid {
         field: "title",
@@ -348,7 +341,7 @@ impl App {
             body: body("body", &draft.body)?,
             figures: draft.figures.clone(),
             components: components(&draft.components)?,
-            created_by: author(&actor),
+            created_by: actor.text(),
             now: self.clock.now(),
         };
         let audit = NewAuditEntry::new(new.now, actor, AuditAction::IncidentDrafted);
@@ -730,7 +723,7 @@ impl App {
                 let update = NewIncidentUpdate {
                     state,
                     body: text.clone(),
-                    author: author(&actor),
+                    author: actor.text(),
                     at: now,
                     publish,
                 };

@@ -28,13 +28,6 @@ fn audit_actor(text: Option<&str>) -> AuditActor {
     }
 }
 
-fn actor_text(a: &AuditActor) -> String {
-    match a.parts() {
-        (kind, Some(id)) => format!("{kind}:{id}"),
-        (kind, None) => kind.to_owned(),
-    }
-}
-
 impl App {
     /// How many of the campaign's accounts an undo would restore, without doing it.
     pub async fn undo_preview(&self, id: CampaignId) -> Result<UndoReport, AppError> {
@@ -81,7 +74,7 @@ impl App {
         let now = self.clock.now();
         let mut u = CampaignUpdate::at(now);
         u.state = Some(next.state);
-        u.undo_by = Some(Some(actor_text(&by)));
+        u.undo_by = Some(Some(by.text()));
         let audit = NewAuditEntry::new(now, by, AuditAction::CampaignTransition)
             .target(id)
             .detail(serde_json::json!({ "command": "undo" }));

@@ -252,7 +252,7 @@ async fn show(
         })
         .unwrap_or_default();
     let stages = stage_rows(&c, preview.as_ref());
-    let own = c.created_by == format!("operator:{}", who.operator.id);
+    let own = c.created_by == who.operator.actor().text();
     let names = Names::load(&app).await?;
     Ok(CampaignPage {
         layout: Layout::new(&who, "campaigns").with_notice(flash.ok.as_deref()),

@@ -86,17 +86,14 @@ struct OverviewPage {
     open_incidents: usize,
 }
 
-/// Median of daily counts over the `days` days before today (days without any count as zero).
+/// Median of daily counts over the `days` days before today (days without any
+/// count as zero; today is not part of normal): the backtests' median over that window.
 fn median_daily(per_day: &std::collections::BTreeMap<i64, i64>, today: i64, days: i64) -> f64 {
-    let mut v: Vec<i64> = (today - days..today)
-        .map(|d| per_day.get(&d).copied().unwrap_or(0))
+    let window: Vec<(i64, i64)> = per_day
+        .range(today - days..today)
+        .map(|(&d, &n)| (d, n))
         .collect();
-    v.sort_unstable();
-    match v.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => v[n / 2] as f64,
-        n => (v[n / 2 - 1] + v[n / 2]) as f64 / 2.0,
-    }
+    crate::app::backtest::median_daily(&window, days)
 }
 
 async fn overview(
