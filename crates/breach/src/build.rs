@@ -31,9 +31,8 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
-
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::count;
 use crate::error::{BreachError, IoContext as _, Result};
@@ -52,8 +51,9 @@ pub struct BuildOptions {
     pub strict: bool,
     /// Free text stored in the header (e.g. "pwned-passwords-sha1 2026-11-01").
     pub source: String,
-    /// Draw progress bars on stderr.
-    pub progress: bool,
+    /// Where to report how far the import got (the CLI draws a bar from it;
+    /// this library never writes to the terminal itself). `None`: silent.
+    pub progress: Option<Arc<dyn Progress>>,
     /// Upper bound on keys per filter partition, which bounds the build's memory.
     pub max_partition_keys: u64,
     /// Build time to record (Unix seconds); `None` reads the clock.
@@ -65,7 +65,7 @@ impl Default for BuildOptions {
         BuildOptions {
             strict: false,
             source: String::new(),
-            progress: false,
+            progress: None,
             max_partition_keys: 1 << 22,
             built_at: None,
         }
@@ -116,17 +116,55 @@ fn shard_path(work: &Path, s: usize) -> PathBuf {
     work.join(format!("shard-{s:02x}.bin"))
 }
 
-fn bar(enabled: bool, len: u64, template: &str) -> ProgressBar {
-    if !enabled {
-        return ProgressBar::hidden();
+/// The two long phases of an import.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading the corpus; units are bytes of input.
+    Parsing,
+    /// Sorting, filtering and writing; units are keys.
+    Building,
+}
+
+/// Receives an import's progress, phase by phase.
+pub trait Progress: Send + Sync + std::fmt::Debug {
+    /// `phase` begins, with `total` units to go.
+    fn start(&self, phase: Phase, total: u64);
+    /// `done` units of the current phase are done.
+    fn set(&self, done: u64);
+    /// The current phase is over.
+    fn finish(&self);
+}
+
+/// Forwards to the caller's [`Progress`], if any.
+struct Reporter<'a>(Option<&'a dyn Progress>, u64);
+
+impl<'a> Reporter<'a> {
+    fn start(progress: &'a Option<Arc<dyn Progress>>, phase: Phase, total: u64) -> Self {
+        let p = progress.as_deref();
+        if let Some(p) = p {
+            p.start(phase, total);
+        }
+        Reporter(p, 0)
     }
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template(template)
-            .expect("static template")
-            .progress_chars("=> "),
-    );
-    pb
+
+    fn set(&mut self, done: u64) {
+        self.1 = done;
+        if let Some(p) = self.0 {
+            p.set(done);
+        }
+    }
+
+    fn inc(&mut self, n: u64) {
+        self.set(self.1 + n);
+    }
+}
+
+impl Drop for Reporter<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.0 {
+            p.finish();
+        }
+    }
 }
 
 /// Pushes keys into an index without any text parsing (for tests, benchmarks, and
@@ -221,19 +259,15 @@ pub fn import(inputs: &[PathBuf], out: &Path, opts: &BuildOptions) -> Result<Bui
         let mut builder = IndexBuilder::new(out, opts.clone())?;
         fs::write(work.join("manifest"), &manifest).at(&work)?;
         let total: u64 = files.iter().map(|f| f.len).sum();
-        let pb = bar(
-            opts.progress,
-            total,
-            "parsing  [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} ({eta})",
-        );
+        let mut pb = Reporter::start(&opts.progress, Phase::Parsing, total);
         let mut done = 0u64;
         for f in &files {
             let mut sink = |key: u64, count: u64| builder.push(key, count);
-            let mut progress = |b: u64| pb.set_position(done + b);
+            let mut progress = |b: u64| pb.set(done + b);
             parse::parse_file(f, opts.strict, &mut report.parse, &mut sink, &mut progress)?;
             done += f.len;
         }
-        pb.finish_and_clear();
+        drop(pb);
         builder.seal()?;
         fs::write(&done_marker, b"").at(&work)?;
         report.parse_secs = started.elapsed().as_secs_f64();
@@ -337,11 +371,7 @@ fn assemble(work: &Path, out: &Path, opts: &BuildOptions, report: &mut BuildRepo
     let (samples_path, samples_w) = side("samples.bin")?;
     let mut ew = ExactWriter::new(high_bits, body, upper_w, samples_w);
 
-    let pb = bar(
-        opts.progress,
-        total,
-        "building [{bar:40}] {pos}/{len} keys ({eta})",
-    );
+    let mut pb = Reporter::start(&opts.progress, Phase::Building, total);
     let mut parts = Vec::with_capacity(1 << pbits);
     let mut fp_total = 0u64;
     let per = SHARDS >> pbits;
@@ -387,7 +417,7 @@ fn assemble(work: &Path, out: &Path, opts: &BuildOptions, report: &mut BuildRepo
         report.keys += keys.len() as u64;
         pb.inc(n);
     }
-    pb.finish_and_clear();
+    drop(pb);
 
     let t = Instant::now();
     let (mut body, upper_w, samples_w, sizes) = ew.finish().at(&tmp)?;

@@ -44,6 +44,6 @@ mod index;
 pub mod parse;
 pub mod synth;
 
-pub use build::{BuildOptions, BuildReport, IndexBuilder, import};
+pub use build::{BuildOptions, BuildReport, IndexBuilder, Phase, Progress, import};
 pub use error::{BreachError, Result};
 pub use index::{BreachIndex, OpenOptions, Stats, Verdict};

@@ -4,11 +4,13 @@
 use std::io::{BufRead, IsTerminal as _, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::Subcommand;
 use gatehouse_breach::{BreachIndex, BuildOptions, Verdict};
+use indicatif::{ProgressBar, ProgressStyle};
 
 /// The `breach` verbs.
 #[derive(Subcommand)]
@@ -95,6 +97,40 @@ pub fn run(cmd: BreachCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The import's progress as indicatif bars on stderr, one per phase.
+#[derive(Debug, Default)]
+struct Bars(Mutex<Option<ProgressBar>>);
+
+impl gatehouse_breach::Progress for Bars {
+    fn start(&self, phase: gatehouse_breach::Phase, total: u64) {
+        let template = match phase {
+            gatehouse_breach::Phase::Parsing => {
+                "parsing  [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} ({eta})"
+            }
+            gatehouse_breach::Phase::Building => "building [{bar:40}] {pos}/{len} keys ({eta})",
+        };
+        let pb = ProgressBar::new(total);
+        pb.set_style(
+            ProgressStyle::with_template(template)
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        *self.0.lock().expect("progress lock") = Some(pb);
+    }
+
+    fn set(&self, done: u64) {
+        if let Some(pb) = &*self.0.lock().expect("progress lock") {
+            pb.set_position(done);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(pb) = self.0.lock().expect("progress lock").take() {
+            pb.finish_and_clear();
+        }
+    }
+}
+
 fn import(
     inputs: &[PathBuf],
     out: &Path,
@@ -106,7 +142,8 @@ fn import(
     let opts = BuildOptions {
         strict,
         source,
-        progress: !quiet && std::io::stderr().is_terminal(),
+        progress: (!quiet && std::io::stderr().is_terminal())
+            .then(|| Arc::new(Bars::default()) as Arc<dyn gatehouse_breach::Progress>),
         max_partition_keys,
         built_at: None,
     };

@@ -5,13 +5,14 @@
 //! deleting or editing a past entry breaks every later hash: `gatehouse audit
 //! verify` walks the chain and names the first entry that does not fit.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::time::Timestamp;
 
-/// Who performed an action.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// Who performed an action: the one actor type, for the audit log and for
+/// campaigns (who created one, who approved it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Actor {
     /// An end user (their account id), or an anonymous visitor if `None`.
@@ -37,6 +38,33 @@ impl Actor {
         match self.parts() {
             (kind, Some(id)) => format!("{kind}:{id}"),
             (kind, None) => kind.to_owned(),
+        }
+    }
+
+    /// Whether this is an operator (the only kind that may approve a campaign).
+    pub fn is_operator(&self) -> bool {
+        matches!(self, Self::Operator(_))
+    }
+}
+
+/// The [`Actor::text`] form read back; anything else is refused, never guessed
+/// (a stored actor that does not parse is a corrupt row, not "the system").
+impl std::str::FromStr for Actor {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, id) = match s.split_once(':') {
+            Some((kind, id)) => (kind, Some(id)),
+            None => (s, None),
+        };
+        match (kind, id) {
+            ("system", None) => Ok(Self::System),
+            ("account", None) => Ok(Self::Account(None)),
+            ("account", Some(id)) if !id.is_empty() => Ok(Self::Account(Some(id.to_owned()))),
+            ("operator", Some(id)) if !id.is_empty() => Ok(Self::Operator(id.to_owned())),
+            _ => Err(format!(
+                "{s:?} is not an actor (system, account[:id] or operator:id)"
+            )),
         }
     }
 }
@@ -299,5 +327,16 @@ mod tests {
         assert_eq!(Actor::Operator("o".into()).parts(), ("operator", Some("o")));
         assert_eq!(Actor::Operator("o".into()).text(), "operator:o");
         assert_eq!(Actor::System.text(), "system");
+        for a in [
+            Actor::System,
+            Actor::Account(None),
+            Actor::Account(Some("a1".into())),
+            Actor::Operator("o:with:colons".into()),
+        ] {
+            assert_eq!(a.text().parse::<Actor>(), Ok(a));
+        }
+        for bad in ["", "operator", "operator:", "system:x", "admin:1", "System"] {
+            assert!(bad.parse::<Actor>().is_err(), "{bad:?} parsed");
+        }
     }
 }

@@ -96,15 +96,9 @@ impl FromStr for CampaignState {
     }
 }
 
-/// Who acts on a campaign.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "id")]
-pub enum Actor {
-    /// An operator, by id.
-    Operator(String),
-    /// Gatehouse itself (automatic campaigns of enforce rules, the breaker).
-    System,
-}
+/// Who acts on a campaign: the audit log's [`Actor`](crate::audit::Actor) (an
+/// operator, or Gatehouse itself; an account never acts on a campaign).
+pub use crate::audit::Actor;
 
 /// What is asked of a campaign.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -254,7 +248,7 @@ impl Campaign {
                 if self.snapshot.map(|s| s.0) != Some(*snapshot) {
                     return Err(Refusal::StaleSnapshot);
                 }
-                if *by == Actor::System {
+                if !by.is_operator() {
                     return Err(Refusal::SystemCannotApprove);
                 }
                 if *by == self.created_by {

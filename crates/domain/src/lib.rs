@@ -15,6 +15,7 @@ pub mod credential;
 pub mod email;
 pub mod entropy;
 pub mod finding;
+pub mod guardrail;
 pub mod ids;
 pub mod login_event;
 pub mod notice;

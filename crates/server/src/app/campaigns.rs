@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use gatehouse_domain::audit::{Actor as AuditActor, AuditAction, NewAuditEntry};
 use gatehouse_domain::campaign::{Actor, Campaign, CampaignState, Command, StagePlan};
+use gatehouse_domain::guardrail::{NextStep, StepFacts, next_step};
 use gatehouse_domain::{AccountId, CampaignId, Email, NoticeKind, RecoveryCode, RecoveryId};
 use gatehouse_store::{
     ApplyOutcome, ApplyStep, BreakerRecord, BreakerTrip, BudgetLimits, CampaignRecord,
@@ -556,13 +557,18 @@ impl App {
         }
         let now = self.clock.now();
         let plan: StagePlan = serde_json::from_value(c.stage_plan.clone()).unwrap_or_default();
-        let bounds = plan.boundaries(c.target_count as u64);
-        let done = self.done_targets(id).await?;
-        let stage = c.stage.max(0) as usize;
-        let stage_end = bounds.get(stage).copied().unwrap_or(c.target_count as u64);
-        let started = c.stage_started_at.unwrap_or(now);
-        if done >= stage_end {
-            if stage + 1 >= bounds.len() {
+        let facts = StepFacts {
+            targets: c.target_count.max(0) as u64,
+            done: self.done_targets(id).await?,
+            stage: c.stage.max(0) as usize,
+            stage_started_at: c.stage_started_at.unwrap_or(now),
+            now,
+            bake: Duration::from_secs(c.bake_secs.max(0) as u64),
+            rate_per_minute: c.rate_per_minute.max(0) as u64,
+            max_batch: STEP as u64,
+        };
+        let room = match next_step(&plan, &facts) {
+            NextStep::Complete => {
                 let next = domain(&c)
                     .apply(&Command::Complete, false)
                     .map_err(refused)?;
@@ -576,37 +582,27 @@ impl App {
                 return Ok(report);
             }
             // Bake: the stage's effects (bounces, complaints) show before the next one.
-            let stage_done_at = now;
-            let baked = now.since(started) >= Duration::from_secs(c.bake_secs.max(0) as u64);
-            if !baked {
+            NextStep::Bake { .. } | NextStep::Wait => return Ok(report),
+            NextStep::Widen { stage } => {
+                if let Some(reason) = self.health_gate_failure(&c).await? {
+                    self.gate_failed(&c, reason).await?;
+                    return Ok(report);
+                }
+                if let Some(reason) = self.recovery_gate_failure(&c).await? {
+                    self.gate_failed(&c, reason).await?;
+                    return Ok(report);
+                }
+                let mut u = CampaignUpdate::at(now);
+                u.stage = Some((stage as i64, now));
+                let audit =
+                    NewAuditEntry::new(now, AuditActor::System, AuditAction::CampaignTransition)
+                        .target(id)
+                        .detail(serde_json::json!({ "command": "next_stage", "stage": stage, "applied": c.applied }));
+                self.store.update_campaign(id, c.state, &u, audit).await?;
                 return Ok(report);
             }
-            if let Some(reason) = self.health_gate_failure(&c).await? {
-                self.gate_failed(&c, reason).await?;
-                return Ok(report);
-            }
-            if let Some(reason) = self.recovery_gate_failure(&c).await? {
-                self.gate_failed(&c, reason).await?;
-                return Ok(report);
-            }
-            let mut u = CampaignUpdate::at(stage_done_at);
-            u.stage = Some((stage as i64 + 1, now));
-            let audit = NewAuditEntry::new(now, AuditActor::System, AuditAction::CampaignTransition)
-                .target(id)
-                .detail(serde_json::json!({ "command": "next_stage", "stage": stage + 1, "applied": c.applied }));
-            self.store.update_campaign(id, c.state, &u, audit).await?;
-            return Ok(report);
-        }
-        // Rate cap: at most rate_per_minute × minutes since the stage began (plus one).
-        let stage_start = if stage == 0 { 0 } else { bounds[stage - 1] };
-        let elapsed_min = now.since(started).as_secs_f64() / 60.0;
-        let allowed = ((elapsed_min * c.rate_per_minute as f64).floor() as u64 + 1)
-            .min(stage_end - stage_start);
-        let in_stage = done.saturating_sub(stage_start);
-        let room = allowed.saturating_sub(in_stage).min(STEP as u64) as usize;
-        if room == 0 {
-            return Ok(report);
-        }
+            NextStep::Apply { n } => n,
+        };
         let (per_hour, per_day) = self.budget_limits().await?;
         let budget = BudgetLimits {
             per_hour: per_hour as i64,
