@@ -1,7 +1,7 @@
 //! Remediation campaigns, the reset budget, the circuit breaker and undo.
 //!
 //! The trait and the rows it reads and writes; both engines implement it in
-//! `queries/campaigns.rs`.
+//! `queries/campaigns.rs` (applying and undoing one target's reset: `queries/resets.rs`).
 
 use async_trait::async_trait;
 use gatehouse_domain::audit::NewAuditEntry;
