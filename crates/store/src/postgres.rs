@@ -29,14 +29,32 @@ impl PgStore {
     }
 }
 
-mod imp {
-    use super::PgStore;
-    crate::sql::impl_store!(
-        PgStore,
-        sqlx::Postgres,
-        sqlx::PgConnection,
-        "postgres",
-        sqlx::migrate!("./migrations/postgres"),
-        "FOR UPDATE SKIP LOCKED"
-    );
+/// What the shared SQL in `queries/` needs to know about this engine.
+mod engine {
+    pub(super) use super::PgStore as EngineStore;
+
+    pub(super) type Db = sqlx::Postgres;
+    pub(super) type Conn = sqlx::PgConnection;
+
+    pub(super) const ENGINE: &str = "postgres";
+
+    pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+    /// Ends a `SELECT` that claims work: concurrent claimers take different rows
+    /// and never wait for each other.
+    macro_rules! lock {
+        () => {
+            "FOR UPDATE SKIP LOCKED"
+        };
+    }
+    pub(super) use lock;
 }
+
+// The same files are compiled for the other engine too (in `sqlite.rs`): that is
+// how both engines run one SQL text.
+#[allow(
+    clippy::duplicate_mod,
+    reason = "one SQL text, compiled once per engine"
+)]
+#[path = "queries/mod.rs"]
+mod queries;

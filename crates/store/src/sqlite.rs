@@ -55,14 +55,32 @@ impl SqliteStore {
     }
 }
 
-mod imp {
-    use super::SqliteStore;
-    crate::sql::impl_store!(
-        SqliteStore,
-        sqlx::Sqlite,
-        sqlx::SqliteConnection,
-        "sqlite",
-        sqlx::migrate!("./migrations/sqlite"),
-        ""
-    );
+/// What the shared SQL in `queries/` needs to know about this engine.
+mod engine {
+    pub(super) use super::SqliteStore as EngineStore;
+
+    pub(super) type Db = sqlx::Sqlite;
+    pub(super) type Conn = sqlx::SqliteConnection;
+
+    pub(super) const ENGINE: &str = "sqlite";
+
+    pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+    /// Ends a `SELECT` that claims work: empty, because the `BEGIN IMMEDIATE` of
+    /// `begin_write` already excludes other writers.
+    macro_rules! lock {
+        () => {
+            ""
+        };
+    }
+    pub(super) use lock;
 }
+
+// The same files are compiled for the other engine too (in `postgres.rs`): that is
+// how both engines run one SQL text.
+#[allow(
+    clippy::duplicate_mod,
+    reason = "one SQL text, compiled once per engine"
+)]
+#[path = "queries/mod.rs"]
+mod queries;

@@ -64,8 +64,9 @@ pub async fn fresh_pg_database() -> Option<String> {
             return None;
         }
         panic!(
-            "GATEHOUSE_TEST_PG_URL is not set: run the test command from README.md (scripts/test.sh), \
-             which starts a throwaway PostgreSQL, or set GATEHOUSE_TEST_SKIP_PG=1 to skip PostgreSQL knowingly"
+            "GATEHOUSE_TEST_PG_URL is not set: run the test command from README.md \
+             (scripts/test.sh), which starts a throwaway PostgreSQL, or set \
+             GATEHOUSE_TEST_SKIP_PG=1 to skip PostgreSQL knowingly"
         );
     };
     let name = format!(

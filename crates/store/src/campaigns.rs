@@ -1,0 +1,536 @@
+//! Remediation campaigns, the reset budget, the circuit breaker and undo.
+//!
+//! The trait and the rows it reads and writes; both engines implement it in
+//! `queries/campaigns.rs` (applying and undoing one target's reset: `queries/resets.rs`).
+
+use async_trait::async_trait;
+use gatehouse_domain::audit::NewAuditEntry;
+use gatehouse_domain::campaign::CampaignState;
+use gatehouse_domain::{AccountId, CampaignId, Timestamp};
+use serde::Serialize;
+
+use crate::{NewNotice, NewRecovery, Operator, Result};
+
+/// Remediation campaigns, the reset budget and the circuit breaker.
+#[async_trait]
+pub trait CampaignStore {
+    /// Creates a draft with its targets, applied in the order given (an account
+    /// listed twice is kept once). Audited. Refuses an empty target list.
+    async fn create_campaign(
+        &self,
+        c: &NewCampaign,
+        targets: &[NewTarget],
+        audit: NewAuditEntry,
+    ) -> Result<CampaignRecord>;
+
+    /// One campaign.
+    async fn campaign(&self, id: CampaignId) -> Result<Option<CampaignRecord>>;
+
+    /// Campaigns, newest first, optionally in one state.
+    async fn campaigns(
+        &self,
+        state: Option<CampaignState>,
+        limit: i64,
+    ) -> Result<Vec<CampaignRecord>>;
+
+    /// A campaign's targets with `seq > after` (only those in `state`, if given),
+    /// in order, at most `limit`.
+    async fn campaign_targets(
+        &self,
+        id: CampaignId,
+        state: Option<TargetState>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<TargetRecord>>;
+
+    /// Target counts by state.
+    async fn campaign_target_counts(&self, id: CampaignId) -> Result<Vec<(TargetState, i64)>>;
+
+    /// The campaign's target account ids, sorted (for the snapshot hash).
+    async fn campaign_target_ids(&self, id: CampaignId) -> Result<Vec<AccountId>>;
+
+    /// Applies `update` if the campaign is still in `from` (`Conflict` if it moved
+    /// meanwhile: another operator, a replica, the breaker). Audited.
+    async fn update_campaign(
+        &self,
+        id: CampaignId,
+        from: CampaignState,
+        update: &CampaignUpdate,
+        audit: NewAuditEntry,
+    ) -> Result<CampaignRecord>;
+
+    /// Resets one target's password, in one transaction: breaker closed,
+    /// campaign running, target pending, budget left (else nothing changes);
+    /// credential → `reset_required` (the hash is kept, for undo); active
+    /// sessions suspended (named by the campaign); older recovery requests
+    /// superseded and `step.recovery` stored; the notice enqueued; the audit entry;
+    /// the target `applied`. Idempotent per (campaign, account).
+    async fn apply_campaign_target(&self, step: &ApplyStep<'_>) -> Result<ApplyOutcome>;
+
+    /// Undoes one applied target, in one transaction: if the credential is still
+    /// the version the campaign reset, it becomes active again, the sessions the
+    /// campaign suspended since `reinstate_after` are reinstated, outstanding
+    /// recovery requests end, and the correction is enqueued (`restored`); else the
+    /// explanation is enqueued (`not_restorable`). Audited. Idempotent.
+    async fn undo_campaign_target(&self, step: &UndoStep<'_>) -> Result<UndoOutcome>;
+
+    /// Targets of the campaign undone (restored or explained) at or after `since`:
+    /// the undo's pace.
+    async fn campaign_undone_since(&self, id: CampaignId, since: Timestamp) -> Result<i64>;
+
+    /// Accounts of this campaign that are also targets of another campaign that is
+    /// approved, running or paused.
+    async fn campaign_overlap(&self, id: CampaignId) -> Result<u64>;
+
+    /// Records that the forced-reset notice `reference` was reported as unexpected
+    /// (once per notice), with its audit entry. Returns whether it was a campaign's
+    /// notice not reported before.
+    async fn report_unexpected_notice(
+        &self,
+        reference: &str,
+        now: Timestamp,
+        audit: NewAuditEntry,
+    ) -> Result<bool>;
+
+    /// How many of the campaign's notices were reported as unexpected.
+    async fn campaign_reports(&self, id: CampaignId) -> Result<i64>;
+
+    /// The campaign's forced-reset notices that failed (5xx: bounced).
+    async fn campaign_failed_notices(&self, id: CampaignId) -> Result<i64>;
+
+    /// Forced resets applied since `since` (every campaign): the budget's usage.
+    async fn resets_since(&self, since: Timestamp) -> Result<i64>;
+
+    /// Forced resets per UTC day over `since..until`: `(day, count)`, empty days left out.
+    async fn resets_per_day(&self, since: Timestamp, until: Timestamp) -> Result<Vec<(i64, i64)>>;
+
+    /// The breaker's state.
+    async fn breaker(&self) -> Result<BreakerRecord>;
+
+    /// Opens (trips) or closes the breaker. Opening also pauses every running
+    /// automatic campaign and enqueues the operators' alerts `alerts` builds
+    /// (given the trip's number, figures and the enabled operators, read in the
+    /// same transaction). Returns whether it changed (tripping an open breaker
+    /// changes nothing and mails nobody). Audited when it changes.
+    async fn set_breaker(
+        &self,
+        open: bool,
+        reason: &str,
+        by: &str,
+        now: Timestamp,
+        alerts: TripAlerts<'_>,
+        audit: NewAuditEntry,
+    ) -> Result<bool>;
+
+    /// The recovery-completion health gate's figures: among the campaign's
+    /// applied targets whose forced-reset notice a mail server accepted at or
+    /// before `sent_before`, how many there are and how many owners have set a
+    /// new password since the reset: `(sample, completed)`.
+    async fn campaign_recovery_completions(
+        &self,
+        id: CampaignId,
+        sent_before: Timestamp,
+    ) -> Result<(i64, i64)>;
+
+    /// The campaigns that reset (or were to reset) this account, newest first:
+    /// what its owner sees under "Was I affected?". Only targets that were
+    /// applied (and possibly undone) are listed: a pending target has not
+    /// touched the account.
+    async fn account_campaigns(
+        &self,
+        account: AccountId,
+        limit: i64,
+    ) -> Result<Vec<AccountCampaign>>;
+}
+
+/// Where a campaign's targets come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignSource {
+    /// An enforce rule's findings (automatic).
+    Rule,
+    /// An operator's list or query.
+    List,
+    /// One account.
+    Account,
+}
+
+impl CampaignSource {
+    /// Stable text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rule => "rule",
+            Self::List => "list",
+            Self::Account => "account",
+        }
+    }
+}
+
+impl std::str::FromStr for CampaignSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "rule" => Ok(Self::Rule),
+            "list" => Ok(Self::List),
+            "account" => Ok(Self::Account),
+            other => Err(format!("unknown campaign source {other:?}")),
+        }
+    }
+}
+
+/// A campaign to create (a draft).
+#[derive(Clone, Debug)]
+pub struct NewCampaign {
+    /// New id.
+    pub id: CampaignId,
+    /// A name for people.
+    pub name: String,
+    /// Where the targets come from.
+    pub source: CampaignSource,
+    /// Started by Gatehouse (an enforce rule) rather than an operator.
+    pub automatic: bool,
+    /// The rule and version, for rule campaigns.
+    pub rule: Option<(String, i64)>,
+    /// Why, in the notice and the audit.
+    pub reason: String,
+    /// Actor text form.
+    pub created_by: String,
+    /// When.
+    pub created_at: Timestamp,
+    /// Stages (JSON of the domain's `StagePlan`).
+    pub stage_plan: serde_json::Value,
+    /// Accounts per minute at most.
+    pub rate_per_minute: i64,
+    /// Seconds to wait between stages.
+    pub bake_secs: i64,
+}
+
+/// A target to add to a campaign.
+#[derive(Clone, Debug)]
+pub struct NewTarget {
+    /// The account.
+    pub account: AccountId,
+    /// The finding behind it, if any.
+    pub finding_id: Option<i64>,
+    /// Why this account (from the finding, or the operator's note).
+    pub evidence: serde_json::Value,
+}
+
+/// A stored campaign.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CampaignRecord {
+    /// Id.
+    pub id: CampaignId,
+    /// Name.
+    pub name: String,
+    /// Source.
+    pub source: CampaignSource,
+    /// Automatic (an enforce rule's).
+    pub automatic: bool,
+    /// Rule id, for rule campaigns.
+    pub rule_id: Option<String>,
+    /// Rule version.
+    pub rule_version: Option<i64>,
+    /// Why.
+    pub reason: String,
+    /// State.
+    pub state: CampaignState,
+    /// Creator (actor text form).
+    pub created_by: String,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Hash of the frozen target set (hex), once previewed.
+    pub snapshot_hash: Option<String>,
+    /// Targets.
+    pub target_count: i64,
+    /// Whether a second operator must approve.
+    pub needs_second_approval: bool,
+    /// Who approved.
+    pub approved_by: Option<String>,
+    /// When.
+    pub approved_at: Option<Timestamp>,
+    /// The figures shown at preview.
+    pub preview: Option<serde_json::Value>,
+    /// Stages.
+    pub stage_plan: serde_json::Value,
+    /// Accounts per minute at most.
+    pub rate_per_minute: i64,
+    /// Seconds between stages.
+    pub bake_secs: i64,
+    /// Stage being applied (index).
+    pub stage: i64,
+    /// When it started.
+    pub stage_started_at: Option<Timestamp>,
+    /// Accounts reset so far.
+    pub applied: i64,
+    /// Why it is paused.
+    pub paused_reason: Option<String>,
+    /// Who asked for the undo (actor text), once asked.
+    pub undo_by: Option<String>,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
+/// Where a campaign target stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetState {
+    /// Not applied yet.
+    Pending,
+    /// Password reset, sessions suspended, notice queued.
+    Applied,
+    /// Left alone (already awaiting a reset, or gone).
+    Skipped,
+    /// Undone: prior password and sessions back, correction sent.
+    Restored,
+    /// Could not be undone (the owner set a new password since); told so.
+    NotRestorable,
+}
+
+impl TargetState {
+    /// Stable text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Applied => "applied",
+            Self::Skipped => "skipped",
+            Self::Restored => "restored",
+            Self::NotRestorable => "not_restorable",
+        }
+    }
+}
+
+impl std::str::FromStr for TargetState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [
+            Self::Pending,
+            Self::Applied,
+            Self::Skipped,
+            Self::Restored,
+            Self::NotRestorable,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+        .ok_or_else(|| format!("unknown target state {s:?}"))
+    }
+}
+
+/// A stored campaign target.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TargetRecord {
+    /// The account.
+    pub account_id: AccountId,
+    /// Its address.
+    pub email: String,
+    /// Order of application.
+    pub seq: i64,
+    /// The finding behind it.
+    pub finding_id: Option<i64>,
+    /// Why.
+    pub evidence: Option<serde_json::Value>,
+    /// Where it stands.
+    pub state: TargetState,
+    /// The credential version reset.
+    pub credential_version: Option<i64>,
+    /// When it was applied.
+    pub applied_at: Option<Timestamp>,
+    /// The forced-reset notice's reference.
+    pub notice_reference: Option<String>,
+}
+
+/// Fields a transition sets besides the state (None: unchanged).
+#[derive(Clone, Debug)]
+pub struct CampaignUpdate {
+    /// The new state.
+    pub state: Option<CampaignState>,
+    /// Frozen snapshot: hash and size.
+    pub snapshot: Option<([u8; 32], i64)>,
+    /// Whether a second approval is needed (set with a snapshot).
+    pub needs_second_approval: Option<bool>,
+    /// Approval: who (Some(None) clears it).
+    pub approved_by: Option<Option<String>>,
+    /// Preview figures.
+    pub preview: Option<serde_json::Value>,
+    /// Stage index and its start.
+    pub stage: Option<(i64, Timestamp)>,
+    /// Pause reason (Some(None) clears it).
+    pub paused_reason: Option<Option<String>>,
+    /// Who asked for the undo.
+    pub undo_by: Option<Option<String>>,
+    /// When.
+    pub now: Timestamp,
+}
+
+impl CampaignUpdate {
+    /// An update at `now` that changes nothing yet.
+    pub fn at(now: Timestamp) -> Self {
+        CampaignUpdate {
+            state: None,
+            snapshot: None,
+            needs_second_approval: None,
+            approved_by: None,
+            preview: None,
+            stage: None,
+            paused_reason: None,
+            undo_by: None,
+            now,
+        }
+    }
+}
+
+/// The budget an apply step must respect.
+#[derive(Clone, Copy, Debug)]
+pub struct BudgetLimits {
+    /// Resets in the trailing hour, across every campaign.
+    pub per_hour: i64,
+    /// Resets in the trailing day.
+    pub per_day: i64,
+    /// An operator campaign a second operator approved may go past the budget.
+    pub may_exceed: bool,
+}
+
+/// One account's forced reset: everything in one transaction.
+#[derive(Debug)]
+pub struct ApplyStep<'a> {
+    /// The campaign.
+    pub campaign: CampaignId,
+    /// The target.
+    pub account: AccountId,
+    /// When.
+    pub now: Timestamp,
+    /// Budget limits.
+    pub budget: BudgetLimits,
+    /// The recovery request the notice's code belongs to.
+    pub recovery: &'a NewRecovery,
+    /// The forced-reset notice.
+    pub notice: &'a NewNotice,
+    /// The audit entry (`account.reset`).
+    pub audit: NewAuditEntry,
+}
+
+/// What an apply step did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    /// Reset; the notice's reference.
+    Applied {
+        /// Reference of the forced-reset notice.
+        reference: String,
+    },
+    /// Applied (or skipped) before: nothing done (idempotent per campaign and account).
+    AlreadyDone,
+    /// Left alone: the credential was not active (already awaiting a reset).
+    Skipped,
+    /// The budget is used up: nothing done.
+    BudgetExhausted {
+        /// Resets in the trailing hour.
+        hour: i64,
+        /// Resets in the trailing day.
+        day: i64,
+    },
+    /// The campaign is not running (paused, aborted…): nothing done.
+    NotRunning(CampaignState),
+    /// The breaker is open: nothing done.
+    BreakerOpen,
+}
+
+/// One account's undo.
+#[derive(Debug)]
+pub struct UndoStep<'a> {
+    /// The campaign.
+    pub campaign: CampaignId,
+    /// The target.
+    pub account: AccountId,
+    /// When.
+    pub now: Timestamp,
+    /// Sessions suspended before this are not reinstated (the undo window).
+    pub reinstate_after: Timestamp,
+    /// Correction ("disregard; your password still works") for a restorable account.
+    pub correction: &'a NewNotice,
+    /// Explanation for an account whose owner set a new password since.
+    pub explanation: &'a NewNotice,
+    /// The audit entry (`account.restored`).
+    pub audit: NewAuditEntry,
+}
+
+/// What an undo step did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UndoOutcome {
+    /// Prior password back, `sessions` reinstated, codes invalidated, and a
+    /// correction queued — or, when the forced-reset notice had not gone out yet,
+    /// that notice withdrawn instead (nothing to correct).
+    Restored {
+        /// Sessions reinstated.
+        sessions: u64,
+        /// The forced-reset notice was still unsent and is withdrawn; no correction.
+        withdrawn: bool,
+    },
+    /// The owner set a new password since: explanation queued.
+    NotRestorable,
+    /// Undone before, or never applied: nothing done.
+    AlreadyDone,
+}
+
+/// The circuit breaker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BreakerRecord {
+    /// Open (tripped): automation and security notices wait.
+    pub open: bool,
+    /// Why it last changed.
+    pub reason: Option<String>,
+    /// When.
+    pub changed_at: Timestamp,
+    /// Who (actor text form).
+    pub changed_by: String,
+}
+
+/// A breaker trip as its transaction saw it: what the operators' alert states.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BreakerTrip {
+    /// This trip's number (1 for the first trip ever): part of each alert's
+    /// idempotency key, so one trip gives each operator one alert.
+    pub trip: i64,
+    /// When.
+    pub at: Timestamp,
+    /// Why.
+    pub reason: String,
+    /// Who (actor text form: `system`, `operator:<id>`).
+    pub by: String,
+    /// Running automatic campaigns the trip paused.
+    pub paused_campaigns: u64,
+    /// Forced resets applied in the trailing hour.
+    pub resets_last_hour: i64,
+    /// In the trailing day.
+    pub resets_last_day: i64,
+    /// Every enabled operator (who gets the alert).
+    pub operators: Vec<Operator>,
+}
+
+/// Builds the operators' alerts of a trip (the store calls it inside the trip's
+/// transaction, with the figures and operators read there).
+pub type TripAlerts<'a> = &'a (dyn Fn(&BreakerTrip) -> Vec<NewNotice> + Send + Sync);
+
+/// One campaign an account was in, as its owner may see it ("Was I affected?").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountCampaign {
+    /// The campaign.
+    pub campaign_id: CampaignId,
+    /// Why, as the notice said it.
+    pub reason: String,
+    /// Automatic (a rule's) or by an operator.
+    pub automatic: bool,
+    /// The campaign's state (`running`, `undone`…).
+    pub campaign_state: CampaignState,
+    /// This account's part in it.
+    pub state: TargetState,
+    /// When this account was reset.
+    pub applied_at: Option<Timestamp>,
+    /// The forced-reset notice's reference.
+    pub notice_reference: Option<String>,
+    /// When the reset was undone for this account.
+    pub undone_at: Option<Timestamp>,
+    /// Whether the owner set a new password since the reset.
+    pub password_changed_since: bool,
+    /// Whether the account still awaits a new password (reset and not changed since).
+    pub awaiting_new_password: bool,
+}

@@ -1,0 +1,235 @@
+//! Login events.
+
+use super::*;
+
+fn login_event(account: &str, at: Timestamp, outcome: EventOutcome, key: u8) -> NewLoginEvent {
+    NewLoginEvent {
+        time: at,
+        account: account.into(),
+        link: AccountLink::Resolve,
+        ip: "192.0.2.9".into(),
+        user_agent: Some("bot/1".into()),
+        outcome,
+        country: Some("NL".into()),
+        asn: Some(64500),
+        origin: EventOrigin::Api,
+        password_digest: None,
+        dedupe_key: [key; 16],
+        received_at: T0,
+    }
+}
+
+both_engines!(login_events_resolve_dedupe_scan_and_purge, |s: Arc<
+    dyn Store,
+>| async move {
+    let a = new_account("known@example.com");
+    s.create_account(&a, audit(AuditAction::AccountCreated))
+        .await
+        .unwrap();
+    let t = |ms: i64| T0.plus(Duration::from_millis(ms as u64));
+    let batch = vec![
+        login_event("known@example.com", t(10), EventOutcome::WrongPassword, 1),
+        login_event(&a.id.to_string(), t(10), EventOutcome::Success, 2),
+        login_event("nobody@example.com", t(5), EventOutcome::UnknownAccount, 3),
+        login_event("app-user-7", t(20), EventOutcome::Success, 4),
+        // The same event twice in one batch: stored once.
+        login_event("known@example.com", t(10), EventOutcome::WrongPassword, 1),
+    ];
+    let ingest = NewAuditEntry::new(
+        T0,
+        Actor::Operator("op".into()),
+        AuditAction::LoginEventsIngested,
+    )
+    .detail(serde_json::json!({ "origin": "api" }));
+    assert_eq!(
+        s.insert_login_events(&batch, Some(ingest.clone()))
+            .await
+            .unwrap(),
+        4
+    );
+    // Sent again (a retried request, a re-run import): nothing new.
+    assert_eq!(
+        s.insert_login_events(&batch[..2], Some(ingest))
+            .await
+            .unwrap(),
+        0
+    );
+    let entries = s.audit_entries(0, 100).await.unwrap();
+    let ingested: Vec<serde_json::Value> = entries
+        .iter()
+        .filter(|e| e.action == "login_events.ingested")
+        .map(|e| serde_json::from_str(&e.detail).unwrap())
+        .collect();
+    assert_eq!(ingested.len(), 2);
+    assert_eq!(ingested[0]["inserted"], 4);
+    assert_eq!(ingested[0]["duplicates"], 1);
+    assert_eq!(ingested[0]["origin"], "api");
+    assert_eq!(ingested[1]["duplicates"], 2);
+
+    // Scan in (time, id) order, two at a time.
+    let (from, until) = (T0, t(1000));
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.login_events(from, until, after, 2).await.unwrap();
+        after = page.last().map(LoginEvent::cursor);
+        let short = page.len() < 2;
+        seen.extend(page);
+        if short {
+            break;
+        }
+    }
+    let accounts: Vec<&str> = seen.iter().map(|e| e.account.as_str()).collect();
+    let id_text = a.id.to_string();
+    assert_eq!(
+        accounts,
+        [
+            "nobody@example.com",
+            "known@example.com",
+            id_text.as_str(),
+            "app-user-7"
+        ]
+    );
+    // Addresses and Gatehouse ids resolve; unknown addresses and foreign ids are kept, unlinked.
+    let links: Vec<Option<AccountId>> = seen.iter().map(|e| e.account_id).collect();
+    assert_eq!(links, [None, Some(a.id), Some(a.id), None]);
+    let first = &seen[1];
+    assert_eq!(first.outcome, EventOutcome::WrongPassword);
+    assert_eq!(first.origin, EventOrigin::Api);
+    assert_eq!(
+        (first.ip.as_str(), first.user_agent.as_deref()),
+        ("192.0.2.9", Some("bot/1"))
+    );
+    assert_eq!(
+        (first.country.as_deref(), first.asn),
+        (Some("NL"), Some(64500))
+    );
+    assert_eq!(
+        (first.time, first.received_at, first.password_digest.clone()),
+        (t(10), T0, None)
+    );
+    // Half-open ranges.
+    assert_eq!(s.count_login_events(t(5), t(20)).await.unwrap(), 3);
+    assert_eq!(
+        s.login_events(t(10), t(11), None, 10).await.unwrap().len(),
+        2
+    );
+
+    // Retention deletes the oldest first, in bounded steps.
+    assert_eq!(s.purge_login_events(t(20), 2).await.unwrap(), 2);
+    let left = s.login_events(from, until, None, 10).await.unwrap();
+    assert_eq!(left.len(), 2);
+    assert_eq!(left[0].time, t(10));
+    assert_eq!(s.purge_login_events(t(20), 2).await.unwrap(), 1);
+    assert_eq!(s.purge_login_events(t(20), 2).await.unwrap(), 0);
+    assert_eq!(s.count_login_events(from, until).await.unwrap(), 1);
+});
+
+both_engines!(own_logins_store_their_event_with_the_login, |s: Arc<
+    dyn Store,
+>| async move {
+    let a = new_account("own@example.com");
+    s.create_account(&a, audit(AuditAction::AccountCreated))
+        .await
+        .unwrap();
+    let own = |outcome, account: Option<AccountId>, key: u8| NewLoginEvent {
+        link: AccountLink::Known(account),
+        origin: EventOrigin::Gatehouse,
+        password_digest: Some([key; 32]),
+        user_agent: None,
+        country: None,
+        asn: None,
+        ..login_event("own@example.com", T0, outcome, key)
+    };
+    let failed = own(EventOutcome::WrongPassword, Some(a.id), 1);
+    s.record_login_failure(
+        &[("acct:own@example.com", ThrottlePolicy::ACCOUNT)],
+        T0,
+        Some(&failed),
+        audit(AuditAction::LoginFailed),
+    )
+    .await
+    .unwrap();
+    let unknown = NewLoginEvent {
+        account: "ghost@example.com".into(),
+        ..own(EventOutcome::UnknownAccount, None, 2)
+    };
+    s.record_login_failure(
+        &[("acct:ghost@example.com", ThrottlePolicy::ACCOUNT)],
+        T0,
+        Some(&unknown),
+        audit(AuditAction::LoginFailed),
+    )
+    .await
+    .unwrap();
+    let (sess, _) = new_session(a.id, T0);
+    let ok = own(EventOutcome::Success, Some(a.id), 3);
+    s.create_session(
+        &sess,
+        "acct:own@example.com",
+        Some(&ok),
+        audit(AuditAction::LoginSucceeded),
+    )
+    .await
+    .unwrap();
+    let events = s
+        .login_events(T0, T0.plus(Duration::from_secs(1)), None, 10)
+        .await
+        .unwrap();
+    let got: Vec<_> = events
+        .iter()
+        .map(|e| {
+            (
+                e.account.as_str(),
+                e.account_id,
+                e.outcome,
+                e.origin,
+                e.password_digest.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "own@example.com",
+                Some(a.id),
+                EventOutcome::WrongPassword,
+                EventOrigin::Gatehouse,
+                Some(vec![1; 32])
+            ),
+            (
+                "ghost@example.com",
+                None,
+                EventOutcome::UnknownAccount,
+                EventOrigin::Gatehouse,
+                Some(vec![2; 32])
+            ),
+            (
+                "own@example.com",
+                Some(a.id),
+                EventOutcome::Success,
+                EventOrigin::Gatehouse,
+                Some(vec![3; 32])
+            ),
+        ]
+    );
+    // A login whose transaction fails (here: a session id taken) leaves no event behind.
+    let dup = own(EventOutcome::Success, Some(a.id), 4);
+    assert!(
+        s.create_session(
+            &sess,
+            "acct:own@example.com",
+            Some(&dup),
+            audit(AuditAction::LoginSucceeded)
+        )
+        .await
+        .is_err()
+    );
+    assert_eq!(
+        s.count_login_events(T0, T0.plus(Duration::from_secs(1)))
+            .await
+            .unwrap(),
+        3
+    );
+});
