@@ -4,10 +4,14 @@
 //! `queries/campaigns.rs` (applying and undoing one target's reset: `queries/resets.rs`).
 
 use async_trait::async_trait;
-use gatehouse_domain::audit::NewAuditEntry;
-use gatehouse_domain::campaign::CampaignState;
+use gatehouse_domain::audit::{Actor, NewAuditEntry};
+use gatehouse_domain::campaign::{CampaignState, StagePlan};
 use gatehouse_domain::{AccountId, CampaignId, Timestamp};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+
+/// The budget in force for one reset and what was drawn from it: the rule
+/// itself (`BudgetLimits::allows`) is the domain's; the store only counts.
+pub use gatehouse_domain::guardrail::{BudgetLimits, BudgetUse};
 
 use crate::{NewNotice, NewRecovery, Operator, Result};
 
@@ -193,12 +197,12 @@ pub struct NewCampaign {
     pub rule: Option<(String, i64)>,
     /// Why, in the notice and the audit.
     pub reason: String,
-    /// Actor text form.
-    pub created_by: String,
+    /// Who creates it.
+    pub created_by: Actor,
     /// When.
     pub created_at: Timestamp,
-    /// Stages (JSON of the domain's `StagePlan`).
-    pub stage_plan: serde_json::Value,
+    /// Stages.
+    pub stage_plan: StagePlan,
     /// Accounts per minute at most.
     pub rate_per_minute: i64,
     /// Seconds to wait between stages.
@@ -235,24 +239,27 @@ pub struct CampaignRecord {
     pub reason: String,
     /// State.
     pub state: CampaignState,
-    /// Creator (actor text form).
-    pub created_by: String,
+    /// Creator (shown in its text form, `operator:<id>` or `system`).
+    #[serde(serialize_with = "actor_text")]
+    pub created_by: Actor,
     /// Created.
     pub created_at: Timestamp,
-    /// Hash of the frozen target set (hex), once previewed.
-    pub snapshot_hash: Option<String>,
+    /// Hash of the frozen target set, once previewed (shown as hex).
+    #[serde(serialize_with = "hex_hash")]
+    pub snapshot_hash: Option<[u8; 32]>,
     /// Targets.
     pub target_count: i64,
     /// Whether a second operator must approve.
     pub needs_second_approval: bool,
-    /// Who approved.
-    pub approved_by: Option<String>,
+    /// Who approved (text form).
+    #[serde(serialize_with = "actor_text_opt")]
+    pub approved_by: Option<Actor>,
     /// When.
     pub approved_at: Option<Timestamp>,
     /// The figures shown at preview.
     pub preview: Option<serde_json::Value>,
     /// Stages.
-    pub stage_plan: serde_json::Value,
+    pub stage_plan: StagePlan,
     /// Accounts per minute at most.
     pub rate_per_minute: i64,
     /// Seconds between stages.
@@ -265,10 +272,31 @@ pub struct CampaignRecord {
     pub applied: i64,
     /// Why it is paused.
     pub paused_reason: Option<String>,
-    /// Who asked for the undo (actor text), once asked.
-    pub undo_by: Option<String>,
+    /// Who asked for the undo (text form), once asked.
+    #[serde(serialize_with = "actor_text_opt")]
+    pub undo_by: Option<Actor>,
     /// Last change.
     pub updated_at: Timestamp,
+}
+
+// The API has always shown actors as `kind:id` text and the snapshot as hex:
+// typed inside, the same words outside.
+fn actor_text<S: Serializer>(a: &Actor, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&a.text())
+}
+
+fn actor_text_opt<S: Serializer>(a: &Option<Actor>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    match a {
+        Some(a) => s.serialize_some(&a.text()),
+        None => s.serialize_none(),
+    }
+}
+
+fn hex_hash<S: Serializer>(h: &Option<[u8; 32]>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    match h {
+        Some(h) => s.serialize_some(&hex::encode(h)),
+        None => s.serialize_none(),
+    }
 }
 
 /// Where a campaign target stands.
@@ -349,7 +377,7 @@ pub struct CampaignUpdate {
     /// Whether a second approval is needed (set with a snapshot).
     pub needs_second_approval: Option<bool>,
     /// Approval: who (Some(None) clears it).
-    pub approved_by: Option<Option<String>>,
+    pub approved_by: Option<Option<Actor>>,
     /// Preview figures.
     pub preview: Option<serde_json::Value>,
     /// Stage index and its start.
@@ -357,7 +385,7 @@ pub struct CampaignUpdate {
     /// Pause reason (Some(None) clears it).
     pub paused_reason: Option<Option<String>>,
     /// Who asked for the undo.
-    pub undo_by: Option<Option<String>>,
+    pub undo_by: Option<Option<Actor>>,
     /// When.
     pub now: Timestamp,
 }
@@ -377,17 +405,6 @@ impl CampaignUpdate {
             now,
         }
     }
-}
-
-/// The budget an apply step must respect.
-#[derive(Clone, Copy, Debug)]
-pub struct BudgetLimits {
-    /// Resets in the trailing hour, across every campaign.
-    pub per_hour: i64,
-    /// Resets in the trailing day.
-    pub per_day: i64,
-    /// An operator campaign a second operator approved may go past the budget.
-    pub may_exceed: bool,
 }
 
 /// One account's forced reset: everything in one transaction.

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use gatehouse_domain::audit::{Actor as AuditActor, AuditAction, NewAuditEntry};
-use gatehouse_domain::campaign::{Actor, Campaign, CampaignState, Command, StagePlan};
+use gatehouse_domain::campaign::{Campaign, CampaignState, Command, StagePlan};
 use gatehouse_domain::guardrail::{NextStep, StepFacts, next_step};
 use gatehouse_domain::{AccountId, CampaignId, Email, NoticeKind, RecoveryCode, RecoveryId};
 use gatehouse_store::{
@@ -183,26 +183,14 @@ pub struct BreakerView {
     pub used_last_day: i64,
 }
 
-pub(super) fn domain_actor(text: &str) -> Actor {
-    match text.strip_prefix("operator:") {
-        Some(id) => Actor::Operator(id.to_owned()),
-        None => Actor::System,
-    }
-}
-
 /// The domain view of a stored campaign, for the state machine.
 pub(super) fn domain(c: &CampaignRecord) -> Campaign {
     Campaign {
         state: c.state,
-        created_by: domain_actor(&c.created_by),
-        snapshot: c
-            .snapshot_hash
-            .as_deref()
-            .and_then(|h| hex::decode(h).ok())
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .map(|h| (h, c.target_count as u64)),
+        created_by: c.created_by.clone(),
+        snapshot: c.snapshot_hash.map(|h| (h, c.target_count as u64)),
         needs_second_approval: c.needs_second_approval,
-        approved_by: c.approved_by.as_deref().map(domain_actor),
+        approved_by: c.approved_by.clone(),
         applied: c.applied as u64,
     }
 }
@@ -312,9 +300,9 @@ impl App {
             automatic: by == AuditActor::System,
             rule,
             reason,
-            created_by: by.text(),
+            created_by: by.clone(),
             created_at: now,
-            stage_plan: serde_json::to_value(&plan).map_err(|e| AppError::Unexpected(e.into()))?,
+            stage_plan: plan.clone(),
             rate_per_minute: i64::from(rate_per_minute.clamp(1, 100_000)),
             bake_secs: i64::from(bake_secs),
         };
@@ -381,7 +369,7 @@ impl App {
         mail_by_domain.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         mail_by_domain.truncate(20);
         let overlap = self.store.campaign_overlap(id).await?;
-        let plan: StagePlan = serde_json::from_value(c.stage_plan.clone()).unwrap_or_default();
+        let plan = &c.stage_plan;
         let preview = Preview {
             accounts: size,
             snapshot: hex::encode(snapshot),
@@ -436,7 +424,7 @@ impl App {
                 field: "snapshot",
                 message: "must be the preview's snapshot: 64 hexadecimal digits".into(),
             })?;
-        let who = domain_actor(&by.text());
+        let who = by.clone();
         let next = domain(&c)
             .apply(
                 &Command::Approve {
@@ -449,7 +437,7 @@ impl App {
         let now = self.clock.now();
         let mut u = CampaignUpdate::at(now);
         u.state = Some(next.state);
-        u.approved_by = Some(Some(by.text()));
+        u.approved_by = Some(Some(by.clone()));
         let audit = NewAuditEntry::new(now, by, AuditAction::CampaignTransition)
             .target(id)
             .detail(serde_json::json!({ "command": "approve", "snapshot": snapshot }));
@@ -556,7 +544,7 @@ impl App {
             return Ok(report);
         }
         let now = self.clock.now();
-        let plan: StagePlan = serde_json::from_value(c.stage_plan.clone()).unwrap_or_default();
+        let plan = &c.stage_plan;
         let facts = StepFacts {
             targets: c.target_count.max(0) as u64,
             done: self.done_targets(id).await?,
@@ -567,7 +555,7 @@ impl App {
             rate_per_minute: c.rate_per_minute.max(0) as u64,
             max_batch: STEP as u64,
         };
-        let room = match next_step(&plan, &facts) {
+        let room = match next_step(plan, &facts) {
             NextStep::Complete => {
                 let next = domain(&c)
                     .apply(&Command::Complete, false)
@@ -777,8 +765,8 @@ impl App {
                         "campaign": c.id.to_string(),
                         "rule": c.rule_id,
                         "rule_version": c.rule_version,
-                        "created_by": c.created_by,
-                        "approved_by": c.approved_by,
+                        "created_by": c.created_by.text(),
+                        "approved_by": c.approved_by.as_ref().map(AuditActor::text),
                         "reference": notice.reference,
                     }));
                 let step = ApplyStep {

@@ -21,13 +21,6 @@ use super::campaigns::{STEP, UNDO_WINDOW, UndoReport, domain, refused};
 use super::{App, AppError, Client};
 
 /// The audit actor behind stored actor text (`operator:<id>` or `system`).
-fn audit_actor(text: Option<&str>) -> AuditActor {
-    match text.and_then(|t| t.strip_prefix("operator:")) {
-        Some(id) => AuditActor::Operator(id.to_owned()),
-        None => AuditActor::System,
-    }
-}
-
 impl App {
     /// How many of the campaign's accounts an undo would restore, without doing it.
     pub async fn undo_preview(&self, id: CampaignId) -> Result<UndoReport, AppError> {
@@ -74,7 +67,7 @@ impl App {
         let now = self.clock.now();
         let mut u = CampaignUpdate::at(now);
         u.state = Some(next.state);
-        u.undo_by = Some(Some(by.text()));
+        u.undo_by = Some(Some(by.clone()));
         let audit = NewAuditEntry::new(now, by, AuditAction::CampaignTransition)
             .target(id)
             .detail(serde_json::json!({ "command": "undo" }));
@@ -135,7 +128,8 @@ impl App {
             .store
             .campaign_targets(id, Some(TargetState::Applied), -1, limit as i64)
             .await?;
-        let by = audit_actor(c.undo_by.as_deref());
+        // An undo asked for before `undo_by` was recorded runs in the system's name.
+        let by = c.undo_by.clone().unwrap_or(AuditActor::System);
         let mut done = 0;
         for t in page.iter().filter(|t| t.state == TargetState::Applied) {
             let to = Email::parse(&t.email).map_err(AppError::email)?;
@@ -218,7 +212,7 @@ impl App {
                 "command": "finish_undo",
                 "restored": count(TargetState::Restored),
                 "explained": count(TargetState::NotRestorable),
-                "undo_by": c.undo_by,
+                "undo_by": c.undo_by.as_ref().map(AuditActor::text),
             }));
         match self
             .store

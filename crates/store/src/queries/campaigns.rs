@@ -3,7 +3,7 @@
 //! The SQL both engines run (see `queries/mod.rs`).
 
 use async_trait::async_trait;
-use gatehouse_domain::audit::NewAuditEntry;
+use gatehouse_domain::audit::{Actor, NewAuditEntry};
 use gatehouse_domain::campaign::CampaignState;
 use gatehouse_domain::{AccountId, CampaignId, Timestamp};
 use sqlx::Row as _;
@@ -24,6 +24,7 @@ const CAMPAIGN_COLUMNS: &str = "id, name, source, automatic, rule_id, rule_versi
 impl EngineStore {
     fn campaign_from(row: &DbRow) -> Result<CampaignRecord> {
         let opt_ts = |v: Option<i64>| v.map(Timestamp::from_millis);
+        let actor = |what: &str, v: Option<String>| v.map(|t| parse(what, &t)).transpose();
         let json = |what: &str, v: Option<String>| {
             v.map(|t| crate::sql::json_column(what, &t)).transpose()
         };
@@ -36,27 +37,36 @@ impl EngineStore {
             rule_version: row.try_get("rule_version")?,
             reason: row.try_get("reason")?,
             state: parse("campaign state", &row.try_get::<String, _>("state")?)?,
-            created_by: row.try_get("created_by")?,
+            created_by: parse(
+                "campaign created_by",
+                &row.try_get::<String, _>("created_by")?,
+            )?,
             created_at: Timestamp::from_millis(row.try_get("created_at")?),
             snapshot_hash: row
                 .try_get::<Option<Vec<u8>>, _>("snapshot_hash")?
-                .map(hex::encode),
+                .map(|h| {
+                    <[u8; 32]>::try_from(h.as_slice()).map_err(|_| {
+                        StoreError::corrupt(format!(
+                            "campaign snapshot_hash is {} bytes, not 32",
+                            h.len()
+                        ))
+                    })
+                })
+                .transpose()?,
             target_count: row.try_get("target_count")?,
             needs_second_approval: row.try_get::<i64, _>("needs_second_approval")? != 0,
-            approved_by: row.try_get("approved_by")?,
+            approved_by: actor("campaign approved_by", row.try_get("approved_by")?)?,
             approved_at: opt_ts(row.try_get("approved_at")?),
             preview: json("campaign preview", row.try_get("preview")?)?,
-            stage_plan: crate::sql::json_column(
-                "stage plan",
-                &row.try_get::<String, _>("stage_plan")?,
-            )?,
+            stage_plan: serde_json::from_str(&row.try_get::<String, _>("stage_plan")?)
+                .map_err(|e| StoreError::corrupt(format!("campaign stage_plan: {e}")))?,
             rate_per_minute: row.try_get("rate_per_minute")?,
             bake_secs: row.try_get("bake_secs")?,
             stage: row.try_get("stage")?,
             stage_started_at: opt_ts(row.try_get("stage_started_at")?),
             applied: row.try_get("applied")?,
             paused_reason: row.try_get("paused_reason")?,
-            undo_by: row.try_get("undo_by")?,
+            undo_by: actor("campaign undo_by", row.try_get("undo_by")?)?,
             updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
         })
     }
@@ -132,9 +142,13 @@ impl CampaignStore for EngineStore {
         .bind(c.rule.as_ref().map(|r| r.0.clone()))
         .bind(c.rule.as_ref().map(|r| r.1))
         .bind(&c.reason)
-        .bind(&c.created_by)
+        .bind(c.created_by.text())
         .bind(c.created_at.as_millis())
-        .bind(c.stage_plan.to_string())
+        .bind(
+            // A plan of numbers always serialises; the error path only names it.
+            serde_json::to_string(&c.stage_plan)
+                .map_err(|e| StoreError::corrupt(format!("stage plan: {e}")))?,
+        )
         .bind(c.rate_per_minute)
         .bind(c.bake_secs)
         .execute(&mut *tx)
@@ -291,7 +305,8 @@ impl CampaignStore for EngineStore {
                 .push_bind(i64::from(needs));
         }
         if let Some(by) = &u.approved_by {
-            q.push(", approved_by = ").push_bind(by.clone());
+            q.push(", approved_by = ")
+                .push_bind(by.as_ref().map(Actor::text));
             q.push(", approved_at = ")
                 .push_bind(by.as_ref().map(|_| u.now.as_millis()));
         }
@@ -306,7 +321,8 @@ impl CampaignStore for EngineStore {
             q.push(", paused_reason = ").push_bind(reason.clone());
         }
         if let Some(by) = &u.undo_by {
-            q.push(", undo_by = ").push_bind(by.clone());
+            q.push(", undo_by = ")
+                .push_bind(by.as_ref().map(Actor::text));
         }
         q.push(" WHERE id = ").push_bind(id.to_string());
         q.push(" AND state = ").push_bind(from.as_str());

@@ -10,7 +10,7 @@ use sqlx::Row as _;
 
 use super::EngineStore;
 use crate::sql::parse;
-use crate::{ApplyOutcome, ApplyStep, Result, StoreError, UndoOutcome, UndoStep};
+use crate::{ApplyOutcome, ApplyStep, BudgetUse, Result, StoreError, UndoOutcome, UndoStep};
 
 impl EngineStore {
     /// [`crate::CampaignStore::apply_campaign_target`].
@@ -58,7 +58,7 @@ impl EngineStore {
         .fetch_one(&mut *tx)
         .await?;
         let (hour, day): (i64, i64) = (used.try_get("hour")?, used.try_get("day")?);
-        if !step.budget.may_exceed && (hour >= step.budget.per_hour || day >= step.budget.per_day) {
+        if !step.budget.allows(BudgetUse { hour, day }) {
             return Ok(ApplyOutcome::BudgetExhausted { hour, day });
         }
         let version: Option<i64> = sqlx::query(

@@ -1,5 +1,7 @@
 //! Campaigns, the reset budget, the breaker and undo.
 
+use gatehouse_domain::campaign::StagePlan;
+
 use super::*;
 
 fn new_campaign(automatic: bool) -> NewCampaign {
@@ -14,9 +16,12 @@ fn new_campaign(automatic: bool) -> NewCampaign {
         automatic,
         rule: automatic.then(|| ("credential-stuffing".to_string(), 1)),
         reason: "signed in from a credential-stuffing source".into(),
-        created_by: "operator:ann".into(),
+        created_by: Actor::Operator("ann".into()),
         created_at: T0,
-        stage_plan: serde_json::json!({ "fractions": [1.0], "min_stage": 1 }),
+        stage_plan: StagePlan {
+            fractions: vec![1.0],
+            min_stage: 1,
+        },
         rate_per_minute: 600,
         bake_secs: 0,
     }
@@ -555,3 +560,64 @@ both_engines!(concurrent_apply_steps_share_one_budget, |s: Arc<
         5
     );
 });
+
+/// A campaign row that does not parse is reported as corrupt, naming the column,
+/// never read as a default (a stranger's actor as "the system", a broken plan as
+/// the default plan).
+#[tokio::test]
+async fn a_corrupt_campaign_row_is_an_error_not_a_default() {
+    use sqlx::Connection as _;
+    let db = fresh(Engine::Sqlite).await.unwrap();
+    let (a, _) = accounts_with_sessions(&db.store, 1).await.remove(0);
+    let c = db
+        .store
+        .create_campaign(
+            &new_campaign(false),
+            &[NewTarget {
+                account: a,
+                finding_id: None,
+                evidence: serde_json::json!({}),
+            }],
+            audit(AuditAction::CampaignCreated),
+        )
+        .await
+        .unwrap();
+    let read = db.store.campaign(c.id).await.unwrap().unwrap();
+    assert_eq!(read.created_by, Actor::Operator("ann".into()));
+    assert_eq!(read.stage_plan.fractions, vec![1.0]);
+    let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    for (column, value, names) in [
+        ("created_by", "admin:ann", "created_by"),
+        ("approved_by", "operator:", "approved_by"),
+        ("stage_plan", "{\"fractions\": \"all\"}", "stage_plan"),
+    ] {
+        let original: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COALESCE({column}, '') FROM campaigns WHERE id = $1"
+        )))
+        .bind(c.id.to_string())
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE campaigns SET {column} = $1 WHERE id = $2"
+        )))
+        .bind(value)
+        .bind(c.id.to_string())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        match db.store.campaign(c.id).await {
+            Err(StoreError::Corrupt(why)) => assert!(why.contains(names), "{why}"),
+            other => panic!("{column} = {value:?} read as {other:?}"),
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE campaigns SET {column} = NULLIF($1, '') WHERE id = $2"
+        )))
+        .bind(original)
+        .bind(c.id.to_string())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    assert_eq!(db.store.campaign(c.id).await.unwrap().unwrap(), read);
+}

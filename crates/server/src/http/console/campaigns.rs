@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use gatehouse_domain::CampaignId;
-use gatehouse_domain::campaign::{CampaignState, StagePlan};
+use gatehouse_domain::campaign::CampaignState;
 use gatehouse_store::CampaignRecord;
 use serde::Deserialize;
 
@@ -59,7 +59,7 @@ impl Row {
             applied: c.applied,
             targets: c.target_count,
             created: readable(c.created_at),
-            created_by: names.actor(&c.created_by),
+            created_by: names.actor(&c.created_by.text()),
         }
     }
 }
@@ -181,8 +181,8 @@ struct StageRow {
 fn stage_rows(c: &CampaignRecord, preview: Option<&Preview>) -> Vec<StageRow> {
     let boundaries = match preview {
         Some(p) => p.stages.clone(),
-        None => serde_json::from_value::<StagePlan>(c.stage_plan.clone())
-            .unwrap_or_default()
+        None => c
+            .stage_plan
             .boundaries(u64::try_from(c.target_count).unwrap_or(0)),
     };
     let current = usize::try_from(c.stage).unwrap_or(0);
@@ -252,7 +252,7 @@ async fn show(
         })
         .unwrap_or_default();
     let stages = stage_rows(&c, preview.as_ref());
-    let own = c.created_by == who.operator.actor().text();
+    let own = c.created_by == who.operator.actor();
     let names = Names::load(&app).await?;
     Ok(CampaignPage {
         layout: Layout::new(&who, "campaigns").with_notice(flash.ok.as_deref()),
@@ -265,14 +265,14 @@ async fn show(
             .unwrap_or_default(),
         approved_by: c
             .approved_by
-            .as_deref()
-            .map(|a| names.actor(a))
+            .as_ref()
+            .map(|a| names.actor(&a.text()))
             .unwrap_or_default(),
         paused_reason: c.paused_reason.clone().unwrap_or_default(),
         state: c.state,
         needs_second_approval: c.needs_second_approval,
         own,
-        snapshot: c.snapshot_hash.clone().unwrap_or_default(),
+        snapshot: c.snapshot_hash.map(hex::encode).unwrap_or_default(),
         preview,
         sample,
         targets,
