@@ -8,7 +8,7 @@
 # imports it (`gatehouse breach bench --keys KEYS --dir BREACH_DIR`, reused when
 # BREACH_DIR already holds an index of that size), starts `gatehouse serve` with
 # GATEHOUSE_BREACH_INDEX pointing at it (SQLite, temporary data dir) and
-# `gatehouse bench hello` (bare axum), creates an operator, then per run:
+# `gatehouse-bench hello` (bare axum, crates/bench), creates an operator, then per run:
 #   hello            GET / on the bare axum server
 #   favicon          GET /favicon.ico on gatehouse (204: the full middleware stack, no handler work)
 #   healthz          GET /healthz on gatehouse (one database ping)
@@ -18,7 +18,8 @@
 #
 # Knobs: KEYS (default 10000000), BREACH_DIR (default $CARGO_TARGET_DIR/breach-bench-KEYS),
 # RUNS (3), SECONDS_PER (10), WRK_THREADS (1), WRK_CONNECTIONS (32),
-# GATEHOUSE_BIN (skip the build), CARGO_TARGET_DIR (default target).
+# GATEHOUSE_BIN and GATEHOUSE_BENCH_BIN (binaries built beforehand: no build step),
+# CARGO_TARGET_DIR (default target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,12 +35,12 @@ for tool in wrk jq curl; do
     command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install $tool)" >&2; exit 1; }
 done
 
-if [ -n "${GATEHOUSE_BIN:-}" ]; then
-    BIN="$GATEHOUSE_BIN"
-else
-    cargo build --release -p gatehouse
-    BIN="$CARGO_TARGET_DIR/release/gatehouse"
+# Two binaries: the server as shipped, and the benchmarks (kept out of it).
+if [ -z "${GATEHOUSE_BIN:-}" ] || [ -z "${GATEHOUSE_BENCH_BIN:-}" ]; then
+    cargo build --release -p gatehouse -p gatehouse-bench
 fi
+BIN="${GATEHOUSE_BIN:-$CARGO_TARGET_DIR/release/gatehouse}"
+BENCH_BIN="${GATEHOUSE_BENCH_BIN:-$CARGO_TARGET_DIR/release/gatehouse-bench}"
 
 INDEX="$BREACH_DIR/bench.ghbi"
 if ! "$BIN" breach stats --index "$INDEX" 2>/dev/null | grep -Eq "^keys +$KEYS\$"; then
@@ -77,7 +78,7 @@ HELLO="http://127.0.0.1:$HPORT/"
 export GATEHOUSE_LISTEN="127.0.0.1:$PORT" GATEHOUSE_DATA_DIR="$WORK/data" GATEHOUSE_PUBLIC_URL="$BASE"
 export GATEHOUSE_BREACH_INDEX="$INDEX" RUST_LOG="${RUST_LOG:-warn}"
 
-"$BIN" bench hello --listen "127.0.0.1:$HPORT" 2>"$WORK/hello.log" &
+"$BENCH_BIN" hello --listen "127.0.0.1:$HPORT" 2>"$WORK/hello.log" &
 PIDS+=("$!")
 "$BIN" serve 2>"$WORK/server.log" &
 PIDS+=("$!")

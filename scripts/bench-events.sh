@@ -7,21 +7,22 @@
 #   scripts/bench-events.sh
 #
 # Knobs (environment): BATCHES (per round and path, default 100), CLIENTS
-# (default 4), ROUNDS (default 3), GATEHOUSE_BIN (use this binary instead of
-# building one).
+# (default 4), ROUNDS (default 3), GATEHOUSE_BENCH_BIN (use this gatehouse-bench
+# binary instead of building one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BATCHES="${BATCHES:-100}"
 CLIENTS="${CLIENTS:-4}"
 ROUNDS="${ROUNDS:-3}"
-if [ -z "${GATEHOUSE_BIN:-}" ]; then
-  cargo build --release -p gatehouse >&2
-  GATEHOUSE_BIN="${CARGO_TARGET_DIR:-target}/release/gatehouse"
+# The benchmarks are their own binary (crates/bench), not part of `gatehouse`.
+if [ -z "${GATEHOUSE_BENCH_BIN:-}" ]; then
+  cargo build --release -p gatehouse-bench >&2
+  GATEHOUSE_BENCH_BIN="${CARGO_TARGET_DIR:-target}/release/gatehouse-bench"
 fi
 
-args=(bench events --batches "$BATCHES" --clients "$CLIENTS" --rounds "$ROUNDS")
+args=(events --batches "$BATCHES" --clients "$CLIENTS" --rounds "$ROUNDS")
 echo "SQLite:" >&2
-"$GATEHOUSE_BIN" "${args[@]}"
+"$GATEHOUSE_BENCH_BIN" "${args[@]}"
 echo "PostgreSQL:" >&2
-scripts/with-postgres.sh bash -c '"$@" --database-url "$GATEHOUSE_TEST_PG_URL"' bench "$GATEHOUSE_BIN" "${args[@]}"
+scripts/with-postgres.sh bash -c '"$@" --database-url "$GATEHOUSE_TEST_PG_URL"' bench "$GATEHOUSE_BENCH_BIN" "${args[@]}"

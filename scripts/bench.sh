@@ -3,11 +3,12 @@
 #
 #   scripts/bench.sh
 #
-# Builds the release binary, starts `gatehouse serve` on a temporary data dir
-# and a free loopback port (plus `gatehouse bench hello` as the cheap-call
-# baseline), creates one account, then runs each measurement RUNS times
-# (default 3), each one paired with its baseline in the same run, and prints
-# medians and ratios. Raw JSON lines go to $BENCH_OUT (default
+# Builds the release binaries (`gatehouse`, and `gatehouse-bench` from
+# crates/bench for the baselines and the load generator), starts `gatehouse
+# serve` on a temporary data dir and a free loopback port (plus
+# `gatehouse-bench hello` as the cheap-call baseline), creates one account,
+# then runs each measurement RUNS times (default 3), each one paired with its
+# baseline in the same run, and prints medians and ratios. Raw JSON lines go to $BENCH_OUT (default
 # $CARGO_TARGET_DIR/bench-results/<timestamp>).
 #
 # Knobs (environment):
@@ -22,7 +23,8 @@
 #   OVERLOAD_SECONDS   (default 20, after 3 s of warm-up)
 #   ME_SECONDS         seconds per wrk run on /me and on hello (default 10)
 #   WRK_THREADS, WRK_CONNECTIONS   wrk for /me and hello (default 1, 32)
-#   GATEHOUSE_BIN      use this binary instead of building one
+#   GATEHOUSE_BIN      use this gatehouse binary instead of building one
+#   GATEHOUSE_BENCH_BIN  use this gatehouse-bench binary instead of building one
 #   GATEHOUSE_HASH_*, GATEHOUSE_SESSION_CACHE_SECONDS   passed through to the server
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,12 +54,12 @@ apt_install wrk wrk
 apt_install jq jq
 apt_install curl curl
 
-if [ -n "${GATEHOUSE_BIN:-}" ]; then
-    BIN="$GATEHOUSE_BIN" # a binary built beforehand: no build step
-else
-    cargo build --release -p gatehouse
-    BIN="$CARGO_TARGET_DIR/release/gatehouse"
+# Two binaries: the server as shipped, and the benchmarks (kept out of it).
+if [ -z "${GATEHOUSE_BIN:-}" ] || [ -z "${GATEHOUSE_BENCH_BIN:-}" ]; then
+    cargo build --release -p gatehouse -p gatehouse-bench
 fi
+BIN="${GATEHOUSE_BIN:-$CARGO_TARGET_DIR/release/gatehouse}"
+BENCH_BIN="${GATEHOUSE_BENCH_BIN:-$CARGO_TARGET_DIR/release/gatehouse-bench}"
 
 WORK="$(mktemp -d -t gatehouse-bench.XXXXXX)"
 BENCH_OUT="${BENCH_OUT:-$CARGO_TARGET_DIR/bench-results/$(date -u +%Y%m%dT%H%M%SZ)}"
@@ -96,7 +98,7 @@ HPORT="$(free_port)"
 BASE="http://127.0.0.1:$PORT"
 HELLO="http://127.0.0.1:$HPORT/"
 
-"$BIN" bench hello --listen "127.0.0.1:$HPORT" 2>"$WORK/hello.log" &
+"$BENCH_BIN" hello --listen "127.0.0.1:$HPORT" 2>"$WORK/hello.log" &
 PIDS+=("$!")
 wait_http "$HELLO"
 
@@ -134,20 +136,20 @@ for run in $(seq 1 "$RUNS"); do
     start_server
 
     # 1a. Raw argon2 verify rate (2 threads): the baseline for 1 and the rate for 2.
-    A="$("$BIN" bench argon2 --threads 2 --seconds "$ARGON2_SECONDS")"
+    A="$("$BENCH_BIN" argon2 --threads 2 --seconds "$ARGON2_SECONDS")"
     echo "$A" >>"$BENCH_OUT/argon2.jsonl"
     argon2_rate="$(jq -r .verifies_per_second <<<"$A")"
     echo "  argon2 $argon2_rate verifies/s" >&2
 
     # 2. Overload: unloaded p99 at a low rate, then FACTOR x the argon2 rate, open loop.
-    U="$("$BIN" bench load --url "$BASE/api/v1/sessions" --method POST --body "$BODY" \
+    U="$("$BENCH_BIN" load --url "$BASE/api/v1/sessions" --method POST --body "$BODY" \
         --rate "$UNLOADED_RATE" --duration "$UNLOADED_SECONDS" --warmup 1 --connections 8)"
     echo "$U" >>"$BENCH_OUT/unloaded.jsonl"
     over_rate="$(awk -v r="$argon2_rate" -v f="$OVERLOAD_FACTOR" 'BEGIN {printf "%.0f", r*f}')"
     rss_before="$(rss_kib "$SERVER")"
     (while kill -0 "$SERVER" 2>/dev/null; do rss_kib "$SERVER"; sleep 0.5; done) >"$WORK/rss.txt" &
     SAMPLER=$!
-    O="$("$BIN" bench load --url "$BASE/api/v1/sessions" --method POST --body "$BODY" \
+    O="$("$BENCH_BIN" load --url "$BASE/api/v1/sessions" --method POST --body "$BODY" \
         --rate "$over_rate" --duration "$OVERLOAD_SECONDS" --warmup 3 --connections 128)"
     kill "$SAMPLER" 2>/dev/null || true
     wait "$SAMPLER" 2>/dev/null || true

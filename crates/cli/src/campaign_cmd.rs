@@ -155,7 +155,7 @@ async fn actor(app: &gatehouse_server::App, who: &Who) -> anyhow::Result<Actor> 
     let key = gatehouse_domain::Email::parse(&who.operator)
         .map_err(|e| anyhow::anyhow!("--operator: {e}"))?
         .key();
-    let op = app.store.operator_by_email(&key).await?.ok_or_else(|| {
+    let op = app.operator_by_email(&key).await?.ok_or_else(|| {
         anyhow::anyhow!(
             "--operator: no operator {:?} (create one with `gatehouse operator create`)",
             who.operator
@@ -177,7 +177,7 @@ fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
 pub async fn run(config: Config, command: CampaignCommand) -> anyhow::Result<ExitCode> {
     let app = gatehouse_server::build_app(config).await?;
     let result = run_with(&app, command).await;
-    app.store.close().await;
+    app.close().await;
     result
 }
 
@@ -314,7 +314,7 @@ async fn run_with(
         CampaignCommand::Show { id: c } => {
             let c = id(&c)?;
             let campaign = app.campaign(c).await?;
-            let counts = app.store.campaign_target_counts(c).await?;
+            let counts = app.campaign_target_counts(c).await?;
             print_json(&campaign)?;
             for (state, n) in counts {
                 println!("{:<15} {n}", state.as_str());
@@ -327,7 +327,7 @@ async fn run_with(
                         .map_err(|e: String| anyhow::anyhow!("--state: {e}"))
                 })
                 .transpose()?;
-            for c in app.store.campaigns(state, 100).await? {
+            for c in app.list_campaigns(state, 100).await? {
                 println!(
                     "{} {:<10} {:>7} applied of {:<7} {} — {}",
                     c.id,
@@ -368,6 +368,6 @@ pub async fn breaker(config: Config, command: BreakerCommand) -> anyhow::Result<
         "budget: {} of {} resets used in the last hour, {} of {} in the last day",
         v.used_last_hour, v.budget_per_hour, v.used_last_day, v.budget_per_day
     );
-    app.store.close().await;
+    app.close().await;
     Ok(ExitCode::SUCCESS)
 }

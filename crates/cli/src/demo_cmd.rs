@@ -256,7 +256,7 @@ impl Demo {
 
     async fn finish(self) {
         self.delivery.abort();
-        self.app.store.close().await;
+        self.app.close().await;
     }
 
     fn say(&self, line: &str) {
@@ -306,8 +306,7 @@ impl Demo {
 
         let t = Instant::now();
         let mail = self.mail(&stuffing.reset, &halt.wrong).await?;
-        let audit_chain = match gatehouse_store::verify_audit_chain(self.app.store.as_ref()).await?
-        {
+        let audit_chain = match self.app.verify_audit_chain().await? {
             gatehouse_store::ChainReport::Intact { entries } => AuditChain {
                 intact: true,
                 entries,
@@ -469,8 +468,7 @@ impl Demo {
             let r = self.app.campaigns_pass().await.map_err(anyhow_app)?;
             let running = self
                 .app
-                .store
-                .campaigns(Some(CampaignState::Running), 1)
+                .list_campaigns(Some(CampaignState::Running), 1)
                 .await?;
             if running.is_empty() {
                 return Ok(());
@@ -634,7 +632,6 @@ impl Demo {
         let now = self.app.clock.now();
         let used_before = self
             .app
-            .store
             .resets_since(now.minus(Duration::from_secs(3600)))
             .await?
             .max(0) as u64;
@@ -649,7 +646,7 @@ impl Demo {
         let pb = count_bar(self.quiet, 0, "live sign-ins");
         let mut sign_ins = 0;
         for &i in order.iter().take(MAX_LIVE_SIGN_INS) {
-            if self.app.store.breaker().await?.open {
+            if self.app.breaker().await?.open {
                 break;
             }
             let mut events = Vec::new();
@@ -660,7 +657,7 @@ impl Demo {
             pb.inc(1);
         }
         pb.finish_and_clear();
-        let breaker = self.app.store.breaker().await?;
+        let breaker = self.app.breaker().await?;
         anyhow::ensure!(
             breaker.open,
             "the breaker did not trip after {sign_ins} live sign-ins"
@@ -739,7 +736,7 @@ impl Demo {
         }
         self.put_rule_mode(BROKEN_RULE_ID, RuleMode::Off, &bob)
             .await?;
-        s.breaker_left_open = self.app.store.breaker().await?.open;
+        s.breaker_left_open = self.app.breaker().await?.open;
         Ok(s)
     }
 
@@ -822,8 +819,7 @@ impl Demo {
     async fn rule_campaigns(&self, rule: &str) -> anyhow::Result<Vec<CampaignRecord>> {
         Ok(self
             .app
-            .store
-            .campaigns(None, 100_000)
+            .list_campaigns(None, 100_000)
             .await?
             .into_iter()
             .filter(|c| c.automatic && c.rule_id.as_deref() == Some(rule))
@@ -840,7 +836,6 @@ impl Demo {
             loop {
                 let page = self
                     .app
-                    .store
                     .campaign_targets(c.id, Some(TargetState::Applied), after, 5000)
                     .await?;
                 let Some(last) = page.last() else { break };

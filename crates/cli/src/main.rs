@@ -1,10 +1,5 @@
 //! The `gatehouse` command.
 
-mod bench;
-mod bench_campaign;
-mod bench_delivery;
-mod bench_detection;
-mod bench_events;
 mod breach_cmd;
 mod campaign_cmd;
 mod demo_cmd;
@@ -118,10 +113,19 @@ enum Command {
     /// Uses its own directory (default ./gatehouse-demo) and the default
     /// settings; `--serve` then serves the demo's store.
     Demo(demo_cmd::DemoArgs),
-    /// Measurements for BENCHMARKS.md.
+    /// Measurements for BENCHMARKS.md (this binary was built with `--features bench`).
+    #[cfg(feature = "bench")]
     Bench {
         #[command(subcommand)]
-        command: bench::BenchCommand,
+        command: gatehouse_bench::BenchCommand,
+    },
+    /// Measurements for BENCHMARKS.md: not built into this binary; says how to
+    /// run them (`cargo run --release -p gatehouse-bench -- …`).
+    #[cfg(not(feature = "bench"))]
+    Bench {
+        /// The benchmark's subcommand and flags, as `gatehouse-bench` takes them.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
 }
 
@@ -204,8 +208,20 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    #[cfg(feature = "bench")]
     if let Command::Bench { command } = cli.command {
-        return bench::run(command).await;
+        return gatehouse_bench::run(command).await;
+    }
+    // The production build carries no benchmark code (crates/bench); say where it is.
+    #[cfg(not(feature = "bench"))]
+    if let Command::Bench { args } = cli.command {
+        let args = args.join(" ");
+        eprintln!(
+            "error: this gatehouse was built without the benchmarks. Run them with\n  \
+             cargo run --release -p gatehouse-bench -- {args}\n\
+             or build gatehouse with them: cargo build --release -p gatehouse --features bench"
+        );
+        return Ok(ExitCode::from(2));
     }
     // The demo makes its own configuration (defaults and its directory).
     if let Command::Demo(args) = cli.command {
@@ -237,7 +253,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve => serve(config).await,
         Command::Migrate => {
             let app = gatehouse_server::build_app(config).await?;
-            println!("database migrated ({})", app.store.engine());
+            println!("database migrated ({})", app.storage_engine());
             Ok(ExitCode::SUCCESS)
         }
         Command::Accounts {
@@ -269,7 +285,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: AuditCommand::Verify,
         } => {
             let app = gatehouse_server::build_app(config).await?;
-            match gatehouse_store::verify_audit_chain(app.store.as_ref()).await? {
+            match app.verify_audit_chain().await? {
                 gatehouse_store::ChainReport::Intact { entries } => {
                     println!("audit log intact: {entries} entries");
                     Ok(ExitCode::SUCCESS)
@@ -322,7 +338,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(%listen, %public, database = %db, engine = app.store.engine(), "gatehouse serving");
+    tracing::info!(%listen, %public, database = %db, engine = app.storage_engine(), "gatehouse serving");
     eprintln!(
         "Gatehouse is serving on http://{listen} (public URL {public}); open {public}/signup"
     );
@@ -379,7 +395,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         d.abort();
     }
     reloader.abort();
-    app.store.close().await;
+    app.close().await;
     Ok(ExitCode::SUCCESS)
 }
 

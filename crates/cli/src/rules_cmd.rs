@@ -280,7 +280,7 @@ pub async fn run(config: Config, command: RulesCommand) -> anyhow::Result<ExitCo
             }
         }
     }
-    app.store.close().await;
+    app.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -317,6 +317,6 @@ pub async fn findings(config: Config, args: FindingsArgs) -> anyhow::Result<Exit
             );
         }
     }
-    app.store.close().await;
+    app.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -95,6 +95,24 @@ async fn operator_create_prints_the_key_once() {
     }
 }
 
+/// The production build carries no benchmark code: `gatehouse bench …` names
+/// the command that runs it instead, with the user's arguments, and fails.
+#[cfg(not(feature = "bench"))]
+#[test]
+fn bench_without_the_feature_says_how_to_run_it() {
+    let o = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["bench", "campaign", "--accounts", "1000"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    let (_, err) = text(&o);
+    assert!(
+        err.contains("cargo run --release -p gatehouse-bench -- campaign --accounts 1000")
+            && err.contains("--features bench"),
+        "{err}"
+    );
+}
+
 #[test]
 fn bad_configuration_names_the_key() {
     let dir = tempfile::tempdir().unwrap();

@@ -117,7 +117,13 @@ async fn recovery_code(t: &TestApp, email: &str) -> String {
             cap_window: std::time::Duration::from_secs(86_400),
             status_per_hour: 1000,
         };
-        let claimed = t.app.store.claim_notices(&policy).await.unwrap().claimed;
+        let claimed = t
+            .app
+            .raw_store()
+            .claim_notices(&policy)
+            .await
+            .unwrap()
+            .claimed;
         if let Some(code) = claimed
             .iter()
             .find_map(|n| n.payload["code"].as_str().map(str::to_owned))
@@ -149,7 +155,7 @@ both_engines!(
             .await;
         let body = assert_error(r, StatusCode::BAD_REQUEST, "breached_password").await;
         assert_breached_message(&body, "password", "about 4,096 times");
-        assert_eq!(t.app.store.count_accounts().await.unwrap(), 0);
+        assert_eq!(t.app.raw_store().count_accounts().await.unwrap(), 0);
 
         // The page: the message sits at the password field; the address is kept.
         let r = t
@@ -173,7 +179,7 @@ both_engines!(
         assert!(html.contains("aria-describedby=\"password-error password-help\""));
         assert!(html.contains("value=\"ada@example.com\""));
         assert!(!html.contains("id=\"form-error\""), "{html}");
-        assert_eq!(t.app.store.count_accounts().await.unwrap(), 0);
+        assert_eq!(t.app.raw_store().count_accounts().await.unwrap(), 0);
 
         // A clean password goes through.
         t.sign_up("ada@example.com", CLEAN).await;
@@ -353,7 +359,7 @@ both_engines!(
         assert!(body.get("password_change_reason").is_none(), "{body}");
 
         // Audited once per breached login, without any password data.
-        let entries = t.app.store.audit_entries(0, 1000).await.unwrap();
+        let entries = t.app.raw_store().audit_entries(0, 1000).await.unwrap();
         let detected: Vec<_> = entries
             .iter()
             .filter(|e| e.action == "breach.login_detected")
@@ -361,7 +367,7 @@ both_engines!(
         assert_eq!(detected.len(), 1, "{entries:?}");
         let dee = t
             .app
-            .store
+            .raw_store()
             .login_record("dee@example.com")
             .await
             .unwrap()
@@ -614,7 +620,7 @@ both_engines!(reload_swaps_in_a_new_index, |t: TestApp| async move {
     // Every reload, good or bad, is in the audit log.
     let reloads: Vec<Value> = t
         .app
-        .store
+        .raw_store()
         .audit_entries(0, 1000)
         .await
         .unwrap()

@@ -61,7 +61,7 @@ async fn claimable(t: &TestApp, kind: &str) -> Vec<(String, Value)> {
         status_per_hour: 1000,
     };
     t.app
-        .store
+        .raw_store()
         .claim_notices(&policy)
         .await
         .unwrap()
@@ -309,7 +309,7 @@ both_engines!(
         .await;
         assert_eq!(shown["state"], "undone");
         assert!(matches!(
-            gatehouse_store::verify_audit_chain(t.app.store.as_ref())
+            gatehouse_store::verify_audit_chain(t.app.raw_store().as_ref())
                 .await
                 .unwrap(),
             gatehouse_store::ChainReport::Intact { .. }
@@ -409,7 +409,7 @@ both_engines!(
             2
         );
         // The store says the same as the API.
-        let stored = t.app.store.outbox_counts().await.unwrap();
+        let stored = t.app.raw_store().outbox_counts().await.unwrap();
         assert!(stored.iter().any(|(s, _)| *s == NoticeState::Sending));
     },
     |env: &mut Vec<(String, String)>| {
@@ -427,7 +427,7 @@ both_engines!(
         assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 1);
         t.clock.advance(Duration::from_secs(61));
         t.app.campaigns_pass().await.unwrap();
-        assert!(t.app.store.breaker().await.unwrap().open);
+        assert!(t.app.raw_store().breaker().await.unwrap().open);
         assert!(claimable(&t, "forced_reset").await.is_empty());
 
         // Undone while the breaker is still open: the held notice is withdrawn and
@@ -443,7 +443,7 @@ both_engines!(
         assert!(claimable(&t, "forced_reset").await.is_empty());
         let withdrawn = t
             .app
-            .store
+            .raw_store()
             .notices(&gatehouse_store::NoticeFilter {
                 limit: 100,
                 ..Default::default()
@@ -529,7 +529,7 @@ both_engines!(
         assert_eq!(shown["targets"]["restored"], 3, "{shown}");
         let corrections = t
             .app
-            .store
+            .raw_store()
             .notices(&gatehouse_store::NoticeFilter {
                 limit: 100,
                 ..Default::default()
@@ -544,7 +544,7 @@ both_engines!(
         // Every restore is audited in the name of the operator who asked.
         let restores = t
             .app
-            .store
+            .raw_store()
             .audit_entries(0, 1000)
             .await
             .unwrap()
@@ -588,7 +588,7 @@ both_engines!(
         // Three owners check their notice on /verify and say they did not expect it.
         let refs: Vec<String> = t
             .app
-            .store
+            .raw_store()
             .campaign_targets(
                 id.parse().unwrap(),
                 Some(gatehouse_store::TargetState::Applied),
@@ -625,7 +625,7 @@ both_engines!(
         assert_eq!(r.status(), StatusCode::NO_CONTENT);
         assert_eq!(
             t.app
-                .store
+                .raw_store()
                 .campaign_reports(id.parse().unwrap())
                 .await
                 .unwrap(),
@@ -669,7 +669,7 @@ both_engines!(
         let id: gatehouse_domain::CampaignId = list[0]["id"].as_str().unwrap().parse().unwrap();
         for target in t
             .app
-            .store
+            .raw_store()
             .campaign_targets(id, Some(gatehouse_store::TargetState::Applied), -1, 10)
             .await
             .unwrap()
@@ -833,7 +833,7 @@ async fn operators_are_mailed_once_per_trip(engine: Engine) {
     );
     let detail: Vec<Value> = t
         .app
-        .store
+        .raw_store()
         .audit_entries(0, 10_000)
         .await
         .unwrap()
@@ -863,10 +863,16 @@ async fn deliver(t: &TestApp, kind: &str) -> Vec<(String, Value)> {
         cap_window: Duration::from_secs(86_400),
         status_per_hour: 1000,
     };
-    let claimed = t.app.store.claim_notices(&policy).await.unwrap().claimed;
+    let claimed = t
+        .app
+        .raw_store()
+        .claim_notices(&policy)
+        .await
+        .unwrap()
+        .claimed;
     let ids: Vec<_> = claimed.iter().map(|c| c.notice.id).collect();
     t.app
-        .store
+        .raw_store()
         .notices_sent(&ids, &lease_id, now)
         .await
         .unwrap();
@@ -1083,7 +1089,7 @@ both_engines!(
         assert_eq!(list.len(), 1, "{mine}");
         let reference = t
             .app
-            .store
+            .raw_store()
             .campaign_targets(id.parse().unwrap(), None, -1, 10)
             .await
             .unwrap()

@@ -158,7 +158,7 @@ both_engines!(operators_sign_in_to_the_console, |t: TestApp| async move {
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    assert!(!t.app.store.breaker().await.unwrap().open);
+    assert!(!t.app.raw_store().breaker().await.unwrap().open);
 
     // Idle for 30 minutes: signed out.
     t.clock.advance(Duration::from_secs(31 * 60));
@@ -169,7 +169,13 @@ both_engines!(operators_sign_in_to_the_console, |t: TestApp| async move {
     // Sign-out ends the session on the server, not only the cookie.
     let (_, html) = get(&t, &c, "/console").await;
     let token = csrf_of(&html);
-    let last = t.app.store.audit_latest(None, 1).await.unwrap().remove(0);
+    let last = t
+        .app
+        .raw_store()
+        .audit_latest(None, 1)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(last.action, "operator.signed_in");
     let (s, to) = post(&t, &c, "/console/logout", &[("csrf", &token)]).await;
     assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/console/login"));
@@ -341,7 +347,7 @@ both_engines!(
         )
         .await;
         assert_eq!(s, StatusCode::SEE_OTHER);
-        assert!(t.app.store.breaker().await.unwrap().open);
+        assert!(t.app.raw_store().breaker().await.unwrap().open);
         let (_, overview) = get(&t, &ann, "/console").await;
         assert!(overview.contains("Open (tripped)"), "{overview}");
         let (_, incidents) = get(&t, &ann, "/console/incidents").await;
@@ -417,7 +423,7 @@ both_engines!(
         )
         .await;
         assert_eq!(s, StatusCode::SEE_OTHER);
-        assert!(!t.app.store.breaker().await.unwrap().open);
+        assert!(!t.app.raw_store().breaker().await.unwrap().open);
         let (_, audit) = get(&t, &ann, "/console/audit?verify=1").await;
         assert!(audit.contains("The chain is intact"), "{audit}");
         assert!(audit.contains("breaker.changed") && audit.contains("incident.published"));

@@ -19,7 +19,7 @@ const PW: &str = "correct horse battery staple";
 async fn events(t: &TestApp) -> Vec<LoginEvent> {
     let now = t.app.clock.now();
     t.app
-        .store
+        .raw_store()
         .login_events(
             now.minus(Duration::from_secs(3600 * 24 * 400)),
             now.plus(Duration::from_secs(600)),
@@ -73,7 +73,7 @@ both_engines!(own_logins_produce_events, |t: TestApp| async move {
 
     let ann = t
         .app
-        .store
+        .raw_store()
         .login_record("ann@example.com")
         .await
         .unwrap()
@@ -138,7 +138,7 @@ both_engines!(api_stores_batches_once, |t: TestApp| async move {
     t.sign_up("dee@example.com", PW).await;
     let dee = t
         .app
-        .store
+        .raw_store()
         .login_record("dee@example.com")
         .await
         .unwrap()

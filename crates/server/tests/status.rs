@@ -603,9 +603,15 @@ async fn confirmed_subscriber(t: &TestApp, email: &str) {
         }
     };
     let audit = || NewAuditEntry::new(now, Actor::System, AuditAction::StatusSubscribeRequested);
-    assert!(t.app.store.subscribe(&s, &notice, audit()).await.unwrap());
+    assert!(
+        t.app
+            .raw_store()
+            .subscribe(&s, &notice, audit())
+            .await
+            .unwrap()
+    );
     t.app
-        .store
+        .raw_store()
         .confirm_subscription(&confirm.hash(), now, audit())
         .await
         .unwrap()

@@ -22,6 +22,7 @@ pub mod leaked;
 pub mod monitor;
 mod notices;
 mod operators;
+mod ops;
 pub mod recovery;
 pub mod rules;
 pub mod secret;
@@ -77,8 +78,10 @@ impl Client {
 pub struct App {
     /// Validated configuration.
     pub config: Config,
-    /// Storage.
-    pub store: Arc<dyn Store>,
+    /// Storage. Private to this crate: code outside it reads and writes through
+    /// the use-case methods (see `ops.rs`), or, where the store itself is the
+    /// subject (tests, benchmark baselines, bulk fixtures), `App::raw_store`.
+    pub(crate) store: Arc<dyn Store>,
     /// Time source.
     pub clock: Arc<dyn Clock>,
     /// Randomness source.

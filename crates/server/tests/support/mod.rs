@@ -285,7 +285,7 @@ impl TestApp {
     /// The password hash stored for an address.
     pub async fn stored_hash(&self, email_key: &str) -> String {
         self.app
-            .store
+            .raw_store()
             .login_record(email_key)
             .await
             .unwrap()
@@ -295,7 +295,7 @@ impl TestApp {
 
     pub async fn audit_actions(&self) -> Vec<String> {
         self.app
-            .store
+            .raw_store()
             .audit_entries(0, 10_000)
             .await
             .unwrap()

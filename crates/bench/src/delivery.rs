@@ -1,4 +1,4 @@
-//! `gatehouse bench delivery`: notice enqueue rate and delivery throughput.
+//! `gatehouse-bench delivery`: notice enqueue rate and delivery throughput.
 //!
 //! Each round enqueues `--count` recovery notices (distinct recipients, the
 //! same facts a real request stores) with `--writers` concurrent writers, one
@@ -20,7 +20,7 @@ use gatehouse_server::app::Client;
 use gatehouse_server::mail::{Delivery, Mailer};
 use gatehouse_store::{ClaimedNotice, NoticeState};
 
-/// Arguments of `gatehouse bench delivery`.
+/// Arguments of `gatehouse-bench delivery`.
 #[derive(clap::Args, Clone)]
 pub struct DeliveryArgs {
     /// The SMTP server to deliver to, e.g. smtp://127.0.0.1:2525 (an smtp-sink).
@@ -51,7 +51,7 @@ pub async fn run(args: DeliveryArgs) -> anyhow::Result<ExitCode> {
         args.count > 0 && args.rounds > 0,
         "--count and --rounds must be positive"
     );
-    let (_dir, app) = crate::bench::scratch_app(
+    let (_dir, app) = crate::scratch_app(
         args.database_url.clone(),
         &[
             ("GATEHOUSE_PUBLIC_URL", "https://id.example.com".into()),
@@ -84,14 +84,14 @@ pub async fn run(args: DeliveryArgs) -> anyhow::Result<ExitCode> {
     let (e, d, b) = (median(enqueue), median(delivery), median(baseline));
     println!(
         "{{\"bench\":\"delivery\",\"engine\":\"{}\",\"count\":{},\"concurrency\":{},\"writers\":{},\"rounds\":{},\"message_bytes\":{size},\"enqueue_rows_per_second\":{e:.0},\"delivery_per_second\":{d:.0},\"smtp_source_per_second\":{b:.0},\"ratio\":{:.2}}}",
-        app.store.engine(),
+        app.storage_engine(),
         args.count,
         args.concurrency,
         args.writers,
         args.rounds,
         d / b
     );
-    app.store.close().await;
+    app.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -176,7 +176,10 @@ async fn enqueue_round(
         let notices = notices.clone();
         tasks.spawn(async move {
             for n in notices.iter().skip(w).step_by(writers) {
-                app.store.enqueue_notice(n, None).await?;
+                // No use case enqueues a bare notice (each writes its notice in
+                // its own transaction), so this is the store's enqueue: the
+                // write every use case's notice rides on.
+                app.raw_store().enqueue_notice(n, None).await?;
             }
             anyhow::Ok(())
         });
@@ -207,7 +210,7 @@ async fn deliver_round(
 
 async fn sent(app: &gatehouse_server::App) -> anyhow::Result<i64> {
     Ok(app
-        .store
+        .raw_store()
         .outbox_counts()
         .await?
         .into_iter()

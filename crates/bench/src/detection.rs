@@ -1,10 +1,13 @@
-//! `gatehouse bench detection`: the rules, measured end to end on a generated
+//! `gatehouse-bench detection`: the rules, measured end to end on a generated
 //! trace with ground truth (`gatehouse_detect::synth`).
 //!
 //! The trace (ordinary users with typos and travel, a stuffing botnet with a few
 //! successes, a password spray, distributed guessing) is stored the way events
 //! arrive: its accounts imported, its events inserted through the store (account
-//! resolution in SQL). Then, through the same code a backtest runs:
+//! resolution in SQL). That part is a fixture written with `App::raw_store`: the
+//! trace's events are Gatehouse's own logins, with password digests and chosen
+//! account ids, which no ingestion use case takes from outside. Then, through
+//! the same code a backtest runs (`App::backtest_rule`, `App::flagged_accounts`):
 //!
 //! - precision and recall of each shipped event rule against the accounts the
 //!   trace says were taken over by that attack;
@@ -26,7 +29,7 @@ use gatehouse_server::app::backtest::BacktestRequest;
 use gatehouse_server::app::rules::{DetectorKind, Rule, parse_rules_toml};
 use gatehouse_store::{AccountLink, NewAccount, NewLoginEvent};
 
-/// Arguments of `gatehouse bench detection`.
+/// Arguments of `gatehouse-bench detection`.
 #[derive(clap::Args, Clone)]
 pub struct DetectionArgs {
     /// Database (default: a new SQLite file in a temporary directory).
@@ -57,7 +60,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 pub async fn run(args: DetectionArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.rounds > 0, "--rounds must be positive");
-    let (_dir, app) = crate::bench::scratch_app(args.database_url.clone(), &[]).await?;
+    let (_dir, app) = crate::scratch_app(args.database_url.clone(), &[]).await?;
     app.install_rules().await?;
 
     let trace = Trace::generate(TraceSpec {
@@ -93,13 +96,16 @@ pub async fn run(args: DetectionArgs) -> anyhow::Result<ExitCode> {
             }
         })
         .collect();
+    // A fixture, written by the store (`App::raw_store`): the accounts need
+    // ids chosen here to compare the rules' findings with the trace's truth,
+    // which the import use case (it makes its own ids) does not offer.
     for chunk in rows.chunks(1000) {
         let audit = NewAuditEntry::new(
             app.clock.now(),
             Actor::System,
             AuditAction::AccountsImported,
         );
-        app.store.import_accounts(chunk, audit).await?;
+        app.raw_store().import_accounts(chunk, audit).await?;
     }
     let started = Instant::now();
     for (c, chunk) in trace.events.chunks(1000).enumerate() {
@@ -132,7 +138,7 @@ pub async fn run(args: DetectionArgs) -> anyhow::Result<ExitCode> {
                 }
             })
             .collect();
-        app.store.insert_login_events(&batch, None).await?;
+        app.raw_store().insert_login_events(&batch, None).await?;
     }
     eprintln!(
         "stored {} accounts and {} events in {:.1} s",
@@ -266,6 +272,6 @@ pub async fn run(args: DetectionArgs) -> anyhow::Result<ExitCode> {
         i,
         b / i
     );
-    app.store.close().await;
+    app.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,9 +1,26 @@
-//! `gatehouse bench …`: measurements behind BENCHMARKS.md.
+//! The measurements behind BENCHMARKS.md, kept out of the production binary.
+//!
+//! The `gatehouse-bench` binary runs them (`gatehouse-bench <subcommand> …`);
+//! `gatehouse` built with `--features bench` offers the same subcommands as
+//! `gatehouse bench …`. Either way the code under test is the same: every
+//! measured path goes through `App`'s use cases, the HTTP router or the
+//! workers, as a user's request does. Store-level writes happen only where the
+//! store is the subject — a baseline that measures the database without the
+//! use case around it, or a bulk fixture no use case exists for — and go
+//! through `App::raw_store`, so they are easy to find.
 //!
 //! - `argon2`: the raw argon2id verify rate, the baseline for login throughput.
 //! - `hello`: a bare axum hello-world server, the baseline for cheap calls.
-//! - `delivery`: notice enqueue rate and SMTP delivery throughput (see [`crate::bench_delivery`]).
 //! - `load`: an open-loop HTTP/1.1 load generator (see [`load`]).
+//! - `delivery`: notice enqueue rate and SMTP delivery throughput (see [`delivery`]).
+//! - `events`: login event ingestion over HTTP (see [`events`]).
+//! - `detection`: the rules' precision, recall and backtest speed (see [`detection`]).
+//! - `campaign`: campaign apply rate and breaker stop time (see [`campaign`]).
+
+pub mod campaign;
+pub mod delivery;
+pub mod detection;
+pub mod events;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -42,19 +59,19 @@ pub enum BenchCommand {
     Load(LoadArgs),
     /// Notice enqueue rate and delivery throughput into an SMTP server, with
     /// Postfix's smtp-source at the same concurrency as the baseline.
-    Delivery(crate::bench_delivery::DeliveryArgs),
+    Delivery(crate::delivery::DeliveryArgs),
     /// Login event ingestion over HTTP (batches of 1,000), with the store's own
     /// insert rate as the baseline.
-    Events(crate::bench_events::EventsArgs),
+    Events(crate::events::EventsArgs),
     /// The compromise-check rules on a generated trace with ground truth:
     /// precision and recall per rule, a broken rule's backtest, backtest speed.
-    Detection(crate::bench_detection::DetectionArgs),
+    Detection(crate::detection::DetectionArgs),
     /// Campaign apply rate (every side effect) next to the recovery-request write,
     /// and the time from a breaker trip to the last reset.
-    Campaign(crate::bench_campaign::CampaignArgs),
+    Campaign(crate::campaign::CampaignArgs),
 }
 
-/// Arguments of `gatehouse bench load`.
+/// Arguments of `gatehouse-bench load`.
 #[derive(clap::Args, Clone)]
 pub struct LoadArgs {
     /// Target URL (http only).
@@ -107,10 +124,10 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             axum::serve(listener, router).await?;
             Ok(ExitCode::SUCCESS)
         }
-        BenchCommand::Delivery(args) => crate::bench_delivery::run(args).await,
-        BenchCommand::Events(args) => crate::bench_events::run(args).await,
-        BenchCommand::Detection(args) => crate::bench_detection::run(args).await,
-        BenchCommand::Campaign(args) => crate::bench_campaign::run(args).await,
+        BenchCommand::Delivery(args) => crate::delivery::run(args).await,
+        BenchCommand::Events(args) => crate::events::run(args).await,
+        BenchCommand::Detection(args) => crate::detection::run(args).await,
+        BenchCommand::Campaign(args) => crate::campaign::run(args).await,
         BenchCommand::Load(args) => {
             let report = load(args).await?;
             println!("{report}");
