@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
-use gatehouse_domain::{NoticeKind, RecoveryCode, RecoveryId};
+use gatehouse_domain::{RecoveryCode, RecoveryId};
 use gatehouse_server::app::campaigns::CampaignSpec;
 use gatehouse_server::mail::{NoticeFacts, RecoveryFacts};
 use gatehouse_store::NewRecovery;

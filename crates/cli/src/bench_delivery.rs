@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use gatehouse_domain::{Email, NoticeKind};
+use gatehouse_domain::Email;
 use gatehouse_server::app::Client;
 use gatehouse_server::mail::{Delivery, Mailer, NoticeFacts, RecoveryFacts};
 use gatehouse_store::{ClaimedNotice, NoticeState};
