@@ -16,8 +16,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
-use gatehouse_domain::{NoticeKind, RecoveryId};
+use gatehouse_domain::{RecoveryCode, RecoveryId};
 use gatehouse_server::app::campaigns::CampaignSpec;
+use gatehouse_server::mail::{NoticeFacts, RecoveryFacts};
 use gatehouse_store::NewRecovery;
 
 /// Arguments of `gatehouse-bench campaign`.
@@ -124,9 +125,14 @@ pub async fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
             let now = app.clock.now();
             let id = RecoveryId::generate(app.entropy.as_ref());
             let to = gatehouse_domain::Email::parse(e)?;
-            let facts = app.notice_facts(now, &Default::default());
+            // A recovery notice carries its code (as a real request's does).
+            let facts = NoticeFacts::Recovery(RecoveryFacts {
+                occasion: app.occasion(now, &Default::default()),
+                code: RecoveryCode::generate(app.entropy.as_ref()).display(),
+                token: None,
+                expires_minutes: 10,
+            });
             let notice = app.new_notice(
-                NoticeKind::Recovery,
                 Some(rec.account.id),
                 &to,
                 format!("bench/{id}"),

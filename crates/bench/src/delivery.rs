@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use gatehouse_domain::{Email, NoticeKind};
+use gatehouse_domain::Email;
 use gatehouse_server::app::Client;
-use gatehouse_server::mail::{Delivery, Mailer};
+use gatehouse_server::mail::{Delivery, Mailer, NoticeFacts, RecoveryFacts};
 use gatehouse_store::{ClaimedNotice, NoticeState};
 
 /// Arguments of `gatehouse-bench delivery`.
@@ -119,17 +119,13 @@ fn notice(app: &gatehouse_server::App, round: usize, i: usize) -> gatehouse_stor
         ),
     };
     let now = app.clock.now();
-    let mut facts = app.notice_facts(now, &client);
-    facts.code = Some("7K3Q-9XMD".into());
-    facts.expires_minutes = Some(30);
-    app.new_notice(
-        NoticeKind::Recovery,
-        None,
-        &to,
-        format!("bench/{round}/{i}"),
-        &facts,
-        None,
-    )
+    let facts = NoticeFacts::Recovery(RecoveryFacts {
+        occasion: app.occasion(now, &client),
+        code: "7K3Q-9XMD".into(),
+        token: None,
+        expires_minutes: 30,
+    });
+    app.new_notice(None, &to, format!("bench/{round}/{i}"), &facts, None)
 }
 
 /// The size of one composed message, so smtp-source sends as many bytes.

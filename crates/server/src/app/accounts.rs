@@ -2,10 +2,11 @@
 
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
 use gatehouse_domain::throttle::ThrottlePolicy;
-use gatehouse_domain::{AccountId, Email, LoginPassword, NewPassword, NoticeKind};
+use gatehouse_domain::{AccountId, Email, LoginPassword, NewPassword};
 use gatehouse_store::{Account, NewAccount, PasswordChange, PasswordChanged};
 
 use super::{App, AppError, Authenticated, Client};
+use crate::mail::{NoticeFacts, PasswordChangedFacts};
 
 impl App {
     /// Creates an account. `Conflict` if the address is taken.
@@ -93,17 +94,12 @@ impl App {
         let done = self
             .with_fresh_reference(|| async {
                 let now = self.clock.now();
-                let mut facts = self.notice_facts(now, client);
-                facts.via = Some("your account settings".into());
+                let facts = NoticeFacts::PasswordChanged(PasswordChangedFacts {
+                    occasion: self.occasion(now, client),
+                    via: "your account settings".into(),
+                });
                 // The store sets the key to password-changed/<account>/<version>.
-                let notice = self.new_notice(
-                    NoticeKind::PasswordChanged,
-                    Some(who.account),
-                    &to,
-                    String::new(),
-                    &facts,
-                    None,
-                );
+                let notice = self.new_notice(Some(who.account), &to, String::new(), &facts, None);
                 let change = PasswordChange {
                     account: who.account,
                     expected_version: record.version,

@@ -23,7 +23,7 @@ use std::time::Duration;
 use gatehouse_domain::audit::{Actor as AuditActor, AuditAction, NewAuditEntry};
 use gatehouse_domain::campaign::{Campaign, CampaignState, Command, StagePlan};
 use gatehouse_domain::guardrail::{NextStep, StepFacts, next_step};
-use gatehouse_domain::{AccountId, CampaignId, Email, NoticeKind, RecoveryCode, RecoveryId};
+use gatehouse_domain::{AccountId, CampaignId, Email, RecoveryCode, RecoveryId};
 use gatehouse_store::{
     ApplyOutcome, ApplyStep, BreakerRecord, BreakerTrip, BudgetLimits, CampaignRecord,
     CampaignSource, CampaignUpdate, NewCampaign, NewNotice, NewRecovery, NewTarget, TargetState,
@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{App, AppError, Client};
-use crate::mail::NoticeFacts;
+use crate::mail::{BreakerTrippedFacts, ForcedResetFacts, NoticeFacts};
 
 /// How long a forced reset's code works: people read such mail later than a
 /// recovery they asked for themselves.
@@ -736,14 +736,15 @@ impl App {
                 let rid = RecoveryId::generate(self.entropy.as_ref());
                 let code = RecoveryCode::generate(self.entropy.as_ref());
                 let expires_at = now.plus(RESET_CODE_TTL);
-                let mut facts = self.notice_facts(now, &Client::default());
-                facts.ip = None;
-                facts.device = None;
-                facts.code = Some(code.display());
-                facts.expires_minutes = Some(RESET_CODE_TTL.as_secs() / 60);
-                facts.reason = Some(c.reason.clone());
+                // No address or device: Gatehouse acted, not a person's request.
+                let facts = NoticeFacts::ForcedReset(ForcedResetFacts {
+                    at: now.to_rfc3339(),
+                    code: code.display(),
+                    token: None,
+                    expires_minutes: RESET_CODE_TTL.as_secs() / 60,
+                    reason: c.reason.clone(),
+                });
                 let notice = self.new_notice(
-                    NoticeKind::ForcedReset,
                     Some(account),
                     &to,
                     format!("reset/{}/{account}", c.id),
@@ -918,17 +919,15 @@ impl App {
                     tracing::error!(operator = %op.id, "operator address does not parse; no breaker alert for it");
                     return None;
                 };
-                let facts = NoticeFacts {
+                let facts = NoticeFacts::BreakerTripped(BreakerTrippedFacts {
                     at: trip.at.to_rfc3339(),
-                    reason: Some(trip.reason.clone()),
-                    tripped_by: Some(tripped_by.clone()),
-                    resets_last_hour: Some(trip.resets_last_hour),
-                    resets_last_day: Some(trip.resets_last_day),
-                    campaigns_paused: Some(trip.paused_campaigns),
-                    ..NoticeFacts::default()
-                };
+                    reason: trip.reason.clone(),
+                    tripped_by: tripped_by.clone(),
+                    resets_last_hour: trip.resets_last_hour,
+                    resets_last_day: trip.resets_last_day,
+                    campaigns_paused: trip.paused_campaigns,
+                });
                 Some(self.new_notice(
-                    NoticeKind::BreakerTripped,
                     None,
                     &to,
                     format!("breaker-tripped/{}/{}", trip.trip, op.id),

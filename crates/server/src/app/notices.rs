@@ -2,17 +2,18 @@
 //! view of the outbox.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
 use gatehouse_domain::notice::approximate_user_agent;
-use gatehouse_domain::{AccountId, Email, NoticeId, NoticeKind, Reference, Timestamp};
+use gatehouse_domain::{AccountId, Email, NoticeId, Reference, Timestamp};
 use gatehouse_store::{
     NOTICE_REFERENCE_TAKEN, NewNotice, Notice, NoticeFilter, NoticeState, Operator, StoreError,
 };
 use serde::Serialize;
 
 use super::{App, AppError, Client};
-use crate::mail::{NoticeFacts, message_id};
+use crate::mail::{NoticeFacts, Occasion, Outbox, message_id};
 
 /// What `/verify` tells anyone about a reference: nothing more.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -33,21 +34,39 @@ pub struct VerifiedNotice {
     pub status: &'static str,
 }
 
+/// What the delivery worker needs of the application, and no more.
+impl From<&App> for Outbox {
+    fn from(app: &App) -> Self {
+        Outbox {
+            store: app.store.clone(),
+            clock: app.clock.clone(),
+            entropy: app.entropy.clone(),
+            wakeup: app.outbox_wakeup.clone(),
+            settings: app.config.mail.clone(),
+        }
+    }
+}
+
+impl From<Arc<App>> for Outbox {
+    fn from(app: Arc<App>) -> Self {
+        Self::from(app.as_ref())
+    }
+}
+
 impl App {
-    /// The facts every notice states: when, from which address and device.
-    pub fn notice_facts(&self, at: Timestamp, client: &Client) -> NoticeFacts {
-        NoticeFacts {
+    /// When and from where a person's request came (address, approximate
+    /// device), for the notices that tell them about it.
+    pub fn occasion(&self, at: Timestamp, client: &Client) -> Occasion {
+        Occasion {
             at: at.to_rfc3339(),
             ip: client.ip_string(),
             device: Some(approximate_user_agent(client.user_agent.as_deref())),
-            ..NoticeFacts::default()
         }
     }
 
-    /// An outbox row (fresh id, reference and Message-ID).
+    /// An outbox row (fresh id, reference and Message-ID) of the facts' kind.
     pub fn new_notice(
         &self,
-        kind: NoticeKind,
         account: Option<AccountId>,
         to: &Email,
         idempotency_key: String,
@@ -59,11 +78,11 @@ impl App {
             id,
             reference: Reference::generate(self.entropy.as_ref()).to_string(),
             idempotency_key,
-            kind,
+            kind: facts.kind(),
             account,
             recipient: to.as_str().to_owned(),
             recipient_key: to.key(),
-            payload: serde_json::to_value(facts).expect("facts serialise"),
+            payload: facts.payload(),
             message_id: message_id(id, &self.config),
             created_at: self.clock.now(),
             expires_at,

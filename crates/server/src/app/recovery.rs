@@ -18,6 +18,7 @@ use gatehouse_store::{NewRecovery, RecoveryCompletion, RecoveryLookup, StoreErro
 use secrecy::ExposeSecret;
 
 use super::{App, AppError, Client};
+use crate::mail::{NoticeFacts, PasswordChangedFacts, RecoveryFacts};
 
 /// Wrong guesses allowed per request.
 pub const MAX_CODE_ATTEMPTS: i64 = 5;
@@ -112,12 +113,13 @@ impl App {
             let code = RecoveryCode::generate(self.entropy.as_ref());
             let token = with_link.then(|| RecoveryToken::generate(self.entropy.as_ref()));
             let expires_at = now.plus(ttl);
-            let mut facts = self.notice_facts(now, client);
-            facts.code = Some(code.display());
-            facts.token = token.as_ref().map(|t| t.expose().to_owned());
-            facts.expires_minutes = Some(ttl.as_secs() / 60);
+            let facts = NoticeFacts::Recovery(RecoveryFacts {
+                occasion: self.occasion(now, client),
+                code: code.display(),
+                token: token.as_ref().map(|t| t.expose().to_owned()),
+                expires_minutes: ttl.as_secs() / 60,
+            });
             let notice = self.new_notice(
-                NoticeKind::Recovery,
                 Some(record.account.id),
                 &to,
                 format!("recovery/{id}"),
@@ -225,17 +227,13 @@ impl App {
         let done = self
             .with_fresh_reference(|| async {
                 let now = self.clock.now();
-                let mut facts = self.notice_facts(now, client);
-                facts.via = Some("password recovery".into());
+                let facts = NoticeFacts::PasswordChanged(PasswordChangedFacts {
+                    occasion: self.occasion(now, client),
+                    via: "password recovery".into(),
+                });
                 // The store replaces the key with password-changed/<account>/<version>.
-                let notice = self.new_notice(
-                    NoticeKind::PasswordChanged,
-                    Some(attempt.account),
-                    &to,
-                    String::new(),
-                    &facts,
-                    None,
-                );
+                let notice =
+                    self.new_notice(Some(attempt.account), &to, String::new(), &facts, None);
                 let completion = RecoveryCompletion {
                     request: attempt.id,
                     account: attempt.account,

@@ -24,7 +24,7 @@ use gatehouse_domain::status::{Impact, IncidentState, clean_text, limits, valid_
 use gatehouse_domain::throttle::ThrottlePolicy;
 use gatehouse_domain::token::unsubscribe_token;
 use gatehouse_domain::{
-    Email, NoticeId, NoticeKind, Reference, StatusConfirmToken, Timestamp, UnsubscribeToken,
+    Email, NoticeId, Reference, StatusConfirmToken, Timestamp, UnsubscribeToken,
 };
 use gatehouse_store::{
     Incident, IncidentEdit, IncidentFilter, NewIncident, NewIncidentUpdate, NewNotice,
@@ -34,7 +34,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use super::{App, AppError, Client};
-use crate::mail::{NoticeFacts, message_id};
+use crate::mail::{NoticeFacts, StatusConfirmFacts, StatusUpdateFacts, message_id};
 
 /// How long a subscription's confirmation link works.
 pub const CONFIRM_TTL: Duration = Duration::from_secs(48 * 3600);
@@ -560,14 +560,15 @@ impl App {
                 let id = NoticeId::generate(self.entropy.as_ref()).to_string();
                 let confirm = StatusConfirmToken::generate(self.entropy.as_ref());
                 let expires_at = now.plus(CONFIRM_TTL);
-                let mut facts = self.notice_facts(now, client);
-                facts.token = Some(confirm.expose().to_owned());
-                facts.expires_minutes = Some(CONFIRM_TTL.as_secs() / 60);
+                let facts = NoticeFacts::StatusConfirm(StatusConfirmFacts {
+                    occasion: self.occasion(now, client),
+                    token: confirm.expose().to_owned(),
+                    expires_minutes: CONFIRM_TTL.as_secs() / 60,
+                });
                 let confirm_hash = confirm.hash();
                 let nonce = hex::encode(&confirm_hash.as_bytes()[..8]);
                 let notice = |subscriber: &str| {
                     self.status_notice(
-                        NoticeKind::StatusConfirm,
                         email.as_str(),
                         &email.key(),
                         format!("status-confirm/{subscriber}/{nonce}"),
@@ -654,7 +655,6 @@ impl App {
     /// An outbox row for status mail (its recipient is a subscriber, not an account).
     fn status_notice(
         &self,
-        kind: NoticeKind,
         recipient: &str,
         recipient_key: &str,
         idempotency_key: String,
@@ -666,11 +666,11 @@ impl App {
             id,
             reference: Reference::generate(self.entropy.as_ref()).to_string(),
             idempotency_key,
-            kind,
+            kind: facts.kind(),
             account: None,
             recipient: recipient.to_owned(),
             recipient_key: recipient_key.to_owned(),
-            payload: serde_json::to_value(facts).expect("facts serialise"),
+            payload: facts.payload(),
             message_id: message_id(id, &self.config),
             created_at: self.clock.now(),
             expires_at,
@@ -694,25 +694,22 @@ impl App {
                     .as_ref()
                     .map(|i| i.title.clone())
                     .unwrap_or_default();
-                let impact = incident.as_ref().map(|i| i.impact.as_str().to_owned());
+                let impact = incident.as_ref().map(|i| i.impact);
                 // One key per posting: a retried commit (fresh references) starts anew.
                 let nonce = NoticeId::generate(self.entropy.as_ref());
-                let facts = NoticeFacts {
-                    at: now.to_rfc3339(),
-                    incident_title: Some(title),
-                    incident_state: Some(state.as_str().to_owned()),
-                    impact,
-                    update: Some(text.clone()),
-                    ..NoticeFacts::default()
-                };
                 let notice_for = |s: &StatusSubscriber| {
-                    let mut facts = facts.clone();
-                    facts.unsubscribe = Some(self.unsubscribe_token_for(&s.id).expose().to_owned());
+                    let facts = NoticeFacts::StatusUpdate(StatusUpdateFacts::new(
+                        now.to_rfc3339(),
+                        title.clone(),
+                        state,
+                        impact,
+                        text.clone(),
+                        self.unsubscribe_token_for(&s.id).expose().to_owned(),
+                    ));
                     let key = Email::parse(&s.email)
                         .map(|e| e.key())
                         .unwrap_or_else(|_| s.email.to_lowercase());
                     self.status_notice(
-                        NoticeKind::StatusUpdate,
                         &s.email,
                         &key,
                         format!("status-update/{id}/{nonce}/{}", s.id),

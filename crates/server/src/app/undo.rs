@@ -14,11 +14,12 @@ use std::time::Duration;
 
 use gatehouse_domain::audit::{Actor as AuditActor, AuditAction, NewAuditEntry};
 use gatehouse_domain::campaign::{CampaignState, Command};
-use gatehouse_domain::{CampaignId, Email, NoticeKind};
+use gatehouse_domain::{CampaignId, Email};
 use gatehouse_store::{CampaignRecord, CampaignUpdate, TargetState, UndoOutcome, UndoStep};
 
 use super::campaigns::{STEP, UNDO_WINDOW, UndoReport, domain, refused};
-use super::{App, AppError, Client};
+use super::{App, AppError};
+use crate::mail::{CorrectionFacts, NoticeFacts};
 
 /// The audit actor behind stored actor text (`operator:<id>` or `system`).
 impl App {
@@ -136,27 +137,35 @@ impl App {
             let out = self
                 .with_fresh_reference(|| async {
                     let now = self.clock.now();
-                    let mut facts = self.notice_facts(now, &Client::default());
-                    facts.ip = None;
-                    facts.device = None;
-                    facts.corrects = t.notice_reference.clone();
-                    facts.reason = Some(c.reason.clone());
-                    facts.still_works = Some(true);
+                    // Applying a target stores its notice's reference in the same
+                    // transaction, so an applied one without it is a broken row.
+                    let corrects = t.notice_reference.clone().ok_or_else(|| {
+                        gatehouse_store::StoreError::Corrupt(format!(
+                            "applied target {} of campaign {id} has no notice reference to correct",
+                            t.account_id
+                        ))
+                    })?;
+                    // No address or device: Gatehouse acted, not a person's request.
+                    let facts = |still_works| {
+                        NoticeFacts::Correction(CorrectionFacts {
+                            at: now.to_rfc3339(),
+                            corrects: corrects.clone(),
+                            reason: Some(c.reason.clone()),
+                            still_works,
+                        })
+                    };
                     let correction = self.new_notice(
-                        NoticeKind::Correction,
                         Some(t.account_id),
                         &to,
                         format!("undo/{id}/{}", t.account_id),
-                        &facts,
+                        &facts(true),
                         None,
                     );
-                    facts.still_works = Some(false);
                     let explanation = self.new_notice(
-                        NoticeKind::Correction,
                         Some(t.account_id),
                         &to,
                         format!("undo/{id}/{}", t.account_id),
-                        &facts,
+                        &facts(false),
                         None,
                     );
                     let step = UndoStep {

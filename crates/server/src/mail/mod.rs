@@ -1,10 +1,14 @@
 //! Notice delivery: from an outbox row to an inbox.
 //!
+//! - [`facts`]: what each kind of notice states, typed per kind, and how it
+//!   is stored in the outbox.
 //! - [`render`]: notice → subject, text and HTML (askama, pure, snapshot-tested).
 //! - [`transport`]: SMTP | maildir | memory behind one enum.
 //! - [`Mailer`]: builds the MIME message (multipart text + HTML, `Message-ID`
 //!   fixed at enqueue, `Date`, the configured sender, DKIM when configured).
-//! - [`spawn_delivery`]: the worker inside `serve`.
+//! - [`spawn_delivery`]: the worker inside `serve`. It needs only an
+//!   [`Outbox`] (store, clock, randomness, wake-up, mail settings), not the
+//!   whole application.
 //!
 //! The worker's cycle is *lease, commit, send, settle*: it claims due rows in
 //! one short transaction (marking them `sending` with a lease), commits, then
@@ -15,6 +19,7 @@
 //! happen. A notice is never lost: it stays `pending` or `sending` until a
 //! mail server has accepted it, or is marked `failed` (visible to operators).
 
+pub mod facts;
 pub mod render;
 pub mod smtp;
 pub mod transport;
@@ -24,18 +29,21 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use gatehouse_domain::notice::retry_delay;
-use gatehouse_domain::{Email, NoticeId};
-use gatehouse_store::{ClaimPolicy, ClaimedNotice};
+use gatehouse_domain::{Clock, Email, Entropy, NoticeId};
+use gatehouse_store::{ClaimPolicy, ClaimedNotice, Store};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use lettre::message::dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
-pub use render::{NoticeFacts, RenderedNotice, SiteContext};
+pub use facts::{
+    BreakerTrippedFacts, CorrectionFacts, FactsError, ForcedResetFacts, NoticeFacts, Occasion,
+    PasswordChangedFacts, RecoveryFacts, StatusConfirmFacts, StatusUpdateFacts,
+};
+pub use render::{RenderedNotice, SiteContext};
 pub use transport::{SendError, SentMail, Transport};
 
-use crate::App;
-use crate::config::Config;
+use crate::config::{Config, MailConfig};
 
 /// Composes and sends notices.
 pub struct Mailer {
@@ -117,17 +125,13 @@ impl Mailer {
 
     /// Builds the message for a claimed notice.
     pub fn compose(&self, c: &ClaimedNotice, date: SystemTime) -> anyhow::Result<lettre::Message> {
-        let facts: NoticeFacts = serde_json::from_value(c.payload.clone()).map_err(|e| {
-            anyhow::anyhow!(
-                "the notice's stored facts are missing or unreadable ({e}); it cannot be rendered"
-            )
-        })?;
+        let facts = NoticeFacts::from_payload(c.notice.kind, &c.payload)
+            .map_err(|e| anyhow::anyhow!("notice cannot be rendered: {e}"))?;
         let r = render::render(
-            c.notice.kind,
+            &facts,
             &c.notice.reference,
             &c.notice.recipient,
             c.notice.coalesced_count,
-            &facts,
             &self.site,
         )?;
         let to: Mailbox = c
@@ -173,27 +177,54 @@ pub fn message_id(id: NoticeId, config: &Config) -> String {
     format!("<{id}@{host}>")
 }
 
+/// What the delivery worker needs of the application: the outbox's store,
+/// time, randomness (lease ids, retry jitter), the wake-up enqueuers ring, and
+/// the mail settings. The application gives one (`Outbox::from(&app)`), so
+/// delivery does not depend on the rest of it.
+#[derive(Clone)]
+pub struct Outbox {
+    /// Where notices are queued, leased and settled.
+    pub store: Arc<dyn Store>,
+    /// Time source (leases, retry times, `Date:`).
+    pub clock: Arc<dyn Clock>,
+    /// Randomness source (lease ids, retry jitter).
+    pub entropy: Arc<dyn Entropy>,
+    /// Notified when a notice is enqueued.
+    pub wakeup: Arc<tokio::sync::Notify>,
+    /// Rate, concurrency, caps, budgets, retries, timeout.
+    pub settings: MailConfig,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The delivery worker.
 pub struct Delivery {
-    app: Arc<App>,
+    outbox: Arc<Outbox>,
     mailer: Arc<Mailer>,
     limiter: DefaultDirectRateLimiter,
 }
 
 impl Delivery {
-    /// A worker for `app` sending through `mailer`.
-    pub fn new(app: Arc<App>, mailer: Arc<Mailer>) -> Self {
-        let rate = NonZeroU32::new(app.config.mail.rate_per_second).unwrap_or(NonZeroU32::MIN);
+    /// A worker for an outbox (an `App` converts into one) sending through `mailer`.
+    pub fn new(outbox: impl Into<Outbox>, mailer: Arc<Mailer>) -> Self {
+        let outbox = outbox.into();
+        let rate = NonZeroU32::new(outbox.settings.rate_per_second).unwrap_or(NonZeroU32::MIN);
         Self {
             limiter: RateLimiter::direct(Quota::per_second(rate)),
-            app,
+            outbox: Arc::new(outbox),
             mailer,
         }
     }
 
     fn lease(&self) -> Duration {
         // Long enough for a slow server; a lease that runs out means a possible re-send.
-        self.app.config.mail.smtp_timeout * 2 + Duration::from_secs(10)
+        self.outbox.settings.smtp_timeout * 2 + Duration::from_secs(10)
     }
 
     /// Claims one batch and delivers it. Returns how many notices it tried.
@@ -223,11 +254,11 @@ impl Delivery {
 
     /// Leases a batch of due notices (and applies the cap, expiry and merging).
     async fn claim(&self) -> anyhow::Result<(String, Vec<ClaimedNotice>)> {
-        let cfg = &self.app.config.mail;
-        let now = self.app.clock.now();
+        let cfg = &self.outbox.settings;
+        let now = self.outbox.clock.now();
         let policy = ClaimPolicy {
             now,
-            lease_id: NoticeId::generate(self.app.entropy.as_ref()).to_string(),
+            lease_id: NoticeId::generate(self.outbox.entropy.as_ref()).to_string(),
             lease: self.lease(),
             // Big enough that the claim and settle statements are shared by many
             // messages; small enough that a lease covers the batch comfortably.
@@ -236,7 +267,7 @@ impl Delivery {
             cap_window: Duration::from_secs(24 * 3600),
             status_per_hour: cfg.status_per_hour,
         };
-        let report = self.app.store.claim_notices(&policy).await?;
+        let report = self.outbox.store.claim_notices(&policy).await?;
         for (reference, recipient, merged) in &report.held {
             let masked = Email::parse(recipient)
                 .map(|e| e.masked())
@@ -273,26 +304,26 @@ impl Delivery {
 
     /// Sends a leased batch and settles every notice of it.
     async fn send_batch(&self, lease_id: &str, batch: Vec<ClaimedNotice>) -> anyhow::Result<()> {
-        let cfg = &self.app.config.mail;
+        let cfg = &self.outbox.settings;
         // Sends run `concurrency` at a time; a settler marks the sent ones in
         // groups: one statement for whatever finished while the previous one
         // ran, so a notice is recorded sent within a statement's time of its
         // acceptance, without one commit per message.
         let (sent_tx, sent_rx) = tokio::sync::mpsc::unbounded_channel();
-        let settler = settle_sent(&self.app, sent_rx, lease_id);
+        let settler = settle_sent(&self.outbox, sent_rx, lease_id);
         let sends = async {
             let sem = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency));
             let mut tasks = tokio::task::JoinSet::new();
             for claimed in batch {
                 self.limiter.until_ready().await;
                 let permit = sem.clone().acquire_owned().await?;
-                let app = self.app.clone();
+                let outbox = self.outbox.clone();
                 let mailer = self.mailer.clone();
                 let lease_id = lease_id.to_owned();
                 let sent_tx = sent_tx.clone();
                 tasks.spawn(async move {
                     let _permit = permit;
-                    deliver_one(&app, &mailer, claimed, &lease_id, &sent_tx).await
+                    deliver_one(&outbox, &mailer, claimed, &lease_id, &sent_tx).await
                 });
             }
             drop(sent_tx);
@@ -322,14 +353,14 @@ impl Delivery {
                     continue;
                 }
             }
-            let now = self.app.clock.now();
-            let wait = match self.app.store.next_notice_due().await {
+            let now = self.outbox.clock.now();
+            let wait = match self.outbox.store.next_notice_due().await {
                 Ok(Some(t)) if t > now => t.since(now).min(Duration::from_secs(5)),
                 Ok(Some(_)) => Duration::from_millis(50),
                 _ => Duration::from_secs(5),
             };
             tokio::select! {
-                _ = self.app.outbox_wakeup.notified() => {}
+                _ = self.outbox.wakeup.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
         }
@@ -338,16 +369,16 @@ impl Delivery {
 
 /// Marks sent notices in groups until every sender has finished.
 async fn settle_sent(
-    app: &App,
+    outbox: &Outbox,
     mut sent: tokio::sync::mpsc::UnboundedReceiver<(NoticeId, &'static str)>,
     lease_id: &str,
 ) -> anyhow::Result<()> {
     let mut group = Vec::new();
     while sent.recv_many(&mut group, 1024).await > 0 {
         let ids: Vec<NoticeId> = group.iter().map(|(id, _)| *id).collect();
-        let marked = app
+        let marked = outbox
             .store
-            .notices_sent(&ids, lease_id, app.clock.now())
+            .notices_sent(&ids, lease_id, outbox.clock.now())
             .await?;
         for (id, kind) in group.drain(..) {
             if !marked.contains(&id) {
@@ -360,19 +391,20 @@ async fn settle_sent(
 }
 
 async fn deliver_one(
-    app: &App,
+    outbox: &Outbox,
     mailer: &Mailer,
     c: ClaimedNotice,
     lease_id: &str,
     sent_tx: &tokio::sync::mpsc::UnboundedSender<(NoticeId, &'static str)>,
 ) -> anyhow::Result<()> {
-    let cfg = &app.config.mail;
+    let cfg = &outbox.settings;
     let id = c.notice.id;
-    let message = match mailer.compose(&c, app.clock.now().into()) {
+    let message = match mailer.compose(&c, outbox.clock.now().into()) {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(notice = %id, error = %e, "notice cannot be composed; marked failed");
-            app.store
+            outbox
+                .store
                 .notice_failed(id, lease_id, &e.to_string())
                 .await?;
             metrics::counter!("gatehouse_notices_failed_total").increment(1);
@@ -396,7 +428,7 @@ async fn deliver_one(
             cfg.smtp_timeout.as_secs()
         ))),
     };
-    let now = app.clock.now();
+    let now = outbox.clock.now();
     match sent {
         Ok(()) => {
             // The settler records it; if the settler failed, the lease runs out
@@ -406,7 +438,7 @@ async fn deliver_one(
         Err(SendError::Temporary(msg)) if (c.notice.attempts as u32) < cfg.max_attempts => {
             let jitter = {
                 let mut b = [0u8; 2];
-                app.entropy.fill(&mut b);
+                outbox.entropy.fill(&mut b);
                 0.5 + f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) / 2.0
             };
             let delay = retry_delay(
@@ -416,7 +448,8 @@ async fn deliver_one(
                 jitter,
             );
             tracing::warn!(notice = %id, attempt = c.notice.attempts, retry_in_ms = delay.as_millis() as u64, error = %msg, "notice delivery failed; will retry");
-            app.store
+            outbox
+                .store
                 .notice_retry(id, lease_id, now.plus(delay), &msg)
                 .await?;
             metrics::counter!("gatehouse_notices_retried_total").increment(1);
@@ -430,14 +463,17 @@ async fn deliver_one(
                 SendError::Permanent(m) => m,
             };
             tracing::error!(notice = %id, error = %msg, "notice delivery failed for good");
-            app.store.notice_failed(id, lease_id, &msg).await?;
+            outbox.store.notice_failed(id, lease_id, &msg).await?;
             metrics::counter!("gatehouse_notices_failed_total").increment(1);
         }
     }
     Ok(())
 }
 
-/// Starts the delivery worker.
-pub fn spawn_delivery(app: Arc<App>, mailer: Arc<Mailer>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(Delivery::new(app, mailer).run())
+/// Starts the delivery worker for an outbox (an `App` converts into one).
+pub fn spawn_delivery(
+    outbox: impl Into<Outbox>,
+    mailer: Arc<Mailer>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(Delivery::new(outbox, mailer).run())
 }

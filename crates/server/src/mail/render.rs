@@ -1,7 +1,8 @@
 //! Turning a notice (kind, reference, facts) into subject, text and HTML.
 //!
 //! Pure: no I/O, no clock. Everything a notice says comes from its stored
-//! [`NoticeFacts`] and the [`SiteContext`] (configuration), so a re-send
+//! [`NoticeFacts`] (typed per kind, see [`super::facts`]) and the
+//! [`SiteContext`] (configuration), so a re-send
 //! renders the same words. Every notice says why it was sent, when, from
 //! where, carries its reference, and tells the reader to type the site's
 //! address themselves (design invariant 4). Any link is built from the
@@ -11,8 +12,9 @@
 use askama::Template;
 use gatehouse_domain::status::{Impact, IncidentState};
 use gatehouse_domain::{Email, NoticeKind, Timestamp};
-use serde::{Deserialize, Serialize};
 use url::Url;
+
+use super::facts::NoticeFacts;
 
 /// What the templates need to know about the site.
 #[derive(Clone, Debug)]
@@ -37,68 +39,6 @@ impl SiteContext {
     }
 }
 
-/// The facts a notice states, stored with it in the outbox as JSON.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NoticeFacts {
-    /// When the event happened (RFC 3339).
-    pub at: String,
-    /// From which address, if known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip: Option<String>,
-    /// Approximate device ("Firefox on Windows").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<String>,
-    /// Recovery code, display form (removed with the payload once sent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    /// Link token (likewise).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    /// How long the code works.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_minutes: Option<u64>,
-    /// How a password was changed ("your account settings", "password recovery").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub via: Option<String>,
-    /// Why Gatehouse acted (forced reset, correction).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The reference a correction corrects.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub corrects: Option<String>,
-    /// Correction: whether the old password works again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub still_works: Option<bool>,
-    /// Status update: the incident's title.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incident_title: Option<String>,
-    /// Status update: the state it moved to (`investigating`…).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incident_state: Option<String>,
-    /// Status update: the impact (`minor`…).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub impact: Option<String>,
-    /// Status update: what the operators wrote.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub update: Option<String>,
-    /// Status update: the subscriber's one-click unsubscribe token (removed with
-    /// the payload once sent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unsubscribe: Option<String>,
-    /// Breaker alert: who tripped it, in words.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tripped_by: Option<String>,
-    /// Breaker alert: forced resets in the trailing hour at the trip.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resets_last_hour: Option<i64>,
-    /// Breaker alert: in the trailing day.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resets_last_day: Option<i64>,
-    /// Breaker alert: automatic campaigns the trip paused.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub campaigns_paused: Option<u64>,
-}
-
 /// A notice ready to be put in a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RenderedNotice {
@@ -113,7 +53,9 @@ pub struct RenderedNotice {
     pub list_unsubscribe: Option<String>,
 }
 
-/// Why a notice could not be rendered (its payload lacks something).
+/// Why a notice could not be rendered (no link can be made from the configured
+/// public URL, or a template failed). A payload that lacks a fact fails before,
+/// when it is read ([`super::facts::FactsError`]).
 #[derive(Debug, thiserror::Error)]
 #[error("notice cannot be rendered: {0}")]
 pub struct RenderError(pub String);
@@ -170,41 +112,50 @@ fn human_time(rfc3339: &str) -> String {
     dt.format(&fmt).unwrap_or_else(|_| rfc3339.to_string())
 }
 
-/// Renders one notice.
+/// Renders one notice: its facts (whose variant is its kind), reference,
+/// recipient and how many similar notices were merged into it.
 pub fn render(
-    kind: NoticeKind,
+    facts: &NoticeFacts,
     reference: &str,
     recipient: &str,
     coalesced_count: i64,
-    facts: &NoticeFacts,
     site: &SiteContext,
 ) -> Result<RenderedNotice, RenderError> {
-    let subject = match kind {
-        NoticeKind::Recovery => format!("Your {} password recovery code", site.site_name),
-        NoticeKind::PasswordChanged => format!("Your {} password was changed", site.site_name),
-        NoticeKind::ForcedReset => format!("We reset your {} password", site.site_name),
-        NoticeKind::Correction => format!("Please disregard our earlier {} notice", site.site_name),
-        NoticeKind::StatusConfirm => format!("Confirm your {} status updates", site.site_name),
-        NoticeKind::StatusUpdate => format!(
+    let kind = facts.kind();
+    // A state the mail does not know reads as a plain "Update".
+    let state_label = |state: &str| {
+        state
+            .parse::<IncidentState>()
+            .map_or("Update", IncidentState::label)
+    };
+    let subject = match facts {
+        NoticeFacts::Recovery(_) => format!("Your {} password recovery code", site.site_name),
+        NoticeFacts::PasswordChanged(_) => {
+            format!("Your {} password was changed", site.site_name)
+        }
+        NoticeFacts::ForcedReset(_) => format!("We reset your {} password", site.site_name),
+        NoticeFacts::Correction(_) => {
+            format!("Please disregard our earlier {} notice", site.site_name)
+        }
+        NoticeFacts::StatusConfirm(_) => {
+            format!("Confirm your {} status updates", site.site_name)
+        }
+        NoticeFacts::StatusUpdate(f) => format!(
             "[{} status] {}: {}",
             site.site_name,
-            facts
-                .incident_state
-                .as_deref()
-                .and_then(|s| s.parse::<IncidentState>().ok())
-                .map_or("Update", IncidentState::label),
-            facts.incident_title.as_deref().unwrap_or("incident")
+            state_label(&f.incident_state),
+            f.incident_title
         ),
-        NoticeKind::BreakerTripped => format!(
+        NoticeFacts::BreakerTripped(_) => format!(
             "[{}] Circuit breaker tripped: automatic resets stopped",
             site.site_name
         ),
     };
-    let origin = match (&facts.ip, &facts.device) {
-        (Some(ip), Some(d)) => format!("{d} at the address {ip}"),
-        (Some(ip), None) => format!("the address {ip}"),
-        (None, Some(d)) => d.clone(),
-        (None, None) => "an unknown place".into(),
+    let origin = match facts.occasion().map(|o| (&o.ip, &o.device)) {
+        Some((Some(ip), Some(d))) => format!("{d} at the address {ip}"),
+        Some((Some(ip), None)) => format!("the address {ip}"),
+        Some((None, Some(d))) => d.clone(),
+        _ => "an unknown place".into(),
     };
     let n = Common {
         subject: subject.clone(),
@@ -214,16 +165,12 @@ pub fn render(
         recipient_masked: Email::parse(recipient)
             .map(|e| e.masked())
             .unwrap_or_else(|_| "your address".into()),
-        when: human_time(&facts.at),
+        when: human_time(facts.at()),
         origin,
         coalesced_count,
     };
-    let need = |v: &Option<String>, what: &str| {
-        v.clone()
-            .ok_or_else(|| RenderError(format!("{kind} notice without {what}")))
-    };
-    let link = |path: &str| -> Option<String> {
-        let token = facts.token.as_deref()?;
+    let link = |path: &str, token: Option<&str>| -> Option<String> {
+        let token = token?;
         if !site.link_kinds.contains(&kind) {
             return None;
         }
@@ -243,82 +190,76 @@ pub fn render(
         Ok(url.to_string())
     };
     let mut list_unsubscribe = None;
-    let expires_minutes = facts.expires_minutes.unwrap_or(30);
-    let (text, html) = match kind {
-        NoticeKind::Recovery => {
-            let code = need(&facts.code, "a code")?;
-            let link = link("/recover/complete");
+    let (text, html) = match facts {
+        NoticeFacts::Recovery(f) => {
+            let link = link("/recover/complete", f.token.as_deref());
             (
                 RecoveryText {
                     n: &n,
-                    code: &code,
-                    expires_minutes,
+                    code: &f.code,
+                    expires_minutes: f.expires_minutes,
                     link: link.clone(),
                 }
                 .render(),
                 RecoveryHtml {
                     n: &n,
-                    code: &code,
-                    expires_minutes,
+                    code: &f.code,
+                    expires_minutes: f.expires_minutes,
                     link,
                 }
                 .render(),
             )
         }
-        NoticeKind::PasswordChanged => {
-            let via = facts.via.as_deref().unwrap_or("your account settings");
+        NoticeFacts::PasswordChanged(f) => {
+            let via = f.via.as_str();
             (
                 ChangedText { n: &n, via }.render(),
                 ChangedHtml { n: &n, via }.render(),
             )
         }
-        NoticeKind::ForcedReset => {
-            let code = need(&facts.code, "a code")?;
-            let reason = need(&facts.reason, "a reason")?;
-            let link = link("/recover/complete");
+        NoticeFacts::ForcedReset(f) => {
+            let link = link("/recover/complete", f.token.as_deref());
             (
                 ResetText {
                     n: &n,
-                    code: &code,
-                    expires_minutes,
-                    reason: &reason,
+                    code: &f.code,
+                    expires_minutes: f.expires_minutes,
+                    reason: &f.reason,
                     link: link.clone(),
                 }
                 .render(),
                 ResetHtml {
                     n: &n,
-                    code: &code,
-                    expires_minutes,
-                    reason: &reason,
+                    code: &f.code,
+                    expires_minutes: f.expires_minutes,
+                    reason: &f.reason,
                     link,
                 }
                 .render(),
             )
         }
-        NoticeKind::Correction => {
-            let corrects = need(&facts.corrects, "the reference it corrects")?;
-            let reason = facts.reason.as_deref();
-            let still_works = facts.still_works.unwrap_or(true);
+        NoticeFacts::Correction(f) => {
+            let reason = f.reason.as_deref();
             (
                 CorrectionText {
                     n: &n,
-                    corrects: &corrects,
+                    corrects: &f.corrects,
                     reason,
-                    still_works,
+                    still_works: f.still_works,
                 }
                 .render(),
                 CorrectionHtml {
                     n: &n,
-                    corrects: &corrects,
+                    corrects: &f.corrects,
                     reason,
-                    still_works,
+                    still_works: f.still_works,
                 }
                 .render(),
             )
         }
-        NoticeKind::StatusConfirm => {
-            let link = status_link("/status/confirm", &need(&facts.token, "a token")?)?;
-            let expires_hours = (expires_minutes / 60).max(1);
+        NoticeFacts::StatusConfirm(f) => {
+            let link = status_link("/status/confirm", &f.token)?;
+            let expires_hours = (f.expires_minutes / 60).max(1);
             (
                 StatusConfirmText {
                     n: &n,
@@ -334,23 +275,14 @@ pub fn render(
                 .render(),
             )
         }
-        NoticeKind::StatusUpdate => {
-            let title = need(&facts.incident_title, "an incident title")?;
-            let update = need(&facts.update, "the update's text")?;
-            let state = facts
-                .incident_state
-                .as_deref()
-                .and_then(|s| s.parse::<IncidentState>().ok())
-                .map_or("Update", IncidentState::label);
-            let impact = facts
+        NoticeFacts::StatusUpdate(f) => {
+            let state = state_label(&f.incident_state);
+            let impact = f
                 .impact
                 .as_deref()
                 .and_then(|s| s.parse::<Impact>().ok())
                 .map_or("", Impact::label);
-            let unsubscribe = status_link(
-                "/status/unsubscribe",
-                &need(&facts.unsubscribe, "an unsubscribe token")?,
-            )?;
+            let unsubscribe = status_link("/status/unsubscribe", &f.unsubscribe)?;
             let status_url = site
                 .public_url
                 .join("/status")
@@ -359,27 +291,25 @@ pub fn render(
             list_unsubscribe = Some(unsubscribe.clone());
             let t = StatusUpdateText {
                 n: &n,
-                title: &title,
+                title: &f.incident_title,
                 state,
                 impact,
-                update: &update,
+                update: &f.update,
                 status_url: &status_url,
                 unsubscribe: &unsubscribe,
             };
             let h = StatusUpdateHtml {
                 n: &n,
-                title: &title,
+                title: &f.incident_title,
                 state,
                 impact,
-                update: &update,
+                update: &f.update,
                 status_url: &status_url,
                 unsubscribe: &unsubscribe,
             };
             (t.render(), h.render())
         }
-        NoticeKind::BreakerTripped => {
-            let reason = need(&facts.reason, "a reason")?;
-            let tripped_by = facts.tripped_by.as_deref().unwrap_or("not recorded");
+        NoticeFacts::BreakerTripped(f) => {
             // The console's address, from the configured origin only (never a
             // request's Host header); shown as text to type, not as a link.
             let console_url = site
@@ -389,20 +319,20 @@ pub fn render(
                 .to_string();
             let t = BreakerText {
                 n: &n,
-                reason: &reason,
-                tripped_by,
-                resets_last_hour: facts.resets_last_hour.unwrap_or(0),
-                resets_last_day: facts.resets_last_day.unwrap_or(0),
-                campaigns_paused: facts.campaigns_paused.unwrap_or(0),
+                reason: &f.reason,
+                tripped_by: &f.tripped_by,
+                resets_last_hour: f.resets_last_hour,
+                resets_last_day: f.resets_last_day,
+                campaigns_paused: f.campaigns_paused,
                 console_url: &console_url,
             };
             let h = BreakerHtml {
                 n: &n,
-                reason: &reason,
-                tripped_by,
-                resets_last_hour: t.resets_last_hour,
-                resets_last_day: t.resets_last_day,
-                campaigns_paused: t.campaigns_paused,
+                reason: &f.reason,
+                tripped_by: &f.tripped_by,
+                resets_last_hour: f.resets_last_hour,
+                resets_last_day: f.resets_last_day,
+                campaigns_paused: f.campaigns_paused,
                 console_url: &console_url,
             };
             (t.render(), h.render())
@@ -418,7 +348,16 @@ pub fn render(
 
 #[cfg(test)]
 mod tests {
+    //! Every notice here is read from a payload in the shape the previous
+    //! version stored ([`examples`]), so these snapshots also show that notices
+    //! queued before an upgrade render exactly as they did.
+
     use super::*;
+    use crate::mail::facts::{
+        CorrectionFacts, ForcedResetFacts, Occasion, PasswordChangedFacts, StatusUpdateFacts,
+        examples,
+    };
+    use serde_json::json;
 
     fn site(links: bool) -> SiteContext {
         SiteContext {
@@ -432,13 +371,9 @@ mod tests {
         }
     }
 
-    fn facts() -> NoticeFacts {
-        NoticeFacts {
-            at: "2026-11-26T14:03:00Z".into(),
-            ip: Some("192.0.2.44".into()),
-            device: Some("Firefox on Windows".into()),
-            ..NoticeFacts::default()
-        }
+    /// Reads a stored payload as its kind's facts, as delivery does.
+    fn stored(kind: NoticeKind, payload: serde_json::Value) -> NoticeFacts {
+        NoticeFacts::from_payload(kind, &payload).unwrap_or_else(|e| panic!("{kind}: {e}"))
     }
 
     fn snapshot(name: &str, r: &RenderedNotice) {
@@ -453,21 +388,8 @@ mod tests {
 
     #[test]
     fn recovery_notice() {
-        let f = NoticeFacts {
-            code: Some("7K3Q-9XMD".into()),
-            token: Some("ghr_TOKEN".into()),
-            expires_minutes: Some(30),
-            ..facts()
-        };
-        let plain = render(
-            NoticeKind::Recovery,
-            "GH-AAAA-BBBB",
-            "jane@example.org",
-            0,
-            &f,
-            &site(false),
-        )
-        .unwrap();
+        let f = stored(NoticeKind::Recovery, examples::recovery());
+        let plain = render(&f, "GH-AAAA-BBBB", "jane@example.org", 0, &site(false)).unwrap();
         assert!(
             !plain.text.contains("http"),
             "no link unless configured: {}",
@@ -475,15 +397,7 @@ mod tests {
         );
         assert!(!plain.html.contains("href"), "no link unless configured");
         snapshot("recovery", &plain);
-        let linked = render(
-            NoticeKind::Recovery,
-            "GH-AAAA-BBBB",
-            "jane@example.org",
-            0,
-            &f,
-            &site(true),
-        )
-        .unwrap();
+        let linked = render(&f, "GH-AAAA-BBBB", "jane@example.org", 0, &site(true)).unwrap();
         assert!(
             linked
                 .text
@@ -494,82 +408,39 @@ mod tests {
 
     #[test]
     fn password_changed_notice() {
-        let f = NoticeFacts {
-            via: Some("password recovery".into()),
-            ..facts()
-        };
-        let r = render(
-            NoticeKind::PasswordChanged,
-            "GH-CCCC-DDDD",
-            "jane@example.org",
-            2,
-            &f,
-            &site(false),
-        )
-        .unwrap();
+        let f = stored(NoticeKind::PasswordChanged, examples::password_changed());
+        let r = render(&f, "GH-CCCC-DDDD", "jane@example.org", 2, &site(false)).unwrap();
         assert!(r.text.contains("2 similar notices"));
         snapshot("password_changed", &r);
     }
 
     #[test]
     fn forced_reset_notice() {
-        let f = NoticeFacts {
-            code: Some("ABCD-1234".into()),
-            expires_minutes: Some(1440),
-            reason: Some(
-                "your password appeared in a list of passwords stolen from another site".into(),
-            ),
-            ..facts()
-        };
-        let r = render(
-            NoticeKind::ForcedReset,
-            "GH-EEEE-FFFF",
-            "jane@example.org",
-            0,
-            &f,
-            &site(false),
-        )
-        .unwrap();
+        let f = stored(NoticeKind::ForcedReset, examples::forced_reset());
+        let r = render(&f, "GH-EEEE-FFFF", "jane@example.org", 0, &site(false)).unwrap();
         snapshot("forced_reset", &r);
-        let missing = render(
-            NoticeKind::ForcedReset,
-            "GH-EEEE-FFFF",
-            "jane@example.org",
-            0,
-            &facts(),
-            &site(false),
-        );
-        assert!(missing.unwrap_err().to_string().contains("code"));
+        // Links for this kind only when there is a token and links are allowed.
+        let linked = render(&f, "GH-EEEE-FFFF", "jane@example.org", 0, &site(true)).unwrap();
+        assert_eq!(linked.text, r.text, "no token, no link");
     }
 
     #[test]
     fn correction_notice() {
-        let f = NoticeFacts {
-            corrects: Some("GH-EEEE-FFFF".into()),
-            reason: Some("a faulty rule flagged accounts that were never at risk".into()),
-            still_works: Some(true),
-            ..facts()
-        };
-        let r = render(
-            NoticeKind::Correction,
-            "GH-GGGG-HHHH",
-            "jane@example.org",
-            0,
-            &f,
-            &site(false),
-        )
-        .unwrap();
+        let f = stored(NoticeKind::Correction, examples::correction());
+        let r = render(&f, "GH-GGGG-HHHH", "jane@example.org", 0, &site(false)).unwrap();
         snapshot("correction", &r);
-        let changed = NoticeFacts {
-            still_works: Some(false),
-            ..f
+        let NoticeFacts::Correction(c) = f else {
+            unreachable!("read as a correction")
         };
+        let changed = NoticeFacts::Correction(CorrectionFacts {
+            still_works: false,
+            ..c
+        });
         let r = render(
-            NoticeKind::Correction,
+            &changed,
             "GH-GGGG-HHHH",
             "jane@example.org",
             0,
-            &changed,
             &site(false),
         )
         .unwrap();
@@ -578,22 +449,9 @@ mod tests {
 
     #[test]
     fn every_notice_is_phishing_resistant() {
-        let f = NoticeFacts {
-            code: Some("ABCD-1234".into()),
-            reason: Some("r".into()),
-            corrects: Some("GH-EEEE-FFFF".into()),
-            ..facts()
-        };
-        for kind in NoticeKind::ALL.into_iter().filter(|k| !k.is_status()) {
-            let r = render(
-                kind,
-                "GH-AAAA-BBBB",
-                "jane@example.org",
-                0,
-                &f,
-                &site(false),
-            )
-            .unwrap();
+        for (kind, payload) in examples::all().into_iter().filter(|(k, _)| !k.is_status()) {
+            let f = stored(kind, payload);
+            let r = render(&f, "GH-AAAA-BBBB", "jane@example.org", 0, &site(false)).unwrap();
             for body in [&r.text, &r.html] {
                 assert!(body.contains("GH-AAAA-BBBB"), "{kind}: reference");
                 assert!(body.contains("id.example.com/verify"), "{kind}: verify");
@@ -608,37 +466,12 @@ mod tests {
         }
     }
 
-    fn status_facts() -> NoticeFacts {
-        NoticeFacts {
-            incident_title: Some("Sign-in is slow".into()),
-            incident_state: Some("identified".into()),
-            impact: Some("minor".into()),
-            update: Some(
-                "A database replica is lagging; we are moving traffic away from it.".into(),
-            ),
-            unsubscribe: Some("ghx_UNSUB".into()),
-            ..facts()
-        }
-    }
-
     #[test]
     fn status_confirm_notice() {
-        let f = NoticeFacts {
-            token: Some("ghc_CONFIRM".into()),
-            expires_minutes: Some(48 * 60),
-            ..facts()
-        };
+        let f = stored(NoticeKind::StatusConfirm, examples::status_confirm());
         // Links are there whatever `mail_link_kinds` says: this mail is not
         // about an account, and the link is the double opt-in.
-        let r = render(
-            NoticeKind::StatusConfirm,
-            "GH-JJJJ-KKKK",
-            "jane@example.org",
-            0,
-            &f,
-            &site(false),
-        )
-        .unwrap();
+        let r = render(&f, "GH-JJJJ-KKKK", "jane@example.org", 0, &site(false)).unwrap();
         assert!(
             r.text
                 .contains("https://id.example.com/status/confirm?token=ghc_CONFIRM")
@@ -651,15 +484,8 @@ mod tests {
 
     #[test]
     fn status_update_notice() {
-        let r = render(
-            NoticeKind::StatusUpdate,
-            "GH-MMMM-NNNN",
-            "jane@example.org",
-            0,
-            &status_facts(),
-            &site(false),
-        )
-        .unwrap();
+        let f = stored(NoticeKind::StatusUpdate, examples::status_update());
+        let r = render(&f, "GH-MMMM-NNNN", "jane@example.org", 0, &site(false)).unwrap();
         assert_eq!(r.subject, "[Example ID status] Identified: Sign-in is slow");
         let unsub = "https://id.example.com/status/unsubscribe?token=ghx_UNSUB";
         assert_eq!(r.list_unsubscribe.as_deref(), Some(unsub));
@@ -670,36 +496,43 @@ mod tests {
             assert!(body.contains("id.example.com/verify"), "{body}");
         }
         snapshot("status_update", &r);
-        let mut bad = status_facts();
-        bad.unsubscribe = None;
-        let err = render(
-            NoticeKind::StatusUpdate,
+        // The typed constructor writes the same facts as the stored example.
+        let built = NoticeFacts::StatusUpdate(StatusUpdateFacts::new(
+            "2026-11-26T14:03:00Z".into(),
+            "Sign-in is slow".into(),
+            IncidentState::Identified,
+            Some(Impact::Minor),
+            "A database replica is lagging; we are moving traffic away from it.".into(),
+            "ghx_UNSUB".into(),
+        ));
+        assert_eq!(built, f);
+        // A state this version does not know reads as a plain "Update".
+        let mut odd = examples::status_update();
+        odd["incident_state"] = json!("exploded");
+        let r = render(
+            &stored(NoticeKind::StatusUpdate, odd),
             "GH-MMMM-NNNN",
             "jane@example.org",
             0,
-            &bad,
             &site(false),
         )
-        .unwrap_err();
-        assert!(err.to_string().contains("unsubscribe"), "{err}");
+        .unwrap();
+        assert_eq!(r.subject, "[Example ID status] Update: Sign-in is slow");
     }
 
     #[test]
     fn status_update_html_is_escaped() {
-        let f = NoticeFacts {
-            incident_title: Some("<script>x</script>".into()),
-            update: Some("a <b>bold</b> & \"quoted\" claim".into()),
-            ..status_facts()
+        let NoticeFacts::StatusUpdate(base) =
+            stored(NoticeKind::StatusUpdate, examples::status_update())
+        else {
+            unreachable!("read as a status update")
         };
-        let r = render(
-            NoticeKind::StatusUpdate,
-            "GH-MMMM-NNNN",
-            "jane@example.org",
-            0,
-            &f,
-            &site(false),
-        )
-        .unwrap();
+        let f = NoticeFacts::StatusUpdate(StatusUpdateFacts {
+            incident_title: "<script>x</script>".into(),
+            update: "a <b>bold</b> & \"quoted\" claim".into(),
+            ..base
+        });
+        let r = render(&f, "GH-MMMM-NNNN", "jane@example.org", 0, &site(false)).unwrap();
         assert!(
             !r.html.contains("<script>") && !r.html.contains("<b>"),
             "{}",
@@ -713,26 +546,8 @@ mod tests {
 
     #[test]
     fn breaker_tripped_alert() {
-        let f = NoticeFacts {
-            reason: Some(
-                "reset budget used up (50 in the last hour of 50, 60 in the last day of 100)"
-                    .into(),
-            ),
-            tripped_by: Some("Gatehouse itself (an automatic guardrail)".into()),
-            resets_last_hour: Some(50),
-            resets_last_day: Some(60),
-            campaigns_paused: Some(1),
-            ..facts()
-        };
-        let r = render(
-            NoticeKind::BreakerTripped,
-            "GH-PPPP-QQQQ",
-            "oncall@example.org",
-            0,
-            &f,
-            &site(true),
-        )
-        .unwrap();
+        let f = stored(NoticeKind::BreakerTripped, examples::breaker_tripped());
+        let r = render(&f, "GH-PPPP-QQQQ", "oncall@example.org", 0, &site(true)).unwrap();
         assert_eq!(
             r.subject,
             "[Example ID] Circuit breaker tripped: automatic resets stopped"
@@ -760,22 +575,14 @@ mod tests {
 
     #[test]
     fn html_is_escaped_and_text_is_not_mangled() {
-        let f = NoticeFacts {
-            device: Some("<script>alert(1)</script>".into()),
-            ip: Some("\"><img src=x>".into()),
-            reason: Some("a <b>bold</b> & risky reason".into()),
-            code: Some("ABCD-1234".into()),
-            ..facts()
-        };
-        let reset = render(
-            NoticeKind::ForcedReset,
-            "GH-AAAA-BBBB",
-            "jane@example.org",
-            0,
-            &f,
-            &site(false),
-        )
-        .unwrap();
+        let reset = NoticeFacts::ForcedReset(ForcedResetFacts {
+            at: "2026-11-26T14:03:00Z".into(),
+            code: "ABCD-1234".into(),
+            token: None,
+            expires_minutes: 30,
+            reason: "a <b>bold</b> & risky reason".into(),
+        });
+        let reset = render(&reset, "GH-AAAA-BBBB", "jane@example.org", 0, &site(false)).unwrap();
         assert!(!reset.html.contains("<b>"), "{}", reset.html);
         assert!(
             reset.html.contains("&amp; risky") || reset.html.contains("&#38; risky"),
@@ -783,12 +590,19 @@ mod tests {
             reset.html
         );
         // The password-changed notice shows where the change came from.
+        let changed = NoticeFacts::PasswordChanged(PasswordChangedFacts {
+            occasion: Occasion {
+                at: "2026-11-26T14:03:00Z".into(),
+                ip: Some("\"><img src=x>".into()),
+                device: Some("<script>alert(1)</script>".into()),
+            },
+            via: "your account settings".into(),
+        });
         let r = render(
-            NoticeKind::PasswordChanged,
+            &changed,
             "GH-AAAA-BBBB",
             "jane@example.org",
             0,
-            &f,
             &site(false),
         )
         .unwrap();
