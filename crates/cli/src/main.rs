@@ -113,6 +113,13 @@ enum Command {
     /// Uses its own directory (default ./gatehouse-demo) and the default
     /// settings; `--serve` then serves the demo's store.
     Demo(demo_cmd::DemoArgs),
+    /// List the configuration keys: environment variable, default, accepted
+    /// values and meaning.
+    Config {
+        /// text, or json (an array of {key, env, default, derived, allowed, help}).
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+    },
     /// Measurements for BENCHMARKS.md (this binary was built with `--features bench`).
     #[cfg(feature = "bench")]
     Bench {
@@ -238,6 +245,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             None => Ok(code),
         };
     }
+    // Listing the keys reads no configuration, so it helps when that is bad.
+    if let Command::Config { format } = &cli.command {
+        print!("{}", gatehouse_server::config::reference(format == "json"));
+        return Ok(ExitCode::SUCCESS);
+    }
     // The breach index needs no configuration or database.
     if let Command::Breach { command } = cli.command {
         return breach_cmd::run(command);
@@ -304,6 +316,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Breaker { command } => campaign_cmd::breaker(config, command).await,
         Command::Scan(args) => scan_cmd::run(config, args).await,
         Command::Status { command } => status_cmd::run(config, command).await,
+        Command::Config { .. } => unreachable!("handled above"),
         Command::Bench { .. } | Command::Breach { .. } | Command::Demo(_) => {
             unreachable!("handled above")
         }

@@ -113,6 +113,44 @@ fn bench_without_the_feature_says_how_to_run_it() {
     );
 }
 
+/// `gatehouse config` lists every key the server reads, in text and JSON, and
+/// needs no valid configuration to do so.
+#[test]
+fn config_lists_every_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("config")
+        .current_dir(dir.path())
+        .env("GATEHOUSE_LISTEN", "nowhere")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}", text(&o));
+    let out = text(&o).0;
+    for key in gatehouse_server::config::KEY_NAMES {
+        let env = format!("GATEHOUSE_{}", key.to_uppercase());
+        assert!(out.contains(&format!("{key}  (env {env})")), "{key}: {out}");
+    }
+    assert!(out.contains("default: 127.0.0.1:8080"), "{out}");
+
+    let o = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["config", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{:?}", text(&o));
+    let keys: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let listed: Vec<&str> = keys.iter().map(|k| k["key"].as_str().unwrap()).collect();
+    assert_eq!(listed, gatehouse_server::config::KEY_NAMES);
+    for k in &keys {
+        assert!(k["help"].as_str().is_some_and(|h| !h.is_empty()), "{k}");
+        assert!(
+            k["env"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("GATEHOUSE_")),
+            "{k}"
+        );
+    }
+}
+
 #[test]
 fn bad_configuration_names_the_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -130,6 +168,22 @@ fn bad_configuration_names_the_key() {
     );
 
     let cfg = dir.path().join("g.toml");
+    std::fs::write(&cfg, "listen = \"nowhere\"\n").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["--config", cfg.to_str().unwrap(), "migrate"])
+        .current_dir(dir.path())
+        .env_remove("GATEHOUSE_LISTEN")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        text(&o)
+            .1
+            .contains(&format!("`listen` (in config file {})", cfg.display())),
+        "{:?}",
+        text(&o)
+    );
+
     std::fs::write(&cfg, "pasword_min_length = 12\n").unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["--config", cfg.to_str().unwrap(), "migrate"])

@@ -2,6 +2,15 @@
 //! environment variables (each key's env name is `GATEHOUSE_` + the key in
 //! upper case, e.g. `GATEHOUSE_DATABASE_URL`). A bad value stops start-up with
 //! a message naming the key and where it came from.
+//!
+//! Every key is declared once, in the `config_keys!` table below: its name
+//! (which gives its env name), raw type, default, check and help. The table
+//! makes the list of known keys (unknown file keys are refused), the reading
+//! and checking of each value, and what `gatehouse config` prints; what is
+//! left by hand is [`Config::build`], which combines keys (defaults derived
+//! from other keys, checks across keys) into the [`Config`] the server uses.
+
+mod setting;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,248 +19,330 @@ use std::time::Duration;
 use gatehouse_domain::session::SessionPolicy;
 use gatehouse_domain::{NoticeKind, PasswordPolicy};
 use ipnet::IpNet;
-use serde::Deserialize;
 use url::Url;
 
-/// Every key, for checking a config file for typos and for the docs.
-pub const KEYS: &[(&str, &str)] = &[
-    (
-        "data_dir",
-        "directory for the SQLite file and the mail directory (default ./gatehouse-data)",
-    ),
-    (
-        "database_url",
-        "sqlite:PATH or postgres://… (default sqlite:<data_dir>/gatehouse.db)",
-    ),
-    (
-        "database_max_connections",
-        "connection pool size (default 16)",
-    ),
-    (
-        "listen",
-        "address to serve HTTP on (default 127.0.0.1:8080)",
-    ),
-    (
-        "public_url",
-        "the origin people type to reach Gatehouse; used for cookies, CSRF and links (default http://127.0.0.1:8080)",
-    ),
-    (
-        "smtp_url",
-        "SMTP server for notices: smtp://[user:pass@]host[:port] (STARTTLS required unless the host is loopback) or smtps://… (TLS from the start); unset: mail goes to the maildir <data_dir>/mail",
-    ),
-    (
-        "mail_from",
-        "sender of notices, e.g. \"Example Security <security@example.com>\" (default: Gatehouse <gatehouse@HOST of public_url>, or @localhost for an IP)",
-    ),
-    (
-        "site_name",
-        "the name notices and pages use for this service (default Gatehouse)",
-    ),
-    (
-        "mail_link_kinds",
-        "notice kinds whose mail may carry a link, comma-separated (recovery, forced_reset); default none: people type the code on the site",
-    ),
-    (
-        "notice_cap_per_day",
-        "most security notices to one address per 24 hours; more of one kind merge into one (default 5)",
-    ),
-    (
-        "status_mail_per_hour",
-        "most status-page e-mails (subscription confirmations and incident updates) sent per hour, all replicas together; they go out only after every due security notice (default 1000)",
-    ),
-    (
-        "mail_rate_per_second",
-        "most notices this replica sends per second (default 50)",
-    ),
-    (
-        "mail_concurrency",
-        "notices this replica sends at once (default 4)",
-    ),
-    (
-        "mail_retry_base_ms",
-        "first retry delay after a temporary delivery failure; doubles per attempt up to an hour (default 30000)",
-    ),
-    (
-        "mail_max_attempts",
-        "delivery attempts before a notice is marked failed (default 20, about a day)",
-    ),
-    (
-        "smtp_timeout_seconds",
-        "time limit for one SMTP delivery (default 30)",
-    ),
-    (
-        "dkim_key_file",
-        "PEM file with an RSA or Ed25519 private key: notices are DKIM-signed when set",
-    ),
-    (
-        "dkim_selector",
-        "DKIM selector (required with dkim_key_file)",
-    ),
-    (
-        "recovery_code_minutes",
-        "how long a recovery code and link work, 5 to 1440 (default 30)",
-    ),
-    (
-        "secret_key_file",
-        "32-byte server key for recovery-code digests; created if missing; replicas must share it (default <data_dir>/secret.key)",
-    ),
-    (
-        "breach_index",
-        "breached-password index file (from `gatehouse breach import`); default <data_dir>/breach.idx when that file exists; an empty value turns breach checks off",
-    ),
-    (
-        "password_min_length",
-        "minimum length of new passwords in characters, 8 to 64 (default 15)",
-    ),
-    ("argon2_memory_kib", "argon2id memory cost (default 19456)"),
-    ("argon2_iterations", "argon2id time cost (default 2)"),
-    ("argon2_parallelism", "argon2id lanes (default 1)"),
-    (
-        "hash_workers",
-        "password hashes computed at once (default: number of CPU cores)",
-    ),
-    (
-        "hash_queue",
-        "requests that may wait for a hash worker before 503 (default 2 per worker)",
-    ),
-    (
-        "hash_queue_timeout_ms",
-        "longest wait for a hash worker before 503 (default 100)",
-    ),
-    (
-        "session_lifetime_hours",
-        "absolute session lifetime (default 336 = 14 days)",
-    ),
-    (
-        "session_idle_hours",
-        "a session unused this long ends (default 72)",
-    ),
-    (
-        "session_cache_seconds",
-        "how long a replica trusts a session it has checked; bounds how late a revocation made on another replica takes effect here (default 2, 0 disables)",
-    ),
-    (
-        "trusted_proxies",
-        "networks whose X-Forwarded-For is believed, comma-separated CIDRs (default none)",
-    ),
-    (
-        "request_timeout_seconds",
-        "per-request time limit (default 30)",
-    ),
-    (
-        "max_body_bytes",
-        "largest request body accepted (default 65536)",
-    ),
-    (
-        "event_retention_days",
-        "days login events are kept for the compromise checks and backtests, 1 to 3650 (default 90)",
-    ),
-    (
-        "rules_file",
-        "TOML file of compromise-check rules, applied at start (a changed rule gets a new version); default none: the shipped rules are installed once when there are no rules",
-    ),
-    (
-        "detection",
-        "whether `serve` runs the compromise checks over incoming login events, true or false (default true)",
-    ),
-    (
-        "approval_max_accounts",
-        "a campaign over this many accounts needs a second operator's approval (default 1000)",
-    ),
-    (
-        "approval_max_multiple_of_normal",
-        "a campaign over this multiple of the normal daily forced resets needs a second approval (default 10)",
-    ),
-    (
-        "approval_max_share_percent",
-        "a campaign over this percentage of active accounts (a sign-in or session use in the last 30 days; all accounts when there is no login history) needs a second approval (default 0.1)",
-    ),
-    (
-        "budget_hourly_floor",
-        "forced resets allowed per hour whatever the history (default 50)",
-    ),
-    (
-        "budget_daily_floor",
-        "forced resets allowed per day whatever the history (default 100)",
-    ),
-    (
-        "budget_multiple_of_normal",
-        "forced resets allowed per day as a multiple of the normal daily volume, if larger than the floor (default 3)",
-    ),
-    (
-        "report_gate_percent",
-        "a campaign pauses when more than this share of its notices were reported on /verify as unexpected (default 2; at least 3 reports)",
-    ),
-    (
-        "bounce_gate_percent",
-        "a campaign pauses between stages when more than this share of its notices bounced (default 5)",
-    ),
-    (
-        "recovery_gate_percent",
-        "a campaign pauses before its next stage when fewer than this share of the people whose notice was delivered set a new password (default 1)",
-    ),
-    (
-        "recovery_gate_min_sample",
-        "the recovery gate judges only this many delivered notices or more (default 50)",
-    ),
-    (
-        "recovery_gate_min_age_minutes",
-        "a notice counts for the recovery gate once delivered at least this long ago, or the campaign's bake time if longer (default 10)",
-    ),
-    ("log_format", "text or json (default text)"),
-];
+use setting::{Check, Inputs, any, number, optional, range};
+pub use setting::{KeyDoc, env_name};
 
-#[derive(Debug, Deserialize)]
-struct Raw {
-    data_dir: Option<PathBuf>,
-    database_url: Option<String>,
-    database_max_connections: Option<u32>,
-    listen: Option<String>,
-    public_url: Option<String>,
-    smtp_url: Option<String>,
-    mail_from: Option<String>,
-    site_name: Option<String>,
-    mail_link_kinds: Option<Vec<String>>,
-    notice_cap_per_day: Option<i64>,
-    status_mail_per_hour: Option<i64>,
-    mail_rate_per_second: Option<u32>,
-    mail_concurrency: Option<usize>,
-    mail_retry_base_ms: Option<u64>,
-    mail_max_attempts: Option<u32>,
-    smtp_timeout_seconds: Option<u64>,
-    dkim_key_file: Option<PathBuf>,
-    dkim_selector: Option<String>,
-    recovery_code_minutes: Option<u64>,
-    secret_key_file: Option<PathBuf>,
-    breach_index: Option<String>,
-    password_min_length: Option<usize>,
-    argon2_memory_kib: Option<u32>,
-    argon2_iterations: Option<u32>,
-    argon2_parallelism: Option<u32>,
-    hash_workers: Option<usize>,
-    hash_queue: Option<usize>,
-    hash_queue_timeout_ms: Option<u64>,
-    session_lifetime_hours: Option<u64>,
-    session_idle_hours: Option<u64>,
-    session_cache_seconds: Option<u64>,
-    trusted_proxies: Option<Vec<String>>,
-    request_timeout_seconds: Option<u64>,
-    max_body_bytes: Option<usize>,
-    event_retention_days: Option<u64>,
-    rules_file: Option<PathBuf>,
-    detection: Option<bool>,
-    approval_max_accounts: Option<u64>,
-    approval_max_multiple_of_normal: Option<f64>,
-    approval_max_share_percent: Option<f64>,
-    budget_hourly_floor: Option<u64>,
-    budget_daily_floor: Option<u64>,
-    budget_multiple_of_normal: Option<f64>,
-    bounce_gate_percent: Option<f64>,
-    report_gate_percent: Option<f64>,
-    recovery_gate_percent: Option<f64>,
-    recovery_gate_min_sample: Option<u64>,
-    recovery_gate_min_age_minutes: Option<u64>,
-    log_format: Option<String>,
+/// Declares the keys: for each, doc comment lines (its help), then
+/// `name: RawType = default [, shown "text"] => Type, check;` where `RawType`
+/// is what the file or env gives, `default` its value when neither does
+/// (`None` for a default derived from other keys, described by `shown`), and
+/// `check` a [`Check`] turning the raw value into the `Type` that
+/// [`Config::build`] receives, or refusing it.
+macro_rules! config_keys {
+    ($(
+        $(#[doc = $help:literal])+
+        $name:ident: $raw:ty = $default:expr $(, shown $shown:literal)? => $out:ty, $check:expr;
+    )*) => {
+        /// Every key's value, defaulted and checked on its own.
+        struct Values {
+            $($name: $out,)*
+        }
+
+        /// Every key, in the order `gatehouse config` lists them.
+        pub const KEY_NAMES: &[&str] = &[$(stringify!($name)),*];
+
+        /// Every key with its env name, default, accepted values and help.
+        pub fn keys() -> Vec<KeyDoc> {
+            vec![$({
+                let shown: Option<&str> = None $(.or(Some($shown)))?;
+                let check: Check<$raw, $out> = $check;
+                KeyDoc {
+                    key: stringify!($name),
+                    env: env_name(stringify!($name)),
+                    default: setting::default_text::<$raw>($default, shown),
+                    derived: shown.is_some(),
+                    allowed: check.allowed,
+                    help: setting::help_text(&[$($help),+]),
+                }
+            },            )*]
+        }
+
+        fn read_values(inputs: &Inputs<'_>) -> Result<Values, ConfigError> {
+            Ok(Values {
+                $($name: inputs.value::<$raw, $out>(stringify!($name), $default, $check)?,)*
+            })
+        }
+    };
+}
+
+config_keys! {
+    /// Directory for the SQLite file and the mail directory.
+    data_dir: PathBuf = "./gatehouse-data".into() => PathBuf, any();
+    /// sqlite:PATH or postgres://user:pass@host/db.
+    database_url: Option<String> = None, shown "sqlite:<data_dir>/gatehouse.db"
+        => Option<String>, optional(database_url());
+    /// Connection pool size (0 is taken as 1).
+    database_max_connections: u32 = 16 => u32, Check::new(None, |n: u32| Ok(n.max(1)));
+    /// Address to serve HTTP on.
+    listen: String = "127.0.0.1:8080".into() => SocketAddr, listen();
+    /// The origin people type to reach Gatehouse; used for cookies, CSRF and
+    /// links, never the Host header.
+    public_url: String = "http://127.0.0.1:8080".into() => Url, public_url();
+    /// SMTP server for notices: smtp://[user:pass@]host[:port] (STARTTLS
+    /// required unless the host is loopback) or smtps://… (TLS from the start).
+    smtp_url: Option<String> = None, shown "none: mail goes to the maildir <data_dir>/mail"
+        => Option<Url>, smtp_url();
+    /// Sender of notices, e.g. "Example Security <security@example.com>".
+    mail_from: Option<String> = None,
+        shown "Gatehouse <gatehouse@HOST of public_url>, or @localhost for an IP"
+        => Option<String>, optional(mailbox());
+    /// The name notices and pages use for this service.
+    site_name: String = "Gatehouse".into() => String, site_name();
+    /// Notice kinds whose mail may carry a link, comma-separated (recovery,
+    /// forced_reset); none: people type the code on the site.
+    mail_link_kinds: Vec<String> = Vec::new() => Vec<NoticeKind>, link_kinds();
+    /// Most security notices to one address per 24 hours; more of one kind
+    /// merge into one.
+    notice_cap_per_day: i64 = 5 => i64, range(1, 1000);
+    /// Most status-page e-mails (subscription confirmations and incident
+    /// updates) sent per hour, all replicas together; they go out only after
+    /// every due security notice.
+    status_mail_per_hour: i64 = 1000 => i64, range(1, 10_000_000);
+    /// Most notices this replica sends per second.
+    mail_rate_per_second: u32 = 50 => u32, range(1, 100_000);
+    /// Notices this replica sends at once.
+    mail_concurrency: usize = 4 => usize, range(1, 256);
+    /// First retry delay after a temporary delivery failure, in milliseconds;
+    /// doubles per attempt up to an hour.
+    mail_retry_base_ms: u64 = 30_000 => u64, range(10, 3_600_000);
+    /// Delivery attempts before a notice is marked failed (20 is about a day).
+    mail_max_attempts: u32 = 20 => u32, range(1, 1000);
+    /// Time limit for one SMTP delivery, in seconds.
+    smtp_timeout_seconds: u64 = 30 => u64, range(1, 600);
+    /// PEM file with an RSA or Ed25519 private key: notices are DKIM-signed
+    /// when set (with dkim_selector).
+    dkim_key_file: Option<PathBuf> = None => Option<PathBuf>, any();
+    /// DKIM selector (required with dkim_key_file).
+    dkim_selector: Option<String> = None => Option<String>, any();
+    /// How long a recovery code and link work, in minutes.
+    recovery_code_minutes: u64 = 30 => u64, range(5, 1440);
+    /// 32-byte server key for recovery-code digests; created if missing;
+    /// replicas must share it.
+    secret_key_file: Option<PathBuf> = None, shown "<data_dir>/secret.key"
+        => Option<PathBuf>, any();
+    /// Breached-password index file (from `gatehouse breach import`) for
+    /// `serve`; a named file must exist and be valid; an empty value turns
+    /// breach checks off.
+    breach_index: Option<String> = None, shown "<data_dir>/breach.idx when that file exists"
+        => Option<String>, any();
+    /// Minimum length of new passwords, in characters.
+    password_min_length: usize = gatehouse_domain::password::DEFAULT_MIN_CHARS
+        => PasswordPolicy, password_policy();
+    /// Argon2id memory cost in KiB (at least 8 × argon2_parallelism); raising
+    /// a cost rehashes at next login.
+    argon2_memory_kib: u32 = Argon2Config::default().memory_kib => u32, range(8, 4 * 1024 * 1024);
+    /// Argon2id time cost (passes).
+    argon2_iterations: u32 = Argon2Config::default().iterations => u32, range(1, 100);
+    /// Argon2id lanes.
+    argon2_parallelism: u32 = Argon2Config::default().parallelism => u32, range(1, 64);
+    /// Password hashes computed at once.
+    hash_workers: Option<usize> = None, shown "number of CPU cores"
+        => Option<usize>, optional(range(1, 1024));
+    /// Requests that may wait for a hash worker before 503.
+    hash_queue: Option<usize> = None, shown "2 × hash_workers" => Option<usize>, any();
+    /// Longest wait for a hash worker before 503, in milliseconds.
+    hash_queue_timeout_ms: u64 = 50 => u64, any();
+    /// Absolute session lifetime, in hours (336 = 14 days).
+    session_lifetime_hours: u64 = 336 => Duration, hours();
+    /// A session unused this many hours ends.
+    session_idle_hours: u64 = 72 => Duration, hours();
+    /// How long a replica trusts a session it has checked, in seconds; bounds
+    /// how late a revocation made on another replica takes effect here (on the
+    /// same replica: at once). 0 disables.
+    session_cache_seconds: u64 = 2 => u64, session_cache_seconds();
+    /// Networks whose X-Forwarded-For is believed, comma-separated CIDRs or
+    /// addresses.
+    trusted_proxies: Vec<String> = Vec::new() => Vec<IpNet>, trusted_proxies();
+    /// Per-request time limit, in seconds.
+    request_timeout_seconds: u64 = 30 => u64, range(1, 3600);
+    /// Largest request body accepted, in bytes (larger bodies get 413;
+    /// POST /events/login takes up to 2 MiB).
+    max_body_bytes: usize = 64 * 1024 => usize, range(1024, 64 * 1024 * 1024);
+    /// Days login events are kept for the compromise checks and backtests;
+    /// older ones are deleted by serve's housekeeping.
+    event_retention_days: u64 = 90 => u64, range(1, 3650);
+    /// TOML file of compromise-check rules, applied at start (a changed rule
+    /// gets a new version).
+    rules_file: Option<PathBuf> = None,
+        shown "none: the shipped rules are installed once when there are no rules"
+        => Option<PathBuf>, any();
+    /// Whether serve runs the compromise checks over incoming login events
+    /// (false: events are stored, no rule runs).
+    detection: bool = true => bool, any();
+    /// A campaign over this many accounts needs a second operator's approval.
+    approval_max_accounts: u64 = 1000 => u64, range(1, 1_000_000_000);
+    /// A campaign over this multiple of the normal daily forced resets needs a
+    /// second approval.
+    approval_max_multiple_of_normal: f64 = 10.0 => f64, number(1.0, 1e6);
+    /// A campaign over this percentage of active accounts (a sign-in or
+    /// session use in the last 30 days; all accounts when there is no login
+    /// history) needs a second approval.
+    approval_max_share_percent: f64 = 0.1 => f64, number(0.0, 100.0);
+    /// Forced resets allowed per hour whatever the history.
+    budget_hourly_floor: u64 = 50 => u64, range(1, 10_000_000);
+    /// Forced resets allowed per day whatever the history.
+    budget_daily_floor: u64 = 100 => u64, range(1, 100_000_000);
+    /// Forced resets allowed per day as a multiple of the normal daily
+    /// volume, if larger than the floor.
+    budget_multiple_of_normal: f64 = 3.0 => f64, number(0.0, 1e6);
+    /// A campaign pauses when more than this percentage of its notices were
+    /// reported on /verify as unexpected (at least 3 reports).
+    report_gate_percent: f64 = 2.0 => f64, number(0.0, 100.0);
+    /// A campaign pauses between stages when more than this percentage of its
+    /// notices bounced.
+    bounce_gate_percent: f64 = 5.0 => f64, number(0.0, 100.0);
+    /// A campaign pauses before its next stage when fewer than this percentage
+    /// of the people whose notice was delivered set a new password.
+    recovery_gate_percent: f64 = 1.0 => f64, number(0.0, 100.0);
+    /// The recovery gate judges only this many delivered notices or more.
+    recovery_gate_min_sample: u64 = 50 => u64, range(1, 1_000_000_000);
+    /// A notice counts for the recovery gate once delivered at least this many
+    /// minutes ago, or the campaign's bake time if longer.
+    recovery_gate_min_age_minutes: u64 = 10 => u64, range(0, 10_080);
+    /// Log output: text or json (level via RUST_LOG).
+    log_format: String = "text".into() => LogFormat, log_format();
+}
+
+// The checks of the table above that are more than a range.
+
+fn database_url() -> Check<String, String> {
+    Check::new(
+        Some("sqlite:…, postgres://… or postgresql://…"),
+        |url: String| {
+            if url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://")
+            {
+                Ok(url)
+            } else {
+                Err("must start with sqlite: or postgres://".into())
+            }
+        },
+    )
+}
+
+fn listen() -> Check<String, SocketAddr> {
+    Check::new(Some("address:port"), |s: String| {
+        s.parse()
+            .map_err(|e| format!("{s:?} is not an address:port ({e})"))
+    })
+}
+
+fn public_url() -> Check<String, Url> {
+    Check::new(Some("http:// or https:// origin"), |s: String| {
+        let url = Url::parse(&s).map_err(|e| format!("{s:?}: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err("must be an http:// or https:// URL with a host".into());
+        }
+        if url.query().is_some() || url.fragment().is_some() || url.path() != "/" {
+            return Err("must be an origin only, such as https://id.example.com".into());
+        }
+        Ok(url)
+    })
+}
+
+/// An empty value means unset (the maildir), as an unset one does.
+fn smtp_url() -> Check<Option<String>, Option<Url>> {
+    Check::new(Some("smtp://… or smtps://…"), |s: Option<String>| {
+        s.filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                let url = Url::parse(&s).map_err(|e| format!("not a URL: {e}"))?;
+                if !matches!(url.scheme(), "smtp" | "smtps") || url.host().is_none() {
+                    return Err("must be smtp://host[:port] or smtps://host[:port]".to_owned());
+                }
+                Ok(url)
+            })
+            .transpose()
+    })
+}
+
+fn mailbox() -> Check<String, String> {
+    Check::new(None, |from: String| mailbox_check(&from).map(|()| from))
+}
+
+fn mailbox_check(from: &str) -> Result<(), String> {
+    match from.parse::<lettre::message::Mailbox>() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!(
+            "{from:?} is not a mailbox like \"Name <user@example.com>\""
+        )),
+    }
+}
+
+fn site_name() -> Check<String, String> {
+    Check::new(Some("1 to 80 printable characters"), |name: String| {
+        if name.trim().is_empty() || name.len() > 80 || name.chars().any(char::is_control) {
+            Err("must be 1 to 80 printable characters".into())
+        } else {
+            Ok(name)
+        }
+    })
+}
+
+fn link_kinds() -> Check<Vec<String>, Vec<NoticeKind>> {
+    Check::new(None, |kinds: Vec<String>| {
+        kinds
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(str::parse)
+            .collect()
+    })
+}
+
+fn password_policy() -> Check<usize, PasswordPolicy> {
+    Check::new(
+        Some("8 to 64"),
+        // The domain owns the bounds and says them in its error.
+        PasswordPolicy::new,
+    )
+}
+
+fn hours() -> Check<u64, Duration> {
+    Check::new(Some("1 to 8784"), |h: u64| {
+        if (1..=24 * 366).contains(&h) {
+            Ok(Duration::from_secs(h * 3600))
+        } else {
+            Err("must be between 1 and 8784 hours".into())
+        }
+    })
+}
+
+fn session_cache_seconds() -> Check<u64, u64> {
+    Check::new(Some("0 to 60"), |s: u64| {
+        if s <= 60 {
+            Ok(s)
+        } else {
+            Err(
+                "must be at most 60 (revocations would take too long to reach other replicas)"
+                    .into(),
+            )
+        }
+    })
+}
+
+fn trusted_proxies() -> Check<Vec<String>, Vec<IpNet>> {
+    Check::new(None, |nets: Vec<String>| {
+        nets.iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| format!("{s:?} is not an IP address or CIDR network"))
+            })
+            .collect()
+    })
+}
+
+fn log_format() -> Check<String, LogFormat> {
+    Check::new(Some("text or json"), |s: String| match s.as_str() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(format!("{other:?} is neither text nor json")),
+    })
 }
 
 /// Argon2id cost parameters.
@@ -404,13 +495,6 @@ impl BreachIndexSource {
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
-fn bad(key: &str, msg: impl std::fmt::Display) -> ConfigError {
-    ConfigError(format!(
-        "`{key}` (env GATEHOUSE_{}): {msg}",
-        key.to_uppercase()
-    ))
-}
-
 impl Config {
     /// Defaults overlaid by `file` (if given; it must exist) and then by the
     /// process environment.
@@ -423,425 +507,155 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut builder = config::Config::builder();
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                ConfigError(format!("cannot read config file {}: {e}", path.display()))
-            })?;
-            let table: toml_keys::Table = text.parse().map_err(|e| {
-                ConfigError(format!(
-                    "config file {} is not valid TOML: {e}",
-                    path.display()
-                ))
-            })?;
-            for key in table.keys() {
-                if !KEYS.iter().any(|(k, _)| k == key) {
+        let file = match file {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError(format!("cannot read config file {}: {e}", path.display()))
+                })?;
+                let table: toml::Table = text.parse().map_err(|e| {
+                    ConfigError(format!(
+                        "config file {} is not valid TOML: {e}",
+                        path.display()
+                    ))
+                })?;
+                // A typo must not pass silently as "unset".
+                if let Some(key) = table.keys().find(|k| !KEY_NAMES.contains(&k.as_str())) {
                     return Err(ConfigError(format!(
                         "config file {}: unknown key `{key}` (known keys: {})",
                         path.display(),
-                        KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+                        KEY_NAMES.join(", ")
                     )));
                 }
+                Some((path, table))
             }
-            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
-        }
-        // Only known keys are taken from the environment, so GATEHOUSE_TEST_* and
-        // the like do not trip the parser; values stay strings and are parsed below.
-        let mut env_map = std::collections::HashMap::new();
-        for (name, value) in env {
-            if let Some(key) = name.strip_prefix("GATEHOUSE_").map(str::to_lowercase)
-                && KEYS.iter().any(|(k, _)| *k == key)
-            {
-                env_map.insert(name, value);
-            }
-        }
-        builder = builder.add_source(
-            config::Environment::with_prefix("GATEHOUSE")
-                .source(Some(env_map))
-                .try_parsing(true)
-                .list_separator(",")
-                .with_list_parse_key("trusted_proxies")
-                .with_list_parse_key("mail_link_kinds"),
-        );
-        let raw: Raw = builder
-            .build()
-            .and_then(|c| c.try_deserialize())
-            .map_err(|e| ConfigError(e.to_string()))?;
-        Self::validate(raw)
+        };
+        // Only known keys are taken from the environment, so GATEHOUSE_TEST_*,
+        // GATEHOUSE_CONFIG and the like are not mistaken for keys.
+        let env = env
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let key = name.strip_prefix("GATEHOUSE_")?.to_lowercase();
+                let known = KEY_NAMES.contains(&key.as_str());
+                known.then_some((key, value))
+            })
+            .collect();
+        let inputs = Inputs { file, env };
+        let values = read_values(&inputs)?;
+        Self::build(values, &inputs)
     }
 
-    fn validate(raw: Raw) -> Result<Self, ConfigError> {
-        let data_dir = raw
-            .data_dir
-            .unwrap_or_else(|| PathBuf::from("./gatehouse-data"));
-        let database_url = raw
+    /// The configuration from the keys' values: defaults that depend on other
+    /// keys, and the checks that involve more than one key.
+    fn build(v: Values, inputs: &Inputs<'_>) -> Result<Self, ConfigError> {
+        let data_dir = v.data_dir;
+        let database_url = v
             .database_url
             .unwrap_or_else(|| format!("sqlite:{}", data_dir.join("gatehouse.db").display()));
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
-        {
-            return Err(bad(
-                "database_url",
-                "must start with sqlite: or postgres://",
-            ));
-        }
-        let listen_s = raw.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
-        let listen: SocketAddr = listen_s.parse().map_err(|e| {
-            bad(
-                "listen",
-                format!("{listen_s:?} is not an address:port ({e})"),
-            )
-        })?;
-        let public_s = raw
-            .public_url
-            .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-        let public_url =
-            Url::parse(&public_s).map_err(|e| bad("public_url", format!("{public_s:?}: {e}")))?;
-        if !matches!(public_url.scheme(), "http" | "https") || public_url.host().is_none() {
-            return Err(bad(
-                "public_url",
-                "must be an http:// or https:// URL with a host",
-            ));
-        }
-        if public_url.query().is_some()
-            || public_url.fragment().is_some()
-            || public_url.path() != "/"
-        {
-            return Err(bad(
-                "public_url",
-                "must be an origin only, such as https://id.example.com",
-            ));
-        }
-        let password_policy = PasswordPolicy::new(raw.password_min_length.unwrap_or(15))
-            .map_err(|e| bad("password_min_length", e))?;
         let argon2 = Argon2Config {
-            memory_kib: raw.argon2_memory_kib.unwrap_or(19456),
-            iterations: raw.argon2_iterations.unwrap_or(2),
-            parallelism: raw.argon2_parallelism.unwrap_or(1),
+            memory_kib: v.argon2_memory_kib,
+            iterations: v.argon2_iterations,
+            parallelism: v.argon2_parallelism,
         };
-        if argon2.memory_kib < 8 * argon2.parallelism.max(1) || argon2.memory_kib > 4 * 1024 * 1024
-        {
-            return Err(bad(
+        if argon2.memory_kib < 8 * argon2.parallelism {
+            return Err(inputs.bad(
                 "argon2_memory_kib",
                 "must be between 8×parallelism and 4194304",
             ));
         }
-        if !(1..=100).contains(&argon2.iterations) {
-            return Err(bad("argon2_iterations", "must be between 1 and 100"));
-        }
-        if !(1..=64).contains(&argon2.parallelism) {
-            return Err(bad("argon2_parallelism", "must be between 1 and 64"));
-        }
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
-        let hash_workers = raw.hash_workers.unwrap_or(cores);
-        if !(1..=1024).contains(&hash_workers) {
-            return Err(bad("hash_workers", "must be between 1 and 1024"));
-        }
-        let hash_queue = raw.hash_queue.unwrap_or(2 * hash_workers);
-        let hours = |key: &str, v: Option<u64>, default: u64| -> Result<Duration, ConfigError> {
-            let h = v.unwrap_or(default);
-            if !(1..=24 * 366).contains(&h) {
-                return Err(bad(key, "must be between 1 and 8784 hours"));
-            }
-            Ok(Duration::from_secs(h * 3600))
-        };
-        let session_policy = SessionPolicy {
-            lifetime: hours("session_lifetime_hours", raw.session_lifetime_hours, 336)?,
-            idle_timeout: hours("session_idle_hours", raw.session_idle_hours, 72)?,
-            ..SessionPolicy::default()
-        };
-        let session_cache_secs = raw.session_cache_seconds.unwrap_or(2);
-        if session_cache_secs > 60 {
-            return Err(bad(
-                "session_cache_seconds",
-                "must be at most 60 (revocations would take too long to reach other replicas)",
-            ));
-        }
-        let trusted_proxies = raw
-            .trusted_proxies
-            .unwrap_or_default()
-            .iter()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| {
-                let s = s.trim();
-                s.parse::<IpNet>()
-                    .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
-                    .map_err(|_| {
-                        bad(
-                            "trusted_proxies",
-                            format!("{s:?} is not an IP address or CIDR network"),
-                        )
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let timeout = raw.request_timeout_seconds.unwrap_or(30);
-        if !(1..=3600).contains(&timeout) {
-            return Err(bad("request_timeout_seconds", "must be between 1 and 3600"));
-        }
-        let max_body_bytes = raw.max_body_bytes.unwrap_or(64 * 1024);
-        if !(1024..=64 * 1024 * 1024).contains(&max_body_bytes) {
-            return Err(bad("max_body_bytes", "must be between 1024 and 67108864"));
-        }
-        let log_format = match raw.log_format.as_deref().unwrap_or("text") {
-            "text" => LogFormat::Text,
-            "json" => LogFormat::Json,
-            other => {
-                return Err(bad(
-                    "log_format",
-                    format!("{other:?} is neither text nor json"),
-                ));
+        let hash_workers = v.hash_workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        let from = match v.mail_from {
+            Some(from) => from,
+            None => {
+                let domain = match v.public_url.domain() {
+                    Some(_) => v.public_url.host_str().unwrap_or("localhost"),
+                    None => "localhost",
+                };
+                let from = format!("Gatehouse <gatehouse@{domain}>");
+                // A host the URL parser takes may still not be a mail domain.
+                mailbox_check(&from).map_err(|m| inputs.bad("mail_from", m))?;
+                from
             }
         };
-        let smtp_url = raw
-            .smtp_url
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| {
-                let u = Url::parse(&s).map_err(|e| bad("smtp_url", format!("not a URL: {e}")))?;
-                if !matches!(u.scheme(), "smtp" | "smtps") || u.host().is_none() {
-                    return Err(bad(
-                        "smtp_url",
-                        "must be smtp://host[:port] or smtps://host[:port]",
-                    ));
-                }
-                Ok(u)
-            })
-            .transpose()?;
-        let host = public_url.host_str().unwrap_or("localhost");
-        let from_domain = if public_url.domain().is_some() {
-            host
-        } else {
-            "localhost"
-        };
-        let from = raw
-            .mail_from
-            .unwrap_or_else(|| format!("Gatehouse <gatehouse@{from_domain}>"));
-        if from.parse::<lettre::message::Mailbox>().is_err() {
-            return Err(bad(
-                "mail_from",
-                format!("{from:?} is not a mailbox like \"Name <user@example.com>\""),
-            ));
-        }
-        let link_kinds = raw
-            .mail_link_kinds
-            .unwrap_or_default()
-            .iter()
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<NoticeKind>()
-                    .map_err(|e| bad("mail_link_kinds", e))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let in_range = |key: &str, v: u64, lo: u64, hi: u64| {
-            if (lo..=hi).contains(&v) {
-                Ok(v)
-            } else {
-                Err(bad(key, format!("must be between {lo} and {hi}")))
-            }
-        };
-        let dkim = match (raw.dkim_key_file, raw.dkim_selector) {
+        let dkim = match (v.dkim_key_file, v.dkim_selector) {
             (None, None) => None,
-            (Some(file), Some(sel)) if !sel.trim().is_empty() => Some((file, sel)),
+            (Some(file), Some(selector)) if !selector.trim().is_empty() => Some((file, selector)),
             _ => {
-                return Err(bad(
+                return Err(inputs.bad(
                     "dkim_selector",
                     "dkim_key_file and dkim_selector go together",
                 ));
             }
         };
-        let mail = MailConfig {
-            from,
-            link_kinds,
-            cap_per_day: in_range(
-                "notice_cap_per_day",
-                raw.notice_cap_per_day.unwrap_or(5).max(0) as u64,
-                1,
-                1000,
-            )? as i64,
-            status_per_hour: in_range(
-                "status_mail_per_hour",
-                raw.status_mail_per_hour.unwrap_or(1000).max(0) as u64,
-                1,
-                10_000_000,
-            )? as i64,
-            rate_per_second: in_range(
-                "mail_rate_per_second",
-                raw.mail_rate_per_second.unwrap_or(50).into(),
-                1,
-                100_000,
-            )? as u32,
-            concurrency: in_range(
-                "mail_concurrency",
-                raw.mail_concurrency.unwrap_or(4) as u64,
-                1,
-                256,
-            )? as usize,
-            retry_base: Duration::from_millis(in_range(
-                "mail_retry_base_ms",
-                raw.mail_retry_base_ms.unwrap_or(30_000),
-                10,
-                3_600_000,
-            )?),
-            max_attempts: in_range(
-                "mail_max_attempts",
-                raw.mail_max_attempts.unwrap_or(20).into(),
-                1,
-                1000,
-            )? as u32,
-            smtp_timeout: Duration::from_secs(in_range(
-                "smtp_timeout_seconds",
-                raw.smtp_timeout_seconds.unwrap_or(30),
-                1,
-                600,
-            )?),
-            dkim,
-        };
-        let recovery_code_ttl = Duration::from_secs(
-            60 * in_range(
-                "recovery_code_minutes",
-                raw.recovery_code_minutes.unwrap_or(30),
-                5,
-                1440,
-            )?,
-        );
-        let event_retention = Duration::from_secs(
-            24 * 3600
-                * in_range(
-                    "event_retention_days",
-                    raw.event_retention_days.unwrap_or(90),
-                    1,
-                    3650,
-                )?,
-        );
-        let fraction = |key: &str, v: f64, lo: f64, hi: f64| {
-            if v.is_finite() && (lo..=hi).contains(&v) {
-                Ok(v)
-            } else {
-                Err(bad(key, format!("must be a number between {lo} and {hi}")))
-            }
-        };
-        let approval = gatehouse_domain::campaign::ApprovalPolicy {
-            max_accounts: in_range(
-                "approval_max_accounts",
-                raw.approval_max_accounts.unwrap_or(1000),
-                1,
-                1_000_000_000,
-            )?,
-            max_multiple_of_normal: fraction(
-                "approval_max_multiple_of_normal",
-                raw.approval_max_multiple_of_normal.unwrap_or(10.0),
-                1.0,
-                1e6,
-            )?,
-            max_share_of_active: fraction(
-                "approval_max_share_percent",
-                raw.approval_max_share_percent.unwrap_or(0.1),
-                0.0,
-                100.0,
-            )? / 100.0,
-        };
-        let budget = gatehouse_domain::campaign::BudgetPolicy {
-            hourly_floor: in_range(
-                "budget_hourly_floor",
-                raw.budget_hourly_floor.unwrap_or(50),
-                1,
-                10_000_000,
-            )?,
-            daily_floor: in_range(
-                "budget_daily_floor",
-                raw.budget_daily_floor.unwrap_or(100),
-                1,
-                100_000_000,
-            )?,
-            multiple_of_normal: fraction(
-                "budget_multiple_of_normal",
-                raw.budget_multiple_of_normal.unwrap_or(3.0),
-                0.0,
-                1e6,
-            )?,
-        };
-        let bounce_gate = fraction(
-            "bounce_gate_percent",
-            raw.bounce_gate_percent.unwrap_or(5.0),
-            0.0,
-            100.0,
-        )? / 100.0;
-        let report_gate = fraction(
-            "report_gate_percent",
-            raw.report_gate_percent.unwrap_or(2.0),
-            0.0,
-            100.0,
-        )? / 100.0;
-        let recovery_gate = gatehouse_domain::campaign::RecoveryGate {
-            min_share: fraction(
-                "recovery_gate_percent",
-                raw.recovery_gate_percent.unwrap_or(1.0),
-                0.0,
-                100.0,
-            )? / 100.0,
-            min_sample: in_range(
-                "recovery_gate_min_sample",
-                raw.recovery_gate_min_sample.unwrap_or(50),
-                1,
-                1_000_000_000,
-            )?,
-            min_age_secs: 60
-                * in_range(
-                    "recovery_gate_min_age_minutes",
-                    raw.recovery_gate_min_age_minutes.unwrap_or(10),
-                    0,
-                    10_080,
-                )?,
-        };
-        let secret_key_file = raw
-            .secret_key_file
-            .unwrap_or_else(|| data_dir.join("secret.key"));
-        let breach_index = match raw.breach_index {
+        let breach_index = match v.breach_index {
             None => BreachIndexSource::Default(data_dir.join("breach.idx")),
             Some(s) if s.trim().is_empty() => BreachIndexSource::Off,
             Some(s) => BreachIndexSource::Explicit(PathBuf::from(s.trim())),
         };
-        let site_name = raw.site_name.unwrap_or_else(|| "Gatehouse".into());
-        if site_name.trim().is_empty()
-            || site_name.len() > 80
-            || site_name.chars().any(char::is_control)
-        {
-            return Err(bad("site_name", "must be 1 to 80 printable characters"));
-        }
         Ok(Self {
-            data_dir,
             database_url,
-            database_max_connections: raw.database_max_connections.unwrap_or(16).max(1),
-            listen,
-            public_url,
-            smtp_url,
-            mail,
-            site_name,
-            recovery_code_ttl,
-            secret_key_file,
+            database_max_connections: v.database_max_connections,
+            listen: v.listen,
+            smtp_url: v.smtp_url,
+            mail: MailConfig {
+                from,
+                link_kinds: v.mail_link_kinds,
+                cap_per_day: v.notice_cap_per_day,
+                status_per_hour: v.status_mail_per_hour,
+                rate_per_second: v.mail_rate_per_second,
+                concurrency: v.mail_concurrency,
+                retry_base: Duration::from_millis(v.mail_retry_base_ms),
+                max_attempts: v.mail_max_attempts,
+                smtp_timeout: Duration::from_secs(v.smtp_timeout_seconds),
+                dkim,
+            },
+            site_name: v.site_name,
+            recovery_code_ttl: Duration::from_secs(60 * v.recovery_code_minutes),
+            secret_key_file: v
+                .secret_key_file
+                .unwrap_or_else(|| data_dir.join("secret.key")),
             breach_index,
-            password_policy,
+            password_policy: v.password_min_length,
             argon2,
             hash_workers,
-            hash_queue,
-            hash_queue_timeout: Duration::from_millis(raw.hash_queue_timeout_ms.unwrap_or(50)),
-            session_policy,
-            session_cache_ttl: Duration::from_secs(session_cache_secs),
-            trusted_proxies,
-            request_timeout: Duration::from_secs(timeout),
-            max_body_bytes,
-            event_retention,
-            rules_file: raw.rules_file,
-            detection: raw.detection.unwrap_or(true),
-            approval,
-            budget,
-            bounce_gate,
-            report_gate,
-            recovery_gate,
-            log_format,
+            hash_queue: v.hash_queue.unwrap_or(2 * hash_workers),
+            hash_queue_timeout: Duration::from_millis(v.hash_queue_timeout_ms),
+            session_policy: SessionPolicy {
+                lifetime: v.session_lifetime_hours,
+                idle_timeout: v.session_idle_hours,
+                ..SessionPolicy::default()
+            },
+            session_cache_ttl: Duration::from_secs(v.session_cache_seconds),
+            trusted_proxies: v.trusted_proxies,
+            request_timeout: Duration::from_secs(v.request_timeout_seconds),
+            max_body_bytes: v.max_body_bytes,
+            event_retention: Duration::from_secs(24 * 3600 * v.event_retention_days),
+            rules_file: v.rules_file,
+            detection: v.detection,
+            approval: gatehouse_domain::campaign::ApprovalPolicy {
+                max_accounts: v.approval_max_accounts,
+                max_multiple_of_normal: v.approval_max_multiple_of_normal,
+                max_share_of_active: v.approval_max_share_percent / 100.0,
+            },
+            budget: gatehouse_domain::campaign::BudgetPolicy {
+                hourly_floor: v.budget_hourly_floor,
+                daily_floor: v.budget_daily_floor,
+                multiple_of_normal: v.budget_multiple_of_normal,
+            },
+            bounce_gate: v.bounce_gate_percent / 100.0,
+            report_gate: v.report_gate_percent / 100.0,
+            recovery_gate: gatehouse_domain::campaign::RecoveryGate {
+                min_share: v.recovery_gate_percent / 100.0,
+                min_sample: v.recovery_gate_min_sample,
+                min_age_secs: 60 * v.recovery_gate_min_age_minutes,
+            },
+            log_format: v.log_format,
+            public_url: v.public_url,
+            data_dir,
         })
     }
 
@@ -856,9 +670,31 @@ impl Config {
     }
 }
 
-/// Just enough TOML to list a file's top-level keys.
-mod toml_keys {
-    pub type Table = toml::Table;
+/// The key table as `gatehouse config` prints it: one paragraph per key, or a
+/// JSON array of [`KeyDoc`]s when `json`.
+pub fn reference(json: bool) -> String {
+    let keys = keys();
+    if json {
+        return serde_json::to_string_pretty(&keys).expect("key docs serialize") + "\n";
+    }
+    let mut out = String::from(
+        "Keys of the TOML file given by --config; each is also set by its environment \
+         variable, which wins over the file.\n",
+    );
+    for k in keys {
+        out.push_str(&format!("\n{}  (env {})\n", k.key, k.env));
+        let default = if k.default.is_empty() {
+            "none"
+        } else {
+            &k.default
+        };
+        out.push_str(&format!("    default: {default}\n"));
+        if let Some(allowed) = &k.allowed {
+            out.push_str(&format!("    allowed: {allowed}\n"));
+        }
+        out.push_str(&format!("    {}\n", k.help));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -1001,5 +837,136 @@ mod tests {
         assert!(err.contains("unknown key `lisen`"), "{err}");
         let missing = Config::load_from(Some(&dir.path().join("nope.toml")), env(&[])).unwrap_err();
         assert!(missing.to_string().contains("cannot read config file"));
+    }
+
+    #[test]
+    fn every_key_has_help_and_an_env_name() {
+        let keys = keys();
+        assert_eq!(keys.len(), KEY_NAMES.len());
+        let mut names = std::collections::HashSet::new();
+        for k in &keys {
+            assert!(names.insert(k.key), "{} declared twice", k.key);
+            assert_eq!(k.env, format!("GATEHOUSE_{}", k.key.to_uppercase()));
+            assert!(k.help.len() > 10, "{}: help {:?}", k.key, k.help);
+            assert!(
+                !k.help.contains("(default"),
+                "{}: the default belongs in its own column",
+                k.key
+            );
+            assert!(!k.derived || !k.default.is_empty(), "{}", k.key);
+        }
+    }
+
+    /// Each printed default, given back as a value, is accepted and gives the
+    /// same configuration as leaving the key out: what `gatehouse config`
+    /// shows is what the server uses.
+    #[test]
+    fn printed_defaults_validate_and_are_the_defaults() {
+        let plain = format!("{:?}", Config::load_from(None, env(&[])).unwrap());
+        let given: Vec<(String, String)> = keys()
+            .into_iter()
+            // Derived defaults are sentences; an empty default means unset.
+            .filter(|k| !k.derived && !k.default.is_empty())
+            .map(|k| (k.env, k.default))
+            .collect();
+        assert!(given.len() > 30, "{given:?}");
+        let explicit = Config::load_from(None, given.clone()).unwrap();
+        assert_eq!(format!("{explicit:?}"), plain, "{given:?}");
+    }
+
+    #[test]
+    fn bad_values_in_file_and_env_name_the_key_and_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("g.toml");
+        for (key, toml_value, env_value) in [
+            ("listen", "\"nowhere\"", "nowhere"),
+            ("password_min_length", "4", "4"),
+            ("password_min_length", "\"many\"", "many"),
+            ("mail_concurrency", "0", "0"),
+            ("approval_max_share_percent", "101", "101"),
+            ("session_cache_seconds", "61", "61"),
+            ("detection", "\"maybe\"", "maybe"),
+            ("trusted_proxies", "[\"10.0.0.0/99\"]", "10.0.0.0/99"),
+            ("mail_link_kinds", "[\"everything\"]", "everything"),
+            ("site_name", "\"\"", " "),
+            ("smtp_url", "\"http://x\"", "http://x"),
+            ("log_format", "\"xml\"", "xml"),
+            ("argon2_memory_kib", "[1]", "-1"),
+        ] {
+            std::fs::write(&f, format!("{key} = {toml_value}\n")).unwrap();
+            let err = Config::load_from(Some(&f), env(&[]))
+                .unwrap_err()
+                .to_string();
+            let place = format!("`{key}` (in config file {})", f.display());
+            assert!(err.contains(&place), "file {key}={toml_value}: {err}");
+
+            let var = env_name(key);
+            let err = Config::load_from(None, env(&[(&var, env_value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("`{key}` (env {var})")),
+                "env {key}={env_value}: {err}"
+            );
+
+            // Both given: the environment's value is the one used and blamed.
+            let err = Config::load_from(Some(&f), env(&[(&var, env_value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("(env {var})")), "{err}");
+        }
+    }
+
+    #[test]
+    fn file_values_of_every_kind_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("g.toml");
+        std::fs::write(
+            &f,
+            "trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\"]\n\
+             mail_link_kinds = [\"recovery\"]\n\
+             detection = false\n\
+             approval_max_share_percent = 1\n\
+             bounce_gate_percent = 7.5\n\
+             site_name = \"Example\"\n\
+             hash_workers = 3\n",
+        )
+        .unwrap();
+        let c = Config::load_from(Some(&f), env(&[])).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert_eq!(c.mail.link_kinds, vec![NoticeKind::Recovery]);
+        assert!(!c.detection);
+        assert_eq!(c.approval.max_share_of_active, 0.01);
+        assert_eq!(c.bounce_gate, 0.075);
+        assert_eq!(c.site_name, "Example");
+        assert_eq!((c.hash_workers, c.hash_queue), (3, 6));
+    }
+
+    #[test]
+    fn the_printed_table_lists_every_key() {
+        let text = reference(false);
+        for k in keys() {
+            assert!(
+                text.contains(&format!("\n{}  (env {})\n", k.key, k.env)),
+                "{} missing",
+                k.key
+            );
+            assert!(text.contains(&k.help), "{}'s help missing", k.key);
+        }
+        let json: Vec<serde_json::Value> = serde_json::from_str(&reference(true)).unwrap();
+        let listed: Vec<&str> = json.iter().map(|k| k["key"].as_str().unwrap()).collect();
+        assert_eq!(listed, KEY_NAMES);
+        assert_eq!(json[0]["env"], "GATEHOUSE_DATA_DIR");
+        assert_eq!(json[0]["default"], "./gatehouse-data");
+    }
+
+    /// The README documents every key (its configuration table, or the
+    /// section of the feature a key belongs to).
+    #[test]
+    fn the_readme_mentions_every_key() {
+        let readme = include_str!("../../../README.md");
+        for k in KEY_NAMES {
+            assert!(readme.contains(&format!("`{k}`")), "README.md lacks `{k}`");
+        }
     }
 }

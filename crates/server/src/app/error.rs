@@ -16,6 +16,10 @@ pub enum AppError {
         /// What is wrong with it.
         message: String,
     },
+    /// Input that cannot be used, where no one field is at fault (a store
+    /// refusal that [`store_invalid_field`] does not know).
+    #[error("{0}")]
+    InvalidRequest(String),
     /// Wrong password or unknown account: deliberately indistinguishable.
     #[error("the e-mail address or password is not correct")]
     InvalidCredentials,
@@ -99,13 +103,33 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::Conflict(what) => Self::Conflict(what),
             StoreError::NotFound(what) => Self::NotFound(what),
-            StoreError::Invalid(why) => Self::Invalid {
-                field: "targets",
-                message: why.to_owned(),
+            StoreError::Invalid(why) => match store_invalid_field(why) {
+                Some(field) => Self::Invalid {
+                    field,
+                    message: why.to_owned(),
+                },
+                None => Self::InvalidRequest(why.to_owned()),
             },
             other => Self::Unexpected(other.into()),
         }
     }
+}
+
+/// The request field a refusal of the store is about, by its message.
+///
+/// `StoreError::Invalid` carries only a message, so each message the store can
+/// give is listed here with its field (the store crate carrying the field itself
+/// would make this table unnecessary). A message not listed is answered without
+/// a field rather than with a guessed one.
+fn store_invalid_field(message: &str) -> Option<&'static str> {
+    const FIELDS: &[(&str, &str)] = &[
+        // sql.rs, creating a campaign.
+        ("a campaign needs at least one target", "targets"),
+    ];
+    FIELDS
+        .iter()
+        .find(|(start, _)| message.starts_with(start))
+        .map(|&(_, field)| field)
 }
 
 impl From<Overloaded> for AppError {
@@ -129,5 +153,26 @@ impl AppError {
             field,
             message: e.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_refusals_name_their_field_or_none() {
+        let e = AppError::from(StoreError::Invalid(
+            "a campaign needs at least one target; an empty set never means all",
+        ));
+        assert!(
+            matches!(&e, AppError::Invalid { field: "targets", message } if message.contains("at least one target")),
+            "{e:?}"
+        );
+        let e = AppError::from(StoreError::Invalid("some refusal the table does not know"));
+        assert!(
+            matches!(&e, AppError::InvalidRequest(m) if m == "some refusal the table does not know"),
+            "{e:?}"
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use crate::app::{App, AppError, Client};
 use crate::http::cookies;
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
-use crate::http::extract::{CurrentUser, OperatorAuth};
+use crate::http::extract::{CurrentUser, IdPath, OperatorAuth};
 
 type AppState = State<Arc<App>>;
 
@@ -291,9 +291,8 @@ async fn end_my_session(
     State(app): AppState,
     client: Client,
     CurrentUser(who): CurrentUser,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<SessionId>,
 ) -> Result<StatusCode, ApiError> {
-    let id: SessionId = id.parse().map_err(|_| AppError::NotFound("session"))?;
     app.end_session(&who, id, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

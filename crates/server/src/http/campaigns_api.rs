@@ -15,13 +15,9 @@ use utoipa_axum::routes;
 use crate::app::campaigns::{BreakerView, CampaignSpec, Preview, UndoReport};
 use crate::app::{App, AppError};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
-use crate::http::extract::OperatorAuth;
+use crate::http::extract::{IdPath, OperatorAuth};
 
 type AppState = State<Arc<App>>;
-
-fn campaign_id(s: &str) -> Result<CampaignId, AppError> {
-    s.parse().map_err(|_| AppError::NotFound("campaign"))
-}
 
 /// Which campaigns to list.
 #[derive(Deserialize, IntoParams)]
@@ -93,9 +89,8 @@ pub struct CampaignView {
 async fn show(
     State(app): AppState,
     OperatorAuth(_op): OperatorAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<CampaignId>,
 ) -> Result<axum::Json<CampaignView>, ApiError> {
-    let id = campaign_id(&id)?;
     let campaign = app.campaign(id).await?;
     let targets = app
         .store
@@ -116,9 +111,9 @@ async fn show(
 async fn preview(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<CampaignId>,
 ) -> Result<axum::Json<Preview>, ApiError> {
-    let (_, p) = app.preview_campaign(campaign_id(&id)?, op.actor()).await?;
+    let (_, p) = app.preview_campaign(id, op.actor()).await?;
     Ok(axum::Json(p))
 }
 
@@ -139,12 +134,11 @@ pub struct ApproveBody {
 async fn approve(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<CampaignId>,
     ApiJson(body): ApiJson<ApproveBody>,
 ) -> Result<axum::Json<CampaignRecord>, ApiError> {
     Ok(axum::Json(
-        app.approve_campaign(campaign_id(&id)?, &body.snapshot, op.actor())
-            .await?,
+        app.approve_campaign(id, &body.snapshot, op.actor()).await?,
     ))
 }
 
@@ -157,6 +151,12 @@ pub struct ReasonBody {
     pub reason: Option<String>,
 }
 
+/// The command of `/admin/campaigns/{id}/{command}` (the id is an [`IdPath`]).
+#[derive(Deserialize)]
+struct CommandPath {
+    command: String,
+}
+
 /// `start`, `pause`, `resume` or `abort` a campaign.
 #[utoipa::path(post, path = "/admin/campaigns/{id}/{command}", tag = "campaigns",
     params(("id" = String, Path), ("command" = String, Path, description = "start, pause, resume or abort")),
@@ -166,7 +166,8 @@ pub struct ReasonBody {
 async fn command(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
-    Path((id, command)): Path<(String, String)>,
+    IdPath(id): IdPath<CampaignId>,
+    Path(CommandPath { command }): Path<CommandPath>,
     body: axum::body::Bytes,
 ) -> Result<axum::Json<CampaignRecord>, ApiError> {
     // The body is optional: `{"reason": "…"}` or nothing.
@@ -181,7 +182,7 @@ async fn command(
             .reason
     };
     Ok(axum::Json(
-        app.command_campaign(campaign_id(&id)?, &command, reason, op.actor())
+        app.command_campaign(id, &command, reason, op.actor())
             .await?,
     ))
 }
@@ -193,9 +194,9 @@ async fn command(
 async fn undo_preview(
     State(app): AppState,
     OperatorAuth(_op): OperatorAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<CampaignId>,
 ) -> Result<axum::Json<UndoReport>, ApiError> {
-    Ok(axum::Json(app.undo_preview(campaign_id(&id)?).await?))
+    Ok(axum::Json(app.undo_preview(id).await?))
 }
 
 /// Starts the campaign's undo: it stops, and the campaign worker of a running
@@ -210,9 +211,8 @@ async fn undo_preview(
 async fn undo(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<CampaignId>,
 ) -> Result<(http::StatusCode, axum::Json<UndoReport>), ApiError> {
-    let id = campaign_id(&id)?;
     // The figures first: undo changes them as it goes.
     let report = app.undo_preview(id).await?;
     app.begin_undo(id, op.actor()).await?;

@@ -79,7 +79,9 @@ impl From<AppError> for ApiError {
         use StatusCode as S;
         let message = e.to_string();
         let (status, code) = match &e {
-            AppError::Invalid { .. } => (S::BAD_REQUEST, "invalid_input"),
+            AppError::Invalid { .. } | AppError::InvalidRequest(_) => {
+                (S::BAD_REQUEST, "invalid_input")
+            }
             AppError::InvalidCredentials => (S::UNAUTHORIZED, "invalid_credentials"),
             AppError::ResetRequired => (S::FORBIDDEN, "password_reset_required"),
             AppError::WrongCurrentPassword => (S::FORBIDDEN, "wrong_password"),

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use crate::app::recovery::RecoveryProof;
 use crate::app::{App, AppError, Client, VerifiedNotice};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
-use crate::http::extract::OperatorAuth;
+use crate::http::extract::{IdPath, OperatorAuth};
 
 type AppState = State<Arc<App>>;
 
@@ -241,12 +241,8 @@ async fn admin_outbox(
 async fn admin_outbox_retry(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<String>,
+    IdPath(id): IdPath<NoticeId>,
 ) -> Result<StatusCode, ApiError> {
-    let id: NoticeId = id.parse().map_err(|_| AppError::Invalid {
-        field: "id",
-        message: "not a notice id".into(),
-    })?;
     app.retry_notice(id, Some(&op)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

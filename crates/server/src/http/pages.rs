@@ -9,16 +9,18 @@ use askama_web::WebTemplate;
 use axum::Form;
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
+use gatehouse_domain::SessionId;
 use serde::Deserialize;
 
 use crate::app::{App, AppError, Authenticated, Client};
 use crate::http::cookies;
 use crate::http::error::ApiError;
+use crate::http::extract::IdPath;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "signup.html")]
@@ -467,12 +469,14 @@ async fn end_session(
     State(app): State<Arc<App>>,
     client: Client,
     jar: CookieJar,
-    Path(id): Path<String>,
+    // Taken as a Result so that signing in is checked first, as for an id
+    // that parses.
+    id: Result<IdPath<SessionId>, AppError>,
 ) -> Response {
     let Some(who) = page_user(&app, &jar).await else {
         return Redirect::to("/login").into_response();
     };
-    let Ok(id) = id.parse() else {
+    let Ok(IdPath(id)) = id else {
         return message(
             StatusCode::NOT_FOUND,
             "Not found",

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use crate::app::status::{IncidentChanges, IncidentDraft, PublicStatus, SUBSCRIBE_ACCEPTED};
 use crate::app::{App, Client};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
-use crate::http::extract::OperatorAuth;
+use crate::http::extract::{IdPath, IncidentId, OperatorAuth};
 
 type AppState = State<Arc<App>>;
 
@@ -288,7 +288,7 @@ async fn create_incident(
 async fn get_incident(
     State(app): AppState,
     OperatorAuth(_op): OperatorAuth,
-    Path(id): Path<i64>,
+    IdPath(IncidentId(id)): IdPath<IncidentId>,
 ) -> Result<axum::Json<IncidentBody>, ApiError> {
     Ok(axum::Json(app.incident(id).await?.into()))
 }
@@ -301,7 +301,7 @@ async fn get_incident(
 async fn edit_incident(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<i64>,
+    IdPath(IncidentId(id)): IdPath<IncidentId>,
     ApiJson(changes): ApiJson<IncidentChanges>,
 ) -> Result<axum::Json<IncidentBody>, ApiError> {
     Ok(axum::Json(
@@ -317,7 +317,7 @@ async fn edit_incident(
 async fn publish(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<i64>,
+    IdPath(IncidentId(id)): IdPath<IncidentId>,
     ApiJson(body): ApiJson<PublishBody>,
 ) -> Result<axum::Json<IncidentBody>, ApiError> {
     let i = app
@@ -334,7 +334,7 @@ async fn publish(
 async fn post_update(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<i64>,
+    IdPath(IncidentId(id)): IdPath<IncidentId>,
     ApiJson(body): ApiJson<PostUpdateBody>,
 ) -> Result<axum::Json<IncidentBody>, ApiError> {
     let i = app
@@ -351,7 +351,7 @@ async fn post_update(
 async fn resolve(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<i64>,
+    IdPath(IncidentId(id)): IdPath<IncidentId>,
     ApiJson(body): ApiJson<TextBody>,
 ) -> Result<axum::Json<IncidentBody>, ApiError> {
     Ok(axum::Json(
@@ -369,7 +369,7 @@ async fn resolve(
 async fn postmortem(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<i64>,
+    IdPath(IncidentId(id)): IdPath<IncidentId>,
     ApiJson(body): ApiJson<TextBody>,
 ) -> Result<axum::Json<IncidentBody>, ApiError> {
     Ok(axum::Json(

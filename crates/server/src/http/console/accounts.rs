@@ -6,14 +6,14 @@ use std::sync::Arc;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use gatehouse_domain::AccountId;
 use gatehouse_store::FindingFilter;
 use serde::Deserialize;
 
-use super::{Console, FindingRow, Layout, PageResult};
+use super::{Console, ConsoleId, FindingRow, Layout, PageResult};
 use crate::app::{App, AppError};
 use crate::http::pages::readable;
 
@@ -91,9 +91,8 @@ struct AccountPage {
 async fn show(
     State(app): State<Arc<App>>,
     Console(who): Console,
-    Path(id): Path<String>,
+    ConsoleId(id): ConsoleId<AccountId>,
 ) -> PageResult {
-    let id: AccountId = id.parse().map_err(|_| AppError::NotFound("account"))?;
     let account = app
         .store
         .account(id)

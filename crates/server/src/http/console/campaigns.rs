@@ -7,7 +7,7 @@ use std::sync::Arc;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use gatehouse_domain::CampaignId;
@@ -15,7 +15,7 @@ use gatehouse_domain::campaign::CampaignState;
 use gatehouse_store::CampaignRecord;
 use serde::Deserialize;
 
-use super::{Console, ConsoleAction, Flash, Layout, Names, PageResult, done};
+use super::{Console, ConsoleAction, ConsoleId, Flash, Layout, Names, PageResult, done};
 use crate::app::campaigns::{CampaignSpec, Preview, UndoReport};
 use crate::app::{App, AppError};
 use crate::http::pages::readable;
@@ -28,10 +28,6 @@ pub(super) fn router() -> Router<Arc<App>> {
         .route("/console/campaigns/{id}/approve", post(approve))
         .route("/console/campaigns/{id}/command", post(command))
         .route("/console/campaigns/{id}/undo", get(undo_preview).post(undo))
-}
-
-fn campaign_id(s: &str) -> Result<CampaignId, AppError> {
-    s.parse().map_err(|_| AppError::NotFound("campaign"))
 }
 
 fn path_of(id: CampaignId) -> String {
@@ -220,10 +216,9 @@ fn stage_rows(c: &CampaignRecord, preview: Option<&Preview>) -> Vec<StageRow> {
 async fn show(
     State(app): State<Arc<App>>,
     Console(who): Console,
-    Path(id): Path<String>,
+    ConsoleId(id): ConsoleId<CampaignId>,
     Query(flash): Query<Flash>,
 ) -> PageResult {
-    let id = campaign_id(&id)?;
     let c = app.campaign(id).await?;
     let targets = app
         .store
@@ -290,10 +285,9 @@ struct Empty {}
 
 async fn preview(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    ConsoleId(id): ConsoleId<CampaignId>,
     a: ConsoleAction<Empty>,
 ) -> PageResult {
-    let id = campaign_id(&id)?;
     app.preview_campaign(id, a.who.operator.actor()).await?;
     Ok(done(&path_of(id), "previewed"))
 }
@@ -306,11 +300,9 @@ struct ApproveForm {
 
 async fn approve(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    ConsoleId(id): ConsoleId<CampaignId>,
     a: ConsoleAction<ApproveForm>,
 ) -> PageResult {
-    let id = campaign_id(&id)?;
-
     app.approve_campaign(id, &a.form.snapshot, a.who.operator.actor())
         .await?;
     Ok(done(&path_of(id), "approved"))
@@ -324,10 +316,9 @@ struct CommandForm {
 
 async fn command(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    ConsoleId(id): ConsoleId<CampaignId>,
     a: ConsoleAction<CommandForm>,
 ) -> PageResult {
-    let id = campaign_id(&id)?;
     let reason = a.form.reason.filter(|r| !r.trim().is_empty());
 
     app.command_campaign(id, &a.form.command, reason, a.who.operator.actor())
@@ -355,9 +346,8 @@ struct UndoPage {
 async fn undo_preview(
     State(app): State<Arc<App>>,
     Console(who): Console,
-    Path(id): Path<String>,
+    ConsoleId(id): ConsoleId<CampaignId>,
 ) -> PageResult {
-    let id = campaign_id(&id)?;
     let c = app.campaign(id).await?;
     let report = app.undo_preview(id).await?;
     Ok(UndoPage {
@@ -372,10 +362,9 @@ async fn undo_preview(
 
 async fn undo(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    ConsoleId(id): ConsoleId<CampaignId>,
     a: ConsoleAction<Empty>,
 ) -> PageResult {
-    let id = campaign_id(&id)?;
     app.begin_undo(id, a.who.operator.actor()).await?;
     Ok(done(&path_of(id), "undone"))
 }

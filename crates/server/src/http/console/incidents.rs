@@ -7,16 +7,17 @@ use std::sync::Arc;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use gatehouse_domain::status::{Impact, IncidentState};
 use gatehouse_store::Incident;
 use serde::Deserialize;
 
-use super::{Console, ConsoleAction, Flash, Layout, Names, PageResult, done};
+use super::{Console, ConsoleAction, ConsoleId, Flash, Layout, Names, PageResult, done};
+use crate::app::App;
 use crate::app::status::{IncidentChanges, IncidentDraft};
-use crate::app::{App, AppError};
+use crate::http::extract::IncidentId;
 use crate::http::pages::readable;
 
 pub(super) fn router() -> Router<Arc<App>> {
@@ -27,10 +28,6 @@ pub(super) fn router() -> Router<Arc<App>> {
         .route("/console/incidents/{id}/publish", post(publish))
         .route("/console/incidents/{id}/update", post(update))
         .route("/console/incidents/{id}/postmortem", post(postmortem))
-}
-
-fn incident_id(s: &str) -> Result<i64, AppError> {
-    s.parse().map_err(|_| AppError::NotFound("incident"))
 }
 
 fn path_of(id: i64) -> String {
@@ -196,10 +193,9 @@ mod tests {
 async fn show(
     State(app): State<Arc<App>>,
     Console(who): Console,
-    Path(id): Path<String>,
+    ConsoleId(IncidentId(id)): ConsoleId<IncidentId>,
     Query(flash): Query<Flash>,
 ) -> PageResult {
-    let id = incident_id(&id)?;
     let i = app.incident(id).await?;
     let names = Names::load(&app).await?;
     Ok(IncidentPage {
@@ -231,10 +227,9 @@ async fn show(
 
 async fn edit(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    ConsoleId(IncidentId(id)): ConsoleId<IncidentId>,
     a: ConsoleAction<DraftForm>,
 ) -> PageResult {
-    let id = incident_id(&id)?;
     let changes = IncidentChanges {
         title: Some(a.form.title),
         impact: Some(a.form.impact),
@@ -255,10 +250,9 @@ struct StateForm {
 
 async fn publish(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    ConsoleId(IncidentId(id)): ConsoleId<IncidentId>,
     a: ConsoleAction<StateForm>,
 ) -> PageResult {
-    let id = incident_id(&id)?;
     let text = Some(a.form.body.as_str()).filter(|t| !t.trim().is_empty());
 
     app.publish_incident(id, Some(&a.form.state), text, a.who.operator.actor())
@@ -268,11 +262,9 @@ async fn publish(
 
 async fn update(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    ConsoleId(IncidentId(id)): ConsoleId<IncidentId>,
     a: ConsoleAction<StateForm>,
 ) -> PageResult {
-    let id = incident_id(&id)?;
-
     app.post_incident_update(id, &a.form.state, &a.form.body, a.who.operator.actor())
         .await?;
     let key = if a.form.state == "resolved" {
@@ -290,11 +282,9 @@ struct PostmortemForm {
 
 async fn postmortem(
     State(app): State<Arc<App>>,
-    Path(id): Path<String>,
+    ConsoleId(IncidentId(id)): ConsoleId<IncidentId>,
     a: ConsoleAction<PostmortemForm>,
 ) -> PageResult {
-    let id = incident_id(&id)?;
-
     app.set_incident_postmortem(id, &a.form.postmortem, a.who.operator.actor())
         .await?;
     Ok(done(&path_of(id), "saved"))

@@ -35,6 +35,7 @@ use serde::de::DeserializeOwned;
 use crate::app::console::{CONSOLE_LIFETIME, ConsoleOperator};
 use crate::app::{App, AppError};
 use crate::config::Config;
+use crate::http::extract::{IdPath, PathId};
 
 /// Routes under `/console`.
 pub fn router() -> Router<Arc<App>> {
@@ -323,6 +324,28 @@ impl From<gatehouse_store::StoreError> for ConsoleError {
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
         failure(self.0)
+    }
+}
+
+/// The path's `{id}` on a console page: an [`IdPath`], refused with the
+/// console's 404 page whatever the API answers for a malformed id (a page
+/// link that does not parse names nothing).
+///
+/// Before that 404 the caller must be signed in, as for an id that parses: a
+/// form post takes this before its [`ConsoleAction`], which checks that.
+pub(crate) struct ConsoleId<T>(pub T);
+
+impl<T: PathId + Send> FromRequestParts<Arc<App>> for ConsoleId<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
+        match IdPath::<T>::from_request_parts(parts, app).await {
+            Ok(IdPath(id)) => return Ok(Self(id)),
+            Err(e @ AppError::Unexpected(_)) => return Err(failure(e)),
+            Err(_) => {}
+        }
+        Console::from_request_parts(parts, app).await?;
+        Err(failure(AppError::NotFound(T::NOUN)))
     }
 }
 
