@@ -797,8 +797,11 @@ async fn operators_are_mailed_once_per_trip(engine: Engine) {
         "{pending:?}"
     );
 
-    // Closed, then tripped by hand: one more alert each, naming the operator.
+    // Closed: the held forced-reset notice goes out. Waited for before the next
+    // trip, or a trip that comes first would hold it again (a race seen under load).
     ok(post(&t, &bob, "/breaker/reset", json!({"reason": "reviewed"})).await).await;
+    t.wait_for_notices("sent", 3).await;
+    // Then tripped by hand: one more alert each, naming the operator.
     ok(post(
         &t,
         &ops,

@@ -6,29 +6,23 @@
 //! domain results or an [`AppError`]. The HTTP layer and the CLI both call
 //! these; neither touches the store for a security-relevant write directly.
 
-mod accounts;
-pub mod affected;
-pub mod backtest;
-pub mod breach;
-pub mod campaigns;
-pub mod console;
+pub mod detection;
 mod error;
-pub mod evaluate;
-pub mod events;
-pub mod findings;
 pub mod hashing;
-pub mod import;
-pub mod leaked;
-pub mod monitor;
+mod housekeeping;
+pub mod identity;
 mod notices;
-mod operators;
 mod ops;
-pub mod recovery;
-pub mod rules;
+pub mod remediation;
 pub mod secret;
-mod sessions;
 pub mod status;
-mod undo;
+
+// The paths callers have always used (`app::campaigns::Preview`, …), and short
+// names for the use-case modules inside this crate.
+pub use detection::{backtest, breach, evaluate, events, findings, leaked, monitor, rules};
+pub use identity::{console, import, recovery};
+use identity::{operators, sessions};
+pub use remediation::{affected, campaigns};
 
 use std::net::IpAddr;
 use std::sync::Arc;

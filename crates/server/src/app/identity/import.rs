@@ -16,8 +16,8 @@ use gatehouse_domain::{AccountId, Email, Timestamp};
 use gatehouse_store::NewAccount;
 use serde::Deserialize;
 
-use super::App;
-use super::hashing::validate_imported_hash;
+use crate::app::App;
+use crate::app::hashing::validate_imported_hash;
 
 /// One line of the import file.
 #[derive(Debug, Deserialize)]
@@ -171,14 +171,14 @@ impl App {
 /// The non-blank lines of a JSON Lines file, read as a stream: each item is
 /// the line's number (1-based, blank lines counted) and its trimmed text.
 /// [`bytes`](Self::bytes) is how far the reader got, for a progress bar.
-pub(super) struct JsonLines<R> {
+pub(crate) struct JsonLines<R> {
     lines: std::io::Lines<R>,
     number: u64,
     bytes: u64,
 }
 
 impl<R: BufRead> JsonLines<R> {
-    pub(super) fn new(reader: R) -> Self {
+    pub(crate) fn new(reader: R) -> Self {
         Self {
             lines: reader.lines(),
             number: 0,
@@ -187,17 +187,17 @@ impl<R: BufRead> JsonLines<R> {
     }
 
     /// Bytes read so far.
-    pub(super) fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         self.bytes
     }
 
     /// The number of the last line read.
-    pub(super) fn line_number(&self) -> u64 {
+    pub(crate) fn line_number(&self) -> u64 {
         self.number
     }
 
     /// The next non-blank line; a read error names the line it happened on.
-    pub(super) fn next_line(&mut self) -> anyhow::Result<Option<(u64, String)>> {
+    pub(crate) fn next_line(&mut self) -> anyhow::Result<Option<(u64, String)>> {
         for line in self.lines.by_ref() {
             let line =
                 line.map_err(|e| anyhow::anyhow!("line {}: cannot read: {e}", self.number + 1))?;

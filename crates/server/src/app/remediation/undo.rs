@@ -17,8 +17,8 @@ use gatehouse_domain::campaign::{CampaignState, Command};
 use gatehouse_domain::{CampaignId, Email};
 use gatehouse_store::{CampaignRecord, CampaignUpdate, TargetState, UndoOutcome, UndoStep};
 
-use super::campaigns::{STEP, UNDO_WINDOW, UndoReport, domain, refused};
-use super::{App, AppError};
+use crate::app::campaigns::{STEP, UNDO_WINDOW, UndoReport, domain, refused};
+use crate::app::{App, AppError};
 use crate::mail::{CorrectionFacts, NoticeFacts};
 
 /// The audit actor behind stored actor text (`operator:<id>` or `system`).

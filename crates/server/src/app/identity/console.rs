@@ -15,7 +15,7 @@ use gatehouse_domain::{
 use gatehouse_store::{Account, NewConsoleSession, Operator};
 use secrecy::ExposeSecret;
 
-use super::{App, AppError, Client};
+use crate::app::{App, AppError, Client};
 
 /// A console session ends this long after sign-in, whatever happens.
 pub const CONSOLE_LIFETIME: Duration = Duration::from_secs(12 * 3600);

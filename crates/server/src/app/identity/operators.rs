@@ -7,19 +7,19 @@ use gatehouse_domain::{ApiKey, Email, OperatorId};
 use gatehouse_store::{NewOperator, Operator};
 use moka::sync::Cache;
 
-use super::{App, AppError};
+use crate::app::{App, AppError};
 
 /// Operator keys this replica checked recently, keyed by the key's SHA-256, so a
 /// service calling an operator route at a high rate (`/api/v1/breach/check`) does
 /// not cost a database read per request. Same lifetime as the session cache
 /// (`session_cache_seconds`): a key disabled on another replica stops working here
 /// within that time. Only valid keys are kept; a wrong key always goes to the store.
-pub(super) struct OperatorCache {
+pub(crate) struct OperatorCache {
     cache: Option<Cache<[u8; 32], Operator>>,
 }
 
 impl OperatorCache {
-    pub(super) fn new(ttl: Duration) -> Self {
+    pub(crate) fn new(ttl: Duration) -> Self {
         let cache = (!ttl.is_zero()).then(|| {
             Cache::builder()
                 .max_capacity(1_000)

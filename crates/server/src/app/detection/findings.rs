@@ -25,8 +25,8 @@ use gatehouse_store::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::rules::{DetectorKind, Rule};
-use super::{App, AppError};
+use crate::app::rules::{DetectorKind, Rule};
+use crate::app::{App, AppError};
 
 /// Maps stored events to the detectors' compact form. Accounts become a keyed
 /// 64-bit hash (SipHash under a per-process random key): an outsider cannot aim

@@ -13,9 +13,9 @@ use std::time::Duration;
 use gatehouse_domain::{AccountId, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::evaluate::Evaluator;
-use super::rules::{Rule, RuleSpec};
-use super::{App, AppError};
+use crate::app::evaluate::Evaluator;
+use crate::app::rules::{Rule, RuleSpec};
+use crate::app::{App, AppError};
 
 /// Sample findings shown.
 const SAMPLE: usize = 20;

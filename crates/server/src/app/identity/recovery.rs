@@ -17,7 +17,7 @@ use gatehouse_domain::{Email, NewPassword, NoticeKind, RecoveryCode, RecoveryId,
 use gatehouse_store::{NewRecovery, RecoveryCompletion, RecoveryLookup, StoreError};
 use secrecy::ExposeSecret;
 
-use super::{App, AppError, Client};
+use crate::app::{App, AppError, Client};
 use crate::mail::{NoticeFacts, PasswordChangedFacts, RecoveryFacts};
 
 /// Wrong guesses allowed per request.

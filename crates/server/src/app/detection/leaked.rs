@@ -39,11 +39,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::App;
-use super::findings::finding_key;
-use super::hashing::Hasher;
-use super::import::{LineError, note_bad_line};
-use super::rules::{DetectorKind, Rule};
+use crate::app::App;
+use crate::app::findings::finding_key;
+use crate::app::hashing::Hasher;
+use crate::app::import::{LineError, note_bad_line};
+use crate::app::rules::{DetectorKind, Rule};
 
 /// Findings written per transaction.
 const FINDING_BATCH: usize = 500;

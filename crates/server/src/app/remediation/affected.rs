@@ -7,7 +7,7 @@
 use gatehouse_store::{AccountCampaign, TargetState};
 use serde::Serialize;
 
-use super::{App, AppError, Authenticated};
+use crate::app::{App, AppError, Authenticated};
 
 /// At most this many campaigns are listed (newest first).
 const LIMIT: i64 = 100;

@@ -18,8 +18,8 @@ use gatehouse_store::{AccountLink, NewLoginEvent};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use super::import::{JsonLines, LineError};
-use super::{App, AppError, Client};
+use crate::app::import::{JsonLines, LineError};
+use crate::app::{App, AppError, Client};
 
 /// Most events in one API request.
 pub const MAX_EVENTS_PER_REQUEST: usize = 1000;
@@ -64,12 +64,12 @@ pub struct EventImportReport {
 
 impl EventImportReport {
     fn error(&mut self, line: u64, message: String) {
-        super::import::note_bad_line(&mut self.errors, &mut self.error_count, line, message);
+        crate::app::import::note_bad_line(&mut self.errors, &mut self.error_count, line, message);
     }
 }
 
 /// The first few item errors, for a one-line message (all are in the error's `items`).
-pub(super) fn summarize(items: &[ItemError]) -> String {
+pub(crate) fn summarize(items: &[ItemError]) -> String {
     let mut s = items
         .iter()
         .take(3)
@@ -104,7 +104,7 @@ pub fn to_new_event(e: &LoginEventInput, origin: EventOrigin, now: Timestamp) ->
 impl App {
     /// The event of one of Gatehouse's own logins. The caller builds it for every
     /// checked attempt, known account or not, so both cost the same (invariant 9).
-    pub(super) fn own_login_event(
+    pub(crate) fn own_login_event(
         &self,
         email: &Email,
         account: Option<AccountId>,

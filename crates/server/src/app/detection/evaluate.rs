@@ -8,8 +8,8 @@ use gatehouse_detect::{Detectors, Signal, SignalKind};
 use gatehouse_domain::{AccountId, Timestamp};
 use gatehouse_store::{LoginEvent, NewFinding, Store};
 
-use super::findings::{EventMapper, signal_finding};
-use super::rules::Rule;
+use crate::app::findings::{EventMapper, signal_finding};
+use crate::app::rules::Rule;
 
 /// One rule's detectors.
 pub struct RuleEngine {

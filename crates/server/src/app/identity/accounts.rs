@@ -5,7 +5,7 @@ use gatehouse_domain::throttle::ThrottlePolicy;
 use gatehouse_domain::{AccountId, Email, LoginPassword, NewPassword};
 use gatehouse_store::{Account, NewAccount, PasswordChange, PasswordChanged};
 
-use super::{App, AppError, Authenticated, Client};
+use crate::app::{App, AppError, Authenticated, Client};
 use crate::mail::{NoticeFacts, PasswordChangedFacts};
 
 impl App {
@@ -123,29 +123,6 @@ impl App {
         self.forget_sessions_of(who.account, Some(who.session));
         self.wake_outbox();
         Ok(done)
-    }
-}
-
-impl App {
-    /// Deletes stale throttle counters and long-dead sessions. Run periodically by `serve`.
-    pub async fn housekeeping(&self) -> Result<(u64, u64), AppError> {
-        let now = self.clock.now();
-        let counters = self
-            .store
-            .purge_throttle(now.minus(ThrottlePolicy::LONGEST_WINDOW), now)
-            .await?;
-        // Ended sessions stay listed in the database for a month (the audit log keeps them for good).
-        let month_ago = now.minus(std::time::Duration::from_secs(30 * 24 * 3600));
-        let sessions = self.store.purge_sessions(month_ago).await?;
-        // Codes in notices that will never be sent go after a week.
-        self.store
-            .purge_notice_payloads(now.minus(std::time::Duration::from_secs(7 * 24 * 3600)))
-            .await?;
-        let events = self.purge_login_events(now).await?;
-        if events > 0 {
-            tracing::info!(events, "deleted login events past event_retention_days");
-        }
-        Ok((counters, sessions))
     }
 }
 

@@ -20,7 +20,7 @@ use gatehouse_domain::{
 use gatehouse_store::{NewLoginEvent, NewSession, SessionRecord};
 use moka::sync::Cache;
 
-use super::{App, AppError, Client};
+use crate::app::{App, AppError, Client};
 
 /// A request's verified identity.
 #[derive(Clone, Debug)]
@@ -43,7 +43,7 @@ pub struct LoginOutcome {
     /// Who logged in.
     pub who: Authenticated,
     /// What to ask of the person now (e.g. change a breached password), if anything.
-    pub advice: Option<super::PasswordAdvice>,
+    pub advice: Option<crate::app::PasswordAdvice>,
 }
 
 #[derive(Clone, Debug)]
@@ -57,12 +57,12 @@ struct CachedSession {
 /// database read per request. Entries live `session_cache_seconds`; a
 /// revocation made on this replica removes them at once, one made on another
 /// replica takes effect here within that time.
-pub(super) struct SessionCache {
+pub(crate) struct SessionCache {
     cache: Option<Cache<[u8; 32], CachedSession>>,
 }
 
 impl SessionCache {
-    pub(super) fn new(ttl: Duration) -> Self {
+    pub(crate) fn new(ttl: Duration) -> Self {
         let cache = (!ttl.is_zero()).then(|| {
             Cache::builder()
                 .max_capacity(100_000)
@@ -75,7 +75,7 @@ impl SessionCache {
 }
 
 impl App {
-    pub(super) fn throttle_keys(
+    pub(crate) fn throttle_keys(
         &self,
         email: &Email,
         client: &Client,
@@ -86,7 +86,7 @@ impl App {
         ]
     }
 
-    pub(super) async fn check_throttle(
+    pub(crate) async fn check_throttle(
         &self,
         keys: &[(String, ThrottlePolicy); 2],
     ) -> Result<(), AppError> {
@@ -98,7 +98,7 @@ impl App {
         result
     }
 
-    pub(super) async fn record_failure(
+    pub(crate) async fn record_failure(
         &self,
         keys: &[(String, ThrottlePolicy); 2],
         account: Option<AccountId>,
@@ -196,7 +196,7 @@ impl App {
         metrics::counter!("gatehouse_logins_total", "outcome" => "succeeded").increment(1);
         let advice = match breached {
             Some(approx_count) => {
-                let login = super::breach::BreachedLogin {
+                let login = crate::app::breach::BreachedLogin {
                     account: record.account.id,
                     session: id,
                     approx_count,
@@ -375,7 +375,7 @@ impl App {
         }
     }
 
-    pub(super) fn forget_sessions_of(&self, account: AccountId, keep: Option<SessionId>) {
+    pub(crate) fn forget_sessions_of(&self, account: AccountId, keep: Option<SessionId>) {
         if let Some(cache) = &self.sessions.cache {
             let _ = cache.invalidate_entries_if(move |_, v| {
                 v.who.account == account && Some(v.who.session) != keep

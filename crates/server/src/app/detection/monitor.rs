@@ -27,8 +27,8 @@ use gatehouse_domain::audit::Actor;
 use gatehouse_domain::finding::RuleMode;
 use gatehouse_store::{LoginEvent, NewFinding};
 
-use super::App;
-use super::evaluate::{Candidate, Evaluator};
+use crate::app::App;
+use crate::app::evaluate::{Candidate, Evaluator};
 
 /// The checkpoint's name in `monitor_checkpoints`.
 pub const CHECKPOINT: &str = "detection";

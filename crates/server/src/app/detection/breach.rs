@@ -30,7 +30,7 @@ use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
 use gatehouse_domain::{AccountId, SessionId, Timestamp};
 use serde::Serialize;
 
-use super::{App, AppError, Client};
+use crate::app::{App, AppError, Client};
 use crate::config::BreachIndexSource;
 
 /// What a loaded index says about itself (start-up log, reload answer).
@@ -310,7 +310,7 @@ impl App {
     /// The finding of a breached login, under the `breached_password` rule (if one
     /// is not off): once per account and password (credential version).
     async fn breached_login_finding(&self, login: &BreachedLogin) -> Result<(), AppError> {
-        use super::rules::DetectorKind;
+        use crate::app::rules::DetectorKind;
         let Some(rule) = self
             .rule_for_detector(DetectorKind::BreachedPassword)
             .await?
@@ -334,7 +334,7 @@ impl App {
                 "credential_version": login.credential_version,
             }),
             observed_at: login.at,
-            dedupe_key: super::findings::finding_key(
+            dedupe_key: crate::app::findings::finding_key(
                 &rule.spec.id,
                 login.account,
                 DetectorKind::BreachedPassword,

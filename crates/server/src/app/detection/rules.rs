@@ -21,10 +21,10 @@ use gatehouse_domain::finding::{RuleAction, RuleMode};
 use gatehouse_store::{NewRuleVersion, RuleRecord};
 use serde::{Deserialize, Serialize};
 
-use super::{App, AppError};
+use crate::app::{App, AppError};
 
 /// The rules Gatehouse ships with (all in shadow mode).
-pub const DEFAULT_RULES: &str = include_str!("../../rules.default.toml");
+pub const DEFAULT_RULES: &str = include_str!("../../../rules.default.toml");
 
 /// What a rule runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
