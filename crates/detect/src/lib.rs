@@ -15,6 +15,8 @@
 //!         asn: Some(64500),
 //!         outcome: Outcome::WrongPassword,
 //!         password: None,
+//!         user_agent: gatehouse_detect::user_agent_hash("Mozilla/5.0"),
+//!         country: gatehouse_detect::Country::from_code("fr"),
 //!     },
 //!     &mut signals,
 //! );
@@ -41,5 +43,8 @@ pub use config::{
     Capacity, DetectConfig, GuessingConfig, SprayingConfig, StuffingConfig, Thresholds,
 };
 pub use detectors::{Detectors, Engine, EngineStats, ExactDetectors};
-pub use event::{AccountKey, LoginEvent, Outcome, PasswordDigest, Source, SourceGrouping};
+pub use event::{
+    AccountKey, Country, LoginEvent, Outcome, PasswordDigest, Source, SourceGrouping,
+    user_agent_hash,
+};
 pub use signal::{Detector, Evidence, Signal, SignalKind, Subject, SuccessSeen};

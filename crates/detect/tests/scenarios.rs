@@ -18,6 +18,8 @@ fn ev(t: u64, account: u64, ip: [u8; 4], outcome: Outcome, pw: Option<u64>) -> L
         asn: Some(64_500),
         outcome,
         password: pw.map(PasswordDigest),
+        user_agent: 0,
+        country: gatehouse_detect::Country::UNKNOWN,
     }
 }
 
