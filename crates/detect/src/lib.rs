@@ -34,17 +34,22 @@ pub mod event;
 pub mod exact;
 pub mod hash;
 pub mod judge;
+pub mod shapes;
 pub mod signal;
 pub mod sketch;
 pub mod synth;
+pub mod takeover;
 pub mod tracker;
 
 pub use config::{
-    Capacity, DetectConfig, GuessingConfig, SprayingConfig, StuffingConfig, Thresholds,
+    Capacity, DetectConfig, GuessingConfig, SprayingConfig, StuffingConfig, TakeoverConfig,
+    Thresholds,
 };
 pub use detectors::{Detectors, Engine, EngineStats, ExactDetectors};
 pub use event::{
     AccountKey, Country, LoginEvent, Outcome, PasswordDigest, Source, SourceGrouping,
     user_agent_hash,
 };
-pub use signal::{Detector, Evidence, Signal, SignalKind, Subject, SuccessSeen};
+pub use signal::{
+    Detector, Evidence, Grain, Signal, SignalKind, Subject, SuccessSeen, TakeoverEvidence,
+};
