@@ -152,7 +152,90 @@ impl Default for Thresholds {
     }
 }
 
-/// All three detectors.
+/// Account takeover (`takeover.rs`): successes unlike the account's history while
+/// some grain (address, /24·/64, ASN, user agent) or the site shows a combo list's
+/// excess of unknown-account attempts. Also holds the per-account history that
+/// gates the three key detectors' `LikelyCompromised` signals.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TakeoverConfig {
+    /// Raise `AccountTakeover` signals.
+    pub enabled: bool,
+    /// Suppress the stuffing, spraying and guessing detectors' `LikelyCompromised`
+    /// for a success from a device the account knows (or none sent) on a network or
+    /// ASN it knows: the owner behind a busy NAT, CGNAT or an outage's retries.
+    pub legacy_gate: bool,
+    /// Account histories kept: buckets × 4 (power of two; 65,536 → 262,144 accounts,
+    /// 56 bytes each).
+    pub profile_buckets: u32,
+    /// Slots per grain table (address, network, ASN, user agent; 32 bytes each).
+    pub grain_slots: u32,
+    /// Half-lives of the fast, day and baseline counts, in hours.
+    pub fast_half_life_hours: f32,
+    /// See `fast_half_life_hours`.
+    pub day_half_life_hours: f32,
+    /// See `fast_half_life_hours`.
+    pub baseline_half_life_hours: f32,
+    /// Attempts a grain needs in its baseline before its own unknown share is used
+    /// (below: the site's).
+    pub min_history: f32,
+    /// Unknown-account attempts over the expected a grain needs to count at all.
+    pub min_excess: f32,
+    /// z an address or network needs, and the novelty the success then needs.
+    pub local_z: f32,
+    /// See `local_z`.
+    pub local_novelty: f32,
+    /// z an ASN or user agent needs, and the novelty the success then needs.
+    pub wide_z: f32,
+    /// See `wide_z`.
+    pub wide_novelty: f32,
+    /// Successes an account needs in its history before an ASN may speak for it
+    /// (a young history makes every second device look new).
+    pub wide_history: u16,
+    /// Share of a grain's recent attempts on unknown accounts it needs (an address,
+    /// network) to count: a combo list runs at 30–80 %, people at 1–2 %, a busy
+    /// NAT whose users mistype now and then stays far below.
+    pub local_unknown_share: f32,
+    /// The same for an ASN or a user agent, diluted by its real users' traffic.
+    pub wide_unknown_share: f32,
+    /// Novelty below which a success is not kept for judging at all.
+    pub min_novelty: f32,
+    /// Successes kept for judging again (a ring).
+    pub pending: u32,
+    /// How long a success stays open to judging, in hours.
+    pub pending_hours: u32,
+    /// How often open successes are judged again, in minutes.
+    pub review_minutes: u32,
+}
+
+impl Default for TakeoverConfig {
+    fn default() -> Self {
+        TakeoverConfig {
+            enabled: true,
+            legacy_gate: true,
+            profile_buckets: 1 << 16,
+            grain_slots: 1 << 16,
+            fast_half_life_hours: 1.0,
+            day_half_life_hours: 24.0,
+            baseline_half_life_hours: 72.0,
+            min_history: 200.0,
+            min_excess: 2.0,
+            local_z: 5.0,
+            local_novelty: 0.4,
+            wide_z: 8.0,
+            wide_novelty: 0.8,
+            wide_history: 3,
+            local_unknown_share: 0.15,
+            wide_unknown_share: 0.05,
+            min_novelty: 0.4,
+            pending: 8192,
+            pending_hours: 6,
+            review_minutes: 5,
+        }
+    }
+}
+
+/// All the detectors.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectConfig {
@@ -165,6 +248,8 @@ pub struct DetectConfig {
     pub spraying: SprayingConfig,
     /// Distributed guessing.
     pub guessing: GuessingConfig,
+    /// Account takeover, and the account histories that gate the others.
+    pub takeover: TakeoverConfig,
 }
 
 impl Default for DetectConfig {
@@ -174,6 +259,7 @@ impl Default for DetectConfig {
             stuffing: StuffingConfig::default(),
             spraying: SprayingConfig::default(),
             guessing: GuessingConfig::default(),
+            takeover: TakeoverConfig::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::event::{LoginEvent, Source};
 use crate::exact::ExactTracker;
 use crate::hash::mix2;
 use crate::signal::{Detector, Signal, Subject};
+use crate::takeover::Takeover;
 use crate::tracker::{Attempt, KeyTracker, SketchTracker, TrackerParams, TrackerStats};
 
 /// The detectors, generic over how they count: [`Detectors`] (sketches, bounded
@@ -22,6 +23,7 @@ pub struct Engine<T> {
     stuffing: Option<T>,
     spraying: Option<T>,
     guessing: Option<T>,
+    takeover: Option<Takeover>,
 }
 
 /// The bounded-memory detectors.
@@ -81,6 +83,8 @@ impl<T: KeyTracker> Engine<T> {
                     cfg.guessing.unseen_source_factor,
                 ))
             }),
+            takeover: (cfg.takeover.enabled || cfg.takeover.legacy_gate)
+                .then(|| Takeover::new(cfg.takeover)),
         }
     }
 
@@ -94,6 +98,24 @@ impl<T: KeyTracker> Engine<T> {
     #[inline]
     pub fn observe(&mut self, ev: &LoginEvent, out: &mut Vec<Signal>) {
         let failure = ev.outcome.is_failure();
+        // The account's history is read once, before this event teaches it.
+        let novelty = match &self.takeover {
+            Some(t) if !failure => Some(t.novelty(ev)),
+            _ => None,
+        };
+        let gate = self.cfg.takeover.legacy_gate && novelty.is_some();
+        // Spraying and guessing: only the owner's own device and network excuse a
+        // success (a spray list of harvested real names has no unknown excess).
+        let owner_like = gate && novelty.is_some_and(|n| n.owner_like());
+        // Stuffing: so does a source that shows no combo list (its
+        // address and network have no excess of unknown-account attempts) — a
+        // carrier's NAT during an outage fails a lot, but on real accounts.
+        let not_combo = owner_like
+            || (gate
+                && !self
+                    .takeover
+                    .as_ref()
+                    .is_some_and(|t| t.source_combo_like(ev)));
         if let Some(t) = &mut self.stuffing {
             let source = Source::of(self.cfg.stuffing.grouping, ev.ip, ev.asn);
             t.observe(
@@ -107,6 +129,7 @@ impl<T: KeyTracker> Engine<T> {
                     failure,
                     account: ev.account,
                     source,
+                    owner_like: not_combo,
                 },
                 out,
             );
@@ -123,6 +146,7 @@ impl<T: KeyTracker> Engine<T> {
                     failure,
                     account: ev.account,
                     source,
+                    owner_like,
                 },
                 out,
             );
@@ -139,9 +163,13 @@ impl<T: KeyTracker> Engine<T> {
                     failure,
                     account: ev.account,
                     source,
+                    owner_like,
                 },
                 out,
             );
+        }
+        if let Some(t) = &mut self.takeover {
+            t.observe(ev, novelty, out);
         }
     }
 
@@ -168,6 +196,11 @@ impl Detectors {
         .iter()
         .filter(|(on, _)| *on)
         .map(|(_, cap)| SketchTracker::bound_bytes(cap))
-        .sum()
+        .sum::<usize>()
+            + if c.takeover.enabled || c.takeover.legacy_gate {
+                Takeover::bound_bytes(&c.takeover)
+            } else {
+                0
+            }
     }
 }

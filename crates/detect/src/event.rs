@@ -63,6 +63,60 @@ pub struct LoginEvent {
     pub outcome: Outcome,
     /// Keyed hash of the attempted password, when known (Gatehouse's own logins).
     pub password: Option<PasswordDigest>,
+    /// 64-bit hash of the client's user agent ([`user_agent_hash`]); 0 when unknown.
+    /// A hash, not the string, so the event stays `Copy` and fixed-size.
+    pub user_agent: u64,
+    /// The client's country as the sender geolocated it; [`Country::UNKNOWN`] when not.
+    pub country: Country,
+}
+
+/// An ISO 3166-1 alpha-2 country code in two bytes (`[0, 0]`: unknown).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Country(pub [u8; 2]);
+
+impl Country {
+    /// Not known.
+    pub const UNKNOWN: Country = Country([0, 0]);
+
+    /// The country of a two-letter code (case folded); unknown for anything else.
+    pub fn from_code(code: &str) -> Country {
+        match code.as_bytes() {
+            [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+                Country([a.to_ascii_uppercase(), b.to_ascii_uppercase()])
+            }
+            _ => Country::UNKNOWN,
+        }
+    }
+
+    /// Whether the sender knew it.
+    #[inline]
+    pub fn is_known(self) -> bool {
+        self != Country::UNKNOWN
+    }
+}
+
+impl std::fmt::Display for Country {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_known() {
+            write!(f, "{}{}", self.0[0] as char, self.0[1] as char)
+        } else {
+            f.write_str("??")
+        }
+    }
+}
+
+/// The detectors' 64-bit hash of a user-agent string (FNV-1a, then mixed); never 0,
+/// which means "unknown". Not keyed: a user agent is not a secret, and collisions
+/// only make two devices look alike.
+pub fn user_agent_hash(user_agent: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in user_agent.trim().as_bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    crate::hash::mix64(h).max(1)
 }
 
 /// How a detector groups client addresses into one "source".

@@ -135,6 +135,7 @@ impl KeyTracker for ExactTracker {
             time_ms: a.time_ms,
             source: a.source,
             source_failed_before: failed_before,
+            owner_like: a.owner_like,
         });
         match judge(&self.p.thresholds, &counts) {
             Some(score) => {

@@ -72,6 +72,7 @@ impl Raise {
             window_start_ms: self.window_start_ms,
             window_end_ms: self.now_ms,
             success,
+            takeover: None,
         }
     }
 
@@ -94,6 +95,9 @@ impl Raise {
     /// the success came from a source that had not failed under the key and
     /// `unseen_source_factor` is 0 (such a success is likely the owner's).
     pub fn compromised(&self, s: &PendingSuccess, unseen_source_factor: f32) -> Option<Signal> {
+        if s.owner_like {
+            return None;
+        }
         let factor = if s.source_failed_before {
             1.0
         } else {
@@ -129,6 +133,9 @@ pub struct PendingSuccess {
     /// Whether the success's witness (its source, for spraying and guessing) had
     /// failed under this key earlier in the window.
     pub source_failed_before: bool,
+    /// It came from a device and network the account already knew (see
+    /// `TakeoverConfig::legacy_gate`): not reported.
+    pub owner_like: bool,
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@
 //!         asn: Some(64500),
 //!         outcome: Outcome::WrongPassword,
 //!         password: None,
+//!         user_agent: gatehouse_detect::user_agent_hash("Mozilla/5.0"),
+//!         country: gatehouse_detect::Country::from_code("fr"),
 //!     },
 //!     &mut signals,
 //! );
@@ -32,14 +34,22 @@ pub mod event;
 pub mod exact;
 pub mod hash;
 pub mod judge;
+pub mod shapes;
 pub mod signal;
 pub mod sketch;
 pub mod synth;
+pub mod takeover;
 pub mod tracker;
 
 pub use config::{
-    Capacity, DetectConfig, GuessingConfig, SprayingConfig, StuffingConfig, Thresholds,
+    Capacity, DetectConfig, GuessingConfig, SprayingConfig, StuffingConfig, TakeoverConfig,
+    Thresholds,
 };
 pub use detectors::{Detectors, Engine, EngineStats, ExactDetectors};
-pub use event::{AccountKey, LoginEvent, Outcome, PasswordDigest, Source, SourceGrouping};
-pub use signal::{Detector, Evidence, Signal, SignalKind, Subject, SuccessSeen};
+pub use event::{
+    AccountKey, Country, LoginEvent, Outcome, PasswordDigest, Source, SourceGrouping,
+    user_agent_hash,
+};
+pub use signal::{
+    Detector, Evidence, Grain, Signal, SignalKind, Subject, SuccessSeen, TakeoverEvidence,
+};

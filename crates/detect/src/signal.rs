@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{AccountKey, PasswordDigest, Source};
+use crate::event::{AccountKey, Country, PasswordDigest, Source};
 
 /// Which detector spoke.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -14,6 +14,53 @@ pub enum Detector {
     PasswordSpraying,
     /// One account, many sources.
     DistributedGuessing,
+    /// A success unlike the account's history while a combo list runs nearby
+    /// (`takeover.rs`): only `LikelyCompromised` signals.
+    AccountTakeover,
+}
+
+/// The grain at which a source looked like a combo list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grain {
+    /// The address.
+    Ip,
+    /// Its /24 (IPv4) or /64 (IPv6).
+    Network,
+    /// Its autonomous system.
+    Asn,
+    /// Its user agent.
+    UserAgent,
+    /// The whole site (an attack in progress, no single grain stood out).
+    Site,
+}
+
+/// Why an account-takeover signal: how the success differs from the account's
+/// history, and the grain whose unknown-account attempts stood out.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TakeoverEvidence {
+    /// The grain that stood out.
+    pub grain: Grain,
+    /// Its unknown-account excess in standard deviations over its baseline.
+    pub z: f32,
+    /// Its (decayed) unknown-account attempts.
+    pub unknown: f32,
+    /// How many its baseline share predicted.
+    pub expected_unknown: f32,
+    /// The site's unknown-account excess (z) at the time.
+    pub site_z: f32,
+    /// Successes the account had before (0: no history kept).
+    pub known_successes: u16,
+    /// A user agent the account never succeeded with.
+    pub new_device: bool,
+    /// A /24 · /64 it never succeeded from.
+    pub new_network: bool,
+    /// An ASN it never succeeded from.
+    pub new_asn: bool,
+    /// A country it never succeeded from.
+    pub new_country: bool,
+    /// The success's country.
+    pub country: Country,
 }
 
 /// What a signal says.
@@ -60,6 +107,11 @@ pub struct Evidence {
     pub window_end_ms: i64,
     /// For `LikelyCompromised`: where and when the successful login came from.
     pub success: Option<SuccessSeen>,
+    /// For [`Detector::AccountTakeover`]: the account-level and grain evidence. Its
+    /// `attempts` and `failures` above are then the grain's (decayed) attempts and
+    /// unknown-account attempts, and `distinct` is 0.
+    #[serde(default)]
+    pub takeover: Option<TakeoverEvidence>,
 }
 
 /// The successful login behind a `LikelyCompromised` signal.

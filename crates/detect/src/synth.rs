@@ -26,7 +26,9 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::event::{AccountKey, LoginEvent, Outcome, PasswordDigest, Source, SourceGrouping};
+use crate::event::{
+    AccountKey, Country, LoginEvent, Outcome, PasswordDigest, Source, SourceGrouping,
+};
 use crate::hash::{SplitMix64, mix2, mix64};
 use crate::signal::{Detector, Signal, SignalKind, Subject};
 
@@ -189,6 +191,8 @@ impl Trace {
                         asn: Some(asn),
                         outcome,
                         password,
+                        user_agent: 0,
+                        country: Country::UNKNOWN,
                     });
                 };
                 if r.chance(0.01) {
@@ -266,6 +270,8 @@ fn stuffing(
             asn: Some(65_010),
             outcome,
             password: wrong(r),
+            user_agent: 0,
+            country: Country::UNKNOWN,
         });
     }
     for _ in 0..40 {
@@ -279,6 +285,8 @@ fn stuffing(
             asn: Some(65_010),
             outcome: Outcome::Success,
             password: Some(u.password),
+            user_agent: 0,
+            country: Country::UNKNOWN,
         });
     }
 }
@@ -319,6 +327,8 @@ fn spraying(
             asn: Some(asn_of(ip)),
             outcome,
             password: Some(pw),
+            user_agent: 0,
+            country: Country::UNKNOWN,
         });
     }
 }
@@ -354,6 +364,8 @@ fn guessing(
                     Outcome::WrongPassword
                 },
                 password: if ok { Some(u.password) } else { wrong(r) },
+                user_agent: 0,
+                country: Country::UNKNOWN,
             });
             if ok {
                 truth.guessing_victims.insert(u.account);
@@ -435,6 +447,8 @@ impl Iterator for WideStream {
                 Outcome::Success
             },
             password,
+            user_agent: 0,
+            country: Country::UNKNOWN,
         })
     }
 }

@@ -50,6 +50,9 @@ pub struct Attempt {
     pub account: AccountKey,
     /// Where from (under the detector's grouping).
     pub source: Source,
+    /// For a success: it came from a device and network the account already
+    /// knows (and the legacy gate is on): never reported as compromised.
+    pub owner_like: bool,
 }
 
 /// Everything a tracker is built from.
@@ -390,6 +393,7 @@ impl KeyTracker for SketchTracker {
             time_ms: a.time_ms,
             source: a.source,
             source_failed_before: failed_before,
+            owner_like: a.owner_like,
         });
         match verdict {
             Some(score) => {

@@ -85,15 +85,17 @@ fn a_trace_without_attacks_raises_nothing() {
 fn a_deliberately_loose_rule_flags_ordinary_users() {
     // A "broken" rule: any source with 2 distinct accounts and 30 % failures.
     let trace = Trace::generate(TraceSpec::default());
+    // The account-history gate is off: this is about what loose thresholds do on
+    // their own (with the gate, the shipped default, they flood far less).
     let mut loose = DetectConfig::default();
+    loose.takeover.legacy_gate = false;
     loose.stuffing.thresholds.min_distinct = 2;
     loose.stuffing.thresholds.min_failures = 1;
     loose.stuffing.thresholds.min_failure_ratio = 0.3;
     loose.stuffing.capacity.promote_after_failures = 1;
-    let [strict, ..] = quality(
-        &run(Detectors::new(DetectConfig::default()), &trace),
-        &trace.truth,
-    );
+    let mut strict_cfg = DetectConfig::default();
+    strict_cfg.takeover.legacy_gate = false;
+    let [strict, ..] = quality(&run(Detectors::new(strict_cfg), &trace), &trace.truth);
     let [broken, ..] = quality(&run(Detectors::new(loose), &trace), &trace.truth);
     println!("strict {strict:?}\nbroken {broken:?}");
     assert!(

@@ -12,8 +12,8 @@ use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use gatehouse_detect::{
-    AccountKey, Evidence, LoginEvent as DetectEvent, Outcome, PasswordDigest, Signal, SignalKind,
-    Subject,
+    AccountKey, Country, Evidence, LoginEvent as DetectEvent, Outcome, PasswordDigest, Signal,
+    SignalKind, Subject, user_agent_hash,
 };
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
 use gatehouse_domain::finding::FindingStatus;
@@ -77,6 +77,11 @@ impl EventMapper {
                 d.get(..8)
                     .map(|b| PasswordDigest(u64::from_be_bytes(b.try_into().expect("8 bytes"))))
             }),
+            user_agent: ev.user_agent.as_deref().map_or(0, user_agent_hash),
+            country: ev
+                .country
+                .as_deref()
+                .map_or(Country::UNKNOWN, Country::from_code),
         })
     }
 }

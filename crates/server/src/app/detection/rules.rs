@@ -365,6 +365,9 @@ impl RuleSpec {
         cfg.stuffing.enabled = self.detector == DetectorKind::CredentialStuffing;
         cfg.spraying.enabled = self.detector == DetectorKind::PasswordSpraying;
         cfg.guessing.enabled = self.detector == DetectorKind::DistributedGuessing;
+        // The account-takeover detector has no rule kind yet: its signals stay off
+        // here (the account histories still gate the rule's own signals).
+        cfg.takeover.enabled = false;
         let defaults = match self.detector {
             DetectorKind::CredentialStuffing => cfg.stuffing.thresholds,
             DetectorKind::PasswordSpraying => cfg.spraying.thresholds,
