@@ -4,7 +4,7 @@
 //! A forced reset — of one account or a million — is a campaign. Nothing here
 //! touches a store or a clock: the application layer asks these functions what
 //! is allowed and records what happened, so every guardrail is tested
-//! deterministically (design invariants 1 and 5).
+//! deterministically (invariants *Bounded blast radius* and *Pure domain*).
 //!
 //! ```text
 //!  Draft ──preview──► Previewed ──approve/auto──► Approved ──start──► Running ──► Completed

@@ -9,7 +9,7 @@
 //!
 //! A forced reset never destroys the prior hash: it stays in the row, unusable
 //! for login while the state is `ResetRequired`, so a mistaken campaign can be
-//! undone (design invariant 2). The `version` counts password changes and keys
+//! undone (invariant *Reversible*). The `version` counts password changes and keys
 //! the notices about them.
 
 use std::fmt;

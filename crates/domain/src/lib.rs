@@ -3,7 +3,7 @@
 //! Everything here is pure: no database, no network, no clock and no global
 //! randomness. Time arrives as a [`Timestamp`] argument and randomness through
 //! the [`Entropy`] trait, so policies (throttles, later budgets and breakers) are
-//! tested deterministically (design invariant 5).
+//! tested deterministically (invariant *Pure domain*).
 //!
 //! Input from the outside world becomes a domain type here, once, at the edge:
 //! an [`Email`] or a [`NewPassword`] is valid by construction.

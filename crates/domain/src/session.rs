@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Suspension exists so a mistaken forced reset can be undone without logging
-//! everyone out for good (design invariant 2).
+//! everyone out for good (invariant *Reversible*).
 
 use std::fmt;
 use std::str::FromStr;

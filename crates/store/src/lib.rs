@@ -3,8 +3,9 @@
 //! The store is split by capability ([`AccountStore`], [`SessionStore`], …)
 //! and combined in [`Store`]. Each write method is one *use-case transaction*:
 //! it takes the [`NewAuditEntry`](gatehouse_domain::audit::NewAuditEntry)
-//! that records it and commits state change and audit entry together (design
-//! invariant 3), so a caller cannot forget either.
+//! that records it and commits state change and audit entry together
+//! (invariant *No side effect without its record*), so a caller cannot forget
+//! either.
 //!
 //! Each capability is a module holding its trait and the rows it reads and
 //! writes. Two engines implement every trait with the same SQL text (see [`sql`]):

@@ -5,7 +5,7 @@
 //! [`SiteContext`] (configuration), so a re-send
 //! renders the same words. Every notice says why it was sent, when, from
 //! where, carries its reference, and tells the reader to type the site's
-//! address themselves (design invariant 4). Any link is built from the
+//! address themselves (invariant *Phishing-resistant notices*). Any link is built from the
 //! configured public URL, never from a request, and only for kinds the
 //! operator allowed.
 

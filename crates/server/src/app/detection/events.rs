@@ -103,7 +103,7 @@ pub fn to_new_event(e: &LoginEventInput, origin: EventOrigin, now: Timestamp) ->
 
 impl App {
     /// The event of one of Gatehouse's own logins. The caller builds it for every
-    /// checked attempt, known account or not, so both cost the same (invariant 9).
+    /// checked attempt, known account or not, so both cost the same (invariant *Same answer for every account*).
     pub(crate) fn own_login_event(
         &self,
         email: &Email,

@@ -365,9 +365,13 @@ impl RuleSpec {
         cfg.stuffing.enabled = self.detector == DetectorKind::CredentialStuffing;
         cfg.spraying.enabled = self.detector == DetectorKind::PasswordSpraying;
         cfg.guessing.enabled = self.detector == DetectorKind::DistributedGuessing;
-        // The account-takeover detector has no rule kind yet: its signals stay off
-        // here (the account histories still gate the rule's own signals).
+        // The account-takeover detector and the account-history gate on the other
+        // detectors' compromise signals are not wired into rules yet (no rule kind,
+        // no finding text, no demo story for them): server rules keep the detectors'
+        // earlier behaviour until they are, so findings and backtests do not change
+        // under operators' feet.
         cfg.takeover.enabled = false;
+        cfg.takeover.legacy_gate = false;
         let defaults = match self.detector {
             DetectorKind::CredentialStuffing => cfg.stuffing.thresholds,
             DetectorKind::PasswordSpraying => cfg.spraying.thresholds,

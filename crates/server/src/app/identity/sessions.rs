@@ -145,7 +145,7 @@ impl App {
             .verify(&password, record.as_ref().map(|r| r.hash.as_str()))
             .await?;
         // The login event is built, and stored with the failure or the session,
-        // for known and unknown accounts alike: same work, same time (invariant 9).
+        // for known and unknown accounts alike: same work, same time (invariant *Same answer for every account*).
         let known = record.as_ref().map(|r| r.account.id);
         let outcome = match (known, verified.matched) {
             (Some(_), true) => EventOutcome::Success,

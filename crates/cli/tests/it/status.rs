@@ -1,8 +1,6 @@
 //! `gatehouse status …` as an operator runs it, on SQLite and PostgreSQL.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn incident_lifecycle_from_the_terminal() {

@@ -3,16 +3,14 @@
 //! for other services, and reloads. Real index files, built here from a generated
 //! corpus in the downloader's format plus a few known passwords; both engines.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use crate::support::*;
 use gatehouse_breach::{BuildOptions, synth};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha1::{Digest as _, Sha1};
-use support::*;
 
 /// In the corpus, seen 5,000 times (bucket lower bound 4,096).
 const BREACHED: &str = "breached passphrase number one";

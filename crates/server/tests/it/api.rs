@@ -1,11 +1,9 @@
 //! HTTP integration tests: the real server on port 0, one fresh database per
 //! test, every test on SQLite and on PostgreSQL.
 
-mod support;
-
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::*;
 
 const PW: &str = "correct horse battery staple";
 

@@ -1,6 +1,5 @@
 //! What the CLI tests share: running the binary against a database, and the
 //! databases to run against (SQLite always, PostgreSQL when the test run has one).
-#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Output};

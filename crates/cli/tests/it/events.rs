@@ -6,9 +6,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use gatehouse_domain::Timestamp;
-mod support;
 
-use support::*;
+use crate::support::*;
 
 async fn stored(db: &str) -> i64 {
     try_stored(db).await.expect("count stored events")

@@ -3,15 +3,13 @@
 //! snapshot, staged apply, forced reset with suspended sessions, undo with
 //! corrections), and the budget and breaker stopping an automatic campaign.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use gatehouse_server::app::monitor::Monitor;
 use gatehouse_store::{ClaimPolicy, NoticeState};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::*;
 
 const PW: &str = "correct horse battery staple";
 
@@ -700,16 +698,7 @@ both_engines!(
     }
 );
 
-mod operators_are_mailed_once_per_trip {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        super::operators_are_mailed_once_per_trip(super::Engine::Sqlite).await;
-    }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        super::operators_are_mailed_once_per_trip(super::Engine::Postgres).await;
-    }
-}
+on_both_engines!(operators_are_mailed_once_per_trip);
 
 /// Every enabled operator gets one alert per trip, over SMTP, while the
 /// forced-reset notices stay held by the open breaker; tripping an open breaker

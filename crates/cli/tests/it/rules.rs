@@ -8,9 +8,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use gatehouse_domain::Timestamp;
-mod support;
 
-use support::*;
+use crate::support::*;
 
 fn ok(o: &Output) -> String {
     let out = String::from_utf8_lossy(&o.stdout).into_owned();

@@ -5,12 +5,10 @@
 //! refused to its own creator, approved by a second operator, run, undone;
 //! the kill switch; the breaker's incident draft published to /status.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use reqwest::StatusCode;
-use support::*;
 
 const PW: &str = "correct horse battery staple";
 const OP_PW: &str = "operators use long passphrases too";

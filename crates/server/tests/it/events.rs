@@ -2,16 +2,14 @@
 //! apps send theirs to `POST /api/v1/events/login`, and housekeeping applies the
 //! retention.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use gatehouse_domain::Timestamp;
 use gatehouse_domain::login_event::{EventOrigin, EventOutcome};
 use gatehouse_store::LoginEvent;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::*;
 
 const PW: &str = "correct horse battery staple";
 

@@ -1,6 +1,5 @@
 //! The test harness: spawns the real server (router, middleware, listener) on
 //! port 0 over a fresh database, talks to it over HTTP, and shuts it down on drop.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 
@@ -356,9 +355,26 @@ pub async fn assert_error(r: reqwest::Response, status: StatusCode, code: &str) 
     body
 }
 
+/// Runs each named `async fn(Engine)` on SQLite and on PostgreSQL, as two tests
+/// `<name>::sqlite` and `<name>::postgres`. The one both-engines helper: every
+/// test file uses it or [`both_engines!`], which is built on the same shape.
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::support::Engine::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::support::Engine::Postgres).await;
+            }
+        }
+    )*};
+}
+
 /// Runs a test body on SQLite and PostgreSQL as two named tests; an optional
 /// closure adds `GATEHOUSE_*` settings.
-#[macro_export]
 macro_rules! both_engines {
     ($name:ident, $body:expr) => {
         both_engines!($name, $body, |_c: &mut Vec<(String, String)>| {});

@@ -2,12 +2,10 @@
 //! once and share one reset budget: together they reset exactly as many accounts
 //! as the budget allows, never more, and the campaign pauses saying why.
 
-mod support;
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 const ACCOUNTS: usize = 400;
 const BUDGET: i64 = 120;

@@ -4,34 +4,17 @@
 //! one click; status mail keeps to its own budget while security notices go out.
 //! Every test runs on SQLite and on PostgreSQL.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
 use gatehouse_domain::{NoticeId, NoticeKind, OsEntropy, Reference, StatusConfirmToken};
 use gatehouse_store::{NewNotice, NewSubscription, NoticeState};
 use gatehouse_testkit::{ReceivedMail, SinkMode, SmtpSink};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::*;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Engine::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Engine::Postgres).await;
-            }
-        }
-    )*};
-}
 
 on_both_engines!(
     drafts_stay_private_until_published,

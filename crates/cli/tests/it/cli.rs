@@ -2,9 +2,7 @@
 
 use std::process::Command;
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn import_reports_bad_lines_and_resumes() {

@@ -4,13 +4,11 @@
 //! reset exactly once, with exactly one forced-reset notice and one audit entry;
 //! and the budget's count of resets equals the number applied.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 const ACCOUNTS: usize = 10_000;
 

@@ -3,14 +3,12 @@
 //! daily cap, versions), findings that explain themselves, the admin API, and
 //! backtests without side effects.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use gatehouse_server::app::monitor::Monitor;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::*;
 
 const PW: &str = "correct horse battery staple";
 const ATTACK_NET: &str = "203.0.113";

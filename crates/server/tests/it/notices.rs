@@ -2,34 +2,16 @@
 //! `smtp-sink` on loopback, every received message parsed and asserted.
 //! Every test runs on SQLite and on PostgreSQL.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use gatehouse_testkit::{ReceivedMail, SinkMode, SmtpSink};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::*;
 
 const PW: &str = "correct horse battery staple";
 const NEW_PW: &str = "a completely different passphrase";
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Runs `async fn $name(engine)` as `$name::sqlite` and `$name::postgres`.
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Engine::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Engine::Postgres).await;
-            }
-        }
-    )*};
-}
 
 on_both_engines!(
     recovery_round_trip_through_the_api,

@@ -1,0 +1,15 @@
+//! The server's integration tests, one binary: the real server on port 0 over
+//! HTTP, each test on SQLite and on PostgreSQL, mail over SMTP to a real
+//! `smtp-sink`. `support` holds the harness and the both-engines macros.
+
+#[macro_use]
+mod support;
+
+mod api;
+mod breach;
+mod campaigns;
+mod console;
+mod detection;
+mod events;
+mod notices;
+mod status;
