@@ -188,14 +188,13 @@ impl<E: Write, U: Write, S: Write> ExactWriter<E, U, S> {
 
 /// A read-only view of the exact tier over borrowed (usually mmapped) sections.
 #[derive(Clone, Copy)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct ExactView<'a> {
     /// High bits.
     pub high_bits: u32,
     /// Entry width.
     pub entry_bits: u32,
-    /// Keys.
     pub keys: u64,
-    /// Samples.
     pub samples: &'a [u64],
     /// Bucket bit vector.
     pub upper: &'a [u64],

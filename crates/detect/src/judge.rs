@@ -7,12 +7,11 @@ use crate::signal::{Detector, Evidence, Signal, SignalKind, Subject, SuccessSeen
 
 /// The window figures of one attacking key.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct Counts {
     /// Distinct targets (estimated or exact).
     pub distinct: u32,
-    /// Attempts.
     pub attempts: u32,
-    /// Failures.
     pub failures: u32,
 }
 
@@ -46,6 +45,7 @@ pub fn judge(t: &Thresholds, c: &Counts) -> Option<f32> {
 }
 
 /// What a tracker needs to say about one key when it raises a signal.
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct Raise {
     /// Which detector.
     pub detector: Detector,
@@ -57,7 +57,6 @@ pub struct Raise {
     pub score: f32,
     /// Window start.
     pub window_start_ms: i64,
-    /// Now.
     pub now_ms: i64,
 }
 
@@ -123,10 +122,10 @@ impl Raise {
 /// A success seen on a key before it crossed the thresholds, kept (a few per key)
 /// so it can be reported when the key does cross them within the window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct PendingSuccess {
     /// Who logged in.
     pub account: AccountKey,
-    /// When.
     pub time_ms: i64,
     /// From where.
     pub source: Source,

@@ -116,8 +116,8 @@ pub struct Evidence {
 
 /// The successful login behind a `LikelyCompromised` signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct SuccessSeen {
-    /// When.
     pub time_ms: i64,
     /// From where (under the detector's grouping).
     pub source: Source,
@@ -127,6 +127,7 @@ pub struct SuccessSeen {
 
 /// One detector output.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct Signal {
     /// Which detector.
     pub detector: Detector,
@@ -136,6 +137,5 @@ pub struct Signal {
     pub account: Option<AccountKey>,
     /// Confidence in `0..=1`: grows with how far the evidence is past the thresholds.
     pub score: f32,
-    /// Why.
     pub evidence: Evidence,
 }

@@ -241,6 +241,7 @@ impl NewAuditEntry {
 }
 
 /// The fields of a stored entry that the chain hash covers.
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct ChainFields<'a> {
     /// Position in the log, from 1.
     pub seq: i64,
@@ -252,7 +253,6 @@ pub struct ChainFields<'a> {
     pub actor_id: Option<&'a str>,
     /// Action text.
     pub action: &'a str,
-    /// Target.
     pub target: Option<&'a str>,
     /// Client address.
     pub ip: Option<&'a str>,

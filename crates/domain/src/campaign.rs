@@ -317,12 +317,12 @@ impl Campaign {
 /// 1,000 accounts — any one is enough).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct ApprovalPolicy {
     /// Multiple of the normal daily volume of forced resets.
     pub max_multiple_of_normal: f64,
     /// Share of active accounts, `0..=1`.
     pub max_share_of_active: f64,
-    /// Accounts.
     pub max_accounts: u64,
 }
 

@@ -16,6 +16,7 @@ use crate::campaign::StagePlan;
 
 /// What the worker knows about a running campaign when it takes a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct StepFacts {
     /// Accounts in the frozen target set.
     pub targets: u64,
@@ -25,7 +26,6 @@ pub struct StepFacts {
     pub stage: usize,
     /// When the current stage began.
     pub stage_started_at: Timestamp,
-    /// Now.
     pub now: Timestamp,
     /// How long a finished stage waits before the next one (its effects —
     /// bounces, complaints, recoveries — show first).

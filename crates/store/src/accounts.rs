@@ -54,12 +54,10 @@ pub struct NewAccount {
 
 /// A stored account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct Account {
-    /// Id.
     pub id: AccountId,
-    /// Address.
     pub email: String,
-    /// Created.
     pub created_at: Timestamp,
 }
 

@@ -22,18 +22,16 @@ pub trait AuditStore {
 
 /// A stored audit entry.
 #[derive(Clone, Debug, Serialize)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct AuditEntry {
     /// Position, from 1.
     pub seq: i64,
-    /// When.
     pub at: Timestamp,
     /// `account`, `operator` or `system`.
     pub actor_kind: String,
     /// Actor id.
     pub actor_id: Option<String>,
-    /// Action.
     pub action: String,
-    /// Target.
     pub target: Option<String>,
     /// Client address.
     pub ip: Option<String>,

@@ -184,6 +184,7 @@ impl std::str::FromStr for CampaignSource {
 
 /// A campaign to create (a draft).
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct NewCampaign {
     /// New id.
     pub id: CampaignId,
@@ -199,9 +200,7 @@ pub struct NewCampaign {
     pub reason: String,
     /// Who creates it.
     pub created_by: Actor,
-    /// When.
     pub created_at: Timestamp,
-    /// Stages.
     pub stage_plan: StagePlan,
     /// Accounts per minute at most.
     pub rate_per_minute: i64,
@@ -222,12 +221,10 @@ pub struct NewTarget {
 
 /// A stored campaign.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct CampaignRecord {
-    /// Id.
     pub id: CampaignId,
-    /// Name.
     pub name: String,
-    /// Source.
     pub source: CampaignSource,
     /// Automatic (an enforce rule's).
     pub automatic: bool,
@@ -235,30 +232,24 @@ pub struct CampaignRecord {
     pub rule_id: Option<String>,
     /// Rule version.
     pub rule_version: Option<i64>,
-    /// Why.
     pub reason: String,
-    /// State.
     pub state: CampaignState,
     /// Creator (shown in its text form, `operator:<id>` or `system`).
     #[serde(serialize_with = "actor_text")]
     pub created_by: Actor,
-    /// Created.
     pub created_at: Timestamp,
     /// Hash of the frozen target set, once previewed (shown as hex).
     #[serde(serialize_with = "hex_hash")]
     pub snapshot_hash: Option<[u8; 32]>,
-    /// Targets.
     pub target_count: i64,
     /// Whether a second operator must approve.
     pub needs_second_approval: bool,
     /// Who approved (text form).
     #[serde(serialize_with = "actor_text_opt")]
     pub approved_by: Option<Actor>,
-    /// When.
     pub approved_at: Option<Timestamp>,
     /// The figures shown at preview.
     pub preview: Option<serde_json::Value>,
-    /// Stages.
     pub stage_plan: StagePlan,
     /// Accounts per minute at most.
     pub rate_per_minute: i64,
@@ -346,6 +337,7 @@ impl std::str::FromStr for TargetState {
 
 /// A stored campaign target.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct TargetRecord {
     /// The account.
     pub account_id: AccountId,
@@ -355,7 +347,6 @@ pub struct TargetRecord {
     pub seq: i64,
     /// The finding behind it.
     pub finding_id: Option<i64>,
-    /// Why.
     pub evidence: Option<serde_json::Value>,
     /// Where it stands.
     pub state: TargetState,
@@ -369,6 +360,7 @@ pub struct TargetRecord {
 
 /// Fields a transition sets besides the state (None: unchanged).
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct CampaignUpdate {
     /// The new state.
     pub state: Option<CampaignState>,
@@ -386,7 +378,6 @@ pub struct CampaignUpdate {
     pub paused_reason: Option<Option<String>>,
     /// Who asked for the undo.
     pub undo_by: Option<Option<Actor>>,
-    /// When.
     pub now: Timestamp,
 }
 
@@ -409,12 +400,12 @@ impl CampaignUpdate {
 
 /// One account's forced reset: everything in one transaction.
 #[derive(Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct ApplyStep<'a> {
     /// The campaign.
     pub campaign: CampaignId,
     /// The target.
     pub account: AccountId,
-    /// When.
     pub now: Timestamp,
     /// Budget limits.
     pub budget: BudgetLimits,
@@ -453,12 +444,12 @@ pub enum ApplyOutcome {
 
 /// One account's undo.
 #[derive(Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct UndoStep<'a> {
     /// The campaign.
     pub campaign: CampaignId,
     /// The target.
     pub account: AccountId,
-    /// When.
     pub now: Timestamp,
     /// Sessions suspended before this are not reinstated (the undo window).
     pub reinstate_after: Timestamp,
@@ -490,12 +481,12 @@ pub enum UndoOutcome {
 
 /// The circuit breaker.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct BreakerRecord {
     /// Open (tripped): automation and security notices wait.
     pub open: bool,
     /// Why it last changed.
     pub reason: Option<String>,
-    /// When.
     pub changed_at: Timestamp,
     /// Who (actor text form).
     pub changed_by: String,
@@ -503,13 +494,12 @@ pub struct BreakerRecord {
 
 /// A breaker trip as its transaction saw it: what the operators' alert states.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct BreakerTrip {
     /// This trip's number (1 for the first trip ever): part of each alert's
     /// idempotency key, so one trip gives each operator one alert.
     pub trip: i64,
-    /// When.
     pub at: Timestamp,
-    /// Why.
     pub reason: String,
     /// Who (actor text form: `system`, `operator:<id>`).
     pub by: String,

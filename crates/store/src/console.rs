@@ -70,6 +70,7 @@ pub struct OperatorLogin {
 
 /// A console session to create.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct NewConsoleSession {
     /// New id.
     pub id: SessionId,
@@ -77,7 +78,6 @@ pub struct NewConsoleSession {
     pub operator: OperatorId,
     /// Digest of the cookie's token.
     pub token_hash: TokenHash,
-    /// Created.
     pub created_at: Timestamp,
     /// Absolute end.
     pub expires_at: Timestamp,
@@ -89,14 +89,13 @@ pub struct NewConsoleSession {
 
 /// A stored console session with its operator.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct ConsoleSession {
-    /// Id.
     pub id: SessionId,
     /// The operator (only returned while enabled).
     pub operator: Operator,
     /// Digest of the token.
     pub token_hash: TokenHash,
-    /// Created.
     pub created_at: Timestamp,
     /// Last request.
     pub last_seen_at: Timestamp,

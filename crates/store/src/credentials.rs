@@ -34,14 +34,13 @@ pub trait CredentialStore {
 
 /// A password change to commit.
 #[derive(Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct PasswordChange<'a> {
-    /// Whose.
     pub account: AccountId,
     /// Version the caller verified against.
     pub expected_version: i64,
     /// New argon2id hash.
     pub new_hash: &'a str,
-    /// When.
     pub now: Timestamp,
     /// Session to keep (the one making the change), if any.
     pub keep_session: Option<SessionId>,

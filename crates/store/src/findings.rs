@@ -50,8 +50,8 @@ pub trait FindingStore {
 
 /// The rule a batch of findings is recorded under.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct FindingRule {
-    /// Id.
     pub id: String,
     /// Version that produced the findings.
     pub version: i64,
@@ -82,6 +82,7 @@ pub struct NewFinding {
 
 /// A stored finding.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct Finding {
     /// Row id (increases with insertion).
     pub id: i64,
@@ -101,9 +102,7 @@ pub struct Finding {
     pub action: RuleAction,
     /// Where it stands.
     pub status: FindingStatus,
-    /// Confidence.
     pub score: f64,
-    /// Why.
     pub evidence: serde_json::Value,
     /// When the behaviour happened.
     pub observed_at: Timestamp,

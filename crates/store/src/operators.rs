@@ -25,27 +25,24 @@ pub trait OperatorStore {
 
 /// An operator to create.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct NewOperator {
     /// New id.
     pub id: OperatorId,
-    /// Address.
     pub email: String,
     /// Uniqueness key.
     pub email_key: String,
     /// Digest of the API key.
     pub key_hash: TokenHash,
-    /// Created.
     pub created_at: Timestamp,
 }
 
 /// A stored operator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct Operator {
-    /// Id.
     pub id: OperatorId,
-    /// Address.
     pub email: String,
-    /// Created.
     pub created_at: Timestamp,
 }
 

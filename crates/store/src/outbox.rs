@@ -85,6 +85,7 @@ pub trait OutboxStore {
 
 /// A notice to put in the outbox (in the transaction of the change it reports).
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct NewNotice {
     /// New id.
     pub id: NoticeId,
@@ -104,7 +105,6 @@ pub struct NewNotice {
     pub payload: serde_json::Value,
     /// `Message-ID` header value, fixed at enqueue so a re-send repeats it.
     pub message_id: String,
-    /// Enqueued.
     pub created_at: Timestamp,
     /// After this the notice is pointless (its code expired): not sent.
     pub expires_at: Option<Timestamp>,
@@ -169,12 +169,11 @@ impl std::str::FromStr for NoticeState {
 
 /// A stored notice, without its payload (which may hold a code).
 #[derive(Clone, Debug, Serialize)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct Notice {
-    /// Id.
     pub id: NoticeId,
     /// Public reference.
     pub reference: String,
-    /// Kind.
     pub kind: NoticeKind,
     /// Account, if any.
     pub account: Option<AccountId>,
@@ -192,7 +191,6 @@ pub struct Notice {
     pub coalesced_into: Option<NoticeId>,
     /// How many earlier notices were merged into this one.
     pub coalesced_count: i64,
-    /// Enqueued.
     pub created_at: Timestamp,
     /// Accepted by the mail server.
     pub sent_at: Option<Timestamp>,
@@ -213,8 +211,8 @@ pub struct ClaimedNotice {
 
 /// How a worker claims notices.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct ClaimPolicy {
-    /// Now.
     pub now: Timestamp,
     /// This claim's lease id: only its holder may settle the rows.
     pub lease_id: String,

@@ -54,16 +54,15 @@ pub trait RecoveryStore {
 
 /// A recovery request to store.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct NewRecovery {
     /// New id.
     pub id: RecoveryId,
-    /// Whose.
     pub account: AccountId,
     /// Keyed digest of the code.
     pub code_hash: [u8; 32],
     /// Digest of the link token, if the mail carries a link.
     pub token_hash: Option<TokenHash>,
-    /// Created.
     pub created_at: Timestamp,
     /// Code and token stop working at this time.
     pub expires_at: Timestamp,
@@ -82,10 +81,9 @@ pub enum RecoveryLookup {
 
 /// An active request with one attempt counted against it.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct RecoveryAttempt {
-    /// Request.
     pub id: RecoveryId,
-    /// Whose.
     pub account: AccountId,
     /// The account's address.
     pub email: String,
@@ -97,14 +95,13 @@ pub struct RecoveryAttempt {
 
 /// A recovery to complete: the request is used up and the password set.
 #[derive(Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct RecoveryCompletion<'a> {
     /// The request.
     pub request: RecoveryId,
-    /// Whose.
     pub account: AccountId,
     /// New argon2id hash.
     pub new_hash: &'a str,
-    /// When.
     pub now: Timestamp,
     /// Login throttle keys to clear (the account's).
     pub clear_throttle_keys: &'a [&'a str],

@@ -55,16 +55,14 @@ pub struct RuleRecord {
 
 /// A rule to create or update.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct NewRuleVersion {
-    /// Id.
     pub id: String,
     /// Detector name.
     pub detector: String,
-    /// Mode.
     pub mode: RuleMode,
     /// The whole rule (compared as a value with the stored one: equal → no new version).
     pub definition: serde_json::Value,
-    /// When.
     pub now: Timestamp,
     /// Who (an actor's text form).
     pub by: String,

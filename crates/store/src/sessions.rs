@@ -62,10 +62,10 @@ pub trait SessionStore {
 
 /// A session to create.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct NewSession {
     /// New id.
     pub id: SessionId,
-    /// Owner.
     pub account: AccountId,
     /// Digest of the bearer token.
     pub token_hash: TokenHash,
@@ -81,18 +81,15 @@ pub struct NewSession {
 
 /// A stored session.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct SessionRecord {
-    /// Id.
     pub id: SessionId,
-    /// Owner.
     pub account: AccountId,
     /// Owner's address.
     pub account_email: String,
     /// Digest of the token.
     pub token_hash: TokenHash,
-    /// State.
     pub state: SessionState,
-    /// Created.
     pub created_at: Timestamp,
     /// Last request seen (coarse: written at most once a minute).
     pub last_seen_at: Timestamp,

@@ -119,6 +119,7 @@ pub trait StatusStore {
 
 /// A part of the service the status page lists.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct StatusComponent {
     /// Stable id (`a-z 0-9 -`).
     pub id: String,
@@ -128,7 +129,6 @@ pub struct StatusComponent {
     pub description: String,
     /// Sort order (ascending, then by id).
     pub position: i64,
-    /// Created.
     pub created_at: Timestamp,
     /// Last edited.
     pub updated_at: Timestamp,
@@ -136,6 +136,7 @@ pub struct StatusComponent {
 
 /// A component to create or replace.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct NewStatusComponent {
     /// Stable id.
     pub id: String,
@@ -145,16 +146,14 @@ pub struct NewStatusComponent {
     pub description: String,
     /// Sort order.
     pub position: i64,
-    /// Now.
     pub now: Timestamp,
 }
 
 /// A new incident draft.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct NewIncident {
-    /// Title.
     pub title: String,
-    /// Impact.
     pub impact: Impact,
     /// The text (becomes the first update when published).
     pub body: String,
@@ -164,7 +163,6 @@ pub struct NewIncident {
     pub components: Vec<String>,
     /// `operator:<id>` or `system`.
     pub created_by: String,
-    /// Now.
     pub now: Timestamp,
 }
 
@@ -183,6 +181,7 @@ pub struct IncidentEdit {
 
 /// An update to post (publishing a draft, a progress note, or the resolution).
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct NewIncidentUpdate {
     /// The state the incident moves to.
     pub state: IncidentState,
@@ -190,7 +189,6 @@ pub struct NewIncidentUpdate {
     pub body: String,
     /// `operator:<id>` or `system`.
     pub author: String,
-    /// Now.
     pub at: Timestamp,
     /// Whether this update publishes a draft (only drafts can be published,
     /// and a draft can only be published).
@@ -199,29 +197,23 @@ pub struct NewIncidentUpdate {
 
 /// One posted update.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct IncidentUpdate {
-    /// Id.
     pub id: i64,
     /// State the incident moved to.
     pub state: IncidentState,
-    /// Text.
     pub body: String,
-    /// When.
     pub at: Timestamp,
-    /// Who.
     pub author: String,
 }
 
 /// An incident with its updates (oldest first) and components.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct Incident {
-    /// Id.
     pub id: i64,
-    /// Title.
     pub title: String,
-    /// State.
     pub state: IncidentState,
-    /// Impact.
     pub impact: Impact,
     /// Draft text (the first update once published).
     pub body: String,
@@ -231,7 +223,6 @@ pub struct Incident {
     pub postmortem: Option<String>,
     /// Affected components' ids.
     pub components: Vec<String>,
-    /// Created.
     pub created_at: Timestamp,
     /// By whom.
     pub created_by: String,
@@ -239,7 +230,6 @@ pub struct Incident {
     pub updated_at: Timestamp,
     /// Made public.
     pub published_at: Option<Timestamp>,
-    /// Resolved.
     pub resolved_at: Option<Timestamp>,
     /// Updates, oldest first.
     pub updates: Vec<IncidentUpdate>,
@@ -267,23 +257,20 @@ pub struct PostedUpdate {
 
 /// A status-page subscriber.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct StatusSubscriber {
-    /// Id.
     pub id: String,
     /// Address as given.
     pub email: String,
-    /// State.
     pub state: SubscriberState,
-    /// Asked.
     pub created_at: Timestamp,
-    /// Confirmed.
     pub confirmed_at: Option<Timestamp>,
-    /// Left.
     pub unsubscribed_at: Option<Timestamp>,
 }
 
 /// A subscription request.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct NewSubscription {
     /// Id for a new subscriber (an existing one keeps its id).
     pub id: String,
@@ -297,17 +284,16 @@ pub struct NewSubscription {
     pub confirm_expires_at: Timestamp,
     /// Digest of the unsubscribe token derived from `id` (kept by an existing subscriber).
     pub unsubscribe_hash: TokenHash,
-    /// Now.
     pub now: Timestamp,
 }
 
 /// Subscribers per state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct SubscriberCounts {
     /// Waiting for confirmation.
     pub pending: i64,
     /// Getting updates.
     pub confirmed: i64,
-    /// Left.
     pub unsubscribed: i64,
 }
