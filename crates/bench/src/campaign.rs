@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
+use gatehouse_domain::campaign::CampaignCommand;
 use gatehouse_domain::{RecoveryCode, RecoveryId};
 use gatehouse_server::app::campaigns::CampaignSpec;
 use gatehouse_server::mail::{NoticeFacts, RecoveryFacts};
@@ -77,7 +78,7 @@ async fn started(
         .await?;
     app.preview_campaign(c.id, by.clone()).await?;
     Ok(app
-        .command_campaign(c.id, "start", None, by.clone())
+        .command_campaign(c.id, CampaignCommand::Start, None, by.clone())
         .await?)
 }
 

@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use gatehouse_domain::CampaignId;
 use gatehouse_domain::audit::Actor;
+use gatehouse_domain::campaign::CampaignCommand as Do;
 use gatehouse_server::Config;
 use gatehouse_server::app::campaigns::CampaignSpec;
 
@@ -260,7 +261,7 @@ async fn run_with(
         }
         CampaignCommand::Start { id: c, who } => {
             let by = actor(app, &who).await?;
-            let c = app.command_campaign(id(&c)?, "start", None, by).await?;
+            let c = app.command_campaign(id(&c)?, Do::Start, None, by).await?;
             println!(
                 "campaign {} {} (a running `gatehouse serve` applies it)",
                 c.id, c.state
@@ -268,17 +269,17 @@ async fn run_with(
         }
         CampaignCommand::Pause { id: c, reason, who } => {
             let by = actor(app, &who).await?;
-            let c = app.command_campaign(id(&c)?, "pause", reason, by).await?;
+            let c = app.command_campaign(id(&c)?, Do::Pause, reason, by).await?;
             println!("campaign {} {}", c.id, c.state);
         }
         CampaignCommand::Resume { id: c, who } => {
             let by = actor(app, &who).await?;
-            let c = app.command_campaign(id(&c)?, "resume", None, by).await?;
+            let c = app.command_campaign(id(&c)?, Do::Resume, None, by).await?;
             println!("campaign {} {}", c.id, c.state);
         }
         CampaignCommand::Abort { id: c, reason, who } => {
             let by = actor(app, &who).await?;
-            let c = app.command_campaign(id(&c)?, "abort", reason, by).await?;
+            let c = app.command_campaign(id(&c)?, Do::Abort, reason, by).await?;
             println!("campaign {} {}", c.id, c.state);
         }
         CampaignCommand::Undo {

@@ -100,6 +100,59 @@ impl FromStr for CampaignState {
 /// operator, or Gatehouse itself; an account never acts on a campaign).
 pub use crate::audit::Actor;
 
+/// What an operator (or the worker) asks of a campaign once it is approved, as
+/// the CLI, the API and the console name it. Parsed once, at the edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignCommand {
+    /// Begin applying (stage 0).
+    Start,
+    /// Stop applying until resumed.
+    Pause,
+    /// Go on after a pause.
+    Resume,
+    /// Stop for good.
+    Abort,
+}
+
+impl CampaignCommand {
+    /// The name the CLI and the API use (stored in the audit detail).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Abort => "abort",
+        }
+    }
+
+    /// The state machine's command.
+    pub fn command(self) -> Command {
+        match self {
+            Self::Start => Command::Start,
+            Self::Pause => Command::Pause,
+            Self::Resume => Command::Resume,
+            Self::Abort => Command::Abort,
+        }
+    }
+}
+
+impl FromStr for CampaignCommand {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "start" => Ok(Self::Start),
+            "pause" => Ok(Self::Pause),
+            "resume" => Ok(Self::Resume),
+            "abort" => Ok(Self::Abort),
+            other => Err(format!(
+                "unknown command {other:?}: start, pause, resume or abort"
+            )),
+        }
+    }
+}
+
 /// What is asked of a campaign.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -504,6 +557,18 @@ mod tests {
     use proptest::prelude::*;
 
     const SNAP: [u8; 32] = [7; 32];
+
+    #[test]
+    fn commands_parse_from_their_names_only() {
+        use CampaignCommand as C;
+        for c in [C::Start, C::Pause, C::Resume, C::Abort] {
+            assert_eq!(c.as_str().parse::<C>(), Ok(c));
+        }
+        let err = "approve".parse::<C>().unwrap_err();
+        assert!(err.contains("start, pause, resume or abort"), "{err}");
+        assert!("Start".parse::<C>().is_err());
+        assert_eq!(C::Abort.command(), Command::Abort);
+    }
 
     #[test]
     fn recovery_gate_judges_only_a_large_enough_sample() {

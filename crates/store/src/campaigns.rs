@@ -120,7 +120,7 @@ pub trait CampaignStore {
         &self,
         open: bool,
         reason: &str,
-        by: &str,
+        by: &Actor,
         now: Timestamp,
         alerts: TripAlerts<'_>,
         audit: NewAuditEntry,

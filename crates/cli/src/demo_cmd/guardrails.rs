@@ -78,7 +78,7 @@ impl Demo {
         self.app
             .command_campaign(
                 c.id,
-                "abort",
+                gatehouse_domain::campaign::CampaignCommand::Abort,
                 Some("not approved by a second operator".into()),
                 alice,
             )

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use gatehouse_domain::CampaignId;
-use gatehouse_domain::campaign::CampaignState;
+use gatehouse_domain::campaign::{CampaignCommand, CampaignState};
 use gatehouse_store::CampaignRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -182,7 +182,7 @@ async fn command(
             .reason
     };
     Ok(axum::Json(
-        app.command_campaign(id, &command, reason, op.actor())
+        app.command_campaign(id, parse_command(&command)?, reason, op.actor())
             .await?,
     ))
 }
@@ -274,4 +274,12 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(command))
         .routes(routes!(breaker))
         .routes(routes!(breaker_command))
+}
+
+/// A campaign command named in a path or a form, parsed once here.
+pub(crate) fn parse_command(command: &str) -> Result<CampaignCommand, AppError> {
+    command.parse().map_err(|message| AppError::Invalid {
+        field: "command",
+        message,
+    })
 }

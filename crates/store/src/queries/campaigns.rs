@@ -543,7 +543,7 @@ impl CampaignStore for EngineStore {
         &self,
         open: bool,
         reason: &str,
-        by: &str,
+        by: &Actor,
         now: Timestamp,
         alerts: TripAlerts<'_>,
         audit: NewAuditEntry,
@@ -561,7 +561,7 @@ impl CampaignStore for EngineStore {
         .bind(if open { "open" } else { "closed" })
         .bind(reason)
         .bind(now.as_millis())
-        .bind(by)
+        .bind(by.text())
         .bind(open)
         .fetch_one(&mut *tx)
         .await?
@@ -607,7 +607,7 @@ impl CampaignStore for EngineStore {
                 trip,
                 at: now,
                 reason: reason.to_owned(),
-                by: by.to_owned(),
+                by: by.text(),
                 paused_campaigns: paused,
                 resets_last_hour,
                 resets_last_day,

@@ -391,7 +391,7 @@ both_engines!(the_budget_and_the_breaker_stop_resets, |s: Arc<
         s.set_breaker(
             true,
             "volume anomaly",
-            "system",
+            &Actor::System,
             later,
             &alert,
             audit(AuditAction::BreakerChanged)
@@ -403,7 +403,7 @@ both_engines!(the_budget_and_the_breaker_stop_resets, |s: Arc<
         !s.set_breaker(
             true,
             "again",
-            "system",
+            &Actor::System,
             later,
             &alert,
             audit(AuditAction::BreakerChanged)
@@ -464,7 +464,7 @@ both_engines!(the_budget_and_the_breaker_stop_resets, |s: Arc<
         s.set_breaker(
             false,
             "reviewed; the rule is fixed",
-            "operator:bob",
+            &Actor::Operator("bob".into()),
             later,
             &|_: &gatehouse_store::BreakerTrip| Vec::new(),
             audit(AuditAction::BreakerChanged)

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use gatehouse_domain::audit::{Actor as AuditActor, AuditAction, NewAuditEntry};
-use gatehouse_domain::campaign::{CampaignState, Command};
+use gatehouse_domain::campaign::{CampaignCommand, CampaignState, Command};
 use gatehouse_domain::guardrail::{NextStep, StepFacts, next_step};
 use gatehouse_domain::{AccountId, CampaignId, Email, RecoveryCode, RecoveryId};
 use gatehouse_store::{
@@ -105,8 +105,13 @@ impl App {
                     if c.automatic {
                         self.trip_breaker(&why, AuditActor::System).await?;
                     } else {
-                        self.command_campaign(id, "pause", Some(why), AuditActor::System)
-                            .await?;
+                        self.command_campaign(
+                            id,
+                            CampaignCommand::Pause,
+                            Some(why),
+                            AuditActor::System,
+                        )
+                        .await?;
                     }
                     break;
                 }
@@ -141,8 +146,13 @@ impl App {
         if c.automatic {
             self.trip_breaker(&reason, AuditActor::System).await?;
         } else {
-            self.command_campaign(c.id, "pause", Some(reason), AuditActor::System)
-                .await?;
+            self.command_campaign(
+                c.id,
+                CampaignCommand::Pause,
+                Some(reason),
+                AuditActor::System,
+            )
+            .await?;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! for a person (and tripping the breaker) when past the approval thresholds.
 
 use gatehouse_domain::audit::Actor as AuditActor;
-use gatehouse_domain::campaign::StagePlan;
+use gatehouse_domain::campaign::{CampaignCommand, StagePlan};
 use gatehouse_store::{CampaignRecord, CampaignSource, NewTarget};
 
 use crate::app::{App, AppError};
@@ -67,7 +67,7 @@ impl App {
                 continue;
             }
             let started = match self
-                .command_campaign(c.id, "start", None, AuditActor::System)
+                .command_campaign(c.id, CampaignCommand::Start, None, AuditActor::System)
                 .await
             {
                 Ok(c) => c,

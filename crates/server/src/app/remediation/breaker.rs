@@ -104,7 +104,6 @@ impl App {
         by: AuditActor,
     ) -> Result<bool, AppError> {
         let command = if open { "trip" } else { "reset" };
-        let by_text = by.text();
         // The operators' alerts are built from what the trip's transaction read
         // (its number, figures, the enabled operators) and written in it.
         let alerts = |trip: &BreakerTrip| self.breaker_alerts(trip);
@@ -114,7 +113,7 @@ impl App {
                 let audit = NewAuditEntry::new(now, by.clone(), AuditAction::BreakerChanged)
                     .detail(serde_json::json!({ "command": command }));
                 self.store
-                    .set_breaker(open, reason, &by_text, now, &alerts, audit)
+                    .set_breaker(open, reason, &by, now, &alerts, audit)
             })
             .await?;
         if changed && open {

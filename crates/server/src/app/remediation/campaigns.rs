@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use gatehouse_domain::CampaignId;
 use gatehouse_domain::audit::{Actor as AuditActor, AuditAction, NewAuditEntry};
-use gatehouse_domain::campaign::{Campaign, Command, StagePlan};
+use gatehouse_domain::campaign::{Campaign, CampaignCommand, Command, StagePlan};
 use gatehouse_store::{
     BreakerRecord, CampaignRecord, CampaignSource, CampaignUpdate, NewCampaign, NewTarget,
 };
@@ -441,26 +441,15 @@ impl App {
         Ok(self.store.update_campaign(id, c.state, &u, audit).await?)
     }
 
-    /// Start, pause, resume or abort (`command` as named in the CLI and API).
+    /// Start, pause, resume or abort.
     pub async fn command_campaign(
         &self,
         id: CampaignId,
-        command: &str,
+        command: CampaignCommand,
         reason: Option<String>,
         by: AuditActor,
     ) -> Result<CampaignRecord, AppError> {
-        let cmd = match command {
-            "start" => Command::Start,
-            "pause" => Command::Pause,
-            "resume" => Command::Resume,
-            "abort" => Command::Abort,
-            other => {
-                return Err(AppError::Invalid {
-                    field: "command",
-                    message: format!("unknown command {other:?}: start, pause, resume or abort"),
-                });
-            }
-        };
+        let cmd = command.command();
         let c = self.campaign(id).await?;
         if matches!(cmd, Command::Start | Command::Resume) && self.store.breaker().await?.open {
             return Err(AppError::CampaignRefused(
@@ -487,7 +476,7 @@ impl App {
         }
         let audit = NewAuditEntry::new(now, by, AuditAction::CampaignTransition)
             .target(id)
-            .detail(serde_json::json!({ "command": command, "reason": reason }));
+            .detail(serde_json::json!({ "command": command.as_str(), "reason": reason }));
         let stored = self.store.update_campaign(id, c.state, &u, audit).await?;
         self.campaigns_wakeup.notify_one();
         Ok(stored)

@@ -321,7 +321,8 @@ async fn command(
 ) -> PageResult {
     let reason = a.form.reason.filter(|r| !r.trim().is_empty());
 
-    app.command_campaign(id, &a.form.command, reason, a.who.operator.actor())
+    let command = crate::http::campaigns_api::parse_command(&a.form.command)?;
+    app.command_campaign(id, command, reason, a.who.operator.actor())
         .await?;
     // Only known commands get here (the app refuses others), so the key is fixed text.
     let key = match a.form.command.as_str() {
