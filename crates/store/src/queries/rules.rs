@@ -10,7 +10,7 @@ use sqlx::Row as _;
 
 use super::{DbRow, EngineStore};
 use crate::sql::parse;
-use crate::{NewRuleVersion, Result, RuleRecord, RuleStore};
+use crate::{NewRuleVersion, Result, RuleRecord, RuleStore, StoreError};
 
 const RULE_COLUMNS: &str = "id, version, detector, mode, definition, updated_at, updated_by";
 
@@ -86,6 +86,31 @@ impl RuleStore for EngineStore {
     }
 
     async fn put_rule(
+        &self,
+        rule: &NewRuleVersion,
+        audit: NewAuditEntry,
+    ) -> Result<(RuleRecord, bool)> {
+        // Two writers of the same new rule (two replicas installing the shipped
+        // rules at once) both see no row, and the second's version insert
+        // collides. On PostgreSQL a row that does not exist yet cannot be locked,
+        // so the loser tries again: it then sees the winner's row, and an
+        // identical definition changes nothing.
+        let mut attempts = 0;
+        loop {
+            match self.put_rule_once(rule, audit.clone()).await {
+                Err(StoreError::Database(sqlx::Error::Database(e)))
+                    if e.is_unique_violation() && attempts < 3 =>
+                {
+                    attempts += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl EngineStore {
+    async fn put_rule_once(
         &self,
         rule: &NewRuleVersion,
         mut audit: NewAuditEntry,

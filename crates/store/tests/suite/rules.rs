@@ -39,3 +39,29 @@ both_engines!(
         assert_eq!(store.rules().await.unwrap().len(), 1);
     }
 );
+
+both_engines!(two_writers_of_a_new_rule_both_succeed, |store: Arc<
+    dyn Store,
+>| async move {
+    use gatehouse_domain::finding::RuleMode;
+    // Two replicas installing the shipped rules on a fresh database at the
+    // same moment: both writes succeed, one version is written, once.
+    for i in 0..30 {
+        let rule = NewRuleVersion {
+            id: format!("race-{i}"),
+            detector: "credential_stuffing".into(),
+            mode: RuleMode::Shadow,
+            definition: serde_json::json!({ "id": format!("race-{i}") }),
+            now: T0,
+            by: "system".into(),
+        };
+        let (a, b) = tokio::join!(
+            store.put_rule(&rule, audit(AuditAction::RuleChanged)),
+            store.put_rule(&rule, audit(AuditAction::RuleChanged)),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!((a.0.version, b.0.version), (1, 1), "race {i}");
+        assert!(a.1 ^ b.1, "exactly one writer changed it (race {i})");
+        assert!(store.rule_version(&rule.id, 2).await.unwrap().is_none());
+    }
+});
