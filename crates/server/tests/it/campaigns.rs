@@ -1178,3 +1178,24 @@ both_engines!(
         ));
     }
 );
+
+both_engines!(
+    findings_wait_as_findings_while_the_breaker_is_open,
+    |t: TestApp| async move {
+        let ops = enforced_stuffing_takeover(&t, None).await;
+        // The kill switch first: the pass creates nothing, the findings wait.
+        ok(post(&t, &ops, "/breaker/trip", json!({"reason": "drill"})).await).await;
+        for _ in 0..3 {
+            assert!(t.app.automatic_campaigns().await.unwrap().is_empty());
+        }
+        assert!(t.app.list_campaigns(None, 100).await.unwrap().is_empty());
+        // Closed: one campaign takes every waiting finding.
+        ok(post(&t, &ops, "/breaker/reset", json!({"reason": "reviewed"})).await).await;
+        let made = t.app.automatic_campaigns().await.unwrap();
+        assert_eq!(made.len(), 1);
+        assert_eq!(made[0].target_count, 3);
+        assert_eq!(t.app.list_campaigns(None, 100).await.unwrap().len(), 1);
+        // Nothing new to act on: the next pass creates nothing.
+        assert!(t.app.automatic_campaigns().await.unwrap().is_empty());
+    }
+);

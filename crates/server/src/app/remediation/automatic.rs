@@ -14,11 +14,32 @@ impl App {
     /// approved by policy and started; one past the approval thresholds is a
     /// volume anomaly: it waits, previewed, for a person, and the breaker trips.
     /// Returns the campaigns created.
+    ///
+    /// While the breaker is open, findings wait as findings: no campaign is
+    /// created (each would only wait for an operator, and undo could not clear
+    /// them). And a rule has at most one automatic campaign waiting for a person
+    /// (drafted, previewed or approved, not yet running): new findings wait for
+    /// that one to be decided.
     pub async fn automatic_campaigns(&self) -> Result<Vec<CampaignRecord>, AppError> {
+        use gatehouse_domain::campaign::CampaignState as S;
         use gatehouse_domain::finding::{RuleAction, RuleMode};
         let mut created = Vec::new();
+        if self.store.breaker().await?.open {
+            return Ok(created);
+        }
+        let mut waiting = std::collections::BTreeSet::new();
+        for state in [S::Draft, S::Previewed, S::Approved] {
+            for c in self.store.campaigns(Some(state), 1_000).await? {
+                if let (true, Some(rule)) = (c.automatic, c.rule_id) {
+                    waiting.insert(rule);
+                }
+            }
+        }
         for rule in self.rules().await? {
             if rule.spec.mode != RuleMode::Enforce || rule.spec.action != RuleAction::ForceReset {
+                continue;
+            }
+            if waiting.contains(&rule.spec.id) {
                 continue;
             }
             let found = self
