@@ -587,6 +587,19 @@ impl Demo {
             .iter()
             .filter(|n| n.kind.as_str() == "forced_reset" && n.state == NoticeState::Pending)
             .count() as u64;
+        // Held by the breaker (the reset that used up the budget trips it in its
+        // own transaction, so its notice never leaves), then withdrawn by the
+        // undo: that person gets neither the reset mail nor a correction.
+        r.forced_reset_withdrawn = notices
+            .iter()
+            .filter(|n| {
+                n.kind.as_str() == "forced_reset"
+                    && n.state == NoticeState::Expired
+                    && n.last_error
+                        .as_deref()
+                        .is_some_and(|e| e.starts_with("withdrawn"))
+            })
+            .count() as u64;
         Ok(r)
     }
 

@@ -123,6 +123,8 @@ pub struct MailReport {
     pub forced_reset_takeovers: u64,
     pub forced_reset_wrong: u64,
     pub forced_reset_held: u64,
+    /// Held by the breaker, then withdrawn by the undo: never sent.
+    pub forced_reset_withdrawn: u64,
     pub corrections: u64,
     /// Operators e-mailed about the breaker's trip.
     pub operators_alerted: u64,
@@ -252,7 +254,7 @@ impl Report {
         let _ = writeln!(
             s,
             "\nMail in the maildir: {} ({}).\n  \
-             forced-reset notices sent: {} to the taken-over accounts, {} to wrongly reset accounts ({} held by the breaker, unsent)\n  \
+             forced-reset notices sent: {} to the taken-over accounts, {} to wrongly reset accounts ({} held by the breaker, unsent; {} held, then withdrawn by the undo)\n  \
              corrections sent: {}\n  \
              operators e-mailed about the trip: {}",
             m.in_maildir,
@@ -264,6 +266,7 @@ impl Report {
             m.forced_reset_takeovers,
             m.forced_reset_wrong,
             m.forced_reset_held,
+            m.forced_reset_withdrawn,
             m.corrections,
             m.operators_alerted
         );

@@ -402,6 +402,10 @@ impl CampaignUpdate {
 #[derive(Debug)]
 #[allow(missing_docs)] // fields named for their columns; documented where the name is not enough
 pub struct ApplyStep<'a> {
+    /// For an automatic campaign: the breaker trip this reset makes if it uses
+    /// up the budget, in the same transaction (so no other reset, on any
+    /// replica, runs between the budget's last unit and the trip).
+    pub trip_on_exhaustion: Option<ExhaustionTrip<'a>>,
     /// The campaign.
     pub campaign: CampaignId,
     /// The target.
@@ -417,6 +421,25 @@ pub struct ApplyStep<'a> {
     pub audit: NewAuditEntry,
 }
 
+/// The breaker trip an automatic campaign's reset makes when it draws the
+/// budget's last unit.
+pub struct ExhaustionTrip<'a> {
+    /// The breaker's reason, from the budget used after this reset.
+    pub reason: &'a (dyn Fn(BudgetUse) -> String + Send + Sync),
+    /// The operators' alerts for the trip.
+    pub alerts: TripAlerts<'a>,
+    /// The trip's audit entry (`breaker.changed`).
+    pub audit: NewAuditEntry,
+}
+
+impl std::fmt::Debug for ExhaustionTrip<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExhaustionTrip")
+            .field("audit", &self.audit)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What an apply step did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ApplyOutcome {
@@ -424,6 +447,9 @@ pub enum ApplyOutcome {
     Applied {
         /// Reference of the forced-reset notice.
         reference: String,
+        /// The breaker's reason, when this reset used up the budget and tripped
+        /// it in the same transaction.
+        tripped: Option<String>,
     },
     /// Applied (or skipped) before: nothing done (idempotent per campaign and account).
     AlreadyDone,

@@ -554,6 +554,27 @@ impl CampaignStore for EngineStore {
             tx.commit().await?;
             return Ok(false);
         }
+        Self::change_breaker_in(&mut tx, open, reason, by, now, alerts, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+impl EngineStore {
+    /// Opens or closes the breaker inside `tx`, whose breaker row is locked and
+    /// in the other state: pauses running automatic campaigns and writes the
+    /// operators' alerts on a trip, and the audit entry. Shared by the breaker
+    /// commands and by the reset that uses up the budget.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn change_breaker_in(
+        tx: &mut Conn,
+        open: bool,
+        reason: &str,
+        by: &Actor,
+        now: Timestamp,
+        alerts: TripAlerts<'_>,
+        audit: NewAuditEntry,
+    ) -> Result<()> {
         let trip: i64 = sqlx::query(
             "UPDATE breaker SET state = $1, reason = $2, changed_at = $3, changed_by = $4, \
              trips = trips + CASE WHEN $5 THEN 1 ELSE 0 END WHERE id = 1 RETURNING trips",
@@ -613,7 +634,7 @@ impl CampaignStore for EngineStore {
                 resets_last_day,
                 operators,
             });
-            alerted = Self::insert_notices_in(&mut tx, &notices).await?;
+            alerted = Self::insert_notices_in(tx, &notices).await?;
         }
         let mut audit = audit;
         crate::sql::merge_detail(
@@ -626,8 +647,7 @@ impl CampaignStore for EngineStore {
                 "operators_alerted": alerted,
             }),
         );
-        Self::append_audit_in(&mut tx, &audit).await?;
-        tx.commit().await?;
-        Ok(true)
+        Self::append_audit_in(tx, &audit).await?;
+        Ok(())
     }
 }

@@ -5,6 +5,7 @@
 //! The SQL both engines run (see `queries/mod.rs`). `CampaignStore` in
 //! `campaigns.rs` calls these; they are here to keep that file readable.
 
+use gatehouse_domain::audit::Actor;
 use gatehouse_domain::campaign::CampaignState;
 use sqlx::Row as _;
 
@@ -117,9 +118,34 @@ impl EngineStore {
             .bind(&campaign)
             .execute(&mut *tx)
             .await?;
+        // This reset drew the budget's last unit: an automatic campaign trips the
+        // breaker now, in this transaction, not on the next attempt (which, with
+        // sparse traffic, might come much later or never).
+        let after = BudgetUse {
+            hour: hour + 1,
+            day: day + 1,
+        };
+        let mut tripped = None;
+        if let Some(trip) = &step.trip_on_exhaustion
+            && step.budget.exhausted_after(after)
+        {
+            let reason = (trip.reason)(after);
+            Self::change_breaker_in(
+                &mut tx,
+                true,
+                &reason,
+                &Actor::System,
+                step.now,
+                trip.alerts,
+                trip.audit.clone(),
+            )
+            .await?;
+            tripped = Some(reason);
+        }
         tx.commit().await?;
         Ok(ApplyOutcome::Applied {
             reference: step.notice.reference.clone(),
+            tripped,
         })
     }
 

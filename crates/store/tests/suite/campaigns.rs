@@ -89,6 +89,7 @@ fn apply_step<'a>(
     n: &'a NewNotice,
 ) -> ApplyStep<'a> {
     ApplyStep {
+        trip_on_exhaustion: None,
         campaign: c.id,
         account,
         now: at,
@@ -151,7 +152,8 @@ both_engines!(a_forced_reset_suspends_and_undo_restores, |s: Arc<
         assert_eq!(
             out,
             ApplyOutcome::Applied {
-                reference: n.reference.clone()
+                reference: n.reference.clone(),
+                tripped: None,
             }
         );
         // Applying again does nothing: idempotent per (campaign, account).
@@ -621,3 +623,80 @@ async fn a_corrupt_campaign_row_is_an_error_not_a_default() {
     }
     assert_eq!(db.store.campaign(c.id).await.unwrap().unwrap(), read);
 }
+
+both_engines!(
+    the_reset_that_uses_up_the_budget_trips_the_breaker,
+    |s: Arc<dyn Store>| async move {
+        use gatehouse_domain::campaign::CampaignState as S;
+        let people = accounts_with_sessions(&s, 4).await;
+        let ids: Vec<AccountId> = people.iter().map(|p| p.0).collect();
+        let auto = running(&s, true, &ids).await;
+        let tight = BudgetLimits {
+            per_hour: 2,
+            per_day: 10,
+            may_exceed: false,
+        };
+        let alert = |trip: &gatehouse_store::BreakerTrip| {
+            vec![notice(
+                "oncall@example.com",
+                NoticeKind::BreakerTripped,
+                &format!("breaker-tripped/{}/oncall", trip.trip),
+                T0,
+            )]
+        };
+        let reason = |used: BudgetUse| format!("budget used up: {} this hour", used.hour);
+        let mut outcomes = Vec::new();
+        for (i, a) in ids[..3].iter().enumerate() {
+            let rec = recovery_for(*a, T0);
+            let n = notice(
+                &format!("c{i}@example.com"),
+                NoticeKind::ForcedReset,
+                &format!("r/{a}"),
+                T0,
+            );
+            let mut step = apply_step(&auto, *a, T0, tight, &rec, &n);
+            step.trip_on_exhaustion = Some(ExhaustionTrip {
+                reason: &reason,
+                alerts: &alert,
+                audit: audit(AuditAction::BreakerChanged),
+            });
+            outcomes.push(s.apply_campaign_target(&step).await.unwrap());
+        }
+        // The first reset leaves room; the second draws the last unit and trips
+        // the breaker in its own transaction; the third finds it open.
+        assert!(
+            matches!(&outcomes[0], ApplyOutcome::Applied { tripped: None, .. }),
+            "{outcomes:?}"
+        );
+        match &outcomes[1] {
+            ApplyOutcome::Applied {
+                tripped: Some(why), ..
+            } => assert_eq!(why, "budget used up: 2 this hour"),
+            other => panic!("the exhausting reset did not trip: {other:?}"),
+        }
+        assert_eq!(outcomes[2], ApplyOutcome::BreakerOpen);
+        let b = s.breaker().await.unwrap();
+        assert!(b.open);
+        assert_eq!(b.reason.as_deref(), Some("budget used up: 2 this hour"));
+        // The trip paused the automatic campaign and wrote the operators' alert.
+        assert_eq!(s.campaign(auto.id).await.unwrap().unwrap().state, S::Paused);
+        let alerts = s
+            .notices(&NoticeFilter {
+                state: None,
+                account: None,
+                limit: 100,
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.kind == NoticeKind::BreakerTripped)
+            .count();
+        assert_eq!(alerts, 1);
+        assert_eq!(
+            s.resets_since(T0.minus(Duration::from_secs(60)))
+                .await
+                .unwrap(),
+            2
+        );
+    }
+);

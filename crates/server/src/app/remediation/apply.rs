@@ -12,7 +12,8 @@ use gatehouse_domain::campaign::{CampaignCommand, CampaignState, Command};
 use gatehouse_domain::guardrail::{NextStep, StepFacts, next_step};
 use gatehouse_domain::{AccountId, CampaignId, Email, RecoveryCode, RecoveryId};
 use gatehouse_store::{
-    ApplyOutcome, ApplyStep, BudgetLimits, CampaignRecord, CampaignUpdate, NewRecovery, TargetState,
+    ApplyOutcome, ApplyStep, BreakerTrip, BudgetLimits, BudgetUse, CampaignRecord, CampaignUpdate,
+    ExhaustionTrip, NewRecovery, TargetState,
 };
 use secrecy::ExposeSecret;
 
@@ -96,12 +97,19 @@ impl App {
             .await?;
         for t in pending {
             match self.apply_one(&c, t.account_id, &t.email, budget).await? {
-                ApplyOutcome::Applied { .. } => report.applied += 1,
+                ApplyOutcome::Applied { tripped, .. } => {
+                    report.applied += 1;
+                    if let Some(why) = tripped {
+                        // The reset that used up the budget tripped the breaker
+                        // in its own transaction; what follows a trip (the
+                        // incident draft) follows it at once.
+                        self.after_trip(&why).await;
+                        break;
+                    }
+                }
                 ApplyOutcome::Skipped | ApplyOutcome::AlreadyDone => report.skipped += 1,
                 ApplyOutcome::BudgetExhausted { hour, day } => {
-                    let why = format!(
-                        "reset budget used up ({hour} in the last hour of {per_hour}, {day} in the last day of {per_day})"
-                    );
+                    let why = budget_used_up(BudgetUse { hour, day }, budget);
                     if c.automatic {
                         self.trip_breaker(&why, AuditActor::System).await?;
                     } else {
@@ -286,7 +294,19 @@ impl App {
                         "approved_by": c.approved_by.as_ref().map(AuditActor::text),
                         "reference": notice.reference,
                     }));
+                let alerts = |trip: &BreakerTrip| self.breaker_alerts(trip);
+                let reason = |used: BudgetUse| budget_used_up(used, budget);
                 let step = ApplyStep {
+                    trip_on_exhaustion: c.automatic.then(|| ExhaustionTrip {
+                        reason: &reason,
+                        alerts: &alerts,
+                        audit: NewAuditEntry::new(
+                            now,
+                            AuditActor::System,
+                            AuditAction::BreakerChanged,
+                        )
+                        .detail(serde_json::json!({ "command": "trip" })),
+                    }),
                     campaign: c.id,
                     account,
                     now,
@@ -324,4 +344,12 @@ impl App {
         }
         Ok(total)
     }
+}
+
+/// The breaker's (or the pause's) reason when the budget is used up.
+fn budget_used_up(used: BudgetUse, budget: BudgetLimits) -> String {
+    format!(
+        "reset budget used up ({} in the last hour of {}, {} in the last day of {})",
+        used.hour, budget.per_hour, used.day, budget.per_day
+    )
 }

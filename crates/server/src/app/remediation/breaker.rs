@@ -19,18 +19,24 @@ impl App {
     pub async fn trip_breaker(&self, reason: &str, by: AuditActor) -> Result<bool, AppError> {
         let changed = self.set_breaker(true, reason, by).await?;
         if changed {
-            metrics::counter!("gatehouse_breaker_trips_total").increment(1);
-            tracing::error!(
-                reason,
-                "circuit breaker tripped: automation and forced-reset notices paused"
-            );
-            // The statement people will need, drafted now with the figures; only an
-            // operator publishes it. Best effort: the breaker is what matters.
-            if let Err(e) = self.draft_breaker_incident(reason).await {
-                tracing::error!(error = %e, "could not draft the incident for the breaker trip");
-            }
+            self.after_trip(reason).await;
         }
         Ok(changed)
+    }
+
+    /// What follows a trip that committed (by a command, or by the reset that
+    /// used up the budget): the metric, the log line, the incident draft.
+    pub(crate) async fn after_trip(&self, reason: &str) {
+        metrics::counter!("gatehouse_breaker_trips_total").increment(1);
+        tracing::error!(
+            reason,
+            "circuit breaker tripped: automation and forced-reset notices paused"
+        );
+        // The statement people will need, drafted now with the figures; only an
+        // operator publishes it. Best effort: the breaker is what matters.
+        if let Err(e) = self.draft_breaker_incident(reason).await {
+            tracing::error!(error = %e, "could not draft the incident for the breaker trip");
+        }
     }
 
     /// An incident draft for a breaker trip, with live figures for operators:
