@@ -449,6 +449,26 @@ impl Takeover {
         // The strongest grain, its z, and its figures.
         let mut best: Option<(Grain, f32, f32, f32, f32, f32)> = None;
         let mut need = f32::INFINITY;
+        // Did the success's own address or network try unknown accounts too?
+        let local_unknown = self.grains[..2]
+            .iter()
+            .zip(&p.keys)
+            .filter_map(|(t, &k)| t.peek(k))
+            .map(|d| d.day[1])
+            .fold(0.0f32, f32::max);
+        // Or does its user agent show the combo list's excess too (a residential
+        // proxy's fresh address has no past, but the attacker's rotated user agents
+        // do)? Only at twice the wide z and a local grain's unknown share twice
+        // over: a popular browser the attacker
+        // spoofs is diluted by its real users and must not implicate them.
+        let ua_hot = self.grains[3].peek(p.keys[3]).is_some_and(|d| {
+            let (z, excess, ..) = d.excess(prior, c.min_history);
+            p.keys[3] != 0
+                && z >= 2.0 * c.wide_z
+                && excess >= c.min_excess
+                && d.unknown_share() >= 2.0 * c.local_unknown_share
+        });
+        let corroborated = local_unknown >= c.wide_corroboration || ua_hot;
         for (g, (t, &k)) in GRAINS.iter().zip(self.grains.iter().zip(&p.keys)) {
             let Some(d) = (k != 0).then(|| t.peek(k)).flatten() else {
                 continue;
@@ -464,8 +484,10 @@ impl Takeover {
             // that itself looks like a combo list may then speak.
             // A user agent is only reported: attackers spoof popular ones, so a
             // popular browser in a combo list would implicate its innocent users.
-            let history_ok =
-                local || (*g == Grain::Asn && p.novelty.known_successes >= c.wide_history);
+            let history_ok = local
+                || (*g == Grain::Asn
+                    && p.novelty.known_successes >= c.wide_history
+                    && corroborated);
             if z >= zmin
                 && excess >= c.min_excess
                 && d.unknown_share() >= share_min
