@@ -484,10 +484,16 @@ impl Takeover {
             // that itself looks like a combo list may then speak.
             // A user agent is only reported: attackers spoof popular ones, so a
             // popular browser in a combo list would implicate its innocent users.
-            let history_ok = local
-                || (*g == Grain::Asn
-                    && p.novelty.known_successes >= c.wide_history
-                    && corroborated);
+            // A network the account already signed in from does not speak against
+            // it: the owner's own /24 (home, office, a carrier's pool) is where a
+            // combo list's neighbours show up, not where the attacker comes from.
+            let network_ok =
+                *g != Grain::Network || p.novelty.new_network || p.novelty.known_successes == 0;
+            let history_ok = network_ok
+                && (local
+                    || (*g == Grain::Asn
+                        && p.novelty.known_successes >= c.wide_history
+                        && corroborated));
             if z >= zmin
                 && excess >= c.min_excess
                 && d.unknown_share() >= share_min
