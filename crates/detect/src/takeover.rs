@@ -491,8 +491,10 @@ impl Takeover {
             // A network the account already signed in from does not speak against
             // it: the owner's own /24 (home, office, a carrier's pool) is where a
             // combo list's neighbours show up, not where the attacker comes from.
-            let network_ok =
-                *g != Grain::Network || p.novelty.new_network || p.novelty.known_successes == 0;
+            // Nor, for an account without history, does a network: only its
+            // address can then speak (a first sign-in behind a busy NAT or CGNAT
+            // /24 the attack also used is not the attacker's).
+            let network_ok = *g != Grain::Network || p.novelty.new_network;
             let history_ok = network_ok
                 && (local
                     || (*g == Grain::Asn
