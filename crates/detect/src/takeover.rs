@@ -379,6 +379,21 @@ impl Takeover {
         })
     }
 
+    /// Whether `ev`'s address or network has tried unknown accounts lately at more
+    /// than people's share (decayed count ≥ `wide_corroboration`, share ≥
+    /// `wide_unknown_share`), before `ev`. A spray proxy tries harvested *and*
+    /// made-up names; a carrier's CGNAT address, shared by hundreds, sees its
+    /// users' mistyped e-mail addresses at about 1 %.
+    pub fn source_tried_unknown(&self, ev: &LoginEvent) -> bool {
+        let keys = Self::keys(ev);
+        let c = &self.cfg;
+        self.grains[..2].iter().zip(&keys).any(|(t, &k)| {
+            t.peek(k).is_some_and(|d| {
+                d.day[1] >= c.wide_corroboration && d.unknown_share() >= c.wide_unknown_share
+            })
+        })
+    }
+
     /// The account's novelty for `ev` (before learning it).
     pub fn novelty(&self, ev: &LoginEvent) -> Novelty {
         self.profiles.novelty(ev)
