@@ -192,6 +192,12 @@ pub struct TakeoverConfig {
     /// Successes an account needs in its history before an ASN may speak for it
     /// (a young history makes every second device look new).
     pub wide_history: u16,
+    /// Unknown-account attempts (decayed over about a day) the success's own address
+    /// or /24 · /64 needs before an ASN may speak for it. A botnet's address or
+    /// network also tried names that do not exist; a traveller's hotel or an
+    /// innocent's new network in the same ASN did not — without this, every new
+    /// device on a new network in an attacked ASN was flagged.
+    pub wide_corroboration: f32,
     /// Share of a grain's recent attempts on unknown accounts it needs (an address,
     /// network) to count: a combo list runs at 30–80 %, people at 1–2 %, a busy
     /// NAT whose users mistype now and then stays far below.
@@ -224,7 +230,8 @@ impl Default for TakeoverConfig {
             local_novelty: 0.4,
             wide_z: 8.0,
             wide_novelty: 0.8,
-            wide_history: 3,
+            wide_history: 2,
+            wide_corroboration: 0.9,
             local_unknown_share: 0.15,
             wide_unknown_share: 0.05,
             min_novelty: 0.4,

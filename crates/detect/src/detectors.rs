@@ -134,6 +134,18 @@ impl<T: KeyTracker> Engine<T> {
                 out,
             );
         }
+        // Spraying: also an ASN the account knows, from an address and network that
+        // have not been trying unknown names — at 100,000 accounts a carrier's
+        // CGNAT /24 sees its own users fail with a popular (sprayed) password, and
+        // its users' successes on a new phone were flagged.
+        let spray_owner_like = owner_like
+            || (gate
+                && ev.asn.is_some()
+                && novelty.is_some_and(|n| n.known_successes > 0 && !n.new_asn)
+                && !self
+                    .takeover
+                    .as_ref()
+                    .is_some_and(|t| t.source_tried_unknown(ev)));
         if let (Some(t), Some(pw)) = (&mut self.spraying, ev.password) {
             let source = Source::of(self.cfg.stuffing.grouping, ev.ip, ev.asn);
             t.observe(
@@ -146,7 +158,7 @@ impl<T: KeyTracker> Engine<T> {
                     failure,
                     account: ev.account,
                     source,
-                    owner_like,
+                    owner_like: spray_owner_like,
                 },
                 out,
             );

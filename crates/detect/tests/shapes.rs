@@ -1,12 +1,14 @@
 //! The shipped defaults on every attack shape (`gatehouse_detect::shapes`) at 20,000
-//! accounts, seed 1 (debug builds are slow; the release example runs the held-out
-//! seeds and 100,000 accounts: `cargo run -p gatehouse-detect --release --example
-//! shapes`).
+//! accounts, seed 1 (one tuning seed, ~20 s in the debug profile; the release
+//! example runs the held-out seeds and 100,000 accounts: `cargo run -p
+//! gatehouse-detect --release --example shapes`).
 //!
 //! What is asserted is what the detectors achieve today, as a floor against
 //! regressions — not the goal (precision and recall ≥ 0.95 on every shape),
 //! which the ASN-level shapes (botnet, residential, low-and-slow) and spraying do
-//! not reach yet; the README's table says by how much.
+//! not all reach yet; the README's table says by how much. Seed 1 today: botnet
+//! P 0.93 / R 1.00, residential 1.00 / 0.75, low-and-slow 0.98 / 0.90, spraying
+//! 0.97 / 1.00.
 
 use gatehouse_detect::shapes::{Class, Shape, ShapeSpec, ShapeTrace, evaluate};
 use gatehouse_detect::{DetectConfig, Detectors, SignalKind};
@@ -34,10 +36,10 @@ fn every_shape_meets_its_floor() {
     // (shape, min precision, min recall)
     let floors = [
         (Shape::Concentrated, 0.95, 0.95),
-        (Shape::Botnet, 0.75, 0.85),
-        (Shape::Residential, 0.75, 0.6),
-        (Shape::LowAndSlow, 0.7, 0.75),
-        (Shape::Spraying, 0.7, 0.9),
+        (Shape::Botnet, 0.9, 0.95),
+        (Shape::Residential, 0.95, 0.7),
+        (Shape::LowAndSlow, 0.95, 0.85),
+        (Shape::Spraying, 0.95, 0.95),
     ];
     for (shape, p, r) in floors {
         let (o, _) = run(shape);
@@ -52,7 +54,7 @@ fn every_shape_meets_its_floor() {
             o.precision()
         );
         assert!(o.recall() >= r, "{shape:?} recall {} < {r}", o.recall());
-        for c in [Class::Carrier, Class::PasswordManager] {
+        for c in [Class::Carrier, Class::OfficeNat, Class::PasswordManager] {
             assert_eq!(
                 o.false_positives.get(&c).copied().unwrap_or(0),
                 0,
