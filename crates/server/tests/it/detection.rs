@@ -402,3 +402,38 @@ both_engines!(
         assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
     }
 );
+
+both_engines!(
+    history_older_than_the_window_is_counted_not_fed,
+    |t: TestApp| async move {
+        t.app.install_rules().await.unwrap();
+        let victims = ["old1@example.com", "old2@example.com"];
+        for v in victims {
+            t.sign_up(v, PW).await;
+        }
+        let (_op, key) = t.app.create_operator("ops@example.com").await.unwrap();
+        let key = key.expose().to_string();
+        let mut monitor = Monitor::start(t.app.clone()).await.unwrap();
+        // A stuffing run imported two days late: older than every rule's window.
+        let late: Vec<Value> = stuffing(&t, &victims)
+            .into_iter()
+            .map(|mut e| {
+                let at = gatehouse_domain::Timestamp::parse_rfc3339(e["time"].as_str().unwrap())
+                    .unwrap()
+                    .minus(Duration::from_secs(2 * 86_400));
+                e["time"] = json!(at.to_rfc3339());
+                e
+            })
+            .collect();
+        let n = late.len() as u64;
+        post_events(&t, &key, late).await;
+        let pass = monitor.pass().await.unwrap();
+        // Read, said and counted as skipped — not fed, and no finding.
+        assert_eq!((pass.events, pass.findings, pass.skipped_old), (0, 0, n));
+        // Live traffic still goes in.
+        post_events(&t, &key, stuffing(&t, &victims)).await;
+        let pass = monitor.pass().await.unwrap();
+        assert_eq!(pass.skipped_old, 0);
+        assert!(pass.events > 0 && pass.findings > 0, "{pass:?}");
+    }
+);

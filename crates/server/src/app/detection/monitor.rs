@@ -50,6 +50,11 @@ pub struct PassReport {
     pub events: u64,
     /// Findings recorded now.
     pub findings: u64,
+    /// Events read but older than the longest rule window (history imported
+    /// late): not live traffic, so not fed; a backtest over them is how to
+    /// look (said in the log and counted in
+    /// `gatehouse_monitor_events_skipped_total`, never silently).
+    pub skipped_old: u64,
 }
 
 /// The monitor's state.
@@ -191,8 +196,10 @@ impl Monitor {
         let oldest = self.app.clock.now().minus(self.eval.longest_window());
         candidates.clear();
         let mut fed = 0;
+        let mut skipped_old = 0;
         for ev in events {
             if ev.time < oldest {
+                skipped_old += 1;
                 continue;
             }
             fed += 1;
@@ -213,9 +220,20 @@ impl Monitor {
                 .await?;
             recorded += r.ids.len() as u64;
         }
+        if skipped_old > 0 {
+            metrics::counter!("gatehouse_monitor_events_skipped_total").increment(skipped_old);
+            tracing::warn!(
+                skipped = skipped_old,
+                window_secs = self.eval.longest_window().as_secs(),
+                "login events older than the longest rule window were not fed to the live \
+                 rules (history imported late); to raise findings from them, backtest the \
+                 rules over that period (`gatehouse rules backtest RULE --since …`)"
+            );
+        }
         Ok(PassReport {
             events: fed,
             findings: recorded,
+            skipped_old,
         })
     }
 
@@ -321,6 +339,7 @@ impl std::ops::Add for PassReport {
         PassReport {
             events: self.events + o.events,
             findings: self.findings + o.findings,
+            skipped_old: self.skipped_old + o.skipped_old,
         }
     }
 }
