@@ -11,6 +11,7 @@ use clap::Subcommand;
 use gatehouse_domain::CampaignId;
 use gatehouse_domain::audit::Actor;
 use gatehouse_domain::campaign::CampaignCommand as Do;
+use gatehouse_domain::campaign::CampaignState;
 use gatehouse_server::Config;
 use gatehouse_server::app::campaigns::CampaignSpec;
 
@@ -97,8 +98,14 @@ pub enum CampaignCommand {
     /// Restore the accounts the campaign reset (shows what it would do first
     /// unless --yes).
     Undo {
-        /// Campaign id.
-        id: String,
+        /// Campaign id (or --rule).
+        #[arg(required_unless_present = "rule", conflicts_with = "rule")]
+        id: Option<String>,
+        /// Undo every campaign of this rule at once: those that reset accounts
+        /// begin their undo, those that reset nobody are aborted (one audited
+        /// action). Without --yes: say what it would do.
+        #[arg(long)]
+        rule: Option<String>,
         /// Do it (without: only say how many can be restored). A running
         /// `serve` restores the accounts at up to the campaign's rate a minute.
         #[arg(long)]
@@ -284,12 +291,16 @@ async fn run_with(
         }
         CampaignCommand::Undo {
             id: c,
+            rule,
             yes,
             now,
             who,
         } => {
             let by = actor(app, &who).await?;
-            let c = id(&c)?;
+            if let Some(rule) = rule {
+                return undo_rule(app, &rule, yes, now, by).await;
+            }
+            let c = id(c.as_deref().unwrap_or_default())?;
             let r = app.undo_preview(c).await?;
             if !yes {
                 println!(
@@ -370,5 +381,47 @@ pub async fn breaker(config: Config, command: BreakerCommand) -> anyhow::Result<
         v.used_last_hour, v.budget_per_hour, v.used_last_day, v.budget_per_day
     );
     app.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `campaign undo --rule R`: every campaign of the rule at once.
+async fn undo_rule(
+    app: &gatehouse_server::App,
+    rule: &str,
+    yes: bool,
+    now: bool,
+    by: Actor,
+) -> anyhow::Result<ExitCode> {
+    if now {
+        anyhow::bail!(
+            "--now undoes one campaign in place; with --rule, a running `serve` restores the accounts"
+        );
+    }
+    if !yes {
+        let mut undo = 0;
+        let mut abort = 0;
+        for c in app.list_campaigns(None, 100_000).await? {
+            if c.rule_id.as_deref() != Some(rule) {
+                continue;
+            }
+            match c.state {
+                CampaignState::Undoing | CampaignState::Undone => {}
+                _ if c.applied > 0 => undo += 1,
+                CampaignState::Completed | CampaignState::Aborted => {}
+                _ => abort += 1,
+            }
+        }
+        println!(
+            "undo of rule {rule} would undo {undo} campaigns that reset accounts and abort {abort} that reset nobody. Run again with --yes."
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let r = app.undo_rule(rule, by).await?;
+    println!(
+        "rule {rule}: {} campaigns undoing (a running `gatehouse serve` restores their accounts), {} aborted, {} already undone or undoing",
+        r.undoing.len(),
+        r.aborted.len(),
+        r.already.len()
+    );
     Ok(ExitCode::SUCCESS)
 }

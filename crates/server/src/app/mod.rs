@@ -22,6 +22,7 @@ pub mod status;
 pub use detection::{backtest, breach, evaluate, events, findings, leaked, monitor, rules};
 pub use identity::{console, import, recovery};
 use identity::{operators, sessions};
+pub use remediation::undo::RuleUndoReport;
 pub use remediation::{affected, campaigns};
 
 use std::net::IpAddr;

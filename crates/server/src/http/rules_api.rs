@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use crate::app::backtest::{BacktestReport, BacktestRequest};
 use crate::app::findings::FindingView;
 use crate::app::rules::{Rule, RuleChange, RuleSpec};
-use crate::app::{App, AppError};
+use crate::app::{App, AppError, RuleUndoReport};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::http::extract::OperatorAuth;
 
@@ -92,6 +92,24 @@ async fn backtest_rule(
     ApiJson(req): ApiJson<BacktestRequest>,
 ) -> Result<axum::Json<BacktestReport>, ApiError> {
     Ok(axum::Json(app.backtest_rule(&id, req, |_, _| {}).await?))
+}
+
+/// Undoes what a rule did, in one audited action: its campaigns that reset
+/// accounts begin their undo (the campaign worker restores them, paced), its
+/// campaigns that reset nobody are aborted. The rule itself is left as it is.
+#[utoipa::path(post, path = "/admin/rules/{id}/undo", tag = "rules", params(("id" = String, Path)),
+    responses((status = 202, body = RuleUndoReport), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 401, body = ErrorBody)),
+    security(("operator" = [])))]
+async fn undo_rule(
+    State(app): AppState,
+    OperatorAuth(op): OperatorAuth,
+    Path(id): Path<String>,
+) -> Result<(axum::http::StatusCode, axum::Json<RuleUndoReport>), ApiError> {
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        axum::Json(app.undo_rule(&id, op.actor()).await?),
+    ))
 }
 
 /// Which findings to list (all optional; newest first).
@@ -171,5 +189,6 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(list_rules))
         .routes(routes!(get_rule, put_rule))
         .routes(routes!(backtest_rule))
+        .routes(routes!(undo_rule))
         .routes(routes!(list_findings))
 }

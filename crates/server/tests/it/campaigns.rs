@@ -1199,3 +1199,70 @@ both_engines!(
         assert!(t.app.automatic_campaigns().await.unwrap().is_empty());
     }
 );
+
+both_engines!(
+    undo_by_rule_undoes_what_reset_and_aborts_the_rest,
+    |t: TestApp| async move {
+        use gatehouse_domain::campaign::CampaignState as S;
+        let ops = enforced_stuffing_takeover(&t, None).await;
+        // One pass: the rule's campaign resets its first account.
+        assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 1);
+        let undo = |rule: &'static str| {
+            let t = &t;
+            let ops = ops.clone();
+            async move {
+                t.post_json_auth(
+                    &format!("/api/v1/admin/rules/{rule}/undo"),
+                    &ops,
+                    &json!({}),
+                )
+                .await
+            }
+        };
+        let r = undo("credential-stuffing").await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        let report: Value = r.json().await.unwrap();
+        assert_eq!(report["undoing"].as_array().unwrap().len(), 1, "{report}");
+        assert_eq!(report["aborted"].as_array().unwrap().len(), 0, "{report}");
+        let c = t.app.list_campaigns(None, 10).await.unwrap();
+        assert_eq!(c[0].state, S::Undoing);
+        // Asked again: nothing more to do, and it says so.
+        let again: Value = undo("credential-stuffing").await.json().await.unwrap();
+        assert_eq!(again["already"].as_array().unwrap().len(), 1, "{again}");
+        // One audited action for the rule, in the operator's name.
+        let entries = t.app.raw_store().audit_entries(0, 10_000).await.unwrap();
+        let by_rule: Vec<_> = entries
+            .iter()
+            .filter(|e| serde_json::from_str::<Value>(&e.detail).unwrap()["command"] == "undo_rule")
+            .collect();
+        assert_eq!(by_rule.len(), 2, "asked twice, recorded twice");
+        assert_eq!(by_rule[0].target.as_deref(), Some("credential-stuffing"));
+        assert_eq!(by_rule[0].actor_kind, "operator");
+        // An unknown rule: 404 in the JSON shape.
+        let r = undo("no-such-rule").await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{body}");
+    },
+    |env: &mut Vec<(String, String)>| {
+        env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
+    }
+);
+
+both_engines!(
+    undo_by_rule_aborts_a_campaign_that_reset_nobody,
+    |t: TestApp| async move {
+        use gatehouse_domain::campaign::CampaignState as S;
+        let _ops = enforced_stuffing_takeover(&t, None).await;
+        // The campaign is made and started, but no step has run: nobody reset.
+        let made = t.app.automatic_campaigns().await.unwrap();
+        assert_eq!(made.len(), 1);
+        let op = gatehouse_domain::audit::Actor::Operator("op".into());
+        let r = t.app.undo_rule("credential-stuffing", op).await.unwrap();
+        assert_eq!((r.undoing.len(), r.aborted.len()), (0, 1), "{r:?}");
+        let c = t.app.campaign(made[0].id).await.unwrap();
+        assert_eq!(c.state, S::Aborted);
+        // Nothing was reset, and nothing will be.
+        assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 0);
+    }
+);

@@ -234,3 +234,81 @@ impl App {
         }
     }
 }
+
+/// What an undo by rule did: every campaign of the rule that reset someone is
+/// being undone, every one that reset no one is aborted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct RuleUndoReport {
+    /// The rule.
+    pub rule: String,
+    /// Campaigns now undoing (the worker restores their accounts, paced).
+    #[schema(value_type = Vec<String>)]
+    pub undoing: Vec<CampaignId>,
+    /// Campaigns that reset nobody, aborted.
+    #[schema(value_type = Vec<String>)]
+    pub aborted: Vec<CampaignId>,
+    /// Campaigns already undoing or undone, left as they are.
+    #[schema(value_type = Vec<String>)]
+    pub already: Vec<CampaignId>,
+}
+
+impl App {
+    /// Undoes what a rule did, in one audited action: every campaign of the rule
+    /// that reset accounts begins its undo (the worker restores them at the
+    /// campaign's rate), every one that reset nobody is aborted, so a broken
+    /// rule's campaigns need not be handled one by one. The rule itself is not
+    /// changed (turn it off or edit it separately).
+    pub async fn undo_rule(&self, rule: &str, by: AuditActor) -> Result<RuleUndoReport, AppError> {
+        if self.store.rule(rule).await?.is_none() {
+            return Err(AppError::NotFound("rule"));
+        }
+        let mut r = RuleUndoReport {
+            rule: rule.to_owned(),
+            ..RuleUndoReport::default()
+        };
+        let mut mine = Vec::new();
+        for state in CampaignState::ALL {
+            for c in self.store.campaigns(Some(state), 100_000).await? {
+                if c.rule_id.as_deref() == Some(rule) {
+                    mine.push(c);
+                }
+            }
+        }
+        for c in mine {
+            match c.state {
+                CampaignState::Undoing | CampaignState::Undone => r.already.push(c.id),
+                _ if c.applied > 0 => {
+                    self.begin_undo(c.id, by.clone()).await?;
+                    r.undoing.push(c.id);
+                }
+                CampaignState::Completed | CampaignState::Aborted => {}
+                _ => {
+                    self.command_campaign(
+                        c.id,
+                        gatehouse_domain::campaign::CampaignCommand::Abort,
+                        Some(format!("undo of rule {rule}")),
+                        by.clone(),
+                    )
+                    .await?;
+                    r.aborted.push(c.id);
+                }
+            }
+        }
+        let now = self.clock.now();
+        let ids = |v: &[CampaignId]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        self.store
+            .append_audit(
+                NewAuditEntry::new(now, by, AuditAction::CampaignTransition)
+                    .target(rule)
+                    .detail(serde_json::json!({
+                        "command": "undo_rule",
+                        "rule": rule,
+                        "undoing": ids(&r.undoing),
+                        "aborted": ids(&r.aborted),
+                    })),
+            )
+            .await?;
+        self.campaigns_wakeup.notify_one();
+        Ok(r)
+    }
+}
