@@ -11,7 +11,6 @@ use clap::Subcommand;
 use gatehouse_domain::CampaignId;
 use gatehouse_domain::audit::Actor;
 use gatehouse_domain::campaign::CampaignCommand as Do;
-use gatehouse_domain::campaign::CampaignState;
 use gatehouse_server::Config;
 use gatehouse_server::app::campaigns::CampaignSpec;
 
@@ -398,21 +397,11 @@ async fn undo_rule(
         );
     }
     if !yes {
-        let mut undo = 0;
-        let mut abort = 0;
-        for c in app.list_campaigns(None, 100_000).await? {
-            if c.rule_id.as_deref() != Some(rule) {
-                continue;
-            }
-            match c.state {
-                CampaignState::Undoing | CampaignState::Undone => {}
-                _ if c.applied > 0 => undo += 1,
-                CampaignState::Completed | CampaignState::Aborted => {}
-                _ => abort += 1,
-            }
-        }
+        let plan = app.undo_rule_plan(rule).await?;
         println!(
-            "undo of rule {rule} would undo {undo} campaigns that reset accounts and abort {abort} that reset nobody. Run again with --yes."
+            "undo of rule {rule} would undo {} campaigns that reset accounts and abort {} that reset nobody. Run again with --yes.",
+            plan.undoing.len(),
+            plan.aborted.len()
         );
         return Ok(ExitCode::SUCCESS);
     }

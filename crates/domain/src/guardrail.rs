@@ -141,7 +141,7 @@ impl BudgetLimits {
     /// The breaker trips in the transaction that makes this true, not on the
     /// next attempt.
     pub fn exhausted_after(&self, used: BudgetUse) -> bool {
-        !self.may_exceed && !self.allows(used)
+        !self.allows(used)
     }
 }
 

@@ -24,22 +24,11 @@ impl App {
         use gatehouse_domain::campaign::CampaignState as S;
         use gatehouse_domain::finding::{RuleAction, RuleMode};
         let mut created = Vec::new();
-        if self.store.breaker().await?.open {
-            return Ok(created);
-        }
-        let mut waiting = std::collections::BTreeSet::new();
-        for state in [S::Draft, S::Previewed, S::Approved] {
-            for c in self.store.campaigns(Some(state), 1_000).await? {
-                if let (true, Some(rule)) = (c.automatic, c.rule_id) {
-                    waiting.insert(rule);
-                }
-            }
-        }
+        // Read only once a rule has findings to act on: the worker calls this
+        // every second, and most passes have nothing to do.
+        let mut waiting: Option<std::collections::BTreeSet<String>> = None;
         for rule in self.rules().await? {
             if rule.spec.mode != RuleMode::Enforce || rule.spec.action != RuleAction::ForceReset {
-                continue;
-            }
-            if waiting.contains(&rule.spec.id) {
                 continue;
             }
             let found = self
@@ -47,6 +36,26 @@ impl App {
                 .unassigned_findings(&rule.spec.id, 100_000)
                 .await?;
             if found.is_empty() {
+                continue;
+            }
+            let waiting = match &mut waiting {
+                Some(w) => w,
+                None => {
+                    if self.store.breaker().await?.open {
+                        return Ok(created);
+                    }
+                    let mut w = std::collections::BTreeSet::new();
+                    for state in [S::Draft, S::Previewed, S::Approved] {
+                        for c in self.store.campaigns(Some(state), 1_000).await? {
+                            if let (true, Some(rule)) = (c.automatic, c.rule_id) {
+                                w.insert(rule);
+                            }
+                        }
+                    }
+                    waiting.insert(w)
+                }
+            };
+            if waiting.contains(&rule.spec.id) {
                 continue;
             }
             let targets: Vec<NewTarget> = found

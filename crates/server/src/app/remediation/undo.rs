@@ -259,40 +259,18 @@ impl App {
     /// rule's campaigns need not be handled one by one. The rule itself is not
     /// changed (turn it off or edit it separately).
     pub async fn undo_rule(&self, rule: &str, by: AuditActor) -> Result<RuleUndoReport, AppError> {
-        if self.store.rule(rule).await?.is_none() {
-            return Err(AppError::NotFound("rule"));
+        let r = self.undo_rule_plan(rule).await?;
+        for &id in &r.undoing {
+            self.begin_undo(id, by.clone()).await?;
         }
-        let mut r = RuleUndoReport {
-            rule: rule.to_owned(),
-            ..RuleUndoReport::default()
-        };
-        let mut mine = Vec::new();
-        for state in CampaignState::ALL {
-            for c in self.store.campaigns(Some(state), 100_000).await? {
-                if c.rule_id.as_deref() == Some(rule) {
-                    mine.push(c);
-                }
-            }
-        }
-        for c in mine {
-            match c.state {
-                CampaignState::Undoing | CampaignState::Undone => r.already.push(c.id),
-                _ if c.applied > 0 => {
-                    self.begin_undo(c.id, by.clone()).await?;
-                    r.undoing.push(c.id);
-                }
-                CampaignState::Completed | CampaignState::Aborted => {}
-                _ => {
-                    self.command_campaign(
-                        c.id,
-                        gatehouse_domain::campaign::CampaignCommand::Abort,
-                        Some(format!("undo of rule {rule}")),
-                        by.clone(),
-                    )
-                    .await?;
-                    r.aborted.push(c.id);
-                }
-            }
+        for &id in &r.aborted {
+            self.command_campaign(
+                id,
+                gatehouse_domain::campaign::CampaignCommand::Abort,
+                Some(format!("undo of rule {rule}")),
+                by.clone(),
+            )
+            .await?;
         }
         let now = self.clock.now();
         let ids = |v: &[CampaignId]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
@@ -309,6 +287,37 @@ impl App {
             )
             .await?;
         self.campaigns_wakeup.notify_one();
+        Ok(r)
+    }
+
+    /// What [`App::undo_rule`] would do, without doing it: the rule's campaigns
+    /// that reset accounts (to undo), those that reset nobody and can still be
+    /// stopped (to abort), and those already undoing or undone.
+    pub async fn undo_rule_plan(&self, rule: &str) -> Result<RuleUndoReport, AppError> {
+        if self.store.rule(rule).await?.is_none() {
+            return Err(AppError::NotFound("rule"));
+        }
+        let mut r = RuleUndoReport {
+            rule: rule.to_owned(),
+            ..RuleUndoReport::default()
+        };
+        // By state: the store lists at most 1,000 campaigns per call.
+        let mut mine = Vec::new();
+        for state in CampaignState::ALL {
+            let all = self.store.campaigns(Some(state), 1_000).await?;
+            mine.extend(
+                all.into_iter()
+                    .filter(|c| c.rule_id.as_deref() == Some(rule)),
+            );
+        }
+        for c in mine {
+            match c.state {
+                CampaignState::Undoing | CampaignState::Undone => r.already.push(c.id),
+                _ if c.applied > 0 => r.undoing.push(c.id),
+                CampaignState::Completed | CampaignState::Aborted => {}
+                _ => r.aborted.push(c.id),
+            }
+        }
         Ok(r)
     }
 }
