@@ -424,17 +424,7 @@ both_engines!(the_budget_and_the_breaker_stop_resets, |s: Arc<
         assert_eq!(seen[0].paused_campaigns, 1);
         assert_eq!(seen[0].reason, "volume anomaly");
     }
-    let alerts = s
-        .notices(&NoticeFilter {
-            state: None,
-            account: None,
-            limit: 100,
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.kind == NoticeKind::BreakerTripped)
-        .count();
+    let alerts = breaker_alerts_written(&s).await;
     assert_eq!(alerts, 1);
     let b = s.breaker().await.unwrap();
     assert!(b.open);
@@ -680,17 +670,7 @@ both_engines!(
         assert_eq!(b.reason.as_deref(), Some("budget used up: 2 this hour"));
         // The trip paused the automatic campaign and wrote the operators' alert.
         assert_eq!(s.campaign(auto.id).await.unwrap().unwrap().state, S::Paused);
-        let alerts = s
-            .notices(&NoticeFilter {
-                state: None,
-                account: None,
-                limit: 100,
-            })
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|n| n.kind == NoticeKind::BreakerTripped)
-            .count();
+        let alerts = breaker_alerts_written(&s).await;
         assert_eq!(alerts, 1);
         assert_eq!(
             s.resets_since(T0.minus(Duration::from_secs(60)))
@@ -700,3 +680,17 @@ both_engines!(
         );
     }
 );
+
+/// How many operators' breaker alerts the outbox holds.
+async fn breaker_alerts_written(s: &Arc<dyn Store>) -> usize {
+    s.notices(&NoticeFilter {
+        state: None,
+        account: None,
+        limit: 100,
+    })
+    .await
+    .unwrap()
+    .into_iter()
+    .filter(|n| n.kind == NoticeKind::BreakerTripped)
+    .count()
+}
