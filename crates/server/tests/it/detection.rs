@@ -32,9 +32,14 @@ async fn post_events(t: &TestApp, key: &str, events: Vec<Value>) {
     }
 }
 
-/// A stuffing run from one /24: 40 addresses of a combo list fail (most unknown
-/// to Gatehouse), then `victims` sign in successfully from the same network.
+/// A stuffing run from one /24 of a hosting network (AS 64511): 40 addresses of
+/// a combo list fail (most unknown to Gatehouse), then `victims` sign in
+/// successfully from the same network.
 fn stuffing(t: &TestApp, victims: &[&str]) -> Vec<Value> {
+    let hosting = |mut e: Value| {
+        e["asn"] = json!(64511);
+        e
+    };
     let mut evs: Vec<Value> = (0..40)
         .map(|i| {
             event(
@@ -63,7 +68,7 @@ fn stuffing(t: &TestApp, victims: &[&str]) -> Vec<Value> {
         "success",
         200,
     ));
-    evs
+    evs.into_iter().map(hosting).collect()
 }
 
 async fn findings(t: &TestApp, key: &str, query: &str) -> Vec<Value> {
@@ -209,7 +214,13 @@ both_engines!(rules_are_versioned_and_checked, |t: TestApp| async move {
     let key = key.expose().to_string();
     let r = t.get_auth("/api/v1/admin/rules", &key).await;
     let rules: Vec<Value> = r.json().await.unwrap();
-    assert_eq!(rules.len(), 5);
+    assert_eq!(rules.len(), 6);
+    let takeover = rules
+        .iter()
+        .find(|r| r["id"] == "account-takeover")
+        .unwrap();
+    assert_eq!(takeover["detector"], "account_takeover");
+    assert!(takeover.get("thresholds").is_none(), "{takeover}");
     assert!(
         rules
             .iter()
@@ -220,6 +231,10 @@ both_engines!(rules_are_versioned_and_checked, |t: TestApp| async move {
         .find(|r| r["id"] == "distributed-guessing")
         .unwrap();
     assert_eq!(guessing["thresholds"]["min_distinct"], 10);
+    assert_eq!(
+        guessing["skip_familiar_logins"], true,
+        "resolved: on by default"
+    );
 
     // The same rule again: nothing changes. Thresholds left out keep their defaults.
     let mut spec = guessing.clone();
@@ -354,10 +369,21 @@ both_engines!(
         );
 
         // A careless edit: any failure in the ASN makes every later success suspect.
-        let broken = backtest(json!({"draft": {
+        // With familiar sign-ins skipped (the default) people at home are spared
+        // even so: only their first sign-ins on record are flagged.
+        let draft = |skip: bool| {
+            json!({"draft": {
             "id": "credential-stuffing", "detector": "credential_stuffing", "grouping": "asn",
-            "thresholds": {"min_distinct": 1, "min_failures": 1, "min_failure_ratio": 0.0}}}))
-        .await;
+            "thresholds": {"min_distinct": 1, "min_failures": 1, "min_failure_ratio": 0.0},
+            "skip_familiar_logins": skip}})
+        };
+        let guarded = backtest(draft(true)).await;
+        let broken = backtest(draft(false)).await;
+        assert!(
+            guarded["tested"]["findings"].as_u64().unwrap()
+                < broken["tested"]["findings"].as_u64().unwrap(),
+            "{guarded:#} {broken:#}"
+        );
         assert_eq!(broken["tested"]["version"], Value::Null, "a draft");
         assert_eq!(broken["current"]["flagged_accounts"], 1);
         let flagged = broken["tested"]["flagged_accounts"].as_u64().unwrap();

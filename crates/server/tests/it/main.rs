@@ -13,3 +13,4 @@ mod detection;
 mod events;
 mod notices;
 mod status;
+mod takeover;

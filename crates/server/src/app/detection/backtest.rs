@@ -258,17 +258,25 @@ impl App {
         progress: &mut impl FnMut(u64, u64),
     ) -> Result<(Vec<Tally>, u64), AppError> {
         let mut eval = Evaluator::new(rules);
+        // The live monitor knows the accounts' histories and the sources'
+        // baselines when the period starts; so must the backtest, or its first
+        // hours would judge every account as if it had never signed in.
+        let lead_in = since.minus(eval.history());
         let total = self.store.count_login_events(since, until).await?.max(0) as u64;
         let mut tallies: Vec<Tally> = (0..eval.engines.len()).map(|_| Tally::default()).collect();
         let mut after = None;
         let mut candidates = Vec::new();
         loop {
-            let page = self.store.login_events(since, until, after, 5000).await?;
+            let page = self.store.login_events(lead_in, until, after, 5000).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.cursor());
             let full = page.len() == 5000;
             candidates.clear();
-            for ev in &page {
+            let split = page.partition_point(|e| e.time < since);
+            for ev in &page[..split] {
+                eval.warm_up(ev);
+            }
+            for ev in &page[split..] {
                 eval.observe(ev, &mut candidates);
             }
             for c in &candidates {

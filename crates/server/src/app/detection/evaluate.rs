@@ -9,7 +9,7 @@ use gatehouse_domain::{AccountId, Timestamp};
 use gatehouse_store::{LoginEvent, NewFinding, Store};
 
 use crate::app::findings::{EventMapper, signal_finding};
-use crate::app::rules::Rule;
+use crate::app::rules::{ACCOUNT_HISTORY_SECS, Rule};
 
 /// One rule's detectors.
 pub struct RuleEngine {
@@ -60,15 +60,44 @@ impl Evaluator {
         }
     }
 
-    /// The longest window among the rules (how far back a rebuild replays).
+    /// The longest window among the rules: events older than this are not live
+    /// traffic (they raise no findings in the monitor).
     pub fn longest_window(&self) -> std::time::Duration {
         let secs = self
             .engines
             .iter()
-            .map(|e| e.rule.spec.window_secs.unwrap_or(3600))
+            .map(|e| e.rule.spec.window())
             .max()
             .unwrap_or(0);
         std::time::Duration::from_secs(u64::from(secs))
+    }
+
+    /// How far back the rules' state reaches: the longest window, or the account
+    /// histories' [`ACCOUNT_HISTORY_SECS`] when a rule learns them. A rebuild
+    /// replays this much, and a backtest reads this much before its period; the
+    /// part older than the rule's window only teaches ([`Evaluator::warm_up`]).
+    pub fn history(&self) -> std::time::Duration {
+        let learns = self.engines.iter().any(|e| e.rule.spec.learns_histories());
+        let history = std::time::Duration::from_secs(u64::from(ACCOUNT_HISTORY_SECS));
+        if learns {
+            self.longest_window().max(history)
+        } else {
+            self.longest_window()
+        }
+    }
+
+    /// Feeds one stored event to every rule for what it teaches (account
+    /// histories, baselines, windows) and drops the signals it raises: replayed
+    /// history older than the live window never becomes a finding.
+    pub fn warm_up(&mut self, ev: &LoginEvent) {
+        let Some(de) = self.mapper.detect_event(ev) else {
+            return;
+        };
+        for engine in &mut self.engines {
+            self.signals.clear();
+            engine.detectors.observe(&de, &mut self.signals);
+        }
+        self.signals.clear();
     }
 
     /// Feeds one stored event to every rule; candidates go to `out`.

@@ -12,8 +12,8 @@ use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use gatehouse_detect::{
-    AccountKey, Country, Evidence, LoginEvent as DetectEvent, Outcome, PasswordDigest, Signal,
-    SignalKind, Subject, user_agent_hash,
+    AccountKey, Country, Evidence, Grain, LoginEvent as DetectEvent, Outcome, PasswordDigest,
+    Signal, SignalKind, Subject, TakeoverEvidence, user_agent_hash,
 };
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
 use gatehouse_domain::finding::FindingStatus;
@@ -114,8 +114,78 @@ fn subject_text(s: &Subject) -> (String, &'static str) {
     }
 }
 
+/// The evidence of an account-takeover signal: how the success differs from the
+/// account's history and which grain's attempts on unknown addresses stood out.
+fn takeover_evidence(e: &Evidence, t: &TakeoverEvidence, score: f32) -> serde_json::Value {
+    let grain = match t.grain {
+        Grain::Ip => "its address",
+        Grain::Network => "its address block (/24 or /64)",
+        Grain::Asn => "its network operator (ASN)",
+        Grain::UserAgent => "its user agent",
+        Grain::Site => "the whole site",
+    };
+    let mut new: Vec<&str> = Vec::new();
+    for (is_new, what) in [
+        (t.new_device, "device"),
+        (t.new_network, "network"),
+        (t.new_asn, "network operator"),
+        (t.new_country, "country"),
+    ] {
+        if is_new {
+            new.push(what);
+        }
+    }
+    let history = if t.known_successes == 0 {
+        "no earlier successful sign-in is on record for it".to_owned()
+    } else if new.is_empty() {
+        format!("after {} earlier successful sign-ins", t.known_successes)
+    } else {
+        format!(
+            "from a {} it had never used in {} earlier successful sign-ins",
+            new.join(", "),
+            t.known_successes
+        )
+    };
+    let (source, at) = e
+        .success
+        .map(|s| (s.source.to_string(), time_text(s.time_ms)))
+        .unwrap_or_default();
+    let explanation = format!(
+        "this account signed in successfully from {source} at {at}, {history}; {grain} had tried \
+         about {:.0} addresses that do not exist ({:.0} attempts) where about {:.0} were expected \
+         ({:.1} standard deviations above its own baseline; the whole site at {:.1}).",
+        t.unknown, e.attempts, t.expected_unknown, t.z, t.site_z
+    );
+    serde_json::json!({
+        "detector": DetectorKind::AccountTakeover.as_str(),
+        "explanation": explanation,
+        "grain": t.grain,
+        "z": t.z,
+        "unknown_attempts": t.unknown,
+        "expected_unknown": t.expected_unknown,
+        "grain_attempts": e.attempts,
+        "site_z": t.site_z,
+        "history": {
+            "earlier_successes": t.known_successes,
+            "new_device": t.new_device,
+            "new_network": t.new_network,
+            "new_asn": t.new_asn,
+            "new_country": t.new_country,
+        },
+        "country": t.country.is_known().then(|| t.country.to_string()),
+        "login": e.success.map(|s| serde_json::json!({
+            "time": time_text(s.time_ms),
+            "source": s.source.to_string(),
+        })),
+        "score": score,
+    })
+}
+
 /// The evidence of an event-detector signal, for people and machines.
 pub fn signal_evidence(detector: DetectorKind, e: &Evidence, score: f32) -> serde_json::Value {
+    if let Some(t) = &e.takeover {
+        return takeover_evidence(e, t, score);
+    }
     let (subject, of) = subject_text(&e.subject);
     // The distinct count is a HyperLogLog estimate (near-exact at these sizes, but
     // it can overshoot by one or two); more targets than attempts would read as an error.

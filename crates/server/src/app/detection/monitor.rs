@@ -42,6 +42,9 @@ const PAGE: i64 = 2000;
 const POLL: Duration = Duration::from_millis(500);
 /// How often it checks whether another replica changed a rule.
 const RULES_CHECK: Duration = Duration::from_secs(10);
+/// Least time between two rebuilds for late history (an app that keeps sending
+/// events hours late must not make the monitor replay days of history each pass).
+const LATE_HISTORY_REBUILD: Duration = Duration::from_secs(60);
 
 /// What one pass did (for tests and logs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -55,6 +58,12 @@ pub struct PassReport {
     /// look (said in the log and counted in
     /// `gatehouse_monitor_events_skipped_total`, never silently).
     pub skipped_old: u64,
+    /// Events replayed by a rebuild only for what they teach (older than the
+    /// live window, within the account histories' reach).
+    pub warmed_up: u64,
+    /// Late events within the account histories' reach: the monitor rebuilds
+    /// its state (in time order) so the accounts' histories include them.
+    pub late_history: u64,
 }
 
 /// The monitor's state.
@@ -162,7 +171,8 @@ impl Monitor {
         self.tail = Tail::at(checkpoint);
         self.saved = checkpoint;
         let now = self.app.clock.now();
-        let from = now.minus(self.eval.longest_window());
+        let from = now.minus(self.eval.history());
+        let live_from = now.minus(self.eval.longest_window());
         let until = gatehouse_domain::Timestamp::from_millis(i64::MAX);
         let mut after = None;
         let mut report = PassReport::default();
@@ -173,7 +183,15 @@ impl Monitor {
             after = Some(last.cursor());
             let full = page.len() as i64 == PAGE;
             let replay: Vec<_> = page.into_iter().filter(|e| e.id <= checkpoint).collect();
-            report = report + self.feed(&replay, &mut batch).await?;
+            // Older than the live window: it only teaches (account histories,
+            // baselines); it was live once, and an edited rule must not turn days
+            // of old history into findings.
+            let split = replay.partition_point(|e| e.time < live_from);
+            for ev in &replay[..split] {
+                self.eval.warm_up(ev);
+            }
+            report.warmed_up += split as u64;
+            report = report + self.feed(&replay[split..], &mut batch).await?;
             if !full {
                 break;
             }
@@ -193,13 +211,19 @@ impl Monitor {
         events: &[LoginEvent],
         candidates: &mut Vec<Candidate>,
     ) -> anyhow::Result<PassReport> {
-        let oldest = self.app.clock.now().minus(self.eval.longest_window());
+        let now = self.app.clock.now();
+        let oldest = now.minus(self.eval.longest_window());
+        let history = now.minus(self.eval.history());
         candidates.clear();
         let mut fed = 0;
         let mut skipped_old = 0;
+        let mut late_history = 0;
         for ev in events {
             if ev.time < oldest {
                 skipped_old += 1;
+                if ev.time >= history {
+                    late_history += 1;
+                }
                 continue;
             }
             fed += 1;
@@ -225,15 +249,20 @@ impl Monitor {
             tracing::warn!(
                 skipped = skipped_old,
                 window_secs = self.eval.longest_window().as_secs(),
+                late_history,
                 "login events older than the longest rule window were not fed to the live \
-                 rules (history imported late); to raise findings from them, backtest the \
-                 rules over that period (`gatehouse rules backtest RULE --since …`)"
+                 rules (history imported late); those within the account histories' reach \
+                 are learnt at the next rebuild; to raise findings from them, backtest the \
+                 rules over that period and record the results \
+                 (`gatehouse rules backtest RULE --since … --record`)"
             );
         }
         Ok(PassReport {
             events: fed,
             findings: recorded,
             skipped_old,
+            late_history,
+            ..PassReport::default()
         })
     }
 
@@ -295,8 +324,10 @@ impl Monitor {
         tokio::pin!(shutdown);
         let changed = self.app.rules_changed.clone();
         let mut last_rules_check = Instant::now();
+        let mut last_rebuild = Instant::now();
+        let mut late_history = false;
         loop {
-            let mut rebuild = false;
+            let mut rebuild = late_history && last_rebuild.elapsed() >= LATE_HISTORY_REBUILD;
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = changed.notified() => rebuild = true,
@@ -310,6 +341,8 @@ impl Monitor {
                 });
             }
             let result = if rebuild {
+                last_rebuild = Instant::now();
+                late_history = false;
                 // Save where we are first: the replay covers everything up to it.
                 match self.pass().await {
                     Ok(_) => self.rebuild().await,
@@ -318,6 +351,11 @@ impl Monitor {
             } else {
                 self.pass().await
             };
+            if let Ok(r) = &result
+                && r.late_history > 0
+            {
+                late_history = true;
+            }
             match result {
                 Ok(r) if r.findings > 0 => {
                     tracing::info!(
@@ -340,6 +378,8 @@ impl std::ops::Add for PassReport {
             events: self.events + o.events,
             findings: self.findings + o.findings,
             skipped_old: self.skipped_old + o.skipped_old,
+            warmed_up: self.warmed_up + o.warmed_up,
+            late_history: self.late_history + o.late_history,
         }
     }
 }

@@ -41,6 +41,11 @@ pub enum DetectorKind {
     BreachedPassword,
     /// An e-mail/password pair from a dump that opens the account (`gatehouse scan --leaked`).
     LeakedCredentials,
+    /// A successful sign-in unlike the account's own history (new device, network,
+    /// ASN, country) from an address, network, ASN or user agent whose attempts on
+    /// addresses that do not exist stand far above its own baseline: catches
+    /// stuffing spread thin over botnets and residential proxies.
+    AccountTakeover,
 }
 
 impl DetectorKind {
@@ -52,6 +57,7 @@ impl DetectorKind {
             Self::DistributedGuessing => "distributed_guessing",
             Self::BreachedPassword => "breached_password",
             Self::LeakedCredentials => "leaked_credentials",
+            Self::AccountTakeover => "account_takeover",
         }
     }
 
@@ -60,10 +66,32 @@ impl DetectorKind {
     pub fn reads_events(self) -> bool {
         matches!(
             self,
-            Self::CredentialStuffing | Self::PasswordSpraying | Self::DistributedGuessing
+            Self::CredentialStuffing
+                | Self::PasswordSpraying
+                | Self::DistributedGuessing
+                | Self::AccountTakeover
         )
     }
+
+    /// Whether the detector counts attempts in a sliding window (`window_secs`,
+    /// `thresholds`, `capacity`); account takeover keeps decayed counts and
+    /// account histories instead.
+    pub fn has_window(self) -> bool {
+        self.reads_events() && self != Self::AccountTakeover
+    }
 }
+
+/// How long an account-takeover rule keeps judging a success as evidence comes
+/// in (a proxy's success may come before its address's failures): the detector's
+/// `pending_hours`, as the monitor's window for that rule.
+pub const TAKEOVER_WINDOW_SECS: u32 = 6 * 3600;
+
+/// How much sign-in history the event rules learn account histories from (the
+/// devices, networks, ASNs and countries each account signed in from) and the
+/// sources' baselines: replayed by the monitor after a restart or a rule change,
+/// and read by a backtest before its period. Three days: the takeover detector's
+/// baseline half-life.
+pub const ACCOUNT_HISTORY_SECS: u32 = 3 * 86_400;
 
 /// Thresholds as an operator writes them: any left out take the detector's default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -139,6 +167,13 @@ pub struct RuleSpec {
     /// Event detectors: memory bounds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capacity: Option<CapacitySpec>,
+    /// Stuffing, spraying and guessing: do not flag a success that looks like the
+    /// owner — a device the account signed in with before (or none sent) on a
+    /// network or ASN it signed in from before — however busy its source (the
+    /// owner behind an office NAT or a carrier's CGNAT, retrying after an outage).
+    /// Default true; rules stored before this setting existed behave as true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_familiar_logins: Option<bool>,
 }
 
 fn default_mode() -> RuleMode {
@@ -227,22 +262,22 @@ impl RuleSpec {
         if !(0.0..=1.0).contains(&self.min_score) {
             return Err(bad("min_score", "must be between 0 and 1"));
         }
-        if !self.detector.reads_events() {
+        if !self.detector.has_window() {
+            let what = if self.detector.reads_events() {
+                "applies only to the windowed detectors (stuffing, spraying, guessing), not"
+            } else {
+                "applies only to the login-event detectors, not"
+            };
             for (set, name) in [
                 (self.window_secs.is_some(), "window_secs"),
                 (self.grouping.is_some(), "grouping"),
                 (self.thresholds.is_some(), "thresholds"),
                 (self.unseen_source_factor.is_some(), "unseen_source_factor"),
                 (self.capacity.is_some(), "capacity"),
+                (self.skip_familiar_logins.is_some(), "skip_familiar_logins"),
             ] {
                 if set {
-                    return Err(bad(
-                        name,
-                        &format!(
-                            "applies only to the login-event detectors, not {}",
-                            self.detector.as_str()
-                        ),
-                    ));
+                    return Err(bad(name, &format!("{what} {}", self.detector.as_str())));
                 }
             }
             return Ok(self);
@@ -349,7 +384,27 @@ impl RuleSpec {
             ));
         }
         self.capacity = Some(c);
+        self.skip_familiar_logins = Some(self.skip_familiar_logins.unwrap_or(true));
         Ok(self)
+    }
+
+    /// How far back the monitor's live window reaches for this rule.
+    pub fn window(&self) -> u32 {
+        match self.detector {
+            DetectorKind::AccountTakeover => TAKEOVER_WINDOW_SECS,
+            _ => self.window_secs.unwrap_or(3600),
+        }
+    }
+
+    /// Whether the rule needs account histories (the takeover detector, or the
+    /// familiar-login gate).
+    pub fn learns_histories(&self) -> bool {
+        self.detector == DetectorKind::AccountTakeover
+            || (self.detector.has_window() && self.familiar_logins_skipped())
+    }
+
+    fn familiar_logins_skipped(&self) -> bool {
+        self.skip_familiar_logins.unwrap_or(true)
     }
 
     /// The detector configuration of a resolved event rule: only its detector on.
@@ -365,13 +420,14 @@ impl RuleSpec {
         cfg.stuffing.enabled = self.detector == DetectorKind::CredentialStuffing;
         cfg.spraying.enabled = self.detector == DetectorKind::PasswordSpraying;
         cfg.guessing.enabled = self.detector == DetectorKind::DistributedGuessing;
-        // The account-takeover detector and the account-history gate on the other
-        // detectors' compromise signals are not wired into rules yet (no rule kind,
-        // no finding text, no demo story for them): server rules keep the detectors'
-        // earlier behaviour until they are, so findings and backtests do not change
-        // under operators' feet.
-        cfg.takeover.enabled = false;
-        cfg.takeover.legacy_gate = false;
+        cfg.takeover.enabled = self.detector == DetectorKind::AccountTakeover;
+        // The takeover detector's account histories also gate the other detectors'
+        // compromise signals: a success that looks like the owner is not flagged.
+        cfg.takeover.legacy_gate = self.detector.has_window() && self.familiar_logins_skipped();
+        if self.detector == DetectorKind::AccountTakeover {
+            cfg.takeover.pending_hours = TAKEOVER_WINDOW_SECS / 3600;
+            return Some(cfg);
+        }
         let defaults = match self.detector {
             DetectorKind::CredentialStuffing => cfg.stuffing.thresholds,
             DetectorKind::PasswordSpraying => cfg.spraying.thresholds,
@@ -544,6 +600,7 @@ mod tests {
             DetectorKind::DistributedGuessing,
             DetectorKind::BreachedPassword,
             DetectorKind::LeakedCredentials,
+            DetectorKind::AccountTakeover,
         ] {
             assert!(
                 rules.iter().any(|r| r.detector == kind),
@@ -597,6 +654,14 @@ mod tests {
         assert!(
             err("[[rule]]\nid = \"s\"\ndetector = \"password_spraying\"\ngrouping = \"ip\"")
                 .contains("`grouping` does not apply")
+        );
+        assert!(
+            err("[[rule]]\nid = \"t\"\ndetector = \"account_takeover\"\nwindow_secs = 60")
+                .contains("`window_secs` applies only to the windowed detectors")
+        );
+        assert!(
+            err("[[rule]]\nid = \"t\"\ndetector = \"account_takeover\"\nskip_familiar_logins = false")
+                .contains("`skip_familiar_logins`")
         );
         assert!(err("[[rule]]\nid = \"s\"\ndetector = \"stuffing\"").contains("unknown variant"));
         assert!(
