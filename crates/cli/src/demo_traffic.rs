@@ -11,9 +11,13 @@
 //!   looks like an attack;
 //! - typos (about 12 % of logins start with one or two wrong passwords) and
 //!   mistyped addresses give the normal failure rate the detectors must ignore;
+//! - people sign in on their own one or two devices (browsers and phone apps);
 //! - the stuffing botnet (300 addresses in 15 hosting /24s) tries a combo list
 //!   for 50 minutes: mostly unknown addresses and wrong passwords, and a few dozen
-//!   reused passwords that work (the accounts really taken over).
+//!   reused passwords that work (the accounts really taken over);
+//! - at the same time a second combo list runs spread thin: 250 /24s in 30
+//!   networks worldwide, about a dozen attempts per /24 (under the stuffing
+//!   rule's 20 accounts per /24), browsers rotated from the people's own.
 //!
 //! Deterministic for a given seed and population size (times are offsets from
 //! the `now` passed in).
@@ -31,6 +35,23 @@ const DAY: i64 = 24 * HOUR;
 pub const CARRIER_ASN: u32 = 64_500;
 /// The hosting provider the botnet rents from.
 pub const HOSTING_ASN: u32 = 65_010;
+/// The spread-thin botnet's networks: 30 ASNs from here.
+pub const BOTNET_ASNS: u32 = 65_100;
+/// User agents the people's devices (and the spread-thin botnet's spoofs) send.
+const USER_AGENTS: [&str; 12] = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 13; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/123.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36 Edg/124.0",
+    "Mozilla/5.0 (iPad; CPU OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    "DemoShop/5.2 (iPhone; iOS 17.4)",
+    "DemoShop/5.2 (Android 14)",
+];
 /// Days of history before the attack.
 pub const HISTORY_DAYS: i64 = 30;
 /// How long the stuffing run lasts. It fits in the shipped stuffing rule's
@@ -83,6 +104,8 @@ pub struct Person {
     pub carrier: bool,
     home: Ipv4Addr,
     home_asn: u32,
+    /// Indexes into [`USER_AGENTS`]: a laptop and a phone (or one device twice).
+    devices: [u8; 2],
 }
 
 /// Everyone, and the networks they sign in from.
@@ -100,6 +123,9 @@ pub struct Event {
     pub ip: IpAddr,
     pub asn: u32,
     pub outcome: &'static str,
+    /// Index into [`USER_AGENTS`].
+    pub device: u8,
+    pub country: &'static str,
 }
 
 impl Event {
@@ -111,6 +137,8 @@ impl Event {
             "ip": self.ip.to_string(),
             "asn": self.asn,
             "outcome": self.outcome,
+            "user_agent": USER_AGENTS[usize::from(self.device) % USER_AGENTS.len()],
+            "country": self.country,
         })
     }
 
@@ -123,6 +151,10 @@ impl Event {
 pub struct Attack {
     pub events: Vec<Event>,
     pub victims: BTreeSet<String>,
+}
+
+fn device(rng: &mut Rng) -> u8 {
+    rng.below(USER_AGENTS.len() as u64) as u8
 }
 
 fn domain(rng: &mut Rng) -> &'static str {
@@ -151,6 +183,7 @@ impl Population {
                     carrier: rng.chance(0.3),
                     home: Ipv4Addr::from(isp_blocks[isp] | (rng.next_u64() as u32 & 0xffff)),
                     home_asn: 64_600 + isp as u32,
+                    devices: [device(rng), device(rng)],
                 }
             })
             .collect();
@@ -162,25 +195,28 @@ impl Population {
 
     /// Where `p` signs in from this time: the carrier for carrier people; home,
     /// or now and then (10 %) somewhere else, for the others.
-    fn source(&self, rng: &mut Rng, p: &Person) -> (IpAddr, u32) {
+    fn source(&self, rng: &mut Rng, p: &Person) -> (IpAddr, u32, &'static str) {
         if p.carrier {
             let block = self.carrier_blocks[rng.below(self.carrier_blocks.len() as u64) as usize];
             let ip = Ipv4Addr::from(block | (rng.next_u64() as u32 & 0xffff));
-            (IpAddr::V4(ip), CARRIER_ASN)
+            (IpAddr::V4(ip), CARRIER_ASN, "NL")
         } else if rng.chance(0.1) {
-            // Work, a café, a hotel: one of many networks.
+            // Work, a café, a hotel (now and then abroad): one of many networks.
+            let country = if rng.chance(0.2) { "PT" } else { "NL" };
             (
                 IpAddr::V4(Ipv4Addr::from(rng.v4())),
                 66_000 + rng.below(5000) as u32,
+                country,
             )
         } else {
-            (IpAddr::V4(p.home), p.home_asn)
+            (IpAddr::V4(p.home), p.home_asn, "NL")
         }
     }
 
     /// One sign-in by `p` that succeeds at `at_ms`, with the typos before it.
     pub fn login(&self, rng: &mut Rng, p: &Person, at_ms: i64, out: &mut Vec<Event>) {
-        let (ip, asn) = self.source(rng, p);
+        let (ip, asn, country) = self.source(rng, p);
+        let device = p.devices[rng.below(2) as usize];
         let mut push = |time_ms, account: String, outcome| {
             out.push(Event {
                 time_ms,
@@ -188,6 +224,8 @@ impl Population {
                 ip,
                 asn,
                 outcome,
+                device,
+                country,
             })
         };
         if rng.chance(0.01) {
@@ -252,6 +290,8 @@ impl Population {
                 ip,
                 asn: HOSTING_ASN,
                 outcome,
+                device: 0,
+                country: "US",
             });
         }
         let wanted = (n / 700).clamp(5, 40);
@@ -267,6 +307,83 @@ impl Population {
                 ip: bots[rng.below(bots.len() as u64) as usize],
                 asn: HOSTING_ASN,
                 outcome: "success",
+                device: 0,
+                country: "US",
+            });
+        }
+        events.sort_by_key(|e| e.time_ms);
+        Attack { events, victims }
+    }
+
+    /// The second combo list, spread thin over the same [`ATTACK`]: 250 /24s in
+    /// 30 networks in several countries, about a dozen attempts per /24 (60 %
+    /// unknown addresses), browsers drawn from the people's own; a handful of
+    /// reused passwords work (none of `exclude`, the other attack's victims),
+    /// each from a /24 the list also ran through, on a browser the victim does
+    /// not use.
+    pub fn distributed(&self, rng: &mut Rng, start_ms: i64, exclude: &BTreeSet<String>) -> Attack {
+        const COUNTRIES: [&str; 6] = ["US", "BR", "VN", "DE", "IN", "RU"];
+        let n = self.people.len();
+        let nets: Vec<(u32, u32, &'static str)> = (0..250)
+            .map(|_| {
+                let asn = rng.below(30) as u32;
+                (
+                    rng.v4() & 0xffff_ff00,
+                    BOTNET_ASNS + asn,
+                    COUNTRIES[asn as usize % COUNTRIES.len()],
+                )
+            })
+            .collect();
+        let mut events = Vec::new();
+        let at =
+            |rng: &mut Rng, from: i64| from + rng.below((start_ms + ATTACK - from) as u64) as i64;
+        for &(net, asn, country) in &nets {
+            for _ in 0..10 + rng.below(5) {
+                let ip = IpAddr::V4(Ipv4Addr::from(net | (1 + rng.below(254) as u32)));
+                let (account, outcome) = if rng.chance(0.6) {
+                    (
+                        format!("{:010x}@{}", rng.next_u64() >> 24, domain(rng)),
+                        "unknown_account",
+                    )
+                } else {
+                    let p = &self.people[rng.below(n as u64) as usize];
+                    (p.email.clone(), "wrong_password")
+                };
+                events.push(Event {
+                    time_ms: at(rng, start_ms),
+                    account,
+                    ip,
+                    asn,
+                    outcome,
+                    device: device(rng),
+                    country,
+                });
+            }
+        }
+        // Few enough that both attacks' automatic resets stay within the
+        // default hourly budget (50) at any population size.
+        let wanted = (n / 2000).clamp(5, 9);
+        let mut victims = BTreeSet::new();
+        while victims.len() < wanted {
+            let p = &self.people[rng.below(n as u64) as usize];
+            if exclude.contains(&p.email) || !victims.insert(p.email.clone()) {
+                continue;
+            }
+            let (net, asn, country) = nets[rng.below(nets.len() as u64) as usize];
+            let device = loop {
+                let d = device(rng);
+                if !p.devices.contains(&d) {
+                    break d;
+                }
+            };
+            events.push(Event {
+                time_ms: at(rng, start_ms + 10 * MINUTE),
+                account: p.email.clone(),
+                ip: IpAddr::V4(Ipv4Addr::from(net | (1 + rng.below(254) as u32))),
+                asn,
+                outcome: "success",
+                device,
+                country,
             });
         }
         events.sort_by_key(|e| e.time_ms);

@@ -44,8 +44,26 @@ fn the_demo_tells_the_story_with_true_figures() {
     let dir = tmp.path().join("demo");
     let r = report(&demo(&dir, &[]));
 
-    // The stuffing rule reset every true takeover and nothing else.
+    // Two combo lists at once: the stuffing rule finds the concentrated one, only
+    // the account-takeover rule the one spread thin under its threshold per /24;
+    // together their campaigns reset every true takeover and nothing else.
     let s = &r["stuffing"];
+    let attacks = s["attacks"].as_array().unwrap();
+    assert_eq!(attacks.len(), 2, "{s}");
+    let (concentrated, spread) = (&attacks[0], &attacks[1]);
+    assert_eq!(concentrated["attack"], "concentrated");
+    assert_eq!(
+        concentrated["found_by_stuffing_rule"], concentrated["true_takeovers"],
+        "{concentrated}"
+    );
+    assert_eq!(spread["attack"], "spread thin");
+    assert!(n(&spread["true_takeovers"]) >= 5, "{spread}");
+    assert_eq!(n(&spread["found_by_stuffing_rule"]), 0, "{spread}");
+    assert_eq!(
+        spread["found_by_takeover_rule"], spread["true_takeovers"],
+        "{spread}"
+    );
+    assert_eq!(spread["reset"], spread["true_takeovers"], "{spread}");
     assert!(n(&s["true_takeovers"]) >= 5, "{s}");
     assert_eq!(s["accounts_reset"], s["true_takeovers"], "{s}");
     assert_eq!(s["exactly_the_takeovers"], true, "{s}");

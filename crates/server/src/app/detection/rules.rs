@@ -89,9 +89,11 @@ pub const TAKEOVER_WINDOW_SECS: u32 = 6 * 3600;
 /// How much sign-in history the event rules learn account histories from (the
 /// devices, networks, ASNs and countries each account signed in from) and the
 /// sources' baselines: replayed by the monitor after a restart or a rule change,
-/// and read by a backtest before its period. Three days: the takeover detector's
-/// baseline half-life.
-pub const ACCOUNT_HISTORY_SECS: u32 = 3 * 86_400;
+/// and read by a backtest before its period. Thirty days: people who sign in
+/// once or twice a month must still have a history, or every sign-in of theirs
+/// looks new (and an account without history can only be judged by its
+/// address). The cost is a replay of 30 days of events at each rebuild.
+pub const ACCOUNT_HISTORY_SECS: u32 = 30 * 86_400;
 
 /// Thresholds as an operator writes them: any left out take the detector's default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
