@@ -210,7 +210,8 @@ pub async fn run(args: DetectionArgs) -> anyhow::Result<ExitCode> {
     // success from that ASN suspect.
     let broken = parse_rules_toml(
         "[[rule]]\nid = \"credential-stuffing\"\ndetector = \"credential_stuffing\"\ngrouping = \"asn\"\n\
-         thresholds = { min_distinct = 1, min_failures = 1, min_failure_ratio = 0.0 }\n",
+         thresholds = { min_distinct = 1, min_failures = 1, min_failure_ratio = 0.0 }\n\
+         skip_familiar_logins = false\n",
     )?
     .remove(0);
     let report = app
@@ -220,7 +221,9 @@ pub async fn run(args: DetectionArgs) -> anyhow::Result<ExitCode> {
                 since: Some(since.to_rfc3339()),
                 until: Some(until.to_rfc3339()),
                 draft: Some(broken),
+                ..BacktestRequest::default()
             },
+            gatehouse_domain::audit::Actor::System,
             |_, _| {},
         )
         .await?;

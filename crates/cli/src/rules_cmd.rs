@@ -10,6 +10,7 @@ use gatehouse_domain::audit::Actor;
 use gatehouse_server::Config;
 use gatehouse_server::app::backtest::{BacktestOutcome, BacktestReport, BacktestRequest};
 use gatehouse_server::app::rules::{Rule, parse_rules_toml};
+use gatehouse_server::app::rules_status::RulesStatus;
 use gatehouse_server::http::rules_api::FindingsQuery;
 
 #[derive(Subcommand)]
@@ -53,6 +54,22 @@ pub enum RulesCommand {
         #[arg(long)]
         draft: Option<PathBuf>,
         /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also write every flagged account to this CSV file
+        /// (account_id,email,findings,score,first_seen,explanation).
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// Record the stored rule's results as shadow findings (audited; the same
+        /// behaviour is recorded once): how findings are raised from history
+        /// imported too late for the live monitor.
+        #[arg(long, conflicts_with = "draft")]
+        record: bool,
+    },
+    /// What the checks are doing now: each rule's findings of the last 24 hours,
+    /// the live monitor's position, history that arrived too late for it.
+    Status {
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -162,8 +179,39 @@ fn print_backtest(r: &BacktestReport) {
     for w in &r.warnings {
         println!("  WARNING: {w}");
     }
+    let t = &r.traffic;
+    println!(
+        "  traffic: {} attempts ({} successful, {} wrong password, {} on addresses that do not exist; peak hour {} with {}, median hour {})",
+        t.attempts,
+        t.successes,
+        t.wrong_password,
+        t.unknown_account,
+        t.peak_hour.as_deref().unwrap_or("-"),
+        t.peak_hour_unknown,
+        t.median_hour_unknown
+    );
+    for w in &r.attack_windows {
+        println!(
+            "  attack window {} – {}: {} attempts on addresses that do not exist (about {:.0} expected), {} attempts in all",
+            w.start, w.end, w.unknown_account, w.expected_unknown, w.attempts
+        );
+    }
+    if r.sources_total > 0 {
+        println!(
+            "  sources judged attacking: {} (strongest {} below)",
+            r.sources_total,
+            r.sources.len().min(10)
+        );
+        for s in r.sources.iter().take(10) {
+            println!("    {} {}: {}", s.kind, s.subject, s.why);
+        }
+    }
     if !r.sample.is_empty() {
-        println!("  sample:");
+        println!(
+            "  flagged accounts (first {} of {}; --json --offset, or --csv for all):",
+            r.sample.len(),
+            r.accounts_page.total
+        );
         for s in &r.sample {
             println!(
                 "    {} (score {:.2}): {}",
@@ -173,6 +221,65 @@ fn print_backtest(r: &BacktestReport) {
             );
         }
     }
+    if let Some(rec) = &r.recorded {
+        println!(
+            "  recorded as shadow findings: {} new, {} already recorded",
+            rec.recorded, rec.duplicates
+        );
+    }
+}
+
+fn print_status(s: &RulesStatus) {
+    println!(
+        "{:<28} {:>3}  {:<22} {:<8} {:<12} {:>7} {:>7} {:>5}  NEWEST FINDING",
+        "RULE", "VER", "DETECTOR", "MODE", "ACTION", "SHADOW", "PENDING", "HELD"
+    );
+    for r in &s.rules {
+        println!(
+            "{:<28} {:>3}  {:<22} {:<8} {:<12} {:>7} {:>7} {:>5}  {}",
+            r.id,
+            r.version,
+            r.detector,
+            r.mode,
+            r.action,
+            r.shadow_24h,
+            r.pending_24h,
+            r.held_24h,
+            r.newest_finding.as_deref().unwrap_or("-")
+        );
+    }
+    println!("(findings of the last 24 hours)");
+    let m = &s.monitor;
+    println!(
+        "\nmonitor: checkpoint {} of {} ({} behind), last saved {}; live window {} s, account histories {} days",
+        m.checkpoint,
+        m.latest_event,
+        m.behind,
+        m.saved_at
+            .as_deref()
+            .unwrap_or("never (is `gatehouse serve` running?)"),
+        m.live_window_secs,
+        m.history_secs / 86_400
+    );
+    let l = &s.late_history;
+    match &l.advice {
+        None => println!("late history: none in the last 7 days"),
+        Some(advice) => println!(
+            "late history: {} events ({} .. {}), last received {}\n  {advice}",
+            l.events,
+            l.oldest.as_deref().unwrap_or("-"),
+            l.newest.as_deref().unwrap_or("-"),
+            l.last_received.as_deref().unwrap_or("-")
+        ),
+    }
+    println!(
+        "breaker: {}",
+        if s.breaker_open {
+            "OPEN (enforced findings wait; see `gatehouse breaker`)"
+        } else {
+            "closed"
+        }
+    );
 }
 
 pub async fn run(config: Config, command: RulesCommand) -> anyhow::Result<ExitCode> {
@@ -190,6 +297,14 @@ pub async fn run(config: Config, command: RulesCommand) -> anyhow::Result<ExitCo
     let app = gatehouse_server::build_app(config).await?;
     app.install_rules().await?;
     match command {
+        RulesCommand::Status { json } => {
+            let status = app.rules_status().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print_status(&status);
+            }
+        }
         RulesCommand::List { json } => {
             let rules = app.rules().await?;
             if json {
@@ -234,6 +349,8 @@ pub async fn run(config: Config, command: RulesCommand) -> anyhow::Result<ExitCo
             until,
             draft: draft_path,
             json,
+            csv,
+            record,
         } => {
             let now = app.clock.now();
             let draft = match (draft, draft_path) {
@@ -255,6 +372,8 @@ pub async fn run(config: Config, command: RulesCommand) -> anyhow::Result<ExitCo
                 since: since.map(|s| time_arg(now, &s)).transpose()?,
                 until: until.map(|s| time_arg(now, &s)).transpose()?,
                 draft,
+                record,
+                ..BacktestRequest::default()
             };
             let pb = indicatif::ProgressBar::new(0).with_style(
                 indicatif::ProgressStyle::with_template(
@@ -265,14 +384,28 @@ pub async fn run(config: Config, command: RulesCommand) -> anyhow::Result<ExitCo
             if json {
                 pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
             }
-            let report = app
-                .backtest_rule(&id, req, |done, total| {
-                    pb.set_length(total);
-                    pb.set_position(done);
-                })
-                .await;
+            let progress = |done, total| {
+                pb.set_length(total);
+                pb.set_position(done);
+            };
+            let report = match &csv {
+                None => app
+                    .backtest_rule(&id, req, Actor::System, progress)
+                    .await
+                    .map(|r| (r, String::new())),
+                Some(_) => app.backtest_csv(&id, req, Actor::System, progress).await,
+            };
             pb.finish_and_clear();
-            let report = report?;
+            let (report, text) = report?;
+            if let Some(path) = &csv {
+                std::fs::write(path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                eprintln!(
+                    "wrote {} flagged accounts to {}",
+                    report.accounts_page.total,
+                    path.display()
+                );
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

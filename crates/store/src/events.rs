@@ -63,6 +63,44 @@ pub trait EventStore {
         after_id: i64,
         now: Timestamp,
     ) -> Result<()>;
+
+    /// Where the monitor `name` is against the newest stored event.
+    async fn monitor_progress(&self, name: &str) -> Result<MonitorProgress>;
+
+    /// Events received at or after `received_since` that were already older than
+    /// `window` when they arrived (`time < received_at - window`): history
+    /// imported late, which the live monitor does not turn into findings. Reads
+    /// every event received in the period (an operator's question, not a hot path).
+    async fn late_login_events(
+        &self,
+        window: std::time::Duration,
+        received_since: Timestamp,
+    ) -> Result<LateEvents>;
+}
+
+/// A detection monitor's position (see [`EventStore::monitor_progress`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MonitorProgress {
+    /// Every event id at or below this has been read (0: never saved).
+    pub after_id: i64,
+    /// When the checkpoint was last saved (`None`: never).
+    pub saved_at: Option<Timestamp>,
+    /// The newest stored event's id (0: none).
+    pub latest_id: i64,
+}
+
+/// Events that arrived too late for the live monitor (see
+/// [`EventStore::late_login_events`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LateEvents {
+    /// How many.
+    pub count: i64,
+    /// The oldest and newest of their times (`None` when there are none).
+    pub oldest: Option<Timestamp>,
+    /// See `oldest`.
+    pub newest: Option<Timestamp>,
+    /// When the last of them arrived.
+    pub last_received: Option<Timestamp>,
 }
 
 /// How a new login event finds its Gatehouse account.

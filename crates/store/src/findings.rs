@@ -46,6 +46,23 @@ pub trait FindingStore {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<(i64, i64)>>;
+
+    /// Findings recorded at or after `since`, per rule and status, with the
+    /// newest's time: what each rule has been finding lately.
+    async fn finding_counts(&self, since: Timestamp) -> Result<Vec<FindingCount>>;
+}
+
+/// Findings of one rule in one status (see [`FindingStore::finding_counts`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FindingCount {
+    /// The rule.
+    pub rule_id: String,
+    /// Their status.
+    pub status: FindingStatus,
+    /// How many.
+    pub count: i64,
+    /// When the newest was recorded.
+    pub newest: Timestamp,
 }
 
 /// The rule a batch of findings is recorded under.

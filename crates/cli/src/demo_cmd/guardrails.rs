@@ -28,9 +28,9 @@ impl Demo {
                 BROKEN_RULE_ID,
                 BacktestRequest {
                     since: Some(since.to_rfc3339()),
-                    until: None,
-                    draft: None,
+                    ..BacktestRequest::default()
                 },
+                alice.clone(),
                 |_, _| {},
             )
             .await

@@ -225,6 +225,63 @@ async fn rules_findings_and_backtests_from_the_command_line() {
             "{report}"
         );
         assert!(report.contains("draft: "), "{report}");
+        assert!(
+            report.contains("sources judged attacking") && report.contains("203.0.113.0/24"),
+            "{report}"
+        );
+        // Every flagged account to CSV; recording is refused for a draft.
+        let report = ok(&gatehouse(
+            d,
+            &db,
+            &[
+                "rules",
+                "backtest",
+                "credential-stuffing",
+                "--since",
+                "1d",
+                "--csv",
+                "flagged.csv",
+                "--record",
+            ],
+        ));
+        assert!(
+            report.contains("recorded as shadow findings: 0 new, 2 already recorded"),
+            "the live monitor recorded them already: {report}"
+        );
+        let csv = std::fs::read_to_string(d.join("flagged.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 3, "{csv}");
+        assert!(csv.contains("u1@example.com"), "{csv}");
+        let o = gatehouse(
+            d,
+            &db,
+            &[
+                "rules",
+                "backtest",
+                "credential-stuffing",
+                "--draft",
+                "draft.toml",
+                "--record",
+            ],
+        );
+        assert!(!o.status.success(), "--record and --draft conflict");
+        // What the checks are doing.
+        let status = ok(&gatehouse(d, &db, &["rules", "status"]));
+        assert!(
+            status.contains("credential-stuffing") && status.contains("late history: none"),
+            "{status}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&ok(&gatehouse(d, &db, &["rules", "status", "--json"]))).unwrap();
+        let rule = json["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == "credential-stuffing")
+            .unwrap();
+        assert_eq!(
+            (rule["pending_24h"].as_i64(), rule["held_24h"].as_i64()),
+            (Some(1), Some(1))
+        );
         let o = gatehouse(
             d,
             &db,

@@ -7,7 +7,9 @@
 //! - `evaluate` — every event rule's detectors over one event stream (shared by
 //!   the live monitor and backtests).
 //! - `monitor` — the live monitor in `serve`.
-//! - `backtest` — read-only runs of a rule or draft over stored events.
+//! - `backtest` — read-only runs of a rule or draft over stored events (and, on
+//!   request, their results recorded as shadow findings).
+//! - `rules_status` — each rule's recent findings, the monitor's position, late history.
 //! - `breach` — the breached-password index in the server (`/breach/check`,
 //!   refusing breached new passwords, the breached-login hook).
 //! - `leaked` — `gatehouse scan --leaked`: leaked e-mail + password pairs.
@@ -23,3 +25,4 @@ pub mod findings;
 pub mod leaked;
 pub mod monitor;
 pub mod rules;
+pub mod rules_status;

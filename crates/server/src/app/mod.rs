@@ -19,7 +19,9 @@ pub mod status;
 
 // The paths callers have always used (`app::campaigns::Preview`, …), and short
 // names for the use-case modules inside this crate.
-pub use detection::{backtest, breach, evaluate, events, findings, leaked, monitor, rules};
+pub use detection::{
+    backtest, breach, evaluate, events, findings, leaked, monitor, rules, rules_status,
+};
 pub use identity::{console, import, recovery};
 use identity::{operators, sessions};
 pub use remediation::undo::RuleUndoReport;

@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 use crate::app::backtest::{BacktestReport, BacktestRequest};
 use crate::app::findings::FindingView;
 use crate::app::rules::{Rule, RuleChange, RuleSpec};
+use crate::app::rules_status::RulesStatus;
 use crate::app::{App, AppError, RuleUndoReport};
 use crate::http::error::{ApiError, ApiJson, ErrorBody};
 use crate::http::extract::OperatorAuth;
@@ -76,22 +77,68 @@ async fn put_rule(
     Ok(axum::Json(app.put_rule(spec, op.actor()).await?))
 }
 
+/// How to give a backtest's results.
+#[derive(Deserialize, IntoParams, Default)]
+pub struct BacktestQuery {
+    /// `json` (default: the report, with a page of flagged accounts) or `csv`
+    /// (every flagged account: `account_id,email,findings,score,first_seen,explanation`).
+    pub format: Option<String>,
+}
+
 /// Runs the rule — or `draft`, an edit of it — over the stored login events of
 /// `since..until` (default: the last 7 days) with no side effects: how many
-/// accounts it would flag, a sample with evidence, the current version's count
-/// and the rule's normal daily volume, and warnings when they are out of line.
-#[utoipa::path(post, path = "/admin/rules/{id}/backtest", tag = "rules", params(("id" = String, Path)),
+/// accounts it would flag (every one, paged with `offset` and `limit`, or all
+/// as CSV with `?format=csv`), a sample with evidence, the sources it judged
+/// attacking, the period's traffic and attack windows, the current version's
+/// count and the rule's normal daily volume, and warnings when they are out of
+/// line. With `record: true` a stored rule's results are recorded as shadow
+/// findings (audited).
+#[utoipa::path(post, path = "/admin/rules/{id}/backtest", tag = "rules", params(("id" = String, Path), BacktestQuery),
     request_body = BacktestRequest,
-    responses((status = 200, body = BacktestReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = BacktestReport, description = "the report; with `?format=csv`, text/csv of every flagged account"),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 401, body = ErrorBody)),
     security(("operator" = [])))]
 async fn backtest_rule(
     State(app): AppState,
-    OperatorAuth(_op): OperatorAuth,
+    OperatorAuth(op): OperatorAuth,
     Path(id): Path<String>,
+    Query(q): Query<BacktestQuery>,
     ApiJson(req): ApiJson<BacktestRequest>,
-) -> Result<axum::Json<BacktestReport>, ApiError> {
-    Ok(axum::Json(app.backtest_rule(&id, req, |_, _| {}).await?))
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    match q.format.as_deref() {
+        None | Some("json") => Ok(axum::Json(
+            app.backtest_rule(&id, req, op.actor(), |_, _| {}).await?,
+        )
+        .into_response()),
+        Some("csv") => {
+            let (_, csv) = app.backtest_csv(&id, req, op.actor(), |_, _| {}).await?;
+            Ok((
+                [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+                csv,
+            )
+                .into_response())
+        }
+        Some(other) => Err(AppError::Invalid {
+            field: "format",
+            message: format!("must be json or csv, not {other:?}"),
+        }
+        .into()),
+    }
+}
+
+/// What the checks are doing now: each rule's findings of the last 24 hours,
+/// where the live monitor is in the event stream, history that arrived too
+/// late for the live rules (with what to do about it), and the breaker.
+#[utoipa::path(get, path = "/admin/detection/status", tag = "rules",
+    responses((status = 200, body = RulesStatus), (status = 401, body = ErrorBody)),
+    security(("operator" = [])))]
+async fn detection_status(
+    State(app): AppState,
+    OperatorAuth(_op): OperatorAuth,
+) -> Result<axum::Json<RulesStatus>, ApiError> {
+    Ok(axum::Json(app.rules_status().await?))
 }
 
 /// Undoes what a rule did, in one audited action: its campaigns that reset
@@ -189,6 +236,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(list_rules))
         .routes(routes!(get_rule, put_rule))
         .routes(routes!(backtest_rule))
+        .routes(routes!(detection_status))
         .routes(routes!(undo_rule))
         .routes(routes!(list_findings))
 }

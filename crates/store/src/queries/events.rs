@@ -9,7 +9,10 @@ use sqlx::Row as _;
 
 use super::{Conn, Db, DbRow, EngineStore};
 use crate::sql::parse;
-use crate::{AccountLink, EventCursor, EventStore, LoginEvent, NewLoginEvent, Result, StoreError};
+use crate::{
+    AccountLink, EventCursor, EventStore, LateEvents, LoginEvent, MonitorProgress, NewLoginEvent,
+    Result, StoreError,
+};
 
 const EVENT_COLUMNS: &str = "id, time, account, account_id, ip, user_agent, outcome, country, \
     asn, origin, password_digest, received_at";
@@ -221,5 +224,54 @@ impl EventStore for EngineStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn monitor_progress(&self, name: &str) -> Result<MonitorProgress> {
+        let saved =
+            sqlx::query("SELECT after_id, updated_at FROM monitor_checkpoints WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        let (after_id, saved_at) = match saved {
+            Some(r) => (
+                r.try_get("after_id")?,
+                Some(Timestamp::from_millis(r.try_get("updated_at")?)),
+            ),
+            None => (0, None),
+        };
+        let latest_id: Option<i64> = sqlx::query("SELECT MAX(id) AS id FROM login_events")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("id")?;
+        Ok(MonitorProgress {
+            after_id,
+            saved_at,
+            latest_id: latest_id.unwrap_or(0),
+        })
+    }
+
+    async fn late_login_events(
+        &self,
+        window: std::time::Duration,
+        received_since: Timestamp,
+    ) -> Result<LateEvents> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n, MIN(time) AS oldest, MAX(time) AS newest, MAX(received_at) AS \
+             last FROM login_events WHERE received_at >= $1 AND time < received_at - $2",
+        )
+        .bind(received_since.as_millis())
+        .bind(i64::try_from(window.as_millis()).unwrap_or(i64::MAX))
+        .fetch_one(&self.pool)
+        .await?;
+        let at = |col: &str| -> Result<Option<Timestamp>> {
+            Ok(r.try_get::<Option<i64>, _>(col)?
+                .map(Timestamp::from_millis))
+        };
+        Ok(LateEvents {
+            count: r.try_get("n")?,
+            oldest: at("oldest")?,
+            newest: at("newest")?,
+            last_received: at("last")?,
+        })
     }
 }

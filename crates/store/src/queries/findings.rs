@@ -11,7 +11,8 @@ use sqlx::Row as _;
 use super::{Db, EngineStore};
 use crate::sql::parse;
 use crate::{
-    Finding, FindingFilter, FindingRule, FindingStore, NewFinding, RecordedFindings, Result,
+    Finding, FindingCount, FindingFilter, FindingRule, FindingStore, NewFinding, RecordedFindings,
+    Result,
 };
 
 #[async_trait]
@@ -204,6 +205,26 @@ impl FindingStore for EngineStore {
         .await?
         .iter()
         .map(|r| Ok((r.try_get("day")?, r.try_get("n")?)))
+        .collect()
+    }
+
+    async fn finding_counts(&self, since: Timestamp) -> Result<Vec<FindingCount>> {
+        sqlx::query(
+            "SELECT rule_id, status, COUNT(*) AS n, MAX(created_at) AS newest FROM findings \
+             WHERE created_at >= $1 GROUP BY rule_id, status ORDER BY rule_id, status",
+        )
+        .bind(since.as_millis())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(FindingCount {
+                rule_id: r.try_get("rule_id")?,
+                status: parse("finding status", &r.try_get::<String, _>("status")?)?,
+                count: r.try_get("n")?,
+                newest: Timestamp::from_millis(r.try_get("newest")?),
+            })
+        })
         .collect()
     }
 }

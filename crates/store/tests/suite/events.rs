@@ -233,3 +233,54 @@ both_engines!(own_logins_store_their_event_with_the_login, |s: Arc<
         3
     );
 });
+
+both_engines!(
+    late_events_and_the_monitors_progress_are_reported,
+    |s: Arc<dyn Store>| async move {
+        let hour = Duration::from_secs(3600);
+        let received = T0.plus(Duration::from_secs(10 * 86_400));
+        let mut batch = Vec::new();
+        // Two events a day old when they arrived, one live, one received long ago.
+        for (key, age_secs, recv) in [
+            (1u8, 86_400u64, received),
+            (2, 2 * 86_400, received),
+            (3, 60, received),
+            (4, 86_400, T0),
+        ] {
+            let mut e = login_event("someone@example.com", received, EventOutcome::Success, key);
+            e.time = recv.minus(Duration::from_secs(age_secs));
+            e.received_at = recv;
+            batch.push(e);
+        }
+        s.insert_login_events(&batch, None).await.unwrap();
+        let late = s
+            .late_login_events(hour, received.minus(hour))
+            .await
+            .unwrap();
+        assert_eq!(late.count, 2, "{late:?}");
+        assert_eq!(
+            late.oldest,
+            Some(received.minus(Duration::from_secs(2 * 86_400)))
+        );
+        assert_eq!(
+            late.newest,
+            Some(received.minus(Duration::from_secs(86_400)))
+        );
+        assert_eq!(late.last_received, Some(received));
+        let none = s
+            .late_login_events(hour, received.plus(hour))
+            .await
+            .unwrap();
+        assert_eq!((none.count, none.oldest), (0, None));
+
+        let before = s.monitor_progress("detection").await.unwrap();
+        assert_eq!((before.after_id, before.saved_at), (0, None));
+        assert!(before.latest_id > 0);
+        s.save_monitor_checkpoint("detection", 2, received)
+            .await
+            .unwrap();
+        let after = s.monitor_progress("detection").await.unwrap();
+        assert_eq!((after.after_id, after.saved_at), (2, Some(received)));
+        assert_eq!(after.latest_id, before.latest_id);
+    }
+);

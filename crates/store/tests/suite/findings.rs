@@ -120,6 +120,23 @@ both_engines!(concurrent_recorders_share_one_daily_cap, |store: Arc<
         .await
         .unwrap();
     assert_eq!(per_day.iter().map(|d| d.1).sum::<i64>(), 21);
+    // What the rule found lately, by status.
+    let counts = store.finding_counts(T0).await.unwrap();
+    let by: Vec<(&str, FindingStatus, i64)> = counts
+        .iter()
+        .map(|c| (c.rule_id.as_str(), c.status, c.count))
+        .collect();
+    assert_eq!(
+        by,
+        [
+            ("stuffing", FindingStatus::Held, 10),
+            ("stuffing", FindingStatus::Pending, 11)
+        ]
+    );
+    assert_eq!(counts[1].newest, later);
+    let since_later = store.finding_counts(later).await.unwrap();
+    assert_eq!(since_later.len(), 1);
+    assert_eq!(since_later[0].count, 1);
 });
 
 both_engines!(

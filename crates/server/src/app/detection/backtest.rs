@@ -6,19 +6,40 @@
 //! third of all accounts: the report gives the count, its share of all accounts,
 //! the multiple of the normal daily volume, a sample with evidence, and warnings
 //! when those are out of the ordinary.
+//!
+//! It is also how an operator sees what the checks saw: every flagged account
+//! (paged, or all of them as CSV), the sources the detectors judged attacking
+//! and why, the period's traffic with the hours in which attempts on addresses
+//! that do not exist stood far above the period's normal (*attack windows*), and
+//! a warning when those came and the rule flagged nothing. On request
+//! (`record`) the results of a stored rule are recorded as shadow findings:
+//! the explicit way to raise findings from history imported too late for the
+//! live monitor.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use gatehouse_detect::{Signal, Subject};
+use gatehouse_domain::audit::Actor;
+use gatehouse_domain::finding::RuleMode;
+use gatehouse_domain::login_event::EventOutcome;
 use gatehouse_domain::{AccountId, Timestamp};
+use gatehouse_store::NewFinding;
 use serde::{Deserialize, Serialize};
 
 use crate::app::evaluate::Evaluator;
 use crate::app::rules::{Rule, RuleSpec};
 use crate::app::{App, AppError};
 
-/// Sample findings shown.
-const SAMPLE: usize = 20;
+/// Flagged accounts per page by default, and at most.
+const PAGE_DEFAULT: u64 = 20;
+/// See [`PAGE_DEFAULT`].
+pub const PAGE_MAX: u64 = 1000;
+/// Attacking sources listed at most (the strongest first).
+const SOURCES_MAX: usize = 100;
+/// Distinct sources kept while the backtest runs.
+const SOURCES_KEPT: usize = 10_000;
+
 /// Days of history behind "normal daily volume".
 const NORMAL_DAYS: i64 = 30;
 /// Default period: the last week.
@@ -38,6 +59,31 @@ pub struct BacktestRequest {
     /// a new id); compared with the stored version when there is one.
     #[serde(default)]
     pub draft: Option<RuleSpec>,
+    /// Flagged accounts to skip in `accounts` (in the order they were flagged).
+    #[serde(default)]
+    pub offset: Option<u64>,
+    /// Flagged accounts to give in `accounts`, 1 to 1000 (default 20).
+    #[serde(default)]
+    pub limit: Option<u64>,
+    /// Record the stored rule's results as shadow findings (not for a draft):
+    /// how findings are raised from history the live monitor did not see. The
+    /// same behaviour is recorded once, however often this runs. Audited.
+    #[serde(default)]
+    pub record: bool,
+}
+
+impl BacktestRequest {
+    /// The page of flagged accounts asked for, checked.
+    fn page(&self) -> Result<(u64, u64), AppError> {
+        let limit = self.limit.unwrap_or(PAGE_DEFAULT);
+        if !(1..=PAGE_MAX).contains(&limit) {
+            return Err(AppError::Invalid {
+                field: "limit",
+                message: format!("must be 1 to {PAGE_MAX}"),
+            });
+        }
+        Ok((self.offset.unwrap_or(0), limit))
+    }
 }
 
 /// What one version of a rule would have done.
@@ -73,6 +119,106 @@ pub struct BacktestSample {
     pub evidence: serde_json::Value,
 }
 
+/// One flagged account of the tested rule.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct BacktestAccount {
+    /// Account id.
+    pub account_id: String,
+    /// Its address.
+    pub email: String,
+    /// Findings about it (the same account can be flagged more than once).
+    pub findings: u32,
+    /// The highest score.
+    pub score: f64,
+    /// When the behaviour of its first finding happened (RFC 3339).
+    pub first_seen: String,
+    /// Why (the first finding's evidence).
+    #[schema(value_type = Object)]
+    pub evidence: serde_json::Value,
+}
+
+/// A page of the tested rule's flagged accounts, in the order they were flagged.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct BacktestPage {
+    /// Flagged accounts in all.
+    pub total: u64,
+    /// Skipped.
+    pub offset: u64,
+    /// Asked for.
+    pub limit: u64,
+    /// This page.
+    pub items: Vec<BacktestAccount>,
+}
+
+/// A source (or password, or attacked account) a detector judged attacking.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct AttackingSource {
+    /// `source` (an address, network or ASN), `password` (a digest: spraying),
+    /// `account` (one account from many sources: guessing) or, for the
+    /// account-takeover detector, the grain that stood out (`ip`, `network`,
+    /// `asn`, `user_agent`).
+    pub kind: String,
+    /// Which (for a takeover grain: the grain of the flagged success's address).
+    pub subject: String,
+    /// Distinct accounts it touched (sources, for guessing), estimated; 0 for a
+    /// takeover grain.
+    pub distinct: u64,
+    /// Attempts seen (a takeover grain: its decayed attempts).
+    pub attempts: u64,
+    /// Failed attempts (a takeover grain: its attempts on unknown addresses).
+    pub failures: u64,
+    /// When it was first judged attacking (RFC 3339).
+    pub first_seen: String,
+    /// Why, in a sentence.
+    pub why: String,
+}
+
+/// The period's traffic, whatever the rule flagged.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct Traffic {
+    /// Sign-in attempts.
+    pub attempts: u64,
+    /// Successful.
+    pub successes: u64,
+    /// With a wrong password.
+    pub wrong_password: u64,
+    /// On addresses that do not exist.
+    pub unknown_account: u64,
+    /// The hour with the most attempts on addresses that do not exist (RFC 3339
+    /// start), and how many.
+    pub peak_hour: Option<String>,
+    /// See `peak_hour`.
+    pub peak_hour_unknown: u64,
+    /// The median hour's attempts on addresses that do not exist (hours with
+    /// traffic).
+    pub median_hour_unknown: f64,
+}
+
+/// Consecutive hours in which attempts on addresses that do not exist stood far
+/// above the period's normal hour: an attack in progress at the site level.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct AttackWindow {
+    /// First hour (RFC 3339).
+    pub start: String,
+    /// End of the last hour (RFC 3339).
+    pub end: String,
+    /// Attempts on addresses that do not exist in it.
+    pub unknown_account: u64,
+    /// All attempts in it.
+    pub attempts: u64,
+    /// What the period's median hour predicts for it.
+    pub expected_unknown: f64,
+}
+
+/// What recording the results did.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Recorded {
+    /// Findings recorded now (as shadow findings).
+    pub recorded: u64,
+    /// Already recorded (by the live monitor or an earlier backtest).
+    pub duplicates: u64,
+}
+
 /// The report.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct BacktestReport {
@@ -94,7 +240,22 @@ pub struct BacktestReport {
     pub current: Option<BacktestOutcome>,
     /// Flagged accounts of the tested rule, with evidence (up to 20).
     pub sample: Vec<BacktestSample>,
-    /// Plain warnings: a large share of accounts, far above normal, many more than the current version.
+    /// The page of flagged accounts asked for (`offset`, `limit`).
+    #[serde(rename = "flagged")]
+    pub accounts_page: BacktestPage,
+    /// The sources the tested rule's detector judged attacking, strongest
+    /// first (at most 100).
+    pub sources: Vec<AttackingSource>,
+    /// How many it judged attacking in all.
+    pub sources_total: u64,
+    /// The period's traffic.
+    pub traffic: Traffic,
+    /// Hours in which attempts on unknown addresses stood far above normal.
+    pub attack_windows: Vec<AttackWindow>,
+    /// Set when the results were recorded as shadow findings.
+    pub recorded: Option<Recorded>,
+    /// Plain warnings: a large share of accounts, far above normal, many more
+    /// than the current version, an attack window in which it flagged nothing.
     pub warnings: Vec<String>,
 }
 
@@ -121,23 +282,268 @@ pub fn median_daily(per_day: &[(i64, i64)], days: i64) -> f64 {
     }
 }
 
+/// One flagged account while the backtest runs (the evidence kept only for the
+/// page asked for, the explanation only for CSV: a broken rule may flag
+/// hundreds of thousands).
+struct Flagged {
+    account: AccountId,
+    findings: u32,
+    score: f64,
+    first_seen: Timestamp,
+    evidence: Option<serde_json::Value>,
+    explanation: Option<String>,
+}
+
+/// What to keep of each flagged account.
+#[derive(Clone, Copy)]
+struct Keep {
+    offset: u64,
+    limit: u64,
+    explanations: bool,
+}
+
 #[derive(Default)]
 struct Tally {
-    accounts: HashSet<AccountId>,
+    flagged: Vec<Flagged>,
+    index: HashMap<AccountId, usize>,
     findings: u64,
     unknown: u64,
-    sample: Vec<(AccountId, f64, serde_json::Value)>,
+    sources: HashMap<String, AttackingSource>,
+    sources_total: u64,
+}
+
+impl Tally {
+    fn add(&mut self, f: &NewFinding, keep: Keep) {
+        self.findings += 1;
+        if let Some(&i) = self.index.get(&f.account) {
+            let a = &mut self.flagged[i];
+            a.findings += 1;
+            a.score = a.score.max(f.score);
+            return;
+        }
+        let i = self.flagged.len() as u64;
+        let in_page = i >= keep.offset && i - keep.offset < keep.limit;
+        let sample = i < PAGE_DEFAULT;
+        self.index.insert(f.account, self.flagged.len());
+        self.flagged.push(Flagged {
+            account: f.account,
+            findings: 1,
+            score: f.score,
+            first_seen: f.observed_at,
+            evidence: (in_page || sample).then(|| f.evidence.clone()),
+            explanation: keep.explanations.then(|| {
+                f.evidence["explanation"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            }),
+        });
+        if let Some(s) = takeover_grain(f) {
+            self.source(s);
+        }
+    }
+
+    fn source(&mut self, s: AttackingSource) {
+        let key = format!("{}|{}", s.kind, s.subject);
+        if let Some(seen) = self.sources.get_mut(&key) {
+            seen.attempts = seen.attempts.max(s.attempts);
+            seen.failures = seen.failures.max(s.failures);
+            seen.distinct = seen.distinct.max(s.distinct);
+            return;
+        }
+        self.sources_total += 1;
+        if self.sources.len() < SOURCES_KEPT {
+            self.sources.insert(key, s);
+        }
+    }
+
+    fn attack(&mut self, sig: &Signal) {
+        let e = &sig.evidence;
+        let (kind, subject) = match e.subject {
+            Subject::Source(src) => ("source", src.to_string()),
+            Subject::Password(p) => ("password", format!("#{:016x}", p.0)),
+            Subject::Account(_) => ("account", "one account (its key is not kept)".to_owned()),
+        };
+        let distinct = u64::from(e.distinct.min(e.attempts));
+        let why = format!(
+            "{} attempts on about {distinct} {}, {:.0}% failed, within {} – {}",
+            e.attempts,
+            if kind == "account" {
+                "sources"
+            } else {
+                "accounts"
+            },
+            e.failure_ratio * 100.0,
+            Timestamp::from_millis(e.window_start_ms).to_rfc3339(),
+            Timestamp::from_millis(e.window_end_ms).to_rfc3339()
+        );
+        self.source(AttackingSource {
+            kind: kind.to_owned(),
+            subject,
+            distinct,
+            attempts: u64::from(e.attempts),
+            failures: u64::from(e.failures),
+            first_seen: Timestamp::from_millis(e.window_end_ms).to_rfc3339(),
+            why,
+        });
+    }
+}
+
+/// The grain behind an account-takeover finding, as an attacking source.
+fn takeover_grain(f: &NewFinding) -> Option<AttackingSource> {
+    let ev = &f.evidence;
+    let grain = ev.get("grain")?.as_str()?;
+    let source = ev["login"]["source"].as_str().unwrap_or_default();
+    let subject = match grain {
+        "ip" => source.to_owned(),
+        "network" => match source.parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                gatehouse_detect::Source::of(gatehouse_detect::SourceGrouping::Network, ip, None)
+                    .to_string()
+            }
+            Err(_) => source.to_owned(),
+        },
+        other => format!("the {} of {source}", other.replace('_', " ")),
+    };
+    let num = |k: &str| ev[k].as_f64().unwrap_or(0.0);
+    Some(AttackingSource {
+        kind: grain.to_owned(),
+        subject,
+        distinct: 0,
+        attempts: num("grain_attempts").round() as u64,
+        failures: num("unknown_attempts").round() as u64,
+        first_seen: f.observed_at.to_rfc3339(),
+        why: format!(
+            "about {:.0} attempts on addresses that do not exist where {:.0} were expected ({:.1} standard deviations over its baseline)",
+            num("unknown_attempts"),
+            num("expected_unknown"),
+            num("z")
+        ),
+    })
+}
+
+/// Attempts per hour: (hour number since the epoch) → (attempts, unknown).
+#[derive(Default)]
+struct Hours(BTreeMap<i64, (u64, u64)>);
+
+impl Hours {
+    fn add(&mut self, at: Timestamp, outcome: EventOutcome) {
+        let h = self
+            .0
+            .entry(at.as_millis().div_euclid(3_600_000))
+            .or_default();
+        h.0 += 1;
+        if outcome == EventOutcome::UnknownAccount {
+            h.1 += 1;
+        }
+    }
+}
+
+/// The median of the hours' unknown-address attempts (hours with traffic).
+fn median_unknown(hours: &BTreeMap<i64, (u64, u64)>) -> f64 {
+    let mut v: Vec<u64> = hours.values().map(|h| h.1).collect();
+    v.sort_unstable();
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2] as f64,
+        n => (v[n / 2 - 1] + v[n / 2]) as f64 / 2.0,
+    }
+}
+
+/// Hours whose attempts on unknown addresses exceed the period's median hour by
+/// far — at least 50 more, at least five times as many, and more than six
+/// Poisson standard deviations — merged when consecutive. A site's people
+/// mistype their address at a steady rate; a combo list brings thousands of
+/// addresses that do not exist. Pure: the caller counts.
+pub fn attack_windows(hours: &BTreeMap<i64, (u64, u64)>) -> Vec<AttackWindow> {
+    let median = median_unknown(hours);
+    let hot = |u: u64| {
+        let u = u as f64;
+        u >= median + 50.0 && u >= 5.0 * median && u - median > 6.0 * median.max(1.0).sqrt()
+    };
+    let mut out: Vec<(i64, i64, u64, u64, f64)> = Vec::new();
+    for (&h, &(attempts, unknown)) in hours {
+        if !hot(unknown) {
+            continue;
+        }
+        match out.last_mut() {
+            Some(w) if w.1 == h => {
+                w.1 = h + 1;
+                w.2 += unknown;
+                w.3 += attempts;
+                w.4 += median;
+            }
+            _ => out.push((h, h + 1, unknown, attempts, median)),
+        }
+    }
+    out.into_iter()
+        .map(|(a, b, unknown, attempts, expected)| AttackWindow {
+            start: Timestamp::from_millis(a * 3_600_000).to_rfc3339(),
+            end: Timestamp::from_millis(b * 3_600_000).to_rfc3339(),
+            unknown_account: unknown,
+            attempts,
+            expected_unknown: expected,
+        })
+        .collect()
+}
+
+/// Everything a run over the stored events gives.
+struct Run {
+    tallies: Vec<Tally>,
+    events: u64,
+    hours: Hours,
+    traffic: Traffic,
+    recorded: Option<Recorded>,
 }
 
 impl App {
-    /// Backtests rule `id` (or `req.draft`) over stored events. Reads only.
-    /// `progress` gets (events read, events in the period).
+    /// Backtests rule `id` (or `req.draft`) over stored events. Reads only,
+    /// unless `req.record` (then the stored rule's results are recorded as
+    /// shadow findings, audited as `by`). `progress` gets (events read, events
+    /// in the period).
     pub async fn backtest_rule(
         &self,
         id: &str,
         req: BacktestRequest,
-        mut progress: impl FnMut(u64, u64),
+        by: Actor,
+        progress: impl FnMut(u64, u64),
     ) -> Result<BacktestReport, AppError> {
+        let (offset, limit) = req.page()?;
+        let keep = Keep {
+            offset,
+            limit,
+            explanations: false,
+        };
+        let (report, _) = self.backtest(id, req, by, keep, progress).await?;
+        Ok(report)
+    }
+
+    /// Every account the backtest flags, as CSV (`account_id, email, findings,
+    /// score, first_seen, explanation`), after the report. Same run as
+    /// [`App::backtest_rule`]; `offset` and `limit` do not apply.
+    pub async fn backtest_csv(
+        &self,
+        id: &str,
+        req: BacktestRequest,
+        by: Actor,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<(BacktestReport, String), AppError> {
+        let keep = Keep {
+            offset: 0,
+            limit: PAGE_DEFAULT,
+            explanations: true,
+        };
+        self.backtest(id, req, by, keep, progress).await
+    }
+
+    async fn backtest(
+        &self,
+        id: &str,
+        req: BacktestRequest,
+        by: Actor,
+        keep: Keep,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<(BacktestReport, String), AppError> {
         let now = self.clock.now();
         let until = match &req.until {
             Some(s) => parse_time("until", s)?,
@@ -157,6 +563,14 @@ impl App {
             Some(r) => Some(Rule::from_record(r)?),
             None => None,
         };
+        if req.record && req.draft.is_some() {
+            return Err(AppError::Invalid {
+                field: "record",
+                message: "only a stored rule's results can be recorded (findings name the \
+                          rule version that made them); store the draft first"
+                    .into(),
+            });
+        }
         let tested = match req.draft {
             Some(draft) => {
                 if draft.id != id {
@@ -184,7 +598,10 @@ impl App {
         let compare = if is_draft { stored.clone() } else { None };
         let mut rules = vec![tested.clone()];
         rules.extend(compare.clone());
-        let (mut tallies, events) = self.run_rules(rules, since, until, &mut progress).await?;
+        let record = req.record.then(|| (tested.clone(), by));
+        let mut run = self
+            .run_rules(rules, since, until, keep, record, &mut progress)
+            .await?;
         let accounts = self.store.count_accounts().await?;
         let per_day = self
             .store
@@ -197,7 +614,7 @@ impl App {
         let normal = median_daily(&per_day, NORMAL_DAYS);
         let days = (until.since(since).as_secs_f64() / 86_400.0).max(1.0 / 24.0);
         let outcome = |t: &Tally, version: Option<i64>| {
-            let flagged = t.accounts.len() as u64;
+            let flagged = t.flagged.len() as u64;
             let per_day = flagged as f64 / days;
             BacktestOutcome {
                 version,
@@ -213,57 +630,163 @@ impl App {
                 multiple_of_normal: (normal > 0.0).then(|| per_day / normal),
             }
         };
-        let tested_outcome = outcome(&tallies[0], (!is_draft).then_some(tested.version));
+        let tested_outcome = outcome(&run.tallies[0], (!is_draft).then_some(tested.version));
         let current = compare
             .as_ref()
-            .map(|c| outcome(&tallies[1], Some(c.version)));
-        let mut sample = Vec::new();
-        for (account, score, evidence) in tallies.swap_remove(0).sample {
-            let email = self
+            .map(|c| outcome(&run.tallies[1], Some(c.version)));
+        let tally = run.tallies.swap_remove(0);
+        let mut emails: HashMap<AccountId, String> = HashMap::new();
+        let mut email = async |a: AccountId| -> Result<String, AppError> {
+            if let Some(e) = emails.get(&a) {
+                return Ok(e.clone());
+            }
+            let e = self
                 .store
-                .account(account)
+                .account(a)
                 .await?
                 .map(|a| a.email)
                 .unwrap_or_default();
-            sample.push(BacktestSample {
-                account_id: account.to_string(),
-                email,
-                score,
-                evidence,
-            });
+            emails.insert(a, e.clone());
+            Ok(e)
+        };
+        let mut sample = Vec::new();
+        let mut items = Vec::new();
+        for (i, f) in tally.flagged.iter().enumerate() {
+            let i = i as u64;
+            let in_page = i >= keep.offset && i - keep.offset < keep.limit;
+            if i >= PAGE_DEFAULT && !in_page {
+                continue;
+            }
+            let evidence = f.evidence.clone().unwrap_or_default();
+            let address = email(f.account).await?;
+            if i < PAGE_DEFAULT {
+                sample.push(BacktestSample {
+                    account_id: f.account.to_string(),
+                    email: address.clone(),
+                    score: f.score,
+                    evidence: evidence.clone(),
+                });
+            }
+            if in_page {
+                items.push(BacktestAccount {
+                    account_id: f.account.to_string(),
+                    email: address,
+                    findings: f.findings,
+                    score: f.score,
+                    first_seen: f.first_seen.to_rfc3339(),
+                    evidence,
+                });
+            }
         }
-        let warnings = warnings(&tested_outcome, current.as_ref());
-        Ok(BacktestReport {
+        let mut csv = String::new();
+        if keep.explanations {
+            csv.push_str("account_id,email,findings,score,first_seen,explanation\n");
+            for f in &tally.flagged {
+                let address = email(f.account).await?;
+                csv.push_str(&format!(
+                    "{},{},{},{:.3},{},{}\n",
+                    f.account,
+                    csv_field(&address),
+                    f.findings,
+                    f.score,
+                    f.first_seen.to_rfc3339(),
+                    csv_field(f.explanation.as_deref().unwrap_or_default())
+                ));
+            }
+        }
+        let mut sources: Vec<AttackingSource> = tally.sources.into_values().collect();
+        sources.sort_by(|a, b| {
+            (b.failures, b.attempts, &a.subject).cmp(&(a.failures, a.attempts, &b.subject))
+        });
+        sources.truncate(SOURCES_MAX);
+        let attack_windows = attack_windows(&run.hours.0);
+        let mut warnings = warnings(&tested_outcome, current.as_ref());
+        if tested_outcome.flagged_accounts == 0 && !attack_windows.is_empty() {
+            let unknown: u64 = attack_windows.iter().map(|w| w.unknown_account).sum();
+            warnings.push(format!(
+                "{unknown} attempts on addresses that do not exist came in {} attack window(s) \
+                 (from {}), far above the period's normal hour, and this rule flagged no account: \
+                 an attack it does not catch may have run (backtest the account-takeover rule \
+                 over the same period)",
+                attack_windows.len(),
+                attack_windows[0].start
+            ));
+        }
+        let report = BacktestReport {
             rule: id.to_owned(),
             since: since.to_rfc3339(),
             until: until.to_rfc3339(),
-            events,
+            events: run.events,
             accounts,
             normal_daily_findings: normal,
             tested: tested_outcome,
             current,
             sample,
+            accounts_page: BacktestPage {
+                total: tally.flagged.len() as u64,
+                offset: keep.offset,
+                limit: keep.limit,
+                items,
+            },
+            sources,
+            sources_total: tally.sources_total,
+            traffic: std::mem::take(&mut run.traffic),
+            attack_windows,
+            recorded: run.recorded,
             warnings,
-        })
+        };
+        Ok((report, csv))
+    }
+}
+
+/// A CSV field: quoted when it holds a comma, quote or line break; a leading
+/// `=`, `+`, `-` or `@` is prefixed with `'` so a spreadsheet never runs it.
+fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
     }
 }
 
 impl App {
-    /// Runs `rules` over the stored events of `since..until`, reading only.
+    /// Runs `rules` over the stored events of `since..until` (after learning
+    /// the lead-in before `since`), reading only — unless `record` names the
+    /// rule (the first) whose findings are recorded as shadow findings.
     async fn run_rules(
         &self,
         rules: Vec<Rule>,
         since: Timestamp,
         until: Timestamp,
+        keep: Keep,
+        record: Option<(Rule, Actor)>,
         progress: &mut impl FnMut(u64, u64),
-    ) -> Result<(Vec<Tally>, u64), AppError> {
+    ) -> Result<Run, AppError> {
         let mut eval = Evaluator::new(rules);
+        eval.attacks = Some(Vec::new());
         // The live monitor knows the accounts' histories and the sources'
         // baselines when the period starts; so must the backtest, or its first
         // hours would judge every account as if it had never signed in.
         let lead_in = since.minus(eval.history());
         let total = self.store.count_login_events(since, until).await?.max(0) as u64;
         let mut tallies: Vec<Tally> = (0..eval.engines.len()).map(|_| Tally::default()).collect();
+        let mut hours = Hours::default();
+        let mut traffic = Traffic::default();
+        let mut recorded = record.as_ref().map(|_| Recorded {
+            recorded: 0,
+            duplicates: 0,
+        });
+        // Recorded as shadow findings whatever the rule's mode: a backtest
+        // never hands anything to remediation.
+        let record = record.map(|(mut rule, by)| {
+            rule.spec.mode = RuleMode::Shadow;
+            (rule, by)
+        });
         let mut after = None;
         let mut candidates = Vec::new();
         loop {
@@ -278,25 +801,59 @@ impl App {
             }
             for ev in &page[split..] {
                 eval.observe(ev, &mut candidates);
+                hours.add(ev.time, ev.outcome);
+                traffic.attempts += 1;
+                match ev.outcome {
+                    EventOutcome::Success => traffic.successes += 1,
+                    EventOutcome::WrongPassword => traffic.wrong_password += 1,
+                    EventOutcome::UnknownAccount => traffic.unknown_account += 1,
+                }
             }
+            for (engine, sig) in eval
+                .attacks
+                .as_mut()
+                .map(std::mem::take)
+                .unwrap_or_default()
+            {
+                tallies[engine].attack(&sig);
+            }
+            let mut to_record = Vec::new();
             for c in &candidates {
                 let t = &mut tallies[c.engine];
                 match eval.finding(self.store.as_ref(), c).await? {
                     Some(f) => {
-                        t.findings += 1;
-                        if t.accounts.insert(f.account) && t.sample.len() < SAMPLE {
-                            t.sample.push((f.account, f.score, f.evidence));
+                        t.add(&f, keep);
+                        if c.engine == 0 && record.is_some() {
+                            to_record.push(f);
                         }
                     }
                     None => t.unknown += 1,
                 }
+            }
+            if let (Some((rule, by)), Some(r)) = (&record, &mut recorded)
+                && !to_record.is_empty()
+            {
+                let done = self.record_findings(rule, &to_record, by.clone()).await?;
+                r.recorded += done.ids.len() as u64;
+                r.duplicates += done.duplicates;
             }
             progress(eval.events, total);
             if !full {
                 break;
             }
         }
-        Ok((tallies, eval.events))
+        if let Some((peak, &(_, unknown))) = hours.0.iter().max_by_key(|(h, c)| (c.1, -**h)) {
+            traffic.peak_hour = Some(Timestamp::from_millis(peak * 3_600_000).to_rfc3339());
+            traffic.peak_hour_unknown = unknown;
+        }
+        traffic.median_hour_unknown = median_unknown(&hours.0);
+        Ok(Run {
+            tallies,
+            events: eval.events,
+            hours,
+            traffic,
+            recorded,
+        })
     }
 
     /// Every account `rule` would flag over the stored events of `since..until`
@@ -306,11 +863,20 @@ impl App {
         rule: Rule,
         since: Timestamp,
         until: Timestamp,
-    ) -> Result<HashSet<AccountId>, AppError> {
-        let (mut tallies, _) = self
-            .run_rules(vec![rule], since, until, &mut |_, _| {})
+    ) -> Result<std::collections::HashSet<AccountId>, AppError> {
+        let keep = Keep {
+            offset: 0,
+            limit: 0,
+            explanations: false,
+        };
+        let mut run = self
+            .run_rules(vec![rule], since, until, keep, None, &mut |_, _| {})
             .await?;
-        Ok(tallies.pop().map(|t| t.accounts).unwrap_or_default())
+        Ok(run
+            .tallies
+            .pop()
+            .map(|t| t.flagged.iter().map(|f| f.account).collect())
+            .unwrap_or_default())
     }
 }
 
@@ -383,5 +949,45 @@ mod tests {
         assert!(w[1].contains("1500×"));
         assert!(w[2].contains("current version (v3) flags 30"));
         assert!(warnings(&current, None).is_empty());
+    }
+
+    #[test]
+    fn attack_windows_are_the_hours_far_above_normal_merged() {
+        // A week of hours with 3–5 mistyped addresses each; a combo list in
+        // hours 100–101 and a smaller burst in hour 140.
+        let mut hours: BTreeMap<i64, (u64, u64)> =
+            (0..168).map(|h| (h, (200, 3 + (h as u64 % 3)))).collect();
+        hours.insert(100, (3200, 3004));
+        hours.insert(101, (1700, 1504));
+        hours.insert(140, (300, 90));
+        let w = attack_windows(&hours);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert_eq!(
+            w[0].start,
+            Timestamp::from_millis(100 * 3_600_000).to_rfc3339()
+        );
+        assert_eq!(
+            w[0].end,
+            Timestamp::from_millis(102 * 3_600_000).to_rfc3339()
+        );
+        assert_eq!((w[0].unknown_account, w[0].attempts), (4508, 4900));
+        assert_eq!(w[0].expected_unknown, 8.0, "two median hours");
+        assert_eq!(w[1].unknown_account, 90);
+        // An outage or a busy hour of people (more attempts, the same share of
+        // mistyped addresses) is not an attack window.
+        hours.insert(100, (3200, 40));
+        hours.insert(101, (200, 4));
+        hours.insert(140, (200, 4));
+        assert!(attack_windows(&hours).is_empty());
+        assert!(attack_windows(&BTreeMap::new()).is_empty());
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a, b"), "\"a, b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_field("-1,2"), "\"'-1,2\"");
     }
 }

@@ -37,6 +37,11 @@ pub struct Evaluator {
     signals: Vec<Signal>,
     /// Events observed.
     pub events: u64,
+    /// When `Some`, the `Attack` signals (a source, password or account crossing
+    /// its detector's thresholds) are kept here with their engine, for a
+    /// backtest to say which sources it judged attacking; the monitor leaves it
+    /// `None`.
+    pub attacks: Option<Vec<(usize, Signal)>>,
 }
 
 impl Evaluator {
@@ -57,6 +62,7 @@ impl Evaluator {
             mapper: EventMapper::new(),
             signals: Vec::new(),
             events: 0,
+            attacks: None,
         }
     }
 
@@ -111,6 +117,9 @@ impl Evaluator {
             engine.detectors.observe(&de, &mut self.signals);
             for s in self.signals.drain(..) {
                 if s.kind != SignalKind::LikelyCompromised {
+                    if let Some(attacks) = &mut self.attacks {
+                        attacks.push((i, s));
+                    }
                     continue;
                 }
                 let Some(account) = s.account else { continue };
