@@ -111,3 +111,30 @@ mod tests {
         );
     }
 }
+
+/// `#[serde(serialize_with = "…")]` helpers: a [`Timestamp`] as RFC 3339 text,
+/// the form every API response uses for times (the stored and internal form is
+/// milliseconds).
+pub mod rfc3339 {
+    use serde::Serializer;
+
+    use super::Timestamp;
+
+    /// The time as RFC 3339.
+    pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_rfc3339())
+    }
+
+    /// An optional time as RFC 3339, or null.
+    pub fn option<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_some(&t.to_rfc3339()),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// The time as RFC 3339, or null for the epoch itself (a record's "never").
+    pub fn or_never<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        option(&(t.as_millis() != 0).then_some(*t), s)
+    }
+}

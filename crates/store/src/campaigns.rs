@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use gatehouse_domain::audit::{Actor, NewAuditEntry};
 use gatehouse_domain::campaign::{CampaignState, StagePlan};
+use gatehouse_domain::time::rfc3339;
 use gatehouse_domain::{AccountId, CampaignId, Timestamp};
 use serde::{Serialize, Serializer};
 
@@ -237,6 +238,7 @@ pub struct CampaignRecord {
     /// Creator (shown in its text form, `operator:<id>` or `system`).
     #[serde(serialize_with = "actor_text")]
     pub created_by: Actor,
+    #[serde(serialize_with = "rfc3339::serialize")]
     pub created_at: Timestamp,
     /// Hash of the frozen target set, once previewed (shown as hex).
     #[serde(serialize_with = "hex_hash")]
@@ -247,6 +249,7 @@ pub struct CampaignRecord {
     /// Who approved (text form).
     #[serde(serialize_with = "actor_text_opt")]
     pub approved_by: Option<Actor>,
+    #[serde(serialize_with = "rfc3339::option")]
     pub approved_at: Option<Timestamp>,
     /// The figures shown at preview.
     pub preview: Option<serde_json::Value>,
@@ -258,6 +261,7 @@ pub struct CampaignRecord {
     /// Stage being applied (index).
     pub stage: i64,
     /// When it started.
+    #[serde(serialize_with = "rfc3339::option")]
     pub stage_started_at: Option<Timestamp>,
     /// Accounts reset so far.
     pub applied: i64,
@@ -267,6 +271,7 @@ pub struct CampaignRecord {
     #[serde(serialize_with = "actor_text_opt")]
     pub undo_by: Option<Actor>,
     /// Last change.
+    #[serde(serialize_with = "rfc3339::serialize")]
     pub updated_at: Timestamp,
 }
 
@@ -353,6 +358,7 @@ pub struct TargetRecord {
     /// The credential version reset.
     pub credential_version: Option<i64>,
     /// When it was applied.
+    #[serde(serialize_with = "rfc3339::option")]
     pub applied_at: Option<Timestamp>,
     /// The forced-reset notice's reference.
     pub notice_reference: Option<String>,
@@ -513,6 +519,8 @@ pub struct BreakerRecord {
     pub open: bool,
     /// Why it last changed.
     pub reason: Option<String>,
+    /// When it last changed (RFC 3339; null when it never has).
+    #[serde(serialize_with = "rfc3339::or_never")]
     pub changed_at: Timestamp,
     /// Who (actor text form).
     pub changed_by: String,

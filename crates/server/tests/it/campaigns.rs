@@ -727,6 +727,13 @@ async fn operators_are_mailed_once_per_trip(engine: Engine) {
     };
     let ops = enforced_stuffing_takeover(&t, None).await;
     let bob = operator(&t, "bob@ops.example").await;
+    // Never tripped: no time to show (not the epoch as a number).
+    let breaker = ok(t.get_auth("/api/v1/admin/breaker", &ops).await).await;
+    assert_eq!(
+        (breaker["open"].clone(), breaker["changed_at"].clone()),
+        (json!(false), Value::Null),
+        "{breaker}"
+    );
 
     // The budget (one an hour) trips the breaker on the automatic campaign's
     // second account; the first account's forced-reset notice is pending.
@@ -735,6 +742,21 @@ async fn operators_are_mailed_once_per_trip(engine: Engine) {
     assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 0);
     let breaker = ok(t.get_auth("/api/v1/admin/breaker", &ops).await).await;
     assert_eq!(breaker["open"], true, "{breaker}");
+    // Times in the API are RFC 3339, the breaker's and the campaigns' alike.
+    let changed = breaker["changed_at"].as_str().expect("a time");
+    assert!(
+        gatehouse_domain::Timestamp::parse_rfc3339(changed).is_ok(),
+        "{breaker}"
+    );
+    let campaigns = ok(t.get_auth("/api/v1/admin/campaigns", &ops).await).await;
+    for c in campaigns.as_array().unwrap() {
+        for k in ["created_at", "updated_at"] {
+            assert!(
+                gatehouse_domain::Timestamp::parse_rfc3339(c[k].as_str().unwrap()).is_ok(),
+                "{c}"
+            );
+        }
+    }
     // Tripping an open breaker changes nothing and mails nobody.
     ok(post(&t, &bob, "/breaker/trip", json!({"reason": "again"})).await).await;
 

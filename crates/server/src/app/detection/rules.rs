@@ -204,8 +204,9 @@ pub struct Rule {
     pub spec: RuleSpec,
     /// Bumped by every change.
     pub version: i64,
-    /// When this version was written.
+    /// When this version was written (RFC 3339).
     #[schema(value_type = String)]
+    #[serde(serialize_with = "gatehouse_domain::time::rfc3339::serialize")]
     pub updated_at: Timestamp,
     /// Who wrote it.
     pub updated_by: String,
