@@ -22,16 +22,29 @@ pub fn load_or_create(path: &Path, entropy: &dyn Entropy) -> anyhow::Result<Secr
             }
             let mut key = zeroize::Zeroizing::new([0u8; 32]);
             entropy.fill(key.as_mut());
+            // Written whole to a file of our own, then linked into place: a
+            // replica starting at the same moment sees either no key file or a
+            // complete one, never the half-written file it would read if both
+            // raced on `create_new` and one read while the other wrote.
+            let mut name = path.file_name().unwrap_or_default().to_owned();
+            let mut tag = [0u8; 8];
+            entropy.fill(&mut tag);
+            name.push(format!(".{}.tmp", hex::encode(tag)));
+            let tmp = path.with_file_name(name);
             let mut opts = std::fs::OpenOptions::new();
             opts.write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            match opts.open(path) {
-                Ok(mut f) => {
-                    let hex = zeroize::Zeroizing::new(hex::encode(key.as_ref()));
-                    f.write_all(hex.as_bytes())?;
-                    f.write_all(b"\n")?;
-                    f.sync_all()?;
+            let written = opts.open(&tmp).and_then(|mut f| {
+                let hex = zeroize::Zeroizing::new(hex::encode(key.as_ref()));
+                f.write_all(hex.as_bytes())?;
+                f.write_all(b"\n")?;
+                f.sync_all()
+            });
+            let linked = written.and_then(|()| std::fs::hard_link(&tmp, path));
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => {
                     tracing::info!(file = %path.display(), "created a new server key");
                     Ok(SecretBox::new(Box::new(*key)))
                 }
@@ -83,5 +96,24 @@ mod tests {
         std::fs::write(&path, "not hex").unwrap();
         let err = load_or_create(&path, &OsEntropy).unwrap_err().to_string();
         assert!(err.contains("64 hexadecimal digits"), "{err}");
+    }
+
+    #[test]
+    fn replicas_starting_together_share_one_key() {
+        for _ in 0..30 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("secret.key");
+            let keys: Vec<[u8; 32]> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| *load_or_create(&path, &OsEntropy).unwrap().expose_secret())
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert!(keys.windows(2).all(|w| w[0] == w[1]));
+            let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+            assert_eq!(left.len(), 1, "no temporary file left behind");
+        }
     }
 }

@@ -133,9 +133,12 @@ pub struct AuditQuery {
 /// An audit entry.
 #[derive(Serialize, ToSchema)]
 pub struct AuditEntryBody {
-    /// Position in the log.
+    /// Position in the log (chain order: the order the entries were committed).
     pub seq: i64,
-    /// When, RFC 3339.
+    /// When the action happened, RFC 3339: the clock reading its use case took
+    /// when it began, before its transaction. Actions that overlap commit in
+    /// either order, so `at` can go back a little from one `seq` to the next
+    /// (by at most the length of a transaction); order by `seq`, not `at`.
     pub at: String,
     /// `account`, `operator` or `system`.
     pub actor_kind: String,
