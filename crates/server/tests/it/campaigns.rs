@@ -73,7 +73,7 @@ async fn claimable(t: &TestApp, kind: &str) -> Vec<(String, Value)> {
 /// The stuffing rule enforced (action `force_reset`), and a stuffing run from
 /// 203.0.113.0/24 that gets into three accounts, seen by the monitor: three
 /// pending findings. Returns an operator key.
-async fn enforced_stuffing_takeover(t: &TestApp, description: Option<&str>) -> String {
+pub(crate) async fn enforced_stuffing_takeover(t: &TestApp, description: Option<&str>) -> String {
     t.app.install_rules().await.unwrap();
     let victims = t.people(3, PW).await;
     let ops = operator(t, "ops@ops.example").await;

@@ -427,3 +427,60 @@ both_engines!(
         assert!(audit.contains("breaker.changed") && audit.contains("incident.published"));
     }
 );
+
+both_engines!(
+    a_rule_is_undone_from_the_console_after_a_preview,
+    |t: TestApp| async move {
+        use gatehouse_domain::campaign::CampaignState as S;
+        let _key = crate::campaigns::enforced_stuffing_takeover(&t, None).await;
+        t.app
+            .set_operator_password("ops@ops.example", OP_PW)
+            .await
+            .unwrap();
+        // The rule's campaign resets its first account.
+        assert_eq!(t.app.campaigns_pass().await.unwrap().applied, 1);
+        let ops = browser();
+        assert_eq!(
+            sign_in(&t, &ops, "ops@ops.example", OP_PW).await.status(),
+            StatusCode::SEE_OTHER
+        );
+        let (s, rules) = get(&t, &ops, "/console/rules?rule=credential-stuffing").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            rules.contains("/console/rules/credential-stuffing/undo"),
+            "{rules}"
+        );
+        // The preview says what will happen; nothing happens yet.
+        let (s, page) = get(&t, &ops, "/console/rules/credential-stuffing/undo").await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(
+            page.contains("Undo rule credential-stuffing: restore 1, explain to 0, abort 0"),
+            "{page}"
+        );
+        let c = t.app.list_campaigns(None, 10).await.unwrap();
+        assert_ne!(c[0].state, S::Undoing);
+        // Without the form's token: refused.
+        let (s, _) = post(&t, &ops, "/console/rules/credential-stuffing/undo", &[]).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        let token = csrf_of(&page);
+        let (s, to) = post(
+            &t,
+            &ops,
+            "/console/rules/credential-stuffing/undo",
+            &[("csrf", &token)],
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        assert_eq!(to, "/console/rules?rule=credential-stuffing&ok=rule_undone");
+        let c = t.app.list_campaigns(None, 10).await.unwrap();
+        assert_eq!(c[0].state, S::Undoing);
+        let (_, after) = get(&t, &ops, &to).await;
+        assert!(after.contains("Undo of the rule"), "{after}");
+        // An unknown rule is a 404 page, not an error.
+        let (s, _) = get(&t, &ops, "/console/rules/no-such-rule/undo").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    },
+    |env: &mut Vec<(String, String)>| {
+        env.push(("GATEHOUSE_APPROVAL_MAX_SHARE_PERCENT".into(), "100".into()));
+    }
+);

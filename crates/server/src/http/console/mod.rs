@@ -199,6 +199,9 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "undone" => {
             "Undo started: the campaign worker restores the accounts at the campaign's rate, and corrections follow. Refresh to follow it."
         }
+        "rule_undone" => {
+            "Undo of the rule's campaigns started: campaigns that reset accounts are restoring them (paced, with corrections), campaigns that reset nobody are aborted. The rule itself is unchanged: set it to off or shadow if it is wrong."
+        }
         "tripped" => "Breaker tripped. Automation and unsent security notices are paused.",
         "closed" => "Breaker closed. Automation may resume.",
         "saved" => "Saved.",
