@@ -16,7 +16,8 @@ pub enum EventsCommand {
     ///
     /// One object per line: {"time": "<RFC 3339>", "account": "<email or id>",
     /// "ip": "<v4 or v6>", "outcome": "success" | "wrong_password" | "unknown_account",
-    /// "user_agent": "...", "country": "NL", "asn": 64500} (the last three optional).
+    /// "user_agent": "...", "country": "NL", "asn": 64500, "password_fingerprint":
+    /// "<64 hex digits>"} (the last four optional; see `fingerprint-key`).
     /// Bad lines are reported as FILE:LINE and skipped (exit status 1). Events stored
     /// already are skipped, so an interrupted import resumes by running it again.
     Import {
@@ -32,6 +33,15 @@ pub enum EventsCommand {
         #[arg(long)]
         quiet: bool,
     },
+    /// Print the key apps fingerprint attempted passwords with (64 hex digits).
+    ///
+    /// An app that sends its logins to Gatehouse can add to each event
+    /// "password_fingerprint": hex(HMAC-SHA256(key, "gatehouse/login-event-password/v1\0"
+    /// + password)), so the password-spraying check sees one password tried
+    /// against many of its accounts, without the password ever leaving the app.
+    /// The key is derived from the server key and is a secret like it: whoever
+    /// holds it and the stored fingerprints can test password guesses quickly.
+    FingerprintKey,
 }
 
 pub async fn run(config: Config, command: EventsCommand) -> anyhow::Result<ExitCode> {
@@ -42,6 +52,16 @@ pub async fn run(config: Config, command: EventsCommand) -> anyhow::Result<ExitC
             batch_size,
             quiet,
         } => import(config, &file, strict, batch_size as usize, quiet).await,
+        EventsCommand::FingerprintKey => {
+            let app = gatehouse_server::build_app(config).await?;
+            eprintln!(
+                "The password-fingerprint key: a secret. Give it only to apps that send login \
+                 events, through their secret store; never log it."
+            );
+            println!("{}", hex::encode(app.password_fingerprint_key().as_slice()));
+            app.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

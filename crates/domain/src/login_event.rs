@@ -179,6 +179,9 @@ pub struct RawLoginEvent {
     pub country: Option<String>,
     /// Optional autonomous system number.
     pub asn: Option<u32>,
+    /// Optional keyed fingerprint of the attempted password (64 hex digits; see
+    /// [`password_fingerprint_key`]).
+    pub password_fingerprint: Option<String>,
 }
 
 /// A validated login event.
@@ -198,6 +201,11 @@ pub struct LoginEventInput {
     pub country: Option<Country>,
     /// Autonomous system of the address, if the sender knew it.
     pub asn: Option<u32>,
+    /// The attempted password's keyed fingerprint, if the sender computed it
+    /// ([`password_digest`] under [`password_fingerprint_key`]): lets the
+    /// spraying check see one password tried against many of an app's accounts
+    /// without the password leaving the app.
+    pub password_fingerprint: Option<[u8; 32]>,
 }
 
 /// Longest User-Agent kept (longer ones are cut, as for Gatehouse's own logins).
@@ -236,6 +244,18 @@ impl LoginEventInput {
             .user_agent
             .filter(|ua| !ua.is_empty())
             .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
+        let password_fingerprint =
+            raw.password_fingerprint
+                .as_deref()
+                .map(|h| {
+                    let mut out = [0u8; 32];
+                    hex::decode_to_slice(h.trim(), &mut out).map(|()| out).map_err(|_| {
+                    "password_fingerprint: must be 64 hexadecimal digits (HMAC-SHA256 of the \
+                     attempted password under the key `gatehouse events fingerprint-key` prints)"
+                        .to_owned()
+                })
+                })
+                .transpose()?;
         Ok(Self {
             time,
             account,
@@ -244,6 +264,7 @@ impl LoginEventInput {
             outcome,
             country,
             asn: raw.asn,
+            password_fingerprint,
         })
     }
 
@@ -258,7 +279,7 @@ impl LoginEventInput {
     /// field, so that every error names its field (serde's type errors do not).
     pub fn from_value(value: serde_json::Value, now: Timestamp) -> Result<Self, String> {
         use serde_json::Value;
-        const FIELDS: [&str; 7] = [
+        const FIELDS: [&str; 8] = [
             "time",
             "account",
             "ip",
@@ -266,6 +287,7 @@ impl LoginEventInput {
             "outcome",
             "country",
             "asn",
+            "password_fingerprint",
         ];
         let mut m = match value {
             Value::Object(m) => m,
@@ -294,6 +316,7 @@ impl LoginEventInput {
             text("outcome", true)?.unwrap_or_default(),
         );
         let (user_agent, country) = (text("user_agent", false)?, text("country", false)?);
+        let password_fingerprint = text("password_fingerprint", false)?;
         let asn = match m.remove("asn") {
             None | Some(Value::Null) => None,
             Some(Value::Number(n)) => Some(
@@ -311,6 +334,7 @@ impl LoginEventInput {
             outcome,
             country,
             asn,
+            password_fingerprint,
         };
         Self::parse(raw, now)
     }
@@ -341,6 +365,11 @@ impl LoginEventInput {
                 .as_bytes(),
         );
         field(&self.asn.map_or(-1i64, i64::from).to_le_bytes());
+        // Only when sent: the keys of events without one stay what they were.
+        if let Some(fp) = &self.password_fingerprint {
+            field(b"password_fingerprint");
+            field(fp);
+        }
         let full = h.finalize();
         let mut out = [0u8; 16];
         out.copy_from_slice(&full[..16]);
@@ -367,10 +396,34 @@ pub fn canonical_ip(ip: IpAddr) -> IpAddr {
 /// leave with the events after `event_retention_days` and the key lives outside
 /// the database.
 pub fn password_digest(key: &[u8], password: &str) -> [u8; 32] {
+    password_digest_bytes(key, password.as_bytes())
+}
+
+/// [`password_digest`] over the password's bytes.
+fn password_digest_bytes(key: &[u8], password: &[u8]) -> [u8; 32] {
     let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
         .expect("HMAC takes keys of any length");
     mac.update(b"gatehouse/login-event-password/v1\0");
-    mac.update(password.as_bytes());
+    mac.update(password);
+    mac.finalize().into_bytes().into()
+}
+
+/// The key under which password digests are made, for Gatehouse's own logins
+/// and for apps that send `password_fingerprint` with their events: derived
+/// from the server key (HMAC-SHA256 of a fixed label), so an app can be given
+/// it without being given the server key, and its fingerprints and Gatehouse's
+/// own digests of the same password are equal.
+///
+/// An app computes, for each attempt, `hex(HMAC-SHA256(key,
+/// "gatehouse/login-event-password/v1\0" || password))` — the password as
+/// typed, UTF-8. Whoever holds this key and the stored fingerprints can test
+/// password guesses at HMAC speed: it is a secret like the server key, kept out
+/// of the database, and fingerprints leave with their events after
+/// `event_retention_days`.
+pub fn password_fingerprint_key(server_key: &[u8]) -> [u8; 32] {
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(server_key)
+        .expect("HMAC takes keys of any length");
+    mac.update(b"gatehouse/password-fingerprint-key/v1");
     mac.finalize().into_bytes().into()
 }
 
@@ -483,5 +536,27 @@ mod tests {
         assert_eq!(d, password_digest(&[1; 32], "Winter2026!"));
         assert_ne!(d, password_digest(&[2; 32], "Winter2026!"));
         assert_ne!(d, password_digest(&[1; 32], "Winter2027!"));
+    }
+
+    #[test]
+    fn a_password_fingerprint_is_64_hex_digits_and_part_of_the_event() {
+        let base = r#"{"time":"2025-12-31T23:00:00Z","account":"a@example.com","ip":"192.0.2.1","outcome":"wrong_password""#;
+        let plain = raw(&format!("{base}}}")).unwrap();
+        let fp = "ab".repeat(32);
+        let with = raw(&format!("{base},\"password_fingerprint\":\"{fp}\"}}")).unwrap();
+        assert_eq!(with.password_fingerprint, Some([0xab; 32]));
+        assert_eq!(plain.password_fingerprint, None);
+        assert_ne!(plain.dedupe_key(), with.dedupe_key());
+        for bad in ["abc", "zz".repeat(32).as_str(), &"ab".repeat(33)] {
+            let err = raw(&format!("{base},\"password_fingerprint\":\"{bad}\"}}")).unwrap_err();
+            assert!(
+                err.starts_with("password_fingerprint: must be 64 hexadecimal digits"),
+                "{err}"
+            );
+        }
+        // The key apps get is derived, not the server key, and stable.
+        let k = password_fingerprint_key(&[7; 32]);
+        assert_ne!(k, [7; 32]);
+        assert_eq!(k, password_fingerprint_key(&[7; 32]));
     }
 }

@@ -171,3 +171,27 @@ async fn interrupted_import_resumes() {
         std::fs::remove_dir_all(dir.path().join("data")).unwrap();
     }
 }
+
+#[tokio::test]
+async fn the_fingerprint_key_is_printed_stable_and_not_the_server_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let db = format!("sqlite:{}", d.join("data/gatehouse.db").display());
+    let run = || {
+        let o = gatehouse(d, &db, &["events", "fingerprint-key"]);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{out}\n{err}");
+        assert!(err.contains("a secret"), "{err}");
+        out.trim().to_owned()
+    };
+    let key = run();
+    assert_eq!(key.len(), 64, "{key}");
+    assert!(key.bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
+    assert_eq!(
+        run(),
+        key,
+        "derived from the server key: the same every time"
+    );
+    let server_key = std::fs::read_to_string(d.join("data/secret.key")).unwrap();
+    assert_ne!(server_key.trim(), key, "never the server key itself");
+}

@@ -41,6 +41,12 @@ pub struct LoginEventJson {
     /// Autonomous system number of the address.
     #[schema(example = 64500)]
     asn: Option<u32>,
+    /// Keyed fingerprint of the attempted password, 64 hex digits:
+    /// hex(HMAC-SHA256(key, "gatehouse/login-event-password/v1\0" + password))
+    /// under the key `gatehouse events fingerprint-key` prints. Lets the
+    /// password-spraying check see one password tried against many accounts;
+    /// the password never leaves the app.
+    password_fingerprint: Option<String>,
 }
 
 /// A batch of login events.

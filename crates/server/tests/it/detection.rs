@@ -594,3 +594,72 @@ both_engines!(
         assert!(pass.events > 0 && pass.findings > 0, "{pass:?}");
     }
 );
+
+/// What an app computes for each attempt, written here with the hmac crate
+/// from its documented definition (not with Gatehouse's own function).
+fn app_fingerprint(key: &[u8], password: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(b"gatehouse/login-event-password/v1\0");
+    mac.update(password.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+both_engines!(
+    an_apps_password_fingerprints_reveal_spraying,
+    |t: TestApp| async move {
+        t.app.install_rules().await.unwrap();
+        let (_op, key) = t.app.create_operator("ops@example.com").await.unwrap();
+        let key = key.expose().to_string();
+        let people = t.people(30, PW).await;
+        let fp_key = t.app.password_fingerprint_key();
+        let sprayed = app_fingerprint(fp_key.as_slice(), "Summer2026!");
+        // One popular password against 25 of the app's accounts from a few
+        // proxies (sources that rotate: no single one tries 20 accounts), then
+        // it opens p7's account from one of them.
+        let mut evs: Vec<Value> = (0..25)
+            .map(|i| {
+                let mut e = event(
+                    &t,
+                    &people[(i + 8) % 30],
+                    &format!("198.51.100.{}", i % 5 + 1),
+                    "wrong_password",
+                    900 - i as u64 * 10,
+                );
+                e["password_fingerprint"] = json!(sprayed);
+                e
+            })
+            .collect();
+        let mut win = event(&t, &people[7], "198.51.100.3", "success", 300);
+        win["password_fingerprint"] = json!(sprayed);
+        evs.push(win);
+        // Others sign in with their own passwords: different fingerprints.
+        for (i, p) in people.iter().enumerate().take(5) {
+            let mut e = event(&t, p, &format!("192.0.2.{}", i + 1), "success", 200);
+            e["password_fingerprint"] =
+                json!(app_fingerprint(fp_key.as_slice(), &format!("own {i}")));
+            evs.push(e);
+        }
+        post_events(&t, &key, evs).await;
+        let mut monitor = Monitor::start(t.app.clone()).await.unwrap();
+        monitor.pass().await.unwrap();
+        let found = findings(&t, &key, "?rule=password-spraying").await;
+        let flagged: Vec<&str> = found.iter().map(|f| f["email"].as_str().unwrap()).collect();
+        assert_eq!(flagged, [people[7].as_str()], "{found:#?}");
+        let why = found[0]["evidence"]["explanation"].as_str().unwrap();
+        assert!(why.starts_with("one password (password #"), "{why}");
+
+        // Gatehouse's own login with the same password has the same digest.
+        let own = gatehouse_domain::login_event::password_digest(fp_key.as_slice(), "Summer2026!");
+        assert_eq!(hex::encode(own), sprayed);
+
+        // A fingerprint that is not 64 hex digits is refused, naming the field.
+        let mut bad = event(&t, &people[1], "192.0.2.9", "success", 10);
+        bad["password_fingerprint"] = json!("not-hex");
+        let r = t
+            .post_json_auth("/api/v1/events/login", &key, &json!({ "events": [bad] }))
+            .await;
+        let body = assert_error(r, StatusCode::BAD_REQUEST, "invalid_events").await;
+        assert!(body.to_string().contains("password_fingerprint"), "{body}");
+    }
+);

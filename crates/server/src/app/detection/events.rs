@@ -95,7 +95,7 @@ pub fn to_new_event(e: &LoginEventInput, origin: EventOrigin, now: Timestamp) ->
         country: e.country.map(|c| c.to_string()),
         asn: e.asn,
         origin,
-        password_digest: None,
+        password_digest: e.password_fingerprint,
         dedupe_key: e.dedupe_key(),
         received_at: now,
     }
@@ -129,13 +129,24 @@ impl App {
             country: None,
             asn: None,
             origin: EventOrigin::Gatehouse,
+            // Under the fingerprint key apps use too, so an app's fingerprints
+            // and Gatehouse's own digests of one password are equal.
             password_digest: Some(password_digest(
-                self.secret_key.expose_secret(),
+                self.password_fingerprint_key().as_slice(),
                 password.expose(),
             )),
             dedupe_key,
             received_at: now,
         }
+    }
+
+    /// The key apps compute `password_fingerprint` under (see
+    /// [`gatehouse_domain::login_event::password_fingerprint_key`]). A secret:
+    /// shown only by `gatehouse events fingerprint-key`, never over HTTP.
+    pub fn password_fingerprint_key(&self) -> zeroize::Zeroizing<[u8; 32]> {
+        zeroize::Zeroizing::new(gatehouse_domain::login_event::password_fingerprint_key(
+            self.secret_key.expose_secret(),
+        ))
     }
 
     /// Stores a batch of events an app sent (at most [`MAX_EVENTS_PER_REQUEST`]).
