@@ -37,8 +37,9 @@ pub enum EventsCommand {
     ///
     /// An app that sends its logins to Gatehouse can add to each event
     /// "password_fingerprint": hex(HMAC-SHA256(key, "gatehouse/login-event-password/v1\0"
-    /// + password)), so the password-spraying check sees one password tried
-    /// against many of its accounts, without the password ever leaving the app.
+    /// followed by the password)), so the password-spraying check sees one
+    /// password tried against many of its accounts, without the password ever
+    /// leaving the app.
     /// The key is derived from the server key and is a secret like it: whoever
     /// holds it and the stored fingerprints can test password guesses quickly.
     FingerprintKey,
