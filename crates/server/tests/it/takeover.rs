@@ -172,6 +172,47 @@ both_engines!(
             victims.iter().map(|v| ("account-takeover", *v)).collect();
         want.sort();
         assert_eq!(flagged, want, "{findings:#?}");
+        // The backtest of the same rule over the same events judges as the
+        // live monitor did (it learns the history before its period the same way).
+        let since = t
+            .app
+            .clock
+            .now()
+            .minus(Duration::from_secs(3600))
+            .to_rfc3339();
+        let r = t
+            .post_json_auth(
+                "/api/v1/admin/rules/account-takeover/backtest",
+                &key,
+                &json!({"since": since, "limit": 100}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let report: Value = r.json().await.unwrap();
+        let mut backtested: Vec<&str> = report["flagged"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["email"].as_str().unwrap())
+            .collect();
+        backtested.sort();
+        let mut live: Vec<&str> = victims.to_vec();
+        live.sort();
+        assert_eq!(backtested, live, "{report:#}");
+        // The sources judged attacking are the grains behind the findings.
+        let sources = report["sources"].as_array().unwrap();
+        assert_eq!(sources.len(), 3, "{report:#}");
+        assert!(
+            sources
+                .iter()
+                .all(|s| s["failures"].as_u64().unwrap() > 0 && s["why"].as_str().is_some()),
+            "{report:#}"
+        );
+        assert_eq!(
+            report["attack_windows"].as_array().unwrap().len(),
+            1,
+            "{report:#}"
+        );
         for f in &findings {
             let ev = &f["evidence"];
             assert_eq!(ev["detector"], "account_takeover");

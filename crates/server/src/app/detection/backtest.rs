@@ -190,7 +190,7 @@ pub struct Traffic {
     /// See `peak_hour`.
     pub peak_hour_unknown: u64,
     /// The median hour's attempts on addresses that do not exist (hours with
-    /// traffic).
+    /// traffic, in the period and the history read before it).
     pub median_hour_unknown: f64,
 }
 
@@ -450,13 +450,13 @@ fn median_unknown(hours: &BTreeMap<i64, (u64, u64)>) -> f64 {
     }
 }
 
-/// Hours whose attempts on unknown addresses exceed the period's median hour by
-/// far — at least 50 more, at least five times as many, and more than six
-/// Poisson standard deviations — merged when consecutive. A site's people
-/// mistype their address at a steady rate; a combo list brings thousands of
-/// addresses that do not exist. Pure: the caller counts.
-pub fn attack_windows(hours: &BTreeMap<i64, (u64, u64)>) -> Vec<AttackWindow> {
-    let median = median_unknown(hours);
+/// Hours of the period whose attempts on unknown addresses exceed the normal
+/// hour (`median`: of the period and the history read before it) by far — at
+/// least 50 more, at least five times as many, and more than six Poisson
+/// standard deviations — merged when consecutive. A site's people mistype their
+/// address at a steady rate; a combo list brings thousands of addresses that do
+/// not exist. Pure: the caller counts.
+pub fn attack_windows(hours: &BTreeMap<i64, (u64, u64)>, median: f64) -> Vec<AttackWindow> {
     let hot = |u: u64| {
         let u = u as f64;
         u >= median + 50.0 && u >= 5.0 * median && u - median > 6.0 * median.max(1.0).sqrt()
@@ -492,6 +492,8 @@ struct Run {
     tallies: Vec<Tally>,
     events: u64,
     hours: Hours,
+    /// The normal hour's unknown-address attempts.
+    median_unknown: f64,
     traffic: Traffic,
     recorded: Option<Recorded>,
 }
@@ -699,7 +701,7 @@ impl App {
             (b.failures, b.attempts, &a.subject).cmp(&(a.failures, a.attempts, &b.subject))
         });
         sources.truncate(SOURCES_MAX);
-        let attack_windows = attack_windows(&run.hours.0);
+        let attack_windows = attack_windows(&run.hours.0, run.median_unknown);
         let mut warnings = warnings(&tested_outcome, current.as_ref());
         if tested_outcome.flagged_accounts == 0 && !attack_windows.is_empty() {
             let unknown: u64 = attack_windows.iter().map(|w| w.unknown_account).sum();
@@ -776,6 +778,9 @@ impl App {
         let total = self.store.count_login_events(since, until).await?.max(0) as u64;
         let mut tallies: Vec<Tally> = (0..eval.engines.len()).map(|_| Tally::default()).collect();
         let mut hours = Hours::default();
+        // The history before the period, for what a normal hour is: a short
+        // period may be all attack.
+        let mut before = Hours::default();
         let mut traffic = Traffic::default();
         let mut recorded = record.as_ref().map(|_| Recorded {
             recorded: 0,
@@ -798,6 +803,7 @@ impl App {
             let split = page.partition_point(|e| e.time < since);
             for ev in &page[..split] {
                 eval.warm_up(ev);
+                before.add(ev.time, ev.outcome);
             }
             for ev in &page[split..] {
                 eval.observe(ev, &mut candidates);
@@ -846,11 +852,15 @@ impl App {
             traffic.peak_hour = Some(Timestamp::from_millis(peak * 3_600_000).to_rfc3339());
             traffic.peak_hour_unknown = unknown;
         }
-        traffic.median_hour_unknown = median_unknown(&hours.0);
+        let mut all = before.0;
+        all.extend(hours.0.iter().map(|(h, c)| (*h, *c)));
+        let median = median_unknown(&all);
+        traffic.median_hour_unknown = median;
         Ok(Run {
             tallies,
             events: eval.events,
             hours,
+            median_unknown: median,
             traffic,
             recorded,
         })
@@ -960,7 +970,7 @@ mod tests {
         hours.insert(100, (3200, 3004));
         hours.insert(101, (1700, 1504));
         hours.insert(140, (300, 90));
-        let w = attack_windows(&hours);
+        let w = attack_windows(&hours, median_unknown(&hours));
         assert_eq!(w.len(), 2, "{w:?}");
         assert_eq!(
             w[0].start,
@@ -978,8 +988,12 @@ mod tests {
         hours.insert(100, (3200, 40));
         hours.insert(101, (200, 4));
         hours.insert(140, (200, 4));
-        assert!(attack_windows(&hours).is_empty());
-        assert!(attack_windows(&BTreeMap::new()).is_empty());
+        assert!(attack_windows(&hours, median_unknown(&hours)).is_empty());
+        assert!(attack_windows(&BTreeMap::new(), 0.0).is_empty());
+        // A period that is all attack, judged against the history before it.
+        let attack: BTreeMap<i64, (u64, u64)> = [(500, (3200, 3004))].into();
+        assert!(attack_windows(&attack, median_unknown(&attack)).is_empty());
+        assert_eq!(attack_windows(&attack, 4.0).len(), 1);
     }
 
     #[test]
