@@ -260,6 +260,20 @@ impl Population {
         out
     }
 
+    /// One line of a combo list tried: 60 % addresses that do not exist here, the
+    /// rest real people's addresses with a password that is not theirs.
+    fn combo_try(&self, rng: &mut Rng) -> (String, &'static str) {
+        if rng.chance(0.6) {
+            (
+                format!("{:010x}@{}", rng.next_u64() >> 24, domain(rng)),
+                "unknown_account",
+            )
+        } else {
+            let p = &self.people[rng.below(self.people.len() as u64) as usize];
+            (p.email.clone(), "wrong_password")
+        }
+    }
+
     /// The stuffing run over the [`ATTACK`] starting at `start_ms`. Its successes come
     /// after the first ten minutes, when the botnet's /24s have tried enough
     /// accounts to be recognised (a success before that is caught too, but later,
@@ -275,15 +289,7 @@ impl Population {
         for _ in 0..attempts {
             let ip = bots[rng.below(bots.len() as u64) as usize];
             let time_ms = start_ms + rng.below(ATTACK as u64) as i64;
-            let (account, outcome) = if rng.chance(0.6) {
-                (
-                    format!("{:010x}@{}", rng.next_u64() >> 24, domain(rng)),
-                    "unknown_account",
-                )
-            } else {
-                let p = &self.people[rng.below(n as u64) as usize];
-                (p.email.clone(), "wrong_password")
-            };
+            let (account, outcome) = self.combo_try(rng);
             events.push(Event {
                 time_ms,
                 account,
@@ -340,15 +346,7 @@ impl Population {
         for &(net, asn, country) in &nets {
             for _ in 0..10 + rng.below(5) {
                 let ip = IpAddr::V4(Ipv4Addr::from(net | (1 + rng.below(254) as u32)));
-                let (account, outcome) = if rng.chance(0.6) {
-                    (
-                        format!("{:010x}@{}", rng.next_u64() >> 24, domain(rng)),
-                        "unknown_account",
-                    )
-                } else {
-                    let p = &self.people[rng.below(n as u64) as usize];
-                    (p.email.clone(), "wrong_password")
-                };
+                let (account, outcome) = self.combo_try(rng);
                 events.push(Event {
                     time_ms: at(rng, start_ms),
                     account,

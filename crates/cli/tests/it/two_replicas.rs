@@ -64,15 +64,19 @@ fn replica_with(
     )
 }
 
+/// A fresh PostgreSQL database, when the run has a server.
+async fn postgres(d: &std::path::Path) -> Option<String> {
+    databases(d)
+        .await
+        .into_iter()
+        .find(|u| u.starts_with("postgres"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_share_one_budget() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let Some(db) = databases(d)
-        .await
-        .into_iter()
-        .find(|u| u.starts_with("postgres"))
-    else {
+    let Some(db) = postgres(d).await else {
         eprintln!("no PostgreSQL for this run: skipped");
         return;
     };
@@ -168,11 +172,7 @@ async fn two_replicas_trip_the_breaker_in_the_exhausting_transaction() {
     const SMALL_BUDGET: i64 = 8;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let Some(db) = databases(d)
-        .await
-        .into_iter()
-        .find(|u| u.starts_with("postgres"))
-    else {
+    let Some(db) = postgres(d).await else {
         eprintln!("no PostgreSQL for this run: skipped");
         return;
     };

@@ -71,6 +71,19 @@ fn stuffing(t: &TestApp, victims: &[&str]) -> Vec<Value> {
     evs.into_iter().map(hosting).collect()
 }
 
+/// The stuffing rule's backtest over the API (200 expected).
+async fn backtest_stuffing(t: &TestApp, key: &str, body: Value) -> Value {
+    let r = t
+        .post_json_auth(
+            "/api/v1/admin/rules/credential-stuffing/backtest",
+            key,
+            &body,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json::<Value>().await.unwrap()
+}
+
 async fn findings(t: &TestApp, key: &str, query: &str) -> Vec<Value> {
     let r = t
         .get_auth(&format!("/api/v1/admin/findings{query}"), key)
@@ -344,21 +357,7 @@ both_engines!(
         post_events(&t, &key, evs).await;
         let audit_before = t.audit_actions().await.len();
 
-        let backtest = |body: Value| {
-            let t = &t;
-            let key = key.clone();
-            async move {
-                let r = t
-                    .post_json_auth(
-                        "/api/v1/admin/rules/credential-stuffing/backtest",
-                        &key,
-                        &body,
-                    )
-                    .await;
-                assert_eq!(r.status(), StatusCode::OK);
-                r.json::<Value>().await.unwrap()
-            }
-        };
+        let backtest = |body: Value| backtest_stuffing(&t, &key, body);
         let stored = backtest(json!({})).await;
         assert_eq!(stored["tested"]["version"], 1);
         assert_eq!(stored["tested"]["flagged_accounts"], 1, "{stored:#}");
@@ -492,21 +491,7 @@ both_engines!(
             b["until"] = json!(until.to_rfc3339());
             b
         };
-        let backtest = |body: Value| {
-            let t = &t;
-            let key = key.clone();
-            async move {
-                let r = t
-                    .post_json_auth(
-                        "/api/v1/admin/rules/credential-stuffing/backtest",
-                        &key,
-                        &body,
-                    )
-                    .await;
-                assert_eq!(r.status(), StatusCode::OK);
-                r.json::<Value>().await.unwrap()
-            }
-        };
+        let backtest = |body: Value| backtest_stuffing(&t, &key, body);
         let report = backtest(body.clone()).await;
         assert_eq!(report["recorded"]["recorded"], 2, "{report:#}");
         assert_eq!(report["flagged"]["total"], 2, "{report:#}");
