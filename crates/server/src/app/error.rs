@@ -20,12 +20,12 @@ pub enum AppError {
     /// refusal that [`store_invalid_field`] does not know).
     #[error("{0}")]
     InvalidRequest(String),
-    /// Wrong password or unknown account: deliberately indistinguishable.
-    #[error("the e-mail address or password is not correct")]
+    /// Wrong password, unknown account, or a password a forced reset suspended
+    /// (right or wrong): deliberately indistinguishable.
+    #[error(
+        "the e-mail address or password is not correct (if we e-mailed you to choose a new password, use password recovery)"
+    )]
     InvalidCredentials,
-    /// The password was right, but a forced reset suspended it.
-    #[error("this account's password must be reset before signing in; use password recovery")]
-    ResetRequired,
     /// The current password given for a change is wrong.
     #[error("the current password is not correct")]
     WrongCurrentPassword,

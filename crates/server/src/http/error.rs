@@ -83,7 +83,6 @@ impl From<AppError> for ApiError {
                 (S::BAD_REQUEST, "invalid_input")
             }
             AppError::InvalidCredentials => (S::UNAUTHORIZED, "invalid_credentials"),
-            AppError::ResetRequired => (S::FORBIDDEN, "password_reset_required"),
             AppError::WrongCurrentPassword => (S::FORBIDDEN, "wrong_password"),
             AppError::Throttled(_) => (S::TOO_MANY_REQUESTS, "too_many_attempts"),
             AppError::Overloaded => (S::SERVICE_UNAVAILABLE, "overloaded"),

@@ -224,7 +224,23 @@ both_engines!(
 
         // Each account: password suspended, sessions suspended, a notice with a code.
         for (e, token) in emails.iter().zip(&tokens) {
-            assert_eq!(login_status(&t, e, PW).await, StatusCode::FORBIDDEN, "{e}");
+            // The right password and a wrong one get the same answer: a reset
+            // must not confirm a stolen password to whoever holds it.
+            let right = t
+                .post_json("/api/v1/sessions", &json!({ "email": e, "password": PW }))
+                .await;
+            let wrong = t
+                .post_json(
+                    "/api/v1/sessions",
+                    &json!({ "email": e, "password": "not the password at all" }),
+                )
+                .await;
+            assert_eq!(right.status(), StatusCode::UNAUTHORIZED, "{e}");
+            assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED, "{e}");
+            assert_eq!(
+                right.json::<Value>().await.unwrap(),
+                wrong.json::<Value>().await.unwrap()
+            );
             assert_eq!(
                 t.get_auth("/api/v1/me", token).await.status(),
                 StatusCode::UNAUTHORIZED

@@ -161,11 +161,17 @@ impl App {
             return Err(AppError::InvalidCredentials);
         };
         if record.state == CredentialState::ResetRequired {
-            // The password was right, so whoever typed it knows it: that is what
-            // the compromise checks need to see, although no session opens.
-            self.store.insert_login_events(&[event], None).await?;
-            metrics::counter!("gatehouse_logins_total", "outcome" => "reset_required").increment(1);
-            return Err(AppError::ResetRequired);
+            // The password was right, so whoever typed it knows it: the event says
+            // so (the compromise checks need to see it), but the answer and the
+            // throttle must not. A forced reset means someone else may hold this
+            // password; telling them it is right would confirm a stolen password
+            // for use elsewhere. So it is a failed login like any other: the same
+            // answer, the same counted failure (the owner was told by e-mail to
+            // choose a new one, and the failure message points to recovery).
+            self.record_failure(&keys, None, client, "login", Some(&event))
+                .await?;
+            metrics::counter!("gatehouse_logins_total", "outcome" => "failed").increment(1);
+            return Err(AppError::InvalidCredentials);
         }
         // Only now, with the password proven, and with the plaintext already in hand.
         let breached =
