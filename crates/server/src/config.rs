@@ -122,6 +122,11 @@ config_keys! {
     /// replicas must share it.
     secret_key_file: Option<PathBuf> = None, shown "<data_dir>/secret.key"
         => Option<PathBuf>, any();
+    /// File holding the bearer token Prometheus presents for /metrics
+    /// (`Authorization: Bearer …`, e.g. scrape config `bearer_token_file`); at
+    /// least 32 characters. Unset or empty: /metrics answers 404 (the counters
+    /// tell an outsider how many people sign in, reset and recover).
+    metrics_token_file: Option<PathBuf> = None => Option<PathBuf>, any();
     /// Breached-password index file (from `gatehouse breach import`) for
     /// `serve`; a named file must exist and be valid; an empty value turns
     /// breach checks off.
@@ -399,6 +404,8 @@ pub struct Config {
     pub recovery_code_ttl: Duration,
     /// Server key file.
     pub secret_key_file: PathBuf,
+    /// File with the bearer token for /metrics (`None`: /metrics is off).
+    pub metrics_token_file: Option<PathBuf>,
     /// Where the breached-password index comes from.
     pub breach_index: BreachIndexSource,
     /// New-password rules.
@@ -618,6 +625,9 @@ impl Config {
             secret_key_file: v
                 .secret_key_file
                 .unwrap_or_else(|| data_dir.join("secret.key")),
+            metrics_token_file: v
+                .metrics_token_file
+                .filter(|p| !p.as_os_str().is_empty()),
             breach_index,
             password_policy: v.password_min_length,
             argon2,

@@ -1,4 +1,7 @@
-//! Prometheus metrics: one process-wide recorder, rendered at `/metrics`.
+//! Prometheus metrics: one process-wide recorder, rendered at `/metrics` for
+//! whoever presents the metrics token (`metrics_token_file`); without one
+//! configured, `/metrics` is off (404): the counters tell an outsider how many
+//! people sign in, recover and get reset, and when.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -105,4 +108,62 @@ pub async fn track(req: Request, next: Next) -> Response {
     requests.increment(1);
     duration.record(start.elapsed().as_secs_f64());
     res
+}
+
+/// Reads the metrics bearer token from `path` (trimmed; at least 32 characters,
+/// so it cannot be guessed).
+pub fn load_token(path: &std::path::Path) -> anyhow::Result<secrecy::SecretString> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("metrics_token_file {}: {e}", path.display()))?;
+    let token = text.trim();
+    if token.chars().count() < 32 || token.chars().any(char::is_whitespace) {
+        anyhow::bail!(
+            "metrics_token_file {}: the token must be at least 32 characters without spaces \
+             (e.g. from `openssl rand -hex 32`)",
+            path.display()
+        );
+    }
+    Ok(secrecy::SecretString::from(token.to_owned()))
+}
+
+/// `GET /metrics`: the Prometheus text for the bearer of `token`; 401 for
+/// anyone else; 404 when no token is configured.
+pub async fn serve(
+    token: Option<std::sync::Arc<secrecy::SecretString>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse as _;
+    use secrecy::ExposeSecret as _;
+    use subtle::ConstantTimeEq as _;
+    let Some(token) = token else {
+        return (
+            StatusCode::NOT_FOUND,
+            "metrics are off: set metrics_token_file to serve them to Prometheus",
+        )
+            .into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    // Compared as SHA-256 digests: equal length, constant time, whatever was sent.
+    use sha2::Digest as _;
+    let ok: bool = sha2::Sha256::digest(given.as_bytes())
+        .ct_eq(&sha2::Sha256::digest(token.expose_secret().as_bytes()))
+        .into();
+    if !ok {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\"")],
+            "the metrics token is required",
+        )
+            .into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle().render(),
+    )
+        .into_response()
 }

@@ -110,6 +110,13 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
             .into_response()
         });
     let https = app.config.is_https();
+    let metrics_token = app
+        .config
+        .metrics_token_file
+        .as_deref()
+        .map(metrics::load_token)
+        .transpose()?
+        .map(Arc::new);
     let timeout = app.config.request_timeout;
     let max_body = app.config.max_body_bytes;
 
@@ -118,7 +125,12 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
         .merge(pages::router())
         .merge(status_pages::router())
         .merge(console::router())
-        .route("/metrics", get(|| async { metrics::handle().render() }))
+        .route(
+            "/metrics",
+            get(move |headers: axum::http::HeaderMap| {
+                metrics::serve(metrics_token.clone(), headers)
+            }),
+        )
         .route(
             "/openapi.json",
             get(move || async move { axum::Json(spec.as_ref().clone()) }),

@@ -439,8 +439,56 @@ both_engines!(
             );
         }
 
-        let m = t.page("/metrics").await;
+        let m = t.metrics().await;
         assert!(m.contains("http_requests_total"), "{m}");
+    }
+);
+
+both_engines!(
+    metrics_need_their_token_and_never_tell_whether_an_account_exists,
+    |t: TestApp| async move {
+        t.sign_up("known@example.com", PW).await;
+        // Without the token, or with another: 401, nothing shown.
+        let r = t.http.get(t.url("/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(r.headers().contains_key("www-authenticate"));
+        assert!(!r.text().await.unwrap().contains("gatehouse_"));
+        let r = t
+            .http
+            .get(t.url("/metrics"))
+            .bearer_auth("test-metrics-token-0123456789abcdef012345678X")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        // Recovery for a known and an unknown address moves the same counter
+        // the same way: nothing labelled by what the lookup found.
+        let recovery_lines = |m: &str| -> Vec<String> {
+            m.lines()
+                .filter(|l| l.starts_with("gatehouse_recovery_requests_total"))
+                .map(|l| l.rsplit_once(' ').unwrap().0.to_owned())
+                .collect()
+        };
+        for email in ["known@example.com", "nobody@example.com"] {
+            let r = t
+                .post_json("/api/v1/recovery", &json!({ "email": email }))
+                .await;
+            assert_eq!(r.status(), StatusCode::ACCEPTED, "{email}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let m = t.metrics().await;
+        assert_eq!(
+            recovery_lines(&m),
+            ["gatehouse_recovery_requests_total"],
+            "one series, no result label: {m}"
+        );
+        assert!(!m.contains("no_account"), "{m}");
+        // A server without a token file serves no metrics at all.
+        let plain = t
+            .restart_with(&[("GATEHOUSE_METRICS_TOKEN_FILE", "")])
+            .await;
+        let r = plain.http.get(plain.url("/metrics")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
     }
 );
 

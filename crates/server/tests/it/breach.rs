@@ -407,7 +407,7 @@ both_engines!(
                 "{e:?}"
             );
         }
-        let metrics = t.page("/metrics").await;
+        let metrics = t.metrics().await;
         assert!(
             metrics.contains("gatehouse_breach_logins_detected_total"),
             "{metrics}"

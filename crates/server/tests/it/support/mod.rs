@@ -23,6 +23,9 @@ pub struct TestApp {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
+/// The bearer token every test server takes for `/metrics`.
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789abcdef0123456789";
+
 impl TestApp {
     /// A server over a fresh database. `None` only when PostgreSQL is knowingly skipped.
     pub async fn spawn(engine: Engine, extra_env: &[(&str, &str)]) -> Option<Self> {
@@ -52,7 +55,14 @@ impl TestApp {
         // Cheap hashing keeps the suite fast; one test checks the real defaults.
         // Server key and maildir go to a per-test directory, never the working tree.
         let data_dir = std::env::temp_dir().join(format!("gatehouse-test-{}", uuid_like()));
+        std::fs::create_dir_all(&data_dir).unwrap();
+        let metrics_token = data_dir.join("metrics.token");
+        std::fs::write(&metrics_token, format!("{METRICS_TOKEN}\n")).unwrap();
         let mut all = vec![
+            (
+                "GATEHOUSE_METRICS_TOKEN_FILE".to_string(),
+                metrics_token.display().to_string(),
+            ),
             (
                 "GATEHOUSE_DATA_DIR".to_string(),
                 data_dir.display().to_string(),
@@ -181,6 +191,19 @@ impl TestApp {
     }
 
     /// A page's HTML, fetched with this client's cookies.
+    /// `/metrics` as Prometheus scrapes it, with the test servers' token.
+    pub async fn metrics(&self) -> String {
+        let r = self
+            .http
+            .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.text().await.unwrap()
+    }
+
     pub async fn page(&self, path: &str) -> String {
         self.http
             .get(self.url(path))
