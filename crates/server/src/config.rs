@@ -625,9 +625,7 @@ impl Config {
             secret_key_file: v
                 .secret_key_file
                 .unwrap_or_else(|| data_dir.join("secret.key")),
-            metrics_token_file: v
-                .metrics_token_file
-                .filter(|p| !p.as_os_str().is_empty()),
+            metrics_token_file: v.metrics_token_file.filter(|p| !p.as_os_str().is_empty()),
             breach_index,
             password_policy: v.password_min_length,
             argon2,

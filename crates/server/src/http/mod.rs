@@ -139,6 +139,7 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(timeout, time_limit))
         .layer(axum::middleware::from_fn(metrics::track))
+        .layer(axum::middleware::from_fn(no_store))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(app);
 
@@ -185,6 +186,25 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
         ))
         .layer(csrf);
     Ok(router.layer(stack))
+}
+
+/// `Cache-Control: no-store` on every answer that did not choose its own
+/// caching, except the public status page and the API description: session
+/// tokens (`POST /sessions`), account pages and console pages with their
+/// anti-forgery token must never sit in a shared or browser cache.
+async fn no_store(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path();
+    let public = req.method() == axum::http::Method::GET
+        && (path == "/status"
+            || path.starts_with("/status/")
+            || path == "/status.atom"
+            || path == "/openapi.json");
+    let mut res = next.run(req).await;
+    if !public && !res.headers().contains_key(header::CACHE_CONTROL) {
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
 }
 
 /// Request ids: a random per-process prefix and a counter. Unique across

@@ -891,3 +891,29 @@ both_engines!(sign_ups_are_limited_per_network, |t: TestApp| async move {
     // Logins are not affected.
     t.log_in("s0@example.com", PW).await;
 });
+
+both_engines!(
+    token_bearing_answers_are_never_cached,
+    |t: TestApp| async move {
+        t.sign_up("cache@example.com", PW).await;
+        let r = t
+            .post_json(
+                "/api/v1/sessions",
+                &json!({"email": "cache@example.com", "password": PW}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        assert_eq!(r.headers()["cache-control"], "no-store");
+        for path in ["/settings", "/console/login", "/login", "/api/v1/me"] {
+            let r = t.http.get(t.url(path)).send().await.unwrap();
+            assert_eq!(r.headers()["cache-control"], "no-store", "{path}");
+        }
+        // The public status page may be cached (it must survive an incident's load).
+        let r = t.http.get(t.url("/status")).send().await.unwrap();
+        assert!(
+            r.headers()
+                .get("cache-control")
+                .is_none_or(|v| v != "no-store")
+        );
+    }
+);
