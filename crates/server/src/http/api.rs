@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::app::{App, AppError, Client};
 use crate::http::cookies;
-use crate::http::error::{ApiError, ApiJson, ErrorBody};
+use crate::http::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
 use crate::http::extract::{CurrentUser, IdPath, OperatorAuth};
 
 type AppState = State<Arc<App>>;
@@ -330,7 +330,7 @@ async fn change_password(
 async fn admin_audit(
     State(app): AppState,
     OperatorAuth(_op): OperatorAuth,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<axum::Json<Vec<AuditEntryBody>>, ApiError> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let entries = app

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use gatehouse_domain::CampaignId;
 use gatehouse_domain::campaign::{CampaignCommand, CampaignState};
 use gatehouse_store::CampaignRecord;
@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::app::campaigns::{BreakerView, CampaignSpec, Preview, UndoReport};
 use crate::app::{App, AppError};
-use crate::http::error::{ApiError, ApiJson, ErrorBody};
+use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::http::extract::{IdPath, OperatorAuth};
 
 type AppState = State<Arc<App>>;
@@ -36,7 +36,7 @@ pub struct CampaignQuery {
 async fn list(
     State(app): AppState,
     OperatorAuth(_op): OperatorAuth,
-    Query(q): Query<CampaignQuery>,
+    ApiQuery(q): ApiQuery<CampaignQuery>,
 ) -> Result<axum::Json<Vec<CampaignRecord>>, ApiError> {
     let state = q
         .state
@@ -167,7 +167,7 @@ async fn command(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
     IdPath(id): IdPath<CampaignId>,
-    Path(CommandPath { command }): Path<CommandPath>,
+    ApiPath(CommandPath { command }): ApiPath<CommandPath>,
     body: axum::body::Bytes,
 ) -> Result<axum::Json<CampaignRecord>, ApiError> {
     // The body is optional: `{"reason": "…"}` or nothing.
@@ -246,7 +246,7 @@ pub struct BreakerBody {
 async fn breaker_command(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
-    Path(command): Path<String>,
+    ApiPath(command): ApiPath<String>,
     ApiJson(body): ApiJson<BreakerBody>,
 ) -> Result<axum::Json<BreakerView>, ApiError> {
     match command.as_str() {

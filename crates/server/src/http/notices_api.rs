@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use gatehouse_domain::NoticeId;
 use gatehouse_store::{Notice, NoticeState};
@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::app::recovery::RecoveryProof;
 use crate::app::{App, AppError, Client, VerifiedNotice};
-use crate::http::error::{ApiError, ApiJson, ErrorBody};
+use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::http::extract::{IdPath, OperatorAuth};
 
 type AppState = State<Arc<App>>;
@@ -130,7 +130,7 @@ async fn complete_recovery(
 async fn report_unexpected(
     State(app): AppState,
     client: Client,
-    Path(reference): Path<String>,
+    ApiPath(reference): ApiPath<String>,
 ) -> Result<axum::http::StatusCode, ApiError> {
     app.report_unexpected_notice(&reference, &client).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
@@ -143,7 +143,7 @@ async fn report_unexpected(
 async fn verify(
     State(app): AppState,
     client: Client,
-    Path(reference): Path<String>,
+    ApiPath(reference): ApiPath<String>,
 ) -> Result<axum::Json<VerifiedNotice>, ApiError> {
     Ok(axum::Json(app.verify_reference(&reference, &client).await?))
 }
@@ -217,7 +217,7 @@ impl From<Notice> for NoticeBody {
 async fn admin_outbox(
     State(app): AppState,
     OperatorAuth(_op): OperatorAuth,
-    Query(q): Query<OutboxQuery>,
+    ApiQuery(q): ApiQuery<OutboxQuery>,
 ) -> Result<axum::Json<Vec<NoticeBody>>, ApiError> {
     let state = q
         .state

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use gatehouse_domain::Timestamp;
 use gatehouse_domain::finding::FindingStatus;
 use gatehouse_store::FindingFilter;
@@ -17,7 +17,7 @@ use crate::app::findings::FindingView;
 use crate::app::rules::{Rule, RuleChange, RuleSpec};
 use crate::app::rules_status::RulesStatus;
 use crate::app::{App, AppError, RuleUndoReport};
-use crate::http::error::{ApiError, ApiJson, ErrorBody};
+use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::http::extract::OperatorAuth;
 
 type AppState = State<Arc<App>>;
@@ -47,8 +47,8 @@ pub struct VersionQuery {
 async fn get_rule(
     State(app): AppState,
     OperatorAuth(_op): OperatorAuth,
-    Path(id): Path<String>,
-    Query(q): Query<VersionQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<VersionQuery>,
 ) -> Result<axum::Json<Rule>, ApiError> {
     Ok(axum::Json(app.rule(&id, q.version).await?))
 }
@@ -64,7 +64,7 @@ async fn get_rule(
 async fn put_rule(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(spec): ApiJson<RuleSpec>,
 ) -> Result<axum::Json<RuleChange>, ApiError> {
     if spec.id != id {
@@ -102,8 +102,8 @@ pub struct BacktestQuery {
 async fn backtest_rule(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<String>,
-    Query(q): Query<BacktestQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<BacktestQuery>,
     ApiJson(req): ApiJson<BacktestRequest>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse as _;
@@ -151,7 +151,7 @@ async fn detection_status(
 async fn undo_rule(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<(axum::http::StatusCode, axum::Json<RuleUndoReport>), ApiError> {
     Ok((
         axum::http::StatusCode::ACCEPTED,
@@ -224,7 +224,7 @@ impl FindingsQuery {
 async fn list_findings(
     State(app): AppState,
     OperatorAuth(_op): OperatorAuth,
-    Query(q): Query<FindingsQuery>,
+    ApiQuery(q): ApiQuery<FindingsQuery>,
 ) -> Result<axum::Json<Vec<FindingView>>, ApiError> {
     let filter = q.filter(&app).await?;
     Ok(axum::Json(app.findings(&filter).await?))

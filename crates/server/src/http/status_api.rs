@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use gatehouse_store::{Incident, StatusComponent, SubscriberCounts};
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::app::status::{IncidentChanges, IncidentDraft, PublicStatus, SUBSCRIBE_ACCEPTED};
 use crate::app::{App, Client};
-use crate::http::error::{ApiError, ApiJson, ErrorBody};
+use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::http::extract::{IdPath, IncidentId, OperatorAuth};
 
 type AppState = State<Arc<App>>;
@@ -228,7 +228,7 @@ async fn list_components(
 async fn put_component(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<PutComponentBody>,
 ) -> Result<axum::Json<ComponentBody>, ApiError> {
     let c = app
@@ -250,7 +250,7 @@ async fn put_component(
 async fn remove_component(
     State(app): AppState,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     app.remove_status_component(&id, op.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -262,7 +262,7 @@ async fn remove_component(
 async fn list_incidents(
     State(app): AppState,
     OperatorAuth(_op): OperatorAuth,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<axum::Json<Vec<IncidentBody>>, ApiError> {
     let list = app.incidents(q.limit.unwrap_or(50).clamp(1, 1000)).await?;
     Ok(axum::Json(list.into_iter().map(Into::into).collect()))

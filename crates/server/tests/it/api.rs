@@ -917,3 +917,48 @@ both_engines!(
         );
     }
 );
+
+both_engines!(
+    bad_query_strings_and_path_segments_get_the_error_shape,
+    |t: TestApp| async move {
+        let (_op, key) = t.app.create_operator("ops@example.com").await.unwrap();
+        let key = key.expose().to_string();
+        for (path, status, code) in [
+            ("/api/v1/admin/findings?limit=many", 400, "invalid_input"),
+            (
+                "/api/v1/admin/findings?limit=1&limit=2",
+                400,
+                "invalid_input",
+            ),
+            ("/api/v1/admin/findings?before=-x", 400, "invalid_input"),
+            ("/api/v1/admin/audit?after=soon", 400, "invalid_input"),
+            (
+                "/api/v1/admin/rules/credential-stuffing?version=v1",
+                400,
+                "invalid_input",
+            ),
+            ("/api/v1/admin/campaigns?limit=%FF", 400, "invalid_input"),
+            ("/api/v1/admin/outbox?limit=1e3", 400, "invalid_input"),
+            ("/api/v1/admin/rules/%FF", 404, "not_found"),
+            ("/api/v1/admin/campaigns/%FF", 404, "not_found"),
+            ("/api/v1/admin/status/incidents/%FF%FE", 400, "invalid_input"),
+            (
+                "/api/v1/admin/status/components/%FF%FE",
+                405,
+                "method_not_allowed",
+            ),
+        ] {
+            let r = t.get_auth(path, &key).await;
+            assert_eq!(r.status().as_u16(), status, "{path}");
+            assert!(
+                r.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("application/json"),
+                "{path}"
+            );
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"]["code"], code, "{path}: {body}");
+        }
+    }
+);
