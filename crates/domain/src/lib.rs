@@ -22,6 +22,7 @@ pub mod notice;
 pub mod password;
 pub mod session;
 pub mod status;
+pub mod text;
 pub mod throttle;
 pub mod time;
 pub mod token;

@@ -240,10 +240,11 @@ impl LoginEventInput {
             .map(Country::parse)
             .transpose()
             .map_err(|e| format!("country: {e}"))?;
-        let user_agent = raw
-            .user_agent
-            .filter(|ua| !ua.is_empty())
-            .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
+        // Kept for what it says, never refused: an app relays whatever a browser
+        // sent, and refusing the batch would make it send the same batch forever.
+        let user_agent = raw.user_agent.filter(|ua| !ua.is_empty()).map(|ua| {
+            crate::text::lossy_one_line(&ua.chars().take(MAX_USER_AGENT).collect::<String>())
+        });
         let password_fingerprint =
             raw.password_fingerprint
                 .as_deref()

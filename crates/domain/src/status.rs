@@ -174,23 +174,12 @@ pub fn valid_component_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// Checks operator text: trimmed, non-empty, at most `max` characters, no
-/// control characters besides newlines and tabs. Returns the trimmed text.
+/// Checks operator text that may span lines: trimmed, non-empty, at most `max`
+/// characters, no control characters besides newlines and tabs. Returns the
+/// trimmed text. (See [`crate::text`]; titles and names use
+/// [`crate::text::one_line`].)
 pub fn clean_text(s: &str, max: usize) -> Result<String, String> {
-    let t = s.trim();
-    if t.is_empty() {
-        return Err("is empty".into());
-    }
-    let n = t.chars().count();
-    if n > max {
-        return Err(format!("is {n} characters long; at most {max}"));
-    }
-    if t.chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-    {
-        return Err("holds control characters".into());
-    }
-    Ok(t.to_string())
+    crate::text::multi_line(s, max)
 }
 
 #[cfg(test)]

@@ -210,7 +210,8 @@ pub struct PublicStatus {
 }
 
 fn title(s: &str) -> Result<String, AppError> {
-    clean_text(s, limits::TITLE).map_err(|message| AppError::Invalid {
+    // One line: it is a mail subject and a feed title.
+    gatehouse_domain::text::one_line(s, limits::TITLE).map_err(|message| AppError::Invalid {
         field: "title",
         message: format!("the title {message}"),
     })
@@ -285,16 +286,20 @@ impl App {
         actor: Actor,
     ) -> Result<StatusComponent, AppError> {
         let id = components(&[id.to_string()])?.remove(0);
-        let name = clean_text(name, limits::COMPONENT_NAME).map_err(|m| AppError::Invalid {
-            field: "name",
-            message: format!("the name {m}"),
+        let name = gatehouse_domain::text::one_line(name, limits::COMPONENT_NAME).map_err(|m| {
+            AppError::Invalid {
+                field: "name",
+                message: format!("the name {m}"),
+            }
         })?;
         let description = if description.trim().is_empty() {
             String::new()
         } else {
-            clean_text(description, limits::TITLE).map_err(|m| AppError::Invalid {
-                field: "description",
-                message: format!("the description {m}"),
+            gatehouse_domain::text::one_line(description, limits::TITLE).map_err(|m| {
+                AppError::Invalid {
+                    field: "description",
+                    message: format!("the description {m}"),
+                }
             })?
         };
         let now = self.clock.now();

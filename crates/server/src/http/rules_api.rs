@@ -195,6 +195,14 @@ impl FindingsQuery {
             None => None,
             Some(a) => Some(app.find_account_ref(a).await?),
         };
+        if let Some(rule) = self.rule.as_deref()
+            && gatehouse_domain::text::has_controls(rule)
+        {
+            return Err(AppError::Invalid {
+                field: "rule",
+                message: "is not a rule id (rule ids are a-z, 0-9, _ and -)".into(),
+            });
+        }
         Ok(FindingFilter {
             rule: self.rule.clone(),
             account,

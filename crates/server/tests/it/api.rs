@@ -941,7 +941,11 @@ both_engines!(
             ("/api/v1/admin/outbox?limit=1e3", 400, "invalid_input"),
             ("/api/v1/admin/rules/%FF", 404, "not_found"),
             ("/api/v1/admin/campaigns/%FF", 404, "not_found"),
-            ("/api/v1/admin/status/incidents/%FF%FE", 400, "invalid_input"),
+            (
+                "/api/v1/admin/status/incidents/%FF%FE",
+                400,
+                "invalid_input",
+            ),
             (
                 "/api/v1/admin/status/components/%FF%FE",
                 405,
@@ -960,5 +964,83 @@ both_engines!(
             let body: Value = r.json().await.unwrap();
             assert_eq!(body["error"]["code"], code, "{path}: {body}");
         }
+    }
+);
+
+both_engines!(
+    control_characters_are_refused_or_replaced_the_same_on_both_engines,
+    |t: TestApp| async move {
+        let (_op, key) = t.app.create_operator("ops@example.com").await.unwrap();
+        let key = key.expose().to_string();
+        t.sign_up("ctl@example.com", PW).await;
+        let refused = |path: &'static str, body: Value, field: &'static str| {
+            let t = &t;
+            let key = key.clone();
+            async move {
+                let r = t.post_json_auth(path, &key, &body).await;
+                let body = assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
+                assert_eq!(body["error"]["field"], field, "{path}: {body}");
+            }
+        };
+        let campaign = |name: &str, reason: &str| json!({"name": name, "reason": reason, "accounts": ["ctl@example.com"]});
+        refused(
+            "/api/v1/admin/campaigns",
+            campaign("nul\0name", "why"),
+            "name",
+        )
+        .await;
+        refused(
+            "/api/v1/admin/campaigns",
+            campaign("spring", "\u{1b}[2Jcleared"),
+            "reason",
+        )
+        .await;
+        refused(
+            "/api/v1/admin/campaigns",
+            campaign("spring", &"long reason ".repeat(5000)),
+            "reason",
+        )
+        .await;
+        refused(
+            "/api/v1/admin/breaker/trip",
+            json!({"reason": "drill\0"}),
+            "reason",
+        )
+        .await;
+        refused(
+            "/api/v1/admin/status/incidents",
+            json!({"title": "Slow\r\nBcc: someone", "body": "b"}),
+            "title",
+        )
+        .await;
+        let r = t.get_auth("/api/v1/admin/findings?rule=%00", &key).await;
+        assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
+        assert!(t.app.search_accounts("ctl\0").await.unwrap().is_empty());
+        // An app's event with a NUL in its user agent is kept, the NUL replaced:
+        // refusing it would make the app resend the batch forever.
+        let r = t
+            .post_json_auth(
+                "/api/v1/events/login",
+                &key,
+                &json!({"events": [{
+                    "time": t.app.clock.now().to_rfc3339(),
+                    "account": "ctl@example.com", "ip": "192.0.2.1",
+                    "outcome": "success", "user_agent": "Agent\u{0}/1"}]}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+        let since = t.app.clock.now().minus(std::time::Duration::from_secs(60));
+        let until = t.app.clock.now().plus(std::time::Duration::from_secs(60));
+        let stored = t
+            .app
+            .raw_store()
+            .login_events(since, until, None, 10)
+            .await
+            .unwrap();
+        let ua: Vec<_> = stored.iter().filter_map(|e| e.user_agent.clone()).collect();
+        assert!(ua.contains(&"Agent\u{FFFD}/1".to_owned()), "{ua:?}");
+        // Nothing was created by the refused requests.
+        assert!(t.app.list_campaigns(None, 10).await.unwrap().is_empty());
+        assert!(!t.app.raw_store().breaker().await.unwrap().open);
     }
 );

@@ -259,6 +259,11 @@ impl RuleSpec {
         if self.description.len() > 500 {
             return Err(bad("description", "is longer than 500 bytes"));
         }
+        if !self.description.trim().is_empty()
+            && let Err(m) = gatehouse_domain::text::multi_line(&self.description, 500)
+        {
+            return Err(bad("description", &m));
+        }
         if self.max_findings_per_day > 1_000_000 {
             return Err(bad("max_findings_per_day", "must be at most 1000000"));
         }

@@ -175,7 +175,8 @@ impl App {
     /// Accounts for the console's search box: by e-mail prefix or exact id.
     pub async fn search_accounts(&self, query: &str) -> Result<Vec<Account>, AppError> {
         let q = query.trim().to_lowercase();
-        if q.is_empty() {
+        // A control character names no account (and PostgreSQL refuses a NUL).
+        if q.is_empty() || gatehouse_domain::text::has_controls(&q) {
             return Ok(Vec::new());
         }
         Ok(self.store.search_accounts(&q, 50).await?)

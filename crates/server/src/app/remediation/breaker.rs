@@ -13,6 +13,9 @@ use super::campaigns::BreakerView;
 use crate::app::{App, AppError};
 use crate::mail::{BreakerTrippedFacts, NoticeFacts};
 
+/// Longest breaker reason, in characters.
+pub const BREAKER_REASON_MAX: usize = 1000;
+
 impl App {
     /// Trips the circuit breaker: every apply step stops, running automatic
     /// campaigns pause, forced-reset notices wait. Returns whether it changed.
@@ -110,6 +113,18 @@ impl App {
         by: AuditActor,
     ) -> Result<bool, AppError> {
         let command = if open { "trip" } else { "reset" };
+        // It is in the operators' alert, the incident draft and the audit log.
+        let reason = if reason.trim().is_empty() {
+            String::new()
+        } else {
+            gatehouse_domain::text::one_line(reason, BREAKER_REASON_MAX).map_err(|m| {
+                AppError::Invalid {
+                    field: "reason",
+                    message: format!("the reason {m}"),
+                }
+            })?
+        };
+        let reason = reason.as_str();
         // The operators' alerts are built from what the trip's transaction read
         // (its number, figures, the enabled operators) and written in it.
         let alerts = |trip: &BreakerTrip| self.breaker_alerts(trip);

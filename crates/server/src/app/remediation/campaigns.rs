@@ -24,6 +24,7 @@ use std::time::Duration;
 use gatehouse_domain::CampaignId;
 use gatehouse_domain::audit::{Actor as AuditActor, AuditAction, NewAuditEntry};
 use gatehouse_domain::campaign::{Campaign, CampaignCommand, Command, StagePlan};
+use gatehouse_domain::text;
 use gatehouse_store::{
     BreakerRecord, CampaignRecord, CampaignSource, CampaignUpdate, NewCampaign, NewTarget,
 };
@@ -192,6 +193,11 @@ pub(crate) fn domain(c: &CampaignRecord) -> Campaign {
     }
 }
 
+/// Longest campaign name, in characters.
+pub const CAMPAIGN_NAME_MAX: usize = 200;
+/// Longest campaign reason (it is in every notice), in characters.
+pub const CAMPAIGN_REASON_MAX: usize = 500;
+
 pub(crate) fn refused(e: gatehouse_domain::campaign::Refusal) -> AppError {
     AppError::CampaignRefused(e.to_string())
 }
@@ -218,6 +224,23 @@ impl App {
                     .into(),
             });
         }
+        // The reason goes into every forced-reset e-mail, the name into tables
+        // and terminals: one plain line each, of a length a person reads.
+        let name =
+            text::one_line(&spec.name, CAMPAIGN_NAME_MAX).map_err(|m| AppError::Invalid {
+                field: "name",
+                message: format!("the name {m}"),
+            })?;
+        let reason =
+            text::one_line(&spec.reason, CAMPAIGN_REASON_MAX).map_err(|m| AppError::Invalid {
+                field: "reason",
+                message: format!("the reason {m}"),
+            })?;
+        let spec = CampaignSpec {
+            name,
+            reason,
+            ..spec
+        };
         let plan = StagePlan {
             fractions: spec
                 .stages
@@ -450,6 +473,15 @@ impl App {
         by: AuditActor,
     ) -> Result<CampaignRecord, AppError> {
         let cmd = command.command();
+        let reason = reason
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| {
+                text::one_line(&r, CAMPAIGN_REASON_MAX).map_err(|m| AppError::Invalid {
+                    field: "reason",
+                    message: format!("the reason {m}"),
+                })
+            })
+            .transpose()?;
         let c = self.campaign(id).await?;
         if matches!(cmd, Command::Start | Command::Resume) && self.store.breaker().await?.open {
             return Err(AppError::CampaignRefused(
