@@ -147,6 +147,12 @@ config_keys! {
         => Option<usize>, optional(range(1, 1024));
     /// Requests that may wait for a hash worker before 503.
     hash_queue: Option<usize> = None, shown "2 × hash_workers" => Option<usize>, any();
+    /// A failed sign-in is answered no sooner than this many milliseconds after
+    /// its password check began, so the answer's timing does not tell which
+    /// accounts exist with an imported hash (bcrypt cost 12 takes ~0.3 s, the
+    /// configured argon2id ~25 ms). Waited asynchronously: no thread is held.
+    /// Set it above your slowest imported hash; 0 turns it off.
+    login_failure_floor_ms: u64 = 500 => u64, range(0, 10_000);
     /// Longest wait for a hash worker before 503, in milliseconds.
     hash_queue_timeout_ms: u64 = 50 => u64, any();
     /// Absolute session lifetime, in hours (336 = 14 days).
@@ -417,6 +423,8 @@ pub struct Config {
     /// Waiting hash requests allowed.
     pub hash_queue: usize,
     /// Longest wait for a hash worker.
+    /// Least time before a failed sign-in is answered (see `login_failure_floor_ms`).
+    pub login_failure_floor: Duration,
     pub hash_queue_timeout: Duration,
     /// Session lifetimes.
     pub session_policy: SessionPolicy,
@@ -632,6 +640,7 @@ impl Config {
             hash_workers,
             hash_queue: v.hash_queue.unwrap_or(2 * hash_workers),
             hash_queue_timeout: Duration::from_millis(v.hash_queue_timeout_ms),
+            login_failure_floor: Duration::from_millis(v.login_failure_floor_ms),
             session_policy: SessionPolicy {
                 lifetime: v.session_lifetime_hours,
                 idle_timeout: v.session_idle_hours,

@@ -1044,3 +1044,49 @@ both_engines!(
         assert!(!t.app.raw_store().breaker().await.unwrap().open);
     }
 );
+
+both_engines!(
+    a_failed_sign_in_takes_the_floor_whatever_the_account_holds,
+    |t: TestApp| async move {
+        // An imported account still on its bcrypt hash, a native one, none.
+        let imported = format!(
+            "{}\n",
+            json!({"email": "old@example.com", "password_hash": "$2b$04$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"})
+        );
+        t.app
+            .import_accounts(imported.as_bytes(), 10, |_| {})
+            .await
+            .unwrap();
+        t.sign_up("native@example.com", PW).await;
+        let t = t
+            .restart_with(&[("GATEHOUSE_LOGIN_FAILURE_FLOOR_MS", "300")])
+            .await;
+        for email in [
+            "old@example.com",
+            "native@example.com",
+            "nobody@example.com",
+        ] {
+            let started = std::time::Instant::now();
+            let r = t
+                .post_json(
+                    "/api/v1/sessions",
+                    &json!({"email": email, "password": "wrong wrong wrong"}),
+                )
+                .await;
+            let took = started.elapsed();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{email}");
+            assert!(
+                took >= std::time::Duration::from_millis(300),
+                "{email}: answered after {took:?}, before the floor"
+            );
+        }
+        // A success is not held back.
+        let r = t
+            .post_json(
+                "/api/v1/sessions",
+                &json!({"email": "native@example.com", "password": PW}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+);

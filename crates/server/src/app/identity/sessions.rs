@@ -127,6 +127,27 @@ impl App {
         Ok(())
     }
 
+    /// Waits until `login_failure_floor` has passed since `checking` began: a
+    /// failed sign-in's answer then takes the same time whether the account is
+    /// unknown, native, or holds an expensive imported hash (only a success,
+    /// which needs the password, may come sooner). A check slower than the floor
+    /// is logged: the floor should be raised above it.
+    async fn failure_floor(&self, checking: std::time::Instant) {
+        let floor = self.config.login_failure_floor;
+        let took = checking.elapsed();
+        if took < floor {
+            tokio::time::sleep(floor - took).await;
+        } else if !floor.is_zero() {
+            metrics::counter!("gatehouse_login_failure_floor_exceeded_total").increment(1);
+            tracing::warn!(
+                took_ms = took.as_millis() as u64,
+                floor_ms = floor.as_millis() as u64,
+                "a failed sign-in took longer than login_failure_floor_ms: its timing may tell \
+                 that the account exists (an expensive imported hash?); raise the floor"
+            );
+        }
+    }
+
     /// Checks an e-mail and password and opens a session.
     pub async fn log_in(
         &self,
@@ -139,6 +160,7 @@ impl App {
             LoginPassword::parse(password).map_err(|e| AppError::password("password", e))?;
         let keys = self.throttle_keys(&email, client);
         self.check_throttle(&keys).await?;
+        let checking = std::time::Instant::now();
         let record = self.store.login_record(&email.key()).await?;
         let verified = self
             .hasher
@@ -158,6 +180,7 @@ impl App {
             self.record_failure(&keys, None, client, "login", Some(&event))
                 .await?;
             metrics::counter!("gatehouse_logins_total", "outcome" => "failed").increment(1);
+            self.failure_floor(checking).await;
             return Err(AppError::InvalidCredentials);
         };
         if record.state == CredentialState::ResetRequired {
@@ -171,6 +194,7 @@ impl App {
             self.record_failure(&keys, None, client, "login", Some(&event))
                 .await?;
             metrics::counter!("gatehouse_logins_total", "outcome" => "failed").increment(1);
+            self.failure_floor(checking).await;
             return Err(AppError::InvalidCredentials);
         }
         // Only now, with the password proven, and with the plaintext already in hand.

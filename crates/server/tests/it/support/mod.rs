@@ -74,6 +74,11 @@ impl TestApp {
                 "1024".to_string(),
             ),
             ("GATEHOUSE_ARGON2_ITERATIONS".to_string(), "1".to_string()),
+            // Failed sign-ins answer at once here; one test checks the floor.
+            (
+                "GATEHOUSE_LOGIN_FAILURE_FLOOR_MS".to_string(),
+                "0".to_string(),
+            ),
         ];
         all.extend(env.iter().cloned());
         let config = Config::load_from(None, all).expect("test config");
