@@ -1,7 +1,11 @@
 //! `gatehouse campaign …` and `gatehouse breaker …`: remediation from the command
 //! line, the same use cases as the admin API. Actions name the operator taking
-//! them (`--operator EMAIL`, or `GATEHOUSE_OPERATOR`): approvals are checked
-//! against the campaign's creator, and every action is audited under that name.
+//! them (`--operator EMAIL`, or `GATEHOUSE_OPERATOR`), and every action is
+//! audited under that name. An approval must also *prove* it: the approver's
+//! own API key in `GATEHOUSE_OPERATOR_KEY` (never on the command line, where
+//! other users of the machine can read it) — otherwise whoever can run the CLI
+//! could approve their own campaign under a colleague's name, and the two-person
+//! rule would be honour-based.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -156,6 +160,34 @@ pub struct Who {
     /// Operator e-mail (see `gatehouse operator create`).
     #[arg(long, env = "GATEHOUSE_OPERATOR")]
     operator: String,
+    /// That operator's API key, which approvals require as proof (from the
+    /// environment only).
+    #[arg(skip = std::env::var("GATEHOUSE_OPERATOR_KEY").ok())]
+    key: Option<String>,
+}
+
+/// The operator named, proven by their own API key: what an approval needs.
+async fn proven_actor(app: &gatehouse_server::App, who: &Who) -> anyhow::Result<Actor> {
+    let named = actor(app, who).await?;
+    let Some(key) = who.key.as_deref().filter(|k| !k.trim().is_empty()) else {
+        anyhow::bail!(
+            "an approval must prove who approves: set GATEHOUSE_OPERATOR_KEY to {}'s own API \
+             key (or approve in the console or over the API, signed in as them)",
+            who.operator
+        );
+    };
+    let op = app
+        .authenticate_operator(key.trim())
+        .await
+        .map_err(|_| anyhow::anyhow!("GATEHOUSE_OPERATOR_KEY is not a valid operator API key"))?;
+    if Actor::Operator(op.id.to_string()) != named {
+        anyhow::bail!(
+            "GATEHOUSE_OPERATOR_KEY belongs to {}, not to --operator {}: an operator approves only as themselves",
+            op.email,
+            who.operator
+        );
+    }
+    Ok(named)
 }
 
 async fn actor(app: &gatehouse_server::App, who: &Who) -> anyhow::Result<Actor> {
@@ -261,7 +293,7 @@ async fn run_with(
             snapshot,
             who,
         } => {
-            let by = actor(app, &who).await?;
+            let by = proven_actor(app, &who).await?;
             let c = app.approve_campaign(id(&c)?, &snapshot, by).await?;
             println!("campaign {} {}", c.id, c.state);
         }

@@ -79,8 +79,13 @@ async fn a_campaign_survives_sigkill_at_random_points() {
             .map(|i| format!("u{i}@example.com\n"))
             .collect();
         std::fs::write(d.join("targets.txt"), list).unwrap();
+        let mut keys = Vec::new();
         for op in ["ann@ops.example", "bob@ops.example"] {
-            ok(&gatehouse(d, &db, &["operator", "create", "--email", op]));
+            keys.push(
+                ok(&gatehouse(d, &db, &["operator", "create", "--email", op]))
+                    .trim()
+                    .to_owned(),
+            );
         }
         let out = ok(&gatehouse(
             d,
@@ -114,19 +119,36 @@ async fn a_campaign_survives_sigkill_at_random_points() {
         assert_eq!(preview["accounts"], ACCOUNTS);
         assert_eq!(preview["needs_second_approval"], true);
         let snapshot = preview["snapshot"].as_str().unwrap();
-        ok(&gatehouse(
-            d,
-            &db,
-            &[
-                "campaign",
-                "approve",
-                &id,
-                "--snapshot",
-                snapshot,
-                "--operator",
-                "bob@ops.example",
-            ],
-        ));
+        let approve = |key: &str| {
+            gatehouse_cmd(
+                d,
+                &db,
+                &[
+                    "campaign",
+                    "approve",
+                    &id,
+                    "--snapshot",
+                    snapshot,
+                    "--operator",
+                    "bob@ops.example",
+                ],
+            )
+            .env("GATEHOUSE_OPERATOR_KEY", key)
+            .output()
+            .unwrap()
+        };
+        // Naming bob is not enough: ann's key (or none) does not approve as bob.
+        let o = approve(&keys[0]);
+        assert!(!o.status.success());
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("approves only as themselves"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o = approve("");
+        assert!(!o.status.success());
+        assert!(String::from_utf8_lossy(&o.stderr).contains("GATEHOUSE_OPERATOR_KEY"));
+        ok(&approve(&keys[1]));
         ok(&gatehouse(
             d,
             &db,
