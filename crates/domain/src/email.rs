@@ -5,10 +5,21 @@
 //! the local part keeps its case for display, but two addresses that differ
 //! only in case are the same account ([`Email::key`]), because letting
 //! `Bob@x.org` and `bob@x.org` be different people invites impersonation.
+//!
+//! For the same reason, addresses that *look* the same are the same account or
+//! are refused (following UTS #39 and PRECIS): the address is put in Unicode
+//! normal form C (`e\u{301}` is `é`); the domain goes through IDNA (UTS #46), so
+//! `bücher.de`, `BÜCHER.de` and `xn--bcher-kva.de` are one domain, shown in its
+//! Unicode form, and fullwidth letters become plain ones; the key also folds the
+//! local part's width and compatibility forms (NFKC), so `ｂｏｂ` is `bob`;
+//! invisible characters (zero-width spaces, joiners, bidi controls) are refused,
+//! and so is a local part mixing scripts (a Cyrillic `а` among Latin letters).
 
 use std::fmt;
 
 use serde::Serialize;
+use unicode_normalization::UnicodeNormalization;
+use unicode_security::MixedScript;
 
 /// Longest address accepted, in bytes (RFC 5321's path limit minus the brackets).
 pub const MAX_LEN: usize = 254;
@@ -45,7 +56,8 @@ pub enum EmailError {
 impl Email {
     /// Parses user input: trims surrounding white space, validates, folds the domain's case.
     pub fn parse(input: &str) -> Result<Self, EmailError> {
-        let s = input.trim();
+        let s: String = input.trim().nfc().collect();
+        let s = s.as_str();
         if s.is_empty() {
             return Err(EmailError::Empty);
         }
@@ -57,7 +69,7 @@ impl Email {
             return Err(EmailError::NotOneAt);
         };
         validate_local(local)?;
-        let domain = domain.to_lowercase();
+        let domain = domain_unicode(domain)?;
         validate_domain(&domain)?;
         Ok(Self(format!("{local}@{domain}")))
     }
@@ -67,9 +79,11 @@ impl Email {
         &self.0
     }
 
-    /// The uniqueness key: the whole address lower-cased.
+    /// The uniqueness key: the whole address in compatibility form (NFKC),
+    /// lower-cased — addresses that differ only in case, width or compatibility
+    /// forms are one account.
     pub fn key(&self) -> String {
-        self.0.to_lowercase()
+        self.0.nfkc().collect::<String>().to_lowercase()
     }
 
     /// The domain part.
@@ -85,9 +99,43 @@ impl Email {
     }
 }
 
+/// The domain in its Unicode form after IDNA (UTS #46) mapping: lower-cased,
+/// width-folded, Punycode decoded.
+fn domain_unicode(domain: &str) -> Result<String, EmailError> {
+    if domain.chars().any(is_invisible) {
+        return Err(EmailError::Domain("it contains an invisible character"));
+    }
+    let (unicode, result) = idna::domain_to_unicode(domain);
+    if result.is_err() {
+        return Err(EmailError::Domain(
+            "it is not a valid internationalised domain name",
+        ));
+    }
+    Ok(unicode)
+}
+
+/// Zero-width and format characters, bidi controls, and other default-ignorable
+/// code points: they make two different addresses look identical.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF0}'..='\u{FFF8}' | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E0FFF}')
+}
+
 fn validate_local(local: &str) -> Result<(), EmailError> {
     if local.is_empty() {
         return Err(EmailError::Local("it is empty"));
+    }
+    if local.chars().any(is_invisible) {
+        return Err(EmailError::Local("it contains an invisible character"));
+    }
+    if !local.is_single_script() {
+        return Err(EmailError::Local(
+            "it mixes scripts (e.g. Cyrillic letters among Latin ones)",
+        ));
     }
     if local.len() > MAX_LOCAL_LEN {
         return Err(EmailError::Local("it is longer than 64 bytes"));
@@ -170,6 +218,33 @@ mod tests {
         assert_eq!(e.domain(), "example.com");
         assert_eq!(e.masked(), "A***@example.com");
         assert!(Email::parse("josé@bücher.de").is_ok());
+    }
+
+    #[test]
+    fn look_alikes_are_one_account_or_refused() {
+        let key = |s: &str| Email::parse(s).unwrap().key();
+        // Normal forms, Punycode, case and width: one account.
+        assert_eq!(key("e\u{301}mile@example.com"), key("émile@example.com"));
+        assert_eq!(key("hans@bücher.de"), key("hans@xn--bcher-kva.de"));
+        assert_eq!(key("hans@BÜCHER.de"), key("hans@bücher.de"));
+        assert_eq!(
+            Email::parse("hans@xn--bcher-kva.de").unwrap().as_str(),
+            "hans@bücher.de",
+            "shown in Unicode"
+        );
+        assert_eq!(key("ｂｏｂ@example.com"), key("bob@example.com"));
+        assert_eq!(key("bob@ｅｘａｍｐｌｅ.com"), key("bob@example.com"));
+        // Invisible characters and mixed scripts: refused.
+        for bad in [
+            "bo\u{200B}b@example.com",
+            "bob\u{202E}@example.com",
+            "bob@exa\u{200D}mple.com",
+            "p\u{0430}ypal@example.com", // Cyrillic а among Latin letters
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        // One script throughout is fine, whatever the script.
+        assert!(Email::parse("иван@пример.рф").is_ok());
     }
 
     #[test]
