@@ -185,6 +185,11 @@ impl<T: KeyTracker> Engine<T> {
         }
     }
 
+    /// The account-takeover detector, when on (for explaining its decisions).
+    pub fn takeover(&self) -> Option<&Takeover> {
+        self.takeover.as_ref()
+    }
+
     /// Counters per detector.
     pub fn stats(&self) -> EngineStats {
         let s = |t: &Option<T>| t.as_ref().map(KeyTracker::stats).unwrap_or_default();

@@ -297,6 +297,37 @@ impl GrainTable {
     }
 }
 
+/// What one grain's counters say about an event's source right now (for
+/// explaining a decision: [`Takeover::explain`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct GrainView {
+    /// The strongest unknown-account excess of the two speeds, in standard deviations.
+    pub z: f32,
+    /// Unknown-account attempts over the expected, at that speed.
+    pub excess: f32,
+    /// The larger of the fast and day unknown-account shares.
+    pub unknown_share: f32,
+    /// Unknown-account attempts, decayed over about a day.
+    pub unknown_day: f32,
+    /// Attempts, decayed over about a day.
+    pub attempts_day: f32,
+    /// Failures (wrong password or unknown account), decayed over about a day.
+    pub failures_day: f32,
+    /// Attempts in the slow baseline before the last day.
+    pub baseline_attempts: f32,
+}
+
+/// Everything [`Takeover`] weighs for a success, at the moment it is asked.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Explanation {
+    /// Address, /24 · /64, ASN, user agent (default when not tracked).
+    pub grains: [GrainView; 4],
+    /// The site's unknown-account excess (z).
+    pub site_z: f32,
+    /// The account's novelty for the event.
+    pub novelty: Novelty,
+}
+
 /// A success waiting to be judged again.
 #[derive(Clone, Copy)]
 struct Pending {
@@ -392,6 +423,33 @@ impl Takeover {
                 d.day[1] >= c.wide_corroboration && d.unknown_share() >= c.wide_unknown_share
             })
         })
+    }
+
+    /// The counters [`Takeover`] judges `ev` with, as they are now (`novelty` is
+    /// the account's novelty for it, taken before it was learnt).
+    pub fn explain(&self, ev: &LoginEvent, novelty: Novelty) -> Explanation {
+        let prior = self.site_prior();
+        let keys = Self::keys(ev);
+        let mut grains = [GrainView::default(); 4];
+        for (v, (t, &k)) in grains.iter_mut().zip(self.grains.iter().zip(&keys)) {
+            if let Some(d) = (k != 0).then(|| t.peek(k)).flatten() {
+                let (z, excess, ..) = d.excess(prior, self.cfg.min_history);
+                *v = GrainView {
+                    z,
+                    excess,
+                    unknown_share: d.unknown_share(),
+                    unknown_day: d.day[1],
+                    attempts_day: d.day[0],
+                    failures_day: d.day[2],
+                    baseline_attempts: (d.slow[0] - d.day[0]).max(0.0),
+                };
+            }
+        }
+        Explanation {
+            grains,
+            site_z: self.site.excess(prior, self.cfg.min_history).0,
+            novelty,
+        }
     }
 
     /// The account's novelty for `ev` (before learning it).
