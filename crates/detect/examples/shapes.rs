@@ -77,6 +77,8 @@ fn main() {
             let mut fp_class: HashMap<Class, usize> = HashMap::new();
             let (mut events, mut secs) = (0usize, 0f64);
             let mut why: HashMap<&'static str, usize> = HashMap::new();
+            // (TP, FP) per takeover rule, first signal per account.
+            let mut rules: HashMap<String, (usize, usize)> = HashMap::new();
             for &seed in &seeds {
                 let trace = ShapeTrace::generate(ShapeSpec {
                     shape,
@@ -97,6 +99,36 @@ fn main() {
                 secs += t.elapsed().as_secs_f64();
                 events += trace.events.len();
                 let o = evaluate(&out, &trace.truth);
+                if verbose {
+                    for w in d.attack_windows() {
+                        eprintln!(
+                            "   window {:.1} h +{:.0} min, peak z {:.1}, {} unknown / {} attempts (attack {:?}, outage at {:.1} h)",
+                            (w.start_ms - gatehouse_detect::shapes::T0) as f64 / 3.6e6,
+                            (w.end_ms - w.start_ms) as f64 / 6e4,
+                            w.peak_site_z,
+                            w.unknown,
+                            w.attempts,
+                            trace.truth.attack.map(|(a, b)| (
+                                (a - gatehouse_detect::shapes::T0) as f64 / 3.6e6,
+                                (b - a) / 60_000
+                            )),
+                            (trace.truth.outage.0 - gatehouse_detect::shapes::T0) as f64 / 3.6e6,
+                        );
+                    }
+                }
+                if explain {
+                    let mut seen = std::collections::HashSet::new();
+                    for s in &out {
+                        let (Some(a), Some(t)) = (s.account, s.evidence.takeover) else {
+                            continue;
+                        };
+                        if seen.insert(a) {
+                            let hit = trace.truth.taken_over.contains(&a);
+                            let e = rules.entry(format!("{:?}", t.rule)).or_insert((0, 0));
+                            if hit { e.0 += 1 } else { e.1 += 1 }
+                        }
+                    }
+                }
                 for a in &o.missed {
                     if let Some(x) = late.get(a) {
                         let c = classify(x, &cfg.takeover);
@@ -122,9 +154,10 @@ fn main() {
                     for s in out
                         .iter()
                         .filter(|s| s.account.is_some_and(|a| o.innocents.contains(&a)))
-                        .take(5)
+                        .take(if explain { 1000 } else { 5 })
                     {
-                        eprintln!("   FP {:?} {:?}", s.detector, s.evidence);
+                        let class = s.account.and_then(|a| trace.truth.class.get(&a));
+                        eprintln!("   FP {class:?} {:?} {:?}", s.detector, s.evidence);
                     }
                 }
                 total.taken_over += o.taken_over;
@@ -164,8 +197,9 @@ fn main() {
             );
             if explain {
                 let mut w: Vec<_> = why.into_iter().collect();
-                w.sort_by(|a, b| b.1.cmp(&a.1));
+                w.sort_by_key(|e| std::cmp::Reverse(e.1));
                 eprintln!("misses {} {accounts}: {w:?}", shape.name());
+                eprintln!("rules (TP, FP) {} {accounts}: {rules:?}", shape.name());
             }
         }
     }
@@ -188,8 +222,11 @@ fn explain_run(
         .map(|&(a, t, _)| ((a, t), ()))
         .collect();
     // (when to look, the event, its novelty)
-    let mut queue: Vec<(i64, gatehouse_detect::LoginEvent, gatehouse_detect::takeover::Novelty)> =
-        Vec::new();
+    let mut queue: Vec<(
+        i64,
+        gatehouse_detect::LoginEvent,
+        gatehouse_detect::takeover::Novelty,
+    )> = Vec::new();
     let mut late = HashMap::new();
     for e in &trace.events {
         let t = d.takeover().expect("takeover on");
@@ -229,10 +266,15 @@ fn classify(x: &Explanation, c: &TakeoverConfig) -> &'static str {
     if local(ip) || (local(net) && n.new_network) {
         return "local grain fires late (pending lost?)";
     }
-    let asn_hot =
-        asn.z >= c.wide_z && asn.excess >= c.min_excess && asn.unknown_share >= c.wide_unknown_share;
+    let asn_hot = asn.z >= c.wide_z
+        && asn.excess >= c.min_excess
+        && asn.unknown_share >= c.wide_unknown_share;
     let ip_other = ip.attempts_day >= 1.5;
-    match (asn_hot, n.known_successes >= c.wide_history, n.level() >= c.wide_novelty) {
+    match (
+        asn_hot,
+        n.known_successes >= c.wide_history,
+        n.level() >= c.wide_novelty,
+    ) {
         (false, ..) if ip_other => "asn not hot; address tried other accounts",
         (false, ..) => "asn not hot; address's only attempt",
         (true, false, _) if ip_other => "asn hot; young history; address tried other accounts",

@@ -32,14 +32,17 @@
 //! Failures never teach the profile (an attacker's failures must not make its
 //! network "known"); every success does, after it was judged.
 
+use serde::{Deserialize, Serialize};
+
 use crate::config::TakeoverConfig;
 use crate::event::{AccountKey, Country, LoginEvent, Outcome, Source, SourceGrouping};
 use crate::hash::mix2;
 use crate::signal::{
     Detector, Evidence, Grain, Signal, SignalKind, Subject, SuccessSeen, TakeoverEvidence,
+    TakeoverRule,
 };
 
-const HOUR_MS: f32 = 3_600_000.0;
+const HOUR_S: f32 = 3_600.0;
 
 /// Slots per profile bucket (a bucket is one 4-way set).
 const WAYS: usize = 4;
@@ -187,46 +190,75 @@ impl Profiles {
     }
 }
 
-/// Exponentially decayed counts at two speeds plus a slow baseline.
+/// Exponentially decayed counts at two speeds plus a slow baseline (40 bytes).
 #[derive(Clone, Copy, Default)]
 struct Decayed {
-    /// [attempts, unknown, failures] with ~1 h, ~1 day and ~3 days half-lives.
-    fast: [f32; 3],
-    day: [f32; 3],
+    /// [attempts, unknown] with a ~1 h half-life.
+    fast: [f32; 2],
+    /// [attempts, unknown, failures, accounts] with a ~1 day half-life. `accounts`
+    /// counts attempts on another account than the grain's previous attempt: a
+    /// person's address tries one account (theirs), a proxy's tries a new one
+    /// every time — a distinct count that costs four bytes.
+    day: [f32; 4],
+    /// [attempts, unknown] with a ~3 days half-life.
     slow: [f32; 2],
-    last_ms: i64,
+    /// Tag of the account of the last attempt (0: none yet).
+    last_account: u32,
+    /// Seconds since the epoch of the last update (0: never); seconds, not
+    /// milliseconds, to keep the slot at 40 bytes (good until 2106).
+    last_s: u32,
 }
 
 impl Decayed {
-    fn age(&mut self, now: i64, halves: &[f32; 3]) {
-        if self.last_ms == 0 || now <= self.last_ms {
-            self.last_ms = self.last_ms.max(now);
+    fn age(&mut self, now_ms: i64, halves: &[f32; 3]) {
+        let now = (now_ms / 1000).clamp(1, i64::from(u32::MAX)) as u32;
+        if self.last_s == 0 || now <= self.last_s {
+            self.last_s = self.last_s.max(now);
             return;
         }
-        let dt = (now - self.last_ms) as f32 / HOUR_MS;
+        let dt = (now - self.last_s) as f32 / HOUR_S;
         let k = |h: f32| (-dt / h).exp2();
         let (kf, kd, ks) = (k(halves[0]), k(halves[1]), k(halves[2]));
         self.fast.iter_mut().for_each(|v| *v *= kf);
         self.day.iter_mut().for_each(|v| *v *= kd);
         self.slow.iter_mut().for_each(|v| *v *= ks);
-        self.last_ms = now;
+        self.last_s = now;
     }
 
-    fn add(&mut self, unknown: bool, failure: bool) {
+    fn add(&mut self, unknown: bool, failure: bool, account: u32) {
         let (u, f) = (f32::from(u8::from(unknown)), f32::from(u8::from(failure)));
-        for c in [&mut self.fast, &mut self.day] {
-            c[0] += 1.0;
-            c[1] += u;
-            c[2] += f;
-        }
+        let other = f32::from(u8::from(account != self.last_account));
+        self.last_account = account;
+        self.fast[0] += 1.0;
+        self.fast[1] += u;
+        self.day[0] += 1.0;
+        self.day[1] += u;
+        self.day[2] += f;
+        self.day[3] += other;
         self.slow[0] += 1.0;
         self.slow[1] += u;
     }
 
     /// The larger of the fast and day unknown-account shares.
     fn unknown_share(&self) -> f32 {
-        let s = |c: &[f32; 3]| if c[0] > 0.0 { c[1] / c[0] } else { 0.0 };
+        let s = |c: &[f32]| if c[0] > 0.0 { c[1] / c[0] } else { 0.0 };
         s(&self.fast).max(s(&self.day))
+    }
+
+    /// The fast (about an hour) unknown-account excess in standard deviations
+    /// against the share `p`: what is happening now, not today.
+    fn fast_z(&self, p: f32) -> f32 {
+        let expected = p.max(1e-4) * self.fast[0];
+        (self.fast[1] - expected) / (expected + 1.0).sqrt()
+    }
+
+    /// The day's share of failures (wrong password or unknown account).
+    fn failure_share(&self) -> f32 {
+        if self.day[0] > 0.0 {
+            self.day[2] / self.day[0]
+        } else {
+            0.0
+        }
     }
 
     /// The strongest unknown-account excess (z, excess, attempts, expected) of the
@@ -244,7 +276,7 @@ impl Decayed {
         };
         let p = own.max(prior).max(1e-4);
         let mut best = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-        for c in [&self.fast, &self.day] {
+        for c in [&self.fast[..], &self.day[..2]] {
             let expected = p * c[0];
             let excess = c[1] - expected;
             let z = excess / (expected + 1.0).sqrt();
@@ -256,8 +288,12 @@ impl Decayed {
     }
 }
 
-/// A direct-mapped table of decayed counts per grain key (a colliding key takes
-/// the slot over: bounded memory, and a grain that matters is busy enough to hold it).
+/// A 2-way set-associative table of decayed counts per grain key. A newcomer
+/// takes the quieter of the two slots (fewer attempts over the last day, aged to
+/// now): bounded memory, and a busy grain — a carrier's CGNAT address, an office
+/// NAT, a botnet's /24 — keeps its history instead of losing it to every quiet
+/// address that hashes to its slot (direct-mapped, a shared address's counts were
+/// reset so often that it looked as fresh as a proxy's).
 struct GrainTable {
     tags: Vec<u32>,
     counts: Vec<Decayed>,
@@ -266,7 +302,7 @@ struct GrainTable {
 
 impl GrainTable {
     fn new(slots: u32) -> GrainTable {
-        let n = (slots.max(1) as usize).next_power_of_two();
+        let n = (slots.max(2) as usize).next_power_of_two();
         GrainTable {
             tags: vec![0; n],
             counts: vec![Decayed::default(); n],
@@ -275,25 +311,51 @@ impl GrainTable {
     }
 
     fn bytes(slots: u32) -> usize {
-        (slots.max(1) as usize).next_power_of_two() * (4 + std::mem::size_of::<Decayed>())
+        (slots.max(2) as usize).next_power_of_two() * (4 + std::mem::size_of::<Decayed>())
+    }
+
+    #[inline]
+    fn find(&self, key: u64) -> (usize, u32, Option<usize>) {
+        let i = (key as usize) & self.mask & !1;
+        let tag = (key >> 32) as u32 | 1;
+        let hit = if self.tags[i] == tag {
+            Some(i)
+        } else if self.tags[i + 1] == tag {
+            Some(i + 1)
+        } else {
+            None
+        };
+        (i, tag, hit)
     }
 
     #[inline]
     fn slot(&mut self, key: u64, now: i64, halves: &[f32; 3]) -> &mut Decayed {
-        let i = (key as usize) & self.mask;
-        let tag = (key >> 32) as u32 | 1;
-        if self.tags[i] != tag {
-            self.tags[i] = tag;
-            self.counts[i] = Decayed::default();
-        }
-        let c = &mut self.counts[i];
+        let (i, tag, hit) = self.find(key);
+        let j = hit.unwrap_or_else(|| {
+            let now_s = (now / 1000).max(0) as f32;
+            let activity = |d: &Decayed| {
+                if d.last_s == 0 {
+                    return 0.0;
+                }
+                let dt = (now_s - d.last_s as f32).max(0.0) / HOUR_S;
+                d.day[0] * (-dt / halves[1]).exp2()
+            };
+            let j = if activity(&self.counts[i]) <= activity(&self.counts[i + 1]) {
+                i
+            } else {
+                i + 1
+            };
+            self.tags[j] = tag;
+            self.counts[j] = Decayed::default();
+            j
+        });
+        let c = &mut self.counts[j];
         c.age(now, halves);
         c
     }
 
     fn peek(&self, key: u64) -> Option<&Decayed> {
-        let i = (key as usize) & self.mask;
-        (self.tags[i] == (key >> 32) as u32 | 1).then(|| &self.counts[i])
+        self.find(key).2.map(|j| &self.counts[j])
     }
 }
 
@@ -328,6 +390,42 @@ pub struct Explanation {
     pub novelty: Novelty,
 }
 
+/// A site-level attack in progress, as the takeover detector saw it: opened when
+/// the site's unknown-account excess over about the last hour reached
+/// `TakeoverConfig::site_z`, closed when it fell below half of that (a window
+/// that reopens within 30 minutes is the same attack and is extended).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AttackWindow {
+    /// When it opened (event time, ms since the epoch).
+    pub start_ms: i64,
+    /// When it closed, or the last event seen while it is still open.
+    pub end_ms: i64,
+    /// Still open at the last event.
+    pub open: bool,
+    /// The highest site excess (z) seen in it.
+    pub peak_site_z: f32,
+    /// Attempts on unknown accounts while it was open.
+    pub unknown: u64,
+    /// Attempts while it was open.
+    pub attempts: u64,
+}
+
+/// Attack windows kept (the oldest are dropped first).
+pub const ATTACK_WINDOWS_KEPT: usize = 64;
+
+/// The site's excess is also measured over ten-minute buckets.
+const BUCKET_MS: i64 = 10 * 60_000;
+
+/// The excess (z) over the running or last ten minutes an attack in progress
+/// needs (besides the hour's `site_z`).
+const NOW_Z: f32 = 3.0;
+
+/// Unknown-account attempts ten minutes need before their excess counts.
+const NOW_MIN_UNKNOWN: u32 = 5;
+
+/// A reopening within this long extends the previous window.
+const WINDOW_MERGE_MS: i64 = 30 * 60_000;
+
 /// A success waiting to be judged again.
 #[derive(Clone, Copy)]
 struct Pending {
@@ -337,6 +435,8 @@ struct Pending {
     keys: [u64; 4],
     novelty: Novelty,
     country: Country,
+    /// The site was under attack (fast site excess ≥ `site_z`) when it came.
+    site_hot: bool,
     done: bool,
 }
 
@@ -350,6 +450,14 @@ pub struct Takeover {
     pending: Vec<Pending>,
     next_pending: usize,
     next_review_ms: i64,
+    /// Attack-in-progress windows, oldest first; the last may be open.
+    windows: std::collections::VecDeque<AttackWindow>,
+    /// The site's attempts and unknown-account attempts in the current ten
+    /// minutes, and when they began: what is happening *now* (the hour-long fast
+    /// counts stay high for hours after a burst).
+    bucket: (i64, u32, u32),
+    /// The unknown-account excess (z) of the last complete ten minutes.
+    last_bucket_z: f32,
 }
 
 const GRAINS: [Grain; 4] = [Grain::Ip, Grain::Network, Grain::Asn, Grain::UserAgent];
@@ -371,6 +479,9 @@ impl Takeover {
             pending: Vec::with_capacity(cfg.pending as usize),
             next_pending: 0,
             next_review_ms: i64::MIN,
+            windows: std::collections::VecDeque::with_capacity(ATTACK_WINDOWS_KEPT),
+            bucket: (i64::MIN, 0, 0),
+            last_bucket_z: 0.0,
         }
     }
 
@@ -379,6 +490,7 @@ impl Takeover {
         Profiles::bytes(cfg.profile_buckets)
             + 4 * GrainTable::bytes(cfg.grain_slots)
             + cfg.pending as usize * std::mem::size_of::<Pending>()
+            + ATTACK_WINDOWS_KEPT * std::mem::size_of::<AttackWindow>()
     }
 
     fn keys(ev: &LoginEvent) -> [u64; 4] {
@@ -463,14 +575,16 @@ impl Takeover {
         let unknown = ev.outcome == Outcome::UnknownAccount;
         let failure = ev.outcome.is_failure();
         let keys = Self::keys(ev);
+        let tag = h32(ev.account.0);
         let halves = self.halves;
         for (t, &k) in self.grains.iter_mut().zip(&keys) {
             if k != 0 {
-                t.slot(k, ev.time_ms, &halves).add(unknown, failure);
+                t.slot(k, ev.time_ms, &halves).add(unknown, failure, tag);
             }
         }
         self.site.age(ev.time_ms, &halves);
-        self.site.add(unknown, failure);
+        self.site.add(unknown, failure, tag);
+        self.track_window(ev.time_ms, unknown);
         if ev.outcome == Outcome::Success {
             let novelty = novelty.unwrap_or_else(|| self.profiles.novelty(ev));
             if self.cfg.enabled && novelty.level() >= self.cfg.min_novelty {
@@ -481,6 +595,7 @@ impl Takeover {
                     keys,
                     novelty,
                     country: ev.country,
+                    site_hot: self.in_window(),
                     done: false,
                 };
                 let idx = if self.pending.len() < self.cfg.pending as usize {
@@ -506,6 +621,89 @@ impl Takeover {
                 }
             }
         }
+    }
+
+    /// The site-level attack-in-progress windows seen, oldest first (at most
+    /// [`ATTACK_WINDOWS_KEPT`]; the last one may still be open).
+    pub fn attack_windows(&self) -> Vec<AttackWindow> {
+        self.windows.iter().copied().collect()
+    }
+
+    /// Whether an attack-in-progress window is open.
+    pub fn in_window(&self) -> bool {
+        self.windows.back().is_some_and(|w| w.open)
+    }
+
+    fn track_window(&mut self, now: i64, unknown: bool) {
+        let prior = self.site_prior();
+        let bucket_z = |attempts: u32, unknown: u32| {
+            let expected = prior * attempts as f32;
+            (unknown as f32 - expected) / (expected + 1.0).sqrt()
+        };
+        if now >= self.bucket.0.saturating_add(BUCKET_MS) {
+            self.last_bucket_z = if self.bucket.0 != i64::MIN && self.bucket.2 >= NOW_MIN_UNKNOWN {
+                bucket_z(self.bucket.1, self.bucket.2)
+            } else {
+                0.0
+            };
+            self.bucket = (now, 0, 0);
+        }
+        self.bucket.1 += 1;
+        self.bucket.2 += u32::from(unknown);
+        let z = self.site_fast_z();
+        // Happening now: the running or the last ten minutes show an excess (of
+        // at least a few attempts: a quiet night's two mistyped addresses are not).
+        let now_z = if self.bucket.2 >= NOW_MIN_UNKNOWN {
+            bucket_z(self.bucket.1, self.bucket.2)
+        } else {
+            0.0
+        }
+        .max(self.last_bucket_z);
+        let open_z = self.cfg.site_z;
+        if let Some(w) = self.windows.back_mut().filter(|w| w.open) {
+            w.end_ms = w.end_ms.max(now);
+            w.peak_site_z = w.peak_site_z.max(z);
+            w.attempts += 1;
+            w.unknown += u64::from(unknown);
+            // Closed once the hour's excess has halved or the last ten minutes
+            // showed none: the tail of a burst is not an attack in progress.
+            if z < open_z / 2.0 || now_z < NOW_Z {
+                w.open = false;
+            }
+        } else if z >= open_z && now_z >= NOW_Z {
+            match self.windows.back_mut() {
+                Some(w) if now - w.end_ms <= WINDOW_MERGE_MS => {
+                    w.open = true;
+                    w.end_ms = now;
+                    w.peak_site_z = w.peak_site_z.max(z);
+                    w.attempts += 1;
+                    w.unknown += u64::from(unknown);
+                }
+                _ => {
+                    if self.windows.len() == ATTACK_WINDOWS_KEPT {
+                        self.windows.pop_front();
+                    }
+                    self.windows.push_back(AttackWindow {
+                        start_ms: now,
+                        end_ms: now,
+                        open: true,
+                        peak_site_z: z,
+                        unknown: u64::from(unknown),
+                        attempts: 1,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The site's unknown-account excess over about the last hour (z).
+    fn site_fast_z(&self) -> f32 {
+        self.site.fast_z(self.site_own_share())
+    }
+
+    /// The site's own long-run unknown share, never below the prior.
+    fn site_own_share(&self) -> f32 {
+        self.site_prior()
     }
 
     fn site_prior(&self) -> f32 {
@@ -546,6 +744,16 @@ impl Takeover {
                 && d.unknown_share() >= 3.0 * c.local_unknown_share
         });
         let corroborated = local_unknown >= c.wide_corroboration || ua_hot;
+        // The success's user agent shows a combo list's excess too, at a local
+        // grain's share: one of the attacker's rotated user agents (an innocent's
+        // new phone is usually a browser the attacker does not use right now).
+        let ua_warm = self.grains[3].peek(p.keys[3]).is_some_and(|d| {
+            let (z, excess, ..) = d.excess(prior, c.min_history);
+            p.keys[3] != 0
+                && z >= c.wide_z
+                && excess >= c.min_excess
+                && d.unknown_share() >= c.local_unknown_share
+        });
         for (g, (t, &k)) in GRAINS.iter().zip(self.grains.iter().zip(&p.keys)) {
             let Some(d) = (k != 0).then(|| t.peek(k)).flatten() else {
                 continue;
@@ -586,18 +794,96 @@ impl Takeover {
                 }
             }
         }
-        // The site-wide excess is reported, not used alone: during an attack every
-        // innocent new device would otherwise be flagged.
+        // The site-wide excess alone does not flag: during an attack every innocent
+        // new device would be. It opens the rules below, which ask for more.
         let (site_z, ..) = self.site.excess(prior, c.min_history);
+        let asn_hot = self.grains[2].peek(p.keys[2]).is_some_and(|d| {
+            let (z, excess, ..) = d.excess(prior, c.min_history);
+            p.keys[2] != 0
+                && z >= c.wide_z
+                && excess >= c.min_excess
+                && d.unknown_share() >= c.wide_unknown_share
+        });
+        // The attack was in progress when the success came — or is now, and the
+        // success came just before it showed (a botnet's first minutes).
+        let site_hot = p.site_hot || (self.in_window() && now - p.time_ms <= 15 * 60_000);
+        let attack_on = site_hot || asn_hot;
+        let ip = self.grains[0].peek(p.keys[0]).copied().unwrap_or_default();
+        let n = p.novelty;
+        let mut rule = TakeoverRule::GrainExcess;
+        // An address that tried other accounts and mostly failed, during an
+        // attack, and a success unlike the owner (a new network and a new device or
+        // ASN; anything, for an account without history). A person's address tries
+        // their own account (a mistyped e-mail address is a second one, but comes
+        // from the owner's device and network); a carrier's or an office's shared
+        // address tries many, but mostly succeeds.
+        let other_accounts = ip.day[3] >= c.address_accounts;
+        // Failures among the address's *other* attempts (the success is one of its
+        // attempts): a proxy's other attempts all failed; a shared address's are
+        // mostly its people's successes, even in an outage hour.
+        let others_failed = ip.day[2] / (ip.day[0] - 1.0).max(1e-3) >= c.address_failure_share;
+        // A wrong password on some account, or a third account: more than one
+        // mistyped e-mail address before the owner's own success.
+        let beyond_typo = ip.day[2] - ip.day[1] >= 0.5 || ip.day[3] >= c.address_accounts + 1.0;
+        if best.is_none()
+            && attack_on
+            && other_accounts
+            && others_failed
+            && n.new_network
+            && n.new_device
+            && n.known_successes
+                >= if beyond_typo {
+                    1
+                } else {
+                    c.window_history.max(1)
+                }
+        {
+            let (z, excess, attempts, expected) = ip.excess(prior, c.min_history);
+            best = Some((
+                Grain::Ip,
+                z,
+                excess,
+                attempts.max(ip.day[0]),
+                expected,
+                ip.day[1],
+            ));
+            need = 1.0;
+            rule = TakeoverRule::AddressTriedOthers;
+        }
+        // Novelty alone, for a mature history, while both the site and the
+        // success's ASN are under attack: a proxy address used once has nothing
+        // else to show.
+        if best.is_none()
+            && c.window_history > 0
+            && site_hot
+            && asn_hot
+            && n.known_successes >= c.window_history
+            && n.new_device
+            && n.new_network
+            && n.new_asn
+            && !n.new_country
+            && ua_warm
+        {
+            let d = self.grains[2].peek(p.keys[2]).copied().unwrap_or_default();
+            let (z, excess, attempts, expected) = d.excess(prior, c.min_history);
+            best = Some((
+                Grain::Asn,
+                z,
+                excess,
+                attempts,
+                expected,
+                d.fast[1].max(d.day[1]),
+            ));
+            need = c.wide_z;
+            rule = TakeoverRule::AttackWindow;
+        }
         let Some((grain, z, _excess, attempts, expected, unknown)) = best else {
             return;
         };
         self.pending[idx].done = true;
         let strength = ((z / need).log2() / 2.0).clamp(0.0, 1.0);
         let score = (0.5 + 0.25 * p.novelty.level() + 0.25 * strength).clamp(0.0, 1.0);
-        let ip_failed = self.grains[0]
-            .peek(p.keys[0])
-            .is_some_and(|d| d.day[2] >= 1.0);
+        let ip_failed = ip.day[2] >= 1.0;
         out.push(Signal {
             detector: Detector::AccountTakeover,
             kind: SignalKind::LikelyCompromised,
@@ -632,6 +918,9 @@ impl Takeover {
                     new_asn: p.novelty.new_asn,
                     new_country: p.novelty.new_country,
                     country: p.country,
+                    rule,
+                    address_accounts: ip.day[3],
+                    address_failure_share: ip.failure_share(),
                 }),
             },
         });
