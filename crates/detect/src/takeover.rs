@@ -118,6 +118,20 @@ fn net32(ip: std::net::IpAddr) -> u32 {
     (Source::of(SourceGrouping::Network, ip, None).key() >> 32) as u32 | 1
 }
 
+/// A 16-bit tag of an account (never 0), to tell "another account" apart.
+fn tag16(a: AccountKey) -> u16 {
+    (mix2(0x7461_6731, a.0) >> 48) as u16 | 1
+}
+
+/// A 16-bit tag of a user agent (0: none sent).
+fn ua16(ua: u64) -> u16 {
+    if ua == 0 {
+        0
+    } else {
+        (mix2(0x7561_3136, ua) >> 48) as u16 | 1
+    }
+}
+
 fn h32(v: u64) -> u32 {
     (v >> 32) as u32 | 1
 }
@@ -202,8 +216,16 @@ struct Decayed {
     day: [f32; 4],
     /// [attempts, unknown] with a ~3 days half-life.
     slow: [f32; 2],
-    /// Tag of the account of the last attempt (0: none yet).
-    last_account: u32,
+    /// 16-bit tag of the account of the last attempt (0: none yet).
+    last_account: u16,
+    /// 16-bit tag of the account of the last wrong password (0: none yet): a
+    /// person's wrong passwords are on their own account, a combo list's on
+    /// everyone else's.
+    last_wrong: u16,
+    /// 16-bit tag of the user agent of the last unknown-account attempt (0: none
+    /// yet): the owner's mistyped e-mail address comes from the browser that then
+    /// succeeds; a proxy rotating user agents tried it from another.
+    last_unknown_ua: u16,
     /// Seconds since the epoch of the last update (0: never); seconds, not
     /// milliseconds, to keep the slot at 40 bytes (good until 2106).
     last_s: u32,
@@ -225,10 +247,16 @@ impl Decayed {
         self.last_s = now;
     }
 
-    fn add(&mut self, unknown: bool, failure: bool, account: u32) {
+    fn add(&mut self, unknown: bool, failure: bool, account: u16, ua: u16) {
         let (u, f) = (f32::from(u8::from(unknown)), f32::from(u8::from(failure)));
         let other = f32::from(u8::from(account != self.last_account));
         self.last_account = account;
+        if failure && !unknown {
+            self.last_wrong = account;
+        }
+        if unknown {
+            self.last_unknown_ua = ua;
+        }
         self.fast[0] += 1.0;
         self.fast[1] += u;
         self.day[0] += 1.0;
@@ -289,11 +317,12 @@ impl Decayed {
 }
 
 /// A 2-way set-associative table of decayed counts per grain key. A newcomer
-/// takes the quieter of the two slots (fewer attempts over the last day, aged to
-/// now): bounded memory, and a busy grain — a carrier's CGNAT address, an office
-/// NAT, a botnet's /24 — keeps its history instead of losing it to every quiet
-/// address that hashes to its slot (direct-mapped, a shared address's counts were
-/// reset so often that it looked as fresh as a proxy's).
+/// goes to the quieter of the two slots (fewer attempts over the last day, aged
+/// to now) — always if that one is idle, otherwise with a probability that falls
+/// with its activity: bounded memory, and a busy grain (a carrier's CGNAT
+/// address, an office NAT, a botnet's /24) keeps its history instead of losing it
+/// to every quiet address that hashes to its slot (direct-mapped, a shared
+/// address's counts were reset so often that it looked as fresh as a proxy's).
 struct GrainTable {
     tags: Vec<u32>,
     counts: Vec<Decayed>,
@@ -328,30 +357,44 @@ impl GrainTable {
         (i, tag, hit)
     }
 
+    /// The counts of `key`, aged to `now`; `None` when the key is not tracked and
+    /// lost the draw for a slot (see [`GrainTable`]).
     #[inline]
-    fn slot(&mut self, key: u64, now: i64, halves: &[f32; 3]) -> &mut Decayed {
+    fn slot(&mut self, key: u64, now: i64, halves: &[f32; 3]) -> Option<&mut Decayed> {
         let (i, tag, hit) = self.find(key);
-        let j = hit.unwrap_or_else(|| {
-            let now_s = (now / 1000).max(0) as f32;
-            let activity = |d: &Decayed| {
-                if d.last_s == 0 {
-                    return 0.0;
+        let j = match hit {
+            Some(j) => j,
+            None => {
+                let now_s = (now / 1000).max(0) as f32;
+                let activity = |d: &Decayed| {
+                    if d.last_s == 0 {
+                        return 0.0;
+                    }
+                    let dt = (now_s - d.last_s as f32).max(0.0) / HOUR_S;
+                    d.day[0] * (-dt / halves[1]).exp2()
+                };
+                let (a, b) = (activity(&self.counts[i]), activity(&self.counts[i + 1]));
+                let (j, quiet) = if a <= b { (i, a) } else { (i + 1, b) };
+                // A newcomer takes a quiet slot, and a busy one only with
+                // probability 1 / (1 + its day's attempts): a shared address with
+                // hundreds of attempts a day keeps its history (at 100,000
+                // accounts more addresses are active in a day than there are
+                // slots, and each newcomer used to evict a CGNAT address's counts,
+                // making it look as fresh as a proxy's).
+                if quiet >= 1.0 {
+                    let draw = (mix2(key, now as u64) >> 40) as f32 / (1u64 << 24) as f32;
+                    if draw * (1.0 + quiet) >= 1.0 {
+                        return None;
+                    }
                 }
-                let dt = (now_s - d.last_s as f32).max(0.0) / HOUR_S;
-                d.day[0] * (-dt / halves[1]).exp2()
-            };
-            let j = if activity(&self.counts[i]) <= activity(&self.counts[i + 1]) {
-                i
-            } else {
-                i + 1
-            };
-            self.tags[j] = tag;
-            self.counts[j] = Decayed::default();
-            j
-        });
+                self.tags[j] = tag;
+                self.counts[j] = Decayed::default();
+                j
+            }
+        };
         let c = &mut self.counts[j];
         c.age(now, halves);
-        c
+        Some(c)
     }
 
     fn peek(&self, key: u64) -> Option<&Decayed> {
@@ -435,6 +478,8 @@ struct Pending {
     keys: [u64; 4],
     novelty: Novelty,
     country: Country,
+    /// [`ua16`] of its user agent.
+    ua: u16,
     /// The site was under attack (fast site excess ≥ `site_z`) when it came.
     site_hot: bool,
     done: bool,
@@ -575,15 +620,18 @@ impl Takeover {
         let unknown = ev.outcome == Outcome::UnknownAccount;
         let failure = ev.outcome.is_failure();
         let keys = Self::keys(ev);
-        let tag = h32(ev.account.0);
+        let tag = tag16(ev.account);
+        let ua_tag = ua16(ev.user_agent);
         let halves = self.halves;
         for (t, &k) in self.grains.iter_mut().zip(&keys) {
-            if k != 0 {
-                t.slot(k, ev.time_ms, &halves).add(unknown, failure, tag);
+            if k != 0
+                && let Some(d) = t.slot(k, ev.time_ms, &halves)
+            {
+                d.add(unknown, failure, tag, ua_tag);
             }
         }
         self.site.age(ev.time_ms, &halves);
-        self.site.add(unknown, failure, tag);
+        self.site.add(unknown, failure, tag, ua_tag);
         self.track_window(ev.time_ms, unknown);
         if ev.outcome == Outcome::Success {
             let novelty = novelty.unwrap_or_else(|| self.profiles.novelty(ev));
@@ -595,6 +643,7 @@ impl Takeover {
                     keys,
                     novelty,
                     country: ev.country,
+                    ua: ua_tag,
                     site_hot: self.in_window(),
                     done: false,
                 };
@@ -822,21 +871,27 @@ impl Takeover {
         // attempts): a proxy's other attempts all failed; a shared address's are
         // mostly its people's successes, even in an outage hour.
         let others_failed = ip.day[2] / (ip.day[0] - 1.0).max(1e-3) >= c.address_failure_share;
-        // A wrong password on some account, or a third account: more than one
-        // mistyped e-mail address before the owner's own success.
-        let beyond_typo = ip.day[2] - ip.day[1] >= 0.5 || ip.day[3] >= c.address_accounts + 1.0;
+        // A wrong password on another account than the one that succeeded (a
+        // person's wrong passwords are on their own), or a third account: more
+        // than a mistyped e-mail address before the owner's success.
+        let other_wrong = ip.last_wrong != 0 && ip.last_wrong != tag16(p.account);
+        // An unknown account tried from another browser than the one that
+        // succeeded is not the owner's mistyped e-mail address either.
+        let other_device_unknown =
+            ip.last_unknown_ua != 0 && p.ua != 0 && ip.last_unknown_ua != p.ua;
+        let beyond_typo =
+            other_wrong || other_device_unknown || ip.day[3] >= c.address_accounts + 1.0;
+        // A single unknown account before the success is what the owner's mistyped
+        // e-mail address looks like: not enough (at 100,000 accounts it flagged
+        // travellers on a hotel computer who mistyped). The success must be on a
+        // new device from a new network — or on an account without history, which
+        // the address's other attempts then speak against alone.
         if best.is_none()
             && attack_on
             && other_accounts
             && others_failed
-            && n.new_network
-            && n.new_device
-            && n.known_successes
-                >= if beyond_typo {
-                    1
-                } else {
-                    c.window_history.max(1)
-                }
+            && beyond_typo
+            && (n.known_successes == 0 || (n.new_network && n.new_device))
         {
             let (z, excess, attempts, expected) = ip.excess(prior, c.min_history);
             best = Some((
