@@ -240,9 +240,6 @@ fn explain_run(
         });
         if e.outcome == Outcome::Success && mine.contains_key(&(e.account, e.time_ms)) {
             let n = t.novelty(e);
-            if std::env::var("WIN").is_ok() {
-                eprintln!("   success in window: {}", t.in_window());
-            }
             let pending_end = e.time_ms + i64::from(tc.pending_hours) * 3_600_000 - 300_000;
             let when = pending_end.min(attack_end + 600_000).max(e.time_ms);
             queue.push((when, *e, n));

@@ -503,6 +503,8 @@ pub struct Takeover {
     bucket: (i64, u32, u32),
     /// The unknown-account excess (z) of the last complete ten minutes.
     last_bucket_z: f32,
+    /// When the window's excess is weighed next.
+    next_window_check_ms: i64,
 }
 
 const GRAINS: [Grain; 4] = [Grain::Ip, Grain::Network, Grain::Asn, Grain::UserAgent];
@@ -527,6 +529,7 @@ impl Takeover {
             windows: std::collections::VecDeque::with_capacity(ATTACK_WINDOWS_KEPT),
             bucket: (i64::MIN, 0, 0),
             last_bucket_z: 0.0,
+            next_window_check_ms: i64::MIN,
         }
     }
 
@@ -699,6 +702,18 @@ impl Takeover {
         }
         self.bucket.1 += 1;
         self.bucket.2 += u32::from(unknown);
+        if let Some(w) = self.windows.back_mut().filter(|w| w.open) {
+            w.end_ms = w.end_ms.max(now);
+            w.attempts += 1;
+            w.unknown += u64::from(unknown);
+        }
+        // The excess is weighed at most once a second of event time (a square
+        // root and a division per event would cost a few percent at millions of
+        // events a second).
+        if now < self.next_window_check_ms {
+            return;
+        }
+        self.next_window_check_ms = now + 1000;
         let z = self.site_fast_z();
         // Happening now: the running or the last ten minutes show an excess (of
         // at least a few attempts: a quiet night's two mistyped addresses are not).
@@ -710,10 +725,7 @@ impl Takeover {
         .max(self.last_bucket_z);
         let open_z = self.cfg.site_z;
         if let Some(w) = self.windows.back_mut().filter(|w| w.open) {
-            w.end_ms = w.end_ms.max(now);
             w.peak_site_z = w.peak_site_z.max(z);
-            w.attempts += 1;
-            w.unknown += u64::from(unknown);
             // Closed once the hour's excess has halved or the last ten minutes
             // showed none: the tail of a burst is not an attack in progress.
             if z < open_z / 2.0 || now_z < NOW_Z {
@@ -793,6 +805,9 @@ impl Takeover {
                 && d.unknown_share() >= 3.0 * c.local_unknown_share
         });
         let corroborated = local_unknown >= c.wide_corroboration || ua_hot;
+        let ip = self.grains[0].peek(p.keys[0]).copied().unwrap_or_default();
+        // The success's own address failed or tried another account too.
+        let address_active = ip.day[2] >= 0.5 || ip.day[3] >= c.address_accounts;
         // The success's user agent shows a combo list's excess too, at a local
         // grain's share: one of the attacker's rotated user agents (an innocent's
         // new phone is usually a browser the attacker does not use right now).
@@ -824,7 +839,13 @@ impl Takeover {
             // Nor, for an account without history, does a network: only its
             // address can then speak (a first sign-in behind a busy NAT or CGNAT
             // /24 the attack also used is not the attacker's).
-            let network_ok = *g != Grain::Network || p.novelty.new_network;
+            // And a network speaks for a success from a known device only if the
+            // success's own address also failed or tried another account: at
+            // 100,000 accounts a botnet's /24 in a consumer ASN holds a few of the
+            // site's own users, whose first sign-in from a new network there is
+            // not the attacker's.
+            let network_ok = *g != Grain::Network
+                || (p.novelty.new_network && (address_active || p.novelty.new_device));
             let history_ok = network_ok
                 && (local
                     || (*g == Grain::Asn
@@ -857,7 +878,6 @@ impl Takeover {
         // success came just before it showed (a botnet's first minutes).
         let site_hot = p.site_hot || (self.in_window() && now - p.time_ms <= 15 * 60_000);
         let attack_on = site_hot || asn_hot;
-        let ip = self.grains[0].peek(p.keys[0]).copied().unwrap_or_default();
         let n = p.novelty;
         let mut rule = TakeoverRule::GrainExcess;
         // An address that tried other accounts and mostly failed, during an
@@ -886,12 +906,20 @@ impl Takeover {
         // travellers on a hotel computer who mistyped). The success must be on a
         // new device from a new network — or on an account without history, which
         // the address's other attempts then speak against alone.
+        // Unlike the owner: a new network, and a new device or a new ASN (a
+        // combo list's user agents are popular browsers, so a victim's own browser
+        // comes up; its ASN does not, unless the proxy sits in the victim's own).
+        let novel = n.new_network && (n.new_device || n.new_asn);
+        // The attack in progress: the site's window, the success's ASN, or its user
+        // agent showing a combo list's excess (low-and-slow at 100,000 accounts
+        // barely moves the site or a consumer ASN, but its rotated user agents do).
+        let ctx = attack_on || ua_warm;
         if best.is_none()
-            && attack_on
+            && ctx
             && other_accounts
             && others_failed
             && beyond_typo
-            && (n.known_successes == 0 || (n.new_network && n.new_device))
+            && (n.known_successes == 0 || novel)
         {
             let (z, excess, attempts, expected) = ip.excess(prior, c.min_history);
             best = Some((
