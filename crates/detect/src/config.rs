@@ -168,7 +168,8 @@ pub struct TakeoverConfig {
     /// Account histories kept: buckets × 4 (power of two; 65,536 → 262,144 accounts,
     /// 56 bytes each).
     pub profile_buckets: u32,
-    /// Slots per grain table (address, network, ASN, user agent; 32 bytes each).
+    /// Slots per grain table (address, network, user agent; a quarter of it for
+    /// ASNs; 48 bytes each, 2-way set-associative).
     pub grain_slots: u32,
     /// Half-lives of the fast, day and baseline counts, in hours.
     pub fast_half_life_hours: f32,

@@ -366,12 +366,16 @@ impl GrainTable {
             Some(j) => j,
             None => {
                 let now_s = (now / 1000).max(0) as f32;
+                // The day's attempts, aged to now — roughly: 1 / (1 + t / half-life)
+                // instead of 2^(-t / half-life) (no exp2 on a miss, which with
+                // millions of distinct addresses is most events; it only has to
+                // rank two slots and tell idle from busy).
                 let activity = |d: &Decayed| {
                     if d.last_s == 0 {
                         return 0.0;
                     }
                     let dt = (now_s - d.last_s as f32).max(0.0) / HOUR_S;
-                    d.day[0] * (-dt / halves[1]).exp2()
+                    d.day[0] / (1.0 + dt / halves[1])
                 };
                 let (a, b) = (activity(&self.counts[i]), activity(&self.counts[i + 1]));
                 let (j, quiet) = if a <= b { (i, a) } else { (i + 1, b) };
@@ -512,7 +516,7 @@ const GRAINS: [Grain; 4] = [Grain::Ip, Grain::Network, Grain::Asn, Grain::UserAg
 impl Takeover {
     /// A detector per `cfg`.
     pub fn new(cfg: TakeoverConfig) -> Takeover {
-        let g = || GrainTable::new(cfg.grain_slots);
+        let g = |slots| GrainTable::new(slots);
         Takeover {
             cfg,
             halves: [
@@ -521,7 +525,12 @@ impl Takeover {
                 cfg.baseline_half_life_hours,
             ],
             profiles: Profiles::new(cfg.profile_buckets),
-            grains: [g(), g(), g(), g()],
+            grains: [
+                g(cfg.grain_slots),
+                g(cfg.grain_slots),
+                g(Self::asn_slots(cfg.grain_slots)),
+                g(cfg.grain_slots),
+            ],
             site: Decayed::default(),
             pending: Vec::with_capacity(cfg.pending as usize),
             next_pending: 0,
@@ -533,10 +542,17 @@ impl Takeover {
         }
     }
 
+    /// Slots of the ASN table: a quarter of the others (about 75,000 ASNs are
+    /// routed worldwide; a site sees a few thousand of them in a day).
+    fn asn_slots(grain_slots: u32) -> u32 {
+        (grain_slots / 4).max(2)
+    }
+
     /// Bytes held at most.
     pub fn bound_bytes(cfg: &TakeoverConfig) -> usize {
         Profiles::bytes(cfg.profile_buckets)
-            + 4 * GrainTable::bytes(cfg.grain_slots)
+            + 3 * GrainTable::bytes(cfg.grain_slots)
+            + GrainTable::bytes(Self::asn_slots(cfg.grain_slots))
             + cfg.pending as usize * std::mem::size_of::<Pending>()
             + ATTACK_WINDOWS_KEPT * std::mem::size_of::<AttackWindow>()
     }
@@ -811,13 +827,15 @@ impl Takeover {
         // The success's user agent shows a combo list's excess too, at a local
         // grain's share: one of the attacker's rotated user agents (an innocent's
         // new phone is usually a browser the attacker does not use right now).
-        let ua_warm = self.grains[3].peek(p.keys[3]).is_some_and(|d| {
-            let (z, excess, ..) = d.excess(prior, c.min_history);
-            p.keys[3] != 0
-                && z >= c.wide_z
-                && excess >= c.min_excess
-                && d.unknown_share() >= c.local_unknown_share
-        });
+        let ua_warm = || {
+            self.grains[3].peek(p.keys[3]).is_some_and(|d| {
+                let (z, excess, ..) = d.excess(prior, c.min_history);
+                p.keys[3] != 0
+                    && z >= c.wide_z
+                    && excess >= c.min_excess
+                    && d.unknown_share() >= c.local_unknown_share
+            })
+        };
         for (g, (t, &k)) in GRAINS.iter().zip(self.grains.iter().zip(&p.keys)) {
             let Some(d) = (k != 0).then(|| t.peek(k)).flatten() else {
                 continue;
@@ -865,26 +883,26 @@ impl Takeover {
             }
         }
         // The site-wide excess alone does not flag: during an attack every innocent
-        // new device would be. It opens the rules below, which ask for more.
-        let (site_z, ..) = self.site.excess(prior, c.min_history);
-        let asn_hot = self.grains[2].peek(p.keys[2]).is_some_and(|d| {
-            let (z, excess, ..) = d.excess(prior, c.min_history);
-            p.keys[2] != 0
-                && z >= c.wide_z
-                && excess >= c.min_excess
-                && d.unknown_share() >= c.wide_unknown_share
-        });
+        // new device would be. It opens the rules below, which ask for more. (The
+        // cheap conditions are checked first: most successes are nobody's.)
+        let asn_hot = || {
+            self.grains[2].peek(p.keys[2]).is_some_and(|d| {
+                let (z, excess, ..) = d.excess(prior, c.min_history);
+                p.keys[2] != 0
+                    && z >= c.wide_z
+                    && excess >= c.min_excess
+                    && d.unknown_share() >= c.wide_unknown_share
+            })
+        };
         // The attack was in progress when the success came — or is now, and the
         // success came just before it showed (a botnet's first minutes).
         let site_hot = p.site_hot || (self.in_window() && now - p.time_ms <= 15 * 60_000);
-        let attack_on = site_hot || asn_hot;
         let n = p.novelty;
         let mut rule = TakeoverRule::GrainExcess;
         // An address that tried other accounts and mostly failed, during an
-        // attack, and a success unlike the owner (a new network and a new device or
-        // ASN; anything, for an account without history). A person's address tries
-        // their own account (a mistyped e-mail address is a second one, but comes
-        // from the owner's device and network); a carrier's or an office's shared
+        // attack, and a success unlike the owner. A person's address tries their
+        // own account (a mistyped e-mail address is a second one, but comes from
+        // the owner's device and network); a carrier's or an office's shared
         // address tries many, but mostly succeeds.
         let other_accounts = ip.day[3] >= c.address_accounts;
         // Failures among the address's *other* attempts (the success is one of its
@@ -892,34 +910,30 @@ impl Takeover {
         // mostly its people's successes, even in an outage hour.
         let others_failed = ip.day[2] / (ip.day[0] - 1.0).max(1e-3) >= c.address_failure_share;
         // A wrong password on another account than the one that succeeded (a
-        // person's wrong passwords are on their own), or a third account: more
-        // than a mistyped e-mail address before the owner's success.
+        // person's wrong passwords are on their own), an unknown account tried from
+        // another browser than the one that succeeded, or a third account: more
+        // than the owner's mistyped e-mail address before their success. A single
+        // unknown account is not enough: at 100,000 accounts it flagged travellers
+        // who mistyped on a hotel computer.
         let other_wrong = ip.last_wrong != 0 && ip.last_wrong != tag16(p.account);
-        // An unknown account tried from another browser than the one that
-        // succeeded is not the owner's mistyped e-mail address either.
         let other_device_unknown =
             ip.last_unknown_ua != 0 && p.ua != 0 && ip.last_unknown_ua != p.ua;
         let beyond_typo =
             other_wrong || other_device_unknown || ip.day[3] >= c.address_accounts + 1.0;
-        // A single unknown account before the success is what the owner's mistyped
-        // e-mail address looks like: not enough (at 100,000 accounts it flagged
-        // travellers on a hotel computer who mistyped). The success must be on a
-        // new device from a new network — or on an account without history, which
-        // the address's other attempts then speak against alone.
-        // Unlike the owner: a new network, and a new device or a new ASN (a
-        // combo list's user agents are popular browsers, so a victim's own browser
-        // comes up; its ASN does not, unless the proxy sits in the victim's own).
-        let novel = n.new_network && (n.new_device || n.new_asn);
+        // Unlike the owner: a new network, and a new device or a new ASN (a combo
+        // list's user agents are popular browsers, so a victim's own browser comes
+        // up; its ASN does not, unless the proxy sits in the victim's own) — or no
+        // history at all, which the address's other attempts then speak against.
+        let novel = n.known_successes == 0 || (n.new_network && (n.new_device || n.new_asn));
         // The attack in progress: the site's window, the success's ASN, or its user
         // agent showing a combo list's excess (low-and-slow at 100,000 accounts
         // barely moves the site or a consumer ASN, but its rotated user agents do).
-        let ctx = attack_on || ua_warm;
         if best.is_none()
-            && ctx
             && other_accounts
             && others_failed
             && beyond_typo
-            && (n.known_successes == 0 || novel)
+            && novel
+            && (site_hot || asn_hot() || ua_warm())
         {
             let (z, excess, attempts, expected) = ip.excess(prior, c.min_history);
             best = Some((
@@ -934,18 +948,19 @@ impl Takeover {
             rule = TakeoverRule::AddressTriedOthers;
         }
         // Novelty alone, for a mature history, while both the site and the
-        // success's ASN are under attack: a proxy address used once has nothing
-        // else to show.
+        // success's ASN are under attack and its user agent is one the attacker
+        // rotates: a proxy address used once has nothing else to show. Not from a
+        // new country: a traveller's hotel computer is that.
         if best.is_none()
             && c.window_history > 0
             && site_hot
-            && asn_hot
             && n.known_successes >= c.window_history
             && n.new_device
             && n.new_network
             && n.new_asn
             && !n.new_country
-            && ua_warm
+            && asn_hot()
+            && ua_warm()
         {
             let d = self.grains[2].peek(p.keys[2]).copied().unwrap_or_default();
             let (z, excess, attempts, expected) = d.excess(prior, c.min_history);
@@ -963,6 +978,7 @@ impl Takeover {
         let Some((grain, z, _excess, attempts, expected, unknown)) = best else {
             return;
         };
+        let (site_z, ..) = self.site.excess(prior, c.min_history);
         self.pending[idx].done = true;
         let strength = ((z / need).log2() / 2.0).clamp(0.0, 1.0);
         let score = (0.5 + 0.25 * p.novelty.level() + 0.25 * strength).clamp(0.0, 1.0);
