@@ -22,12 +22,18 @@
 //! 3. **The site**: the same unknown-account excess over the whole site against its
 //!    own baseline: an attack in progress.
 //!
-//! A success is flagged when its novelty is high enough *for* the strength of the
-//! context: a suspicious address or /24 with a new device or new network; a
-//! suspicious ASN or user agent with a new device *and* a new network; only the
-//! site-wide alarm with a new device, network, ASN and country. Successes are kept
-//! for a few hours (a bounded ring) and judged again as evidence arrives, so a
-//! proxy's success that came before its address's failures is still caught.
+//! A success is flagged ([`TakeoverRule`]) when its novelty is high enough *for*
+//! the strength of the context: a suspicious address or /24 with a new device or
+//! new network; a suspicious ASN with a new device *and* a new network, corroborated
+//! by the address or /24 (`grain_excess`); during an attack, an address that tried
+//! other people's accounts and mostly failed — more than the owner's mistyped
+//! e-mail address — with a success unlike the owner (`address_tried_others`); or,
+//! in an attack window, a mature account's new device, network and ASN in an
+//! attacked ASN with the attacker's user agent (`attack_window`). Successes are
+//! kept for a few hours (a bounded ring) and judged again as evidence arrives, so a
+//! proxy's success that came before its address's failures is still caught. The
+//! site-level attack-in-progress windows are kept for operators
+//! ([`Takeover::attack_windows`], at most [`ATTACK_WINDOWS_KEPT`]).
 //!
 //! Failures never teach the profile (an attacker's failures must not make its
 //! network "known"); every success does, after it was judged.
