@@ -168,7 +168,8 @@ pub struct TakeoverConfig {
     /// Account histories kept: buckets × 4 (power of two; 65,536 → 262,144 accounts,
     /// 56 bytes each).
     pub profile_buckets: u32,
-    /// Slots per grain table (address, network, ASN, user agent; 32 bytes each).
+    /// Slots per grain table (address, network, user agent; a quarter of it for
+    /// ASNs; 48 bytes each, 2-way set-associative).
     pub grain_slots: u32,
     /// Half-lives of the fast, day and baseline counts, in hours.
     pub fast_half_life_hours: f32,
@@ -212,6 +213,23 @@ pub struct TakeoverConfig {
     pub pending_hours: u32,
     /// How often open successes are judged again, in minutes.
     pub review_minutes: u32,
+    /// The site's unknown-account excess (z) that opens an attack-in-progress
+    /// window ([`crate::takeover::AttackWindow`]); it closes below half of it.
+    /// During one, an address that tries other accounts is suspect (below).
+    pub site_z: f32,
+    /// Accounts (decayed over about a day) the success's address must have tried
+    /// for [`crate::TakeoverRule::AddressTriedOthers`]: 2 is the success's account
+    /// and one other. A person's address tries their own account; a residential
+    /// proxy's fresh address tries a new one with every attempt.
+    pub address_accounts: f32,
+    /// Share of that address's attempts that failed (a combo list fails 97–99 %
+    /// of the time; a carrier's CGNAT address, which also tries many accounts, is
+    /// mostly its users' successes, even in an outage hour).
+    pub address_failure_share: f32,
+    /// Successes an account needs before [`crate::TakeoverRule::AttackWindow`]
+    /// may flag it on novelty alone (new device, network and ASN) while the site
+    /// and the success's ASN are under attack; 0: never.
+    pub window_history: u16,
 }
 
 impl Default for TakeoverConfig {
@@ -238,6 +256,10 @@ impl Default for TakeoverConfig {
             pending: 8192,
             pending_hours: 6,
             review_minutes: 5,
+            site_z: 8.0,
+            address_accounts: 1.5,
+            address_failure_share: 0.6,
+            window_history: 3,
         }
     }
 }

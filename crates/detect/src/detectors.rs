@@ -185,6 +185,20 @@ impl<T: KeyTracker> Engine<T> {
         }
     }
 
+    /// The account-takeover detector, when on (for explaining its decisions).
+    pub fn takeover(&self) -> Option<&Takeover> {
+        self.takeover.as_ref()
+    }
+
+    /// The site-level attack-in-progress windows the account-takeover detector saw
+    /// (bounded, oldest first; empty when it is off).
+    pub fn attack_windows(&self) -> Vec<crate::takeover::AttackWindow> {
+        self.takeover
+            .as_ref()
+            .map(Takeover::attack_windows)
+            .unwrap_or_default()
+    }
+
     /// Counters per detector.
     pub fn stats(&self) -> EngineStats {
         let s = |t: &Option<T>| t.as_ref().map(KeyTracker::stats).unwrap_or_default();

@@ -52,4 +52,5 @@ pub use event::{
 };
 pub use signal::{
     Detector, Evidence, Grain, Signal, SignalKind, Subject, SuccessSeen, TakeoverEvidence,
+    TakeoverRule,
 };

@@ -149,6 +149,8 @@ pub struct ShapeTruth {
     pub outage: (i64, i64),
     /// The drawn parameters, for the record.
     pub params: String,
+    /// The attacker's successes (account, time, address), to explain each miss.
+    pub attacker_successes: Vec<(AccountKey, i64, IpAddr)>,
 }
 
 /// A time-ordered trace of one shape.

@@ -61,6 +61,32 @@ pub struct TakeoverEvidence {
     pub new_country: bool,
     /// The success's country.
     pub country: Country,
+    /// Which rule spoke (older signals: `grain_excess`).
+    #[serde(default)]
+    pub rule: TakeoverRule,
+    /// Accounts the success's address tried lately (decayed over about a day;
+    /// a person's own address tries one, theirs).
+    #[serde(default)]
+    pub address_accounts: f32,
+    /// Share of the address's attempts lately that failed.
+    #[serde(default)]
+    pub address_failure_share: f32,
+}
+
+/// Which account-takeover rule flagged a success (`TakeoverEvidence::rule`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TakeoverRule {
+    /// The grain's own unknown-account excess (`grain`, `z`) with the novelty the
+    /// grain requires.
+    #[default]
+    GrainExcess,
+    /// During an attack (site or ASN excess), the success's address also tried
+    /// other accounts and mostly failed, and the success was unlike the owner.
+    AddressTriedOthers,
+    /// During an attack on the site *and* on the success's ASN, a mature account
+    /// signed in on a new device from a new network and a new ASN.
+    AttackWindow,
 }
 
 /// What a signal says.

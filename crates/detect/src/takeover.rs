@@ -22,24 +22,33 @@
 //! 3. **The site**: the same unknown-account excess over the whole site against its
 //!    own baseline: an attack in progress.
 //!
-//! A success is flagged when its novelty is high enough *for* the strength of the
-//! context: a suspicious address or /24 with a new device or new network; a
-//! suspicious ASN or user agent with a new device *and* a new network; only the
-//! site-wide alarm with a new device, network, ASN and country. Successes are kept
-//! for a few hours (a bounded ring) and judged again as evidence arrives, so a
-//! proxy's success that came before its address's failures is still caught.
+//! A success is flagged ([`TakeoverRule`]) when its novelty is high enough *for*
+//! the strength of the context: a suspicious address or /24 with a new device or
+//! new network; a suspicious ASN with a new device *and* a new network, corroborated
+//! by the address or /24 (`grain_excess`); during an attack, an address that tried
+//! other people's accounts and mostly failed — more than the owner's mistyped
+//! e-mail address — with a success unlike the owner (`address_tried_others`); or,
+//! in an attack window, a mature account's new device, network and ASN in an
+//! attacked ASN with the attacker's user agent (`attack_window`). Successes are
+//! kept for a few hours (a bounded ring) and judged again as evidence arrives, so a
+//! proxy's success that came before its address's failures is still caught. The
+//! site-level attack-in-progress windows are kept for operators
+//! ([`Takeover::attack_windows`], at most [`ATTACK_WINDOWS_KEPT`]).
 //!
 //! Failures never teach the profile (an attacker's failures must not make its
 //! network "known"); every success does, after it was judged.
+
+use serde::{Deserialize, Serialize};
 
 use crate::config::TakeoverConfig;
 use crate::event::{AccountKey, Country, LoginEvent, Outcome, Source, SourceGrouping};
 use crate::hash::mix2;
 use crate::signal::{
     Detector, Evidence, Grain, Signal, SignalKind, Subject, SuccessSeen, TakeoverEvidence,
+    TakeoverRule,
 };
 
-const HOUR_MS: f32 = 3_600_000.0;
+const HOUR_S: f32 = 3_600.0;
 
 /// Slots per profile bucket (a bucket is one 4-way set).
 const WAYS: usize = 4;
@@ -115,6 +124,20 @@ fn net32(ip: std::net::IpAddr) -> u32 {
     (Source::of(SourceGrouping::Network, ip, None).key() >> 32) as u32 | 1
 }
 
+/// A 16-bit tag of an account (never 0), to tell "another account" apart.
+fn tag16(a: AccountKey) -> u16 {
+    (mix2(0x7461_6731, a.0) >> 48) as u16 | 1
+}
+
+/// A 16-bit tag of a user agent (0: none sent).
+fn ua16(ua: u64) -> u16 {
+    if ua == 0 {
+        0
+    } else {
+        (mix2(0x7561_3136, ua) >> 48) as u16 | 1
+    }
+}
+
 fn h32(v: u64) -> u32 {
     (v >> 32) as u32 | 1
 }
@@ -187,46 +210,89 @@ impl Profiles {
     }
 }
 
-/// Exponentially decayed counts at two speeds plus a slow baseline.
+/// Exponentially decayed counts at two speeds plus a slow baseline (40 bytes).
 #[derive(Clone, Copy, Default)]
 struct Decayed {
-    /// [attempts, unknown, failures] with ~1 h, ~1 day and ~3 days half-lives.
-    fast: [f32; 3],
-    day: [f32; 3],
+    /// [attempts, unknown] with a ~1 h half-life.
+    fast: [f32; 2],
+    /// [attempts, unknown, failures, accounts] with a ~1 day half-life. `accounts`
+    /// counts attempts on another account than the grain's previous attempt: a
+    /// person's address tries one account (theirs), a proxy's tries a new one
+    /// every time — a distinct count that costs four bytes.
+    day: [f32; 4],
+    /// [attempts, unknown] with a ~3 days half-life.
     slow: [f32; 2],
-    last_ms: i64,
+    /// 16-bit tag of the account of the last attempt (0: none yet).
+    last_account: u16,
+    /// 16-bit tag of the account of the last wrong password (0: none yet): a
+    /// person's wrong passwords are on their own account, a combo list's on
+    /// everyone else's.
+    last_wrong: u16,
+    /// 16-bit tag of the user agent of the last unknown-account attempt (0: none
+    /// yet): the owner's mistyped e-mail address comes from the browser that then
+    /// succeeds; a proxy rotating user agents tried it from another.
+    last_unknown_ua: u16,
+    /// Seconds since the epoch of the last update (0: never); seconds, not
+    /// milliseconds, to keep the slot at 40 bytes (good until 2106).
+    last_s: u32,
 }
 
 impl Decayed {
-    fn age(&mut self, now: i64, halves: &[f32; 3]) {
-        if self.last_ms == 0 || now <= self.last_ms {
-            self.last_ms = self.last_ms.max(now);
+    fn age(&mut self, now_ms: i64, halves: &[f32; 3]) {
+        let now = (now_ms / 1000).clamp(1, i64::from(u32::MAX)) as u32;
+        if self.last_s == 0 || now <= self.last_s {
+            self.last_s = self.last_s.max(now);
             return;
         }
-        let dt = (now - self.last_ms) as f32 / HOUR_MS;
+        let dt = (now - self.last_s) as f32 / HOUR_S;
         let k = |h: f32| (-dt / h).exp2();
         let (kf, kd, ks) = (k(halves[0]), k(halves[1]), k(halves[2]));
         self.fast.iter_mut().for_each(|v| *v *= kf);
         self.day.iter_mut().for_each(|v| *v *= kd);
         self.slow.iter_mut().for_each(|v| *v *= ks);
-        self.last_ms = now;
+        self.last_s = now;
     }
 
-    fn add(&mut self, unknown: bool, failure: bool) {
+    fn add(&mut self, unknown: bool, failure: bool, account: u16, ua: u16) {
         let (u, f) = (f32::from(u8::from(unknown)), f32::from(u8::from(failure)));
-        for c in [&mut self.fast, &mut self.day] {
-            c[0] += 1.0;
-            c[1] += u;
-            c[2] += f;
+        let other = f32::from(u8::from(account != self.last_account));
+        self.last_account = account;
+        if failure && !unknown {
+            self.last_wrong = account;
         }
+        if unknown {
+            self.last_unknown_ua = ua;
+        }
+        self.fast[0] += 1.0;
+        self.fast[1] += u;
+        self.day[0] += 1.0;
+        self.day[1] += u;
+        self.day[2] += f;
+        self.day[3] += other;
         self.slow[0] += 1.0;
         self.slow[1] += u;
     }
 
     /// The larger of the fast and day unknown-account shares.
     fn unknown_share(&self) -> f32 {
-        let s = |c: &[f32; 3]| if c[0] > 0.0 { c[1] / c[0] } else { 0.0 };
+        let s = |c: &[f32]| if c[0] > 0.0 { c[1] / c[0] } else { 0.0 };
         s(&self.fast).max(s(&self.day))
+    }
+
+    /// The fast (about an hour) unknown-account excess in standard deviations
+    /// against the share `p`: what is happening now, not today.
+    fn fast_z(&self, p: f32) -> f32 {
+        let expected = p.max(1e-4) * self.fast[0];
+        (self.fast[1] - expected) / (expected + 1.0).sqrt()
+    }
+
+    /// The day's share of failures (wrong password or unknown account).
+    fn failure_share(&self) -> f32 {
+        if self.day[0] > 0.0 {
+            self.day[2] / self.day[0]
+        } else {
+            0.0
+        }
     }
 
     /// The strongest unknown-account excess (z, excess, attempts, expected) of the
@@ -244,7 +310,7 @@ impl Decayed {
         };
         let p = own.max(prior).max(1e-4);
         let mut best = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-        for c in [&self.fast, &self.day] {
+        for c in [&self.fast[..], &self.day[..2]] {
             let expected = p * c[0];
             let excess = c[1] - expected;
             let z = excess / (expected + 1.0).sqrt();
@@ -256,8 +322,13 @@ impl Decayed {
     }
 }
 
-/// A direct-mapped table of decayed counts per grain key (a colliding key takes
-/// the slot over: bounded memory, and a grain that matters is busy enough to hold it).
+/// A 2-way set-associative table of decayed counts per grain key. A newcomer
+/// goes to the quieter of the two slots (fewer attempts over the last day, aged
+/// to now) — always if that one is idle, otherwise with a probability that falls
+/// with its activity: bounded memory, and a busy grain (a carrier's CGNAT
+/// address, an office NAT, a botnet's /24) keeps its history instead of losing it
+/// to every quiet address that hashes to its slot (direct-mapped, a shared
+/// address's counts were reset so often that it looked as fresh as a proxy's).
 struct GrainTable {
     tags: Vec<u32>,
     counts: Vec<Decayed>,
@@ -266,7 +337,7 @@ struct GrainTable {
 
 impl GrainTable {
     fn new(slots: u32) -> GrainTable {
-        let n = (slots.max(1) as usize).next_power_of_two();
+        let n = (slots.max(2) as usize).next_power_of_two();
         GrainTable {
             tags: vec![0; n],
             counts: vec![Decayed::default(); n],
@@ -275,27 +346,138 @@ impl GrainTable {
     }
 
     fn bytes(slots: u32) -> usize {
-        (slots.max(1) as usize).next_power_of_two() * (4 + std::mem::size_of::<Decayed>())
+        (slots.max(2) as usize).next_power_of_two() * (4 + std::mem::size_of::<Decayed>())
     }
 
     #[inline]
-    fn slot(&mut self, key: u64, now: i64, halves: &[f32; 3]) -> &mut Decayed {
-        let i = (key as usize) & self.mask;
+    fn find(&self, key: u64) -> (usize, u32, Option<usize>) {
+        let i = (key as usize) & self.mask & !1;
         let tag = (key >> 32) as u32 | 1;
-        if self.tags[i] != tag {
-            self.tags[i] = tag;
-            self.counts[i] = Decayed::default();
-        }
-        let c = &mut self.counts[i];
+        let hit = if self.tags[i] == tag {
+            Some(i)
+        } else if self.tags[i + 1] == tag {
+            Some(i + 1)
+        } else {
+            None
+        };
+        (i, tag, hit)
+    }
+
+    /// The counts of `key`, aged to `now`; `None` when the key is not tracked and
+    /// lost the draw for a slot (see [`GrainTable`]).
+    #[inline]
+    fn slot(&mut self, key: u64, now: i64, halves: &[f32; 3]) -> Option<&mut Decayed> {
+        let (i, tag, hit) = self.find(key);
+        let j = match hit {
+            Some(j) => j,
+            None => {
+                let now_s = (now / 1000).max(0) as f32;
+                // The day's attempts, aged to now — roughly: 1 / (1 + t / half-life)
+                // instead of 2^(-t / half-life) (no exp2 on a miss, which with
+                // millions of distinct addresses is most events; it only has to
+                // rank two slots and tell idle from busy).
+                let activity = |d: &Decayed| {
+                    if d.last_s == 0 {
+                        return 0.0;
+                    }
+                    let dt = (now_s - d.last_s as f32).max(0.0) / HOUR_S;
+                    d.day[0] / (1.0 + dt / halves[1])
+                };
+                let (a, b) = (activity(&self.counts[i]), activity(&self.counts[i + 1]));
+                let (j, quiet) = if a <= b { (i, a) } else { (i + 1, b) };
+                // A newcomer takes a quiet slot, and a busy one only with
+                // probability 1 / (1 + its day's attempts): a shared address with
+                // hundreds of attempts a day keeps its history (at 100,000
+                // accounts more addresses are active in a day than there are
+                // slots, and each newcomer used to evict a CGNAT address's counts,
+                // making it look as fresh as a proxy's).
+                if quiet >= 1.0 {
+                    let draw = (mix2(key, now as u64) >> 40) as f32 / (1u64 << 24) as f32;
+                    if draw * (1.0 + quiet) >= 1.0 {
+                        return None;
+                    }
+                }
+                self.tags[j] = tag;
+                self.counts[j] = Decayed::default();
+                j
+            }
+        };
+        let c = &mut self.counts[j];
         c.age(now, halves);
-        c
+        Some(c)
     }
 
     fn peek(&self, key: u64) -> Option<&Decayed> {
-        let i = (key as usize) & self.mask;
-        (self.tags[i] == (key >> 32) as u32 | 1).then(|| &self.counts[i])
+        self.find(key).2.map(|j| &self.counts[j])
     }
 }
+
+/// What one grain's counters say about an event's source right now (for
+/// explaining a decision: [`Takeover::explain`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct GrainView {
+    /// The strongest unknown-account excess of the two speeds, in standard deviations.
+    pub z: f32,
+    /// Unknown-account attempts over the expected, at that speed.
+    pub excess: f32,
+    /// The larger of the fast and day unknown-account shares.
+    pub unknown_share: f32,
+    /// Unknown-account attempts, decayed over about a day.
+    pub unknown_day: f32,
+    /// Attempts, decayed over about a day.
+    pub attempts_day: f32,
+    /// Failures (wrong password or unknown account), decayed over about a day.
+    pub failures_day: f32,
+    /// Attempts in the slow baseline before the last day.
+    pub baseline_attempts: f32,
+}
+
+/// Everything [`Takeover`] weighs for a success, at the moment it is asked.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Explanation {
+    /// Address, /24 · /64, ASN, user agent (default when not tracked).
+    pub grains: [GrainView; 4],
+    /// The site's unknown-account excess (z).
+    pub site_z: f32,
+    /// The account's novelty for the event.
+    pub novelty: Novelty,
+}
+
+/// A site-level attack in progress, as the takeover detector saw it: opened when
+/// the site's unknown-account excess over about the last hour reached
+/// `TakeoverConfig::site_z`, closed when it fell below half of that (a window
+/// that reopens within 30 minutes is the same attack and is extended).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AttackWindow {
+    /// When it opened (event time, ms since the epoch).
+    pub start_ms: i64,
+    /// When it closed, or the last event seen while it is still open.
+    pub end_ms: i64,
+    /// Still open at the last event.
+    pub open: bool,
+    /// The highest site excess (z) seen in it.
+    pub peak_site_z: f32,
+    /// Attempts on unknown accounts while it was open.
+    pub unknown: u64,
+    /// Attempts while it was open.
+    pub attempts: u64,
+}
+
+/// Attack windows kept (the oldest are dropped first).
+pub const ATTACK_WINDOWS_KEPT: usize = 64;
+
+/// The site's excess is also measured over ten-minute buckets.
+const BUCKET_MS: i64 = 10 * 60_000;
+
+/// The excess (z) over the running or last ten minutes an attack in progress
+/// needs (besides the hour's `site_z`).
+const NOW_Z: f32 = 3.0;
+
+/// Unknown-account attempts ten minutes need before their excess counts.
+const NOW_MIN_UNKNOWN: u32 = 5;
+
+/// A reopening within this long extends the previous window.
+const WINDOW_MERGE_MS: i64 = 30 * 60_000;
 
 /// A success waiting to be judged again.
 #[derive(Clone, Copy)]
@@ -306,6 +488,10 @@ struct Pending {
     keys: [u64; 4],
     novelty: Novelty,
     country: Country,
+    /// [`ua16`] of its user agent.
+    ua: u16,
+    /// The site was under attack (fast site excess ≥ `site_z`) when it came.
+    site_hot: bool,
     done: bool,
 }
 
@@ -319,6 +505,16 @@ pub struct Takeover {
     pending: Vec<Pending>,
     next_pending: usize,
     next_review_ms: i64,
+    /// Attack-in-progress windows, oldest first; the last may be open.
+    windows: std::collections::VecDeque<AttackWindow>,
+    /// The site's attempts and unknown-account attempts in the current ten
+    /// minutes, and when they began: what is happening *now* (the hour-long fast
+    /// counts stay high for hours after a burst).
+    bucket: (i64, u32, u32),
+    /// The unknown-account excess (z) of the last complete ten minutes.
+    last_bucket_z: f32,
+    /// When the window's excess is weighed next.
+    next_window_check_ms: i64,
 }
 
 const GRAINS: [Grain; 4] = [Grain::Ip, Grain::Network, Grain::Asn, Grain::UserAgent];
@@ -326,7 +522,7 @@ const GRAINS: [Grain; 4] = [Grain::Ip, Grain::Network, Grain::Asn, Grain::UserAg
 impl Takeover {
     /// A detector per `cfg`.
     pub fn new(cfg: TakeoverConfig) -> Takeover {
-        let g = || GrainTable::new(cfg.grain_slots);
+        let g = |slots| GrainTable::new(slots);
         Takeover {
             cfg,
             halves: [
@@ -335,19 +531,36 @@ impl Takeover {
                 cfg.baseline_half_life_hours,
             ],
             profiles: Profiles::new(cfg.profile_buckets),
-            grains: [g(), g(), g(), g()],
+            grains: [
+                g(cfg.grain_slots),
+                g(cfg.grain_slots),
+                g(Self::asn_slots(cfg.grain_slots)),
+                g(cfg.grain_slots),
+            ],
             site: Decayed::default(),
             pending: Vec::with_capacity(cfg.pending as usize),
             next_pending: 0,
             next_review_ms: i64::MIN,
+            windows: std::collections::VecDeque::with_capacity(ATTACK_WINDOWS_KEPT),
+            bucket: (i64::MIN, 0, 0),
+            last_bucket_z: 0.0,
+            next_window_check_ms: i64::MIN,
         }
+    }
+
+    /// Slots of the ASN table: a quarter of the others (about 75,000 ASNs are
+    /// routed worldwide; a site sees a few thousand of them in a day).
+    fn asn_slots(grain_slots: u32) -> u32 {
+        (grain_slots / 4).max(2)
     }
 
     /// Bytes held at most.
     pub fn bound_bytes(cfg: &TakeoverConfig) -> usize {
         Profiles::bytes(cfg.profile_buckets)
-            + 4 * GrainTable::bytes(cfg.grain_slots)
+            + 3 * GrainTable::bytes(cfg.grain_slots)
+            + GrainTable::bytes(Self::asn_slots(cfg.grain_slots))
             + cfg.pending as usize * std::mem::size_of::<Pending>()
+            + ATTACK_WINDOWS_KEPT * std::mem::size_of::<AttackWindow>()
     }
 
     fn keys(ev: &LoginEvent) -> [u64; 4] {
@@ -394,6 +607,33 @@ impl Takeover {
         })
     }
 
+    /// The counters [`Takeover`] judges `ev` with, as they are now (`novelty` is
+    /// the account's novelty for it, taken before it was learnt).
+    pub fn explain(&self, ev: &LoginEvent, novelty: Novelty) -> Explanation {
+        let prior = self.site_prior();
+        let keys = Self::keys(ev);
+        let mut grains = [GrainView::default(); 4];
+        for (v, (t, &k)) in grains.iter_mut().zip(self.grains.iter().zip(&keys)) {
+            if let Some(d) = (k != 0).then(|| t.peek(k)).flatten() {
+                let (z, excess, ..) = d.excess(prior, self.cfg.min_history);
+                *v = GrainView {
+                    z,
+                    excess,
+                    unknown_share: d.unknown_share(),
+                    unknown_day: d.day[1],
+                    attempts_day: d.day[0],
+                    failures_day: d.day[2],
+                    baseline_attempts: (d.slow[0] - d.day[0]).max(0.0),
+                };
+            }
+        }
+        Explanation {
+            grains,
+            site_z: self.site.excess(prior, self.cfg.min_history).0,
+            novelty,
+        }
+    }
+
     /// The account's novelty for `ev` (before learning it).
     pub fn novelty(&self, ev: &LoginEvent) -> Novelty {
         self.profiles.novelty(ev)
@@ -405,14 +645,19 @@ impl Takeover {
         let unknown = ev.outcome == Outcome::UnknownAccount;
         let failure = ev.outcome.is_failure();
         let keys = Self::keys(ev);
+        let tag = tag16(ev.account);
+        let ua_tag = ua16(ev.user_agent);
         let halves = self.halves;
         for (t, &k) in self.grains.iter_mut().zip(&keys) {
-            if k != 0 {
-                t.slot(k, ev.time_ms, &halves).add(unknown, failure);
+            if k != 0
+                && let Some(d) = t.slot(k, ev.time_ms, &halves)
+            {
+                d.add(unknown, failure, tag, ua_tag);
             }
         }
         self.site.age(ev.time_ms, &halves);
-        self.site.add(unknown, failure);
+        self.site.add(unknown, failure, tag, ua_tag);
+        self.track_window(ev.time_ms, unknown);
         if ev.outcome == Outcome::Success {
             let novelty = novelty.unwrap_or_else(|| self.profiles.novelty(ev));
             if self.cfg.enabled && novelty.level() >= self.cfg.min_novelty {
@@ -423,6 +668,8 @@ impl Takeover {
                     keys,
                     novelty,
                     country: ev.country,
+                    ua: ua_tag,
+                    site_hot: self.in_window(),
                     done: false,
                 };
                 let idx = if self.pending.len() < self.cfg.pending as usize {
@@ -448,6 +695,98 @@ impl Takeover {
                 }
             }
         }
+    }
+
+    /// The site-level attack-in-progress windows seen, oldest first (at most
+    /// [`ATTACK_WINDOWS_KEPT`]; the last one may still be open).
+    pub fn attack_windows(&self) -> Vec<AttackWindow> {
+        self.windows.iter().copied().collect()
+    }
+
+    /// Whether an attack-in-progress window is open.
+    pub fn in_window(&self) -> bool {
+        self.windows.back().is_some_and(|w| w.open)
+    }
+
+    fn track_window(&mut self, now: i64, unknown: bool) {
+        let prior = self.site_prior();
+        let bucket_z = |attempts: u32, unknown: u32| {
+            let expected = prior * attempts as f32;
+            (unknown as f32 - expected) / (expected + 1.0).sqrt()
+        };
+        if now >= self.bucket.0.saturating_add(BUCKET_MS) {
+            self.last_bucket_z = if self.bucket.0 != i64::MIN && self.bucket.2 >= NOW_MIN_UNKNOWN {
+                bucket_z(self.bucket.1, self.bucket.2)
+            } else {
+                0.0
+            };
+            self.bucket = (now, 0, 0);
+        }
+        self.bucket.1 += 1;
+        self.bucket.2 += u32::from(unknown);
+        if let Some(w) = self.windows.back_mut().filter(|w| w.open) {
+            w.end_ms = w.end_ms.max(now);
+            w.attempts += 1;
+            w.unknown += u64::from(unknown);
+        }
+        // The excess is weighed at most once a second of event time (a square
+        // root and a division per event would cost a few percent at millions of
+        // events a second).
+        if now < self.next_window_check_ms {
+            return;
+        }
+        self.next_window_check_ms = now + 1000;
+        let z = self.site_fast_z();
+        // Happening now: the running or the last ten minutes show an excess (of
+        // at least a few attempts: a quiet night's two mistyped addresses are not).
+        let now_z = if self.bucket.2 >= NOW_MIN_UNKNOWN {
+            bucket_z(self.bucket.1, self.bucket.2)
+        } else {
+            0.0
+        }
+        .max(self.last_bucket_z);
+        let open_z = self.cfg.site_z;
+        if let Some(w) = self.windows.back_mut().filter(|w| w.open) {
+            w.peak_site_z = w.peak_site_z.max(z);
+            // Closed once the hour's excess has halved or the last ten minutes
+            // showed none: the tail of a burst is not an attack in progress.
+            if z < open_z / 2.0 || now_z < NOW_Z {
+                w.open = false;
+            }
+        } else if z >= open_z && now_z >= NOW_Z {
+            match self.windows.back_mut() {
+                Some(w) if now - w.end_ms <= WINDOW_MERGE_MS => {
+                    w.open = true;
+                    w.end_ms = now;
+                    w.peak_site_z = w.peak_site_z.max(z);
+                    w.attempts += 1;
+                    w.unknown += u64::from(unknown);
+                }
+                _ => {
+                    if self.windows.len() == ATTACK_WINDOWS_KEPT {
+                        self.windows.pop_front();
+                    }
+                    self.windows.push_back(AttackWindow {
+                        start_ms: now,
+                        end_ms: now,
+                        open: true,
+                        peak_site_z: z,
+                        unknown: u64::from(unknown),
+                        attempts: 1,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The site's unknown-account excess over about the last hour (z).
+    fn site_fast_z(&self) -> f32 {
+        self.site.fast_z(self.site_own_share())
+    }
+
+    /// The site's own long-run unknown share, never below the prior.
+    fn site_own_share(&self) -> f32 {
+        self.site_prior()
     }
 
     fn site_prior(&self) -> f32 {
@@ -488,6 +827,21 @@ impl Takeover {
                 && d.unknown_share() >= 3.0 * c.local_unknown_share
         });
         let corroborated = local_unknown >= c.wide_corroboration || ua_hot;
+        let ip = self.grains[0].peek(p.keys[0]).copied().unwrap_or_default();
+        // The success's own address failed or tried another account too.
+        let address_active = ip.day[2] >= 0.5 || ip.day[3] >= c.address_accounts;
+        // The success's user agent shows a combo list's excess too, at a local
+        // grain's share: one of the attacker's rotated user agents (an innocent's
+        // new phone is usually a browser the attacker does not use right now).
+        let ua_warm = || {
+            self.grains[3].peek(p.keys[3]).is_some_and(|d| {
+                let (z, excess, ..) = d.excess(prior, c.min_history);
+                p.keys[3] != 0
+                    && z >= c.wide_z
+                    && excess >= c.min_excess
+                    && d.unknown_share() >= c.local_unknown_share
+            })
+        };
         for (g, (t, &k)) in GRAINS.iter().zip(self.grains.iter().zip(&p.keys)) {
             let Some(d) = (k != 0).then(|| t.peek(k)).flatten() else {
                 continue;
@@ -509,7 +863,13 @@ impl Takeover {
             // Nor, for an account without history, does a network: only its
             // address can then speak (a first sign-in behind a busy NAT or CGNAT
             // /24 the attack also used is not the attacker's).
-            let network_ok = *g != Grain::Network || p.novelty.new_network;
+            // And a network speaks for a success from a known device only if the
+            // success's own address also failed or tried another account: at
+            // 100,000 accounts a botnet's /24 in a consumer ASN holds a few of the
+            // site's own users, whose first sign-in from a new network there is
+            // not the attacker's.
+            let network_ok = *g != Grain::Network
+                || (p.novelty.new_network && (address_active || p.novelty.new_device));
             let history_ok = network_ok
                 && (local
                     || (*g == Grain::Asn
@@ -528,18 +888,107 @@ impl Takeover {
                 }
             }
         }
-        // The site-wide excess is reported, not used alone: during an attack every
-        // innocent new device would otherwise be flagged.
-        let (site_z, ..) = self.site.excess(prior, c.min_history);
+        // The site-wide excess alone does not flag: during an attack every innocent
+        // new device would be. It opens the rules below, which ask for more. (The
+        // cheap conditions are checked first: most successes are nobody's.)
+        let asn_hot = || {
+            self.grains[2].peek(p.keys[2]).is_some_and(|d| {
+                let (z, excess, ..) = d.excess(prior, c.min_history);
+                p.keys[2] != 0
+                    && z >= c.wide_z
+                    && excess >= c.min_excess
+                    && d.unknown_share() >= c.wide_unknown_share
+            })
+        };
+        // The attack was in progress when the success came — or is now, and the
+        // success came just before it showed (a botnet's first minutes).
+        let site_hot = p.site_hot || (self.in_window() && now - p.time_ms <= 15 * 60_000);
+        let n = p.novelty;
+        let mut rule = TakeoverRule::GrainExcess;
+        // An address that tried other accounts and mostly failed, during an
+        // attack, and a success unlike the owner. A person's address tries their
+        // own account (a mistyped e-mail address is a second one, but comes from
+        // the owner's device and network); a carrier's or an office's shared
+        // address tries many, but mostly succeeds.
+        let other_accounts = ip.day[3] >= c.address_accounts;
+        // Failures among the address's *other* attempts (the success is one of its
+        // attempts): a proxy's other attempts all failed; a shared address's are
+        // mostly its people's successes, even in an outage hour.
+        let others_failed = ip.day[2] / (ip.day[0] - 1.0).max(1e-3) >= c.address_failure_share;
+        // A wrong password on another account than the one that succeeded (a
+        // person's wrong passwords are on their own), an unknown account tried from
+        // another browser than the one that succeeded, or a third account: more
+        // than the owner's mistyped e-mail address before their success. A single
+        // unknown account is not enough: at 100,000 accounts it flagged travellers
+        // who mistyped on a hotel computer.
+        let other_wrong = ip.last_wrong != 0 && ip.last_wrong != tag16(p.account);
+        let other_device_unknown =
+            ip.last_unknown_ua != 0 && p.ua != 0 && ip.last_unknown_ua != p.ua;
+        let beyond_typo =
+            other_wrong || other_device_unknown || ip.day[3] >= c.address_accounts + 1.0;
+        // Unlike the owner: a new network, and a new device or a new ASN (a combo
+        // list's user agents are popular browsers, so a victim's own browser comes
+        // up; its ASN does not, unless the proxy sits in the victim's own) — or no
+        // history at all, which the address's other attempts then speak against.
+        let novel = n.known_successes == 0 || (n.new_network && (n.new_device || n.new_asn));
+        // The attack in progress: the site's window, the success's ASN, or its user
+        // agent showing a combo list's excess (low-and-slow at 100,000 accounts
+        // barely moves the site or a consumer ASN, but its rotated user agents do).
+        if best.is_none()
+            && other_accounts
+            && others_failed
+            && beyond_typo
+            && novel
+            && (site_hot || asn_hot() || ua_warm())
+        {
+            let (z, excess, attempts, expected) = ip.excess(prior, c.min_history);
+            best = Some((
+                Grain::Ip,
+                z,
+                excess,
+                attempts.max(ip.day[0]),
+                expected,
+                ip.day[1],
+            ));
+            need = 1.0;
+            rule = TakeoverRule::AddressTriedOthers;
+        }
+        // Novelty alone, for a mature history, while both the site and the
+        // success's ASN are under attack and its user agent is one the attacker
+        // rotates: a proxy address used once has nothing else to show. Not from a
+        // new country: a traveller's hotel computer is that.
+        if best.is_none()
+            && c.window_history > 0
+            && site_hot
+            && n.known_successes >= c.window_history
+            && n.new_device
+            && n.new_network
+            && n.new_asn
+            && !n.new_country
+            && asn_hot()
+            && ua_warm()
+        {
+            let d = self.grains[2].peek(p.keys[2]).copied().unwrap_or_default();
+            let (z, excess, attempts, expected) = d.excess(prior, c.min_history);
+            best = Some((
+                Grain::Asn,
+                z,
+                excess,
+                attempts,
+                expected,
+                d.fast[1].max(d.day[1]),
+            ));
+            need = c.wide_z;
+            rule = TakeoverRule::AttackWindow;
+        }
         let Some((grain, z, _excess, attempts, expected, unknown)) = best else {
             return;
         };
+        let (site_z, ..) = self.site.excess(prior, c.min_history);
         self.pending[idx].done = true;
         let strength = ((z / need).log2() / 2.0).clamp(0.0, 1.0);
         let score = (0.5 + 0.25 * p.novelty.level() + 0.25 * strength).clamp(0.0, 1.0);
-        let ip_failed = self.grains[0]
-            .peek(p.keys[0])
-            .is_some_and(|d| d.day[2] >= 1.0);
+        let ip_failed = ip.day[2] >= 1.0;
         out.push(Signal {
             detector: Detector::AccountTakeover,
             kind: SignalKind::LikelyCompromised,
@@ -574,8 +1023,178 @@ impl Takeover {
                     new_asn: p.novelty.new_asn,
                     new_country: p.novelty.new_country,
                     country: p.country,
+                    rule,
+                    address_accounts: ip.day[3],
+                    address_failure_share: ip.failure_share(),
                 }),
             },
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+    use crate::event::PasswordDigest;
+
+    const T0: i64 = 1_800_000_000_000;
+    const MIN: i64 = 60_000;
+
+    fn ev(t: i64, account: u64, ip: u32, asn: u32, ua: u64, outcome: Outcome) -> LoginEvent {
+        LoginEvent {
+            time_ms: T0 + t,
+            account: AccountKey(account),
+            ip: IpAddr::V4(Ipv4Addr::from(ip)),
+            asn: Some(asn),
+            outcome,
+            password: Some(PasswordDigest(account ^ 0x55)),
+            // User agents are 64-bit hashes (`user_agent_hash`).
+            user_agent: mix2(0x7e57, ua),
+            country: Country::from_code("US"),
+        }
+    }
+
+    /// `minutes` of ordinary traffic from `start`: 20 sign-ins a minute, each its
+    /// own account and home address, one in 50 a mistyped (unknown) account.
+    fn people(t: &mut Takeover, start: i64, minutes: i64, out: &mut Vec<Signal>) {
+        for m in 0..minutes {
+            for k in 0..20u64 {
+                let n = ((start + m) as u64) * 20 + k;
+                let outcome = if n.is_multiple_of(50) {
+                    Outcome::UnknownAccount
+                } else {
+                    Outcome::Success
+                };
+                let e = ev(
+                    (start + m) * MIN + k as i64 * 2_000,
+                    1_000_000 + n % 5_000,
+                    0x0a00_0000 | (n % 5_000) as u32,
+                    100,
+                    1 + n % 7,
+                    outcome,
+                );
+                t.observe(&e, None, out);
+            }
+        }
+    }
+
+    /// A combo list's burst: `per_min` unknown accounts a minute from a botnet.
+    fn burst(t: &mut Takeover, start: i64, minutes: i64, per_min: i64, out: &mut Vec<Signal>) {
+        for m in 0..minutes {
+            for k in 0..per_min {
+                let e = ev(
+                    (start + m) * MIN + k * (MIN / per_min) + 500,
+                    9_000_000 + ((start + m) * per_min + k) as u64,
+                    0xc800_0000 | ((m * per_min + k) as u32 % 200),
+                    200,
+                    99,
+                    Outcome::UnknownAccount,
+                );
+                t.observe(&e, None, out);
+            }
+        }
+    }
+
+    #[test]
+    fn an_attack_window_opens_on_a_burst_and_closes_after_it() {
+        let mut t = Takeover::new(TakeoverConfig::default());
+        let mut out = Vec::new();
+        people(&mut t, 0, 6 * 60, &mut out);
+        assert!(
+            t.attack_windows().is_empty(),
+            "ordinary traffic is no attack"
+        );
+        burst(&mut t, 6 * 60, 30, 30, &mut out);
+        assert!(t.in_window(), "open during the burst");
+        people(&mut t, 6 * 60 + 30, 3 * 60, &mut out);
+        let w = t.attack_windows();
+        assert_eq!(w.len(), 1, "{w:?}");
+        let w = w[0];
+        assert!(!w.open);
+        assert!(
+            (T0 + 6 * 60 * MIN..T0 + (6 * 60 + 10) * MIN).contains(&w.start_ms),
+            "{w:?}"
+        );
+        // Closed within about twenty minutes of the burst's end, not hours later
+        // when the hour-long counts have decayed.
+        assert!(
+            (T0 + (6 * 60 + 30) * MIN..T0 + (6 * 60 + 60) * MIN).contains(&w.end_ms),
+            "{w:?}"
+        );
+        assert!(w.peak_site_z >= TakeoverConfig::default().site_z);
+        assert!(w.unknown >= 500 && w.attempts > w.unknown, "{w:?}");
+    }
+
+    #[test]
+    fn attack_windows_are_bounded() {
+        let mut t = Takeover::new(TakeoverConfig::default());
+        let mut out = Vec::new();
+        people(&mut t, 0, 60, &mut out);
+        for b in 0..(ATTACK_WINDOWS_KEPT as i64 + 6) {
+            let start = 60 + b * 110;
+            burst(&mut t, start, 10, 30, &mut out);
+            people(&mut t, start + 10, 100, &mut out);
+        }
+        let w = t.attack_windows();
+        assert_eq!(w.len(), ATTACK_WINDOWS_KEPT);
+        assert!(w.windows(2).all(|p| p[0].end_ms < p[1].start_ms));
+        // The oldest were dropped: the first kept is not the first burst.
+        assert!(w[0].start_ms > T0 + (60 + 110) * MIN);
+    }
+
+    #[test]
+    fn an_address_that_tried_other_accounts_during_an_attack_flags_a_new_device() {
+        let mut t = Takeover::new(TakeoverConfig::default());
+        let mut out = Vec::new();
+        // The victim and a typist: each signs in three times from home.
+        for day in 0..3 {
+            for (acct, home) in [(7u64, 0x0b00_0101u32), (8, 0x0b00_0201)] {
+                t.observe(
+                    &ev(day * 60 * MIN, acct, home, 300, 1, Outcome::Success),
+                    None,
+                    &mut out,
+                );
+            }
+        }
+        people(&mut t, 3 * 60, 6 * 60, &mut out);
+        burst(&mut t, 9 * 60, 10, 30, &mut out);
+        assert!(t.in_window());
+        out.clear();
+        let at = (9 * 60 + 5) * MIN;
+        // A proxy: a wrong password on another account, then the victim's
+        // password on a new device, from a new network in a new ASN.
+        let proxy = 0xc900_0909;
+        t.observe(
+            &ev(at, 12_345, proxy, 400, 41, Outcome::WrongPassword),
+            None,
+            &mut out,
+        );
+        t.observe(
+            &ev(at + 9_000, 7, proxy, 400, 42, Outcome::Success),
+            None,
+            &mut out,
+        );
+        // The typist: a mistyped e-mail address from their new phone on a new
+        // network, then their own success from it — the same browser.
+        let cafe = 0xca00_0a0a;
+        t.observe(
+            &ev(at, 54_321, cafe, 400, 43, Outcome::UnknownAccount),
+            None,
+            &mut out,
+        );
+        t.observe(
+            &ev(at + 5_000, 8, cafe, 400, 43, Outcome::Success),
+            None,
+            &mut out,
+        );
+        let flagged: Vec<_> = out.iter().filter_map(|s| s.account).collect();
+        assert_eq!(flagged, vec![AccountKey(7)], "{out:?}");
+        let e = out[0].evidence.takeover.expect("takeover evidence");
+        assert_eq!(e.rule, TakeoverRule::AddressTriedOthers);
+        assert!(e.new_device && e.new_network && e.new_asn, "{e:?}");
+        assert!(e.address_accounts >= 1.5, "{e:?}");
+        assert!(e.address_failure_share >= 0.4, "{e:?}");
     }
 }

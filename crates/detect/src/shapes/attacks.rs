@@ -157,6 +157,7 @@ pub(super) fn stuffing(
                 let u = &users[u];
                 let (outcome, pw) = if works {
                     truth.taken_over.insert(u.account);
+                    truth.attacker_successes.push((u.account, t, ip));
                     (Outcome::Success, u.password)
                 } else {
                     (Outcome::WrongPassword, PasswordDigest(r.next_u64()))
@@ -235,6 +236,7 @@ pub(super) fn spraying(
                 );
             } else if u.password == pw {
                 truth.taken_over.insert(u.account);
+                truth.attacker_successes.push((u.account, t, ip));
                 g.push(
                     t,
                     u.account,
