@@ -208,6 +208,10 @@ both_engines!(
                 .all(|s| s["failures"].as_u64().unwrap() > 0 && s["why"].as_str().is_some()),
             "{report:#}"
         );
+        assert!(
+            !report["detector_windows"].as_array().unwrap().is_empty(),
+            "the detector saw the attack in progress: {report:#}"
+        );
         assert_eq!(
             report["attack_windows"].as_array().unwrap().len(),
             1,

@@ -210,6 +210,25 @@ pub struct AttackWindow {
     pub expected_unknown: f64,
 }
 
+/// An attack in progress as the account-takeover detector saw it: the site's
+/// attempts on addresses that do not exist far above its own baseline, over the
+/// last hour and the last ten minutes alike.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct DetectorWindow {
+    /// When it opened (RFC 3339).
+    pub start: String,
+    /// When it closed, or the last event while still open (RFC 3339).
+    pub end: String,
+    /// Still open at the end of the period.
+    pub open: bool,
+    /// The highest site excess seen in it, in standard deviations.
+    pub peak_site_z: f32,
+    /// Attempts on addresses that do not exist while it was open.
+    pub unknown_account: u64,
+    /// Attempts while it was open.
+    pub attempts: u64,
+}
+
 /// What recording the results did.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Recorded {
@@ -252,6 +271,9 @@ pub struct BacktestReport {
     pub traffic: Traffic,
     /// Hours in which attempts on unknown addresses stood far above normal.
     pub attack_windows: Vec<AttackWindow>,
+    /// For an account-takeover rule: the attack windows its detector opened
+    /// (finer than the hourly ones; at most the last 64).
+    pub detector_windows: Vec<DetectorWindow>,
     /// Set when the results were recorded as shadow findings.
     pub recorded: Option<Recorded>,
     /// Plain warnings: a large share of accounts, far above normal, many more
@@ -490,6 +512,7 @@ pub fn attack_windows(hours: &BTreeMap<i64, (u64, u64)>, median: f64) -> Vec<Att
 /// Everything a run over the stored events gives.
 struct Run {
     tallies: Vec<Tally>,
+    detector_windows: Vec<DetectorWindow>,
     events: u64,
     hours: Hours,
     /// The normal hour's unknown-address attempts.
@@ -734,6 +757,7 @@ impl App {
             sources_total: tally.sources_total,
             traffic: std::mem::take(&mut run.traffic),
             attack_windows,
+            detector_windows: std::mem::take(&mut run.detector_windows),
             recorded: run.recorded,
             warnings,
         };
@@ -856,8 +880,26 @@ impl App {
         all.extend(hours.0.iter().map(|(h, c)| (*h, *c)));
         let median = median_unknown(&all);
         traffic.median_hour_unknown = median;
+        let rfc = |ms: i64| Timestamp::from_millis(ms).to_rfc3339();
+        let detector_windows = eval
+            .engines
+            .first()
+            .map(|e| e.attack_windows())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|w| w.end_ms >= since.as_millis())
+            .map(|w| DetectorWindow {
+                start: rfc(w.start_ms),
+                end: rfc(w.end_ms),
+                open: w.open,
+                peak_site_z: w.peak_site_z,
+                unknown_account: w.unknown,
+                attempts: w.attempts,
+            })
+            .collect();
         Ok(Run {
             tallies,
+            detector_windows,
             events: eval.events,
             hours,
             median_unknown: median,

@@ -44,6 +44,14 @@ pub struct Evaluator {
     pub attacks: Option<Vec<(usize, Signal)>>,
 }
 
+impl RuleEngine {
+    /// The site-level attack windows its account-takeover detector saw (empty
+    /// for the other detectors).
+    pub fn attack_windows(&self) -> Vec<gatehouse_detect::takeover::AttackWindow> {
+        self.detectors.attack_windows()
+    }
+}
+
 impl Evaluator {
     /// Engines for the event rules among `rules` (others are skipped).
     pub fn new(rules: impl IntoIterator<Item = Rule>) -> Self {

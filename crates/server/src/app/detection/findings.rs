@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 use gatehouse_detect::{
     AccountKey, Country, Evidence, Grain, LoginEvent as DetectEvent, Outcome, PasswordDigest,
-    Signal, SignalKind, Subject, TakeoverEvidence, user_agent_hash,
+    Signal, SignalKind, Subject, TakeoverEvidence, TakeoverRule, user_agent_hash,
 };
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
 use gatehouse_domain::finding::FindingStatus;
@@ -150,17 +150,38 @@ fn takeover_evidence(e: &Evidence, t: &TakeoverEvidence, score: f32) -> serde_js
         .success
         .map(|s| (s.source.to_string(), time_text(s.time_ms)))
         .unwrap_or_default();
-    let explanation = format!(
-        "this account signed in successfully from {source} at {at}, {history}; {grain} had tried \
-         about {:.0} addresses that do not exist ({:.0} attempts) where about {:.0} were expected \
-         ({:.1} standard deviations above its own baseline; the whole site at {:.1}).",
-        t.unknown, e.attempts, t.expected_unknown, t.z, t.site_z
-    );
+    let why = match t.rule {
+        TakeoverRule::GrainExcess => format!(
+            "{grain} had tried about {:.0} addresses that do not exist ({:.0} attempts) where about \
+             {:.0} were expected ({:.1} standard deviations above its own baseline; the whole site \
+             at {:.1})",
+            t.unknown, e.attempts, t.expected_unknown, t.z, t.site_z
+        ),
+        TakeoverRule::AddressTriedOthers => format!(
+            "during an attack (the whole site at {:.1} standard deviations of attempts on \
+             addresses that do not exist; {grain} at {:.1}), that address had tried about {:.0} \
+             accounts, {:.0}% of its attempts failing — a person's own address tries theirs",
+            t.site_z,
+            t.z,
+            t.address_accounts,
+            t.address_failure_share * 100.0
+        ),
+        TakeoverRule::AttackWindow => format!(
+            "during an attack on the whole site ({:.1} standard deviations) and on {grain} ({:.1}), \
+             with the attacking user agent",
+            t.site_z, t.z
+        ),
+    };
+    let explanation =
+        format!("this account signed in successfully from {source} at {at}, {history}; {why}.");
     serde_json::json!({
         "detector": DetectorKind::AccountTakeover.as_str(),
         "explanation": explanation,
+        "rule": t.rule,
         "grain": t.grain,
         "z": t.z,
+        "address_accounts": t.address_accounts,
+        "address_failure_share": t.address_failure_share,
         "unknown_attempts": t.unknown,
         "expected_unknown": t.expected_unknown,
         "grain_attempts": e.attempts,
