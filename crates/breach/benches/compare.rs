@@ -138,6 +138,7 @@ fn main() {
         gatehouse_breach::OpenOptions {
             verify_body: false,
             filter_in_huge_pages: true,
+            private_copy: false,
         },
     )
     .unwrap();

@@ -116,6 +116,16 @@ pub struct OpenOptions {
     /// large indexes (measure on your machine: BENCHMARKS.md). Off by default, to
     /// keep the open zero-copy. The exact tier stays zero-copy either way.
     pub filter_in_huge_pages: bool,
+    /// Map a private copy instead of the file itself: an unnamed file in the
+    /// same directory (`O_TMPFILE` where the system has it), filled from the
+    /// index (`copy_file_range`: a reflink on filesystems that have them) and
+    /// checked. Nobody can open an unnamed file, so an operator overwriting or
+    /// truncating the index in place (`cp other.idx breach.idx`) cannot pull
+    /// pages out from under a live server — which would be SIGBUS, a crash.
+    /// Costs the index's size in disk space (until the index is dropped) and the
+    /// copy's time at open. What the server uses; the CLI's one-shot commands
+    /// map in place.
+    pub private_copy: bool,
 }
 
 impl Default for OpenOptions {
@@ -123,6 +133,7 @@ impl Default for OpenOptions {
         OpenOptions {
             verify_body: true,
             filter_in_huge_pages: false,
+            private_copy: false,
         }
     }
 }
@@ -141,17 +152,30 @@ impl BreachIndex {
             OpenOptions {
                 verify_body: false,
                 filter_in_huge_pages: false,
+                private_copy: false,
             },
         )
     }
 
     /// Opens an index with explicit options.
     pub fn open_with(path: &Path, options: OpenOptions) -> Result<BreachIndex> {
-        let verify_body = options.verify_body;
-        let file = File::open(path).at(path)?;
+        // A private copy is always checked: the source may have been changing
+        // while it was copied.
+        let verify_body = options.verify_body || options.private_copy;
+        let mut file = File::open(path).at(path)?;
+        if options.private_copy {
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let mut copy = tempfile::tempfile_in(dir).at(path)?;
+            std::io::copy(&mut file, &mut copy).at(path)?;
+            file = copy;
+        }
         // SAFETY: the file is mapped read-only. Imports never modify an index in place
         // (they write a new file and rename it over the old path), so the mapped bytes
-        // do not change under us unless someone writes into the file by hand.
+        // do not change under us unless someone writes into the file by hand — and
+        // with `private_copy` the mapped file has no name anyone could write to.
         let map = unsafe { Mmap::map(&file) }.at(path)?;
         let header = Header::decode(&map).map_err(|r| corrupt(path, r))?;
         if header.body_len != map.len() as u64 - format::HEADER_LEN as u64 {

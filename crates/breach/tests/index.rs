@@ -393,6 +393,7 @@ fn filter_copied_into_huge_pages_answers_the_same() {
         gatehouse_breach::OpenOptions {
             verify_body: true,
             filter_in_huge_pages: true,
+            private_copy: false,
         },
     )
     .unwrap();
@@ -405,4 +406,58 @@ fn filter_copied_into_huge_pages_answers_the_same() {
         let q = rng.next_u64();
         assert_eq!(copied.filter_may_contain(q), mapped.filter_may_contain(q));
     }
+}
+
+/// An operator overwrites the live index in place (`cp other.idx live.idx`,
+/// `truncate -s 0`): an index opened from a private copy keeps answering from
+/// what it loaded (a mapping of the file itself would fault with SIGBUS on the
+/// next lookup and take the server down), and leaves no file behind.
+#[test]
+fn a_private_copy_survives_the_file_being_overwritten_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus: Vec<_> = Corpus::new(20_000, 7).collect();
+    let input = dir.path().join("pwned.txt");
+    write_file(&input, &corpus);
+    let live = dir.path().join("live.idx");
+    import(&[input], &live, &opts()).unwrap();
+    let index = BreachIndex::open_with(
+        &live,
+        gatehouse_breach::OpenOptions {
+            private_copy: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let before: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    // In place: same inode, truncated, then garbage written into it.
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&live)
+        .unwrap();
+    f.set_len(0).unwrap();
+    std::fs::write(&live, b"not an index").unwrap();
+    for (h, _) in corpus.iter().take(2000) {
+        assert!(matches!(index.check_sha1(h), Verdict::Breached { .. }));
+    }
+    drop(index);
+    let after: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(
+        before.len(),
+        after.len(),
+        "the copy had no name and is gone"
+    );
+    // A private copy of a file that is not an index is refused, like the file.
+    let err = BreachIndex::open_with(
+        &live,
+        gatehouse_breach::OpenOptions {
+            private_copy: true,
+            ..Default::default()
+        },
+    );
+    assert!(
+        matches!(err, Err(BreachError::Corrupt { .. })),
+        "{:?}",
+        err.err()
+    );
 }

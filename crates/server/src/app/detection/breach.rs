@@ -125,9 +125,17 @@ impl BreachGuard {
     }
 }
 
-/// Opens and checks an index, and asks the kernel to bring its filter tier in.
+/// Opens and checks an index — a private copy of it, so that an operator
+/// overwriting the file in place cannot crash the server — and asks the kernel
+/// to bring its filter tier in.
 fn open(path: &Path) -> Result<BreachIndex, gatehouse_breach::BreachError> {
-    let index = BreachIndex::open(path)?;
+    let index = BreachIndex::open_with(
+        path,
+        gatehouse_breach::OpenOptions {
+            private_copy: true,
+            ..Default::default()
+        },
+    )?;
     index.prefetch_filter();
     Ok(index)
 }
