@@ -180,8 +180,18 @@ enum OperatorCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the audit log's hash chain; exit 1 if it is broken.
-    Verify,
+    /// Recompute the audit log's hash chain, and check its end against the
+    /// head the appenders keep; exit 1 if it is broken.
+    Verify {
+        /// Also check against a checkpoint saved earlier (`audit checkpoint`):
+        /// the log must still hold that entry, unchanged.
+        #[arg(long)]
+        against: Option<std::path::PathBuf>,
+    },
+    /// Print the log's head signed with the server key (one JSON line): keep it
+    /// outside the database, and check the log against it later with
+    /// `audit verify --against FILE`.
+    Checkpoint,
 }
 
 fn init_tracing(format: LogFormat) {
@@ -294,10 +304,44 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: OperatorCommand::Password { email, generate },
         } => operator_password(config, &email, generate).await,
         Command::Audit {
-            command: AuditCommand::Verify,
+            command: AuditCommand::Checkpoint,
         } => {
             let app = gatehouse_server::build_app(config).await?;
-            match app.verify_audit_chain().await? {
+            let cp = app.audit_checkpoint().await?;
+            println!("{}", serde_json::to_string(&cp)?);
+            eprintln!(
+                "audit checkpoint at entry {}: keep this line outside the database, and check \
+                 the log against it with `gatehouse audit verify --against FILE`",
+                cp.seq
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { against },
+        } => {
+            // Read the checkpoint before touching the database: a bad file fails fast.
+            let checkpoint = against
+                .map(|path| -> anyhow::Result<_> {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+                    serde_json::from_str::<gatehouse_server::app::AuditCheckpoint>(text.trim())
+                        .map_err(|e| {
+                            anyhow::anyhow!(
+                                "{}: not an audit checkpoint (`gatehouse audit checkpoint` writes one): {e}",
+                                path.display()
+                            )
+                        })
+                })
+                .transpose()?;
+            let app = gatehouse_server::build_app(config).await?;
+            let report = match &checkpoint {
+                Some(cp) => app
+                    .verify_audit_against(cp)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+                None => app.verify_audit_chain().await?,
+            };
+            match report {
                 gatehouse_store::ChainReport::Intact { entries } => {
                     println!("audit log intact: {entries} entries");
                     Ok(ExitCode::SUCCESS)

@@ -18,6 +18,10 @@ pub trait AuditStore {
 
     /// Entries with `seq > after`, oldest first, at most `limit`.
     async fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<AuditEntry>>;
+
+    /// The chain's head as the appenders keep it: the last sequence number
+    /// handed out and its hash (hex; the genesis value before any entry).
+    async fn audit_head(&self) -> Result<(i64, String)>;
 }
 
 /// A stored audit entry.

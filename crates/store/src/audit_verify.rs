@@ -21,6 +21,43 @@ pub enum ChainReport {
     },
 }
 
+/// [`verify_audit_chain`], then that the log still holds entry `seq` with
+/// `hash` — what a checkpoint saved outside the database saw. Catches what the
+/// chain alone cannot: the log cut short and its head moved back to match, or
+/// rewritten from the start with every hash recomputed.
+pub async fn verify_audit_chain_against(
+    store: &(dyn AuditStore + Sync),
+    seq: i64,
+    hash: &str,
+    taken_at: &str,
+) -> Result<ChainReport> {
+    let report = verify_audit_chain(store).await?;
+    if matches!(report, ChainReport::Broken { .. }) || seq == 0 {
+        return Ok(report);
+    }
+    let entry = store
+        .audit_entries(seq - 1, 1)
+        .await?
+        .into_iter()
+        .next()
+        .filter(|e| e.seq == seq);
+    Ok(match entry {
+        None => ChainReport::Broken {
+            seq,
+            reason: format!(
+                "the checkpoint of {taken_at} saw entry {seq}, which the log no longer holds (cut short)"
+            ),
+        },
+        Some(e) if e.hash != hash => ChainReport::Broken {
+            seq,
+            reason: format!(
+                "entry {seq} differs from the checkpoint of {taken_at}: the log was rewritten up to it"
+            ),
+        },
+        Some(_) => report,
+    })
+}
+
 /// Recomputes every entry's hash from the start of the log.
 pub async fn verify_audit_chain(store: &(dyn AuditStore + Sync)) -> Result<ChainReport> {
     const PAGE: i64 = 1000;
@@ -60,9 +97,26 @@ pub async fn verify_audit_chain(store: &(dyn AuditStore + Sync)) -> Result<Chain
             expected_seq += 1;
         }
         if (page.len() as i64) < PAGE {
-            return Ok(ChainReport::Intact {
-                entries: expected_seq - 1,
-            });
+            // The head the appenders keep must be the last entry: rows deleted
+            // from the end (or a head moved back) leave the two apart.
+            let (head_seq, head_hash) = store.audit_head().await?;
+            let last = expected_seq - 1;
+            if head_seq != last {
+                return Ok(ChainReport::Broken {
+                    seq: last + 1,
+                    reason: format!(
+                        "the log ends at entry {last} but its head says {head_seq} entries were \
+                         written (entries removed from the end?)"
+                    ),
+                });
+            }
+            if head_hash != hex::encode(prev) {
+                return Ok(ChainReport::Broken {
+                    seq: last,
+                    reason: "the log's head does not match its last entry".into(),
+                });
+            }
+            return Ok(ChainReport::Intact { entries: last });
         }
     }
 }

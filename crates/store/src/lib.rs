@@ -42,7 +42,7 @@ use async_trait::async_trait;
 
 pub use accounts::*;
 pub use audit::*;
-pub use audit_verify::{ChainReport, verify_audit_chain};
+pub use audit_verify::{ChainReport, verify_audit_chain, verify_audit_chain_against};
 pub use campaigns::*;
 pub use console::*;
 pub use credentials::*;

@@ -64,6 +64,39 @@ async fn import_reports_bad_lines_and_resumes() {
             "{:?}",
             text(&o)
         );
+
+        // A checkpoint kept outside the database, and the log checked against it.
+        let o = gatehouse(dir.path(), &db, &["audit", "checkpoint"]);
+        assert!(o.status.success(), "{:?}", text(&o));
+        let cp = text(&o).0;
+        let saved = dir.path().join("checkpoint.json");
+        std::fs::write(&saved, &cp).unwrap();
+        let f = saved.to_str().unwrap();
+        let o = gatehouse(dir.path(), &db, &["audit", "verify", "--against", f]);
+        assert!(
+            o.status.success() && text(&o).0.contains("audit log intact"),
+            "{:?}",
+            text(&o)
+        );
+        // A checkpoint this server did not sign is refused.
+        let mut forged: serde_json::Value = serde_json::from_str(cp.trim()).unwrap();
+        forged["seq"] = serde_json::json!(forged["seq"].as_i64().unwrap() - 1);
+        std::fs::write(&saved, forged.to_string()).unwrap();
+        let o = gatehouse(dir.path(), &db, &["audit", "verify", "--against", f]);
+        assert!(!o.status.success());
+        assert!(
+            text(&o).1.contains("signature does not match"),
+            "{:?}",
+            text(&o)
+        );
+        std::fs::write(&saved, "not json").unwrap();
+        let o = gatehouse(dir.path(), &db, &["audit", "verify", "--against", f]);
+        assert!(!o.status.success());
+        assert!(
+            text(&o).1.contains("not an audit checkpoint"),
+            "{:?}",
+            text(&o)
+        );
     }
 }
 

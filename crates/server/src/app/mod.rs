@@ -24,6 +24,7 @@ pub use detection::{
 };
 pub use identity::{console, import, recovery};
 use identity::{operators, sessions};
+pub use ops::AuditCheckpoint;
 pub use remediation::undo::RuleUndoReport;
 pub use remediation::{affected, campaigns};
 

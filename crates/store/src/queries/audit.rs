@@ -81,4 +81,14 @@ impl AuditStore for EngineStore {
         .map(Self::audit_entry_from)
         .collect()
     }
+
+    async fn audit_head(&self) -> Result<(i64, String)> {
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((
+            row.try_get("seq")?,
+            hex::encode(row.try_get::<Vec<u8>, _>("hash")?),
+        ))
+    }
 }

@@ -68,3 +68,77 @@ async fn audit_verify_names_the_first_tampered_entry() {
         other => panic!("deletion not detected: {other:?}"),
     }
 }
+
+/// Rows deleted from the end of the log leave it shorter than its head says:
+/// `verify` names the first missing entry instead of reporting "intact".
+#[tokio::test]
+async fn audit_verify_notices_entries_cut_from_the_end() {
+    use sqlx::Connection as _;
+    let db = fresh(Engine::Sqlite).await.unwrap();
+    for i in 0..5 {
+        let e = NewAuditEntry::new(T0, Actor::System, AuditAction::LoginFailed)
+            .detail(serde_json::json!({ "i": i }));
+        db.store.append_audit(e).await.unwrap();
+    }
+    assert_eq!(
+        verify_audit_chain(db.store.as_ref()).await.unwrap(),
+        ChainReport::Intact { entries: 5 }
+    );
+    assert_eq!(db.store.audit_head().await.unwrap().0, 5);
+    let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq > 3")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    match verify_audit_chain(db.store.as_ref()).await.unwrap() {
+        ChainReport::Broken { seq, reason } => {
+            assert_eq!(seq, 4);
+            assert!(reason.contains("entries removed from the end"), "{reason}");
+        }
+        other => panic!("a cut log reported as {other:?}"),
+    }
+}
+
+/// Someone with the database cuts the log and moves its head back to match:
+/// the chain alone looks intact; a checkpoint saved earlier says otherwise.
+#[tokio::test]
+async fn a_checkpoint_catches_a_cut_that_the_chain_cannot() {
+    use sqlx::Connection as _;
+    let db = fresh(Engine::Sqlite).await.unwrap();
+    for i in 0..6 {
+        let e = NewAuditEntry::new(T0, Actor::System, AuditAction::LoginFailed)
+            .detail(serde_json::json!({ "i": i }));
+        db.store.append_audit(e).await.unwrap();
+    }
+    let (seq, hash) = db.store.audit_head().await.unwrap();
+    let at = "2026-12-03T00:00:00Z";
+    assert_eq!(
+        verify_audit_chain_against(db.store.as_ref(), seq, &hash, at)
+            .await
+            .unwrap(),
+        ChainReport::Intact { entries: 6 }
+    );
+    let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq > 4")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE audit_head SET seq = 4, hash = (SELECT hash FROM audit_log WHERE seq = 4) WHERE id = 1",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        verify_audit_chain(db.store.as_ref()).await.unwrap(),
+        ChainReport::Intact { entries: 4 },
+        "the chain alone cannot tell"
+    );
+    match verify_audit_chain_against(db.store.as_ref(), seq, &hash, at)
+        .await
+        .unwrap()
+    {
+        ChainReport::Broken { seq: 6, reason } => assert!(reason.contains("cut short"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
