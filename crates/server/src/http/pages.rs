@@ -21,6 +21,7 @@ use crate::app::{App, AppError, Authenticated, Client};
 use crate::http::cookies;
 use crate::http::error::ApiError;
 use crate::http::extract::IdPath;
+use crate::human_time::When;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "signup.html")]
@@ -44,10 +45,8 @@ struct SessionRow {
     id: String,
     user_agent: String,
     ip: String,
-    created_at: String,
-    created_at_iso: String,
-    last_seen_at: String,
-    last_seen_at_iso: String,
+    created_at: When,
+    last_seen_at: When,
     current: bool,
 }
 
@@ -70,8 +69,7 @@ struct SettingsPage {
 
 /// One campaign that reset the signed-in account, for "Was I affected?".
 struct AffectedRow {
-    reset_at_iso: String,
-    reset_at: String,
+    reset_at: Option<When>,
     undone: bool,
     summary: String,
     reference: Option<String>,
@@ -150,15 +148,6 @@ fn sentence(msg: &str) -> String {
 fn action_failed(e: AppError) -> Response {
     let (status, msg, retry) = form_failure(e);
     with_retry(message(status, "That did not work", msg), retry)
-}
-
-/// `2026-11-26T18:19:05.123Z` → `2026-11-26 18:19 UTC`, for people.
-pub(crate) fn readable(t: gatehouse_domain::Timestamp) -> String {
-    let s = t.to_rfc3339();
-    match (s.get(..10), s.get(11..16)) {
-        (Some(d), Some(hm)) => format!("{d} {hm} UTC"),
-        _ => s,
-    }
 }
 
 pub(crate) fn with_retry(mut res: Response, retry: Option<u64>) -> Response {
@@ -348,16 +337,16 @@ async fn settings_page(
         Ok(list) => list,
         Err(e) => return action_failed(e),
     };
+    // Relative times ("12 minutes ago") against the clock that stamped them.
+    let now = app.clock.now();
     let rows = sessions
         .into_iter()
         .map(|s| SessionRow {
             id: s.id.to_string(),
             user_agent: s.user_agent.unwrap_or_else(|| "Unknown device".into()),
             ip: s.ip.unwrap_or_else(|| "unknown".into()),
-            created_at_iso: s.created_at.to_rfc3339(),
-            created_at: readable(s.created_at),
-            last_seen_at_iso: s.last_seen_at.to_rfc3339(),
-            last_seen_at: readable(s.last_seen_at),
+            created_at: When::new(s.created_at, now),
+            last_seen_at: When::new(s.last_seen_at, now),
             current: s.id == who.session,
         })
         .collect();
@@ -367,19 +356,12 @@ async fn settings_page(
     };
     let campaigns = campaigns
         .into_iter()
-        .map(|c| {
-            let at = c
-                .reset_at
-                .as_deref()
-                .and_then(|t| gatehouse_domain::Timestamp::parse_rfc3339(t).ok());
-            AffectedRow {
-                reset_at_iso: c.reset_at.clone().unwrap_or_default(),
-                reset_at: at.map(readable).unwrap_or_default(),
-                undone: c.undone,
-                summary: c.summary,
-                reference: c.notice_reference,
-                what_to_do: c.what_to_do,
-            }
+        .map(|c| AffectedRow {
+            reset_at: c.reset_at.as_deref().and_then(|t| When::parse(t, now)),
+            undone: c.undone,
+            summary: c.summary,
+            reference: c.notice_reference,
+            what_to_do: c.what_to_do,
         })
         .collect();
     let page = SettingsPage {

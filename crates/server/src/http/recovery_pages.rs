@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::notices_api::{RECOVERY_ACCEPTED, proof};
 use super::pages::{PageForm, form_failure, is_password_field_error, with_retry};
 use crate::app::{App, AppError, Client, VerifiedNotice};
+use crate::human_time::When;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "recover.html")]
@@ -42,6 +43,8 @@ struct CompletePage {
 struct VerifyPage {
     reference: String,
     found: Option<VerifiedNotice>,
+    /// When the found notice was written, for people.
+    written: Option<When>,
     not_found: bool,
     error: Option<String>,
     /// The person just said they did not expect this notice.
@@ -181,6 +184,7 @@ async fn verify(
     let mut page = VerifyPage {
         reference: reference.clone(),
         found: None,
+        written: None,
         not_found: false,
         error: None,
         reported: false,
@@ -190,6 +194,7 @@ async fn verify(
     }
     match app.verify_reference(&reference, &client).await {
         Ok(n) => {
+            page.written = When::parse(&n.created_at, app.clock.now());
             page.found = Some(n);
             page.into_response()
         }
@@ -219,6 +224,7 @@ async fn report(
     let mut page = VerifyPage {
         reference: f.reference.clone(),
         found: None,
+        written: None,
         not_found: false,
         error: None,
         reported: false,
@@ -227,6 +233,10 @@ async fn report(
         Ok(()) => {
             page.reported = true;
             page.found = app.verify_reference(&f.reference, &client).await.ok();
+            page.written = page
+                .found
+                .as_ref()
+                .and_then(|n| When::parse(&n.created_at, app.clock.now()));
             page.into_response()
         }
         Err(AppError::NotFound(_)) => {

@@ -16,21 +16,77 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use gatehouse_domain::Email;
+use gatehouse_domain::status::{Impact, IncidentState};
+use gatehouse_domain::{Email, Timestamp};
 use serde::Deserialize;
 
 use super::pages::{PageForm, form_failure, message, with_retry};
-use crate::app::status::{PublicStatus, SUBSCRIBE_ACCEPTED};
+use crate::app::status::{PublicIncident, PublicStatus, SUBSCRIBE_ACCEPTED};
 use crate::app::{App, Client};
+use crate::human_time::When;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "status.html")]
 struct StatusPage {
     site_name: String,
     view: PublicStatus,
+    active: Vec<IncidentView>,
+    history: Vec<IncidentView>,
     email: String,
     notice: Option<&'static str>,
     error: Option<String>,
+}
+
+/// A published incident as the status page shows it: states and impact in
+/// words, times for people (the raw values stay in the JSON API and the feed).
+struct IncidentView {
+    id: i64,
+    title: String,
+    /// The impact's stored value, only for the CSS class.
+    impact_class: String,
+    /// "Minor impact".
+    impact: &'static str,
+    published_at: Option<When>,
+    resolved_at: Option<When>,
+    postmortem: Option<String>,
+    updates: Vec<UpdateView>,
+}
+
+struct UpdateView {
+    /// "Investigating".
+    state: &'static str,
+    at: Option<When>,
+    body: String,
+}
+
+impl IncidentView {
+    fn new(i: PublicIncident, now: Timestamp) -> Self {
+        Self {
+            id: i.id,
+            title: i.title,
+            impact: i
+                .impact
+                .parse::<Impact>()
+                .map_or("Impact unknown", Impact::label),
+            impact_class: i.impact,
+            published_at: When::parse(&i.published_at, now),
+            resolved_at: i.resolved_at.as_deref().and_then(|t| When::parse(t, now)),
+            postmortem: i.postmortem,
+            updates: i
+                .updates
+                .into_iter()
+                .map(|u| UpdateView {
+                    // A state this version does not know reads as a plain "Update".
+                    state: u
+                        .state
+                        .parse::<IncidentState>()
+                        .map_or("Update", IncidentState::label),
+                    at: When::parse(&u.at, now),
+                    body: u.body,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -81,11 +137,13 @@ async fn status_page(
     retry: Option<u64>,
 ) -> Response {
     match app.public_status().await {
-        Ok(view) => with_retry(
+        Ok(mut view) => with_retry(
             (
                 status,
                 StatusPage {
                     site_name: app.config.site_name.clone(),
+                    active: incident_views(&mut view.active, app.clock.now()),
+                    history: incident_views(&mut view.history, app.clock.now()),
                     view,
                     email,
                     notice,
@@ -97,6 +155,14 @@ async fn status_page(
         ),
         Err(e) => page_error(e),
     }
+}
+
+/// Takes the incidents out of the view (the page shows them as [`IncidentView`]s).
+fn incident_views(list: &mut Vec<PublicIncident>, now: Timestamp) -> Vec<IncidentView> {
+    std::mem::take(list)
+        .into_iter()
+        .map(|i| IncidentView::new(i, now))
+        .collect()
 }
 
 async fn show(State(app): State<Arc<App>>) -> Response {

@@ -255,11 +255,16 @@ pub(crate) struct FindingRow {
     pub status: String,
     pub score: String,
     pub explanation: String,
+    /// When the finding was made; the raw string if it does not parse.
     pub created: String,
+    pub created_at: Option<crate::human_time::When>,
 }
 
-impl From<crate::app::findings::FindingView> for FindingRow {
-    fn from(f: crate::app::findings::FindingView) -> Self {
+impl FindingRow {
+    pub(crate) fn new(
+        f: crate::app::findings::FindingView,
+        now: gatehouse_domain::Timestamp,
+    ) -> Self {
         Self {
             rule: format!("{} v{}", f.rule, f.rule_version),
             score: format!("{:.2}", f.score),
@@ -270,6 +275,7 @@ impl From<crate::app::findings::FindingView> for FindingRow {
             account_id: f.account_id,
             email: f.email,
             status: f.status,
+            created_at: crate::human_time::When::parse(&f.created_at, now),
             created: f.created_at,
         }
     }
