@@ -87,6 +87,9 @@ export function freshEmail(tag) {
   return `e2e-${tag}-${stamp}@example.org`;
 }
 
+/** Each test page's received HTML pages (bodies being read), for the accessibility check. */
+const receivedBy = new WeakMap();
+
 /** A new browser context and page; collects console errors (CSP violations show up there). */
 export async function newPage(t) {
   const context = await browser.newContext({
@@ -114,6 +117,7 @@ export async function newPage(t) {
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
   const received = [];
+  receivedBy.set(page, received);
   page.on('response', (r) => {
     const req = r.request();
     if (!req.isNavigationRequest() || req.frame() !== page.mainFrame()) return;
@@ -122,10 +126,19 @@ export async function newPage(t) {
     if (r.status() >= 300 && r.status() < 400) return;
     if (!(r.headers()['content-type'] ?? '').startsWith('text/html')) return;
     // Read the body now: once the page has moved on the browser may drop it.
+    // If it already has (a test that goes on at once), a GET is asked again
+    // with the same cookies; a POST's answer cannot be, and fails the check.
+    const seen = { url: r.url(), method: req.method(), status: r.status() };
     received.push(
       r.text().then(
-        (body) => ({ url: r.url(), method: req.method(), status: r.status(), body }),
-        (e) => ({ url: r.url(), method: req.method(), status: r.status(), error: e.message }),
+        (body) => ({ ...seen, body }),
+        (e) =>
+          req.method() === 'GET'
+            ? context.request.get(r.url(), { maxRedirects: 0 }).then(
+                async (again) => ({ ...seen, status: again.status(), body: await again.text() }),
+                (e2) => ({ ...seen, error: `${e.message}; asked again: ${e2.message}` }),
+              )
+            : { ...seen, error: e.message },
       ),
     );
   });
@@ -203,10 +216,22 @@ async function horizontalOverflow(context, p, width) {
     return await page.evaluate(() => {
       const doc = document.documentElement;
       if (doc.scrollWidth <= doc.clientWidth + 1) return null;
+      // The culprits: elements outside any scrolling box that stick out, or
+      // whose text does (a long word in a heading widens the page, not the heading).
+      const inScroller = (el) => {
+        for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+          if (getComputedStyle(a).overflowX !== 'visible') return true;
+        }
+        return false;
+      };
       const wide = [...document.body.querySelectorAll('*')]
-        .filter((el) => el.getBoundingClientRect().right > doc.clientWidth + 1)
-        .filter((el) => !el.closest('.table-wrap'))
-        .slice(0, 3)
+        .filter((el) => !inScroller(el))
+        .filter(
+          (el) =>
+            el.getBoundingClientRect().right > doc.clientWidth + 1 ||
+            (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1),
+        )
+        .slice(-3)
         .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.className ? `.${[...el.classList].join('.')}` : ''}`);
       return `the page is ${doc.scrollWidth} px wide in a ${doc.clientWidth} px window (${wide.join(', ')})`;
     });
@@ -269,6 +294,9 @@ export async function submit(page, button) {
   await target.click();
   const r = await response;
   await page.waitForLoadState('load');
+  // Keep the answer's HTML for the accessibility check before the test moves on
+  // (a POST's answer cannot be asked for again).
+  await Promise.all(receivedBy.get(page) ?? []);
   return r;
 }
 
