@@ -26,6 +26,8 @@ use crate::human_time::When;
 #[derive(Template, WebTemplate)]
 #[template(path = "signup.html")]
 struct SignupPage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     email: String,
     error: Option<String>,
     /// An error about the password itself, shown at that field (a breached password).
@@ -36,6 +38,8 @@ struct SignupPage {
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
 struct LoginPage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     email: String,
     error: Option<String>,
     notice: Option<&'static str>,
@@ -98,15 +102,23 @@ const BREACHED_LOGIN_WARNING: &str = "The password you signed in with has appear
 #[derive(Template, WebTemplate)]
 #[template(path = "message.html")]
 struct MessagePage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     title: String,
     message: String,
 }
 
 /// A page-shaped answer for errors that are not about a form field.
-pub(crate) fn message(status: StatusCode, title: &str, message: impl Into<String>) -> Response {
+pub(crate) fn message(
+    site_name: &str,
+    status: StatusCode,
+    title: &str,
+    message: impl Into<String>,
+) -> Response {
     (
         status,
         MessagePage {
+            site_name: site_name.to_owned(),
             title: title.into(),
             message: message.into(),
         },
@@ -145,9 +157,12 @@ fn sentence(msg: &str) -> String {
 }
 
 /// An error page for a failed action that has no form to return to.
-fn action_failed(e: AppError) -> Response {
+fn action_failed(app: &App, e: AppError) -> Response {
     let (status, msg, retry) = form_failure(e);
-    with_retry(message(status, "That did not work", msg), retry)
+    with_retry(
+        message(&app.config.site_name, status, "That did not work", msg),
+        retry,
+    )
 }
 
 pub(crate) fn with_retry(mut res: Response, retry: Option<u64>) -> Response {
@@ -158,9 +173,10 @@ pub(crate) fn with_retry(mut res: Response, retry: Option<u64>) -> Response {
     res
 }
 
-pub(crate) fn bad_form(r: FormRejection) -> Response {
+pub(crate) fn bad_form(site_name: &str, r: FormRejection) -> Response {
     let api = ApiError::from(r);
     message(
+        site_name,
         api.status(),
         "That form could not be read",
         api.message().to_owned(),
@@ -170,14 +186,14 @@ pub(crate) fn bad_form(r: FormRejection) -> Response {
 /// A form body; a body that cannot be read gets an HTML error page.
 pub(crate) struct PageForm<T>(pub(crate) T);
 
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for PageForm<T> {
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<Arc<App>> for PageForm<T> {
     type Rejection = Response;
 
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
-        Form::<T>::from_request(req, state)
+    async fn from_request(req: axum::extract::Request, app: &Arc<App>) -> Result<Self, Response> {
+        Form::<T>::from_request(req, app)
             .await
             .map(|Form(v)| Self(v))
-            .map_err(bad_form)
+            .map_err(|r| bad_form(&app.config.site_name, r))
     }
 }
 
@@ -206,6 +222,7 @@ async fn root(State(app): State<Arc<App>>, jar: CookieJar) -> Redirect {
 
 async fn signup_form(State(app): State<Arc<App>>) -> SignupPage {
     SignupPage {
+        site_name: app.config.site_name.clone(),
         email: String::new(),
         error: None,
         password_error: None,
@@ -233,6 +250,7 @@ async fn signup(
             (Some(error), None)
         };
         let p = SignupPage {
+            site_name: app.config.site_name.clone(),
             email: f.email.clone(),
             error,
             password_error,
@@ -283,8 +301,9 @@ fn notice_for(done: Option<&str>) -> Option<&'static str> {
     })
 }
 
-async fn login_form(Query(q): Query<Done>) -> LoginPage {
+async fn login_form(State(app): State<Arc<App>>, Query(q): Query<Done>) -> LoginPage {
     LoginPage {
+        site_name: app.config.site_name.clone(),
         email: String::new(),
         error: None,
         notice: notice_for(q.done.as_deref()),
@@ -315,6 +334,7 @@ async fn login(
                 (
                     status,
                     LoginPage {
+                        site_name: app.config.site_name.clone(),
                         email: f.email,
                         error: Some(msg),
                         notice: None,
@@ -335,7 +355,7 @@ async fn settings_page(
 ) -> Response {
     let sessions = match app.list_sessions(who).await {
         Ok(list) => list,
-        Err(e) => return action_failed(e),
+        Err(e) => return action_failed(app, e),
     };
     // Relative times ("12 minutes ago") against the clock that stamped them.
     let now = app.clock.now();
@@ -352,7 +372,7 @@ async fn settings_page(
         .collect();
     let campaigns = match app.my_campaigns(who).await {
         Ok(list) => list,
-        Err(e) => return action_failed(e),
+        Err(e) => return action_failed(app, e),
     };
     let campaigns = campaigns
         .into_iter()
@@ -460,6 +480,7 @@ async fn end_session(
     };
     let Ok(IdPath(id)) = id else {
         return message(
+            &app.config.site_name,
             StatusCode::NOT_FOUND,
             "Not found",
             "There is no such session.",
@@ -468,6 +489,7 @@ async fn end_session(
     match app.end_session(&who, id, &client).await {
         Ok(()) => Redirect::to("/settings?done=ended").into_response(),
         Err(AppError::NotFound(_)) => message(
+            &app.config.site_name,
             StatusCode::NOT_FOUND,
             "Not found",
             "There is no such session.",
@@ -482,7 +504,7 @@ async fn end_others(State(app): State<Arc<App>>, client: Client, jar: CookieJar)
     };
     match app.end_other_sessions(&who, &client).await {
         Ok(_) => Redirect::to("/settings?done=others").into_response(),
-        Err(e) => action_failed(e),
+        Err(e) => action_failed(&app, e),
     }
 }
 
@@ -499,8 +521,9 @@ async fn logout(State(app): State<Arc<App>>, client: Client, jar: CookieJar) -> 
 }
 
 /// An HTML 404 for paths outside the API.
-pub async fn not_found_page() -> Response {
+pub async fn not_found_page(app: &App) -> Response {
     message(
+        &app.config.site_name,
         StatusCode::NOT_FOUND,
         "Page not found",
         "There is nothing at this address.",

@@ -19,6 +19,8 @@ use crate::human_time::When;
 #[derive(Template, WebTemplate)]
 #[template(path = "recover.html")]
 struct RecoverPage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     email: String,
     error: Option<String>,
     notice: Option<&'static str>,
@@ -27,6 +29,8 @@ struct RecoverPage {
 #[derive(Template, WebTemplate)]
 #[template(path = "recover_complete.html")]
 struct CompletePage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     email: String,
     /// The code as typed, kept when the error was about the password alone (the
     /// code was not tried, so it still works).
@@ -41,6 +45,8 @@ struct CompletePage {
 #[derive(Template, WebTemplate)]
 #[template(path = "verify.html")]
 struct VerifyPage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     reference: String,
     found: Option<VerifiedNotice>,
     /// When the found notice was written, for people.
@@ -51,8 +57,9 @@ struct VerifyPage {
     reported: bool,
 }
 
-async fn recover_form() -> RecoverPage {
+async fn recover_form(State(app): State<Arc<App>>) -> RecoverPage {
     RecoverPage {
+        site_name: app.config.site_name.clone(),
         email: String::new(),
         error: None,
         notice: None,
@@ -74,6 +81,7 @@ async fn recover(
         Ok(()) => (
             StatusCode::ACCEPTED,
             RecoverPage {
+                site_name: app.config.site_name.clone(),
                 email: String::new(),
                 error: None,
                 notice: Some(RECOVERY_ACCEPTED),
@@ -86,6 +94,7 @@ async fn recover(
                 (
                     status,
                     RecoverPage {
+                        site_name: app.config.site_name.clone(),
                         email: f.email,
                         error: Some(msg),
                         notice: None,
@@ -109,6 +118,7 @@ struct TokenQuery {
 /// the token out of any request this page causes.
 async fn complete_form(State(app): State<Arc<App>>, Query(q): Query<TokenQuery>) -> CompletePage {
     CompletePage {
+        site_name: app.config.site_name.clone(),
         email: String::new(),
         code: String::new(),
         token: q.token.filter(|t| !t.trim().is_empty()),
@@ -141,6 +151,7 @@ async fn complete(
             (Some(msg), None)
         };
         let p = CompletePage {
+            site_name: app.config.site_name.clone(),
             email: f.email.clone().unwrap_or_default(),
             code: if at_password {
                 f.code.clone().unwrap_or_default()
@@ -182,6 +193,7 @@ async fn verify(
 ) -> Response {
     let reference = q.reference.unwrap_or_default();
     let mut page = VerifyPage {
+        site_name: app.config.site_name.clone(),
         reference: reference.clone(),
         found: None,
         written: None,
@@ -222,6 +234,7 @@ async fn report(
     PageForm(f): PageForm<ReportForm>,
 ) -> Response {
     let mut page = VerifyPage {
+        site_name: app.config.site_name.clone(),
         reference: f.reference.clone(),
         found: None,
         written: None,

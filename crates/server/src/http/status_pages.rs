@@ -100,6 +100,8 @@ struct ConfirmPage {
 #[derive(Template, WebTemplate)]
 #[template(path = "status_unsubscribe.html")]
 struct UnsubscribePage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     token: String,
     recipient: String,
     already: bool,
@@ -123,9 +125,12 @@ struct Feed {
     entries: Vec<FeedEntry>,
 }
 
-fn page_error(e: crate::app::AppError) -> Response {
+fn page_error(app: &App, e: crate::app::AppError) -> Response {
     let (status, msg, retry) = form_failure(e);
-    with_retry(message(status, "That did not work", msg), retry)
+    with_retry(
+        message(&app.config.site_name, status, "That did not work", msg),
+        retry,
+    )
 }
 
 async fn status_page(
@@ -153,7 +158,7 @@ async fn status_page(
                 .into_response(),
             retry,
         ),
-        Err(e) => page_error(e),
+        Err(e) => page_error(app, e),
     }
 }
 
@@ -226,6 +231,7 @@ async fn confirm(
     let token = f.token.unwrap_or_default();
     match app.confirm_status_subscription(&token, &client).await {
         Ok(sub) => message(
+            &app.config.site_name,
             StatusCode::OK,
             "Subscription confirmed",
             format!(
@@ -261,12 +267,13 @@ async fn unsubscribe_form(State(app): State<Arc<App>>, Query(q): Query<TokenQuer
     let token = q.token.unwrap_or_default();
     match app.status_subscriber_for_unsubscribe(&token).await {
         Ok(sub) => UnsubscribePage {
+            site_name: app.config.site_name.clone(),
             token,
             recipient: masked(&sub.email),
             already: sub.state == gatehouse_domain::status::SubscriberState::Unsubscribed,
         }
         .into_response(),
-        Err(e) => page_error(e),
+        Err(e) => page_error(&app, e),
     }
 }
 
@@ -288,6 +295,7 @@ async fn unsubscribe(
     let token = f.token.or(q.token).unwrap_or_default();
     match app.unsubscribe_status(&token, &client).await {
         Ok(sub) => message(
+            &app.config.site_name,
             StatusCode::OK,
             "Unsubscribed",
             format!(
@@ -295,7 +303,7 @@ async fn unsubscribe(
                 masked(&sub.email)
             ),
         ),
-        Err(e) => page_error(e),
+        Err(e) => page_error(&app, e),
     }
 }
 
@@ -305,7 +313,7 @@ async fn unsubscribe(
 async fn atom(State(app): State<Arc<App>>) -> Response {
     let view = match app.public_status().await {
         Ok(v) => v,
-        Err(e) => return page_error(e),
+        Err(e) => return page_error(&app, e),
     };
     // From the configured origin only, never the Host header.
     let base = app.config.public_url.as_str().trim_end_matches('/');
@@ -343,7 +351,7 @@ async fn atom(State(app): State<Arc<App>>) -> Response {
             xml,
         )
             .into_response(),
-        Err(e) => page_error(crate::app::AppError::Unexpected(e.into())),
+        Err(e) => page_error(&app, crate::app::AppError::Unexpected(e.into())),
     }
 }
 

@@ -281,10 +281,16 @@ impl FindingRow {
     }
 }
 
+/// The console is Gatehouse's own tool for the operator: its sign-in and error
+/// pages carry the product's name, not the site's.
+pub(crate) const CONSOLE_NAME: &str = "Gatehouse";
+
 /// An error page inside the console.
 #[derive(Template, WebTemplate)]
 #[template(path = "console_message.html")]
 struct MessagePage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     title: String,
     message: String,
 }
@@ -293,6 +299,7 @@ fn page_error(status: StatusCode, title: &str, message: &str) -> Response {
     (
         status,
         MessagePage {
+            site_name: CONSOLE_NAME.to_owned(),
             title: title.to_owned(),
             message: message.to_owned(),
         },
