@@ -167,7 +167,8 @@ struct CampaignPage {
     preview_words: Option<PreviewWords>,
     stages: Vec<StageRow>,
     rate_per_minute: i64,
-    /// The bake time between stages in words ("10 minutes").
+    /// The pause between stages in words: "10 minutes between stages", or
+    /// "no pause between stages".
     bake: String,
     stage_started: Option<When>,
 }
@@ -367,9 +368,13 @@ async fn show(
         targets,
         stages,
         rate_per_minute: c.rate_per_minute,
-        bake: crate::human_time::duration(std::time::Duration::from_secs(
-            u64::try_from(c.bake_secs).unwrap_or(0),
-        )),
+        bake: match u64::try_from(c.bake_secs).unwrap_or(0) {
+            0 => "no pause between stages".to_owned(),
+            secs => format!(
+                "{} between stages",
+                crate::human_time::duration(std::time::Duration::from_secs(secs))
+            ),
+        },
         stage_started: c.stage_started_at.map(|t| When::new(t, now)),
         c: Row::new(c, &names, now),
     }
