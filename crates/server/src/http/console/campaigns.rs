@@ -180,7 +180,7 @@ struct StageRow {
 }
 
 /// A number as people write it: `2.0` → "2", `2.46` → "2.5", `1234.0` → "1,234".
-fn plain_number(x: f64) -> String {
+pub(super) fn plain_number(x: f64) -> String {
     let tenths = (x * 10.0).round();
     let whole = (tenths / 10.0).trunc();
     let frac = (tenths - whole * 10.0).abs();

@@ -78,6 +78,8 @@ struct OverviewPage {
     accounts: i64,
     findings_today: i64,
     findings_normal: f64,
+    /// The median as people write it ("2.5", never "0.0").
+    findings_normal_words: String,
     outbox: Vec<(&'static str, i64)>,
     outbox_failed: i64,
     outbox_backlog: i64,
@@ -173,6 +175,7 @@ async fn overview(
         breaker,
         accounts,
         findings_today,
+        findings_normal_words: super::campaigns::plain_number(findings_normal),
         findings_normal,
         outbox,
         outbox_failed,
