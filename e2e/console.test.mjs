@@ -157,14 +157,16 @@ describe('Operator console', () => {
 
     // Bob trips the breaker (the kill switch).
     await b.page.goto(`${BASE}/console/breaker`);
-    await b.page.getByLabel('Reason for stopping everything').fill('e2e: resets look wrong');
+    await b.page.getByLabel('Reason for stopping everything').fill('The resets look wrong: stopping until we know why.');
     r = await submit(b.page, 'Trip the breaker (kill switch)');
     assert.equal(r.status(), 303);
     assert.match(await b.page.locator('.big').textContent(), /Open \(tripped\)/);
     await screenshot(b.page, 'console-breaker-open');
 
     // The breaker wrote an incident draft with live figures; Ann rewords and publishes it.
-    const title = `Password resets sent in error ${Date.now()}`;
+    // Worded as an operator would write it; the time of day keeps it unique
+    // among earlier runs on a reused database.
+    const title = `Password resets sent in error at ${new Date().toISOString().slice(11, 19)} UTC`;
     await a.page.goto(`${BASE}/console/incidents`);
     await screenshot(a.page, 'console-incidents');
     const drafts = a.page.locator('h2:text-is("Drafts") + div table a');
@@ -220,7 +222,7 @@ describe('Operator console', () => {
 
     // Only an operator closes the breaker, with a reason.
     await b.page.goto(`${BASE}/console/breaker`);
-    await b.page.getByLabel('Why is it safe to close the breaker?').fill('e2e: campaign undone');
+    await b.page.getByLabel('Why is it safe to close the breaker?').fill('The campaign was undone and the accounts restored.');
     r = await submit(b.page, 'Close the breaker');
     assert.equal(r.status(), 303);
     assert.match(await b.page.locator('.big').textContent(), /Closed/);

@@ -12,10 +12,21 @@
 //
 // Each test uses its own browser context (own cookies) and its own account,
 // so the tests do not depend on each other's order.
+//
+// Accessibility: every HTML page a test's browser receives (GET or the answer
+// to a form POST, not redirects) is kept, and when the test ends each one is
+// checked with axe-core against the WCAG 2.0/2.1/2.2 A and AA rules, in light
+// and in dark colour scheme, and for reflow at 320 and 640 CSS px (no sideways
+// scrolling); any violation fails the test. The check replays
+// the page's HTML as received (at its own URL, with the real style sheet), so
+// it sees exactly what the person saw, even for a page the test left at once.
+// Results go to test-output/axe-results.jsonl, one line per page checked.
 
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { simpleParser } from 'mailparser';
@@ -31,6 +42,12 @@ export const SHOTS = resolve(
 );
 export const MAIL_DIR = process.env.GATEHOUSE_E2E_MAIL_DIR;
 export const CHROMIUM = process.env.GATEHOUSE_E2E_CHROMIUM ?? '/usr/bin/chromium';
+const AXE_RESULTS = join(SHOTS, '..', 'axe-results.jsonl');
+
+// axe-core's browser bundle, injected into each page checked.
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+// WCAG 2.x, levels A and AA (2.2 added only AA rules to axe's set, so no wcag22a tag).
+export const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
 
 // Flags: no sandbox (root), and no background traffic (closed network).
 export const LAUNCH_ARGS = [
@@ -70,6 +87,9 @@ export function freshEmail(tag) {
   return `e2e-${tag}-${stamp}@example.org`;
 }
 
+/** Each test page's received HTML pages (bodies being read), for the accessibility check. */
+const receivedBy = new WeakMap();
+
 /** A new browser context and page; collects console errors (CSP violations show up there). */
 export async function newPage(t) {
   const context = await browser.newContext({
@@ -96,10 +116,144 @@ export async function newPage(t) {
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  const received = [];
+  receivedBy.set(page, received);
+  page.on('response', (r) => {
+    const req = r.request();
+    if (!req.isNavigationRequest() || req.frame() !== page.mainFrame()) return;
+    // Only Gatehouse's own pages (a test may also visit a page of its own making).
+    if (!r.url().startsWith(`${BASE}/`)) return;
+    if (r.status() >= 300 && r.status() < 400) return;
+    if (!(r.headers()['content-type'] ?? '').startsWith('text/html')) return;
+    // Read the body now: once the page has moved on the browser may drop it.
+    // If it already has (a test that goes on at once), a GET is asked again
+    // with the same cookies; a POST's answer cannot be, and fails the check.
+    const seen = { url: r.url(), method: req.method(), status: r.status() };
+    received.push(
+      r.text().then(
+        (body) => ({ ...seen, body }),
+        (e) =>
+          req.method() === 'GET'
+            ? context.request.get(r.url(), { maxRedirects: 0 }).then(
+                async (again) => ({ ...seen, status: again.status(), body: await again.text() }),
+                (e2) => ({ ...seen, error: `${e.message}; asked again: ${e2.message}` }),
+              )
+            : { ...seen, error: e.message },
+      ),
+    );
+  });
   t.after(async () => {
-    await context.close();
+    try {
+      await assertAccessible(await Promise.all(received));
+    } finally {
+      await context.close();
+    }
   });
   return { context, page, problems };
+}
+
+/**
+ * Runs axe-core on each received page (each distinct body once), in light and
+ * dark colour scheme, and fails listing every WCAG A/AA violation.
+ */
+async function assertAccessible(pages) {
+  const seen = new Set();
+  const failures = [];
+  const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+  try {
+    for (const p of pages) {
+      const where = `${p.method} ${new URL(p.url).pathname}${new URL(p.url).search} (${p.status})`;
+      if (p.error) {
+        failures.push(`${where}: the page could not be read to check it: ${p.error}`);
+        continue;
+      }
+      const key = createHash('sha256').update(p.url).update('\0').update(p.body).digest('hex');
+      if (seen.has(key)) continue;
+      seen.add(key);
+      // WCAG 1.4.10 (reflow): at 320 CSS px (1280 px at 400 %) and 640 (1280 px
+      // at 200 %) the page scrolls only vertically; a data table may scroll
+      // inside its own box (.table-wrap), which 1.4.10 allows.
+      for (const width of [320, 640]) {
+        const overflow = await horizontalOverflow(context, p, width);
+        if (overflow) failures.push(`${where} [${width} px wide]: ${overflow}`);
+      }
+      for (const colorScheme of ['light', 'dark']) {
+        const violations = await axeViolations(context, p, colorScheme);
+        mkdirSync(dirname(AXE_RESULTS), { recursive: true });
+        appendFileSync(
+          AXE_RESULTS,
+          `${JSON.stringify({ page: where, colorScheme, violations: violations.map((v) => v.id) })}\n`,
+        );
+        for (const v of violations) {
+          const nodes = v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ');
+          failures.push(`${where} [${colorScheme}]: ${v.id} (${v.impact}): ${v.help} — at ${nodes}`);
+        }
+      }
+    }
+  } finally {
+    await context.close();
+  }
+  assert.deepEqual(failures, [], 'axe-core found WCAG 2.x A/AA violations');
+}
+
+/** The page's HTML served again at its own URL, with the real style sheet. */
+async function replay(context, p) {
+  const page = await context.newPage();
+  await page.route('**/*', (route) =>
+    route.request().url() === p.url && route.request().isNavigationRequest()
+      ? route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: p.body })
+      : route.continue(),
+  );
+  await page.goto(p.url);
+  return page;
+}
+
+/** What sticks out sideways at this viewport width, or null when the page fits. */
+async function horizontalOverflow(context, p, width) {
+  const page = await replay(context, p);
+  try {
+    await page.setViewportSize({ width, height: 800 });
+    return await page.evaluate(() => {
+      const doc = document.documentElement;
+      if (doc.scrollWidth <= doc.clientWidth + 1) return null;
+      // The culprits: elements outside any scrolling box that stick out, or
+      // whose text does (a long word in a heading widens the page, not the heading).
+      const inScroller = (el) => {
+        for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+          if (getComputedStyle(a).overflowX !== 'visible') return true;
+        }
+        return false;
+      };
+      const wide = [...document.body.querySelectorAll('*')]
+        .filter((el) => !inScroller(el))
+        .filter(
+          (el) =>
+            el.getBoundingClientRect().right > doc.clientWidth + 1 ||
+            (el.clientWidth > 0 && el.scrollWidth > el.clientWidth + 1),
+        )
+        .slice(-3)
+        .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}${el.className ? `.${[...el.classList].join('.')}` : ''}`);
+      return `the page is ${doc.scrollWidth} px wide in a ${doc.clientWidth} px window (${wide.join(', ')})`;
+    });
+  } finally {
+    await page.close();
+  }
+}
+
+/** The page's HTML served again at its own URL (the style sheet from the server), checked by axe. */
+async function axeViolations(context, p, colorScheme) {
+  const page = await replay(context, p);
+  try {
+    await page.emulateMedia({ colorScheme });
+    await page.addScriptTag({ content: AXE_SOURCE });
+    const result = await page.evaluate(
+      (tags) => window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] }),
+      WCAG_TAGS,
+    );
+    return result.violations;
+  } finally {
+    await page.close();
+  }
 }
 
 /** Fails if the browser logged errors (CSP violations, script errors) or a sub-resource failed. */
@@ -110,6 +264,21 @@ export function assertNoProblems(problems) {
 export async function screenshot(page, name) {
   mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  // The same page on a phone (375 px) in dark mode, and on a 1280 px screen
+  // zoomed to 200 % (640 CSS px at twice the pixel density), for people to look at;
+  // that nothing is lost at those widths is asserted by the accessibility check.
+  const viewport = page.viewportSize();
+  try {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.setViewportSize({ width: 375, height: 812 });
+    await page.screenshot({ path: join(SHOTS, `${name}-375-dark.png`), fullPage: true });
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 640, height: 400 });
+    await page.screenshot({ path: join(SHOTS, `${name}-1280-zoom200.png`), fullPage: true });
+  } finally {
+    await page.emulateMedia({ colorScheme: null });
+    await page.setViewportSize(viewport);
+  }
 }
 
 /**
@@ -125,6 +294,9 @@ export async function submit(page, button) {
   await target.click();
   const r = await response;
   await page.waitForLoadState('load');
+  // Keep the answer's HTML for the accessibility check before the test moves on
+  // (a POST's answer cannot be asked for again).
+  await Promise.all(receivedBy.get(page) ?? []);
   return r;
 }
 

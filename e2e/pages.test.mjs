@@ -435,7 +435,98 @@ describe('Gatehouse pages', () => {
     }
     assertNoProblems(problems);
   });
+
+  test('keyboard: focus is visible, and a refused form announces its error tied to the fields', async (t) => {
+    const { page, problems } = await newPage(t);
+    const email = freshEmail('keyerr');
+    const made = await api('POST', '/api/v1/accounts', { body: { email, password: PASSWORD } });
+    assert.equal(made.status, 201, `POST /api/v1/accounts: ${made.text}`);
+
+    // Sign in with a wrong password, from the keyboard alone.
+    await page.goto(`${BASE}/login`);
+    await tabTo(page, 'email');
+    assert.ok(await focusVisible(page), 'the focused e-mail field shows a focus outline');
+    await page.keyboard.type(email);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(WRONG_PASSWORD);
+    const posted = page.waitForResponse((r) => r.request().method() === 'POST');
+    await page.keyboard.press('Enter');
+    assert.equal((await posted).status(), 401);
+    await page.waitForLoadState('load');
+    await assertErrorTiedTo(page, ['email', 'password']);
+
+    // The same for changing the password with a wrong current one.
+    await page.goto(`${BASE}/login`);
+    await tabTo(page, 'email');
+    await page.keyboard.type(email);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(PASSWORD);
+    const signedIn = page.waitForURL((u) => u.pathname === '/settings');
+    await page.keyboard.press('Enter');
+    await signedIn;
+    await tabTo(page, 'current_password');
+    assert.ok(await focusVisible(page), 'the focused password field shows a focus outline');
+    await page.keyboard.type(WRONG_PASSWORD);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(NEW_PASSWORD);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(NEW_PASSWORD);
+    // The checkbox, then the button: Space toggles nothing we need, Enter on the button submits.
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'end_other_sessions');
+    assert.ok(await focusVisible(page), 'the focused checkbox shows a focus outline');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent.trim()), 'Change password');
+    assert.ok(await focusVisible(page), 'the focused button shows a focus outline');
+    const changed = page.waitForResponse((r) => r.request().method() === 'POST');
+    await page.keyboard.press('Enter');
+    assert.ok((await changed).status() >= 400);
+    await page.waitForLoadState('load');
+    await assertErrorTiedTo(page, ['current_password', 'new_password', 'new_password_confirm']);
+
+    // The sessions table shows times for people, with the machine form in <time>.
+    const time = page.locator('table tbody tr').first().locator('time').first();
+    assert.match(await time.getAttribute('datetime'), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
+    assert.match(await time.textContent(), /^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC$/);
+    assert.match(await page.locator('table tbody tr').first().textContent(), /\((just now|\d+ minutes? ago)\)/);
+    assertNoProblems(problems.filter((p) => !/^40[01] /.test(p)));
+  });
 });
+
+/** Presses Tab until the element with this id has focus (at most 30 times). */
+async function tabTo(page, id) {
+  for (let i = 0; i < 30; i += 1) {
+    await page.keyboard.press('Tab');
+    if ((await page.evaluate(() => document.activeElement?.id)) === id) return;
+  }
+  assert.fail(`Tab never reached #${id}`);
+}
+
+/** Whether the focused element matches :focus-visible and draws an outline. */
+async function focusVisible(page) {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || !el.matches(':focus-visible')) return false;
+    const s = getComputedStyle(el);
+    return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;
+  });
+}
+
+/** The page's error is in role="alert", and each field names it in aria-describedby. */
+async function assertErrorTiedTo(page, fieldIds) {
+  const alert = page.locator('main [role="alert"]');
+  // The answer to the form is a new page: wait for it to be shown.
+  await alert.first().waitFor();
+  assert.equal(await alert.count(), 1, 'one error, announced');
+  const errorId = await alert.getAttribute('id');
+  assert.ok(errorId, 'the error has an id the fields can point to');
+  for (const id of fieldIds) {
+    const field = page.locator(`#${id}`);
+    const described = ((await field.getAttribute('aria-describedby')) ?? '').split(/\s+/);
+    assert.ok(described.includes(errorId), `#${id} is not described by #${errorId}`);
+    assert.equal(await field.getAttribute('aria-invalid'), 'true', `#${id} is marked invalid`);
+  }
+}
 
 describe('Password recovery and /verify', () => {
   test('recover a forgotten password with the code from the e-mail, then check its reference', async (t) => {
@@ -497,6 +588,10 @@ describe('Password recovery and /verify', () => {
     assert.match(shown, /Sent to\s*e\*\*\*@example\.org/);
     assert.ok(!shown.includes(email), 'the address is masked');
     assert.equal(await result.locator('a').count(), 0, 'no links in the answer');
+    // When it was written, for people ("3 Dec 2026, 08:18 UTC (just now)"), machine form in <time>.
+    const written = result.locator('dt:text-is("Written") + dd');
+    assert.match(await written.textContent(), /^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC \((just now|\d+ minutes? ago)\)$/);
+    assert.match(await written.locator('time').getAttribute('datetime'), /^\d{4}-\d{2}-\d{2}T/);
     await screenshot(page, 'verify');
 
     // A reference Gatehouse never wrote is called out as not ours.

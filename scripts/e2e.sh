@@ -12,7 +12,8 @@
 #   GATEHOUSE_E2E_DATABASE_URL  run the server on this database (e.g. a
 #                               postgres:// URL) instead of a fresh SQLite one
 #   CARGO_TARGET_DIR            honoured, like any cargo setting
-# Output: test-output/screenshots/*.png, and test-output/e2e-server.log.
+# Output: test-output/screenshots/*.png, test-output/axe-results.jsonl (the
+# axe-core check of each page) and test-output/e2e-server.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -51,6 +52,8 @@ port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{
 data_dir=$(mktemp -d /tmp/gatehouse-e2e.XXXXXX)
 out_dir="$root/test-output"
 mkdir -p "$out_dir/screenshots"
+# One line per page the accessibility check saw (harness.mjs); this run's only.
+: >"$out_dir/axe-results.jsonl"
 server_log="$out_dir/e2e-server.log"
 server_pid=
 sink_pid=

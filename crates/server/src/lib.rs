@@ -10,6 +10,7 @@
 pub mod app;
 pub mod config;
 pub mod http;
+pub mod human_time;
 pub mod mail;
 
 use std::sync::Arc;

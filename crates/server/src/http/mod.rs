@@ -279,11 +279,11 @@ async fn time_limit(
 }
 
 /// JSON 404 under `/api`, an HTML page elsewhere.
-async fn fallback(req: Request<Body>) -> Response {
+async fn fallback(State(app): State<Arc<App>>, req: Request<Body>) -> Response {
     if req.uri().path().starts_with("/api/") {
         error::not_found().await.into_response()
     } else {
-        pages::not_found_page().await
+        pages::not_found_page(&app).await
     }
 }
 

@@ -21,10 +21,13 @@ use crate::app::{App, AppError, Authenticated, Client};
 use crate::http::cookies;
 use crate::http::error::ApiError;
 use crate::http::extract::IdPath;
+use crate::human_time::When;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "signup.html")]
 struct SignupPage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     email: String,
     error: Option<String>,
     /// An error about the password itself, shown at that field (a breached password).
@@ -35,6 +38,8 @@ struct SignupPage {
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
 struct LoginPage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     email: String,
     error: Option<String>,
     notice: Option<&'static str>,
@@ -44,10 +49,8 @@ struct SessionRow {
     id: String,
     user_agent: String,
     ip: String,
-    created_at: String,
-    created_at_iso: String,
-    last_seen_at: String,
-    last_seen_at_iso: String,
+    created_at: When,
+    last_seen_at: When,
     current: bool,
 }
 
@@ -70,8 +73,7 @@ struct SettingsPage {
 
 /// One campaign that reset the signed-in account, for "Was I affected?".
 struct AffectedRow {
-    reset_at_iso: String,
-    reset_at: String,
+    reset_at: Option<When>,
     undone: bool,
     summary: String,
     reference: Option<String>,
@@ -100,15 +102,23 @@ const BREACHED_LOGIN_WARNING: &str = "The password you signed in with has appear
 #[derive(Template, WebTemplate)]
 #[template(path = "message.html")]
 struct MessagePage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     title: String,
     message: String,
 }
 
 /// A page-shaped answer for errors that are not about a form field.
-pub(crate) fn message(status: StatusCode, title: &str, message: impl Into<String>) -> Response {
+pub(crate) fn message(
+    site_name: &str,
+    status: StatusCode,
+    title: &str,
+    message: impl Into<String>,
+) -> Response {
     (
         status,
         MessagePage {
+            site_name: site_name.to_owned(),
             title: title.into(),
             message: message.into(),
         },
@@ -147,18 +157,12 @@ fn sentence(msg: &str) -> String {
 }
 
 /// An error page for a failed action that has no form to return to.
-fn action_failed(e: AppError) -> Response {
+fn action_failed(app: &App, e: AppError) -> Response {
     let (status, msg, retry) = form_failure(e);
-    with_retry(message(status, "That did not work", msg), retry)
-}
-
-/// `2026-11-26T18:19:05.123Z` → `2026-11-26 18:19 UTC`, for people.
-pub(crate) fn readable(t: gatehouse_domain::Timestamp) -> String {
-    let s = t.to_rfc3339();
-    match (s.get(..10), s.get(11..16)) {
-        (Some(d), Some(hm)) => format!("{d} {hm} UTC"),
-        _ => s,
-    }
+    with_retry(
+        message(&app.config.site_name, status, "That did not work", msg),
+        retry,
+    )
 }
 
 pub(crate) fn with_retry(mut res: Response, retry: Option<u64>) -> Response {
@@ -169,9 +173,10 @@ pub(crate) fn with_retry(mut res: Response, retry: Option<u64>) -> Response {
     res
 }
 
-pub(crate) fn bad_form(r: FormRejection) -> Response {
+pub(crate) fn bad_form(site_name: &str, r: FormRejection) -> Response {
     let api = ApiError::from(r);
     message(
+        site_name,
         api.status(),
         "That form could not be read",
         api.message().to_owned(),
@@ -181,14 +186,14 @@ pub(crate) fn bad_form(r: FormRejection) -> Response {
 /// A form body; a body that cannot be read gets an HTML error page.
 pub(crate) struct PageForm<T>(pub(crate) T);
 
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for PageForm<T> {
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<Arc<App>> for PageForm<T> {
     type Rejection = Response;
 
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
-        Form::<T>::from_request(req, state)
+    async fn from_request(req: axum::extract::Request, app: &Arc<App>) -> Result<Self, Response> {
+        Form::<T>::from_request(req, app)
             .await
             .map(|Form(v)| Self(v))
-            .map_err(bad_form)
+            .map_err(|r| bad_form(&app.config.site_name, r))
     }
 }
 
@@ -217,6 +222,7 @@ async fn root(State(app): State<Arc<App>>, jar: CookieJar) -> Redirect {
 
 async fn signup_form(State(app): State<Arc<App>>) -> SignupPage {
     SignupPage {
+        site_name: app.config.site_name.clone(),
         email: String::new(),
         error: None,
         password_error: None,
@@ -244,6 +250,7 @@ async fn signup(
             (Some(error), None)
         };
         let p = SignupPage {
+            site_name: app.config.site_name.clone(),
             email: f.email.clone(),
             error,
             password_error,
@@ -294,8 +301,9 @@ fn notice_for(done: Option<&str>) -> Option<&'static str> {
     })
 }
 
-async fn login_form(Query(q): Query<Done>) -> LoginPage {
+async fn login_form(State(app): State<Arc<App>>, Query(q): Query<Done>) -> LoginPage {
     LoginPage {
+        site_name: app.config.site_name.clone(),
         email: String::new(),
         error: None,
         notice: notice_for(q.done.as_deref()),
@@ -326,6 +334,7 @@ async fn login(
                 (
                     status,
                     LoginPage {
+                        site_name: app.config.site_name.clone(),
                         email: f.email,
                         error: Some(msg),
                         notice: None,
@@ -346,40 +355,33 @@ async fn settings_page(
 ) -> Response {
     let sessions = match app.list_sessions(who).await {
         Ok(list) => list,
-        Err(e) => return action_failed(e),
+        Err(e) => return action_failed(app, e),
     };
+    // Relative times ("12 minutes ago") against the clock that stamped them.
+    let now = app.clock.now();
     let rows = sessions
         .into_iter()
         .map(|s| SessionRow {
             id: s.id.to_string(),
             user_agent: s.user_agent.unwrap_or_else(|| "Unknown device".into()),
             ip: s.ip.unwrap_or_else(|| "unknown".into()),
-            created_at_iso: s.created_at.to_rfc3339(),
-            created_at: readable(s.created_at),
-            last_seen_at_iso: s.last_seen_at.to_rfc3339(),
-            last_seen_at: readable(s.last_seen_at),
+            created_at: When::new(s.created_at, now),
+            last_seen_at: When::new(s.last_seen_at, now),
             current: s.id == who.session,
         })
         .collect();
     let campaigns = match app.my_campaigns(who).await {
         Ok(list) => list,
-        Err(e) => return action_failed(e),
+        Err(e) => return action_failed(app, e),
     };
     let campaigns = campaigns
         .into_iter()
-        .map(|c| {
-            let at = c
-                .reset_at
-                .as_deref()
-                .and_then(|t| gatehouse_domain::Timestamp::parse_rfc3339(t).ok());
-            AffectedRow {
-                reset_at_iso: c.reset_at.clone().unwrap_or_default(),
-                reset_at: at.map(readable).unwrap_or_default(),
-                undone: c.undone,
-                summary: c.summary,
-                reference: c.notice_reference,
-                what_to_do: c.what_to_do,
-            }
+        .map(|c| AffectedRow {
+            reset_at: c.reset_at.as_deref().and_then(|t| When::parse(t, now)),
+            undone: c.undone,
+            summary: c.summary,
+            reference: c.notice_reference,
+            what_to_do: c.what_to_do,
         })
         .collect();
     let page = SettingsPage {
@@ -478,6 +480,7 @@ async fn end_session(
     };
     let Ok(IdPath(id)) = id else {
         return message(
+            &app.config.site_name,
             StatusCode::NOT_FOUND,
             "Not found",
             "There is no such session.",
@@ -486,6 +489,7 @@ async fn end_session(
     match app.end_session(&who, id, &client).await {
         Ok(()) => Redirect::to("/settings?done=ended").into_response(),
         Err(AppError::NotFound(_)) => message(
+            &app.config.site_name,
             StatusCode::NOT_FOUND,
             "Not found",
             "There is no such session.",
@@ -500,7 +504,7 @@ async fn end_others(State(app): State<Arc<App>>, client: Client, jar: CookieJar)
     };
     match app.end_other_sessions(&who, &client).await {
         Ok(_) => Redirect::to("/settings?done=others").into_response(),
-        Err(e) => action_failed(e),
+        Err(e) => action_failed(&app, e),
     }
 }
 
@@ -517,8 +521,9 @@ async fn logout(State(app): State<Arc<App>>, client: Client, jar: CookieJar) -> 
 }
 
 /// An HTML 404 for paths outside the API.
-pub async fn not_found_page() -> Response {
+pub async fn not_found_page(app: &App) -> Response {
     message(
+        &app.config.site_name,
         StatusCode::NOT_FOUND,
         "Page not found",
         "There is nothing at this address.",

@@ -14,10 +14,13 @@ use serde::Deserialize;
 use super::notices_api::{RECOVERY_ACCEPTED, proof};
 use super::pages::{PageForm, form_failure, is_password_field_error, with_retry};
 use crate::app::{App, AppError, Client, VerifiedNotice};
+use crate::human_time::When;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "recover.html")]
 struct RecoverPage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     email: String,
     error: Option<String>,
     notice: Option<&'static str>,
@@ -26,6 +29,8 @@ struct RecoverPage {
 #[derive(Template, WebTemplate)]
 #[template(path = "recover_complete.html")]
 struct CompletePage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     email: String,
     /// The code as typed, kept when the error was about the password alone (the
     /// code was not tried, so it still works).
@@ -40,16 +45,21 @@ struct CompletePage {
 #[derive(Template, WebTemplate)]
 #[template(path = "verify.html")]
 struct VerifyPage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     reference: String,
     found: Option<VerifiedNotice>,
+    /// When the found notice was written, for people.
+    written: Option<When>,
     not_found: bool,
     error: Option<String>,
     /// The person just said they did not expect this notice.
     reported: bool,
 }
 
-async fn recover_form() -> RecoverPage {
+async fn recover_form(State(app): State<Arc<App>>) -> RecoverPage {
     RecoverPage {
+        site_name: app.config.site_name.clone(),
         email: String::new(),
         error: None,
         notice: None,
@@ -71,6 +81,7 @@ async fn recover(
         Ok(()) => (
             StatusCode::ACCEPTED,
             RecoverPage {
+                site_name: app.config.site_name.clone(),
                 email: String::new(),
                 error: None,
                 notice: Some(RECOVERY_ACCEPTED),
@@ -83,6 +94,7 @@ async fn recover(
                 (
                     status,
                     RecoverPage {
+                        site_name: app.config.site_name.clone(),
                         email: f.email,
                         error: Some(msg),
                         notice: None,
@@ -106,6 +118,7 @@ struct TokenQuery {
 /// the token out of any request this page causes.
 async fn complete_form(State(app): State<Arc<App>>, Query(q): Query<TokenQuery>) -> CompletePage {
     CompletePage {
+        site_name: app.config.site_name.clone(),
         email: String::new(),
         code: String::new(),
         token: q.token.filter(|t| !t.trim().is_empty()),
@@ -138,6 +151,7 @@ async fn complete(
             (Some(msg), None)
         };
         let p = CompletePage {
+            site_name: app.config.site_name.clone(),
             email: f.email.clone().unwrap_or_default(),
             code: if at_password {
                 f.code.clone().unwrap_or_default()
@@ -179,8 +193,10 @@ async fn verify(
 ) -> Response {
     let reference = q.reference.unwrap_or_default();
     let mut page = VerifyPage {
+        site_name: app.config.site_name.clone(),
         reference: reference.clone(),
         found: None,
+        written: None,
         not_found: false,
         error: None,
         reported: false,
@@ -190,6 +206,7 @@ async fn verify(
     }
     match app.verify_reference(&reference, &client).await {
         Ok(n) => {
+            page.written = When::parse(&n.created_at, app.clock.now());
             page.found = Some(n);
             page.into_response()
         }
@@ -217,8 +234,10 @@ async fn report(
     PageForm(f): PageForm<ReportForm>,
 ) -> Response {
     let mut page = VerifyPage {
+        site_name: app.config.site_name.clone(),
         reference: f.reference.clone(),
         found: None,
+        written: None,
         not_found: false,
         error: None,
         reported: false,
@@ -227,6 +246,10 @@ async fn report(
         Ok(()) => {
             page.reported = true;
             page.found = app.verify_reference(&f.reference, &client).await.ok();
+            page.written = page
+                .found
+                .as_ref()
+                .and_then(|n| When::parse(&n.created_at, app.clock.now()));
             page.into_response()
         }
         Err(AppError::NotFound(_)) => {

@@ -16,21 +16,77 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use gatehouse_domain::Email;
+use gatehouse_domain::status::{Impact, IncidentState};
+use gatehouse_domain::{Email, Timestamp};
 use serde::Deserialize;
 
 use super::pages::{PageForm, form_failure, message, with_retry};
-use crate::app::status::{PublicStatus, SUBSCRIBE_ACCEPTED};
+use crate::app::status::{PublicIncident, PublicStatus, SUBSCRIBE_ACCEPTED};
 use crate::app::{App, Client};
+use crate::human_time::When;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "status.html")]
 struct StatusPage {
     site_name: String,
     view: PublicStatus,
+    active: Vec<IncidentView>,
+    history: Vec<IncidentView>,
     email: String,
     notice: Option<&'static str>,
     error: Option<String>,
+}
+
+/// A published incident as the status page shows it: states and impact in
+/// words, times for people (the raw values stay in the JSON API and the feed).
+struct IncidentView {
+    id: i64,
+    title: String,
+    /// The impact's stored value, only for the CSS class.
+    impact_class: String,
+    /// "Minor impact".
+    impact: &'static str,
+    published_at: Option<When>,
+    resolved_at: Option<When>,
+    postmortem: Option<String>,
+    updates: Vec<UpdateView>,
+}
+
+struct UpdateView {
+    /// "Investigating".
+    state: &'static str,
+    at: Option<When>,
+    body: String,
+}
+
+impl IncidentView {
+    fn new(i: PublicIncident, now: Timestamp) -> Self {
+        Self {
+            id: i.id,
+            title: i.title,
+            impact: i
+                .impact
+                .parse::<Impact>()
+                .map_or("Impact unknown", Impact::label),
+            impact_class: i.impact,
+            published_at: When::parse(&i.published_at, now),
+            resolved_at: i.resolved_at.as_deref().and_then(|t| When::parse(t, now)),
+            postmortem: i.postmortem,
+            updates: i
+                .updates
+                .into_iter()
+                .map(|u| UpdateView {
+                    // A state this version does not know reads as a plain "Update".
+                    state: u
+                        .state
+                        .parse::<IncidentState>()
+                        .map_or("Update", IncidentState::label),
+                    at: When::parse(&u.at, now),
+                    body: u.body,
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -44,6 +100,8 @@ struct ConfirmPage {
 #[derive(Template, WebTemplate)]
 #[template(path = "status_unsubscribe.html")]
 struct UnsubscribePage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     token: String,
     recipient: String,
     already: bool,
@@ -67,9 +125,12 @@ struct Feed {
     entries: Vec<FeedEntry>,
 }
 
-fn page_error(e: crate::app::AppError) -> Response {
+fn page_error(app: &App, e: crate::app::AppError) -> Response {
     let (status, msg, retry) = form_failure(e);
-    with_retry(message(status, "That did not work", msg), retry)
+    with_retry(
+        message(&app.config.site_name, status, "That did not work", msg),
+        retry,
+    )
 }
 
 async fn status_page(
@@ -81,11 +142,13 @@ async fn status_page(
     retry: Option<u64>,
 ) -> Response {
     match app.public_status().await {
-        Ok(view) => with_retry(
+        Ok(mut view) => with_retry(
             (
                 status,
                 StatusPage {
                     site_name: app.config.site_name.clone(),
+                    active: incident_views(&mut view.active, app.clock.now()),
+                    history: incident_views(&mut view.history, app.clock.now()),
                     view,
                     email,
                     notice,
@@ -95,8 +158,16 @@ async fn status_page(
                 .into_response(),
             retry,
         ),
-        Err(e) => page_error(e),
+        Err(e) => page_error(app, e),
     }
+}
+
+/// Takes the incidents out of the view (the page shows them as [`IncidentView`]s).
+fn incident_views(list: &mut Vec<PublicIncident>, now: Timestamp) -> Vec<IncidentView> {
+    std::mem::take(list)
+        .into_iter()
+        .map(|i| IncidentView::new(i, now))
+        .collect()
 }
 
 async fn show(State(app): State<Arc<App>>) -> Response {
@@ -160,6 +231,7 @@ async fn confirm(
     let token = f.token.unwrap_or_default();
     match app.confirm_status_subscription(&token, &client).await {
         Ok(sub) => message(
+            &app.config.site_name,
             StatusCode::OK,
             "Subscription confirmed",
             format!(
@@ -195,12 +267,13 @@ async fn unsubscribe_form(State(app): State<Arc<App>>, Query(q): Query<TokenQuer
     let token = q.token.unwrap_or_default();
     match app.status_subscriber_for_unsubscribe(&token).await {
         Ok(sub) => UnsubscribePage {
+            site_name: app.config.site_name.clone(),
             token,
             recipient: masked(&sub.email),
             already: sub.state == gatehouse_domain::status::SubscriberState::Unsubscribed,
         }
         .into_response(),
-        Err(e) => page_error(e),
+        Err(e) => page_error(&app, e),
     }
 }
 
@@ -222,6 +295,7 @@ async fn unsubscribe(
     let token = f.token.or(q.token).unwrap_or_default();
     match app.unsubscribe_status(&token, &client).await {
         Ok(sub) => message(
+            &app.config.site_name,
             StatusCode::OK,
             "Unsubscribed",
             format!(
@@ -229,7 +303,7 @@ async fn unsubscribe(
                 masked(&sub.email)
             ),
         ),
-        Err(e) => page_error(e),
+        Err(e) => page_error(&app, e),
     }
 }
 
@@ -239,7 +313,7 @@ async fn unsubscribe(
 async fn atom(State(app): State<Arc<App>>) -> Response {
     let view = match app.public_status().await {
         Ok(v) => v,
-        Err(e) => return page_error(e),
+        Err(e) => return page_error(&app, e),
     };
     // From the configured origin only, never the Host header.
     let base = app.config.public_url.as_str().trim_end_matches('/');
@@ -277,7 +351,7 @@ async fn atom(State(app): State<Arc<App>>) -> Response {
             xml,
         )
             .into_response(),
-        Err(e) => page_error(crate::app::AppError::Unexpected(e.into())),
+        Err(e) => page_error(&app, crate::app::AppError::Unexpected(e.into())),
     }
 }
 

@@ -15,6 +15,7 @@ use gatehouse_domain::{Email, NoticeKind, Timestamp};
 use url::Url;
 
 use super::facts::NoticeFacts;
+use crate::human_time::{absolute, minutes};
 
 /// What the templates need to know about the site.
 #[derive(Clone, Debug)]
@@ -91,25 +92,18 @@ macro_rules! notice_templates {
 }
 
 notice_templates! {
-    RecoveryText = "mail/recovery.txt", RecoveryHtml = "mail/recovery.html" { code: &'a str, expires_minutes: u64, link: Option<String> };
+    RecoveryText = "mail/recovery.txt", RecoveryHtml = "mail/recovery.html" { code: &'a str, expires: String, link: Option<String> };
     ChangedText = "mail/password_changed.txt", ChangedHtml = "mail/password_changed.html" { via: &'a str };
-    ResetText = "mail/forced_reset.txt", ResetHtml = "mail/forced_reset.html" { code: &'a str, expires_minutes: u64, reason: &'a str, link: Option<String> };
+    ResetText = "mail/forced_reset.txt", ResetHtml = "mail/forced_reset.html" { code: &'a str, expires: String, reason: &'a str, link: Option<String> };
     CorrectionText = "mail/correction.txt", CorrectionHtml = "mail/correction.html" { corrects: &'a str, reason: Option<&'a str>, still_works: bool };
-    StatusConfirmText = "mail/status_confirm.txt", StatusConfirmHtml = "mail/status_confirm.html" { link: &'a str, expires_hours: u64 };
+    StatusConfirmText = "mail/status_confirm.txt", StatusConfirmHtml = "mail/status_confirm.html" { link: &'a str, expires: String };
     StatusUpdateText = "mail/status_update.txt", StatusUpdateHtml = "mail/status_update.html" { title: &'a str, state: &'a str, impact: &'a str, update: &'a str, status_url: &'a str, unsubscribe: &'a str };
     BreakerText = "mail/breaker_tripped.txt", BreakerHtml = "mail/breaker_tripped.html" { reason: &'a str, tripped_by: &'a str, resets_last_hour: i64, resets_last_day: i64, campaigns_paused: u64, console_url: &'a str };
 }
 
-/// "26 Nov 2026, 14:03 UTC".
+/// "26 Nov 2026, 14:03 UTC" (a fact that is not a time is shown as written).
 fn human_time(rfc3339: &str) -> String {
-    let Ok(t) = Timestamp::parse_rfc3339(rfc3339) else {
-        return rfc3339.to_string();
-    };
-    let dt = time::OffsetDateTime::from(t);
-    let fmt = time::macros::format_description!(
-        "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
-    );
-    dt.format(&fmt).unwrap_or_else(|_| rfc3339.to_string())
+    Timestamp::parse_rfc3339(rfc3339).map_or_else(|_| rfc3339.to_string(), absolute)
 }
 
 /// Renders one notice: its facts (whose variant is its kind), reference,
@@ -197,14 +191,14 @@ pub fn render(
                 RecoveryText {
                     n: &n,
                     code: &f.code,
-                    expires_minutes: f.expires_minutes,
+                    expires: minutes(f.expires_minutes),
                     link: link.clone(),
                 }
                 .render(),
                 RecoveryHtml {
                     n: &n,
                     code: &f.code,
-                    expires_minutes: f.expires_minutes,
+                    expires: minutes(f.expires_minutes),
                     link,
                 }
                 .render(),
@@ -223,7 +217,7 @@ pub fn render(
                 ResetText {
                     n: &n,
                     code: &f.code,
-                    expires_minutes: f.expires_minutes,
+                    expires: minutes(f.expires_minutes),
                     reason: &f.reason,
                     link: link.clone(),
                 }
@@ -231,7 +225,7 @@ pub fn render(
                 ResetHtml {
                     n: &n,
                     code: &f.code,
-                    expires_minutes: f.expires_minutes,
+                    expires: minutes(f.expires_minutes),
                     reason: &f.reason,
                     link,
                 }
@@ -259,18 +253,18 @@ pub fn render(
         }
         NoticeFacts::StatusConfirm(f) => {
             let link = status_link("/status/confirm", &f.token)?;
-            let expires_hours = (f.expires_minutes / 60).max(1);
+            let expires = minutes(f.expires_minutes);
             (
                 StatusConfirmText {
                     n: &n,
                     link: &link,
-                    expires_hours,
+                    expires: expires.clone(),
                 }
                 .render(),
                 StatusConfirmHtml {
                     n: &n,
                     link: &link,
-                    expires_hours,
+                    expires,
                 }
                 .render(),
             )
@@ -418,6 +412,14 @@ mod tests {
     fn forced_reset_notice() {
         let f = stored(NoticeKind::ForcedReset, examples::forced_reset());
         let r = render(&f, "GH-EEEE-FFFF", "jane@example.org", 0, &site(false)).unwrap();
+        // The example's code lives 1440 minutes: said as people say it.
+        for body in [&r.text, &r.html] {
+            assert!(
+                body.contains("The code works for 24 hours, once."),
+                "{body}"
+            );
+            assert!(!body.contains("minutes"), "{body}");
+        }
         snapshot("forced_reset", &r);
         // Links for this kind only when there is a token and links are allowed.
         let linked = render(&f, "GH-EEEE-FFFF", "jane@example.org", 0, &site(true)).unwrap();
@@ -476,7 +478,7 @@ mod tests {
             r.text
                 .contains("https://id.example.com/status/confirm?token=ghc_CONFIRM")
         );
-        assert!(r.text.contains("48 hours"), "{}", r.text);
+        assert!(r.text.contains("The link works for 2 days."), "{}", r.text);
         assert!(r.text.contains("GH-JJJJ-KKKK") && r.text.contains("id.example.com/verify"));
         assert_eq!(r.list_unsubscribe, None);
         snapshot("status_confirm", &r);

@@ -1090,3 +1090,32 @@ both_engines!(
         assert_eq!(r.status(), StatusCode::CREATED);
     }
 );
+
+// Person-facing pages carry the operator's name for the site, not the
+// product's, in the title, the header and the footer (and the 404 page, which
+// no handler of its own serves).
+both_engines!(
+    pages_carry_the_sites_own_name,
+    |t: TestApp| async move {
+        for (path, title) in [
+            ("/login", "Sign in"),
+            ("/signup", "Create an account"),
+            ("/recover", "Recover your password"),
+            ("/verify", "Check a notice"),
+            ("/status", "Status"),
+            ("/no-such-page", "Page not found"),
+        ] {
+            let page = t.page(path).await;
+            assert!(
+                page.contains(&format!("<title>{title} · Example ID</title>")),
+                "{path}: {page}"
+            );
+            assert!(
+                page.contains("Example ID will never ask for your password"),
+                "{path}: {page}"
+            );
+            assert!(!page.contains("Gatehouse"), "{path}: {page}");
+        }
+    },
+    |c: &mut Vec<(String, String)>| c.push(("GATEHOUSE_SITE_NAME".into(), "Example ID".into()))
+);

@@ -267,6 +267,14 @@ both_engines!(
         assert_eq!(s, StatusCode::SEE_OTHER);
         let (_, page) = get(&t, &ann, &campaign).await;
         assert!(page.contains("Multiple of normal"), "{page}");
+        // No forced resets before this one: no "multiple of zero", and a share
+        // of all the accounts reads "100 %", not "100.000 %".
+        assert!(
+            page.contains("None: there were no forced resets in the last 30 days"),
+            "{page}"
+        );
+        assert!(page.contains("100 % of all accounts"), "{page}");
+        assert!(!page.contains('×') && !page.contains(".000"), "{page}");
         // All of the accounts: above the share threshold, so a second operator must approve.
         assert!(page.contains("another operator must approve"), "{page}");
         let snapshot = {
@@ -334,7 +342,7 @@ both_engines!(
         t.app.campaigns_pass().await.unwrap();
         let (_, page) = get(&t, &ann, &campaign).await;
         assert!(page.contains("<strong>undone</strong>"), "{page}");
-        assert!(page.contains("restored: 3"), "{page}");
+        assert!(page.contains("Reset undone: 3"), "{page}");
 
         // The kill switch: the breaker trips, its incident draft waits in the console.
         let (s, _) = post(

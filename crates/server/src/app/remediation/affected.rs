@@ -45,13 +45,7 @@ pub struct MyCampaign {
 fn describe(c: &AccountCampaign, site: &str) -> MyCampaign {
     let when = c
         .applied_at
-        .map(|t| {
-            let s = t.to_rfc3339();
-            match (s.get(..10), s.get(11..16)) {
-                (Some(d), Some(hm)) => format!("{d} {hm} UTC"),
-                _ => s,
-            }
-        })
+        .map(crate::human_time::absolute)
         .unwrap_or_else(|| "an unrecorded time".into());
     let decided_by = if c.automatic { "automatic" } else { "operator" };
     let who = if c.automatic {

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::{Console, ConsoleId, FindingRow, Layout, PageResult};
 use crate::app::{App, AppError};
-use crate::http::pages::readable;
+use crate::human_time::When;
 
 pub(super) fn router() -> Router<Arc<App>> {
     Router::new()
@@ -26,7 +26,7 @@ pub(super) fn router() -> Router<Arc<App>> {
 struct AccountRow {
     id: String,
     email: String,
-    created: String,
+    created: When,
 }
 
 #[derive(Template, WebTemplate)]
@@ -48,6 +48,7 @@ async fn search(
     Console(who): Console,
     Query(q): Query<SearchQuery>,
 ) -> PageResult {
+    let now = app.clock.now();
     let query = q.q.unwrap_or_default();
     let results = app
         .search_accounts(&query)
@@ -56,7 +57,7 @@ async fn search(
         .map(|a| AccountRow {
             id: a.id.to_string(),
             email: a.email,
-            created: readable(a.created_at),
+            created: When::new(a.created_at, now),
         })
         .collect();
     Ok(SearchPage {
@@ -71,8 +72,8 @@ async fn search(
 struct SessionRow {
     ip: String,
     user_agent: String,
-    created: String,
-    last_seen: String,
+    created: When,
+    last_seen: When,
 }
 
 #[derive(Template, WebTemplate)]
@@ -81,9 +82,9 @@ struct AccountPage {
     layout: Layout,
     id: String,
     email: String,
-    created: String,
+    created: When,
     credential: &'static str,
-    password_changed: String,
+    password_changed: Option<When>,
     sessions: Vec<SessionRow>,
     findings: Vec<FindingRow>,
 }
@@ -111,8 +112,8 @@ async fn show(
         .map(|s| SessionRow {
             ip: s.ip.unwrap_or_default(),
             user_agent: s.user_agent.unwrap_or_default(),
-            created: readable(s.created_at),
-            last_seen: readable(s.last_seen_at),
+            created: When::new(s.created_at, now),
+            last_seen: When::new(s.last_seen_at, now),
         })
         .collect();
     let findings = app
@@ -123,15 +124,15 @@ async fn show(
         })
         .await?
         .into_iter()
-        .map(FindingRow::from)
+        .map(|f| FindingRow::new(f, now))
         .collect();
     Ok(AccountPage {
         layout: Layout::new(&who, "accounts"),
         id: account.id.to_string(),
         email: account.email,
-        created: readable(account.created_at),
+        created: When::new(account.created_at, now),
         credential: record.as_ref().map_or("none", |r| r.state.as_str()),
-        password_changed: record.map(|r| readable(r.changed_at)).unwrap_or_default(),
+        password_changed: record.map(|r| When::new(r.changed_at, now)),
         sessions,
         findings,
     }

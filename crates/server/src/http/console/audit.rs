@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{Console, Layout, Names, PageResult};
 use crate::app::App;
-use crate::http::pages::readable;
+use crate::human_time::When;
 
 pub(super) fn router() -> Router<Arc<App>> {
     Router::new().route("/console/audit", get(audit))
@@ -22,7 +22,7 @@ const PAGE: i64 = 100;
 
 struct EntryRow {
     seq: i64,
-    at: String,
+    at: When,
     actor: String,
     action: String,
     target: String,
@@ -52,6 +52,7 @@ async fn audit(
     Console(who): Console,
     Query(q): Query<AuditQuery>,
 ) -> PageResult {
+    let now = app.clock.now();
     let page = app.store.audit_latest(q.before, PAGE).await?;
     let older = (page.len() as i64 == PAGE)
         .then(|| page.last().map(|e| e.seq))
@@ -62,7 +63,7 @@ async fn audit(
         .into_iter()
         .map(|e| EntryRow {
             seq: e.seq,
-            at: readable(e.at),
+            at: When::new(e.at, now),
             actor: match (e.actor_kind.as_str(), e.actor_id) {
                 ("operator", Some(id)) => names.operator(&id),
                 (kind, Some(id)) => format!("{kind}:{id}"),

@@ -11,7 +11,9 @@ use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
-use super::{ConsoleAction, clear_session_cookie, cookie_name, new_session_cookie, safe_next};
+use super::{
+    CONSOLE_NAME, ConsoleAction, clear_session_cookie, cookie_name, new_session_cookie, safe_next,
+};
 use crate::app::{App, AppError, Client};
 use crate::http::pages::{PageForm, form_failure, with_retry};
 
@@ -24,6 +26,8 @@ pub(super) fn router() -> Router<Arc<App>> {
 #[derive(Template, WebTemplate)]
 #[template(path = "console_login.html")]
 struct LoginPage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     email: String,
     next: String,
     error: Option<String>,
@@ -49,6 +53,7 @@ async fn form(State(app): State<Arc<App>>, jar: CookieJar, Query(q): Query<NextQ
         return Redirect::to(&next).into_response();
     }
     LoginPage {
+        site_name: CONSOLE_NAME.to_owned(),
         email: String::new(),
         next,
         error: None,
@@ -87,6 +92,7 @@ async fn sign_in(
                 other => form_failure(other),
             };
             let page = LoginPage {
+                site_name: CONSOLE_NAME.to_owned(),
                 email: f.email,
                 next,
                 error: Some(msg),

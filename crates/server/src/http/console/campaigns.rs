@@ -12,13 +12,13 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use gatehouse_domain::CampaignId;
 use gatehouse_domain::campaign::CampaignState;
-use gatehouse_store::CampaignRecord;
+use gatehouse_store::{CampaignRecord, TargetState};
 use serde::Deserialize;
 
 use super::{Console, ConsoleAction, ConsoleId, Flash, Layout, Names, PageResult, done};
 use crate::app::campaigns::{CampaignSpec, Preview, UndoReport};
 use crate::app::{App, AppError};
-use crate::http::pages::readable;
+use crate::human_time::When;
 
 pub(super) fn router() -> Router<Arc<App>> {
     Router::new()
@@ -41,12 +41,12 @@ struct Row {
     automatic: bool,
     applied: i64,
     targets: i64,
-    created: String,
+    created: When,
     created_by: String,
 }
 
 impl Row {
-    fn new(c: CampaignRecord, names: &Names) -> Self {
+    fn new(c: CampaignRecord, names: &Names, now: gatehouse_domain::Timestamp) -> Self {
         Self {
             id: c.id.to_string(),
             name: c.name,
@@ -54,7 +54,7 @@ impl Row {
             automatic: c.automatic,
             applied: c.applied,
             targets: c.target_count,
-            created: readable(c.created_at),
+            created: When::new(c.created_at, now),
             created_by: names.actor(&c.created_by.text()),
         }
     }
@@ -80,13 +80,14 @@ async fn list(
     Console(who): Console,
     Query(q): Query<ListQuery>,
 ) -> PageResult {
+    let now = app.clock.now();
     let names = Names::load(&app).await?;
     let campaigns = app
         .store
         .campaigns(None, 200)
         .await?
         .into_iter()
-        .map(|c| Row::new(c, &names))
+        .map(|c| Row::new(c, &names, now))
         .collect();
     Ok(ListPage {
         layout: Layout::new(&who, "campaigns").with_notice(q.ok.as_deref()),
@@ -161,17 +162,109 @@ struct CampaignPage {
     snapshot: String,
     preview: Option<Preview>,
     sample: Vec<SampleRow>,
-    targets: Vec<(String, i64)>,
+    targets: Vec<(&'static str, i64)>,
+    /// The preview's figures in words.
+    preview_words: Option<PreviewWords>,
     stages: Vec<StageRow>,
     rate_per_minute: i64,
-    bake_secs: i64,
-    stage_started: String,
+    /// The pause between stages in words: "10 minutes between stages", or
+    /// "no pause between stages".
+    bake: String,
+    stage_started: Option<When>,
 }
 
 struct StageRow {
     number: usize,
     upto: u64,
     status: &'static str,
+}
+
+/// A number as people write it: `2.0` → "2", `2.46` → "2.5", `1234.0` → "1,234".
+pub(super) fn plain_number(x: f64) -> String {
+    let tenths = (x * 10.0).round();
+    let whole = (tenths / 10.0).trunc();
+    let frac = (tenths - whole * 10.0).abs();
+    // Thousands separated, so "12000" is not misread as "1200".
+    let digits = format!("{}", whole.abs() as u64);
+    let mut grouped = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    let sign = if x < 0.0 && tenths != 0.0 { "-" } else { "" };
+    if frac == 0.0 {
+        format!("{sign}{grouped}")
+    } else {
+        format!("{sign}{grouped}.{}", frac as u64)
+    }
+}
+
+/// A share (0 to 1) as a percentage people read: "100 %", "12.5 %",
+/// "less than 0.1 %" (never "0.000 %" for a share that is not zero).
+fn percent(share: f64) -> String {
+    let pct = share * 100.0;
+    if share <= 0.0 {
+        "0 %".to_owned()
+    } else if pct < 0.05 {
+        "less than 0.1 %".to_owned()
+    } else {
+        format!("{} %", plain_number(pct))
+    }
+}
+
+/// The preview's figures in words for the campaign page.
+struct PreviewWords {
+    /// "3 forced resets a day (median of the last 30 days)".
+    normal: String,
+    /// "40 times the normal daily volume", or why there is no multiple.
+    multiple: String,
+    /// "0.4 % of all accounts".
+    share: String,
+}
+
+impl PreviewWords {
+    fn new(p: &Preview) -> Self {
+        // A median of zero has no multiple: say what the history is instead
+        // of the "× 1" the preview computes to keep its threshold arithmetic going.
+        let quiet = p.normal_daily <= 0.0;
+        Self {
+            normal: if quiet {
+                "No forced resets in the last 30 days".to_owned()
+            } else {
+                format!(
+                    "{} forced {} a day (median of the last 30 days)",
+                    plain_number(p.normal_daily),
+                    if plain_number(p.normal_daily) == "1" {
+                        "reset"
+                    } else {
+                        "resets"
+                    }
+                )
+            },
+            multiple: if quiet {
+                "None: there were no forced resets in the last 30 days".to_owned()
+            } else {
+                format!(
+                    "{} times the normal daily volume",
+                    plain_number(p.multiple_of_normal)
+                )
+            },
+            share: format!("{} of all accounts", percent(p.share_of_accounts)),
+        }
+    }
+}
+
+/// A campaign target's state in words.
+fn target_state_words(s: TargetState) -> &'static str {
+    match s {
+        TargetState::Pending => "Not reset yet",
+        TargetState::Applied => "Reset",
+        TargetState::Skipped => "Left alone (already awaiting a new password, or gone)",
+        TargetState::Restored => "Reset undone",
+        TargetState::NotRestorable => "Not undone (a new password was set since)",
+    }
 }
 
 fn stage_rows(c: &CampaignRecord, preview: Option<&Preview>) -> Vec<StageRow> {
@@ -219,13 +312,14 @@ async fn show(
     ConsoleId(id): ConsoleId<CampaignId>,
     Query(flash): Query<Flash>,
 ) -> PageResult {
+    let now = app.clock.now();
     let c = app.campaign(id).await?;
     let targets = app
         .store
         .campaign_target_counts(id)
         .await?
         .into_iter()
-        .map(|(s, n)| (s.as_str().to_owned(), n))
+        .map(|(s, n)| (target_state_words(s), n))
         .collect();
     let preview: Option<Preview> = c
         .preview
@@ -268,14 +362,21 @@ async fn show(
         needs_second_approval: c.needs_second_approval,
         own,
         snapshot: c.snapshot_hash.map(hex::encode).unwrap_or_default(),
+        preview_words: preview.as_ref().map(PreviewWords::new),
         preview,
         sample,
         targets,
         stages,
         rate_per_minute: c.rate_per_minute,
-        bake_secs: c.bake_secs,
-        stage_started: c.stage_started_at.map(readable).unwrap_or_default(),
-        c: Row::new(c, &names),
+        bake: match u64::try_from(c.bake_secs).unwrap_or(0) {
+            0 => "no pause between stages".to_owned(),
+            secs => format!(
+                "{} between stages",
+                crate::human_time::duration(std::time::Duration::from_secs(secs))
+            ),
+        },
+        stage_started: c.stage_started_at.map(|t| When::new(t, now)),
+        c: Row::new(c, &names, now),
     }
     .into_response())
 }
@@ -373,6 +474,18 @@ async fn undo(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn figures_read_as_people_write_them() {
+        assert_eq!(plain_number(2.0), "2");
+        assert_eq!(plain_number(2.46), "2.5");
+        assert_eq!(plain_number(12_000.0), "12,000");
+        assert_eq!(plain_number(0.04), "0");
+        assert_eq!(percent(1.0), "100 %");
+        assert_eq!(percent(0.125), "12.5 %");
+        assert_eq!(percent(0.000_2), "less than 0.1 %");
+        assert_eq!(percent(0.0), "0 %");
+    }
 
     #[test]
     fn accounts_split_on_lines_commas_and_spaces() {

@@ -18,7 +18,7 @@ use super::{Console, ConsoleAction, ConsoleId, Flash, Layout, Names, PageResult,
 use crate::app::App;
 use crate::app::status::{IncidentChanges, IncidentDraft};
 use crate::http::extract::IncidentId;
-use crate::http::pages::readable;
+use crate::human_time::When;
 
 pub(super) fn router() -> Router<Arc<App>> {
     Router::new()
@@ -39,18 +39,18 @@ struct Row {
     title: String,
     state: &'static str,
     impact: &'static str,
-    created: String,
+    created: When,
     created_by: String,
 }
 
 impl Row {
-    fn new(i: &Incident, names: &Names) -> Self {
+    fn new(i: &Incident, names: &Names, now: gatehouse_domain::Timestamp) -> Self {
         Self {
             id: i.id,
             title: i.title.clone(),
             state: i.state.label(),
             impact: i.impact.label(),
-            created: readable(i.created_at),
+            created: When::new(i.created_at, now),
             created_by: names.actor(&i.created_by),
         }
     }
@@ -69,12 +69,13 @@ async fn list(
     Console(who): Console,
     Query(flash): Query<Flash>,
 ) -> PageResult {
+    let now = app.clock.now();
     let all = app.incidents(200).await?;
     let names = Names::load(&app).await?;
     let of = |f: &dyn Fn(IncidentState) -> bool| -> Vec<Row> {
         all.iter()
             .filter(|i| f(i.state))
-            .map(|i| Row::new(i, &names))
+            .map(|i| Row::new(i, &names, now))
             .collect()
     };
     Ok(ListPage {
@@ -115,7 +116,7 @@ async fn create(State(app): State<Arc<App>>, a: ConsoleAction<DraftForm>) -> Pag
 struct UpdateRow {
     state: &'static str,
     body: String,
-    at: String,
+    at: When,
     author: String,
 }
 
@@ -196,11 +197,12 @@ async fn show(
     ConsoleId(IncidentId(id)): ConsoleId<IncidentId>,
     Query(flash): Query<Flash>,
 ) -> PageResult {
+    let now = app.clock.now();
     let i = app.incident(id).await?;
     let names = Names::load(&app).await?;
     Ok(IncidentPage {
         layout: Layout::new(&who, "incidents").with_notice(flash.ok.as_deref()),
-        row: Row::new(&i, &names),
+        row: Row::new(&i, &names, now),
         is_draft: i.state == IncidentState::Draft,
         is_resolved: i.state == IncidentState::Resolved,
         title: i.title.clone(),
@@ -215,7 +217,7 @@ async fn show(
             .map(|u| UpdateRow {
                 state: u.state.label(),
                 body: u.body.clone(),
-                at: readable(u.at),
+                at: When::new(u.at, now),
                 author: names.actor(&u.author),
             })
             .collect(),

@@ -255,11 +255,16 @@ pub(crate) struct FindingRow {
     pub status: String,
     pub score: String,
     pub explanation: String,
+    /// When the finding was made; the raw string if it does not parse.
     pub created: String,
+    pub created_at: Option<crate::human_time::When>,
 }
 
-impl From<crate::app::findings::FindingView> for FindingRow {
-    fn from(f: crate::app::findings::FindingView) -> Self {
+impl FindingRow {
+    pub(crate) fn new(
+        f: crate::app::findings::FindingView,
+        now: gatehouse_domain::Timestamp,
+    ) -> Self {
         Self {
             rule: format!("{} v{}", f.rule, f.rule_version),
             score: format!("{:.2}", f.score),
@@ -270,15 +275,22 @@ impl From<crate::app::findings::FindingView> for FindingRow {
             account_id: f.account_id,
             email: f.email,
             status: f.status,
+            created_at: crate::human_time::When::parse(&f.created_at, now),
             created: f.created_at,
         }
     }
 }
 
+/// The console is Gatehouse's own tool for the operator: its sign-in and error
+/// pages carry the product's name, not the site's.
+pub(crate) const CONSOLE_NAME: &str = "Gatehouse";
+
 /// An error page inside the console.
 #[derive(Template, WebTemplate)]
 #[template(path = "console_message.html")]
 struct MessagePage {
+    /// The operator's name for the site (`site_name`): title, header, footer.
+    site_name: String,
     title: String,
     message: String,
 }
@@ -287,6 +299,7 @@ fn page_error(status: StatusCode, title: &str, message: &str) -> Response {
     (
         status,
         MessagePage {
+            site_name: CONSOLE_NAME.to_owned(),
             title: title.to_owned(),
             message: message.to_owned(),
         },

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::{Console, ConsoleAction, Flash, Layout, Names, PageResult, done};
 use crate::app::App;
 use crate::app::campaigns::BreakerView;
-use crate::http::pages::readable;
+use crate::human_time::When;
 
 pub(super) fn router() -> Router<Arc<App>> {
     Router::new()
@@ -32,7 +32,7 @@ pub(super) fn router() -> Router<Arc<App>> {
 pub(super) struct BreakerFacts {
     pub open: bool,
     pub reason: String,
-    pub changed_at: String,
+    pub changed_at: When,
     pub changed_by: String,
     pub per_hour: u64,
     pub per_day: u64,
@@ -42,13 +42,13 @@ pub(super) struct BreakerFacts {
     pub left_day: i64,
 }
 
-impl From<BreakerView> for BreakerFacts {
-    fn from(v: BreakerView) -> Self {
+impl BreakerFacts {
+    fn new(v: BreakerView, now: gatehouse_domain::Timestamp) -> Self {
         let left = |limit: u64, used: i64| (i64::try_from(limit).unwrap_or(i64::MAX) - used).max(0);
         Self {
             open: v.breaker.open,
             reason: v.breaker.reason.unwrap_or_default(),
-            changed_at: readable(v.breaker.changed_at),
+            changed_at: When::new(v.breaker.changed_at, now),
             changed_by: v.breaker.changed_by,
             per_hour: v.budget_per_hour,
             per_day: v.budget_per_day,
@@ -78,6 +78,8 @@ struct OverviewPage {
     accounts: i64,
     findings_today: i64,
     findings_normal: f64,
+    /// The median as people write it ("2.5", never "0.0").
+    findings_normal_words: String,
     outbox: Vec<(&'static str, i64)>,
     outbox_failed: i64,
     outbox_backlog: i64,
@@ -102,7 +104,7 @@ async fn overview(
     Query(flash): Query<Flash>,
 ) -> PageResult {
     let now = app.clock.now();
-    let breaker = app.breaker_view().await?.into();
+    let breaker = BreakerFacts::new(app.breaker_view().await?, now);
     let accounts = app.store.count_accounts().await?;
     // Findings per UTC day over every rule: today against the last 30 days' median.
     let since = now.minus(Duration::from_secs(31 * 86_400));
@@ -173,6 +175,7 @@ async fn overview(
         breaker,
         accounts,
         findings_today,
+        findings_normal_words: super::campaigns::plain_number(findings_normal),
         findings_normal,
         outbox,
         outbox_failed,
@@ -196,7 +199,7 @@ async fn breaker(
     Console(who): Console,
     Query(flash): Query<Flash>,
 ) -> PageResult {
-    let mut breaker: BreakerFacts = app.breaker_view().await?.into();
+    let mut breaker = BreakerFacts::new(app.breaker_view().await?, app.clock.now());
     breaker.changed_by = Names::load(&app).await?.actor(&breaker.changed_by);
     Ok(BreakerPage {
         layout: Layout::new(&who, "breaker").with_notice(flash.ok.as_deref()),

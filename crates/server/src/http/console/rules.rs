@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::{Console, ConsoleAction, FindingRow, Flash, Layout, PageResult, done};
 use crate::app::App;
-use crate::http::pages::readable;
+use crate::human_time::When;
 
 pub(super) fn router() -> Router<Arc<App>> {
     Router::new()
@@ -31,7 +31,7 @@ struct RuleRow {
     action: String,
     version: i64,
     cap: u32,
-    updated: String,
+    updated: When,
     updated_by: String,
 }
 
@@ -64,6 +64,7 @@ async fn rules(
     Console(who): Console,
     Query(q): Query<RulesQuery>,
 ) -> PageResult {
+    let now = app.clock.now();
     let rules = app
         .rules()
         .await?
@@ -76,7 +77,7 @@ async fn rules(
             description: r.spec.description,
             version: r.version,
             cap: r.spec.max_findings_per_day,
-            updated: readable(r.updated_at),
+            updated: When::new(r.updated_at, now),
             updated_by: r.updated_by,
         })
         .collect();
@@ -89,7 +90,7 @@ async fn rules(
         })
         .await?
         .into_iter()
-        .map(FindingRow::from)
+        .map(|f| FindingRow::new(f, now))
         .collect();
     Ok(RulesPage {
         layout: Layout::new(&who, "rules").with_notice(q.ok.as_deref()),
