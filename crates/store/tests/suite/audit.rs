@@ -31,15 +31,20 @@ both_engines!(audit_chain_survives_concurrent_appenders, |s: Arc<
     );
 });
 
+/// `n` plain entries (failed logins), appended one by one.
+async fn append_failures(store: &Arc<dyn Store>, n: i64) {
+    for i in 0..n {
+        let e = NewAuditEntry::new(T0, Actor::System, AuditAction::LoginFailed)
+            .detail(serde_json::json!({ "i": i }));
+        store.append_audit(e).await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn audit_verify_names_the_first_tampered_entry() {
     use sqlx::Connection as _;
     let db = fresh(Engine::Sqlite).await.unwrap();
-    for i in 0..5 {
-        let e = NewAuditEntry::new(T0, Actor::System, AuditAction::LoginFailed)
-            .detail(serde_json::json!({ "i": i }));
-        db.store.append_audit(e).await.unwrap();
-    }
+    append_failures(&db.store, 5).await;
     let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
     sqlx::query("UPDATE audit_log SET ip = '203.0.113.9' WHERE seq = 3")
         .execute(&mut conn)
@@ -75,11 +80,7 @@ async fn audit_verify_names_the_first_tampered_entry() {
 async fn audit_verify_notices_entries_cut_from_the_end() {
     use sqlx::Connection as _;
     let db = fresh(Engine::Sqlite).await.unwrap();
-    for i in 0..5 {
-        let e = NewAuditEntry::new(T0, Actor::System, AuditAction::LoginFailed)
-            .detail(serde_json::json!({ "i": i }));
-        db.store.append_audit(e).await.unwrap();
-    }
+    append_failures(&db.store, 5).await;
     assert_eq!(
         verify_audit_chain(db.store.as_ref()).await.unwrap(),
         ChainReport::Intact { entries: 5 }
@@ -105,11 +106,7 @@ async fn audit_verify_notices_entries_cut_from_the_end() {
 async fn a_checkpoint_catches_a_cut_that_the_chain_cannot() {
     use sqlx::Connection as _;
     let db = fresh(Engine::Sqlite).await.unwrap();
-    for i in 0..6 {
-        let e = NewAuditEntry::new(T0, Actor::System, AuditAction::LoginFailed)
-            .detail(serde_json::json!({ "i": i }));
-        db.store.append_audit(e).await.unwrap();
-    }
+    append_failures(&db.store, 6).await;
     let (seq, hash) = db.store.audit_head().await.unwrap();
     let at = "2026-12-03T00:00:00Z";
     assert_eq!(
