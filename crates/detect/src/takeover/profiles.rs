@@ -1,0 +1,164 @@
+//! Per-account histories: the networks, ASNs, devices and countries each
+//! account signed in from successfully, in a bounded set-associative table.
+
+use super::*;
+
+/// Slots per profile bucket (a bucket is one 4-way set).
+pub(super) const WAYS: usize = 4;
+
+/// One account's history: small most-recent-first sets of hashes.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Profile {
+    /// High bits of the account key (0: empty slot).
+    pub(super) tag: u32,
+    /// Minutes since the epoch of its last success (for eviction).
+    pub(super) last_min: u32,
+    pub(super) successes: u16,
+    pub(super) countries: [Country; 3],
+    pub(super) nets: [u32; 4],
+    pub(super) asns: [u32; 3],
+    pub(super) uas: [u32; 3],
+}
+
+/// What a success has that the account's history does not.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Novelty {
+    /// Successes the account had before (0: no history kept for it).
+    pub known_successes: u16,
+    /// A user agent it never succeeded with (false when the event has none).
+    pub new_device: bool,
+    /// A /24 · /64 it never succeeded from.
+    pub new_network: bool,
+    /// An ASN it never succeeded from (false when the event has none).
+    pub new_asn: bool,
+    /// A country it never succeeded from (false when the event has none).
+    pub new_country: bool,
+}
+
+impl Novelty {
+    /// Looks like the owner: a known device (or none sent) on a known network or ASN.
+    pub fn owner_like(&self) -> bool {
+        self.known_successes > 0 && !self.new_device && (!self.new_network || !self.new_asn)
+    }
+
+    /// How unlike the owner, 0..=1: device 0.4, network 0.2, ASN 0.2, country 0.2.
+    /// Without history everything is new: 1.
+    pub fn level(&self) -> f32 {
+        if self.known_successes == 0 {
+            return 1.0;
+        }
+        let b = |v: bool, w: f32| if v { w } else { 0.0 };
+        b(self.new_device, 0.4)
+            + b(self.new_network, 0.2)
+            + b(self.new_asn, 0.2)
+            + b(self.new_country, 0.2)
+    }
+}
+
+pub(super) fn has<T: PartialEq + Copy>(set: &[T], v: T) -> bool {
+    set.contains(&v)
+}
+
+/// Put `v` first, keeping the others in recency order (drops the oldest when full).
+pub(super) fn remember<T: PartialEq + Copy>(set: &mut [T], v: T) {
+    let pos = set.iter().position(|&x| x == v).unwrap_or(set.len() - 1);
+    set.copy_within(0..pos, 1);
+    set[0] = v;
+}
+
+/// Bounded per-account histories: a 4-way set-associative table; a full set
+/// evicts the account whose last success is oldest.
+pub struct Profiles {
+    pub(super) slots: Vec<Profile>,
+    pub(super) mask: usize,
+}
+
+pub(super) fn net32(ip: std::net::IpAddr) -> u32 {
+    (Source::of(SourceGrouping::Network, ip, None).key() >> 32) as u32 | 1
+}
+
+/// A 16-bit tag of an account (never 0), to tell "another account" apart.
+pub(super) fn tag16(a: AccountKey) -> u16 {
+    (mix2(0x7461_6731, a.0) >> 48) as u16 | 1
+}
+
+/// A 16-bit tag of a user agent (0: none sent).
+pub(super) fn ua16(ua: u64) -> u16 {
+    if ua == 0 {
+        0
+    } else {
+        (mix2(0x7561_3136, ua) >> 48) as u16 | 1
+    }
+}
+
+pub(super) fn h32(v: u64) -> u32 {
+    (v >> 32) as u32 | 1
+}
+
+impl Profiles {
+    /// A table of `buckets` (a power of two) × 4 accounts.
+    pub fn new(buckets: u32) -> Profiles {
+        let b = (buckets.max(1) as usize).next_power_of_two();
+        Profiles {
+            slots: vec![Profile::default(); b * WAYS],
+            mask: b - 1,
+        }
+    }
+
+    /// Bytes held.
+    pub fn bytes(buckets: u32) -> usize {
+        (buckets.max(1) as usize).next_power_of_two() * WAYS * std::mem::size_of::<Profile>()
+    }
+
+    pub(super) fn place(&self, a: AccountKey) -> (usize, u32) {
+        let h = mix2(0x7072_6f66, a.0);
+        (((h as usize) & self.mask) * WAYS, (h >> 32) as u32 | 1)
+    }
+
+    /// How `ev` differs from the account's history.
+    pub fn novelty(&self, ev: &LoginEvent) -> Novelty {
+        let (base, tag) = self.place(ev.account);
+        let Some(p) = self.slots[base..base + WAYS].iter().find(|p| p.tag == tag) else {
+            return Novelty::default();
+        };
+        Novelty {
+            known_successes: p.successes,
+            new_device: ev.user_agent != 0 && !has(&p.uas, h32(ev.user_agent)),
+            new_network: !has(&p.nets, net32(ev.ip)),
+            new_asn: ev.asn.is_some_and(|a| !has(&p.asns, a | 0x8000_0000)),
+            new_country: ev.country.is_known() && !has(&p.countries, ev.country),
+        }
+    }
+
+    /// Learn a success.
+    pub fn learn(&mut self, ev: &LoginEvent) {
+        let (base, tag) = self.place(ev.account);
+        let now = (ev.time_ms / 60_000) as u32;
+        let set = &mut self.slots[base..base + WAYS];
+        let i = set.iter().position(|p| p.tag == tag).unwrap_or_else(|| {
+            let (i, _) = set
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, p)| if p.tag == 0 { 0 } else { p.last_min.max(1) })
+                .expect("WAYS > 0");
+            set[i] = Profile {
+                tag,
+                ..Profile::default()
+            };
+            i
+        });
+        let p = &mut set[i];
+        p.last_min = now;
+        p.successes = p.successes.saturating_add(1);
+        remember(&mut p.nets, net32(ev.ip));
+        if let Some(a) = ev.asn {
+            remember(&mut p.asns, a | 0x8000_0000);
+        }
+        if ev.user_agent != 0 {
+            remember(&mut p.uas, h32(ev.user_agent));
+        }
+        if ev.country.is_known() {
+            remember(&mut p.countries, ev.country);
+        }
+    }
+}

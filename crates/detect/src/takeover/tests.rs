@@ -1,0 +1,163 @@
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::*;
+use crate::event::PasswordDigest;
+
+const T0: i64 = 1_800_000_000_000;
+const MIN: i64 = 60_000;
+
+fn ev(t: i64, account: u64, ip: u32, asn: u32, ua: u64, outcome: Outcome) -> LoginEvent {
+    LoginEvent {
+        time_ms: T0 + t,
+        account: AccountKey(account),
+        ip: IpAddr::V4(Ipv4Addr::from(ip)),
+        asn: Some(asn),
+        outcome,
+        password: Some(PasswordDigest(account ^ 0x55)),
+        // User agents are 64-bit hashes (`user_agent_hash`).
+        user_agent: mix2(0x7e57, ua),
+        country: Country::from_code("US"),
+    }
+}
+
+/// `minutes` of ordinary traffic from `start`: 20 sign-ins a minute, each its
+/// own account and home address, one in 50 a mistyped (unknown) account.
+fn people(t: &mut Takeover, start: i64, minutes: i64, out: &mut Vec<Signal>) {
+    for m in 0..minutes {
+        for k in 0..20u64 {
+            let n = ((start + m) as u64) * 20 + k;
+            let outcome = if n.is_multiple_of(50) {
+                Outcome::UnknownAccount
+            } else {
+                Outcome::Success
+            };
+            let e = ev(
+                (start + m) * MIN + k as i64 * 2_000,
+                1_000_000 + n % 5_000,
+                0x0a00_0000 | (n % 5_000) as u32,
+                100,
+                1 + n % 7,
+                outcome,
+            );
+            t.observe(&e, None, out);
+        }
+    }
+}
+
+/// A combo list's burst: `per_min` unknown accounts a minute from a botnet.
+fn burst(t: &mut Takeover, start: i64, minutes: i64, per_min: i64, out: &mut Vec<Signal>) {
+    for m in 0..minutes {
+        for k in 0..per_min {
+            let e = ev(
+                (start + m) * MIN + k * (MIN / per_min) + 500,
+                9_000_000 + ((start + m) * per_min + k) as u64,
+                0xc800_0000 | ((m * per_min + k) as u32 % 200),
+                200,
+                99,
+                Outcome::UnknownAccount,
+            );
+            t.observe(&e, None, out);
+        }
+    }
+}
+
+#[test]
+fn an_attack_window_opens_on_a_burst_and_closes_after_it() {
+    let mut t = Takeover::new(TakeoverConfig::default());
+    let mut out = Vec::new();
+    people(&mut t, 0, 6 * 60, &mut out);
+    assert!(
+        t.attack_windows().is_empty(),
+        "ordinary traffic is no attack"
+    );
+    burst(&mut t, 6 * 60, 30, 30, &mut out);
+    assert!(t.in_window(), "open during the burst");
+    people(&mut t, 6 * 60 + 30, 3 * 60, &mut out);
+    let w = t.attack_windows();
+    assert_eq!(w.len(), 1, "{w:?}");
+    let w = w[0];
+    assert!(!w.open);
+    assert!(
+        (T0 + 6 * 60 * MIN..T0 + (6 * 60 + 10) * MIN).contains(&w.start_ms),
+        "{w:?}"
+    );
+    // Closed within about twenty minutes of the burst's end, not hours later
+    // when the hour-long counts have decayed.
+    assert!(
+        (T0 + (6 * 60 + 30) * MIN..T0 + (6 * 60 + 60) * MIN).contains(&w.end_ms),
+        "{w:?}"
+    );
+    assert!(w.peak_site_z >= TakeoverConfig::default().site_z);
+    assert!(w.unknown >= 500 && w.attempts > w.unknown, "{w:?}");
+}
+
+#[test]
+fn attack_windows_are_bounded() {
+    let mut t = Takeover::new(TakeoverConfig::default());
+    let mut out = Vec::new();
+    people(&mut t, 0, 60, &mut out);
+    for b in 0..(ATTACK_WINDOWS_KEPT as i64 + 6) {
+        let start = 60 + b * 110;
+        burst(&mut t, start, 10, 30, &mut out);
+        people(&mut t, start + 10, 100, &mut out);
+    }
+    let w = t.attack_windows();
+    assert_eq!(w.len(), ATTACK_WINDOWS_KEPT);
+    assert!(w.windows(2).all(|p| p[0].end_ms < p[1].start_ms));
+    // The oldest were dropped: the first kept is not the first burst.
+    assert!(w[0].start_ms > T0 + (60 + 110) * MIN);
+}
+
+#[test]
+fn an_address_that_tried_other_accounts_during_an_attack_flags_a_new_device() {
+    let mut t = Takeover::new(TakeoverConfig::default());
+    let mut out = Vec::new();
+    // The victim and a typist: each signs in three times from home.
+    for day in 0..3 {
+        for (acct, home) in [(7u64, 0x0b00_0101u32), (8, 0x0b00_0201)] {
+            t.observe(
+                &ev(day * 60 * MIN, acct, home, 300, 1, Outcome::Success),
+                None,
+                &mut out,
+            );
+        }
+    }
+    people(&mut t, 3 * 60, 6 * 60, &mut out);
+    burst(&mut t, 9 * 60, 10, 30, &mut out);
+    assert!(t.in_window());
+    out.clear();
+    let at = (9 * 60 + 5) * MIN;
+    // A proxy: a wrong password on another account, then the victim's
+    // password on a new device, from a new network in a new ASN.
+    let proxy = 0xc900_0909;
+    t.observe(
+        &ev(at, 12_345, proxy, 400, 41, Outcome::WrongPassword),
+        None,
+        &mut out,
+    );
+    t.observe(
+        &ev(at + 9_000, 7, proxy, 400, 42, Outcome::Success),
+        None,
+        &mut out,
+    );
+    // The typist: a mistyped e-mail address from their new phone on a new
+    // network, then their own success from it — the same browser.
+    let cafe = 0xca00_0a0a;
+    t.observe(
+        &ev(at, 54_321, cafe, 400, 43, Outcome::UnknownAccount),
+        None,
+        &mut out,
+    );
+    t.observe(
+        &ev(at + 5_000, 8, cafe, 400, 43, Outcome::Success),
+        None,
+        &mut out,
+    );
+    let flagged: Vec<_> = out.iter().filter_map(|s| s.account).collect();
+    assert_eq!(flagged, vec![AccountKey(7)], "{out:?}");
+    let e = out[0].evidence.takeover.expect("takeover evidence");
+    assert_eq!(e.rule, TakeoverRule::AddressTriedOthers);
+    assert!(e.new_device && e.new_network && e.new_asn, "{e:?}");
+    assert!(e.address_accounts >= 1.5, "{e:?}");
+    assert!(e.address_failure_share >= 0.4, "{e:?}");
+}
