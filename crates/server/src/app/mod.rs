@@ -92,6 +92,9 @@ pub struct App {
     breach: breach::BreachGuard,
     /// Keys recovery-code digests.
     secret_key: secrecy::SecretBox<[u8; 32]>,
+    /// Derived once from `secret_key`: what attempted passwords are digested
+    /// under (own logins, on the login path, and apps' fingerprints).
+    fingerprint_key: secrecy::SecretBox<[u8; 32]>,
     /// Per-network limit on `/verify` lookups (in memory, per replica).
     verify_limiter: governor::DefaultKeyedRateLimiter<String>,
     sessions: sessions::SessionCache,
@@ -155,6 +158,11 @@ impl App {
             metrics::gauge!("gatehouse_breach_index_keys").set(info.keys as f64);
         }
         let secret_key = secret::load_or_create(&config.secret_key_file, entropy.as_ref())?;
+        let fingerprint_key = secrecy::SecretBox::new(Box::new(
+            gatehouse_domain::login_event::password_fingerprint_key(
+                secrecy::ExposeSecret::expose_secret(&secret_key),
+            ),
+        ));
         // 30 lookups a minute per network, bursts of 10: plenty for people, slow for enumeration.
         let verify_limiter = governor::RateLimiter::keyed(
             governor::Quota::per_minute(std::num::NonZeroU32::new(30).expect("non-zero"))
@@ -169,6 +177,7 @@ impl App {
             outbox_wakeup: Arc::new(tokio::sync::Notify::new()),
             breach,
             secret_key,
+            fingerprint_key,
             verify_limiter,
             sessions,
             operators,

@@ -132,7 +132,7 @@ impl App {
             // Under the fingerprint key apps use too, so an app's fingerprints
             // and Gatehouse's own digests of one password are equal.
             password_digest: Some(password_digest(
-                self.password_fingerprint_key().as_slice(),
+                self.fingerprint_key.expose_secret(),
                 password.expose(),
             )),
             dedupe_key,
@@ -144,9 +144,7 @@ impl App {
     /// [`gatehouse_domain::login_event::password_fingerprint_key`]). A secret:
     /// shown only by `gatehouse events fingerprint-key`, never over HTTP.
     pub fn password_fingerprint_key(&self) -> zeroize::Zeroizing<[u8; 32]> {
-        zeroize::Zeroizing::new(gatehouse_domain::login_event::password_fingerprint_key(
-            self.secret_key.expose_secret(),
-        ))
+        zeroize::Zeroizing::new(*self.fingerprint_key.expose_secret())
     }
 
     /// Stores a batch of events an app sent (at most [`MAX_EVENTS_PER_REQUEST`]).
