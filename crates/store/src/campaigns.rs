@@ -72,6 +72,20 @@ pub trait CampaignStore {
     /// the target `applied`. Idempotent per (campaign, account).
     async fn apply_campaign_target(&self, step: &ApplyStep<'_>) -> Result<ApplyOutcome>;
 
+    /// Resets a batch of one campaign's targets in one transaction, with the
+    /// same checks and effects as [`Self::apply_campaign_target`] for each, in
+    /// order: the breaker and the campaign checked once under the breaker's row
+    /// lock (held to the commit, so no trip or pause lands mid-batch), each
+    /// account's budget draw checked before it is applied. Returns one outcome
+    /// per target handled, in order; it stops early at the first outcome that
+    /// ends a step (budget used up — then the last entry says so —, breaker
+    /// open, campaign not running, or the reset that tripped the breaker), and
+    /// targets after that stay pending. All or nothing: on an error nothing of
+    /// the batch is written (a reference collision is
+    /// `Conflict(NOTICE_REFERENCE_TAKEN)`; the caller retries or applies the
+    /// targets one by one).
+    async fn apply_campaign_targets(&self, batch: &ApplyBatch<'_>) -> Result<Vec<ApplyOutcome>>;
+
     /// Undoes one applied target, in one transaction: if the credential is still
     /// the version the campaign reset, it becomes active again, the sessions the
     /// campaign suspended since `reinstate_after` are reinstated, outstanding
@@ -419,6 +433,36 @@ pub struct ApplyStep<'a> {
     pub now: Timestamp,
     /// Budget limits.
     pub budget: BudgetLimits,
+    /// The recovery request the notice's code belongs to.
+    pub recovery: &'a NewRecovery,
+    /// The forced-reset notice.
+    pub notice: &'a NewNotice,
+    /// The audit entry (`account.reset`).
+    pub audit: NewAuditEntry,
+}
+
+/// Several targets of one campaign, reset in one transaction
+/// ([`CampaignStore::apply_campaign_targets`]).
+#[derive(Debug)]
+pub struct ApplyBatch<'a> {
+    /// As [`ApplyStep::trip_on_exhaustion`]: the reset that draws the budget's
+    /// last unit trips the breaker in the batch's transaction.
+    pub trip_on_exhaustion: Option<&'a ExhaustionTrip<'a>>,
+    /// The campaign.
+    pub campaign: CampaignId,
+    /// The time of every reset in the batch.
+    pub now: Timestamp,
+    /// Budget limits, checked before each account.
+    pub budget: BudgetLimits,
+    /// The targets, in the order they are applied (each account once).
+    pub targets: Vec<ApplyTarget<'a>>,
+}
+
+/// One account of an [`ApplyBatch`]: what its reset writes.
+#[derive(Debug)]
+pub struct ApplyTarget<'a> {
+    /// The target.
+    pub account: AccountId,
     /// The recovery request the notice's code belongs to.
     pub recovery: &'a NewRecovery,
     /// The forced-reset notice.

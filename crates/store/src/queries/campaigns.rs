@@ -11,9 +11,9 @@ use sqlx::Row as _;
 use super::{Conn, Db, DbRow, EngineStore};
 use crate::sql::parse;
 use crate::{
-    AccountCampaign, ApplyOutcome, ApplyStep, BreakerRecord, BreakerTrip, CampaignRecord,
-    CampaignStore, CampaignUpdate, NewCampaign, NewTarget, Result, StoreError, TargetRecord,
-    TargetState, TripAlerts, UndoOutcome, UndoStep,
+    AccountCampaign, ApplyBatch, ApplyOutcome, ApplyStep, BreakerRecord, BreakerTrip,
+    CampaignRecord, CampaignStore, CampaignUpdate, NewCampaign, NewTarget, Result, StoreError,
+    TargetRecord, TargetState, TripAlerts, UndoOutcome, UndoStep,
 };
 
 const CAMPAIGN_COLUMNS: &str = "id, name, source, automatic, rule_id, rule_version, reason, \
@@ -350,6 +350,10 @@ impl CampaignStore for EngineStore {
 
     async fn apply_campaign_target(&self, step: &ApplyStep<'_>) -> Result<ApplyOutcome> {
         self.apply_target(step).await
+    }
+
+    async fn apply_campaign_targets(&self, batch: &ApplyBatch<'_>) -> Result<Vec<ApplyOutcome>> {
+        self.apply_batch(batch).await
     }
 
     async fn undo_campaign_target(&self, step: &UndoStep<'_>) -> Result<UndoOutcome> {

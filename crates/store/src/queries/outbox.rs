@@ -207,7 +207,10 @@ impl EngineStore {
     }
 
     /// Inserts notices in batches (skipping idempotency keys that exist).
-    pub(super) async fn insert_notices_in(conn: &mut Conn, notices: &[NewNotice]) -> Result<u64> {
+    pub(super) async fn insert_notices_in<N>(conn: &mut Conn, notices: &[N]) -> Result<u64>
+    where
+        N: std::borrow::Borrow<NewNotice> + Send + Sync,
+    {
         let mut inserted = 0;
         // 13 placeholders a row: 500 rows stay far below both engines' limits.
         for chunk in notices.chunks(500) {
@@ -218,6 +221,7 @@ impl EngineStore {
                  expires_at, created_at) ",
             );
             q.push_values(chunk, |mut b, n| {
+                let n: &NewNotice = n.borrow();
                 b.push_bind(n.id.to_string())
                     .push_bind(n.reference.clone())
                     .push_bind(n.idempotency_key.clone())

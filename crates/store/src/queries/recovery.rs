@@ -8,7 +8,7 @@ use gatehouse_domain::notice::password_changed_key;
 use gatehouse_domain::{RecoveryId, Timestamp};
 use sqlx::Row as _;
 
-use super::{Conn, EngineStore};
+use super::{Conn, Db, EngineStore};
 use crate::sql::parse;
 use crate::{
     NewNotice, NewRecovery, PasswordChanged, RecoveryAttempt, RecoveryCompletion, RecoveryLookup,
@@ -18,29 +18,46 @@ use crate::{
 impl EngineStore {
     /// Stores a recovery request, superseding the account's older ones.
     pub(super) async fn insert_recovery_in(conn: &mut Conn, new: &NewRecovery) -> Result<()> {
-        // A new request invalidates the older ones.
-        sqlx::query(
-            "UPDATE recovery_requests SET state = 'superseded', ended_at = $1 \
-             WHERE account_id = $2 AND state = 'active'",
-        )
-        .bind(new.created_at.as_millis())
-        .bind(new.account.to_string())
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(
-            "INSERT INTO recovery_requests (id, account_id, code_hash, token_hash, state, \
-             attempts, created_at, expires_at, ip) \
-             VALUES ($1, $2, $3, $4, 'active', 0, $5, $6, $7)",
-        )
-        .bind(new.id.to_string())
-        .bind(new.account.to_string())
-        .bind(&new.code_hash[..])
-        .bind(new.token_hash.as_ref().map(|t| t.as_bytes().to_vec()))
-        .bind(new.created_at.as_millis())
-        .bind(new.expires_at.as_millis())
-        .bind(new.ip.as_deref())
-        .execute(&mut *conn)
-        .await?;
+        Self::insert_recoveries_in(conn, &[new]).await
+    }
+
+    /// Stores recovery requests (one per account), superseding the accounts'
+    /// older ones: one update and multi-row inserts, whatever the count.
+    pub(super) async fn insert_recoveries_in(conn: &mut Conn, new: &[&NewRecovery]) -> Result<()> {
+        let Some(first) = new.first() else {
+            return Ok(());
+        };
+        // 7 placeholders a row: 500 rows stay far below both engines' limits.
+        for chunk in new.chunks(500) {
+            // A new request invalidates the older ones.
+            let mut q = sqlx::QueryBuilder::<Db>::new(
+                "UPDATE recovery_requests SET state = 'superseded', ended_at = ",
+            );
+            q.push_bind(first.created_at.as_millis());
+            q.push(" WHERE state = 'active' AND account_id IN (");
+            let mut ids = q.separated(", ");
+            for r in chunk {
+                ids.push_bind(r.account.to_string());
+            }
+            q.push(")");
+            q.build().execute(&mut *conn).await?;
+            let mut q = sqlx::QueryBuilder::<Db>::new(
+                "INSERT INTO recovery_requests (id, account_id, code_hash, token_hash, state, \
+                 attempts, created_at, expires_at, ip) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(r.id.to_string())
+                    .push_bind(r.account.to_string())
+                    .push_bind(r.code_hash.to_vec())
+                    .push_bind(r.token_hash.as_ref().map(|t| t.as_bytes().to_vec()))
+                    .push("'active'")
+                    .push("0")
+                    .push_bind(r.created_at.as_millis())
+                    .push_bind(r.expires_at.as_millis())
+                    .push_bind(r.ip.clone());
+            });
+            q.build().execute(&mut *conn).await?;
+        }
         Ok(())
     }
 }

@@ -9,19 +9,67 @@ use gatehouse_domain::audit::Actor;
 use gatehouse_domain::campaign::CampaignState;
 use sqlx::Row as _;
 
-use super::EngineStore;
+use std::collections::{HashMap, HashSet};
+
+use gatehouse_domain::audit::NewAuditEntry;
+
+use super::{Conn, Db, EngineStore};
 use crate::sql::parse;
-use crate::{ApplyOutcome, ApplyStep, BudgetUse, Result, StoreError, UndoOutcome, UndoStep};
+use crate::{
+    ApplyBatch, ApplyOutcome, ApplyStep, ApplyTarget, BudgetUse, NewNotice, NewRecovery, Result,
+    StoreError, UndoOutcome, UndoStep,
+};
+
+/// Appends `{column} IN (…)` over `values` (never empty: callers check).
+fn push_in<S: AsRef<str>>(q: &mut sqlx::QueryBuilder<Db>, column: &str, values: &[S]) {
+    q.push(column);
+    q.push(" IN (");
+    let mut list = q.separated(", ");
+    for v in values {
+        list.push_bind(v.as_ref().to_owned());
+    }
+    list.push_unseparated(")");
+}
 
 impl EngineStore {
-    /// [`crate::CampaignStore::apply_campaign_target`].
+    /// [`crate::CampaignStore::apply_campaign_target`]: a batch of one.
     pub(super) async fn apply_target(&self, step: &ApplyStep<'_>) -> Result<ApplyOutcome> {
+        let batch = ApplyBatch {
+            trip_on_exhaustion: step.trip_on_exhaustion.as_ref(),
+            campaign: step.campaign,
+            now: step.now,
+            budget: step.budget,
+            targets: vec![ApplyTarget {
+                account: step.account,
+                recovery: step.recovery,
+                notice: step.notice,
+                audit: step.audit.clone(),
+            }],
+        };
+        self.apply_batch(&batch)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::corrupt("an apply of one target decided nothing"))
+    }
+
+    /// [`crate::CampaignStore::apply_campaign_targets`]. A fixed number of
+    /// statements per batch, whatever its size: the breaker row lock, the
+    /// campaign, the targets' states and the budget are read once; each
+    /// account's budget draw is decided in order before any write; the writes
+    /// are set-based (one statement per table, multi-row where rows differ).
+    pub(super) async fn apply_batch(&self, b: &ApplyBatch<'_>) -> Result<Vec<ApplyOutcome>> {
+        if b.targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let campaign = b.campaign.to_string();
+        let accounts: Vec<String> = b.targets.iter().map(|t| t.account.to_string()).collect();
+        if accounts.iter().collect::<HashSet<_>>().len() != accounts.len() {
+            return Err(StoreError::Invalid("an apply batch names an account twice"));
+        }
         let mut tx = self.begin_write().await?;
         if Self::lock_breaker_in(&mut tx).await? {
-            return Ok(ApplyOutcome::BreakerOpen);
+            return Ok(vec![ApplyOutcome::BreakerOpen]);
         }
-        let campaign = step.campaign.to_string();
-        let account = step.account.to_string();
         let state: String = sqlx::query("SELECT state FROM campaigns WHERE id = $1")
             .bind(&campaign)
             .fetch_optional(&mut *tx)
@@ -30,23 +78,21 @@ impl EngineStore {
             .try_get("state")?;
         let state: CampaignState = parse("campaign state", &state)?;
         if state != CampaignState::Running {
-            return Ok(ApplyOutcome::NotRunning(state));
+            return Ok(vec![ApplyOutcome::NotRunning(state)]);
         }
-        let target: Option<String> = sqlx::query(
-            "SELECT state FROM campaign_targets WHERE campaign_id = $1 AND account_id = $2",
-        )
-        .bind(&campaign)
-        .bind(&account)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| r.try_get("state"))
-        .transpose()?;
-        match target.as_deref() {
-            None => return Err(StoreError::NotFound("campaign target")),
-            Some("pending") => {}
-            Some(_) => return Ok(ApplyOutcome::AlreadyDone),
+        let mut q = sqlx::QueryBuilder::<Db>::new(
+            "SELECT account_id, state FROM campaign_targets WHERE campaign_id = ",
+        );
+        q.push_bind(&campaign);
+        push_in(&mut q, " AND account_id", &accounts);
+        let mut states = HashMap::new();
+        for row in q.build().fetch_all(&mut *tx).await? {
+            states.insert(
+                row.try_get::<String, _>("account_id")?,
+                row.try_get::<String, _>("state")?,
+            );
         }
-        let now = step.now.as_millis();
+        let now = b.now.as_millis();
         let minute = now / 60_000;
         let used = sqlx::query(
             "SELECT CAST(COALESCE(SUM(CASE WHEN minute > $1 THEN n ELSE 0 END), 0) AS BIGINT) AS \
@@ -58,95 +104,186 @@ impl EngineStore {
         .bind(minute - 1440)
         .fetch_one(&mut *tx)
         .await?;
-        let (hour, day): (i64, i64) = (used.try_get("hour")?, used.try_get("day")?);
-        if !step.budget.allows(BudgetUse { hour, day }) {
-            return Ok(ApplyOutcome::BudgetExhausted { hour, day });
+        let used = BudgetUse {
+            hour: used.try_get("hour")?,
+            day: used.try_get("day")?,
+        };
+        let after = |draws: usize| BudgetUse {
+            hour: used.hour + draws as i64,
+            day: used.day + draws as i64,
+        };
+        // Each pending target in order, while the budget has room for one more
+        // draw: its credential goes to `reset_required` if active (applied, one
+        // unit drawn), else it is skipped (none drawn). In rounds, so that a
+        // skipped target leaves its unit to the next one.
+        let pending = |a: &String| states.get(a).map(String::as_str) == Some("pending");
+        if accounts.iter().any(|a| !states.contains_key(a)) {
+            return Err(StoreError::NotFound("campaign target"));
         }
-        let version: Option<i64> = sqlx::query(
-            "UPDATE credentials SET state = 'reset_required' WHERE account_id = $1 AND state = \
-             'active' RETURNING version",
-        )
-        .bind(&account)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|r| r.try_get("version"))
-        .transpose()?;
-        let Some(version) = version else {
-            sqlx::query(
-                "UPDATE campaign_targets SET state = 'skipped' WHERE campaign_id = $1 AND \
-                         account_id = $2",
-            )
-            .bind(&campaign)
-            .bind(&account)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            return Ok(ApplyOutcome::Skipped);
-        };
-        sqlx::query(
-            "UPDATE sessions SET state = 'suspended', suspended_by = $1 WHERE account_id = $2 AND \
-             state = 'active'",
-        )
-        .bind(&campaign)
-        .bind(&account)
-        .execute(&mut *tx)
-        .await?;
-        Self::insert_recovery_in(&mut tx, step.recovery).await?;
-        Self::insert_notice_in(&mut tx, step.notice).await?;
-        Self::append_audit_in(&mut tx, &step.audit).await?;
-        sqlx::query(
-            "UPDATE campaign_targets SET state = 'applied', credential_version = $1, applied_at = \
-             $2, notice_reference = $3 \
-             WHERE campaign_id = $4 AND account_id = $5",
-        )
-        .bind(version)
-        .bind(now)
-        .bind(&step.notice.reference)
-        .bind(&campaign)
-        .bind(&account)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO reset_counts (minute, n) VALUES ($1, 1) ON CONFLICT (minute) DO UPDATE \
-             SET n = reset_counts.n + 1",
-        )
-        .bind(minute)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE campaigns SET applied = applied + 1, updated_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(&campaign)
-            .execute(&mut *tx)
-            .await?;
-        // This reset drew the budget's last unit: an automatic campaign trips the
-        // breaker now, in this transaction, not on the next attempt (which, with
-        // sparse traffic, might come much later or never).
-        let after = BudgetUse {
-            hour: hour + 1,
-            day: day + 1,
-        };
-        let mut tripped = None;
-        if let Some(trip) = &step.trip_on_exhaustion
-            && step.budget.exhausted_after(after)
+        let mut decided: HashMap<&String, Option<i64>> = HashMap::new();
+        let mut drawn = 0;
+        let mut next = 0;
+        loop {
+            let mut candidates = Vec::new();
+            while let Some(account) = accounts.get(next) {
+                if pending(account) {
+                    if !b.budget.allows(after(drawn + candidates.len())) {
+                        break;
+                    }
+                    candidates.push(account);
+                }
+                next += 1;
+            }
+            if candidates.is_empty() {
+                break;
+            }
+            let mut q = sqlx::QueryBuilder::<Db>::new(
+                "UPDATE credentials SET state = 'reset_required' WHERE state = 'active'",
+            );
+            push_in(&mut q, " AND account_id", &candidates);
+            q.push(" RETURNING account_id, version");
+            let mut versions = HashMap::new();
+            for row in q.build().fetch_all(&mut *tx).await? {
+                versions.insert(
+                    row.try_get::<String, _>("account_id")?,
+                    row.try_get::<i64, _>("version")?,
+                );
+            }
+            drawn += versions.len();
+            for c in candidates {
+                decided.insert(c, versions.get(c).copied());
+            }
+        }
+        // The outcomes, in the targets' order, up to the first pending target
+        // the budget had no room for.
+        let mut outcomes = Vec::new();
+        let (mut applied, mut skipped) = (Vec::new(), Vec::new());
+        for (t, account) in b.targets.iter().zip(&accounts) {
+            match decided.get(account) {
+                _ if !pending(account) => outcomes.push(ApplyOutcome::AlreadyDone),
+                Some(Some(version)) => {
+                    applied.push((t, account, *version));
+                    outcomes.push(ApplyOutcome::Applied {
+                        reference: t.notice.reference.clone(),
+                        tripped: None,
+                    });
+                }
+                Some(None) => {
+                    skipped.push(account.clone());
+                    outcomes.push(ApplyOutcome::Skipped);
+                }
+                None => {
+                    let used = after(drawn);
+                    outcomes.push(ApplyOutcome::BudgetExhausted {
+                        hour: used.hour,
+                        day: used.day,
+                    });
+                    break;
+                }
+            }
+        }
+        if !skipped.is_empty() {
+            let mut q = sqlx::QueryBuilder::<Db>::new(
+                "UPDATE campaign_targets SET state = 'skipped' WHERE campaign_id = ",
+            );
+            q.push_bind(&campaign);
+            push_in(&mut q, " AND account_id", &skipped);
+            q.build().execute(&mut *tx).await?;
+        }
+        if !applied.is_empty() {
+            self.write_resets(&mut tx, b, &campaign, &applied).await?;
+        }
+        // The reset that drew the budget's last unit: an automatic campaign
+        // trips the breaker now, in this transaction, not on the next attempt
+        // (which, with sparse traffic, might come much later or never).
+        if let Some(trip) = b.trip_on_exhaustion
+            && !applied.is_empty()
+            && b.budget.exhausted_after(after(applied.len()))
         {
-            let reason = (trip.reason)(after);
+            let reason = (trip.reason)(after(applied.len()));
             Self::change_breaker_in(
                 &mut tx,
                 true,
                 &reason,
                 &Actor::System,
-                step.now,
+                b.now,
                 trip.alerts,
                 trip.audit.clone(),
             )
             .await?;
-            tripped = Some(reason);
+            if let Some(ApplyOutcome::Applied { tripped, .. }) = outcomes
+                .iter_mut()
+                .rev()
+                .find(|o| matches!(o, ApplyOutcome::Applied { .. }))
+            {
+                *tripped = Some(reason);
+            }
         }
         tx.commit().await?;
-        Ok(ApplyOutcome::Applied {
-            reference: step.notice.reference.clone(),
-            tripped,
-        })
+        Ok(outcomes)
+    }
+
+    /// The writes of the batch's applied resets: sessions suspended, recovery
+    /// requests, notices, audit entries (chained in one go), target rows, the
+    /// budget's minute bucket and the campaign's count.
+    async fn write_resets(
+        &self,
+        tx: &mut Conn,
+        b: &ApplyBatch<'_>,
+        campaign: &str,
+        applied: &[(&ApplyTarget<'_>, &String, i64)],
+    ) -> Result<()> {
+        let now = b.now.as_millis();
+        let accounts: Vec<String> = applied.iter().map(|(_, a, _)| (*a).clone()).collect();
+        let mut q = sqlx::QueryBuilder::<Db>::new(
+            "UPDATE sessions SET state = 'suspended', suspended_by = ",
+        );
+        q.push_bind(campaign);
+        q.push(" WHERE state = 'active'");
+        push_in(&mut q, " AND account_id", &accounts);
+        q.build().execute(&mut *tx).await?;
+        let recoveries: Vec<&NewRecovery> = applied.iter().map(|(t, _, _)| t.recovery).collect();
+        Self::insert_recoveries_in(tx, &recoveries).await?;
+        let notices: Vec<&NewNotice> = applied.iter().map(|(t, _, _)| t.notice).collect();
+        Self::insert_notices_in(tx, &notices).await?;
+        let audits: Vec<NewAuditEntry> = applied.iter().map(|(t, _, _)| t.audit.clone()).collect();
+        Self::append_audits_in(tx, &audits).await?;
+        // 3 placeholders a row: 500 rows stay far below both engines' limits.
+        for chunk in applied.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<Db>::new(
+                "UPDATE campaign_targets SET state = 'applied', credential_version = v.column2, \
+                 applied_at = ",
+            );
+            q.push_bind(now);
+            q.push(", notice_reference = v.column3 FROM (");
+            q.push_values(chunk, |mut row, (t, account, version)| {
+                row.push_bind((*account).clone())
+                    .push("CAST(")
+                    .push_bind_unseparated(*version)
+                    .push_unseparated(" AS BIGINT)")
+                    .push_bind(t.notice.reference.clone());
+            });
+            q.push(") AS v WHERE campaign_targets.campaign_id = ");
+            q.push_bind(campaign);
+            q.push(" AND campaign_targets.account_id = v.column1");
+            q.build().execute(&mut *tx).await?;
+        }
+        let n = applied.len() as i64;
+        sqlx::query(
+            "INSERT INTO reset_counts (minute, n) VALUES ($1, $2) ON CONFLICT (minute) DO UPDATE \
+             SET n = reset_counts.n + $2",
+        )
+        .bind(now / 60_000)
+        .bind(n)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE campaigns SET applied = applied + $1, updated_at = $2 WHERE id = $3")
+            .bind(n)
+            .bind(now)
+            .bind(campaign)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
     }
 
     /// [`crate::CampaignStore::undo_campaign_target`].

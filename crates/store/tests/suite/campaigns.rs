@@ -27,7 +27,10 @@ fn new_campaign(automatic: bool) -> NewCampaign {
     }
 }
 
-async fn accounts_with_sessions(s: &Arc<dyn Store>, n: usize) -> Vec<(AccountId, SessionToken)> {
+pub(super) async fn accounts_with_sessions(
+    s: &Arc<dyn Store>,
+    n: usize,
+) -> Vec<(AccountId, SessionToken)> {
     let mut out = Vec::new();
     for i in 0..n {
         let a = new_account(&format!("c{i}@example.com"));
@@ -43,7 +46,11 @@ async fn accounts_with_sessions(s: &Arc<dyn Store>, n: usize) -> Vec<(AccountId,
     out
 }
 
-async fn running(s: &Arc<dyn Store>, automatic: bool, accounts: &[AccountId]) -> CampaignRecord {
+pub(super) async fn running(
+    s: &Arc<dyn Store>,
+    automatic: bool,
+    accounts: &[AccountId],
+) -> CampaignRecord {
     use gatehouse_domain::campaign::CampaignState as S;
     let targets: Vec<NewTarget> = accounts
         .iter()
@@ -80,7 +87,7 @@ async fn running(s: &Arc<dyn Store>, automatic: bool, accounts: &[AccountId]) ->
     .unwrap()
 }
 
-fn apply_step<'a>(
+pub(super) fn apply_step<'a>(
     c: &CampaignRecord,
     account: AccountId,
     at: Timestamp,
@@ -100,7 +107,7 @@ fn apply_step<'a>(
     }
 }
 
-fn recovery_for(account: AccountId, at: Timestamp) -> NewRecovery {
+pub(super) fn recovery_for(account: AccountId, at: Timestamp) -> NewRecovery {
     NewRecovery {
         id: RecoveryId::generate(&OsEntropy),
         account,
@@ -682,7 +689,7 @@ both_engines!(
 );
 
 /// How many operators' breaker alerts the outbox holds.
-async fn breaker_alerts_written(s: &Arc<dyn Store>) -> usize {
+pub(super) async fn breaker_alerts_written(s: &Arc<dyn Store>) -> usize {
     s.notices(&NoticeFilter {
         state: None,
         account: None,

@@ -135,6 +135,7 @@ async fn stuffing_rule(
 // After `both_engines!`: a `macro_rules!` macro is visible only below its definition.
 mod accounts;
 mod audit;
+mod campaign_batches;
 mod campaigns;
 mod credentials;
 mod events;

@@ -10,10 +10,11 @@ use std::time::Duration;
 use gatehouse_domain::audit::{Actor as AuditActor, AuditAction, NewAuditEntry};
 use gatehouse_domain::campaign::{CampaignCommand, CampaignState, Command};
 use gatehouse_domain::guardrail::{NextStep, StepFacts, next_step};
-use gatehouse_domain::{AccountId, CampaignId, Email, RecoveryCode, RecoveryId};
+use gatehouse_domain::{AccountId, CampaignId, Email, RecoveryCode, RecoveryId, Timestamp};
 use gatehouse_store::{
-    ApplyOutcome, ApplyStep, BreakerTrip, BudgetLimits, BudgetUse, CampaignRecord, CampaignUpdate,
-    ExhaustionTrip, NewRecovery, TargetState,
+    ApplyBatch, ApplyOutcome, ApplyStep, ApplyTarget, BreakerTrip, BudgetLimits, BudgetUse,
+    CampaignRecord, CampaignUpdate, ExhaustionTrip, NOTICE_REFERENCE_TAKEN, NewNotice, NewRecovery,
+    StoreError, TargetRecord, TargetState, TripAlerts,
 };
 use secrecy::ExposeSecret;
 
@@ -95,8 +96,8 @@ impl App {
             .store
             .campaign_targets(id, Some(TargetState::Pending), -1, room as i64)
             .await?;
-        for t in pending {
-            match self.apply_one(&c, t.account_id, &t.email, budget).await? {
+        for outcome in self.apply_targets(&c, &pending, budget).await? {
+            match outcome {
                 ApplyOutcome::Applied { tripped, .. } => {
                     report.applied += 1;
                     if let Some(why) = tripped {
@@ -245,6 +246,70 @@ impl App {
         Ok(gate.failure(sample.max(0) as u64, completed.max(0) as u64))
     }
 
+    /// The forced resets of a step's targets, in one store transaction
+    /// (`apply_campaign_targets`: the breaker and the budget checked before each
+    /// account, all or nothing). A notice-reference collision re-runs the batch
+    /// with fresh references; any other failure re-runs the targets one by one,
+    /// so an account that cannot be applied fails alone, after those before it.
+    /// The outcomes are in the targets' order, as far as the batch went.
+    pub(crate) async fn apply_targets(
+        &self,
+        c: &CampaignRecord,
+        targets: &[TargetRecord],
+        budget: BudgetLimits,
+    ) -> Result<Vec<ApplyOutcome>, AppError> {
+        let alerts = |trip: &BreakerTrip| self.breaker_alerts(trip);
+        let reason = |used: BudgetUse| budget_used_up(used, budget);
+        let mut attempts = 0;
+        loop {
+            let now = self.clock.now();
+            let mut prepared = Vec::with_capacity(targets.len());
+            let mut unprepared = None;
+            for t in targets {
+                match Email::parse(&t.email) {
+                    Ok(to) => prepared.push(self.prepare_reset(c, t.account_id, &to, now)),
+                    Err(e) => {
+                        unprepared = Some(AppError::email(e));
+                        break;
+                    }
+                }
+            }
+            let trip = c.automatic.then(|| exhaustion_trip(now, &reason, &alerts));
+            let batch = ApplyBatch {
+                trip_on_exhaustion: trip.as_ref(),
+                campaign: c.id,
+                now,
+                budget,
+                targets: prepared.iter().map(PreparedReset::target).collect(),
+            };
+            match self.store.apply_campaign_targets(&batch).await {
+                Ok(outcomes) => {
+                    let finished =
+                        outcomes.len() == prepared.len() && !outcomes.iter().any(ends_step);
+                    // An address that no longer parses: the accounts before it
+                    // are applied, and the step fails on it (as one by one).
+                    return match unprepared {
+                        Some(e) if finished => Err(e),
+                        _ => Ok(outcomes),
+                    };
+                }
+                Err(StoreError::Conflict(NOTICE_REFERENCE_TAKEN)) if attempts < 3 => attempts += 1,
+                Err(_) if prepared.len() > 1 => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mut outcomes = Vec::new();
+        for t in targets {
+            let outcome = self.apply_one(c, t.account_id, &t.email, budget).await?;
+            let stop = ends_step(&outcome);
+            outcomes.push(outcome);
+            if stop {
+                break;
+            }
+        }
+        Ok(outcomes)
+    }
+
     /// One account's forced reset (one store transaction).
     pub(crate) async fn apply_one(
         &self,
@@ -254,71 +319,80 @@ impl App {
         budget: BudgetLimits,
     ) -> Result<ApplyOutcome, AppError> {
         let to = Email::parse(email).map_err(AppError::email)?;
+        let alerts = |trip: &BreakerTrip| self.breaker_alerts(trip);
+        let reason = |used: BudgetUse| budget_used_up(used, budget);
         let out = self
             .with_fresh_reference(|| async {
                 let now = self.clock.now();
-                let rid = RecoveryId::generate(self.entropy.as_ref());
-                let code = RecoveryCode::generate(self.entropy.as_ref());
-                let expires_at = now.plus(RESET_CODE_TTL);
-                // No address or device: Gatehouse acted, not a person's request.
-                let facts = NoticeFacts::ForcedReset(ForcedResetFacts {
-                    at: now.to_rfc3339(),
-                    code: code.display(),
-                    token: None,
-                    expires_minutes: RESET_CODE_TTL.as_secs() / 60,
-                    reason: c.reason.clone(),
-                });
-                let notice = self.new_notice(
-                    Some(account),
-                    &to,
-                    format!("reset/{}/{account}", c.id),
-                    &facts,
-                    Some(expires_at),
-                );
-                let recovery = NewRecovery {
-                    id: rid,
-                    account,
-                    code_hash: code.digest(self.secret_key.expose_secret(), &rid.to_string()),
-                    token_hash: None,
-                    created_at: now,
-                    expires_at,
-                    ip: None,
-                };
-                let audit = NewAuditEntry::new(now, AuditActor::System, AuditAction::AccountReset)
-                    .target(account)
-                    .detail(serde_json::json!({
-                        "campaign": c.id.to_string(),
-                        "rule": c.rule_id,
-                        "rule_version": c.rule_version,
-                        "created_by": c.created_by.text(),
-                        "approved_by": c.approved_by.as_ref().map(AuditActor::text),
-                        "reference": notice.reference,
-                    }));
-                let alerts = |trip: &BreakerTrip| self.breaker_alerts(trip);
-                let reason = |used: BudgetUse| budget_used_up(used, budget);
+                let p = self.prepare_reset(c, account, &to, now);
                 let step = ApplyStep {
-                    trip_on_exhaustion: c.automatic.then(|| ExhaustionTrip {
-                        reason: &reason,
-                        alerts: &alerts,
-                        audit: NewAuditEntry::new(
-                            now,
-                            AuditActor::System,
-                            AuditAction::BreakerChanged,
-                        )
-                        .detail(serde_json::json!({ "command": "trip" })),
-                    }),
+                    trip_on_exhaustion: c.automatic.then(|| exhaustion_trip(now, &reason, &alerts)),
                     campaign: c.id,
                     account,
                     now,
                     budget,
-                    recovery: &recovery,
-                    notice: &notice,
-                    audit,
+                    recovery: &p.recovery,
+                    notice: &p.notice,
+                    audit: p.audit,
                 };
                 self.store.apply_campaign_target(&step).await
             })
             .await?;
         Ok(out)
+    }
+
+    /// What one account's forced reset writes: a recovery request with a fresh
+    /// code, the forced-reset notice carrying it, the audit entry.
+    fn prepare_reset(
+        &self,
+        c: &CampaignRecord,
+        account: AccountId,
+        to: &Email,
+        now: Timestamp,
+    ) -> PreparedReset {
+        let rid = RecoveryId::generate(self.entropy.as_ref());
+        let code = RecoveryCode::generate(self.entropy.as_ref());
+        let expires_at = now.plus(RESET_CODE_TTL);
+        // No address or device: Gatehouse acted, not a person's request.
+        let facts = NoticeFacts::ForcedReset(ForcedResetFacts {
+            at: now.to_rfc3339(),
+            code: code.display(),
+            token: None,
+            expires_minutes: RESET_CODE_TTL.as_secs() / 60,
+            reason: c.reason.clone(),
+        });
+        let notice = self.new_notice(
+            Some(account),
+            to,
+            format!("reset/{}/{account}", c.id),
+            &facts,
+            Some(expires_at),
+        );
+        let recovery = NewRecovery {
+            id: rid,
+            account,
+            code_hash: code.digest(self.secret_key.expose_secret(), &rid.to_string()),
+            token_hash: None,
+            created_at: now,
+            expires_at,
+            ip: None,
+        };
+        let audit = NewAuditEntry::new(now, AuditActor::System, AuditAction::AccountReset)
+            .target(account)
+            .detail(serde_json::json!({
+                "campaign": c.id.to_string(),
+                "rule": c.rule_id,
+                "rule_version": c.rule_version,
+                "created_by": c.created_by.text(),
+                "approved_by": c.approved_by.as_ref().map(AuditActor::text),
+                "reference": notice.reference,
+            }));
+        PreparedReset {
+            account,
+            recovery,
+            notice,
+            audit,
+        }
     }
 
     /// One pass of the campaign worker: automatic campaigns from new findings,
@@ -343,6 +417,51 @@ impl App {
             total.undone += self.undo_step(c.id).await?.restored_or_explained();
         }
         Ok(total)
+    }
+}
+
+/// One account's prepared forced reset (see `App::prepare_reset`).
+struct PreparedReset {
+    account: AccountId,
+    recovery: NewRecovery,
+    notice: NewNotice,
+    audit: NewAuditEntry,
+}
+
+impl PreparedReset {
+    fn target(&self) -> ApplyTarget<'_> {
+        ApplyTarget {
+            account: self.account,
+            recovery: &self.recovery,
+            notice: &self.notice,
+            audit: self.audit.clone(),
+        }
+    }
+}
+
+/// Whether an outcome ends the step: nothing after it is applied in this pass.
+fn ends_step(outcome: &ApplyOutcome) -> bool {
+    match outcome {
+        ApplyOutcome::Applied { tripped, .. } => tripped.is_some(),
+        ApplyOutcome::Skipped | ApplyOutcome::AlreadyDone => false,
+        ApplyOutcome::BudgetExhausted { .. }
+        | ApplyOutcome::NotRunning(_)
+        | ApplyOutcome::BreakerOpen => true,
+    }
+}
+
+/// The breaker trip an automatic campaign's reset makes when it draws the
+/// budget's last unit.
+fn exhaustion_trip<'a>(
+    now: Timestamp,
+    reason: &'a (dyn Fn(BudgetUse) -> String + Send + Sync),
+    alerts: TripAlerts<'a>,
+) -> ExhaustionTrip<'a> {
+    ExhaustionTrip {
+        reason,
+        alerts,
+        audit: NewAuditEntry::new(now, AuditActor::System, AuditAction::BreakerChanged)
+            .detail(serde_json::json!({ "command": "trip" })),
     }
 }
 
