@@ -1,11 +1,11 @@
 //! `gatehouse-bench campaign`: how fast a campaign resets accounts with every
 //! side effect (credential, sessions, recovery code, notice, audit entry, budget
-//! draw, target and campaign rows: one transaction per account), and how long the
-//! breaker takes to stop it.
+//! draw, target and campaign rows; a step's targets in one transaction), and how
+//! long the breaker takes to stop it.
 //!
-//! Baseline, same run, same database: `RecoveryStore::create_recovery` for the same
-//! number of accounts — a recovery request, its notice and its audit entry in one
-//! transaction: the part of an apply step every other write rides on.
+//! Baseline, same run, same database: the same rows for as many other accounts,
+//! written by the store in plain transactions of the same batch size with none
+//! of the checks (`CampaignStore::write_reset_rows_unchecked`).
 //!
 //! Breaker: a second campaign runs in the worker task `serve` uses; the breaker is
 //! tripped from another task, and the time until the last reset commits is
@@ -19,8 +19,8 @@ use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
 use gatehouse_domain::campaign::CampaignCommand;
 use gatehouse_domain::{RecoveryCode, RecoveryId};
 use gatehouse_server::app::campaigns::CampaignSpec;
-use gatehouse_server::mail::{NoticeFacts, RecoveryFacts};
-use gatehouse_store::NewRecovery;
+use gatehouse_server::mail::{ForcedResetFacts, NoticeFacts};
+use gatehouse_store::{ApplyBatch, ApplyTarget, BudgetLimits, NewRecovery};
 
 /// Arguments of `gatehouse-bench campaign`.
 #[derive(clap::Args, Clone)]
@@ -39,6 +39,56 @@ pub struct CampaignArgs {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// The worker's batch: targets applied per transaction (`campaigns::STEP`).
+const APPLY_BATCH: usize = 50;
+
+/// The rows one account's reset writes, built as the worker builds them.
+fn reset_rows(
+    app: &gatehouse_server::App,
+    campaign: gatehouse_domain::CampaignId,
+    t: &gatehouse_store::TargetRecord,
+    now: gatehouse_domain::Timestamp,
+) -> anyhow::Result<(
+    gatehouse_domain::AccountId,
+    NewRecovery,
+    gatehouse_store::NewNotice,
+    NewAuditEntry,
+)> {
+    let id = RecoveryId::generate(app.entropy.as_ref());
+    let code = RecoveryCode::generate(app.entropy.as_ref());
+    let facts = NoticeFacts::ForcedReset(ForcedResetFacts {
+        at: now.to_rfc3339(),
+        code: code.display(),
+        token: None,
+        expires_minutes: 3 * 24 * 60,
+        reason: "benchmark".into(),
+    });
+    let to = gatehouse_domain::Email::parse(&t.email)?;
+    let notice = app.new_notice(
+        Some(t.account_id),
+        &to,
+        format!("reset/{campaign}/{}", t.account_id),
+        &facts,
+        Some(now.plus(Duration::from_secs(3 * 86_400))),
+    );
+    let recovery = NewRecovery {
+        id,
+        account: t.account_id,
+        code_hash: [1; 32],
+        token_hash: None,
+        created_at: now,
+        expires_at: now.plus(Duration::from_secs(3 * 86_400)),
+        ip: None,
+    };
+    let audit = NewAuditEntry::new(now, Actor::System, AuditAction::AccountReset)
+        .target(t.account_id)
+        .detail(serde_json::json!({
+            "campaign": campaign.to_string(),
+            "reference": notice.reference,
+        }));
+    Ok((t.account_id, recovery, notice, audit))
 }
 
 /// Imports `emails` as accounts (one hash for all: never verified here).
@@ -116,43 +166,60 @@ pub async fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
             .collect();
         import(&app, &emails, &hash).await?;
 
-        // Baseline: a recovery request + notice + audit entry per account,
-        // written by the store alone (`App::raw_store`): the baseline is the
-        // database's cost of the transaction every apply step rides on, without
-        // the use case's throttles and code hashing around it.
+        // Baseline: the same rows a campaign's resets write (credential,
+        // sessions, recovery request, notice, audit entry, target row, budget
+        // bucket, campaign count), written by the store alone in plain
+        // transactions of the worker's batch size, with none of the checks
+        // (breaker, campaign state, targets, budget) and none of the use case's
+        // work around them except building the same notice.
+        let base_emails: Vec<String> = (0..args.accounts)
+            .map(|i| format!("b{round}-{i}@example.com"))
+            .collect();
+        import(&app, &base_emails, &hash).await?;
+        let draft = app
+            .create_campaign(
+                CampaignSpec {
+                    name: format!("baseline {round}"),
+                    reason: "benchmark".into(),
+                    accounts: base_emails,
+                    stages: Some(vec![1.0]),
+                    rate_per_minute: None,
+                    bake_secs: None,
+                },
+                by.clone(),
+            )
+            .await?;
+        let targets = app
+            .raw_store()
+            .campaign_targets(draft.id, None, -1, args.accounts as i64)
+            .await?;
         let t = Instant::now();
-        for e in &emails {
-            let rec = app.raw_store().login_record(e).await?.expect("imported");
+        for chunk in targets.chunks(APPLY_BATCH) {
             let now = app.clock.now();
-            let id = RecoveryId::generate(app.entropy.as_ref());
-            let to = gatehouse_domain::Email::parse(e)?;
-            // A recovery notice carries its code (as a real request's does).
-            let facts = NoticeFacts::Recovery(RecoveryFacts {
-                occasion: app.occasion(now, &Default::default()),
-                code: RecoveryCode::generate(app.entropy.as_ref()).display(),
-                token: None,
-                expires_minutes: 10,
-            });
-            let notice = app.new_notice(
-                Some(rec.account.id),
-                &to,
-                format!("bench/{id}"),
-                &facts,
-                None,
-            );
-            let req = NewRecovery {
-                id,
-                account: rec.account.id,
-                code_hash: [1; 32],
-                token_hash: None,
-                created_at: now,
-                expires_at: now.plus(Duration::from_secs(600)),
-                ip: None,
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|t| reset_rows(&app, draft.id, t, now))
+                .collect::<anyhow::Result<_>>()?;
+            let batch = ApplyBatch {
+                trip_on_exhaustion: None,
+                campaign: draft.id,
+                now,
+                budget: BudgetLimits {
+                    per_hour: i64::MAX,
+                    per_day: i64::MAX,
+                    may_exceed: true,
+                },
+                targets: rows
+                    .iter()
+                    .map(|(account, recovery, notice, audit)| ApplyTarget {
+                        account: *account,
+                        recovery,
+                        notice,
+                        audit: audit.clone(),
+                    })
+                    .collect(),
             };
-            let audit = NewAuditEntry::new(now, Actor::System, AuditAction::RecoveryRequested);
-            app.raw_store()
-                .create_recovery(&req, &notice, audit)
-                .await?;
+            app.raw_store().write_reset_rows_unchecked(&batch).await?;
         }
         base.push(args.accounts as f64 / t.elapsed().as_secs_f64());
 
@@ -201,14 +268,18 @@ pub async fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     worker.abort();
+    let ratio = median(apply.iter().zip(&base).map(|(a, b)| a / b).collect());
     println!(
         "{}",
         serde_json::json!({
             "engine": app.storage_engine(),
             "accounts": args.accounts,
             "rounds": args.rounds,
-            "apply_per_s": median(apply),
-            "baseline_recovery_per_s": median(base),
+            "apply_per_s": median(apply.clone()),
+            "baseline_plain_rows_per_s": median(base.clone()),
+            "apply_per_s_rounds": apply,
+            "baseline_per_s_rounds": base,
+            "ratio": ratio,
             "breaker": {
                 "trip_call_ms": trip_call.as_secs_f64() * 1000.0,
                 "applied_when_tripped": at_trip,

@@ -86,6 +86,14 @@ pub trait CampaignStore {
     /// targets one by one).
     async fn apply_campaign_targets(&self, batch: &ApplyBatch<'_>) -> Result<Vec<ApplyOutcome>>;
 
+    /// Benchmarks only (feature `testing`): the rows a batch's resets write —
+    /// credentials, sessions, recovery requests, notices, audit entries, target
+    /// rows, budget bucket, campaign count — written in one plain transaction,
+    /// with none of the checks (breaker, campaign, targets, budget). The
+    /// baseline `gatehouse-bench campaign` compares the apply rate with.
+    #[cfg(feature = "testing")]
+    async fn write_reset_rows_unchecked(&self, batch: &ApplyBatch<'_>) -> Result<()>;
+
     /// Undoes one applied target, in one transaction: if the credential is still
     /// the version the campaign reset, it becomes active again, the sessions the
     /// campaign suspended since `reinstate_after` are reinstated, outstanding
@@ -120,7 +128,8 @@ pub trait CampaignStore {
     /// Forced resets applied since `since` (every campaign): the budget's usage.
     async fn resets_since(&self, since: Timestamp) -> Result<i64>;
 
-    /// Forced resets per UTC day over `since..until`: `(day, count)`, empty days left out.
+    /// Forced resets per UTC day over `since..until` (widened to whole minutes):
+    /// `(day, count)`, empty days left out.
     async fn resets_per_day(&self, since: Timestamp, until: Timestamp) -> Result<Vec<(i64, i64)>>;
 
     /// The breaker's state.
@@ -279,6 +288,8 @@ pub struct CampaignRecord {
     pub stage_started_at: Option<Timestamp>,
     /// Accounts reset so far.
     pub applied: i64,
+    /// Targets left alone so far (their credential was not active).
+    pub skipped: i64,
     /// Why it is paused.
     pub paused_reason: Option<String>,
     /// Who asked for the undo (text form), once asked.

@@ -19,7 +19,7 @@ use crate::{
 const CAMPAIGN_COLUMNS: &str = "id, name, source, automatic, rule_id, rule_version, reason, \
     state, created_by, created_at, snapshot_hash, target_count, needs_second_approval, \
     approved_by, approved_at, preview, stage_plan, rate_per_minute, bake_secs, stage, \
-    stage_started_at, applied, paused_reason, undo_by, updated_at";
+    stage_started_at, applied, skipped, paused_reason, undo_by, updated_at";
 
 impl EngineStore {
     fn campaign_from(row: &DbRow) -> Result<CampaignRecord> {
@@ -65,6 +65,7 @@ impl EngineStore {
             stage: row.try_get("stage")?,
             stage_started_at: opt_ts(row.try_get("stage_started_at")?),
             applied: row.try_get("applied")?,
+            skipped: row.try_get("skipped")?,
             paused_reason: row.try_get("paused_reason")?,
             undo_by: actor("campaign undo_by", row.try_get("undo_by")?)?,
             updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
@@ -356,6 +357,11 @@ impl CampaignStore for EngineStore {
         self.apply_batch(batch).await
     }
 
+    #[cfg(feature = "testing")]
+    async fn write_reset_rows_unchecked(&self, batch: &ApplyBatch<'_>) -> Result<()> {
+        self.write_batch_unchecked(batch).await
+    }
+
     async fn undo_campaign_target(&self, step: &UndoStep<'_>) -> Result<UndoOutcome> {
         self.undo_target(step).await
     }
@@ -516,13 +522,16 @@ impl CampaignStore for EngineStore {
     }
 
     async fn resets_per_day(&self, since: Timestamp, until: Timestamp) -> Result<Vec<(i64, i64)>> {
+        // From the budget's minute buckets (every reset is counted there in its
+        // own transaction), not the targets: a 30-day window reads at most one
+        // row per minute that had resets, however many resets a day held. The
+        // window is widened to whole minutes at both ends.
         sqlx::query(
-            "SELECT applied_at / 86400000 AS day, COUNT(*) AS n FROM campaign_targets \
-             WHERE applied_at >= $1 AND applied_at < $2 GROUP BY applied_at / 86400000 ORDER BY \
-             day",
+            "SELECT minute / 1440 AS day, CAST(SUM(n) AS BIGINT) AS n FROM reset_counts \
+             WHERE minute >= $1 AND minute < $2 GROUP BY minute / 1440 ORDER BY day",
         )
-        .bind(since.as_millis())
-        .bind(until.as_millis())
+        .bind(since.as_millis().div_euclid(60_000))
+        .bind((until.as_millis() + 59_999).div_euclid(60_000))
         .fetch_all(&self.pool)
         .await?
         .iter()

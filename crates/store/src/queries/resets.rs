@@ -182,17 +182,7 @@ impl EngineStore {
                 }
             }
         }
-        if !skipped.is_empty() {
-            let mut q = sqlx::QueryBuilder::<Db>::new(
-                "UPDATE campaign_targets SET state = 'skipped' WHERE campaign_id = ",
-            );
-            q.push_bind(&campaign);
-            push_in(&mut q, " AND account_id", &skipped);
-            q.build().execute(&mut *tx).await?;
-        }
-        if !applied.is_empty() {
-            self.write_resets(&mut tx, b, &campaign, &applied).await?;
-        }
+        Self::write_resets(&mut tx, b, &campaign, &applied, &skipped).await?;
         // The reset that drew the budget's last unit: an automatic campaign
         // trips the breaker now, in this transaction, not on the next attempt
         // (which, with sparse traffic, might come much later or never).
@@ -223,11 +213,74 @@ impl EngineStore {
         Ok(outcomes)
     }
 
-    /// The writes of the batch's applied resets: sessions suspended, recovery
-    /// requests, notices, audit entries (chained in one go), target rows, the
-    /// budget's minute bucket and the campaign's count.
+    /// [`crate::CampaignStore::write_reset_rows_unchecked`].
+    #[cfg(feature = "testing")]
+    pub(super) async fn write_batch_unchecked(&self, b: &ApplyBatch<'_>) -> Result<()> {
+        let accounts: Vec<String> = b.targets.iter().map(|t| t.account.to_string()).collect();
+        let mut tx = self.begin_write().await?;
+        let mut q = sqlx::QueryBuilder::<Db>::new(
+            "UPDATE credentials SET state = 'reset_required' WHERE state = 'active'",
+        );
+        push_in(&mut q, " AND account_id", &accounts);
+        q.push(" RETURNING account_id, version");
+        let mut versions = HashMap::new();
+        for row in q.build().fetch_all(&mut *tx).await? {
+            versions.insert(
+                row.try_get::<String, _>("account_id")?,
+                row.try_get::<i64, _>("version")?,
+            );
+        }
+        let applied: Vec<_> = b
+            .targets
+            .iter()
+            .zip(&accounts)
+            .filter_map(|(t, a)| versions.get(a).map(|v| (t, a, *v)))
+            .collect();
+        Self::write_resets(&mut tx, b, &b.campaign.to_string(), &applied, &[]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The writes of a batch's decided targets: for the skipped, their target
+    /// rows; for the applied, sessions suspended, recovery requests, notices,
+    /// audit entries (chained in one go), target rows and the budget's minute
+    /// bucket; the campaign's counts for both.
     async fn write_resets(
-        &self,
+        tx: &mut Conn,
+        b: &ApplyBatch<'_>,
+        campaign: &str,
+        applied: &[(&ApplyTarget<'_>, &String, i64)],
+        skipped: &[String],
+    ) -> Result<()> {
+        let now = b.now.as_millis();
+        if !skipped.is_empty() {
+            let mut q = sqlx::QueryBuilder::<Db>::new(
+                "UPDATE campaign_targets SET state = 'skipped' WHERE campaign_id = ",
+            );
+            q.push_bind(campaign);
+            push_in(&mut q, " AND account_id", skipped);
+            q.build().execute(&mut *tx).await?;
+        }
+        if !applied.is_empty() {
+            Self::write_applied(tx, b, campaign, applied).await?;
+        }
+        if !applied.is_empty() || !skipped.is_empty() {
+            sqlx::query(
+                "UPDATE campaigns SET applied = applied + $1, skipped = skipped + $2, updated_at \
+                 = $3 WHERE id = $4",
+            )
+            .bind(applied.len() as i64)
+            .bind(skipped.len() as i64)
+            .bind(now)
+            .bind(campaign)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The rows of the applied resets (see [`Self::write_resets`]).
+    async fn write_applied(
         tx: &mut Conn,
         b: &ApplyBatch<'_>,
         campaign: &str,
@@ -277,12 +330,6 @@ impl EngineStore {
         .bind(n)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE campaigns SET applied = applied + $1, updated_at = $2 WHERE id = $3")
-            .bind(n)
-            .bind(now)
-            .bind(campaign)
-            .execute(&mut *tx)
-            .await?;
         Ok(())
     }
 

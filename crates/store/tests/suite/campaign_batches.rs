@@ -163,7 +163,16 @@ both_engines!(a_batch_decides_each_account_in_order, |s: Arc<
     assert_eq!(forced_notices(&s).await, before + 3);
     assert_eq!(breaker_alerts_written(&s).await, 1);
     assert!(s.breaker().await.unwrap().open);
-    assert_eq!(s.campaign(auto.id).await.unwrap().unwrap().applied, 4);
+    let counted = s.campaign(auto.id).await.unwrap().unwrap();
+    assert_eq!((counted.applied, counted.skipped), (4, 1));
+    let days = s
+        .resets_per_day(
+            T0.minus(Duration::from_secs(86_400)),
+            T0.plus(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(days, vec![(T0.as_millis() / 86_400_000, 5)]);
     assert_eq!(
         s.resets_since(T0.minus(Duration::from_secs(1)))
             .await

@@ -1,0 +1,9 @@
+-- A campaign counts the targets it skipped (credential not active) next to
+-- those it applied, so a step knows how far the campaign has gone from its own
+-- row (applied + skipped) instead of counting its targets by state: at 100,000
+-- targets that count was a scan per step.
+ALTER TABLE campaigns ADD COLUMN skipped BIGINT NOT NULL DEFAULT 0;
+UPDATE campaigns SET skipped = (
+    SELECT COUNT(*) FROM campaign_targets t
+    WHERE t.campaign_id = campaigns.id AND t.state = 'skipped'
+);
