@@ -42,7 +42,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// The worker's batch: targets applied per transaction (`campaigns::STEP`).
-const APPLY_BATCH: usize = 50;
+const APPLY_BATCH: usize = 500;
 
 /// The rows one account's reset writes, built as the worker builds them.
 fn reset_rows(

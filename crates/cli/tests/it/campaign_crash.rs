@@ -172,11 +172,14 @@ async fn a_campaign_survives_sigkill_at_random_points() {
                 "not complete after 10 minutes: {c:?}"
             );
             let mut child = serve(d, &db);
-            // Early on, kill soon (mid-start-up, mid-transaction); later, give it time to finish.
-            let wait = if kills < 8 {
-                200 + rng.next() % 1500
+            // Mostly kill soon, at a random moment (mid-start-up, mid-batch: a
+            // step's batch is one transaction, so a kill often lands inside
+            // one); every fourth run gets three seconds, so the campaign moves
+            // on even when start-up is slow on a busy machine.
+            let wait = if kills % 4 == 3 {
+                3_000
             } else {
-                5_000
+                200 + rng.next() % 1000
             };
             std::thread::sleep(Duration::from_millis(wait));
             child.kill().unwrap();
@@ -185,7 +188,7 @@ async fn a_campaign_survives_sigkill_at_random_points() {
         }
         eprintln!("{db}: completed after {kills} SIGKILLs");
         assert!(
-            kills >= 3,
+            kills >= 8,
             "the campaign finished too fast to test anything ({kills} kills)"
         );
 
