@@ -43,6 +43,8 @@ struct LoginPage {
     email: String,
     error: Option<String>,
     notice: Option<&'static str>,
+    /// Where to go after signing in (OIDC: a local `/oauth2/authorize?…` only).
+    return_to: Option<String>,
 }
 
 struct SessionRow {
@@ -280,6 +282,19 @@ async fn signup(
 #[derive(Deserialize)]
 struct Done {
     done: Option<String>,
+    /// OIDC (issue 16): the authorization request to resume after signing in.
+    return_to: Option<String>,
+}
+
+/// A return-to accepted after sign-in: only a local OpenID Connect
+/// authorization request, so `/login` cannot be made an open redirect
+/// (no other path, no `//host`, no backslash or control characters).
+fn safe_return_to(r: Option<&str>) -> Option<String> {
+    let r = r?;
+    (r.starts_with("/oauth2/authorize?")
+        && !r.contains('\\')
+        && !r.chars().any(|c| c.is_control() || c.is_whitespace()))
+    .then(|| r.to_owned())
 }
 
 fn warning_for(done: Option<&str>) -> Option<&'static str> {
@@ -307,6 +322,7 @@ async fn login_form(State(app): State<Arc<App>>, Query(q): Query<Done>) -> Login
         email: String::new(),
         error: None,
         notice: notice_for(q.done.as_deref()),
+        return_to: safe_return_to(q.return_to.as_deref()),
     }
 }
 
@@ -314,6 +330,7 @@ async fn login_form(State(app): State<Arc<App>>, Query(q): Query<Done>) -> Login
 struct LoginForm {
     email: String,
     password: String,
+    return_to: Option<String>,
 }
 
 async fn login(
@@ -327,7 +344,10 @@ async fn login(
         Ok(out) if out.advice.is_some() => {
             signed_in(&app, jar, &out, "/settings?done=breached#change-password")
         }
-        Ok(out) => signed_in(&app, jar, &out, "/settings"),
+        Ok(out) => {
+            let to = safe_return_to(f.return_to.as_deref());
+            signed_in(&app, jar, &out, to.as_deref().unwrap_or("/settings"))
+        }
         Err(e) => {
             let (status, msg, retry) = form_failure(e);
             with_retry(
@@ -338,6 +358,7 @@ async fn login(
                         email: f.email,
                         error: Some(msg),
                         notice: None,
+                        return_to: safe_return_to(f.return_to.as_deref()),
                     },
                 )
                     .into_response(),
