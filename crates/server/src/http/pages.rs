@@ -316,14 +316,36 @@ fn notice_for(done: Option<&str>) -> Option<&'static str> {
     })
 }
 
-async fn login_form(State(app): State<Arc<App>>, Query(q): Query<Done>) -> LoginPage {
-    LoginPage {
+async fn login_form(State(app): State<Arc<App>>, Query(q): Query<Done>) -> Response {
+    let page = LoginPage {
         site_name: app.config.site_name.clone(),
         email: String::new(),
         error: None,
         notice: notice_for(q.done.as_deref()),
         return_to: safe_return_to(q.return_to.as_deref()),
+    };
+    login_page_for(&app, page).await
+}
+
+/// The login page; with an OIDC return-to, its CSP also allows the app's
+/// origin as a form target (the sign-in's redirects end there, and browsers
+/// check `form-action` against each one).
+async fn login_page_for(app: &App, page: LoginPage) -> Response {
+    let origin = match &page.return_to {
+        Some(r) => app.oidc_return_origin(r).await,
+        None => None,
+    };
+    let mut res = page.into_response();
+    if let Some(origin) = origin
+        && let Ok(csp) = axum::http::HeaderValue::from_str(&format!(
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' {origin}; \
+             frame-ancestors 'none'; base-uri 'none'"
+        ))
+    {
+        res.headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, csp);
     }
+    res
 }
 
 #[derive(Deserialize)]
@@ -350,20 +372,16 @@ async fn login(
         }
         Err(e) => {
             let (status, msg, retry) = form_failure(e);
-            with_retry(
-                (
-                    status,
-                    LoginPage {
-                        site_name: app.config.site_name.clone(),
-                        email: f.email,
-                        error: Some(msg),
-                        notice: None,
-                        return_to: safe_return_to(f.return_to.as_deref()),
-                    },
-                )
-                    .into_response(),
-                retry,
-            )
+            let page = LoginPage {
+                site_name: app.config.site_name.clone(),
+                email: f.email,
+                error: Some(msg),
+                notice: None,
+                return_to: safe_return_to(f.return_to.as_deref()),
+            };
+            let mut res = login_page_for(&app, page).await;
+            *res.status_mut() = status;
+            with_retry(res, retry)
         }
     }
 }

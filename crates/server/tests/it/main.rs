@@ -12,5 +12,7 @@ mod console;
 mod detection;
 mod events;
 mod notices;
+mod oidc;
+mod oidc_rp;
 mod status;
 mod takeover;

@@ -137,10 +137,32 @@ impl App {
         let who = self.authenticate(cookie).await.ok()?;
         let token = gatehouse_domain::SessionToken::parse(cookie).ok()?;
         let rec = self.store.session_by_token(&token.hash()).await.ok()??;
+        // Read from the store, not the per-replica session cache: a session a
+        // forced reset suspended a moment ago must not be handed a new code.
+        if rec.state != gatehouse_domain::SessionState::Active || rec.expires_at <= self.clock.now()
+        {
+            return None;
+        }
         Some(SignedIn {
             who,
             auth_time: rec.created_at,
         })
+    }
+
+    /// The origin of the registered redirect URI a `/login` return-to leads
+    /// to, if it is a valid authorization request: the login page must allow it
+    /// as a form target, since browsers check `form-action` against every
+    /// redirect that follows a form's submission.
+    pub async fn oidc_return_origin(&self, return_to: &str) -> Option<String> {
+        let query = return_to.strip_prefix("/oauth2/authorize?")?;
+        let params: AuthorizeParams = serde_urlencoded::from_str(query).ok()?;
+        let req = self.oidc_check_authorize(&params).await.ok()?;
+        Some(
+            url::Url::parse(&req.redirect_uri)
+                .ok()?
+                .origin()
+                .ascii_serialization(),
+        )
     }
 
     /// Checks an authorization request (see the module's note on order).
