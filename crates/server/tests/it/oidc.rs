@@ -325,6 +325,58 @@ async fn code_flow_userinfo_introspection_and_replay(engine: Engine) {
     assert_eq!(info["email"], "ada@example.com");
     assert_eq!(info["sub"], claims["sub"]);
 
+    // Forgeries: `alg: none`, HS256 keyed with the public key, a changed
+    // payload under the real signature — all refused before any claim is read.
+    let parts: Vec<&str> = at.split('.').collect();
+    let kid = jwks["keys"][0]["kid"].as_str().unwrap();
+    let header = |alg: &str| {
+        URL_SAFE_NO_PAD.encode(json!({"alg": alg, "typ": "at+jwt", "kid": kid}).to_string())
+    };
+    let none = format!("{}.{}.", header("none"), parts[1]);
+    let hs_input = format!("{}.{}", header("HS256"), parts[1]);
+    let mut mac = <hmac::Hmac<Sha256> as hmac::KeyInit>::new_from_slice(
+        jwks["keys"][0].to_string().as_bytes(),
+    )
+    .unwrap();
+    hmac::Mac::update(&mut mac, hs_input.as_bytes());
+    let hs = format!(
+        "{hs_input}.{}",
+        URL_SAFE_NO_PAD.encode(hmac::Mac::finalize(mac).into_bytes())
+    );
+    let mut payload: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    payload["scope"] = json!("openid email profile offline_access");
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(payload.to_string()),
+        parts[2]
+    );
+    for forged in [&none, &hs, &tampered] {
+        assert_eq!(
+            userinfo(&t, forged).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            introspect(&t, forged, "shop", &secret).await["active"],
+            false
+        );
+    }
+    // The API description lists the JSON endpoints.
+    let spec = t.get_json("/openapi.json").await;
+    for path in [
+        "/oauth2/token",
+        "/oauth2/introspect",
+        "/oauth2/revoke",
+        "/oauth2/userinfo",
+        "/.well-known/openid-configuration",
+    ] {
+        assert!(
+            spec["paths"][path].is_object(),
+            "{path} missing from /openapi.json"
+        );
+    }
+
     let i = introspect(&t, at, "shop", &secret).await;
     assert_eq!(i["active"], true);
     assert_eq!(i["sid"], claims["sid"]);
