@@ -96,7 +96,8 @@ pub enum ClientCommand {
 pub enum KeysCommand {
     /// The published signing keys (the newest signs).
     List,
-    /// Add a new signing key; it signs from now on, older keys stay published.
+    /// Add a new signing key: published now, it signs five minutes later (when
+    /// every relying party's cached JWKS has it); older keys stay published.
     Rotate,
 }
 
@@ -224,18 +225,21 @@ pub async fn run(config: Config, command: OidcCommand) -> anyhow::Result<ExitCod
         OidcCommand::Keys { command } => match command {
             KeysCommand::List => {
                 for k in app.oidc_keys().await.map_err(fail)? {
-                    println!(
-                        "{}  {}  {}{}",
-                        k.kid,
-                        k.alg,
-                        k.created_at,
-                        if k.signing { "  (signing)" } else { "" }
-                    );
+                    let role = match (k.signing, &k.signs_from) {
+                        (true, _) => "  (signing)".to_owned(),
+                        (false, Some(from)) => format!("  (published; signs from {from})"),
+                        (false, None) => String::new(),
+                    };
+                    println!("{}  {}  {}{role}", k.kid, k.alg, k.created_at);
                 }
             }
             KeysCommand::Rotate => {
                 let kid = app.oidc_rotate_key(Actor::System).await.map_err(fail)?;
-                println!("{kid}  ES256  new signing key; older keys stay in the JWKS");
+                println!(
+                    "{kid}  ES256  published now; signs in {} minutes (when every cached JWKS \
+                     has it); older keys stay published",
+                    gatehouse_server::app::oidc::PUBLISH_AHEAD.as_secs() / 60
+                );
             }
         },
     }

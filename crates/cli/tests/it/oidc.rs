@@ -146,7 +146,8 @@ async fn clients_and_keys_from_the_terminal() {
         assert_eq!(shop["client_id"], "shop");
         assert!(shop["disabled_at"].is_string());
 
-        // Keys: the first is made on demand; rotation adds a new signing key.
+        // Keys: the first is made on demand and signs at once; a rotated key
+        // is published first and signs only when cached JWKS have it.
         let (ok, out, err) = run(&["oidc", "keys", "list"]);
         assert!(ok, "{err}");
         assert_eq!(out.lines().count(), 1);
@@ -157,7 +158,9 @@ async fn clients_and_keys_from_the_terminal() {
         let (_, out, _) = run(&["oidc", "keys", "list"]);
         assert_eq!(out.lines().count(), 2, "{out}");
         let signing = out.lines().find(|l| l.ends_with("(signing)")).unwrap();
-        assert!(signing.starts_with(&new_kid), "{out}");
+        assert!(!signing.starts_with(&new_kid), "{out}");
+        let new_line = out.lines().find(|l| l.starts_with(&new_kid)).unwrap();
+        assert!(new_line.contains("(published; signs from "), "{out}");
 
         // Every change went into the audit chain, which still holds.
         let (ok, out, err) = run(&["audit", "verify"]);

@@ -213,6 +213,18 @@ async fn token(State(app): AppState, headers: HeaderMap, body: Bytes) -> Respons
               (status = 401, body = OAuthErrorBody)),
     security(("oidc_access_token" = [])))]
 async fn userinfo(State(app): AppState, headers: HeaderMap) -> Response {
+    userinfo_answer(&app, &headers).await
+}
+
+/// The same, by POST (OpenID Connect Core §5.3.1 asks for both).
+#[utoipa::path(post, path = "/oauth2/userinfo", tag = "oidc",
+    responses((status = 200, description = "As GET"), (status = 401, body = OAuthErrorBody)),
+    security(("oidc_access_token" = [])))]
+async fn userinfo_post(State(app): AppState, headers: HeaderMap) -> Response {
+    userinfo_answer(&app, &headers).await
+}
+
+async fn userinfo_answer(app: &App, headers: &HeaderMap) -> Response {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -270,7 +282,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(discovery))
         .routes(routes!(jwks))
         .routes(routes!(token))
-        .routes(routes!(userinfo))
+        .routes(routes!(userinfo, userinfo_post))
         .routes(routes!(introspect))
         .routes(routes!(revoke))
 }

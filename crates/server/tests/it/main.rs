@@ -13,6 +13,8 @@ mod detection;
 mod events;
 mod notices;
 mod oidc;
+mod oidc_exact;
 mod oidc_rp;
+mod oidc_session;
 mod status;
 mod takeover;

@@ -31,6 +31,12 @@ pub const ALG: &str = "ES256";
 /// unknown `kid` reloads at once).
 const KEYS_TTL: Duration = Duration::from_secs(60);
 
+/// A new key is published this long before it signs: the JWKS is served with
+/// `max-age=300`, so by then every relying party that caches it has seen the
+/// key (RFC 7517 rollover). The very first key signs at once: the JWKS that
+/// announces it is the first one anybody can have fetched.
+pub const PUBLISH_AHEAD: Duration = Duration::from_secs(300);
+
 /// The least time between two forced reloads.
 const MIN_RELOAD: Duration = Duration::from_secs(2);
 
@@ -106,6 +112,15 @@ fn jwk_of(public: &[u8]) -> (serde_json::Value, String) {
     (jwk, kid)
 }
 
+/// The key that signs at `now` among `records` (newest first): the newest one
+/// published at least [`PUBLISH_AHEAD`] ago, else the oldest (a lone new key).
+fn signing_record(records: &[SigningKeyRecord], now: Timestamp) -> Option<&SigningKeyRecord> {
+    records
+        .iter()
+        .find(|r| r.created_at <= now.minus(PUBLISH_AHEAD))
+        .or(records.last())
+}
+
 /// A usable signing key.
 pub(crate) struct Signer {
     pub(crate) kid: String,
@@ -159,13 +174,15 @@ pub struct KeyInfo {
     pub alg: String,
     /// Created (RFC 3339).
     pub created_at: String,
-    /// Whether it signs new tokens (the newest).
+    /// Whether it signs new tokens now.
     pub signing: bool,
+    /// When it signs from, if it does not yet (RFC 3339).
+    pub signs_from: Option<String>,
 }
 
 impl App {
-    /// Makes a new ES256 key, seals it and stores it (audited). It signs from
-    /// the next reload of each replica's key list; every key stays published.
+    /// Makes a new ES256 key, seals it and stores it (audited). It is published
+    /// at once and signs after [`PUBLISH_AHEAD`]; every key stays published.
     async fn create_signing_key(&self, actor: Actor) -> Result<String, AppError> {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
@@ -224,8 +241,7 @@ impl App {
 
     fn build_ring(&self, records: &[SigningKeyRecord]) -> Result<KeyRing, AppError> {
         let seal_key = self.oidc_seal_key();
-        let newest = records
-            .first()
+        let newest = signing_record(records, self.clock.now())
             .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no OIDC signing key")))?;
         let pkcs8 = unseal(&seal_key, &newest.kid, &newest.sealed_private)?;
         let pair = EcdsaKeyPair::from_pkcs8(
@@ -268,7 +284,8 @@ impl App {
         })
     }
 
-    /// `gatehouse oidc keys rotate`: a new signing key (audited, by `actor`).
+    /// `gatehouse oidc keys rotate`: a new key (audited, by `actor`), published
+    /// now, signing after [`PUBLISH_AHEAD`].
     pub async fn oidc_rotate_key(&self, actor: Actor) -> Result<String, AppError> {
         self.create_signing_key(actor).await
     }
@@ -276,15 +293,22 @@ impl App {
     /// `gatehouse oidc keys list`: the published keys, the signing one first.
     /// Makes the first key if there is none, like the first request would.
     pub async fn oidc_keys(&self) -> Result<Vec<KeyInfo>, AppError> {
-        let ring = self.key_ring(true).await?;
+        self.key_ring(false).await?;
         let records = self.store.signing_keys().await?;
+        let now = self.clock.now();
+        let signer = signing_record(&records, now).map(|r| r.kid.clone());
         Ok(records
             .into_iter()
-            .map(|r| KeyInfo {
-                signing: r.kid == ring.signer.kid,
-                kid: r.kid,
-                alg: r.alg,
-                created_at: Timestamp::to_rfc3339(r.created_at),
+            .map(|r| {
+                let signing = Some(&r.kid) == signer.as_ref();
+                let from = r.created_at.plus(PUBLISH_AHEAD);
+                KeyInfo {
+                    signing,
+                    signs_from: (!signing && from > now).then(|| from.to_rfc3339()),
+                    kid: r.kid,
+                    alg: r.alg,
+                    created_at: Timestamp::to_rfc3339(r.created_at),
+                }
             })
             .collect())
     }
@@ -293,6 +317,30 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rotated_key_signs_only_once_published_long_enough() {
+        let key = |kid: &str, at: i64| SigningKeyRecord {
+            kid: kid.into(),
+            alg: ALG.into(),
+            public_jwk: String::new(),
+            sealed_private: Vec::new(),
+            created_at: Timestamp::from_millis(at),
+        };
+        let ahead = PUBLISH_AHEAD.as_millis() as i64;
+        let first = key("first", 0);
+        assert_eq!(
+            signing_record(std::slice::from_ref(&first), Timestamp::from_millis(0))
+                .unwrap()
+                .kid,
+            "first"
+        );
+        let keys = [key("second", 1_000_000), first];
+        let just_after = Timestamp::from_millis(1_000_000 + ahead - 1);
+        assert_eq!(signing_record(&keys, just_after).unwrap().kid, "first");
+        let later = Timestamp::from_millis(1_000_000 + ahead);
+        assert_eq!(signing_record(&keys, later).unwrap().kid, "second");
+    }
 
     #[test]
     fn sealed_keys_open_only_under_their_key_and_kid() {

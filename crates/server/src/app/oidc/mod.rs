@@ -25,7 +25,7 @@ mod tokens;
 pub use authorize::{AuthorizeError, AuthorizeOutcome, AuthorizeParams, SignedIn, ValidRequest};
 pub use clients::{ClientCredentials, ClientSpec, CreatedClient};
 pub use jwt::JwtError;
-pub use keys::KeyInfo;
+pub use keys::{KeyInfo, PUBLISH_AHEAD};
 pub use tokens::{Introspection, LogoutRequest, LogoutTarget, TokenRequest, TokenResponse};
 
 use std::time::Duration;
