@@ -86,6 +86,11 @@ pub trait OidcStore {
     /// Revokes a grant (its whole family). Returns whether it was live.
     async fn revoke_grant(&self, id: &str, now: Timestamp, reason: &str) -> Result<bool>;
 
+    /// Housekeeping: deletes codes issued before `codes_before`, and grants
+    /// (with their refresh tokens) revoked before `grants_before` or whose
+    /// session is gone and that began before it. Returns how many grants.
+    async fn purge_oidc(&self, codes_before: Timestamp, grants_before: Timestamp) -> Result<u64>;
+
     /// The scopes the account consented to for the client (space-separated).
     async fn consent(&self, account: AccountId, client: &str) -> Result<Option<String>>;
 

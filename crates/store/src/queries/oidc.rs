@@ -461,6 +461,22 @@ impl OidcStore for EngineStore {
             == 1)
     }
 
+    async fn purge_oidc(&self, codes_before: Timestamp, grants_before: Timestamp) -> Result<u64> {
+        sqlx::query("DELETE FROM oidc_codes WHERE created_at < $1")
+            .bind(codes_before.as_millis())
+            .execute(&self.pool)
+            .await?;
+        // Refresh tokens go with their grant (ON DELETE CASCADE).
+        Ok(sqlx::query(
+            "DELETE FROM oidc_grants WHERE revoked_at < $1 OR (created_at < $1 AND NOT EXISTS \
+             (SELECT 1 FROM sessions s WHERE s.id = oidc_grants.session_id))",
+        )
+        .bind(grants_before.as_millis())
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
     async fn consent(&self, account: AccountId, client: &str) -> Result<Option<String>> {
         Ok(sqlx::query_scalar(
             "SELECT scope FROM oidc_consents WHERE account_id = $1 AND client_id = $2",

@@ -263,6 +263,10 @@ both_engines!(
         assert_eq!(g.session_state, Some(SessionState::Revoked));
         assert!(!g.is_live(T0) && g.revoked_at.is_none());
 
+        // Housekeeping keeps a live grant and a recent code.
+        assert_eq!(s.purge_oidc(T0, T0).await.unwrap(), 0);
+        assert!(s.code(&code.hash()).await.unwrap().is_some());
+
         assert!(s.revoke_grant("fam", T0, "reuse").await.unwrap());
         assert!(!s.revoke_grant("fam", T0, "reuse").await.unwrap());
         let (r2, _) = refresh(2, T0);
@@ -294,6 +298,15 @@ both_engines!(
                 .disabled_at
                 .is_some()
         );
+
+        // Later, housekeeping removes the old code and the revoked grant with
+        // every refresh token of its family.
+        let later = T0.plus(Duration::from_secs(1));
+        assert_eq!(s.purge_oidc(later, later).await.unwrap(), 1);
+        assert!(s.code(&code.hash()).await.unwrap().is_none());
+        assert!(s.grant("fam").await.unwrap().is_none());
+        assert!(s.refresh_token(&t0.hash()).await.unwrap().is_none());
+        assert!(s.refresh_token(&t1.hash()).await.unwrap().is_none());
     }
 );
 
