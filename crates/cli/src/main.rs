@@ -7,6 +7,7 @@ mod demo_report;
 mod demo_traffic;
 mod events_cmd;
 mod file_import;
+mod oidc_cmd;
 mod outbox_cmd;
 mod rules_cmd;
 mod scan_cmd;
@@ -59,6 +60,12 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// OpenID Connect: register the apps that sign people in through Gatehouse,
+    /// and manage the signing keys.
+    Oidc {
+        #[command(subcommand)]
+        command: oidc_cmd::OidcCommand,
     },
     /// Inspect notice delivery and retry failed notices.
     Outbox {
@@ -353,6 +360,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Outbox { command } => outbox_cmd::run(config, command).await,
+        Command::Oidc { command } => oidc_cmd::run(config, command).await,
         Command::Events { command } => events_cmd::run(config, command).await,
         Command::Rules { command } => rules_cmd::run(config, command).await,
         Command::Findings(args) => rules_cmd::findings(config, args).await,

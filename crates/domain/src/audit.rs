@@ -141,6 +141,12 @@ pub enum AuditAction {
     OperatorSignedIn,
     /// An operator signed out of the console.
     OperatorSignedOut,
+    // OpenID Connect provider (issue 16).
+    /// An OIDC client was registered, edited, given a new secret or disabled
+    /// (the detail says which).
+    OidcClientChanged,
+    /// An OIDC signing key was created or retired.
+    OidcKeyChanged,
 }
 
 impl AuditAction {
@@ -187,6 +193,8 @@ impl AuditAction {
             Self::OperatorPasswordSet => "operator.password_set",
             Self::OperatorSignedIn => "operator.signed_in",
             Self::OperatorSignedOut => "operator.signed_out",
+            Self::OidcClientChanged => "oidc.client_changed",
+            Self::OidcKeyChanged => "oidc.key_changed",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod guardrail;
 pub mod ids;
 pub mod login_event;
 pub mod notice;
+pub mod oidc;
 pub mod password;
 pub mod session;
 pub mod status;

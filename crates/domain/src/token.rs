@@ -14,8 +14,8 @@ use subtle::ConstantTimeEq;
 
 use crate::entropy::Entropy;
 
-const SECRET_BYTES: usize = 32;
-const ENCODED_LEN: usize = 43; // base64url of 32 bytes, no padding
+pub(crate) const SECRET_BYTES: usize = 32;
+pub(crate) const ENCODED_LEN: usize = 43; // base64url of 32 bytes, no padding
 
 /// SHA-256 digest of a secret: what the database stores.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -97,6 +97,9 @@ macro_rules! secret_type {
         }
     };
 }
+
+// The OIDC module mints its own secrets (client secrets, codes, refresh tokens) the same way.
+pub(crate) use secret_type;
 
 secret_type!(
     /// A session's bearer token (cookie value or `Authorization: Bearer`).

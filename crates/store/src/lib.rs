@@ -23,6 +23,7 @@ mod credentials;
 mod error;
 mod events;
 mod findings;
+mod oidc; // OpenID Connect provider (issue 16)
 mod operators;
 mod outbox;
 mod postgres;
@@ -49,6 +50,7 @@ pub use credentials::*;
 pub use error::StoreError;
 pub use events::*;
 pub use findings::*;
+pub use oidc::*;
 pub use operators::*;
 pub use outbox::*;
 pub use postgres::PgStore;
@@ -80,6 +82,7 @@ pub trait Store:
     + FindingStore
     + CampaignStore
     + StatusStore
+    + OidcStore
     + Send
     + Sync
 {

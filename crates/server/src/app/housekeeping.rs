@@ -21,6 +21,14 @@ impl App {
         self.store
             .purge_notice_payloads(now.minus(std::time::Duration::from_secs(7 * 24 * 3600)))
             .await?;
+        // OIDC (issue 16): codes after a day (they live a minute); grants a
+        // month after they were revoked or their session was purged.
+        self.store
+            .purge_oidc(
+                now.minus(std::time::Duration::from_secs(24 * 3600)),
+                month_ago,
+            )
+            .await?;
         let events = self.purge_login_events(now).await?;
         if events > 0 {
             tracing::info!(events, "deleted login events past event_retention_days");

@@ -12,6 +12,8 @@ pub mod hashing;
 mod housekeeping;
 pub mod identity;
 mod notices;
+// OpenID Connect provider (issue 16).
+pub mod oidc;
 mod ops;
 pub mod remediation;
 pub mod secret;
@@ -105,6 +107,8 @@ pub struct App {
     pub rules_changed: Arc<tokio::sync::Notify>,
     /// Woken when a campaign starts or resumes, or the breaker closes.
     pub campaigns_wakeup: Arc<tokio::sync::Notify>,
+    /// OpenID Connect provider state (the signing-key cache).
+    oidc: oidc::OidcState,
 }
 
 impl App {
@@ -184,6 +188,7 @@ impl App {
             event_writes: tokio::sync::Semaphore::new(1),
             rules_changed: Arc::new(tokio::sync::Notify::new()),
             campaigns_wakeup: Arc::new(tokio::sync::Notify::new()),
+            oidc: oidc::OidcState::default(),
         })
     }
 }

@@ -3,6 +3,10 @@
 //! JSON errors always have the shape `{"error": {"code": "...", "message": "..."}}`
 //! (plus `field` for invalid input). Messages are safe to show: an unexpected
 //! error is logged with its cause chain and shown only as "internal error".
+//!
+//! The one exception: the OpenID Connect token, introspection and revocation
+//! endpoints answer in the OAuth shape (`{"error": "invalid_grant", …}`, RFC
+//! 6749 §5.2) that every OAuth library expects — see `http/oidc.rs`.
 
 use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{FromRequest, Request};

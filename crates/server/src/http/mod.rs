@@ -11,6 +11,9 @@ pub mod events_api;
 pub mod extract;
 mod metrics;
 pub mod notices_api;
+// OpenID Connect provider (issue 16): JSON endpoints, and the authorize/logout pages.
+pub mod oidc;
+pub mod oidc_pages;
 pub mod pages;
 pub mod recovery_pages;
 pub mod rules_api;
@@ -61,6 +64,7 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
     metrics::handle();
     let (api, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(utoipa_axum::routes!(healthz))
+        .merge(oidc::router())
         .nest(
             "/api/v1",
             api::router()
@@ -90,6 +94,15 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
                 .description(Some("Operator API key from `gatehouse operator create`"))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "oidc_access_token",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("An OpenID Connect access token from /oauth2/token"))
                 .build(),
         ),
     );
@@ -123,6 +136,7 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
     let router = Router::new()
         .merge(api)
         .merge(pages::router())
+        .merge(oidc_pages::router())
         .merge(status_pages::router())
         .merge(console::router())
         .route(

@@ -43,6 +43,8 @@ struct LoginPage {
     email: String,
     error: Option<String>,
     notice: Option<&'static str>,
+    /// Where to go after signing in (OIDC: a local `/oauth2/authorize?…` only).
+    return_to: Option<String>,
 }
 
 struct SessionRow {
@@ -280,6 +282,19 @@ async fn signup(
 #[derive(Deserialize)]
 struct Done {
     done: Option<String>,
+    /// OIDC (issue 16): the authorization request to resume after signing in.
+    return_to: Option<String>,
+}
+
+/// A return-to accepted after sign-in: only a local OpenID Connect
+/// authorization request, so `/login` cannot be made an open redirect
+/// (no other path, no `//host`, no backslash or control characters).
+fn safe_return_to(r: Option<&str>) -> Option<String> {
+    let r = r?;
+    (r.starts_with("/oauth2/authorize?")
+        && !r.contains('\\')
+        && !r.chars().any(|c| c.is_control() || c.is_whitespace()))
+    .then(|| r.to_owned())
 }
 
 fn warning_for(done: Option<&str>) -> Option<&'static str> {
@@ -301,19 +316,43 @@ fn notice_for(done: Option<&str>) -> Option<&'static str> {
     })
 }
 
-async fn login_form(State(app): State<Arc<App>>, Query(q): Query<Done>) -> LoginPage {
-    LoginPage {
+async fn login_form(State(app): State<Arc<App>>, Query(q): Query<Done>) -> Response {
+    let page = LoginPage {
         site_name: app.config.site_name.clone(),
         email: String::new(),
         error: None,
         notice: notice_for(q.done.as_deref()),
+        return_to: safe_return_to(q.return_to.as_deref()),
+    };
+    login_page_for(&app, page).await
+}
+
+/// The login page; with an OIDC return-to, its CSP also allows the app's
+/// origin as a form target (the sign-in's redirects end there, and browsers
+/// check `form-action` against each one).
+async fn login_page_for(app: &App, page: LoginPage) -> Response {
+    let origin = match &page.return_to {
+        Some(r) => app.oidc_return_origin(r).await,
+        None => None,
+    };
+    let mut res = page.into_response();
+    if let Some(origin) = origin
+        && let Ok(csp) = axum::http::HeaderValue::from_str(&format!(
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' {origin}; \
+             frame-ancestors 'none'; base-uri 'none'"
+        ))
+    {
+        res.headers_mut()
+            .insert(axum::http::header::CONTENT_SECURITY_POLICY, csp);
     }
+    res
 }
 
 #[derive(Deserialize)]
 struct LoginForm {
     email: String,
     password: String,
+    return_to: Option<String>,
 }
 
 async fn login(
@@ -327,22 +366,22 @@ async fn login(
         Ok(out) if out.advice.is_some() => {
             signed_in(&app, jar, &out, "/settings?done=breached#change-password")
         }
-        Ok(out) => signed_in(&app, jar, &out, "/settings"),
+        Ok(out) => {
+            let to = safe_return_to(f.return_to.as_deref());
+            signed_in(&app, jar, &out, to.as_deref().unwrap_or("/settings"))
+        }
         Err(e) => {
             let (status, msg, retry) = form_failure(e);
-            with_retry(
-                (
-                    status,
-                    LoginPage {
-                        site_name: app.config.site_name.clone(),
-                        email: f.email,
-                        error: Some(msg),
-                        notice: None,
-                    },
-                )
-                    .into_response(),
-                retry,
-            )
+            let page = LoginPage {
+                site_name: app.config.site_name.clone(),
+                email: f.email,
+                error: Some(msg),
+                notice: None,
+                return_to: safe_return_to(f.return_to.as_deref()),
+            };
+            let mut res = login_page_for(&app, page).await;
+            *res.status_mut() = status;
+            with_retry(res, retry)
         }
     }
 }

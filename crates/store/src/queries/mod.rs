@@ -22,6 +22,7 @@ mod console;
 mod credentials;
 mod events;
 mod findings;
+mod oidc;
 mod operators;
 mod outbox;
 mod recovery;

@@ -141,6 +141,7 @@ mod credentials;
 mod events;
 mod findings;
 mod housekeeping;
+mod oidc;
 mod operators;
 mod outbox;
 mod recovery;

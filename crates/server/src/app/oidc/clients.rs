@@ -1,0 +1,247 @@
+//! Registered clients: what operators create, list, change and disable
+//! (`gatehouse oidc client …`), and how the token endpoint authenticates one.
+
+use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
+use gatehouse_domain::oidc::{ClientSecret, RedirectUri, valid_client_id};
+use gatehouse_store::ClientRecord;
+
+use super::OAuthError;
+use crate::app::{App, AppError};
+
+/// What an operator asks for when registering or changing a client.
+#[derive(Clone, Debug, Default)]
+pub struct ClientSpec {
+    /// Shown on the consent page.
+    pub name: String,
+    /// Exact redirect URIs (at least one).
+    pub redirect_uris: Vec<String>,
+    /// Exact post-logout redirect URIs (may be empty).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Skip the consent page (the operator's own apps).
+    pub first_party: bool,
+}
+
+/// A client just registered; `secret` is shown once and never again.
+#[derive(Debug)]
+pub struct CreatedClient {
+    /// The client as stored.
+    pub client: ClientRecord,
+    /// The secret of a confidential client.
+    pub secret: Option<ClientSecret>,
+}
+
+fn check_uris(field: &'static str, uris: &[String]) -> Result<Vec<String>, AppError> {
+    uris.iter()
+        .map(|u| {
+            RedirectUri::parse(u)
+                .map(|r| r.as_str().to_owned())
+                .map_err(|e| AppError::Invalid {
+                    field,
+                    message: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+fn check_spec(spec: &ClientSpec) -> Result<(Vec<String>, Vec<String>), AppError> {
+    if spec.name.trim().is_empty() || spec.name.chars().count() > 100 {
+        return Err(AppError::Invalid {
+            field: "name",
+            message: "give the client a name of 1 to 100 characters (people see it)".into(),
+        });
+    }
+    if spec.redirect_uris.is_empty() {
+        return Err(AppError::Invalid {
+            field: "redirect_uri",
+            message: "a client needs at least one redirect URI".into(),
+        });
+    }
+    Ok((
+        check_uris("redirect_uri", &spec.redirect_uris)?,
+        check_uris("post_logout_redirect_uri", &spec.post_logout_redirect_uris)?,
+    ))
+}
+
+impl App {
+    /// Registers a client. A confidential client gets a secret (returned once);
+    /// a public one (`public = true`: a browser or mobile app) has none and
+    /// must use PKCE, which every client must anyway.
+    pub async fn oidc_create_client(
+        &self,
+        id: &str,
+        spec: &ClientSpec,
+        public: bool,
+        actor: Actor,
+    ) -> Result<CreatedClient, AppError> {
+        if !valid_client_id(id) {
+            return Err(AppError::Invalid {
+                field: "client_id",
+                message: "a client id is 1 to 64 characters of letters, digits, '.', '_' and '-'"
+                    .into(),
+            });
+        }
+        let (redirect_uris, post_logout_redirect_uris) = check_spec(spec)?;
+        let secret = (!public).then(|| ClientSecret::generate(self.entropy.as_ref()));
+        let now = self.clock.now();
+        let client = ClientRecord {
+            id: id.to_owned(),
+            name: spec.name.trim().to_owned(),
+            secret_hash: secret.as_ref().map(ClientSecret::hash),
+            redirect_uris,
+            post_logout_redirect_uris,
+            first_party: spec.first_party,
+            created_at: now,
+            updated_at: now,
+            disabled_at: None,
+        };
+        let audit = NewAuditEntry::new(now, actor, AuditAction::OidcClientChanged)
+            .target(id)
+            .detail(serde_json::json!({
+                "change": "created",
+                "public": public,
+                "first_party": spec.first_party,
+                "redirect_uris": client.redirect_uris,
+            }));
+        self.store
+            .create_client(&client, audit)
+            .await
+            .map_err(|e| match e {
+                gatehouse_store::StoreError::Conflict(_) => {
+                    AppError::Conflict("a client with this id exists")
+                }
+                e => e.into(),
+            })?;
+        Ok(CreatedClient { client, secret })
+    }
+
+    /// Every registered client.
+    pub async fn oidc_clients(&self) -> Result<Vec<ClientRecord>, AppError> {
+        Ok(self.store.clients().await?)
+    }
+
+    /// One client.
+    pub async fn oidc_client(&self, id: &str) -> Result<ClientRecord, AppError> {
+        self.store
+            .client(id)
+            .await?
+            .ok_or(AppError::NotFound("client"))
+    }
+
+    /// Replaces a client's name, URIs and first-party flag.
+    pub async fn oidc_update_client(
+        &self,
+        id: &str,
+        spec: &ClientSpec,
+        actor: Actor,
+    ) -> Result<ClientRecord, AppError> {
+        let old = self.oidc_client(id).await?;
+        let (redirect_uris, post_logout_redirect_uris) = check_spec(spec)?;
+        let now = self.clock.now();
+        let new = ClientRecord {
+            name: spec.name.trim().to_owned(),
+            redirect_uris,
+            post_logout_redirect_uris,
+            first_party: spec.first_party,
+            updated_at: now,
+            ..old.clone()
+        };
+        let audit = NewAuditEntry::new(now, actor, AuditAction::OidcClientChanged)
+            .target(id)
+            .detail(serde_json::json!({
+                "change": "updated",
+                "name": new.name,
+                "first_party": new.first_party,
+                "redirect_uris": new.redirect_uris,
+                "post_logout_redirect_uris": new.post_logout_redirect_uris,
+            }));
+        if !self.store.update_client(&new, audit).await? {
+            return Err(AppError::NotFound("client"));
+        }
+        Ok(new)
+    }
+
+    /// Gives a confidential client a new secret (the old one stops working at once).
+    pub async fn oidc_rotate_client_secret(
+        &self,
+        id: &str,
+        actor: Actor,
+    ) -> Result<ClientSecret, AppError> {
+        let client = self.oidc_client(id).await?;
+        if client.secret_hash.is_none() {
+            return Err(AppError::InvalidRequest(format!(
+                "{id} is a public client: it has no secret to rotate"
+            )));
+        }
+        let secret = ClientSecret::generate(self.entropy.as_ref());
+        let now = self.clock.now();
+        let audit = NewAuditEntry::new(now, actor, AuditAction::OidcClientChanged)
+            .target(id)
+            .detail(serde_json::json!({ "change": "secret_rotated" }));
+        if !self
+            .store
+            .set_client_secret(id, &secret.hash(), now, audit)
+            .await?
+        {
+            return Err(AppError::NotFound("client"));
+        }
+        Ok(secret)
+    }
+
+    /// Disables a client: its grants are revoked and it can sign no one in.
+    /// Returns whether it was enabled.
+    pub async fn oidc_disable_client(&self, id: &str, actor: Actor) -> Result<bool, AppError> {
+        self.oidc_client(id).await?;
+        let now = self.clock.now();
+        let audit = NewAuditEntry::new(now, actor, AuditAction::OidcClientChanged)
+            .target(id)
+            .detail(serde_json::json!({ "change": "disabled" }));
+        Ok(self.store.disable_client(id, now, audit).await?)
+    }
+
+    /// Authenticates the client of a token, revocation or introspection
+    /// request. A confidential client must present its secret (Basic or post);
+    /// a public client presents only its id, and only where `public_ok`.
+    pub(crate) async fn oidc_authenticate_client(
+        &self,
+        creds: &ClientCredentials,
+        public_ok: bool,
+    ) -> Result<ClientRecord, OAuthError> {
+        let invalid = || OAuthError::invalid_client("client authentication failed");
+        let id = creds.id.as_deref().ok_or_else(invalid)?;
+        let client = self
+            .store
+            .client(id)
+            .await
+            .map_err(AppError::from)?
+            .filter(|c| c.disabled_at.is_none())
+            .ok_or_else(invalid)?;
+        match (&client.secret_hash, &creds.secret) {
+            (Some(stored), Some(given)) => {
+                let ok = ClientSecret::parse(given).is_ok_and(|s| s.hash().ct_eq(stored));
+                if !ok {
+                    return Err(invalid());
+                }
+            }
+            (Some(_), None) => return Err(invalid()),
+            // A public client has nothing to prove; a secret sent for one is a
+            // confused client, refused rather than ignored.
+            (None, Some(_)) => return Err(invalid()),
+            (None, None) if public_ok => {}
+            (None, None) => {
+                return Err(OAuthError::invalid_client(
+                    "public clients cannot use this endpoint",
+                ));
+            }
+        }
+        Ok(client)
+    }
+}
+
+/// The client credentials of a request, from `Authorization: Basic` or the form.
+#[derive(Clone, Debug, Default)]
+pub struct ClientCredentials {
+    /// `client_id`.
+    pub id: Option<String>,
+    /// `client_secret`, if any.
+    pub secret: Option<String>,
+}
