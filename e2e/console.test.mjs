@@ -59,6 +59,12 @@ async function fact(page, term) {
   return (await page.locator(`dl.facts dt:text-is("${term}") + dd`).textContent()).trim();
 }
 
+/** The campaign's state: as the page says it to people, and the stored word in data-state. */
+async function campaignState(page) {
+  const dd = page.locator('dl.facts dt:text-is("State") + dd');
+  return { words: (await dd.textContent()).trim(), code: await dd.getAttribute('data-state') };
+}
+
 describe('Operator console', () => {
   test('a campaign from preview to undo, the kill switch, and the incident on the status page', async (t) => {
     assert.equal(OPERATORS.length, 2, 'GATEHOUSE_E2E_OPERATORS must name two operators (see scripts/e2e.sh)');
@@ -119,6 +125,8 @@ describe('Operator console', () => {
     assert.equal(r.status(), 303);
     assert.equal(await fact(a.page, 'Accounts'), '2');
     assert.match(await fact(a.page, 'Second approval'), /needed/);
+    // The state as a person reads it; the stored word only in data-state.
+    assert.deepEqual(await campaignState(a.page), { words: 'Previewed — waiting for approval', code: 'previewed' });
     // Its creator cannot approve it: no button, and the page says why.
     assert.equal(await a.page.getByRole('button', { name: /^Approve/ }).count(), 0);
     assert.match(await a.page.locator('main').textContent(), /another operator must approve/);
@@ -139,10 +147,17 @@ describe('Operator console', () => {
     await waitFor(
       a.page,
       campaignUrl,
-      async (p) => (await fact(p, 'State')).startsWith('completed'),
+      async (p) => (await campaignState(p)).code === 'completed',
       'the campaign completing',
     );
     assert.equal(await fact(a.page, 'Progress'), '2 of 2 accounts reset');
+    assert.match((await campaignState(a.page)).words, /^Completed — /);
+    // The list of campaigns says it the same way.
+    await a.page.goto(`${BASE}/console/campaigns`);
+    const listed = a.page.locator(`table tbody tr:has(a[href="${new URL(campaignUrl).pathname}"]) td[data-state]`);
+    assert.equal(await listed.getAttribute('data-state'), 'completed');
+    assert.match((await listed.textContent()).trim(), /^Completed — /);
+    await a.page.goto(campaignUrl);
     await screenshot(a.page, 'console-campaign-completed');
 
     // Each owner is signed out and told, with a reference and the reason.
@@ -199,7 +214,7 @@ describe('Operator console', () => {
     await waitFor(
       a.page,
       campaignUrl,
-      async (p) => (await fact(p, 'State')).startsWith('undone'),
+      async (p) => (await campaignState(p)).code === 'undone',
       'the undo finishing',
     );
 

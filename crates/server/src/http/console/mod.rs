@@ -17,6 +17,7 @@ mod campaigns;
 mod incidents;
 mod overview;
 mod rules;
+mod words;
 
 use std::sync::Arc;
 
@@ -252,7 +253,9 @@ pub(crate) struct FindingRow {
     pub account_id: String,
     pub email: String,
     pub rule: String,
+    /// The status in words, and as stored (`data-state`).
     pub status: String,
+    pub status_code: String,
     pub score: String,
     pub explanation: String,
     /// When the finding was made; the raw string if it does not parse.
@@ -274,7 +277,8 @@ impl FindingRow {
                 .to_owned(),
             account_id: f.account_id,
             email: f.email,
-            status: f.status,
+            status: words::finding_status(&f.status),
+            status_code: f.status,
             created_at: crate::human_time::When::parse(&f.created_at, now),
             created: f.created_at,
         }
