@@ -221,6 +221,14 @@ describe('Operator console', () => {
     // The owners' old passwords work again, and they got a correction.
     r = await logInInBrowser(owners[1].page, owners[1].email, PASSWORD);
     assert.equal(r.status(), 303);
+    // "Was I affected?" tells the owner when, for people, with the machine form in <time>.
+    const affected = owners[1].page.locator('#affected article').first();
+    assert.match(
+      (await affected.locator('h3').textContent()).replace(/\s+/g, ' '),
+      /^Reset on \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC \((just now|\d+ minutes? ago)\) — undone$/,
+    );
+    assert.match(await affected.locator('time').getAttribute('datetime'), /^\d{4}-\d{2}-\d{2}T/);
+    await screenshot(owners[1].page, 'settings-affected');
     for (const o of owners) {
       const mail = await mailTo(o.email, /Please disregard/);
       assert.match(mail.text, /Reference: GH-/);
@@ -230,6 +238,12 @@ describe('Operator console', () => {
     const s = await newPage(t);
     await s.page.goto(`${BASE}/status`);
     assert.match(await s.page.locator('main').textContent(), new RegExp(title));
+    // Its times are written for people ("3 Dec 2026, 08:18 UTC (2 minutes ago)"), never raw RFC 3339.
+    const incident = s.page.locator('article.incident', { hasText: title }).first();
+    const published = incident.locator('time').first();
+    assert.match(await published.textContent(), /^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC$/);
+    assert.match(await published.getAttribute('datetime'), /^\d{4}-\d{2}-\d{2}T/);
+    assert.doesNotMatch(await incident.textContent(), /\d{4}-\d{2}-\d{2}T\d{2}:/);
     await screenshot(s.page, 'status-incident');
     const feed = await api('GET', '/status.atom');
     assert.equal(feed.status, 200);
