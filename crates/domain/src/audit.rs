@@ -141,6 +141,14 @@ pub enum AuditAction {
     OperatorSignedIn,
     /// An operator signed out of the console.
     OperatorSignedOut,
+    /// An operator's API key was replaced (the old one stopped working).
+    OperatorKeyRotated,
+    /// An operator's API key was revoked (no key works until the next rotation).
+    OperatorKeyRevoked,
+    /// An operator was disabled (key and console refused, console sessions ended).
+    OperatorDisabled,
+    /// A disabled operator was enabled again.
+    OperatorEnabled,
 }
 
 impl AuditAction {
@@ -187,6 +195,10 @@ impl AuditAction {
             Self::OperatorPasswordSet => "operator.password_set",
             Self::OperatorSignedIn => "operator.signed_in",
             Self::OperatorSignedOut => "operator.signed_out",
+            Self::OperatorKeyRotated => "operator.key_rotated",
+            Self::OperatorKeyRevoked => "operator.key_revoked",
+            Self::OperatorDisabled => "operator.disabled",
+            Self::OperatorEnabled => "operator.enabled",
         }
     }
 }

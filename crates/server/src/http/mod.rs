@@ -11,6 +11,7 @@ pub mod events_api;
 pub mod extract;
 mod metrics;
 pub mod notices_api;
+pub mod operators_api;
 pub mod pages;
 pub mod recovery_pages;
 pub mod rules_api;
@@ -69,6 +70,7 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
                 .merge(events_api::router())
                 .merge(rules_api::router())
                 .merge(campaigns_api::router())
+                .merge(operators_api::router())
                 .merge(status_api::router()),
         )
         .split_for_parts();

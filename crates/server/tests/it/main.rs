@@ -12,5 +12,6 @@ mod console;
 mod detection;
 mod events;
 mod notices;
+mod operators;
 mod status;
 mod takeover;

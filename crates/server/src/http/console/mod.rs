@@ -15,6 +15,7 @@ mod audit;
 mod auth;
 mod campaigns;
 mod incidents;
+mod operators;
 mod overview;
 mod rules;
 mod words;
@@ -47,6 +48,7 @@ pub fn router() -> Router<Arc<App>> {
         .merge(rules::router())
         .merge(campaigns::router())
         .merge(incidents::router())
+        .merge(operators::router())
         .merge(audit::router())
 }
 
@@ -163,6 +165,8 @@ impl<T: DeserializeOwned> FromRequest<Arc<App>> for ConsoleAction<T> {
 pub(crate) struct Layout {
     /// The signed-in operator's address.
     pub email: String,
+    /// The signed-in operator's id.
+    pub operator_id: String,
     /// The anti-forgery token for the page's forms.
     pub csrf: String,
     /// Which navigation entry is current.
@@ -175,6 +179,7 @@ impl Layout {
     pub(crate) fn new(who: &ConsoleOperator, active: &'static str) -> Self {
         Self {
             email: who.operator.email.clone(),
+            operator_id: who.operator.id.to_string(),
             csrf: who.csrf.clone(),
             active,
             notice: None,
@@ -210,6 +215,11 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "updated" => "Update posted.",
         "resolved" => "Incident resolved.",
         "drafted" => "Draft saved. It is not public until you publish it.",
+        "key_revoked" => "Key revoked: it no longer works. Rotate it to give a new one.",
+        "operator_disabled" => {
+            "Operator disabled: their key and console sign-in are refused, and their console sessions ended."
+        }
+        "operator_enabled" => "Operator enabled again.",
         _ => return None,
     })
 }
