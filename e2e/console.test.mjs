@@ -273,6 +273,7 @@ describe('Operator console', () => {
       new URL(campaignUrl).pathname,
       '/console/breaker',
       '/console/incidents',
+      '/console/operators',
       '/console/audit',
     ]) {
       await a.page.goto(`${BASE}${path}`);
@@ -287,6 +288,15 @@ describe('Operator console', () => {
     }
     await a.page.goto(campaignUrl);
     await screenshot(a.page, 'console-campaign-phone');
+    await a.page.setViewportSize({ width: 1024, height: 768 });
+
+    // Operators and their keys: listed with state and last use, the actions labelled per operator.
+    await a.page.goto(`${BASE}/console/operators`);
+    const annRow = a.page.locator('table tbody tr', { hasText: ann.email });
+    assert.match(await annRow.textContent(), /\(you\)/);
+    assert.equal(await annRow.locator('td[data-state]').getAttribute('data-state'), 'active');
+    assert.equal(await a.page.getByRole('button', { name: `Rotate the key of ${bob.email}` }).count(), 1);
+    await screenshot(a.page, 'console-operators');
 
     for (const p of [a, b, s]) assertNoProblems(p.problems);
   });

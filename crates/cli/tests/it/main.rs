@@ -11,6 +11,7 @@ mod cli;
 mod delivery_crash;
 mod demo;
 mod events;
+mod operators;
 mod rules;
 mod scan;
 mod status;
