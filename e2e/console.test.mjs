@@ -295,7 +295,7 @@ describe('Operator console', () => {
     const annRow = a.page.locator('table tbody tr', { hasText: ann.email });
     assert.match(await annRow.textContent(), /\(you\)/);
     assert.equal(await annRow.locator('td[data-state]').getAttribute('data-state'), 'active');
-    assert.equal(await a.page.getByRole('button', { name: `Rotate the key of ${bob.email}` }).count(), 1);
+    assert.equal(await a.page.getByRole('button', { name: `Rotate key of ${bob.email}` }).count(), 1);
     await screenshot(a.page, 'console-operators');
 
     for (const p of [a, b, s]) assertNoProblems(p.problems);
