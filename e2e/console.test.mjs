@@ -292,9 +292,10 @@ describe('Operator console', () => {
 
     // Operators and their keys: listed with state and last use, the actions labelled per operator.
     await a.page.goto(`${BASE}/console/operators`);
-    const annRow = a.page.locator('table tbody tr', { hasText: ann.email });
-    assert.match(await annRow.textContent(), /\(you\)/);
-    assert.equal(await annRow.locator('td[data-state]').getAttribute('data-state'), 'active');
+    const annCard = a.page.locator('section.operator', { has: a.page.locator('h2', { hasText: ann.email }) });
+    assert.match(await annCard.locator('h2').textContent(), /\(you\)/);
+    assert.equal(await annCard.locator('dt:text-is("Key") + dd').getAttribute('data-state'), 'active');
+    assert.match(await annCard.locator('dt:text-is("Last used") + dd').textContent(), /UTC|Never/);
     assert.equal(await a.page.getByRole('button', { name: `Rotate key of ${bob.email}` }).count(), 1);
     await screenshot(a.page, 'console-operators');
 

@@ -312,7 +312,7 @@ both_engines!(
         assert_eq!(s, StatusCode::OK);
         assert!(page.contains("bob@ops.example"), "{page}");
         assert!(
-            page.contains(r#"<td data-state="active">Works</td>"#),
+            page.contains(r#"<dt>Key</dt><dd data-state="active">Works</dd>"#),
             "{page}"
         );
         assert!(
