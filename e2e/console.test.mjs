@@ -59,6 +59,12 @@ async function fact(page, term) {
   return (await page.locator(`dl.facts dt:text-is("${term}") + dd`).textContent()).trim();
 }
 
+/** The campaign's state: as the page says it to people, and the stored word in data-state. */
+async function campaignState(page) {
+  const dd = page.locator('dl.facts dt:text-is("State") + dd');
+  return { words: (await dd.textContent()).trim(), code: await dd.getAttribute('data-state') };
+}
+
 describe('Operator console', () => {
   test('a campaign from preview to undo, the kill switch, and the incident on the status page', async (t) => {
     assert.equal(OPERATORS.length, 2, 'GATEHOUSE_E2E_OPERATORS must name two operators (see scripts/e2e.sh)');
@@ -119,6 +125,8 @@ describe('Operator console', () => {
     assert.equal(r.status(), 303);
     assert.equal(await fact(a.page, 'Accounts'), '2');
     assert.match(await fact(a.page, 'Second approval'), /needed/);
+    // The state as a person reads it; the stored word only in data-state.
+    assert.deepEqual(await campaignState(a.page), { words: 'Previewed — waiting for approval', code: 'previewed' });
     // Its creator cannot approve it: no button, and the page says why.
     assert.equal(await a.page.getByRole('button', { name: /^Approve/ }).count(), 0);
     assert.match(await a.page.locator('main').textContent(), /another operator must approve/);
@@ -139,10 +147,17 @@ describe('Operator console', () => {
     await waitFor(
       a.page,
       campaignUrl,
-      async (p) => (await fact(p, 'State')).startsWith('completed'),
+      async (p) => (await campaignState(p)).code === 'completed',
       'the campaign completing',
     );
     assert.equal(await fact(a.page, 'Progress'), '2 of 2 accounts reset');
+    assert.match((await campaignState(a.page)).words, /^Completed — /);
+    // The list of campaigns says it the same way.
+    await a.page.goto(`${BASE}/console/campaigns`);
+    const listed = a.page.locator(`table tbody tr:has(a[href="${new URL(campaignUrl).pathname}"]) td[data-state]`);
+    assert.equal(await listed.getAttribute('data-state'), 'completed');
+    assert.match((await listed.textContent()).trim(), /^Completed — /);
+    await a.page.goto(campaignUrl);
     await screenshot(a.page, 'console-campaign-completed');
 
     // Each owner is signed out and told, with a reference and the reason.
@@ -199,13 +214,21 @@ describe('Operator console', () => {
     await waitFor(
       a.page,
       campaignUrl,
-      async (p) => (await fact(p, 'State')).startsWith('undone'),
+      async (p) => (await campaignState(p)).code === 'undone',
       'the undo finishing',
     );
 
     // The owners' old passwords work again, and they got a correction.
     r = await logInInBrowser(owners[1].page, owners[1].email, PASSWORD);
     assert.equal(r.status(), 303);
+    // "Was I affected?" tells the owner when, for people, with the machine form in <time>.
+    const affected = owners[1].page.locator('#affected article').first();
+    assert.match(
+      (await affected.locator('h3').textContent()).replace(/\s+/g, ' '),
+      /^Reset on \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC \((just now|\d+ minutes? ago)\) — undone$/,
+    );
+    assert.match(await affected.locator('time').getAttribute('datetime'), /^\d{4}-\d{2}-\d{2}T/);
+    await screenshot(owners[1].page, 'settings-affected');
     for (const o of owners) {
       const mail = await mailTo(o.email, /Please disregard/);
       assert.match(mail.text, /Reference: GH-/);
@@ -215,6 +238,12 @@ describe('Operator console', () => {
     const s = await newPage(t);
     await s.page.goto(`${BASE}/status`);
     assert.match(await s.page.locator('main').textContent(), new RegExp(title));
+    // Its times are written for people ("3 Dec 2026, 08:18 UTC (2 minutes ago)"), never raw RFC 3339.
+    const incident = s.page.locator('article.incident', { hasText: title }).first();
+    const published = incident.locator('time').first();
+    assert.match(await published.textContent(), /^\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC$/);
+    assert.match(await published.getAttribute('datetime'), /^\d{4}-\d{2}-\d{2}T/);
+    assert.doesNotMatch(await incident.textContent(), /\d{4}-\d{2}-\d{2}T\d{2}:/);
     await screenshot(s.page, 'status-incident');
     const feed = await api('GET', '/status.atom');
     assert.equal(feed.status, 200);
@@ -244,6 +273,7 @@ describe('Operator console', () => {
       new URL(campaignUrl).pathname,
       '/console/breaker',
       '/console/incidents',
+      '/console/operators',
       '/console/audit',
     ]) {
       await a.page.goto(`${BASE}${path}`);
@@ -258,6 +288,16 @@ describe('Operator console', () => {
     }
     await a.page.goto(campaignUrl);
     await screenshot(a.page, 'console-campaign-phone');
+    await a.page.setViewportSize({ width: 1024, height: 768 });
+
+    // Operators and their keys: listed with state and last use, the actions labelled per operator.
+    await a.page.goto(`${BASE}/console/operators`);
+    const annCard = a.page.locator('section.operator', { has: a.page.locator('h2', { hasText: ann.email }) });
+    assert.match(await annCard.locator('h2').textContent(), /\(you\)/);
+    assert.equal(await annCard.locator('dt:text-is("Key") + dd').getAttribute('data-state'), 'active');
+    assert.match(await annCard.locator('dt:text-is("Last used") + dd').textContent(), /UTC|Never/);
+    assert.equal(await a.page.getByRole('button', { name: `Rotate key of ${bob.email}` }).count(), 1);
+    await screenshot(a.page, 'console-operators');
 
     for (const p of [a, b, s]) assertNoProblems(p.problems);
   });

@@ -264,11 +264,13 @@ export function assertNoProblems(problems) {
 export async function screenshot(page, name) {
   mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-  // The same page on a phone (375 px) in dark mode, and on a 1280 px screen
+  // The same page on a 1280 px screen, on a phone (375 px) in dark mode, and on a 1280 px screen
   // zoomed to 200 % (640 CSS px at twice the pixel density), for people to look at;
   // that nothing is lost at those widths is asserted by the accessibility check.
   const viewport = page.viewportSize();
   try {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: join(SHOTS, `${name}-1280.png`), fullPage: true });
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.setViewportSize({ width: 375, height: 812 });
     await page.screenshot({ path: join(SHOTS, `${name}-375-dark.png`), fullPage: true });

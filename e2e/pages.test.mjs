@@ -270,6 +270,11 @@ describe('Gatehouse pages', () => {
     const refused = await submit(page, 'Claim');
     assert.equal(refused.status(), 403);
     assert.equal((await api('GET', '/api/v1/me', { token })).status, 200, 'the cross-site post ended a session');
+    // The person sees a page in plain words (not the API's JSON), with a way back.
+    assert.match(refused.headers()['content-type'], /^text\/html/);
+    assert.equal(await page.locator('h1').textContent(), 'This form came from another site');
+    assert.match(await errorText(page), /nothing was changed/);
+    assert.equal(await page.getByRole('link', { name: 'Go to the start page' }).count(), 1);
 
     // The same action from Gatehouse's own page works.
     await page.goto(`${BASE}/settings`);
@@ -502,6 +507,46 @@ async function tabTo(page, id) {
   assert.fail(`Tab never reached #${id}`);
 }
 
+/** Presses Tab until the focused element's text is `text` (a link or button; at most 30 times). */
+async function tabToText(page, text) {
+  for (let i = 0; i < 30; i += 1) {
+    await page.keyboard.press('Tab');
+    if ((await page.evaluate(() => document.activeElement?.textContent.trim())) === text) return;
+  }
+  assert.fail(`Tab never reached "${text}"`);
+}
+
+/**
+ * Walks the page with Tab from the top and returns `n` stops from `first` on
+ * (ids as "#id", others as "tag:text").
+ */
+async function tabOrder(page, first, n) {
+  await page.evaluate(() => document.activeElement?.blur());
+  const order = [];
+  for (let i = 0; i < 30; i += 1) {
+    await page.keyboard.press('Tab');
+    const key = await page.evaluate(() => {
+      const el = document.activeElement;
+      if (!el || el === document.body) return null;
+      return el.id ? `#${el.id}` : `${el.tagName.toLowerCase()}:${el.textContent.trim()}`;
+    });
+    if (!key || order.includes(key)) break;
+    order.push(key);
+  }
+  const i = order.indexOf(first);
+  assert.ok(i >= 0, `Tab never reached ${first}: ${order.join(' → ')}`);
+  return order.slice(i, i + n);
+}
+
+/** Tabs to the first field (#email) and types each value, Tab between them. */
+async function fillByKeyboard(page, values) {
+  await tabTo(page, 'email');
+  for (const [i, v] of values.entries()) {
+    if (i > 0) await page.keyboard.press('Tab');
+    await page.keyboard.type(v);
+  }
+}
+
 /** Whether the focused element matches :focus-visible and draws an outline. */
 async function focusVisible(page) {
   return page.evaluate(() => {
@@ -529,6 +574,123 @@ async function assertErrorTiedTo(page, fieldIds) {
 }
 
 describe('Password recovery and /verify', () => {
+  test('keyboard: recovery from request to code to new password, errors announced and tied to their fields', async (t) => {
+    const { page, problems } = await newPage(t);
+    const email = freshEmail('keyrecover');
+    const made = await api('POST', '/api/v1/accounts', { body: { email, password: PASSWORD } });
+    assert.equal(made.status, 201, `POST /api/v1/accounts: ${made.text}`);
+
+    // From the sign-in page, by keyboard, to the request form.
+    await page.goto(`${BASE}/login`);
+    await tabToText(page, 'Forgot your password?');
+    assert.ok(await focusVisible(page), 'the focused link shows a focus outline');
+    let nav = page.waitForURL((u) => u.pathname === '/recover');
+    await page.keyboard.press('Enter');
+    await nav;
+
+    // The request form: address, its button, then the way on to the code form.
+    assert.deepEqual(await tabOrder(page, '#email', 3), ['#email', 'button:Send me a code', 'a:I already have a code']);
+
+    // An address the server refuses: the error is announced and tied to the field.
+    await page.goto(`${BASE}/recover`);
+    await tabTo(page, 'email');
+    assert.ok(await focusVisible(page), 'the focused e-mail field shows a focus outline');
+    await page.keyboard.type('someone@localhost');
+    let posted = page.waitForResponse((r) => r.request().method() === 'POST');
+    await page.keyboard.press('Enter');
+    assert.equal((await posted).status(), 400);
+    await page.waitForLoadState('load');
+    await assertErrorTiedTo(page, ['email']);
+    // The address typed is kept: correct it from the keyboard.
+    assert.equal(await page.locator('#email').inputValue(), 'someone@localhost');
+    await tabTo(page, 'email');
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type(email);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent.trim()), 'Send me a code');
+    assert.ok(await focusVisible(page), 'the focused button shows a focus outline');
+    posted = page.waitForResponse((r) => r.request().method() === 'POST');
+    await page.keyboard.press('Enter');
+    assert.equal((await posted).status(), 202);
+    // The answer is a new page at the same address: wait for its notice.
+    await page.locator('main [role="status"]').first().waitFor();
+    // The answer is announced politely (role="status" is an aria-live region).
+    assert.match(await noticeText(page), /^If an account exists for this address/);
+    assert.equal(await errorText(page), null);
+
+    const mail = await mailTo(email, /recovery code/);
+    const code = mail.text.match(/^\s+([0-9A-Z]{4}-[0-9A-Z]{4})\s*$/m)?.[1];
+    assert.ok(code, `no code in: ${mail.text}`);
+
+    // On to the code form by keyboard.
+    await tabToText(page, 'I already have a code');
+    assert.ok(await focusVisible(page), 'the focused link shows a focus outline');
+    nav = page.waitForURL((u) => u.pathname === '/recover/complete');
+    await page.keyboard.press('Enter');
+    await nav;
+    assert.deepEqual(await tabOrder(page, '#email', 5), [
+      '#email',
+      '#code',
+      '#new_password',
+      '#new_password_confirm',
+      'button:Set the new password',
+    ]);
+
+    // A wrong code: one error, tied to the address and the code.
+    const wrongCode = code.startsWith('Z') ? 'Y' + code.slice(1) : 'Z' + code.slice(1);
+    await page.goto(`${BASE}/recover/complete`);
+    await fillByKeyboard(page, [email, wrongCode, NEW_PASSWORD, NEW_PASSWORD]);
+    posted = page.waitForResponse((r) => r.request().method() === 'POST');
+    await page.keyboard.press('Enter');
+    assert.ok((await posted).status() >= 400, 'a wrong code is refused');
+    await page.waitForLoadState('load');
+    await assertErrorTiedTo(page, ['email', 'code']);
+    // The new password is described by its hint, and by nothing wrong.
+    assert.equal(await page.locator('#new_password').getAttribute('aria-invalid'), null);
+
+    // New passwords that differ: the error sits at the password fields, the
+    // code (not tried) is kept, and the address and code are not marked wrong.
+    await page.goto(`${BASE}/recover/complete`);
+    await fillByKeyboard(page, [email, code, NEW_PASSWORD, `${NEW_PASSWORD}!`]);
+    posted = page.waitForResponse((r) => r.request().method() === 'POST');
+    await page.keyboard.press('Enter');
+    assert.equal((await posted).status(), 400);
+    await page.waitForLoadState('load');
+    await assertErrorTiedTo(page, ['new_password', 'new_password_confirm']);
+    assert.match(await errorText(page), /not the same/);
+    assert.equal(await page.locator('#code').inputValue(), code);
+    assert.equal(await page.locator('#email').inputValue(), email);
+    assert.equal(await page.locator('#code').getAttribute('aria-invalid'), null);
+    // The hint stays tied to the password field next to the error.
+    const described = (await page.locator('#new_password').getAttribute('aria-describedby')).split(/\s+/);
+    assert.ok(described.includes('pw-hint'), `#new_password is described by ${described}`);
+
+    // Type the passwords again (the page never echoes them) and submit by keyboard.
+    await tabTo(page, 'new_password');
+    await page.keyboard.type(NEW_PASSWORD);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(NEW_PASSWORD);
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent.trim()), 'Set the new password');
+    assert.ok(await focusVisible(page), 'the focused button shows a focus outline');
+    posted = page.waitForResponse((r) => r.request().method() === 'POST');
+    await page.keyboard.press('Enter');
+    assert.equal((await posted).status(), 303);
+    await page.waitForURL((u) => u.pathname === '/login');
+    assert.ok(await noticeText(page), 'the sign-in page says the password was changed');
+
+    // The new password signs in, by keyboard.
+    await tabTo(page, 'email');
+    await page.keyboard.type(email);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(NEW_PASSWORD);
+    nav = page.waitForURL((u) => u.pathname === '/settings');
+    await page.keyboard.press('Enter');
+    await nav;
+    assert.equal(await signedInAs(page), email);
+    assertNoProblems(problems.filter((p) => !/^40[0-9] /.test(p)));
+  });
+
   test('recover a forgotten password with the code from the e-mail, then check its reference', async (t) => {
     const { page, problems } = await newPage(t);
     const email = freshEmail('recover');

@@ -8,6 +8,7 @@ mod demo_traffic;
 mod events_cmd;
 mod file_import;
 mod oidc_cmd;
+mod operator_cmd;
 mod outbox_cmd;
 mod rules_cmd;
 mod scan_cmd;
@@ -172,6 +173,43 @@ enum OperatorCommand {
         /// The operator's e-mail address.
         #[arg(long)]
         email: String,
+        /// The key stops working after this long: 90d, 12h, 30m (default: never).
+        #[arg(long, value_parser = operator_cmd::lifetime_arg)]
+        expires_in: Option<std::time::Duration>,
+    },
+    /// Every operator: enabled or not, their key's state, expiry and last use.
+    List {
+        /// JSON Lines, one operator per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give an operator a new API key (printed once); the old one stops working.
+    RotateKey {
+        /// The operator's e-mail address or id.
+        #[arg(long)]
+        email: String,
+        /// The new key stops working after this long: 90d, 12h, 30m (default: never).
+        #[arg(long, value_parser = operator_cmd::lifetime_arg)]
+        expires_in: Option<std::time::Duration>,
+    },
+    /// Revoke an operator's API key: none works until `rotate-key`.
+    RevokeKey {
+        /// The operator's e-mail address or id.
+        #[arg(long)]
+        email: String,
+    },
+    /// Disable an operator: key and console refused, console sessions ended.
+    /// The last enabled operator cannot be disabled.
+    Disable {
+        /// The operator's e-mail address or id.
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled operator again.
+    Enable {
+        /// The operator's e-mail address or id.
+        #[arg(long)]
+        email: String,
     },
     /// Set or replace an operator's console password (signs out their console
     /// sessions). Reads it without echo from a terminal, or the first line of stdin.
@@ -295,14 +333,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
         } => import(config, &file, batch_size as usize, strict, quiet).await,
         Command::Operator {
-            command: OperatorCommand::Create { email },
+            command: OperatorCommand::Create { email, expires_in },
         } => {
             let app = gatehouse_server::build_app(config).await?;
-            let (op, key) = app
-                .create_operator(&email)
+            let (op, key, expires_at) = app
+                .create_operator_with_expiry(&email, expires_in)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             eprintln!("operator {} created for {}", op.id, op.email);
+            if let Some(t) = expires_at {
+                eprintln!("the key expires at {}", t.to_rfc3339());
+            }
             eprintln!("API key (shown once; store it in a password manager):");
             println!("{}", key.expose());
             Ok(ExitCode::SUCCESS)
@@ -310,6 +351,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Operator {
             command: OperatorCommand::Password { email, generate },
         } => operator_password(config, &email, generate).await,
+        Command::Operator {
+            command: OperatorCommand::List { json },
+        } => operator_cmd::list(config, json).await,
+        Command::Operator {
+            command: OperatorCommand::RotateKey { email, expires_in },
+        } => operator_cmd::rotate(config, &email, expires_in).await,
+        Command::Operator {
+            command: OperatorCommand::RevokeKey { email },
+        } => operator_cmd::revoke(config, &email).await,
+        Command::Operator {
+            command: OperatorCommand::Disable { email },
+        } => operator_cmd::set_enabled(config, &email, false).await,
+        Command::Operator {
+            command: OperatorCommand::Enable { email },
+        } => operator_cmd::set_enabled(config, &email, true).await,
         Command::Audit {
             command: AuditCommand::Checkpoint,
         } => {

@@ -147,6 +147,14 @@ pub enum AuditAction {
     OidcClientChanged,
     /// An OIDC signing key was created or retired.
     OidcKeyChanged,
+    /// An operator's API key was replaced (the old one stopped working).
+    OperatorKeyRotated,
+    /// An operator's API key was revoked (no key works until the next rotation).
+    OperatorKeyRevoked,
+    /// An operator was disabled (key and console refused, console sessions ended).
+    OperatorDisabled,
+    /// A disabled operator was enabled again.
+    OperatorEnabled,
 }
 
 impl AuditAction {
@@ -195,6 +203,10 @@ impl AuditAction {
             Self::OperatorSignedOut => "operator.signed_out",
             Self::OidcClientChanged => "oidc.client_changed",
             Self::OidcKeyChanged => "oidc.key_changed",
+            Self::OperatorKeyRotated => "operator.key_rotated",
+            Self::OperatorKeyRevoked => "operator.key_revoked",
+            Self::OperatorDisabled => "operator.disabled",
+            Self::OperatorEnabled => "operator.enabled",
         }
     }
 }

@@ -12,6 +12,7 @@ mod delivery_crash;
 mod demo;
 mod events;
 mod oidc;
+mod operators;
 mod rules;
 mod scan;
 mod status;

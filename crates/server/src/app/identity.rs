@@ -12,6 +12,6 @@
 pub(crate) mod accounts;
 pub mod console;
 pub mod import;
-pub(crate) mod operators;
+pub mod operators;
 pub mod recovery;
 pub(crate) mod sessions;

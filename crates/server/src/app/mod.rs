@@ -24,8 +24,8 @@ pub mod status;
 pub use detection::{
     backtest, breach, evaluate, events, findings, leaked, monitor, rules, rules_status,
 };
-pub use identity::{console, import, recovery};
-use identity::{operators, sessions};
+use identity::sessions;
+pub use identity::{console, import, operators, recovery};
 pub use ops::AuditCheckpoint;
 pub use remediation::undo::RuleUndoReport;
 pub use remediation::{affected, campaigns};

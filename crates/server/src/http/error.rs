@@ -8,14 +8,16 @@
 //! endpoints answer in the OAuth shape (`{"error": "invalid_grant", …}`, RFC
 //! 6749 §5.2) that every OAuth library expects — see `http/oidc.rs`.
 
+use std::sync::Arc;
+
 use axum::extract::rejection::{FormRejection, JsonRejection};
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppError;
+use crate::app::{App, AppError};
 
 /// The error envelope.
 #[derive(Serialize, ToSchema)]
@@ -268,5 +270,70 @@ pub async fn method_not_allowed() -> ApiError {
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "this method is not allowed here",
+    )
+}
+
+/// Marks the CSRF layer's refusal (a form posted from another origin), so
+/// [`refusals_as_pages`] can tell it from a handler's own 403.
+#[derive(Clone, Copy)]
+struct CrossOriginRefused;
+
+/// The CSRF layer's answer: the API's JSON error, marked as a cross-origin
+/// refusal. The layer sees no route, so whether a person gets a page instead
+/// is decided by [`refusals_as_pages`], around it.
+pub(crate) fn cross_origin_refused() -> Response {
+    let mut res = ApiError::new(
+        StatusCode::FORBIDDEN,
+        "cross_origin_request",
+        "cross-origin form submissions are refused",
+    )
+    .into_response();
+    res.extensions_mut().insert(CrossOriginRefused);
+    res
+}
+
+/// Whether `path` is one of the pages people read, rather than the JSON API
+/// or an endpoint for machines (their callers read the JSON error shape).
+pub(crate) fn is_page_path(path: &str) -> bool {
+    !(path.starts_with("/api/")
+        || matches!(
+            path,
+            "/healthz" | "/metrics" | "/openapi.json" | "/status.atom"
+        ))
+}
+
+/// Middleware around the CSRF layer: a refused cross-origin post to a page
+/// is answered with a page (same 403, plain words, a way back) instead of
+/// the JSON a person's browser would otherwise show; the API keeps its JSON.
+pub(crate) async fn refusals_as_pages(
+    State(app): State<Arc<App>>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let page = is_page_path(req.uri().path());
+    let console = req.uri().path().starts_with("/console");
+    let res = next.run(req).await;
+    if !page || res.extensions().get::<CrossOriginRefused>().is_none() {
+        return res;
+    }
+    let status = res.status();
+    let (site_name, link) = if console {
+        (
+            crate::http::console::CONSOLE_NAME,
+            ("/console", "Back to the console"),
+        )
+    } else {
+        (app.config.site_name.as_str(), ("/", "Go to the start page"))
+    };
+    crate::http::pages::refusal(
+        site_name,
+        status,
+        "This form came from another site",
+        format!(
+            "{site_name} accepts forms only from its own pages, so nothing was changed. \
+             If you meant to do this, type {} into your browser yourself and try again there.",
+            app.config.public_origin()
+        ),
+        link,
     )
 }

@@ -7,7 +7,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, RawPathParams};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum_extra::extract::CookieJar;
-use gatehouse_domain::{AccountId, CampaignId, NoticeId, SessionId};
+use gatehouse_domain::{AccountId, CampaignId, NoticeId, OperatorId, SessionId};
 use gatehouse_store::Operator;
 
 use crate::app::{App, AppError, Authenticated, Client};
@@ -139,6 +139,10 @@ impl PathId for CampaignId {
 
 impl PathId for SessionId {
     const NOUN: &'static str = "session";
+}
+
+impl PathId for OperatorId {
+    const NOUN: &'static str = "operator";
 }
 
 impl PathId for AccountId {

@@ -14,6 +14,7 @@ pub mod notices_api;
 // OpenID Connect provider (issue 16): JSON endpoints, and the authorize/logout pages.
 pub mod oidc;
 pub mod oidc_pages;
+pub mod operators_api;
 pub mod pages;
 pub mod recovery_pages;
 pub mod rules_api;
@@ -73,6 +74,7 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
                 .merge(events_api::router())
                 .merge(rules_api::router())
                 .merge(campaigns_api::router())
+                .merge(operators_api::router())
                 .merge(status_api::router()),
         )
         .split_for_parts();
@@ -114,14 +116,7 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
     let csrf = CsrfLayer::new()
         .add_trusted_origin(app.config.public_origin())
         .map_err(|e| anyhow::anyhow!("public_url cannot be a CSRF origin: {e:?}"))?
-        .with_rejection_response(|_e| {
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "cross_origin_request",
-                "cross-origin form submissions are refused",
-            )
-            .into_response()
-        });
+        .with_rejection_response(|_e| error::cross_origin_refused());
     let https = app.config.is_https();
     let metrics_token = app
         .config
@@ -132,6 +127,7 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
         .map(Arc::new);
     let timeout = app.config.request_timeout;
     let max_body = app.config.max_body_bytes;
+    let refusals = app.clone();
 
     let router = Router::new()
         .merge(api)
@@ -197,6 +193,11 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
         .layer(SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,
             hsts,
+        ))
+        // Outside the CSRF layer: its refusal of a page's form becomes a page.
+        .layer(axum::middleware::from_fn_with_state(
+            refusals,
+            error::refusals_as_pages,
         ))
         .layer(csrf);
     Ok(router.layer(stack))

@@ -108,6 +108,8 @@ struct MessagePage {
     site_name: String,
     title: String,
     message: String,
+    /// A way on from here (href, words), for errors that end a person's errand.
+    link: Option<(&'static str, &'static str)>,
 }
 
 /// A page-shaped answer for errors that are not about a form field.
@@ -123,6 +125,28 @@ pub(crate) fn message(
             site_name: site_name.to_owned(),
             title: title.into(),
             message: message.into(),
+            link: None,
+        },
+    )
+        .into_response()
+}
+
+/// [`message`] for a refused request, with a link back to where the person
+/// can carry on (the refusal itself is decided in `http::error`).
+pub(crate) fn refusal(
+    site_name: &str,
+    status: StatusCode,
+    title: &str,
+    message: impl Into<String>,
+    link: (&'static str, &'static str),
+) -> Response {
+    (
+        status,
+        MessagePage {
+            site_name: site_name.to_owned(),
+            title: title.into(),
+            message: message.into(),
+            link: Some(link),
         },
     )
         .into_response()
@@ -177,11 +201,12 @@ pub(crate) fn with_retry(mut res: Response, retry: Option<u64>) -> Response {
 
 pub(crate) fn bad_form(site_name: &str, r: FormRejection) -> Response {
     let api = ApiError::from(r);
-    message(
+    refusal(
         site_name,
         api.status(),
         "That form could not be read",
-        api.message().to_owned(),
+        format!("{} Nothing was changed.", sentence(api.message())),
+        ("/", "Go to the start page"),
     )
 }
 

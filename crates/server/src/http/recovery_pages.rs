@@ -143,7 +143,11 @@ async fn complete(
     PageForm(f): PageForm<CompleteForm>,
 ) -> Response {
     let page = |e: AppError| {
-        let at_password = is_password_field_error(&e);
+        // About the new password alone (too short, breached, the two differ):
+        // the code was not tried, so it is kept and the error sits at the
+        // password fields. Anything else is about the address or the code.
+        let at_password = is_password_field_error(&e)
+            || matches!(&e, AppError::Invalid { field, .. } if *field == "new_password");
         let (status, msg, retry) = form_failure(e);
         let (error, password_error) = if at_password {
             (None, Some(msg))

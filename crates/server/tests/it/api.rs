@@ -3,6 +3,7 @@
 
 use crate::support::*;
 use reqwest::StatusCode;
+use reqwest::header;
 use serde_json::{Value, json};
 
 const PW: &str = "correct horse battery staple";
@@ -504,7 +505,77 @@ both_engines!(cross_site_form_posts_are_refused, |t: TestApp| async move {
         .send()
         .await
         .unwrap();
+    // A person's browser gets a page saying what happened, with a way back...
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let ctype = r.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(ctype.starts_with("text/html"), "{ctype}");
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("<h1>This form came from another site</h1>"),
+        "{html}"
+    );
+    assert!(html.contains("nothing was changed"), "{html}");
+    assert!(
+        html.contains(&t.base),
+        "names the site's own address: {html}"
+    );
+    assert!(
+        html.contains(r#"<a href="/">Go to the start page</a>"#),
+        "{html}"
+    );
+    assert!(!html.contains("cross_origin_request"), "{html}");
+    // ...as does an operator on a console form (the console's own way back)...
+    let r = t
+        .http
+        .post(t.url("/console/breaker/trip"))
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("reason", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(r#"<a href="/console">Back to the console</a>"#),
+        "{html}"
+    );
+    // ...while the JSON API keeps its error shape.
+    let r = t
+        .http
+        .post(t.url("/api/v1/sessions"))
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .json(&json!({ "email": "k@example.com", "password": PW }))
+        .send()
+        .await
+        .unwrap();
     assert_error(r, StatusCode::FORBIDDEN, "cross_origin_request").await;
+    // A form body the page cannot read: a page too, with the status kept.
+    let r = t
+        .http
+        .post(t.url("/login"))
+        .header("origin", t.base.clone())
+        .header("sec-fetch-site", "same-origin")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("email=k%40example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("<h1>That form could not be read</h1>"),
+        "{html}"
+    );
+    assert!(html.contains("Nothing was changed."), "{html}");
+    assert!(
+        html.contains(r#"<a href="/">Go to the start page</a>"#),
+        "{html}"
+    );
     let r = t
         .http
         .post(t.url("/login"))

@@ -267,6 +267,13 @@ both_engines!(
         assert_eq!(s, StatusCode::SEE_OTHER);
         let (_, page) = get(&t, &ann, &campaign).await;
         assert!(page.contains("Multiple of normal"), "{page}");
+        assert!(
+            page.contains(
+                r#"<dd data-state="previewed"><strong>Previewed — waiting for approval</strong>"#
+            ),
+            "{page}"
+        );
+        assert!(!page.contains("<strong>previewed</strong>"), "{page}");
         // No forced resets before this one: no "multiple of zero", and a share
         // of all the accounts reads "100 %", not "100.000 %".
         assert!(
@@ -329,7 +336,13 @@ both_engines!(
         }
         let (_, page) = get(&t, &ann, &campaign).await;
         assert!(page.contains("3 of 3 accounts reset"), "{page}");
-        assert!(page.contains("<strong>completed</strong>"), "{page}");
+        // The state for people, the stored word kept for machines.
+        assert!(
+            page.contains(
+                r#"<dd data-state="completed"><strong>Completed — every account was handled</strong>"#
+            ),
+            "{page}"
+        );
 
         // Undo: preview first, then restore.
         let (_, page) = get(&t, &ann, &format!("{campaign}/undo")).await;
@@ -337,11 +350,19 @@ both_engines!(
         let (s, _) = post(&t, &ann, &format!("{campaign}/undo"), &[("csrf", &token)]).await;
         assert_eq!(s, StatusCode::SEE_OTHER);
         let (_, page) = get(&t, &ann, &campaign).await;
-        assert!(page.contains("<strong>undoing</strong>"), "{page}");
+        assert!(
+            page.contains(
+                r#"data-state="undoing"><strong>Being undone — accounts are being restored</strong>"#
+            ),
+            "{page}"
+        );
         // The campaign worker restores them (here at once: 600 a minute).
         t.app.campaigns_pass().await.unwrap();
         let (_, page) = get(&t, &ann, &campaign).await;
-        assert!(page.contains("<strong>undone</strong>"), "{page}");
+        assert!(
+            page.contains(r#"data-state="undone"><strong>Undone — accounts restored</strong>"#),
+            "{page}"
+        );
         assert!(page.contains("Reset undone: 3"), "{page}");
 
         // The kill switch: the breaker trips, its incident draft waits in the console.

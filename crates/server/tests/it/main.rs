@@ -16,5 +16,6 @@ mod oidc;
 mod oidc_exact;
 mod oidc_rp;
 mod oidc_session;
+mod operators;
 mod status;
 mod takeover;

@@ -130,6 +130,20 @@ async fn drafts_stay_private_until_published(engine: Engine) {
     )
     .await;
     assert_error(r, StatusCode::CONFLICT, "conflict").await;
+    // Issue 18 #13: a title is one line (it becomes a mail subject and a feed
+    // title): CR/LF is refused, never turned into a second header.
+    for title in ["Resets\r\nBcc: everyone@example.com", "Resets\nsecond line"] {
+        let r = admin(
+            &t,
+            M::POST,
+            "/api/v1/admin/status/incidents",
+            key,
+            Some(json!({"title": title, "body": "b"})),
+        )
+        .await;
+        let e = assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
+        assert_eq!(e["error"]["field"], "title", "{e}");
+    }
 
     // Not public: not on the page, the feed or the API.
     let page = t.page("/status").await;

@@ -37,7 +37,10 @@ fn path_of(id: CampaignId) -> String {
 struct Row {
     id: String,
     name: String,
+    /// The state in words ("Previewed — waiting for approval").
     state: &'static str,
+    /// The state as stored ("previewed"), for `data-state`.
+    state_code: &'static str,
     automatic: bool,
     applied: i64,
     targets: i64,
@@ -50,7 +53,8 @@ impl Row {
         Self {
             id: c.id.to_string(),
             name: c.name,
-            state: c.state.as_str(),
+            state: super::words::campaign_state(c.state),
+            state_code: c.state.as_str(),
             automatic: c.automatic,
             applied: c.applied,
             targets: c.target_count,
@@ -346,7 +350,7 @@ async fn show(
     Ok(CampaignPage {
         layout: Layout::new(&who, "campaigns").with_notice(flash.ok.as_deref()),
         reason: c.reason.clone(),
-        source: c.source.as_str(),
+        source: super::words::campaign_source(c.source),
         rule: c
             .rule_id
             .as_ref()
@@ -441,7 +445,9 @@ struct UndoPage {
     layout: Layout,
     id: String,
     name: String,
+    /// The state in words, and as stored (`data-state`).
     state: &'static str,
+    state_code: &'static str,
     report: UndoReport,
 }
 
@@ -456,7 +462,8 @@ async fn undo_preview(
         layout: Layout::new(&who, "campaigns"),
         id: id.to_string(),
         name: c.name,
-        state: c.state.as_str(),
+        state: super::words::campaign_state(c.state),
+        state_code: c.state.as_str(),
         report,
     }
     .into_response())

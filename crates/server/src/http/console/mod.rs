@@ -15,8 +15,10 @@ mod audit;
 mod auth;
 mod campaigns;
 mod incidents;
+mod operators;
 mod overview;
 mod rules;
+mod words;
 
 use std::sync::Arc;
 
@@ -46,6 +48,7 @@ pub fn router() -> Router<Arc<App>> {
         .merge(rules::router())
         .merge(campaigns::router())
         .merge(incidents::router())
+        .merge(operators::router())
         .merge(audit::router())
 }
 
@@ -162,6 +165,8 @@ impl<T: DeserializeOwned> FromRequest<Arc<App>> for ConsoleAction<T> {
 pub(crate) struct Layout {
     /// The signed-in operator's address.
     pub email: String,
+    /// The signed-in operator's id.
+    pub operator_id: String,
     /// The anti-forgery token for the page's forms.
     pub csrf: String,
     /// Which navigation entry is current.
@@ -174,6 +179,7 @@ impl Layout {
     pub(crate) fn new(who: &ConsoleOperator, active: &'static str) -> Self {
         Self {
             email: who.operator.email.clone(),
+            operator_id: who.operator.id.to_string(),
             csrf: who.csrf.clone(),
             active,
             notice: None,
@@ -209,6 +215,11 @@ fn notice_text(key: &str) -> Option<&'static str> {
         "updated" => "Update posted.",
         "resolved" => "Incident resolved.",
         "drafted" => "Draft saved. It is not public until you publish it.",
+        "key_revoked" => "Key revoked: it no longer works. Rotate it to give a new one.",
+        "operator_disabled" => {
+            "Operator disabled: their key and console sign-in are refused, and their console sessions ended."
+        }
+        "operator_enabled" => "Operator enabled again.",
         _ => return None,
     })
 }
@@ -252,7 +263,9 @@ pub(crate) struct FindingRow {
     pub account_id: String,
     pub email: String,
     pub rule: String,
+    /// The status in words, and as stored (`data-state`).
     pub status: String,
+    pub status_code: String,
     pub score: String,
     pub explanation: String,
     /// When the finding was made; the raw string if it does not parse.
@@ -274,7 +287,8 @@ impl FindingRow {
                 .to_owned(),
             account_id: f.account_id,
             email: f.email,
-            status: f.status,
+            status: words::finding_status(&f.status),
+            status_code: f.status,
             created_at: crate::human_time::When::parse(&f.created_at, now),
             created: f.created_at,
         }

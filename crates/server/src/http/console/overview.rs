@@ -63,7 +63,9 @@ impl BreakerFacts {
 struct CampaignLine {
     id: String,
     name: String,
+    /// The state in words, and as stored (`data-state`).
     state: &'static str,
+    state_code: &'static str,
     applied: i64,
     targets: i64,
     automatic: bool,
@@ -131,7 +133,10 @@ async fn overview(
     };
     let outbox_failed = count_of(&["failed"]);
     let outbox_backlog = count_of(&["pending", "sending"]);
-    let outbox = counts.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+    let outbox = counts
+        .iter()
+        .map(|(s, n)| (super::words::notice_state(*s), *n))
+        .collect();
     let attention = app
         .store
         .campaigns(None, 200)
@@ -153,7 +158,8 @@ async fn overview(
             Some(CampaignLine {
                 id: c.id.to_string(),
                 name: c.name,
-                state: c.state.as_str(),
+                state: super::words::campaign_state(c.state),
+                state_code: c.state.as_str(),
                 applied: c.applied,
                 targets: c.target_count,
                 automatic: c.automatic,
