@@ -124,7 +124,15 @@ fn main() {
                         };
                         if seen.insert(a) {
                             let hit = trace.truth.taken_over.contains(&a);
-                            let e = rules.entry(format!("{:?}", t.rule)).or_insert((0, 0));
+                            let e = rules
+                                .entry(format!(
+                                    "{:?} {:?} ks{} {:?}",
+                                    t.rule,
+                                    t.grain,
+                                    t.known_successes.min(3),
+                                    t.corroboration
+                                ))
+                                .or_insert((0, 0));
                             if hit { e.0 += 1 } else { e.1 += 1 }
                         }
                     }

@@ -230,6 +230,13 @@ pub struct TakeoverConfig {
     /// may flag it on novelty alone (new device, network and ASN) while the site
     /// and the success's ASN are under attack; 0: never.
     pub window_history: u16,
+    /// Failures and accounts (each decayed over about a day) at which the
+    /// success's /24 · /64 counts as *failing on other accounts*: a botnet spread
+    /// over a /24's few addresses, each trying an account or two, fails on many
+    /// accounts there; a household's /24 tries its own and mostly succeeds, even
+    /// in an outage hour. It corroborates a hot ASN (besides the address's or the
+    /// network's unknown accounts and the user agent); 0: never.
+    pub network_failures: f32,
 }
 
 impl Default for TakeoverConfig {
@@ -260,6 +267,7 @@ impl Default for TakeoverConfig {
             address_accounts: 1.5,
             address_failure_share: 0.6,
             window_history: 3,
+            network_failures: 2.5,
         }
     }
 }

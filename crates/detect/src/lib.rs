@@ -51,6 +51,6 @@ pub use event::{
     user_agent_hash,
 };
 pub use signal::{
-    Detector, Evidence, Grain, Signal, SignalKind, Subject, SuccessSeen, TakeoverEvidence,
-    TakeoverRule,
+    Corroboration, Detector, Evidence, Grain, Signal, SignalKind, Subject, SuccessSeen,
+    TakeoverEvidence, TakeoverRule,
 };

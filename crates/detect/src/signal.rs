@@ -71,6 +71,30 @@ pub struct TakeoverEvidence {
     /// Share of the address's attempts lately that failed.
     #[serde(default)]
     pub address_failure_share: f32,
+    /// What besides the grain spoke for the success being the attacker's: for an
+    /// ASN, which of the success's own grains showed the attack too (older
+    /// signals and the other rules: `none`).
+    #[serde(default)]
+    pub corroboration: Corroboration,
+}
+
+/// Which of a success's own grains corroborated an attacked ASN or network
+/// (`TakeoverEvidence::corroboration`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Corroboration {
+    /// Nothing besides the grain (or not asked).
+    #[default]
+    None,
+    /// The address tried unknown accounts too.
+    AddressUnknown,
+    /// The /24 · /64 tried unknown accounts too.
+    NetworkUnknown,
+    /// The /24 · /64 failed on several other accounts
+    /// (`TakeoverConfig::network_failures`).
+    NetworkFailures,
+    /// The user agent shows the combo list's excess too.
+    UserAgent,
 }
 
 /// Which account-takeover rule flagged a success (`TakeoverEvidence::rule`).

@@ -44,8 +44,8 @@ use crate::config::TakeoverConfig;
 use crate::event::{AccountKey, Country, LoginEvent, Outcome, Source, SourceGrouping};
 use crate::hash::mix2;
 use crate::signal::{
-    Detector, Evidence, Grain, Signal, SignalKind, Subject, SuccessSeen, TakeoverEvidence,
-    TakeoverRule,
+    Corroboration, Detector, Evidence, Grain, Signal, SignalKind, Subject, SuccessSeen,
+    TakeoverEvidence, TakeoverRule,
 };
 
 const HOUR_S: f32 = 3_600.0;
@@ -137,6 +137,13 @@ struct Pending {
     ua: u16,
     /// The site was under attack (fast site excess ≥ `site_z`) when it came.
     site_hot: bool,
+    /// The address slot's slow attempt count right after the success was counted
+    /// (0: not tracked). A later judgement reads the address's counts only while
+    /// they still cover the success: a busy shared address (a carrier's CGNAT)
+    /// whose slot was taken and re-admitted since has fresh counts that would make
+    /// it look like a proxy's (at 100,000 accounts, 7 innocents on one CGNAT
+    /// address in one review).
+    ip_slow: f32,
     done: bool,
 }
 
@@ -315,6 +322,7 @@ impl Takeover {
                     country: ev.country,
                     ua: ua_tag,
                     site_hot: self.in_window(),
+                    ip_slow: self.grains[0].peek(keys[0]).map_or(0.0, |d| d.slow[0]),
                     done: false,
                 };
                 let idx = if self.pending.len() < self.cfg.pending as usize {
@@ -448,16 +456,20 @@ impl Takeover {
         // The strongest grain, its z, and its figures.
         let mut best: Option<(Grain, f32, f32, f32, f32, f32)> = None;
         let mut need = f32::INFINITY;
-        // Did the success's own address or network try unknown accounts too?
-        let local_unknown = self.grains[..2]
-            .iter()
-            .zip(&p.keys)
-            .filter_map(|(t, &k)| t.peek(k))
-            // At a combo list's share, not a busy /24's occasional mistyped e-mail
-            // address (at 100,000 accounts a /24 holds several households).
-            .filter(|d| d.unknown_share() >= c.local_unknown_share)
-            .map(|d| d.day[1])
-            .fold(0.0f32, f32::max);
+        // Did the success's own address or network try unknown accounts too —
+        // at a combo list's share, not a busy /24's occasional mistyped e-mail
+        // address (at 100,000 accounts a /24 holds several households)?
+        // The network needs two of them (twice `wide_corroboration`): at 100,000
+        // accounts a residential proxy's stray unknown name lands in the /24s of
+        // the site's own users (one unknown name from the /24: 15 takeovers and 22
+        // innocents on seeds 21–25; two: 7 and 13 fewer — a botnet's /24 tries
+        // many).
+        let tried_unknown = |g: usize| {
+            let min = c.wide_corroboration * if g == 1 { 2.0 } else { 1.0 };
+            self.grains[g]
+                .peek(p.keys[g])
+                .is_some_and(|d| d.unknown_share() >= c.local_unknown_share && d.day[1] >= min)
+        };
         // Or does its user agent show the combo list's excess too (a residential
         // proxy's fresh address has no past, but the attacker's rotated user agents
         // do)? Only at twice the wide z and three times a local grain's unknown
@@ -471,8 +483,34 @@ impl Takeover {
                 && excess >= c.min_excess
                 && d.unknown_share() >= 3.0 * c.local_unknown_share
         });
-        let corroborated = local_unknown >= c.wide_corroboration || ua_hot;
-        let ip = self.grains[0].peek(p.keys[0]).copied().unwrap_or_default();
+        // Or did its /24 fail on several other accounts (a botnet spread over a
+        // /24's few addresses, each trying an account or two)? Failures among the
+        // network's attempts other than the success.
+        let net = self.grains[1].peek(p.keys[1]).copied().unwrap_or_default();
+        let net_failing = c.network_failures > 0.0
+            && net.day[3] >= c.network_failures
+            && net.day[2] >= c.network_failures
+            && net.day[2] / (net.day[0] - 1.0).max(1e-3) >= c.address_failure_share;
+        let corroboration = if tried_unknown(0) {
+            Corroboration::AddressUnknown
+        } else if tried_unknown(1) {
+            Corroboration::NetworkUnknown
+        } else if net_failing {
+            Corroboration::NetworkFailures
+        } else if ua_hot {
+            Corroboration::UserAgent
+        } else {
+            Corroboration::None
+        };
+        let corroborated = corroboration != Corroboration::None;
+        // The address's counts, if they still cover the success (the slow count
+        // decays by 6 % at most over the 6-hour pending window; a slot reset and
+        // re-admitted since starts again from one attempt).
+        let ip = self.grains[0]
+            .peek(p.keys[0])
+            .filter(|d| p.ip_slow > 0.0 && d.slow[0] >= 0.8 * p.ip_slow)
+            .copied()
+            .unwrap_or_default();
         // The success's own address failed or tried another account too.
         let address_active = ip.day[2] >= 0.5 || ip.day[3] >= c.address_accounts;
         // The success's user agent shows a combo list's excess too, at a local
@@ -671,6 +709,11 @@ impl Takeover {
                     rule,
                     address_accounts: ip.day[3],
                     address_failure_share: ip.failure_share(),
+                    corroboration: if grain == Grain::Asn && rule == TakeoverRule::GrainExcess {
+                        corroboration
+                    } else {
+                        Corroboration::None
+                    },
                 }),
             },
         });
