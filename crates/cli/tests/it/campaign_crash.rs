@@ -172,16 +172,28 @@ async fn a_campaign_survives_sigkill_at_random_points() {
                 "not complete after 10 minutes: {c:?}"
             );
             let mut child = serve(d, &db);
-            // Mostly kill soon, at a random moment (mid-start-up, mid-batch: a
-            // step's batch is one transaction, so a kill often lands inside
-            // one); every fourth run gets three seconds, so the campaign moves
-            // on even when start-up is slow on a busy machine.
-            let wait = if kills % 4 == 3 {
-                3_000
+            // Kill at a random point of the run, whatever the machine's speed:
+            // one run in four at a random moment of start-up or the first
+            // batch; the others once the campaign has moved on by a random
+            // number of accounts (a step's batch is one transaction of up to
+            // 500, so the kill lands before, inside or after one), or after
+            // five seconds on a slow machine.
+            let started = Instant::now();
+            let before = c.applied;
+            if rng.next() % 4 == 0 {
+                std::thread::sleep(Duration::from_millis(50 + rng.next() % 800));
             } else {
-                200 + rng.next() % 1000
-            };
-            std::thread::sleep(Duration::from_millis(wait));
+                let moved = 1 + (rng.next() % 1200) as i64;
+                while started.elapsed() < Duration::from_secs(5) {
+                    std::thread::sleep(Duration::from_millis(10));
+                    let now = store.campaign(cid).await.unwrap().unwrap();
+                    if now.applied - before >= moved
+                        || now.state == gatehouse_domain::campaign::CampaignState::Completed
+                    {
+                        break;
+                    }
+                }
+            }
             child.kill().unwrap();
             child.wait().unwrap();
             kills += 1;
