@@ -342,3 +342,83 @@ both_engines!(
         assert!(r.headers().get("location").is_none());
     }
 );
+
+both_engines!(the_console_lists_the_apps, |t: TestApp| async move {
+    let console = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = console.get(t.url("/console/apps")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "operators only");
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/console/login")
+    );
+
+    t.app.create_operator("ann@ops.example").await.unwrap();
+    let pw = "operators use long passphrases too";
+    t.app
+        .set_operator_password("ann@ops.example", pw)
+        .await
+        .unwrap();
+    let r = console
+        .post(t.url("/console/login"))
+        .form(&[
+            ("email", "ann@ops.example"),
+            ("password", pw),
+            ("next", "/console/apps"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    let page = console
+        .get(t.url("/console/apps"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("No apps are registered yet."), "{page}");
+
+    crate::oidc::client(&t, "shop", false, false).await.unwrap();
+    crate::oidc::client(&t, "spa", true, true).await;
+    t.app
+        .oidc_disable_client("spa", gatehouse_domain::audit::Actor::System)
+        .await
+        .unwrap();
+    let page = console
+        .get(t.url("/console/apps"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"aria-current="page">Apps"#),
+        "the nav marks the page"
+    );
+    for fact in [
+        "App shop",
+        "<code>shop</code>",
+        "Confidential (has a secret)",
+        "Third party: people are asked first",
+        "<code>https://app.example/auth/callback</code>",
+        "<code>https://app.example/signed-out</code>",
+        "App spa",
+        "Public (PKCE only, no secret)",
+        "First party: no consent page",
+        r#"data-state="disabled""#,
+        r#"data-state="enabled""#,
+        &format!("{}/.well-known/openid-configuration", t.app.oidc_issuer()),
+    ] {
+        assert!(page.contains(fact), "{fact} missing from the page:\n{page}");
+    }
+    assert!(!page.contains("No apps are registered yet."));
+});
