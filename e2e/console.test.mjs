@@ -274,6 +274,7 @@ describe('Operator console', () => {
       '/console/breaker',
       '/console/incidents',
       '/console/operators',
+      '/console/apps',
       '/console/audit',
     ]) {
       await a.page.goto(`${BASE}${path}`);

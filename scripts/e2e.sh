@@ -113,6 +113,11 @@ for name in ann bob; do
   operators+=("$op_email:$op_password")
 done
 export GATEHOUSE_E2E_OPERATORS="${operators[0]},${operators[1]}"
+# An app signing people in through Gatehouse, so the console's Apps page shows
+# one (with a long redirect URI: it must wrap on a phone).
+"$bin" oidc client create "e2e-shop-$(date +%s%N)" --name "E2E Shop" \
+  --redirect-uri "https://shop.example/a/rather/long/path/to/the/openid-connect/callback" \
+  --post-logout-redirect-uri "https://shop.example/" >/dev/null 2>>"$server_log"
 
 "$bin" serve >>"$server_log" 2>&1 &
 server_pid=$!

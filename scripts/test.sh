@@ -2,8 +2,10 @@
 # The whole test suite, from a fresh machine: README.md names this command and
 # .ci/run calls it. It starts its own throwaway PostgreSQL so every store and
 # HTTP test runs on SQLite *and* PostgreSQL, sends mail to Postfix's smtp-sink
-# (installed if missing), then drives the pages in headless
-# Chromium (scripts/e2e.sh installs it if missing) on both engines.
+# (installed if missing), runs an independent OpenID Connect relying party
+# (scripts/oidc-interop.sh: Python's Authlib in a virtualenv it makes) against a
+# real server, then drives the pages in headless Chromium (scripts/e2e.sh
+# installs it if missing); both on both engines.
 #   scripts/test.sh [extra arguments for cargo nextest / cargo test]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,12 +24,17 @@ else
   runner=(cargo test --workspace --no-fail-fast)
 fi
 
-# Inside the cluster's lifetime: Rust tests, doc tests, then the browser tests
-# on SQLite and on the PostgreSQL cluster.
+# Inside the cluster's lifetime: Rust tests, doc tests, the OpenID Connect
+# interop test (an independent RP library, Python's Authlib, against a real
+# `serve`), then the browser tests -- each on SQLite and on the PostgreSQL cluster.
 scripts/with-postgres.sh bash -c '
   set -euo pipefail
   "$@"
   cargo test --workspace --doc --quiet
+  echo "test: OpenID Connect interop (Authlib) on SQLite" >&2
+  scripts/oidc-interop.sh
+  echo "test: OpenID Connect interop (Authlib) on PostgreSQL" >&2
+  GATEHOUSE_INTEROP_PG_URL="$GATEHOUSE_TEST_PG_URL" scripts/oidc-interop.sh
   echo "test: browser tests on SQLite" >&2
   scripts/e2e.sh
   echo "test: browser tests on PostgreSQL" >&2

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use gatehouse_domain::audit::Actor;
 use gatehouse_server::Config;
-use gatehouse_server::app::oidc::ClientSpec;
+use gatehouse_server::app::oidc::{ClientSpec, ClientView};
 use gatehouse_store::ClientRecord;
 
 #[derive(Subcommand)]
@@ -102,17 +102,8 @@ pub enum KeysCommand {
 }
 
 fn view(c: &ClientRecord) -> serde_json::Value {
-    serde_json::json!({
-        "client_id": c.id,
-        "name": c.name,
-        "type": if c.secret_hash.is_some() { "confidential" } else { "public" },
-        "first_party": c.first_party,
-        "redirect_uris": c.redirect_uris,
-        "post_logout_redirect_uris": c.post_logout_redirect_uris,
-        "created_at": c.created_at.to_rfc3339(),
-        "updated_at": c.updated_at.to_rfc3339(),
-        "disabled_at": c.disabled_at.map(|t| t.to_rfc3339()),
-    })
+    // The same facts, in the same shape, as the admin API's.
+    serde_json::to_value(ClientView::from(c)).unwrap_or_default()
 }
 
 fn print_client(c: &ClientRecord) {

@@ -13,6 +13,7 @@ mod metrics;
 pub mod notices_api;
 // OpenID Connect provider (issue 16): JSON endpoints, and the authorize/logout pages.
 pub mod oidc;
+pub mod oidc_clients_api;
 pub mod oidc_pages;
 pub mod operators_api;
 pub mod pages;
@@ -75,6 +76,7 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
                 .merge(rules_api::router())
                 .merge(campaigns_api::router())
                 .merge(operators_api::router())
+                .merge(oidc_clients_api::router())
                 .merge(status_api::router()),
         )
         .split_for_parts();

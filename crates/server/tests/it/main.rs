@@ -13,6 +13,7 @@ mod detection;
 mod events;
 mod notices;
 mod oidc;
+mod oidc_clients_api;
 mod oidc_exact;
 mod oidc_rp;
 mod oidc_session;

@@ -21,6 +21,52 @@ pub struct ClientSpec {
     pub first_party: bool,
 }
 
+/// A client as operators see it (CLI `--json`, admin API, console): never its
+/// secret or the secret's digest.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ClientView {
+    /// The `client_id` the app sends.
+    pub client_id: String,
+    /// Shown on the consent page.
+    pub name: String,
+    /// `confidential` (has a secret) or `public` (PKCE only).
+    #[serde(rename = "type")]
+    #[schema(example = "confidential")]
+    pub kind: &'static str,
+    /// No consent page (the site's own app).
+    pub first_party: bool,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Exact post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339: the last change (update, secret rotation, disabling).
+    pub updated_at: String,
+    /// RFC 3339; null while enabled. A disabled client signs no one in.
+    pub disabled_at: Option<String>,
+}
+
+impl From<&ClientRecord> for ClientView {
+    fn from(c: &ClientRecord) -> Self {
+        Self {
+            client_id: c.id.clone(),
+            name: c.name.clone(),
+            kind: if c.secret_hash.is_some() {
+                "confidential"
+            } else {
+                "public"
+            },
+            first_party: c.first_party,
+            redirect_uris: c.redirect_uris.clone(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            created_at: c.created_at.to_rfc3339(),
+            updated_at: c.updated_at.to_rfc3339(),
+            disabled_at: c.disabled_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
 /// A client just registered; `secret` is shown once and never again.
 #[derive(Debug)]
 pub struct CreatedClient {

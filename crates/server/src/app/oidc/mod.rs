@@ -23,7 +23,7 @@ pub(crate) mod keys;
 mod tokens;
 
 pub use authorize::{AuthorizeError, AuthorizeOutcome, AuthorizeParams, SignedIn, ValidRequest};
-pub use clients::{ClientCredentials, ClientSpec, CreatedClient};
+pub use clients::{ClientCredentials, ClientSpec, ClientView, CreatedClient};
 pub use jwt::JwtError;
 pub use keys::{KeyInfo, PUBLISH_AHEAD};
 pub use tokens::{Introspection, LogoutRequest, LogoutTarget, TokenRequest, TokenResponse};

@@ -11,6 +11,7 @@
 //! the CLI, with the operator as the audited actor.
 
 mod accounts;
+mod apps;
 mod audit;
 mod auth;
 mod campaigns;
@@ -49,6 +50,7 @@ pub fn router() -> Router<Arc<App>> {
         .merge(campaigns::router())
         .merge(incidents::router())
         .merge(operators::router())
+        .merge(apps::router())
         .merge(audit::router())
 }
 
