@@ -180,7 +180,7 @@ async fn a_campaign_survives_sigkill_at_random_points() {
             // five seconds on a slow machine.
             let started = Instant::now();
             let before = c.applied;
-            if rng.next() % 4 == 0 {
+            if rng.next().is_multiple_of(4) {
                 std::thread::sleep(Duration::from_millis(50 + rng.next() % 800));
             } else {
                 let moved = 1 + (rng.next() % 1200) as i64;
