@@ -91,6 +91,39 @@ fn reset_rows(
     Ok((t.account_id, recovery, notice, audit))
 }
 
+/// The baseline's write of one batch's rows (see `run`).
+async fn write_plain(
+    app: &gatehouse_server::App,
+    campaign: gatehouse_domain::CampaignId,
+    chunk: &[gatehouse_store::TargetRecord],
+) -> anyhow::Result<Result<(), gatehouse_store::StoreError>> {
+    let now = app.clock.now();
+    let rows: Vec<_> = chunk
+        .iter()
+        .map(|t| reset_rows(app, campaign, t, now))
+        .collect::<anyhow::Result<_>>()?;
+    let batch = ApplyBatch {
+        trip_on_exhaustion: None,
+        campaign,
+        now,
+        budget: BudgetLimits {
+            per_hour: i64::MAX,
+            per_day: i64::MAX,
+            may_exceed: true,
+        },
+        targets: rows
+            .iter()
+            .map(|(account, recovery, notice, audit)| ApplyTarget {
+                account: *account,
+                recovery,
+                notice,
+                audit: audit.clone(),
+            })
+            .collect(),
+    };
+    Ok(app.raw_store().write_reset_rows_unchecked(&batch).await)
+}
+
 /// Imports `emails` as accounts (one hash for all: never verified here).
 async fn import(app: &gatehouse_server::App, emails: &[String], hash: &str) -> anyhow::Result<()> {
     let lines: String = emails
@@ -189,37 +222,39 @@ pub async fn run(args: CampaignArgs) -> anyhow::Result<ExitCode> {
                 by.clone(),
             )
             .await?;
-        let targets = app
-            .raw_store()
-            .campaign_targets(draft.id, None, -1, args.accounts as i64)
-            .await?;
+        // Paged: the store answers at most 10,000 targets a call.
+        let mut targets = Vec::with_capacity(args.accounts);
+        loop {
+            let after = targets
+                .last()
+                .map_or(-1, |t: &gatehouse_store::TargetRecord| t.seq);
+            let page = app
+                .raw_store()
+                .campaign_targets(draft.id, None, after, 10_000)
+                .await?;
+            if page.is_empty() {
+                break;
+            }
+            targets.extend(page);
+        }
+        anyhow::ensure!(
+            targets.len() == args.accounts,
+            "baseline: {} targets of {}",
+            targets.len(),
+            args.accounts
+        );
         let t = Instant::now();
         for chunk in targets.chunks(APPLY_BATCH) {
-            let now = app.clock.now();
-            let rows: Vec<_> = chunk
-                .iter()
-                .map(|t| reset_rows(&app, draft.id, t, now))
-                .collect::<anyhow::Result<_>>()?;
-            let batch = ApplyBatch {
-                trip_on_exhaustion: None,
-                campaign: draft.id,
-                now,
-                budget: BudgetLimits {
-                    per_hour: i64::MAX,
-                    per_day: i64::MAX,
-                    may_exceed: true,
-                },
-                targets: rows
-                    .iter()
-                    .map(|(account, recovery, notice, audit)| ApplyTarget {
-                        account: *account,
-                        recovery,
-                        notice,
-                        audit: audit.clone(),
-                    })
-                    .collect(),
-            };
-            app.raw_store().write_reset_rows_unchecked(&batch).await?;
+            // A notice reference taken already (40 random bits: a few in a
+            // million notices) fails the batch; the worker retries with fresh
+            // references, and so does the baseline.
+            let mut attempts = 0;
+            loop {
+                match write_plain(&app, draft.id, chunk).await? {
+                    Err(gatehouse_store::StoreError::Conflict(_)) if attempts < 3 => attempts += 1,
+                    other => break other?,
+                }
+            }
         }
         base.push(args.accounts as f64 / t.elapsed().as_secs_f64());
 
