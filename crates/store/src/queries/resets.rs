@@ -137,18 +137,7 @@ impl EngineStore {
             if candidates.is_empty() {
                 break;
             }
-            let mut q = sqlx::QueryBuilder::<Db>::new(
-                "UPDATE credentials SET state = 'reset_required' WHERE state = 'active'",
-            );
-            push_in(&mut q, " AND account_id", &candidates);
-            q.push(" RETURNING account_id, version");
-            let mut versions = HashMap::new();
-            for row in q.build().fetch_all(&mut *tx).await? {
-                versions.insert(
-                    row.try_get::<String, _>("account_id")?,
-                    row.try_get::<i64, _>("version")?,
-                );
-            }
+            let versions = Self::require_resets_in(&mut tx, &candidates).await?;
             drawn += versions.len();
             for c in candidates {
                 decided.insert(c, versions.get(c).copied());
@@ -218,18 +207,7 @@ impl EngineStore {
     pub(super) async fn write_batch_unchecked(&self, b: &ApplyBatch<'_>) -> Result<()> {
         let accounts: Vec<String> = b.targets.iter().map(|t| t.account.to_string()).collect();
         let mut tx = self.begin_write().await?;
-        let mut q = sqlx::QueryBuilder::<Db>::new(
-            "UPDATE credentials SET state = 'reset_required' WHERE state = 'active'",
-        );
-        push_in(&mut q, " AND account_id", &accounts);
-        q.push(" RETURNING account_id, version");
-        let mut versions = HashMap::new();
-        for row in q.build().fetch_all(&mut *tx).await? {
-            versions.insert(
-                row.try_get::<String, _>("account_id")?,
-                row.try_get::<i64, _>("version")?,
-            );
-        }
+        let versions = Self::require_resets_in(&mut tx, &accounts).await?;
         let applied: Vec<_> = b
             .targets
             .iter()
@@ -239,6 +217,27 @@ impl EngineStore {
         Self::write_resets(&mut tx, b, &b.campaign.to_string(), &applied, &[]).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Moves the accounts' active credentials to `reset_required`; returns the
+    /// credential version of each one that was active (the others are left).
+    async fn require_resets_in<S: AsRef<str>>(
+        tx: &mut Conn,
+        accounts: &[S],
+    ) -> Result<HashMap<String, i64>> {
+        let mut q = sqlx::QueryBuilder::<Db>::new(
+            "UPDATE credentials SET state = 'reset_required' WHERE state = 'active'",
+        );
+        push_in(&mut q, " AND account_id", accounts);
+        q.push(" RETURNING account_id, version");
+        let mut versions = HashMap::new();
+        for row in q.build().fetch_all(&mut *tx).await? {
+            versions.insert(
+                row.try_get::<String, _>("account_id")?,
+                row.try_get::<i64, _>("version")?,
+            );
+        }
+        Ok(versions)
     }
 
     /// The writes of a batch's decided targets: for the skipped, their target
