@@ -76,19 +76,17 @@ fn normalise(raw: &str) -> Result<Zeroizing<String>, PasswordError> {
     if raw.is_empty() {
         return Err(PasswordError::Empty);
     }
-    // Bound the work before normalising: NFKC can expand text, but never by more
-    // than a small factor, so a raw input far past the limit is refused outright.
-    if raw.chars().count() > MAX_CHARS * 4 {
+    // Judged on the password as typed, not as normalised: that is what
+    // `/openapi.json` can state (`maxLength`, no control characters), and what
+    // the person sees. It also bounds the work: NFKC expands text by a small
+    // factor at most (18 characters for the widest ligature).
+    if raw.chars().count() > MAX_CHARS {
         return Err(PasswordError::TooLong);
     }
-    let normalised: Zeroizing<String> = Zeroizing::new(raw.nfkc().collect());
-    if normalised.chars().count() > MAX_CHARS {
-        return Err(PasswordError::TooLong);
-    }
-    if normalised.chars().any(char::is_control) {
+    if raw.chars().any(char::is_control) {
         return Err(PasswordError::ControlCharacter);
     }
-    Ok(normalised)
+    Ok(Zeroizing::new(raw.nfkc().collect()))
 }
 
 /// A password chosen by a person for their account: meets the policy.

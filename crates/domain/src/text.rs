@@ -50,15 +50,18 @@ fn is_invisible_format(c: char) -> bool {
 }
 
 fn checked(s: &str, max: usize, bad: impl Fn(char) -> bool) -> Result<String, String> {
+    // Length and characters are judged on the text as sent, before trimming:
+    // `/openapi.json` states these rules as a pattern and a `maxLength`, which
+    // see the whole string, and a request is accepted exactly when it meets them.
     let t = s.trim();
     if t.is_empty() {
         return Err("is empty".into());
     }
-    let n = t.chars().count();
+    let n = s.chars().count();
     if n > max {
         return Err(format!("is {n} characters long; at most {max}"));
     }
-    if let Some(c) = t.chars().find(|&c| bad(c)) {
+    if let Some(c) = s.chars().find(|&c| bad(c)) {
         return Err(format!(
             "holds a control character (U+{:04X}); use plain text",
             c as u32

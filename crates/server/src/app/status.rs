@@ -72,18 +72,22 @@ pub const SUBSCRIBE_ACCEPTED: &str = "Thank you. Unless this address is subscrib
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct IncidentDraft {
     /// Title (up to 200 characters).
+    #[schema(format = "one-line", max_length = 200)]
     pub title: String,
     /// What people will be told when it is published (up to 20,000 characters).
+    #[schema(format = "multi-line", max_length = 20000)]
     pub body: String,
     /// `none`, `minor`, `major` or `critical` (default `minor`).
     #[serde(default)]
+    #[schema(pattern = "^(none|minor|major|critical)$")]
     pub impact: Option<String>,
     /// Ids of the affected components.
     #[serde(default)]
+    #[schema(inline, value_type = Vec<ComponentIdSchema>)]
     pub components: Vec<String>,
     /// Facts for operators (e.g. the circuit breaker's live figures); never public.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub figures: Option<serde_json::Value>,
 }
 
@@ -91,14 +95,24 @@ pub struct IncidentDraft {
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct IncidentChanges {
     /// New title.
+    #[schema(format = "one-line", max_length = 200)]
     pub title: Option<String>,
     /// New impact.
+    #[schema(pattern = "^(none|minor|major|critical)$")]
     pub impact: Option<String>,
     /// New text (drafts only; a public incident gets updates instead).
+    #[schema(format = "multi-line", max_length = 20000)]
     pub body: Option<String>,
     /// New set of affected components.
+    #[schema(inline, value_type = Option<Vec<ComponentIdSchema>>)]
     pub components: Option<Vec<String>>,
 }
+
+/// A component id in a request (see `valid_component_id`): only for the document.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = "^[\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[a-z0-9-]{1,64}[\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$")]
+#[allow(dead_code)]
+struct ComponentIdSchema(String);
 
 /// A component's state on the page, from the worst open incident affecting it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]

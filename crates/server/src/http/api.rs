@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::app::{App, AppError, Client};
 use crate::http::cookies;
-use crate::http::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
+use crate::http::error::{ApiError, ApiJson, ApiQuery, ErrorBody, page_limit};
 use crate::http::extract::{CurrentUser, IdPath, OperatorAuth};
 
 type AppState = State<Arc<App>>;
@@ -24,10 +24,10 @@ type AppState = State<Arc<App>>;
 #[derive(Deserialize, ToSchema)]
 pub struct Credentials {
     /// E-mail address.
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email)]
     pub email: String,
     /// Password (new accounts: at least the configured minimum, 15 by default).
-    #[schema(example = "correct horse battery staple")]
+    #[schema(example = "correct horse battery staple", format = Password)]
     pub password: String,
 }
 
@@ -95,8 +95,10 @@ pub struct SessionView {
 #[derive(Deserialize, ToSchema)]
 pub struct PasswordChangeBody {
     /// The password in use now.
+    #[schema(format = Password)]
     pub current_password: String,
     /// The new password.
+    #[schema(format = Password)]
     pub new_password: String,
     /// End every other session (default true).
     #[serde(default = "yes")]
@@ -123,10 +125,13 @@ pub struct SessionsEndedBody {
 
 /// Paging of the audit log.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Entries after this sequence number (default 0).
+    #[param(minimum = 0)]
     pub after: Option<i64>,
-    /// At most this many (default 100, max 1000).
+    /// At most this many (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -332,10 +337,21 @@ async fn admin_audit(
     OperatorAuth(_op): OperatorAuth,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<axum::Json<Vec<AuditEntryBody>>, ApiError> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = page_limit(q.limit, 100)?;
+    let after = match q.after {
+        None => 0,
+        Some(n) if n >= 0 => n,
+        Some(n) => {
+            return Err(AppError::Invalid {
+                field: "after",
+                message: format!("{n} is not a sequence number (0 or more)"),
+            }
+            .into());
+        }
+    };
     let entries = app
         .store
-        .audit_entries(q.after.unwrap_or(0).max(0), limit)
+        .audit_entries(after, limit)
         .await
         .map_err(AppError::from)?;
     Ok(axum::Json(

@@ -20,7 +20,7 @@ type AppState = State<Arc<App>>;
 #[derive(Deserialize, ToSchema)]
 pub struct BreachCheckBody {
     /// SHA-1 of the password's UTF-8 bytes: 40 hex digits, either case.
-    #[schema(example = "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8")]
+    #[schema(example = "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8", pattern = "^[0-9A-Fa-f]{40}$")]
     pub sha1: String,
 }
 
@@ -39,7 +39,7 @@ pub struct BreachCheckResult {
 /// (operator key).
 #[utoipa::path(post, path = "/breach/check", tag = "breach", request_body = BreachCheckBody,
     responses((status = 200, body = BreachCheckResult), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 503, body = ErrorBody, description = "no breach index is loaded")),
+              (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "`breach_index_unavailable`: no breach index is loaded")),
     security(("operator" = [])))]
 async fn breach_check(
     State(app): AppState,
@@ -63,7 +63,7 @@ async fn breach_check(
 /// On failure the old index stays in use and the error says why. Same as SIGHUP.
 #[utoipa::path(post, path = "/admin/breach/reload", tag = "admin",
     responses((status = 200, body = BreachIndexInfo), (status = 401, body = ErrorBody),
-              (status = 500, body = ErrorBody, description = "`breach_reload_failed`: the previous index stays in use")),
+              (status = 409, body = ErrorBody, description = "`breach_reload_failed`: the previous index stays in use")),
     security(("operator" = [])))]
 async fn breach_reload(
     State(app): AppState,

@@ -14,18 +14,21 @@ use utoipa_axum::routes;
 
 use crate::app::campaigns::{BreakerView, CampaignSpec, Preview, UndoReport};
 use crate::app::{App, AppError};
-use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
+use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, page_limit};
 use crate::http::extract::{IdPath, OperatorAuth};
 
 type AppState = State<Arc<App>>;
 
 /// Which campaigns to list.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CampaignQuery {
     /// Only campaigns in this state (draft, previewed, approved, running, paused,
     /// completed, aborted, undoing, undone).
+    #[param(pattern = "^(draft|previewed|approved|running|paused|completed|aborted|undoing|undone)$")]
     pub state: Option<String>,
-    /// At most this many (default 100).
+    /// At most this many (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -51,7 +54,7 @@ async fn list(
         .transpose()?;
     Ok(axum::Json(
         app.store
-            .campaigns(state, q.limit.unwrap_or(100))
+            .campaigns(state, page_limit(q.limit, 100)?)
             .await
             .map_err(AppError::from)?,
     ))
@@ -122,6 +125,7 @@ async fn preview(
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
     /// The preview's `snapshot` (hex): approval binds to exactly that target set.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub snapshot: String,
 }
 
@@ -148,6 +152,7 @@ async fn approve(
 pub struct ReasonBody {
     /// Why, for the audit log and the console.
     #[serde(default)]
+    #[schema(format = "one-line", max_length = 500)]
     pub reason: Option<String>,
 }
 
@@ -159,7 +164,7 @@ struct CommandPath {
 
 /// `start`, `pause`, `resume` or `abort` a campaign.
 #[utoipa::path(post, path = "/admin/campaigns/{id}/{command}", tag = "campaigns",
-    params(("id" = String, Path), ("command" = String, Path, description = "start, pause, resume or abort")),
+    params(("id" = String, Path), ("command" = String, Path, description = "start, pause, resume or abort", pattern = "^(start|pause|resume|abort)$")),
     request_body = ReasonBody,
     responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("operator" = [])))]
@@ -234,13 +239,15 @@ async fn breaker(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BreakerBody {
-    /// Why (audited; for a trip, shown in the incident draft).
+    /// Why (audited; for a trip, shown in the incident draft). A reset needs
+    /// one; a trip (the kill switch) may leave it blank.
+    #[schema(format = "optional-one-line", max_length = 1000)]
     pub reason: String,
 }
 
 /// `trip` (the kill switch) or `reset` (close, an operator's decision) the breaker.
 #[utoipa::path(post, path = "/admin/breaker/{command}", tag = "campaigns",
-    params(("command" = String, Path, description = "trip or reset")), request_body = BreakerBody,
+    params(("command" = String, Path, description = "trip or reset", pattern = "^(trip|reset)$")), request_body = BreakerBody,
     responses((status = 200, body = BreakerView), (status = 400, body = ErrorBody)),
     security(("operator" = [])))]
 async fn breaker_command(

@@ -98,11 +98,12 @@ impl From<AppError> for ApiError {
             AppError::Conflict(_) => (S::CONFLICT, "conflict"),
             AppError::RecoveryCodeInvalid => (S::BAD_REQUEST, "invalid_recovery_code"),
             AppError::BreachedPassword { .. } => (S::BAD_REQUEST, "breached_password"),
-            AppError::BreachIndexUnavailable => {
-                (S::SERVICE_UNAVAILABLE, "breach_index_unavailable")
-            }
-            AppError::BreachReloadFailed(_) => (S::INTERNAL_SERVER_ERROR, "breach_reload_failed"),
-            AppError::TooManyEvents { .. } => (S::PAYLOAD_TOO_LARGE, "too_many_events"),
+            // 409, not 5xx: nothing is wrong with the server, and retrying
+            // does not help until an operator loads a usable index.
+            AppError::BreachIndexUnavailable => (S::CONFLICT, "breach_index_unavailable"),
+            AppError::BreachReloadFailed(_) => (S::CONFLICT, "breach_reload_failed"),
+            // 400, not 413: the body may be small; the batch breaks a stated limit.
+            AppError::TooManyEvents { .. } => (S::BAD_REQUEST, "too_many_events"),
             AppError::InvalidEvents { .. } => (S::BAD_REQUEST, "invalid_events"),
             AppError::InvalidRule(_) => (S::BAD_REQUEST, "invalid_rule"),
             AppError::CampaignRefused(_) => (S::CONFLICT, "campaign_refused"),
@@ -206,8 +207,24 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
-        Ok(Self(v))
+        // Every JSON body of the API is an object. serde would also read a
+        // struct from an array of its fields in order (`[null, 5]`), which
+        // nobody means and the document does not allow.
+        let axum::Json(v) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        if !v.is_object() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_body",
+                "the JSON body must be an object",
+            ));
+        }
+        serde_json::from_value(v).map(Self).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_body",
+                format!("the JSON body could not be read: {e}"),
+            )
+        })
     }
 }
 
@@ -336,4 +353,21 @@ pub(crate) async fn refusals_as_pages(
         ),
         link,
     )
+}
+
+/// The most rows one page of a list answers.
+pub const MAX_PAGE: i64 = 1000;
+
+/// A page size from the query: `default` when absent, a 400 naming `limit`
+/// outside 1..=[`MAX_PAGE`] (the document declares that range; answering
+/// another size than the one asked for would be a quiet surprise).
+pub fn page_limit(limit: Option<i64>, default: i64) -> Result<i64, AppError> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(n) => Err(AppError::Invalid {
+            field: "limit",
+            message: format!("{n} is not a page size: give 1 to {MAX_PAGE}"),
+        }),
+    }
 }

@@ -22,7 +22,7 @@ const MAX_BODY: usize = 2 * 1024 * 1024;
 #[allow(dead_code)] // documents the shape; items are parsed one by one to name each bad one
 pub struct LoginEventJson {
     /// When the attempt happened (RFC 3339); at most 5 minutes ahead of the server's clock.
-    #[schema(example = "2026-11-27T04:50:00Z")]
+    #[schema(example = "2026-11-27T04:50:00Z", format = DateTime)]
     time: String,
     /// The e-mail address tried, or the account's id.
     #[schema(example = "ann@example.com")]
@@ -33,10 +33,10 @@ pub struct LoginEventJson {
     /// User-Agent (cut to 512 characters).
     user_agent: Option<String>,
     /// `success`, `wrong_password` or `unknown_account`.
-    #[schema(example = "wrong_password")]
+    #[schema(example = "wrong_password", pattern = "^(success|wrong_password|unknown_account)$")]
     outcome: String,
     /// ISO 3166-1 alpha-2 country of the address.
-    #[schema(example = "NL")]
+    #[schema(example = "NL", pattern = "^[A-Za-z]{2}$")]
     country: Option<String>,
     /// Autonomous system number of the address.
     #[schema(example = 64500)]
@@ -46,6 +46,7 @@ pub struct LoginEventJson {
     /// under the key `gatehouse events fingerprint-key` prints. Lets the
     /// password-spraying check see one password tried against many accounts;
     /// the password never leaves the app.
+    #[schema(pattern = "^[0-9A-Fa-f]{64}$")]
     password_fingerprint: Option<String>,
 }
 
@@ -53,7 +54,7 @@ pub struct LoginEventJson {
 #[derive(Deserialize, ToSchema)]
 pub struct LoginEventsBody {
     /// Up to 1,000 events.
-    #[schema(value_type = Vec<LoginEventJson>)]
+    #[schema(value_type = Vec<LoginEventJson>, max_items = 1000)]
     pub events: Vec<serde_json::Value>,
 }
 
@@ -66,7 +67,7 @@ pub struct LoginEventsBody {
     responses((status = 200, body = IngestReport),
               (status = 400, body = ErrorBody, description = "`invalid_events` (with `items`: index and message of each bad event) or a malformed body"),
               (status = 401, body = ErrorBody),
-              (status = 413, body = ErrorBody, description = "`too_many_events` (more than 1,000) or `payload_too_large` (over 2 MiB)")),
+              (status = 413, body = ErrorBody, description = "`payload_too_large` (over 2 MiB)")),
     security(("operator" = [])))]
 async fn ingest_login_events(
     State(app): State<Arc<App>>,

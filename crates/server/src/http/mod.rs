@@ -15,6 +15,7 @@ pub mod notices_api;
 pub mod oidc;
 pub mod oidc_clients_api;
 pub mod oidc_pages;
+pub(crate) mod openapi;
 pub mod operators_api;
 pub mod pages;
 pub mod recovery_pages;
@@ -41,21 +42,10 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::App;
 use error::ApiError;
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Gatehouse API",
-        description = "Account protection: accounts, sessions, guarded resets."
-    ),
-    components(schemas(error::ErrorBody))
-)]
-struct ApiDoc;
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
@@ -64,7 +54,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-ac
 pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
     // Install the recorder before the first request, so none goes uncounted.
     metrics::handle();
-    let (api, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, mut spec) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(utoipa_axum::routes!(healthz))
         .merge(oidc::router())
         .nest(
@@ -80,37 +70,8 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
                 .merge(status_api::router()),
         )
         .split_for_parts();
-    let components = spec.components.get_or_insert_with(Default::default);
-    components.add_security_scheme(
-        "session",
-        SecurityScheme::Http(
-            HttpBuilder::new()
-                .scheme(HttpAuthScheme::Bearer)
-                .description(Some(
-                    "Session token from POST /api/v1/sessions (or the session cookie)",
-                ))
-                .build(),
-        ),
-    );
-    components.add_security_scheme(
-        "operator",
-        SecurityScheme::Http(
-            HttpBuilder::new()
-                .scheme(HttpAuthScheme::Bearer)
-                .description(Some("Operator API key from `gatehouse operator create`"))
-                .build(),
-        ),
-    );
-    components.add_security_scheme(
-        "oidc_access_token",
-        SecurityScheme::Http(
-            HttpBuilder::new()
-                .scheme(HttpAuthScheme::Bearer)
-                .description(Some("An OpenID Connect access token from /oauth2/token"))
-                .build(),
-        ),
-    );
-    let spec = Arc::new(spec);
+    openapi::complete(&mut spec);
+    let spec = Arc::new(openapi::served(&spec));
 
     let api = api
         .fallback(error::not_found)

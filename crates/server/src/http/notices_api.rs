@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::app::recovery::RecoveryProof;
 use crate::app::{App, AppError, Client, VerifiedNotice};
-use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
+use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, page_limit};
 use crate::http::extract::{IdPath, OperatorAuth};
 
 type AppState = State<Arc<App>>;
@@ -25,7 +25,7 @@ pub const RECOVERY_ACCEPTED: &str = "If an account exists for this address, we h
 #[derive(Deserialize, ToSchema)]
 pub struct RecoveryRequestBody {
     /// The account's e-mail address.
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email)]
     pub email: String,
 }
 
@@ -42,13 +42,16 @@ pub struct RecoveryAccepted {
 #[derive(Deserialize, ToSchema)]
 pub struct RecoveryCompleteBody {
     /// The account's address (with `code`).
+    #[schema(format = Email)]
     pub email: Option<String>,
-    /// The code from the mail, `XXXX-XXXX` (hyphen and case optional).
-    #[schema(example = "7K3Q-9XMD")]
+    /// The code from the mail, `XXXX-XXXX` (hyphens, spaces and case
+    /// optional; O reads as 0, I and L as 1).
+    #[schema(example = "7K3Q-9XMD", pattern = "^[ \t-]*(?:[0-9A-TV-Za-tv-z][ \t-]*){8}$")]
     pub code: Option<String>,
     /// The token from the mail's link, instead of `email` and `code`.
     pub token: Option<String>,
     /// The new password.
+    #[schema(format = Password)]
     pub new_password: String,
 }
 
@@ -125,7 +128,7 @@ async fn complete_recovery(
 /// surprised them. Counted by the campaign's health gate (too many: it pauses).
 /// Rate-limited like the check; 204 whether or not the notice was a campaign's.
 #[utoipa::path(post, path = "/verify/{reference}/report", tag = "recovery",
-    params(("reference" = String, Path, description = "Reference from the notice, e.g. GH-7K3Q-9XMD")),
+    params(("reference" = String, Path, description = "Reference from the notice, e.g. GH-7K3Q-9XMD (`GH-`, hyphens, spaces and case optional)", pattern = "^[\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*(?![\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])(?:[Gg][Hh][ \\t-]*(?:[0-9A-TV-Za-tv-z][ \\t-]*){8}|(?![Gg][Hh])[ \\t-]*(?:[0-9A-TV-Za-tv-z][ \\t-]*){8})[\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$")),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn report_unexpected(
     State(app): AppState,
@@ -138,7 +141,7 @@ async fn report_unexpected(
 
 /// Checks a notice reference: whether Gatehouse sent it, when, its kind, and the masked recipient.
 #[utoipa::path(get, path = "/verify/{reference}", tag = "recovery",
-    params(("reference" = String, Path, description = "Reference from the notice, e.g. GH-7K3Q-9XMD")),
+    params(("reference" = String, Path, description = "Reference from the notice, e.g. GH-7K3Q-9XMD (`GH-`, hyphens, spaces and case optional)", pattern = "^[\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*(?![\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])(?:[Gg][Hh][ \\t-]*(?:[0-9A-TV-Za-tv-z][ \\t-]*){8}|(?![Gg][Hh])[ \\t-]*(?:[0-9A-TV-Za-tv-z][ \\t-]*){8})[\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$")),
     responses((status = 200, body = VerifiedNotice), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn verify(
     State(app): AppState,
@@ -150,10 +153,13 @@ async fn verify(
 
 /// Outbox filter.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
     /// Only notices in this state (pending, sending, sent, failed, coalesced, expired).
+    #[param(pattern = "^(pending|sending|sent|failed|coalesced|expired)$")]
     pub state: Option<String>,
     /// Most rows, newest first (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -228,7 +234,7 @@ async fn admin_outbox(
             field: "state",
             message,
         })?;
-    let notices = app.outbox(state, q.limit.unwrap_or(100)).await?;
+    let notices = app.outbox(state, page_limit(q.limit, 100)?).await?;
     Ok(axum::Json(
         notices.into_iter().map(NoticeBody::from).collect(),
     ))

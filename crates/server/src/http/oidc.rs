@@ -31,6 +31,46 @@ pub struct OAuthErrorBody {
     pub error_description: String,
 }
 
+/// The token request's form (RFC 6749 §4.1.3, §6), for the document: the
+/// handler reads the fields itself, to answer in the OAuth error shape.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct TokenForm {
+    /// `authorization_code` or `refresh_token`.
+    #[schema(pattern = "^(authorization_code|refresh_token)$")]
+    grant_type: String,
+    /// The code (authorization_code).
+    code: Option<String>,
+    /// The redirect URI the code was issued to (authorization_code).
+    redirect_uri: Option<String>,
+    /// The PKCE verifier (authorization_code): 43 to 128 of RFC 7636's characters.
+    #[schema(pattern = "^[A-Za-z0-9._~-]{43,128}$")]
+    code_verifier: Option<String>,
+    /// The refresh token (refresh_token).
+    refresh_token: Option<String>,
+    /// A narrower scope (refresh_token).
+    scope: Option<String>,
+    /// The client, unless sent with HTTP Basic.
+    client_id: Option<String>,
+    /// A confidential client's secret, unless sent with HTTP Basic.
+    client_secret: Option<String>,
+}
+
+/// An introspection or revocation form (RFC 7662 §2.1, RFC 7009 §2.1).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct TokenHintForm {
+    /// The access or refresh token.
+    #[schema(min_length = 1)]
+    token: String,
+    /// `access_token` or `refresh_token` (a hint; both are looked up).
+    token_type_hint: Option<String>,
+    /// The client, unless sent with HTTP Basic.
+    client_id: Option<String>,
+    /// A confidential client's secret, unless sent with HTTP Basic.
+    client_secret: Option<String>,
+}
+
 /// An OAuth error as a response: its status, `no-store`, and for a client
 /// that failed to authenticate, `WWW-Authenticate` (RFC 6749 §5.2).
 pub(crate) fn oauth_error(e: OAuthError) -> Response {
@@ -184,7 +224,7 @@ async fn jwks(State(app): AppState) -> Response {
 /// `refresh_token` grants; `client_secret_basic`, `client_secret_post`, or
 /// none for a public client.
 #[utoipa::path(post, path = "/oauth2/token", tag = "oidc",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "grant_type, code, redirect_uri, code_verifier | refresh_token, scope; client_id/client_secret unless sent as Basic"),
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded", description = "grant_type, code, redirect_uri, code_verifier | refresh_token, scope; client_id/client_secret unless sent as Basic"),
     responses((status = 200, body = TokenResponse), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody)))]
 async fn token(State(app): AppState, headers: HeaderMap, body: Bytes) -> Response {
     let run = async {
@@ -239,8 +279,8 @@ async fn userinfo_answer(app: &App, headers: &HeaderMap) -> Response {
 /// Token introspection (RFC 7662), for a confidential client about its own
 /// tokens. An ended session or revoked grant answers `active: false` at once.
 #[utoipa::path(post, path = "/oauth2/introspect", tag = "oidc",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "token (access or refresh); client credentials"),
-    responses((status = 200, body = Introspection), (status = 401, body = OAuthErrorBody)))]
+    request_body(content = TokenHintForm, content_type = "application/x-www-form-urlencoded", description = "token (access or refresh); client credentials"),
+    responses((status = 200, body = Introspection), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody)))]
 async fn introspect(State(app): AppState, headers: HeaderMap, body: Bytes) -> Response {
     let run = async {
         let mut form = form_fields(&headers, &body)?;
@@ -259,8 +299,8 @@ async fn introspect(State(app): AppState, headers: HeaderMap, body: Bytes) -> Re
 /// Token revocation (RFC 7009): revokes the grant behind a refresh or access
 /// token (the whole family). Unknown tokens answer 200 as well.
 #[utoipa::path(post, path = "/oauth2/revoke", tag = "oidc",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "token; client credentials"),
-    responses((status = 200, description = "Revoked, or nothing to revoke"), (status = 401, body = OAuthErrorBody)))]
+    request_body(content = TokenHintForm, content_type = "application/x-www-form-urlencoded", description = "token; client credentials"),
+    responses((status = 200, description = "Revoked, or nothing to revoke"), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody)))]
 async fn revoke(State(app): AppState, headers: HeaderMap, body: Bytes) -> Response {
     let run = async {
         let mut form = form_fields(&headers, &body)?;

@@ -44,10 +44,13 @@ async fn list(
 #[serde(deny_unknown_fields)]
 pub struct NewClientBody {
     /// The id the app will send: 1 to 64 letters, digits, `.`, `_` or `-`.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub client_id: String,
     /// The name people see on the consent page (1 to 100 characters).
+    #[schema(format = "one-line", max_length = 100)]
     pub name: String,
     /// Exact redirect URIs (at least one; no wildcards, matched byte for byte).
+    #[schema(min_items = 1)]
     pub redirect_uris: Vec<String>,
     /// Exact URIs the app may send people to after signing out.
     #[serde(default)]
@@ -119,14 +122,21 @@ async fn show(
 /// What to change; fields left out stay as they are.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct ClientPatch {
     /// The name on the consent page.
+    #[schema(format = "one-line", max_length = 100)]
+    #[schema(nullable = false)]
     pub name: Option<String>,
     /// Replaces every redirect URI (at least one).
+    #[schema(min_items = 1)]
+    #[schema(nullable = false)]
     pub redirect_uris: Option<Vec<String>>,
     /// Replaces every post-logout redirect URI (may be empty).
+    #[schema(nullable = false)]
     pub post_logout_redirect_uris: Option<Vec<String>>,
     /// Whether the consent page is skipped.
+    #[schema(nullable = false)]
     pub first_party: Option<bool>,
 }
 

@@ -116,11 +116,13 @@ async fn rotate(
 }
 
 /// Revokes the operator's API key: no key of theirs works until it is rotated
-/// (their console password still does). Audited `operator.key_revoked`.
+/// (their console password still does). An operator cannot revoke their own
+/// key (409: rotate it instead). Audited `operator.key_revoked`.
 #[utoipa::path(post, path = "/admin/operators/{id}/revoke-key", tag = "admin",
     params(("id" = String, Path, description = "the operator's id or e-mail address")),
     responses((status = 200, body = OperatorChange), (status = 401, body = ErrorBody),
-              (status = 404, body = ErrorBody)),
+              (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "the caller's own key")),
     security(("operator" = [])))]
 async fn revoke(
     State(app): AppState,
@@ -135,13 +137,13 @@ async fn revoke(
 }
 
 /// Disables the operator: their key and console sign-in are refused and their
-/// console sessions end. The last enabled operator cannot be disabled (409).
-/// Audited `operator.disabled`.
+/// console sessions end. The last enabled operator cannot be disabled, nor
+/// can an operator disable themselves (409). Audited `operator.disabled`.
 #[utoipa::path(post, path = "/admin/operators/{id}/disable", tag = "admin",
     params(("id" = String, Path, description = "the operator's id or e-mail address")),
     responses((status = 200, body = OperatorChange), (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "the last enabled operator")),
+              (status = 409, body = ErrorBody, description = "the last enabled operator, or the caller")),
     security(("operator" = [])))]
 async fn disable(
     State(app): AppState,

@@ -17,7 +17,7 @@ use crate::app::findings::FindingView;
 use crate::app::rules::{Rule, RuleChange, RuleSpec};
 use crate::app::rules_status::RulesStatus;
 use crate::app::{App, AppError, RuleUndoReport};
-use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
+use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, page_limit};
 use crate::http::extract::OperatorAuth;
 
 type AppState = State<Arc<App>>;
@@ -35,6 +35,7 @@ async fn list_rules(
 
 /// Which version of a rule to read.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct VersionQuery {
     /// A past version (default: the current one).
     pub version: Option<i64>,
@@ -79,9 +80,11 @@ async fn put_rule(
 
 /// How to give a backtest's results.
 #[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
 pub struct BacktestQuery {
     /// `json` (default: the report, with a page of flagged accounts) or `csv`
     /// (every flagged account: `account_id,email,findings,score,first_seen,explanation`).
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 
@@ -95,7 +98,8 @@ pub struct BacktestQuery {
 /// findings (audited).
 #[utoipa::path(post, path = "/admin/rules/{id}/backtest", tag = "rules", params(("id" = String, Path), BacktestQuery),
     request_body = BacktestRequest,
-    responses((status = 200, body = BacktestReport, description = "the report; with `?format=csv`, text/csv of every flagged account"),
+    responses((status = 200, description = "the report; with `?format=csv`, text/csv of every flagged account",
+                content((BacktestReport = "application/json"), (String = "text/csv"))),
               (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 401, body = ErrorBody)),
     security(("operator" = [])))]
@@ -161,20 +165,26 @@ async fn undo_rule(
 
 /// Which findings to list (all optional; newest first).
 #[derive(Deserialize, IntoParams, Default)]
+#[into_params(parameter_in = Query)]
 pub struct FindingsQuery {
     /// One rule's id.
     pub rule: Option<String>,
     /// One account: its id or e-mail address.
+    #[param(schema_with = crate::http::openapi::account_ref)]
     pub account: Option<String>,
     /// `shadow`, `pending` or `held`.
+    #[param(pattern = "^(shadow|pending|held)$")]
     pub status: Option<String>,
     /// Recorded at or after (RFC 3339).
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// Recorded before (RFC 3339).
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// Page: findings with ids below this (the last id of the previous page).
     pub before: Option<i64>,
     /// At most this many, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -220,14 +230,15 @@ impl FindingsQuery {
                 })
                 .transpose()?,
             before_id: self.before,
-            limit: self.limit.unwrap_or(100).clamp(1, 1000),
+            limit: page_limit(self.limit, 100)?,
         })
     }
 }
 
 /// Findings by rule, account, status and time, newest first, each with its evidence.
 #[utoipa::path(get, path = "/admin/findings", tag = "rules", params(FindingsQuery),
-    responses((status = 200, body = Vec<FindingView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    responses((status = 200, body = Vec<FindingView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody, description = "no account is named by `account`")),
     security(("operator" = [])))]
 async fn list_findings(
     State(app): AppState,

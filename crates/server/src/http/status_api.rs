@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::app::status::{IncidentChanges, IncidentDraft, PublicStatus, SUBSCRIBE_ACCEPTED};
 use crate::app::{App, Client};
-use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
+use crate::http::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, page_limit};
 use crate::http::extract::{IdPath, IncidentId, OperatorAuth};
 
 type AppState = State<Arc<App>>;
@@ -30,7 +30,7 @@ async fn public_status(State(app): AppState) -> Result<axum::Json<PublicStatus>,
 #[derive(Deserialize, ToSchema)]
 pub struct SubscribeBody {
     /// Where to send status updates.
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", format = Email)]
     pub email: String,
 }
 
@@ -93,9 +93,11 @@ impl From<StatusComponent> for ComponentBody {
 #[derive(Deserialize, ToSchema)]
 pub struct PutComponentBody {
     /// Name shown.
+    #[schema(format = "one-line", max_length = 100)]
     pub name: String,
-    /// One line about it.
+    /// One line about it (blank: none).
     #[serde(default)]
+    #[schema(format = "optional-one-line", max_length = 200)]
     pub description: String,
     /// Sort order (default 0; then by id).
     #[serde(default)]
@@ -131,7 +133,7 @@ pub struct IncidentBody {
     /// The draft's text (the first update once published).
     pub body: String,
     /// Facts from whoever drafted it; never public.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub figures: Option<serde_json::Value>,
     /// Postmortem.
     pub postmortem: Option<String>,
@@ -183,8 +185,10 @@ impl From<Incident> for IncidentBody {
 #[derive(Deserialize, ToSchema, Default)]
 pub struct PublishBody {
     /// `investigating` (default), `identified` or `monitoring`.
+    #[schema(pattern = "^(investigating|identified|monitoring)$")]
     pub state: Option<String>,
     /// The first update's text (default: the draft's text).
+    #[schema(format = "multi-line", max_length = 20000)]
     pub body: Option<String>,
 }
 
@@ -192,8 +196,10 @@ pub struct PublishBody {
 #[derive(Deserialize, ToSchema)]
 pub struct PostUpdateBody {
     /// `investigating`, `identified`, `monitoring` or `resolved`.
+    #[schema(pattern = "^(investigating|identified|monitoring|resolved)$")]
     pub state: String,
     /// What people are told.
+    #[schema(format = "multi-line", max_length = 20000)]
     pub body: String,
 }
 
@@ -201,12 +207,15 @@ pub struct PostUpdateBody {
 #[derive(Deserialize, ToSchema)]
 pub struct TextBody {
     /// The text.
+    #[schema(format = "multi-line", max_length = 20000)]
     pub body: String,
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     /// Most incidents (default 50, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
@@ -223,7 +232,7 @@ async fn list_components(
 
 /// Creates or replaces a component (operator key).
 #[utoipa::path(put, path = "/admin/status/components/{id}", tag = "admin", request_body = PutComponentBody,
-    params(("id" = String, Path, description = "Component id: a-z, 0-9, -")),
+    params(("id" = String, Path, description = "Component id: 1 to 64 of a-z, 0-9, - (white space around it is ignored)", pattern = "^[\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[a-z0-9-]{1,64}[\\t\\n\\x0b\\x0c\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$")),
     responses((status = 200, body = ComponentBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)), security(("operator" = [])))]
 async fn put_component(
     State(app): AppState,
@@ -264,7 +273,7 @@ async fn list_incidents(
     OperatorAuth(_op): OperatorAuth,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<axum::Json<Vec<IncidentBody>>, ApiError> {
-    let list = app.incidents(q.limit.unwrap_or(50).clamp(1, 1000)).await?;
+    let list = app.incidents(page_limit(q.limit, 50)?).await?;
     Ok(axum::Json(list.into_iter().map(Into::into).collect()))
 }
 

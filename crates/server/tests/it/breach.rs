@@ -505,7 +505,7 @@ both_engines!(
         let r = check(&t, &key, &sha1_hex(BREACHED)).await;
         let body = assert_error(
             r,
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::CONFLICT,
             "breach_index_unavailable",
         )
         .await;
@@ -525,7 +525,7 @@ both_engines!(
         let r = t
             .post_json_auth("/api/v1/admin/breach/reload", &key, &json!({}))
             .await;
-        let body = assert_error(r, StatusCode::INTERNAL_SERVER_ERROR, "breach_reload_failed").await;
+        let body = assert_error(r, StatusCode::CONFLICT, "breach_reload_failed").await;
         assert!(
             body["error"]["message"]
                 .as_str()
@@ -604,7 +604,7 @@ both_engines!(reload_swaps_in_a_new_index, |t: TestApp| async move {
     let r = t
         .post_json_auth("/api/v1/admin/breach/reload", &key, &json!({}))
         .await;
-    let body = assert_error(r, StatusCode::INTERNAL_SERVER_ERROR, "breach_reload_failed").await;
+    let body = assert_error(r, StatusCode::CONFLICT, "breach_reload_failed").await;
     let msg = body["error"]["message"].as_str().unwrap();
     assert!(
         msg.contains("previous one stays in use") && msg.contains("checksum"),

@@ -261,7 +261,7 @@ both_engines!(api_refuses_bad_batches_whole, |t: TestApp| async move {
     let too_many = vec![good.clone(); 1001];
     let body = assert_error(
         post_events(&t, &key, too_many).await,
-        StatusCode::PAYLOAD_TOO_LARGE,
+        StatusCode::BAD_REQUEST,
         "too_many_events",
     )
     .await;

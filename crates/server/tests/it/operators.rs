@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use gatehouse_domain::audit::Actor;
 
 const OP_PW: &str = "operators use long passphrases too";
 
@@ -247,22 +248,33 @@ both_engines!(
             .await;
         assert_error(r, StatusCode::CONFLICT, "conflict").await;
 
-        // Ann is the last enabled operator: she cannot disable herself.
-        let r = t
-            .post_json_auth(
-                "/api/v1/admin/operators/ann@ops.example/disable",
-                &ann,
-                &Value::Null,
-            )
-            .await;
-        let e = assert_error(r, StatusCode::CONFLICT, "conflict").await;
-        assert!(
-            e["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains("last enabled operator"),
-            "{e}"
-        );
+        // No operator locks themselves out: Ann can neither disable herself
+        // nor revoke her own key (rotating it is how she replaces it).
+        for (action, says) in [
+            ("disable", "cannot disable yourself"),
+            ("revoke-key", "cannot revoke your own key"),
+        ] {
+            let r = t
+                .post_json_auth(
+                    &format!("/api/v1/admin/operators/ann@ops.example/{action}"),
+                    &ann,
+                    &Value::Null,
+                )
+                .await;
+            let e = assert_error(r, StatusCode::CONFLICT, "conflict").await;
+            assert!(
+                e["error"]["message"].as_str().unwrap().contains(says),
+                "{action}: {e}"
+            );
+        }
+        // Nor can anyone (here the CLI, acting as the system) disable the
+        // last enabled operator.
+        let e = t
+            .app
+            .set_operator_enabled("ann@ops.example", false, Actor::System, "cli")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("last enabled operator"), "{e}");
         assert!(works(&t, &ann).await);
 
         // Enabled again, Bob's key and console sign-in work again.

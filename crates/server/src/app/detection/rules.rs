@@ -131,33 +131,37 @@ pub struct CapacitySpec {
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// 1–64 of `a-z 0-9 _ -`, starting with a letter or digit.
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
     pub id: String,
-    /// What the rule is for, for people.
+    /// What the rule is for, for people (blank, or up to 500 characters).
     #[serde(default)]
+    #[schema(format = "optional-multi-line", max_length = 500)]
     pub description: String,
     /// Which detector.
     pub detector: DetectorKind,
     /// `off`, `shadow` (default: record, act on nothing) or `enforce`.
     #[serde(default = "default_mode")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^(off|shadow|enforce)$")]
     pub mode: RuleMode,
     /// `notify` (default) or `force_reset`: what remediation does with an enforced finding.
     #[serde(default = "default_action")]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^(notify|force_reset)$")]
     pub action: RuleAction,
     /// Enforced findings handed on per trailing 24 hours; the rest are held for a
     /// person (default 100).
     #[serde(default = "default_cap")]
+    #[schema(maximum = 1_000_000)]
     pub max_findings_per_day: u32,
     /// Signals scoring below this are ignored, `0..=1` (default 0).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1)]
     pub min_score: f32,
     /// Event detectors: the sliding window in seconds (default 3600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_secs: Option<u32>,
     /// Event detectors: `ip`, `network` (/24, /64) or `asn`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(ip|network|asn)$")]
     pub grouping: Option<SourceGrouping>,
     /// Event detectors: when a key counts as attacking.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -165,6 +169,7 @@ pub struct RuleSpec {
     /// Spraying and guessing: score factor for a success from a source that had
     /// not failed under the attack, `0..=1` (default 0: no finding).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 1)]
     pub unseen_source_factor: Option<f32>,
     /// Event detectors: memory bounds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -256,8 +261,8 @@ impl RuleSpec {
                 "must be 1 to 64 of a-z, 0-9, _ and -, starting with a letter or digit",
             ));
         }
-        if self.description.len() > 500 {
-            return Err(bad("description", "is longer than 500 bytes"));
+        if self.description.chars().count() > 500 {
+            return Err(bad("description", "is longer than 500 characters"));
         }
         if !self.description.trim().is_empty()
             && let Err(m) = gatehouse_domain::text::multi_line(&self.description, 500)

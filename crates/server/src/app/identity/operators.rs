@@ -283,6 +283,11 @@ impl App {
         via: &str,
     ) -> Result<bool, AppError> {
         let target = self.find_operator(who).await?;
+        refuse_self_lockout(
+            &actor,
+            &target,
+            "you cannot revoke your own key: rotate it to replace it, or ask another operator",
+        )?;
         let now = self.clock.now();
         let audit = NewAuditEntry::new(now, actor, AuditAction::OperatorKeyRevoked)
             .target(target.operator.id)
@@ -307,6 +312,13 @@ impl App {
         via: &str,
     ) -> Result<bool, AppError> {
         let target = self.find_operator(who).await?;
+        if !enabled {
+            refuse_self_lockout(
+                &actor,
+                &target,
+                "you cannot disable yourself: ask another operator",
+            )?;
+        }
         let now = self.clock.now();
         let action = if enabled {
             AuditAction::OperatorEnabled
@@ -322,6 +334,23 @@ impl App {
             .await?;
         self.operators.forget();
         Ok(changed)
+    }
+}
+
+/// An operator acting on their own account may replace their key (rotate) but
+/// not lock themselves out: a leaked key is rotated, and revoking or disabling
+/// someone is a second operator's act, as it would be for anyone else. (The
+/// CLI acts as the system, on the server's own host.)
+fn refuse_self_lockout(
+    actor: &Actor,
+    target: &OperatorOverview,
+    what: &'static str,
+) -> Result<(), AppError> {
+    match actor {
+        Actor::Operator(id) if *id == target.operator.id.to_string() => {
+            Err(AppError::Conflict(what))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -90,10 +90,11 @@ fn check_uris(field: &'static str, uris: &[String]) -> Result<Vec<String>, AppEr
 }
 
 fn check_spec(spec: &ClientSpec) -> Result<(Vec<String>, Vec<String>), AppError> {
-    if spec.name.trim().is_empty() || spec.name.chars().count() > 100 {
+    // One plain line: people read it on the consent page.
+    if let Err(m) = gatehouse_domain::text::one_line(&spec.name, 100) {
         return Err(AppError::Invalid {
             field: "name",
-            message: "give the client a name of 1 to 100 characters (people see it)".into(),
+            message: format!("the name {m} (people see it on the consent page)"),
         });
     }
     if spec.redirect_uris.is_empty() {

@@ -51,12 +51,15 @@ pub const MAX_RATE_PER_MINUTE: u32 = 1_000_000;
 #[serde(deny_unknown_fields)]
 pub struct CampaignSpec {
     /// A name for people.
+    #[schema(format = "one-line", max_length = 200)]
     pub name: String,
     /// Why, as the owners will read it in the notice ("your password appeared in a
     /// list of stolen credentials").
+    #[schema(format = "one-line", max_length = 500)]
     pub reason: String,
     /// The accounts: e-mail addresses or ids. Never empty: an empty list is refused,
     /// never read as "all".
+    #[schema(min_items = 1)]
     pub accounts: Vec<String>,
     /// Stages as cumulative fractions (default 0.01, 0.1, 1.0).
     #[serde(default)]

@@ -12,9 +12,11 @@ use crate::app::rules::RuleSpec;
 pub struct BacktestRequest {
     /// Start of the period (RFC 3339; default a week before `until`).
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub since: Option<String>,
     /// End of the period (RFC 3339; default now).
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub until: Option<String>,
     /// A draft of the rule to test instead of the stored version (same id, or
     /// a new id); compared with the stored version when there is one.
@@ -25,6 +27,7 @@ pub struct BacktestRequest {
     pub offset: Option<u64>,
     /// Flagged accounts to give in `accounts`, 1 to 1000 (default 20).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
     pub limit: Option<u64>,
     /// Record the stored rule's results as shadow findings (not for a draft):
     /// how findings are raised from history the live monitor did not see. The
