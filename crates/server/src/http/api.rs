@@ -128,7 +128,7 @@ pub struct SessionsEndedBody {
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Entries after this sequence number (default 0).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     pub after: Option<i64>,
     /// At most this many (default 100, at most 1000).
     #[param(minimum = 1, maximum = 1000)]
@@ -176,7 +176,7 @@ pub struct AuditVerifyBody {
 
 /// Creates an account.
 #[utoipa::path(post, path = "/accounts", tag = "accounts", request_body = Credentials,
-    responses((status = 201, body = AccountBody), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 201, body = AccountBody), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody, description = "too many sign-ups from this network"), (status = 503, body = ErrorBody)))]
 async fn create_account(
     State(app): AppState,
     client: Client,

@@ -210,7 +210,8 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
         // Every JSON body of the API is an object. serde would also read a
         // struct from an array of its fields in order (`[null, 5]`), which
         // nobody means and the document does not allow.
-        let axum::Json(v) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        let axum::Json(mut v) = axum::Json::<serde_json::Value>::from_request(req, state).await?;
+        integral_numbers_as_integers(&mut v);
         if !v.is_object() {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -225,6 +226,27 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
                 format!("the JSON body could not be read: {e}"),
             )
         })
+    }
+}
+
+/// JSON (and the document's JSON Schema) has one number type: `20.0` is the
+/// integer 20. serde would refuse it for an integer field, so integral
+/// floats are made integers before the body is read.
+fn integral_numbers_as_integers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) {
+                if (i64::MIN as f64..i64::MAX as f64).contains(&f) {
+                    *v = Value::from(f as i64);
+                } else if (0.0..u64::MAX as f64).contains(&f) {
+                    *v = Value::from(f as u64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        Value::Object(m) => m.values_mut().for_each(integral_numbers_as_integers),
+        _ => {}
     }
 }
 
