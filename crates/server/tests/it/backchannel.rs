@@ -225,6 +225,7 @@ async fn deliveries(t: &TestApp, client: &str) -> Vec<gatehouse_store::AppDelive
 on_both_engines!(
     every_session_end_signs_the_apps_out_once,
     a_failing_app_recovers_and_a_hanging_one_holds_only_itself,
+    operators_see_and_retry_logout_tokens,
 );
 
 async fn every_session_end_signs_the_apps_out_once(engine: Engine) {
@@ -283,7 +284,18 @@ async fn every_session_end_signs_the_apps_out_once(engine: Engine) {
     let (sid3, cy) = sign_in_to(&t, &b3, "crm", &crm_secret, "cy@example.com").await;
     let preview_apps = t.app.app_sessions_of(&[cy.parse().unwrap()]).await.unwrap();
     assert_eq!(preview_apps, vec![("crm".to_owned(), 1)]);
-    crate::oidc_session::campaign_reset(&t, "cy@example.com").await;
+    let (_, campaign) = crate::oidc_session::campaign_reset(&t, "cy@example.com").await;
+    let preview = t
+        .app
+        .campaign(campaign.parse().unwrap())
+        .await
+        .unwrap()
+        .preview;
+    assert_eq!(
+        preview.unwrap()["app_sessions"],
+        json!([{"client_id": "crm", "sessions": 1, "seconds_at_rate": 0.05}]),
+        "the preview says which apps the reset signs out"
+    );
     t.app
         .trip_breaker("drill: stop everything", Actor::System)
         .await
@@ -412,4 +424,99 @@ async fn a_failing_app_recovers_and_a_hanging_one_holds_only_itself(engine: Engi
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(!stuck.got().is_empty());
+}
+
+async fn operators_see_and_retry_logout_tokens(engine: Engine) {
+    let Some(t) = TestApp::spawn(
+        engine,
+        &[
+            ("GATEHOUSE_BACKCHANNEL_RETRY_BASE_MS", "20"),
+            ("GATEHOUSE_BACKCHANNEL_MAX_ATTEMPTS", "1"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let (_op, key) = t.app.create_operator("ops@example.com").await.unwrap();
+    let key = key.expose().to_owned();
+    // The URI is checked where it is registered.
+    for (uri, why) in [
+        ("http://app.example/bcl", "http on a non-loopback host"),
+        ("https://app.example/bcl#x", "a fragment"),
+        ("/bcl", "not absolute"),
+    ] {
+        let r = t
+            .post_json_auth(
+                "/api/v1/admin/oidc/clients",
+                &key,
+                &json!({"client_id": "bad", "name": "Bad", "redirect_uris": [CB], "backchannel_logout_uri": uri}),
+            )
+            .await;
+        let body = assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
+        assert_eq!(
+            body["error"]["field"], "backchannel_logout_uri",
+            "{why}: {body}"
+        );
+    }
+    let shop = receiver(&t, "shop", Mode::FailFirst(1)).await;
+    let r = t
+        .post_json_auth(
+            "/api/v1/admin/oidc/clients",
+            &key,
+            &json!({"client_id": "shop", "name": "Shop", "redirect_uris": [CB], "first_party": true,
+                    "backchannel_logout_uri": shop.url}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    assert_eq!(
+        created["client"]["backchannel_logout_uri"],
+        shop.url.as_str()
+    );
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+
+    t.sign_up("fe@example.com", PW).await;
+    let b = browser();
+    sign_in_to(&t, &b, "shop", &secret, "fe@example.com").await;
+    b.post(t.url("/logout")).send().await.unwrap();
+    let _worker = sender(&t);
+    // One attempt allowed: the app's 500 fails it, visible with its answer.
+    let outbox = loop {
+        let r = t
+            .get_auth("/api/v1/admin/outbox/apps?state=failed", &key)
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let v: Value = r.json().await.unwrap();
+        if v["deliveries"].as_array().is_some_and(|d| !d.is_empty()) {
+            break v;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    let failed = &outbox["deliveries"][0];
+    assert_eq!(failed["client_id"], "shop");
+    assert_eq!(failed["reason"], "logout");
+    assert!(
+        failed["last_error"].as_str().unwrap().contains("500"),
+        "{failed}"
+    );
+    assert_eq!(outbox["receivers"][0]["failed"], 1);
+    let id = failed["id"].as_str().unwrap().to_owned();
+    // Retried by hand: delivered with the same jti.
+    let retry = format!("/api/v1/admin/outbox/apps/{id}/retry");
+    let r = t.post_json_auth(&retry, &key, &json!({})).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    until("the retried token", || shop.accepted().len() == 1).await;
+    assert_eq!(shop.accepted()[0]["jti"], id.as_str());
+    assert_eq!(shop.got()[0].claims.as_ref().unwrap()["jti"], id.as_str());
+    let r = t.post_json_auth(&retry, &key, &json!({})).await;
+    assert_error(r, StatusCode::CONFLICT, "conflict").await;
+    assert!(
+        t.audit_actions()
+            .await
+            .contains(&"oidc.logout_token_retried".to_owned())
+    );
+    let spec = t.get_json("/openapi.json").await;
+    assert!(spec["paths"]["/api/v1/admin/outbox/apps"]["get"].is_object());
+    assert!(spec["paths"]["/api/v1/admin/outbox/apps/{id}/retry"]["post"].is_object());
 }
