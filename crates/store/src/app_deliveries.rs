@@ -61,6 +61,11 @@ pub trait AppDeliveryStore {
         audit: NewAuditEntry,
     ) -> Result<bool>;
 
+    /// Deletes deliveries sent before `before` (what was sent is in the
+    /// receiver's hands; failed ones stay until an operator retries them).
+    /// Returns how many.
+    async fn purge_app_deliveries(&self, before: Timestamp) -> Result<u64>;
+
     /// The app sessions a forced reset of these accounts would end now: per
     /// client with a logout URI, how many of the accounts' active sessions it
     /// holds tokens in.

@@ -284,7 +284,7 @@ async fn every_session_end_signs_the_apps_out_once(engine: Engine) {
     let (sid3, cy) = sign_in_to(&t, &b3, "crm", &crm_secret, "cy@example.com").await;
     let preview_apps = t.app.app_sessions_of(&[cy.parse().unwrap()]).await.unwrap();
     assert_eq!(preview_apps, vec![("crm".to_owned(), 1)]);
-    let (_, campaign) = crate::oidc_session::campaign_reset(&t, "cy@example.com").await;
+    let (ann, campaign) = crate::oidc_session::campaign_reset(&t, "cy@example.com").await;
     let preview = t
         .app
         .campaign(campaign.parse().unwrap())
@@ -307,9 +307,53 @@ async fn every_session_end_signs_the_apps_out_once(engine: Engine) {
     })
     .await;
 
-    // Exactly one token per (app, session), each valid, none left over.
+    // The undo reinstates the session (and its grants): the logout token
+    // already sent stays sent — the person signs in to the app again. A
+    // later end of the reinstated session is a new end: a new token.
+    let r = t
+        .post_json_auth(
+            &format!("/api/v1/admin/campaigns/{campaign}/undo"),
+            &ann,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    for _ in 0..30 {
+        t.app.campaigns_pass().await.unwrap();
+        let state = t
+            .app
+            .campaign(campaign.parse().unwrap())
+            .await
+            .unwrap()
+            .state;
+        if state.as_str() == "undone" {
+            break;
+        }
+        t.clock.advance(Duration::from_secs(61));
+    }
+    let r = b3.post(t.url("/logout")).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "the reinstated session signs out"
+    );
+    until("the reinstated session's logout", || {
+        crm.accepted().len() == 3
+    })
+    .await;
+    let sid3_tokens: Vec<Value> = crm
+        .accepted()
+        .into_iter()
+        .filter(|c| c["sid"] == sid3.as_str())
+        .collect();
+    assert_eq!(sid3_tokens.len(), 2);
+    assert_ne!(sid3_tokens[0]["jti"], sid3_tokens[1]["jti"]);
+    expected.insert(("crm".into(), sid3.clone(), cy.clone()));
+
+    // Exactly one token per (app, session end), each valid, none left over.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut seen = BTreeSet::new();
+    let mut twice = BTreeSet::new();
     let mut jtis = BTreeSet::new();
     for (aud, r) in [("shop", &shop), ("crm", &crm)] {
         for g in r.got() {
@@ -327,10 +371,18 @@ async fn every_session_end_signs_the_apps_out_once(engine: Engine) {
                 c["sid"].as_str().unwrap().to_owned(),
                 c["sub"].as_str().unwrap().to_owned(),
             );
-            assert!(seen.insert(key), "one token per (app, session): {c}");
+            if !seen.insert(key.clone()) {
+                // Only the reinstated session ends twice (reset, then logout).
+                assert_eq!(key.1, sid3, "one token per (app, session end): {c}");
+                assert!(
+                    twice.insert(key),
+                    "at most two ends of the reinstated session"
+                );
+            }
         }
     }
     assert_eq!(seen, expected);
+    assert_eq!(twice.len(), 1);
     for client in ["shop", "crm"] {
         assert!(
             deliveries(&t, client)
@@ -342,7 +394,7 @@ async fn every_session_end_signs_the_apps_out_once(engine: Engine) {
     // Operators see them per receiver.
     let counts = t.app.app_delivery_counts().await.unwrap();
     let crm_counts = counts.iter().find(|c| c.client_id == "crm").unwrap();
-    assert_eq!((crm_counts.sent, crm_counts.failed), (2, 0));
+    assert_eq!((crm_counts.sent, crm_counts.failed), (3, 0));
 }
 
 async fn a_failing_app_recovers_and_a_hanging_one_holds_only_itself(engine: Engine) {

@@ -339,6 +339,16 @@ impl AppDeliveryStore for EngineStore {
         Ok(done)
     }
 
+    async fn purge_app_deliveries(&self, before: Timestamp) -> Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM app_deliveries WHERE state = 'sent' AND sent_at < $1")
+                .bind(before.as_millis())
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
     async fn app_sessions_of(
         &self,
         accounts: &[AccountId],
