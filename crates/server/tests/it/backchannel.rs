@@ -554,6 +554,37 @@ async fn operators_see_and_retry_logout_tokens(engine: Engine) {
     );
     assert_eq!(outbox["receivers"][0]["failed"], 1);
     let id = failed["id"].as_str().unwrap().to_owned();
+    // The console's apps page shows it too.
+    let pw = "operators use long passphrases too";
+    t.app
+        .set_operator_password("ops@example.com", pw)
+        .await
+        .unwrap();
+    let console = browser();
+    let r = console
+        .post(t.url("/console/login"))
+        .form(&[
+            ("email", "ops@example.com"),
+            ("password", pw),
+            ("next", "/console/apps"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let page = console
+        .get(t.url("/console/apps"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("Sent to <code>{}</code>", shop.url))
+            && page.contains("0 sent, 0 waiting, <strong>1 failed</strong>"),
+        "{page}"
+    );
     // Retried by hand: delivered with the same jti.
     let retry = format!("/api/v1/admin/outbox/apps/{id}/retry");
     let r = t.post_json_auth(&retry, &key, &json!({})).await;
