@@ -33,4 +33,7 @@ CREATE TABLE app_deliveries (
 CREATE UNIQUE INDEX app_deliveries_once ON app_deliveries (session_id, client_id)
     WHERE reinstated_at IS NULL;
 CREATE INDEX app_deliveries_due ON app_deliveries (state, next_attempt_at);
-CREATE INDEX app_deliveries_by_client ON app_deliveries (client_id, state);
+-- A receiver's due rows in order (its claim), and whether it has any (the
+-- sender's poll): one index seek per receiver, however long the queue.
+CREATE INDEX app_deliveries_by_client ON app_deliveries (client_id, state, next_attempt_at);
+CREATE INDEX app_deliveries_leased ON app_deliveries (client_id, lease_until) WHERE state = 'sending';

@@ -141,10 +141,13 @@ impl EngineStore {
 #[async_trait]
 impl AppDeliveryStore for EngineStore {
     async fn due_app_receivers(&self, now: Timestamp) -> Result<Vec<String>> {
+        // Per client rather than DISTINCT over the rows: a 100,000-token
+        // queue costs one index seek per client, not a scan, twice a second.
         Ok(sqlx::query_scalar(
-            "SELECT DISTINCT client_id FROM app_deliveries WHERE \
-             (state = 'pending' AND next_attempt_at <= $1) OR \
-             (state = 'sending' AND lease_until <= $1) ORDER BY client_id",
+            "SELECT c.id FROM oidc_clients c WHERE EXISTS (SELECT 1 FROM app_deliveries d \
+             WHERE d.client_id = c.id AND d.state = 'pending' AND d.next_attempt_at <= $1) \
+             OR EXISTS (SELECT 1 FROM app_deliveries d WHERE d.client_id = c.id AND \
+             d.state = 'sending' AND d.lease_until <= $1) ORDER BY c.id",
         )
         .bind(now.as_millis())
         .fetch_all(&self.pool)
