@@ -76,11 +76,19 @@ impl Backchannel {
     }
 
     /// Runs until the task is aborted: each due receiver gets its own task.
+    /// Those tasks live in a `JoinSet` owned here, so aborting the sender
+    /// stops them too (a lease they held runs out; nothing is lost).
     pub async fn run(self) {
         let this = Arc::new(self);
-        let mut receivers: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
+        let mut tasks: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
+        let mut receivers: HashMap<String, tokio::task::AbortHandle> = HashMap::new();
         let mut round = 0u64;
         loop {
+            while let Some(done) = tasks.try_join_next() {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "back-channel logout: a receiver's task failed");
+                }
+            }
             receivers.retain(|_, t| !t.is_finished());
             if round.is_multiple_of(20) {
                 this.report_queues().await;
@@ -95,7 +103,7 @@ impl Backchannel {
                         let sender = this.clone();
                         let id = client.clone();
                         receivers
-                            .insert(client, tokio::spawn(async move { sender.serve(id).await }));
+                            .insert(client, tasks.spawn(async move { sender.serve(id).await }));
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "back-channel logout: cannot read the queue"),
