@@ -226,6 +226,7 @@ on_both_engines!(
     every_session_end_signs_the_apps_out_once,
     a_failing_app_recovers_and_a_hanging_one_holds_only_itself,
     operators_see_and_retry_logout_tokens,
+    a_suspended_session_ended_later_is_told_once,
 );
 
 async fn every_session_end_signs_the_apps_out_once(engine: Engine) {
@@ -602,4 +603,56 @@ async fn operators_see_and_retry_logout_tokens(engine: Engine) {
     let spec = t.get_json("/openapi.json").await;
     assert!(spec["paths"]["/api/v1/admin/outbox/apps"]["get"].is_object());
     assert!(spec["paths"]["/api/v1/admin/outbox/apps/{id}/retry"]["post"].is_object());
+}
+
+/// A reset suspends the session (its apps are told), then the owner recovers
+/// the account, which revokes it: the apps were told already, nothing more.
+async fn a_suspended_session_ended_later_is_told_once(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine, &[("GATEHOUSE_BACKCHANNEL_RETRY_BASE_MS", "20")]).await
+    else {
+        return;
+    };
+    let crm = receiver(&t, "crm", Mode::Ok).await;
+    let secret = app_with_logout(&t, "crm", &crm.url).await;
+    t.sign_up("gy@example.com", PW).await;
+    let b = browser();
+    let (sid, _) = sign_in_to(&t, &b, "crm", &secret, "gy@example.com").await;
+    crate::oidc_session::campaign_reset(&t, "gy@example.com").await;
+    // The forced-reset notice's code, from the outbox (no mail worker here).
+    let claimed = t
+        .app
+        .raw_store()
+        .claim_notices(&gatehouse_store::ClaimPolicy {
+            now: t.app.clock.now(),
+            lease_id: "backchannel-test".into(),
+            lease: Duration::from_secs(60),
+            limit: 10,
+            cap_per_recipient: 100,
+            cap_window: Duration::from_secs(86_400),
+            status_per_hour: 1000,
+        })
+        .await
+        .unwrap()
+        .claimed;
+    let notice = claimed
+        .iter()
+        .find(|c| c.notice.recipient == "gy@example.com")
+        .expect("the forced-reset notice");
+    let r = t
+        .post_json(
+            "/api/v1/recovery/complete",
+            &json!({"email": "gy@example.com", "code": notice.payload["code"],
+                    "new_password": "a brand new passphrase here"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let _worker = sender(&t);
+    until("the reset's logout token", || crm.accepted().len() == 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let got = crm.accepted();
+    assert_eq!(got.len(), 1, "told once: {got:?}");
+    assert_eq!(got[0]["sid"], sid.as_str());
+    let rows = deliveries(&t, "crm").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].reason, "forced_reset");
 }
