@@ -595,6 +595,18 @@ async fn operators_see_and_retry_logout_tokens(engine: Engine) {
     assert_eq!(shop.got()[0].claims.as_ref().unwrap()["jti"], id.as_str());
     let r = t.post_json_auth(&retry, &key, &json!({})).await;
     assert_error(r, StatusCode::CONFLICT, "conflict").await;
+    // Prometheus sees each outcome per receiver.
+    let metrics = t.metrics().await;
+    for outcome in ["failed", "sent"] {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("gatehouse_backchannel_deliveries_total{")
+                    && l.contains(r#"client="shop""#)
+                    && l.contains(&format!(r#"outcome="{outcome}""#))),
+            "{outcome} counted"
+        );
+    }
     assert!(
         t.audit_actions()
             .await
