@@ -10,7 +10,10 @@ userinfo, refresh with rotation (the old token then refused), revocation
 (RFC 7009), introspection (RFC 7662), RP-initiated logout, and the promise of
 issue 16: a Gatehouse session that ends -- logged out, or suspended by a forced
 reset (a campaign through the admin API) -- makes the app's next refresh and
-introspection fail.
+introspection fail. And issue 17's back-channel logout: an app registered with a
+logout URI (a receiver in this process) gets a logout token when the session
+ends, validated with PyJWT (signature against the JWKS, `typ`, `iss`, `aud`,
+`exp`, the event, `sid`, `sub`, no `nonce`).
 
 Each check prints `ok - …`; the first failure prints what was expected and
 what came back, then the count line, and exits 1.
@@ -27,10 +30,12 @@ Environment (set by scripts/oidc-interop.sh):
 
 import base64
 import html.parser
+import http.server
 import json
 import os
 import secrets
 import sys
+import threading
 import time
 import urllib.parse
 import warnings
@@ -46,6 +51,7 @@ from authlib.integrations.requests_client import OAuth2Session  # noqa: E402
 from authlib.jose import JsonWebKey, JsonWebToken  # noqa: E402
 from authlib.jose.errors import JoseError  # noqa: E402
 from authlib.oidc.core import CodeIDToken  # noqa: E402
+import jwt as pyjwt  # noqa: E402  (PyJWT: the logout-token check, another library)
 
 warnings.simplefilter("error")  # a deprecation in the RP library is news
 
@@ -377,6 +383,63 @@ def run():
     check(p.introspect(token["access_token"]).get("active") is False, "after a Gatehouse logout the access token is inactive")
     p.refresh_refused(token["refresh_token"], "after a Gatehouse logout")
     ok("signing out of Gatehouse stops the app's next refresh and introspection")
+
+    # --- back-channel logout: the app is told, server to server (issue 17) ------
+    check(m.get("backchannel_logout_supported") is True, "discovery says back-channel logout")
+    check(m.get("backchannel_logout_session_supported") is True, "discovery says logout tokens carry sid")
+    received = []
+    arrived = threading.Event()
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (the http.server name)
+            body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
+            received.append((self.headers.get("content-type"), dict(urllib.parse.parse_qsl(body))))
+            arrived.set()
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        ann = OPERATORS[0]
+        app_id = f"pyjwt-app-{tag}"
+        created = api("POST", "/admin/oidc/clients", key=ann, expect=(201,), body={
+            "client_id": app_id, "name": "PyJWT app", "redirect_uris": [REDIRECT_URI], "first_party": True,
+            "backchannel_logout_uri": f"http://127.0.0.1:{server.server_address[1]}/backchannel-logout",
+        })
+        frank = Person(f"pyjwt-{tag}@example.com")
+        token, nonce, _ = p.sign_in(frank, p.rp(app_id, created["client_secret"]))
+        id_claims = p.id_claims(token["id_token"], nonce, client_id=app_id)
+        api("DELETE", "/sessions/current", key=frank.token, expect=(204,))
+        check(arrived.wait(30), "the app receives a logout token within 30 s")
+    finally:
+        server.shutdown()
+        server.server_close()
+    check(len(received) == 1, "exactly one logout token for one session", received)
+    ctype, form = received[0]
+    check(ctype == "application/x-www-form-urlencoded", "the token is POSTed as a form", ctype)
+    logout_token = form.get("logout_token", "")
+    header = pyjwt.get_unverified_header(logout_token)
+    check(header.get("typ") == "logout+jwt", "the logout token is typed logout+jwt", header)
+    key = pyjwt.PyJWKClient(m["jwks_uri"]).get_signing_key_from_jwt(logout_token)
+    lt = pyjwt.decode(
+        logout_token, key.key, algorithms=p.algs, audience=app_id, issuer=ISSUER,
+        options={"require": ["iss", "aud", "iat", "exp", "jti", "sub"]},
+    )
+    check(lt.get("events") == {"http://schemas.openid.net/event/backchannel-logout": {}},
+          "the back-channel logout event", lt.get("events"))
+    check(lt.get("sid") == id_claims["sid"] and lt.get("sub") == id_claims["sub"],
+          "sid and sub name the session and person the ID token named", lt)
+    check("nonce" not in lt, "no nonce in a logout token", lt)
+    try:
+        pyjwt.decode(logout_token, key.key, algorithms=p.algs, audience="someone-else", issuer=ISSUER)
+        raise Failed("a logout token for another audience was accepted")
+    except pyjwt.InvalidAudienceError:
+        pass
+    ok("back-channel logout: one logout token, valid for PyJWT (signature, typ, iss, aud, exp, event, sid, sub)")
 
     # --- a forced reset (a campaign, two operators) suspends the session --------
     eve.sign_in()

@@ -45,7 +45,7 @@ if [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
   echo "$want" >"$venv/.requirements.sha256"
 fi
 py="$venv/bin/python"
-log "$("$py" -c 'import authlib, requests, sys; print(f"Authlib {authlib.__version__}, requests {requests.__version__}, Python {sys.version.split()[0]}")')"
+log "$("$py" -c 'import authlib, jwt, requests, sys; print(f"Authlib {authlib.__version__}, PyJWT {jwt.__version__}, requests {requests.__version__}, Python {sys.version.split()[0]}")')"
 
 # --- the binary ---------------------------------------------------------------
 log "building gatehouse"

@@ -276,6 +276,13 @@ async fn run_with(
                 p.active_accounts,
                 p.active_basis,
             );
+            for a in &p.app_sessions {
+                eprintln!(
+                    "signs {} session(s) out of app {} (back-channel logout; {:.0} s at least at \
+                     its rate)",
+                    a.sessions, a.client_id, a.seconds_at_rate
+                );
+            }
             if p.needs_second_approval {
                 eprintln!(
                     "campaign {} needs a second operator: gatehouse campaign approve {} --snapshot {} --operator OTHER",

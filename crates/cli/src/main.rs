@@ -508,10 +508,12 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let housekeeping = gatehouse_server::spawn_housekeeping(app.clone());
     let campaigns = gatehouse_server::spawn_campaigns(app.clone());
     let delivery = gatehouse_server::mail::spawn_delivery(app.clone(), std::sync::Arc::new(mailer));
+    let logout_tokens = gatehouse_server::backchannel::spawn_backchannel(app.clone())?;
     gatehouse_server::http::serve(listener, router, shutdown_signal()).await?;
     housekeeping.abort();
     campaigns.abort();
     delivery.abort();
+    logout_tokens.abort();
     if let Some(d) = detection {
         d.abort();
     }

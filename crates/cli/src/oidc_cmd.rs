@@ -37,6 +37,14 @@ pub struct SpecArgs {
     /// The site's own app: no consent page.
     #[arg(long)]
     first_party: bool,
+    /// Where the app takes back-channel logout tokens (https, or http on
+    /// loopback; no fragment): every session end it holds tokens in is POSTed
+    /// there. Left out: none (an update without it removes it).
+    #[arg(long = "backchannel-logout-uri")]
+    backchannel_logout_uri: Option<String>,
+    /// The app needs `sid` in logout tokens (Gatehouse always sends it).
+    #[arg(long)]
+    backchannel_logout_session_required: bool,
 }
 
 impl SpecArgs {
@@ -46,6 +54,8 @@ impl SpecArgs {
             redirect_uris: self.redirect_uris,
             post_logout_redirect_uris: self.post_logout_redirect_uris,
             first_party: self.first_party,
+            backchannel_logout_uri: self.backchannel_logout_uri,
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
         }
     }
 }
@@ -124,6 +134,9 @@ fn print_client(c: &ClientRecord) {
     }
     for u in &c.post_logout_redirect_uris {
         println!("after logout:  {u}");
+    }
+    if let Some(u) = &c.backchannel_logout_uri {
+        println!("logout tokens: {u}");
     }
     println!("created:       {}", c.created_at.to_rfc3339());
     if let Some(d) = c.disabled_at {

@@ -1,11 +1,13 @@
-//! `gatehouse outbox list|retry`: the operators' view of notice delivery.
+//! `gatehouse outbox list|retry|apps|retry-app`: the operators' view of notice
+//! delivery and of the back-channel logout tokens owed to apps.
 
 use std::process::ExitCode;
 
 use clap::Subcommand;
 use gatehouse_domain::NoticeId;
 use gatehouse_server::Config;
-use gatehouse_store::NoticeState;
+use gatehouse_server::app::oidc::AppDeliveryView;
+use gatehouse_store::{AppDeliveryState, NoticeState};
 
 #[derive(Subcommand)]
 pub enum OutboxCommand {
@@ -24,6 +26,27 @@ pub enum OutboxCommand {
     /// Send a failed notice again.
     Retry {
         /// The notice's id (from `outbox list`).
+        id: String,
+    },
+    /// Back-channel logout tokens owed to apps: counts per app, then the
+    /// deliveries, newest first (failed ones show the app's last answer).
+    Apps {
+        /// Only this state: pending, sending, sent, failed.
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this app (client id).
+        #[arg(long)]
+        client: Option<String>,
+        /// Most deliveries to show.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=1000))]
+        limit: i64,
+        /// One JSON object per line instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a failed logout token again (the same jti).
+    RetryApp {
+        /// The delivery's id (from `outbox apps`).
         id: String,
     },
 }
@@ -70,6 +93,74 @@ pub async fn run(config: Config, command: OutboxCommand) -> anyhow::Result<ExitC
                     eprintln!("no notices");
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        OutboxCommand::Apps {
+            state,
+            client,
+            limit,
+            json,
+        } => {
+            let state = state
+                .as_deref()
+                .map(str::parse::<AppDeliveryState>)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--state: {e}"))?;
+            let fail = |e: gatehouse_server::app::AppError| anyhow::anyhow!("{e}");
+            let counts = app.app_delivery_counts().await.map_err(fail)?;
+            let rows = app
+                .app_deliveries(state, client, limit)
+                .await
+                .map_err(fail)?;
+            if json {
+                for c in &counts {
+                    println!("{}", serde_json::json!({ "receiver": c }));
+                }
+                for d in &rows {
+                    println!("{}", serde_json::to_string(&AppDeliveryView::from(d))?);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{:<24}  {:>8}  {:>8}  {:>8}  {:>8}",
+                "app", "pending", "sending", "sent", "failed"
+            );
+            for c in &counts {
+                println!(
+                    "{:<24}  {:>8}  {:>8}  {:>8}  {:>8}",
+                    c.client_id, c.pending, c.sending, c.sent, c.failed
+                );
+            }
+            println!();
+            println!(
+                "{:<24}  {:<16}  {:<8}  {:>3}  {:<24}  id (jti) / last answer",
+                "app", "reason", "state", "try", "session ended"
+            );
+            for d in &rows {
+                println!(
+                    "{:<24}  {:<16}  {:<8}  {:>3}  {:<24}  {}{}",
+                    d.client_id,
+                    d.reason,
+                    d.state.as_str(),
+                    d.attempts,
+                    d.event_at.to_rfc3339(),
+                    d.id,
+                    d.last_error
+                        .as_deref()
+                        .map(|e| format!(" — {e}"))
+                        .unwrap_or_default()
+                );
+            }
+            if rows.is_empty() {
+                eprintln!("no logout tokens");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OutboxCommand::RetryApp { id } => {
+            app.retry_app_delivery(&id, gatehouse_domain::audit::Actor::System)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("logout token {id} queued again (same jti)");
             Ok(ExitCode::SUCCESS)
         }
         OutboxCommand::Retry { id } => {

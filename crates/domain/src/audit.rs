@@ -147,6 +147,8 @@ pub enum AuditAction {
     OidcClientChanged,
     /// An OIDC signing key was created or retired.
     OidcKeyChanged,
+    /// An operator sent a failed back-channel logout token again (issue 17).
+    AppDeliveryRetried,
     /// An operator's API key was replaced (the old one stopped working).
     OperatorKeyRotated,
     /// An operator's API key was revoked (no key works until the next rotation).
@@ -203,6 +205,7 @@ impl AuditAction {
             Self::OperatorSignedOut => "operator.signed_out",
             Self::OidcClientChanged => "oidc.client_changed",
             Self::OidcKeyChanged => "oidc.key_changed",
+            Self::AppDeliveryRetried => "oidc.logout_token_retried",
             Self::OperatorKeyRotated => "operator.key_rotated",
             Self::OperatorKeyRevoked => "operator.key_revoked",
             Self::OperatorDisabled => "operator.disabled",

@@ -111,6 +111,18 @@ config_keys! {
     mail_max_attempts: u32 = 20 => u32, range(1, 1000);
     /// Time limit for one SMTP delivery, in seconds.
     smtp_timeout_seconds: u64 = 30 => u64, range(1, 600);
+    /// Most back-channel logout tokens this replica POSTs to one app per
+    /// second: a large forced reset queues instead of flooding the app.
+    backchannel_rate_per_second: u32 = 20 => u32, range(1, 100_000);
+    /// Logout tokens this replica sends to one app at once.
+    backchannel_concurrency: usize = 4 => usize, range(1, 64);
+    /// Time limit for one logout-token POST, in seconds.
+    backchannel_timeout_seconds: u64 = 5 => u64, range(1, 60);
+    /// First retry delay after an app failed a logout token, in
+    /// milliseconds; doubles per attempt up to an hour.
+    backchannel_retry_base_ms: u64 = 5_000 => u64, range(10, 3_600_000);
+    /// Attempts before a logout token is marked failed (15 is about 8 hours).
+    backchannel_max_attempts: u32 = 15 => u32, range(1, 1000);
     /// PEM file with an RSA or Ed25519 private key: notices are DKIM-signed
     /// when set (with dkim_selector).
     dkim_key_file: Option<PathBuf> = None => Option<PathBuf>, any();
@@ -404,6 +416,8 @@ pub struct Config {
     pub smtp_url: Option<Url>,
     /// Notice delivery settings.
     pub mail: MailConfig,
+    /// Back-channel logout delivery settings (per app).
+    pub backchannel: BackchannelConfig,
     /// Service name in notices and pages.
     pub site_name: String,
     /// How long recovery codes work.
@@ -454,6 +468,22 @@ pub struct Config {
     pub recovery_gate: gatehouse_domain::campaign::RecoveryGate,
     /// Log format.
     pub log_format: LogFormat,
+}
+
+/// How logout tokens are sent to apps (each app on its own: its rate, its
+/// concurrency, its circuit).
+#[derive(Clone, Debug)]
+pub struct BackchannelConfig {
+    /// POSTs per second to one app (this replica).
+    pub rate_per_second: u32,
+    /// POSTs in flight to one app.
+    pub concurrency: usize,
+    /// Time limit of one POST.
+    pub timeout: Duration,
+    /// First retry delay.
+    pub retry_base: Duration,
+    /// Attempts before `failed`.
+    pub max_attempts: u32,
 }
 
 /// How notices are sent.
@@ -627,6 +657,13 @@ impl Config {
                 max_attempts: v.mail_max_attempts,
                 smtp_timeout: Duration::from_secs(v.smtp_timeout_seconds),
                 dkim,
+            },
+            backchannel: BackchannelConfig {
+                rate_per_second: v.backchannel_rate_per_second,
+                concurrency: v.backchannel_concurrency,
+                timeout: Duration::from_secs(v.backchannel_timeout_seconds),
+                retry_base: Duration::from_millis(v.backchannel_retry_base_ms),
+                max_attempts: v.backchannel_max_attempts,
             },
             site_name: v.site_name,
             recovery_code_ttl: Duration::from_secs(60 * v.recovery_code_minutes),

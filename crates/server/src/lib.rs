@@ -6,8 +6,10 @@
 //!   randomness injected.
 //! - [`http`]: axum router, extractors, the single error→HTTP mapping, pages.
 //! - [`mail`]: notice rendering, transports and the delivery worker.
+//! - [`backchannel`]: the back-channel logout sender (logout tokens to apps).
 
 pub mod app;
+pub mod backchannel;
 pub mod config;
 pub mod http;
 pub mod human_time;

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 mod accounts;
+mod app_deliveries; // back-channel logout (issue 17)
 mod audit;
 mod audit_verify;
 mod campaigns;
@@ -42,6 +43,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use accounts::*;
+pub use app_deliveries::*;
 pub use audit::*;
 pub use audit_verify::{ChainReport, verify_audit_chain, verify_audit_chain_against};
 pub use campaigns::*;
@@ -83,6 +85,7 @@ pub trait Store:
     + CampaignStore
     + StatusStore
     + OidcStore
+    + AppDeliveryStore
     + Send
     + Sync
 {

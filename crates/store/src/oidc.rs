@@ -31,7 +31,8 @@ pub trait OidcStore {
     /// Every client, by id.
     async fn clients(&self) -> Result<Vec<ClientRecord>>;
 
-    /// Replaces a client's name, URIs and first-party flag (not its secret).
+    /// Replaces a client's name, URIs (also the back-channel logout URI) and
+    /// first-party flag (not its secret).
     /// Returns whether it exists.
     async fn update_client(&self, client: &ClientRecord, audit: NewAuditEntry) -> Result<bool>;
 
@@ -144,6 +145,11 @@ pub struct ClientRecord {
     pub post_logout_redirect_uris: Vec<String>,
     /// Skips the consent page.
     pub first_party: bool,
+    /// Where logout tokens go (OpenID Connect Back-Channel Logout); `None`:
+    /// the client gets none.
+    pub backchannel_logout_uri: Option<String>,
+    /// The client asked for `sid` in logout tokens (Gatehouse always sends it).
+    pub backchannel_logout_session_required: bool,
     /// Created.
     pub created_at: Timestamp,
     /// Last changed.

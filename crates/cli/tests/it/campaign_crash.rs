@@ -2,15 +2,32 @@
 //! killed (SIGKILL) at random moments, again and again, and restarted each time.
 //! Afterwards, on SQLite and PostgreSQL: the campaign completed; every account was
 //! reset exactly once, with exactly one forced-reset notice and one audit entry;
-//! and the budget's count of resets equals the number applied.
+//! and the budget's count of resets equals the number applied. Some of the
+//! people are signed in to two apps with back-channel logout URIs (issue 17):
+//! each app gets exactly one logout token per session the reset suspended —
+//! none missing, a repeat only with the same `jti`.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::app::{CB, LogoutReceiver, sign_in};
 use crate::support::*;
 
 const ACCOUNTS: usize = 10_000;
+/// People signed in to the two apps before the campaign, spread over it.
+const SIGNED_IN: usize = 20;
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A cheap argon2id hash of `password` (the import takes PHC strings).
+fn known_hash(password: &str) -> String {
+    use argon2::password_hash::PasswordHasher as _;
+    let params = argon2::Params::new(8192, 1, 1, None).unwrap();
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password_with_salt(password.as_bytes(), b"fixed salt, test")
+        .unwrap()
+        .to_string()
+}
 
 fn ok(o: &std::process::Output) -> String {
     let (out, err) = text(o);
@@ -18,13 +35,13 @@ fn ok(o: &std::process::Output) -> String {
     out
 }
 
-fn serve(dir: &Path, db: &str) -> Child {
+fn serve(dir: &Path, db: &str) -> (Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+    let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .arg("serve")
         .env_remove("GATEHOUSE_CONFIG")
         .env("GATEHOUSE_DATA_DIR", dir.join("data"))
@@ -36,10 +53,26 @@ fn serve(dir: &Path, db: &str) -> Child {
         .env("GATEHOUSE_BUDGET_HOURLY_FLOOR", "1000000")
         .env("GATEHOUSE_BUDGET_DAILY_FLOOR", "1000000")
         .env("GATEHOUSE_DETECTION", "false")
+        // A killed sender's leases run out soon (2 × timeout + 10 s).
+        .env("GATEHOUSE_BACKCHANNEL_TIMEOUT_SECONDS", "1")
+        .env("GATEHOUSE_BACKCHANNEL_RETRY_BASE_MS", "50")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start gatehouse serve")
+        .expect("start gatehouse serve");
+    (child, port)
+}
+
+/// Waits until `serve` on `port` answers `/healthz`.
+async fn ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(Instant::now() < deadline, "serve did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A small deterministic generator, so a failing run can be replayed from its seed.
@@ -66,8 +99,17 @@ async fn a_campaign_survives_sigkill_at_random_points() {
     let d = dir.path();
     for db in databases(d).await {
         let _ = std::fs::remove_dir_all(d.join("data"));
+        // The people who sign in to the apps have a password the test types.
+        let typed = known_hash(PASSWORD);
         let users: String = (0..ACCOUNTS)
-            .map(|i| format!("{{\"email\":\"u{i}@example.com\",\"password_hash\":\"{BCRYPT}\"}}\n"))
+            .map(|i| {
+                let hash = if i % (ACCOUNTS / SIGNED_IN) == 0 {
+                    typed.as_str()
+                } else {
+                    BCRYPT
+                };
+                format!("{{\"email\":\"u{i}@example.com\",\"password_hash\":\"{hash}\"}}\n")
+            })
             .collect();
         std::fs::write(d.join("users.jsonl"), users).unwrap();
         ok(&gatehouse(
@@ -79,6 +121,46 @@ async fn a_campaign_survives_sigkill_at_random_points() {
             .map(|i| format!("u{i}@example.com\n"))
             .collect();
         std::fs::write(d.join("targets.txt"), list).unwrap();
+
+        // Two apps with back-channel logout, and people signed in to both.
+        let receiver = LogoutReceiver::start().await;
+        let mut apps = Vec::new();
+        for app in ["crm", "shop"] {
+            let out = ok(&gatehouse(
+                d,
+                &db,
+                &[
+                    "oidc",
+                    "client",
+                    "create",
+                    app,
+                    "--name",
+                    app,
+                    "--redirect-uri",
+                    CB,
+                    "--first-party",
+                    "--backchannel-logout-uri",
+                    &receiver.url,
+                ],
+            ));
+            let secret = out
+                .lines()
+                .find_map(|l| l.strip_prefix("client_secret: "))
+                .expect("the secret is printed")
+                .trim()
+                .to_owned();
+            apps.push((app.to_owned(), secret));
+        }
+        let (mut child, port) = serve(d, &db);
+        ready(port).await;
+        let mut sids = std::collections::BTreeSet::new();
+        for i in (0..ACCOUNTS).step_by(ACCOUNTS / SIGNED_IN) {
+            let base = format!("http://127.0.0.1:{port}");
+            sids.insert(sign_in(&base, &format!("u{i}@example.com"), PASSWORD, &apps).await);
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(sids.len(), SIGNED_IN);
         let mut keys = Vec::new();
         for op in ["ann@ops.example", "bob@ops.example"] {
             keys.push(
@@ -118,6 +200,10 @@ async fn a_campaign_survives_sigkill_at_random_points() {
         .unwrap();
         assert_eq!(preview["accounts"], ACCOUNTS);
         assert_eq!(preview["needs_second_approval"], true);
+        for (i, app) in ["crm", "shop"].iter().enumerate() {
+            assert_eq!(preview["app_sessions"][i]["client_id"], *app);
+            assert_eq!(preview["app_sessions"][i]["sessions"], SIGNED_IN);
+        }
         let snapshot = preview["snapshot"].as_str().unwrap();
         let approve = |key: &str| {
             gatehouse_cmd(
@@ -171,7 +257,7 @@ async fn a_campaign_survives_sigkill_at_random_points() {
                 Instant::now() < deadline,
                 "not complete after 10 minutes: {c:?}"
             );
-            let mut child = serve(d, &db);
+            let (mut child, _) = serve(d, &db);
             // Kill at a random point of the run, whatever the machine's speed:
             // one run in four at a random moment of start-up or the first
             // batch; the others once the campaign has moved on by a random
@@ -241,6 +327,60 @@ async fn a_campaign_survives_sigkill_at_random_points() {
         assert_eq!(
             budget, ACCOUNTS as i64,
             "the budget counts what was applied"
+        );
+        // The logout tokens: a last `serve` sends what the kills left (rows
+        // whose sender died wait for their lease to run out).
+        let (mut child, _) = serve(d, &db);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let counts = store.app_delivery_counts().await.unwrap();
+            let sent: i64 = counts
+                .iter()
+                .filter(|c| c.state == gatehouse_store::AppDeliveryState::Sent)
+                .map(|c| c.count)
+                .sum();
+            let all: i64 = counts.iter().map(|c| c.count).sum();
+            assert_eq!(all, 2 * SIGNED_IN as i64, "one row per (session, app)");
+            if sent == all {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "logout tokens not sent: {counts:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let mut jtis: std::collections::BTreeMap<
+            (String, String),
+            std::collections::BTreeSet<String>,
+        > = Default::default();
+        let received = receiver.received();
+        for (aud, sid, jti) in &received {
+            jtis.entry((aud.clone(), sid.clone()))
+                .or_default()
+                .insert(jti.clone());
+        }
+        let expected: std::collections::BTreeSet<(String, String)> = ["crm", "shop"]
+            .iter()
+            .flat_map(|a| sids.iter().map(move |s| (a.to_string(), s.clone())))
+            .collect();
+        assert_eq!(
+            jtis.keys()
+                .cloned()
+                .collect::<std::collections::BTreeSet<_>>(),
+            expected,
+            "every (app, session) got a token, and no other"
+        );
+        assert!(
+            jtis.values().all(|j| j.len() == 1),
+            "a repeat carries the same jti: {jtis:?}"
+        );
+        eprintln!(
+            "{db}: {} logout tokens received for {} (app, session) pairs",
+            received.len(),
+            expected.len()
         );
         assert!(matches!(
             gatehouse_store::verify_audit_chain(store.as_ref())

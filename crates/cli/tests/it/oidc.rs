@@ -131,6 +131,43 @@ async fn clients_and_keys_from_the_terminal() {
             "{out}"
         );
 
+        // A back-channel logout URI: https (or http on loopback), no fragment.
+        let update_logout = |uri: &str| {
+            run(&[
+                "oidc",
+                "client",
+                "update",
+                "shop",
+                "--name",
+                "The Shop",
+                "--redirect-uri",
+                "https://shop.example/cb",
+                "--backchannel-logout-uri",
+                uri,
+            ])
+        };
+        let (ok, _, err) = update_logout("http://shop.example/logout");
+        assert!(
+            !ok && err.contains("backchannel_logout_uri") && err.contains("https"),
+            "{err}"
+        );
+        let (ok, _, err) = update_logout("https://shop.example/logout#x");
+        assert!(!ok && err.contains("fragment"), "{err}");
+        let (ok, out, err) = update_logout("https://shop.example/logout");
+        assert!(ok, "{err}");
+        assert!(
+            out.contains("logout tokens: https://shop.example/logout"),
+            "{out}"
+        );
+        // Nothing owed yet: the app-delivery outbox is empty, and says so.
+        let (ok, out, err) = run(&["outbox", "apps"]);
+        assert!(
+            ok && out.contains("pending") && err.contains("no logout tokens"),
+            "{out}{err}"
+        );
+        let (ok, _, err) = run(&["outbox", "retry-app", "nope"]);
+        assert!(!ok && err.contains("only a failed logout token"), "{err}");
+
         let (ok, out, _) = run(&["oidc", "client", "rotate-secret", "shop"]);
         assert!(
             ok && out.contains("client_secret: ghk_") && !out.contains(&secret),

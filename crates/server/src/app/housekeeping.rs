@@ -1,6 +1,6 @@
 //! Housekeeping, run every ten minutes by `serve`: stale throttle counters,
 //! long-dead sessions, codes in notices that will never be sent, and login
-//! events past their retention go.
+//! events past their retention, and logout tokens apps took a month ago, go.
 
 use gatehouse_domain::throttle::ThrottlePolicy;
 
@@ -29,6 +29,8 @@ impl App {
                 month_ago,
             )
             .await?;
+        // Back-channel logout tokens the apps took, after a month.
+        self.store.purge_app_deliveries(month_ago).await?;
         let events = self.purge_login_events(now).await?;
         if events > 0 {
             tracing::info!(events, "deleted login events past event_retention_days");

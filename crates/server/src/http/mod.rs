@@ -2,6 +2,7 @@
 //! `/openapi.json`, and the middleware every request passes through.
 
 pub mod api;
+pub mod app_deliveries_api;
 pub mod breach_api;
 pub mod campaigns_api;
 pub mod console;
@@ -61,6 +62,7 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
             "/api/v1",
             api::router()
                 .merge(notices_api::router())
+                .merge(app_deliveries_api::router())
                 .merge(breach_api::router())
                 .merge(events_api::router())
                 .merge(rules_api::router())

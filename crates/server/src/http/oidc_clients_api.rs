@@ -62,6 +62,13 @@ pub struct NewClientBody {
     /// (default false: a confidential client, with a secret).
     #[serde(default)]
     pub public: bool,
+    /// Where the app takes OpenID Connect Back-Channel Logout tokens: absolute
+    /// `https` (or `http` on a loopback host), no fragment. Left out: none.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// The app needs `sid` in logout tokens (Gatehouse always sends it).
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
 }
 
 /// A client with its new secret, shown once.
@@ -93,6 +100,8 @@ async fn create(
         redirect_uris: body.redirect_uris,
         post_logout_redirect_uris: body.post_logout_redirect_uris,
         first_party: body.first_party,
+        backchannel_logout_uri: body.backchannel_logout_uri,
+        backchannel_logout_session_required: body.backchannel_logout_session_required,
     };
     let created = app
         .oidc_create_client(&body.client_id, &spec, body.public, op.actor())
@@ -138,6 +147,11 @@ pub struct ClientPatch {
     /// Whether the consent page is skipped.
     #[schema(nullable = false)]
     pub first_party: Option<bool>,
+    /// The back-channel logout URI; an empty string removes it (no more
+    /// logout tokens; those queued for the app then fail, retryable).
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether the app needs `sid` in logout tokens.
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 /// Changes a client's name, URIs or first-party flag (the fields given; a
@@ -159,12 +173,14 @@ async fn update(
         && patch.redirect_uris.is_none()
         && patch.post_logout_redirect_uris.is_none()
         && patch.first_party.is_none()
+        && patch.backchannel_logout_uri.is_none()
+        && patch.backchannel_logout_session_required.is_none()
     {
         // Refused rather than audited as a change that changed nothing.
         return Err(AppError::Invalid {
             field: "body",
             message: "give at least one of name, redirect_uris, post_logout_redirect_uris, \
-                      first_party"
+                      first_party, backchannel_logout_uri, backchannel_logout_session_required"
                 .into(),
         }
         .into());
@@ -177,6 +193,14 @@ async fn update(
             .post_logout_redirect_uris
             .unwrap_or(old.post_logout_redirect_uris),
         first_party: patch.first_party.unwrap_or(old.first_party),
+        backchannel_logout_uri: match patch.backchannel_logout_uri {
+            Some(u) if u.trim().is_empty() => None,
+            Some(u) => Some(u),
+            None => old.backchannel_logout_uri,
+        },
+        backchannel_logout_session_required: patch
+            .backchannel_logout_session_required
+            .unwrap_or(old.backchannel_logout_session_required),
     };
     Ok(axum::Json(
         (&app.oidc_update_client(&id, &spec, op.actor()).await?).into(),

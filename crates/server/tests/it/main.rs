@@ -6,6 +6,7 @@
 mod support;
 
 mod api;
+mod backchannel;
 mod breach;
 mod campaigns;
 mod console;

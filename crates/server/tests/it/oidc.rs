@@ -38,6 +38,7 @@ pub(crate) async fn client(
         redirect_uris: vec![CB.into()],
         post_logout_redirect_uris: vec![BYE.into()],
         first_party,
+        ..ClientSpec::default()
     };
     let created = t
         .app

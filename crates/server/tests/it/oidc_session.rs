@@ -38,7 +38,7 @@ async fn grants_end_with_their_session(engine: Engine) {
     .await;
 }
 
-async fn campaign_reset(t: &TestApp, email: &str) -> (String, String) {
+pub(crate) async fn campaign_reset(t: &TestApp, email: &str) -> (String, String) {
     let ann = t.app.create_operator("ann@ops.example").await.unwrap().1;
     let bob = t.app.create_operator("bob@ops.example").await.unwrap().1;
     let (ann, bob) = (ann.expose().to_owned(), bob.expose().to_owned());

@@ -16,6 +16,7 @@
 //! `pub(super)` when another capability calls them.
 
 mod accounts;
+mod app_deliveries;
 mod audit;
 mod campaigns;
 mod console;

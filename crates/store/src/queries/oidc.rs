@@ -18,7 +18,8 @@ use crate::{
 };
 
 const CLIENT_COLUMNS: &str = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
-    first_party, created_at, updated_at, disabled_at";
+    first_party, backchannel_logout_uri, backchannel_logout_session_required, created_at, \
+    updated_at, disabled_at";
 
 const CODE_COLUMNS: &str = "code_hash, client_id, account_id, session_id, redirect_uri, scope, \
     nonce, code_challenge, auth_time, created_at, used_at, grant_id";
@@ -61,6 +62,10 @@ impl EngineStore {
             redirect_uris: uris_from(row, "redirect_uris")?,
             post_logout_redirect_uris: uris_from(row, "post_logout_redirect_uris")?,
             first_party: row.try_get::<i64, _>("first_party")? == 1,
+            backchannel_logout_uri: row.try_get("backchannel_logout_uri")?,
+            backchannel_logout_session_required: row
+                .try_get::<i64, _>("backchannel_logout_session_required")?
+                == 1,
             created_at: Timestamp::from_millis(row.try_get("created_at")?),
             updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
             disabled_at: row
@@ -176,8 +181,9 @@ impl OidcStore for EngineStore {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO oidc_clients (id, name, secret_hash, redirect_uris, \
-             post_logout_redirect_uris, first_party, created_at, updated_at, disabled_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             post_logout_redirect_uris, first_party, created_at, updated_at, disabled_at, \
+             backchannel_logout_uri, backchannel_logout_session_required) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -188,6 +194,8 @@ impl OidcStore for EngineStore {
         .bind(c.created_at.as_millis())
         .bind(c.updated_at.as_millis())
         .bind(c.disabled_at.map(Timestamp::as_millis))
+        .bind(c.backchannel_logout_uri.as_deref())
+        .bind(i64::from(c.backchannel_logout_session_required))
         .execute(&mut *tx)
         .await
         .map_err(|e| unique_as_conflict(e, "a client with this id exists"))?;
@@ -221,7 +229,8 @@ impl OidcStore for EngineStore {
         let mut tx = self.begin_write().await?;
         let found = sqlx::query(
             "UPDATE oidc_clients SET name = $1, redirect_uris = $2, \
-             post_logout_redirect_uris = $3, first_party = $4, updated_at = $5 WHERE id = $6",
+             post_logout_redirect_uris = $3, first_party = $4, updated_at = $5, \
+             backchannel_logout_uri = $7, backchannel_logout_session_required = $8 WHERE id = $6",
         )
         .bind(&c.name)
         .bind(uris_json(&c.redirect_uris))
@@ -229,6 +238,8 @@ impl OidcStore for EngineStore {
         .bind(i64::from(c.first_party))
         .bind(c.updated_at.as_millis())
         .bind(&c.id)
+        .bind(c.backchannel_logout_uri.as_deref())
+        .bind(i64::from(c.backchannel_logout_session_required))
         .execute(&mut *tx)
         .await?
         .rows_affected()

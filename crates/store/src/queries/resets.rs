@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use gatehouse_domain::audit::NewAuditEntry;
 
+use super::app_deliveries::Ended;
 use super::{Conn, Db, EngineStore};
 use crate::sql::parse;
 use crate::{
@@ -294,6 +295,15 @@ impl EngineStore {
         q.push(" WHERE state = 'active'");
         push_in(&mut q, " AND account_id", &accounts);
         q.build().execute(&mut *tx).await?;
+        // Every app signed in through a suspended session is owed a logout
+        // token: one set-based insert for the batch, in its transaction.
+        Self::owe_logouts_in(
+            tx,
+            Ended::SuspendedBy(campaign, &accounts),
+            b.now,
+            "forced_reset",
+        )
+        .await?;
         let recoveries: Vec<&NewRecovery> = applied.iter().map(|(t, _, _)| t.recovery).collect();
         Self::insert_recoveries_in(tx, &recoveries).await?;
         let notices: Vec<&NewNotice> = applied.iter().map(|(t, _, _)| t.notice).collect();
@@ -385,6 +395,8 @@ impl EngineStore {
         .rows_affected()
             == 1;
         let outcome = if restored {
+            Self::mark_reinstated_in(&mut tx, &account, &campaign, step.reinstate_after, step.now)
+                .await?;
             let sessions = sqlx::query(
                 "UPDATE sessions SET state = 'active', suspended_by = NULL \
                  WHERE account_id = $1 AND state = 'suspended' AND suspended_by = $2 AND \

@@ -7,6 +7,7 @@ use gatehouse_domain::audit::NewAuditEntry;
 use gatehouse_domain::{AccountId, SessionId, Timestamp, TokenHash};
 use sqlx::Row as _;
 
+use super::app_deliveries::Ended;
 use super::{Conn, DbRow, EngineStore};
 use crate::sql::parse;
 use crate::{NewLoginEvent, NewSession, Result, SessionRecord, SessionStore, StoreError};
@@ -22,7 +23,7 @@ impl EngineStore {
         now: Timestamp,
         reason: &str,
     ) -> Result<u64> {
-        Ok(sqlx::query(
+        let ended = sqlx::query(
             "UPDATE sessions SET state = 'revoked', ended_at = $1, end_reason = $2 \
              WHERE account_id = $3 AND state <> 'revoked' AND id <> $4",
         )
@@ -32,7 +33,12 @@ impl EngineStore {
         .bind(keep.map(|s| s.to_string()).unwrap_or_default())
         .execute(&mut *conn)
         .await?
-        .rows_affected())
+        .rows_affected();
+        if ended > 0 {
+            // The apps signed in through these sessions are owed a logout token.
+            Self::owe_logouts_in(conn, Ended::AccountRevoked(account, keep), now, reason).await?;
+        }
+        Ok(ended)
     }
 
     fn session_from(row: &DbRow) -> Result<SessionRecord> {
@@ -141,6 +147,7 @@ impl SessionStore for EngineStore {
         .rows_affected()
             == 1;
         if ended {
+            Self::owe_logouts_in(&mut tx, Ended::Session(session), now, reason).await?;
             Self::append_audit_in(&mut tx, &audit).await?;
         }
         tx.commit().await?;

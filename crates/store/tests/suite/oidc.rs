@@ -13,6 +13,8 @@ fn client(id: &str, secret: Option<&ClientSecret>) -> ClientRecord {
         redirect_uris: vec!["https://app.example/cb".into()],
         post_logout_redirect_uris: vec!["https://app.example/bye".into()],
         first_party: false,
+        backchannel_logout_uri: None,
+        backchannel_logout_session_required: false,
         created_at: T0,
         updated_at: T0,
         disabled_at: None,

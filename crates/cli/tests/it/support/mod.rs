@@ -6,6 +6,8 @@ use std::process::{Command, Output};
 
 use gatehouse_store::testing::fresh_pg_database;
 
+pub mod app;
+
 /// A bcrypt hash of "password" (cost 12), for imported accounts whose password
 /// the test never types.
 pub const BCRYPT: &str = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";

@@ -19,6 +19,11 @@ pub struct ClientSpec {
     pub post_logout_redirect_uris: Vec<String>,
     /// Skip the consent page (the operator's own apps).
     pub first_party: bool,
+    /// Where the app takes logout tokens (OpenID Connect Back-Channel
+    /// Logout): absolute `https`, or `http` on a loopback host; no fragment.
+    pub backchannel_logout_uri: Option<String>,
+    /// The app needs `sid` in logout tokens (Gatehouse always sends it).
+    pub backchannel_logout_session_required: bool,
 }
 
 /// A client as operators see it (CLI `--json`, admin API, console): never its
@@ -39,6 +44,11 @@ pub struct ClientView {
     pub redirect_uris: Vec<String>,
     /// Exact post-logout redirect URIs.
     pub post_logout_redirect_uris: Vec<String>,
+    /// Where logout tokens go when a session the app holds tokens in ends;
+    /// null: the app gets none.
+    pub backchannel_logout_uri: Option<String>,
+    /// The app asked for `sid` in logout tokens (always sent).
+    pub backchannel_logout_session_required: bool,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339: the last change (update, secret rotation, disabling).
@@ -60,6 +70,8 @@ impl From<&ClientRecord> for ClientView {
             first_party: c.first_party,
             redirect_uris: c.redirect_uris.clone(),
             post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: c.backchannel_logout_session_required,
             created_at: c.created_at.to_rfc3339(),
             updated_at: c.updated_at.to_rfc3339(),
             disabled_at: c.disabled_at.map(|t| t.to_rfc3339()),
@@ -87,6 +99,43 @@ fn check_uris(field: &'static str, uris: &[String]) -> Result<Vec<String>, AppEr
                 })
         })
         .collect()
+}
+
+/// Checks a back-channel logout URI (Back-Channel Logout 1.0 §2.2): an
+/// absolute URL, `https` — or `http` on a loopback host, for an app on the
+/// same machine —, without a fragment. Logout tokens are bearer proof that a
+/// session ended; sent in clear over a network, anyone on the path could
+/// replay one to sign the person out elsewhere.
+pub fn check_backchannel_logout_uri(uri: &str) -> Result<String, AppError> {
+    let bad = |message: String| AppError::Invalid {
+        field: "backchannel_logout_uri",
+        message,
+    };
+    let url = url::Url::parse(uri.trim())
+        .map_err(|e| bad(format!("{uri:?} is not an absolute URL ({e})")))?;
+    if url.fragment().is_some() {
+        return Err(bad(format!(
+            "{uri:?} has a fragment (#…): a logout URI may not"
+        )));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(bad(format!(
+                "{uri:?} is http on a non-loopback host: logout tokens go over https \
+                 (http only to 127.0.0.1, [::1] or localhost)"
+            )));
+        }
+        _ => return Err(bad(format!("{uri:?} is not an https URL"))),
+    }
+    Ok(url.to_string())
 }
 
 fn check_spec(spec: &ClientSpec) -> Result<(Vec<String>, Vec<String>), AppError> {
@@ -128,6 +177,11 @@ impl App {
             });
         }
         let (redirect_uris, post_logout_redirect_uris) = check_spec(spec)?;
+        let backchannel_logout_uri = spec
+            .backchannel_logout_uri
+            .as_deref()
+            .map(check_backchannel_logout_uri)
+            .transpose()?;
         let secret = (!public).then(|| ClientSecret::generate(self.entropy.as_ref()));
         let now = self.clock.now();
         let client = ClientRecord {
@@ -137,6 +191,8 @@ impl App {
             redirect_uris,
             post_logout_redirect_uris,
             first_party: spec.first_party,
+            backchannel_logout_uri,
+            backchannel_logout_session_required: spec.backchannel_logout_session_required,
             created_at: now,
             updated_at: now,
             disabled_at: None,
@@ -148,6 +204,7 @@ impl App {
                 "public": public,
                 "first_party": spec.first_party,
                 "redirect_uris": client.redirect_uris,
+                "backchannel_logout_uri": client.backchannel_logout_uri,
             }));
         self.store
             .create_client(&client, audit)
@@ -183,12 +240,19 @@ impl App {
     ) -> Result<ClientRecord, AppError> {
         let old = self.oidc_client(id).await?;
         let (redirect_uris, post_logout_redirect_uris) = check_spec(spec)?;
+        let backchannel_logout_uri = spec
+            .backchannel_logout_uri
+            .as_deref()
+            .map(check_backchannel_logout_uri)
+            .transpose()?;
         let now = self.clock.now();
         let new = ClientRecord {
             name: spec.name.trim().to_owned(),
             redirect_uris,
             post_logout_redirect_uris,
             first_party: spec.first_party,
+            backchannel_logout_uri,
+            backchannel_logout_session_required: spec.backchannel_logout_session_required,
             updated_at: now,
             ..old.clone()
         };
@@ -200,6 +264,7 @@ impl App {
                 "first_party": new.first_party,
                 "redirect_uris": new.redirect_uris,
                 "post_logout_redirect_uris": new.post_logout_redirect_uris,
+                "backchannel_logout_uri": new.backchannel_logout_uri,
             }));
         if !self.store.update_client(&new, audit).await? {
             return Err(AppError::NotFound("client"));

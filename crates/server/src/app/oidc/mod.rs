@@ -15,15 +15,25 @@
 //! - `authorize.rs` — the authorization request, login/consent decisions, codes.
 //! - `tokens.rs` — the token endpoint (code, refresh), userinfo, introspection,
 //!   revocation, RP-initiated logout.
+//! - `backchannel.rs` — Back-Channel Logout: logout tokens signed at delivery,
+//!   the app-delivery outbox as operators see it (the sender is
+//!   `crate::backchannel`).
 
 mod authorize;
+mod backchannel;
 mod clients;
 mod jwt;
 pub(crate) mod keys;
 mod tokens;
 
 pub use authorize::{AuthorizeError, AuthorizeOutcome, AuthorizeParams, SignedIn, ValidRequest};
-pub use clients::{ClientCredentials, ClientSpec, ClientView, CreatedClient};
+pub use backchannel::{
+    AppDeliveryView, BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_LIFETIME, LOGOUT_TOKEN_TYP,
+    ReceiverCounts, receiver_counts,
+};
+pub use clients::{
+    ClientCredentials, ClientSpec, ClientView, CreatedClient, check_backchannel_logout_uri,
+};
 pub use jwt::JwtError;
 pub use keys::{KeyInfo, PUBLISH_AHEAD};
 pub use tokens::{Introspection, LogoutRequest, LogoutTarget, TokenRequest, TokenResponse};
@@ -147,6 +157,9 @@ impl App {
             "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "email", "email_verified", "preferred_username"],
             "prompt_values_supported": ["none", "login", "consent"],
             "authorization_response_iss_parameter_supported": true,
+            // Back-Channel Logout 1.0 §2.1: logout tokens carry `sid` too.
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
             "claims_parameter_supported": false,
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,

@@ -112,6 +112,23 @@ pub struct Preview {
     /// Up to 20 accounts with the evidence for each.
     #[schema(value_type = Vec<Object>)]
     pub sample: Vec<serde_json::Value>,
+    /// The app sessions the resets would end (as of the preview): per app
+    /// with a back-channel logout URI, the targets' active sessions it holds
+    /// tokens in. Each gets one logout token, even while the breaker is open.
+    #[serde(default)]
+    pub app_sessions: Vec<AppSessions>,
+}
+
+/// One app's sessions a campaign would end (see [`Preview::app_sessions`]).
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AppSessions {
+    /// The app (client id).
+    pub client_id: String,
+    /// Its sessions among the targets' active ones: the logout tokens it will get.
+    pub sessions: i64,
+    /// How long its tokens take at the per-app rate
+    /// (`backchannel_rate_per_second`), at the least: they queue, never flood it.
+    pub seconds_at_rate: f64,
 }
 
 /// The window of "active accounts": a sign-in or session use within it.
@@ -397,6 +414,17 @@ impl App {
         mail_by_domain.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         mail_by_domain.truncate(20);
         let overlap = self.store.campaign_overlap(id).await?;
+        let rate = f64::from(self.config.backchannel.rate_per_second);
+        let app_sessions = self
+            .app_sessions_of(&ids)
+            .await?
+            .into_iter()
+            .map(|(client_id, sessions)| AppSessions {
+                client_id,
+                sessions,
+                seconds_at_rate: sessions as f64 / rate,
+            })
+            .collect();
         let plan = &c.stage_plan;
         let preview = Preview {
             accounts: size,
@@ -421,6 +449,7 @@ impl App {
             needs_second_approval: needs,
             stages: plan.boundaries(size),
             sample,
+            app_sessions,
         };
         let mut u = CampaignUpdate::at(now);
         u.state = Some(next.state);

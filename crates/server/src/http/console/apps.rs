@@ -14,6 +14,7 @@ use axum::routing::get;
 
 use super::{Console, Layout, PageResult};
 use crate::app::App;
+use crate::app::oidc::ReceiverCounts;
 use crate::human_time::When;
 
 pub(super) fn router() -> Router<Arc<App>> {
@@ -28,6 +29,9 @@ struct AppRow {
     first_party: bool,
     redirect_uris: Vec<String>,
     post_logout_redirect_uris: Vec<String>,
+    backchannel_logout_uri: Option<String>,
+    /// Its logout tokens by state.
+    deliveries: ReceiverCounts,
     created: When,
     updated: When,
     disabled: Option<When>,
@@ -43,6 +47,7 @@ struct AppsPage {
 
 async fn apps(State(app): State<Arc<App>>, Console(who): Console) -> PageResult {
     let now = app.clock.now();
+    let counts = app.app_delivery_counts().await?;
     let rows = app
         .oidc_clients()
         .await?
@@ -57,6 +62,12 @@ async fn apps(State(app): State<Arc<App>>, Console(who): Console) -> PageResult 
             created: When::new(c.created_at, now),
             updated: When::new(c.updated_at, now),
             disabled: c.disabled_at.map(|t| When::new(t, now)),
+            deliveries: counts
+                .iter()
+                .find(|d| d.client_id == c.id)
+                .cloned()
+                .unwrap_or_default(),
+            backchannel_logout_uri: c.backchannel_logout_uri,
             id: c.id,
             name: c.name,
             redirect_uris: c.redirect_uris,
