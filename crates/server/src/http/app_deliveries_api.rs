@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::app::oidc::{AppDeliveryView, ReceiverCounts};
 use crate::app::{App, AppError};
-use crate::http::error::{ApiError, ApiPath, ApiQuery, ErrorBody};
+use crate::http::error::{ApiError, ApiPath, ApiQuery, ErrorBody, page_limit};
 use crate::http::extract::OperatorAuth;
 
 type AppState = State<Arc<App>>;
@@ -25,10 +25,12 @@ type AppState = State<Arc<App>>;
 #[into_params(parameter_in = Query)]
 pub struct AppOutboxQuery {
     /// Only this state: pending, sending, sent or failed.
+    #[param(pattern = "^(pending|sending|sent|failed)$")]
     pub state: Option<String>,
     /// Only this app (client id).
     pub client_id: Option<String>,
     /// Most deliveries (newest first; default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -61,7 +63,7 @@ async fn app_outbox(
             message,
         })?;
     let deliveries = app
-        .app_deliveries(state, q.client_id, q.limit.unwrap_or(100))
+        .app_deliveries(state, q.client_id, page_limit(q.limit, 100)?)
         .await?;
     Ok(axum::Json(AppOutbox {
         receivers: app.app_delivery_counts().await?,

@@ -236,12 +236,15 @@ fn integral_numbers_as_integers(v: &mut serde_json::Value) {
     use serde_json::Value;
     match v {
         Value::Number(n) if !n.is_i64() && !n.is_u64() => {
-            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) {
-                if (i64::MIN as f64..i64::MAX as f64).contains(&f) {
-                    *v = Value::from(f as i64);
-                } else if (0.0..u64::MAX as f64).contains(&f) {
-                    *v = Value::from(f as u64);
-                }
+            // Only where a float holds integers exactly (below 2^53): an
+            // integer literal too large for 64 bits also arrives as a float,
+            // and must stay out of range rather than become the nearest bound.
+            const EXACT: f64 = 9_007_199_254_740_992.0;
+            if let Some(f) = n
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < EXACT)
+            {
+                *v = Value::from(f as i64);
             }
         }
         Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),

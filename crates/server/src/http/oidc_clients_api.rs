@@ -149,8 +149,10 @@ pub struct ClientPatch {
     pub first_party: Option<bool>,
     /// The back-channel logout URI; an empty string removes it (no more
     /// logout tokens; those queued for the app then fail, retryable).
+    #[schema(nullable = false)]
     pub backchannel_logout_uri: Option<String>,
     /// Whether the app needs `sid` in logout tokens.
+    #[schema(nullable = false)]
     pub backchannel_logout_session_required: Option<bool>,
 }
 
