@@ -45,6 +45,9 @@ pub const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600)
 #[derive(Default)]
 pub(crate) struct OidcState {
     pub(crate) keys: keys::KeyCache,
+    /// The discovery document, serialized once: it depends only on the
+    /// configuration, and every relying party asks for it.
+    discovery_body: std::sync::OnceLock<axum::body::Bytes>,
 }
 
 /// An error in the OAuth shape (RFC 6749 §5.2): `{"error": "invalid_grant",
@@ -120,6 +123,23 @@ impl App {
     /// The published JWKS document.
     pub async fn oidc_jwks(&self) -> Result<std::sync::Arc<serde_json::Value>, AppError> {
         Ok(self.key_ring(false).await?.jwks.clone())
+    }
+
+    /// The published JWKS document, serialized (what `/oauth2/jwks` serves).
+    pub async fn oidc_jwks_body(&self) -> Result<axum::body::Bytes, AppError> {
+        Ok(self.key_ring(false).await?.jwks_body.clone())
+    }
+
+    /// [`App::oidc_discovery`] serialized, made once per process.
+    pub fn oidc_discovery_body(&self) -> axum::body::Bytes {
+        self.oidc
+            .discovery_body
+            .get_or_init(|| {
+                serde_json::to_vec(&self.oidc_discovery())
+                    .expect("a JSON value serializes")
+                    .into()
+            })
+            .clone()
     }
 
     /// The discovery document (`/.well-known/openid-configuration`).
