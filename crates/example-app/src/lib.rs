@@ -8,11 +8,16 @@
 //! (checks `state` and `iss`, exchanges the code, validates the ID token through
 //! the library, starts the app's own session), `POST /logout` (ends the app's
 //! session and sends the person to Gatehouse's `end_session_endpoint` with
-//! `id_token_hint` and the registered `post_logout_redirect_uri`).
+//! `id_token_hint` and the registered `post_logout_redirect_uri`),
+//! `POST /backchannel-logout` (Gatehouse ends the app's sessions of a `sid` or
+//! `sub`, with a logout token the app validates).
 //!
 //! Run alone with the `gatehouse-example-app` binary, or inside
 //! `gatehouse demo --serve` ([`serve`] on a listener the demo chose).
 
+mod backchannel;
+#[cfg(test)]
+mod backchannel_tests;
 mod pages;
 mod rp;
 mod sessions;
@@ -108,6 +113,8 @@ pub struct ExampleApp {
     config: AppConfig,
     provider: rp::Provider,
     sessions: Sessions,
+    /// `jti`s of accepted back-channel logout tokens (replay).
+    seen_logout_tokens: backchannel::SeenTokens,
 }
 
 impl ExampleApp {
@@ -116,6 +123,7 @@ impl ExampleApp {
             provider: rp::Provider::new(&config)?,
             config,
             sessions: Sessions::default(),
+            seen_logout_tokens: Default::default(),
         }))
     }
 
@@ -137,6 +145,7 @@ pub fn router(app: Arc<ExampleApp>) -> Router {
         .route("/login", get(rp::login))
         .route("/callback", get(rp::callback))
         .route("/logout", post(rp::logout))
+        .route("/backchannel-logout", post(backchannel::backchannel_logout))
         .route("/style.css", get(pages::style))
         .fallback(rp::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -103,7 +103,10 @@ impl Provider {
     }
 
     /// The discovery document (with the JWKS), from the cache unless stale or `fresh`.
-    async fn metadata(&self, fresh: bool) -> Result<Arc<ProviderMetadataWithLogout>, Failure> {
+    pub(crate) async fn metadata(
+        &self,
+        fresh: bool,
+    ) -> Result<Arc<ProviderMetadataWithLogout>, Failure> {
         let mut cached = self.cached.lock().await;
         if !fresh
             && let Some((at, meta)) = cached.as_ref()
