@@ -12,8 +12,8 @@
 //! - JWKS and discovery vs the bare handler;
 //! - the code-for-token exchange (`POST /oauth2/token`: client check, code
 //!   read, the grant's rows written, two ES256 signatures) vs the store's own
-//!   write of the same rows (`redeem_code` on codes issued the same way; the
-//!   better of one caller and as many callers as connections).
+//!   write of the same rows (`redeem_code` on codes issued the same way); each
+//!   side at the better of one caller and as many callers as connections.
 //!
 //! Codes live 60 s, so each round issues its codes (untimed) just before it
 //! redeems them. Rates are medians over `--rounds`; each ratio is the median of
@@ -343,17 +343,24 @@ pub async fn run(args: OidcArgs) -> anyhow::Result<ExitCode> {
         .await?;
 
         // The exchange over HTTP, then the store's write of the same rows.
-        let issued = Arc::new(codes(&app, &authorize, &who, args.exchanges).await?);
-        let (a, form) = (addr.clone(), exchange_form.clone());
-        let exchange = closed_loop(
-            &addr,
-            c,
-            args.exchanges,
-            Arc::new(move |i| post_form(&a, "/oauth2/token", form(&issued[i]))),
-        )
-        .await?;
-        // The store's best: one caller (SQLite takes one writer at a time, and
-        // concurrent writers wait on each other) or as many as connections.
+        // Both sides at their best of one and `c` at once: SQLite takes one
+        // writer at a time, so many concurrent writers mostly wait on each other.
+        let mut exchange_at = Vec::new();
+        for callers in [1, c] {
+            let issued = Arc::new(codes(&app, &authorize, &who, args.exchanges).await?);
+            let (a, form) = (addr.clone(), exchange_form.clone());
+            exchange_at.push(
+                closed_loop(
+                    &addr,
+                    callers,
+                    args.exchanges,
+                    Arc::new(move |i| post_form(&a, "/oauth2/token", form(&issued[i]))),
+                )
+                .await?,
+            );
+        }
+        let (exchange_one, exchange_many) = (exchange_at[0], exchange_at[1]);
+        let exchange = exchange_one.max(exchange_many);
         let store_one = store_round(&app, &authorize, &who, args.exchanges, 1).await?;
         let store_many = store_round(&app, &authorize, &who, args.exchanges, c).await?;
         let store_write = store_one.max(store_many);
@@ -361,7 +368,7 @@ pub async fn run(args: OidcArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "round {round}: bare GET {baseline_get:.0}/s, bare POST {baseline_post:.0}/s, \
              userinfo {userinfo:.0}/s, introspect {introspect:.0}/s, jwks {jwks:.0}/s, \
-             discovery {discovery:.0}/s, exchange {exchange:.0}/s, store write {store_one:.0}/s (1 caller) {store_many:.0}/s ({c} callers)"
+             discovery {discovery:.0}/s, exchange {exchange_one:.0}/s (1 connection) {exchange_many:.0}/s ({c}), store write {store_one:.0}/s (1 caller) {store_many:.0}/s ({c} callers)"
         );
         for (k, v) in [
             ("bare_get", baseline_get),
