@@ -9,6 +9,8 @@
 //   GATEHOUSE_E2E_CHROMIUM     the browser (default /usr/bin/chromium)
 //   GATEHOUSE_E2E_MAIL_DIR     where the test SMTP server (Postfix's smtp-sink)
 //                              dumps the messages it receives
+//   GATEHOUSE_E2E_APP_URL      the example app's origin (crates/example-app),
+//                              registered as a third-party client of the server
 //
 // Each test uses its own browser context (own cookies) and its own account,
 // so the tests do not depend on each other's order.
@@ -41,6 +43,9 @@ export const SHOTS = resolve(
   process.env.GATEHOUSE_E2E_SCREENSHOTS ?? join(here, '..', 'test-output', 'screenshots'),
 );
 export const MAIL_DIR = process.env.GATEHOUSE_E2E_MAIL_DIR;
+// The example app (crates/example-app), signing people in through Gatehouse;
+// its pages get the same accessibility check as Gatehouse's.
+export const APP = (process.env.GATEHOUSE_E2E_APP_URL ?? '').replace(/\/$/, '');
 export const CHROMIUM = process.env.GATEHOUSE_E2E_CHROMIUM ?? '/usr/bin/chromium';
 const AXE_RESULTS = join(SHOTS, '..', 'axe-results.jsonl');
 
@@ -121,8 +126,9 @@ export async function newPage(t) {
   page.on('response', (r) => {
     const req = r.request();
     if (!req.isNavigationRequest() || req.frame() !== page.mainFrame()) return;
-    // Only Gatehouse's own pages (a test may also visit a page of its own making).
-    if (!r.url().startsWith(`${BASE}/`)) return;
+    // Only Gatehouse's own pages and the example app's (a test may also visit a
+    // page of its own making).
+    if (!r.url().startsWith(`${BASE}/`) && !(APP && r.url().startsWith(`${APP}/`))) return;
     if (r.status() >= 300 && r.status() < 400) return;
     if (!(r.headers()['content-type'] ?? '').startsWith('text/html')) return;
     // Read the body now: once the page has moved on the browser may drop it.

@@ -3,9 +3,11 @@
 # Debian machine:
 #   scripts/e2e.sh [extra arguments for `node --test`]
 # Installs Chromium if missing, installs the test's npm packages (npm ci),
-# builds gatehouse, creates two console operators, starts `gatehouse serve` on a
-# free loopback port with a throwaway data directory, runs e2e/pages.test.mjs
-# and e2e/console.test.mjs, and stops the server.
+# builds gatehouse and the example app, creates two console operators, starts
+# `gatehouse serve` on a free loopback port with a throwaway data directory and
+# the example app (crates/example-app) registered as a third-party client on
+# another, runs e2e/pages.test.mjs, e2e/console.test.mjs and
+# e2e/example-app.test.mjs, and stops both.
 # Exits non-zero if anything fails.
 #
 # Environment:
@@ -13,7 +15,8 @@
 #                               postgres:// URL) instead of a fresh SQLite one
 #   CARGO_TARGET_DIR            honoured, like any cargo setting
 # Output: test-output/screenshots/*.png, test-output/axe-results.jsonl (the
-# axe-core check of each page) and test-output/e2e-server.log.
+# axe-core check of each page), test-output/e2e-server.log and
+# test-output/e2e-example-app.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -40,12 +43,14 @@ command -v node >/dev/null || { log "node is required (Node 20 or later)"; exit 
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 # --- the binary ---------------------------------------------------------------
-log "building gatehouse"
-cargo build -p gatehouse
+log "building gatehouse and the example app"
+cargo build -p gatehouse -p gatehouse-example-app
 target_dir=$(cargo metadata --format-version 1 --no-deps \
   | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
 bin="$target_dir/debug/gatehouse"
 [ -x "$bin" ] || { log "no binary at $bin"; exit 1; }
+app_bin="$target_dir/debug/gatehouse-example-app"
+[ -x "$app_bin" ] || { log "no binary at $app_bin"; exit 1; }
 
 # --- the server -----------------------------------------------------------------
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
@@ -56,6 +61,8 @@ mkdir -p "$out_dir/screenshots"
 : >"$out_dir/axe-results.jsonl"
 server_log="$out_dir/e2e-server.log"
 server_pid=
+app_pid=
+app_log="$out_dir/e2e-example-app.log"
 sink_pid=
 mail_dir=$(mktemp -d /tmp/gatehouse-e2e-mail.XXXXXX)
 chmod 777 "$mail_dir" # smtp-sink drops to "nobody" when started as root
@@ -63,6 +70,7 @@ chmod 777 "$mail_dir" # smtp-sink drops to "nobody" when started as root
 cleanup() {
   local rc=$?
   [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null || true
+  if [ -n "$app_pid" ]; then kill -TERM "$app_pid" 2>/dev/null || true; wait "$app_pid" 2>/dev/null || true; fi
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill -TERM "$server_pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
@@ -119,6 +127,16 @@ export GATEHOUSE_E2E_OPERATORS="${operators[0]},${operators[1]}"
   --redirect-uri "https://shop.example/a/rather/long/path/to/the/openid-connect/callback" \
   --post-logout-redirect-uri "https://shop.example/" >/dev/null 2>>"$server_log"
 
+# The example app of the site, as a third-party client (so the test sees the
+# consent page); its secret is printed once, on the line "client_secret: …".
+app_port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+app_url="http://127.0.0.1:$app_port"
+app_client="e2e-example-app-$(date +%s%N)"
+app_secret=$("$bin" oidc client create "$app_client" --name "Example app" \
+  --redirect-uri "$app_url/callback" --post-logout-redirect-uri "$app_url/" 2>>"$server_log" \
+  | sed -n 's/^client_secret: *//p')
+[ -n "$app_secret" ] || { log "registering the example app printed no secret"; exit 1; }
+
 "$bin" serve >>"$server_log" 2>&1 &
 server_pid=$!
 log "server pid $server_pid on $GATEHOUSE_PUBLIC_URL (log: ${server_log#"$root"/})"
@@ -136,6 +154,24 @@ for _ in $(seq 1 300); do
 done
 [ -n "$ready" ] || { log "the server was not healthy within 60 s:"; tail -n 40 "$server_log" >&2; exit 1; }
 
+: >"$app_log"
+GATEHOUSE_EXAMPLE_CLIENT_SECRET="$app_secret" "$app_bin" --issuer "$GATEHOUSE_PUBLIC_URL" \
+  --client-id "$app_client" --listen "127.0.0.1:$app_port" >>"$app_log" 2>&1 &
+app_pid=$!
+ready=
+for _ in $(seq 1 100); do
+  if ! kill -0 "$app_pid" 2>/dev/null; then
+    log "the example app exited before it was ready:"; tail -n 20 "$app_log" >&2; exit 1
+  fi
+  if node -e 'fetch(process.argv[1]).then(r=>process.exit(r.status===200?0:1),()=>process.exit(1))' \
+      "$app_url/" 2>/dev/null; then
+    ready=1; break
+  fi
+  sleep 0.2
+done
+[ -n "$ready" ] || { log "the example app did not answer within 20 s:"; tail -n 20 "$app_log" >&2; exit 1; }
+log "example app pid $app_pid on $app_url (log: ${app_log#"$root"/})"
+
 # --- the tests ------------------------------------------------------------------
 log "running the browser tests"
 status=0
@@ -144,11 +180,15 @@ status=0
   GATEHOUSE_E2E_BASE_URL="$GATEHOUSE_PUBLIC_URL" \
   GATEHOUSE_E2E_SCREENSHOTS="$out_dir/screenshots" \
   GATEHOUSE_E2E_MAIL_DIR="$mail_dir" \
-    node --test --test-concurrency=1 --test-reporter=spec "$@" pages.test.mjs console.test.mjs
+  GATEHOUSE_E2E_APP_URL="$app_url" \
+    node --test --test-concurrency=1 --test-reporter=spec "$@" pages.test.mjs console.test.mjs \
+      example-app.test.mjs
 ) || status=$?
 if [ "$status" != 0 ]; then
   log "tests failed; last lines of the server log:"
   tail -n 30 "$server_log" >&2
+  log "last lines of the example app's log:"
+  tail -n 10 "$app_log" >&2
 fi
 log "screenshots in ${out_dir#"$root"/}/screenshots/"
 exit "$status"

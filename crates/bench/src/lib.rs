@@ -16,11 +16,13 @@
 //! - `events`: login event ingestion over HTTP (see [`events`]).
 //! - `detection`: the rules' precision, recall and backtest speed (see [`detection`]).
 //! - `campaign`: campaign apply rate and breaker stop time (see [`campaign`]).
+//! - `oidc`: the OpenID Connect endpoints against bare axum and the store (see [`oidc`]).
 
 pub mod campaign;
 pub mod delivery;
 pub mod detection;
 pub mod events;
+pub mod oidc;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -69,6 +71,9 @@ pub enum BenchCommand {
     /// Campaign apply rate (every side effect) next to the recovery-request write,
     /// and the time from a breaker trip to the last reset.
     Campaign(crate::campaign::CampaignArgs),
+    /// OpenID Connect: userinfo, introspection, JWKS and discovery vs a bare
+    /// axum handler; the code exchange vs the store's write of its rows; ES256 cost.
+    Oidc(crate::oidc::OidcArgs),
 }
 
 /// Arguments of `gatehouse-bench load`.
@@ -128,6 +133,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Events(args) => crate::events::run(args).await,
         BenchCommand::Detection(args) => crate::detection::run(args).await,
         BenchCommand::Campaign(args) => crate::campaign::run(args).await,
+        BenchCommand::Oidc(args) => crate::oidc::run(args).await,
         BenchCommand::Load(args) => {
             let report = load(args).await?;
             println!("{report}");

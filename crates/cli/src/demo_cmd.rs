@@ -137,19 +137,26 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<(ExitCode, Option<Config>)> {
         ExitCode::FAILURE
     };
     if args.serve {
-        serve_banner(&config);
+        // The demo's own handle closed its pool when it finished: a new one.
+        let app = gatehouse_server::build_app(config.clone()).await?;
+        let example_app = crate::demo_app::start(&app).await?;
+        serve_banner(&config, &example_app);
     }
     Ok((code, args.serve.then_some(config)))
 }
 
 /// What to open once `serve` runs on the demo's store (on stderr: stdout holds
 /// the report, which may be JSON).
-fn serve_banner(config: &Config) {
+fn serve_banner(config: &Config, example_app: &str) {
     let public = config.public_origin();
     eprintln!(
         "\nServing the demo's store ({}):",
         config.data_dir.display()
     );
+    eprintln!(
+        "  an app of the site: {example_app}/  (signs in through Gatehouse with OpenID Connect)"
+    );
+    eprintln!("  your settings:     {public}/settings");
     eprintln!(
         "  status page:       {public}/status  (the breaker's incident is a draft until an operator publishes it)"
     );

@@ -196,3 +196,114 @@ fn the_demo_refuses_a_directory_that_is_not_its_own() {
     assert_eq!(std::fs::read_to_string(&keep).unwrap(), "not the demo's");
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
 }
+
+/// A GET over a plain TCP connection: (status, headers and body as text).
+fn http_get(url: &str) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text[9..12].parse().unwrap();
+    (status, text)
+}
+
+fn location(response: &str) -> String {
+    response
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .unwrap_or_else(|| panic!("no location in {response}"))
+        .trim()
+        .to_owned()
+}
+
+/// `demo --serve` registers the example app and runs it next to `serve`: its
+/// URL is printed, its page answers, and its sign-in goes to Gatehouse's
+/// authorization endpoint with a client and redirect URI Gatehouse accepts.
+#[test]
+fn demo_serve_starts_the_example_app() {
+    use std::io::BufRead as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let public = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args([
+            "demo",
+            "--serve",
+            "--accounts",
+            "1000",
+            "--json",
+            "--data-dir",
+        ])
+        .arg(tmp.path().join("demo"))
+        .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("GATEHOUSE_PUBLIC_URL", &public)
+        .env_remove("GATEHOUSE_CONFIG")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // stderr is read to its end on a thread (a full pipe would stall the server).
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut app_url = None;
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while let Ok(line) =
+        rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+    {
+        if let Some(rest) = line.trim().strip_prefix("an app of the site:") {
+            app_url = rest
+                .split_whitespace()
+                .next()
+                .map(|u| u.trim_end_matches('/').to_owned());
+        }
+        // `serve` says so once it listens.
+        if line.contains("Gatehouse is serving on") {
+            break;
+        }
+        seen.push(line);
+    }
+    let app_url = app_url.unwrap_or_else(|| panic!("no example app URL in:\n{}", seen.join("\n")));
+
+    let (status, home) = http_get(&format!("{app_url}/"));
+    assert_eq!(status, 200, "{home}");
+    assert!(home.contains("Sign in"), "{home}");
+    let (status, login) = http_get(&format!("{app_url}/login"));
+    assert_eq!(status, 303, "{login}");
+    let authorize = location(&login);
+    assert!(
+        authorize.starts_with(&format!("{public}/oauth2/authorize?")),
+        "{authorize}"
+    );
+    assert!(authorize.contains("client_id=example-app"), "{authorize}");
+    // Gatehouse accepts the client and its redirect URI: it asks the person to
+    // sign in (an unknown client or URI would be an error page, not a redirect).
+    let (status, answer) = http_get(&authorize);
+    assert_eq!(status, 303, "{answer}");
+    assert!(
+        location(&answer).starts_with("/login?return_to="),
+        "{answer}"
+    );
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -200,8 +200,11 @@ fn client_credentials(
     responses((status = 200, description = "The provider metadata (OpenID Connect Discovery 1.0)")))]
 async fn discovery(State(app): AppState) -> Response {
     (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        axum::Json(app.oidc_discovery()),
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        app.oidc_discovery_body(),
     )
         .into_response()
 }
@@ -210,10 +213,13 @@ async fn discovery(State(app): AppState) -> Response {
 #[utoipa::path(get, path = "/oauth2/jwks", tag = "oidc",
     responses((status = 200, description = "A JWK Set of the ES256 keys tokens are signed with")))]
 async fn jwks(State(app): AppState) -> Response {
-    match app.oidc_jwks().await {
-        Ok(doc) => (
-            [(header::CACHE_CONTROL, "public, max-age=300")],
-            axum::Json(doc.as_ref().clone()),
+    match app.oidc_jwks_body().await {
+        Ok(body) => (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "public, max-age=300"),
+            ],
+            body,
         )
             .into_response(),
         Err(e) => oauth_error(e.into()),

@@ -142,8 +142,11 @@ pub(crate) struct KeyRing {
     pub(crate) signer: Signer,
     /// `(kid, uncompressed public point)`.
     verifiers: Vec<(String, Vec<u8>)>,
-    /// The JWKS document, ready to serve.
+    /// The JWKS document.
     pub(crate) jwks: Arc<serde_json::Value>,
+    /// The same, serialized once per load: `/oauth2/jwks` answers these bytes
+    /// (every relying party fetches it; no per-request serialization).
+    pub(crate) jwks_body: axum::body::Bytes,
     loaded: std::time::Instant,
 }
 
@@ -279,6 +282,9 @@ impl App {
                 pair,
             },
             verifiers,
+            jwks_body: serde_json::to_vec(&serde_json::json!({ "keys": &keys }))
+                .map_err(|e| AppError::Unexpected(e.into()))?
+                .into(),
             jwks: Arc::new(serde_json::json!({ "keys": keys })),
             loaded: std::time::Instant::now(),
         })

@@ -52,14 +52,32 @@ pub const ID_TOKEN_LIFETIME: Duration = Duration::from_secs(600);
 pub const REFRESH_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// The replica's OIDC state.
-#[derive(Default)]
 pub(crate) struct OidcState {
     pub(crate) keys: keys::KeyCache,
+    /// Access tokens whose signature verified, by the SHA-256 of their text
+    /// (see `verified_access`): bounded, and kept no longer than a token lives.
+    pub(crate) verified_access: moka::sync::Cache<[u8; 32], std::sync::Arc<tokens::AccessClaims>>,
+    /// The discovery document, serialized once: it depends only on the
+    /// configuration, and every relying party asks for it.
+    discovery_body: std::sync::OnceLock<axum::body::Bytes>,
 }
 
 /// An error in the OAuth shape (RFC 6749 §5.2): `{"error": "invalid_grant",
 /// "error_description": "…"}` — the one exception to Gatehouse's own error
 /// shape, because every OAuth client library expects exactly this.
+impl Default for OidcState {
+    fn default() -> Self {
+        Self {
+            keys: Default::default(),
+            verified_access: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ACCESS_TOKEN_LIFETIME)
+                .build(),
+            discovery_body: Default::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {description}")]
 pub struct OAuthError {
@@ -130,6 +148,23 @@ impl App {
     /// The published JWKS document.
     pub async fn oidc_jwks(&self) -> Result<std::sync::Arc<serde_json::Value>, AppError> {
         Ok(self.key_ring(false).await?.jwks.clone())
+    }
+
+    /// The published JWKS document, serialized (what `/oauth2/jwks` serves).
+    pub async fn oidc_jwks_body(&self) -> Result<axum::body::Bytes, AppError> {
+        Ok(self.key_ring(false).await?.jwks_body.clone())
+    }
+
+    /// [`App::oidc_discovery`] serialized, made once per process.
+    pub fn oidc_discovery_body(&self) -> axum::body::Bytes {
+        self.oidc
+            .discovery_body
+            .get_or_init(|| {
+                serde_json::to_vec(&self.oidc_discovery())
+                    .expect("a JSON value serializes")
+                    .into()
+            })
+            .clone()
     }
 
     /// The discovery document (`/.well-known/openid-configuration`).

@@ -8,6 +8,7 @@ use gatehouse_domain::oidc::{
 use gatehouse_domain::{AccountId, SessionId, Timestamp};
 use gatehouse_store::{Applied, GrantRecord, NewGrant, NewRefreshToken};
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 
 use super::clients::ClientCredentials;
 use super::jwt::sign;
@@ -107,8 +108,8 @@ pub struct LogoutTarget {
     pub client_name: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct AccessClaims {
+#[derive(Clone, Deserialize)]
+pub(crate) struct AccessClaims {
     iss: String,
     sub: String,
     client_id: String,
@@ -414,13 +415,30 @@ impl App {
     /// An access token's claims and its grant, if the token is ours, unexpired,
     /// and its grant and session are live now.
     async fn live_access(&self, token: &str) -> Option<(AccessClaims, GrantRecord)> {
-        let claims: AccessClaims = self.verify_jwt(token, "at+jwt").await.ok()?;
+        let claims = self.verified_access(token).await?;
         let now = self.clock.now();
         if claims.iss != self.oidc_issuer() || claims.exp <= secs(now) {
             return None;
         }
         let grant = self.store.grant(&claims.gid).await.ok()??;
         (grant.is_live(now) && grant.client_id == claims.client_id).then_some((claims, grant))
+    }
+
+    /// An access token's claims once its signature checked. The ES256 check of
+    /// the same bytes always gives the same answer, so it is made once per token
+    /// (a resource server introspects the same token many times in its 10
+    /// minutes); expiry, the grant and its session are still read at every use.
+    /// Only tokens that verified are kept.
+    async fn verified_access(&self, token: &str) -> Option<AccessClaims> {
+        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if let Some(claims) = self.oidc.verified_access.get(&key) {
+            return Some(claims.as_ref().clone());
+        }
+        let claims: AccessClaims = self.verify_jwt(token, "at+jwt").await.ok()?;
+        self.oidc
+            .verified_access
+            .insert(key, std::sync::Arc::new(claims.clone()));
+        Some(claims)
     }
 
     /// `GET /oauth2/userinfo` with a bearer access token.

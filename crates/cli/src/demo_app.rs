@@ -1,0 +1,69 @@
+//! `gatehouse demo --serve` also starts the example app (crates/example-app)
+//! in this process, on a loopback port, registered as a first-party client of
+//! the demo's Gatehouse: a newcomer sees an app of the site sign people in.
+
+use gatehouse_domain::audit::Actor;
+use gatehouse_server::App;
+use gatehouse_server::app::AppError;
+use gatehouse_server::app::oidc::ClientSpec;
+
+/// The client id the demo registers for the example app.
+pub const CLIENT_ID: &str = "example-app";
+
+/// Registers the example app (or, on a database that has it, updates its URIs
+/// and gives it a new secret, since the old one was shown once and is gone),
+/// then serves it on a free loopback port for the life of the process.
+/// Returns its URL.
+pub async fn start(app: &App) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("cannot listen on a loopback port for the example app: {e}")
+        })?;
+    let public = format!("http://{}", listener.local_addr()?);
+    let issuer = app.oidc_issuer();
+    // Register the URIs the app will send, exactly: AppConfig derives them.
+    let probe = gatehouse_example_app::AppConfig::new(&issuer, CLIENT_ID, "-", &public)?;
+    let spec = ClientSpec {
+        name: "Example app".into(),
+        redirect_uris: vec![probe.redirect_uri()],
+        post_logout_redirect_uris: vec![probe.post_logout_redirect_uri()],
+        first_party: true,
+        // A forced reset signs the person out of the app at once (issue 17).
+        backchannel_logout_uri: Some(probe.backchannel_logout_uri()),
+        backchannel_logout_session_required: true,
+    };
+    let secret = match app
+        .oidc_create_client(CLIENT_ID, &spec, false, Actor::System)
+        .await
+    {
+        Ok(created) => created.secret,
+        Err(AppError::Conflict(_)) => {
+            app.oidc_update_client(CLIENT_ID, &spec, Actor::System)
+                .await
+                .map_err(anyhow_app)?;
+            Some(
+                app.oidc_rotate_client_secret(CLIENT_ID, Actor::System)
+                    .await
+                    .map_err(anyhow_app)?,
+            )
+        }
+        Err(e) => return Err(anyhow_app(e)),
+    };
+    let secret = secret.ok_or_else(|| anyhow::anyhow!("the example app's client has no secret"))?;
+    let config =
+        gatehouse_example_app::AppConfig::new(&issuer, CLIENT_ID, secret.expose(), &public)?;
+    tokio::spawn(async move {
+        // Runs until the process ends (with `serve`); a failure is logged, and
+        // the rest of the demo goes on.
+        if let Err(e) = gatehouse_example_app::serve(listener, config, std::future::pending()).await
+        {
+            tracing::error!(error = %format!("{e:#}"), "the example app stopped");
+        }
+    });
+    Ok(public)
+}
+
+fn anyhow_app(e: AppError) -> anyhow::Error {
+    anyhow::anyhow!("registering the example app: {e}")
+}
