@@ -48,14 +48,12 @@ use crate::signal::{
     TakeoverEvidence, TakeoverRule,
 };
 
-const HOUR_S: f32 = 3_600.0;
-
 mod grains;
 mod profiles;
 
 use grains::{Decayed, GrainTable};
 pub use profiles::{Novelty, Profiles};
-use profiles::{tag16, ua16};
+use profiles::{tag8, ua8};
 
 /// What one grain's counters say about an event's source right now (for
 /// explaining a decision: [`Takeover::explain`]).
@@ -133,8 +131,8 @@ struct Pending {
     keys: [u64; 4],
     novelty: Novelty,
     country: Country,
-    /// [`ua16`] of its user agent.
-    ua: u16,
+    /// [`ua8`] of its user agent.
+    ua: u8,
     /// The site was under attack (fast site excess ≥ `site_z`) when it came.
     site_hot: bool,
     /// The address slot's slow attempt count right after the success was counted
@@ -297,14 +295,12 @@ impl Takeover {
         let unknown = ev.outcome == Outcome::UnknownAccount;
         let failure = ev.outcome.is_failure();
         let keys = Self::keys(ev);
-        let tag = tag16(ev.account);
-        let ua_tag = ua16(ev.user_agent);
+        let tag = tag8(ev.account);
+        let ua_tag = ua8(ev.user_agent);
         let halves = self.halves;
         for (t, &k) in self.grains.iter_mut().zip(&keys) {
-            if k != 0
-                && let Some(d) = t.slot(k, ev.time_ms, &halves)
-            {
-                d.add(unknown, failure, tag, ua_tag);
+            if k != 0 {
+                t.count(k, ev.time_ms, &halves, unknown, failure, tag, ua_tag);
             }
         }
         self.site.age(ev.time_ms, &halves);
@@ -486,7 +482,7 @@ impl Takeover {
         // Or did its /24 fail on several other accounts (a botnet spread over a
         // /24's few addresses, each trying an account or two)? Failures among the
         // network's attempts other than the success.
-        let net = self.grains[1].peek(p.keys[1]).copied().unwrap_or_default();
+        let net = self.grains[1].peek(p.keys[1]).unwrap_or_default();
         let net_failing = c.network_failures > 0.0
             && net.day[3] >= c.network_failures
             && net.day[2] >= c.network_failures
@@ -509,7 +505,6 @@ impl Takeover {
         let ip = self.grains[0]
             .peek(p.keys[0])
             .filter(|d| p.ip_slow > 0.0 && d.slow[0] >= 0.8 * p.ip_slow)
-            .copied()
             .unwrap_or_default();
         // The success's own address failed or tried another account too.
         let address_active = ip.day[2] >= 0.5 || ip.day[3] >= c.address_accounts;
@@ -604,7 +599,7 @@ impl Takeover {
         // than the owner's mistyped e-mail address before their success. A single
         // unknown account is not enough: at 100,000 accounts it flagged travellers
         // who mistyped on a hotel computer.
-        let other_wrong = ip.last_wrong != 0 && ip.last_wrong != tag16(p.account);
+        let other_wrong = ip.last_wrong != 0 && ip.last_wrong != tag8(p.account);
         let other_device_unknown =
             ip.last_unknown_ua != 0 && p.ua != 0 && ip.last_unknown_ua != p.ua;
         let beyond_typo =
@@ -651,7 +646,7 @@ impl Takeover {
             && asn_hot()
             && ua_warm()
         {
-            let d = self.grains[2].peek(p.keys[2]).copied().unwrap_or_default();
+            let d = self.grains[2].peek(p.keys[2]).unwrap_or_default();
             let (z, excess, attempts, expected) = d.excess(prior, c.min_history);
             best = Some((
                 Grain::Asn,
