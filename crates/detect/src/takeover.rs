@@ -609,27 +609,50 @@ impl Takeover {
         // up; its ASN does not, unless the proxy sits in the victim's own) — or no
         // history at all, which the address's other attempts then speak against.
         let novel = n.known_successes == 0 || (n.new_network && (n.new_device || n.new_asn));
+        // Or, without any of those (an attack spread over days barely moves the
+        // site, a consumer ASN or its rotated user agents: low-and-slow at 100,000
+        // accounts), the success's /24 · /64 itself: its *other* addresses failed
+        // on other accounts too (at least `network_failures` failures beyond the
+        // address's own, most of its attempts failed, at a combo list's share of
+        // unknown names) — a botnet spread over a /24's few addresses; a
+        // household's or a carrier's /24 mostly succeeds and rarely mistypes an
+        // e-mail address. Only for an account with a history that the success is
+        // unlike: without one (the first sign-ins after the detector starts, cold
+        // counters) it flagged four innocents on the tuning seeds.
+        let neighbours_failing = || {
+            c.network_failures > 0.0
+                && n.known_successes > 0
+                && net.day[2] - ip.day[2] >= c.network_failures
+                && net.day[2] / (net.day[0] - 1.0).max(1e-3) >= c.address_failure_share
+                && net.unknown_share() >= c.local_unknown_share
+        };
         // The attack in progress: the site's window, the success's ASN, or its user
         // agent showing a combo list's excess (low-and-slow at 100,000 accounts
-        // barely moves the site or a consumer ASN, but its rotated user agents do).
-        if best.is_none()
-            && other_accounts
-            && others_failed
-            && beyond_typo
-            && novel
-            && (site_hot || asn_hot() || ua_warm())
-        {
-            let (z, excess, attempts, expected) = ip.excess(prior, c.min_history);
-            best = Some((
-                Grain::Ip,
-                z,
-                excess,
-                attempts.max(ip.day[0]),
-                expected,
-                ip.day[1],
-            ));
-            need = 1.0;
-            rule = TakeoverRule::AddressTriedOthers;
+        // barely moves the site or a consumer ASN, but its rotated user agents
+        // often do), or else its /24's other addresses failing (above).
+        let mut context = Corroboration::None;
+        if best.is_none() && other_accounts && others_failed && beyond_typo && novel {
+            let attack = if site_hot || asn_hot() || ua_warm() {
+                Some(Corroboration::None)
+            } else if neighbours_failing() {
+                Some(Corroboration::NetworkFailures)
+            } else {
+                None
+            };
+            if let Some(attack) = attack {
+                let (z, excess, attempts, expected) = ip.excess(prior, c.min_history);
+                best = Some((
+                    Grain::Ip,
+                    z,
+                    excess,
+                    attempts.max(ip.day[0]),
+                    expected,
+                    ip.day[1],
+                ));
+                need = 1.0;
+                rule = TakeoverRule::AddressTriedOthers;
+                context = attack;
+            }
         }
         // Novelty alone, for a mature history, while both the site and the
         // success's ASN are under attack and its user agent is one the attacker
@@ -704,10 +727,10 @@ impl Takeover {
                     rule,
                     address_accounts: ip.day[3],
                     address_failure_share: ip.failure_share(),
-                    corroboration: if grain == Grain::Asn && rule == TakeoverRule::GrainExcess {
-                        corroboration
-                    } else {
-                        Corroboration::None
+                    corroboration: match rule {
+                        TakeoverRule::GrainExcess if grain == Grain::Asn => corroboration,
+                        TakeoverRule::AddressTriedOthers => context,
+                        _ => Corroboration::None,
                     },
                 }),
             },
