@@ -236,7 +236,10 @@ pub struct TakeoverConfig {
     /// over a /24's few addresses, each trying an account or two, fails on many
     /// accounts there; a household's /24 tries its own and mostly succeeds, even
     /// in an outage hour. It corroborates a hot ASN (besides the address's or the
-    /// network's unknown accounts and the user agent); 0: never.
+    /// network's unknown accounts and the user agent); counted beyond the
+    /// address's own failures, it is also the attack's context for
+    /// [`crate::TakeoverRule::AddressTriedOthers`] when no site window, ASN or
+    /// user agent shows one (an attack spread over days); 0: never.
     pub network_failures: f32,
 }
 
