@@ -2,6 +2,7 @@
 //!
 //!     cargo run -p gatehouse-detect --release --example shapes -- \
 //!         --seeds 11,12,13,14,15 --accounts 20000,100000 [--shapes botnet,quiet] [--verbose]
+//!         [--explain] [--legacy] [--config '{"takeover": {"grain_slots": 262144}}']
 //!
 //! Flags are every detector's `LikelyCompromised` accounts with the shipped
 //! defaults (`DetectConfig::default()`); ground truth is the generator's
@@ -30,11 +31,14 @@ fn main() {
     let mut explain = false;
     // --legacy: the previous defaults (no account histories, no gate), for comparison.
     let mut legacy = false;
+    // --config JSON: a `DetectConfig` (only what it changes), to measure a setting.
+    let mut config: Option<String> = None;
     let mut i = 0;
     while i < args.len() {
         let v = args.get(i + 1).map(String::as_str).unwrap_or("");
         match args[i].as_str() {
             "--seeds" => seeds = list(v),
+            "--config" => config = Some(v.to_owned()),
             "--accounts" => sizes = list(v),
             "--shapes" => {
                 shapes = v
@@ -61,7 +65,9 @@ fn main() {
         }
         i += 2;
     }
-    let mut cfg = DetectConfig::default();
+    let mut cfg: DetectConfig = config.map_or_else(DetectConfig::default, |j| {
+        serde_json::from_str(&j).unwrap_or_else(|e| panic!("--config: {e}"))
+    });
     if legacy {
         cfg.takeover.enabled = false;
         cfg.takeover.legacy_gate = false;

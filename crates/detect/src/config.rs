@@ -169,7 +169,8 @@ pub struct TakeoverConfig {
     /// 56 bytes each).
     pub profile_buckets: u32,
     /// Slots per grain table (address, network, user agent; a quarter of it for
-    /// ASNs; 48 bytes each, 2-way set-associative).
+    /// ASNs; 24 bytes each — counts packed in 16-bit floats — 2-way
+    /// set-associative). 131,072 hold a day of addresses at 100,000 accounts.
     pub grain_slots: u32,
     /// Half-lives of the fast, day and baseline counts, in hours.
     pub fast_half_life_hours: f32,
@@ -235,7 +236,10 @@ pub struct TakeoverConfig {
     /// over a /24's few addresses, each trying an account or two, fails on many
     /// accounts there; a household's /24 tries its own and mostly succeeds, even
     /// in an outage hour. It corroborates a hot ASN (besides the address's or the
-    /// network's unknown accounts and the user agent); 0: never.
+    /// network's unknown accounts and the user agent); counted beyond the
+    /// address's own failures, it is also the attack's context for
+    /// [`crate::TakeoverRule::AddressTriedOthers`] when no site window, ASN or
+    /// user agent shows one (an attack spread over days); 0: never.
     pub network_failures: f32,
 }
 
@@ -245,7 +249,7 @@ impl Default for TakeoverConfig {
             enabled: true,
             legacy_gate: true,
             profile_buckets: 1 << 16,
-            grain_slots: 1 << 16,
+            grain_slots: 1 << 17,
             fast_half_life_hours: 1.0,
             day_half_life_hours: 24.0,
             baseline_half_life_hours: 72.0,

@@ -72,8 +72,10 @@ pub struct TakeoverEvidence {
     #[serde(default)]
     pub address_failure_share: f32,
     /// What besides the grain spoke for the success being the attacker's: for an
-    /// ASN, which of the success's own grains showed the attack too (older
-    /// signals and the other rules: `none`).
+    /// ASN, which of the success's own grains showed the attack too; for
+    /// `address_tried_others`, `network_failures` when the attack showed only in
+    /// the /24 · /64's other addresses failing (no site, ASN or user-agent
+    /// excess: low-and-slow). Older signals and the other cases: `none`.
     #[serde(default)]
     pub corroboration: Corroboration,
 }
@@ -91,7 +93,8 @@ pub enum Corroboration {
     /// The /24 · /64 tried unknown accounts too.
     NetworkUnknown,
     /// The /24 · /64 failed on several other accounts
-    /// (`TakeoverConfig::network_failures`).
+    /// (`TakeoverConfig::network_failures`); for `address_tried_others`, its
+    /// addresses other than the success's did.
     NetworkFailures,
     /// The user agent shows the combo list's excess too.
     UserAgent,

@@ -48,14 +48,12 @@ use crate::signal::{
     TakeoverEvidence, TakeoverRule,
 };
 
-const HOUR_S: f32 = 3_600.0;
-
 mod grains;
 mod profiles;
 
 use grains::{Decayed, GrainTable};
 pub use profiles::{Novelty, Profiles};
-use profiles::{tag16, ua16};
+use profiles::{tag8, ua8};
 
 /// What one grain's counters say about an event's source right now (for
 /// explaining a decision: [`Takeover::explain`]).
@@ -133,8 +131,8 @@ struct Pending {
     keys: [u64; 4],
     novelty: Novelty,
     country: Country,
-    /// [`ua16`] of its user agent.
-    ua: u16,
+    /// [`ua8`] of its user agent.
+    ua: u8,
     /// The site was under attack (fast site excess ≥ `site_z`) when it came.
     site_hot: bool,
     /// The address slot's slow attempt count right after the success was counted
@@ -297,14 +295,12 @@ impl Takeover {
         let unknown = ev.outcome == Outcome::UnknownAccount;
         let failure = ev.outcome.is_failure();
         let keys = Self::keys(ev);
-        let tag = tag16(ev.account);
-        let ua_tag = ua16(ev.user_agent);
+        let tag = tag8(ev.account);
+        let ua_tag = ua8(ev.user_agent);
         let halves = self.halves;
         for (t, &k) in self.grains.iter_mut().zip(&keys) {
-            if k != 0
-                && let Some(d) = t.slot(k, ev.time_ms, &halves)
-            {
-                d.add(unknown, failure, tag, ua_tag);
+            if k != 0 {
+                t.count(k, ev.time_ms, &halves, unknown, failure, tag, ua_tag);
             }
         }
         self.site.age(ev.time_ms, &halves);
@@ -486,7 +482,7 @@ impl Takeover {
         // Or did its /24 fail on several other accounts (a botnet spread over a
         // /24's few addresses, each trying an account or two)? Failures among the
         // network's attempts other than the success.
-        let net = self.grains[1].peek(p.keys[1]).copied().unwrap_or_default();
+        let net = self.grains[1].peek(p.keys[1]).unwrap_or_default();
         let net_failing = c.network_failures > 0.0
             && net.day[3] >= c.network_failures
             && net.day[2] >= c.network_failures
@@ -509,7 +505,6 @@ impl Takeover {
         let ip = self.grains[0]
             .peek(p.keys[0])
             .filter(|d| p.ip_slow > 0.0 && d.slow[0] >= 0.8 * p.ip_slow)
-            .copied()
             .unwrap_or_default();
         // The success's own address failed or tried another account too.
         let address_active = ip.day[2] >= 0.5 || ip.day[3] >= c.address_accounts;
@@ -604,7 +599,7 @@ impl Takeover {
         // than the owner's mistyped e-mail address before their success. A single
         // unknown account is not enough: at 100,000 accounts it flagged travellers
         // who mistyped on a hotel computer.
-        let other_wrong = ip.last_wrong != 0 && ip.last_wrong != tag16(p.account);
+        let other_wrong = ip.last_wrong != 0 && ip.last_wrong != tag8(p.account);
         let other_device_unknown =
             ip.last_unknown_ua != 0 && p.ua != 0 && ip.last_unknown_ua != p.ua;
         let beyond_typo =
@@ -614,27 +609,50 @@ impl Takeover {
         // up; its ASN does not, unless the proxy sits in the victim's own) — or no
         // history at all, which the address's other attempts then speak against.
         let novel = n.known_successes == 0 || (n.new_network && (n.new_device || n.new_asn));
+        // Or, without any of those (an attack spread over days barely moves the
+        // site, a consumer ASN or its rotated user agents: low-and-slow at 100,000
+        // accounts), the success's /24 · /64 itself: its *other* addresses failed
+        // on other accounts too (at least `network_failures` failures beyond the
+        // address's own, most of its attempts failed, at a combo list's share of
+        // unknown names) — a botnet spread over a /24's few addresses; a
+        // household's or a carrier's /24 mostly succeeds and rarely mistypes an
+        // e-mail address. Only for an account with a history that the success is
+        // unlike: without one (the first sign-ins after the detector starts, cold
+        // counters) it flagged four innocents on the tuning seeds.
+        let neighbours_failing = || {
+            c.network_failures > 0.0
+                && n.known_successes > 0
+                && net.day[2] - ip.day[2] >= c.network_failures
+                && net.day[2] / (net.day[0] - 1.0).max(1e-3) >= c.address_failure_share
+                && net.unknown_share() >= c.local_unknown_share
+        };
         // The attack in progress: the site's window, the success's ASN, or its user
         // agent showing a combo list's excess (low-and-slow at 100,000 accounts
-        // barely moves the site or a consumer ASN, but its rotated user agents do).
-        if best.is_none()
-            && other_accounts
-            && others_failed
-            && beyond_typo
-            && novel
-            && (site_hot || asn_hot() || ua_warm())
-        {
-            let (z, excess, attempts, expected) = ip.excess(prior, c.min_history);
-            best = Some((
-                Grain::Ip,
-                z,
-                excess,
-                attempts.max(ip.day[0]),
-                expected,
-                ip.day[1],
-            ));
-            need = 1.0;
-            rule = TakeoverRule::AddressTriedOthers;
+        // barely moves the site or a consumer ASN, but its rotated user agents
+        // often do), or else its /24's other addresses failing (above).
+        let mut context = Corroboration::None;
+        if best.is_none() && other_accounts && others_failed && beyond_typo && novel {
+            let attack = if site_hot || asn_hot() || ua_warm() {
+                Some(Corroboration::None)
+            } else if neighbours_failing() {
+                Some(Corroboration::NetworkFailures)
+            } else {
+                None
+            };
+            if let Some(attack) = attack {
+                let (z, excess, attempts, expected) = ip.excess(prior, c.min_history);
+                best = Some((
+                    Grain::Ip,
+                    z,
+                    excess,
+                    attempts.max(ip.day[0]),
+                    expected,
+                    ip.day[1],
+                ));
+                need = 1.0;
+                rule = TakeoverRule::AddressTriedOthers;
+                context = attack;
+            }
         }
         // Novelty alone, for a mature history, while both the site and the
         // success's ASN are under attack and its user agent is one the attacker
@@ -651,7 +669,7 @@ impl Takeover {
             && asn_hot()
             && ua_warm()
         {
-            let d = self.grains[2].peek(p.keys[2]).copied().unwrap_or_default();
+            let d = self.grains[2].peek(p.keys[2]).unwrap_or_default();
             let (z, excess, attempts, expected) = d.excess(prior, c.min_history);
             best = Some((
                 Grain::Asn,
@@ -709,10 +727,10 @@ impl Takeover {
                     rule,
                     address_accounts: ip.day[3],
                     address_failure_share: ip.failure_share(),
-                    corroboration: if grain == Grain::Asn && rule == TakeoverRule::GrainExcess {
-                        corroboration
-                    } else {
-                        Corroboration::None
+                    corroboration: match rule {
+                        TakeoverRule::GrainExcess if grain == Grain::Asn => corroboration,
+                        TakeoverRule::AddressTriedOthers => context,
+                        _ => Corroboration::None,
                     },
                 }),
             },

@@ -4,7 +4,8 @@
 
 use super::*;
 
-/// Exponentially decayed counts at two speeds plus a slow baseline (40 bytes).
+/// Exponentially decayed counts at two speeds plus a slow baseline: the working
+/// form (the site keeps one; a [`GrainTable`] stores them packed in 24 bytes).
 #[derive(Clone, Copy, Default)]
 pub(super) struct Decayed {
     /// [attempts, unknown] with a ~1 h half-life.
@@ -12,42 +13,44 @@ pub(super) struct Decayed {
     /// [attempts, unknown, failures, accounts] with a ~1 day half-life. `accounts`
     /// counts attempts on another account than the grain's previous attempt: a
     /// person's address tries one account (theirs), a proxy's tries a new one
-    /// every time — a distinct count that costs four bytes.
+    /// every time — a distinct count that costs one counter.
     pub(super) day: [f32; 4],
     /// [attempts, unknown] with a ~3 days half-life.
     pub(super) slow: [f32; 2],
-    /// 16-bit tag of the account of the last attempt (0: none yet).
-    pub(super) last_account: u16,
-    /// 16-bit tag of the account of the last wrong password (0: none yet): a
+    /// 8-bit tag of the account of the last attempt (0: none yet).
+    pub(super) last_account: u8,
+    /// 8-bit tag of the account of the last wrong password (0: none yet): a
     /// person's wrong passwords are on their own account, a combo list's on
-    /// everyone else's.
-    pub(super) last_wrong: u16,
-    /// 16-bit tag of the user agent of the last unknown-account attempt (0: none
+    /// everyone else's. (One tag in 255 is another account's: rarely, a proxy's
+    /// wrong password reads as the owner's own, which only loses evidence.)
+    pub(super) last_wrong: u8,
+    /// 8-bit tag of the user agent of the last unknown-account attempt (0: none
     /// yet): the owner's mistyped e-mail address comes from the browser that then
     /// succeeds; a proxy rotating user agents tried it from another.
-    pub(super) last_unknown_ua: u16,
-    /// Seconds since the epoch of the last update (0: never); seconds, not
-    /// milliseconds, to keep the slot at 40 bytes (good until 2106).
-    pub(super) last_s: u32,
+    pub(super) last_unknown_ua: u8,
+    /// Minutes since the epoch of the last update (0: never). Counts are aged in
+    /// whole minutes: exact over any stretch of time, at most a minute late
+    /// within one.
+    pub(super) last_min: u32,
 }
 
 impl Decayed {
     pub(super) fn age(&mut self, now_ms: i64, halves: &[f32; 3]) {
-        let now = (now_ms / 1000).clamp(1, i64::from(u32::MAX)) as u32;
-        if self.last_s == 0 || now <= self.last_s {
-            self.last_s = self.last_s.max(now);
+        let now = minutes(now_ms);
+        if self.last_min == 0 || now <= self.last_min {
+            self.last_min = self.last_min.max(now);
             return;
         }
-        let dt = (now - self.last_s) as f32 / HOUR_S;
+        let dt = (now - self.last_min) as f32 / 60.0;
         let k = |h: f32| (-dt / h).exp2();
         let (kf, kd, ks) = (k(halves[0]), k(halves[1]), k(halves[2]));
         self.fast.iter_mut().for_each(|v| *v *= kf);
         self.day.iter_mut().for_each(|v| *v *= kd);
         self.slow.iter_mut().for_each(|v| *v *= ks);
-        self.last_s = now;
+        self.last_min = now;
     }
 
-    pub(super) fn add(&mut self, unknown: bool, failure: bool, account: u16, ua: u16) {
+    pub(super) fn add(&mut self, unknown: bool, failure: bool, account: u8, ua: u8) {
         let (u, f) = (f32::from(u8::from(unknown)), f32::from(u8::from(failure)));
         let other = f32::from(u8::from(account != self.last_account));
         self.last_account = account;
@@ -116,6 +119,99 @@ impl Decayed {
     }
 }
 
+/// Minutes since the epoch (at least 1: 0 means "never").
+pub(super) fn minutes(now_ms: i64) -> u32 {
+    (now_ms / 60_000).clamp(1, i64::from(u32::MAX)) as u32
+}
+
+/// The smallest power of two a packed counter holds (smaller counts are 0): a
+/// count decayed below 1/256 of an attempt says nothing.
+const EXP_MIN: i32 = -8;
+
+/// A count packed in 16 bits: a float with a 5-bit exponent (2^-8 up to 2^24,
+/// where an `f32` stops counting single attempts too) and an 11-bit mantissa
+/// (0.05 % steps). Rounded *stochastically* with `noise` (12 bits): a busy grain
+/// is aged every minute by less than one step of its count (the 3-day baseline
+/// loses 0.016 % a minute), which rounding to nearest would never apply.
+#[inline]
+fn pack(v: f32, noise: u32) -> u16 {
+    // (NaN too: a count is never one.)
+    if v.is_nan() || v < (EXP_MIN as f32).exp2() {
+        return 0;
+    }
+    let b = v.to_bits().wrapping_add(noise & 0xFFF);
+    let e = (b >> 23) as i32 - 127 - EXP_MIN;
+    if e > 31 {
+        return u16::MAX;
+    }
+    ((e as u32) << 11 | (b >> 12) & 0x7FF) as u16
+}
+
+#[inline]
+fn unpack(c: u16) -> f32 {
+    if c == 0 {
+        return 0.0;
+    }
+    let c = u32::from(c);
+    f32::from_bits((((c >> 11) as i32 + EXP_MIN + 127) as u32) << 23 | (c & 0x7FF) << 12)
+}
+
+/// One grain's [`Decayed`] counts as a table stores them: 24 bytes instead of 48,
+/// so twice the slots fit in the same memory (at 100,000 accounts more addresses
+/// are active in a day than 65,536 slots hold: a quarter of the missed takeovers
+/// had lost their address's counts).
+#[derive(Clone, Copy, Default)]
+#[repr(C)]
+pub(super) struct Slot {
+    /// 15 bits of the key, | 1 (0: empty). With the 17 bits that chose the pair, a
+    /// key not in the table matches another's slot with probability 2^-14.
+    tag: u16,
+    /// fast[2], day[4], slow[2], packed ([`pack`]).
+    counts: [u16; 8],
+    /// Low 16 and high 8 bits of the minute of the last update (wraps after 32
+    /// years; read relative to the table's latest minute).
+    min_lo: u16,
+    min_hi: u8,
+    /// last_account, last_wrong, last_unknown_ua.
+    tags: [u8; 3],
+}
+
+impl Slot {
+    fn minute(&self, now_min: u32) -> u32 {
+        let stored = u32::from(self.min_lo) | u32::from(self.min_hi) << 16;
+        // The signed 24-bit distance to the table's latest minute (a slightly
+        // out-of-order event may have stored a later minute).
+        let d = (((now_min.wrapping_sub(stored)) << 8) as i32) >> 8;
+        now_min.wrapping_sub(d as u32)
+    }
+
+    fn load(&self, now_min: u32) -> Decayed {
+        let c = |i: usize| unpack(self.counts[i]);
+        Decayed {
+            fast: [c(0), c(1)],
+            day: [c(2), c(3), c(4), c(5)],
+            slow: [c(6), c(7)],
+            last_account: self.tags[0],
+            last_wrong: self.tags[1],
+            last_unknown_ua: self.tags[2],
+            last_min: self.minute(now_min),
+        }
+    }
+
+    /// Stores `d`, rounding each count with 12 bits of `noise`.
+    fn store(&mut self, d: &Decayed, noise: [u64; 2]) {
+        let v = [
+            d.fast[0], d.fast[1], d.day[0], d.day[1], d.day[2], d.day[3], d.slow[0], d.slow[1],
+        ];
+        for (i, (c, v)) in self.counts.iter_mut().zip(v).enumerate() {
+            *c = pack(v, (noise[i / 5] >> (12 * (i % 5))) as u32);
+        }
+        self.min_lo = d.last_min as u16;
+        self.min_hi = (d.last_min >> 16) as u8;
+        self.tags = [d.last_account, d.last_wrong, d.last_unknown_ua];
+    }
+}
+
 /// A 2-way set-associative table of decayed counts per grain key. A newcomer
 /// goes to the quieter of the two slots (fewer attempts over the last day, aged
 /// to now) — always if that one is idle, otherwise with a probability that falls
@@ -124,32 +220,37 @@ impl Decayed {
 /// to every quiet address that hashes to its slot (direct-mapped, a shared
 /// address's counts were reset so often that it looked as fresh as a proxy's).
 pub(super) struct GrainTable {
-    pub(super) tags: Vec<u32>,
-    pub(super) counts: Vec<Decayed>,
-    pub(super) mask: usize,
+    slots: Vec<Slot>,
+    mask: usize,
+    /// The latest minute counted (to read the slots' 24-bit minutes).
+    now_min: u32,
+    /// xorshift state for the counts' stochastic rounding (deterministic: the
+    /// same events give the same counts).
+    noise: u64,
 }
 
 impl GrainTable {
     pub(super) fn new(slots: u32) -> GrainTable {
         let n = (slots.max(2) as usize).next_power_of_two();
         GrainTable {
-            tags: vec![0; n],
-            counts: vec![Decayed::default(); n],
+            slots: vec![Slot::default(); n],
             mask: n - 1,
+            now_min: 0,
+            noise: 0x9e37_79b9_7f4a_7c15,
         }
     }
 
     pub(super) fn bytes(slots: u32) -> usize {
-        (slots.max(2) as usize).next_power_of_two() * (4 + std::mem::size_of::<Decayed>())
+        (slots.max(2) as usize).next_power_of_two() * std::mem::size_of::<Slot>()
     }
 
     #[inline]
-    pub(super) fn find(&self, key: u64) -> (usize, u32, Option<usize>) {
+    fn find(&self, key: u64) -> (usize, u16, Option<usize>) {
         let i = (key as usize) & self.mask & !1;
-        let tag = (key >> 32) as u32 | 1;
-        let hit = if self.tags[i] == tag {
+        let tag = (key >> 32) as u16 | 1;
+        let hit = if self.slots[i].tag == tag {
             Some(i)
-        } else if self.tags[i + 1] == tag {
+        } else if self.slots[i + 1].tag == tag {
             Some(i + 1)
         } else {
             None
@@ -157,27 +258,38 @@ impl GrainTable {
         (i, tag, hit)
     }
 
-    /// The counts of `key`, aged to `now`; `None` when the key is not tracked and
-    /// lost the draw for a slot (see [`GrainTable`]).
+    /// Counts one attempt of `key` at `now` (aging its counts first); nothing when
+    /// the key is not tracked and lost the draw for a slot (see [`GrainTable`]).
     #[inline]
-    pub(super) fn slot(&mut self, key: u64, now: i64, halves: &[f32; 3]) -> Option<&mut Decayed> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn count(
+        &mut self,
+        key: u64,
+        now: i64,
+        halves: &[f32; 3],
+        unknown: bool,
+        failure: bool,
+        account: u8,
+        ua: u8,
+    ) {
+        let now_min = minutes(now);
+        self.now_min = self.now_min.max(now_min);
         let (i, tag, hit) = self.find(key);
-        let j = match hit {
-            Some(j) => j,
+        let mut d = match hit {
+            Some(j) => (j, self.slots[j].load(self.now_min)),
             None => {
-                let now_s = (now / 1000).max(0) as f32;
                 // The day's attempts, aged to now — roughly: 1 / (1 + t / half-life)
                 // instead of 2^(-t / half-life) (no exp2 on a miss, which with
                 // millions of distinct addresses is most events; it only has to
                 // rank two slots and tell idle from busy).
-                let activity = |d: &Decayed| {
-                    if d.last_s == 0 {
+                let activity = |s: &Slot| {
+                    if s.tag == 0 {
                         return 0.0;
                     }
-                    let dt = (now_s - d.last_s as f32).max(0.0) / HOUR_S;
-                    d.day[0] / (1.0 + dt / halves[1])
+                    let dt = now_min.saturating_sub(s.minute(self.now_min)) as f32 / 60.0;
+                    unpack(s.counts[2]) / (1.0 + dt / halves[1])
                 };
-                let (a, b) = (activity(&self.counts[i]), activity(&self.counts[i + 1]));
+                let (a, b) = (activity(&self.slots[i]), activity(&self.slots[i + 1]));
                 let (j, quiet) = if a <= b { (i, a) } else { (i + 1, b) };
                 // A newcomer takes a quiet slot, and a busy one only with
                 // probability 1 / (1 + its day's attempts): a shared address with
@@ -188,20 +300,90 @@ impl GrainTable {
                 if quiet >= 1.0 {
                     let draw = (mix2(key, now as u64) >> 40) as f32 / (1u64 << 24) as f32;
                     if draw * (1.0 + quiet) >= 1.0 {
-                        return None;
+                        return;
                     }
                 }
-                self.tags[j] = tag;
-                self.counts[j] = Decayed::default();
-                j
+                self.slots[j].tag = tag;
+                (j, Decayed::default())
             }
         };
-        let c = &mut self.counts[j];
-        c.age(now, halves);
-        Some(c)
+        d.1.age(now, halves);
+        d.1.add(unknown, failure, account, ua);
+        let noise = [self.next_noise(), self.next_noise()];
+        self.slots[d.0].store(&d.1, noise);
     }
 
-    pub(super) fn peek(&self, key: u64) -> Option<&Decayed> {
-        self.find(key).2.map(|j| &self.counts[j])
+    fn next_noise(&mut self) -> u64 {
+        self.noise ^= self.noise << 13;
+        self.noise ^= self.noise >> 7;
+        self.noise ^= self.noise << 17;
+        self.noise
+    }
+
+    /// The counts of `key` as of its last update (not aged), if tracked.
+    pub(super) fn peek(&self, key: u64) -> Option<Decayed> {
+        self.find(key).2.map(|j| self.slots[j].load(self.now_min))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_counts_are_close_and_unbiased() {
+        for v in [
+            0.0f32, 0.004, 0.5, 1.0, 1.5, 2.0, 3.0, 1000.0, 2047.0, 123_456.7,
+        ] {
+            let back = unpack(pack(v, 0));
+            assert!((back - v).abs() <= v * 1e-3 + 4e-3, "{v} -> {back}");
+        }
+        // Integers up to 2048 are exact whatever the noise.
+        for v in [1.0f32, 7.0, 300.0, 2048.0] {
+            for n in [0, 0x7FF, 0xFFF] {
+                assert_eq!(unpack(pack(v, n)), v);
+            }
+        }
+        // Aging a busy count by a tiny factor every minute, for three days:
+        // stochastic rounding follows the exact decay (round-to-nearest stalls).
+        let (mut exact, mut packed, mut noise) = (5_000.0f64, pack(5_000.0, 0), 1u64);
+        let k = (-1.0f64 / (72.0 * 60.0)).exp2();
+        for _ in 0..3 * 24 * 60 {
+            exact *= k;
+            noise ^= noise << 13;
+            noise ^= noise >> 7;
+            noise ^= noise << 17;
+            packed = pack((f64::from(unpack(packed)) * k) as f32, noise as u32);
+        }
+        let got = f64::from(unpack(packed));
+        assert!((got - exact).abs() < exact * 0.005, "{got} vs {exact}");
+        assert_eq!(pack(1e12, 0), u16::MAX);
+    }
+
+    #[test]
+    fn a_slot_is_24_bytes_and_reads_back_what_it_stored() {
+        assert_eq!(std::mem::size_of::<Slot>(), 24);
+        let d = Decayed {
+            fast: [3.0, 1.0],
+            day: [5.0, 2.0, 4.0, 3.0],
+            slow: [250.0, 6.0],
+            last_account: 7,
+            last_wrong: 9,
+            last_unknown_ua: 11,
+            last_min: 29_500_000,
+        };
+        let mut s = Slot::default();
+        s.store(&d, [0, 0]);
+        let back = s.load(29_500_010);
+        assert_eq!(back.fast, d.fast);
+        assert_eq!(back.day, d.day);
+        assert_eq!(back.slow, d.slow);
+        assert_eq!(back.last_min, d.last_min);
+        assert_eq!(
+            (back.last_account, back.last_wrong, back.last_unknown_ua),
+            (7, 9, 11)
+        );
+        // A minute slightly after the table's latest (an out-of-order event).
+        assert_eq!(s.load(29_499_998).last_min, d.last_min);
     }
 }

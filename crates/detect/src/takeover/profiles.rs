@@ -77,17 +77,18 @@ pub(super) fn net32(ip: std::net::IpAddr) -> u32 {
     (Source::of(SourceGrouping::Network, ip, None).key() >> 32) as u32 | 1
 }
 
-/// A 16-bit tag of an account (never 0), to tell "another account" apart.
-pub(super) fn tag16(a: AccountKey) -> u16 {
-    (mix2(0x7461_6731, a.0) >> 48) as u16 | 1
+/// An 8-bit tag of an account (never 0), to tell "another account" apart (one
+/// other account in 128 shares it).
+pub(super) fn tag8(a: AccountKey) -> u8 {
+    (mix2(0x7461_6731, a.0) >> 56) as u8 | 1
 }
 
-/// A 16-bit tag of a user agent (0: none sent).
-pub(super) fn ua16(ua: u64) -> u16 {
+/// An 8-bit tag of a user agent (0: none sent).
+pub(super) fn ua8(ua: u64) -> u8 {
     if ua == 0 {
         0
     } else {
-        (mix2(0x7561_3136, ua) >> 48) as u16 | 1
+        (mix2(0x7561_3136, ua) >> 56) as u8 | 1
     }
 }
 

@@ -161,3 +161,73 @@ fn an_address_that_tried_other_accounts_during_an_attack_flags_a_new_device() {
     assert!(e.address_accounts >= 1.5, "{e:?}");
     assert!(e.address_failure_share >= 0.4, "{e:?}");
 }
+
+/// Low-and-slow: no site window, no hot ASN or user agent — only the success's
+/// /24, whose other addresses failed on other accounts and tried unknown names.
+fn slow_case(neighbours_fail: bool) -> Vec<Signal> {
+    let mut t = Takeover::new(TakeoverConfig::default());
+    let mut out = Vec::new();
+    for day in 0..3 {
+        t.observe(
+            &ev(day * 60 * MIN, 7, 0x0b00_0101, 300, 1, Outcome::Success),
+            None,
+            &mut out,
+        );
+    }
+    people(&mut t, 3 * 60, 6 * 60, &mut out);
+    let at = (9 * 60 + 5) * MIN;
+    // Three other addresses of the /24, each trying two accounts over an hour
+    // (different browsers: nothing adds up in the ASN or a user agent).
+    if neighbours_fail {
+        for h in 0..3u32 {
+            for (k, outcome) in [Outcome::WrongPassword, Outcome::UnknownAccount]
+                .into_iter()
+                .enumerate()
+            {
+                let when = at - (50 - 15 * i64::from(h) - 5 * k as i64) * MIN;
+                let acct = 70_000 + u64::from(h) * 10 + k as u64;
+                t.observe(
+                    &ev(
+                        when,
+                        acct,
+                        0xc900_0900 | (20 + h),
+                        400,
+                        50 + u64::from(h),
+                        outcome,
+                    ),
+                    None,
+                    &mut out,
+                );
+            }
+        }
+    }
+    assert!(!t.in_window());
+    out.clear();
+    // The address itself: a wrong password on another account, then the
+    // victim's password on a new device, network and ASN.
+    let proxy = 0xc900_0909;
+    t.observe(
+        &ev(at, 12_345, proxy, 400, 41, Outcome::WrongPassword),
+        None,
+        &mut out,
+    );
+    t.observe(
+        &ev(at + 9_000, 7, proxy, 400, 42, Outcome::Success),
+        None,
+        &mut out,
+    );
+    out
+}
+
+#[test]
+fn without_an_attack_window_a_slow_attack_shows_in_the_failing_neighbours() {
+    let out = slow_case(true);
+    let flagged: Vec<_> = out.iter().filter_map(|s| s.account).collect();
+    assert_eq!(flagged, vec![AccountKey(7)], "{out:?}");
+    let e = out[0].evidence.takeover.expect("takeover evidence");
+    assert_eq!(e.rule, TakeoverRule::AddressTriedOthers);
+    assert_eq!(e.corroboration, Corroboration::NetworkFailures, "{e:?}");
+    // The same address alone, outside any attack: not enough.
+    let out = slow_case(false);
+    assert!(out.is_empty(), "{out:?}");
+}
