@@ -4,7 +4,8 @@
 # HTTP test runs on SQLite *and* PostgreSQL, sends mail to Postfix's smtp-sink
 # (installed if missing), runs an independent OpenID Connect relying party
 # (scripts/oidc-interop.sh: Python's Authlib in a virtualenv it makes) against a
-# real server, then drives the pages in headless Chromium (scripts/e2e.sh
+# real server, checks the API against /openapi.json with schemathesis
+# (scripts/api-contract.sh, also in a virtualenv), then drives the pages in headless Chromium (scripts/e2e.sh
 # installs it if missing); both on both engines.
 #   scripts/test.sh [extra arguments for cargo nextest / cargo test]
 set -euo pipefail
@@ -35,6 +36,10 @@ scripts/with-postgres.sh bash -c '
   scripts/oidc-interop.sh
   echo "test: OpenID Connect interop (Authlib) on PostgreSQL" >&2
   GATEHOUSE_INTEROP_PG_URL="$GATEHOUSE_TEST_PG_URL" scripts/oidc-interop.sh
+  echo "test: API contract (schemathesis) on SQLite" >&2
+  scripts/api-contract.sh
+  echo "test: API contract (schemathesis) on PostgreSQL" >&2
+  GATEHOUSE_CONTRACT_PG_URL="$GATEHOUSE_TEST_PG_URL" scripts/api-contract.sh
   echo "test: browser tests on SQLite" >&2
   scripts/e2e.sh
   echo "test: browser tests on PostgreSQL" >&2

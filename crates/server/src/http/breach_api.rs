@@ -20,7 +20,10 @@ type AppState = State<Arc<App>>;
 #[derive(Deserialize, ToSchema)]
 pub struct BreachCheckBody {
     /// SHA-1 of the password's UTF-8 bytes: 40 hex digits, either case.
-    #[schema(example = "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8", pattern = "^[0-9A-Fa-f]{40}$")]
+    #[schema(
+        example = "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8",
+        pattern = "^[0-9A-Fa-f]{40}$"
+    )]
     pub sha1: String,
 }
 

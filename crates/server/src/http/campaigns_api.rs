@@ -25,7 +25,9 @@ type AppState = State<Arc<App>>;
 pub struct CampaignQuery {
     /// Only campaigns in this state (draft, previewed, approved, running, paused,
     /// completed, aborted, undoing, undone).
-    #[param(pattern = "^(draft|previewed|approved|running|paused|completed|aborted|undoing|undone)$")]
+    #[param(
+        pattern = "^(draft|previewed|approved|running|paused|completed|aborted|undoing|undone)$"
+    )]
     pub state: Option<String>,
     /// At most this many (default 100, at most 1000).
     #[param(minimum = 1, maximum = 1000)]

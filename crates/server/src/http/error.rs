@@ -240,10 +240,7 @@ fn integral_numbers_as_integers(v: &mut serde_json::Value) {
             // integer literal too large for 64 bits also arrives as a float,
             // and must stay out of range rather than become the nearest bound.
             const EXACT: f64 = 9_007_199_254_740_992.0;
-            if let Some(f) = n
-                .as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < EXACT)
-            {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < EXACT) {
                 *v = Value::from(f as i64);
             }
         }

@@ -33,7 +33,10 @@ pub struct LoginEventJson {
     /// User-Agent (cut to 512 characters).
     user_agent: Option<String>,
     /// `success`, `wrong_password` or `unknown_account`.
-    #[schema(example = "wrong_password", pattern = "^(success|wrong_password|unknown_account)$")]
+    #[schema(
+        example = "wrong_password",
+        pattern = "^(success|wrong_password|unknown_account)$"
+    )]
     outcome: String,
     /// ISO 3166-1 alpha-2 country of the address.
     #[schema(example = "NL", pattern = "^[A-Za-z]{2}$")]

@@ -46,7 +46,10 @@ pub struct RecoveryCompleteBody {
     pub email: Option<String>,
     /// The code from the mail, `XXXX-XXXX` (hyphens, spaces and case
     /// optional; O reads as 0, I and L as 1).
-    #[schema(example = "7K3Q-9XMD", pattern = "^[ \t-]*(?:[0-9A-TV-Za-tv-z][ \t-]*){8}$")]
+    #[schema(
+        example = "7K3Q-9XMD",
+        pattern = "^[ \t-]*(?:[0-9A-TV-Za-tv-z][ \t-]*){8}$"
+    )]
     pub code: Option<String>,
     /// The token from the mail's link, instead of `email` and `code`.
     pub token: Option<String>,

@@ -35,7 +35,10 @@ pub(super) fn complete(spec: &mut Spec) {
             "session",
             "Session token from POST /api/v1/sessions (or the session cookie)",
         ),
-        ("operator", "Operator API key from `gatehouse operator create`"),
+        (
+            "operator",
+            "Operator API key from `gatehouse operator create`",
+        ),
         (
             "oidc_access_token",
             "An OpenID Connect access token from /oauth2/token",
@@ -76,9 +79,11 @@ pub(super) fn complete(spec: &mut Spec) {
 /// operation declares.
 fn add_shared_answers(op: &mut Operation) {
     let params = op.parameters.as_deref().unwrap_or_default();
-    let has = |place: ParameterIn| params
-        .iter()
-        .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place));
+    let has = |place: ParameterIn| {
+        params
+            .iter()
+            .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place))
+    };
     let mut shared: Vec<(&str, &str)> = Vec::new();
     if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
         shared.push(("401", "Missing, unknown, expired or revoked credential"));
@@ -168,7 +173,12 @@ fn merge_closed_all_of(
         }
         closed |= part.get("additionalProperties") == Some(&Value::Bool(false));
         properties.extend(part.get("properties")?.as_object()?.clone());
-        for r in part.get("required").and_then(Value::as_array).into_iter().flatten() {
+        for r in part
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if !required.contains(r) {
                 required.push(r.clone());
             }
@@ -228,7 +238,10 @@ fn expand_text_formats(v: &mut serde_json::Value) {
             unsigned_range(map);
             if map.get("format").and_then(|f| f.as_str()) == Some("password") {
                 map.insert("minLength".into(), 1.into());
-                map.insert("maxLength".into(), gatehouse_domain::password::MAX_CHARS.into());
+                map.insert(
+                    "maxLength".into(),
+                    gatehouse_domain::password::MAX_CHARS.into(),
+                );
                 map.insert("pattern".into(), r"^[^\x00-\x1f\x7f-\x9f]+$".into());
             }
             map.values_mut().for_each(expand_text_formats);

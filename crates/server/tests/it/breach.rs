@@ -503,12 +503,7 @@ both_engines!(
         assert!(t.app.breach_status().is_none());
         let key = operator_key(&t).await;
         let r = check(&t, &key, &sha1_hex(BREACHED)).await;
-        let body = assert_error(
-            r,
-            StatusCode::CONFLICT,
-            "breach_index_unavailable",
-        )
-        .await;
+        let body = assert_error(r, StatusCode::CONFLICT, "breach_index_unavailable").await;
         assert!(
             body["error"]["message"]
                 .as_str()

@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use crate::support::*;
+use gatehouse_domain::audit::Actor;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use gatehouse_domain::audit::Actor;
 
 const OP_PW: &str = "operators use long passphrases too";
 
