@@ -5,8 +5,8 @@
 # Installs Chromium if missing, installs the test's npm packages (npm ci),
 # builds gatehouse and the example app, creates two console operators, starts
 # `gatehouse serve` on a free loopback port with a throwaway data directory and
-# the example app (crates/example-app) registered as a third-party client on
-# another, runs e2e/pages.test.mjs, e2e/console.test.mjs and
+# the example app (crates/example-app) registered as a third-party client (with
+# its back-channel logout URI) on another, runs e2e/pages.test.mjs, e2e/console.test.mjs and
 # e2e/example-app.test.mjs, and stops both.
 # Exits non-zero if anything fails.
 #
@@ -114,13 +114,16 @@ log "smtp-sink pid $sink_pid on port $smtp_port, dumping to $mail_dir"
 # database (GATEHOUSE_E2E_DATABASE_URL) takes them too.
 : >"$server_log"
 operators=()
+operator_keys=()
 for name in ann bob; do
   op_email="e2e-$name-$(date +%s%N)@ops.example"
-  "$bin" operator create --email "$op_email" >/dev/null 2>>"$server_log"
+  operator_keys+=("$("$bin" operator create --email "$op_email" 2>>"$server_log")")
   op_password=$("$bin" operator password --email "$op_email" --generate 2>>"$server_log")
   operators+=("$op_email:$op_password")
 done
 export GATEHOUSE_E2E_OPERATORS="${operators[0]},${operators[1]}"
+# Their API keys too: the forced-reset test drives a campaign through the API.
+export GATEHOUSE_E2E_OPERATOR_KEYS="${operator_keys[0]},${operator_keys[1]}"
 # An app signing people in through Gatehouse, so the console's Apps page shows
 # one (with a long redirect URI: it must wrap on a phone).
 "$bin" oidc client create "e2e-shop-$(date +%s%N)" --name "E2E Shop" \
@@ -133,7 +136,8 @@ app_port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",(
 app_url="http://127.0.0.1:$app_port"
 app_client="e2e-example-app-$(date +%s%N)"
 app_secret=$("$bin" oidc client create "$app_client" --name "Example app" \
-  --redirect-uri "$app_url/callback" --post-logout-redirect-uri "$app_url/" 2>>"$server_log" \
+  --redirect-uri "$app_url/callback" --post-logout-redirect-uri "$app_url/" \
+  --backchannel-logout-uri "$app_url/backchannel-logout" 2>>"$server_log" \
   | sed -n 's/^client_secret: *//p')
 [ -n "$app_secret" ] || { log "registering the example app printed no secret"; exit 1; }
 
