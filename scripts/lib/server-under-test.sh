@@ -12,6 +12,7 @@ root=$(pwd)
 started=$(date +%s)
 server_pid=
 pg_db=
+pg_url=
 data_dir=
 
 log() { echo "$tool: $*" >&2; }
@@ -59,7 +60,7 @@ sut_cleanup() {
     wait "$server_pid" 2>/dev/null || true
   fi
   if [ -n "$pg_db" ]; then
-    psql "$SUT_PG_URL" -q -v ON_ERROR_STOP=1 \
+    psql "$pg_url" -q -v ON_ERROR_STOP=1 \
       -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true
   fi
   [ -z "$data_dir" ] || rm -rf "$data_dir"
@@ -88,7 +89,9 @@ sut_environment() {
   export GATEHOUSE_ARGON2_MEMORY_KIB="${GATEHOUSE_ARGON2_MEMORY_KIB:-1024}"
   export GATEHOUSE_ARGON2_ITERATIONS="${GATEHOUSE_ARGON2_ITERATIONS:-1}"
   if [ -n "${SUT_PG_URL:-}" ]; then
-    # A database of its own: nothing else's rows, budgets or breaker.
+    # A database of its own: nothing else's rows, budgets or breaker. (The
+    # cleanup trap drops it: it keeps the URL, SUT_PG_URL lives only for this call.)
+    pg_url=$SUT_PG_URL
     pg_db="gh_${tool//-/_}_$(date +%s)_$$"
     psql "$SUT_PG_URL" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $pg_db" >/dev/null
     export GATEHOUSE_DATABASE_URL="${SUT_PG_URL%/*}/$pg_db"
