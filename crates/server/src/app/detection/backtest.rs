@@ -387,7 +387,15 @@ impl App {
             )));
         }
         let is_draft = tested.version == 0;
-        let compare = if is_draft { stored.clone() } else { None };
+        // A draft is compared with the stored version of its id, when that one
+        // reads events too (a draft may reuse the id of a login-time rule).
+        let compare = if is_draft {
+            stored
+                .clone()
+                .filter(|s| s.spec.detector.reads_events())
+        } else {
+            None
+        };
         let mut rules = vec![tested.clone()];
         rules.extend(compare.clone());
         let record = req.record.then(|| (tested.clone(), by));
