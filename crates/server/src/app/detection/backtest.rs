@@ -390,9 +390,7 @@ impl App {
         // A draft is compared with the stored version of its id, when that one
         // reads events too (a draft may reuse the id of a login-time rule).
         let compare = if is_draft {
-            stored
-                .clone()
-                .filter(|s| s.spec.detector.reads_events())
+            stored.clone().filter(|s| s.spec.detector.reads_events())
         } else {
             None
         };
