@@ -167,7 +167,8 @@ async fn undo_rule(
 #[derive(Deserialize, IntoParams, Default)]
 #[into_params(parameter_in = Query)]
 pub struct FindingsQuery {
-    /// One rule's id.
+    /// One rule's id (no control characters; an id no rule has matches nothing).
+    #[param(pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]*$")]
     pub rule: Option<String>,
     /// One account: its id or e-mail address.
     #[param(schema_with = crate::http::openapi::account_ref)]
