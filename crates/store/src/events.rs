@@ -10,6 +10,8 @@ use gatehouse_domain::{AccountId, Timestamp};
 
 use crate::Result;
 
+pub(crate) mod bulk;
+
 /// Login events: what the compromise checks read and backtest against.
 /// (Gatehouse's own logins are stored by
 /// [`SessionStore::create_session`](crate::SessionStore::create_session) and
@@ -25,6 +27,14 @@ pub trait EventStore {
         events: &[NewLoginEvent],
         audit: Option<NewAuditEntry>,
     ) -> Result<u64>;
+
+    /// The engine's fastest plain load of a batch, in one transaction:
+    /// PostgreSQL `COPY` straight into the table, SQLite one multi-row
+    /// `INSERT`. No dedupe skip (a stored key fails the batch), no account
+    /// resolution (`Resolve` stores no account id), no audit entry: the
+    /// baseline `gatehouse-bench events` measures ingestion against.
+    #[cfg(feature = "testing")]
+    async fn load_login_events_unchecked(&self, events: &[NewLoginEvent]) -> Result<u64>;
 
     /// Events with `from <= time < until`, in `(time, id)` order, starting after
     /// `after` (a page of a scan), at most `limit`. A scan pages on with the

@@ -12,6 +12,8 @@ use serde::Serialize;
 
 use crate::Result;
 
+pub(crate) mod recipients;
+
 /// The notice outbox: enqueue with a state change, claim with a lease, settle.
 #[async_trait]
 pub trait OutboxStore {

@@ -8,6 +8,7 @@ use gatehouse_domain::audit::NewAuditEntry;
 use sqlx::Row as _;
 
 use super::{Conn, Db, DbRow, EngineStore};
+use crate::events::bulk::{BulkEvents as _, EventRow};
 use crate::sql::parse;
 use crate::{
     AccountLink, EventCursor, EventStore, LateEvents, LoginEvent, MonitorProgress, NewLoginEvent,
@@ -18,45 +19,69 @@ const EVENT_COLUMNS: &str = "id, time, account, account_id, ip, user_agent, outc
     asn, origin, password_digest, received_at";
 
 impl EngineStore {
+    /// The accounts the batch's `Resolve` events name, by the text they
+    /// gave: one query per 500 distinct names, where a subquery per row made
+    /// two index probes for every event. An e-mail key or an account id
+    /// (ids are UUIDs, with no '@', so at most one of the two can match).
+    async fn resolve_accounts_in(
+        conn: &mut Conn,
+        events: &[NewLoginEvent],
+    ) -> Result<std::collections::HashMap<String, String>> {
+        let mut names: Vec<&str> = events
+            .iter()
+            .filter(|e| matches!(e.link, AccountLink::Resolve))
+            .map(|e| e.account.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut found = std::collections::HashMap::new();
+        for chunk in names.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<Db>::new(
+                "SELECT id, email_key FROM accounts WHERE email_key IN (",
+            );
+            let mut list = q.separated(", ");
+            for name in chunk {
+                list.push_bind(*name);
+            }
+            q.push(") OR id IN (");
+            let mut list = q.separated(", ");
+            for name in chunk {
+                list.push_bind(*name);
+            }
+            q.push(")");
+            for row in q.build().fetch_all(&mut *conn).await? {
+                let id: String = row.try_get("id")?;
+                let key: String = row.try_get("email_key")?;
+                // The same row may match by its key and by its id; the key
+                // wins, as the per-row lookup's COALESCE order had it.
+                if chunk.binary_search(&key.as_str()).is_ok() {
+                    found.insert(key, id.clone());
+                }
+                if chunk.binary_search(&id.as_str()).is_ok() {
+                    found.entry(id.clone()).or_insert(id);
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Inserts events, skipping stored dedupe keys. Returns how many went in.
     pub(super) async fn insert_events_in(conn: &mut Conn, events: &[NewLoginEvent]) -> Result<u64> {
-        // 12 placeholders a row: 500 rows stay far below both engines' limits.
-        let mut inserted = 0;
-        for chunk in events.chunks(500) {
-            let mut q = sqlx::QueryBuilder::<Db>::new(
-                "INSERT INTO login_events (time, account, account_id, ip, user_agent, outcome, \
-                 country, asn, \
-                 origin, password_digest, dedupe_key, received_at) ",
-            );
-            q.push_values(chunk, |mut b, e| {
-                let (known, lookup) = match &e.link {
-                    AccountLink::Known(id) => (id.map(|a| a.to_string()), None),
-                    AccountLink::Resolve => (None, Some(e.account.clone())),
-                };
-                b.push_bind(e.time.as_millis()).push_bind(e.account.clone());
-                // Addresses are e-mail keys and ids are UUIDs (no '@'), so at
-                // most one of the two lookups can match.
-                b.push("COALESCE(")
-                    .push_bind_unseparated(known)
-                    .push_unseparated(", (SELECT id FROM accounts WHERE email_key = ")
-                    .push_bind_unseparated(lookup.clone())
-                    .push_unseparated("), (SELECT id FROM accounts WHERE id = ")
-                    .push_bind_unseparated(lookup)
-                    .push_unseparated("))");
-                b.push_bind(e.ip.clone())
-                    .push_bind(e.user_agent.clone())
-                    .push_bind(e.outcome.as_str())
-                    .push_bind(e.country.clone())
-                    .push_bind(e.asn.map(i64::from))
-                    .push_bind(e.origin.as_str())
-                    .push_bind(e.password_digest.map(|d| d.to_vec()))
-                    .push_bind(e.dedupe_key.to_vec())
-                    .push_bind(e.received_at.as_millis());
-            });
-            q.push(" ON CONFLICT (dedupe_key) DO NOTHING");
-            inserted += q.build().execute(&mut *conn).await?.rows_affected();
-        }
-        Ok(inserted)
+        // Resolved in the same transaction as the insert, as the per-row
+        // subqueries were: an account created or deleted meanwhile is seen
+        // the same way by every event of the batch.
+        let accounts = Self::resolve_accounts_in(conn, events).await?;
+        let rows: Vec<EventRow<'_>> = events
+            .iter()
+            .map(|e| EventRow {
+                event: e,
+                account_id: match &e.link {
+                    AccountLink::Known(id) => id.map(|a| a.to_string()),
+                    AccountLink::Resolve => accounts.get(&e.account).cloned(),
+                },
+            })
+            .collect();
+        conn.insert_event_rows(&rows).await
     }
 
     fn login_event_from(row: &DbRow) -> Result<LoginEvent> {
@@ -108,6 +133,24 @@ impl EventStore for EngineStore {
         }
         tx.commit().await?;
         Ok(inserted)
+    }
+
+    #[cfg(feature = "testing")]
+    async fn load_login_events_unchecked(&self, events: &[NewLoginEvent]) -> Result<u64> {
+        let rows: Vec<EventRow<'_>> = events
+            .iter()
+            .map(|e| EventRow {
+                event: e,
+                account_id: match &e.link {
+                    AccountLink::Known(id) => id.map(|a| a.to_string()),
+                    AccountLink::Resolve => None,
+                },
+            })
+            .collect();
+        let mut tx = self.begin_write().await?;
+        let loaded = tx.load_event_rows(&rows).await?;
+        tx.commit().await?;
+        Ok(loaded)
     }
 
     async fn login_events(

@@ -9,6 +9,7 @@ use sqlx::Row as _;
 
 use super::{Conn, Db, DbRow, EngineStore, lock};
 use crate::error::unique_as_conflict;
+use crate::outbox::recipients::RecipientLocks as _;
 use crate::sql::{NOTICE_REFERENCE_TAKEN, STATUS_BUDGET_WINDOW, parse};
 use crate::{
     ClaimPolicy, ClaimReport, ClaimedNotice, NewNotice, Notice, NoticeFilter, NoticeState,
@@ -162,10 +163,15 @@ impl EngineStore {
         .bind(now)
         .execute(&mut *conn)
         .await?;
+        // Two counts, each from its own index (sent status mail by send time;
+        // leased rows), where one OR made the planners scan the table.
         let used: i64 = sqlx::query(concat!(
-            "SELECT COUNT(*) AS n FROM outbox WHERE kind IN ",
+            "SELECT (SELECT COUNT(*) FROM outbox WHERE kind IN ",
             crate::sql::status_kinds!(),
-            " AND ((state = 'sent' AND sent_at > $1) OR (state = 'sending' AND lease_until > $2))"
+            " AND state = 'sent' AND sent_at > $1) + (SELECT COUNT(*) FROM outbox \
+             WHERE state = 'sending' AND lease_until > $2 AND kind IN ",
+            crate::sql::status_kinds!(),
+            ") AS n"
         ))
         .bind(p.now.minus(STATUS_BUDGET_WINDOW).as_millis())
         .bind(now)
@@ -272,9 +278,10 @@ impl OutboxStore for EngineStore {
         let mut tx = self.begin_write().await?;
         let now = p.now.as_millis();
         let mut report = ClaimReport::default();
-        // Two queries, not one with OR: each walks the `outbox_due` index
-        // (state, next_attempt_at) and stops at the limit, where an OR made
-        // both engines read every due row and sort them, once per batch.
+        // Separate queries, not one with OR: each walks its own partial index
+        // (`outbox_leased` by lease expiry, `outbox_pending_*` in claim order;
+        // migration 0016) and stops at the limit, where an OR made both
+        // engines read every due row and sort them, once per batch.
         // Sends whose lease ran out (their sender died) go first.
         let mut due = sqlx::query(concat!(
             "SELECT id, recipient_key, kind, expires_at FROM outbox \
@@ -381,19 +388,13 @@ impl OutboxStore for EngineStore {
             tx.commit().await?;
             return Ok(report);
         }
-        // Lock the recipients, in one fixed order: concurrent claimers check a
-        // recipient's cap one at a time, and cannot deadlock on each other.
+        // Hold the recipients, in one fixed order: concurrent claimers check a
+        // recipient's cap one at a time, and cannot deadlock on each other
+        // (`outbox/recipients.rs`: nothing is written for it).
         let mut keys: Vec<&str> = live.iter().map(|(_, k, _)| k.as_str()).collect();
         keys.sort_unstable();
         keys.dedup();
-        let mut q = sqlx::QueryBuilder::<Db>::new(
-            "INSERT INTO outbox_recipients (recipient_key, last_claim_at) ",
-        );
-        q.push_values(&keys, |mut row, key| {
-            row.push_bind(*key).push_bind(now);
-        });
-        q.push(" ON CONFLICT (recipient_key) DO UPDATE SET last_claim_at = excluded.last_claim_at");
-        q.build().execute(&mut *tx).await?;
+        tx.lock_recipients(&keys).await?;
         // What each recipient already has in the cap window: sent recently, or
         // being sent under a live lease.
         let mut q = sqlx::QueryBuilder::<Db>::new(concat!(
@@ -631,11 +632,20 @@ impl OutboxStore for EngineStore {
     }
 
     async fn next_notice_due(&self) -> Result<Option<Timestamp>> {
-        let t: Option<i64> = sqlx::query(
-            "SELECT MIN(CASE WHEN state = 'pending' THEN next_attempt_at ELSE lease_until END) AS \
-             t \
-             FROM outbox WHERE state IN ('pending', 'sending')",
-        )
+        // The first row of each partial index (pending per lane, leased):
+        // three index probes, where one query over both states read them all.
+        let t: Option<i64> = sqlx::query(concat!(
+            "SELECT MIN(t) AS t FROM (\
+             SELECT (SELECT next_attempt_at FROM outbox WHERE state = 'pending' AND kind NOT IN ",
+            crate::sql::status_kinds!(),
+            " ORDER BY next_attempt_at, created_at LIMIT 1) AS t \
+             UNION ALL SELECT (SELECT next_attempt_at FROM outbox WHERE state = 'pending' AND kind \
+             IN ",
+            crate::sql::status_kinds!(),
+            " ORDER BY next_attempt_at, created_at LIMIT 1) AS t \
+             UNION ALL SELECT (SELECT lease_until FROM outbox WHERE state = 'sending' \
+             ORDER BY lease_until LIMIT 1) AS t) AS due"
+        ))
         .fetch_one(&self.pool)
         .await?
         .try_get("t")?;

@@ -284,3 +284,74 @@ both_engines!(
         assert_eq!(after.latest_id, before.latest_id);
     }
 );
+
+// A batch as the API sends them (hundreds of events): on PostgreSQL it goes
+// through COPY and a staging table, so every column must come back as sent,
+// text the COPY format escapes included, ids in the batch's order, duplicates
+// (stored or within the batch) skipped, and accounts resolved by address or id.
+both_engines!(large_batches_store_every_field_in_order, |s: Arc<
+    dyn Store,
+>| async move {
+    let a = new_account("big@example.com");
+    s.create_account(&a, audit(AuditAction::AccountCreated))
+        .await
+        .unwrap();
+    let id_text = a.id.to_string();
+    let event = |n: u16| {
+        let mut dedupe_key = [0u8; 16];
+        dedupe_key[..2].copy_from_slice(&n.to_be_bytes());
+        NewLoginEvent {
+            account: match n % 3 {
+                0 => "big@example.com".to_owned(),
+                1 => id_text.clone(),
+                _ => format!("stranger{n}@example.com"),
+            },
+            // Tab, newline, carriage return and backslash: COPY's escapes.
+            user_agent: n.is_multiple_of(2).then(|| format!("agent\t{n}\\x\r\nend")),
+            password_digest: n.is_multiple_of(5).then_some([n as u8; 32]),
+            country: (!n.is_multiple_of(7)).then(|| "SE".to_owned()),
+            asn: (!n.is_multiple_of(11)).then_some(u32::from(n) + 64_000),
+            dedupe_key,
+            ..login_event(
+                "x",
+                T0.plus(Duration::from_millis(u64::from(n))),
+                EventOutcome::WrongPassword,
+                0,
+            )
+        }
+    };
+    let mut batch: Vec<NewLoginEvent> = (0..300).map(event).collect();
+    // Repeats within the batch are stored once.
+    batch.push(event(7));
+    batch.push(event(250));
+    assert_eq!(s.insert_login_events(&batch, None).await.unwrap(), 300);
+    // The same batch again, and one with one new event: only that one.
+    assert_eq!(s.insert_login_events(&batch, None).await.unwrap(), 0);
+    let mut again: Vec<NewLoginEvent> = (0..100).map(event).collect();
+    again.push(event(300));
+    assert_eq!(s.insert_login_events(&again, None).await.unwrap(), 1);
+
+    let stored = s.login_events_after_id(0, 1000).await.unwrap();
+    assert_eq!(stored.len(), 301);
+    for (n, got) in stored.iter().enumerate() {
+        let want = event(n as u16);
+        assert_eq!(
+            got.time, want.time,
+            "event {n}: ids follow the batch's order"
+        );
+        assert_eq!(got.account, want.account);
+        let linked = (n % 3 != 2).then_some(a.id);
+        assert_eq!(got.account_id, linked, "event {n}");
+        assert_eq!(got.user_agent, want.user_agent, "event {n}");
+        assert_eq!(
+            got.password_digest,
+            want.password_digest.map(|d| d.to_vec())
+        );
+        assert_eq!((got.country.clone(), got.asn), (want.country, want.asn));
+        assert_eq!(
+            (got.ip.as_str(), got.outcome),
+            ("192.0.2.9", EventOutcome::WrongPassword)
+        );
+        assert_eq!((got.origin, got.received_at), (EventOrigin::Api, T0));
+    }
+});
