@@ -208,6 +208,28 @@ pub struct Delivery {
     outbox: Arc<Outbox>,
     mailer: Arc<Mailer>,
     limiter: DefaultDirectRateLimiter,
+    /// One permit per SMTP connection, shared by consecutive batches: the
+    /// next batch's first sends take the connections the current batch's
+    /// last sends free, so none idles through a batch's tail and settle.
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+/// A batch whose sends have all started: finishing it waits for them and for
+/// its settler's last statement.
+struct InFlight {
+    tasks: tokio::task::JoinSet<anyhow::Result<()>>,
+    settler: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl InFlight {
+    async fn finish(mut self) -> anyhow::Result<()> {
+        while let Some(done) = self.tasks.join_next().await {
+            if let Err(e) = done.map_err(anyhow::Error::from).and_then(|r| r) {
+                tracing::error!(error = %e, "settling a notice failed; its lease will run out and it will be retried");
+            }
+        }
+        self.settler.await?
+    }
 }
 
 impl Delivery {
@@ -217,6 +239,9 @@ impl Delivery {
         let rate = NonZeroU32::new(outbox.settings.rate_per_second).unwrap_or(NonZeroU32::MIN);
         Self {
             limiter: RateLimiter::direct(Quota::per_second(rate)),
+            slots: Arc::new(tokio::sync::Semaphore::new(
+                outbox.settings.concurrency.max(1),
+            )),
             outbox: Arc::new(outbox),
             mailer,
         }
@@ -231,23 +256,55 @@ impl Delivery {
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         let (lease_id, batch) = self.claim().await?;
         let tried = batch.len();
-        self.send_batch(&lease_id, batch).await?;
+        self.dispatch(&lease_id, batch).await.finish().await?;
         Ok(tried)
     }
 
-    /// Delivers until nothing is due, claiming the next batch while the
-    /// current one is being sent, so connections do not idle through the
-    /// claim's transaction. Returns how many notices it tried.
+    /// Delivers until nothing is due. The next batch is claimed while the
+    /// current one's sends start, and its sends start as soon as the current
+    /// one's last sends have all begun (the connections are shared, never
+    /// more than `concurrency` at once): no connection waits for a claim, a
+    /// batch's slowest send, or its settle statement. Returns how many
+    /// notices it tried.
     pub async fn drain(&self) -> anyhow::Result<usize> {
         let mut tried = 0;
-        let (mut lease_id, mut batch) = self.claim().await?;
-        while !batch.is_empty() {
+        let mut in_flight: Option<InFlight> = None;
+        let mut next = self.claim().await;
+        loop {
+            let (lease_id, batch) = match next {
+                Ok(claimed) => claimed,
+                // Sends already started are seen through (and settled) before
+                // the error is reported: dropping them would only make their
+                // leases run out and the notices go twice.
+                Err(e) => {
+                    if let Some(previous) = in_flight {
+                        previous.finish().await?;
+                    }
+                    return Err(e);
+                }
+            };
+            if batch.is_empty() {
+                break;
+            }
             tried += batch.len();
-            let (sent, next) = tokio::join!(self.send_batch(&lease_id, batch), self.claim());
-            // A failed send leaves the next batch leased; its lease runs out and
-            // it is claimed again, so nothing is lost.
-            sent?;
-            (lease_id, batch) = next?;
+            let (dispatched, claimed) = tokio::join!(self.dispatch(&lease_id, batch), self.claim());
+            // Every send of the previous batch started before this batch's
+            // first: by now most have ended, and its settler can finish.
+            let previous = in_flight.replace(dispatched);
+            next = claimed;
+            if let Some(previous) = previous
+                && let Err(e) = previous.finish().await
+            {
+                // A failed settle leaves its notices leased; the lease runs
+                // out and they are claimed again, so nothing is lost.
+                if let Some(current) = in_flight {
+                    current.finish().await?;
+                }
+                return Err(e);
+            }
+        }
+        if let Some(last) = in_flight {
+            last.finish().await?;
         }
         Ok(tried)
     }
@@ -302,41 +359,35 @@ impl Delivery {
         Ok((policy.lease_id, report.claimed))
     }
 
-    /// Sends a leased batch and settles every notice of it.
-    async fn send_batch(&self, lease_id: &str, batch: Vec<ClaimedNotice>) -> anyhow::Result<()> {
-        let cfg = &self.outbox.settings;
-        // Sends run `concurrency` at a time; a settler marks the sent ones in
-        // groups: one statement for whatever finished while the previous one
-        // ran, so a notice is recorded sent within a statement's time of its
-        // acceptance, without one commit per message.
+    /// Starts sending a leased batch, `concurrency` at a time across batches,
+    /// and returns once every send has started. A settler marks the sent ones
+    /// in groups: one statement for whatever finished while the previous one
+    /// ran, so a notice is recorded sent within a statement's time of its
+    /// acceptance, without one commit per message.
+    async fn dispatch(&self, lease_id: &str, batch: Vec<ClaimedNotice>) -> InFlight {
         let (sent_tx, sent_rx) = tokio::sync::mpsc::unbounded_channel();
-        let settler = settle_sent(&self.outbox, sent_rx, lease_id);
-        let sends = async {
-            let sem = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency));
-            let mut tasks = tokio::task::JoinSet::new();
-            for claimed in batch {
-                self.limiter.until_ready().await;
-                let permit = sem.clone().acquire_owned().await?;
-                let outbox = self.outbox.clone();
-                let mailer = self.mailer.clone();
-                let lease_id = lease_id.to_owned();
-                let sent_tx = sent_tx.clone();
-                tasks.spawn(async move {
-                    let _permit = permit;
-                    deliver_one(&outbox, &mailer, claimed, &lease_id, &sent_tx).await
-                });
-            }
-            drop(sent_tx);
-            while let Some(done) = tasks.join_next().await {
-                if let Err(e) = done.map_err(anyhow::Error::from).and_then(|r| r) {
-                    tracing::error!(error = %e, "settling a notice failed; its lease will run out and it will be retried");
-                }
-            }
-            anyhow::Ok(())
-        };
-        let (sends, settled) = tokio::join!(sends, settler);
-        sends?;
-        settled
+        let settler = tokio::spawn({
+            let outbox = self.outbox.clone();
+            let lease_id = lease_id.to_owned();
+            async move { settle_sent(&outbox, sent_rx, &lease_id).await }
+        });
+        let mut tasks = tokio::task::JoinSet::new();
+        for claimed in batch {
+            self.limiter.until_ready().await;
+            // The semaphore is never closed, so this always gets a permit.
+            let Ok(permit) = self.slots.clone().acquire_owned().await else {
+                break;
+            };
+            let outbox = self.outbox.clone();
+            let mailer = self.mailer.clone();
+            let lease_id = lease_id.to_owned();
+            let sent_tx = sent_tx.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                deliver_one(&outbox, &mailer, claimed, &lease_id, &sent_tx).await
+            });
+        }
+        InFlight { tasks, settler }
     }
 
     /// Runs until aborted: a batch, then sleep until the next notice is due,

@@ -661,6 +661,9 @@ impl OutboxStore for EngineStore {
         .execute(&self.pool)
         .await?
         .rows_affected();
+        // Claims no longer write recipient rows (`outbox/recipients.rs`); this
+        // clears those written before migration 0016, and any an older
+        // replica writes during a rolling upgrade.
         sqlx::query("DELETE FROM outbox_recipients WHERE last_claim_at < $1")
             .bind(before.as_millis())
             .execute(&self.pool)
