@@ -106,6 +106,20 @@ fn main() {
                 events += trace.events.len();
                 let o = evaluate(&out, &trace.truth);
                 if verbose {
+                    for w in d.takeover().map(|t| t.drift_windows()).unwrap_or_default() {
+                        eprintln!(
+                            "   drift {:.1} h +{:.1} h, peak z {:.1}, {} unknown / {} attempts (attack {:?})",
+                            (w.start_ms - gatehouse_detect::shapes::T0) as f64 / 3.6e6,
+                            (w.end_ms - w.start_ms) as f64 / 3.6e6,
+                            w.peak_site_z,
+                            w.unknown,
+                            w.attempts,
+                            trace.truth.attack.map(|(a, b)| (
+                                (a - gatehouse_detect::shapes::T0) as f64 / 3.6e6,
+                                (b - a) / 60_000
+                            )),
+                        );
+                    }
                     for w in d.attack_windows() {
                         eprintln!(
                             "   window {:.1} h +{:.0} min, peak z {:.1}, {} unknown / {} attempts (attack {:?}, outage at {:.1} h)",
@@ -132,11 +146,14 @@ fn main() {
                             let hit = trace.truth.taken_over.contains(&a);
                             let e = rules
                                 .entry(format!(
-                                    "{:?} {:?} ks{} {:?}",
+                                    "{:?} {:?} ks{} {:?}{}{}{}",
                                     t.rule,
                                     t.grain,
                                     t.known_successes.min(3),
-                                    t.corroboration
+                                    t.corroboration,
+                                    if t.new_device { " dev" } else { "" },
+                                    if t.new_country { " ctry" } else { "" },
+                                    if t.site_drifting { " drift" } else { "" },
                                 ))
                                 .or_insert((0, 0));
                             if hit { e.0 += 1 } else { e.1 += 1 }

@@ -241,6 +241,22 @@ pub struct TakeoverConfig {
     /// [`crate::TakeoverRule::AddressTriedOthers`] when no site window, ASN or
     /// user agent shows one (an attack spread over days); 0: never.
     pub network_failures: f32,
+    /// The site's slow drift (`takeover/drift.rs`): the excess (z) of its
+    /// unknown-account attempts over the last 24 hours against the lower median
+    /// of its earlier days' share, which opens a drift period — an attack in
+    /// progress for an address that tried other accounts
+    /// ([`crate::TakeoverRule::AddressTriedOthers`]) or a /24 · /64 failing on
+    /// other accounts (`network_novelty`), not by itself; 0: never.
+    pub drift_z: f32,
+    /// The ratio of that share to the baseline the drift also needs: on a big
+    /// site a tiny day-to-day change is many standard deviations.
+    pub drift_ratio: f32,
+    /// Flag a success whose address did nothing else when its /24 · /64's *other*
+    /// addresses failed on other accounts (`network_failures`, at a combo list's
+    /// share of unknown names) during an attack in progress (a window, the ASN,
+    /// the user agent or the site's drift), on a new device, network and ASN for
+    /// an account with history: a botnet's address that tries once a day.
+    pub network_novelty: bool,
 }
 
 impl Default for TakeoverConfig {
@@ -272,6 +288,9 @@ impl Default for TakeoverConfig {
             address_failure_share: 0.6,
             window_history: 3,
             network_failures: 2.5,
+            drift_z: 8.0,
+            drift_ratio: 1.25,
+            network_novelty: true,
         }
     }
 }

@@ -78,6 +78,14 @@ pub struct TakeoverEvidence {
     /// excess: low-and-slow). Older signals and the other cases: `none`.
     #[serde(default)]
     pub corroboration: Corroboration,
+    /// The site's unknown-account share over the last 24 hours against its
+    /// own earlier days (a ratio; 0 without enough days of history), and
+    /// whether that drift counted as an attack in progress.
+    #[serde(default)]
+    pub site_drift: f32,
+    /// See `site_drift`.
+    #[serde(default)]
+    pub site_drifting: bool,
 }
 
 /// Which of a success's own grains corroborated an attacked ASN or network
@@ -98,6 +106,10 @@ pub enum Corroboration {
     NetworkFailures,
     /// The user agent shows the combo list's excess too.
     UserAgent,
+    /// The site's slow drift (`TakeoverConfig::drift_z`): over the last day
+    /// its share of attempts on unknown accounts rose well above its own
+    /// earlier days — an attack spread over days, with no window of the hour.
+    SiteDrift,
 }
 
 /// Which account-takeover rule flagged a success (`TakeoverEvidence::rule`).

@@ -20,7 +20,8 @@
 //!    no normal volume at all. Counts are kept at two speeds (about an hour and
 //!    about a day) so a botnet spread thin in time (low-and-slow) still adds up.
 //! 3. **The site**: the same unknown-account excess over the whole site against its
-//!    own baseline: an attack in progress.
+//!    own baseline: an attack in progress; and over the last 24 hours against its
+//!    earlier days (`drift.rs`): an attack spread over days.
 //!
 //! A success is flagged ([`TakeoverRule`]) when its novelty is high enough *for*
 //! the strength of the context: a suspicious address or /24 with a new device or
@@ -48,9 +49,12 @@ use crate::signal::{
     TakeoverEvidence, TakeoverRule,
 };
 
+mod drift;
 mod grains;
 mod profiles;
+mod windows;
 
+use drift::Drift;
 use grains::{Decayed, GrainTable};
 pub use profiles::{Novelty, Profiles};
 use profiles::{tag8, ua8};
@@ -165,6 +169,8 @@ pub struct Takeover {
     last_bucket_z: f32,
     /// When the window's excess is weighed next.
     next_window_check_ms: i64,
+    /// The slow, day-long attack in progress (`drift.rs`).
+    drift: Drift,
 }
 
 const GRAINS: [Grain; 4] = [Grain::Ip, Grain::Network, Grain::Asn, Grain::UserAgent];
@@ -195,6 +201,7 @@ impl Takeover {
             bucket: (i64::MIN, 0, 0),
             last_bucket_z: 0.0,
             next_window_check_ms: i64::MIN,
+            drift: Drift::new(),
         }
     }
 
@@ -211,6 +218,7 @@ impl Takeover {
             + GrainTable::bytes(Self::asn_slots(cfg.grain_slots))
             + cfg.pending as usize * std::mem::size_of::<Pending>()
             + ATTACK_WINDOWS_KEPT * std::mem::size_of::<AttackWindow>()
+            + Drift::bytes()
     }
 
     fn keys(ev: &LoginEvent) -> [u64; 4] {
@@ -305,6 +313,7 @@ impl Takeover {
         }
         self.site.age(ev.time_ms, &halves);
         self.site.add(unknown, failure, tag, ua_tag);
+        self.drift.add(ev.time_ms, unknown);
         self.track_window(ev.time_ms, unknown);
         if ev.outcome == Outcome::Success {
             let novelty = novelty.unwrap_or_else(|| self.profiles.novelty(ev));
@@ -352,80 +361,23 @@ impl Takeover {
         self.windows.iter().copied().collect()
     }
 
+    /// The site's slow drift periods, oldest first (at most
+    /// [`ATTACK_WINDOWS_KEPT`]; the last one may still be open): days whose
+    /// share of attempts on unknown accounts rose well above the site's own
+    /// earlier days (`drift.rs`) — an attack spread over days, which never opens
+    /// an [`AttackWindow`] of the hour. `peak_site_z` is the drift's excess.
+    pub fn drift_windows(&self) -> Vec<AttackWindow> {
+        self.drift.windows.iter().copied().collect()
+    }
+
+    /// Whether a slow drift period is open.
+    pub fn in_drift(&self) -> bool {
+        self.drift.open()
+    }
+
     /// Whether an attack-in-progress window is open.
     pub fn in_window(&self) -> bool {
         self.windows.back().is_some_and(|w| w.open)
-    }
-
-    fn track_window(&mut self, now: i64, unknown: bool) {
-        let prior = self.site_prior();
-        let bucket_z = |attempts: u32, unknown: u32| {
-            let expected = prior * attempts as f32;
-            (unknown as f32 - expected) / (expected + 1.0).sqrt()
-        };
-        if now >= self.bucket.0.saturating_add(BUCKET_MS) {
-            self.last_bucket_z = if self.bucket.0 != i64::MIN && self.bucket.2 >= NOW_MIN_UNKNOWN {
-                bucket_z(self.bucket.1, self.bucket.2)
-            } else {
-                0.0
-            };
-            self.bucket = (now, 0, 0);
-        }
-        self.bucket.1 += 1;
-        self.bucket.2 += u32::from(unknown);
-        if let Some(w) = self.windows.back_mut().filter(|w| w.open) {
-            w.end_ms = w.end_ms.max(now);
-            w.attempts += 1;
-            w.unknown += u64::from(unknown);
-        }
-        // The excess is weighed at most once a second of event time (a square
-        // root and a division per event would cost a few percent at millions of
-        // events a second).
-        if now < self.next_window_check_ms {
-            return;
-        }
-        self.next_window_check_ms = now + 1000;
-        let z = self.site_fast_z();
-        // Happening now: the running or the last ten minutes show an excess (of
-        // at least a few attempts: a quiet night's two mistyped addresses are not).
-        let now_z = if self.bucket.2 >= NOW_MIN_UNKNOWN {
-            bucket_z(self.bucket.1, self.bucket.2)
-        } else {
-            0.0
-        }
-        .max(self.last_bucket_z);
-        let open_z = self.cfg.site_z;
-        if let Some(w) = self.windows.back_mut().filter(|w| w.open) {
-            w.peak_site_z = w.peak_site_z.max(z);
-            // Closed once the hour's excess has halved or the last ten minutes
-            // showed none: the tail of a burst is not an attack in progress.
-            if z < open_z / 2.0 || now_z < NOW_Z {
-                w.open = false;
-            }
-        } else if z >= open_z && now_z >= NOW_Z {
-            match self.windows.back_mut() {
-                Some(w) if now - w.end_ms <= WINDOW_MERGE_MS => {
-                    w.open = true;
-                    w.end_ms = now;
-                    w.peak_site_z = w.peak_site_z.max(z);
-                    w.attempts += 1;
-                    w.unknown += u64::from(unknown);
-                }
-                _ => {
-                    if self.windows.len() == ATTACK_WINDOWS_KEPT {
-                        self.windows.pop_front();
-                    }
-                    self.windows.push_back(AttackWindow {
-                        start_ms: now,
-                        end_ms: now,
-                        open: true,
-                        peak_site_z: z,
-                        unknown: u64::from(unknown),
-                        attempts: 1,
-                    });
-                }
-            }
-        }
     }
 
     /// The site's unknown-account excess over about the last hour (z).
@@ -460,11 +412,17 @@ impl Takeover {
         // the site's own users (one unknown name from the /24: 15 takeovers and 22
         // innocents on seeds 21–25; two: 7 and 13 fewer — a botnet's /24 tries
         // many).
+        // The address's one unknown name counts only if it was not the owner's
+        // mistyped e-mail address: tried from another browser than the one that
+        // succeeded (a traveller who mistyped on a hotel computer abroad, in an
+        // ASN a botnet also used, was flagged on it).
         let tried_unknown = |g: usize| {
             let min = c.wide_corroboration * if g == 1 { 2.0 } else { 1.0 };
-            self.grains[g]
-                .peek(p.keys[g])
-                .is_some_and(|d| d.unknown_share() >= c.local_unknown_share && d.day[1] >= min)
+            self.grains[g].peek(p.keys[g]).is_some_and(|d| {
+                d.unknown_share() >= c.local_unknown_share
+                    && d.day[1] >= min
+                    && (g == 1 || d.day[1] >= 2.0 * min || d.last_unknown_ua != p.ua)
+            })
         };
         // Or does its user agent show the combo list's excess too (a residential
         // proxy's fresh address has no past, but the attacker's rotated user agents
@@ -506,8 +464,15 @@ impl Takeover {
             .peek(p.keys[0])
             .filter(|d| p.ip_slow > 0.0 && d.slow[0] >= 0.8 * p.ip_slow)
             .unwrap_or_default();
-        // The success's own address failed or tried another account too.
-        let address_active = ip.day[2] >= 0.5 || ip.day[3] >= c.address_accounts;
+        // The success's own address failed on another account, or tried more
+        // than the owner's mistyped e-mail address (a traveller's own typo abroad
+        // is not a botnet's address).
+        let other_wrong = ip.last_wrong != 0 && ip.last_wrong != tag8(p.account);
+        let other_device_unknown =
+            ip.last_unknown_ua != 0 && p.ua != 0 && ip.last_unknown_ua != p.ua;
+        let beyond_typo =
+            other_wrong || other_device_unknown || ip.day[3] >= c.address_accounts + 1.0;
+        let address_active = ip.day[3] >= c.address_accounts && beyond_typo;
         // The success's user agent shows a combo list's excess too, at a local
         // grain's share: one of the attacker's rotated user agents (an innocent's
         // new phone is usually a browser the attacker does not use right now).
@@ -599,11 +564,6 @@ impl Takeover {
         // than the owner's mistyped e-mail address before their success. A single
         // unknown account is not enough: at 100,000 accounts it flagged travellers
         // who mistyped on a hotel computer.
-        let other_wrong = ip.last_wrong != 0 && ip.last_wrong != tag8(p.account);
-        let other_device_unknown =
-            ip.last_unknown_ua != 0 && p.ua != 0 && ip.last_unknown_ua != p.ua;
-        let beyond_typo =
-            other_wrong || other_device_unknown || ip.day[3] >= c.address_accounts + 1.0;
         // Unlike the owner: a new network, and a new device or a new ASN (a combo
         // list's user agents are popular browsers, so a victim's own browser comes
         // up; its ASN does not, unless the proxy sits in the victim's own) — or no
@@ -630,12 +590,22 @@ impl Takeover {
         // agent showing a combo list's excess (low-and-slow at 100,000 accounts
         // barely moves the site or a consumer ASN, but its rotated user agents
         // often do), or else its /24's other addresses failing (above).
+        // Or the site's slow drift: over the last day, attempts on unknown
+        // accounts well above its own earlier days (low-and-slow).
+        let drift = self.drift.open();
         let mut context = Corroboration::None;
         if best.is_none() && other_accounts && others_failed && beyond_typo && novel {
             let attack = if site_hot || asn_hot() || ua_warm() {
                 Some(Corroboration::None)
             } else if neighbours_failing() {
                 Some(Corroboration::NetworkFailures)
+            } else if drift && n.known_successes > 0 && n.new_device {
+                // A day-long context is weaker than an hour's: only for a history
+                // the success is unlike on a new device too (without these, the
+                // drift left by a burst flagged the first sign-ins of accounts
+                // without history and owners' own devices on a new network: 0
+                // takeovers and 22 innocents over the tuning seeds).
+                Some(Corroboration::SiteDrift)
             } else {
                 None
             };
@@ -653,6 +623,37 @@ impl Takeover {
                 rule = TakeoverRule::AddressTriedOthers;
                 context = attack;
             }
+        }
+        // The address did nothing else, but its /24 · /64's other addresses
+        // failed on other accounts at a combo list's share of unknown names, during
+        // an attack in progress, and the success is on a new device from a new
+        // network and ASN: a botnet's address that tries once a day. A known device
+        // keeps a traveller abroad out of it (their own phone keeps its user agent),
+        // and a young history (fewer than `wide_history` successes) out of it: with
+        // one success every second device is new, and at 100,000 accounts
+        // residential proxies land in the /24s of the site's own users (17
+        // innocents and no takeover on the tuning seeds; 14 takeovers in botnet
+        // and low-and-slow).
+        if best.is_none()
+            && c.network_novelty
+            && n.known_successes >= c.wide_history
+            && n.new_device
+            && n.new_network
+            && n.new_asn
+            && neighbours_failing()
+            && (drift || site_hot || asn_hot() || ua_warm())
+        {
+            let (z, _, attempts, expected) = net.excess(prior, c.min_history);
+            best = Some((
+                Grain::Network,
+                z,
+                0.0,
+                attempts.max(net.day[0]),
+                expected,
+                net.day[1],
+            ));
+            need = 1.0;
+            context = Corroboration::NetworkFailures;
         }
         // Novelty alone, for a mature history, while both the site and the
         // success's ASN are under attack and its user agent is one the attacker
@@ -730,8 +731,11 @@ impl Takeover {
                     corroboration: match rule {
                         TakeoverRule::GrainExcess if grain == Grain::Asn => corroboration,
                         TakeoverRule::AddressTriedOthers => context,
+                        TakeoverRule::GrainExcess => context,
                         _ => Corroboration::None,
                     },
+                    site_drift: self.drift.ratio,
+                    site_drifting: drift,
                 }),
             },
         });

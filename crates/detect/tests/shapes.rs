@@ -6,11 +6,11 @@
 //! What is asserted is what the detectors achieve today, as a floor against
 //! regressions — not the goal (precision and recall ≥ 0.95 on every shape
 //! and size), which residential proxies and low-and-slow at 100,000 accounts do not
-//! reach yet; the README's table says by how much. Seed 1 today (20,000 accounts):
+//! reach yet; the README's table says by how much. Seed 1 today (20,000 accounts,
+//! after the site's slow drift and the failing-/24 rule of the fourth pass):
 //! concentrated P 1.00 / R 1.00, botnet 0.95 / 1.00, residential 1.00 / 0.96,
-//! low-and-slow 1.00 / 0.98 (was 0.96 before the /24's failing neighbours counted
-//! as an attack's context), spraying 0.97 / 1.00 (one traveller flagged, by the
-//! account-takeover detector).
+//! low-and-slow 1.00 / 0.98, spraying 0.97 / 1.00 (one traveller and one ordinary
+//! user flagged).
 
 use gatehouse_detect::shapes::{Class, Shape, ShapeSpec, ShapeTrace, evaluate};
 use gatehouse_detect::{DetectConfig, Detectors, SignalKind};
@@ -43,7 +43,7 @@ fn every_shape_meets_its_floor() {
     let floors = [
         (Shape::Concentrated, 0.95, 0.95),
         (Shape::Botnet, 0.9, 0.95),
-        (Shape::Residential, 0.95, 0.9),
+        (Shape::Residential, 0.95, 0.95),
         (Shape::LowAndSlow, 0.95, 0.95),
         (Shape::Spraying, 0.95, 0.95),
     ];

@@ -231,3 +231,96 @@ fn without_an_attack_window_a_slow_attack_shows_in_the_failing_neighbours() {
     let out = slow_case(false);
     assert!(out.is_empty(), "{out:?}");
 }
+
+/// Days of ordinary traffic (two sign-ins a minute, one in 50 a mistyped
+/// account), and from `slow_from` (a day number) on a combo list spread thin:
+/// one unknown account every ten minutes from ever-new addresses — too little
+/// for any ten minutes or hour to stand out.
+fn days_with_a_slow_list(days: i64, slow_from: i64) -> Takeover {
+    let mut t = Takeover::new(TakeoverConfig::default());
+    let mut out = Vec::new();
+    t.observe(
+        &ev(0, 7, 0x0b00_0101, 300, 1, Outcome::Success),
+        None,
+        &mut out,
+    );
+    for m in 1..days * 24 * 60 {
+        for k in 0..2u64 {
+            let n = m as u64 * 2 + k;
+            let outcome = if n.is_multiple_of(50) {
+                Outcome::UnknownAccount
+            } else {
+                Outcome::Success
+            };
+            let e = ev(
+                m * MIN + k as i64 * 20_000,
+                1_000_000 + n % 5_000,
+                0x0a00_0000 | (n % 5_000) as u32,
+                100,
+                1 + n % 7,
+                outcome,
+            );
+            t.observe(&e, None, &mut out);
+        }
+        if m >= slow_from * 24 * 60 && m % 10 == 0 {
+            let e = ev(
+                m * MIN + 45_000,
+                50_000_000 + m as u64,
+                0xd000_0000 | (m as u32 % 60_000),
+                500 + (m as u32 % 20),
+                60 + (m as u64 % 9),
+                Outcome::UnknownAccount,
+            );
+            t.observe(&e, None, &mut out);
+        }
+    }
+    assert!(out.is_empty(), "{out:?}");
+    t
+}
+
+/// A proxy: a wrong password on another account, then the victim's (7)
+/// password on a new device, network and ASN.
+fn proxy_success(t: &mut Takeover, at: i64) -> Vec<Signal> {
+    let mut out = Vec::new();
+    let proxy = 0xc900_0909;
+    t.observe(
+        &ev(at, 12_345, proxy, 400, 41, Outcome::WrongPassword),
+        None,
+        &mut out,
+    );
+    t.observe(
+        &ev(at + 9_000, 7, proxy, 400, 42, Outcome::Success),
+        None,
+        &mut out,
+    );
+    out
+}
+
+#[test]
+fn a_combo_list_spread_over_days_opens_a_drift_period_that_serves_as_context() {
+    let mut t = days_with_a_slow_list(4, 3);
+    // Never an hour's window: the list adds 6 unknown accounts an hour to the
+    // site's 2.4.
+    assert!(t.attack_windows().is_empty(), "{:?}", t.attack_windows());
+    assert!(t.in_drift());
+    let w = t.drift_windows();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].start_ms >= T0 + 3 * 24 * 60 * MIN, "{w:?}");
+    assert!(
+        w[0].peak_site_z >= TakeoverConfig::default().drift_z,
+        "{w:?}"
+    );
+    let out = proxy_success(&mut t, 4 * 24 * 60 * MIN);
+    let flagged: Vec<_> = out.iter().filter_map(|s| s.account).collect();
+    assert_eq!(flagged, vec![AccountKey(7)], "{out:?}");
+    let e = out[0].evidence.takeover.expect("takeover evidence");
+    assert_eq!(e.rule, TakeoverRule::AddressTriedOthers);
+    assert_eq!(e.corroboration, Corroboration::SiteDrift, "{e:?}");
+    assert!(e.site_drifting && e.site_drift >= 1.25, "{e:?}");
+    // The same days without the list: no drift, and the same address is
+    // not enough.
+    let mut t = days_with_a_slow_list(4, 99);
+    assert!(t.drift_windows().is_empty());
+    let out = proxy_success(&mut t, 4 * 24 * 60 * MIN);
+    assert!(out.is_empty(), "{out:?}");
+}

@@ -1,0 +1,237 @@
+//! A slow, site-level "attack in progress": the share of attempts on unknown
+//! accounts over the last 24 hours against the site's own earlier days.
+//!
+//! A combo list run over days (low-and-slow: a few dozen attempts an hour for
+//! two or three days) never makes an hour or ten minutes stand out, so the
+//! attack-in-progress windows of [`super::Takeover`] stay shut, yet it still
+//! tries names that do not exist at a rate above the site's: over a whole day
+//! the site's unknown-account share rises well beyond what its own earlier days
+//! showed. The trailing 24 hours (hourly buckets, so a day's rhythm cancels out)
+//! are weighed against the *lower median* of the shares of the complete days
+//! before yesterday (at most [`DAYS`]): an attack that lasts a day or two does
+//! not become its own baseline, as it would in a decayed average. It opens when
+//! both the excess (z) and the ratio reach their thresholds — the ratio so that a
+//! big site's tiny day-to-day change, significant in z, is not an attack.
+//!
+//! Fixed memory: 24 hourly and [`DAYS`] daily counters, and at most
+//! [`super::ATTACK_WINDOWS_KEPT`] drift periods kept for operators.
+
+use std::collections::VecDeque;
+
+use super::{ATTACK_WINDOWS_KEPT, AttackWindow};
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// Complete days kept for the baseline.
+pub(super) const DAYS: usize = 8;
+
+/// A day needs this many attempts to count in the baseline (a small site's
+/// share is too noisy to drift against).
+const MIN_DAY_ATTEMPTS: u32 = 1_000;
+
+/// Days the baseline needs.
+const MIN_DAYS: usize = 2;
+
+/// A drift that reopens within this long extends the previous period.
+const MERGE_MS: i64 = 6 * HOUR_MS;
+
+/// The site's drift state: counters and the drift periods seen.
+pub(super) struct Drift {
+    /// (attempts, unknown) per hour, indexed by hour number modulo 24.
+    hours: [(u32, u32); 24],
+    /// (attempts, unknown) per day, indexed by day number modulo [`DAYS`].
+    days: [(u32, u32); DAYS],
+    /// The latest hour counted (hour number since the epoch; `i64::MIN`: none).
+    hour: i64,
+    /// The latest day counted.
+    day: i64,
+    /// The excess (z) and ratio of the last check.
+    pub(super) z: f32,
+    pub(super) ratio: f32,
+    /// Drift periods, oldest first; the last may be open.
+    pub(super) windows: VecDeque<AttackWindow>,
+}
+
+impl Drift {
+    pub(super) fn new() -> Drift {
+        Drift {
+            hours: [(0, 0); 24],
+            days: [(0, 0); DAYS],
+            hour: i64::MIN,
+            day: i64::MIN,
+            z: 0.0,
+            ratio: 0.0,
+            windows: VecDeque::with_capacity(ATTACK_WINDOWS_KEPT),
+        }
+    }
+
+    pub(super) fn bytes() -> usize {
+        std::mem::size_of::<Drift>() + ATTACK_WINDOWS_KEPT * std::mem::size_of::<AttackWindow>()
+    }
+
+    /// Whether a drift period is open.
+    pub(super) fn open(&self) -> bool {
+        self.windows.back().is_some_and(|w| w.open)
+    }
+
+    /// Counts one attempt at `now` (a slightly late event counts in the current
+    /// hour and day).
+    pub(super) fn add(&mut self, now: i64, unknown: bool) {
+        let (h, d) = (now.div_euclid(HOUR_MS), now.div_euclid(DAY_MS));
+        if h > self.hour {
+            // Clear the hours skipped since (at most a day of them).
+            let from = if self.hour == i64::MIN {
+                h - 23
+            } else {
+                (self.hour + 1).max(h - 23)
+            };
+            for k in from..=h {
+                self.hours[k.rem_euclid(24) as usize] = (0, 0);
+            }
+            self.hour = h;
+        }
+        if d > self.day {
+            let from = if self.day == i64::MIN {
+                d - DAYS as i64 + 1
+            } else {
+                (self.day + 1).max(d - DAYS as i64 + 1)
+            };
+            for k in from..=d {
+                self.days[k.rem_euclid(DAYS as i64) as usize] = (0, 0);
+            }
+            self.day = d;
+        }
+        let u = u32::from(unknown);
+        let hb = &mut self.hours[self.hour.rem_euclid(24) as usize];
+        hb.0 = hb.0.saturating_add(1);
+        hb.1 = hb.1.saturating_add(u);
+        let db = &mut self.days[self.day.rem_euclid(DAYS as i64) as usize];
+        db.0 = db.0.saturating_add(1);
+        db.1 = db.1.saturating_add(u);
+        if let Some(w) = self.windows.back_mut().filter(|w| w.open) {
+            w.end_ms = w.end_ms.max(now);
+            w.attempts += 1;
+            w.unknown += u64::from(unknown);
+        }
+    }
+
+    /// The baseline share: the lower median of the complete days before
+    /// yesterday with enough attempts (`None` without [`MIN_DAYS`] of them).
+    fn baseline(&self) -> Option<f32> {
+        let mut shares = [0f32; DAYS];
+        let mut n = 0;
+        for k in 2..DAYS as i64 {
+            let (a, u) = self.days[(self.day - k).rem_euclid(DAYS as i64) as usize];
+            if a >= MIN_DAY_ATTEMPTS {
+                shares[n] = u as f32 / a as f32;
+                n += 1;
+            }
+        }
+        if n < MIN_DAYS {
+            return None;
+        }
+        let s = &mut shares[..n];
+        s.sort_by(f32::total_cmp);
+        Some(s[(n - 1) / 2])
+    }
+
+    /// Weighs the trailing 24 hours against the baseline and opens a drift period
+    /// (`min_z` and `min_ratio`; `min_z` ≤ 0: never) or closes it (below half).
+    pub(super) fn check(&mut self, now: i64, min_z: f32, min_ratio: f32) {
+        let (a, u) = self.hours.iter().fold((0u64, 0u64), |s, h| {
+            (s.0 + u64::from(h.0), s.1 + u64::from(h.1))
+        });
+        let (z, ratio) = match self.baseline() {
+            Some(p) if a > 0 && min_z > 0.0 => {
+                let p = p.max(1e-4);
+                let expected = p * a as f32;
+                (
+                    (u as f32 - expected) / (expected + 1.0).sqrt(),
+                    u as f32 / expected,
+                )
+            }
+            _ => (0.0, 0.0),
+        };
+        self.z = z;
+        self.ratio = ratio;
+        let hot = min_z > 0.0 && z >= min_z && ratio >= min_ratio;
+        // Closed only once the excess has halved (z, and the ratio's excess over
+        // 1): a day-long count crosses its threshold slowly, and would flicker.
+        let cold = z < min_z / 2.0 || ratio < 1.0 + (min_ratio - 1.0) / 2.0;
+        match self.windows.back_mut() {
+            Some(w) if w.open => {
+                w.peak_site_z = w.peak_site_z.max(z);
+                if cold {
+                    w.open = false;
+                }
+            }
+            // A reopening within a few hours is the same attack.
+            Some(w) if hot && now - w.end_ms <= MERGE_MS => {
+                w.open = true;
+                w.end_ms = now;
+                w.peak_site_z = w.peak_site_z.max(z);
+            }
+            _ if hot => {
+                if self.windows.len() == ATTACK_WINDOWS_KEPT {
+                    self.windows.pop_front();
+                }
+                self.windows.push_back(AttackWindow {
+                    start_ms: now,
+                    end_ms: now,
+                    open: true,
+                    peak_site_z: z,
+                    unknown: 0,
+                    attempts: 0,
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `days` of traffic from `start_day`: `per_hour` attempts an hour, `unknown`
+    /// of them on unknown accounts, checked every minute.
+    fn run(d: &mut Drift, start_day: i64, days: i64, per_hour: u32, unknown: u32) {
+        for h in start_day * 24..(start_day + days) * 24 {
+            for k in 0..per_hour {
+                let t = h * HOUR_MS + i64::from(k) * (HOUR_MS / i64::from(per_hour));
+                d.add(t, k < unknown);
+                if k % 10 == 0 {
+                    d.check(t, 8.0, 1.25);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_steady_site_does_not_drift_and_a_slow_combo_list_does() {
+        let mut d = Drift::new();
+        // Four days at 1 % unknown: no drift (no baseline for the first two).
+        run(&mut d, 1000, 4, 2_000, 20);
+        assert!(d.windows.is_empty(), "{:?}", d.windows);
+        assert!(d.z.abs() < 4.0, "{}", d.z);
+        // A day with 40 more unknown attempts an hour (+2 points of share).
+        run(&mut d, 1004, 1, 2_040, 60);
+        assert!(d.open(), "z {} ratio {}", d.z, d.ratio);
+        // Back to normal: closes within the day.
+        run(&mut d, 1005, 1, 2_000, 20);
+        assert!(!d.open());
+        assert_eq!(d.windows.len(), 1);
+        // The attack day is in the baseline now, but the lower median is not moved.
+        run(&mut d, 1006, 2, 2_000, 20);
+        assert_eq!(d.windows.len(), 1);
+    }
+
+    #[test]
+    fn a_small_site_has_no_baseline() {
+        let mut d = Drift::new();
+        run(&mut d, 1000, 4, 20, 0);
+        run(&mut d, 1004, 1, 20, 10);
+        assert!(d.windows.is_empty());
+    }
+}
