@@ -12,8 +12,8 @@ use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use gatehouse_detect::{
-    AccountKey, Country, Evidence, Grain, LoginEvent as DetectEvent, Outcome, PasswordDigest,
-    Signal, SignalKind, Subject, TakeoverEvidence, TakeoverRule, user_agent_hash,
+    AccountKey, Corroboration, Country, Evidence, Grain, LoginEvent as DetectEvent, Outcome,
+    PasswordDigest, Signal, SignalKind, Subject, TakeoverEvidence, TakeoverRule, user_agent_hash,
 };
 use gatehouse_domain::audit::{Actor, AuditAction, NewAuditEntry};
 use gatehouse_domain::finding::FindingStatus;
@@ -172,8 +172,32 @@ fn takeover_evidence(e: &Evidence, t: &TakeoverEvidence, score: f32) -> serde_js
             t.site_z, t.z
         ),
     };
-    let explanation =
-        format!("this account signed in successfully from {source} at {at}, {history}; {why}.");
+    // What besides the grain showed the attack, said in words: an operator
+    // reading a low-and-slow finding must see that no hour stood out and why
+    // the success was still judged an attack's.
+    let context = match t.corroboration {
+        Corroboration::None => String::new(),
+        Corroboration::AddressUnknown => {
+            "; the address itself also tried addresses that do not exist".to_owned()
+        }
+        Corroboration::NetworkUnknown => {
+            "; its address block also tried addresses that do not exist".to_owned()
+        }
+        Corroboration::NetworkFailures => {
+            "; other addresses of its block (/24 or /64) failed on other accounts".to_owned()
+        }
+        Corroboration::UserAgent => {
+            "; its user agent shows the same excess of addresses that do not exist".to_owned()
+        }
+        Corroboration::SiteDrift => format!(
+            "; over the last day the whole site's share of attempts on addresses that do not \
+             exist rose to {:.1}× its earlier days (an attack spread over days)",
+            t.site_drift
+        ),
+    };
+    let explanation = format!(
+        "this account signed in successfully from {source} at {at}, {history}; {why}{context}."
+    );
     serde_json::json!({
         "detector": DetectorKind::AccountTakeover.as_str(),
         "explanation": explanation,
@@ -186,6 +210,8 @@ fn takeover_evidence(e: &Evidence, t: &TakeoverEvidence, score: f32) -> serde_js
         "expected_unknown": t.expected_unknown,
         "grain_attempts": e.attempts,
         "site_z": t.site_z,
+        "corroboration": t.corroboration,
+        "site_drift": t.site_drift,
         "history": {
             "earlier_successes": t.known_successes,
             "new_device": t.new_device,
