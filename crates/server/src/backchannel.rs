@@ -1,5 +1,8 @@
-//! The back-channel logout sender: from an app-delivery row to the app's
-//! `backchannel_logout_uri` (OpenID Connect Back-Channel Logout 1.0 §2.5).
+//! The app-delivery sender: from an app-delivery row to the app's
+//! `backchannel_logout_uri` (OpenID Connect Back-Channel Logout 1.0 §2.5), or
+//! a Security Event Token to a Shared Signals stream's push endpoint (RFC
+//! 8935). Both kinds share each receiver's (client's) task: its rate,
+//! concurrency, circuit and retries.
 //!
 //! The cycle is the notices' *lease, commit, send, settle*: a claim leases a
 //! receiver's due rows in one short transaction, the POSTs happen with no
@@ -27,7 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_domain::notice::retry_delay;
-use gatehouse_store::{AppClaim, ClaimedAppDelivery};
+use gatehouse_store::{AppClaim, AppDeliveryKind, ClaimedAppDelivery};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::app::App;
@@ -203,23 +206,45 @@ impl Backchannel {
     }
 }
 
-/// Signs and POSTs one logout token (`application/x-www-form-urlencoded`,
-/// `logout_token=…`, §2.5). Only a 2xx answer counts as delivered.
+/// Signs and POSTs one delivery: a logout token as
+/// `application/x-www-form-urlencoded` `logout_token=…` (Back-Channel Logout
+/// §2.5), or a SET as `application/secevent+jwt` with the stream's
+/// `Authorization` header (RFC 8935 §2). Only a 2xx answer counts as
+/// delivered (RFC 8935 says 202; any 2xx is taken).
 async fn deliver(app: &App, http: &reqwest::Client, row: &ClaimedAppDelivery) -> Outcome {
-    let token = match app.logout_token(&row.delivery).await {
-        Ok(t) => t,
-        Err(e) => return Outcome::Failed(format!("cannot sign the logout token: {e}")),
+    let request = match row.delivery.kind {
+        AppDeliveryKind::Logout => {
+            let token = match app.logout_token(&row.delivery).await {
+                Ok(t) => t,
+                Err(e) => return Outcome::Failed(format!("cannot sign the logout token: {e}")),
+            };
+            let body = serde_urlencoded::to_string([("logout_token", token.as_str())])
+                .expect("a string pair always encodes");
+            http.post(&row.uri)
+                .header(
+                    http::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(body)
+        }
+        AppDeliveryKind::Set => {
+            let token = match app.security_event_token(&row.delivery).await {
+                Ok(t) => t,
+                Err(e) => return Outcome::Failed(format!("cannot sign the SET: {e}")),
+            };
+            let mut r = http
+                .post(&row.uri)
+                .header(http::header::CONTENT_TYPE, "application/secevent+jwt")
+                .header(http::header::ACCEPT, "application/json")
+                .body(token);
+            if let Some(auth) = &row.authorization {
+                r = r.header(http::header::AUTHORIZATION, auth);
+            }
+            r
+        }
     };
-    let body = serde_urlencoded::to_string([("logout_token", token.as_str())])
-        .expect("a string pair always encodes");
-    let answer = http
-        .post(&row.uri)
-        .header(
-            http::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
+    let answer = request
         .header(http::header::CACHE_CONTROL, "no-store")
-        .body(body)
         .send()
         .await;
     match answer {
