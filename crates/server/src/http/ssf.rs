@@ -129,7 +129,7 @@ async fn create_stream(State(app): AppState, headers: HeaderMap, bytes: Bytes) -
 
 /// The receiver's stream (`stream_id`), or all of them (a list of at most one).
 #[utoipa::path(get, path = "/ssf/streams", tag = "ssf", params(StreamQuery),
-    responses((status = 200, body = StreamConfig, description = "With stream_id: that stream; without: a JSON array of the receiver's streams"),
+    responses((status = 200, content_type = "application/json", description = "With stream_id: that stream's configuration (as `POST` answers); without: a JSON array of the receiver's streams (at most one)"),
               (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody),
               (status = 404, body = OAuthErrorBody)))]
 async fn read_stream(
