@@ -455,8 +455,19 @@ async fn a_failing_app_recovers_and_a_hanging_one_holds_only_itself(engine: Engi
         .map(|c| c["jti"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(all, sent, "a retry repeats the jti");
-    let rows = deliveries(&t, "flaky").await;
-    assert!(rows.iter().all(|d| d.state == AppDeliveryState::Sent));
+    // The app's 200 comes before the row is settled: wait for the settle.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let rows = loop {
+        let rows = deliveries(&t, "flaky").await;
+        if rows.iter().all(|d| d.state == AppDeliveryState::Sent) {
+            break rows;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not settled: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
     assert!(rows.iter().any(|d| d.attempts > 1));
     // The hanging app's rows wait for it, with why.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

@@ -24,6 +24,9 @@ const DELIVERY_COLUMNS: &str = "id, kind, stream_id, event_type, event, client_i
 const DUE: &str = "((d.state = 'pending' AND d.next_attempt_at <= $2) OR \
     (d.state = 'sending' AND d.lease_until <= $2)) AND (d.kind = 'logout' OR NOT EXISTS \
     (SELECT 1 FROM ssf_streams st WHERE st.id = d.stream_id AND st.status = 'paused'))";
+/// Not held by a paused stream (see [`DUE`]).
+const NOT_HELD: &str = "(d.kind = 'logout' OR NOT EXISTS (SELECT 1 FROM ssf_streams st WHERE \
+    st.id = d.stream_id AND st.status = 'paused'))";
 
 /// Which sessions just ended, for [`EngineStore::owe_logouts_in`].
 pub(super) enum Ended<'a> {
@@ -170,10 +173,14 @@ impl AppDeliveryStore for EngineStore {
     async fn due_app_receivers(&self, now: Timestamp) -> Result<Vec<String>> {
         // Per client rather than DISTINCT over the rows: a 100,000-token
         // queue costs one index seek per client, not a scan, twice a second.
+        // Two EXISTS, each an index range on (client_id, state, next_attempt_at)
+        // or the leased index; a paused stream's rows are skipped one by one,
+        // a logout row ends the search at once.
         Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT c.id FROM oidc_clients c WHERE EXISTS (SELECT 1 FROM app_deliveries d \
-             WHERE d.client_id = c.id AND {DUE}) ORDER BY c.id",
-            DUE = DUE.replace("$2", "$1")
+             WHERE d.client_id = c.id AND d.state = 'pending' AND d.next_attempt_at <= $1 AND \
+             {NOT_HELD}) OR EXISTS (SELECT 1 FROM app_deliveries d WHERE d.client_id = c.id AND \
+             d.state = 'sending' AND d.lease_until <= $1 AND {NOT_HELD}) ORDER BY c.id"
         )))
         .bind(now.as_millis())
         .fetch_all(&self.pool)
