@@ -170,18 +170,44 @@ impl Backchannel {
                 let lease_id = lease_id.clone();
                 sends.spawn(async move {
                     let outcome = deliver(&this.0, &this.1, &row).await;
-                    settle(&this.0, &row, &lease_id, &outcome).await;
-                    outcome
+                    // A failure is settled at once (its retry time); the
+                    // claim's successes are settled together below, one
+                    // statement instead of one transaction per token.
+                    if matches!(outcome, Outcome::Failed(_)) {
+                        settle(&this.0, &row, &lease_id, &outcome).await;
+                    }
+                    (row.delivery.id, outcome)
                 });
             }
-            let mut any_sent = false;
+            let mut sent_ids = Vec::new();
             while let Some(done) = sends.join_next().await {
                 match done {
-                    Ok(Outcome::Sent) => any_sent = true,
-                    Ok(Outcome::Failed(_)) => failures_in_a_row += 1,
+                    Ok((id, Outcome::Sent)) => sent_ids.push(id),
+                    Ok((_, Outcome::Failed(_))) => failures_in_a_row += 1,
                     Err(e) => {
                         tracing::error!(client, error = %e, "back-channel logout: a send panicked")
                     }
+                }
+            }
+            let any_sent = !sent_ids.is_empty();
+            if any_sent {
+                metrics::counter!("gatehouse_backchannel_deliveries_total", "client" => client.clone(), "outcome" => "sent")
+                    .increment(sent_ids.len() as u64);
+                match self
+                    .app
+                    .store
+                    .app_deliveries_sent(&sent_ids, &lease_id, self.app.clock.now())
+                    .await
+                {
+                    Ok(n) if n == sent_ids.len() as u64 => {}
+                    Ok(n) => tracing::info!(
+                        client,
+                        settled = n,
+                        delivered = sent_ids.len(),
+                        "back-channel: some leases were lost before settling"
+                    ),
+                    // Left leased: sent again (same jti) when the lease runs out.
+                    Err(e) => tracing::warn!(client, error = %e, "back-channel: cannot settle"),
                 }
             }
             if any_sent {

@@ -35,6 +35,16 @@ pub trait AppDeliveryStore {
     /// Marks a leased delivery sent. `false` if the lease was lost.
     async fn app_delivery_sent(&self, id: &str, lease_id: &str, now: Timestamp) -> Result<bool>;
 
+    /// Marks a claim's delivered rows sent in one statement (the sender
+    /// settles a claim's successes together). Returns how many were still
+    /// held by the lease.
+    async fn app_deliveries_sent(
+        &self,
+        ids: &[String],
+        lease_id: &str,
+        now: Timestamp,
+    ) -> Result<u64>;
+
     /// Puts a leased delivery back for another attempt at `next_attempt_at`.
     async fn app_delivery_retry(
         &self,

@@ -322,6 +322,31 @@ impl AppDeliveryStore for EngineStore {
             == 1)
     }
 
+    async fn app_deliveries_sent(
+        &self,
+        ids: &[String],
+        lease_id: &str,
+        now: Timestamp,
+    ) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut q = sqlx::QueryBuilder::<Db>::new(
+            "UPDATE app_deliveries SET state = 'sent', last_error = NULL, lease_id = NULL, \
+             lease_until = NULL, sent_at = ",
+        );
+        q.push_bind(now.as_millis())
+            .push(" WHERE state = 'sending' AND lease_id = ")
+            .push_bind(lease_id.to_owned())
+            .push(" AND id IN (");
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(id.clone());
+        }
+        list.push_unseparated(")");
+        Ok(q.build().execute(&self.pool).await?.rows_affected())
+    }
+
     async fn app_delivery_retry(
         &self,
         id: &str,
