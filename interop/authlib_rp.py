@@ -55,6 +55,7 @@ import jwt as pyjwt  # noqa: E402  (PyJWT: the logout-token check, another libra
 
 warnings.simplefilter("error")  # a deprecation in the RP library is news
 
+SESSION_REVOKED = "https://schemas.openid.net/secevent/caep/event-type/session-revoked"
 ISSUER = os.environ["GH_ISSUER"].rstrip("/")
 CLIENT_ID = os.environ["GH_CLIENT_ID"]
 CLIENT_SECRET = os.environ["GH_CLIENT_SECRET"]
@@ -393,9 +394,11 @@ def run():
     class Receiver(http.server.BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 (the http.server name)
             body = self.rfile.read(int(self.headers.get("content-length", 0))).decode()
-            received.append((self.headers.get("content-type"), dict(urllib.parse.parse_qsl(body))))
-            arrived.set()
-            self.send_response(200)
+            received.append((self.path, self.headers.get("content-type"), self.headers.get("authorization"), body))
+            if len(received) >= 2:
+                arrived.set()
+            # RFC 8935 §2.2: a push receiver answers 202; a logout URI, 200.
+            self.send_response(202 if self.path == "/ssf" else 200)
             self.end_headers()
 
         def log_message(self, *args):
@@ -410,16 +413,38 @@ def run():
             "client_id": app_id, "name": "PyJWT app", "redirect_uris": [REDIRECT_URI], "first_party": True,
             "backchannel_logout_uri": f"http://127.0.0.1:{server.server_address[1]}/backchannel-logout",
         })
+        # The same app is a Shared Signals receiver: a stream asking for CAEP
+        # session-revoked, created with its client credentials (Basic).
+        ssf = requests.get(f"{ISSUER}/.well-known/ssf-configuration", timeout=TIMEOUT).json()
+        check(ssf.get("issuer") == ISSUER and ssf.get("jwks_uri") == m["jwks_uri"], "SSF metadata: issuer, jwks_uri", ssf)
+        r = requests.post(ssf["configuration_endpoint"], auth=(app_id, created["client_secret"]), timeout=TIMEOUT, json={
+            "delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": f"http://127.0.0.1:{server.server_address[1]}/ssf",
+                         "authorization_header": "Bearer pyjwt-receiver"},
+            "events_requested": [SESSION_REVOKED],
+        })
+        check(r.status_code == 201 and r.json().get("events_delivered") == [SESSION_REVOKED], "a stream is created", r.text)
         frank = Person(f"pyjwt-{tag}@example.com")
         token, nonce, _ = p.sign_in(frank, p.rp(app_id, created["client_secret"]))
         id_claims = p.id_claims(token["id_token"], nonce, client_id=app_id)
         api("DELETE", "/sessions/current", key=frank.token, expect=(204,))
-        check(arrived.wait(30), "the app receives a logout token within 30 s")
+        check(arrived.wait(30), "the app receives a logout token and a SET within 30 s")
     finally:
         server.shutdown()
         server.server_close()
-    check(len(received) == 1, "exactly one logout token for one session", received)
-    ctype, form = received[0]
+    check(len(received) == 2, "exactly one logout token and one SET for one session", received)
+    path, ctype, auth, set_token = next(r for r in received if r[0] == "/ssf")
+    check(ctype == "application/secevent+jwt" and auth == "Bearer pyjwt-receiver", "the SET is pushed per RFC 8935", (ctype, auth))
+    check(pyjwt.get_unverified_header(set_token).get("typ") == "secevent+jwt", "the SET is typed secevent+jwt")
+    set_key = pyjwt.PyJWKClient(m["jwks_uri"]).get_signing_key_from_jwt(set_token)
+    st = pyjwt.decode(set_token, set_key.key, algorithms=p.algs, audience=app_id, issuer=ISSUER,
+                      options={"require": ["iss", "aud", "iat", "jti"], "verify_exp": False})
+    check(list(st.get("events", {})) == [SESSION_REVOKED], "the session-revoked event", st)
+    check(st.get("sub_id", {}).get("user", {}).get("sub") == id_claims["sub"]
+          and st["sub_id"].get("session", {}).get("id") == id_claims["sid"],
+          "sub_id names the person and the session the ID token named", st)
+    ok("Shared Signals: a stream created with the client's credentials; one session-revoked SET, valid for PyJWT")
+    path, ctype, _, body = next(r for r in received if r[0] != "/ssf")
+    form = dict(urllib.parse.parse_qsl(body))
     check(ctype == "application/x-www-form-urlencoded", "the token is POSTed as a form", ctype)
     logout_token = form.get("logout_token", "")
     header = pyjwt.get_unverified_header(logout_token)

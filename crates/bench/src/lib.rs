@@ -23,6 +23,7 @@ pub mod delivery;
 pub mod detection;
 pub mod events;
 pub mod oidc;
+pub mod ssf;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -74,6 +75,9 @@ pub enum BenchCommand {
     /// OpenID Connect: userinfo, introspection, JWKS and discovery vs a bare
     /// axum handler; the code exchange vs the store's write of its rows; ES256 cost.
     Oidc(crate::oidc::OidcArgs),
+    /// Shared Signals: SET delivery by the real sender to a local receiver vs
+    /// plain HTTP POSTs of the same bodies; ES256 signing cost per SET.
+    Ssf(crate::ssf::SsfArgs),
 }
 
 /// Arguments of `gatehouse-bench load`.
@@ -134,6 +138,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Detection(args) => crate::detection::run(args).await,
         BenchCommand::Campaign(args) => crate::campaign::run(args).await,
         BenchCommand::Oidc(args) => crate::oidc::run(args).await,
+        BenchCommand::Ssf(args) => crate::ssf::run(args).await,
         BenchCommand::Load(args) => {
             let report = load(args).await?;
             println!("{report}");

@@ -283,6 +283,13 @@ async fn run_with(
                     a.sessions, a.client_id, a.seconds_at_rate
                 );
             }
+            for r in &p.security_events {
+                eprintln!(
+                    "sends {} security event(s) to Shared Signals receiver {} ({:.0} s at least \
+                     at its rate)",
+                    r.events, r.client_id, r.seconds_at_rate
+                );
+            }
             if p.needs_second_approval {
                 eprintln!(
                     "campaign {} needs a second operator: gatehouse campaign approve {} --snapshot {} --operator OTHER",

@@ -13,6 +13,7 @@ mod operator_cmd;
 mod outbox_cmd;
 mod rules_cmd;
 mod scan_cmd;
+mod sessions_cmd;
 mod status_cmd;
 
 // jemalloc rather than glibc malloc: the request path allocates small, short-lived
@@ -68,6 +69,11 @@ enum Command {
     Oidc {
         #[command(subcommand)]
         command: oidc_cmd::OidcCommand,
+    },
+    /// Sessions: an operator ends one (its apps are told).
+    Sessions {
+        #[command(subcommand)]
+        command: sessions_cmd::SessionsCommand,
     },
     /// Inspect notice delivery and retry failed notices.
     Outbox {
@@ -417,6 +423,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Outbox { command } => outbox_cmd::run(config, command).await,
+        Command::Sessions { command } => sessions_cmd::run(config, command).await,
         Command::Oidc { command } => oidc_cmd::run(config, command).await,
         Command::Events { command } => events_cmd::run(config, command).await,
         Command::Rules { command } => rules_cmd::run(config, command).await,

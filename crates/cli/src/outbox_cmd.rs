@@ -7,7 +7,7 @@ use clap::Subcommand;
 use gatehouse_domain::NoticeId;
 use gatehouse_server::Config;
 use gatehouse_server::app::oidc::AppDeliveryView;
-use gatehouse_store::{AppDeliveryState, NoticeState};
+use gatehouse_store::{AppDeliveryKind, AppDeliveryState, NoticeState};
 
 #[derive(Subcommand)]
 pub enum OutboxCommand {
@@ -28,8 +28,9 @@ pub enum OutboxCommand {
         /// The notice's id (from `outbox list`).
         id: String,
     },
-    /// Back-channel logout tokens owed to apps: counts per app, then the
-    /// deliveries, newest first (failed ones show the app's last answer).
+    /// Back-channel logout tokens and Shared Signals SETs owed to apps: counts
+    /// per app, then the deliveries, newest first (failed ones show the app's
+    /// last answer).
     Apps {
         /// Only this state: pending, sending, sent, failed.
         #[arg(long)]
@@ -44,7 +45,7 @@ pub enum OutboxCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Send a failed logout token again (the same jti).
+    /// Send a failed logout token or SET again (the same jti).
     RetryApp {
         /// The delivery's id (from `outbox apps`).
         id: String,
@@ -133,13 +134,21 @@ pub async fn run(config: Config, command: OutboxCommand) -> anyhow::Result<ExitC
             }
             println!();
             println!(
-                "{:<24}  {:<16}  {:<8}  {:>3}  {:<24}  id (jti) / last answer",
-                "app", "reason", "state", "try", "session ended"
+                "{:<24}  {:<26}  {:<16}  {:<8}  {:>3}  {:<24}  id (jti) / last answer",
+                "app", "what", "reason", "state", "try", "when"
             );
             for d in &rows {
+                // A SET by the last segment of its event URI.
+                let what = match (&d.kind, &d.event_type) {
+                    (AppDeliveryKind::Set, Some(t)) => {
+                        format!("set:{}", t.rsplit('/').next().unwrap_or(t))
+                    }
+                    _ => "logout token".to_owned(),
+                };
                 println!(
-                    "{:<24}  {:<16}  {:<8}  {:>3}  {:<24}  {}{}",
+                    "{:<24}  {:<26}  {:<16}  {:<8}  {:>3}  {:<24}  {}{}",
                     d.client_id,
+                    what,
                     d.reason,
                     d.state.as_str(),
                     d.attempts,
@@ -152,7 +161,7 @@ pub async fn run(config: Config, command: OutboxCommand) -> anyhow::Result<ExitC
                 );
             }
             if rows.is_empty() {
-                eprintln!("no logout tokens");
+                eprintln!("no logout tokens or SETs");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -160,7 +169,7 @@ pub async fn run(config: Config, command: OutboxCommand) -> anyhow::Result<ExitC
             app.retry_app_delivery(&id, gatehouse_domain::audit::Actor::System)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("logout token {id} queued again (same jti)");
+            println!("delivery {id} queued again (same jti)");
             Ok(ExitCode::SUCCESS)
         }
         OutboxCommand::Retry { id } => {

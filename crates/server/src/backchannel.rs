@@ -1,5 +1,8 @@
-//! The back-channel logout sender: from an app-delivery row to the app's
-//! `backchannel_logout_uri` (OpenID Connect Back-Channel Logout 1.0 §2.5).
+//! The app-delivery sender: from an app-delivery row to the app's
+//! `backchannel_logout_uri` (OpenID Connect Back-Channel Logout 1.0 §2.5), or
+//! a Security Event Token to a Shared Signals stream's push endpoint (RFC
+//! 8935). Both kinds share each receiver's (client's) task: its rate,
+//! concurrency, circuit and retries.
 //!
 //! The cycle is the notices' *lease, commit, send, settle*: a claim leases a
 //! receiver's due rows in one short transaction, the POSTs happen with no
@@ -27,7 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_domain::notice::retry_delay;
-use gatehouse_store::{AppClaim, ClaimedAppDelivery};
+use gatehouse_store::{AppClaim, AppDeliveryKind, ClaimedAppDelivery};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::app::App;
@@ -167,18 +170,44 @@ impl Backchannel {
                 let lease_id = lease_id.clone();
                 sends.spawn(async move {
                     let outcome = deliver(&this.0, &this.1, &row).await;
-                    settle(&this.0, &row, &lease_id, &outcome).await;
-                    outcome
+                    // A failure is settled at once (its retry time); the
+                    // claim's successes are settled together below, one
+                    // statement instead of one transaction per token.
+                    if matches!(outcome, Outcome::Failed(_)) {
+                        settle(&this.0, &row, &lease_id, &outcome).await;
+                    }
+                    (row.delivery.id, outcome)
                 });
             }
-            let mut any_sent = false;
+            let mut sent_ids = Vec::new();
             while let Some(done) = sends.join_next().await {
                 match done {
-                    Ok(Outcome::Sent) => any_sent = true,
-                    Ok(Outcome::Failed(_)) => failures_in_a_row += 1,
+                    Ok((id, Outcome::Sent)) => sent_ids.push(id),
+                    Ok((_, Outcome::Failed(_))) => failures_in_a_row += 1,
                     Err(e) => {
                         tracing::error!(client, error = %e, "back-channel logout: a send panicked")
                     }
+                }
+            }
+            let any_sent = !sent_ids.is_empty();
+            if any_sent {
+                metrics::counter!("gatehouse_backchannel_deliveries_total", "client" => client.clone(), "outcome" => "sent")
+                    .increment(sent_ids.len() as u64);
+                match self
+                    .app
+                    .store
+                    .app_deliveries_sent(&sent_ids, &lease_id, self.app.clock.now())
+                    .await
+                {
+                    Ok(n) if n == sent_ids.len() as u64 => {}
+                    Ok(n) => tracing::info!(
+                        client,
+                        settled = n,
+                        delivered = sent_ids.len(),
+                        "back-channel: some leases were lost before settling"
+                    ),
+                    // Left leased: sent again (same jti) when the lease runs out.
+                    Err(e) => tracing::warn!(client, error = %e, "back-channel: cannot settle"),
                 }
             }
             if any_sent {
@@ -203,23 +232,45 @@ impl Backchannel {
     }
 }
 
-/// Signs and POSTs one logout token (`application/x-www-form-urlencoded`,
-/// `logout_token=…`, §2.5). Only a 2xx answer counts as delivered.
+/// Signs and POSTs one delivery: a logout token as
+/// `application/x-www-form-urlencoded` `logout_token=…` (Back-Channel Logout
+/// §2.5), or a SET as `application/secevent+jwt` with the stream's
+/// `Authorization` header (RFC 8935 §2). Only a 2xx answer counts as
+/// delivered (RFC 8935 says 202; any 2xx is taken).
 async fn deliver(app: &App, http: &reqwest::Client, row: &ClaimedAppDelivery) -> Outcome {
-    let token = match app.logout_token(&row.delivery).await {
-        Ok(t) => t,
-        Err(e) => return Outcome::Failed(format!("cannot sign the logout token: {e}")),
+    let request = match row.delivery.kind {
+        AppDeliveryKind::Logout => {
+            let token = match app.logout_token(&row.delivery).await {
+                Ok(t) => t,
+                Err(e) => return Outcome::Failed(format!("cannot sign the logout token: {e}")),
+            };
+            let body = serde_urlencoded::to_string([("logout_token", token.as_str())])
+                .expect("a string pair always encodes");
+            http.post(&row.uri)
+                .header(
+                    http::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(body)
+        }
+        AppDeliveryKind::Set => {
+            let token = match app.security_event_token(&row.delivery).await {
+                Ok(t) => t,
+                Err(e) => return Outcome::Failed(format!("cannot sign the SET: {e}")),
+            };
+            let mut r = http
+                .post(&row.uri)
+                .header(http::header::CONTENT_TYPE, "application/secevent+jwt")
+                .header(http::header::ACCEPT, "application/json")
+                .body(token);
+            if let Some(auth) = &row.authorization {
+                r = r.header(http::header::AUTHORIZATION, auth);
+            }
+            r
+        }
     };
-    let body = serde_urlencoded::to_string([("logout_token", token.as_str())])
-        .expect("a string pair always encodes");
-    let answer = http
-        .post(&row.uri)
-        .header(
-            http::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
+    let answer = request
         .header(http::header::CACHE_CONTROL, "no-store")
-        .body(body)
         .send()
         .await;
     match answer {

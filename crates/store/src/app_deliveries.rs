@@ -1,5 +1,6 @@
 //! The app-delivery outbox: OpenID Connect Back-Channel Logout tokens owed to
-//! the apps a person was signed in to when a session ended.
+//! the apps a person was signed in to when a session ended, and Security
+//! Event Tokens owed to Shared Signals receivers' streams (`kind`).
 //!
 //! Rows are never written through this trait: every store call that ends or
 //! suspends sessions (`end_session`, `end_other_sessions`, `change_password`,
@@ -33,6 +34,16 @@ pub trait AppDeliveryStore {
 
     /// Marks a leased delivery sent. `false` if the lease was lost.
     async fn app_delivery_sent(&self, id: &str, lease_id: &str, now: Timestamp) -> Result<bool>;
+
+    /// Marks a claim's delivered rows sent in one statement (the sender
+    /// settles a claim's successes together). Returns how many were still
+    /// held by the lease.
+    async fn app_deliveries_sent(
+        &self,
+        ids: &[String],
+        lease_id: &str,
+        now: Timestamp,
+    ) -> Result<u64>;
 
     /// Puts a leased delivery back for another attempt at `next_attempt_at`.
     async fn app_delivery_retry(
@@ -136,17 +147,56 @@ impl std::str::FromStr for AppDeliveryState {
     }
 }
 
-/// A stored delivery: the logout token's claims and the delivery's progress.
+/// What a delivery carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppDeliveryKind {
+    /// A back-channel logout token to the client's `backchannel_logout_uri`.
+    Logout,
+    /// A Security Event Token (RFC 8417) to a stream's push endpoint.
+    Set,
+}
+
+impl AppDeliveryKind {
+    /// Stable text form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::Set => "set",
+        }
+    }
+}
+
+impl std::str::FromStr for AppDeliveryKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "logout" => Ok(Self::Logout),
+            "set" => Ok(Self::Set),
+            _ => Err(format!("unknown delivery kind {s:?} (logout or set)")),
+        }
+    }
+}
+
+/// A stored delivery: the token's claims and the delivery's progress.
 #[derive(Clone, Debug)]
 #[allow(missing_docs)] // fields named for their columns
 pub struct AppDelivery {
-    /// The logout token's `jti`, fixed when the row was written.
+    /// The token's `jti`, fixed when the row was written.
     pub id: String,
+    /// A logout token or a SET.
+    pub kind: AppDeliveryKind,
+    /// A SET's stream.
+    pub stream_id: Option<String>,
+    /// A SET's event type (its URI).
+    pub event_type: Option<String>,
+    /// A SET's extra event claims (JSON object), e.g. a verification's `state`.
+    pub event: Option<String>,
     /// The receiver and the token's `aud`.
     pub client_id: String,
-    /// The token's `sub`.
+    /// The token's `sub` (`""` for a stream's verification event).
     pub account: String,
-    /// The token's `sid`.
+    /// The token's `sid` (`""` for a SET about an account, not a session).
     pub session: String,
     /// Why the session ended (`logout`, `password_changed`, `forced_reset`, …).
     pub reason: String,
@@ -166,8 +216,10 @@ pub struct AppDelivery {
 pub struct ClaimedAppDelivery {
     /// The row.
     pub delivery: AppDelivery,
-    /// The client's `backchannel_logout_uri` now.
+    /// The client's `backchannel_logout_uri` now, or the stream's endpoint.
     pub uri: String,
+    /// The `Authorization` header the stream asked for (SETs only).
+    pub authorization: Option<String>,
 }
 
 /// How many deliveries one receiver has in one state.

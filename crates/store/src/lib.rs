@@ -33,6 +33,7 @@ mod rules;
 mod sessions;
 mod sql;
 mod sqlite;
+mod ssf; // Shared Signals streams (issue 17)
 mod status;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -61,6 +62,7 @@ pub use rules::*;
 pub use sessions::*;
 pub use sql::NOTICE_REFERENCE_TAKEN;
 pub use sqlite::SqliteStore;
+pub use ssf::*;
 pub use status::*;
 pub use throttle::*;
 
@@ -86,6 +88,7 @@ pub trait Store:
     + StatusStore
     + OidcStore
     + AppDeliveryStore
+    + SsfStore
     + Send
     + Sync
 {

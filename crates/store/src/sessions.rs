@@ -22,6 +22,9 @@ pub trait SessionStore {
         audit: NewAuditEntry,
     ) -> Result<()>;
 
+    /// A session by id (any state; an operator ending one session).
+    async fn session_by_id(&self, id: SessionId) -> Result<Option<SessionRecord>>;
+
     /// The session a token belongs to (any state), with its account's e-mail.
     async fn session_by_token(&self, token: &TokenHash) -> Result<Option<SessionRecord>>;
 

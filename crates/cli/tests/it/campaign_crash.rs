@@ -5,7 +5,10 @@
 //! and the budget's count of resets equals the number applied. Some of the
 //! people are signed in to two apps with back-channel logout URIs (issue 17):
 //! each app gets exactly one logout token per session the reset suspended —
-//! none missing, a repeat only with the same `jti`.
+//! none missing, a repeat only with the same `jti`. Both apps also have a
+//! Shared Signals stream: each gets exactly one SET per (event, subject) —
+//! CAEP session-revoked per session, RISC account-credential-change-required
+//! and sessions-revoked per account —, a repeat only with the same `jti`.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -18,6 +21,13 @@ const ACCOUNTS: usize = 10_000;
 /// People signed in to the two apps before the campaign, spread over it.
 const SIGNED_IN: usize = 20;
 const PASSWORD: &str = "correct horse battery staple";
+/// What each app's stream asks for: session-revoked first (per session), then
+/// the per-account events.
+const SET_EVENTS: [&str; 3] = [
+    "https://schemas.openid.net/secevent/caep/event-type/session-revoked",
+    "https://schemas.openid.net/secevent/risc/event-type/account-credential-change-required",
+    "https://schemas.openid.net/secevent/risc/event-type/sessions-revoked",
+];
 
 /// A cheap argon2id hash of `password` (the import takes PHC strings).
 fn known_hash(password: &str) -> String {
@@ -158,6 +168,20 @@ async fn a_campaign_survives_sigkill_at_random_points() {
             let base = format!("http://127.0.0.1:{port}");
             sids.insert(sign_in(&base, &format!("u{i}@example.com"), PASSWORD, &apps).await);
         }
+        // Each app's Shared Signals stream, asking for every event.
+        for (app, secret) in &apps {
+            let r = reqwest::Client::new()
+                .post(format!("http://127.0.0.1:{port}/ssf/streams"))
+                .basic_auth(app, Some(secret))
+                .json(&serde_json::json!({
+                    "delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": receiver.set_url},
+                    "events_requested": SET_EVENTS,
+                }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+        }
         child.kill().unwrap();
         child.wait().unwrap();
         assert_eq!(sids.len(), SIGNED_IN);
@@ -203,6 +227,8 @@ async fn a_campaign_survives_sigkill_at_random_points() {
         for (i, app) in ["crm", "shop"].iter().enumerate() {
             assert_eq!(preview["app_sessions"][i]["client_id"], *app);
             assert_eq!(preview["app_sessions"][i]["sessions"], SIGNED_IN);
+            assert_eq!(preview["security_events"][i]["client_id"], *app);
+            assert_eq!(preview["security_events"][i]["events"], 3 * SIGNED_IN);
         }
         let snapshot = preview["snapshot"].as_str().unwrap();
         let approve = |key: &str| {
@@ -340,7 +366,11 @@ async fn a_campaign_survives_sigkill_at_random_points() {
                 .map(|c| c.count)
                 .sum();
             let all: i64 = counts.iter().map(|c| c.count).sum();
-            assert_eq!(all, 2 * SIGNED_IN as i64, "one row per (session, app)");
+            assert_eq!(
+                all,
+                2 * SIGNED_IN as i64 + 2 * 3 * SIGNED_IN as i64,
+                "one logout row per (session, app), three SETs per (person, app)"
+            );
             if sent == all {
                 break;
             }
@@ -381,6 +411,56 @@ async fn a_campaign_survives_sigkill_at_random_points() {
             "{db}: {} logout tokens received for {} (app, session) pairs",
             received.len(),
             expected.len()
+        );
+        // The SETs: exactly one per (app, event, subject), a repeat only with
+        // the same jti.
+        let mut subs = std::collections::BTreeSet::new();
+        for sid in &sids {
+            let s = store
+                .session_by_id(sid.parse().unwrap())
+                .await
+                .unwrap()
+                .expect("the session exists");
+            subs.insert(s.account.to_string());
+        }
+        let mut set_jtis: std::collections::BTreeMap<
+            (String, String, String),
+            std::collections::BTreeSet<String>,
+        > = Default::default();
+        let sets = receiver.received_sets();
+        for (aud, event, subject, jti) in &sets {
+            set_jtis
+                .entry((aud.clone(), event.clone(), subject.clone()))
+                .or_default()
+                .insert(jti.clone());
+        }
+        let mut expected_sets = std::collections::BTreeSet::new();
+        for app in ["crm", "shop"] {
+            for sid in &sids {
+                expected_sets.insert((app.to_owned(), SET_EVENTS[0].to_owned(), sid.clone()));
+            }
+            for sub in &subs {
+                for event in &SET_EVENTS[1..] {
+                    expected_sets.insert((app.to_owned(), event.to_string(), sub.clone()));
+                }
+            }
+        }
+        assert_eq!(
+            set_jtis
+                .keys()
+                .cloned()
+                .collect::<std::collections::BTreeSet<_>>(),
+            expected_sets,
+            "every (app, event, subject) got a SET, and no other"
+        );
+        assert!(
+            set_jtis.values().all(|j| j.len() == 1),
+            "a repeated SET carries the same jti: {set_jtis:?}"
+        );
+        eprintln!(
+            "{db}: {} SETs received for {} (app, event, subject) triples",
+            sets.len(),
+            expected_sets.len()
         );
         assert!(matches!(
             gatehouse_store::verify_audit_chain(store.as_ref())

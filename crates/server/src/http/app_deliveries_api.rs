@@ -87,9 +87,28 @@ async fn app_outbox_retry(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Ends one session (any account's) as an operator: revoked at once, its
+/// apps owed their logout tokens and SETs like every session end (operator
+/// key). Audited `session.ended` with reason `ended_by_operator`.
+#[utoipa::path(post, path = "/admin/sessions/{id}/end", tag = "admin",
+    params(("id" = String, Path, description = "the session's id (the `sid` of its ID tokens)")),
+    responses((status = 204), (status = 401, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "the session has ended already")),
+    security(("operator" = [])))]
+async fn end_session(
+    State(app): AppState,
+    OperatorAuth(op): OperatorAuth,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let session = id.parse().map_err(|_| AppError::NotFound("session"))?;
+    app.operator_end_session(session, op.actor()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The routes with their OpenAPI entries.
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
         .routes(routes!(app_outbox))
         .routes(routes!(app_outbox_retry))
+        .routes(routes!(end_session))
 }

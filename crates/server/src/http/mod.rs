@@ -21,6 +21,7 @@ pub mod operators_api;
 pub mod pages;
 pub mod recovery_pages;
 pub mod rules_api;
+pub mod ssf;
 pub mod status_api;
 pub mod status_pages;
 
@@ -58,6 +59,7 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
     let (api, mut spec) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(utoipa_axum::routes!(healthz))
         .merge(oidc::router())
+        .merge(ssf::router())
         .nest(
             "/api/v1",
             api::router()

@@ -147,7 +147,7 @@ fn form_fields(
 
 /// Client credentials from `Authorization: Basic` (RFC 6749 §2.3.1: each part
 /// form-urlencoded) or from the form; both at once is refused.
-fn client_credentials(
+pub(crate) fn client_credentials(
     headers: &HeaderMap,
     form: &mut std::collections::HashMap<String, String>,
 ) -> Result<ClientCredentials, OAuthError> {

@@ -57,7 +57,10 @@ pub(super) fn complete(spec: &mut Spec) {
     for (path, item) in spec.paths.paths.iter_mut() {
         // The OAuth endpoints answer errors in RFC 6749's shape, declared on
         // each of them; the shared answers below are Gatehouse's own shape.
-        if path.starts_with("/oauth2/") || path.starts_with("/.well-known/") {
+        if path.starts_with("/oauth2/")
+            || path.starts_with("/.well-known/")
+            || path.starts_with("/ssf/")
+        {
             continue;
         }
         for op in [

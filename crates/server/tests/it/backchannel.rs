@@ -46,7 +46,7 @@ struct Receiver {
 }
 
 /// Aborts a task when dropped (a receiver, the sender).
-struct Abort(tokio::task::JoinHandle<()>);
+pub(crate) struct Abort(pub(crate) tokio::task::JoinHandle<()>);
 impl Drop for Abort {
     fn drop(&mut self) {
         self.0.abort();
@@ -157,7 +157,7 @@ async fn receiver(t: &TestApp, client_id: &str, mode: Mode) -> Receiver {
 }
 
 /// Registers a first-party confidential client with a logout URI; its secret.
-async fn app_with_logout(t: &TestApp, id: &str, uri: &str) -> String {
+pub(crate) async fn app_with_logout(t: &TestApp, id: &str, uri: &str) -> String {
     let spec = ClientSpec {
         name: format!("App {id}"),
         redirect_uris: vec![CB.into()],
@@ -175,7 +175,7 @@ async fn app_with_logout(t: &TestApp, id: &str, uri: &str) -> String {
 
 /// Signs the browser in to the app (through Gatehouse's login the first
 /// time); returns the ID token's `sid` and `sub`.
-async fn sign_in_to(
+pub(crate) async fn sign_in_to(
     t: &TestApp,
     b: &reqwest::Client,
     client: &str,
@@ -199,12 +199,12 @@ async fn sign_in_to(
     )
 }
 
-fn sender(t: &TestApp) -> Abort {
+pub(crate) fn sender(t: &TestApp) -> Abort {
     Abort(gatehouse_server::backchannel::spawn_backchannel(t.app.clone()).unwrap())
 }
 
 /// Waits (up to 30 s) until `done` holds.
-async fn until(what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) async fn until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !done() {
         assert!(
@@ -455,8 +455,19 @@ async fn a_failing_app_recovers_and_a_hanging_one_holds_only_itself(engine: Engi
         .map(|c| c["jti"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(all, sent, "a retry repeats the jti");
-    let rows = deliveries(&t, "flaky").await;
-    assert!(rows.iter().all(|d| d.state == AppDeliveryState::Sent));
+    // The app's 200 comes before the row is settled: wait for the settle.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let rows = loop {
+        let rows = deliveries(&t, "flaky").await;
+        if rows.iter().all(|d| d.state == AppDeliveryState::Sent) {
+            break rows;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not settled: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
     assert!(rows.iter().any(|d| d.attempts > 1));
     // The hanging app's rows wait for it, with why.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

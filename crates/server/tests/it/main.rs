@@ -19,5 +19,6 @@ mod oidc_exact;
 mod oidc_rp;
 mod oidc_session;
 mod operators;
+mod ssf;
 mod status;
 mod takeover;

@@ -16,8 +16,17 @@ use crate::{
     ClaimedAppDelivery, Result,
 };
 
-const DELIVERY_COLUMNS: &str = "id, client_id, account_id, session_id, reason, event_at, state, \
-    attempts, next_attempt_at, last_error, created_at, sent_at";
+const DELIVERY_COLUMNS: &str = "id, kind, stream_id, event_type, event, client_id, account_id, \
+    session_id, reason, event_at, state, attempts, next_attempt_at, last_error, created_at, sent_at";
+
+/// Due rows of a receiver: pending and due, or leased by a sender that died;
+/// a paused stream's SETs wait (SSF §8.1.2: held, not sent, not dropped).
+const DUE: &str = "((d.state = 'pending' AND d.next_attempt_at <= $2) OR \
+    (d.state = 'sending' AND d.lease_until <= $2)) AND (d.kind = 'logout' OR NOT EXISTS \
+    (SELECT 1 FROM ssf_streams st WHERE st.id = d.stream_id AND st.status = 'paused'))";
+/// Not held by a paused stream (see [`DUE`]).
+const NOT_HELD: &str = "(d.kind = 'logout' OR NOT EXISTS (SELECT 1 FROM ssf_streams st WHERE \
+    st.id = d.stream_id AND st.status = 'paused'))";
 
 /// Which sessions just ended, for [`EngineStore::owe_logouts_in`].
 pub(super) enum Ended<'a> {
@@ -64,6 +73,24 @@ impl EngineStore {
                  JOIN oidc_clients c ON c.id = g.client_id \
                  WHERE c.backchannel_logout_uri IS NOT NULL AND c.disabled_at IS NULL",
             );
+        if !Self::push_ended(&mut q, &ended, now) {
+            return Ok(0);
+        }
+        q.push(" ON CONFLICT DO NOTHING");
+        let owed = q.build().execute(&mut *conn).await?.rows_affected();
+        // The receivers' streams are told too (CAEP session-revoked), in the
+        // same transaction: every path that owes a logout token owes SETs.
+        Self::owe_session_sets_in(conn, &ended, now, reason).await?;
+        Ok(owed)
+    }
+
+    /// Appends the condition naming the sessions that just ended (alias `s`,
+    /// after a `WHERE`). `false` when it names none.
+    pub(super) fn push_ended(
+        q: &mut sqlx::QueryBuilder<Db>,
+        ended: &Ended<'_>,
+        now: Timestamp,
+    ) -> bool {
         match ended {
             Ended::Session(id) => {
                 q.push(" AND s.id = ").push_bind(id.to_string());
@@ -78,20 +105,19 @@ impl EngineStore {
             }
             Ended::SuspendedBy(campaign, accounts) => {
                 if accounts.is_empty() {
-                    return Ok(0);
+                    return false;
                 }
                 q.push(" AND s.state = 'suspended' AND s.suspended_by = ")
-                    .push_bind(campaign.to_owned())
+                    .push_bind((*campaign).to_owned())
                     .push(" AND s.account_id IN (");
                 let mut list = q.separated(", ");
-                for a in accounts {
+                for a in accounts.iter() {
                     list.push_bind(a.clone());
                 }
                 list.push_unseparated(")");
             }
         }
-        q.push(" ON CONFLICT DO NOTHING");
-        Ok(q.build().execute(&mut *conn).await?.rows_affected())
+        true
     }
 
     /// Before an undo reinstates an account's sessions: their delivery rows
@@ -121,6 +147,10 @@ impl EngineStore {
     fn delivery_from(row: &DbRow) -> Result<AppDelivery> {
         Ok(AppDelivery {
             id: row.try_get("id")?,
+            kind: parse("delivery kind", &row.try_get::<String, _>("kind")?)?,
+            stream_id: row.try_get("stream_id")?,
+            event_type: row.try_get("event_type")?,
+            event: row.try_get("event")?,
             client_id: row.try_get("client_id")?,
             account: row.try_get("account_id")?,
             session: row.try_get("session_id")?,
@@ -143,12 +173,15 @@ impl AppDeliveryStore for EngineStore {
     async fn due_app_receivers(&self, now: Timestamp) -> Result<Vec<String>> {
         // Per client rather than DISTINCT over the rows: a 100,000-token
         // queue costs one index seek per client, not a scan, twice a second.
-        Ok(sqlx::query_scalar(
+        // Two EXISTS, each an index range on (client_id, state, next_attempt_at)
+        // or the leased index; a paused stream's rows are skipped one by one,
+        // a logout row ends the search at once.
+        Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT c.id FROM oidc_clients c WHERE EXISTS (SELECT 1 FROM app_deliveries d \
-             WHERE d.client_id = c.id AND d.state = 'pending' AND d.next_attempt_at <= $1) \
-             OR EXISTS (SELECT 1 FROM app_deliveries d WHERE d.client_id = c.id AND \
-             d.state = 'sending' AND d.lease_until <= $1) ORDER BY c.id",
-        )
+             WHERE d.client_id = c.id AND d.state = 'pending' AND d.next_attempt_at <= $1 AND \
+             {NOT_HELD}) OR EXISTS (SELECT 1 FROM app_deliveries d WHERE d.client_id = c.id AND \
+             d.state = 'sending' AND d.lease_until <= $1 AND {NOT_HELD}) ORDER BY c.id"
+        )))
         .bind(now.as_millis())
         .fetch_all(&self.pool)
         .await?)
@@ -157,19 +190,17 @@ impl AppDeliveryStore for EngineStore {
     async fn claim_app_deliveries(&self, c: &AppClaim<'_>) -> Result<Vec<ClaimedAppDelivery>> {
         let now = c.now.as_millis();
         let mut tx = self.begin_write().await?;
-        let ids: Vec<String> = sqlx::query_scalar(concat!(
-            "SELECT id FROM app_deliveries WHERE client_id = $1 AND \
-             ((state = 'pending' AND next_attempt_at <= $2) OR \
-             (state = 'sending' AND lease_until <= $2)) \
-             ORDER BY next_attempt_at, id LIMIT $3 ",
+        let due = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT d.id, d.kind, d.stream_id FROM app_deliveries d WHERE d.client_id = $1 AND \
+             {DUE} ORDER BY d.next_attempt_at, d.id LIMIT $3 {}",
             lock!()
-        ))
+        )))
         .bind(c.client_id)
         .bind(now)
         .bind(c.limit.max(1))
         .fetch_all(&mut *tx)
         .await?;
-        if ids.is_empty() {
+        if due.is_empty() {
             return Ok(Vec::new());
         }
         let client = sqlx::query(
@@ -178,50 +209,97 @@ impl AppDeliveryStore for EngineStore {
         .bind(c.client_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let uri: Option<String> = match &client {
-            Some(row) if row.try_get::<Option<i64>, _>("disabled_at")?.is_none() => {
-                row.try_get("backchannel_logout_uri")?
-            }
+        let (enabled, logout_uri) = match &client {
+            Some(row) if row.try_get::<Option<i64>, _>("disabled_at")?.is_none() => (
+                true,
+                row.try_get::<Option<String>, _>("backchannel_logout_uri")?,
+            ),
+            _ => (false, None),
+        };
+        // The receiver's stream (one per client): where its SETs go now.
+        let stream = sqlx::query(
+            "SELECT id, endpoint_url, authorization_header FROM ssf_streams WHERE client_id = $1 \
+             AND status <> 'disabled'",
+        )
+        .bind(c.client_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let stream: Option<(String, String, Option<String>)> = match stream {
+            Some(r) if enabled => Some((
+                r.try_get("id")?,
+                r.try_get("endpoint_url")?,
+                r.try_get("authorization_header")?,
+            )),
             _ => None,
         };
-        let mut q = sqlx::QueryBuilder::<Db>::new("UPDATE app_deliveries SET ");
-        match &uri {
-            Some(_) => {
-                q.push("state = 'sending', attempts = attempts + 1, lease_id = ")
-                    .push_bind(c.lease_id.to_owned())
-                    .push(", lease_until = ")
-                    .push_bind(c.now.plus(c.lease).as_millis());
-            }
-            // Nowhere to send any more: failed, visible, retryable once the
-            // operator registers a URI again.
-            None => {
-                q.push(
-                    "state = 'failed', lease_id = NULL, lease_until = NULL, last_error = \
-                     'the client has no back-channel logout URI any more, or is disabled'",
-                );
+        // Each row goes where its kind says, or fails (visible, retryable)
+        // when there is nowhere to send it any more.
+        let mut send: Vec<(String, String, Option<String>)> = Vec::new();
+        let mut orphaned: Vec<(String, &'static str)> = Vec::new();
+        for row in &due {
+            let id: String = row.try_get("id")?;
+            let kind: String = row.try_get("kind")?;
+            let stream_id: Option<String> = row.try_get("stream_id")?;
+            if kind == "set" {
+                match &stream {
+                    Some((sid, url, auth)) if stream_id.as_deref() == Some(sid) => {
+                        send.push((id, url.clone(), auth.clone()))
+                    }
+                    _ => orphaned.push((
+                        id,
+                        "the receiver's stream is gone or disabled, or the client is disabled",
+                    )),
+                }
+            } else {
+                match &logout_uri {
+                    Some(uri) if enabled => send.push((id, uri.clone(), None)),
+                    _ => orphaned.push((
+                        id,
+                        "the client has no back-channel logout URI any more, or is disabled",
+                    )),
+                }
             }
         }
-        q.push(" WHERE id IN (");
-        let mut list = q.separated(", ");
-        for id in &ids {
-            list.push_bind(id.clone());
+        for (id, why) in &orphaned {
+            sqlx::query(
+                "UPDATE app_deliveries SET state = 'failed', lease_id = NULL, lease_until = NULL, \
+                 last_error = $1 WHERE id = $2",
+            )
+            .bind(*why)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         }
-        list.push_unseparated(")");
-        q.push(format!(" RETURNING {DELIVERY_COLUMNS}"));
-        let rows = q.build().fetch_all(&mut *tx).await?;
+        let mut claimed = Vec::with_capacity(send.len());
+        if !send.is_empty() {
+            let mut q = sqlx::QueryBuilder::<Db>::new(
+                "UPDATE app_deliveries SET state = 'sending', attempts = attempts + 1, lease_id = ",
+            );
+            q.push_bind(c.lease_id.to_owned())
+                .push(", lease_until = ")
+                .push_bind(c.now.plus(c.lease).as_millis())
+                .push(" WHERE id IN (");
+            let mut list = q.separated(", ");
+            for (id, _, _) in &send {
+                list.push_bind(id.clone());
+            }
+            list.push_unseparated(")");
+            q.push(format!(" RETURNING {DELIVERY_COLUMNS}"));
+            for r in q.build().fetch_all(&mut *tx).await? {
+                let delivery = Self::delivery_from(&r)?;
+                let (_, uri, authorization) = send
+                    .iter()
+                    .find(|(id, _, _)| *id == delivery.id)
+                    .cloned()
+                    .expect("RETURNING gives back the rows named");
+                claimed.push(ClaimedAppDelivery {
+                    delivery,
+                    uri,
+                    authorization,
+                });
+            }
+        }
         tx.commit().await?;
-        let Some(uri) = uri else {
-            return Ok(Vec::new());
-        };
-        let mut claimed = rows
-            .iter()
-            .map(|r| {
-                Ok(ClaimedAppDelivery {
-                    delivery: Self::delivery_from(r)?,
-                    uri: uri.clone(),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
         claimed.sort_by(|a, b| {
             (a.delivery.next_attempt_at, &a.delivery.id)
                 .cmp(&(b.delivery.next_attempt_at, &b.delivery.id))
@@ -242,6 +320,31 @@ impl AppDeliveryStore for EngineStore {
         .await?
         .rows_affected()
             == 1)
+    }
+
+    async fn app_deliveries_sent(
+        &self,
+        ids: &[String],
+        lease_id: &str,
+        now: Timestamp,
+    ) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut q = sqlx::QueryBuilder::<Db>::new(
+            "UPDATE app_deliveries SET state = 'sent', last_error = NULL, lease_id = NULL, \
+             lease_until = NULL, sent_at = ",
+        );
+        q.push_bind(now.as_millis())
+            .push(" WHERE state = 'sending' AND lease_id = ")
+            .push_bind(lease_id.to_owned())
+            .push(" AND id IN (");
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(id.clone());
+        }
+        list.push_unseparated(")");
+        Ok(q.build().execute(&self.pool).await?.rows_affected())
     }
 
     async fn app_delivery_retry(

@@ -64,6 +64,9 @@ impl CredentialStore for EngineStore {
         } else {
             0
         };
+        // The receivers covering the account: CAEP credential-change.
+        Self::owe_credential_change_in(&mut tx, &c.account.to_string(), c.now, c.end_reason)
+            .await?;
         if let Some(notice) = c.notice {
             let mut notice = notice.clone();
             notice.idempotency_key = password_changed_key(c.account, version);

@@ -30,6 +30,7 @@ mod recovery;
 mod resets;
 mod rules;
 mod sessions;
+mod ssf;
 mod status;
 mod throttle;
 

@@ -187,6 +187,13 @@ impl RecoveryStore for EngineStore {
         .try_get("version")?;
         let ended =
             Self::revoke_sessions_in(&mut tx, c.account, None, c.now, "password_recovered").await?;
+        Self::owe_credential_change_in(
+            &mut tx,
+            &c.account.to_string(),
+            c.now,
+            "password_recovered",
+        )
+        .await?;
         for key in c.clear_throttle_keys {
             sqlx::query("DELETE FROM login_throttle WHERE key = $1")
                 .bind(*key)

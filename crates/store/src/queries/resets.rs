@@ -16,6 +16,7 @@ use gatehouse_domain::audit::NewAuditEntry;
 use super::app_deliveries::Ended;
 use super::{Conn, Db, EngineStore};
 use crate::sql::parse;
+use crate::ssf::set_event;
 use crate::{
     ApplyBatch, ApplyOutcome, ApplyStep, ApplyTarget, BudgetUse, NewNotice, NewRecovery, Result,
     StoreError, UndoOutcome, UndoStep,
@@ -304,6 +305,15 @@ impl EngineStore {
             "forced_reset",
         )
         .await?;
+        // And every stream covering an account: RISC
+        // account-credential-change-required and sessions-revoked, one
+        // set-based insert per event type for the whole batch.
+        for (event, key) in [
+            (set_event::CREDENTIAL_CHANGE_REQUIRED, "ccr"),
+            (set_event::SESSIONS_REVOKED, "ssr"),
+        ] {
+            Self::owe_account_sets_in(tx, &accounts, event, key, b.now, "forced_reset").await?;
+        }
         let recoveries: Vec<&NewRecovery> = applied.iter().map(|(t, _, _)| t.recovery).collect();
         Self::insert_recoveries_in(tx, &recoveries).await?;
         let notices: Vec<&NewNotice> = applied.iter().map(|(t, _, _)| t.notice).collect();
@@ -396,6 +406,10 @@ impl EngineStore {
             == 1;
         let outcome = if restored {
             Self::mark_reinstated_in(&mut tx, &account, &campaign, step.reinstate_after, step.now)
+                .await?;
+            // The prior password works again: CAEP credential-change (see
+            // the SET's claims in the server for what it says and why).
+            Self::owe_credential_change_in(&mut tx, &account, step.now, "forced_reset_undone")
                 .await?;
             let sessions = sqlx::query(
                 "UPDATE sessions SET state = 'active', suspended_by = NULL \

@@ -37,6 +37,18 @@ impl EngineStore {
         if ended > 0 {
             // The apps signed in through these sessions are owed a logout token.
             Self::owe_logouts_in(conn, Ended::AccountRevoked(account, keep), now, reason).await?;
+            if keep.is_none() {
+                // Every session of the account ended: RISC sessions-revoked.
+                Self::owe_account_sets_in(
+                    conn,
+                    &[account.to_string()],
+                    crate::ssf::set_event::SESSIONS_REVOKED,
+                    "ssr",
+                    now,
+                    reason,
+                )
+                .await?;
+            }
         }
         Ok(ended)
     }
@@ -93,6 +105,17 @@ impl SessionStore for EngineStore {
         Self::append_audit_in(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn session_by_id(&self, id: SessionId) -> Result<Option<SessionRecord>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions s JOIN accounts a ON a.id = s.account_id \
+             WHERE s.id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::session_from).transpose()
     }
 
     async fn session_by_token(&self, token: &TokenHash) -> Result<Option<SessionRecord>> {

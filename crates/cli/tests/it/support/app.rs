@@ -15,10 +15,17 @@ pub const CB: &str = "https://app.example/cb";
 /// (aud, sid, jti) of one logout token received.
 pub type Received = (String, String, String);
 
+/// (aud, event type, subject: the session's id for session-revoked, else the
+/// account's `sub`, jti) of one SET received.
+pub type ReceivedSet = (String, String, String, String);
+
 /// A receiver on a loopback port, alive until dropped.
 pub struct LogoutReceiver {
     pub url: String,
     pub got: Arc<Mutex<Vec<Received>>>,
+    /// Where a Shared Signals stream pushes its SETs (RFC 8935).
+    pub set_url: String,
+    pub sets: Arc<Mutex<Vec<ReceivedSet>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -54,13 +61,49 @@ impl LogoutReceiver {
                 axum::http::StatusCode::OK
             }
         };
-        let router = axum::Router::new().route("/bcl", axum::routing::post(handler));
+        let sets: Arc<Mutex<Vec<ReceivedSet>>> = Arc::default();
+        let seen_sets = sets.clone();
+        let set_handler = move |body: String| {
+            let seen = seen_sets.clone();
+            async move {
+                let Some(c) = claims_of(body.trim()) else {
+                    return axum::http::StatusCode::BAD_REQUEST;
+                };
+                let Some(event) = c["events"].as_object().and_then(|e| e.keys().next()) else {
+                    return axum::http::StatusCode::BAD_REQUEST;
+                };
+                let subject = c["sub_id"]["session"]["id"]
+                    .as_str()
+                    .or(c["sub_id"]["sub"].as_str())
+                    .unwrap_or_default();
+                let s = |k: &str| c[k].as_str().unwrap_or_default().to_owned();
+                seen.lock()
+                    .unwrap()
+                    .push((s("aud"), event.clone(), subject.to_owned(), s("jti")));
+                axum::http::StatusCode::ACCEPTED
+            }
+        };
+        let router = axum::Router::new()
+            .route("/bcl", axum::routing::post(handler))
+            .route("/set", axum::routing::post(set_handler));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/bcl", listener.local_addr().unwrap());
+        let addr = listener.local_addr().unwrap();
+        let url = format!("http://{addr}/bcl");
+        let set_url = format!("http://{addr}/set");
         let task = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });
-        Self { url, got, task }
+        Self {
+            url,
+            got,
+            set_url,
+            sets,
+            task,
+        }
+    }
+
+    pub fn received_sets(&self) -> Vec<ReceivedSet> {
+        self.sets.lock().unwrap().clone()
     }
 
     pub fn received(&self) -> Vec<Received> {

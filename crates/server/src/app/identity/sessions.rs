@@ -375,6 +375,37 @@ impl App {
         Ok(())
     }
 
+    /// An operator ends one session (any account's), e.g. on a report of a
+    /// stolen device: the same end as a sign-out — revoked, its apps owed
+    /// their logout tokens and SETs in the same transaction — audited
+    /// `session.ended` with the operator as actor and reason
+    /// `ended_by_operator`.
+    pub async fn operator_end_session(
+        &self,
+        session: SessionId,
+        actor: Actor,
+    ) -> Result<SessionRecord, AppError> {
+        let record = self
+            .store
+            .session_by_id(session)
+            .await?
+            .ok_or(AppError::NotFound("session"))?;
+        let now = self.clock.now();
+        let reason = "ended_by_operator";
+        let audit = NewAuditEntry::new(now, actor, AuditAction::SessionEnded)
+            .target(session)
+            .detail(serde_json::json!({ "reason": reason, "account": record.account.to_string() }));
+        if !self
+            .store
+            .end_session(record.account, session, now, reason, audit)
+            .await?
+        {
+            return Err(AppError::Conflict("the session has ended already"));
+        }
+        self.forget_session(record.account, session);
+        Ok(record)
+    }
+
     /// Ends every session of the account but the current one. Returns how many.
     pub async fn end_other_sessions(
         &self,

@@ -45,13 +45,20 @@ pub struct ReceiverCounts {
 /// A delivery as operators see it.
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct AppDeliveryView {
-    /// The logout token's `jti` (the same on every attempt).
+    /// The token's `jti` (the same on every attempt).
     pub id: String,
+    /// `logout` (a back-channel logout token) or `set` (a Security Event Token).
+    #[schema(example = "logout")]
+    pub kind: &'static str,
+    /// A SET's event type (its URI).
+    pub event_type: Option<String>,
+    /// A SET's stream.
+    pub stream_id: Option<String>,
     /// The app it goes to (and the token's `aud`).
     pub client_id: String,
-    /// The account (`sub`).
+    /// The account (`sub`; empty for a stream's verification event).
     pub account_id: String,
-    /// The Gatehouse session that ended (`sid`).
+    /// The Gatehouse session that ended (`sid`; empty for a SET about an account).
     pub session_id: String,
     /// Why it ended: `logout`, `ended_by_user`, `password_changed`, `forced_reset`, …
     pub reason: String,
@@ -74,6 +81,9 @@ impl From<&AppDelivery> for AppDeliveryView {
     fn from(d: &AppDelivery) -> Self {
         Self {
             id: d.id.clone(),
+            kind: d.kind.as_str(),
+            event_type: d.event_type.clone(),
+            stream_id: d.stream_id.clone(),
             client_id: d.client_id.clone(),
             account_id: d.account.clone(),
             session_id: d.session.clone(),
@@ -161,7 +171,7 @@ impl App {
         let audit = NewAuditEntry::new(now, actor, AuditAction::AppDeliveryRetried).target(id);
         if !self.store.retry_failed_app_delivery(id, now, audit).await? {
             return Err(AppError::Conflict(
-                "only a failed logout token can be retried",
+                "only a failed delivery (logout token or SET) can be retried",
             ));
         }
         Ok(())

@@ -24,6 +24,7 @@ mod backchannel;
 mod clients;
 mod jwt;
 pub(crate) mod keys;
+mod ssf;
 mod tokens;
 
 pub use authorize::{AuthorizeError, AuthorizeOutcome, AuthorizeParams, SignedIn, ValidRequest};
@@ -36,6 +37,10 @@ pub use clients::{
 };
 pub use jwt::JwtError;
 pub use keys::{KeyInfo, PUBLISH_AHEAD};
+pub use ssf::{
+    AUTH_SCHEME, Delivery, PUSH_METHOD, SET_TYP, SsfError, StreamConfig, StreamRequest,
+    StreamStatusBody, SubjectRequest, VerifyRequest,
+};
 pub use tokens::{Introspection, LogoutRequest, LogoutTarget, TokenRequest, TokenResponse};
 
 use std::time::Duration;

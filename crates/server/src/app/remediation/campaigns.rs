@@ -117,6 +117,24 @@ pub struct Preview {
     /// tokens in. Each gets one logout token, even while the breaker is open.
     #[serde(default)]
     pub app_sessions: Vec<AppSessions>,
+    /// The Security Event Tokens the resets would send (as of the preview):
+    /// per Shared Signals receiver, the events its stream asked for about
+    /// the targets it covers (RISC account-credential-change-required and
+    /// sessions-revoked per account, CAEP session-revoked per active session).
+    #[serde(default)]
+    pub security_events: Vec<ReceiverEvents>,
+}
+
+/// One receiver's SETs a campaign would send (see [`Preview::security_events`]).
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReceiverEvents {
+    /// The receiver (client id; the SETs' `aud`).
+    pub client_id: String,
+    /// How many SETs.
+    pub events: i64,
+    /// How long they take at the receiver's rate (`backchannel_rate_per_second`,
+    /// shared with its logout tokens), at the least.
+    pub seconds_at_rate: f64,
 }
 
 /// One app's sessions a campaign would end (see [`Preview::app_sessions`]).
@@ -425,6 +443,16 @@ impl App {
                 seconds_at_rate: sessions as f64 / rate,
             })
             .collect();
+        let security_events = self
+            .sets_of(&ids)
+            .await?
+            .into_iter()
+            .map(|(client_id, events)| ReceiverEvents {
+                client_id,
+                events,
+                seconds_at_rate: events as f64 / rate,
+            })
+            .collect();
         let plan = &c.stage_plan;
         let preview = Preview {
             accounts: size,
@@ -450,6 +478,7 @@ impl App {
             stages: plan.boundaries(size),
             sample,
             app_sessions,
+            security_events,
         };
         let mut u = CampaignUpdate::at(now);
         u.state = Some(next.state);
