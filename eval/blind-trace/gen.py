@@ -42,6 +42,12 @@ def parse_end(s):
 
 def generate(seed, accounts, shape, end_ms):
     """Everything in memory: (users, trace events, truth dict)."""
+    users, events, truth, _ = build(seed, accounts, shape, end_ms)
+    return users, events, truth
+
+
+def build(seed, accounts, shape, end_ms):
+    """As generate, plus the attack's own events (for the tests)."""
     if shape not in shapes.SHAPES:
         raise ValueError("unknown shape %r (one of: %s)" % (shape, ", ".join(shapes.SHAPES)))
     # One stream per part, so that the innocents of a seed are the same whatever the shape.
@@ -94,7 +100,7 @@ def generate(seed, accounts, shape, end_ms):
             if k in summary:
                 summary[k.replace("_ms", "")] = iso(summary.pop(k))
         truth["attack"] = summary
-    return users, tr.events, truth
+    return users, tr.events, truth, attack.events
 
 
 def write(out, users, events, truth, key):

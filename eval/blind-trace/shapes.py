@@ -32,6 +32,7 @@ class Attack:
         self.unknown_tried = 0
         self.attempts = 0
         self.sources_used = set()
+        self.events = []
 
     def combo(self, n, unknown_share, reuse):
         """A combo list: (email, leaked password) pairs; a share of the addresses have no
@@ -62,6 +63,7 @@ class Attack:
         self.attempts += 1
         self.sources_used.add((src.ip if src.v6_48 is None else "v6:%x" % src.v6_48, src.asn))
         self.tr.add(t, email, src.address(rng), outcome, ua, src.country, src.asn, password)
+        self.events.append(self.tr.events[-1])
         return outcome
 
     # ------------------------------------------------------------ source pools
@@ -169,7 +171,7 @@ def botnet(a):
     k = len(a.users)
     combo = a.combo(int(k * rng.uniform(0.25, 0.35)), rng.uniform(0.55, 0.75), rng.uniform(0.015, 0.03))
     # About a dozen attempts per /24: hosting ASNs for most, infected homes abroad for the rest.
-    n24 = max(200, len(combo) // rng.randint(10, 14))
+    n24 = max(30, len(combo) // rng.randint(10, 14))
     srcs = a.hosting_sources(int(n24 * 0.7), rng.randint(30, 60), per24=(1, 3), v6_share=0.12)
     srcs += a.infected_home_sources(n24 - int(n24 * 0.7))
     uas = _tool_uas(rng, 60, recent=False)

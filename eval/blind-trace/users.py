@@ -195,15 +195,7 @@ def sign_in(rng, net, tr, u, t, outage, ctx_override=None):
     if u.new_phone and t >= u.new_phone[0] and ua == u.phone:
         ua = u.new_phone[1]
     if outage and outage[0] <= t < outage[1]:
-        u.classes.add("outage_retry")
-        kind = "wrong_password" if outage[2] == "auth" else "unknown_account"
-        for _ in range(1 + rng.choice([1, 2, 2, 3, 3, 4])):
-            tr.add(t, u.email, ip, kind, ua, country, asn, u.password)
-            t += rng.randint(15_000, 150_000)
-            if t >= outage[1]:
-                break
-        if rng.random() < 0.6:
-            sign_in(rng, net, tr, u, outage[1] + int(rng.expovariate(1 / (40 * 60_000))), outage)
+        _outage_retries(rng, net, tr, u, t, outage, ip, ua, country, asn)
         return
     if rng.random() < 0.008:
         tr.add(t, world.typo_email(rng, u.email), ip, "unknown_account", ua, country, asn, u.password)
@@ -223,7 +215,24 @@ def sign_in(rng, net, tr, u, t, outage, ctx_override=None):
             tr.add(t, u.email, ip, "wrong_password", ua, country, asn, _typo_pw(rng, u.password))
             t += rng.randint(4_000, 45_000)
         return
+    if outage and outage[0] <= t < outage[1]:
+        # The sitting began before the outage and its right password landed in it.
+        _outage_retries(rng, net, tr, u, t, outage, ip, ua, country, asn)
+        return
     tr.add(t, u.email, ip, "success", ua, country, asn, u.password)
+
+
+def _outage_retries(rng, net, tr, u, t, outage, ip, ua, country, asn):
+    """Every sign-in fails for an hour; people retry a few times, and most come back later."""
+    u.classes.add("outage_retry")
+    kind = "wrong_password" if outage[2] == "auth" else "unknown_account"
+    for _ in range(1 + rng.choice([1, 2, 2, 3, 3, 4])):
+        tr.add(t, u.email, ip, kind, ua, country, asn, u.password)
+        t += rng.randint(15_000, 150_000)
+        if t >= outage[1]:
+            break
+    if rng.random() < 0.6:
+        sign_in(rng, net, tr, u, outage[1] + int(rng.expovariate(1 / (40 * 60_000))), outage)
 
 
 def innocent_traffic(rng, net, tr, users, start, end, outage):
