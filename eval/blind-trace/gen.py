@@ -58,8 +58,11 @@ def build(seed, accounts, shape, end_ms):
     users = U.make_users(rng, net, accounts, start, end_ms, cgnat_share)
     # The outage hour: sign-ins fail for everyone, either as wrong passwords (the
     # password check's backend was down) or as unknown addresses (the directory was).
-    o0 = end_ms - rng.randint(5 * 24, 6 * 24 - 2) * U.HOUR
-    outage = (o0, o0 + U.HOUR, rng.choice(["auth", "directory"]))
+    # It comes at a busy hour (local 09:00-21:00), when it hurts the most people.
+    day0 = (end_ms - 5 * U.DAY) // U.DAY * U.DAY
+    o0 = day0 + rng.randint(0, 3) * U.DAY + (rng.randint(9, 20) - 1) * U.HOUR + rng.randrange(U.HOUR)
+    # Odd seeds record it as wrong passwords, even seeds as unknown addresses.
+    outage = (o0, o0 + U.HOUR, "auth" if seed % 2 else "directory")
     tr = U.Trace()
     attack = shapes.Attack(random.Random("blind-trace/%d/%s" % (seed, shape)), net, users, tr, start, end_ms)
     summary = shapes.SHAPES[shape](attack) if shapes.SHAPES[shape] else None

@@ -39,6 +39,19 @@ def flagged_by_rule(run_dir):
     return out
 
 
+def attack_windows(run_dir):
+    """The hours the backtests called attack windows (the same for every rule: they are
+    the period's, judged on attempts at unknown addresses), as 'HH:MM' starts."""
+    bdir = os.path.join(run_dir, "backtest")
+    seen = set()
+    for name in sorted(os.listdir(bdir)):
+        if name.endswith(".json"):
+            with open(os.path.join(bdir, name)) as f:
+                for w in json.load(f).get("attack_windows") or []:
+                    seen.add(w.get("start") if isinstance(w, dict) else str(w))
+    return sorted(s for s in seen if s)
+
+
 def score_run(run_dir):
     path = os.path.join(run_dir, "truth.json")
     try:
@@ -64,6 +77,9 @@ def score_run(run_dir):
         "false_positives": len(flagged - taken),
         "per_rule": {r: {"flagged": len(s), "taken_over": len(s & taken)} for r, s in rules.items()},
         "innocents_flagged_by_class": by_class,
+        "attack_windows": attack_windows(run_dir),
+        "truth_window": (truth.get("attack") or {}).get("window_start"),
+        "outage": truth.get("outage", {}).get("start"),
     }
 
 
@@ -82,14 +98,14 @@ def _rules(per_rule):
 
 def markdown(results):
     lines = [
-        "| shape | seed | accounts | taken over | flagged | precision | recall | innocents flagged, by class (flagged/in class) | flagged per rule (of them taken over) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| shape | seed | accounts | taken over | flagged | precision | recall | innocents flagged, by class (flagged/in class) | flagged per rule (of them taken over) | attack windows reported |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        lines.append("| %s | %s | %d | %d | %d | %s | %s | %s | %s |" % (
+        lines.append("| %s | %s | %d | %d | %d | %s | %s | %s | %s | %d |" % (
             r["shape"], r["seed"], r["accounts"], r["taken_over"], r["flagged"],
             _ratio(r["true_positives"], r["flagged"]), _ratio(r["true_positives"], r["taken_over"]),
-            _classes(r["innocents_flagged_by_class"]), _rules(r["per_rule"])))
+            _classes(r["innocents_flagged_by_class"]), _rules(r["per_rule"]), len(r.get("attack_windows", []))))
     shapes = {}
     for r in results:
         shapes.setdefault((r["shape"], r["accounts"]), []).append(r)

@@ -139,7 +139,7 @@ class Scoring(unittest.TestCase):
             r = score.score_run(d)
             self.assertEqual((r["flagged"], r["true_positives"], r["false_positives"]), (2, 1, 1))
             self.assertEqual(r["innocents_flagged_by_class"]["cgnat"], {"flagged": 1, "of": 2})
-            self.assertIn("| botnet | 1 | 10 | 2 | 2 | 0.50 | 0.50 | cgnat 1/2 |", score.markdown([r]))
+            self.assertIn("| botnet | 1 | 10 | 2 | 2 | 0.50 | 0.50 | cgnat 1/2 | stuffing 2 (1), takeover 1 (1) | 0 |", score.markdown([r]))
             os.remove(os.path.join(d, "backtest", "stuffing.csv"))
             os.remove(os.path.join(d, "backtest", "takeover.csv"))
             with self.assertRaises(score.ScoreError):
