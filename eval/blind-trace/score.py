@@ -52,6 +52,26 @@ def attack_windows(run_dir):
     return sorted(s for s in seen if s)
 
 
+def _hours(t):
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() / 3600
+
+
+def _first_seen(run_dir):
+    """Each flagged account's earliest first_seen over the rules."""
+    out = {}
+    bdir = os.path.join(run_dir, "backtest")
+    for name in sorted(os.listdir(bdir)):
+        if name.endswith(".csv"):
+            with open(os.path.join(bdir, name), newline="") as f:
+                for r in csv.DictReader(f):
+                    if r.get("first_seen"):
+                        e, h = r["email"].lower(), _hours(r["first_seen"])
+                        out[e] = min(out.get(e, h), h)
+    return out
+
+
 def score_run(run_dir):
     path = os.path.join(run_dir, "truth.json")
     try:
@@ -63,6 +83,21 @@ def score_run(run_dir):
     flagged = set().union(*rules.values())
     taken = {e.lower() for e in truth["taken_over"]}
     tp = len(flagged & taken)
+    # A sign-in can only be judged by what came before it. Count the innocents flagged
+    # for a sign-in made in the 12 hours before a burst (the attack or the outage) began,
+    # outside every burst and the day after it: nothing unusual had happened yet.
+    bursts = []
+    if truth.get("outage"):
+        bursts.append((_hours(truth["outage"]["start"]), _hours(truth["outage"]["end"])))
+    a = truth.get("attack") or {}
+    if a.get("window_start"):
+        bursts.append((_hours(a["window_start"]), _hours(a["window_start"]) + a.get("window_minutes", 0) / 60))
+    seen = _first_seen(run_dir)
+
+    def ahead(h):
+        return any(s - 12 <= h < s for s, _ in bursts) and not any(s <= h < e + 24 for s, e in bursts)
+
+    before = sum(1 for e in flagged - taken if e in seen and ahead(seen[e]))
     by_class = {}
     for cls, emails in truth["innocents_by_class"].items():
         n = len(flagged & {e.lower() for e in emails})
@@ -77,6 +112,7 @@ def score_run(run_dir):
         "false_positives": len(flagged - taken),
         "per_rule": {r: {"flagged": len(s), "taken_over": len(s & taken)} for r, s in rules.items()},
         "innocents_flagged_by_class": by_class,
+        "innocents_flagged_ahead_of_a_burst": before,
         "attack_windows": attack_windows(run_dir),
         "truth_window": (truth.get("attack") or {}).get("window_start"),
         "outage": truth.get("outage", {}).get("start"),
@@ -98,14 +134,15 @@ def _rules(per_rule):
 
 def markdown(results):
     lines = [
-        "| shape | seed | accounts | taken over | flagged | precision | recall | innocents flagged, by class (flagged/in class) | flagged per rule (of them taken over) | attack windows reported |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| shape | seed | accounts | taken over | flagged | precision | recall | innocents flagged, by class (flagged/in class) | flagged per rule (of them taken over) | of them in the 12 h before a burst | attack windows reported |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        lines.append("| %s | %s | %d | %d | %d | %s | %s | %s | %s | %d |" % (
+        lines.append("| %s | %s | %d | %d | %d | %s | %s | %s | %s | %d | %d |" % (
             r["shape"], r["seed"], r["accounts"], r["taken_over"], r["flagged"],
             _ratio(r["true_positives"], r["flagged"]), _ratio(r["true_positives"], r["taken_over"]),
-            _classes(r["innocents_flagged_by_class"]), _rules(r["per_rule"]), len(r.get("attack_windows", []))))
+            _classes(r["innocents_flagged_by_class"]), _rules(r["per_rule"]),
+            r["innocents_flagged_ahead_of_a_burst"], len(r["attack_windows"])))
     shapes = {}
     for r in results:
         shapes.setdefault((r["shape"], r["accounts"]), []).append(r)

@@ -126,7 +126,9 @@ class Scoring(unittest.TestCase):
     def test_precision_recall_and_classes(self):
         with tempfile.TemporaryDirectory() as d:
             truth = {"seed": 1, "shape": "botnet", "accounts": 10, "taken_over": ["a@x.fr", "b@x.fr"],
-                     "innocents_by_class": {"cgnat": ["c@x.fr", "d@x.fr"], "ordinary": ["e@x.fr"]}}
+                     "innocents_by_class": {"cgnat": ["c@x.fr", "d@x.fr"], "ordinary": ["e@x.fr"]},
+                     "outage": {"start": "2026-11-30T17:00:00Z", "end": "2026-11-30T18:00:00Z"},
+                     "attack": {"window_start": "2026-12-01T20:00:00Z", "window_minutes": 30}}
             with open(os.path.join(d, "truth.json"), "w") as f:
                 json.dump(truth, f)
             os.mkdir(os.path.join(d, "backtest"))
@@ -135,11 +137,11 @@ class Scoring(unittest.TestCase):
                     w = csv.writer(f)
                     w.writerow(["account_id", "email", "findings", "score", "first_seen", "explanation"])
                     for e in emails:
-                        w.writerow(["id", e, 1, 0.5, "t", "why"])
+                        w.writerow(["id", e, 1, 0.5, "2026-11-30T12:00:00Z", "why"])
             r = score.score_run(d)
             self.assertEqual((r["flagged"], r["true_positives"], r["false_positives"]), (2, 1, 1))
             self.assertEqual(r["innocents_flagged_by_class"]["cgnat"], {"flagged": 1, "of": 2})
-            self.assertIn("| botnet | 1 | 10 | 2 | 2 | 0.50 | 0.50 | cgnat 1/2 | stuffing 2 (1), takeover 1 (1) | 0 |", score.markdown([r]))
+            self.assertIn("| botnet | 1 | 10 | 2 | 2 | 0.50 | 0.50 | cgnat 1/2 | stuffing 2 (1), takeover 1 (1) | 1 | 0 |", score.markdown([r]))
             os.remove(os.path.join(d, "backtest", "stuffing.csv"))
             os.remove(os.path.join(d, "backtest", "takeover.csv"))
             with self.assertRaises(score.ScoreError):
