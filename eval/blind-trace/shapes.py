@@ -5,6 +5,7 @@ Sizes scale with the number of accounts (a combo list aimed at a bigger site is
 bigger), and every shape draws its own rates, durations and tools from the seed.
 """
 
+import users as U
 import world
 from users import DAY, HOUR, POPULAR
 
@@ -215,8 +216,6 @@ def low_and_slow(a):
     srcs = a.residential_sources(len(combo) // 6) + a.hosting_sources(rng.randint(150, 300), rng.randint(10, 25))
     dur = int(rng.uniform(3.5, 5) * DAY)
     t0 = a.place(dur, margin=3 * HOUR)
-    import users as U
-
     for email, pw in combo:
         # Follow the site's own daily rhythm, to hide in it.
         day = rng.randrange(int(dur // DAY) + 1)

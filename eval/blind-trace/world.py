@@ -9,9 +9,9 @@ commercial VPNs that some users pay for live too, next to the bots), and the
 innocent ways people fail to sign in.
 """
 
+import base64
 import hashlib
 import math
-import random
 
 HOME = "FR"
 FOREIGN = ["BE", "CH", "DE", "ES", "IT", "GB", "US", "CA", "MA", "PT", "NL", "TN", "SN", "JP", "BR"]
@@ -224,8 +224,6 @@ def typo_email(rng, email):
 def fake_argon2(rng):
     """A well-formed argon2id PHC string. Nobody signs in through Gatehouse in this trace
     (events are imported), so the hash only has to be accepted by the import."""
-    import base64
-
     def b64(n):
         return base64.b64encode(rng.getrandbits(8 * n).to_bytes(n, "big")).decode().rstrip("=")
 
