@@ -19,6 +19,11 @@ fi
 # The mail tests send over SMTP to Postfix's smtp-sink (a real SMTP server).
 scripts/ensure-smtp-sink.sh
 
+# The blind trace's generator and scorer (a few seconds; the trace itself is run by
+# eval/blind-trace/run.sh, too long for the suite).
+echo "test: blind-trace generator and scorer (python unittest)" >&2
+python3 -m unittest discover -s eval/blind-trace
+
 if cargo nextest --version >/dev/null 2>&1; then
   runner=(cargo nextest run --workspace --no-fail-fast)
 else
