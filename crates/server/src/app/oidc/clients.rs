@@ -269,10 +269,12 @@ impl App {
         if !self.store.update_client(&new, audit).await? {
             return Err(AppError::NotFound("client"));
         }
+        self.oidc.live.forget_clients();
         Ok(new)
     }
 
-    /// Gives a confidential client a new secret (the old one stops working at once).
+    /// Gives a confidential client a new secret (the old one stops working at
+    /// once here, on other replicas within `session_cache_seconds`).
     pub async fn oidc_rotate_client_secret(
         &self,
         id: &str,
@@ -296,6 +298,7 @@ impl App {
         {
             return Err(AppError::NotFound("client"));
         }
+        self.oidc.live.forget_clients();
         Ok(secret)
     }
 
@@ -307,7 +310,10 @@ impl App {
         let audit = NewAuditEntry::new(now, actor, AuditAction::OidcClientChanged)
             .target(id)
             .detail(serde_json::json!({ "change": "disabled" }));
-        Ok(self.store.disable_client(id, now, audit).await?)
+        let was_enabled = self.store.disable_client(id, now, audit).await?;
+        self.oidc.live.forget_clients();
+        self.oidc.live.forget_all_grants();
+        Ok(was_enabled)
     }
 
     /// Authenticates the client of a token, revocation or introspection

@@ -24,6 +24,7 @@ mod backchannel;
 mod clients;
 mod jwt;
 pub(crate) mod keys;
+mod live;
 mod tokens;
 
 pub use authorize::{AuthorizeError, AuthorizeOutcome, AuthorizeParams, SignedIn, ValidRequest};
@@ -60,13 +61,16 @@ pub(crate) struct OidcState {
     /// The discovery document, serialized once: it depends only on the
     /// configuration, and every relying party asks for it.
     discovery_body: std::sync::OnceLock<axum::body::Bytes>,
+    /// Grants and client authentications, for `session_cache_seconds` (`live.rs`).
+    pub(crate) live: live::LiveCache,
 }
 
 /// An error in the OAuth shape (RFC 6749 §5.2): `{"error": "invalid_grant",
 /// "error_description": "…"}` — the one exception to Gatehouse's own error
 /// shape, because every OAuth client library expects exactly this.
-impl Default for OidcState {
-    fn default() -> Self {
+impl OidcState {
+    /// `session_cache` bounds how long a grant or client read is reused.
+    pub(crate) fn new(session_cache: Duration) -> Self {
         Self {
             keys: Default::default(),
             verified_access: moka::sync::Cache::builder()
@@ -74,6 +78,7 @@ impl Default for OidcState {
                 .time_to_live(ACCESS_TOKEN_LIFETIME)
                 .build(),
             discovery_body: Default::default(),
+            live: live::LiveCache::new(session_cache),
         }
     }
 }

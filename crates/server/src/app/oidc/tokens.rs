@@ -298,6 +298,9 @@ impl App {
         let now = self.clock.now();
         match self.store.revoke_code_grant(&code.hash(), now).await {
             Ok(revoked) => {
+                // The revoked grant is not named here; its tokens are at most
+                // seconds old, so dropping every cached grant costs little.
+                self.oidc.live.forget_all_grants();
                 tracing::warn!(revoked, "OIDC: an authorization code was used twice");
                 metrics::counter!("gatehouse_oidc_code_replays_total").increment(1);
             }
@@ -401,6 +404,7 @@ impl App {
             .await
         {
             Ok(_) => {
+                self.oidc.live.forget_grant(grant);
                 tracing::warn!(
                     grant,
                     "OIDC: a refresh token was reused; its family is revoked"
@@ -414,13 +418,26 @@ impl App {
 
     /// An access token's claims and its grant, if the token is ours, unexpired,
     /// and its grant and session are live now.
+    /// The grant is read from the replica's cache (`live.rs`) for
+    /// `session_cache_seconds` at most; a session end or revocation here drops it.
     async fn live_access(&self, token: &str) -> Option<(AccessClaims, GrantRecord)> {
-        let claims = self.verified_access(token).await?;
+        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let claims = self.verified_access(&key, token).await?;
         let now = self.clock.now();
         if claims.iss != self.oidc_issuer() || claims.exp <= secs(now) {
             return None;
         }
-        let grant = self.store.grant(&claims.gid).await.ok()??;
+        let grant = match self.oidc.live.grant(&key) {
+            Some(g) => g.as_ref().clone(),
+            None => {
+                let g = self.store.grant(&claims.gid).await.ok()??;
+                if g.is_live(now) {
+                    self.oidc.live.keep_grant(key, g.clone());
+                }
+                g
+            }
+        };
+        // Liveness is judged now, on the cached copy too (the session's expiry).
         (grant.is_live(now) && grant.client_id == claims.client_id).then_some((claims, grant))
     }
 
@@ -429,8 +446,8 @@ impl App {
     /// (a resource server introspects the same token many times in its 10
     /// minutes); expiry, the grant and its session are still read at every use.
     /// Only tokens that verified are kept.
-    async fn verified_access(&self, token: &str) -> Option<AccessClaims> {
-        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+    async fn verified_access(&self, key: &[u8; 32], token: &str) -> Option<AccessClaims> {
+        let key = *key;
         if let Some(claims) = self.oidc.verified_access.get(&key) {
             return Some(claims.as_ref().clone());
         }
@@ -468,7 +485,7 @@ impl App {
         creds: &ClientCredentials,
         token: &str,
     ) -> Result<Introspection, OAuthError> {
-        let client = self.oidc_authenticate_client(creds, false).await?;
+        let client = self.oidc_authenticate_confidential(creds).await?;
         let now = self.clock.now();
         if let Ok(rt) = RefreshToken::parse(token) {
             let Some(rec) = self
@@ -540,6 +557,7 @@ impl App {
                 .revoke_grant(&g.id, self.clock.now(), "revoked by the client")
                 .await
                 .map_err(AppError::from)?;
+            self.oidc.live.forget_grant(&g.id);
         }
         Ok(())
     }
