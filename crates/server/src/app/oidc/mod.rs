@@ -36,7 +36,7 @@ pub use clients::{
     ClientCredentials, ClientSpec, ClientView, CreatedClient, check_backchannel_logout_uri,
 };
 pub use jwt::JwtError;
-pub use keys::{KeyInfo, PUBLISH_AHEAD};
+pub use keys::{KeyInfo, PUBLISH_AHEAD, RETAIN_AFTER_SIGNING, SigningAlg};
 pub use tokens::{Introspection, LogoutRequest, LogoutTarget, TokenRequest, TokenResponse};
 
 use std::time::Duration;
@@ -188,7 +188,7 @@ impl App {
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": [keys::ALG],
+            "id_token_signing_alg_values_supported": keys::SigningAlg::ALL,
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],

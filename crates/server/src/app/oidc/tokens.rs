@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use super::clients::ClientCredentials;
-use super::jwt::sign;
+use super::jwt::{sign, sign_with};
+use super::keys::SigningAlg;
 use super::{ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME, OAuthError, REFRESH_TOKEN_LIFETIME};
 use crate::app::{App, AppError};
 
@@ -140,6 +141,8 @@ struct Subject<'a> {
     session: SessionId,
     scopes: &'a Scopes,
     auth_time: Timestamp,
+    /// The client's `id_token_signed_response_alg`.
+    id_alg: SigningAlg,
 }
 
 impl App {
@@ -179,7 +182,7 @@ impl App {
             access_token: sign(ring, "at+jwt", &access)?,
             token_type: "Bearer".into(),
             expires_in: ACCESS_TOKEN_LIFETIME.as_secs(),
-            id_token: sign(ring, "JWT", &id)?,
+            id_token: sign_with(ring, s.id_alg, "JWT", &id)?,
             refresh_token: refresh.map(|r| r.expose().to_owned()),
             scope: s.scopes.to_string(),
         })
@@ -202,9 +205,17 @@ impl App {
     /// `POST /oauth2/token`.
     pub async fn oidc_token(&self, req: &TokenRequest) -> Result<TokenResponse, OAuthError> {
         let client = self.oidc_authenticate_client(&req.creds, true).await?;
+        // The store's CHECK admits only the two; anything else is a bug here.
+        let alg = SigningAlg::parse(&client.id_token_alg).ok_or_else(|| {
+            AppError::Unexpected(anyhow::anyhow!(
+                "client {} has an unknown id_token_signed_response_alg {}",
+                client.id,
+                client.id_token_alg
+            ))
+        })?;
         match req.grant_type.as_deref() {
-            Some("authorization_code") => self.token_from_code(req, &client.id).await,
-            Some("refresh_token") => self.token_from_refresh(req, &client.id).await,
+            Some("authorization_code") => self.token_from_code(req, &client.id, alg).await,
+            Some("refresh_token") => self.token_from_refresh(req, &client.id, alg).await,
             Some(_) => Err(OAuthError {
                 code: "unsupported_grant_type",
                 description: "grant_type must be authorization_code or refresh_token".into(),
@@ -217,6 +228,7 @@ impl App {
         &self,
         req: &TokenRequest,
         client_id: &str,
+        id_alg: SigningAlg,
     ) -> Result<TokenResponse, OAuthError> {
         let unknown = || OAuthError::invalid_grant("the code is not valid");
         let code = AuthCode::parse(req.code.as_deref().unwrap_or("")).map_err(|_| unknown())?;
@@ -275,7 +287,7 @@ impl App {
             return Err(self.code_replayed(&code).await);
         }
         let stored = self.live_grant(&grant.id).await?;
-        let ring = self.key_ring(false).await?;
+        let ring = self.key_ring_for(id_alg).await?;
         metrics::counter!("gatehouse_oidc_tokens_total", "grant" => "authorization_code")
             .increment(1);
         Ok(self.mint(
@@ -288,6 +300,7 @@ impl App {
                 session: stored.session,
                 scopes: &scopes,
                 auth_time: stored.auth_time,
+                id_alg,
             },
             rec.nonce.as_deref(),
             refresh.map(|r| r.1),
@@ -329,6 +342,7 @@ impl App {
         &self,
         req: &TokenRequest,
         client_id: &str,
+        id_alg: SigningAlg,
     ) -> Result<TokenResponse, OAuthError> {
         let unknown = || OAuthError::invalid_grant("the refresh token is not valid");
         let token = RefreshToken::parse(req.refresh_token.as_deref().unwrap_or(""))
@@ -379,7 +393,7 @@ impl App {
             // Another request rotated this generation first: the same token twice.
             return Err(self.refresh_reused(&g.id).await);
         }
-        let ring = self.key_ring(false).await?;
+        let ring = self.key_ring_for(id_alg).await?;
         metrics::counter!("gatehouse_oidc_tokens_total", "grant" => "refresh_token").increment(1);
         Ok(self.mint(
             &ring,
@@ -391,6 +405,7 @@ impl App {
                 session: g.session,
                 scopes: &scopes,
                 auth_time: g.auth_time,
+                id_alg,
             },
             None,
             Some(next_token),
