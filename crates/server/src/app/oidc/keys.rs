@@ -439,6 +439,18 @@ impl App {
     /// published at once and signs after [`PUBLISH_AHEAD`] (at once if it is
     /// the first of its algorithm).
     async fn create_signing_key(&self, alg: SigningAlg, actor: Actor) -> Result<String, AppError> {
+        let kid = self.store_new_signing_key(alg, actor).await?;
+        *self.oidc.keys.ring.write().await = None;
+        Ok(kid)
+    }
+
+    /// Makes and stores a key of `alg`, leaving the cached ring alone (the
+    /// caller holds its lock, or drops it).
+    async fn store_new_signing_key(
+        &self,
+        alg: SigningAlg,
+        actor: Actor,
+    ) -> Result<String, AppError> {
         // RSA generation takes tens of milliseconds of CPU: off the runtime.
         let (pkcs8, jwk, kid) = tokio::task::spawn_blocking(move || generate(alg))
             .await
@@ -455,7 +467,6 @@ impl App {
             .target(&kid)
             .detail(serde_json::json!({ "change": "created", "alg": alg.as_str() }));
         self.store.insert_signing_key(&record, audit).await?;
-        *self.oidc.keys.ring.write().await = None;
         Ok(kid)
     }
 
@@ -481,10 +492,10 @@ impl App {
         let mut slot = self.oidc.keys.ring.write().await;
         let mut records = self.store.signing_keys().await?;
         if !records.iter().any(|r| r.alg == ALG) {
-            drop(slot);
-            self.create_signing_key(SigningAlg::Es256, Actor::System)
+            // Made under the lock: concurrent first requests on this replica
+            // make one key, not one each.
+            self.store_new_signing_key(SigningAlg::Es256, Actor::System)
                 .await?;
-            slot = self.oidc.keys.ring.write().await;
             records = self.store.signing_keys().await?;
         }
         let ring = Arc::new(self.build_ring(&records)?);
@@ -499,13 +510,16 @@ impl App {
         if ring.signer_for(alg).is_some() {
             return Ok(ring);
         }
-        // Another replica may have made one since this ring was loaded.
-        let ring = self.key_ring(true).await?;
-        if ring.signer_for(alg).is_some() {
-            return Ok(ring);
+        // Under the lock, as for the first ES256 key; another replica may
+        // have made one since this ring was loaded.
+        let mut slot = self.oidc.keys.ring.write().await;
+        let mut records = self.store.signing_keys().await?;
+        if !records.iter().any(|r| r.alg == alg.as_str()) {
+            self.store_new_signing_key(alg, Actor::System).await?;
+            records = self.store.signing_keys().await?;
         }
-        self.create_signing_key(alg, Actor::System).await?;
-        let ring = self.key_ring(true).await?;
+        let ring = Arc::new(self.build_ring(&records)?);
+        *slot = Some(ring.clone());
         if ring.signer_for(alg).is_none() {
             return Err(AppError::Unexpected(anyhow::anyhow!(
                 "no {alg} signing key after making one"
