@@ -234,6 +234,7 @@ pub async fn run(args: OidcArgs) -> anyhow::Result<ExitCode> {
                 first_party: true,
                 backchannel_logout_uri: None,
                 backchannel_logout_session_required: false,
+                id_token_alg: None,
             },
             false,
             gatehouse_domain::audit::Actor::System,

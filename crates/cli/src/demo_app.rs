@@ -32,6 +32,7 @@ pub async fn start(app: &App) -> anyhow::Result<String> {
         // A forced reset signs the person out of the app at once (issue 17).
         backchannel_logout_uri: Some(probe.backchannel_logout_uri()),
         backchannel_logout_session_required: true,
+        id_token_alg: None,
     };
     let secret = match app
         .oidc_create_client(CLIENT_ID, &spec, false, Actor::System)

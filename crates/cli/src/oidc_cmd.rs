@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use gatehouse_domain::audit::Actor;
 use gatehouse_server::Config;
-use gatehouse_server::app::oidc::{ClientSpec, ClientView};
+use gatehouse_server::app::oidc::{ClientSpec, ClientView, SigningAlg};
 use gatehouse_store::ClientRecord;
 
 #[derive(Subcommand)]
@@ -45,6 +45,14 @@ pub struct SpecArgs {
     /// The app needs `sid` in logout tokens (Gatehouse always sends it).
     #[arg(long)]
     backchannel_logout_session_required: bool,
+    /// How the app's ID tokens are signed: ES256 (default) or RS256, for an
+    /// old client that validates nothing else. Left out on an update: kept.
+    #[arg(long = "id-token-alg", value_parser = parse_alg)]
+    id_token_alg: Option<SigningAlg>,
+}
+
+fn parse_alg(s: &str) -> Result<SigningAlg, String> {
+    SigningAlg::parse(s).ok_or_else(|| format!("{s}: the algorithms offered are ES256 and RS256"))
 }
 
 impl SpecArgs {
@@ -56,6 +64,7 @@ impl SpecArgs {
             first_party: self.first_party,
             backchannel_logout_uri: self.backchannel_logout_uri,
             backchannel_logout_session_required: self.backchannel_logout_session_required,
+            id_token_alg: self.id_token_alg,
         }
     }
 }
@@ -107,8 +116,14 @@ pub enum KeysCommand {
     /// The published signing keys (the newest signs).
     List,
     /// Add a new signing key: published now, it signs five minutes later (when
-    /// every relying party's cached JWKS has it); older keys stay published.
-    Rotate,
+    /// every relying party's cached JWKS has it); the key it replaces stays
+    /// published until every token it signed has expired.
+    Rotate {
+        /// ES256 (the default key) or RS256 (the key of clients registered
+        /// with `--id-token-alg RS256`).
+        #[arg(long, value_parser = parse_alg, default_value = "ES256")]
+        alg: SigningAlg,
+    },
 }
 
 fn view(c: &ClientRecord) -> serde_json::Value {
@@ -229,20 +244,28 @@ pub async fn run(config: Config, command: OidcCommand) -> anyhow::Result<ExitCod
         OidcCommand::Keys { command } => match command {
             KeysCommand::List => {
                 for k in app.oidc_keys().await.map_err(fail)? {
-                    let role = match (k.signing, &k.signs_from) {
-                        (true, _) => "  (signing)".to_owned(),
-                        (false, Some(from)) => format!("  (published; signs from {from})"),
-                        (false, None) => String::new(),
+                    let role = match (k.signing, &k.signs_from, &k.published_until) {
+                        (true, _, _) => "  (signing)".to_owned(),
+                        (false, Some(from), _) => format!("  (published; signs from {from})"),
+                        (false, None, Some(until)) => {
+                            format!("  (replaced; published until {until})")
+                        }
+                        (false, None, None) => String::new(),
                     };
                     println!("{}  {}  {}{role}", k.kid, k.alg, k.created_at);
                 }
             }
-            KeysCommand::Rotate => {
-                let kid = app.oidc_rotate_key(Actor::System).await.map_err(fail)?;
+            KeysCommand::Rotate { alg } => {
+                let kid = app
+                    .oidc_rotate_key(alg, Actor::System)
+                    .await
+                    .map_err(fail)?;
                 println!(
-                    "{kid}  ES256  published now; signs in {} minutes (when every cached JWKS \
-                     has it); older keys stay published",
-                    gatehouse_server::app::oidc::PUBLISH_AHEAD.as_secs() / 60
+                    "{kid}  {alg}  published now; signs in {} minutes (when every cached JWKS \
+                     has it); the {alg} key it replaces stays published {} minutes longer \
+                     (until every token it signed has expired)",
+                    gatehouse_server::app::oidc::PUBLISH_AHEAD.as_secs() / 60,
+                    gatehouse_server::app::oidc::RETAIN_AFTER_SIGNING.as_secs() / 60
                 );
             }
         },

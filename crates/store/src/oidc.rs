@@ -156,6 +156,9 @@ pub struct ClientRecord {
     pub updated_at: Timestamp,
     /// Disabled at, if so.
     pub disabled_at: Option<Timestamp>,
+    /// The algorithm its ID tokens are signed with: `ES256` (the default) or
+    /// `RS256` (old clients).
+    pub id_token_alg: String,
 }
 
 /// An authorization code as stored.

@@ -156,6 +156,7 @@ impl App {
             entropy.as_ref(),
         )?;
         let sessions = sessions::SessionCache::new(config.session_cache_ttl);
+        let oidc = oidc::OidcState::new(config.session_cache_ttl);
         let operators = operators::OperatorCache::new(config.session_cache_ttl);
         let breach = breach::BreachGuard::load(config.breach_index.clone())?;
         if let Some(info) = breach.info() {
@@ -188,7 +189,7 @@ impl App {
             event_writes: tokio::sync::Semaphore::new(1),
             rules_changed: Arc::new(tokio::sync::Notify::new()),
             campaigns_wakeup: Arc::new(tokio::sync::Notify::new()),
-            oidc: oidc::OidcState::default(),
+            oidc,
         })
     }
 }

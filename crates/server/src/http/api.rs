@@ -235,7 +235,7 @@ async fn delete_current_session(
 /// The signed-in account.
 #[utoipa::path(get, path = "/me", tag = "me", responses((status = 200, body = MeBody), (status = 401, body = ErrorBody)),
     security(("session" = [])))]
-async fn me(CurrentUser(who): CurrentUser) -> axum::Json<MeBody> {
+pub(crate) async fn me(CurrentUser(who): CurrentUser) -> axum::Json<MeBody> {
     axum::Json(MeBody {
         id: who.account.to_string(),
         email: who.email,

@@ -44,7 +44,7 @@ pub struct BreachCheckResult {
     responses((status = 200, body = BreachCheckResult), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 409, body = ErrorBody, description = "`breach_index_unavailable`: no breach index is loaded")),
     security(("operator" = [])))]
-async fn breach_check(
+pub(crate) async fn breach_check(
     State(app): AppState,
     OperatorAuth(_op): OperatorAuth,
     ApiJson(body): ApiJson<BreachCheckBody>,

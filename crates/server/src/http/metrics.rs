@@ -101,13 +101,19 @@ pub async fn track(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let res = next.run(req).await;
     let route = route.as_ref().map_or("unmatched", |p| p.as_str());
+    record(method.as_str(), route, res.status(), start);
+    res
+}
+
+/// Counts one answer of `route` (a template, or a hot route's fixed path)
+/// begun at `start`.
+pub fn record(method: &str, route: &str, status: axum::http::StatusCode, start: Instant) {
     let (requests, duration) =
         SERIES
             .get_or_init(SeriesCache::default)
-            .get(method.as_str(), route, res.status().as_u16());
+            .get(method, route, status.as_u16());
     requests.increment(1);
     duration.record(start.elapsed().as_secs_f64());
-    res
 }
 
 /// Reads the metrics bearer token from `path` (trimmed; at least 32 characters,

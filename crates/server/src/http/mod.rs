@@ -7,6 +7,7 @@ pub mod breach_api;
 pub mod campaigns_api;
 pub mod console;
 pub mod cookies;
+mod edge;
 pub mod error;
 pub mod events_api;
 pub mod extract;
@@ -31,26 +32,18 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::csrf::CsrfLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::App;
 use error::ApiError;
-
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-                   frame-ancestors 'none'; base-uri 'none'";
 
 /// The complete application router, with middleware, for `app`.
 pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
@@ -96,7 +89,35 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
     let max_body = app.config.max_body_bytes;
     let refusals = app.clone();
 
-    let router = Router::new()
+    let catch_panic = || {
+        CatchPanicLayer::custom(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+            )
+            .into_response()
+        })
+    };
+
+    // The hot read routes (see `edge.rs`): the same handlers, without the
+    // CSRF check and the cross-origin refusal page, which do nothing for a
+    // bearer token or client credentials; timeout and metrics are the edge's.
+    let hot = Router::new()
+        .route("/api/v1/me", get(api::me))
+        .route("/api/v1/breach/check", post(breach_api::breach_check))
+        .merge(oidc::hot_routes())
+        .fallback(fallback)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(app.clone())
+        .layer(
+            ServiceBuilder::new()
+                .layer(catch_panic())
+                .layer(TraceLayer::new_for_http()),
+        );
+
+    let full = Router::new()
         .merge(api)
         .merge(pages::router())
         .merge(oidc_pages::router())
@@ -116,107 +137,28 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(timeout, time_limit))
         .layer(axum::middleware::from_fn(metrics::track))
-        .layer(axum::middleware::from_fn(no_store))
         .layer(DefaultBodyLimit::max(max_body))
-        .with_state(app);
+        .with_state(app)
+        .layer(
+            ServiceBuilder::new()
+                .layer(catch_panic())
+                .layer(TraceLayer::new_for_http())
+                // Outside the CSRF layer: its refusal of a page's form becomes a page.
+                .layer(axum::middleware::from_fn_with_state(
+                    refusals,
+                    error::refusals_as_pages,
+                ))
+                .layer(csrf),
+        );
 
-    let hsts = https.then(|| HeaderValue::from_static("max-age=31536000; includeSubDomains"));
-    let stack = ServiceBuilder::new()
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error",
-            )
-            .into_response()
-        }))
-        .layer(SetRequestIdLayer::x_request_id(SequentialRequestId::new()))
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            header::AUTHORIZATION,
-            header::COOKIE,
-        ]))
-        .layer(TraceLayer::new_for_http())
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            HeaderName::from_static("cross-origin-opener-policy"),
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::STRICT_TRANSPORT_SECURITY,
-            hsts,
-        ))
-        // Outside the CSRF layer: its refusal of a page's form becomes a page.
-        .layer(axum::middleware::from_fn_with_state(
-            refusals,
-            error::refusals_as_pages,
-        ))
-        .layer(csrf);
-    Ok(router.layer(stack))
-}
-
-/// `Cache-Control: no-store` on every answer that did not choose its own
-/// caching, except the public status page and the API description: session
-/// tokens (`POST /sessions`), account pages and console pages with their
-/// anti-forgery token must never sit in a shared or browser cache.
-async fn no_store(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let path = req.uri().path();
-    let public = req.method() == axum::http::Method::GET
-        && (path == "/status"
-            || path.starts_with("/status/")
-            || path == "/status.atom"
-            || path == "/openapi.json");
-    let mut res = next.run(req).await;
-    if !public && !res.headers().contains_key(header::CACHE_CONTROL) {
-        res.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    res
-}
-
-/// Request ids: a random per-process prefix and a counter. Unique across
-/// replicas and restarts for practical purposes, without a system call per
-/// request (a UUID v4 per request cost one `getrandom` each).
-#[derive(Clone)]
-struct SequentialRequestId {
-    prefix: Arc<str>,
-    next: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl SequentialRequestId {
-    fn new() -> Self {
-        let mut b = [0u8; 6];
-        gatehouse_domain::Entropy::fill(&gatehouse_domain::OsEntropy, &mut b);
-        let prefix: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        Self {
-            prefix: prefix.into(),
-            next: Arc::new(std::sync::atomic::AtomicU64::new(1)),
-        }
-    }
-}
-
-impl MakeRequestId for SequentialRequestId {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix))
-            .ok()
-            .map(RequestId::new)
-    }
+    // The request id, sensitive headers, security headers and `no-store`
+    // are the edge's, for both routers (one precomputed set, one pass).
+    let edge = edge::Edge {
+        hot,
+        full,
+        config: Arc::new(edge::EdgeConfig::new(https, timeout)),
+    };
+    Ok(Router::new().fallback_service(edge))
 }
 
 /// Health: the process answers and the database is reachable.
@@ -248,15 +190,7 @@ async fn time_limit(
 ) -> Response {
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
-        Err(_) => {
-            tracing::warn!(?limit, "request timed out");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "timeout",
-                "the request took too long; try again",
-            )
-            .into_response()
-        }
+        Err(_) => edge::timed_out(limit),
     }
 }
 

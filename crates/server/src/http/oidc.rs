@@ -332,3 +332,15 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(introspect))
         .routes(routes!(revoke))
 }
+
+/// The hot read endpoints, mounted by `http::edge` without the CSRF check
+/// (they take a bearer token or client credentials, never a cookie, and
+/// change nothing).
+pub(crate) fn hot_routes() -> axum::Router<Arc<App>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/oauth2/jwks", get(jwks))
+        .route("/oauth2/userinfo", get(userinfo).post(userinfo_post))
+        .route("/oauth2/introspect", post(introspect))
+}

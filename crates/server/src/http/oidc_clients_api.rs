@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::oidc::{ClientSpec, ClientView};
+use crate::app::oidc::{ClientSpec, ClientView, SigningAlg};
 use crate::app::{App, AppError};
 use crate::http::error::{ApiError, ApiJson, ApiPath, ErrorBody};
 use crate::http::extract::OperatorAuth;
@@ -69,6 +69,10 @@ pub struct NewClientBody {
     /// The app needs `sid` in logout tokens (Gatehouse always sends it).
     #[serde(default)]
     pub backchannel_logout_session_required: bool,
+    /// How its ID tokens are signed: `ES256` (default) or `RS256` for an old
+    /// client that validates nothing else.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<SigningAlg>,
 }
 
 /// A client with its new secret, shown once.
@@ -102,6 +106,7 @@ async fn create(
         first_party: body.first_party,
         backchannel_logout_uri: body.backchannel_logout_uri,
         backchannel_logout_session_required: body.backchannel_logout_session_required,
+        id_token_alg: body.id_token_signed_response_alg,
     };
     let created = app
         .oidc_create_client(&body.client_id, &spec, body.public, op.actor())
@@ -154,6 +159,9 @@ pub struct ClientPatch {
     /// Whether the app needs `sid` in logout tokens.
     #[schema(nullable = false)]
     pub backchannel_logout_session_required: Option<bool>,
+    /// How its ID tokens are signed: `ES256` or `RS256`.
+    #[schema(nullable = false)]
+    pub id_token_signed_response_alg: Option<SigningAlg>,
 }
 
 /// Changes a client's name, URIs or first-party flag (the fields given; a
@@ -177,12 +185,14 @@ async fn update(
         && patch.first_party.is_none()
         && patch.backchannel_logout_uri.is_none()
         && patch.backchannel_logout_session_required.is_none()
+        && patch.id_token_signed_response_alg.is_none()
     {
         // Refused rather than audited as a change that changed nothing.
         return Err(AppError::Invalid {
             field: "body",
             message: "give at least one of name, redirect_uris, post_logout_redirect_uris, \
-                      first_party, backchannel_logout_uri, backchannel_logout_session_required"
+                      first_party, backchannel_logout_uri, backchannel_logout_session_required, \
+                      id_token_signed_response_alg"
                 .into(),
         }
         .into());
@@ -203,6 +213,7 @@ async fn update(
         backchannel_logout_session_required: patch
             .backchannel_logout_session_required
             .unwrap_or(old.backchannel_logout_session_required),
+        id_token_alg: patch.id_token_signed_response_alg,
     };
     Ok(axum::Json(
         (&app.oidc_update_client(&id, &spec, op.actor()).await?).into(),

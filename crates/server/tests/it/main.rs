@@ -16,6 +16,7 @@ mod notices;
 mod oidc;
 mod oidc_clients_api;
 mod oidc_exact;
+mod oidc_keys;
 mod oidc_rp;
 mod oidc_session;
 mod operators;

@@ -290,7 +290,10 @@ async fn code_flow_userinfo_introspection_and_replay(engine: Engine) {
     };
     let d = t.get_json("/.well-known/openid-configuration").await;
     assert_eq!(d["issuer"], t.app.oidc_issuer());
-    assert_eq!(d["id_token_signing_alg_values_supported"], json!(["ES256"]));
+    assert_eq!(
+        d["id_token_signing_alg_values_supported"],
+        json!(["ES256", "RS256"])
+    );
     assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(d["authorization_response_iss_parameter_supported"], true);
     let jwks = t.get_json("/oauth2/jwks").await;

@@ -14,6 +14,7 @@ on_both_engines!(
     grants_end_with_their_session,
     a_forced_reset_stops_grants_and_undo_restores_them,
     consent_logout_and_revocation,
+    grant_reads_are_cached_per_replica_within_session_cache_seconds,
 );
 
 async fn grants_end_with_their_session(engine: Engine) {
@@ -308,4 +309,88 @@ async fn consent_logout_and_revocation(engine: Engine) {
     assert_eq!(location(&r), format!("{BYE}?state=s9"));
     let r = b.get(t.url("/settings")).send().await.unwrap();
     assert_eq!(location(&r), "/login", "the Gatehouse session ended");
+}
+
+/// Userinfo and introspection reuse a replica's read of the grant for
+/// `session_cache_seconds` (issue 16): a session end on this replica is seen
+/// at once; on another replica over the same database, once its copy expires.
+async fn grant_reads_are_cached_per_replica_within_session_cache_seconds(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine, &[("GATEHOUSE_SESSION_CACHE_SECONDS", "2")]).await else {
+        return;
+    };
+    // A second replica of the same site: same database, issuer and server key.
+    let key_file = t.app.config.secret_key_file.display().to_string();
+    let other = t
+        .restart_with(&[
+            ("GATEHOUSE_PUBLIC_URL", &t.base),
+            ("GATEHOUSE_SECRET_KEY_FILE", &key_file),
+        ])
+        .await;
+    let (b, secret, tokens) = signed_in_app(&t, "cy@example.com").await;
+    let at = tokens["access_token"].as_str().unwrap();
+    // Both replicas read the grant and keep it.
+    assert_eq!(introspect(&t, at, "shop", &secret).await["active"], true);
+    assert_eq!(
+        introspect(&other, at, "shop", &secret).await["active"],
+        true
+    );
+    let cached_at = std::time::Instant::now();
+    assert_eq!(userinfo(&t, at).await.status(), StatusCode::OK);
+    let r = b.post(t.url("/logout")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // Here: at once, though the grant was cached.
+    assert_eq!(introspect(&t, at, "shop", &secret).await["active"], false);
+    assert_eq!(userinfo(&t, at).await.status(), StatusCode::UNAUTHORIZED);
+    // The other replica may answer from its copy until it expires (if this
+    // machine was fast enough to ask within the cache's life), never after.
+    let stale = introspect(&other, at, "shop", &secret).await["active"] == true;
+    assert!(
+        !stale || cached_at.elapsed() < Duration::from_secs(2),
+        "a copy outlived session_cache_seconds"
+    );
+    tokio::time::sleep(
+        Duration::from_secs(2).saturating_sub(cached_at.elapsed()) + Duration::from_millis(100),
+    )
+    .await;
+    assert_eq!(
+        introspect(&other, at, "shop", &secret).await["active"],
+        false
+    );
+
+    // A forced reset on this replica: the next introspection is inactive at once.
+    t.sign_up("dy@example.com", PW).await;
+    let p = pkce("b");
+    let r = authorize(
+        &t,
+        &browser(),
+        &authorize_url(&t, "shop", &p, &[]),
+        "dy@example.com",
+    )
+    .await;
+    let tokens = exchange(&t, &code_of(&t, &r), &p, "shop", &secret).await;
+    let at = tokens["access_token"].as_str().unwrap();
+    assert_eq!(introspect(&t, at, "shop", &secret).await["active"], true);
+    campaign_reset(&t, "dy@example.com").await;
+    assert_eq!(introspect(&t, at, "shop", &secret).await["active"], false);
+    assert_eq!(userinfo(&t, at).await.status(), StatusCode::UNAUTHORIZED);
+
+    // A client whose secret was rotated here authenticates no more, at once.
+    let fresh = t
+        .app
+        .oidc_rotate_client_secret("shop", gatehouse_domain::audit::Actor::System)
+        .await
+        .unwrap();
+    let r = t
+        .http
+        .post(t.url("/oauth2/introspect"))
+        .basic_auth("shop", Some(&secret))
+        .form(&[("token", at)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        introspect(&t, at, "shop", fresh.expose()).await["active"],
+        false
+    );
 }

@@ -19,7 +19,7 @@ use crate::{
 
 const CLIENT_COLUMNS: &str = "id, name, secret_hash, redirect_uris, post_logout_redirect_uris, \
     first_party, backchannel_logout_uri, backchannel_logout_session_required, created_at, \
-    updated_at, disabled_at";
+    updated_at, disabled_at, id_token_signed_response_alg";
 
 const CODE_COLUMNS: &str = "code_hash, client_id, account_id, session_id, redirect_uri, scope, \
     nonce, code_challenge, auth_time, created_at, used_at, grant_id";
@@ -71,6 +71,7 @@ impl EngineStore {
             disabled_at: row
                 .try_get::<Option<i64>, _>("disabled_at")?
                 .map(Timestamp::from_millis),
+            id_token_alg: row.try_get("id_token_signed_response_alg")?,
         })
     }
 
@@ -182,8 +183,9 @@ impl OidcStore for EngineStore {
         sqlx::query(
             "INSERT INTO oidc_clients (id, name, secret_hash, redirect_uris, \
              post_logout_redirect_uris, first_party, created_at, updated_at, disabled_at, \
-             backchannel_logout_uri, backchannel_logout_session_required) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             backchannel_logout_uri, backchannel_logout_session_required, \
+             id_token_signed_response_alg) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&c.id)
         .bind(&c.name)
@@ -196,6 +198,7 @@ impl OidcStore for EngineStore {
         .bind(c.disabled_at.map(Timestamp::as_millis))
         .bind(c.backchannel_logout_uri.as_deref())
         .bind(i64::from(c.backchannel_logout_session_required))
+        .bind(&c.id_token_alg)
         .execute(&mut *tx)
         .await
         .map_err(|e| unique_as_conflict(e, "a client with this id exists"))?;
@@ -230,7 +233,8 @@ impl OidcStore for EngineStore {
         let found = sqlx::query(
             "UPDATE oidc_clients SET name = $1, redirect_uris = $2, \
              post_logout_redirect_uris = $3, first_party = $4, updated_at = $5, \
-             backchannel_logout_uri = $7, backchannel_logout_session_required = $8 WHERE id = $6",
+             backchannel_logout_uri = $7, backchannel_logout_session_required = $8, \
+             id_token_signed_response_alg = $9 WHERE id = $6",
         )
         .bind(&c.name)
         .bind(uris_json(&c.redirect_uris))
@@ -240,6 +244,7 @@ impl OidcStore for EngineStore {
         .bind(&c.id)
         .bind(c.backchannel_logout_uri.as_deref())
         .bind(i64::from(c.backchannel_logout_session_required))
+        .bind(&c.id_token_alg)
         .execute(&mut *tx)
         .await?
         .rows_affected()

@@ -18,6 +18,7 @@ fn client(id: &str, secret: Option<&ClientSecret>) -> ClientRecord {
         created_at: T0,
         updated_at: T0,
         disabled_at: None,
+        id_token_alg: "ES256".into(),
     }
 }
 

@@ -434,6 +434,24 @@ impl App {
                 v.who.account == account && v.who.session == session
             });
         }
+        // The apps' grants on that session stop at once too (issue 16).
+        self.oidc.live.forget_sessions(account, Some(session), None);
+    }
+
+    /// Forgets every cached session of these accounts, and the apps' grants
+    /// on them (a campaign's forced resets suspended them): one pass over the
+    /// caches per batch, not one per account.
+    pub(crate) fn forget_sessions_of_accounts(&self, accounts: &[AccountId]) {
+        if accounts.is_empty() {
+            return;
+        }
+        let set: std::sync::Arc<std::collections::HashSet<AccountId>> =
+            std::sync::Arc::new(accounts.iter().copied().collect());
+        if let Some(cache) = &self.sessions.cache {
+            let set = set.clone();
+            let _ = cache.invalidate_entries_if(move |_, v| set.contains(&v.who.account));
+        }
+        self.oidc.live.forget_accounts(set);
     }
 
     pub(crate) fn forget_sessions_of(&self, account: AccountId, keep: Option<SessionId>) {
@@ -442,5 +460,6 @@ impl App {
                 v.who.account == account && Some(v.who.session) != keep
             });
         }
+        self.oidc.live.forget_sessions(account, None, keep);
     }
 }

@@ -24,6 +24,9 @@ pub struct ClientSpec {
     pub backchannel_logout_uri: Option<String>,
     /// The app needs `sid` in logout tokens (Gatehouse always sends it).
     pub backchannel_logout_session_required: bool,
+    /// How its ID tokens are signed: ES256 (the default when registering),
+    /// RS256 for an old client. `None` on a change keeps the current one.
+    pub id_token_alg: Option<super::SigningAlg>,
 }
 
 /// A client as operators see it (CLI `--json`, admin API, console): never its
@@ -49,6 +52,9 @@ pub struct ClientView {
     pub backchannel_logout_uri: Option<String>,
     /// The app asked for `sid` in logout tokens (always sent).
     pub backchannel_logout_session_required: bool,
+    /// How its ID tokens are signed: `ES256` or `RS256`.
+    #[schema(example = "ES256")]
+    pub id_token_signed_response_alg: String,
     /// RFC 3339.
     pub created_at: String,
     /// RFC 3339: the last change (update, secret rotation, disabling).
@@ -72,6 +78,7 @@ impl From<&ClientRecord> for ClientView {
             post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),
             backchannel_logout_session_required: c.backchannel_logout_session_required,
+            id_token_signed_response_alg: c.id_token_alg.clone(),
             created_at: c.created_at.to_rfc3339(),
             updated_at: c.updated_at.to_rfc3339(),
             disabled_at: c.disabled_at.map(|t| t.to_rfc3339()),
@@ -196,6 +203,7 @@ impl App {
             created_at: now,
             updated_at: now,
             disabled_at: None,
+            id_token_alg: spec.id_token_alg.unwrap_or_default().as_str().into(),
         };
         let audit = NewAuditEntry::new(now, actor, AuditAction::OidcClientChanged)
             .target(id)
@@ -205,6 +213,7 @@ impl App {
                 "first_party": spec.first_party,
                 "redirect_uris": client.redirect_uris,
                 "backchannel_logout_uri": client.backchannel_logout_uri,
+                "id_token_signed_response_alg": client.id_token_alg,
             }));
         self.store
             .create_client(&client, audit)
@@ -215,6 +224,7 @@ impl App {
                 }
                 e => e.into(),
             })?;
+        self.publish_signing_key_for(spec.id_token_alg).await?;
         Ok(CreatedClient { client, secret })
     }
 
@@ -254,6 +264,9 @@ impl App {
             backchannel_logout_uri,
             backchannel_logout_session_required: spec.backchannel_logout_session_required,
             updated_at: now,
+            id_token_alg: spec
+                .id_token_alg
+                .map_or(old.id_token_alg.clone(), |a| a.as_str().into()),
             ..old.clone()
         };
         let audit = NewAuditEntry::new(now, actor, AuditAction::OidcClientChanged)
@@ -265,14 +278,18 @@ impl App {
                 "redirect_uris": new.redirect_uris,
                 "post_logout_redirect_uris": new.post_logout_redirect_uris,
                 "backchannel_logout_uri": new.backchannel_logout_uri,
+                "id_token_signed_response_alg": new.id_token_alg,
             }));
         if !self.store.update_client(&new, audit).await? {
             return Err(AppError::NotFound("client"));
         }
+        self.oidc.live.forget_clients();
+        self.publish_signing_key_for(spec.id_token_alg).await?;
         Ok(new)
     }
 
-    /// Gives a confidential client a new secret (the old one stops working at once).
+    /// Gives a confidential client a new secret (the old one stops working at
+    /// once here, on other replicas within `session_cache_seconds`).
     pub async fn oidc_rotate_client_secret(
         &self,
         id: &str,
@@ -296,6 +313,7 @@ impl App {
         {
             return Err(AppError::NotFound("client"));
         }
+        self.oidc.live.forget_clients();
         Ok(secret)
     }
 
@@ -307,7 +325,23 @@ impl App {
         let audit = NewAuditEntry::new(now, actor, AuditAction::OidcClientChanged)
             .target(id)
             .detail(serde_json::json!({ "change": "disabled" }));
-        Ok(self.store.disable_client(id, now, audit).await?)
+        let was_enabled = self.store.disable_client(id, now, audit).await?;
+        self.oidc.live.forget_clients();
+        self.oidc.live.forget_all_grants();
+        Ok(was_enabled)
+    }
+
+    /// Makes sure a key of `alg` exists and is published when a client is
+    /// registered for it, so the JWKS has it before the client's first ID
+    /// token (the first RS256 key is made here).
+    async fn publish_signing_key_for(
+        &self,
+        alg: Option<super::SigningAlg>,
+    ) -> Result<(), AppError> {
+        if let Some(alg) = alg {
+            self.key_ring_for(alg).await?;
+        }
+        Ok(())
     }
 
     /// Authenticates the client of a token, revocation or introspection

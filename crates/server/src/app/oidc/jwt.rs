@@ -1,15 +1,17 @@
-//! Compact JWS (ES256) made and checked by hand over [`KeyRing`](super::keys::KeyRing).
+//! Compact JWS (ES256, RS256) made and checked by hand over
+//! [`KeyRing`](super::keys::KeyRing).
 //!
-//! Verification pins the algorithm: the header must say `ES256` and name a
-//! published `kid`; the signature is then checked with that key's P-256
-//! verifier. A token saying `none`, `HS256` or anything else is refused before
-//! any key is touched (RFC 8725 §3.1), so algorithm confusion cannot happen.
+//! Verification pins the algorithm: the header must say `ES256` or `RS256`
+//! and name a published `kid` of that algorithm; the signature is then
+//! checked with that key's verifier. A token saying `none`, `HS256` or
+//! anything else is refused before any key is touched (RFC 8725 §3.1), and an
+//! `alg` that is not its key's is refused, so algorithm confusion cannot happen.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 
-use super::keys::{ALG, KeyRing};
+use super::keys::{KeyRing, SigningAlg};
 use crate::app::{App, AppError};
 
 /// Why a presented JWT was refused.
@@ -18,7 +20,7 @@ pub enum JwtError {
     /// Not three base64url parts of JSON.
     #[error("malformed token")]
     Malformed,
-    /// An algorithm other than ES256, or an unexpected `typ`.
+    /// An algorithm other than ES256 or RS256, or an unexpected `typ`.
     #[error("unsupported token type or algorithm")]
     WrongAlgorithm,
     /// Signed by a key we do not publish.
@@ -40,15 +42,29 @@ fn encode_part(v: &serde_json::Value) -> String {
     URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
 }
 
-/// Signs `claims` with the ring's signing key, `typ` in the header.
+/// Signs `claims` with the ring's ES256 key, `typ` in the header.
 pub(crate) fn sign(
     ring: &KeyRing,
     typ: &str,
     claims: &serde_json::Value,
 ) -> Result<String, AppError> {
-    let header = serde_json::json!({ "alg": ALG, "typ": typ, "kid": ring.signer.kid });
+    sign_with(ring, SigningAlg::Es256, typ, claims)
+}
+
+/// Signs `claims` with the ring's `alg` key (the ring must have one: see
+/// `App::key_ring_for`), `typ` in the header.
+pub(crate) fn sign_with(
+    ring: &KeyRing,
+    alg: SigningAlg,
+    typ: &str,
+    claims: &serde_json::Value,
+) -> Result<String, AppError> {
+    let signer = ring
+        .signer_for(alg)
+        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("no {alg} signing key loaded")))?;
+    let header = serde_json::json!({ "alg": signer.alg.as_str(), "typ": typ, "kid": signer.kid });
     let input = format!("{}.{}", encode_part(&header), encode_part(claims));
-    let sig = ring.signer.sign(input.as_bytes())?;
+    let sig = signer.sign(input.as_bytes())?;
     Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)))
 }
 
@@ -77,7 +93,8 @@ impl App {
         typ: &str,
     ) -> Result<T, JwtError> {
         let (header, input, claims, sig) = split(token)?;
-        if header.alg != ALG || header.typ.as_deref() != Some(typ) {
+        let alg = SigningAlg::parse(&header.alg).ok_or(JwtError::WrongAlgorithm)?;
+        if header.typ.as_deref() != Some(typ) {
             return Err(JwtError::WrongAlgorithm);
         }
         let kid = header.kid.ok_or(JwtError::UnknownKey)?;
@@ -85,14 +102,14 @@ impl App {
             .key_ring(false)
             .await
             .map_err(|_| JwtError::UnknownKey)?;
-        let ok = match ring.verify(&kid, input.as_bytes(), &sig) {
+        let ok = match ring.verify(alg, &kid, input.as_bytes(), &sig) {
             Some(ok) => ok,
             // Perhaps rotated on another replica since this one loaded its keys.
             None => self
                 .key_ring(true)
                 .await
                 .map_err(|_| JwtError::UnknownKey)?
-                .verify(&kid, input.as_bytes(), &sig)
+                .verify(alg, &kid, input.as_bytes(), &sig)
                 .ok_or(JwtError::UnknownKey)?,
         };
         if !ok {

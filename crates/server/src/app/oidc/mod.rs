@@ -24,6 +24,7 @@ mod backchannel;
 mod clients;
 mod jwt;
 pub(crate) mod keys;
+mod live;
 mod ssf;
 mod tokens;
 
@@ -36,7 +37,7 @@ pub use clients::{
     ClientCredentials, ClientSpec, ClientView, CreatedClient, check_backchannel_logout_uri,
 };
 pub use jwt::JwtError;
-pub use keys::{KeyInfo, PUBLISH_AHEAD};
+pub use keys::{KeyInfo, PUBLISH_AHEAD, RETAIN_AFTER_SIGNING, SigningAlg};
 pub use ssf::{
     AUTH_SCHEME, Delivery, PUSH_METHOD, SET_TYP, SsfError, StreamConfig, StreamRequest,
     StreamStatusBody, SubjectRequest, VerifyRequest,
@@ -65,13 +66,16 @@ pub(crate) struct OidcState {
     /// The discovery document, serialized once: it depends only on the
     /// configuration, and every relying party asks for it.
     discovery_body: std::sync::OnceLock<axum::body::Bytes>,
+    /// Grants and client authentications, for `session_cache_seconds` (`live.rs`).
+    pub(crate) live: live::LiveCache,
 }
 
 /// An error in the OAuth shape (RFC 6749 §5.2): `{"error": "invalid_grant",
 /// "error_description": "…"}` — the one exception to Gatehouse's own error
 /// shape, because every OAuth client library expects exactly this.
-impl Default for OidcState {
-    fn default() -> Self {
+impl OidcState {
+    /// `session_cache` bounds how long a grant or client read is reused.
+    pub(crate) fn new(session_cache: Duration) -> Self {
         Self {
             keys: Default::default(),
             verified_access: moka::sync::Cache::builder()
@@ -79,6 +83,7 @@ impl Default for OidcState {
                 .time_to_live(ACCESS_TOKEN_LIFETIME)
                 .build(),
             discovery_body: Default::default(),
+            live: live::LiveCache::new(session_cache),
         }
     }
 }
@@ -188,7 +193,7 @@ impl App {
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": [keys::ALG],
+            "id_token_signing_alg_values_supported": keys::SigningAlg::ALL,
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],

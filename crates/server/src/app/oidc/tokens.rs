@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use super::clients::ClientCredentials;
-use super::jwt::sign;
+use super::jwt::{sign, sign_with};
+use super::keys::SigningAlg;
 use super::{ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME, OAuthError, REFRESH_TOKEN_LIFETIME};
 use crate::app::{App, AppError};
 
@@ -140,6 +141,8 @@ struct Subject<'a> {
     session: SessionId,
     scopes: &'a Scopes,
     auth_time: Timestamp,
+    /// The client's `id_token_signed_response_alg`.
+    id_alg: SigningAlg,
 }
 
 impl App {
@@ -179,7 +182,7 @@ impl App {
             access_token: sign(ring, "at+jwt", &access)?,
             token_type: "Bearer".into(),
             expires_in: ACCESS_TOKEN_LIFETIME.as_secs(),
-            id_token: sign(ring, "JWT", &id)?,
+            id_token: sign_with(ring, s.id_alg, "JWT", &id)?,
             refresh_token: refresh.map(|r| r.expose().to_owned()),
             scope: s.scopes.to_string(),
         })
@@ -202,9 +205,17 @@ impl App {
     /// `POST /oauth2/token`.
     pub async fn oidc_token(&self, req: &TokenRequest) -> Result<TokenResponse, OAuthError> {
         let client = self.oidc_authenticate_client(&req.creds, true).await?;
+        // The store's CHECK admits only the two; anything else is a bug here.
+        let alg = SigningAlg::parse(&client.id_token_alg).ok_or_else(|| {
+            AppError::Unexpected(anyhow::anyhow!(
+                "client {} has an unknown id_token_signed_response_alg {}",
+                client.id,
+                client.id_token_alg
+            ))
+        })?;
         match req.grant_type.as_deref() {
-            Some("authorization_code") => self.token_from_code(req, &client.id).await,
-            Some("refresh_token") => self.token_from_refresh(req, &client.id).await,
+            Some("authorization_code") => self.token_from_code(req, &client.id, alg).await,
+            Some("refresh_token") => self.token_from_refresh(req, &client.id, alg).await,
             Some(_) => Err(OAuthError {
                 code: "unsupported_grant_type",
                 description: "grant_type must be authorization_code or refresh_token".into(),
@@ -217,6 +228,7 @@ impl App {
         &self,
         req: &TokenRequest,
         client_id: &str,
+        id_alg: SigningAlg,
     ) -> Result<TokenResponse, OAuthError> {
         let unknown = || OAuthError::invalid_grant("the code is not valid");
         let code = AuthCode::parse(req.code.as_deref().unwrap_or("")).map_err(|_| unknown())?;
@@ -275,7 +287,7 @@ impl App {
             return Err(self.code_replayed(&code).await);
         }
         let stored = self.live_grant(&grant.id).await?;
-        let ring = self.key_ring(false).await?;
+        let ring = self.key_ring_for(id_alg).await?;
         metrics::counter!("gatehouse_oidc_tokens_total", "grant" => "authorization_code")
             .increment(1);
         Ok(self.mint(
@@ -288,6 +300,7 @@ impl App {
                 session: stored.session,
                 scopes: &scopes,
                 auth_time: stored.auth_time,
+                id_alg,
             },
             rec.nonce.as_deref(),
             refresh.map(|r| r.1),
@@ -298,6 +311,9 @@ impl App {
         let now = self.clock.now();
         match self.store.revoke_code_grant(&code.hash(), now).await {
             Ok(revoked) => {
+                // The revoked grant is not named here; its tokens are at most
+                // seconds old, so dropping every cached grant costs little.
+                self.oidc.live.forget_all_grants();
                 tracing::warn!(revoked, "OIDC: an authorization code was used twice");
                 metrics::counter!("gatehouse_oidc_code_replays_total").increment(1);
             }
@@ -326,6 +342,7 @@ impl App {
         &self,
         req: &TokenRequest,
         client_id: &str,
+        id_alg: SigningAlg,
     ) -> Result<TokenResponse, OAuthError> {
         let unknown = || OAuthError::invalid_grant("the refresh token is not valid");
         let token = RefreshToken::parse(req.refresh_token.as_deref().unwrap_or(""))
@@ -376,7 +393,7 @@ impl App {
             // Another request rotated this generation first: the same token twice.
             return Err(self.refresh_reused(&g.id).await);
         }
-        let ring = self.key_ring(false).await?;
+        let ring = self.key_ring_for(id_alg).await?;
         metrics::counter!("gatehouse_oidc_tokens_total", "grant" => "refresh_token").increment(1);
         Ok(self.mint(
             &ring,
@@ -388,6 +405,7 @@ impl App {
                 session: g.session,
                 scopes: &scopes,
                 auth_time: g.auth_time,
+                id_alg,
             },
             None,
             Some(next_token),
@@ -401,6 +419,7 @@ impl App {
             .await
         {
             Ok(_) => {
+                self.oidc.live.forget_grant(grant);
                 tracing::warn!(
                     grant,
                     "OIDC: a refresh token was reused; its family is revoked"
@@ -414,13 +433,26 @@ impl App {
 
     /// An access token's claims and its grant, if the token is ours, unexpired,
     /// and its grant and session are live now.
+    /// The grant is read from the replica's cache (`live.rs`) for
+    /// `session_cache_seconds` at most; a session end or revocation here drops it.
     async fn live_access(&self, token: &str) -> Option<(AccessClaims, GrantRecord)> {
-        let claims = self.verified_access(token).await?;
+        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let claims = self.verified_access(&key, token).await?;
         let now = self.clock.now();
         if claims.iss != self.oidc_issuer() || claims.exp <= secs(now) {
             return None;
         }
-        let grant = self.store.grant(&claims.gid).await.ok()??;
+        let grant = match self.oidc.live.grant(&key) {
+            Some(g) => g.as_ref().clone(),
+            None => {
+                let g = self.store.grant(&claims.gid).await.ok()??;
+                if g.is_live(now) {
+                    self.oidc.live.keep_grant(key, g.clone());
+                }
+                g
+            }
+        };
+        // Liveness is judged now, on the cached copy too (the session's expiry).
         (grant.is_live(now) && grant.client_id == claims.client_id).then_some((claims, grant))
     }
 
@@ -429,8 +461,8 @@ impl App {
     /// (a resource server introspects the same token many times in its 10
     /// minutes); expiry, the grant and its session are still read at every use.
     /// Only tokens that verified are kept.
-    async fn verified_access(&self, token: &str) -> Option<AccessClaims> {
-        let key: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+    async fn verified_access(&self, key: &[u8; 32], token: &str) -> Option<AccessClaims> {
+        let key = *key;
         if let Some(claims) = self.oidc.verified_access.get(&key) {
             return Some(claims.as_ref().clone());
         }
@@ -468,7 +500,7 @@ impl App {
         creds: &ClientCredentials,
         token: &str,
     ) -> Result<Introspection, OAuthError> {
-        let client = self.oidc_authenticate_client(creds, false).await?;
+        let client = self.oidc_authenticate_confidential(creds).await?;
         let now = self.clock.now();
         if let Ok(rt) = RefreshToken::parse(token) {
             let Some(rec) = self
@@ -540,6 +572,7 @@ impl App {
                 .revoke_grant(&g.id, self.clock.now(), "revoked by the client")
                 .await
                 .map_err(AppError::from)?;
+            self.oidc.live.forget_grant(&g.id);
         }
         Ok(())
     }

@@ -275,6 +275,13 @@ impl App {
             };
             match self.store.apply_campaign_targets(&batch).await {
                 Ok(outcomes) => {
+                    // As in `apply_one`: the suspended sessions stop here at once.
+                    let applied: Vec<AccountId> = targets
+                        .iter()
+                        .take(outcomes.len())
+                        .map(|t| t.account_id)
+                        .collect();
+                    self.forget_sessions_of_accounts(&applied);
                     let finished =
                         outcomes.len() == prepared.len() && !outcomes.iter().any(ends_step);
                     // An address that no longer parses: the accounts before it
@@ -329,6 +336,9 @@ impl App {
                 self.store.apply_campaign_target(&step).await
             })
             .await?;
+        // The suspended sessions, and the apps' grants on them, stop on this
+        // replica at once (others follow within `session_cache_seconds`).
+        self.forget_sessions_of_accounts(&[account]);
         Ok(out)
     }
 
