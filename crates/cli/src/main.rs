@@ -464,7 +464,8 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     eprintln!(
         "Gatehouse is serving on http://{listen} (public URL {public}); open {public}/signup"
     );
-    let mailer = gatehouse_server::mail::Mailer::from_config(&app.config)?;
+    let mailer =
+        gatehouse_server::mail::Mailer::from_config(&app.config)?.reporting_to(app.health.clone());
     match &app.config.smtp_url {
         Some(url) => {
             tracing::info!(server = %gatehouse_store::redact_url(url.as_str()), "notices go to SMTP")
