@@ -267,6 +267,14 @@ async fn postgres_restarted_and_down_during_a_campaign_and_its_delivery() {
 
     // The log said what happened, and that it was over.
     let log = serve.log();
+    eprintln!(
+        "postgres faults: {} failed campaign passes, {} failed delivery rounds, {} sent notices recorded late, {} health checks failed",
+        log.matches("campaign worker pass failed").count(),
+        log.matches("notice delivery failed").count(),
+        log.matches("recording notices the mail server accepted failed")
+            .count(),
+        log.matches("health check: the database").count(),
+    );
     for said in [
         "health check: the database",
         "campaign worker pass failed",
