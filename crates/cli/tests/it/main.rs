@@ -18,6 +18,7 @@ mod fault_postgres;
 mod fault_smtp;
 mod oidc;
 mod operators;
+mod renormalise;
 mod rules;
 mod scan;
 mod status;

@@ -25,7 +25,7 @@ pub use detection::{
     backtest, breach, evaluate, events, findings, leaked, monitor, rules, rules_status,
 };
 use identity::sessions;
-pub use identity::{console, import, operators, recovery};
+pub use identity::{console, import, operators, recovery, rekey};
 pub use ops::AuditCheckpoint;
 pub use remediation::undo::RuleUndoReport;
 pub use remediation::{affected, campaigns};
