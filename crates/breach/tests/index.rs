@@ -488,3 +488,17 @@ fn an_inconsistent_exact_tier_never_panics() {
     // With the checksum, the damage is seen at open.
     assert!(BreachIndex::open(&path).is_err());
 }
+
+/// Found by the `breach_index` fuzz target: a filter partition whose start
+/// plus length overflows used to panic the open (debug) or pass its check
+/// (release); it is refused as corrupt.
+#[test]
+fn an_overflowing_filter_partition_is_refused() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/overflowing-partition.idx");
+    let options = OpenOptions {
+        verify_body: false,
+        filter_in_huge_pages: false,
+        private_copy: false,
+    };
+    assert!(BreachIndex::open_with(&path, options).is_err());
+}
