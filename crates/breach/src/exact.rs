@@ -224,14 +224,20 @@ impl ExactView<'_> {
     }
 
     #[inline(always)]
-    fn entry(&self, i: u64) -> u64 {
+    fn entry(&self, i: u64) -> Option<u64> {
         let bit = i * u64::from(self.entry_bits);
         let at = (bit / 8) as usize;
-        let raw = u128::from_le_bytes(self.entries[at..at + 16].try_into().expect("16 bytes"));
-        ((raw >> (bit % 8)) as u64) & (u64::MAX >> (64 - self.entry_bits))
+        let raw = u128::from_le_bytes(self.entries.get(at..at + 16)?.try_into().ok()?);
+        Some(((raw >> (bit % 8)) as u64) & (u64::MAX >> (64 - self.entry_bits)))
     }
 
     /// The count code stored for `key`, if the key is in the tier.
+    ///
+    /// [`is_sound`](Self::is_sound) checks the sections' lengths, not the bit
+    /// vector's contents (that would read it all at open); so every read here
+    /// is checked and an inconsistent vector — a damaged file opened without
+    /// its checksum — answers `None`, never a panic (found by the
+    /// `breach_index` fuzz target).
     #[inline]
     pub fn lookup(&self, key: u64) -> Option<u8> {
         if self.keys == 0 {
@@ -241,12 +247,12 @@ impl ExactView<'_> {
         let bucket = key >> low_bits;
         let target = key & (u64::MAX >> self.high_bits);
         let upper = self.upper;
-        let mut pos = self.samples[(bucket / SAMPLE_EVERY) as usize];
+        let mut pos = *self.samples.get((bucket / SAMPLE_EVERY) as usize)?;
         let mut skip = bucket % SAMPLE_EVERY;
         if skip > 0 {
             // Pass `skip` zeros (the ends of the buckets before ours).
             let mut w = (pos / 64) as usize;
-            let mut zeros = !upper[w] & (u64::MAX << (pos % 64));
+            let mut zeros = !*upper.get(w)? & (u64::MAX << (pos % 64));
             loop {
                 let c = u64::from(zeros.count_ones());
                 if c >= skip {
@@ -254,7 +260,7 @@ impl ExactView<'_> {
                 }
                 skip -= c;
                 w += 1;
-                zeros = !upper[w];
+                zeros = !*upper.get(w)?;
             }
             for _ in 1..skip {
                 zeros &= zeros - 1;
@@ -263,18 +269,18 @@ impl ExactView<'_> {
         }
         // Our bucket's keys are the run of ones starting at `pos`; the number of ones
         // before `pos` is `pos - bucket`, which is the index of its first entry.
-        let first = pos - bucket;
+        let first = pos.checked_sub(bucket)?;
         let mut p = pos;
         loop {
             let off = p % 64;
-            let run = u64::from((!(upper[(p / 64) as usize] >> off)).trailing_zeros());
+            let run = u64::from((!(*upper.get((p / 64) as usize)? >> off)).trailing_zeros());
             p += run;
             if run < 64 - off {
                 break;
             }
         }
-        for i in first..first + (p - pos) {
-            let e = self.entry(i);
+        for i in first..(first + (p - pos)).min(self.keys) {
+            let e = self.entry(i)?;
             let low = e >> COUNT_BITS;
             if low == target {
                 return Some((e & 0x0f) as u8);

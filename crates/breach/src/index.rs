@@ -238,7 +238,11 @@ impl BreachIndex {
             .map_err(|_| corrupt(path, "fingerprint section misaligned"))?
             .len() as u64;
         for p in &index.partitions {
-            if !filter::entry_is_sound(p) || p.fp_start + u64::from(p.fp_len) > fps_len {
+            if !filter::entry_is_sound(p)
+                || p.fp_start
+                    .checked_add(u64::from(p.fp_len))
+                    .is_none_or(|end| end > fps_len)
+            {
                 return Err(corrupt(path, "bad filter partition"));
             }
         }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use gatehouse_breach::synth::{Corpus, SplitMix64, hex_upper, write_line};
 use gatehouse_breach::{
-    BreachError, BreachIndex, BuildOptions, IndexBuilder, Verdict, count, import,
+    BreachError, BreachIndex, BuildOptions, IndexBuilder, OpenOptions, Verdict, count, import,
 };
 
 fn opts() -> BuildOptions {
@@ -460,4 +460,45 @@ fn a_private_copy_survives_the_file_being_overwritten_in_place() {
         "{:?}",
         err.err()
     );
+}
+
+/// Found by the `breach_index` fuzz target: a file whose sections have the
+/// right lengths but whose exact tier's bit vector is inconsistent opens
+/// without its checksum, and a lookup used to panic (an entry index past the
+/// end). Every lookup must answer instead.
+#[test]
+fn an_inconsistent_exact_tier_never_panics() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/corrupt-exact-tier.idx");
+    let options = OpenOptions {
+        verify_body: false,
+        filter_in_huge_pages: false,
+        private_copy: false,
+    };
+    let index = BreachIndex::open_with(&path, options).expect("its structure is plausible");
+    for password in ["password", "correct horse battery staple", ""] {
+        let _ = index.check_password(password);
+    }
+    for key in [0, u64::MAX, 0x8000_0000_0000_0000, 0x0123_4567_89ab_cdef] {
+        let _ = index.check_key(key);
+        let _ = index.exact_lookup(key);
+    }
+    for i in 0..100_000u64 {
+        let _ = index.exact_lookup(i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    }
+    // With the checksum, the damage is seen at open.
+    assert!(BreachIndex::open(&path).is_err());
+}
+
+/// Found by the `breach_index` fuzz target: a filter partition whose start
+/// plus length overflows used to panic the open (debug) or pass its check
+/// (release); it is refused as corrupt.
+#[test]
+fn an_overflowing_filter_partition_is_refused() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/overflowing-partition.idx");
+    let options = OpenOptions {
+        verify_body: false,
+        filter_in_huge_pages: false,
+        private_copy: false,
+    };
+    assert!(BreachIndex::open_with(&path, options).is_err());
 }

@@ -171,6 +171,21 @@ enum AccountsCommand {
         #[arg(long)]
         quiet: bool,
     },
+    /// Re-key accounts stored before addresses were normalised (NFC, the
+    /// domain decoded from Punycode): dry run unless --apply.
+    ///
+    /// Each stored address is parsed as a new one would be. An account whose
+    /// address or key changes is re-keyed (audited); accounts that would
+    /// share a key are reported and left alone (never merged), as are
+    /// addresses that no longer parse. Exit status 1 if any were found.
+    Renormalise {
+        /// Write the changes (default: only report them).
+        #[arg(long)]
+        apply: bool,
+        /// One JSON object (the report) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -339,6 +354,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     quiet,
                 },
         } => import(config, &file, batch_size as usize, strict, quiet).await,
+        Command::Accounts {
+            command: AccountsCommand::Renormalise { apply, json },
+        } => renormalise(config, apply, json).await,
         Command::Operator {
             command: OperatorCommand::Create { email, expires_in },
         } => {
@@ -471,7 +489,8 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     eprintln!(
         "Gatehouse is serving on http://{listen} (public URL {public}); open {public}/signup"
     );
-    let mailer = gatehouse_server::mail::Mailer::from_config(&app.config)?;
+    let mailer =
+        gatehouse_server::mail::Mailer::from_config(&app.config)?.reporting_to(app.health.clone());
     match &app.config.smtp_url {
         Some(url) => {
             tracing::info!(server = %gatehouse_store::redact_url(url.as_str()), "notices go to SMTP")
@@ -681,4 +700,51 @@ fn read_new_password() -> anyhow::Result<secrecy::SecretString> {
     let trimmed = line.trim_end_matches(['\r', '\n']);
     anyhow::ensure!(!trimmed.is_empty(), "no password on stdin; nothing changed");
     Ok(secrecy::SecretString::from(trimmed.to_owned()))
+}
+
+/// `gatehouse accounts renormalise`.
+async fn renormalise(config: Config, apply: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let app = gatehouse_server::build_app(config).await?;
+    let r = app.renormalise_accounts(apply).await?;
+    if json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        for k in &r.rekeyed {
+            println!("re-key {} {:?} -> {:?}", k.id, k.email, k.new_email);
+        }
+        for c in &r.collisions {
+            let who: Vec<String> = c
+                .accounts
+                .iter()
+                .map(|(id, e)| format!("{id} {e:?}"))
+                .collect();
+            println!(
+                "collision {:?}: {} (left alone: merge or rename by hand)",
+                c.key,
+                who.join(", ")
+            );
+        }
+        for (id, email, why) in &r.unparseable {
+            println!("unparseable {id} {email:?}: {why} (left alone)");
+        }
+        println!(
+            "{} accounts: {} {}, {} collisions, {} unparseable{}",
+            r.accounts,
+            r.rekeyed.len(),
+            if apply { "re-keyed" } else { "to re-key" },
+            r.collisions.len(),
+            r.unparseable.len(),
+            if apply {
+                ""
+            } else {
+                " (dry run: nothing changed; --apply writes)"
+            }
+        );
+    }
+    let clean = r.collisions.is_empty() && r.unparseable.is_empty();
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -76,6 +76,7 @@ impl std::str::FromStr for Actor {
 pub enum AuditAction {
     AccountCreated,
     AccountsImported,
+    AccountRekeyed,
     LoginSucceeded,
     LoginFailed,
     LoginThrottled,
@@ -165,6 +166,7 @@ impl AuditAction {
         match self {
             Self::AccountCreated => "account.created",
             Self::AccountsImported => "accounts.imported",
+            Self::AccountRekeyed => "account.rekeyed",
             Self::LoginSucceeded => "login.succeeded",
             Self::LoginFailed => "login.failed",
             Self::LoginThrottled => "login.throttled",

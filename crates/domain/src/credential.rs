@@ -80,10 +80,13 @@ pub fn is_wellformed_bcrypt(hash: &str) -> bool {
     if b.len() != 60 || HashScheme::detect(hash) != Some(HashScheme::Bcrypt) {
         return false;
     }
-    let cost_ok = b[4].is_ascii_digit() && b[5].is_ascii_digit() && b[6] == b'$';
-    let cost = (b[4] - b'0') * 10 + b[5].wrapping_sub(b'0');
-    cost_ok
-        && (4..=31).contains(&cost)
+    // Digits first: the cost computed from other bytes overflowed (a panic
+    // in a debug build; found by the `import_lines` fuzz target).
+    if !(b[4].is_ascii_digit() && b[5].is_ascii_digit() && b[6] == b'$') {
+        return false;
+    }
+    let cost = (b[4] - b'0') * 10 + (b[5] - b'0');
+    (4..=31).contains(&cost)
         && b[7..]
             .iter()
             .all(|c| c.is_ascii_alphanumeric() || *c == b'.' || *c == b'/')
@@ -92,6 +95,24 @@ pub fn is_wellformed_bcrypt(hash: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `import_lines` fuzz target: letters where the cost's
+    /// digits go overflowed the cost's arithmetic (a panic in debug builds).
+    #[test]
+    fn a_bcrypt_hash_with_letters_for_its_cost_is_refused() {
+        let hash = "$2b$rd$R9h/cIPz0gi.URNNX3kh2/P9SToPgBkqquzi.Ss7KIUgO2t(jWMUW";
+        assert_eq!(hash.len(), 60);
+        assert!(!is_wellformed_bcrypt(hash));
+        assert!(!is_wellformed_bcrypt(
+            "$2b$rd$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
+        ));
+        assert!(!is_wellformed_bcrypt(
+            "$2b$!!$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
+        ));
+        assert!(is_wellformed_bcrypt(
+            "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW"
+        ));
+    }
 
     #[test]
     fn state_round_trip() {

@@ -71,7 +71,14 @@ impl Email {
         validate_local(local)?;
         let domain = domain_unicode(domain)?;
         validate_domain(&domain)?;
-        Ok(Self(format!("{local}@{domain}")))
+        let stored = format!("{local}@{domain}");
+        // Again on the stored form: Punycode decoded to UTF-8 can be longer
+        // than what was typed, and the stored address must parse again (found
+        // by the `email_password` fuzz target).
+        if stored.len() > MAX_LEN {
+            return Err(EmailError::TooLong);
+        }
+        Ok(Self(stored))
     }
 
     /// The address as given (domain lower-cased).
@@ -208,6 +215,18 @@ impl fmt::Display for Email {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `email_password` fuzz target: an address within 254
+    /// bytes as typed, with Punycode labels whose UTF-8 form is longer, was
+    /// accepted and stored longer than 254 bytes, which no longer parses (a
+    /// stored address that cannot be read back as the same account).
+    #[test]
+    fn an_address_longer_once_decoded_is_refused() {
+        let crash = include_str!("../tests/data/email-longer-once-decoded.txt");
+        assert!(crash.len() <= MAX_LEN);
+        assert!(matches!(Email::parse(crash), Err(EmailError::TooLong)));
+    }
+
     use proptest::prelude::*;
 
     #[test]

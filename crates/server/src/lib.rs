@@ -7,10 +7,14 @@
 //! - [`http`]: axum router, extractors, the single error→HTTP mapping, pages.
 //! - [`mail`]: notice rendering, transports and the delivery worker.
 //! - [`backchannel`]: the back-channel logout sender (logout tokens to apps).
+//! - [`health`]: what the workers found failing, for `/healthz`.
 
 pub mod app;
 pub mod backchannel;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod health;
 pub mod http;
 pub mod human_time;
 pub mod mail;
@@ -94,9 +98,24 @@ pub fn spawn_campaigns(app: Arc<App>) -> tokio::task::JoinHandle<()> {
                 }
             }
             busy = match app.campaigns_pass().await {
-                Ok(r) => r.applied > 0,
+                Ok(r) => {
+                    if let Some(p) = app.health.recovered("campaigns") {
+                        tracing::info!(
+                            since = p.since,
+                            failures = p.failures,
+                            "campaign worker recovered"
+                        );
+                    }
+                    r.applied > 0
+                }
                 Err(e) => {
-                    tracing::warn!(error = %e, "campaign worker pass failed; retrying");
+                    // Nothing is lost: a step is one transaction, and the next
+                    // pass starts from what the database holds.
+                    if app.health.failing("campaigns", app.clock.now(), &e) {
+                        tracing::error!(error = %e, "campaign worker pass failed; retrying every second until it works");
+                    } else {
+                        tracing::warn!(error = %e, "campaign worker pass failed again; retrying");
+                    }
                     false
                 }
             };

@@ -35,6 +35,31 @@ pub trait AccountStore {
     /// e-mail keys that already exist. Returns, per row, whether it was inserted.
     async fn import_accounts(&self, rows: &[NewAccount], audit: NewAuditEntry)
     -> Result<Vec<bool>>;
+
+    /// Up to `limit` accounts' stored address and key, by id, after `after`
+    /// (`None`: from the start): for re-keying old addresses.
+    async fn account_keys(&self, after: Option<AccountId>, limit: i64) -> Result<Vec<AccountKey>>;
+
+    /// Stores a new address and key for an account, with its audit entry, in
+    /// one transaction — only if the account still has the key `old_key`
+    /// (`Conflict` otherwise, or if another account has `new_key`).
+    async fn rekey_account(
+        &self,
+        id: AccountId,
+        old_key: &str,
+        new_email: &str,
+        new_key: &str,
+        audit: NewAuditEntry,
+    ) -> Result<()>;
+}
+
+/// An account's stored address and uniqueness key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // fields named for their columns
+pub struct AccountKey {
+    pub id: AccountId,
+    pub email: String,
+    pub email_key: String,
 }
 
 /// An account to create (sign-up or import).

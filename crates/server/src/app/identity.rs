@@ -8,10 +8,12 @@
 //! - `console` — operator console sign-in: console passwords, console sessions
 //!   with idle and absolute limits, the anti-forgery token, account search.
 //! - `import` — accounts from JSON Lines with their argon2id or bcrypt hashes.
+//! - `rekey` — accounts stored before addresses were normalised, re-keyed.
 
 pub(crate) mod accounts;
 pub mod console;
 pub mod import;
 pub mod operators;
 pub mod recovery;
+pub mod rekey;
 pub(crate) mod sessions;

@@ -25,7 +25,7 @@ pub use detection::{
     backtest, breach, evaluate, events, findings, leaked, monitor, rules, rules_status,
 };
 use identity::sessions;
-pub use identity::{console, import, operators, recovery};
+pub use identity::{console, import, operators, recovery, rekey};
 pub use ops::AuditCheckpoint;
 pub use remediation::undo::RuleUndoReport;
 pub use remediation::{affected, campaigns};
@@ -107,6 +107,8 @@ pub struct App {
     pub rules_changed: Arc<tokio::sync::Notify>,
     /// Woken when a campaign starts or resumes, or the breaker closes.
     pub campaigns_wakeup: Arc<tokio::sync::Notify>,
+    /// What the workers found failing (database, mail server), for `/healthz`.
+    pub health: crate::health::Health,
     /// OpenID Connect provider state (the signing-key cache).
     oidc: oidc::OidcState,
 }
@@ -189,6 +191,7 @@ impl App {
             event_writes: tokio::sync::Semaphore::new(1),
             rules_changed: Arc::new(tokio::sync::Notify::new()),
             campaigns_wakeup: Arc::new(tokio::sync::Notify::new()),
+            health: crate::health::Health::default(),
             oidc,
         })
     }

@@ -80,6 +80,14 @@ impl ApiError {
     }
 }
 
+/// Why the store cannot work for now, if that is what `err` is (a
+/// [`gatehouse_store::StoreError`] anywhere in its chain).
+pub(crate) fn store_unavailable(err: &anyhow::Error) -> Option<&'static str> {
+    err.chain()
+        .find_map(|c| c.downcast_ref::<gatehouse_store::StoreError>())
+        .and_then(gatehouse_store::StoreError::unavailable)
+}
+
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         use StatusCode as S;
@@ -108,6 +116,19 @@ impl From<AppError> for ApiError {
             AppError::InvalidRule(_) => (S::BAD_REQUEST, "invalid_rule"),
             AppError::CampaignRefused(_) => (S::CONFLICT, "campaign_refused"),
             AppError::Unexpected(err) => {
+                // The database down, restarting or out of disk is the site's
+                // state, not a bug: 503 saying which, and when to try again.
+                if let Some(why) = store_unavailable(err) {
+                    tracing::error!(error = %err, "{why}: request refused with 503");
+                    return Self {
+                        retry_after: Some(5),
+                        ..Self::new(
+                            S::SERVICE_UNAVAILABLE,
+                            "unavailable",
+                            format!("{why}; the request was not completed: try again in a moment"),
+                        )
+                    };
+                }
                 tracing::error!(error = ?err, "unexpected error");
                 return Self::new(S::INTERNAL_SERVER_ERROR, "internal", "internal error");
             }

@@ -161,22 +161,49 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
     Ok(Router::new().fallback_service(edge))
 }
 
-/// Health: the process answers and the database is reachable.
+/// Health: the process answers and the database is reachable (else 503), and
+/// what the workers found failing (the mail server refusing, the database
+/// failing a worker's pass): `"status": "degraded"` with `problems`, still
+/// 200 — the replica serves, and taking every replica out of a load
+/// balancer because the mail server is down would only make things worse.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, description = "`{\"status\": \"ok\", \"engine\": \"sqlite\"|\"postgres\"}`"),
+    responses((status = 200, description = "`{\"status\": \"ok\"|\"degraded\", \"engine\": \"sqlite\"|\"postgres\", \"problems\": [{\"part\", \"since\", \"error\", \"failures\"}]}`"),
               (status = 503, body = error::ErrorBody)))]
 async fn healthz(State(app): State<Arc<App>>) -> Response {
-    match app.store.ping().await {
-        Ok(()) => axum::Json(serde_json::json!({ "status": "ok", "engine": app.store.engine() }))
-            .into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: database unreachable");
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unhealthy",
-                "the database is unreachable",
-            )
+    // A database that does not answer within seconds is down, as far as a
+    // load balancer is concerned (the pool would wait 10 s for a connection).
+    let ping = tokio::time::timeout(std::time::Duration::from_secs(3), app.store.ping()).await;
+    // The answer names the trouble; the details (which may name hosts) go
+    // to the log only.
+    let problem = match ping {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => {
+            let why = e.unavailable().unwrap_or("the database is unreachable");
+            tracing::error!(error = %e, "health check: {why}");
+            Some(why)
+        }
+        Err(_) => {
+            tracing::error!("health check: the database did not answer within 3 s");
+            Some("the database is unreachable")
+        }
+    };
+    match problem {
+        None => {
+            let problems = app.health.problems();
+            let status = if problems.is_empty() {
+                "ok"
+            } else {
+                "degraded"
+            };
+            axum::Json(serde_json::json!({
+                "status": status,
+                "engine": app.store.engine(),
+                "problems": problems,
+            }))
             .into_response()
+        }
+        Some(why) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unhealthy", why).into_response()
         }
     }
 }

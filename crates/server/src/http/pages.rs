@@ -258,7 +258,7 @@ async fn signup_form(State(app): State<Arc<App>>) -> SignupPage {
 }
 
 #[derive(Deserialize)]
-struct SignupForm {
+pub(crate) struct SignupForm {
     email: String,
     password: String,
     password_confirm: String,
@@ -374,7 +374,7 @@ async fn login_page_for(app: &App, page: LoginPage) -> Response {
 }
 
 #[derive(Deserialize)]
-struct LoginForm {
+pub(crate) struct LoginForm {
     email: String,
     password: String,
     return_to: Option<String>,
@@ -477,7 +477,7 @@ async fn settings(State(app): State<Arc<App>>, jar: CookieJar, Query(q): Query<D
 }
 
 #[derive(Deserialize)]
-struct PasswordForm {
+pub(crate) struct PasswordForm {
     current_password: String,
     new_password: String,
     new_password_confirm: String,

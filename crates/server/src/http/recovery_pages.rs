@@ -67,7 +67,7 @@ async fn recover_form(State(app): State<Arc<App>>) -> RecoverPage {
 }
 
 #[derive(Deserialize)]
-struct RecoverForm {
+pub(crate) struct RecoverForm {
     email: String,
 }
 
@@ -129,7 +129,7 @@ async fn complete_form(State(app): State<Arc<App>>, Query(q): Query<TokenQuery>)
 }
 
 #[derive(Deserialize)]
-struct CompleteForm {
+pub(crate) struct CompleteForm {
     email: Option<String>,
     code: Option<String>,
     token: Option<String>,
@@ -227,7 +227,7 @@ async fn verify(
 }
 
 #[derive(Deserialize)]
-struct ReportForm {
+pub(crate) struct ReportForm {
     reference: String,
 }
 

@@ -175,7 +175,7 @@ async fn show(State(app): State<Arc<App>>) -> Response {
 }
 
 #[derive(Deserialize)]
-struct SubscribeForm {
+pub(crate) struct SubscribeForm {
     email: String,
 }
 
@@ -219,7 +219,7 @@ async fn confirm_form(State(app): State<Arc<App>>, Query(q): Query<TokenQuery>) 
 }
 
 #[derive(Deserialize)]
-struct TokenForm {
+pub(crate) struct TokenForm {
     token: Option<String>,
 }
 
@@ -278,7 +278,7 @@ async fn unsubscribe_form(State(app): State<Arc<App>>, Query(q): Query<TokenQuer
 }
 
 #[derive(Deserialize)]
-struct UnsubscribeForm {
+pub(crate) struct UnsubscribeForm {
     token: Option<String>,
     /// RFC 8058's body, `List-Unsubscribe=One-Click` (the token is then in the URL).
     #[serde(rename = "List-Unsubscribe")]

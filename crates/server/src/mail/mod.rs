@@ -51,6 +51,8 @@ pub struct Mailer {
     from: Mailbox,
     dkim: Option<DkimConfig>,
     site: SiteContext,
+    /// Where delivery reports the mail server refusing (`/healthz`).
+    health: crate::health::Health,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -115,7 +117,15 @@ impl Mailer {
             from,
             dkim,
             site: site_context(config),
+            health: crate::health::Health::default(),
         })
+    }
+
+    /// Reports the mail server's failures (and the delivery worker's) to
+    /// `health` (the app's, which `/healthz` shows).
+    pub fn reporting_to(mut self, health: crate::health::Health) -> Self {
+        self.health = health;
+        self
     }
 
     /// The transport (tests read the memory one).
@@ -369,7 +379,8 @@ impl Delivery {
         let settler = tokio::spawn({
             let outbox = self.outbox.clone();
             let lease_id = lease_id.to_owned();
-            async move { settle_sent(&outbox, sent_rx, &lease_id).await }
+            let patience = self.lease();
+            async move { settle_sent(&outbox, sent_rx, &lease_id, patience).await }
         });
         let mut tasks = tokio::task::JoinSet::new();
         for claimed in batch {
@@ -395,11 +406,29 @@ impl Delivery {
     /// enqueued).
     pub async fn run(self) {
         loop {
-            match self.drain().await {
-                Ok(n) if n > 0 => continue,
-                Ok(_) => {}
+            let drained = self.drain().await;
+            let health = &self.mailer.health;
+            match drained {
+                Ok(n) => {
+                    if let Some(p) = health.recovered("delivery") {
+                        tracing::info!(
+                            since = p.since,
+                            failures = p.failures,
+                            "notice delivery recovered"
+                        );
+                    }
+                    if n > 0 {
+                        continue;
+                    }
+                }
                 Err(e) => {
-                    tracing::error!(error = %e, "notice delivery failed; retrying in a second");
+                    // Nothing is lost: a notice stays in the outbox until it is
+                    // recorded sent, and a lease that runs out frees it.
+                    if health.failing("delivery", self.outbox.clock.now(), &e) {
+                        tracing::error!(error = %e, "notice delivery failed; retrying every second until it works");
+                    } else {
+                        tracing::warn!(error = %e, "notice delivery failed again; retrying in a second");
+                    }
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
@@ -423,14 +452,12 @@ async fn settle_sent(
     outbox: &Outbox,
     mut sent: tokio::sync::mpsc::UnboundedReceiver<(NoticeId, &'static str)>,
     lease_id: &str,
+    patience: Duration,
 ) -> anyhow::Result<()> {
     let mut group = Vec::new();
     while sent.recv_many(&mut group, 1024).await > 0 {
         let ids: Vec<NoticeId> = group.iter().map(|(id, _)| *id).collect();
-        let marked = outbox
-            .store
-            .notices_sent(&ids, lease_id, outbox.clock.now())
-            .await?;
+        let marked = mark_sent(outbox, &ids, lease_id, patience).await?;
         for (id, kind) in group.drain(..) {
             if !marked.contains(&id) {
                 tracing::warn!(notice = %id, "notice sent after its lease ran out; another worker may have sent it too");
@@ -439,6 +466,36 @@ async fn settle_sent(
         }
     }
     Ok(())
+}
+
+/// Records notices the mail server accepted. While the database is
+/// unavailable (restarting, unreachable) it retries, with backoff, for up to
+/// `patience` (a lease's length): a notice sent but not recorded is sent
+/// again once its lease runs out, so waiting out a short outage here is what
+/// keeps a database restart from doubling the mail in flight.
+async fn mark_sent(
+    outbox: &Outbox,
+    ids: &[NoticeId],
+    lease_id: &str,
+    patience: Duration,
+) -> anyhow::Result<Vec<NoticeId>> {
+    let start = std::time::Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match outbox
+            .store
+            .notices_sent(ids, lease_id, outbox.clock.now())
+            .await
+        {
+            Ok(marked) => return Ok(marked),
+            Err(e) if e.unavailable().is_some() && start.elapsed() + delay < patience => {
+                tracing::warn!(error = %e, count = ids.len(), "recording notices the mail server accepted failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 async fn deliver_one(
@@ -482,11 +539,21 @@ async fn deliver_one(
     let now = outbox.clock.now();
     match sent {
         Ok(()) => {
+            if let Some(p) = mailer.health.recovered("smtp") {
+                tracing::info!(
+                    since = p.since,
+                    failures = p.failures,
+                    "the mail server accepts mail again"
+                );
+            }
             // The settler records it; if the settler failed, the lease runs out
             // and the notice is sent again (the documented duplicate window).
             let _ = sent_tx.send((id, c.notice.kind.as_str()));
         }
         Err(SendError::Temporary(msg)) if (c.notice.attempts as u32) < cfg.max_attempts => {
+            if mailer.health.failing("smtp", now, &msg) {
+                tracing::error!(error = %msg, "the mail server refuses or does not answer; notices wait and are retried with backoff");
+            }
             let jitter = {
                 let mut b = [0u8; 2];
                 outbox.entropy.fill(&mut b);

@@ -138,7 +138,10 @@ pub fn render(
             "[{} status] {}: {}",
             site.site_name,
             state_label(&f.incident_state),
-            f.incident_title
+            // Titles are checked when written; a stored payload from before
+            // that (or edited by hand) must still not put a control character
+            // in a header (found by the `notice_render` fuzz target).
+            gatehouse_domain::text::lossy_one_line(&f.incident_title)
         ),
         NoticeFacts::BreakerTripped(_) => format!(
             "[{}] Circuit breaker tripped: automatic resets stopped",
@@ -520,6 +523,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.subject, "[Example ID status] Update: Sign-in is slow");
+        // Found by the `notice_render` fuzz target: a stored title with a
+        // control character (DEL) does not carry it into the subject.
+        let mut del = examples::status_update();
+        del["incident_title"] = json!("Sign-in is slo\u{7f}");
+        let r = render(
+            &stored(NoticeKind::StatusUpdate, del),
+            "GH-MMMM-NNNN",
+            "jane@example.org",
+            0,
+            &site(false),
+        )
+        .unwrap();
+        assert!(!r.subject.chars().any(char::is_control), "{:?}", r.subject);
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod campaigns;
 mod console;
 mod detection;
 mod events;
+mod fuzz_corpora;
 mod notices;
 mod oidc;
 mod oidc_clients_api;

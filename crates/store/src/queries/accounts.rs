@@ -10,7 +10,7 @@ use sqlx::Row as _;
 use super::{Db, DbRow, EngineStore};
 use crate::error::unique_as_conflict;
 use crate::sql::parse;
-use crate::{Account, AccountStore, LoginRecord, NewAccount, Result};
+use crate::{Account, AccountKey, AccountStore, LoginRecord, NewAccount, Result, StoreError};
 
 impl EngineStore {
     pub(super) fn account_from(row: &DbRow) -> Result<Account> {
@@ -177,5 +177,54 @@ impl AccountStore for EngineStore {
         Self::append_audit_in(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(flags)
+    }
+
+    async fn account_keys(&self, after: Option<AccountId>, limit: i64) -> Result<Vec<AccountKey>> {
+        let rows = sqlx::query(
+            "SELECT id, email, email_key FROM accounts WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AccountKey {
+                    id: parse("account id", &r.try_get::<String, _>("id")?)?,
+                    email: r.try_get("email")?,
+                    email_key: r.try_get("email_key")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn rekey_account(
+        &self,
+        id: AccountId,
+        old_key: &str,
+        new_email: &str,
+        new_key: &str,
+        audit: NewAuditEntry,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query(
+            "UPDATE accounts SET email = $1, email_key = $2 WHERE id = $3 AND email_key = $4",
+        )
+        .bind(new_email)
+        .bind(new_key)
+        .bind(id.to_string())
+        .bind(old_key)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| unique_as_conflict(e, "another account has this e-mail address"))?
+        .rows_affected();
+        if changed != 1 {
+            return Err(StoreError::Conflict(
+                "the account's address changed meanwhile",
+            ));
+        }
+        Self::append_audit_in(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

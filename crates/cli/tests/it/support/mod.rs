@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 use gatehouse_store::testing::fresh_pg_database;
 
 pub mod app;
+pub mod pg;
+pub mod serve;
 
 /// A bcrypt hash of "password" (cost 12), for imported accounts whose password
 /// the test never types.

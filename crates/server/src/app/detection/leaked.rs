@@ -288,7 +288,7 @@ pub struct LeakedScanReport {
 
 /// Splits one raw line (newline included or not) into an address and a password.
 /// `Ok(None)` for a blank line. Messages never quote the password.
-fn parse_pair(raw: &[u8]) -> Result<Option<(Email, LoginPassword)>, String> {
+pub(crate) fn parse_pair(raw: &[u8]) -> Result<Option<(Email, LoginPassword)>, String> {
     let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
     if raw.iter().all(u8::is_ascii_whitespace) {

@@ -75,7 +75,7 @@ impl ImportReport {
     }
 }
 
-fn parse_line(text: &str, now: Timestamp, id: AccountId) -> Result<NewAccount, String> {
+pub(crate) fn parse_line(text: &str, now: Timestamp, id: AccountId) -> Result<NewAccount, String> {
     let l: ImportLine =
         serde_json::from_str(text).map_err(|e| format!("not a valid import object: {e}"))?;
     let email = Email::parse(&l.email).map_err(|e| format!("email: {e}"))?;

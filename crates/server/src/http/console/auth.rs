@@ -62,7 +62,7 @@ async fn form(State(app): State<Arc<App>>, jar: CookieJar, Query(q): Query<NextQ
 }
 
 #[derive(Deserialize)]
-struct SignInForm {
+pub(super) struct SignInForm {
     email: String,
     password: String,
     next: Option<String>,

@@ -102,7 +102,7 @@ async fn list(
 }
 
 #[derive(Deserialize)]
-struct CreateForm {
+pub(super) struct CreateForm {
     name: String,
     reason: String,
     /// One address or id per line (commas and spaces also separate).
@@ -398,7 +398,7 @@ async fn preview(
 }
 
 #[derive(Deserialize)]
-struct ApproveForm {
+pub(super) struct ApproveForm {
     /// The snapshot the operator saw: approval binds to it.
     snapshot: String,
 }
@@ -414,7 +414,7 @@ async fn approve(
 }
 
 #[derive(Deserialize)]
-struct CommandForm {
+pub(super) struct CommandForm {
     command: String,
     reason: Option<String>,
 }

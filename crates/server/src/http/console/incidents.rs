@@ -93,7 +93,7 @@ async fn list(
 }
 
 #[derive(Deserialize)]
-struct DraftForm {
+pub(super) struct DraftForm {
     title: String,
     impact: String,
     body: String,
@@ -245,7 +245,7 @@ async fn edit(
 }
 
 #[derive(Deserialize)]
-struct StateForm {
+pub(super) struct StateForm {
     state: String,
     body: String,
 }
@@ -278,7 +278,7 @@ async fn update(
 }
 
 #[derive(Deserialize)]
-struct PostmortemForm {
+pub(super) struct PostmortemForm {
     postmortem: String,
 }
 

@@ -163,6 +163,26 @@ impl<T: DeserializeOwned> FromRequest<Arc<App>> for ConsoleAction<T> {
     }
 }
 
+/// Decodes `body` as every console form the way [`ConsoleAction`] does (the
+/// field list for the token, then the form), for the fuzz targets
+/// (`crate::fuzzing`). Returns how many forms accepted it.
+#[doc(hidden)]
+pub(crate) fn decode_forms(body: &[u8]) -> usize {
+    fn one<T: DeserializeOwned>(body: &[u8]) -> usize {
+        usize::from(serde_urlencoded::from_bytes::<T>(body).is_ok())
+    }
+    let _ = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body);
+    one::<auth::SignInForm>(body)
+        + one::<campaigns::CreateForm>(body)
+        + one::<campaigns::ApproveForm>(body)
+        + one::<campaigns::CommandForm>(body)
+        + one::<incidents::DraftForm>(body)
+        + one::<incidents::StateForm>(body)
+        + one::<incidents::PostmortemForm>(body)
+        + one::<operators::RotateForm>(body)
+        + one::<overview::ReasonForm>(body)
+}
+
 /// What every console page shows around its content.
 pub(crate) struct Layout {
     /// The signed-in operator's address.

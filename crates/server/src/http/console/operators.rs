@@ -112,7 +112,7 @@ async fn list(
 }
 
 #[derive(Deserialize)]
-struct RotateForm {
+pub(super) struct RotateForm {
     /// Days until the new key expires; empty: never.
     expires_in_days: Option<String>,
 }

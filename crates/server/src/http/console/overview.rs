@@ -215,7 +215,7 @@ async fn breaker(
 }
 
 #[derive(Deserialize)]
-struct ReasonForm {
+pub(super) struct ReasonForm {
     reason: String,
 }
 
