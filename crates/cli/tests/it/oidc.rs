@@ -166,7 +166,7 @@ async fn clients_and_keys_from_the_terminal() {
             "{out}{err}"
         );
         let (ok, _, err) = run(&["outbox", "retry-app", "nope"]);
-        assert!(!ok && err.contains("only a failed logout token"), "{err}");
+        assert!(!ok && err.contains("only a failed delivery"), "{err}");
 
         let (ok, out, _) = run(&["oidc", "client", "rotate-secret", "shop"]);
         assert!(
