@@ -337,14 +337,7 @@ async fn a_campaign_survives_sigkill_at_random_points() {
             outbox, ACCOUNTS as i64,
             "exactly one forced-reset notice per account"
         );
-        let mut resets = 0;
-        let mut after = 0;
-        loop {
-            let page = store.audit_entries(after, 1000).await.unwrap();
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            resets += page.iter().filter(|e| e.action == "account.reset").count();
-        }
+        let resets = crate::support::count_audit_actions(store.as_ref(), "account.reset").await;
         assert_eq!(resets, ACCOUNTS, "one audit entry per reset");
         let budget = store
             .resets_since(gatehouse_domain::Timestamp::from_millis(0))

@@ -236,14 +236,7 @@ async fn postgres_restarted_and_down_during_a_campaign_and_its_delivery() {
         store.campaign_target_counts(cid).await.unwrap(),
         [(gatehouse_store::TargetState::Applied, ACCOUNTS as i64)]
     );
-    let mut resets = 0;
-    let mut after = 0;
-    loop {
-        let page = store.audit_entries(after, 1000).await.unwrap();
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        resets += page.iter().filter(|e| e.action == "account.reset").count();
-    }
+    let resets = crate::support::count_audit_actions(store.as_ref(), "account.reset").await;
     assert_eq!(resets, ACCOUNTS, "one audit entry per reset");
     assert_eq!(
         store

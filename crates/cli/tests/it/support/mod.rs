@@ -51,3 +51,17 @@ pub async fn databases(dir: &Path) -> Vec<String> {
     }
     dbs
 }
+
+/// How many audit entries record `action`, read page by page over the whole log
+/// (the crash and fault tests count one `account.reset` per reset).
+pub async fn count_audit_actions(store: &dyn gatehouse_store::Store, action: &str) -> usize {
+    let mut count = 0;
+    let mut after = 0;
+    loop {
+        let page = store.audit_entries(after, 1000).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        count += page.iter().filter(|e| e.action == action).count();
+    }
+    count
+}
