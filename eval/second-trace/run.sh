@@ -69,6 +69,10 @@ step() {
   fi
 }
 
+# One end for every trace of this invocation: each seed's innocents are then the same
+# events under every shape (gen.py's default end is "now", which moves between runs).
+end="$(date -u +%Y-%m-%dT%H:%M:00Z)"
+
 mkdir -p "$out"
 runs=()
 IFS=, read -r -a seed_list <<<"$seeds"
@@ -84,7 +88,7 @@ for seed in "${seed_list[@]}"; do
     step "migrate" "$run/migrate.log" "$gh" migrate
     key="$("$gh" events fingerprint-key 2>/dev/null)" || die "gatehouse events fingerprint-key failed"
     step "gen.py" "$run/gen.log" nice -n 19 python3 "$here/gen.py" --seed "$seed" --accounts "$accounts" \
-      --shape "$shape" --out "$run" --fingerprint-key "$key"
+      --shape "$shape" --out "$run" --fingerprint-key "$key" --end "$end"
     step "accounts import" "$run/import-accounts.log" nice -n 19 "$gh" accounts import --strict --quiet "$run/accounts.jsonl"
     step "events import" "$run/import-events.log" nice -n 19 "$gh" events import --strict --quiet "$run/events.jsonl"
     "$gh" rules list --json >"$run/rules.json" 2>"$run/rules.log" || { cat "$run/rules.log" >&2; die "rules list failed"; }
@@ -109,4 +113,6 @@ done
 
 python3 "$root/eval/blind-trace/score.py" "${runs[@]}" | tee "$out/results.md"
 python3 "$root/eval/blind-trace/score.py" --json "${runs[@]}" >"$out/results.json"
+echo | tee -a "$out/results.md"
+python3 "$here/breakdown.py" "${runs[@]}" | tee -a "$out/results.md"
 echo "wrote $out/results.md and results.json" >&2
