@@ -233,8 +233,8 @@ class Attack:
         self.window(start, minutes, sources="residential proxies in the victims' countries", lines=len(lines))
 
     def mobile_proxy(self):
-        """Rented 4G proxies behind the big Mexican carrier's CGNAT — the addresses a
-        third of the site's own users come from — with the site's current Android app,
+        """Rented 4G proxies behind the big Mexican carrier's CGNAT — the addresses
+        30 % of the site's own users come from — with the site's current Android app,
         at Mexican prime time, against a list heavy with Mexican addresses."""
         rng = self.rng
         start, minutes = self.day0 - 2 * DAY + 1 * HOUR, 240

@@ -116,7 +116,7 @@ class Truth(unittest.TestCase):
         for cls in ("office_nat", "campus_nat", "corporate_proxy", "vpn_relay", "traveller", "stale_password_manager",
                     "family_sharing", "new_account", "new_phone", "carrier_cgnat", "outage_retry", "promo_returner"):
             self.assertGreaterEqual(len(classes[cls]), 3, cls)
-        # About a third of the people who sign in come through the big carrier's CGNAT.
+        # About 30 % of the people who sign in come through the big carrier's CGNAT.
         share = len(classes["carrier_cgnat"]) / len(active)
         self.assertTrue(0.25 <= share <= 0.45, share)
         # The outage hour: every attempt in it failed.

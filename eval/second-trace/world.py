@@ -91,7 +91,7 @@ ASNS = [
 # Consumer networks abroad that host botnets (compromised routers, cameras, phones).
 BOTNET_COUNTRIES = ["VN", "IN", "ID", "EG", "TR", "RU", "UA", "PK", "BD", "PH", "TH", "IR", "DZ", "MA", "KE", "NG", "CN", "KR"]
 
-# The one carrier behind which about a third of the site's users sign in from phones.
+# The one carrier behind which about 30 % of the site's active users sign in from phones.
 BIG_CARRIER = 28403
 # The carrier's CGNAT egress: this many /24s, every session one address of them.
 BIG_CARRIER_NAT_24S = 8
