@@ -23,6 +23,9 @@ scripts/ensure-smtp-sink.sh
 # eval/blind-trace/run.sh, too long for the suite).
 echo "test: blind-trace generator and scorer (python unittest)" >&2
 python3 -m unittest discover -s eval/blind-trace
+# The second independent trace's generator (about 5 s; eval/second-trace/run.sh runs it).
+echo "test: second-trace generator (python unittest)" >&2
+python3 -m unittest discover -s eval/second-trace
 
 if cargo nextest --version >/dev/null 2>&1; then
   runner=(cargo nextest run --workspace --no-fail-fast)
