@@ -6,6 +6,7 @@
 #
 #   eval/second-trace/run.sh [--seeds 1,2] [--accounts 20000] [--shapes all|a,b]
 #                            [--out DIR] [--release] [--keep] [--since 7d]
+#   GATEHOUSE_BIN=path/to/gatehouse eval/second-trace/run.sh …   # judge a binary built elsewhere
 #
 # Prints the markdown tables and writes them to DIR/results.md (DIR defaults to
 # target/second-trace). Each run's directory keeps truth.json, gen.log and the
@@ -42,13 +43,18 @@ done
 [[ "$accounts" =~ ^[0-9]+$ ]] || die "--accounts: not a number: $accounts"
 [[ "$seeds" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--seeds: expected numbers separated by commas: $seeds"
 
-echo "building gatehouse ($profile)…" >&2
-if [[ "$profile" == "release" ]]; then
-  (cd "$root" && nice -n 19 cargo build --release -q -p gatehouse) || die "cargo build --release failed"
+if [[ -n "${GATEHOUSE_BIN:-}" ]]; then
+  # A binary built elsewhere (another checkout, an older commit for a before/after).
+  gh="$GATEHOUSE_BIN"
 else
-  (cd "$root" && cargo build -q -p gatehouse) || die "cargo build failed"
+  echo "building gatehouse ($profile)…" >&2
+  if [[ "$profile" == "release" ]]; then
+    (cd "$root" && nice -n 19 cargo build --release -q -p gatehouse) || die "cargo build --release failed"
+  else
+    (cd "$root" && cargo build -q -p gatehouse) || die "cargo build failed"
+  fi
+  gh="$root/target/$profile/gatehouse"
 fi
-gh="$root/target/$profile/gatehouse"
 [[ -x "$gh" ]] || die "no binary at $gh after the build"
 
 # Only this script's own data directory counts: a database URL or configuration file
