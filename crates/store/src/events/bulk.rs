@@ -34,6 +34,10 @@ pub(crate) trait BulkEvents {
     /// the batch. Returns how many went in.
     async fn insert_event_rows(&mut self, rows: &[EventRow<'_>]) -> Result<u64>;
 
+    /// The accounts whose e-mail key or id is one of `names` (sorted, no
+    /// repeats), as `(id, email_key)`.
+    async fn accounts_named(&mut self, names: &[&str]) -> Result<Vec<(String, String)>>;
+
     /// The engine's fastest plain load of the same rows (no dedupe skip, no
     /// resolution): the baseline `gatehouse-bench events` compares against.
     #[cfg(feature = "testing")]
@@ -87,6 +91,32 @@ impl BulkEvents for sqlx::SqliteConnection {
                     .rows_affected();
         }
         Ok(inserted)
+    }
+
+    async fn accounts_named(&mut self, names: &[&str]) -> Result<Vec<(String, String)>> {
+        // One query per 500 names (two parameters each, under SQLite's limit).
+        let mut found = Vec::new();
+        for chunk in names.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "SELECT id, email_key FROM accounts WHERE email_key IN (",
+            );
+            let mut list = q.separated(", ");
+            for name in chunk {
+                list.push_bind(*name);
+            }
+            q.push(") OR id IN (");
+            let mut list = q.separated(", ");
+            for name in chunk {
+                list.push_bind(*name);
+            }
+            q.push(")");
+            found.extend(
+                q.build_query_as::<(String, String)>()
+                    .fetch_all(&mut *self)
+                    .await?,
+            );
+        }
+        Ok(found)
     }
 
     #[cfg(feature = "testing")]
@@ -296,6 +326,18 @@ impl BulkEvents for sqlx::PgConnection {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    async fn accounts_named(&mut self, names: &[&str]) -> Result<Vec<(String, String)>> {
+        // One statement text whatever the batch's count of names, so it is
+        // prepared once per connection (an `IN` list of N parameters was a new
+        // statement, parsed and planned, for every N).
+        Ok(sqlx::query_as(
+            "SELECT id, email_key FROM accounts WHERE email_key = ANY($1) OR id = ANY($1)",
+        )
+        .bind(names)
+        .fetch_all(&mut *self)
+        .await?)
     }
 
     #[cfg(feature = "testing")]
