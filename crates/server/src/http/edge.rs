@@ -1,17 +1,23 @@
-//! The edge: the one service every request enters first. It does, once and
-//! without a layer each, what every answer needs — the request id (set and
-//! echoed), sensitive request headers marked, the security headers from one
-//! precomputed set, `Cache-Control: no-store` — and sends the hot read
-//! routes (`/api/v1/me`, the breach check, userinfo, introspection,
-//! discovery, JWKS) to a router of their own that skips what they cannot
-//! use: the CSRF check (bearer or client credentials, never a browser's
-//! ambient cookie, and no side effects) and the cross-origin refusal page.
-//! Their timeout and metrics are applied here, with the route known
-//! statically (no `MatchedPath` lookup, no label allocation).
+//! The edge: the one service every request enters first (it is what
+//! `serve` runs; no router sits above it). It does, once and without a layer
+//! each, what every answer needs — the request id (set and echoed), sensitive
+//! request headers marked, the security headers from one precomputed set,
+//! `Cache-Control: no-store` — and calls the hot read routes (`/api/v1/me`,
+//! the breach check, userinfo, introspection, discovery, JWKS) straight from
+//! a table, by exact method and path: no router, no CSRF check (bearer or
+//! client credentials, never a browser's ambient cookie, and no side
+//! effects), no cross-origin refusal page. What the layers did for them is
+//! done here, each once: the body limit, the time limit, the request span
+//! and its failure log, the panic catcher, the metrics (with the route known
+//! statically: no `MatchedPath` lookup, no label allocation).
 //!
 //! Why: `perf` put the breach check's own work under 0.7 % of samples; the
 //! rest was a dozen layers (six of them adding one header each, every one a
-//! future and a clone) and the nested router (BENCHMARKS.md, issue 19).
+//! future and a clone) and the nested router (BENCHMARKS.md, issue 19). On
+//! `/api/v1/me`, after the headers were merged, the router (route match, URL
+//! parameters, matched path, a boxed service cloned per request), tower-http's
+//! trace and panic layers (a future and a body wrapper each) and the router
+//! the edge sat in were what remained of the stack.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -21,34 +27,37 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower::Service;
+use tracing::Instrument as _;
 
 use super::error::ApiError;
+use crate::app::App;
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The hot routes: `(method, path)`, matched exactly (they have no path
-/// parameters), each its own metrics label. Any other method on these paths
-/// goes the full way (and gets its 405 there).
-const HOT: &[(Method, &str)] = &[
-    (Method::GET, "/api/v1/me"),
-    (Method::POST, "/api/v1/breach/check"),
-    (Method::GET, "/oauth2/userinfo"),
-    (Method::POST, "/oauth2/userinfo"),
-    (Method::POST, "/oauth2/introspect"),
-    (Method::GET, "/.well-known/openid-configuration"),
-    (Method::GET, "/oauth2/jwks"),
-];
+/// What a hot route's handler returns: axum's own future for a handler.
+pub(super) type HotFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 
-/// The hot route `req` asks for, if any: its index in [`HOT`].
-fn hot_route(method: &Method, path: &str) -> Option<usize> {
-    HOT.iter().position(|(m, p)| m == method && *p == path)
+/// A hot route: an exact method and path (they have no path parameters),
+/// which is also its metrics label, and the handler, called with the app.
+/// Any other method on the path goes the full way (and gets its 405 there).
+pub(super) struct HotRoute {
+    pub(super) method: Method,
+    pub(super) path: &'static str,
+    pub(super) handler: fn(Request, Arc<App>) -> HotFuture,
+}
+
+/// The hot route `method path` asks for, if any.
+fn hot_route<'a>(routes: &'a [HotRoute], method: &Method, path: &str) -> Option<&'a HotRoute> {
+    routes
+        .iter()
+        .find(|r| r.method == *method && r.path == path)
 }
 
 /// Whether an answer to `method path` may be cached when its handler did not
@@ -96,32 +105,71 @@ impl EdgeConfig {
 
     /// The headers every answer leaves with.
     fn finish(&self, headers: &mut HeaderMap, id: HeaderValue, no_store: bool) {
-        // One growth of the map instead of one per insert.
+        // One growth of the map instead of one per insert, and one hash of
+        // each name (`entry`), not two (`contains_key`, then `insert`).
         headers.reserve(self.if_absent.len() + 3);
-        if !headers.contains_key(&X_REQUEST_ID) {
-            headers.insert(X_REQUEST_ID.clone(), id);
-        }
+        headers.entry(&X_REQUEST_ID).or_insert(id);
         for (name, value) in &self.if_absent {
-            if !headers.contains_key(name) {
-                headers.insert(name.clone(), value.clone());
-            }
+            headers.entry(name).or_insert_with(|| value.clone());
         }
         if let Some(hsts) = &self.hsts {
             headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
         }
-        if no_store && !headers.contains_key(header::CACHE_CONTROL) {
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if no_store {
+            headers
+                .entry(header::CACHE_CONTROL)
+                .or_insert_with(|| HeaderValue::from_static("no-store"));
         }
     }
 }
 
-/// The outermost service: see the module comment. `hot` and `full` are
-/// complete routers with their own panic catching and tracing.
+/// The outermost service: see the module comment. `full` is the complete
+/// router, with its own panic catching and tracing. Cloned for every request
+/// (hyper's service glue does), so all of it sits behind one `Arc`.
 #[derive(Clone)]
-pub(super) struct Edge {
-    pub(super) hot: Router,
+pub(super) struct Edge(Arc<EdgeParts>);
+
+pub(super) struct EdgeParts {
+    pub(super) hot: Vec<HotRoute>,
+    pub(super) app: Arc<App>,
     pub(super) full: Router,
-    pub(super) config: Arc<EdgeConfig>,
+    pub(super) body_limit: DefaultBodyLimit,
+    pub(super) config: EdgeConfig,
+}
+
+impl Edge {
+    pub(super) fn new(parts: EdgeParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+/// A handler future whose panic becomes `Err` (a 500 for the caller), as
+/// tower-http's panic layer did, without its response-body wrapper.
+struct CatchPanic(HotFuture);
+
+impl Future for CatchPanic {
+    type Output = Result<Response, ()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = &mut self.0;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(res)) => Poll::Ready(Ok(res)),
+            Ok(Poll::Pending) => Poll::Pending,
+            // The panic hook has printed the message and location already.
+            Err(_) => Poll::Ready(Err(())),
+        }
+    }
+}
+
+/// The answer to a request whose handler panicked (as the full router's
+/// panic layer answers).
+pub(super) fn internal_error() -> Response {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+    .into_response()
 }
 
 impl Service<Request> for Edge {
@@ -135,11 +183,11 @@ impl Service<Request> for Edge {
     }
 
     fn call(&mut self, mut req: Request) -> Self::Future {
-        let config = self.config.clone();
+        let parts = self.0.clone();
         let id = match req.headers().get(&X_REQUEST_ID) {
             Some(given) => given.clone(),
             None => {
-                let id = config.ids.next();
+                let id = parts.config.ids.next();
                 req.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
                 id
             }
@@ -155,30 +203,52 @@ impl Service<Request> for Edge {
             }
         }
         let no_store = !publicly_cacheable(req.method(), req.uri().path());
-        match hot_route(req.method(), req.uri().path()) {
-            Some(route) => {
-                let start = Instant::now();
-                let fut = self.hot.call(req);
-                Box::pin(async move {
-                    let mut res = match tokio::time::timeout(config.timeout, fut).await {
-                        Ok(res) => res.unwrap_or_else(|e| match e {}),
-                        Err(_) => timed_out(config.timeout),
-                    };
-                    let (method, path) = &HOT[route];
-                    super::metrics::record(method.as_str(), path, res.status(), start);
-                    config.finish(res.headers_mut(), id, no_store);
-                    Ok(res)
-                })
+        let Some(route) = hot_route(&parts.hot, req.method(), req.uri().path()) else {
+            let fut = parts.full.clone().call(req);
+            return Box::pin(async move {
+                let mut res = fut.await.unwrap_or_else(|e| match e {});
+                parts.config.finish(res.headers_mut(), id, no_store);
+                Ok(res)
+            });
+        };
+        let start = Instant::now();
+        let (method, path) = (route.method.clone(), route.path);
+        parts.body_limit.apply(&mut req);
+        // The span and events tower-http's trace layer made (DEBUG, failures
+        // at ERROR), plus the request id; nothing is built when disabled.
+        let span = tracing::debug_span!(
+            "request",
+            method = %req.method(),
+            uri = %req.uri(),
+            version = ?req.version(),
+            request_id = ?id,
+        );
+        let handled = CatchPanic((route.handler)(req, parts.app.clone()));
+        Box::pin(
+            async move {
+                tracing::debug!("started processing request");
+                let timeout = parts.config.timeout;
+                let mut res = match tokio::time::timeout(timeout, handled).await {
+                    Ok(Ok(res)) => res,
+                    Ok(Err(())) => internal_error(),
+                    Err(_) => timed_out(timeout),
+                };
+                let latency = start.elapsed();
+                if res.status().is_server_error() {
+                    tracing::error!(status = res.status().as_u16(), ?latency, "response failed");
+                } else {
+                    tracing::debug!(
+                        status = res.status().as_u16(),
+                        ?latency,
+                        "finished processing request"
+                    );
+                }
+                super::metrics::record(method.as_str(), path, res.status(), start);
+                parts.config.finish(res.headers_mut(), id, no_store);
+                Ok(res)
             }
-            None => {
-                let fut = self.full.call(req);
-                Box::pin(async move {
-                    let mut res = fut.await.unwrap_or_else(|e| match e {});
-                    config.finish(res.headers_mut(), id, no_store);
-                    Ok(res)
-                })
-            }
-        }
+            .instrument(span),
+        )
     }
 }
 
@@ -228,11 +298,21 @@ mod tests {
 
     #[test]
     fn only_the_listed_method_and_exact_path_are_hot() {
-        assert!(hot_route(&Method::GET, "/api/v1/me").is_some());
-        assert!(hot_route(&Method::POST, "/api/v1/me").is_none());
-        assert!(hot_route(&Method::GET, "/api/v1/me/").is_none());
-        assert!(hot_route(&Method::GET, "/api/v1/breach/check").is_none());
-        assert!(hot_route(&Method::POST, "/oauth2/token").is_none());
+        let routes = super::super::hot_routes();
+        let hot = |m: Method, p: &str| hot_route(&routes, &m, p).map(|r| r.path);
+        assert_eq!(hot(Method::GET, "/api/v1/me"), Some("/api/v1/me"));
+        assert_eq!(hot(Method::POST, "/api/v1/me"), None);
+        assert_eq!(hot(Method::GET, "/api/v1/me/"), None);
+        assert_eq!(hot(Method::GET, "/api/v1/breach/check"), None);
+        assert_eq!(
+            hot(Method::POST, "/api/v1/breach/check"),
+            Some("/api/v1/breach/check")
+        );
+        assert_eq!(
+            hot(Method::POST, "/oauth2/userinfo"),
+            Some("/oauth2/userinfo")
+        );
+        assert_eq!(hot(Method::POST, "/oauth2/token"), None);
     }
 
     #[test]

@@ -32,9 +32,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::csrf::CsrfLayer;
@@ -46,7 +46,7 @@ use crate::app::App;
 use error::ApiError;
 
 /// The complete application router, with middleware, for `app`.
-pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
+pub fn router(app: Arc<App>) -> anyhow::Result<HttpService> {
     // Install the recorder before the first request, so none goes uncounted.
     metrics::handle();
     let (api, mut spec) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -88,6 +88,7 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
     let timeout = app.config.request_timeout;
     let max_body = app.config.max_body_bytes;
     let refusals = app.clone();
+    let refusals_app = app.clone();
 
     let catch_panic = || {
         CatchPanicLayer::custom(|_| {
@@ -99,23 +100,6 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
             .into_response()
         })
     };
-
-    // The hot read routes (see `edge.rs`): the same handlers, without the
-    // CSRF check and the cross-origin refusal page, which do nothing for a
-    // bearer token or client credentials; timeout and metrics are the edge's.
-    let hot = Router::new()
-        .route("/api/v1/me", get(api::me))
-        .route("/api/v1/breach/check", post(breach_api::breach_check))
-        .merge(oidc::hot_routes())
-        .fallback(fallback)
-        .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(DefaultBodyLimit::max(max_body))
-        .with_state(app.clone())
-        .layer(
-            ServiceBuilder::new()
-                .layer(catch_panic())
-                .layer(TraceLayer::new_for_http()),
-        );
 
     let full = Router::new()
         .merge(api)
@@ -152,13 +136,39 @@ pub fn router(app: Arc<App>) -> anyhow::Result<Router> {
         );
 
     // The request id, sensitive headers, security headers and `no-store`
-    // are the edge's, for both routers (one precomputed set, one pass).
-    let edge = edge::Edge {
-        hot,
+    // are the edge's, for the hot routes and the full router alike (one
+    // precomputed set, one pass); the hot routes skip the router (`edge.rs`).
+    Ok(HttpService(edge::Edge::new(edge::EdgeParts {
+        hot: hot_routes(),
+        app: refusals_app,
         full,
-        config: Arc::new(edge::EdgeConfig::new(https, timeout)),
-    };
-    Ok(Router::new().fallback_service(edge))
+        body_limit: DefaultBodyLimit::max(max_body),
+        config: edge::EdgeConfig::new(https, timeout),
+    })))
+}
+
+/// The whole HTTP surface, ready for [`serve`].
+pub struct HttpService(edge::Edge);
+
+/// The hot read routes the edge calls without a router (see `edge.rs`): the
+/// same handlers the API description lists, which the full router also
+/// serves (it answers their other methods).
+fn hot_routes() -> Vec<edge::HotRoute> {
+    use axum::handler::Handler as _;
+    let mut routes = vec![
+        edge::HotRoute {
+            method: Method::GET,
+            path: "/api/v1/me",
+            handler: |req, app| api::me.call(req, app),
+        },
+        edge::HotRoute {
+            method: Method::POST,
+            path: "/api/v1/breach/check",
+            handler: |req, app| breach_api::breach_check.call(req, app),
+        },
+    ];
+    routes.extend(oidc::hot_routes());
+    routes
 }
 
 /// Health: the process answers and the database is reachable (else 503), and
@@ -230,10 +240,10 @@ async fn fallback(State(app): State<Arc<App>>, req: Request<Body>) -> Response {
     }
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves.
+/// Serves `service` on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    router: Router,
+    service: HttpService,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // Histograms must be drained now and then, or they grow without bound.
@@ -246,7 +256,7 @@ pub async fn serve(
     });
     let out = axum::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service.0),
     )
     .with_graceful_shutdown(shutdown)
     .await;

@@ -336,11 +336,35 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
 /// The hot read endpoints, mounted by `http::edge` without the CSRF check
 /// (they take a bearer token or client credentials, never a cookie, and
 /// change nothing).
-pub(crate) fn hot_routes() -> axum::Router<Arc<App>> {
-    use axum::routing::{get, post};
-    axum::Router::new()
-        .route("/.well-known/openid-configuration", get(discovery))
-        .route("/oauth2/jwks", get(jwks))
-        .route("/oauth2/userinfo", get(userinfo).post(userinfo_post))
-        .route("/oauth2/introspect", post(introspect))
+pub(super) fn hot_routes() -> Vec<super::edge::HotRoute> {
+    use super::edge::HotRoute;
+    use axum::handler::Handler as _;
+    use axum::http::Method;
+    vec![
+        HotRoute {
+            method: Method::GET,
+            path: "/.well-known/openid-configuration",
+            handler: |req, app| discovery.call(req, app),
+        },
+        HotRoute {
+            method: Method::GET,
+            path: "/oauth2/jwks",
+            handler: |req, app| jwks.call(req, app),
+        },
+        HotRoute {
+            method: Method::GET,
+            path: "/oauth2/userinfo",
+            handler: |req, app| userinfo.call(req, app),
+        },
+        HotRoute {
+            method: Method::POST,
+            path: "/oauth2/userinfo",
+            handler: |req, app| userinfo_post.call(req, app),
+        },
+        HotRoute {
+            method: Method::POST,
+            path: "/oauth2/introspect",
+            handler: |req, app| introspect.call(req, app),
+        },
+    ]
 }

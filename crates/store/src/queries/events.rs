@@ -20,9 +20,9 @@ const EVENT_COLUMNS: &str = "id, time, account, account_id, ip, user_agent, outc
 
 impl EngineStore {
     /// The accounts the batch's `Resolve` events name, by the text they
-    /// gave: one query per 500 distinct names, where a subquery per row made
-    /// two index probes for every event. An e-mail key or an account id
-    /// (ids are UUIDs, with no '@', so at most one of the two can match).
+    /// gave (`BulkEvents::accounts_named`), where a subquery per row made two
+    /// index probes for every event. An e-mail key or an account id (ids
+    /// are UUIDs, with no '@', so at most one of the two can match).
     async fn resolve_accounts_in(
         conn: &mut Conn,
         events: &[NewLoginEvent],
@@ -35,31 +35,17 @@ impl EngineStore {
         names.sort_unstable();
         names.dedup();
         let mut found = std::collections::HashMap::new();
-        for chunk in names.chunks(500) {
-            let mut q = sqlx::QueryBuilder::<Db>::new(
-                "SELECT id, email_key FROM accounts WHERE email_key IN (",
-            );
-            let mut list = q.separated(", ");
-            for name in chunk {
-                list.push_bind(*name);
+        if names.is_empty() {
+            return Ok(found);
+        }
+        for (id, key) in conn.accounts_named(&names).await? {
+            // The same row may match by its key and by its id; the key
+            // wins, as the per-row lookup's COALESCE order had it.
+            if names.binary_search(&key.as_str()).is_ok() {
+                found.insert(key, id.clone());
             }
-            q.push(") OR id IN (");
-            let mut list = q.separated(", ");
-            for name in chunk {
-                list.push_bind(*name);
-            }
-            q.push(")");
-            for row in q.build().fetch_all(&mut *conn).await? {
-                let id: String = row.try_get("id")?;
-                let key: String = row.try_get("email_key")?;
-                // The same row may match by its key and by its id; the key
-                // wins, as the per-row lookup's COALESCE order had it.
-                if chunk.binary_search(&key.as_str()).is_ok() {
-                    found.insert(key, id.clone());
-                }
-                if chunk.binary_search(&id.as_str()).is_ok() {
-                    found.entry(id.clone()).or_insert(id);
-                }
+            if names.binary_search(&id.as_str()).is_ok() {
+                found.entry(id.clone()).or_insert(id);
             }
         }
         Ok(found)

@@ -355,3 +355,81 @@ both_engines!(large_batches_store_every_field_in_order, |s: Arc<
         assert_eq!((got.origin, got.received_at), (EventOrigin::Api, T0));
     }
 });
+
+// PostgreSQL copies a batch straight into the table after probing its keys;
+// a key another writer stores between that probe and the COPY makes the COPY
+// fail, and the batch must then go in through ON CONFLICT with nothing lost
+// and the key stored once. Made deterministic by holding the key in an open
+// transaction until the COPY is seen waiting on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_batch_falls_back_when_a_key_is_written_concurrently() {
+    use sqlx::Connection as _;
+    let Some(db) = fresh(Engine::Postgres).await else {
+        return;
+    };
+    let batch: Vec<NewLoginEvent> = (0..100u16)
+        .map(|n| {
+            let mut e = login_event(
+                "racer@example.com",
+                T0.plus(Duration::from_millis(u64::from(n))),
+                EventOutcome::WrongPassword,
+                0,
+            );
+            e.dedupe_key = [0; 16];
+            e.dedupe_key[..2].copy_from_slice(&n.to_be_bytes());
+            e
+        })
+        .collect();
+    let mut other = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut held = other.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO login_events (time, account, ip, outcome, origin, dedupe_key, received_at) \
+         VALUES ($1, 'racer@example.com', '192.0.2.9', 'wrong_password', 'api', $2, $1)",
+    )
+    .bind(T0.as_millis())
+    .bind(&batch[42].dedupe_key[..])
+    .execute(&mut *held)
+    .await
+    .unwrap();
+
+    let store = db.store.clone();
+    let writer = tokio::spawn({
+        let batch = batch.clone();
+        async move { store.insert_login_events(&batch, None).await }
+    });
+    // The probe cannot see the uncommitted key, so the COPY goes ahead and
+    // waits on it in the unique index. (Watched from a third connection: a
+    // transaction sees one snapshot of `pg_stat_activity`.)
+    let mut watch = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut waited = false;
+    for _ in 0..200 {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock' \
+             AND query LIKE 'COPY login_events %'",
+        )
+        .fetch_one(&mut watch)
+        .await
+        .unwrap();
+        if n > 0 {
+            waited = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(waited, "the COPY never waited on the held key");
+    held.commit().await.unwrap();
+
+    assert_eq!(writer.await.unwrap().unwrap(), 99);
+    let stored = db.store.login_events_after_id(0, 1000).await.unwrap();
+    assert_eq!(stored.len(), 100, "every event once, the held one included");
+    // The batch's own rows follow its order (after the concurrent one).
+    let times: Vec<Timestamp> = stored[1..].iter().map(|e| e.time).collect();
+    let want: Vec<Timestamp> = batch
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 42)
+        .map(|(_, e)| e.time)
+        .collect();
+    assert_eq!(times, want);
+}
