@@ -27,7 +27,7 @@ const ACCOUNTS: usize = 10_000;
 /// tenth, so the apps get thousands of deliveries between the kills.
 const SIGNED_IN: usize = 1000;
 /// Browsers signing people in at once.
-const SIGN_IN_TASKS: usize = 8;
+const SIGN_IN_TASKS: usize = 4;
 const PASSWORD: &str = "correct horse battery staple";
 /// What each app's stream asks for: session-revoked first (per session), then
 /// the per-account events.
@@ -40,7 +40,7 @@ const SET_EVENTS: [&str; 3] = [
 /// A cheap argon2id hash of `password` (the import takes PHC strings).
 fn known_hash(password: &str) -> String {
     use argon2::password_hash::PasswordHasher as _;
-    let params = argon2::Params::new(8192, 1, 1, None).unwrap();
+    let params = argon2::Params::new(1024, 1, 1, None).unwrap();
     argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
         .hash_password_with_salt(password.as_bytes(), b"fixed salt, test")
         .unwrap()
@@ -80,6 +80,13 @@ fn serve(dir: &Path, db: &str) -> (Child, u16) {
         .env("GATEHOUSE_BACKCHANNEL_RATE_PER_SECOND", "10000")
         .env("GATEHOUSE_BACKCHANNEL_CONCURRENCY", "16")
         .env("GATEHOUSE_BACKCHANNEL_MAX_ATTEMPTS", "1000")
+        // The browsers sign in a few at once: their password checks wait for
+        // a hash worker rather than being refused as overload.
+        .env("GATEHOUSE_HASH_QUEUE_TIMEOUT_MS", "30000")
+        // Cheap argon2id, as the imported hashes are: a sign-in costs its HTTP
+        // round trips, not a password hash (nor an upgrade of one).
+        .env("GATEHOUSE_ARGON2_MEMORY_KIB", "1024")
+        .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -423,14 +430,20 @@ async fn a_campaign_survives_sigkill_at_random_points() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let healthy_done = started.elapsed();
+        // The hanging receiver is tried too (its rows may still be in their
+        // backoff when the healthy app is done), and holds only its own queue.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while receivers[1].refused() == failed_during_campaign {
+            assert!(
+                Instant::now() < deadline,
+                "the hanging receiver was never tried"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let counts = store.app_delivery_counts().await.unwrap();
         assert!(
             sent_to(&counts, "shop").0 < per_app,
             "the hanging receiver cannot have everything: {counts:?}"
-        );
-        assert!(
-            receivers[1].refused() > failed_during_campaign,
-            "the hanging receiver was tried"
         );
         // It recovers: everything it is owed arrives.
         receivers[1].set_mode(Mode::Ok);
