@@ -120,8 +120,16 @@ pub struct DemoArgs {
 pub async fn run(args: DemoArgs) -> anyhow::Result<(ExitCode, Option<Config>)> {
     prepare_dir(&args.data_dir)?;
     let config = demo_config(&args.data_dir)?;
-    let app = gatehouse_server::build_app(config.clone()).await?;
-    let mut demo = Demo::start(app, &args).await?;
+    // While it plays, the demo serves Gatehouse on a loopback port of its own
+    // (the example app signs people in through it): that is its public URL.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .context("cannot listen on a loopback port for the demo's Gatehouse")?;
+    let mut playing = config.clone();
+    playing.listen = listener.local_addr()?;
+    playing.public_url = format!("http://{}", playing.listen).parse()?;
+    let app = gatehouse_server::build_app(playing).await?;
+    let mut demo = Demo::start(app, &args, listener).await?;
     let report = demo.play(&args).await;
     demo.finish().await;
     let report = report?;
@@ -238,6 +246,7 @@ struct Demo {
     app: Arc<App>,
     monitor: Monitor,
     delivery: tokio::task::JoinHandle<()>,
+    apps: crate::demo_apps::Apps,
     mailer: Arc<gatehouse_server::mail::Mailer>,
     rng: Rng,
     quiet: bool,
@@ -248,7 +257,11 @@ struct Demo {
 }
 
 impl Demo {
-    async fn start(app: Arc<App>, args: &DemoArgs) -> anyhow::Result<Self> {
+    async fn start(
+        app: Arc<App>,
+        args: &DemoArgs,
+        listener: tokio::net::TcpListener,
+    ) -> anyhow::Result<Self> {
         app.install_rules().await?;
         let (alice, alice_key) = app.create_operator(ALICE).await.map_err(anyhow_app)?;
         let (bob, _) = app.create_operator(BOB).await.map_err(anyhow_app)?;
@@ -256,10 +269,12 @@ impl Demo {
         // The delivery worker `serve` runs: notices reach the maildir as they would.
         let delivery = gatehouse_server::mail::spawn_delivery(app.clone(), mailer.clone());
         let monitor = Monitor::start(app.clone()).await?;
+        let apps = crate::demo_apps::Apps::start(&app, listener).await?;
         Ok(Demo {
             app,
             monitor,
             delivery,
+            apps,
             mailer,
             rng: Rng::new(args.seed),
             quiet: args.json,
@@ -272,6 +287,7 @@ impl Demo {
 
     async fn finish(self) {
         self.delivery.abort();
+        self.apps.stop();
         self.app.close().await;
     }
 
@@ -303,8 +319,11 @@ impl Demo {
         self.say("2/5 two credential-stuffing runs against the enforced shipped rules");
         let attack = pop.stuffing(&mut self.rng, timeline.attack_start_ms);
         let spread = pop.distributed(&mut self.rng, timeline.attack_start_ms, &attack.victims);
-        let stuffing = self.stuffing(&attack, &spread, recent).await?;
+        let stuffing = self.stuffing(&attack, &spread, recent, &pop).await?;
         let victims: BTreeSet<String> = attack.victims.union(&spread.victims).cloned().collect();
+        // The takeovers' resets reach the example app: who is signed out.
+        crate::demo_apps::Apps::settle(&self.app).await?;
+        self.apps.check_pages().await?;
         self.phase("stuffing", t);
 
         let t = Instant::now();
@@ -336,6 +355,8 @@ impl Demo {
                 problem: Some(reason),
             },
         };
+        crate::demo_apps::Apps::settle(&self.app).await?;
+        let apps = self.apps.report(&self.app).await?;
         self.phase("mail and audit check", t);
 
         let c = &self.app.config;
@@ -359,6 +380,7 @@ impl Demo {
                 demo_password: DEMO_PASSWORD,
             },
             stuffing: stuffing.report,
+            apps,
             broken_rule: preview,
             halt: halt.report,
             undo,
@@ -513,7 +535,25 @@ impl Demo {
         attack: &Attack,
         spread: &Attack,
         recent: Vec<Event>,
+        pop: &Population,
     ) -> anyhow::Result<Stuffing> {
+        // Before the attack, some of the people it will take over, and some
+        // it will not (not on the carrier the broken rule later hits), are
+        // signed in to the example app.
+        for email in attack
+            .victims
+            .iter()
+            .take(3)
+            .chain(spread.victims.iter().take(2))
+        {
+            self.apps.sign_in(email, true).await?;
+        }
+        let bystanders = pop.people.iter().filter(|p| {
+            !p.carrier && !attack.victims.contains(&p.email) && !spread.victims.contains(&p.email)
+        });
+        for p in bystanders.take(3) {
+            self.apps.sign_in(&p.email, false).await?;
+        }
         let alice = self.alice.clone();
         for rule in [STUFFING_RULE, TAKEOVER_RULE] {
             self.put_rule_mode(rule, RuleMode::Enforce, &alice).await?;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::demo_apps::AppsReport;
 use crate::demo_cmd::BROKEN_RULE_ID;
 
 /// The demo's report (printed as text, or as JSON with `--json`).
@@ -15,6 +16,9 @@ pub struct Report {
     pub settings: Settings,
     pub population: PopulationReport,
     pub stuffing: StuffingReport,
+    /// The example app: people signed out of it by the takeovers' resets,
+    /// and what the app-delivery outbox delivered to it.
+    pub apps: AppsReport,
     pub broken_rule: BrokenRuleReport,
     pub halt: HaltReport,
     pub undo: UndoSummary,
@@ -227,6 +231,34 @@ impl Report {
             } else {
                 " — NOT exactly the takeovers."
             }
+        );
+        let a = &self.apps;
+        let _ = writeln!(
+            s,
+            "\nThe example app (`{}`), signed in to through Gatehouse before the attack:\n  \
+             {} of the {} taken-over people signed in to it were signed out of it by the reset; \
+             {} of {} bystanders still signed in{}\n  \
+             from the app-delivery outbox: {} app sessions ended, {} logout tokens and {} SETs delivered ({}); \
+             {} pending, {} failed",
+            a.app,
+            a.victims_signed_out_by_reset,
+            a.victims_signed_in,
+            a.bystanders_still_signed_in,
+            a.bystanders_signed_in,
+            a.sign_ins_refused
+                .iter()
+                .map(|r| format!("\n    sign-in refused: {r}"))
+                .collect::<String>(),
+            a.app_sessions_ended,
+            a.logout_tokens_delivered,
+            a.sets_delivered,
+            a.sets_by_event
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            a.deliveries_pending,
+            a.deliveries_failed
         );
         let _ = writeln!(
             s,

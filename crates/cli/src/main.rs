@@ -3,6 +3,7 @@
 mod breach_cmd;
 mod campaign_cmd;
 mod demo_app;
+mod demo_apps;
 mod demo_cmd;
 mod demo_report;
 mod demo_traffic;

@@ -45,7 +45,7 @@ pub(crate) struct SeenTokens(Mutex<HashMap<String, i64>>);
 
 impl SeenTokens {
     /// Records `jti` until `until`; false if it was already seen.
-    fn first_time(&self, jti: &str, until: i64, now: i64) -> bool {
+    pub(crate) fn first_time(&self, jti: &str, until: i64, now: i64) -> bool {
         let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
         seen.retain(|_, u| *u >= now);
         if seen.contains_key(jti) || seen.len() >= MAX_SEEN {
@@ -57,10 +57,11 @@ impl SeenTokens {
     }
 }
 
+/// A JWS header (the logout token's and the SET's).
 #[derive(Debug, Deserialize)]
-struct Header {
+pub(crate) struct Header {
     alg: String,
-    typ: Option<String>,
+    pub(crate) typ: Option<String>,
     kid: Option<String>,
 }
 
@@ -190,7 +191,7 @@ async fn validate(app: &ExampleApp, token: &str) -> Result<Claims, String> {
 /// The signature, by the library's JWK code, against the advertised algorithms
 /// and the key the header names (discovery read again once for an unknown kid:
 /// a rotated key).
-async fn verify_signature(
+pub(crate) async fn verify_signature(
     app: &ExampleApp,
     header: &Header,
     message: &[u8],

@@ -14,16 +14,16 @@ use serde_json::json;
 use crate::rp::AppIdToken;
 use crate::{AppConfig, ExampleApp};
 
-const CLIENT: &str = "example-app";
+pub(crate) const CLIENT: &str = "example-app";
 const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
-struct Issuer {
-    url: String,
+pub(crate) struct Issuer {
+    pub(crate) url: String,
     key: EcdsaKeyPair,
 }
 
 impl Issuer {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
         let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
@@ -59,7 +59,7 @@ impl Issuer {
         Self { url, key }
     }
 
-    fn sign(&self, header: serde_json::Value, claims: &serde_json::Value) -> String {
+    pub(crate) fn sign(&self, header: serde_json::Value, claims: &serde_json::Value) -> String {
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -89,7 +89,7 @@ impl Issuer {
     }
 
     /// An ID token as the app keeps it (only its text matters to the sessions).
-    fn id_token(&self, sid: &str) -> AppIdToken {
+    pub(crate) fn id_token(&self, sid: &str) -> AppIdToken {
         let now = now();
         let t = self.sign(
             json!({"alg": "ES256", "kid": "k1"}),
@@ -100,7 +100,7 @@ impl Issuer {
     }
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -134,7 +134,7 @@ async fn answer(app_url: &str, token: &str) -> (reqwest::StatusCode, String) {
     )
 }
 
-async fn serve_app(issuer: &Issuer) -> (Arc<ExampleApp>, String) {
+pub(crate) async fn serve_app(issuer: &Issuer) -> (Arc<ExampleApp>, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let app =

@@ -10,7 +10,9 @@
 //! session and sends the person to Gatehouse's `end_session_endpoint` with
 //! `id_token_hint` and the registered `post_logout_redirect_uri`),
 //! `POST /backchannel-logout` (Gatehouse ends the app's sessions of a `sid` or
-//! `sub`, with a logout token the app validates).
+//! `sub`, with a logout token the app validates), `POST /ssf/events` (a
+//! Shared Signals receiver: Gatehouse pushes Security Event Tokens; a revoked
+//! session or a forced reset ends the app's sessions too).
 //!
 //! Run alone with the `gatehouse-example-app` binary, or inside
 //! `gatehouse demo --serve` ([`serve`] on a listener the demo chose).
@@ -21,6 +23,9 @@ mod backchannel_tests;
 mod pages;
 mod rp;
 mod sessions;
+mod signals;
+#[cfg(test)]
+mod signals_tests;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -103,6 +108,11 @@ impl AppConfig {
         format!("{}/", self.origin())
     }
 
+    /// Where a Shared Signals stream pushes its SETs (RFC 8935).
+    pub fn set_endpoint(&self) -> String {
+        format!("{}/ssf/events", self.origin())
+    }
+
     fn origin(&self) -> String {
         self.public_url.origin().ascii_serialization()
     }
@@ -121,6 +131,8 @@ pub struct ExampleApp {
     sessions: Sessions,
     /// `jti`s of accepted back-channel logout tokens (replay).
     seen_logout_tokens: backchannel::SeenTokens,
+    /// `jti`s of SETs acted on (a retry is not acted on twice).
+    seen_sets: backchannel::SeenTokens,
 }
 
 impl ExampleApp {
@@ -130,6 +142,7 @@ impl ExampleApp {
             config,
             sessions: Sessions::default(),
             seen_logout_tokens: Default::default(),
+            seen_sets: Default::default(),
         }))
     }
 
@@ -152,6 +165,7 @@ pub fn router(app: Arc<ExampleApp>) -> Router {
         .route("/callback", get(rp::callback))
         .route("/logout", post(rp::logout))
         .route("/backchannel-logout", post(backchannel::backchannel_logout))
+        .route("/ssf/events", post(signals::receive))
         .route("/style.css", get(pages::style))
         .fallback(rp::not_found)
         .layer(axum::middleware::from_fn_with_state(

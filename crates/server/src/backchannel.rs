@@ -24,14 +24,15 @@
 //! The breaker is not consulted: it holds new resets, not the consequences
 //! of the ones already applied (issue 17).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_domain::notice::retry_delay;
 use gatehouse_store::{AppClaim, AppDeliveryKind, ClaimedAppDelivery};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::{Quota, RateLimiter};
+use tokio::task::JoinSet;
 
 use crate::app::App;
 
@@ -41,6 +42,8 @@ const POLL: Duration = Duration::from_millis(500);
 const CIRCUIT_AFTER: u32 = 3;
 /// The longest a circuit stays open before the receiver is tried again.
 const CIRCUIT_MAX: Duration = Duration::from_secs(60);
+/// The longest a delivered row waits to be settled with others.
+const SETTLE_WITHIN: Duration = Duration::from_millis(200);
 /// The longest retry delay.
 const RETRY_MAX: Duration = Duration::from_secs(3600);
 
@@ -70,11 +73,14 @@ impl Backchannel {
         Ok(Self { app, http })
     }
 
-    /// The lease of one claim: every POST of it may wait its turn at the
-    /// receiver's rate and then take the whole timeout.
+    /// The lease of one claim. A claimed row waits for a slot (the POSTs in
+    /// flight when it was claimed each end within the timeout), waits its
+    /// turn at the receiver's rate behind at most two claims' rows, takes the
+    /// whole timeout, and is settled within [`SETTLE_WITHIN`].
     fn lease(&self) -> Duration {
         let c = &self.app.config.backchannel;
-        let waits = Duration::from_secs_f64(c.concurrency as f64 / f64::from(c.rate_per_second));
+        let waits =
+            Duration::from_secs_f64(2.0 * c.concurrency as f64 / f64::from(c.rate_per_second));
         2 * c.timeout + waits + Duration::from_secs(10)
     }
 
@@ -128,107 +134,224 @@ impl Backchannel {
     }
 
     /// One receiver's task: claims and sends its due rows at its own pace
-    /// until none is due (or its circuit opens), then ends; the dispatcher
-    /// starts it again when rows are due.
+    /// until none is due, then ends; the dispatcher starts it again when rows
+    /// are due.
+    ///
+    /// It keeps `backchannel_concurrency` POSTs in flight and claims the next
+    /// batch as soon as the last claimed row has started, while the current
+    /// ones are still in flight — so a claim's transaction and the settles
+    /// never leave the receiver idle. At most two claims' rows are leased at
+    /// once (the in-flight ones and one batch waiting for a slot); a waiting
+    /// row starts within one timeout of its claim, which the lease covers.
+    /// Delivered rows are settled together, one statement per claim, once a
+    /// batch has gathered or within [`SETTLE_WITHIN`]; failures are settled
+    /// at once, each with its retry time.
     async fn serve(&self, client: String) {
         let c = &self.app.config.backchannel;
         let limiter = RateLimiter::direct(Quota::per_second(
             NonZeroU32::new(c.rate_per_second).unwrap_or(NonZeroU32::MIN),
         ));
+        let batch = c.concurrency.max(1);
+        let mut waiting: VecDeque<(Arc<str>, ClaimedAppDelivery)> = VecDeque::new();
+        let mut sends: JoinSet<(String, Arc<str>, Outcome)> = JoinSet::new();
+        let mut run = Run::default();
+        // The last claim came back empty: finish what is in flight, then end.
+        let mut drained = false;
         let mut failures_in_a_row = 0u32;
         let mut opened = 0u32;
         loop {
-            let mut lease_id = [0u8; 16];
-            self.app.entropy.fill(&mut lease_id);
-            let lease_id = hex::encode(lease_id);
-            let claimed = match self
-                .app
-                .store
-                .claim_app_deliveries(&AppClaim {
-                    client_id: &client,
-                    now: self.app.clock.now(),
-                    lease_id: &lease_id,
-                    lease: self.lease(),
-                    limit: c.concurrency as i64,
-                })
-                .await
-            {
-                Ok(rows) => rows,
-                Err(e) => {
-                    tracing::warn!(client, error = %e, "back-channel logout: claim failed");
-                    return;
-                }
-            };
-            if claimed.is_empty() {
-                return;
-            }
-            let mut sends = tokio::task::JoinSet::new();
-            for row in claimed {
-                let this = (self.app.clone(), self.http.clone());
-                let limiter: &DefaultDirectRateLimiter = &limiter;
-                limiter.until_ready().await;
-                let lease_id = lease_id.clone();
-                sends.spawn(async move {
-                    let outcome = deliver(&this.0, &this.1, &row).await;
-                    // A failure is settled at once (its retry time); the
-                    // claim's successes are settled together below, one
-                    // statement instead of one transaction per token.
-                    if matches!(outcome, Outcome::Failed(_)) {
-                        settle(&this.0, &row, &lease_id, &outcome).await;
+            if waiting.is_empty() && !drained {
+                match self.claim(&client, batch).await {
+                    Some((_, rows)) if rows.is_empty() => drained = true,
+                    Some((lease, rows)) => {
+                        waiting.extend(rows.into_iter().map(|r| (lease.clone(), r)))
                     }
-                    (row.delivery.id, outcome)
+                    None => drained = true,
+                }
+            }
+            while sends.len() < batch {
+                let Some((lease, row)) = waiting.pop_front() else {
+                    break;
+                };
+                limiter.until_ready().await;
+                let app = self.app.clone();
+                let http = self.http.clone();
+                sends.spawn(async move {
+                    let outcome = deliver(&app, &http, &row).await;
+                    if matches!(outcome, Outcome::Failed(_)) {
+                        settle(&app, &row, &lease, &outcome).await;
+                    }
+                    (row.delivery.id, lease, outcome)
                 });
             }
-            let mut sent_ids = Vec::new();
-            while let Some(done) = sends.join_next().await {
-                match done {
-                    Ok((id, Outcome::Sent)) => sent_ids.push(id),
-                    Ok((_, Outcome::Failed(_))) => failures_in_a_row += 1,
-                    Err(e) => {
-                        tracing::error!(client, error = %e, "back-channel logout: a send panicked")
+            if run.delivered.len() >= batch || (sends.is_empty() && !run.delivered.is_empty()) {
+                run.settle(&self.app, &client);
+            }
+            let done = match run.oldest {
+                Some(oldest) => {
+                    match tokio::time::timeout_at(oldest + SETTLE_WITHIN, sends.join_next()).await {
+                        Ok(done) => done,
+                        Err(_) => {
+                            run.settle(&self.app, &client);
+                            continue;
+                        }
                     }
                 }
+                None => sends.join_next().await,
+            };
+            let Some(done) = done else {
+                if drained && waiting.is_empty() {
+                    break;
+                }
+                continue;
+            };
+            match done {
+                Ok((id, lease, Outcome::Sent)) => {
+                    run.delivered(lease, id);
+                    failures_in_a_row = 0;
+                    opened = 0;
+                }
+                Ok((_, _, Outcome::Failed(_))) => failures_in_a_row += 1,
+                Err(e) => {
+                    tracing::error!(client, error = %e, "back-channel: a send panicked")
+                }
             }
-            let any_sent = !sent_ids.is_empty();
-            if any_sent {
+            if failures_in_a_row >= CIRCUIT_AFTER {
+                // The circuit: this receiver alone waits. What was claimed but
+                // not started goes back to the database (due as it was), what
+                // is in flight ends (each within the timeout), and then the
+                // task pauses; its rows wait in the database, leased by no one.
+                self.release(&client, waiting.drain(..)).await;
+                while let Some(done) = sends.join_next().await {
+                    if let Ok((id, lease, Outcome::Sent)) = done {
+                        run.delivered(lease, id);
+                        failures_in_a_row = 0;
+                    }
+                }
+                run.settle(&self.app, &client);
+                if failures_in_a_row >= CIRCUIT_AFTER {
+                    let pause = Duration::from_secs(1u64 << opened.min(6)).min(CIRCUIT_MAX);
+                    opened += 1;
+                    metrics::counter!("gatehouse_backchannel_circuit_opened_total", "client" => client.clone())
+                        .increment(1);
+                    tracing::info!(
+                        client,
+                        pause_s = pause.as_secs(),
+                        "back-channel: receiver failing, pausing it"
+                    );
+                    tokio::time::sleep(pause).await;
+                }
+                failures_in_a_row = 0;
+                drained = false;
+            }
+        }
+        run.settle(&self.app, &client);
+        run.finish().await;
+    }
+
+    /// Leases up to `limit` of the receiver's due rows under a new lease id;
+    /// `None` (logged) when the store cannot.
+    async fn claim(
+        &self,
+        client: &str,
+        limit: usize,
+    ) -> Option<(Arc<str>, Vec<ClaimedAppDelivery>)> {
+        let mut lease_id = [0u8; 16];
+        self.app.entropy.fill(&mut lease_id);
+        let lease_id = hex::encode(lease_id);
+        match self
+            .app
+            .store
+            .claim_app_deliveries(&AppClaim {
+                client_id: client,
+                now: self.app.clock.now(),
+                lease_id: &lease_id,
+                lease: self.lease(),
+                limit: limit as i64,
+            })
+            .await
+        {
+            Ok(rows) => Some((lease_id.into(), rows)),
+            Err(e) => {
+                tracing::warn!(client, error = %e, "back-channel: claim failed");
+                None
+            }
+        }
+    }
+
+    /// Hands claimed, never-attempted rows back (one statement per claim);
+    /// if that fails their lease runs out and they are sent then.
+    async fn release(
+        &self,
+        client: &str,
+        rows: impl Iterator<Item = (Arc<str>, ClaimedAppDelivery)>,
+    ) {
+        let mut by_lease: HashMap<Arc<str>, Vec<String>> = HashMap::new();
+        for (lease, row) in rows {
+            by_lease.entry(lease).or_default().push(row.delivery.id);
+        }
+        for (lease, ids) in by_lease {
+            if let Err(e) = self.app.store.release_app_deliveries(&ids, &lease).await {
+                tracing::warn!(client, error = %e, "back-channel: cannot give back unsent rows");
+            }
+        }
+    }
+}
+
+/// A receiver task's delivered rows not yet settled, and the settles running.
+#[derive(Default)]
+struct Run {
+    delivered: Vec<(Arc<str>, String)>,
+    /// When the oldest of `delivered` came back.
+    oldest: Option<tokio::time::Instant>,
+    settles: JoinSet<()>,
+}
+
+impl Run {
+    fn delivered(&mut self, lease: Arc<str>, id: String) {
+        self.oldest.get_or_insert_with(tokio::time::Instant::now);
+        self.delivered.push((lease, id));
+    }
+
+    /// Settles the delivered rows, one statement per claim, in the
+    /// background (the next sends do not wait for the database).
+    fn settle(&mut self, app: &Arc<App>, client: &str) {
+        self.oldest = None;
+        if self.delivered.is_empty() {
+            return;
+        }
+        let mut by_lease: HashMap<Arc<str>, Vec<String>> = HashMap::new();
+        for (lease, id) in self.delivered.drain(..) {
+            by_lease.entry(lease).or_default().push(id);
+        }
+        while self.settles.try_join_next().is_some() {}
+        let (app, client) = (app.clone(), client.to_owned());
+        self.settles.spawn(async move {
+            for (lease, ids) in by_lease {
                 metrics::counter!("gatehouse_backchannel_deliveries_total", "client" => client.clone(), "outcome" => "sent")
-                    .increment(sent_ids.len() as u64);
-                match self
-                    .app
+                    .increment(ids.len() as u64);
+                match app
                     .store
-                    .app_deliveries_sent(&sent_ids, &lease_id, self.app.clock.now())
+                    .app_deliveries_sent(&ids, &lease, app.clock.now())
                     .await
                 {
-                    Ok(n) if n == sent_ids.len() as u64 => {}
+                    Ok(n) if n == ids.len() as u64 => {}
                     Ok(n) => tracing::info!(
                         client,
                         settled = n,
-                        delivered = sent_ids.len(),
+                        delivered = ids.len(),
                         "back-channel: some leases were lost before settling"
                     ),
                     // Left leased: sent again (same jti) when the lease runs out.
                     Err(e) => tracing::warn!(client, error = %e, "back-channel: cannot settle"),
                 }
             }
-            if any_sent {
-                failures_in_a_row = 0;
-                opened = 0;
-            } else if failures_in_a_row >= CIRCUIT_AFTER {
-                // The circuit: this receiver alone waits; its rows stay due
-                // in the database (with their own retry times), leased by no one.
-                let pause = Duration::from_secs(1u64 << opened.min(6)).min(CIRCUIT_MAX);
-                opened += 1;
-                metrics::counter!("gatehouse_backchannel_circuit_opened_total", "client" => client.clone())
-                    .increment(1);
-                tracing::info!(
-                    client,
-                    pause_s = pause.as_secs(),
-                    "back-channel logout: receiver failing, pausing it"
-                );
-                tokio::time::sleep(pause).await;
-                failures_in_a_row = 0;
-            }
-        }
+        });
+    }
+
+    /// Waits for the settles still running.
+    async fn finish(mut self) {
+        while self.settles.join_next().await.is_some() {}
     }
 }
 

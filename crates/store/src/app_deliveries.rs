@@ -45,6 +45,12 @@ pub trait AppDeliveryStore {
         now: Timestamp,
     ) -> Result<u64>;
 
+    /// Gives back leased rows that were never attempted (the sender claims
+    /// ahead of its sends, and hands the rest back when a receiver's circuit
+    /// opens): pending again, due as they were, the claim's attempt undone.
+    /// Returns how many were still held by the lease.
+    async fn release_app_deliveries(&self, ids: &[String], lease_id: &str) -> Result<u64>;
+
     /// Puts a leased delivery back for another attempt at `next_attempt_at`.
     async fn app_delivery_retry(
         &self,

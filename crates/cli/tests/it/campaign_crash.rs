@@ -2,24 +2,32 @@
 //! killed (SIGKILL) at random moments, again and again, and restarted each time.
 //! Afterwards, on SQLite and PostgreSQL: the campaign completed; every account was
 //! reset exactly once, with exactly one forced-reset notice and one audit entry;
-//! and the budget's count of resets equals the number applied. Some of the
-//! people are signed in to two apps with back-channel logout URIs (issue 17):
-//! each app gets exactly one logout token per session the reset suspended —
-//! none missing, a repeat only with the same `jti`. Both apps also have a
-//! Shared Signals stream: each gets exactly one SET per (event, subject) —
-//! CAEP session-revoked per session, RISC account-credential-change-required
-//! and sessions-revoked per account —, a repeat only with the same `jti`.
+//! and the budget's count of resets equals the number applied. A tenth of the
+//! people are signed in to two apps (issue 17), each app with its own
+//! receiver (a separate server on its own port) for back-channel logout and
+//! for a Shared Signals stream: each app gets exactly one logout token per
+//! session the reset suspended — none missing, a repeat only with the same
+//! `jti` — and exactly one SET per (event, subject) — CAEP session-revoked
+//! per session, RISC account-credential-change-required and sessions-revoked
+//! per account —, a repeat only with the same `jti`.
+//!
+//! The second app's receiver is broken throughout: it answers 500 while the
+//! campaign runs, then hangs; the first app's deliveries all complete while
+//! it hangs, and the second app's complete once it answers again.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::app::{CB, LogoutReceiver, sign_in};
+use crate::support::app::{CB, LogoutReceiver, Mode, sign_in};
 use crate::support::*;
 
 const ACCOUNTS: usize = 10_000;
-/// People signed in to the two apps before the campaign, spread over it.
-const SIGNED_IN: usize = 20;
+/// People signed in to the two apps before the campaign, spread over it: a
+/// tenth, so the apps get thousands of deliveries between the kills.
+const SIGNED_IN: usize = 1000;
+/// Browsers signing people in at once.
+const SIGN_IN_TASKS: usize = 4;
 const PASSWORD: &str = "correct horse battery staple";
 /// What each app's stream asks for: session-revoked first (per session), then
 /// the per-account events.
@@ -32,7 +40,7 @@ const SET_EVENTS: [&str; 3] = [
 /// A cheap argon2id hash of `password` (the import takes PHC strings).
 fn known_hash(password: &str) -> String {
     use argon2::password_hash::PasswordHasher as _;
-    let params = argon2::Params::new(8192, 1, 1, None).unwrap();
+    let params = argon2::Params::new(1024, 1, 1, None).unwrap();
     argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
         .hash_password_with_salt(password.as_bytes(), b"fixed salt, test")
         .unwrap()
@@ -66,6 +74,19 @@ fn serve(dir: &Path, db: &str) -> (Child, u16) {
         // A killed sender's leases run out soon (2 × timeout + 10 s).
         .env("GATEHOUSE_BACKCHANNEL_TIMEOUT_SECONDS", "1")
         .env("GATEHOUSE_BACKCHANNEL_RETRY_BASE_MS", "50")
+        // Deliveries as fast as the sender goes (the pacing is tested
+        // elsewhere), and attempts enough for the broken receiver's rows to
+        // outlive its 500s and its hang at this compressed backoff.
+        .env("GATEHOUSE_BACKCHANNEL_RATE_PER_SECOND", "10000")
+        .env("GATEHOUSE_BACKCHANNEL_CONCURRENCY", "16")
+        .env("GATEHOUSE_BACKCHANNEL_MAX_ATTEMPTS", "1000")
+        // The browsers sign in a few at once: their password checks wait for
+        // a hash worker rather than being refused as overload.
+        .env("GATEHOUSE_HASH_QUEUE_TIMEOUT_MS", "30000")
+        // Cheap argon2id, as the imported hashes are: a sign-in costs its HTTP
+        // round trips, not a password hash (nor an upgrade of one).
+        .env("GATEHOUSE_ARGON2_MEMORY_KIB", "1024")
+        .env("GATEHOUSE_ARGON2_ITERATIONS", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -132,10 +153,11 @@ async fn a_campaign_survives_sigkill_at_random_points() {
             .collect();
         std::fs::write(d.join("targets.txt"), list).unwrap();
 
-        // Two apps with back-channel logout, and people signed in to both.
-        let receiver = LogoutReceiver::start().await;
+        // Two apps with back-channel logout, each with its own receiver, and
+        // people signed in to both.
+        let receivers = [LogoutReceiver::start().await, LogoutReceiver::start().await];
         let mut apps = Vec::new();
-        for app in ["crm", "shop"] {
+        for (app, receiver) in ["crm", "shop"].into_iter().zip(&receivers) {
             let out = ok(&gatehouse(
                 d,
                 &db,
@@ -163,13 +185,32 @@ async fn a_campaign_survives_sigkill_at_random_points() {
         }
         let (mut child, port) = serve(d, &db);
         ready(port).await;
-        let mut sids = std::collections::BTreeSet::new();
-        for i in (0..ACCOUNTS).step_by(ACCOUNTS / SIGNED_IN) {
-            let base = format!("http://127.0.0.1:{port}");
-            sids.insert(sign_in(&base, &format!("u{i}@example.com"), PASSWORD, &apps).await);
+        let signing_in = Instant::now();
+        let mut browsers = tokio::task::JoinSet::new();
+        for t in 0..SIGN_IN_TASKS {
+            let (base, apps) = (format!("http://127.0.0.1:{port}"), apps.clone());
+            browsers.spawn(async move {
+                let mut sids = Vec::new();
+                for i in (0..ACCOUNTS)
+                    .step_by(ACCOUNTS / SIGNED_IN)
+                    .skip(t)
+                    .step_by(SIGN_IN_TASKS)
+                {
+                    sids.push(sign_in(&base, &format!("u{i}@example.com"), PASSWORD, &apps).await);
+                }
+                sids
+            });
         }
+        let mut sids = std::collections::BTreeSet::new();
+        while let Some(some) = browsers.join_next().await {
+            sids.extend(some.unwrap());
+        }
+        eprintln!(
+            "{db}: {SIGNED_IN} people signed in to both apps in {:?}",
+            signing_in.elapsed()
+        );
         // Each app's Shared Signals stream, asking for every event.
-        for (app, secret) in &apps {
+        for ((app, secret), receiver) in apps.iter().zip(&receivers) {
             let r = reqwest::Client::new()
                 .post(format!("http://127.0.0.1:{port}/ssf/streams"))
                 .basic_auth(app, Some(secret))
@@ -261,6 +302,8 @@ async fn a_campaign_survives_sigkill_at_random_points() {
         assert!(!o.status.success());
         assert!(String::from_utf8_lossy(&o.stderr).contains("GATEHOUSE_OPERATOR_KEY"));
         ok(&approve(&keys[1]));
+        // The second app breaks as the campaign starts: 500 to everything.
+        receivers[1].set_mode(Mode::Fail);
         ok(&gatehouse(
             d,
             &db,
@@ -347,21 +390,34 @@ async fn a_campaign_survives_sigkill_at_random_points() {
             budget, ACCOUNTS as i64,
             "the budget counts what was applied"
         );
-        // The logout tokens: a last `serve` sends what the kills left (rows
-        // whose sender died wait for their lease to run out).
+        // The deliveries: a last `serve` sends what the kills left (rows
+        // whose sender died wait for their lease to run out). The second
+        // app's receiver now hangs: the first app's deliveries all complete
+        // regardless, and none of the second's can.
+        let failed_during_campaign = receivers[1].refused();
+        assert!(
+            failed_during_campaign > 0,
+            "the broken receiver was tried during the campaign"
+        );
+        receivers[1].set_mode(Mode::Hang);
+        let per_app = (SIGNED_IN + 3 * SIGNED_IN) as i64;
         let (mut child, _) = serve(d, &db);
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let counts = store.app_delivery_counts().await.unwrap();
-            let sent: i64 = counts
-                .iter()
+        let started = Instant::now();
+        let sent_to = |counts: &[gatehouse_store::AppDeliveryCount], app: &str| -> (i64, i64) {
+            let of_app = counts.iter().filter(|c| c.client_id == app);
+            let sent = of_app
+                .clone()
                 .filter(|c| c.state == gatehouse_store::AppDeliveryState::Sent)
                 .map(|c| c.count)
                 .sum();
-            let all: i64 = counts.iter().map(|c| c.count).sum();
+            (sent, of_app.map(|c| c.count).sum())
+        };
+        let deadline = started + Duration::from_secs(120);
+        loop {
+            let counts = store.app_delivery_counts().await.unwrap();
+            let (sent, all) = sent_to(&counts, "crm");
             assert_eq!(
-                all,
-                2 * SIGNED_IN as i64 + 2 * 3 * SIGNED_IN as i64,
+                all, per_app,
                 "one logout row per (session, app), three SETs per (person, app)"
             );
             if sent == all {
@@ -369,17 +425,63 @@ async fn a_campaign_survives_sigkill_at_random_points() {
             }
             assert!(
                 Instant::now() < deadline,
-                "logout tokens not sent: {counts:?}"
+                "the healthy app's deliveries not done while the other hangs: {counts:?}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let healthy_done = started.elapsed();
+        // The hanging receiver is tried too (its rows may still be in their
+        // backoff when the healthy app is done), and holds only its own queue.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while receivers[1].refused() == failed_during_campaign {
+            assert!(
+                Instant::now() < deadline,
+                "the hanging receiver was never tried"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let counts = store.app_delivery_counts().await.unwrap();
+        assert!(
+            sent_to(&counts, "shop").0 < per_app,
+            "the hanging receiver cannot have everything: {counts:?}"
+        );
+        // It recovers: everything it is owed arrives.
+        receivers[1].set_mode(Mode::Ok);
+        let recovered = Instant::now();
+        let deadline = recovered + Duration::from_secs(180);
+        loop {
+            let counts = store.app_delivery_counts().await.unwrap();
+            let (sent, all) = sent_to(&counts, "shop");
+            assert_eq!(all, per_app);
+            if sent == all {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the recovered app's deliveries not done: {counts:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        eprintln!(
+            "{db}: the healthy app's last deliveries took {healthy_done:?} while the other \
+             hung; the other's took {:?} once it recovered ({} pushes refused in all)",
+            recovered.elapsed(),
+            receivers[1].refused()
+        );
         child.kill().unwrap();
         child.wait().unwrap();
         let mut jtis: std::collections::BTreeMap<
             (String, String),
             std::collections::BTreeSet<String>,
         > = Default::default();
-        let received = receiver.received();
+        for (receiver, app) in receivers.iter().zip(["crm", "shop"]) {
+            assert!(
+                receiver.received().iter().all(|(aud, _, _)| aud == app)
+                    && receiver.received_sets().iter().all(|(aud, ..)| aud == app),
+                "each receiver gets only its own app's tokens"
+            );
+        }
+        let received: Vec<_> = receivers.iter().flat_map(|r| r.received()).collect();
         for (aud, sid, jti) in &received {
             jtis.entry((aud.clone(), sid.clone()))
                 .or_default()
@@ -420,7 +522,7 @@ async fn a_campaign_survives_sigkill_at_random_points() {
             (String, String, String),
             std::collections::BTreeSet<String>,
         > = Default::default();
-        let sets = receiver.received_sets();
+        let sets: Vec<_> = receivers.iter().flat_map(|r| r.received_sets()).collect();
         for (aud, event, subject, jti) in &sets {
             set_jtis
                 .entry((aud.clone(), event.clone(), subject.clone()))

@@ -72,6 +72,31 @@ fn the_demo_tells_the_story_with_true_figures() {
         (Some(1.0), Some(1.0))
     );
 
+    // The example app (issue 17): the taken-over people signed in to it are
+    // signed out of it by their reset, the bystanders are not; the outbox
+    // delivered a logout token per app session ended and the SETs of each
+    // reset (session-revoked per session, the two RISC events per account).
+    let a = &r["apps"];
+    assert_eq!(a["sign_ins_refused"].as_array().unwrap().len(), 0, "{a}");
+    assert_eq!(n(&a["victims_signed_in"]), 5, "{a}");
+    assert_eq!(n(&a["victims_signed_out_by_reset"]), 5, "{a}");
+    assert_eq!(n(&a["bystanders_signed_in"]), 3, "{a}");
+    assert_eq!(n(&a["bystanders_still_signed_in"]), 3, "{a}");
+    assert!(n(&a["app_sessions_ended"]) >= 5, "{a}");
+    assert_eq!(a["logout_tokens_delivered"], a["app_sessions_ended"], "{a}");
+    let sets = &a["sets_by_event"];
+    assert_eq!(sets["session-revoked"], a["app_sessions_ended"], "{a}");
+    assert!(n(&sets["account-credential-change-required"]) >= 5, "{a}");
+    assert_eq!(
+        sets["sessions-revoked"], sets["account-credential-change-required"],
+        "{a}"
+    );
+    assert_eq!(
+        (n(&a["deliveries_pending"]), n(&a["deliveries_failed"])),
+        (0, 0),
+        "{a}"
+    );
+
     // The broken rule's preview: about 30 % of accounts, far above normal, a second operator.
     let b = &r["broken_rule"];
     let share = b["preview_share_of_accounts"].as_f64().unwrap();

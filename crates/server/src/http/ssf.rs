@@ -33,26 +33,34 @@ pub struct StreamQuery {
     stream_id: Option<String>,
 }
 
-fn ssf_error(e: SsfError) -> Response {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut res = (
-        status,
-        axum::Json(OAuthErrorBody {
-            error: e.code.to_owned(),
-            error_description: e.description,
-        }),
-    )
-        .into_response();
-    let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if e.status == 401 {
-        h.insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"gatehouse\""),
-        );
+/// Every refusal of the transmitter's endpoints becomes HTTP here, and only
+/// here: the OAuth error shape with the refusal's status, never cached, and
+/// a `Basic` challenge with a 401.
+impl IntoResponse for SsfError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut res = (
+            status,
+            axum::Json(OAuthErrorBody {
+                error: self.code.to_owned(),
+                error_description: self.description,
+            }),
+        )
+            .into_response();
+        let h = res.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::UNAUTHORIZED {
+            h.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"gatehouse\""),
+            );
+        }
+        res
     }
-    res
 }
+
+/// What a handler answers: its response, or a refusal mapped above.
+type Answer = Result<Response, SsfError>;
 
 fn json<T: serde::Serialize>(status: StatusCode, body: T) -> Response {
     (
@@ -115,16 +123,11 @@ async fn configuration(State(app): AppState) -> Response {
     responses((status = 201, body = StreamConfig), (status = 400, body = OAuthErrorBody),
               (status = 401, body = OAuthErrorBody), (status = 409, body = OAuthErrorBody),
               (status = 415, body = OAuthErrorBody)))]
-async fn create_stream(State(app): AppState, headers: HeaderMap, bytes: Bytes) -> Response {
-    let run = async {
-        let client = receiver(&app, &headers).await?;
-        let req: StreamRequest = body(&headers, &bytes)?;
-        app.ssf_create_stream(&client, &req).await
-    };
-    match run.await {
-        Ok(c) => json(StatusCode::CREATED, c),
-        Err(e) => ssf_error(e),
-    }
+async fn create_stream(State(app): AppState, headers: HeaderMap, bytes: Bytes) -> Answer {
+    let client = receiver(&app, &headers).await?;
+    let req: StreamRequest = body(&headers, &bytes)?;
+    let created = app.ssf_create_stream(&client, &req).await?;
+    Ok(json(StatusCode::CREATED, created))
 }
 
 /// The receiver's stream (`stream_id`), or all of them (a list of at most one).
@@ -136,21 +139,15 @@ async fn read_stream(
     State(app): AppState,
     headers: HeaderMap,
     Query(q): Query<StreamQuery>,
-) -> Response {
-    let run = async {
-        let client = receiver(&app, &headers).await?;
-        let one = q.stream_id.is_some();
-        let mut list = app.ssf_streams(&client, q.stream_id.as_deref()).await?;
-        Ok::<_, SsfError>(if one {
-            serde_json::to_value(list.pop()).expect("serializes")
-        } else {
-            serde_json::to_value(list).expect("serializes")
-        })
-    };
-    match run.await {
-        Ok(v) => json(StatusCode::OK, v),
-        Err(e) => ssf_error(e),
-    }
+) -> Answer {
+    let client = receiver(&app, &headers).await?;
+    let one = q.stream_id.is_some();
+    let mut list = app.ssf_streams(&client, q.stream_id.as_deref()).await?;
+    Ok(if one {
+        json(StatusCode::OK, list.pop())
+    } else {
+        json(StatusCode::OK, list)
+    })
 }
 
 /// Updates the stream: the fields given (`stream_id` required).
@@ -159,7 +156,7 @@ async fn read_stream(
     responses((status = 200, body = StreamConfig), (status = 400, body = OAuthErrorBody),
               (status = 401, body = OAuthErrorBody), (status = 404, body = OAuthErrorBody),
               (status = 415, body = OAuthErrorBody)))]
-async fn update_stream(State(app): AppState, headers: HeaderMap, bytes: Bytes) -> Response {
+async fn update_stream(State(app): AppState, headers: HeaderMap, bytes: Bytes) -> Answer {
     change_stream(&app, &headers, &bytes, false).await
 }
 
@@ -169,20 +166,15 @@ async fn update_stream(State(app): AppState, headers: HeaderMap, bytes: Bytes) -
     responses((status = 200, body = StreamConfig), (status = 400, body = OAuthErrorBody),
               (status = 401, body = OAuthErrorBody), (status = 404, body = OAuthErrorBody),
               (status = 415, body = OAuthErrorBody)))]
-async fn replace_stream(State(app): AppState, headers: HeaderMap, bytes: Bytes) -> Response {
+async fn replace_stream(State(app): AppState, headers: HeaderMap, bytes: Bytes) -> Answer {
     change_stream(&app, &headers, &bytes, true).await
 }
 
-async fn change_stream(app: &App, headers: &HeaderMap, bytes: &[u8], replace: bool) -> Response {
-    let run = async {
-        let client = receiver(app, headers).await?;
-        let req: StreamRequest = body(headers, bytes)?;
-        app.ssf_update_stream(&client, &req, replace).await
-    };
-    match run.await {
-        Ok(c) => json(StatusCode::OK, c),
-        Err(e) => ssf_error(e),
-    }
+async fn change_stream(app: &App, headers: &HeaderMap, bytes: &[u8], replace: bool) -> Answer {
+    let client = receiver(app, headers).await?;
+    let req: StreamRequest = body(headers, bytes)?;
+    let changed = app.ssf_update_stream(&client, &req, replace).await?;
+    Ok(json(StatusCode::OK, changed))
 }
 
 /// Deletes the stream; its SETs not sent yet are dropped.
@@ -193,16 +185,11 @@ async fn delete_stream(
     State(app): AppState,
     headers: HeaderMap,
     Query(q): Query<StreamQuery>,
-) -> Response {
-    let run = async {
-        let client = receiver(&app, &headers).await?;
-        app.ssf_delete_stream(&client, &required(q.stream_id)?)
-            .await
-    };
-    match run.await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => ssf_error(e),
-    }
+) -> Answer {
+    let client = receiver(&app, &headers).await?;
+    app.ssf_delete_stream(&client, &required(q.stream_id)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// A stream's status.
@@ -213,15 +200,10 @@ async fn read_status(
     State(app): AppState,
     headers: HeaderMap,
     Query(q): Query<StreamQuery>,
-) -> Response {
-    let run = async {
-        let client = receiver(&app, &headers).await?;
-        app.ssf_status(&client, &required(q.stream_id)?).await
-    };
-    match run.await {
-        Ok(s) => json(StatusCode::OK, s),
-        Err(e) => ssf_error(e),
-    }
+) -> Answer {
+    let client = receiver(&app, &headers).await?;
+    let status = app.ssf_status(&client, &required(q.stream_id)?).await?;
+    Ok(json(StatusCode::OK, status))
 }
 
 /// Sets a stream's status: `enabled`, `paused` (SETs held) or `disabled`
@@ -231,16 +213,11 @@ async fn read_status(
     responses((status = 200, body = StreamStatusBody), (status = 400, body = OAuthErrorBody),
               (status = 401, body = OAuthErrorBody), (status = 404, body = OAuthErrorBody),
               (status = 415, body = OAuthErrorBody)))]
-async fn update_status(State(app): AppState, headers: HeaderMap, bytes: Bytes) -> Response {
-    let run = async {
-        let client = receiver(&app, &headers).await?;
-        let req: StreamStatusBody = body(&headers, &bytes)?;
-        app.ssf_set_status(&client, &req).await
-    };
-    match run.await {
-        Ok(s) => json(StatusCode::OK, s),
-        Err(e) => ssf_error(e),
-    }
+async fn update_status(State(app): AppState, headers: HeaderMap, bytes: Bytes) -> Answer {
+    let client = receiver(&app, &headers).await?;
+    let req: StreamStatusBody = body(&headers, &bytes)?;
+    let status = app.ssf_set_status(&client, &req).await?;
+    Ok(json(StatusCode::OK, status))
 }
 
 /// Adds a subject (RFC 9493 `email` or `iss_sub`) to the stream. A subject
@@ -250,16 +227,11 @@ async fn update_status(State(app): AppState, headers: HeaderMap, bytes: Bytes) -
     responses((status = 200, description = "Added (or nothing to add)"), (status = 400, body = OAuthErrorBody),
               (status = 401, body = OAuthErrorBody), (status = 404, body = OAuthErrorBody),
               (status = 415, body = OAuthErrorBody)))]
-async fn add_subject(State(app): AppState, headers: HeaderMap, bytes: Bytes) -> Response {
-    let run = async {
-        let client = receiver(&app, &headers).await?;
-        let req: SubjectRequest = body(&headers, &bytes)?;
-        app.ssf_add_subject(&client, &req).await
-    };
-    match run.await {
-        Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),
-        Err(e) => ssf_error(e),
-    }
+async fn add_subject(State(app): AppState, headers: HeaderMap, bytes: Bytes) -> Answer {
+    let client = receiver(&app, &headers).await?;
+    let req: SubjectRequest = body(&headers, &bytes)?;
+    app.ssf_add_subject(&client, &req).await?;
+    Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
 }
 
 /// Removes a subject from the stream.
@@ -268,16 +240,11 @@ async fn add_subject(State(app): AppState, headers: HeaderMap, bytes: Bytes) -> 
     responses((status = 204, description = "Removed (or was not there)"), (status = 400, body = OAuthErrorBody),
               (status = 401, body = OAuthErrorBody), (status = 404, body = OAuthErrorBody),
               (status = 415, body = OAuthErrorBody)))]
-async fn remove_subject(State(app): AppState, headers: HeaderMap, bytes: Bytes) -> Response {
-    let run = async {
-        let client = receiver(&app, &headers).await?;
-        let req: SubjectRequest = body(&headers, &bytes)?;
-        app.ssf_remove_subject(&client, &req).await
-    };
-    match run.await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => ssf_error(e),
-    }
+async fn remove_subject(State(app): AppState, headers: HeaderMap, bytes: Bytes) -> Answer {
+    let client = receiver(&app, &headers).await?;
+    let req: SubjectRequest = body(&headers, &bytes)?;
+    app.ssf_remove_subject(&client, &req).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Asks for a verification event, sent to the stream like every SET.
@@ -286,16 +253,11 @@ async fn remove_subject(State(app): AppState, headers: HeaderMap, bytes: Bytes) 
     responses((status = 204, description = "Queued"), (status = 400, body = OAuthErrorBody),
               (status = 401, body = OAuthErrorBody), (status = 404, body = OAuthErrorBody),
               (status = 409, body = OAuthErrorBody), (status = 415, body = OAuthErrorBody)))]
-async fn verify(State(app): AppState, headers: HeaderMap, bytes: Bytes) -> Response {
-    let run = async {
-        let client = receiver(&app, &headers).await?;
-        let req: VerifyRequest = body(&headers, &bytes)?;
-        app.ssf_verify(&client, &req).await
-    };
-    match run.await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => ssf_error(e),
-    }
+async fn verify(State(app): AppState, headers: HeaderMap, bytes: Bytes) -> Answer {
+    let client = receiver(&app, &headers).await?;
+    let req: VerifyRequest = body(&headers, &bytes)?;
+    app.ssf_verify(&client, &req).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// The transmitter's endpoints, for the API description.

@@ -39,6 +39,31 @@ pub(super) enum Ended<'a> {
 }
 
 impl EngineStore {
+    /// Finishes a per-client count over some accounts and adds it to `out`:
+    /// `q` ends with `<account column> IN (`; this appends the accounts,
+    /// `) GROUP BY <group>` (the client id column), and adds each row's
+    /// (`client_id`, `n`). The campaign preview's counts of app sessions and
+    /// of SETs share it; callers pass at most 1,000 accounts, far below both
+    /// engines' bind limits.
+    pub(super) async fn add_counts_per_client(
+        &self,
+        mut q: sqlx::QueryBuilder<Db>,
+        accounts: &[AccountId],
+        group: &str,
+        out: &mut std::collections::BTreeMap<String, i64>,
+    ) -> Result<()> {
+        let mut list = q.separated(", ");
+        for a in accounts {
+            list.push_bind(a.to_string());
+        }
+        list.push_unseparated(") GROUP BY ");
+        q.push(group);
+        for row in q.build().fetch_all(&self.pool).await? {
+            *out.entry(row.try_get("client_id")?).or_default() += row.try_get::<i64, _>("n")?;
+        }
+        Ok(())
+    }
+
     /// Writes one delivery row per (session that just ended, client with a
     /// logout URI holding a grant in it), with one `INSERT … SELECT` joined to
     /// `oidc_grants`, in the caller's transaction. A session that already
@@ -347,6 +372,23 @@ impl AppDeliveryStore for EngineStore {
         Ok(q.build().execute(&self.pool).await?.rows_affected())
     }
 
+    async fn release_app_deliveries(&self, ids: &[String], lease_id: &str) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut q = sqlx::QueryBuilder::<Db>::new(
+            "UPDATE app_deliveries SET state = 'pending', attempts = attempts - 1, \
+             lease_id = NULL, lease_until = NULL WHERE state = 'sending' AND lease_id = ",
+        );
+        q.push_bind(lease_id.to_owned()).push(" AND id IN (");
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(id.clone());
+        }
+        list.push_unseparated(")");
+        Ok(q.build().execute(&self.pool).await?.rows_affected())
+    }
+
     async fn app_delivery_retry(
         &self,
         id: &str,
@@ -461,7 +503,6 @@ impl AppDeliveryStore for EngineStore {
         now: Timestamp,
     ) -> Result<Vec<(String, i64)>> {
         let mut out: std::collections::BTreeMap<String, i64> = Default::default();
-        // 1,000 accounts a statement: far below both engines' bind limits.
         for chunk in accounts.chunks(1000) {
             let mut q = sqlx::QueryBuilder::<Db>::new(
                 "SELECT g.client_id, COUNT(DISTINCT s.id) AS n FROM sessions s \
@@ -471,14 +512,8 @@ impl AppDeliveryStore for EngineStore {
                  AND s.state = 'active' AND s.expires_at > ",
             );
             q.push_bind(now.as_millis()).push(" AND s.account_id IN (");
-            let mut list = q.separated(", ");
-            for a in chunk {
-                list.push_bind(a.to_string());
-            }
-            list.push_unseparated(") GROUP BY g.client_id");
-            for row in q.build().fetch_all(&self.pool).await? {
-                *out.entry(row.try_get("client_id")?).or_default() += row.try_get::<i64, _>("n")?;
-            }
+            self.add_counts_per_client(q, chunk, "g.client_id", &mut out)
+                .await?;
         }
         Ok(out.into_iter().collect())
     }

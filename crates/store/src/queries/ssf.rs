@@ -398,14 +398,8 @@ impl SsfStore for EngineStore {
                 .push(") WHERE ")
                 .push(covers("a.id"))
                 .push(" AND a.id IN (");
-            let mut list = q.separated(", ");
-            for a in chunk {
-                list.push_bind(a.to_string());
-            }
-            list.push_unseparated(") GROUP BY st.client_id");
-            for row in q.build().fetch_all(&self.pool).await? {
-                *out.entry(row.try_get("client_id")?).or_default() += row.try_get::<i64, _>("n")?;
-            }
+            self.add_counts_per_client(q, chunk, "st.client_id", &mut out)
+                .await?;
             // One session-revoked per active session the stream covers.
             let mut q = sqlx::QueryBuilder::<Db>::new(
                 "SELECT st.client_id, COUNT(*) AS n FROM sessions s \
@@ -420,14 +414,8 @@ impl SsfStore for EngineStore {
                  AND s.expires_at > ",
             );
             q.push_bind(now.as_millis()).push(" AND s.account_id IN (");
-            let mut list = q.separated(", ");
-            for a in chunk {
-                list.push_bind(a.to_string());
-            }
-            list.push_unseparated(") GROUP BY st.client_id");
-            for row in q.build().fetch_all(&self.pool).await? {
-                *out.entry(row.try_get("client_id")?).or_default() += row.try_get::<i64, _>("n")?;
-            }
+            self.add_counts_per_client(q, chunk, "st.client_id", &mut out)
+                .await?;
         }
         Ok(out.into_iter().collect())
     }

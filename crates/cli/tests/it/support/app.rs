@@ -1,8 +1,10 @@
 //! An app signed in to through Gatehouse (the real code flow over HTTP), and
 //! the back-channel logout receiver it registers: records every logout token
 //! it is POSTed (`aud`, `sid`, `jti`), so a test can check exactly one per
-//! (session, app), none missing, a repeat only with the same `jti`.
+//! (session, app), none missing, a repeat only with the same `jti`. A test
+//! can make the receiver answer 500 or hang (`set_mode`), as a broken app.
 
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
@@ -19,6 +21,17 @@ pub type Received = (String, String, String);
 /// account's `sub`, jti) of one SET received.
 pub type ReceivedSet = (String, String, String, String);
 
+/// How a receiver answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// 200 (logout) / 202 (SET), recording what it got.
+    Ok = 0,
+    /// 500 to everything, recording nothing.
+    Fail = 1,
+    /// Never answers (the sender's timeout ends each attempt).
+    Hang = 2,
+}
+
 /// A receiver on a loopback port, alive until dropped.
 pub struct LogoutReceiver {
     pub url: String,
@@ -26,6 +39,9 @@ pub struct LogoutReceiver {
     /// Where a Shared Signals stream pushes its SETs (RFC 8935).
     pub set_url: String,
     pub sets: Arc<Mutex<Vec<ReceivedSet>>>,
+    mode: Arc<AtomicU8>,
+    /// Pushes answered 500 or left hanging.
+    refused: Arc<AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -42,11 +58,35 @@ fn claims_of(jwt: &str) -> Option<serde_json::Value> {
 
 impl LogoutReceiver {
     pub async fn start() -> Self {
+        let mode: Arc<AtomicU8> = Arc::default();
+        let refused: Arc<AtomicUsize> = Arc::default();
+        // What a push gets before it is read: `None` to go on and answer.
+        let broken = {
+            let (mode, refused) = (mode.clone(), refused.clone());
+            move || {
+                let (mode, refused) = (mode.clone(), refused.clone());
+                async move {
+                    let m = mode.load(Ordering::SeqCst);
+                    if m == Mode::Ok as u8 {
+                        return None;
+                    }
+                    refused.fetch_add(1, Ordering::SeqCst);
+                    if m == Mode::Hang as u8 {
+                        std::future::pending::<()>().await;
+                    }
+                    Some(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+                }
+            }
+        };
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let seen = got.clone();
+        let refuse = broken.clone();
         let handler = move |body: String| {
-            let seen = seen.clone();
+            let (seen, refuse) = (seen.clone(), refuse.clone());
             async move {
+                if let Some(status) = refuse().await {
+                    return status;
+                }
                 let form: Vec<(String, String)> =
                     serde_urlencoded::from_str(&body).unwrap_or_default();
                 let Some(c) = form
@@ -64,8 +104,11 @@ impl LogoutReceiver {
         let sets: Arc<Mutex<Vec<ReceivedSet>>> = Arc::default();
         let seen_sets = sets.clone();
         let set_handler = move |body: String| {
-            let seen = seen_sets.clone();
+            let (seen, refuse) = (seen_sets.clone(), broken.clone());
             async move {
+                if let Some(status) = refuse().await {
+                    return status;
+                }
                 let Some(c) = claims_of(body.trim()) else {
                     return axum::http::StatusCode::BAD_REQUEST;
                 };
@@ -98,8 +141,20 @@ impl LogoutReceiver {
             got,
             set_url,
             sets,
+            mode,
+            refused,
             task,
         }
+    }
+
+    /// From now on, answers as `mode` says.
+    pub fn set_mode(&self, mode: Mode) {
+        self.mode.store(mode as u8, Ordering::SeqCst);
+    }
+
+    /// How many pushes it answered 500 or left hanging.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
     }
 
     pub fn received_sets(&self) -> Vec<ReceivedSet> {
