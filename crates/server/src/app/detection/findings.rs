@@ -207,7 +207,8 @@ fn takeover_evidence(e: &Evidence, t: &TakeoverEvidence, score: f32) -> serde_js
     // does not read the figures as what was known at the time of the sign-in.
     let late = if t.judged_after_secs >= 60 {
         format!(
-            " (judged {} minutes after the sign-in, on what its own address or network did              since, in the attack context it came in)",
+            " (judged {} minutes after the sign-in, on what its own address or network did \
+             since, in the attack context it came in)",
             t.judged_after_secs / 60
         )
     } else {
