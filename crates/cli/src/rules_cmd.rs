@@ -191,9 +191,16 @@ fn print_backtest(r: &BacktestReport) {
         t.median_hour_unknown
     );
     for w in &r.attack_windows {
+        // An outage logged as "unknown account" is a burst too; the operator
+        // must see it named as such, not as an attack (nor see nothing).
+        let kind = if w.outage_like {
+            "outage-like burst"
+        } else {
+            "attack window"
+        };
         println!(
-            "  attack window {} – {}: {} attempts on addresses that do not exist (about {:.0} expected), {} attempts in all",
-            w.start, w.end, w.unknown_account, w.expected_unknown, w.attempts
+            "  {kind} {} – {}: {} attempts on addresses that do not exist (about {:.0} expected; {} of them existing accounts), {} attempts in all",
+            w.start, w.end, w.unknown_account, w.expected_unknown, w.existing_accounts, w.attempts
         );
     }
     if r.sources_total > 0 {

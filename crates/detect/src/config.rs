@@ -214,6 +214,14 @@ pub struct TakeoverConfig {
     pub pending_hours: u32,
     /// How often open successes are judged again, in minutes.
     pub review_minutes: u32,
+    /// How long after a success the attack's *context* — its ASN's or user
+    /// agent's excess, the site's window or slow drift — may still be found, in
+    /// minutes. Later, a success is judged again only on its own source's evidence
+    /// (its address or /24 · /64 trying others) with the context it came in: an
+    /// attack that begins hours after a person's sign-in says nothing about that
+    /// sign-in (on the blind trace, 32–55 innocents per run were sign-ins made
+    /// 0.5–12 hours before the burst they were blamed on). 0: no bound.
+    pub context_minutes: u32,
     /// The site's unknown-account excess (z) that opens an attack-in-progress
     /// window ([`crate::takeover::AttackWindow`]); it closes below half of it.
     /// During one, an address that tries other accounts is suspect (below).
@@ -283,6 +291,7 @@ impl Default for TakeoverConfig {
             pending: 8192,
             pending_hours: 6,
             review_minutes: 5,
+            context_minutes: 15,
             site_z: 8.0,
             address_accounts: 1.5,
             address_failure_share: 0.6,

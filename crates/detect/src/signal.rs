@@ -86,6 +86,12 @@ pub struct TakeoverEvidence {
     /// See `site_drift`.
     #[serde(default)]
     pub site_drifting: bool,
+    /// Seconds between the success and its judgement (0: judged as it came). A
+    /// success judged after the fact was kept and judged again when its own
+    /// address or network showed the attack later; only the context it came in
+    /// (`TakeoverConfig::context_minutes`) counts for it.
+    #[serde(default)]
+    pub judged_after_secs: u32,
 }
 
 /// Which of a success's own grains corroborated an attacked ASN or network

@@ -146,8 +146,21 @@ struct Pending {
     /// it look like a proxy's (at 100,000 accounts, 7 innocents on one CGNAT
     /// address in one review).
     ip_slow: f32,
+    /// The attack contexts seen while the success was young (within
+    /// `context_minutes`): [`CTX_ASN`], [`CTX_UA_WARM`], [`CTX_UA_HOT`],
+    /// [`CTX_DRIFT`]. Later judgements use these, not the contexts of the moment.
+    ctx: u8,
     done: bool,
 }
+
+/// [`Pending::ctx`]: the success's ASN showed a combo list's excess.
+const CTX_ASN: u8 = 1;
+/// [`Pending::ctx`]: its user agent showed the excess at a local grain's share.
+const CTX_UA_WARM: u8 = 2;
+/// [`Pending::ctx`]: its user agent showed twice the wide excess.
+const CTX_UA_HOT: u8 = 4;
+/// [`Pending::ctx`]: the site's slow drift was open.
+const CTX_DRIFT: u8 = 8;
 
 /// The account-takeover detector; see the module documentation.
 pub struct Takeover {
@@ -328,6 +341,7 @@ impl Takeover {
                     ua: ua_tag,
                     site_hot: self.in_window(),
                     ip_slow: self.grains[0].peek(keys[0]).map_or(0.0, |d| d.slow[0]),
+                    ctx: 0,
                     done: false,
                 };
                 let idx = if self.pending.len() < self.cfg.pending as usize {
@@ -430,13 +444,61 @@ impl Takeover {
         // share: a popular browser the attacker spoofs is diluted by its real users
         // and must not implicate them (at 2× the share, botnet precision at 100,000
         // accounts fell from 0.95 to 0.89 on the tuning seeds).
-        let ua_hot = self.grains[3].peek(p.keys[3]).is_some_and(|d| {
-            let (z, excess, ..) = d.excess(prior, c.min_history);
-            p.keys[3] != 0
-                && z >= 2.0 * c.wide_z
-                && excess >= c.min_excess
-                && d.unknown_share() >= 3.0 * c.local_unknown_share
+        // A success judged after the fact (more than `context_minutes` after it
+        // came) keeps the contexts it came in and gains only its own source's
+        // evidence: an ASN, a user agent or the site heating up hours later is a
+        // later attack's, not this sign-in's.
+        let late = c.context_minutes > 0 && now - p.time_ms > i64::from(c.context_minutes) * 60_000;
+        let ctx_now = |bit: u8, f: &dyn Fn() -> bool| {
+            if late {
+                p.ctx & bit != 0
+            } else {
+                p.ctx & bit != 0 || f()
+            }
+        };
+        let asn_hot_now = || {
+            self.grains[2].peek(p.keys[2]).is_some_and(|d| {
+                let (z, excess, ..) = d.excess(prior, c.min_history);
+                p.keys[2] != 0
+                    && z >= c.wide_z
+                    && excess >= c.min_excess
+                    && d.unknown_share() >= c.wide_unknown_share
+            })
+        };
+        let ua_warm_now = || {
+            self.grains[3].peek(p.keys[3]).is_some_and(|d| {
+                let (z, excess, ..) = d.excess(prior, c.min_history);
+                p.keys[3] != 0
+                    && z >= c.wide_z
+                    && excess >= c.min_excess
+                    && d.unknown_share() >= c.local_unknown_share
+            })
+        };
+        let ua_hot = ctx_now(CTX_UA_HOT, &|| {
+            self.grains[3].peek(p.keys[3]).is_some_and(|d| {
+                let (z, excess, ..) = d.excess(prior, c.min_history);
+                p.keys[3] != 0
+                    && z >= 2.0 * c.wide_z
+                    && excess >= c.min_excess
+                    && d.unknown_share() >= 3.0 * c.local_unknown_share
+            })
         });
+        let asn_ctx = ctx_now(CTX_ASN, &asn_hot_now);
+        let ua_ctx = ctx_now(CTX_UA_WARM, &ua_warm_now);
+        let drift = ctx_now(CTX_DRIFT, &|| self.drift.open());
+        if !late {
+            let bits = [
+                (asn_ctx, CTX_ASN),
+                (ua_ctx, CTX_UA_WARM),
+                (ua_hot, CTX_UA_HOT),
+                (drift, CTX_DRIFT),
+            ];
+            for (on, bit) in bits {
+                if on {
+                    self.pending[idx].ctx |= bit;
+                }
+            }
+        }
         // Or did its /24 fail on several other accounts (a botnet spread over a
         // /24's few addresses, each trying an account or two)? Failures among the
         // network's attempts other than the success.
@@ -476,15 +538,7 @@ impl Takeover {
         // The success's user agent shows a combo list's excess too, at a local
         // grain's share: one of the attacker's rotated user agents (an innocent's
         // new phone is usually a browser the attacker does not use right now).
-        let ua_warm = || {
-            self.grains[3].peek(p.keys[3]).is_some_and(|d| {
-                let (z, excess, ..) = d.excess(prior, c.min_history);
-                p.keys[3] != 0
-                    && z >= c.wide_z
-                    && excess >= c.min_excess
-                    && d.unknown_share() >= c.local_unknown_share
-            })
-        };
+        // (`ua_ctx` above.)
         for (g, (t, &k)) in GRAINS.iter().zip(self.grains.iter().zip(&p.keys)) {
             let Some(d) = (k != 0).then(|| t.peek(k)).flatten() else {
                 continue;
@@ -513,7 +567,9 @@ impl Takeover {
             // not the attacker's.
             let network_ok = *g != Grain::Network
                 || (p.novelty.new_network && (address_active || p.novelty.new_device));
+            // An ASN speaks only with the context the success came in.
             let history_ok = network_ok
+                && (*g != Grain::Asn || asn_ctx)
                 && (local
                     || (*g == Grain::Asn
                         && p.novelty.known_successes >= c.wide_history
@@ -534,15 +590,6 @@ impl Takeover {
         // The site-wide excess alone does not flag: during an attack every innocent
         // new device would be. It opens the rules below, which ask for more. (The
         // cheap conditions are checked first: most successes are nobody's.)
-        let asn_hot = || {
-            self.grains[2].peek(p.keys[2]).is_some_and(|d| {
-                let (z, excess, ..) = d.excess(prior, c.min_history);
-                p.keys[2] != 0
-                    && z >= c.wide_z
-                    && excess >= c.min_excess
-                    && d.unknown_share() >= c.wide_unknown_share
-            })
-        };
         // The attack was in progress when the success came — or is now, and the
         // success came just before it showed (a botnet's first minutes).
         let site_hot = p.site_hot || (self.in_window() && now - p.time_ms <= 15 * 60_000);
@@ -592,10 +639,9 @@ impl Takeover {
         // often do), or else its /24's other addresses failing (above).
         // Or the site's slow drift: over the last day, attempts on unknown
         // accounts well above its own earlier days (low-and-slow).
-        let drift = self.drift.open();
         let mut context = Corroboration::None;
         if best.is_none() && other_accounts && others_failed && beyond_typo && novel {
-            let attack = if site_hot || asn_hot() || ua_warm() {
+            let attack = if site_hot || asn_ctx || ua_ctx {
                 Some(Corroboration::None)
             } else if neighbours_failing() {
                 Some(Corroboration::NetworkFailures)
@@ -641,7 +687,7 @@ impl Takeover {
             && n.new_network
             && n.new_asn
             && neighbours_failing()
-            && (drift || site_hot || asn_hot() || ua_warm())
+            && (drift || site_hot || asn_ctx || ua_ctx)
         {
             let (z, _, attempts, expected) = net.excess(prior, c.min_history);
             best = Some((
@@ -667,8 +713,8 @@ impl Takeover {
             && n.new_network
             && n.new_asn
             && !n.new_country
-            && asn_hot()
-            && ua_warm()
+            && asn_ctx
+            && ua_ctx
         {
             let d = self.grains[2].peek(p.keys[2]).unwrap_or_default();
             let (z, excess, attempts, expected) = d.excess(prior, c.min_history);
@@ -736,6 +782,7 @@ impl Takeover {
                     },
                     site_drift: self.drift.ratio,
                     site_drifting: drift,
+                    judged_after_secs: ((now - p.time_ms).max(0) / 1000) as u32,
                 }),
             },
         });

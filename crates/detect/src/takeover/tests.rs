@@ -324,3 +324,137 @@ fn a_combo_list_spread_over_days_opens_a_drift_period_that_serves_as_context() {
     let out = proxy_success(&mut t, 4 * 24 * 60 * MIN);
     assert!(out.is_empty(), "{out:?}");
 }
+
+/// Account 7's three sign-ins from home, six hours of people, then a proxy-like
+/// address in ASN 200 — a wrong password on another account, then account 7 on a
+/// new device — `before` minutes before a combo list from ASN 200 begins.
+fn sign_in_then_burst(before: i64, cfg: TakeoverConfig) -> Vec<Signal> {
+    let mut t = Takeover::new(cfg);
+    let mut out = Vec::new();
+    for day in 0..3 {
+        t.observe(
+            &ev(day * 60 * MIN, 7, 0x0b00_0101, 300, 1, Outcome::Success),
+            None,
+            &mut out,
+        );
+    }
+    people(&mut t, 3 * 60, 6 * 60, &mut out);
+    let at = 9 * 60;
+    let shared = 0xc800_0f0f;
+    t.observe(
+        &ev(at * MIN, 12_345, shared, 200, 41, Outcome::WrongPassword),
+        None,
+        &mut out,
+    );
+    t.observe(
+        &ev(at * MIN + 9_000, 7, shared, 200, 42, Outcome::Success),
+        None,
+        &mut out,
+    );
+    people(&mut t, at + 1, before - 1, &mut out);
+    burst(&mut t, at + before, 20, 30, &mut out);
+    people(&mut t, at + before + 20, 30, &mut out);
+    out
+}
+
+#[test]
+fn a_sign_in_made_hours_before_an_attack_is_not_judged_by_its_context() {
+    // Ten minutes before the burst: the attack's first minutes, still judged.
+    let cfg = TakeoverConfig::default();
+    let soon = sign_in_then_burst(10, cfg);
+    assert!(
+        soon.iter().any(|s| s.account == Some(AccountKey(7))),
+        "{soon:?}"
+    );
+    // Two hours before: the ASN's later excess says nothing about that sign-in.
+    let early = sign_in_then_burst(120, cfg);
+    assert!(
+        early.iter().all(|s| s.account != Some(AccountKey(7))),
+        "{early:?}"
+    );
+    // Without the bound it was re-judged with the ASN's later excess.
+    let unbounded = TakeoverConfig {
+        context_minutes: 0,
+        ..cfg
+    };
+    assert!(
+        sign_in_then_burst(120, unbounded)
+            .iter()
+            .any(|s| s.account == Some(AccountKey(7)))
+    );
+}
+
+#[test]
+fn a_success_judged_after_the_fact_says_so() {
+    let mut t = Takeover::new(TakeoverConfig::default());
+    let mut out = Vec::new();
+    for day in 0..3 {
+        t.observe(
+            &ev(day * 60 * MIN, 7, 0x0b00_0101, 300, 1, Outcome::Success),
+            None,
+            &mut out,
+        );
+    }
+    people(&mut t, 3 * 60, 6 * 60, &mut out);
+    burst(&mut t, 9 * 60, 10, 30, &mut out);
+    assert!(t.in_window());
+    // During the attack, a fresh address signs in to account 7 on a new device:
+    // nothing else known about it yet.
+    let proxy = 0xc900_0909;
+    let at = (9 * 60 + 10) * MIN;
+    t.observe(&ev(at, 7, proxy, 400, 42, Outcome::Success), None, &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    // Twenty minutes later the same address fails on three other accounts.
+    people(&mut t, 9 * 60 + 11, 19, &mut out);
+    for k in 0..3 {
+        t.observe(
+            &ev(
+                at + (20 + k) * MIN,
+                20_000 + k as u64,
+                proxy,
+                400,
+                42,
+                Outcome::WrongPassword,
+            ),
+            None,
+            &mut out,
+        );
+    }
+    people(&mut t, 9 * 60 + 34, 10, &mut out);
+    let s = out
+        .iter()
+        .find(|s| s.account == Some(AccountKey(7)))
+        .unwrap_or_else(|| panic!("{out:?}"));
+    let e = s.evidence.takeover.expect("takeover evidence");
+    assert_eq!(e.rule, TakeoverRule::AddressTriedOthers);
+    assert!(e.judged_after_secs >= 20 * 60, "{e:?}");
+}
+
+#[test]
+fn an_outage_on_existing_accounts_stays_silent() {
+    // Every active user's sign-in fails for an hour (the server feeds an outage
+    // logged as "unknown account" on existing accounts as failed attempts on
+    // them); they retry and come back: no attack window, no finding.
+    let mut t = Takeover::new(TakeoverConfig::default());
+    let mut out = Vec::new();
+    people(&mut t, 0, 9 * 60, &mut out);
+    for m in 0..60i64 {
+        for k in 0..20u64 {
+            let n = ((9 * 60 + m) as u64) * 20 + k;
+            for retry in 0..3 {
+                let e = ev(
+                    (9 * 60 + m) * MIN + k as i64 * 2_000 + retry * 500,
+                    1_000_000 + n % 5_000,
+                    0x0a00_0000 | (n % 5_000) as u32,
+                    100,
+                    1 + n % 7,
+                    Outcome::WrongPassword,
+                );
+                t.observe(&e, None, &mut out);
+            }
+        }
+    }
+    people(&mut t, 10 * 60, 3 * 60, &mut out);
+    assert!(t.attack_windows().is_empty(), "{:?}", t.attack_windows());
+    assert!(out.is_empty(), "{out:?}");
+}

@@ -24,7 +24,7 @@ use gatehouse_domain::audit::Actor;
 use gatehouse_domain::finding::RuleMode;
 use gatehouse_domain::login_event::EventOutcome;
 use gatehouse_domain::{AccountId, Timestamp};
-use gatehouse_store::NewFinding;
+use gatehouse_store::{LoginEvent, NewFinding};
 
 use crate::app::evaluate::Evaluator;
 use crate::app::rules::Rule;
@@ -211,19 +211,34 @@ fn takeover_grain(f: &NewFinding) -> Option<AttackingSource> {
     })
 }
 
-/// Attempts per hour: (hour number since the epoch) → (attempts, unknown).
+/// Attempts per hour: (hour number since the epoch) → (attempts, unknown); and
+/// of the unknown, those whose address is an existing account (resolved).
 #[derive(Default)]
-struct Hours(BTreeMap<i64, (u64, u64)>);
+struct Hours(BTreeMap<i64, (u64, u64)>, BTreeMap<i64, u64>);
 
 impl Hours {
-    fn add(&mut self, at: Timestamp, outcome: EventOutcome) {
-        let h = self
-            .0
-            .entry(at.as_millis().div_euclid(3_600_000))
-            .or_default();
+    fn add(&mut self, ev: &LoginEvent) {
+        let hour = ev.time.as_millis().div_euclid(3_600_000);
+        let h = self.0.entry(hour).or_default();
         h.0 += 1;
-        if outcome == EventOutcome::UnknownAccount {
+        if ev.outcome == EventOutcome::UnknownAccount {
             h.1 += 1;
+            if ev.account_id.is_some() {
+                *self.1.entry(hour).or_default() += 1;
+            }
+        }
+    }
+
+    /// Fills each window's attempts on existing accounts, and calls it
+    /// outage-like when they are most of its "unknown" attempts.
+    fn label(&self, windows: &mut [AttackWindow]) {
+        for w in windows {
+            let (Ok(a), Ok(b)) = (parse_time("start", &w.start), parse_time("end", &w.end)) else {
+                continue;
+            };
+            let hours = a.as_millis().div_euclid(3_600_000)..b.as_millis().div_euclid(3_600_000);
+            w.existing_accounts = self.1.range(hours).map(|(_, n)| n).sum();
+            w.outage_like = 2 * w.existing_accounts >= w.unknown_account.max(1);
         }
     }
 }
@@ -272,6 +287,8 @@ pub fn attack_windows(hours: &BTreeMap<i64, (u64, u64)>, median: f64) -> Vec<Att
             unknown_account: unknown,
             attempts,
             expected_unknown: expected,
+            existing_accounts: 0,
+            outage_like: false,
         })
         .collect()
 }
@@ -497,9 +514,20 @@ impl App {
             (b.failures, b.attempts, &a.subject).cmp(&(a.failures, a.attempts, &b.subject))
         });
         sources.truncate(SOURCES_MAX);
-        let attack_windows = attack_windows(&run.hours.0, run.median_unknown);
+        let mut attack_windows = attack_windows(&run.hours.0, run.median_unknown);
+        run.hours.label(&mut attack_windows);
         let mut warnings = warnings(&tested_outcome, current.as_ref());
-        if tested_outcome.flagged_accounts == 0 && !attack_windows.is_empty() {
+        for w in attack_windows.iter().filter(|w| w.outage_like) {
+            warnings.push(format!(
+                "outage-like burst from {} to {}: {} of its {} attempts logged as addresses that \
+                 do not exist named existing accounts (the sender's directory, not the address, \
+                 was missing); judged as failed sign-ins on those accounts, not as an attack",
+                w.start, w.end, w.existing_accounts, w.unknown_account
+            ));
+        }
+        if tested_outcome.flagged_accounts == 0 && attack_windows.iter().any(|w| !w.outage_like) {
+            let attack_windows: Vec<&AttackWindow> =
+                attack_windows.iter().filter(|w| !w.outage_like).collect();
             let unknown: u64 = attack_windows.iter().map(|w| w.unknown_account).sum();
             warnings.push(format!(
                 "{unknown} attempts on addresses that do not exist came in {} attack window(s) \
@@ -600,11 +628,11 @@ impl App {
             let split = page.partition_point(|e| e.time < since);
             for ev in &page[..split] {
                 eval.warm_up(ev);
-                before.add(ev.time, ev.outcome);
+                before.add(ev);
             }
             for ev in &page[split..] {
                 eval.observe(ev, &mut candidates);
-                hours.add(ev.time, ev.outcome);
+                hours.add(ev);
                 traffic.attempts += 1;
                 match ev.outcome {
                     EventOutcome::Success => traffic.successes += 1,

@@ -68,10 +68,17 @@ impl EventMapper {
             account: self.account_key(ev),
             ip,
             asn: ev.asn,
-            outcome: match ev.outcome {
-                EventOutcome::Success => Outcome::Success,
-                EventOutcome::WrongPassword => Outcome::WrongPassword,
-                EventOutcome::UnknownAccount => Outcome::UnknownAccount,
+            outcome: match (ev.outcome, ev.account_id) {
+                (EventOutcome::Success, _) => Outcome::Success,
+                (EventOutcome::WrongPassword, _) => Outcome::WrongPassword,
+                // The sender said "no such account", but the address is one of
+                // ours: the app's directory was down or out of date (an outage
+                // hour logs every active user's attempts so). To the detectors a
+                // failed attempt on an existing account, which is what it was —
+                // "unknown" attempts are the detectors' sign of a combo list, and
+                // a burst of them on real accounts is an outage's, not an attack's.
+                (EventOutcome::UnknownAccount, Some(_)) => Outcome::WrongPassword,
+                (EventOutcome::UnknownAccount, None) => Outcome::UnknownAccount,
             },
             password: ev.password_digest.as_deref().and_then(|d| {
                 d.get(..8)
@@ -195,8 +202,20 @@ fn takeover_evidence(e: &Evidence, t: &TakeoverEvidence, score: f32) -> serde_js
             t.site_drift
         ),
     };
+    // Judged after the fact: the sign-in was kept and judged again when its own
+    // address or network showed the attack later. Said so, so that an operator
+    // does not read the figures as what was known at the time of the sign-in.
+    let late = if t.judged_after_secs >= 60 {
+        format!(
+            " (judged {} minutes after the sign-in, on what its own address or network did \
+             since, in the attack context it came in)",
+            t.judged_after_secs / 60
+        )
+    } else {
+        String::new()
+    };
     let explanation = format!(
-        "this account signed in successfully from {source} at {at}, {history}; {why}{context}."
+        "this account signed in successfully from {source} at {at}, {history}; {why}{context}{late}."
     );
     serde_json::json!({
         "detector": DetectorKind::AccountTakeover.as_str(),
@@ -212,6 +231,7 @@ fn takeover_evidence(e: &Evidence, t: &TakeoverEvidence, score: f32) -> serde_js
         "site_z": t.site_z,
         "corroboration": t.corroboration,
         "site_drift": t.site_drift,
+        "judged_after_secs": t.judged_after_secs,
         "history": {
             "earlier_successes": t.known_successes,
             "new_device": t.new_device,

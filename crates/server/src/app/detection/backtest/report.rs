@@ -172,6 +172,14 @@ pub struct AttackWindow {
     pub attempts: u64,
     /// What the period's median hour predicts for it.
     pub expected_unknown: f64,
+    /// Of `unknown_account`, the attempts whose address is an existing account:
+    /// the sender's directory, not the address, was missing.
+    pub existing_accounts: u64,
+    /// Most of its "unknown" attempts named existing accounts: an outage-like
+    /// burst (the sender's directory was down), not a combo list — whose
+    /// addresses mostly do not exist here. The account-takeover detector reads
+    /// such attempts as failures on existing accounts and raises no attack for them.
+    pub outage_like: bool,
 }
 
 /// An attack in progress as the account-takeover detector saw it: the site's

@@ -79,3 +79,56 @@ fn csv_fields_are_quoted_and_never_formulas() {
     assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
     assert_eq!(csv_field("-1,2"), "\"'-1,2\"");
 }
+
+/// A stored event at hour `h` logged as "unknown account", naming an existing
+/// account or not.
+fn unknown_event(h: i64, existing: bool) -> LoginEvent {
+    LoginEvent {
+        id: 1,
+        time: Timestamp::from_millis(h * 3_600_000 + 60_000),
+        account: "someone@example.com".to_owned(),
+        account_id: existing.then(|| AccountId::from(uuid::Uuid::nil())),
+        ip: "192.0.2.10".to_owned(),
+        user_agent: None,
+        outcome: EventOutcome::UnknownAccount,
+        country: None,
+        asn: None,
+        origin: gatehouse_domain::login_event::EventOrigin::Import,
+        password_digest: None,
+        received_at: Timestamp::from_millis(h * 3_600_000 + 60_000),
+    }
+}
+
+#[test]
+fn an_outage_logged_as_unknown_accounts_is_an_outage_like_burst() {
+    // The detectors read "unknown" on an existing account as a failed attempt
+    // on it (the directory was down), and a truly unknown address as unknown.
+    let mapper = crate::app::findings::EventMapper::new();
+    let real = mapper
+        .detect_event(&unknown_event(0, true))
+        .expect("parses");
+    assert_eq!(real.outcome, gatehouse_detect::Outcome::WrongPassword);
+    let combo = mapper
+        .detect_event(&unknown_event(0, false))
+        .expect("parses");
+    assert_eq!(combo.outcome, gatehouse_detect::Outcome::UnknownAccount);
+
+    // A quiet week (3 mistyped addresses an hour), an outage hour (400
+    // "unknown" attempts on existing accounts) and a combo list (400 on
+    // addresses that do not exist): two windows, only the first outage-like.
+    let mut hours = Hours::default();
+    for h in 0..168 {
+        for _ in 0..3 {
+            hours.add(&unknown_event(h, false));
+        }
+    }
+    for _ in 0..400 {
+        hours.add(&unknown_event(100, true));
+        hours.add(&unknown_event(140, false));
+    }
+    let mut w = attack_windows(&hours.0, median_unknown(&hours.0));
+    hours.label(&mut w);
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(w[0].outage_like && w[0].existing_accounts == 400, "{w:?}");
+    assert!(!w[1].outage_like && w[1].existing_accounts == 0, "{w:?}");
+}
