@@ -5,7 +5,7 @@
 # trace's scorer, eval/blind-trace/score.py: truth.json has the fields it reads).
 #
 #   eval/second-trace/run.sh [--seeds 1,2] [--accounts 20000] [--shapes all|a,b]
-#                            [--out DIR] [--release] [--keep] [--since 7d]
+#                            [--out DIR] [--release] [--keep] [--since 7d] [--end T]
 #   GATEHOUSE_BIN=path/to/gatehouse eval/second-trace/run.sh …   # judge a binary built elsewhere
 #
 # Prints the markdown tables and writes them to DIR/results.md (DIR defaults to
@@ -22,6 +22,7 @@ out="$root/target/second-trace"
 profile="debug"
 keep=0
 since="7d"
+end=""
 all_shapes="$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import attacks; print(",".join(attacks.SHAPES))' "$here")"
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -33,6 +34,7 @@ while [[ $# -gt 0 ]]; do
     --shapes) shapes="${2:?--shapes needs a value}"; shift 2 ;;
     --out) out="${2:?--out needs a value}"; shift 2 ;;
     --since) since="${2:?--since needs a value}"; shift 2 ;;
+    --end) end="${2:?--end needs a value}"; shift 2 ;;
     --release) profile="release"; shift ;;
     --keep) keep=1; shift ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
@@ -77,7 +79,9 @@ step() {
 
 # One end for every trace of this invocation: each seed's innocents are then the same
 # events under every shape (gen.py's default end is "now", which moves between runs).
-end="$(date -u +%Y-%m-%dT%H:%M:00Z)"
+# --end T pins it, so that two binaries are judged on the very same events (within
+# the backtest's --since of now).
+[[ -n "$end" ]] || end="$(date -u +%Y-%m-%dT%H:%M:00Z)"
 
 mkdir -p "$out"
 runs=()
