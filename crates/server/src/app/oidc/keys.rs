@@ -258,7 +258,13 @@ fn stopped_signing(
 ) -> Option<Timestamp> {
     records
         .iter()
-        .filter(|n| n.alg == r.alg && (n.created_at, &n.kid) > (r.created_at, &r.kid))
+        // "Newer" in the store's order (`created_at DESC, kid`), the order
+        // `signing_record` reads: two keys made in the same millisecond (two
+        // replicas' first start) must not each count the other as newer.
+        .filter(|n| {
+            n.alg == r.alg
+                && (n.created_at > r.created_at || (n.created_at == r.created_at && n.kid < r.kid))
+        })
         .map(|n| n.created_at.plus(PUBLISH_AHEAD))
         .filter(|&from| from <= now)
         .min()
@@ -456,12 +462,27 @@ impl App {
             .await
             .map_err(|e| AppError::Unexpected(anyhow::anyhow!("key generation: {e}")))??;
         let now = self.clock.now();
+        // A rotated key must be strictly newer than every key it replaces: in
+        // the same millisecond as the previous one, the tie would be settled
+        // by the random kids, and the old key could win.
+        let newest = self
+            .store
+            .signing_keys()
+            .await?
+            .iter()
+            .filter(|r| r.alg == alg.as_str())
+            .map(|r| r.created_at)
+            .max();
+        let created_at = match newest {
+            Some(t) if t >= now => t.plus(std::time::Duration::from_millis(1)),
+            _ => now,
+        };
         let record = SigningKeyRecord {
             kid: kid.clone(),
             alg: alg.as_str().into(),
             public_jwk: jwk.to_string(),
             sealed_private: seal(&self.oidc_seal_key(), &kid, &pkcs8),
-            created_at: now,
+            created_at,
         };
         let audit = NewAuditEntry::new(now, actor, AuditAction::OidcKeyChanged)
             .target(&kid)
@@ -709,6 +730,35 @@ mod tests {
         // A key of the other algorithm is not replaced by it.
         assert_eq!(published_until(&keys, &keys[1], at(stopped + keep)), None);
         assert_eq!(published_until(&keys, &keys[0], at(stopped + keep)), None);
+    }
+
+    #[test]
+    fn two_keys_of_one_millisecond_agree_on_which_signs() {
+        // Two replicas' first start can make a key each in the same
+        // millisecond: whichever signs must never also count as replaced.
+        let key = |kid: &str| SigningKeyRecord {
+            kid: kid.into(),
+            alg: ALG.into(),
+            public_jwk: String::new(),
+            sealed_private: Vec::new(),
+            created_at: Timestamp::from_millis(0),
+        };
+        // The store's order: created_at DESC, then kid.
+        let keys = [key("a"), key("b")];
+        let ahead = PUBLISH_AHEAD.as_millis() as i64;
+        for now in [0, ahead, ahead + 1_000_000] {
+            let now = Timestamp::from_millis(now);
+            let signer = signing_record(&keys, SigningAlg::Es256, now).unwrap();
+            assert_eq!(published_until(&keys, signer, now), None, "{}", signer.kid);
+            let other = keys.iter().find(|k| k.kid != signer.kid).unwrap();
+            if now.as_millis() >= ahead {
+                assert!(
+                    published_until(&keys, other, now).is_some(),
+                    "{}",
+                    other.kid
+                );
+            }
+        }
     }
 
     #[test]
