@@ -31,7 +31,9 @@ sut_venv() {
   target_dir=$(cargo metadata --format-version 1 --no-deps \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
   local venv="$target_dir/$name" want
-  want=$(sha256sum "$requirements" | cut -d' ' -f1)
+  # The stamp names the venv's own path too: a venv copied or moved with its
+  # target directory keeps scripts whose #! lines point at the old place.
+  want="$(sha256sum "$requirements" | cut -d' ' -f1) $venv"
   if [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
     log "setting up $venv ($requirements)"
     rm -rf "$venv"
