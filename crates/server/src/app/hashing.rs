@@ -188,6 +188,24 @@ impl Hasher {
         })
     }
 
+    /// Refuses at once when a hash asked for now would be refused: every worker
+    /// busy and the wait queue full. Callers ask before the work that precedes
+    /// their hash (a throttle check, an account lookup), so that under overload
+    /// a request that is going to be refused costs almost nothing and leaves
+    /// the cores to the hashes already admitted. Only a shortcut: [`Self::run`]
+    /// still decides admission, and a place freed in between is simply not
+    /// seen (the request is refused as it would have been a moment earlier).
+    /// The answer does not depend on the account, so it says nothing about it.
+    pub fn refuse_if_saturated(&self) -> Result<(), Overloaded> {
+        if self.workers.available_permits() == 0
+            && self.waiting.load(Ordering::Acquire) >= self.max_waiting
+        {
+            metrics::counter!("gatehouse_hash_rejected_total").increment(1);
+            return Err(Overloaded);
+        }
+        Ok(())
+    }
+
     /// Requests waiting for a worker right now.
     pub fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Acquire)
@@ -485,5 +503,43 @@ mod tests {
         }
         assert!(h.verify(&pw, None).await.is_err());
         assert!(busy.await.unwrap().is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_early_refusal_follows_the_pool() {
+        // One worker, one place in the queue: free, then busy with room to
+        // wait, then busy with the queue full; and free again afterwards.
+        let slow = Argon2Config {
+            memory_kib: 19456,
+            iterations: 8,
+            parallelism: 1,
+        };
+        let h = Arc::new(Hasher::new(slow, 1, 1, Duration::from_secs(30), &OsEntropy).unwrap());
+        assert!(h.refuse_if_saturated().is_ok(), "an idle pool admits");
+        let spawn_verify = |h: Arc<Hasher>| {
+            tokio::spawn(async move {
+                h.verify(&LoginPassword::parse("someone's password").unwrap(), None)
+                    .await
+            })
+        };
+        let busy = spawn_verify(h.clone());
+        while h.workers.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            h.refuse_if_saturated().is_ok(),
+            "a busy worker with a free queue place still admits"
+        );
+        let queued = spawn_verify(h.clone());
+        while h.waiting() == 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            h.refuse_if_saturated().is_err(),
+            "every worker busy and the queue full: refused before any other work"
+        );
+        assert!(busy.await.unwrap().is_ok());
+        assert!(queued.await.unwrap().is_ok());
+        assert!(h.refuse_if_saturated().is_ok(), "admits again once drained");
     }
 }

@@ -158,6 +158,9 @@ impl App {
         let email = Email::parse(email).map_err(AppError::email)?;
         let password =
             LoginPassword::parse(password).map_err(|e| AppError::password("password", e))?;
+        // Under overload, refuse before the database work: a refused login then
+        // costs microseconds, not two queries (BENCHMARKS.md, figure 2).
+        self.hasher.refuse_if_saturated()?;
         let keys = self.throttle_keys(&email, client);
         self.check_throttle(&keys).await?;
         let checking = std::time::Instant::now();
