@@ -8,7 +8,7 @@ how many innocent accounts were flagged, how many of them by a rule whose action
 `force_reset` (what enforcing the shipped rules would reset), and in which period each
 one's first flagged sign-in fell: the attack (its window and the 6 hours after), the
 outage (and the 3 hours after), the season patch's rush (the 36 hours after it), or
-elsewhere; then which rule flagged them first. A quiet run's force-reset count is the
+elsewhere (the shortest of them when they overlap); then which rule flagged them first. A quiet run's force-reset count is the
 issue's "no force-reset finding on a day without an attack". `--list` also prints every
 flagged innocent: classes, rule, time, period and the rule's explanation.
 """
@@ -59,16 +59,21 @@ def flagged(run_dir):
 
 
 def period(truth, h):
+    """The shortest period holding hour h: a day-long attack (low-and-slow, spraying) must
+    not swallow the outage or the patch inside it, and an attack inside the patch's rush
+    (patch_cover) is named for itself."""
+    spans = []
     a = truth.get("attack") or {}
-    if a.get("window_start") and hours(a["window_start"]) <= h < hours(a["window_end"]) + 6:
-        return "attack"
+    if a.get("window_start"):
+        spans.append(("attack", hours(a["window_start"]), hours(a["window_end"]) + 6))
     o = truth.get("outage") or {}
-    if o.get("start") and hours(o["start"]) <= h < hours(o["end"]) + 3:
-        return "outage"
+    if o.get("start"):
+        spans.append(("outage", hours(o["start"]), hours(o["end"]) + 3))
     p = truth.get("patch") or {}
-    if p.get("start") and hours(p["start"]) <= h < hours(p["end"]):
-        return "patch"
-    return "elsewhere"
+    if p.get("start"):
+        spans.append(("patch", hours(p["start"]), hours(p["end"])))
+    inside = [(e - s, name) for name, s, e in spans if s <= h < e]
+    return min(inside)[1] if inside else "elsewhere"
 
 
 def analyse(run_dir):

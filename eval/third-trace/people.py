@@ -103,6 +103,7 @@ class Population:
         self.by_email = {}
         self.classes = {}
         self.cafe_visits = []  # (time, cafe index, person): what a café keylogger sees
+        self.abroad_seen = set()  # travellers who signed in abroad already
         self._build_people(random.Random("third-trace:%d:people" % seed))
 
     # --- the world -------------------------------------------------------------------
@@ -500,6 +501,10 @@ class Population:
                     self._emit_attempts(p, t2, self.context(p, t2, rng) if cafe is None else ctx, rng, out, p.typo_rate)
             return
         typo = p.typo_rate * (1.5 if cafe is not None else 1.0) + (0.10 if patch else 0.0)
+        if p.trip and p.trip[0] <= t < p.trip[1] and p.idx not in self.abroad_seen:
+            # The first sign-in abroad: a new keyboard layout, a hurried hotel lobby.
+            self.abroad_seen.add(p.idx)
+            typo = max(typo, 0.4)
         self._emit_attempts(p, t, ctx, rng, out, typo)
 
     def _stale_manager(self, p, rng, out):
