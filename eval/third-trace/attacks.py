@@ -358,7 +358,9 @@ def infostealer_mimic(a):
     dur = 36 * HOUR
     t0 = a.start_in_last_days(dur)
     n = a.scaled(60)
-    victims = a.rng.sample(a.active, min(n, len(a.active)))
+    # The logs were stolen from accounts that existed then.
+    pool = [p for p in a.active if p.created < t0]
+    victims = a.rng.sample(pool, min(n, len(pool)))
     for p in victims:
         t = a.site_time(t0, t0 + dur)
         # A log a few weeks old: 15 % of the victims changed the password since.
