@@ -71,7 +71,7 @@ def truth(pop, attack, seed, shape, n_events):
     taken = sorted(attack.taken)
     taken_set = set(taken)
     by_class = {}
-    for cls, emails in pop.classes.items():
+    for cls, emails in sorted(pop.classes.items()):  # the same bytes whatever PYTHONHASHSEED
         keep = sorted(e for e in emails if e not in taken_set)
         if keep:
             by_class[cls] = keep
