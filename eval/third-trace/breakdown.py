@@ -5,12 +5,14 @@
 
 For each run (truth.json, rules.json and backtest/<rule>.csv as run.sh leaves them):
 how many innocent accounts were flagged, how many of them by a rule whose action is
-`force_reset` (what enforcing the shipped rules would reset), and in which period each
+`force_reset` (what enforcing the shipped rules would reset), how many of those are
+behind a NAT or CGNAT or travelling (issue 15 wants none), and in which period each
 one's first flagged sign-in fell: the attack (its window and the 6 hours after), the
 outage (and the 3 hours after), the season patch's rush (the 36 hours after it), or
-elsewhere (the shortest of them when they overlap); then which rule flagged them first. A quiet run's force-reset count is the
-issue's "no force-reset finding on a day without an attack". `--list` also prints every
-flagged innocent: classes, rule, time, period and the rule's explanation.
+elsewhere (the shortest of them when they overlap); then which rule flagged them
+first. A quiet run's force-reset count is the issue's "no force-reset finding on a day
+without an attack". `--list` also prints every flagged innocent: classes, rule, time,
+period and the rule's explanation.
 """
 
 import argparse
@@ -21,6 +23,9 @@ import os
 import sys
 
 PERIODS = ["attack", "outage", "patch", "elsewhere"]
+# Issue 15 asks for none of these to be force-reset: people behind a shared address
+# (carrier or ISP CGNAT, office, campus, café) and people travelling.
+GOAL_CLASSES = {"carrier_cgnat", "home_cgnat", "office_nat", "campus_nat", "internet_cafe", "traveller"}
 
 
 def hours(t):
@@ -97,8 +102,8 @@ def analyse(run_dir):
 
 def table(runs):
     lines = [
-        "| shape | seed | accounts | innocents flagged | of them by a force_reset rule | in the attack (+6 h) | in the outage (+3 h) | in the patch rush (36 h) | elsewhere | first flagged by |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| shape | seed | accounts | innocents flagged | of them by a force_reset rule | of those behind a NAT/CGNAT or travelling | in the attack (+6 h) | in the outage (+3 h) | in the patch rush (36 h) | elsewhere | first flagged by |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     quiet = []
     for d in runs:
@@ -108,8 +113,9 @@ def table(runs):
         for r in rows:
             by_rule[r["rule"]] = by_rule.get(r["rule"], 0) + 1
         force = sum(1 for r in rows if r["force_reset"])
-        lines.append("| %s | %s | %d | %d | %d | %d | %d | %d | %d | %s |" % (
-            truth["shape"], truth["seed"], truth["accounts"], len(rows), force, per["attack"], per["outage"],
+        goal = sum(1 for r in rows if r["force_reset"] and GOAL_CLASSES & set(r["classes"]))
+        lines.append("| %s | %s | %d | %d | %d | %d | %d | %d | %d | %d | %s |" % (
+            truth["shape"], truth["seed"], truth["accounts"], len(rows), force, goal, per["attack"], per["outage"],
             per["patch"], per["elsewhere"], ", ".join("%s %d" % kv for kv in sorted(by_rule.items())) or "—"))
         if truth["shape"] == "quiet":
             quiet.append("quiet day, seed %s, %d accounts: %s" % (

@@ -177,7 +177,7 @@ class Breakdown(unittest.TestCase):
             self.assertEqual(by["c@x.id"]["period"], "outage")
             self.assertFalse(by["c@x.id"]["force_reset"])
             text = breakdown.table([d])
-            self.assertIn("| quiet | 1 | 10 | 3 | 2 | 1 | 1 | 0 | 1 | ato 1, note 2 |", text)
+            self.assertIn("| quiet | 1 | 10 | 3 | 2 | 2 | 1 | 1 | 0 | 1 | ato 1, note 2 |", text)
             self.assertIn("2 innocent accounts with a force-reset finding", text)
             self.assertTrue(re.search(r"c@x\.id\s+outage", breakdown.listing([d])))
 
