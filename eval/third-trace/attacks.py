@@ -217,17 +217,17 @@ def low_and_slow(a):
     while i < len(combo):
         if a.rng.random() < 0.6:
             ip, c, asn = a.residential_exit()
-            ua_new = None
         else:
             net, ip = a.rng.choice(hosts)
             c, asn = net.country, net.asn
-            ua_new = None
         for _ in range(a.rng.randint(1, 2)):
             if i >= len(combo):
                 break
             t = a.site_time(t0, t0 + dur)
-            ua = ua_new or (world.launcher_ua(world.LAUNCHER_NEW if t >= a.pop.patch else world.LAUNCHER_OLD[-1])
-                            if a.rng.random() < 0.5 else a.current_app_ua(t))
+            if a.rng.random() < 0.5:
+                ua = world.launcher_ua(world.LAUNCHER_NEW if t >= a.pop.patch else world.LAUNCHER_OLD[-1])
+            else:
+                ua = a.current_app_ua(t)
             email, pw, p = combo[i]
             a.attempt(t, email, p, pw, ip, ua, c, asn)
             i += 1
@@ -338,13 +338,15 @@ def cafe_keylogger(a):
         t = a.site_time(t, t + 0.8 * DAY)
         if t >= pop.end - 1800:
             continue
-        if a.rng.random() < 0.3:
-            ip, asn, c = pop.mobile_address(pop.telkomsel, a.rng) if country == "ID" else homes[cafe][1][0], \
-                (pop.telkomsel.asn if country == "ID" else net.asn), country
-        else:
-            ip, asn, c = homes[cafe][1][0 if t < pop.end - 2.5 * DAY else 1], net.asn, country
+        on_phone = a.rng.random() < 0.3
+        if on_phone and country == "ID":
+            ip, asn = pop.mobile_address(pop.telkomsel, a.rng), pop.telkomsel.asn
+        elif on_phone:  # outside Indonesia: the home address all the same
+            ip, asn = homes[cafe][1][0], net.asn
+        else:  # the home connection gets a new address from DHCP halfway
+            ip, asn = homes[cafe][1][0 if t < pop.end - 2.5 * DAY else 1], net.asn
         ua = world.app_ua(world.APP_NEW if t >= pop.patch else world.APP_OLD[-1], "android", model, osv)
-        a.attempt(t, email, p, p.password_at(tv), ip, ua, c, asn)
+        a.attempt(t, email, p, p.password_at(tv), ip, ua, country, asn)
         first = t if first is None else min(first, t)
         last = t if last is None else max(last, t)
     a.window = (first, last + 60) if first is not None else None
