@@ -26,6 +26,9 @@ python3 -m unittest discover -s eval/blind-trace
 # The second independent trace's generator (about 5 s; eval/second-trace/run.sh runs it).
 echo "test: second-trace generator (python unittest)" >&2
 python3 -m unittest discover -s eval/second-trace
+# The third independent trace's generator and breakdown (about 2 s; eval/third-trace/run.sh runs it).
+echo "test: third-trace generator (python unittest)" >&2
+python3 -m unittest discover -s eval/third-trace
 
 if cargo nextest --version >/dev/null 2>&1; then
   runner=(cargo nextest run --workspace --no-fail-fast)
