@@ -52,7 +52,15 @@ impl Decayed {
 
     pub(super) fn add(&mut self, unknown: bool, failure: bool, account: u8, ua: u8) {
         let (u, f) = (f32::from(u8::from(unknown)), f32::from(u8::from(failure)));
-        let other = f32::from(u8::from(account != self.last_account));
+        // Another account: not the previous attempt's, nor the one its last wrong
+        // password was on. A person who forgot their password tries their account,
+        // then another address of theirs (unknown here), then their account again:
+        // two accounts, not three (counting every change, the returners of a
+        // marketing e-mail — dormant accounts, no history — read as an address
+        // trying a third account: 112–121 innocents a day on the second trace).
+        // A combo list's next account is a new one either way.
+        let other =
+            f32::from(u8::from(account != self.last_account && account != self.last_wrong));
         self.last_account = account;
         if failure && !unknown {
             self.last_wrong = account;
@@ -68,6 +76,18 @@ impl Decayed {
         self.day[3] += other;
         self.slow[0] += 1.0;
         self.slow[1] += u;
+    }
+
+    /// The unknown-account share of about the last hour: what the grain is
+    /// doing *now*. A busy grain's share falls back to its people's within hours
+    /// of an attack leaving it (a carrier's CGNAT /24 after a proxy burst); a
+    /// grain with no traffic of its own keeps the attack's share.
+    pub(super) fn fast_share(&self) -> f32 {
+        if self.fast[0] > 0.0 {
+            self.fast[1] / self.fast[0]
+        } else {
+            0.0
+        }
     }
 
     /// The larger of the fast and day unknown-account shares.
@@ -358,6 +378,32 @@ mod tests {
         let got = f64::from(unpack(packed));
         assert!((got - exact).abs() < exact * 0.005, "{got} vs {exact}");
         assert_eq!(pack(1e12, 0), u16::MAX);
+    }
+
+    #[test]
+    fn an_address_returning_to_the_account_it_failed_on_tried_two_accounts() {
+        let (own, other) = (tag8(AccountKey(1)), tag8(AccountKey(2)));
+        // A person who forgot their password: their account, their other address
+        // (unknown here), their account again, which then opens.
+        let mut person = Decayed::default();
+        person.add(false, true, own, 5);
+        person.add(true, true, other, 5);
+        person.add(false, true, own, 5);
+        person.add(true, true, other, 5);
+        person.add(false, false, own, 5);
+        assert_eq!(person.day[3], 3.0, "own, other, other again: not five");
+        let mut once = Decayed::default();
+        once.add(false, true, own, 5);
+        once.add(true, true, other, 5);
+        once.add(false, false, own, 5);
+        assert_eq!(once.day[3], 2.0);
+        // A proxy: every attempt on a new account.
+        let mut proxy = Decayed::default();
+        for a in 10..14u64 {
+            proxy.add(a % 2 == 0, true, tag8(AccountKey(a)), 9);
+        }
+        proxy.add(false, false, tag8(AccountKey(20)), 9);
+        assert_eq!(proxy.day[3], 5.0);
     }
 
     #[test]
