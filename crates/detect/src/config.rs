@@ -90,7 +90,7 @@ pub struct SprayingConfig {
     /// password happens to be the sprayed one.
     pub unseen_source_factor: f32,
     /// Score factor for such a success when it is also unlike the account's
-    /// history — a new network and a new device or ASN, for an account with
+    /// history — a new device on a new network, for an account with
     /// history (needs the legacy gate's histories): a residential proxy's single
     /// try with the sprayed password, which never failed with it. An owner whose
     /// popular password is being sprayed signs in from their own device or
@@ -286,11 +286,13 @@ pub struct TakeoverConfig {
     /// within hours of a burst; with the day's share it kept it for a day and
     /// flagged its users 10–45 h after the attack (second trace, `mobile_proxy`).
     pub context_ends: bool,
-    /// The attack-in-progress window also needs the site's unknown-account share
-    /// over the last hour to reach this multiple of its long-run share: a
-    /// promotion brings back thousands of people and their mistyped or other
-    /// addresses, an excess of many standard deviations at a few times the
-    /// usual share; a combo list is 30–80 % unknown names. 0: no share floor.
+    /// The attack-in-progress window — and an ASN's attack context — also need
+    /// the unknown-account share over the last hour to reach this multiple of
+    /// the site's (the ASN's) own long-run share: a z-score grows with the
+    /// square root of the volume, and a promotion brings back thousands of
+    /// people and their mistyped or other addresses, many standard deviations
+    /// at a few times the usual share (second trace: 5.7 % against 1.3 %); a
+    /// combo list is 30–80 % unknown names. 0: no share floor.
     pub site_share_ratio: f32,
 }
 
@@ -328,7 +330,7 @@ impl Default for TakeoverConfig {
             drift_ratio: 1.25,
             network_novelty: true,
             context_ends: true,
-            site_share_ratio: 0.0,
+            site_share_ratio: 6.0,
         }
     }
 }

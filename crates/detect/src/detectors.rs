@@ -116,15 +116,14 @@ impl<T: KeyTracker> Engine<T> {
         // Spraying and guessing: only the owner's own device and network excuse a
         // success (a spray list of harvested real names has no unknown excess).
         let owner_like = gate && novelty.is_some_and(|n| n.owner_like());
-        // Unlike the owner: a new network and a new device or ASN (not an
-        // account without history: at the start of a backtest, after a
-        // promotion, every returning account has none). A sprayed password's or
-        // a guessed account's success from a fresh address — a residential
-        // proxy's single try — is reported only so (`novel_unseen_factor`).
+        // Unlike the owner: a new device on a new network (not an account
+        // without history: at the start of a backtest, after a promotion, every
+        // returning account has none; nor a known device abroad: a traveller
+        // whose popular password is being sprayed). A sprayed password's or a
+        // guessed account's success from a fresh address — a residential proxy's
+        // single try — is reported only so (`novel_unseen_factor`).
         let novel = gate
-            && novelty.is_some_and(|n| {
-                n.known_successes > 0 && n.new_network && (n.new_device || n.new_asn)
-            });
+            && novelty.is_some_and(|n| n.known_successes > 0 && n.new_device && n.new_network);
         // Stuffing: so does a source that shows no combo list (its
         // address and network have no excess of unknown-account attempts) — a
         // carrier's NAT during an outage fails a lot, but on real accounts.

@@ -470,10 +470,15 @@ impl Takeover {
         let asn_hot_now = || {
             self.grains[2].peek(p.keys[2]).is_some_and(|d| {
                 let (z, excess, ..) = d.excess(prior, c.min_history);
+                // And a multiple of its own share (`site_share_ratio`): a
+                // carrier with a third of the site's people reaches the z of an
+                // attack whenever the site is busy (a promotion's returners and
+                // their mistyped addresses), at a few times its usual share.
                 p.keys[2] != 0
                     && z >= c.wide_z
                     && excess >= c.min_excess
                     && share_now(&d) >= c.wide_unknown_share
+                    && share_now(&d) >= c.site_share_ratio * d.baseline_share(prior, c.min_history)
             })
         };
         let ua_warm_now = || {

@@ -53,8 +53,8 @@ pub struct Attempt {
     /// For a success: it came from a device and network the account already
     /// knows (and the legacy gate is on): never reported as compromised.
     pub owner_like: bool,
-    /// For a success: it is unlike the account's history (a new network and a
-    /// new device or ASN; the legacy gate's novelty). Such a success from a
+    /// For a success: it is unlike the account's history (a new device on a new
+    /// network, for an account with history). Such a success from a
     /// source that had not failed under the key is reported with
     /// `novel_unseen_factor`.
     pub novel: bool,

@@ -78,6 +78,22 @@ impl Decayed {
         self.slow[1] += u;
     }
 
+    /// The unknown-account share the grain's counts are judged against: its own
+    /// before the last day once it has `min_history` attempts there, never below
+    /// the site's share `prior`.
+    pub(super) fn baseline_share(&self, prior: f32, min_history: f32) -> f32 {
+        let own = if self.slow[0] >= min_history {
+            // The slow baseline includes the recent counts; take them out so an
+            // attack does not excuse itself.
+            let a = (self.slow[0] - self.day[0]).max(0.0);
+            let u = (self.slow[1] - self.day[1]).max(0.0);
+            if a >= min_history { u / a } else { 0.0 }
+        } else {
+            0.0
+        };
+        own.max(prior).max(1e-4)
+    }
+
     /// The unknown-account share of about the last hour: what the grain is
     /// doing *now*. A busy grain's share falls back to its people's within hours
     /// of an attack leaving it (a carrier's CGNAT /24 after a proxy burst); a
@@ -116,16 +132,7 @@ impl Decayed {
     /// two speeds against the baseline share: the grain's own slow history once it
     /// has `min_history` attempts, never below the site's share `prior`.
     pub(super) fn excess(&self, prior: f32, min_history: f32) -> (f32, f32, f32, f32) {
-        let own = if self.slow[0] >= min_history {
-            // The slow baseline includes the recent counts; take them out so an
-            // attack does not excuse itself.
-            let a = (self.slow[0] - self.day[0]).max(0.0);
-            let u = (self.slow[1] - self.day[1]).max(0.0);
-            if a >= min_history { u / a } else { 0.0 }
-        } else {
-            0.0
-        };
-        let p = own.max(prior).max(1e-4);
+        let p = self.baseline_share(prior, min_history);
         let mut best = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
         for c in [&self.fast[..], &self.day[..2]] {
             let expected = p * c[0];
