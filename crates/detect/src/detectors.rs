@@ -50,16 +50,17 @@ impl<T: KeyTracker> Engine<T> {
     /// Detectors with `cfg`'s thresholds and sizes.
     pub fn new(cfg: DetectConfig) -> Self {
         let half = cfg.half_window_ms();
-        let params = |detector, thresholds, capacity, (unseen_source_factor, novel_unseen_factor)| {
-            TrackerParams {
-                detector,
-                thresholds,
-                capacity,
-                unseen_source_factor,
-                novel_unseen_factor,
-                half_window_ms: half,
-            }
-        };
+        let params =
+            |detector, thresholds, capacity, (unseen_source_factor, novel_unseen_factor)| {
+                TrackerParams {
+                    detector,
+                    thresholds,
+                    capacity,
+                    unseen_source_factor,
+                    novel_unseen_factor,
+                    half_window_ms: half,
+                }
+            };
         Engine {
             cfg,
             stuffing: cfg.stuffing.enabled.then(|| {
@@ -122,8 +123,8 @@ impl<T: KeyTracker> Engine<T> {
         // whose popular password is being sprayed). A sprayed password's or a
         // guessed account's success from a fresh address — a residential proxy's
         // single try — is reported only so (`novel_unseen_factor`).
-        let novel = gate
-            && novelty.is_some_and(|n| n.known_successes > 0 && n.new_device && n.new_network);
+        let novel =
+            gate && novelty.is_some_and(|n| n.known_successes > 0 && n.new_device && n.new_network);
         // Stuffing: so does a source that shows no combo list (its
         // address and network have no excess of unknown-account attempts) — a
         // carrier's NAT during an outage fails a lot, but on real accounts.

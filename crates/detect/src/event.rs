@@ -238,7 +238,11 @@ mod tests {
         };
         assert_eq!(app("5.12.1"), app("5.13.0"), "an app's minor update");
         assert_ne!(app("5.13.0"), app("6.0.0"), "a major one");
-        let ios = |v: &str| user_agent_hash(&format!("Mozilla/5.0 (iPhone; CPU iPhone OS {v} like Mac OS X)"));
+        let ios = |v: &str| {
+            user_agent_hash(&format!(
+                "Mozilla/5.0 (iPhone; CPU iPhone OS {v} like Mac OS X)"
+            ))
+        };
         assert_eq!(ios("18_1"), ios("18_2_1"));
         let chrome = |v: u32| {
             user_agent_hash(&format!(

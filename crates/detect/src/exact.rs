@@ -153,12 +153,20 @@ impl KeyTracker for ExactTracker {
                     out.push(r.attack());
                     for s in e.pending.drain(..) {
                         if s.time_ms >= window_start {
-                            out.extend(r.compromised(&s, self.p.unseen_source_factor, self.p.novel_unseen_factor));
+                            out.extend(r.compromised(
+                                &s,
+                                self.p.unseen_source_factor,
+                                self.p.novel_unseen_factor,
+                            ));
                         }
                     }
                 }
                 if let Some(s) = success {
-                    out.extend(r.compromised(&s, self.p.unseen_source_factor, self.p.novel_unseen_factor));
+                    out.extend(r.compromised(
+                        &s,
+                        self.p.unseen_source_factor,
+                        self.p.novel_unseen_factor,
+                    ));
                 }
             }
             None => {

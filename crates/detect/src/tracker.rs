@@ -412,12 +412,20 @@ impl KeyTracker for SketchTracker {
                     out.push(r.attack());
                     for s in e.pending.iter_mut().filter_map(Option::take) {
                         if s.time_ms >= window_start {
-                            out.extend(r.compromised(&s, self.p.unseen_source_factor, self.p.novel_unseen_factor));
+                            out.extend(r.compromised(
+                                &s,
+                                self.p.unseen_source_factor,
+                                self.p.novel_unseen_factor,
+                            ));
                         }
                     }
                 }
                 if let Some(s) = success {
-                    out.extend(r.compromised(&s, self.p.unseen_source_factor, self.p.novel_unseen_factor));
+                    out.extend(r.compromised(
+                        &s,
+                        self.p.unseen_source_factor,
+                        self.p.novel_unseen_factor,
+                    ));
                 }
             }
             None => {

@@ -59,8 +59,9 @@ impl Decayed {
         // marketing e-mail — dormant accounts, no history — read as an address
         // trying a third account: 112–121 innocents a day on the second trace).
         // A combo list's next account is a new one either way.
-        let other =
-            f32::from(u8::from(account != self.last_account && account != self.last_wrong));
+        let other = f32::from(u8::from(
+            account != self.last_account && account != self.last_wrong,
+        ));
         self.last_account = account;
         if failure && !unknown {
             self.last_wrong = account;
