@@ -4,7 +4,8 @@
 # backtests, and score the result against the trace's ground truth.
 #
 #   eval/blind-trace/run.sh [--seeds 1,2,3] [--accounts 20000] [--shapes all|a,b]
-#                           [--out DIR] [--release] [--keep]
+#                           [--out DIR] [--release] [--keep] [--end T]
+#   GATEHOUSE_BIN=path/to/gatehouse eval/blind-trace/run.sh …   # judge a binary built elsewhere
 #
 # Prints the markdown tables of score.py and writes them to DIR/results.md (DIR
 # defaults to target/blind-trace). Each run's directory keeps truth.json and the
@@ -19,6 +20,7 @@ shapes="all"
 out="$root/target/blind-trace"
 profile="debug"
 keep=0
+end=""
 all_shapes="quiet,concentrated,botnet,residential,low_and_slow,spraying,checker_resale"
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -31,7 +33,8 @@ while [[ $# -gt 0 ]]; do
     --out) out="${2:?--out needs a value}"; shift 2 ;;
     --release) profile="release"; shift ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --end) end="${2:?--end needs a value}"; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -39,13 +42,18 @@ done
 [[ "$accounts" =~ ^[0-9]+$ ]] || die "--accounts: not a number: $accounts"
 [[ "$seeds" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--seeds: expected numbers separated by commas: $seeds"
 
-echo "building gatehouse ($profile)…" >&2
-if [[ "$profile" == "release" ]]; then
-  (cd "$root" && nice -n 19 cargo build --release -q -p gatehouse) || die "cargo build --release failed"
+if [[ -n "${GATEHOUSE_BIN:-}" ]]; then
+  # A binary built elsewhere (another checkout, an older commit for a before/after).
+  gh="$GATEHOUSE_BIN"
 else
-  (cd "$root" && cargo build -q -p gatehouse) || die "cargo build failed"
+  echo "building gatehouse ($profile)…" >&2
+  if [[ "$profile" == "release" ]]; then
+    (cd "$root" && nice -n 19 cargo build --release -q -p gatehouse) || die "cargo build --release failed"
+  else
+    (cd "$root" && cargo build -q -p gatehouse) || die "cargo build failed"
+  fi
+  gh="$root/target/$profile/gatehouse"
 fi
-gh="$root/target/$profile/gatehouse"
 [[ -x "$gh" ]] || die "no binary at $gh after the build"
 
 # Only this script's own data directory counts: a database URL or configuration file
@@ -66,6 +74,11 @@ step() {
   fi
 }
 
+# One end for every trace of this invocation (gen.py's default is "20 minutes ago",
+# which moves between runs); --end T pins it, so that two binaries are judged on the
+# very same events.
+[[ -n "$end" ]] || end="$(date -u -d '20 minutes ago' +%Y-%m-%dT%H:%M:00Z)"
+
 mkdir -p "$out"
 runs=()
 IFS=, read -r -a seed_list <<<"$seeds"
@@ -81,7 +94,7 @@ for seed in "${seed_list[@]}"; do
     step "migrate" "$run/migrate.log" "$gh" migrate
     key="$("$gh" events fingerprint-key 2>/dev/null)" || die "gatehouse events fingerprint-key failed"
     step "gen.py" "$run/gen.log" python3 "$here/gen.py" --seed "$seed" --accounts "$accounts" \
-      --shape "$shape" --out "$run" --fingerprint-key "$key"
+      --shape "$shape" --out "$run" --fingerprint-key "$key" --end "$end"
     step "accounts import" "$run/import-accounts.log" "$gh" accounts import --strict --quiet "$run/accounts.jsonl"
     step "events import" "$run/import-events.log" "$gh" events import --strict --quiet "$run/events.jsonl"
     "$gh" rules list --json >"$run/rules.json" 2>"$run/rules.log" || { cat "$run/rules.log" >&2; die "rules list failed"; }

@@ -89,6 +89,13 @@ pub struct SprayingConfig {
     /// no signal, as that is most often the owner of an account whose (popular)
     /// password happens to be the sprayed one.
     pub unseen_source_factor: f32,
+    /// Score factor for such a success when it is also unlike the account's
+    /// history — a new device on a new network, for an account with
+    /// history (needs the legacy gate's histories): a residential proxy's single
+    /// try with the sprayed password, which never failed with it. An owner whose
+    /// popular password is being sprayed signs in from their own device or
+    /// network. 0: none.
+    pub novel_unseen_factor: f32,
     /// Memory bounds.
     pub capacity: Capacity,
 }
@@ -105,6 +112,7 @@ impl Default for SprayingConfig {
                 min_failure_ratio: 0.9,
             },
             unseen_source_factor: 0.0,
+            novel_unseen_factor: 0.8,
             capacity: Capacity::default(),
         }
     }
@@ -125,6 +133,9 @@ pub struct GuessingConfig {
     /// logging in from home while strangers guess (the `Attack` signal still names
     /// the account).
     pub unseen_source_factor: f32,
+    /// Score factor for such a success when it is also unlike the account's
+    /// history (as for spraying): the guesser's next proxy exit. 0: none.
+    pub novel_unseen_factor: f32,
     /// Memory bounds.
     pub capacity: Capacity,
 }
@@ -141,6 +152,7 @@ impl Default for GuessingConfig {
                 min_failure_ratio: 0.8,
             },
             unseen_source_factor: 0.0,
+            novel_unseen_factor: 0.8,
             capacity: Capacity::default(),
         }
     }
@@ -265,6 +277,23 @@ pub struct TakeoverConfig {
     /// the user agent or the site's drift), on a new device, network and ASN for
     /// an account with history: a botnet's address that tries once a day.
     pub network_novelty: bool,
+    /// An attack's context ends when it leaves a grain: the address, network,
+    /// ASN and user agent speak (as the excess of `grain_excess`, or as an ASN's
+    /// or user agent's attack context) only while their unknown-account share
+    /// over about the last hour shows the combo list, not their day-long share
+    /// (the excess itself may still be the day's: low-and-slow adds up). A busy
+    /// grain — a carrier's CGNAT /24 or ASN — falls back to its people's share
+    /// within hours of a burst; with the day's share it kept it for a day and
+    /// flagged its users 10–45 h after the attack (second trace, `mobile_proxy`).
+    pub context_ends: bool,
+    /// The attack-in-progress window — and an ASN's attack context — also need
+    /// the unknown-account share over the last hour to reach this multiple of
+    /// the site's (the ASN's) own long-run share: a z-score grows with the
+    /// square root of the volume, and a promotion brings back thousands of
+    /// people and their mistyped or other addresses, many standard deviations
+    /// at a few times the usual share (second trace: 5.7 % against 1.3 %); a
+    /// combo list is 30–80 % unknown names. 0: no share floor.
+    pub site_share_ratio: f32,
 }
 
 impl Default for TakeoverConfig {
@@ -300,6 +329,8 @@ impl Default for TakeoverConfig {
             drift_z: 8.0,
             drift_ratio: 1.25,
             network_novelty: true,
+            context_ends: true,
+            site_share_ratio: 6.0,
         }
     }
 }

@@ -50,13 +50,17 @@ impl<T: KeyTracker> Engine<T> {
     /// Detectors with `cfg`'s thresholds and sizes.
     pub fn new(cfg: DetectConfig) -> Self {
         let half = cfg.half_window_ms();
-        let params = |detector, thresholds, capacity, unseen_source_factor| TrackerParams {
-            detector,
-            thresholds,
-            capacity,
-            unseen_source_factor,
-            half_window_ms: half,
-        };
+        let params =
+            |detector, thresholds, capacity, (unseen_source_factor, novel_unseen_factor)| {
+                TrackerParams {
+                    detector,
+                    thresholds,
+                    capacity,
+                    unseen_source_factor,
+                    novel_unseen_factor,
+                    half_window_ms: half,
+                }
+            };
         Engine {
             cfg,
             stuffing: cfg.stuffing.enabled.then(|| {
@@ -64,7 +68,7 @@ impl<T: KeyTracker> Engine<T> {
                     Detector::CredentialStuffing,
                     cfg.stuffing.thresholds,
                     cfg.stuffing.capacity,
-                    1.0,
+                    (1.0, 0.0),
                 ))
             }),
             spraying: cfg.spraying.enabled.then(|| {
@@ -72,7 +76,10 @@ impl<T: KeyTracker> Engine<T> {
                     Detector::PasswordSpraying,
                     cfg.spraying.thresholds,
                     cfg.spraying.capacity,
-                    cfg.spraying.unseen_source_factor,
+                    (
+                        cfg.spraying.unseen_source_factor,
+                        cfg.spraying.novel_unseen_factor,
+                    ),
                 ))
             }),
             guessing: cfg.guessing.enabled.then(|| {
@@ -80,7 +87,10 @@ impl<T: KeyTracker> Engine<T> {
                     Detector::DistributedGuessing,
                     cfg.guessing.thresholds,
                     cfg.guessing.capacity,
-                    cfg.guessing.unseen_source_factor,
+                    (
+                        cfg.guessing.unseen_source_factor,
+                        cfg.guessing.novel_unseen_factor,
+                    ),
                 ))
             }),
             takeover: (cfg.takeover.enabled || cfg.takeover.legacy_gate)
@@ -107,6 +117,14 @@ impl<T: KeyTracker> Engine<T> {
         // Spraying and guessing: only the owner's own device and network excuse a
         // success (a spray list of harvested real names has no unknown excess).
         let owner_like = gate && novelty.is_some_and(|n| n.owner_like());
+        // Unlike the owner: a new device on a new network (not an account
+        // without history: at the start of a backtest, after a promotion, every
+        // returning account has none; nor a known device abroad: a traveller
+        // whose popular password is being sprayed). A sprayed password's or a
+        // guessed account's success from a fresh address — a residential proxy's
+        // single try — is reported only so (`novel_unseen_factor`).
+        let novel =
+            gate && novelty.is_some_and(|n| n.known_successes > 0 && n.new_device && n.new_network);
         // Stuffing: so does a source that shows no combo list (its
         // address and network have no excess of unknown-account attempts) — a
         // carrier's NAT during an outage fails a lot, but on real accounts.
@@ -130,6 +148,7 @@ impl<T: KeyTracker> Engine<T> {
                     account: ev.account,
                     source,
                     owner_like: not_combo,
+                    novel: false,
                 },
                 out,
             );
@@ -159,6 +178,7 @@ impl<T: KeyTracker> Engine<T> {
                     account: ev.account,
                     source,
                     owner_like: spray_owner_like,
+                    novel,
                 },
                 out,
             );
@@ -176,6 +196,7 @@ impl<T: KeyTracker> Engine<T> {
                     account: ev.account,
                     source,
                     owner_like,
+                    novel,
                 },
                 out,
             );

@@ -111,10 +111,34 @@ impl std::fmt::Display for Country {
 /// The detectors' 64-bit hash of a user-agent string (FNV-1a, then mixed); never 0,
 /// which means "unknown". Not keyed: a user agent is not a secret, and collisions
 /// only make two devices look alike.
+///
+/// Version numbers count by their first component only ("Brisa/5.13.0" and
+/// "Brisa/5.12.1" are one device, "iOS 18_1" and "iOS 18_2" one system; Chrome 131
+/// and 132 stay two): apps and systems push minor updates to every device within
+/// days, and each one made every returning person's phone a *new device* to the
+/// account histories — a site-wide surge of novelty nobody should be flagged for
+/// (on the second trace, the app store release and the browser's auto-update
+/// came days before the attacks). An attacker's old browser is still another
+/// major version.
 pub fn user_agent_hash(user_agent: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in user_agent.trim().as_bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    let b = user_agent.trim().as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let minor = (c == b'.' || c == b'_')
+            && i > 0
+            && b[i - 1].is_ascii_digit()
+            && b.get(i + 1).is_some_and(u8::is_ascii_digit);
+        if minor {
+            // Skip ".13.0" (or "_2_1") up to the next non-version character.
+            while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.' || b[i] == b'_') {
+                i += 1;
+            }
+            continue;
+        }
+        h = (h ^ u64::from(c)).wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
     }
     crate::hash::mix64(h).max(1)
 }
@@ -204,6 +228,31 @@ impl std::fmt::Display for Source {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_user_agent_is_its_major_versions() {
+        let app = |v: &str| {
+            user_agent_hash(&format!(
+                "Brisa/{v} (Linux; Android 14; SM-A546B) okhttp/4.12.0"
+            ))
+        };
+        assert_eq!(app("5.12.1"), app("5.13.0"), "an app's minor update");
+        assert_ne!(app("5.13.0"), app("6.0.0"), "a major one");
+        let ios = |v: &str| {
+            user_agent_hash(&format!(
+                "Mozilla/5.0 (iPhone; CPU iPhone OS {v} like Mac OS X)"
+            ))
+        };
+        assert_eq!(ios("18_1"), ios("18_2_1"));
+        let chrome = |v: u32| {
+            user_agent_hash(&format!(
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/{v}.0.6778.86 Safari/537.36"
+            ))
+        };
+        assert_ne!(chrome(131), chrome(132), "a browser's major version");
+        assert_ne!(app("5.13.0"), chrome(131));
+        assert_ne!(user_agent_hash(""), 0);
+    }
 
     #[test]
     fn grouping_masks_v4_to_24_and_v6_to_64() {

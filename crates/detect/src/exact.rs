@@ -136,6 +136,7 @@ impl KeyTracker for ExactTracker {
             source: a.source,
             source_failed_before: failed_before,
             owner_like: a.owner_like,
+            novel: a.novel,
         });
         match judge(&self.p.thresholds, &counts) {
             Some(score) => {
@@ -152,12 +153,20 @@ impl KeyTracker for ExactTracker {
                     out.push(r.attack());
                     for s in e.pending.drain(..) {
                         if s.time_ms >= window_start {
-                            out.extend(r.compromised(&s, self.p.unseen_source_factor));
+                            out.extend(r.compromised(
+                                &s,
+                                self.p.unseen_source_factor,
+                                self.p.novel_unseen_factor,
+                            ));
                         }
                     }
                 }
                 if let Some(s) = success {
-                    out.extend(r.compromised(&s, self.p.unseen_source_factor));
+                    out.extend(r.compromised(
+                        &s,
+                        self.p.unseen_source_factor,
+                        self.p.novel_unseen_factor,
+                    ));
                 }
             }
             None => {

@@ -92,13 +92,22 @@ impl Raise {
 
     /// An account that logged in successfully in the attack's shadow; `None` when
     /// the success came from a source that had not failed under the key and
-    /// `unseen_source_factor` is 0 (such a success is likely the owner's).
-    pub fn compromised(&self, s: &PendingSuccess, unseen_source_factor: f32) -> Option<Signal> {
+    /// `unseen_source_factor` is 0 (such a success is likely the owner's) — or,
+    /// for a success unlike the account's history ([`PendingSuccess::novel`]),
+    /// `novel_unseen_factor` is 0.
+    pub fn compromised(
+        &self,
+        s: &PendingSuccess,
+        unseen_source_factor: f32,
+        novel_unseen_factor: f32,
+    ) -> Option<Signal> {
         if s.owner_like {
             return None;
         }
         let factor = if s.source_failed_before {
             1.0
+        } else if s.novel {
+            unseen_source_factor.max(novel_unseen_factor)
         } else {
             unseen_source_factor
         };
@@ -135,6 +144,8 @@ pub struct PendingSuccess {
     /// It came from a device and network the account already knew (see
     /// `TakeoverConfig::legacy_gate`): not reported.
     pub owner_like: bool,
+    /// Unlike the account's history (see [`crate::tracker::Attempt::novel`]).
+    pub novel: bool,
 }
 
 #[cfg(test)]

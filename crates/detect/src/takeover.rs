@@ -456,13 +456,29 @@ impl Takeover {
                 p.ctx & bit != 0 || f()
             }
         };
+        // A grain's share *now* (its last hour) when the context must end
+        // (`context_ends`): its day-long counts keep an attack's share for a day
+        // after it left a busy grain (a carrier's /24 or ASN), and its people's
+        // sign-ins 10–45 h later were flagged for it.
+        let share_now = |d: &Decayed| {
+            if c.context_ends {
+                d.fast_share()
+            } else {
+                d.unknown_share()
+            }
+        };
         let asn_hot_now = || {
             self.grains[2].peek(p.keys[2]).is_some_and(|d| {
                 let (z, excess, ..) = d.excess(prior, c.min_history);
+                // And a multiple of its own share (`site_share_ratio`): a
+                // carrier with a third of the site's people reaches the z of an
+                // attack whenever the site is busy (a promotion's returners and
+                // their mistyped addresses), at a few times its usual share.
                 p.keys[2] != 0
                     && z >= c.wide_z
                     && excess >= c.min_excess
-                    && d.unknown_share() >= c.wide_unknown_share
+                    && share_now(&d) >= c.wide_unknown_share
+                    && share_now(&d) >= c.site_share_ratio * d.baseline_share(prior, c.min_history)
             })
         };
         let ua_warm_now = || {
@@ -471,7 +487,7 @@ impl Takeover {
                 p.keys[3] != 0
                     && z >= c.wide_z
                     && excess >= c.min_excess
-                    && d.unknown_share() >= c.local_unknown_share
+                    && share_now(&d) >= c.local_unknown_share
             })
         };
         let ua_hot = ctx_now(CTX_UA_HOT, &|| {
@@ -480,7 +496,7 @@ impl Takeover {
                 p.keys[3] != 0
                     && z >= 2.0 * c.wide_z
                     && excess >= c.min_excess
-                    && d.unknown_share() >= 3.0 * c.local_unknown_share
+                    && share_now(&d) >= 3.0 * c.local_unknown_share
             })
         });
         let asn_ctx = ctx_now(CTX_ASN, &asn_hot_now);
@@ -576,7 +592,7 @@ impl Takeover {
                         && corroborated));
             if z >= zmin
                 && excess >= c.min_excess
-                && d.unknown_share() >= share_min
+                && share_now(&d) >= share_min
                 && history_ok
                 && p.novelty.level() >= novelty_min
             {

@@ -53,6 +53,11 @@ pub struct Attempt {
     /// For a success: it came from a device and network the account already
     /// knows (and the legacy gate is on): never reported as compromised.
     pub owner_like: bool,
+    /// For a success: it is unlike the account's history (a new device on a new
+    /// network, for an account with history). Such a success from a
+    /// source that had not failed under the key is reported with
+    /// `novel_unseen_factor`.
+    pub novel: bool,
 }
 
 /// Everything a tracker is built from.
@@ -67,6 +72,9 @@ pub struct TrackerParams {
     /// Score factor for a success whose witness had not failed under the key
     /// (0: no signal).
     pub unseen_source_factor: f32,
+    /// Score factor for such a success when it is unlike the account's history
+    /// ([`Attempt::novel`]); the larger of the two applies.
+    pub novel_unseen_factor: f32,
     /// Half the window.
     pub half_window_ms: i64,
 }
@@ -394,6 +402,7 @@ impl KeyTracker for SketchTracker {
             source: a.source,
             source_failed_before: failed_before,
             owner_like: a.owner_like,
+            novel: a.novel,
         });
         match verdict {
             Some(score) => {
@@ -403,12 +412,20 @@ impl KeyTracker for SketchTracker {
                     out.push(r.attack());
                     for s in e.pending.iter_mut().filter_map(Option::take) {
                         if s.time_ms >= window_start {
-                            out.extend(r.compromised(&s, self.p.unseen_source_factor));
+                            out.extend(r.compromised(
+                                &s,
+                                self.p.unseen_source_factor,
+                                self.p.novel_unseen_factor,
+                            ));
                         }
                     }
                 }
                 if let Some(s) = success {
-                    out.extend(r.compromised(&s, self.p.unseen_source_factor));
+                    out.extend(r.compromised(
+                        &s,
+                        self.p.unseen_source_factor,
+                        self.p.novel_unseen_factor,
+                    ));
                 }
             }
             None => {

@@ -52,7 +52,16 @@ impl Decayed {
 
     pub(super) fn add(&mut self, unknown: bool, failure: bool, account: u8, ua: u8) {
         let (u, f) = (f32::from(u8::from(unknown)), f32::from(u8::from(failure)));
-        let other = f32::from(u8::from(account != self.last_account));
+        // Another account: not the previous attempt's, nor the one its last wrong
+        // password was on. A person who forgot their password tries their account,
+        // then another address of theirs (unknown here), then their account again:
+        // two accounts, not three (counting every change, the returners of a
+        // marketing e-mail — dormant accounts, no history — read as an address
+        // trying a third account: 112–121 innocents a day on the second trace).
+        // A combo list's next account is a new one either way.
+        let other = f32::from(u8::from(
+            account != self.last_account && account != self.last_wrong,
+        ));
         self.last_account = account;
         if failure && !unknown {
             self.last_wrong = account;
@@ -68,6 +77,34 @@ impl Decayed {
         self.day[3] += other;
         self.slow[0] += 1.0;
         self.slow[1] += u;
+    }
+
+    /// The unknown-account share the grain's counts are judged against: its own
+    /// before the last day once it has `min_history` attempts there, never below
+    /// the site's share `prior`.
+    pub(super) fn baseline_share(&self, prior: f32, min_history: f32) -> f32 {
+        let own = if self.slow[0] >= min_history {
+            // The slow baseline includes the recent counts; take them out so an
+            // attack does not excuse itself.
+            let a = (self.slow[0] - self.day[0]).max(0.0);
+            let u = (self.slow[1] - self.day[1]).max(0.0);
+            if a >= min_history { u / a } else { 0.0 }
+        } else {
+            0.0
+        };
+        own.max(prior).max(1e-4)
+    }
+
+    /// The unknown-account share of about the last hour: what the grain is
+    /// doing *now*. A busy grain's share falls back to its people's within hours
+    /// of an attack leaving it (a carrier's CGNAT /24 after a proxy burst); a
+    /// grain with no traffic of its own keeps the attack's share.
+    pub(super) fn fast_share(&self) -> f32 {
+        if self.fast[0] > 0.0 {
+            self.fast[1] / self.fast[0]
+        } else {
+            0.0
+        }
     }
 
     /// The larger of the fast and day unknown-account shares.
@@ -96,16 +133,7 @@ impl Decayed {
     /// two speeds against the baseline share: the grain's own slow history once it
     /// has `min_history` attempts, never below the site's share `prior`.
     pub(super) fn excess(&self, prior: f32, min_history: f32) -> (f32, f32, f32, f32) {
-        let own = if self.slow[0] >= min_history {
-            // The slow baseline includes the recent counts; take them out so an
-            // attack does not excuse itself.
-            let a = (self.slow[0] - self.day[0]).max(0.0);
-            let u = (self.slow[1] - self.day[1]).max(0.0);
-            if a >= min_history { u / a } else { 0.0 }
-        } else {
-            0.0
-        };
-        let p = own.max(prior).max(1e-4);
+        let p = self.baseline_share(prior, min_history);
         let mut best = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
         for c in [&self.fast[..], &self.day[..2]] {
             let expected = p * c[0];
@@ -358,6 +386,32 @@ mod tests {
         let got = f64::from(unpack(packed));
         assert!((got - exact).abs() < exact * 0.005, "{got} vs {exact}");
         assert_eq!(pack(1e12, 0), u16::MAX);
+    }
+
+    #[test]
+    fn an_address_returning_to_the_account_it_failed_on_tried_two_accounts() {
+        let (own, other) = (tag8(AccountKey(1)), tag8(AccountKey(2)));
+        // A person who forgot their password: their account, their other address
+        // (unknown here), their account again, which then opens.
+        let mut person = Decayed::default();
+        person.add(false, true, own, 5);
+        person.add(true, true, other, 5);
+        person.add(false, true, own, 5);
+        person.add(true, true, other, 5);
+        person.add(false, false, own, 5);
+        assert_eq!(person.day[3], 3.0, "own, other, other again: not five");
+        let mut once = Decayed::default();
+        once.add(false, true, own, 5);
+        once.add(true, true, other, 5);
+        once.add(false, false, own, 5);
+        assert_eq!(once.day[3], 2.0);
+        // A proxy: every attempt on a new account.
+        let mut proxy = Decayed::default();
+        for a in 10..14u64 {
+            proxy.add(a % 2 == 0, true, tag8(AccountKey(a)), 9);
+        }
+        proxy.add(false, false, tag8(AccountKey(20)), 9);
+        assert_eq!(proxy.day[3], 5.0);
     }
 
     #[test]

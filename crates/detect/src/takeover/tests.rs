@@ -93,7 +93,13 @@ fn an_attack_window_opens_on_a_burst_and_closes_after_it() {
 
 #[test]
 fn attack_windows_are_bounded() {
-    let mut t = Takeover::new(TakeoverConfig::default());
+    // Without the share floor: a burst every 110 minutes for five days becomes
+    // the site's own long-run share, and with `site_share_ratio` only the first
+    // few bursts open a window (5 of 70) — the bound is what is tested here.
+    let mut t = Takeover::new(TakeoverConfig {
+        site_share_ratio: 0.0,
+        ..TakeoverConfig::default()
+    });
     let mut out = Vec::new();
     people(&mut t, 0, 60, &mut out);
     for b in 0..(ATTACK_WINDOWS_KEPT as i64 + 6) {
@@ -456,5 +462,94 @@ fn an_outage_on_existing_accounts_stays_silent() {
     }
     people(&mut t, 10 * 60, 3 * 60, &mut out);
     assert!(t.attack_windows().is_empty(), "{:?}", t.attack_windows());
+    assert!(out.is_empty(), "{out:?}");
+}
+
+/// A carrier's busy /24 (its own people sign in from it all day) through which a
+/// combo list's burst passed; then a person with history signs in from it on a
+/// new phone, `after` minutes after the burst began.
+fn carrier_after_burst(after: i64, cfg: TakeoverConfig) -> Vec<Signal> {
+    let mut t = Takeover::new(cfg);
+    let mut out = Vec::new();
+    for day in 0..3 {
+        t.observe(
+            &ev(day * 60 * MIN, 7, 0x0b00_0101, 300, 1, Outcome::Success),
+            None,
+            &mut out,
+        );
+    }
+    let carrier = |m: i64, k: i64| {
+        ev(
+            m * MIN + k * 20_000 + 1_000,
+            3_000_000 + ((m * 3 + k) % 3_000) as u64,
+            0x6400_0100 | ((m * 3 + k) % 200) as u32,
+            500,
+            1 + ((m * 3 + k) % 7) as u64,
+            Outcome::Success,
+        )
+    };
+    let start = 24 * 60;
+    let end = start + after + 1;
+    for m in 3 * 60..end {
+        people(&mut t, m, 1, &mut out);
+        for k in 0..3 {
+            t.observe(&carrier(m, k), None, &mut out);
+        }
+        if (start..start + 60).contains(&m) {
+            // The burst, through the carrier's own /24, in the carrier's ASN.
+            for k in 0..20 {
+                t.observe(
+                    &ev(
+                        m * MIN + k * 3_000 + 500,
+                        9_000_000 + (m * 20 + k) as u64,
+                        0x6400_0100 | ((m * 20 + k) % 200) as u32,
+                        500,
+                        99,
+                        Outcome::UnknownAccount,
+                    ),
+                    None,
+                    &mut out,
+                );
+            }
+        }
+    }
+    out.clear();
+    // The person: a new phone, on the carrier (new network and ASN for them).
+    t.observe(
+        &ev(
+            (start + after) * MIN + 50_000,
+            7,
+            0x6400_0100 | 77,
+            500,
+            42,
+            Outcome::Success,
+        ),
+        None,
+        &mut out,
+    );
+    out
+}
+
+#[test]
+fn an_attack_context_ends_when_the_burst_has_left_a_busy_network() {
+    let ends = TakeoverConfig::default();
+    assert!(ends.context_ends);
+    let kept = TakeoverConfig {
+        context_ends: false,
+        ..ends
+    };
+    // During the burst the /24 speaks, either way.
+    for cfg in [ends, kept] {
+        let out = carrier_after_burst(30, cfg);
+        assert_eq!(out.len(), 1, "{out:?}");
+    }
+    // Twelve hours later the /24 is its people's again: its last hour's share
+    // of unknown names is theirs, although its day-long counts still hold the
+    // burst.
+    assert!(
+        carrier_after_burst(12 * 60, kept).len() == 1,
+        "the day's counts still speak"
+    );
+    let out = carrier_after_burst(12 * 60, ends);
     assert!(out.is_empty(), "{out:?}");
 }

@@ -44,14 +44,24 @@ impl Takeover {
         }
         .max(self.last_bucket_z);
         let open_z = self.cfg.site_z;
+        // The hour's unknown share against the site's own (`site_share_ratio`):
+        // a z-score grows with the square root of the volume, so a promotion's
+        // crowd, with a few times the usual share of mistyped and other
+        // addresses, reaches it as surely as a combo list does.
+        let share_ratio = if self.site.fast[0] > 0.0 {
+            self.site.fast[1] / self.site.fast[0] / prior.max(1e-4)
+        } else {
+            0.0
+        };
+        let min_ratio = self.cfg.site_share_ratio;
         if let Some(w) = self.windows.back_mut().filter(|w| w.open) {
             w.peak_site_z = w.peak_site_z.max(z);
             // Closed once the hour's excess has halved or the last ten minutes
             // showed none: the tail of a burst is not an attack in progress.
-            if z < open_z / 2.0 || now_z < NOW_Z {
+            if z < open_z / 2.0 || now_z < NOW_Z || share_ratio < min_ratio / 2.0 {
                 w.open = false;
             }
-        } else if z >= open_z && now_z >= NOW_Z {
+        } else if z >= open_z && now_z >= NOW_Z && share_ratio >= min_ratio {
             match self.windows.back_mut() {
                 Some(w) if now - w.end_ms <= WINDOW_MERGE_MS => {
                     w.open = true;

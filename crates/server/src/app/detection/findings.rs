@@ -285,8 +285,13 @@ pub fn signal_evidence(detector: DetectorKind, e: &Evidence, score: f32) -> serd
         };
         let before = if s.source_failed_before {
             ", a source that had failed under the attack"
-        } else {
+        } else if detector == DetectorKind::CredentialStuffing {
             ""
+        } else {
+            // Spraying and guessing report a fresh source's success only when it
+            // is unlike the account's history (or the rule's unseen_source_factor
+            // asks for every one).
+            ", a source new to the attack (reported: the sign-in is unlike the account's history, or the rule reports every new source)"
         };
         format!(
             "; this account then signed in successfully {how}{before} at {}",
