@@ -172,9 +172,7 @@ impl Backchannel {
             // sender stopped meanwhile leaves it to be sent again once its
             // lease runs out.
             let settle_at = batching.limit().clamp(concurrency, MAX_CLAIM);
-            if run.delivered.len() >= settle_at
-                || (sends.is_empty() && !run.delivered.is_empty())
-            {
+            if run.delivered.len() >= settle_at || (sends.is_empty() && !run.delivered.is_empty()) {
                 run.settle(&self.app, &client);
             }
             if waiting.is_empty() && !drained {
