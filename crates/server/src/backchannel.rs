@@ -21,8 +21,19 @@
 //! apps' tasks never wait on it, and its rows wait in the database, not in
 //! memory. A 100,000-account reset therefore queues at each app's rate.
 //!
+//! **Throughput** (issue 17's goal: delivery to a local receiver at half the
+//! rate of plain POSTs). A receiver with a backlog gets claims that grow to
+//! a second's worth at its rate (at most 1,000 rows), each leased for the
+//! time the batch needs at the pace measured (`backchannel/batching.rs`),
+//! and settled a claim at a time. SETs are signed ahead by a stage of their
+//! own ([`sign_ahead`], `App::sign_ahead`) that runs beside the receivers'
+//! tasks and stores each token in its row; an attempt sends the stored
+//! token, or signs one if the stage has not reached the row yet.
+//!
 //! The breaker is not consulted: it holds new resets, not the consequences
 //! of the ones already applied (issue 17).
+
+mod batching;
 
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
@@ -35,6 +46,7 @@ use governor::{Quota, RateLimiter};
 use tokio::task::JoinSet;
 
 use crate::app::App;
+use batching::{Batching, MAX_CLAIM};
 
 /// How often the dispatcher looks for due rows when idle.
 const POLL: Duration = Duration::from_millis(500);
@@ -73,17 +85,6 @@ impl Backchannel {
         Ok(Self { app, http })
     }
 
-    /// The lease of one claim. A claimed row waits for a slot (the POSTs in
-    /// flight when it was claimed each end within the timeout), waits its
-    /// turn at the receiver's rate behind at most two claims' rows, takes the
-    /// whole timeout, and is settled within [`SETTLE_WITHIN`].
-    fn lease(&self) -> Duration {
-        let c = &self.app.config.backchannel;
-        let waits =
-            Duration::from_secs_f64(2.0 * c.concurrency as f64 / f64::from(c.rate_per_second));
-        2 * c.timeout + waits + Duration::from_secs(10)
-    }
-
     /// Runs until the task is aborted: each due receiver gets its own task.
     /// Those tasks live in a `JoinSet` owned here, so aborting the sender
     /// stops them too (a lease they held runs out; nothing is lost).
@@ -91,6 +92,7 @@ impl Backchannel {
         let this = Arc::new(self);
         let mut tasks: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
         let mut receivers: HashMap<String, tokio::task::AbortHandle> = HashMap::new();
+        tasks.spawn(sign_ahead(this.app.clone()));
         let mut round = 0u64;
         loop {
             while let Some(done) = tasks.try_join_next() {
@@ -140,19 +142,23 @@ impl Backchannel {
     /// It keeps `backchannel_concurrency` POSTs in flight and claims the next
     /// batch as soon as the last claimed row has started, while the current
     /// ones are still in flight — so a claim's transaction and the settles
-    /// never leave the receiver idle. At most two claims' rows are leased at
-    /// once (the in-flight ones and one batch waiting for a slot); a waiting
-    /// row starts within one timeout of its claim, which the lease covers.
-    /// Delivered rows are settled together, one statement per claim, once a
-    /// batch has gathered or within [`SETTLE_WITHIN`]; failures are settled
-    /// at once, each with its retry time.
+    /// never leave the receiver idle. Claims grow while the backlog lasts and
+    /// their lease covers the batch ([`batching`]); a row that could not start
+    /// in time for its lease is handed back, not sent. Delivered rows are
+    /// settled together, one statement per claim, once a claim-worth has
+    /// gathered or within [`SETTLE_WITHIN`]; failures are settled at once,
+    /// each with its retry time.
     async fn serve(&self, client: String) {
         let c = &self.app.config.backchannel;
         let limiter = RateLimiter::direct(Quota::per_second(
             NonZeroU32::new(c.rate_per_second).unwrap_or(NonZeroU32::MIN),
         ));
-        let batch = c.concurrency.max(1);
+        let concurrency = c.concurrency.max(1);
+        let mut batching = Batching::new(concurrency, c.rate_per_second, c.timeout);
         let mut waiting: VecDeque<(Arc<str>, ClaimedAppDelivery)> = VecDeque::new();
+        // The claim `waiting` came from (a claim is made only once the last
+        // one's rows have all started, so they are all of one claim).
+        let mut batch: Option<Batch> = None;
         let mut sends: JoinSet<(String, Arc<str>, Outcome)> = JoinSet::new();
         let mut run = Run::default();
         // The last claim came back empty: finish what is in flight, then end.
@@ -160,20 +166,50 @@ impl Backchannel {
         let mut failures_in_a_row = 0u32;
         let mut opened = 0u32;
         loop {
+            // Settles go first (they run in the background): a delivered row
+            // must not wait for the next claim's transaction to be settled —
+            // the longer a row stays `sending` after its POST, the likelier a
+            // sender stopped meanwhile leaves it to be sent again once its
+            // lease runs out.
+            let settle_at = batching.limit().clamp(concurrency, MAX_CLAIM);
+            if run.delivered.len() >= settle_at || (sends.is_empty() && !run.delivered.is_empty()) {
+                run.settle(&self.app, &client);
+            }
             if waiting.is_empty() && !drained {
-                match self.claim(&client, batch).await {
+                let limit = batching.limit();
+                let lease = batching.lease(limit);
+                match self.claim(&client, limit, lease).await {
                     Some((_, rows)) if rows.is_empty() => drained = true,
-                    Some((lease, rows)) => {
-                        waiting.extend(rows.into_iter().map(|r| (lease.clone(), r)))
+                    Some((lease_id, rows)) => {
+                        batching.claimed(limit, rows.len());
+                        let at = tokio::time::Instant::now();
+                        batch = Some(Batch {
+                            at,
+                            start_by: at + batching.start_within(lease),
+                            rows: rows.len(),
+                        });
+                        waiting.extend(rows.into_iter().map(|r| (lease_id.clone(), r)))
                     }
                     None => drained = true,
                 }
             }
-            while sends.len() < batch {
+            while sends.len() < concurrency {
                 let Some((lease, row)) = waiting.pop_front() else {
                     break;
                 };
                 limiter.until_ready().await;
+                if batch
+                    .as_ref()
+                    .is_some_and(|b| tokio::time::Instant::now() > b.start_by)
+                {
+                    // Slower than the lease assumed: what has not started
+                    // goes back (due as it was), and the next claim is small.
+                    waiting.push_front((lease, row));
+                    self.release(&client, waiting.drain(..)).await;
+                    batch = None;
+                    batching.fell_behind();
+                    break;
+                }
                 let app = self.app.clone();
                 let http = self.http.clone();
                 sends.spawn(async move {
@@ -183,8 +219,13 @@ impl Backchannel {
                     }
                     (row.delivery.id, lease, outcome)
                 });
+                if waiting.is_empty()
+                    && let Some(b) = batch.take()
+                {
+                    batching.started(b.rows, b.at.elapsed());
+                }
             }
-            if run.delivered.len() >= batch || (sends.is_empty() && !run.delivered.is_empty()) {
+            if sends.is_empty() && !run.delivered.is_empty() {
                 run.settle(&self.app, &client);
             }
             let done = match run.oldest {
@@ -222,6 +263,8 @@ impl Backchannel {
                 // is in flight ends (each within the timeout), and then the
                 // task pauses; its rows wait in the database, leased by no one.
                 self.release(&client, waiting.drain(..)).await;
+                batch = None;
+                batching.fell_behind();
                 while let Some(done) = sends.join_next().await {
                     if let Ok((id, lease, Outcome::Sent)) = done {
                         run.delivered(lease, id);
@@ -249,12 +292,13 @@ impl Backchannel {
         run.finish().await;
     }
 
-    /// Leases up to `limit` of the receiver's due rows under a new lease id;
-    /// `None` (logged) when the store cannot.
+    /// Leases up to `limit` of the receiver's due rows for `lease` under a
+    /// new lease id; `None` (logged) when the store cannot.
     async fn claim(
         &self,
         client: &str,
         limit: usize,
+        lease: Duration,
     ) -> Option<(Arc<str>, Vec<ClaimedAppDelivery>)> {
         let mut lease_id = [0u8; 16];
         self.app.entropy.fill(&mut lease_id);
@@ -266,7 +310,7 @@ impl Backchannel {
                 client_id: client,
                 now: self.app.clock.now(),
                 lease_id: &lease_id,
-                lease: self.lease(),
+                lease,
                 limit: limit as i64,
             })
             .await
@@ -295,6 +339,34 @@ impl Backchannel {
                 tracing::warn!(client, error = %e, "back-channel: cannot give back unsent rows");
             }
         }
+    }
+}
+
+/// The claim whose rows are waiting for a slot.
+struct Batch {
+    /// When it was claimed.
+    at: tokio::time::Instant,
+    /// A row not started by then is handed back ([`Batching::start_within`]).
+    start_by: tokio::time::Instant,
+    rows: usize,
+}
+
+/// Rows the sign-ahead stage takes at once.
+const SIGN_AHEAD_BATCH: i64 = 1000;
+
+/// The sign-ahead stage (`app::oidc::set_tokens`): signs pending SETs as they
+/// are written, so the receivers' tasks send stored tokens. Runs until the
+/// sender is aborted; a batch that came back full is followed at once by the
+/// next, an empty one by a [`POLL`]'s wait.
+async fn sign_ahead(app: Arc<App>) {
+    loop {
+        match app.sign_ahead(SIGN_AHEAD_BATCH).await {
+            Ok(n) if n as i64 >= SIGN_AHEAD_BATCH => continue,
+            Ok(_) => {}
+            // Unsigned rows are signed at their attempt meanwhile.
+            Err(e) => tracing::warn!(error = %e, "SET: cannot sign ahead"),
+        }
+        tokio::time::sleep(POLL).await;
     }
 }
 
@@ -377,7 +449,7 @@ async fn deliver(app: &App, http: &reqwest::Client, row: &ClaimedAppDelivery) ->
                 .body(body)
         }
         AppDeliveryKind::Set => {
-            let token = match app.security_event_token(&row.delivery).await {
+            let token = match app.set_to_send(&row.delivery).await {
                 Ok(t) => t,
                 Err(e) => return Outcome::Failed(format!("cannot sign the SET: {e}")),
             };

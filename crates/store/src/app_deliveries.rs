@@ -32,6 +32,17 @@ pub trait AppDeliveryStore {
     /// disabled, since the row was written gets its rows failed, not sent.
     async fn claim_app_deliveries(&self, claim: &AppClaim<'_>) -> Result<Vec<ClaimedAppDelivery>>;
 
+    /// Pending SETs not signed yet, oldest first, at most `limit`: the sender's
+    /// sign-ahead stage signs them and stores the tokens
+    /// ([`AppDeliveryStore::store_set_tokens`]).
+    async fn unsigned_sets(&self, limit: i64) -> Result<Vec<AppDelivery>>;
+
+    /// Stores signed SETs (`(id, compact JWS)`), one statement per few hundred
+    /// rows; a row that has a token already keeps it (two replicas signing the
+    /// same row: the first one written is the one sent). Returns how many
+    /// were stored.
+    async fn store_set_tokens(&self, tokens: &[(String, String)]) -> Result<u64>;
+
     /// Marks a leased delivery sent. `false` if the lease was lost.
     async fn app_delivery_sent(&self, id: &str, lease_id: &str, now: Timestamp) -> Result<bool>;
 
@@ -215,6 +226,10 @@ pub struct AppDelivery {
     pub last_error: Option<String>,
     pub created_at: Timestamp,
     pub sent_at: Option<Timestamp>,
+    /// A SET signed ahead of its delivery (compact JWS), sent as is by every
+    /// attempt while its key is published; `None` until then, and always for
+    /// logout tokens (their `exp` is set at each attempt).
+    pub token: Option<String>,
 }
 
 /// A delivery leased for sending, with where it goes.

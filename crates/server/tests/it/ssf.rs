@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 use gatehouse_domain::audit::Actor;
-use gatehouse_server::app::oidc::ClientSpec;
+use gatehouse_server::app::oidc::{ClientSpec, PUBLISH_AHEAD, RETAIN_AFTER_SIGNING, SigningAlg};
 use gatehouse_store::{AppDeliveryKind, AppDeliveryState};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -53,6 +53,8 @@ enum Mode {
 struct Got {
     claims: Result<Value, String>,
     answered: u16,
+    /// The SET as POSTed.
+    token: String,
 }
 
 struct Receiver {
@@ -156,7 +158,11 @@ async fn receiver(t: &TestApp, client_id: &str, mode: Mode) -> Receiver {
                 (Mode::Hang, _) => 0,
                 _ => 202,
             };
-            seen.lock().unwrap().push(Got { claims, answered });
+            seen.lock().unwrap().push(Got {
+                claims,
+                answered,
+                token: body,
+            });
             if answered == 0 {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }
@@ -237,6 +243,7 @@ on_both_engines!(
     receivers_manage_their_streams,
     every_event_kind_reaches_the_streams,
     a_failing_receiver_recovers_and_a_hanging_one_holds_only_itself,
+    a_set_is_signed_once_and_again_only_when_its_key_leaves,
 );
 
 async fn receivers_manage_their_streams(engine: Engine) {
@@ -801,4 +808,87 @@ async fn a_failing_receiver_recovers_and_a_hanging_one_holds_only_itself(engine:
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// The stored token of the shop's delivery whose verification `state` is
+/// `state`.
+async fn stored_token(t: &TestApp, state: &str) -> (String, Option<String>, AppDeliveryState) {
+    let rows = t
+        .app
+        .app_deliveries(None, Some("shop".into()), 10)
+        .await
+        .unwrap();
+    let d = rows
+        .iter()
+        .find(|d| d.event.as_deref().is_some_and(|e| e.contains(state)))
+        .unwrap_or_else(|| panic!("no delivery with state {state}"));
+    (d.id.clone(), d.token.clone(), d.state)
+}
+
+async fn a_set_is_signed_once_and_again_only_when_its_key_leaves(engine: Engine) {
+    let Some(t) = TestApp::spawn(engine, &[("GATEHOUSE_BACKCHANNEL_RETRY_BASE_MS", "20")]).await
+    else {
+        return;
+    };
+    let rx = receiver(&t, "shop", Mode::FailFirst(1)).await;
+    let secret = client(&t, "shop").await;
+    let id = stream(&t, ("shop", &secret), &rx.url, &[]).await;
+    let verify = |state: &'static str| {
+        call(
+            &t,
+            reqwest::Method::POST,
+            "/ssf/verify",
+            ("shop", &secret),
+            Some(json!({"stream_id": id, "state": state})),
+        )
+    };
+
+    // Signed ahead once; the first attempt (answered 500) and the retry
+    // POST the same bytes.
+    assert_eq!(verify("first").await.0, StatusCode::NO_CONTENT);
+    assert_eq!(t.app.sign_ahead(1000).await.unwrap(), 1);
+    assert_eq!(t.app.sign_ahead(1000).await.unwrap(), 0, "signed once");
+    let (_, first, _) = stored_token(&t, "first").await;
+    let first = first.expect("signed ahead");
+    let worker = sender(&t);
+    until("the retry", || rx.accepted().len() == 1).await;
+    let pushes = rx.got();
+    assert_eq!(
+        pushes.iter().map(|g| g.answered).collect::<Vec<_>>(),
+        vec![500, 202]
+    );
+    assert!(
+        pushes.iter().all(|g| g.token == first),
+        "every attempt POSTs the token signed ahead"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while stored_token(&t, "first").await.2 != AppDeliveryState::Sent {
+        assert!(std::time::Instant::now() < deadline, "not settled");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    drop(worker);
+
+    // Signed ahead, then its key rotated out of the JWKS before it went:
+    // the attempt signs it again with the key that signs now (same jti).
+    assert_eq!(verify("second").await.0, StatusCode::NO_CONTENT);
+    assert_eq!(t.app.sign_ahead(1000).await.unwrap(), 1);
+    let (jti, second, _) = stored_token(&t, "second").await;
+    let second = second.expect("signed ahead");
+    let old_kid = jsonwebtoken::decode_header(&second).unwrap().kid.unwrap();
+    let new_kid = t
+        .app
+        .oidc_rotate_key(SigningAlg::Es256, Actor::System)
+        .await
+        .unwrap();
+    t.clock
+        .advance(PUBLISH_AHEAD + RETAIN_AFTER_SIGNING + Duration::from_secs(60));
+    let _worker = sender(&t);
+    until("the second SET", || rx.accepted().len() == 2).await;
+    let last = rx.got().pop().unwrap();
+    assert_eq!(last.answered, 202, "valid against the JWKS of now");
+    assert_ne!(last.token, second);
+    let kid = jsonwebtoken::decode_header(&last.token).unwrap().kid;
+    assert_eq!(kid.as_deref(), Some(new_kid.as_str()));
+    assert_ne!(new_kid, old_kid);
+    assert_eq!(last.claims.unwrap()["jti"], jti.as_str());
 }

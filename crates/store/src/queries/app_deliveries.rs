@@ -17,7 +17,8 @@ use crate::{
 };
 
 const DELIVERY_COLUMNS: &str = "id, kind, stream_id, event_type, event, client_id, account_id, \
-    session_id, reason, event_at, state, attempts, next_attempt_at, last_error, created_at, sent_at";
+    session_id, reason, event_at, state, attempts, next_attempt_at, last_error, created_at, \
+    sent_at, token";
 
 /// Due rows of a receiver: pending and due, or leased by a sender that died;
 /// a paused stream's SETs wait (SSF §8.1.2: held, not sent, not dropped).
@@ -189,6 +190,7 @@ impl EngineStore {
             sent_at: row
                 .try_get::<Option<i64>, _>("sent_at")?
                 .map(Timestamp::from_millis),
+            token: row.try_get("token")?,
         })
     }
 }
@@ -330,6 +332,42 @@ impl AppDeliveryStore for EngineStore {
                 .cmp(&(b.delivery.next_attempt_at, &b.delivery.id))
         });
         Ok(claimed)
+    }
+
+    async fn unsigned_sets(&self, limit: i64) -> Result<Vec<AppDelivery>> {
+        // The partial index `app_deliveries_unsigned` in its order.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {DELIVERY_COLUMNS} FROM app_deliveries WHERE kind = 'set' AND state = \
+             'pending' AND token IS NULL ORDER BY next_attempt_at, id LIMIT $1"
+        )))
+        .bind(limit.max(1))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(Self::delivery_from)
+        .collect()
+    }
+
+    async fn store_set_tokens(&self, tokens: &[(String, String)]) -> Result<u64> {
+        let mut stored = 0;
+        // Three binds a row: far below both engines' limits.
+        for chunk in tokens.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<Db>::new("UPDATE app_deliveries SET token = CASE id");
+            for (id, token) in chunk {
+                q.push(" WHEN ")
+                    .push_bind(id.clone())
+                    .push(" THEN ")
+                    .push_bind(token.clone());
+            }
+            q.push(" END WHERE token IS NULL AND kind = 'set' AND id IN (");
+            let mut list = q.separated(", ");
+            for (id, _) in chunk {
+                list.push_bind(id.clone());
+            }
+            list.push_unseparated(")");
+            stored += q.build().execute(&self.pool).await?.rows_affected();
+        }
+        Ok(stored)
     }
 
     async fn app_delivery_sent(&self, id: &str, lease_id: &str, now: Timestamp) -> Result<bool> {

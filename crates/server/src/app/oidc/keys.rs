@@ -386,6 +386,11 @@ impl KeyRing {
         }
     }
 
+    /// Whether `kid` is in the JWKS (a token it signed still verifies).
+    pub(crate) fn publishes(&self, kid: &str) -> bool {
+        self.verifiers.iter().any(|(k, _)| k == kid)
+    }
+
     /// Verifies a signature by the published key `kid`, which must be an
     /// `alg` key (the token's header names both; a mismatch is refused, so an
     /// RSA key can never be used as an HMAC secret or the other way round).

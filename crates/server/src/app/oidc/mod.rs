@@ -18,6 +18,9 @@
 //! - `backchannel.rs` — Back-Channel Logout: logout tokens signed at delivery,
 //!   the app-delivery outbox as operators see it (the sender is
 //!   `crate::backchannel`).
+//! - `ssf.rs` — the Shared Signals transmitter: streams, SET claims.
+//! - `set_tokens.rs` — SETs signed ahead of delivery, stored in their rows,
+//!   signed again at the attempt if their key is no longer published.
 
 mod authorize;
 mod backchannel;
@@ -25,6 +28,7 @@ mod clients;
 mod jwt;
 pub(crate) mod keys;
 mod live;
+mod set_tokens;
 mod ssf;
 mod tokens;
 

@@ -5,9 +5,10 @@
 //!
 //! SET rows are written by the store in the transactions that end sessions or
 //! change credentials (see `gatehouse_store::SsfStore`); like logout tokens,
-//! a row holds facts (event type, subject, time, reason) and the SET is
-//! signed here at each delivery attempt with the key that signs then, the
-//! `jti` fixed in the row.
+//! a row holds facts (event type, subject, time, reason), the `jti` fixed in
+//! the row. The SET is signed once, ahead of delivery, and stored in the row
+//! (`set_tokens.rs`); an attempt that finds no token, or one whose key is no
+//! longer published, signs it then with the key that signs now.
 //!
 //! **Which events, when** (each only to streams that requested it and that
 //! cover the subject: the stream's client holds a grant of the account — or,
