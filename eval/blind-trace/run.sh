@@ -4,119 +4,14 @@
 # backtests, and score the result against the trace's ground truth.
 #
 #   eval/blind-trace/run.sh [--seeds 1,2,3] [--accounts 20000] [--shapes all|a,b]
-#                           [--out DIR] [--release] [--keep] [--end T]
+#                           [--out DIR] [--release] [--keep] [--since 7d] [--end T]
 #   GATEHOUSE_BIN=path/to/gatehouse eval/blind-trace/run.sh …   # judge a binary built elsewhere
 #
 # Prints the markdown tables of score.py and writes them to DIR/results.md (DIR
 # defaults to target/blind-trace). Each run's directory keeps truth.json and the
 # backtests' CSV and JSON reports; its store and trace files are deleted unless --keep.
 set -euo pipefail
-
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-seeds="1,2,3"
-accounts=20000
-shapes="all"
-out="$root/target/blind-trace"
-profile="debug"
-keep=0
-end=""
-all_shapes="quiet,concentrated,botnet,residential,low_and_slow,spraying,checker_resale"
-
-die() { echo "run.sh: $*" >&2; exit 1; }
-
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --seeds) seeds="${2:?--seeds needs a value}"; shift 2 ;;
-    --accounts) accounts="${2:?--accounts needs a value}"; shift 2 ;;
-    --shapes) shapes="${2:?--shapes needs a value}"; shift 2 ;;
-    --out) out="${2:?--out needs a value}"; shift 2 ;;
-    --release) profile="release"; shift ;;
-    --keep) keep=1; shift ;;
-    --end) end="${2:?--end needs a value}"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-    *) die "unknown argument: $1 (see --help)" ;;
-  esac
-done
-[[ "$shapes" == "all" ]] && shapes="$all_shapes"
-[[ "$accounts" =~ ^[0-9]+$ ]] || die "--accounts: not a number: $accounts"
-[[ "$seeds" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--seeds: expected numbers separated by commas: $seeds"
-
-if [[ -n "${GATEHOUSE_BIN:-}" ]]; then
-  # A binary built elsewhere (another checkout, an older commit for a before/after).
-  gh="$GATEHOUSE_BIN"
-else
-  echo "building gatehouse ($profile)…" >&2
-  if [[ "$profile" == "release" ]]; then
-    (cd "$root" && nice -n 19 cargo build --release -q -p gatehouse) || die "cargo build --release failed"
-  else
-    (cd "$root" && cargo build -q -p gatehouse) || die "cargo build failed"
-  fi
-  gh="$root/target/$profile/gatehouse"
-fi
-[[ -x "$gh" ]] || die "no binary at $gh after the build"
-
-# Only this script's own data directory counts: a database URL or configuration file
-# from the caller's environment would send the imports elsewhere.
-unset GATEHOUSE_DATABASE_URL GATEHOUSE_CONFIG
-export RUST_LOG="${RUST_LOG:-warn}"
-
-# step NAME LOG CMD...: run a step, and on failure show its log and stop.
-step() {
-  local name="$1" log="$2"
-  shift 2
-  local rc=0
-  "$@" >"$log" 2>&1 || rc=$?
-  if [[ $rc != 0 ]]; then
-    echo "run.sh: $name failed (exit $rc): $*" >&2
-    tail -n 20 "$log" >&2
-    exit 1
-  fi
-}
-
-# One end for every trace of this invocation (gen.py's default is "20 minutes ago",
-# which moves between runs); --end T pins it, so that two binaries are judged on the
-# very same events.
-[[ -n "$end" ]] || end="$(date -u -d '20 minutes ago' +%Y-%m-%dT%H:%M:00Z)"
-
-mkdir -p "$out"
-runs=()
-IFS=, read -r -a seed_list <<<"$seeds"
-IFS=, read -r -a shape_list <<<"$shapes"
-for seed in "${seed_list[@]}"; do
-  for shape in "${shape_list[@]}"; do
-    [[ ",$all_shapes," == *",$shape,"* ]] || die "unknown shape: $shape (one of $all_shapes)"
-    run="$out/$shape-s$seed-k$accounts"
-    rm -rf "$run"
-    mkdir -p "$run/backtest" "$run/data"
-    export GATEHOUSE_DATA_DIR="$run/data"
-    started=$SECONDS
-    step "migrate" "$run/migrate.log" "$gh" migrate
-    key="$("$gh" events fingerprint-key 2>/dev/null)" || die "gatehouse events fingerprint-key failed"
-    step "gen.py" "$run/gen.log" python3 "$here/gen.py" --seed "$seed" --accounts "$accounts" \
-      --shape "$shape" --out "$run" --fingerprint-key "$key" --end "$end"
-    step "accounts import" "$run/import-accounts.log" "$gh" accounts import --strict --quiet "$run/accounts.jsonl"
-    step "events import" "$run/import-events.log" "$gh" events import --strict --quiet "$run/events.jsonl"
-    "$gh" rules list --json >"$run/rules.json" 2>"$run/rules.log" || { cat "$run/rules.log" >&2; die "rules list failed"; }
-    mapfile -t rules < <(python3 -c 'import json,sys; [print(r["id"]) for r in json.load(open(sys.argv[1]))]' "$run/rules.json")
-    for rule in "${rules[@]}"; do
-      if ! "$gh" rules backtest "$rule" --since 7d --json --csv "$run/backtest/$rule.csv" \
-        >"$run/backtest/$rule.json" 2>"$run/backtest/$rule.log"; then
-        # The breached and leaked checks act at login and in scans: no backtest, by design.
-        if grep -q "cannot be backtested" "$run/backtest/$rule.log"; then
-          rm -f "$run/backtest/$rule.json" "$run/backtest/$rule.csv"
-          continue
-        fi
-        cat "$run/backtest/$rule.log" >&2
-        die "rules backtest $rule failed on $run"
-      fi
-    done
-    [[ $keep == 1 ]] || rm -rf "$run/data" "$run/events.jsonl" "$run/accounts.jsonl"
-    echo "$(tail -n 1 "$run/gen.log") [$((SECONDS - started)) s]" >&2
-    runs+=("$run")
-  done
-done
-
-python3 "$here/score.py" "${runs[@]}" | tee "$out/results.md"
-python3 "$here/score.py" --json "${runs[@]}" >"$out/results.json"
-echo "wrote $out/results.md and results.json" >&2
+# gen.py's own default end is "20 minutes ago"; the shapes are shapes.SHAPES.
+TRACE_DIR="$here" TRACE_SEEDS="1,2,3" TRACE_END_DEFAULT="20 minutes ago" TRACE_SHAPES_MODULE=shapes \
+  exec "$here/../lib/run-trace.sh" "$@"

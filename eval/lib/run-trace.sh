@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The plumbing shared by the independent traces' run.sh (eval/second-trace, eval/third-trace):
-# for every (seed, shape), generate the trace with the trace's own gen.py, import it into
-# a fresh SQLite store, backtest every shipped rule that backtests, and score the result
-# with eval/blind-trace/score.py and the trace's own breakdown.py. Each trace's run.sh sets
-# TRACE_DIR (its directory: gen.py, attacks.py with SHAPES, breakdown.py) and TRACE_SEEDS
-# (its default seeds) and passes its arguments on; see a trace's run.sh for them.
+# The plumbing shared by the independent traces' run.sh (eval/blind-trace, second-trace,
+# third-trace): for every (seed, shape), generate the trace with the trace's own gen.py,
+# import it into a fresh SQLite store, backtest every shipped rule that backtests, and
+# score the result with eval/blind-trace/score.py (and the trace's breakdown.py, if it has
+# one). Each trace's run.sh sets TRACE_DIR (its directory: gen.py, and the module whose
+# SHAPES names the shapes: TRACE_SHAPES_MODULE, default attacks), TRACE_SEEDS (its default seeds) and, optionally,
+# TRACE_END_DEFAULT (a `date -d` phrase for the default trace end; "now" unless set), and
+# passes its arguments on; see a trace's run.sh for them.
 set -euo pipefail
 
 here="${TRACE_DIR:?run.sh of a trace sets TRACE_DIR}"
@@ -17,7 +19,7 @@ profile="debug"
 keep=0
 since="7d"
 end=""
-all_shapes="$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import attacks; print(",".join(attacks.SHAPES))' "$here")"
+all_shapes="$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); m = __import__(sys.argv[2]); print(",".join(m.SHAPES))' "$here" "${TRACE_SHAPES_MODULE:-attacks}")"
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 
@@ -38,6 +40,10 @@ done
 [[ "$shapes" == "all" ]] && shapes="$all_shapes"
 [[ "$accounts" =~ ^[0-9]+$ ]] || die "--accounts: not a number: $accounts"
 [[ "$seeds" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--seeds: expected numbers separated by commas: $seeds"
+IFS=, read -r -a shape_list <<<"$shapes"
+for shape in "${shape_list[@]}"; do
+  [[ ",$all_shapes," == *",$shape,"* ]] || die "unknown shape: $shape (one of $all_shapes)"
+done
 
 if [[ -n "${GATEHOUSE_BIN:-}" ]]; then
   # A binary built elsewhere (another checkout, an older commit for a before/after).
@@ -75,7 +81,7 @@ step() {
 # events under every shape (gen.py's default end is "now", which moves between runs).
 # --end T pins it, so that two binaries are judged on the very same events (within
 # the backtest's --since of now).
-[[ -n "$end" ]] || end="$(date -u +%Y-%m-%dT%H:%M:00Z)"
+[[ -n "$end" ]] || end="$(date -u -d "${TRACE_END_DEFAULT:-now}" +%Y-%m-%dT%H:%M:00Z)"
 
 mkdir -p "$out"
 runs=()
@@ -83,7 +89,6 @@ IFS=, read -r -a seed_list <<<"$seeds"
 IFS=, read -r -a shape_list <<<"$shapes"
 for seed in "${seed_list[@]}"; do
   for shape in "${shape_list[@]}"; do
-    [[ ",$all_shapes," == *",$shape,"* ]] || die "unknown shape: $shape (one of $all_shapes)"
     run="$out/$shape-s$seed-k$accounts"
     rm -rf "$run"
     mkdir -p "$run/backtest" "$run/data"
@@ -117,6 +122,8 @@ done
 
 python3 "$root/eval/blind-trace/score.py" "${runs[@]}" | tee "$out/results.md"
 python3 "$root/eval/blind-trace/score.py" --json "${runs[@]}" >"$out/results.json"
-echo | tee -a "$out/results.md"
-python3 "$here/breakdown.py" "${runs[@]}" | tee -a "$out/results.md"
+if [[ -f "$here/breakdown.py" ]]; then
+  echo | tee -a "$out/results.md"
+  python3 "$here/breakdown.py" "${runs[@]}" | tee -a "$out/results.md"
+fi
 echo "wrote $out/results.md and results.json" >&2
