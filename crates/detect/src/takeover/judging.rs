@@ -1,0 +1,398 @@
+//! How a pending success is judged against its grains and the site (`Takeover::judge`).
+
+use super::*;
+
+impl Takeover {
+    pub(super) fn judge(&mut self, idx: usize, now: i64, out: &mut Vec<Signal>) {
+        let prior = self.site_prior();
+        let p = self.pending[idx];
+        let c = &self.cfg;
+        // The strongest grain, its z, and its figures.
+        let mut best: Option<(Grain, f32, f32, f32, f32, f32)> = None;
+        let mut need = f32::INFINITY;
+        // Did the success's own address or network try unknown accounts too —
+        // at a combo list's share, not a busy /24's occasional mistyped e-mail
+        // address (at 100,000 accounts a /24 holds several households)?
+        // The network needs two of them (twice `wide_corroboration`): at 100,000
+        // accounts a residential proxy's stray unknown name lands in the /24s of
+        // the site's own users (one unknown name from the /24: 15 takeovers and 22
+        // innocents on seeds 21–25; two: 7 and 13 fewer — a botnet's /24 tries
+        // many).
+        // The address's one unknown name counts only if it was not the owner's
+        // mistyped e-mail address: tried from another browser than the one that
+        // succeeded (a traveller who mistyped on a hotel computer abroad, in an
+        // ASN a botnet also used, was flagged on it).
+        let tried_unknown = |g: usize| {
+            let min = c.wide_corroboration * if g == 1 { 2.0 } else { 1.0 };
+            self.grains[g].peek(p.keys[g]).is_some_and(|d| {
+                d.unknown_share() >= c.local_unknown_share
+                    && d.day[1] >= min
+                    && (g == 1 || d.day[1] >= 2.0 * min || d.last_unknown_ua != p.ua)
+            })
+        };
+        // Or does its user agent show the combo list's excess too (a residential
+        // proxy's fresh address has no past, but the attacker's rotated user agents
+        // do)? Only at twice the wide z and three times a local grain's unknown
+        // share: a popular browser the attacker spoofs is diluted by its real users
+        // and must not implicate them (at 2× the share, botnet precision at 100,000
+        // accounts fell from 0.95 to 0.89 on the tuning seeds).
+        // A success judged after the fact (more than `context_minutes` after it
+        // came) keeps the contexts it came in and gains only its own source's
+        // evidence: an ASN, a user agent or the site heating up hours later is a
+        // later attack's, not this sign-in's.
+        let late = c.context_minutes > 0 && now - p.time_ms > i64::from(c.context_minutes) * 60_000;
+        let ctx_now = |bit: u8, f: &dyn Fn() -> bool| {
+            if late {
+                p.ctx & bit != 0
+            } else {
+                p.ctx & bit != 0 || f()
+            }
+        };
+        // A grain's share *now* (its last hour) when the context must end
+        // (`context_ends`): its day-long counts keep an attack's share for a day
+        // after it left a busy grain (a carrier's /24 or ASN), and its people's
+        // sign-ins 10–45 h later were flagged for it.
+        let share_now = |d: &Decayed| {
+            if c.context_ends {
+                d.fast_share()
+            } else {
+                d.unknown_share()
+            }
+        };
+        let asn_hot_now = || {
+            self.grains[2].peek(p.keys[2]).is_some_and(|d| {
+                let (z, excess, ..) = d.excess(prior, c.min_history);
+                // And a multiple of its own share (`site_share_ratio`): a
+                // carrier with a third of the site's people reaches the z of an
+                // attack whenever the site is busy (a promotion's returners and
+                // their mistyped addresses), at a few times its usual share.
+                p.keys[2] != 0
+                    && z >= c.wide_z
+                    && excess >= c.min_excess
+                    && share_now(&d) >= c.wide_unknown_share
+                    && share_now(&d) >= c.site_share_ratio * d.baseline_share(prior, c.min_history)
+            })
+        };
+        let ua_warm_now = || {
+            self.grains[3].peek(p.keys[3]).is_some_and(|d| {
+                let (z, excess, ..) = d.excess(prior, c.min_history);
+                p.keys[3] != 0
+                    && z >= c.wide_z
+                    && excess >= c.min_excess
+                    && share_now(&d) >= c.local_unknown_share
+            })
+        };
+        let ua_hot = ctx_now(CTX_UA_HOT, &|| {
+            self.grains[3].peek(p.keys[3]).is_some_and(|d| {
+                let (z, excess, ..) = d.excess(prior, c.min_history);
+                p.keys[3] != 0
+                    && z >= 2.0 * c.wide_z
+                    && excess >= c.min_excess
+                    && share_now(&d) >= 3.0 * c.local_unknown_share
+            })
+        });
+        let asn_ctx = ctx_now(CTX_ASN, &asn_hot_now);
+        let ua_ctx = ctx_now(CTX_UA_WARM, &ua_warm_now);
+        let drift = ctx_now(CTX_DRIFT, &|| self.drift.open());
+        if !late {
+            let bits = [
+                (asn_ctx, CTX_ASN),
+                (ua_ctx, CTX_UA_WARM),
+                (ua_hot, CTX_UA_HOT),
+                (drift, CTX_DRIFT),
+            ];
+            for (on, bit) in bits {
+                if on {
+                    self.pending[idx].ctx |= bit;
+                }
+            }
+        }
+        // Or did its /24 fail on several other accounts (a botnet spread over a
+        // /24's few addresses, each trying an account or two)? Failures among the
+        // network's attempts other than the success.
+        let net = self.grains[1].peek(p.keys[1]).unwrap_or_default();
+        let net_failing = c.network_failures > 0.0
+            && net.day[3] >= c.network_failures
+            && net.day[2] >= c.network_failures
+            && net.day[2] / (net.day[0] - 1.0).max(1e-3) >= c.address_failure_share;
+        let corroboration = if tried_unknown(0) {
+            Corroboration::AddressUnknown
+        } else if tried_unknown(1) {
+            Corroboration::NetworkUnknown
+        } else if net_failing {
+            Corroboration::NetworkFailures
+        } else if ua_hot {
+            Corroboration::UserAgent
+        } else {
+            Corroboration::None
+        };
+        let corroborated = corroboration != Corroboration::None;
+        // The address's counts, if they still cover the success (the slow count
+        // decays by 6 % at most over the 6-hour pending window; a slot reset and
+        // re-admitted since starts again from one attempt).
+        let ip = self.grains[0]
+            .peek(p.keys[0])
+            .filter(|d| p.ip_slow > 0.0 && d.slow[0] >= 0.8 * p.ip_slow)
+            .unwrap_or_default();
+        // The success's own address failed on another account, or tried more
+        // than the owner's mistyped e-mail address (a traveller's own typo abroad
+        // is not a botnet's address).
+        let other_wrong = ip.last_wrong != 0 && ip.last_wrong != tag8(p.account);
+        let other_device_unknown =
+            ip.last_unknown_ua != 0 && p.ua != 0 && ip.last_unknown_ua != p.ua;
+        let beyond_typo =
+            other_wrong || other_device_unknown || ip.day[3] >= c.address_accounts + 1.0;
+        let address_active = ip.day[3] >= c.address_accounts && beyond_typo;
+        // The success's user agent shows a combo list's excess too, at a local
+        // grain's share: one of the attacker's rotated user agents (an innocent's
+        // new phone is usually a browser the attacker does not use right now).
+        // (`ua_ctx` above.)
+        for (g, (t, &k)) in GRAINS.iter().zip(self.grains.iter().zip(&p.keys)) {
+            let Some(d) = (k != 0).then(|| t.peek(k)).flatten() else {
+                continue;
+            };
+            let (z, excess, attempts, expected) = d.excess(prior, c.min_history);
+            let local = matches!(g, Grain::Ip | Grain::Network);
+            let (zmin, novelty_min, share_min) = if local {
+                (c.local_z, c.local_novelty, c.local_unknown_share)
+            } else {
+                (c.wide_z, c.wide_novelty, c.wide_unknown_share)
+            };
+            // Without history every success is "new": only an address or network
+            // that itself looks like a combo list may then speak.
+            // A user agent is only reported: attackers spoof popular ones, so a
+            // popular browser in a combo list would implicate its innocent users.
+            // A network the account already signed in from does not speak against
+            // it: the owner's own /24 (home, office, a carrier's pool) is where a
+            // combo list's neighbours show up, not where the attacker comes from.
+            // Nor, for an account without history, does a network: only its
+            // address can then speak (a first sign-in behind a busy NAT or CGNAT
+            // /24 the attack also used is not the attacker's).
+            // And a network speaks for a success from a known device only if the
+            // success's own address also failed or tried another account: at
+            // 100,000 accounts a botnet's /24 in a consumer ASN holds a few of the
+            // site's own users, whose first sign-in from a new network there is
+            // not the attacker's.
+            let network_ok = *g != Grain::Network
+                || (p.novelty.new_network && (address_active || p.novelty.new_device));
+            // An ASN speaks only with the context the success came in.
+            let history_ok = network_ok
+                && (*g != Grain::Asn || asn_ctx)
+                && (local
+                    || (*g == Grain::Asn
+                        && p.novelty.known_successes >= c.wide_history
+                        && corroborated));
+            if z >= zmin
+                && excess >= c.min_excess
+                && share_now(&d) >= share_min
+                && history_ok
+                && p.novelty.level() >= novelty_min
+            {
+                let margin = z / zmin;
+                if best.is_none_or(|b| margin > b.1 / need) {
+                    best = Some((*g, z, excess, attempts, expected, d.fast[1].max(d.day[1])));
+                    need = zmin;
+                }
+            }
+        }
+        // The site-wide excess alone does not flag: during an attack every innocent
+        // new device would be. It opens the rules below, which ask for more. (The
+        // cheap conditions are checked first: most successes are nobody's.)
+        // The attack was in progress when the success came — or is now, and the
+        // success came just before it showed (a botnet's first minutes).
+        let site_hot = p.site_hot || (self.in_window() && now - p.time_ms <= 15 * 60_000);
+        let n = p.novelty;
+        let mut rule = TakeoverRule::GrainExcess;
+        // An address that tried other accounts and mostly failed, during an
+        // attack, and a success unlike the owner. A person's address tries their
+        // own account (a mistyped e-mail address is a second one, but comes from
+        // the owner's device and network); a carrier's or an office's shared
+        // address tries many, but mostly succeeds.
+        let other_accounts = ip.day[3] >= c.address_accounts;
+        // Failures among the address's *other* attempts (the success is one of its
+        // attempts): a proxy's other attempts all failed; a shared address's are
+        // mostly its people's successes, even in an outage hour.
+        let others_failed = ip.day[2] / (ip.day[0] - 1.0).max(1e-3) >= c.address_failure_share;
+        // A wrong password on another account than the one that succeeded (a
+        // person's wrong passwords are on their own), an unknown account tried from
+        // another browser than the one that succeeded, or a third account: more
+        // than the owner's mistyped e-mail address before their success. A single
+        // unknown account is not enough: at 100,000 accounts it flagged travellers
+        // who mistyped on a hotel computer.
+        // Unlike the owner: a new network, and a new device or a new ASN (a combo
+        // list's user agents are popular browsers, so a victim's own browser comes
+        // up; its ASN does not, unless the proxy sits in the victim's own) — or no
+        // history at all, which the address's other attempts then speak against.
+        let novel = n.known_successes == 0 || (n.new_network && (n.new_device || n.new_asn));
+        // Or, without any of those (an attack spread over days barely moves the
+        // site, a consumer ASN or its rotated user agents: low-and-slow at 100,000
+        // accounts), the success's /24 · /64 itself: its *other* addresses failed
+        // on other accounts too (at least `network_failures` failures beyond the
+        // address's own, most of its attempts failed, at a combo list's share of
+        // unknown names) — a botnet spread over a /24's few addresses; a
+        // household's or a carrier's /24 mostly succeeds and rarely mistypes an
+        // e-mail address. Only for an account with a history that the success is
+        // unlike: without one (the first sign-ins after the detector starts, cold
+        // counters) it flagged four innocents on the tuning seeds.
+        let neighbours_failing = || {
+            c.network_failures > 0.0
+                && n.known_successes > 0
+                && net.day[2] - ip.day[2] >= c.network_failures
+                && net.day[2] / (net.day[0] - 1.0).max(1e-3) >= c.address_failure_share
+                && net.unknown_share() >= c.local_unknown_share
+        };
+        // The attack in progress: the site's window, the success's ASN, or its user
+        // agent showing a combo list's excess (low-and-slow at 100,000 accounts
+        // barely moves the site or a consumer ASN, but its rotated user agents
+        // often do), or else its /24's other addresses failing (above).
+        // Or the site's slow drift: over the last day, attempts on unknown
+        // accounts well above its own earlier days (low-and-slow).
+        let mut context = Corroboration::None;
+        if best.is_none() && other_accounts && others_failed && beyond_typo && novel {
+            let attack = if site_hot || asn_ctx || ua_ctx {
+                Some(Corroboration::None)
+            } else if neighbours_failing() {
+                Some(Corroboration::NetworkFailures)
+            } else if drift && n.known_successes > 0 && n.new_device {
+                // A day-long context is weaker than an hour's: only for a history
+                // the success is unlike on a new device too (without these, the
+                // drift left by a burst flagged the first sign-ins of accounts
+                // without history and owners' own devices on a new network: 0
+                // takeovers and 22 innocents over the tuning seeds).
+                Some(Corroboration::SiteDrift)
+            } else {
+                None
+            };
+            if let Some(attack) = attack {
+                let (z, excess, attempts, expected) = ip.excess(prior, c.min_history);
+                best = Some((
+                    Grain::Ip,
+                    z,
+                    excess,
+                    attempts.max(ip.day[0]),
+                    expected,
+                    ip.day[1],
+                ));
+                need = 1.0;
+                rule = TakeoverRule::AddressTriedOthers;
+                context = attack;
+            }
+        }
+        // The address did nothing else, but its /24 · /64's other addresses
+        // failed on other accounts at a combo list's share of unknown names, during
+        // an attack in progress, and the success is on a new device from a new
+        // network and ASN: a botnet's address that tries once a day. A known device
+        // keeps a traveller abroad out of it (their own phone keeps its user agent),
+        // and a young history (fewer than `wide_history` successes) out of it: with
+        // one success every second device is new, and at 100,000 accounts
+        // residential proxies land in the /24s of the site's own users (17
+        // innocents and no takeover on the tuning seeds; 14 takeovers in botnet
+        // and low-and-slow).
+        if best.is_none()
+            && c.network_novelty
+            && n.known_successes >= c.wide_history
+            && n.new_device
+            && n.new_network
+            && n.new_asn
+            && neighbours_failing()
+            && (drift || site_hot || asn_ctx || ua_ctx)
+        {
+            let (z, _, attempts, expected) = net.excess(prior, c.min_history);
+            best = Some((
+                Grain::Network,
+                z,
+                0.0,
+                attempts.max(net.day[0]),
+                expected,
+                net.day[1],
+            ));
+            need = 1.0;
+            context = Corroboration::NetworkFailures;
+        }
+        // Novelty alone, for a mature history, while both the site and the
+        // success's ASN are under attack and its user agent is one the attacker
+        // rotates: a proxy address used once has nothing else to show. Not from a
+        // new country: a traveller's hotel computer is that.
+        if best.is_none()
+            && c.window_history > 0
+            && site_hot
+            && n.known_successes >= c.window_history
+            && n.new_device
+            && n.new_network
+            && n.new_asn
+            && !n.new_country
+            && asn_ctx
+            && ua_ctx
+        {
+            let d = self.grains[2].peek(p.keys[2]).unwrap_or_default();
+            let (z, excess, attempts, expected) = d.excess(prior, c.min_history);
+            best = Some((
+                Grain::Asn,
+                z,
+                excess,
+                attempts,
+                expected,
+                d.fast[1].max(d.day[1]),
+            ));
+            need = c.wide_z;
+            rule = TakeoverRule::AttackWindow;
+        }
+        let Some((grain, z, _excess, attempts, expected, unknown)) = best else {
+            return;
+        };
+        let (site_z, ..) = self.site.excess(prior, c.min_history);
+        self.pending[idx].done = true;
+        let strength = ((z / need).log2() / 2.0).clamp(0.0, 1.0);
+        let score = (0.5 + 0.25 * p.novelty.level() + 0.25 * strength).clamp(0.0, 1.0);
+        let ip_failed = ip.day[2] >= 1.0;
+        out.push(Signal {
+            detector: Detector::AccountTakeover,
+            kind: SignalKind::LikelyCompromised,
+            account: Some(p.account),
+            score,
+            evidence: Evidence {
+                subject: Subject::Account(p.account),
+                distinct: 0,
+                attempts: attempts.round() as u32,
+                failures: unknown.round() as u32,
+                failure_ratio: if attempts > 0.0 {
+                    unknown / attempts
+                } else {
+                    0.0
+                },
+                window_start_ms: p.time_ms,
+                window_end_ms: now,
+                success: Some(SuccessSeen {
+                    time_ms: p.time_ms,
+                    source: Source::Ip(p.ip),
+                    source_failed_before: ip_failed,
+                }),
+                takeover: Some(TakeoverEvidence {
+                    grain,
+                    z,
+                    unknown,
+                    expected_unknown: expected,
+                    site_z,
+                    known_successes: p.novelty.known_successes,
+                    new_device: p.novelty.new_device,
+                    new_network: p.novelty.new_network,
+                    new_asn: p.novelty.new_asn,
+                    new_country: p.novelty.new_country,
+                    country: p.country,
+                    rule,
+                    address_accounts: ip.day[3],
+                    address_failure_share: ip.failure_share(),
+                    corroboration: match rule {
+                        TakeoverRule::GrainExcess if grain == Grain::Asn => corroboration,
+                        TakeoverRule::AddressTriedOthers => context,
+                        TakeoverRule::GrainExcess => context,
+                        _ => Corroboration::None,
+                    },
+                    site_drift: self.drift.ratio,
+                    site_drifting: drift,
+                    judged_after_secs: ((now - p.time_ms).max(0) / 1000) as u32,
+                }),
+            },
+        });
+    }
+}
