@@ -29,6 +29,9 @@ python3 -m unittest discover -s eval/second-trace
 # The third independent trace's generator and breakdown (about 2 s; eval/third-trace/run.sh runs it).
 echo "test: third-trace generator (python unittest)" >&2
 python3 -m unittest discover -s eval/third-trace
+# The fourth independent trace's generator and breakdown (about 6 s; eval/fourth-trace/run.sh runs it).
+echo "test: fourth-trace generator (python unittest)" >&2
+python3 -m unittest discover -s eval/fourth-trace
 
 if cargo nextest --version >/dev/null 2>&1; then
   runner=(cargo nextest run --workspace --no-fail-fast)

@@ -47,7 +47,7 @@ class Behaviour:
     def attempt(self, p, t, ip, ua, cc, asn, pw):
         """Log one password check by the owner; returns its outcome, or None when the account
         is locked (the bank does not check, so nothing is logged)."""
-        if t >= self.pop.end:
+        if t >= self.pop.end or t < self.pop.start:
             return None
         if t < p.locked_until:
             return None
@@ -82,7 +82,7 @@ class Behaviour:
 
     def sitting(self, p, t, source=None, typed=None):
         rng, inc = self.rng, self.inc
-        if t < p.locked_until or t >= self.pop.end:
+        if t < p.locked_until or t >= self.pop.end or t < self.pop.start:
             return
         dev, ip, cc, asn = source or self.pop.source(p, t, rng)
         ua = self.pop.ua(p, dev, t) if dev.ua is None or dev.kind in ("app", "firefox132") else dev.ua
@@ -199,7 +199,7 @@ class Behaviour:
                 t, kind = heapq.heappop(self.returns)
             else:
                 t, kind = heapq.heappop(queue)
-            if t >= end:
+            if t >= end or t < start:
                 continue
             if new_phone_at is not None and t >= new_phone_at:
                 p.classes.add("new_phone")
@@ -245,8 +245,10 @@ class Behaviour:
             until = tc + rng.uniform(1, 4) * DAY
             t = tc + rng.uniform(1, 6) * HOUR
             while t < until:
-                queue.append((t, "tablet"))
-                t += rng.uniform(20 * 60, 6 * HOUR)
+                # The tablet on the sofa: a few times a day, not at night.
+                if 7 <= ((t + p.tz * 3600) % DAY) / 3600 < 23:
+                    queue.append((t, "tablet"))
+                t += rng.uniform(2, 9) * HOUR
 
     def returner(self, p, t):
         """A dormant customer brought back by the change's e-mail: may try another address of

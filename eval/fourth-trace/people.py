@@ -79,11 +79,17 @@ class Incidents:
     change, the outage, salary days, Black Friday, the app release."""
 
     def __init__(self, rng, seed, start, end):
-        day0 = math.floor((end - 5.5 * DAY) / DAY) * DAY
-        # The forced change goes live at 07:00 CET (06:00 UTC) 3-5 days before the end.
-        self.forced_change = day0 + rng.randint(0, 2) * DAY + 6 * 3600
-        if self.forced_change > end - 2.5 * DAY:
-            self.forced_change -= DAY
+        # The forced change goes live at 07:00 CET (06:00 UTC) on a working day 3-5 days
+        # before the end that is not a salary day (banks do not roll such changes out then).
+        salary = W.salary_days(start, end)
+        days = []
+        for k in range(2, 7):
+            d = math.floor((end - k * DAY) / DAY) * DAY
+            weekday = int((d // DAY + 3) % 7)
+            if weekday < 5 and not any(abs(d - 3600 - s) < 7200 for s in salary):
+                days.append(d)
+        d = rng.choice(days) if days else math.floor((end - 4 * DAY) / DAY) * DAY
+        self.forced_change = d + 6 * 3600
         # The outage: an evening (18:00-20:30 CET) of the last five days, not the change's day.
         while True:
             d = math.floor((end - rng.uniform(1.2, 5.0) * DAY) / DAY) * DAY
@@ -94,7 +100,7 @@ class Incidents:
         # The HSM that checks passwords timed out (logged as wrong passwords) on odd seeds;
         # the customer directory was unreachable (logged as unknown accounts) on even ones.
         self.outage_outcome = "wrong_password" if seed % 2 else "unknown_account"
-        self.salary = W.salary_days(start, end)
+        self.salary = salary
         self.black_friday = W.black_friday(start, end)
         self.app_release = end - 6 * DAY
         self.firefox_133 = end - 8 * DAY
