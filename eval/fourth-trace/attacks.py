@@ -299,8 +299,8 @@ def aitm_phish(a):
                 if out == "success":
                     if rng.random() < 0.5:
                         # The fraudster enrols their own device from a proxy at home.
-                        a.attempt(t + rng.uniform(1, 20) * HOUR, p.email, a.residential_exit()[0], rng.choice(CURRENT),
-                                  "DE", w.o2_mobile.asn, p.pw_at(t))
+                        ip2, cc2, asn2 = a.residential_exit()
+                        a.attempt(t + rng.uniform(1, 20) * HOUR, p.email, ip2, rng.choice(CURRENT), cc2, asn2, p.pw_at(t))
                     break
                 if out is None:
                     break
