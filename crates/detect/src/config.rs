@@ -294,6 +294,13 @@ pub struct TakeoverConfig {
     /// at a few times the usual share (second trace: 5.7 % against 1.3 %); a
     /// combo list is 30–80 % unknown names. 0: no share floor.
     pub site_share_ratio: f32,
+    /// For [`crate::TakeoverRule::AddressTriedOthers`], a success with history
+    /// is unlike the owner only on a new device *and* from a new network and
+    /// ASN (false: a new network and a new device *or* ASN). A carrier's user on
+    /// a new phone in another /24 of their own carrier, or on their own phone
+    /// abroad, is not the attacker, and behind a shared CGNAT address their
+    /// neighbours' failures make the address look like a proxy's.
+    pub tried_others_device_and_asn: bool,
 }
 
 impl Default for TakeoverConfig {
@@ -331,6 +338,7 @@ impl Default for TakeoverConfig {
             network_novelty: true,
             context_ends: true,
             site_share_ratio: 6.0,
+            tried_others_device_and_asn: true,
         }
     }
 }

@@ -187,12 +187,12 @@ impl Takeover {
             // An IPv6 /48 speaks only when its other attempts mostly failed — a
             // provider's customer block or a carrier's pool mostly succeeds (its
             // people's sign-ins), a hosting tenant handing every attempt a fresh
-            // /64 fails on nearly all of them — and for a success from a new
-            // network and, with a history, a new ASN (the owner's own provider
-            // hands out the owner's /48).
+            // /64 fails on nearly all of them — and for a success without
+            // history, or from a new network and a new ASN (the owner's own
+            // provider hands out the owner's /48).
             let block_ok = *g != Grain::V6Block
-                || (p.novelty.new_network
-                    && (p.novelty.known_successes == 0 || p.novelty.new_asn)
+                || ((p.novelty.known_successes == 0
+                    || (p.novelty.new_network && p.novelty.new_asn))
                     && d.day[2] / (d.day[0] - 1.0).max(1e-3) >= c.address_failure_share);
             // An ASN speaks only with the context the success came in.
             let history_ok = network_ok
@@ -243,7 +243,13 @@ impl Takeover {
         // list's user agents are popular browsers, so a victim's own browser comes
         // up; its ASN does not, unless the proxy sits in the victim's own) — or no
         // history at all, which the address's other attempts then speak against.
-        let novel = n.known_successes == 0 || (n.new_network && (n.new_device || n.new_asn));
+        let novel = n.known_successes == 0
+            || (n.new_network
+                && if c.tried_others_device_and_asn {
+                    n.new_device && n.new_asn
+                } else {
+                    n.new_device || n.new_asn
+                });
         // Or, without any of those (an attack spread over days barely moves the
         // site, a consumer ASN or its rotated user agents: low-and-slow at 100,000
         // accounts), the success's /24 · /64 itself: its *other* addresses failed

@@ -553,3 +553,6 @@ fn an_attack_context_ends_when_the_burst_has_left_a_busy_network() {
     let out = carrier_after_burst(12 * 60, ends);
     assert!(out.is_empty(), "{out:?}");
 }
+
+#[path = "tests_v6.rs"]
+mod v6;
