@@ -301,6 +301,12 @@ pub struct TakeoverConfig {
     /// abroad, is not the attacker, and behind a shared CGNAT address their
     /// neighbours' failures make the address look like a proxy's.
     pub tried_others_device_and_asn: bool,
+    /// A /24 · /64 (as `grain_excess`'s grain) and an IPv6 /48 speak only when
+    /// this share of their other attempts over about the last day failed: a
+    /// carrier's or an ISP's CGNAT /24 that residential proxies exit through is
+    /// mostly its people's successes; a botnet's, a proxy provider's or a
+    /// hosting tenant's block fails on nearly everything. 0: no floor.
+    pub network_failure_share: f32,
 }
 
 impl Default for TakeoverConfig {
@@ -339,6 +345,7 @@ impl Default for TakeoverConfig {
             context_ends: true,
             site_share_ratio: 6.0,
             tried_others_device_and_asn: true,
+            network_failure_share: 0.6,
         }
     }
 }

@@ -174,7 +174,7 @@ impl Takeover {
             // site's own users, whose first sign-in from a new network there is
             // not the attacker's.
             // And a network speaks only if its other attempts mostly failed
-            // (`address_failure_share`, as an address's): a carrier's or an ISP's
+            // (`network_failure_share`): a carrier's or an ISP's
             // CGNAT /24 that residential proxies exit through is mostly its
             // people's successes, and their new phone on a new /24 of their own
             // carrier is not the attacker's (third trace, seed 1: 182 innocents
@@ -183,7 +183,7 @@ impl Takeover {
             let network_ok = *g != Grain::Network
                 || (p.novelty.new_network
                     && (address_active || p.novelty.new_device)
-                    && d.day[2] / (d.day[0] - 1.0).max(1e-3) >= c.address_failure_share);
+                    && d.day[2] / (d.day[0] - 1.0).max(1e-3) >= c.network_failure_share);
             // An IPv6 /48 speaks only when its other attempts mostly failed — a
             // provider's customer block or a carrier's pool mostly succeeds (its
             // people's sign-ins), a hosting tenant handing every attempt a fresh
@@ -193,7 +193,7 @@ impl Takeover {
             let block_ok = *g != Grain::V6Block
                 || ((p.novelty.known_successes == 0
                     || (p.novelty.new_network && p.novelty.new_asn))
-                    && d.day[2] / (d.day[0] - 1.0).max(1e-3) >= c.address_failure_share);
+                    && d.day[2] / (d.day[0] - 1.0).max(1e-3) >= c.network_failure_share);
             // An ASN speaks only with the context the success came in.
             let history_ok = network_ok
                 && block_ok
