@@ -569,8 +569,10 @@ fn a_busy_network_mostly_succeeding_does_not_speak_even_during_the_burst() {
     for after in [30, 12 * 60] {
         let out = carrier_after_burst(after, cfg);
         assert!(
-            out.iter()
-                .all(|s| s.evidence.takeover.is_none_or(|e| e.grain != Grain::Network)),
+            out.iter().all(|s| s
+                .evidence
+                .takeover
+                .is_none_or(|e| e.grain != Grain::Network)),
             "{out:?}"
         );
     }
