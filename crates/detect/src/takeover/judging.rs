@@ -177,8 +177,8 @@ impl Takeover {
             // (`network_failure_share`): a carrier's or an ISP's
             // CGNAT /24 that residential proxies exit through is mostly its
             // people's successes, and their new phone on a new /24 of their own
-            // carrier is not the attacker's (third trace, seed 1: 182 innocents
-            // and 11 takeovers on this rule under residential proxies); a
+            // carrier is not the attacker's (third trace, seed 1, residential and
+            // `patch_cover`: 182 innocents and 11 takeovers on this rule); a
             // botnet's or a proxy provider's /24 fails on nearly everything.
             let network_ok = *g != Grain::Network
                 || (p.novelty.new_network
