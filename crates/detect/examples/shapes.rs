@@ -290,7 +290,7 @@ fn classify(x: &Explanation, c: &TakeoverConfig) -> &'static str {
     if n.level() < c.min_novelty {
         return "owner-like (novelty < min_novelty)";
     }
-    let [ip, net, asn, _ua] = &x.grains;
+    let [ip, net, asn, _ua, _block] = &x.grains;
     let local = |g: &gatehouse_detect::takeover::GrainView| {
         g.z >= c.local_z && g.excess >= c.min_excess && g.unknown_share >= c.local_unknown_share
     };

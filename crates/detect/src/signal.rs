@@ -31,6 +31,9 @@ pub enum Grain {
     Asn,
     /// Its user agent.
     UserAgent,
+    /// Its IPv6 /48: what a provider hands one customer or one hosting tenant
+    /// (65,536 /64s) — an attacker rotating /64s inside it stays in it.
+    V6Block,
     /// The whole site (an attack in progress, no single grain stood out).
     Site,
 }

@@ -83,8 +83,8 @@ pub struct GrainView {
 /// Everything [`Takeover`] weighs for a success, at the moment it is asked.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Explanation {
-    /// Address, /24 · /64, ASN, user agent (default when not tracked).
-    pub grains: [GrainView; 4],
+    /// Address, /24 · /64, ASN, user agent, IPv6 /48 (default when not tracked).
+    pub grains: [GrainView; 5],
     /// The site's unknown-account excess (z).
     pub site_z: f32,
     /// The account's novelty for the event.
@@ -133,7 +133,7 @@ struct Pending {
     account: AccountKey,
     time_ms: i64,
     ip: std::net::IpAddr,
-    keys: [u64; 4],
+    keys: [u64; 5],
     novelty: Novelty,
     country: Country,
     /// [`ua8`] of its user agent.
@@ -168,7 +168,7 @@ pub struct Takeover {
     cfg: TakeoverConfig,
     halves: [f32; 3],
     profiles: Profiles,
-    grains: [GrainTable; 4],
+    grains: [GrainTable; 5],
     site: Decayed,
     pending: Vec<Pending>,
     next_pending: usize,
@@ -187,7 +187,13 @@ pub struct Takeover {
     drift: Drift,
 }
 
-const GRAINS: [Grain; 4] = [Grain::Ip, Grain::Network, Grain::Asn, Grain::UserAgent];
+const GRAINS: [Grain; 5] = [
+    Grain::Ip,
+    Grain::Network,
+    Grain::Asn,
+    Grain::UserAgent,
+    Grain::V6Block,
+];
 
 impl Takeover {
     /// A detector per `cfg`.
@@ -206,6 +212,7 @@ impl Takeover {
                 g(cfg.grain_slots),
                 g(Self::asn_slots(cfg.grain_slots)),
                 g(cfg.grain_slots),
+                g(Self::block_slots(cfg.grain_slots)),
             ],
             site: Decayed::default(),
             pending: Vec::with_capacity(cfg.pending as usize),
@@ -225,17 +232,25 @@ impl Takeover {
         (grain_slots / 4).max(2)
     }
 
+    /// Slots of the IPv6 /48 table: as many as the ASN table's. Only IPv6
+    /// events count in it, and a /48 holds a customer's or a hosting tenant's
+    /// 65,536 /64s: a site sees far fewer /48s in a day than addresses.
+    fn block_slots(grain_slots: u32) -> u32 {
+        Self::asn_slots(grain_slots)
+    }
+
     /// Bytes held at most.
     pub fn bound_bytes(cfg: &TakeoverConfig) -> usize {
         Profiles::bytes(cfg.profile_buckets)
             + 3 * GrainTable::bytes(cfg.grain_slots)
             + GrainTable::bytes(Self::asn_slots(cfg.grain_slots))
+            + GrainTable::bytes(Self::block_slots(cfg.grain_slots))
             + cfg.pending as usize * std::mem::size_of::<Pending>()
             + ATTACK_WINDOWS_KEPT * std::mem::size_of::<AttackWindow>()
             + Drift::bytes()
     }
 
-    fn keys(ev: &LoginEvent) -> [u64; 4] {
+    fn keys(ev: &LoginEvent) -> [u64; 5] {
         [
             Source::of(SourceGrouping::Ip, ev.ip, None).key(),
             Source::of(SourceGrouping::Network, ev.ip, None).key(),
@@ -244,6 +259,10 @@ impl Takeover {
                 0
             } else {
                 mix2(0x7561, ev.user_agent)
+            },
+            match ev.ip {
+                std::net::IpAddr::V4(_) => 0,
+                std::net::IpAddr::V6(a) => mix2(0x3438, (u128::from(a) >> 80) as u64),
             },
         ]
     }
@@ -284,7 +303,7 @@ impl Takeover {
     pub fn explain(&self, ev: &LoginEvent, novelty: Novelty) -> Explanation {
         let prior = self.site_prior();
         let keys = Self::keys(ev);
-        let mut grains = [GrainView::default(); 4];
+        let mut grains = [GrainView::default(); 5];
         for (v, (t, &k)) in grains.iter_mut().zip(self.grains.iter().zip(&keys)) {
             if let Some(d) = (k != 0).then(|| t.peek(k)).flatten() {
                 let (z, excess, ..) = d.excess(prior, self.cfg.min_history);

@@ -532,7 +532,11 @@ fn carrier_after_burst(after: i64, cfg: TakeoverConfig) -> Vec<Signal> {
 
 #[test]
 fn an_attack_context_ends_when_the_burst_has_left_a_busy_network() {
-    let ends = TakeoverConfig::default();
+    // Without the seventh pass's failure-share floor on networks (below).
+    let ends = TakeoverConfig {
+        network_failure_share: 0.0,
+        ..TakeoverConfig::default()
+    };
     assert!(ends.context_ends);
     let kept = TakeoverConfig {
         context_ends: false,
@@ -553,3 +557,26 @@ fn an_attack_context_ends_when_the_burst_has_left_a_busy_network() {
     let out = carrier_after_burst(12 * 60, ends);
     assert!(out.is_empty(), "{out:?}");
 }
+
+#[test]
+fn a_busy_network_mostly_succeeding_does_not_speak_even_during_the_burst() {
+    // The carrier's /24 carries its people's successes all day; the burst's
+    // hour does not make most of its day's attempts failures
+    // (`network_failure_share`), so the person's new phone on it is not
+    // flagged for the /24's excess — during the burst or after it.
+    let cfg = TakeoverConfig::default();
+    assert!(cfg.network_failure_share > 0.0);
+    for after in [30, 12 * 60] {
+        let out = carrier_after_burst(after, cfg);
+        assert!(
+            out.iter().all(|s| s
+                .evidence
+                .takeover
+                .is_none_or(|e| e.grain != Grain::Network)),
+            "{out:?}"
+        );
+    }
+}
+
+#[path = "tests_v6.rs"]
+mod v6;

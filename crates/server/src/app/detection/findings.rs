@@ -129,6 +129,7 @@ fn takeover_evidence(e: &Evidence, t: &TakeoverEvidence, score: f32) -> serde_js
         Grain::Network => "its address block (/24 or /64)",
         Grain::Asn => "its network operator (ASN)",
         Grain::UserAgent => "its user agent",
+        Grain::V6Block => "its IPv6 /48 (a provider's block of 65,536 /64s)",
         Grain::Site => "the whole site",
     };
     let mut new: Vec<&str> = Vec::new();
