@@ -20,12 +20,9 @@ const DELIVERY_COLUMNS: &str = "id, kind, stream_id, event_type, event, client_i
     session_id, reason, event_at, state, attempts, next_attempt_at, last_error, created_at, \
     sent_at, token";
 
-/// Due rows of a receiver: pending and due, or leased by a sender that died;
-/// a paused stream's SETs wait (SSF §8.1.2: held, not sent, not dropped).
-const DUE: &str = "((d.state = 'pending' AND d.next_attempt_at <= $2) OR \
-    (d.state = 'sending' AND d.lease_until <= $2)) AND (d.kind = 'logout' OR NOT EXISTS \
-    (SELECT 1 FROM ssf_streams st WHERE st.id = d.stream_id AND st.status = 'paused'))";
-/// Not held by a paused stream (see [`DUE`]).
+/// Not held by a paused stream: a paused stream's SETs wait (SSF §8.1.2:
+/// held, not sent, not dropped). A row is due when it is pending and due, or
+/// leased by a sender that died (its lease ran out), and not held.
 const NOT_HELD: &str = "(d.kind = 'logout' OR NOT EXISTS (SELECT 1 FROM ssf_streams st WHERE \
     st.id = d.stream_id AND st.status = 'paused'))";
 
@@ -248,15 +245,23 @@ impl AppDeliveryStore for EngineStore {
         };
         // The lease in one statement: the due rows are chosen and leased, and
         // come back whole, in one pass (a SELECT then an UPDATE … RETURNING
-        // sent every row through the engine twice). The placeholders appear
-        // in their numbers' order, as SQLite numbers them by first use.
+        // sent every row through the engine twice). The two kinds of due row
+        // are chosen apart, each along its index in the claim's order and
+        // stopping at the claim's size — one `OR` over both made the engine
+        // read and sort the receiver's whole backlog for every claim. The
+        // placeholders appear in their numbers' order, as SQLite numbers
+        // them by first use.
         let leased = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE app_deliveries SET state = 'sending', attempts = attempts + 1, lease_id = $1, \
-             lease_until = $2 WHERE id IN (SELECT d.id FROM app_deliveries d WHERE \
-             d.client_id = $3 AND {} ORDER BY d.next_attempt_at, d.id LIMIT $5 {}) \
-             RETURNING {DELIVERY_COLUMNS}",
-            DUE.replace("$2", "$4"),
-            lock!()
+             lease_until = $2 WHERE id IN (SELECT id FROM (\
+             SELECT id, next_attempt_at FROM (SELECT d.id, d.next_attempt_at FROM app_deliveries d \
+             WHERE d.client_id = $3 AND d.state = 'pending' AND d.next_attempt_at <= $4 AND \
+             {NOT_HELD} ORDER BY d.next_attempt_at LIMIT $5 {lock}) pending UNION ALL \
+             SELECT id, next_attempt_at FROM (SELECT d.id, d.next_attempt_at FROM app_deliveries d \
+             WHERE d.client_id = $3 AND d.state = 'sending' AND d.lease_until <= $4 AND \
+             {NOT_HELD} ORDER BY d.lease_until LIMIT $5 {lock}) lapsed\
+             ) due ORDER BY next_attempt_at, id LIMIT $5) RETURNING {DELIVERY_COLUMNS}",
+            lock = lock!()
         )))
         .bind(c.lease_id)
         .bind(c.now.plus(c.lease).as_millis())
@@ -378,7 +383,9 @@ impl AppDeliveryStore for EngineStore {
              lease_until = NULL, sent_at = ",
         );
         q.push_bind(now.as_millis())
-            .push(" WHERE state = 'sending' AND lease_id = ")
+            // `state || ''`: found by the primary key, one lookup per id, not
+            // along the state index through every leased row.
+            .push(" WHERE state || '' = 'sending' AND lease_id = ")
             .push_bind(lease_id.to_owned())
             .push(" AND id IN (");
         let mut list = q.separated(", ");
