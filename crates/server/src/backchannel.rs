@@ -106,7 +106,7 @@ impl Backchannel {
                         let sender = this.clone();
                         let id = client.clone();
                         receivers
-                            .insert(client, tasks.spawn(async move { sender.serve(id).await }));
+                            .insert(client, tasks.spawn(sender.serve(id)));
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "back-channel logout: cannot read the queue"),
@@ -147,7 +147,7 @@ impl Backchannel {
     /// statement per claim, once a claim-worth has gathered or within
     /// [`SETTLE_WITHIN`]; failures are settled at once, each with its retry
     /// time.
-    async fn serve(&self, client: String) {
+    async fn serve(self: Arc<Self>, client: String) {
         let c = &self.app.config.backchannel;
         let limiter = RateLimiter::direct(Quota::per_second(
             NonZeroU32::new(c.rate_per_second).unwrap_or(NonZeroU32::MIN),
@@ -159,9 +159,10 @@ impl Backchannel {
         let mut waiting: VecDeque<Waiting> = VecDeque::new();
         // The claims `waiting` holds rows of, in order (for their pace).
         let mut batches: VecDeque<Batch> = VecDeque::new();
-        // The claim being made, if one is.
-        let mut claiming: Option<std::pin::Pin<Box<dyn Future<Output = Claimed> + Send + '_>>> =
-            None;
+        // The claim being made, if one is: a task of its own, so that its
+        // write transaction ends without waiting for this loop (which may be
+        // waiting for the rate limiter); aborted with this task.
+        let mut claiming: JoinSet<Claimed> = JoinSet::new();
         let mut sends: JoinSet<(String, Arc<str>, Outcome)> = JoinSet::new();
         let mut run = Run::default();
         // The last claim came back empty: finish what is in flight, then end.
@@ -180,15 +181,15 @@ impl Backchannel {
             }
             // The next claim, while a concurrency-worth is still waiting: its
             // lease counts the rows ahead of it.
-            if claiming.is_none() && !drained && waiting.len() <= concurrency {
+            if claiming.is_empty() && !drained && waiting.len() <= concurrency {
                 let limit = batching.limit();
                 let ahead = waiting.len() + sends.len();
                 let lease = batching.lease(limit + ahead);
                 let start_within = batching.start_within(lease);
-                let client = client.as_str();
-                claiming = Some(Box::pin(async move {
+                let (this, client) = (self.clone(), client.clone());
+                claiming.spawn(async move {
                     let made = tokio::time::Instant::now();
-                    let rows = self.claim(client, limit, lease).await;
+                    let rows = this.claim(&client, limit, lease).await;
                     Claimed {
                         asked: limit,
                         made,
@@ -196,7 +197,7 @@ impl Backchannel {
                         start_by: made + start_within,
                         rows,
                     }
-                }));
+                });
             }
             while sends.len() < concurrency {
                 let Some(w) = waiting.pop_front() else {
@@ -231,16 +232,15 @@ impl Backchannel {
             if sends.is_empty() && !run.delivered.is_empty() {
                 run.settle(&self.app, &client);
             }
-            if sends.is_empty() && claiming.is_none() && waiting.is_empty() && drained {
+            if sends.is_empty() && claiming.is_empty() && waiting.is_empty() && drained {
                 break;
             }
             let settle_by = run.oldest.map(|oldest| oldest + SETTLE_WITHIN);
             let done = tokio::select! {
-                claimed = async { claiming.as_mut().expect("checked").await }, if claiming.is_some() => {
-                    claiming = None;
-                    match claimed.rows {
-                        Some((_, rows)) if rows.is_empty() => drained = true,
-                        Some((lease, rows)) => {
+                Some(claimed) = claiming.join_next(), if !claiming.is_empty() => {
+                    // A claim task that panicked counts as a failed claim.
+                    match claimed.ok().and_then(Claimed::rows_with_meta) {
+                        Some((claimed, lease, rows)) if !rows.is_empty() => {
                             batching.claimed(claimed.asked, rows.len());
                             batches.push_back(Batch {
                                 made: claimed.made,
@@ -253,7 +253,7 @@ impl Backchannel {
                                 row,
                             }));
                         }
-                        None => drained = true,
+                        _ => drained = true,
                     }
                     continue;
                 }
@@ -285,8 +285,8 @@ impl Backchannel {
                 // the rows of a claim being made, what is in flight ends (each
                 // within the timeout), and then the task pauses; its rows wait
                 // in the database, leased by no one.
-                if let Some(claim) = claiming.take()
-                    && let Some((lease, rows)) = claim.await.rows
+                if let Some(Ok(claimed)) = claiming.join_next().await
+                    && let Some((lease, rows)) = claimed.rows
                 {
                     waiting.extend(rows.into_iter().map(|row| Waiting {
                         lease: lease.clone(),
@@ -397,6 +397,15 @@ struct Claimed {
     start_by: tokio::time::Instant,
     /// `None` when the store failed (logged).
     rows: Option<(Arc<str>, Vec<ClaimedAppDelivery>)>,
+}
+
+impl Claimed {
+    /// The claim's rows apart from what is known of it; `None` when the
+    /// store failed.
+    fn rows_with_meta(mut self) -> Option<(Self, Arc<str>, Vec<ClaimedAppDelivery>)> {
+        let (lease, rows) = self.rows.take()?;
+        Some((self, lease, rows))
+    }
 }
 
 /// Sleeps until `at` (never ends when `None`).
