@@ -105,8 +105,7 @@ impl Backchannel {
                         }
                         let sender = this.clone();
                         let id = client.clone();
-                        receivers
-                            .insert(client, tasks.spawn(sender.serve(id)));
+                        receivers.insert(client, tasks.spawn(sender.serve(id)));
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "back-channel logout: cannot read the queue"),

@@ -109,9 +109,11 @@ pub(super) struct Poster {
 impl Poster {
     /// A client whose every POST (connecting included) ends within `timeout`.
     pub(super) fn new(timeout: Duration) -> anyhow::Result<Self> {
-        let proxy_set = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"]
-            .iter()
-            .any(|v| [v.to_string(), v.to_lowercase()].iter().any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty())));
+        let proxy_set = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"].iter().any(|v| {
+            [v.to_string(), v.to_lowercase()]
+                .iter()
+                .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+        });
         let proxied = if proxy_set {
             Some(
                 reqwest::Client::builder()
@@ -331,7 +333,10 @@ mod tests {
     #[test]
     fn the_origin_and_host_header_come_from_the_uri() {
         let o = Origin::of(&"http://127.0.0.1:8080/events?x=1".parse().unwrap()).unwrap();
-        assert_eq!((o.https, o.host.as_str(), o.port), (false, "127.0.0.1", 8080));
+        assert_eq!(
+            (o.https, o.host.as_str(), o.port),
+            (false, "127.0.0.1", 8080)
+        );
         assert_eq!(o.header, "127.0.0.1:8080");
         let o = Origin::of(&"https://rp.example/bcl".parse().unwrap()).unwrap();
         assert_eq!((o.https, o.port), (true, 443));

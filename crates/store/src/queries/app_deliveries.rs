@@ -281,7 +281,9 @@ impl AppDeliveryStore for EngineStore {
                     Some((sid, url, auth)) if delivery.stream_id.as_deref() == Some(sid) => {
                         Ok((url.clone(), auth.clone()))
                     }
-                    _ => Err("the receiver's stream is gone or disabled, or the client is disabled"),
+                    _ => {
+                        Err("the receiver's stream is gone or disabled, or the client is disabled")
+                    }
                 },
                 crate::AppDeliveryKind::Logout => match &logout_uri {
                     Some(uri) if enabled => Ok((uri.clone(), None)),
