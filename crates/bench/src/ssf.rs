@@ -65,6 +65,12 @@ pub struct SsfArgs {
 
 const RECEIVER: &str = "bench-receiver";
 
+fn unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -234,10 +240,14 @@ pub async fn run(args: SsfArgs) -> anyhow::Result<ExitCode> {
 
         // The sender, from start to the receiver's last SET.
         let before = got.load(Ordering::Relaxed);
+        let wall = unix_seconds();
         let started = Instant::now();
         let sender = gatehouse_server::backchannel::spawn_backchannel(app.clone())?;
         reached(&got, before + n).await?;
         let sender_rate = n as f64 / started.elapsed().as_secs_f64();
+        // The timed section on the wall clock, to cut a profile to it
+        // (`perf record -k realtime`, then `perf report --time FROM,TO`).
+        let timed = (wall, unix_seconds());
         // Settled (untimed) before the baseline runs, so the two never overlap.
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -254,12 +264,14 @@ pub async fn run(args: SsfArgs) -> anyhow::Result<ExitCode> {
         let base_rate = baseline(&addr, args.concurrency as usize, Arc::new(bodies)).await?;
         eprintln!(
             "round {round}: sender {sender_rate:.0}/s, plain POSTs {base_rate:.0}/s, ratio {:.3}, \
-             signing {:.1} µs/SET, sign-ahead {} µs/SET",
+             signing {:.1} µs/SET, sign-ahead {} µs/SET, sender timed {:.6},{:.6} (Unix s)",
             sender_rate / base_rate,
             sign_us[round],
             ahead_us
                 .get(round)
                 .map_or("(in the delivery)".to_owned(), |us| format!("{us:.1}")),
+            timed.0,
+            timed.1,
         );
         ratios.push(sender_rate / base_rate);
         sender_rates.push(sender_rate);

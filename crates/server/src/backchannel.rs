@@ -34,6 +34,7 @@
 //! of the ones already applied (issue 17).
 
 mod batching;
+mod posting;
 
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroU32;
@@ -47,6 +48,7 @@ use tokio::task::JoinSet;
 
 use crate::app::App;
 use batching::{Batching, MAX_CLAIM};
+use posting::{Post, PostError, Poster};
 
 /// How often the dispatcher looks for due rows when idle.
 const POLL: Duration = Duration::from_millis(500);
@@ -69,19 +71,13 @@ enum Outcome {
 /// The sender of logout tokens (one per `serve` replica).
 pub struct Backchannel {
     app: Arc<App>,
-    http: reqwest::Client,
+    http: Arc<Poster>,
 }
 
 impl Backchannel {
     /// A sender over the application's store, clock, keys and settings.
     pub fn new(app: Arc<App>) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(app.config.backchannel.timeout)
-            .connect_timeout(app.config.backchannel.timeout)
-            // §2.5: the token goes to the registered URI, nowhere else.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Gatehouse/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = Arc::new(Poster::new(app.config.backchannel.timeout)?);
         Ok(Self { app, http })
     }
 
@@ -101,10 +97,6 @@ impl Backchannel {
                 }
             }
             receivers.retain(|_, t| !t.is_finished());
-            if round.is_multiple_of(20) {
-                this.report_queues().await;
-            }
-            round += 1;
             match this.app.store.due_app_receivers(this.app.clock.now()).await {
                 Ok(due) => {
                     for client in due {
@@ -113,12 +105,17 @@ impl Backchannel {
                         }
                         let sender = this.clone();
                         let id = client.clone();
-                        receivers
-                            .insert(client, tasks.spawn(async move { sender.serve(id).await }));
+                        receivers.insert(client, tasks.spawn(sender.serve(id)));
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "back-channel logout: cannot read the queue"),
             }
+            // After the receivers have started: the counts read the whole
+            // outbox, which a receiver with a backlog should not wait for.
+            if round.is_multiple_of(20) {
+                this.report_queues().await;
+            }
+            round += 1;
             tokio::time::sleep(POLL).await;
         }
     }
@@ -139,26 +136,32 @@ impl Backchannel {
     /// until none is due, then ends; the dispatcher starts it again when rows
     /// are due.
     ///
-    /// It keeps `backchannel_concurrency` POSTs in flight and claims the next
-    /// batch as soon as the last claimed row has started, while the current
-    /// ones are still in flight — so a claim's transaction and the settles
-    /// never leave the receiver idle. Claims grow while the backlog lasts and
-    /// their lease covers the batch ([`batching`]); a row that could not start
-    /// in time for its lease is handed back, not sent. Delivered rows are
-    /// settled together, one statement per claim, once a claim-worth has
-    /// gathered or within [`SETTLE_WITHIN`]; failures are settled at once,
-    /// each with its retry time.
-    async fn serve(&self, client: String) {
+    /// It keeps `backchannel_concurrency` POSTs in flight and starts the next
+    /// claim while a concurrency-worth of the last one is still waiting for a
+    /// slot — the claim's transaction runs beside the POSTs, so the receiver
+    /// is not left idle while the database works. Claims grow while the
+    /// backlog lasts and their lease covers the rows ahead of them and the
+    /// batch ([`batching`]); a row that could not start in time for its lease
+    /// is handed back, not sent. Delivered rows are settled together, one
+    /// statement per claim, once a claim-worth has gathered or within
+    /// [`SETTLE_WITHIN`]; failures are settled at once, each with its retry
+    /// time.
+    async fn serve(self: Arc<Self>, client: String) {
         let c = &self.app.config.backchannel;
         let limiter = RateLimiter::direct(Quota::per_second(
             NonZeroU32::new(c.rate_per_second).unwrap_or(NonZeroU32::MIN),
         ));
         let concurrency = c.concurrency.max(1);
         let mut batching = Batching::new(concurrency, c.rate_per_second, c.timeout);
-        let mut waiting: VecDeque<(Arc<str>, ClaimedAppDelivery)> = VecDeque::new();
-        // The claim `waiting` came from (a claim is made only once the last
-        // one's rows have all started, so they are all of one claim).
-        let mut batch: Option<Batch> = None;
+        // Claimed rows waiting for a slot, oldest first, each with its lease
+        // and the time by which it must start.
+        let mut waiting: VecDeque<Waiting> = VecDeque::new();
+        // The claims `waiting` holds rows of, in order (for their pace).
+        let mut batches: VecDeque<Batch> = VecDeque::new();
+        // The claim being made, if one is: a task of its own, so that its
+        // write transaction ends without waiting for this loop (which may be
+        // waiting for the rate limiter); aborted with this task.
+        let mut claiming: JoinSet<Claimed> = JoinSet::new();
         let mut sends: JoinSet<(String, Arc<str>, Outcome)> = JoinSet::new();
         let mut run = Run::default();
         // The last claim came back empty: finish what is in flight, then end.
@@ -175,43 +178,48 @@ impl Backchannel {
             if run.delivered.len() >= settle_at || (sends.is_empty() && !run.delivered.is_empty()) {
                 run.settle(&self.app, &client);
             }
-            if waiting.is_empty() && !drained {
+            // The next claim, while a concurrency-worth is still waiting: its
+            // lease counts the rows ahead of it.
+            if claiming.is_empty() && !drained && waiting.len() <= concurrency {
                 let limit = batching.limit();
-                let lease = batching.lease(limit);
-                match self.claim(&client, limit, lease).await {
-                    Some((_, rows)) if rows.is_empty() => drained = true,
-                    Some((lease_id, rows)) => {
-                        batching.claimed(limit, rows.len());
-                        let at = tokio::time::Instant::now();
-                        batch = Some(Batch {
-                            at,
-                            start_by: at + batching.start_within(lease),
-                            rows: rows.len(),
-                        });
-                        waiting.extend(rows.into_iter().map(|r| (lease_id.clone(), r)))
+                let ahead = waiting.len() + sends.len();
+                let lease = batching.lease(limit + ahead);
+                let start_within = batching.start_within(lease);
+                let (this, client) = (self.clone(), client.clone());
+                claiming.spawn(async move {
+                    let made = tokio::time::Instant::now();
+                    let rows = this.claim(&client, limit, lease).await;
+                    Claimed {
+                        asked: limit,
+                        made,
+                        ahead,
+                        start_by: made + start_within,
+                        rows,
                     }
-                    None => drained = true,
-                }
+                });
             }
             while sends.len() < concurrency {
-                let Some((lease, row)) = waiting.pop_front() else {
+                let Some(w) = waiting.pop_front() else {
                     break;
                 };
                 limiter.until_ready().await;
-                if batch
-                    .as_ref()
-                    .is_some_and(|b| tokio::time::Instant::now() > b.start_by)
-                {
+                if tokio::time::Instant::now() > w.start_by {
                     // Slower than the lease assumed: what has not started
                     // goes back (due as it was), and the next claim is small.
-                    waiting.push_front((lease, row));
+                    waiting.push_front(w);
                     self.release(&client, waiting.drain(..)).await;
-                    batch = None;
+                    batches.clear();
                     batching.fell_behind();
                     break;
                 }
-                let app = self.app.clone();
-                let http = self.http.clone();
+                if let Some(b) = batches.front_mut() {
+                    b.left -= 1;
+                    if b.left == 0 {
+                        batching.started(b.rows, b.made.elapsed());
+                        batches.pop_front();
+                    }
+                }
+                let (app, http, lease, row) = (self.app.clone(), self.http.clone(), w.lease, w.row);
                 sends.spawn(async move {
                     let outcome = deliver(&app, &http, &row).await;
                     if matches!(outcome, Outcome::Failed(_)) {
@@ -219,31 +227,44 @@ impl Backchannel {
                     }
                     (row.delivery.id, lease, outcome)
                 });
-                if waiting.is_empty()
-                    && let Some(b) = batch.take()
-                {
-                    batching.started(b.rows, b.at.elapsed());
-                }
             }
             if sends.is_empty() && !run.delivered.is_empty() {
                 run.settle(&self.app, &client);
             }
-            let done = match run.oldest {
-                Some(oldest) => {
-                    match tokio::time::timeout_at(oldest + SETTLE_WITHIN, sends.join_next()).await {
-                        Ok(done) => done,
-                        Err(_) => {
-                            run.settle(&self.app, &client);
-                            continue;
+            if sends.is_empty() && claiming.is_empty() && waiting.is_empty() && drained {
+                break;
+            }
+            let settle_by = run.oldest.map(|oldest| oldest + SETTLE_WITHIN);
+            let done = tokio::select! {
+                Some(claimed) = claiming.join_next(), if !claiming.is_empty() => {
+                    // A claim task that panicked counts as a failed claim.
+                    match claimed.ok().and_then(Claimed::rows_with_meta) {
+                        Some((claimed, lease, rows)) if !rows.is_empty() => {
+                            batching.claimed(claimed.asked, rows.len());
+                            batches.push_back(Batch {
+                                made: claimed.made,
+                                rows: rows.len() + claimed.ahead,
+                                left: rows.len(),
+                            });
+                            waiting.extend(rows.into_iter().map(|row| Waiting {
+                                lease: lease.clone(),
+                                start_by: claimed.start_by,
+                                row,
+                            }));
                         }
+                        _ => drained = true,
                     }
+                    continue;
                 }
-                None => sends.join_next().await,
+                done = sends.join_next(), if !sends.is_empty() => done,
+                () = sleep_until(settle_by), if settle_by.is_some() => {
+                    run.settle(&self.app, &client);
+                    continue;
+                }
+                // Nothing in flight or coming: the loop claims again.
+                else => continue,
             };
             let Some(done) = done else {
-                if drained && waiting.is_empty() {
-                    break;
-                }
                 continue;
             };
             match done {
@@ -259,11 +280,21 @@ impl Backchannel {
             }
             if failures_in_a_row >= CIRCUIT_AFTER {
                 // The circuit: this receiver alone waits. What was claimed but
-                // not started goes back to the database (due as it was), what
-                // is in flight ends (each within the timeout), and then the
-                // task pauses; its rows wait in the database, leased by no one.
+                // not started goes back to the database (due as it was), with
+                // the rows of a claim being made, what is in flight ends (each
+                // within the timeout), and then the task pauses; its rows wait
+                // in the database, leased by no one.
+                if let Some(Ok(claimed)) = claiming.join_next().await
+                    && let Some((lease, rows)) = claimed.rows
+                {
+                    waiting.extend(rows.into_iter().map(|row| Waiting {
+                        lease: lease.clone(),
+                        start_by: tokio::time::Instant::now(),
+                        row,
+                    }));
+                }
                 self.release(&client, waiting.drain(..)).await;
-                batch = None;
+                batches.clear();
                 batching.fell_behind();
                 while let Some(done) = sends.join_next().await {
                     if let Ok((id, lease, Outcome::Sent)) = done {
@@ -325,14 +356,10 @@ impl Backchannel {
 
     /// Hands claimed, never-attempted rows back (one statement per claim);
     /// if that fails their lease runs out and they are sent then.
-    async fn release(
-        &self,
-        client: &str,
-        rows: impl Iterator<Item = (Arc<str>, ClaimedAppDelivery)>,
-    ) {
+    async fn release(&self, client: &str, rows: impl Iterator<Item = Waiting>) {
         let mut by_lease: HashMap<Arc<str>, Vec<String>> = HashMap::new();
-        for (lease, row) in rows {
-            by_lease.entry(lease).or_default().push(row.delivery.id);
+        for w in rows {
+            by_lease.entry(w.lease).or_default().push(w.row.delivery.id);
         }
         for (lease, ids) in by_lease {
             if let Err(e) = self.app.store.release_app_deliveries(&ids, &lease).await {
@@ -342,13 +369,50 @@ impl Backchannel {
     }
 }
 
-/// The claim whose rows are waiting for a slot.
-struct Batch {
-    /// When it was claimed.
-    at: tokio::time::Instant,
-    /// A row not started by then is handed back ([`Batching::start_within`]).
+/// A claimed row waiting for a slot.
+struct Waiting {
+    lease: Arc<str>,
+    /// Not started by then, it is handed back ([`Batching::start_within`]).
     start_by: tokio::time::Instant,
+    row: ClaimedAppDelivery,
+}
+
+/// A claim some of whose rows are waiting for a slot.
+struct Batch {
+    /// When it was made.
+    made: tokio::time::Instant,
+    /// Its rows and those ahead of it when it was made (its pace's count).
     rows: usize,
+    /// Its rows not started yet.
+    left: usize,
+}
+
+/// What a claim came back with.
+struct Claimed {
+    asked: usize,
+    made: tokio::time::Instant,
+    /// Rows waiting or in flight when it was made.
+    ahead: usize,
+    start_by: tokio::time::Instant,
+    /// `None` when the store failed (logged).
+    rows: Option<(Arc<str>, Vec<ClaimedAppDelivery>)>,
+}
+
+impl Claimed {
+    /// The claim's rows apart from what is known of it; `None` when the
+    /// store failed.
+    fn rows_with_meta(mut self) -> Option<(Self, Arc<str>, Vec<ClaimedAppDelivery>)> {
+        let (lease, rows) = self.rows.take()?;
+        Some((self, lease, rows))
+    }
+}
+
+/// Sleeps until `at` (never ends when `None`).
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Rows the sign-ahead stage takes at once.
@@ -432,8 +496,8 @@ impl Run {
 /// §2.5), or a SET as `application/secevent+jwt` with the stream's
 /// `Authorization` header (RFC 8935 §2). Only a 2xx answer counts as
 /// delivered (RFC 8935 says 202; any 2xx is taken).
-async fn deliver(app: &App, http: &reqwest::Client, row: &ClaimedAppDelivery) -> Outcome {
-    let request = match row.delivery.kind {
+async fn deliver(app: &App, http: &Poster, row: &ClaimedAppDelivery) -> Outcome {
+    let post = match row.delivery.kind {
         AppDeliveryKind::Logout => {
             let token = match app.logout_token(&row.delivery).await {
                 Ok(t) => t,
@@ -441,55 +505,34 @@ async fn deliver(app: &App, http: &reqwest::Client, row: &ClaimedAppDelivery) ->
             };
             let body = serde_urlencoded::to_string([("logout_token", token.as_str())])
                 .expect("a string pair always encodes");
-            http.post(&row.uri)
-                .header(
-                    http::header::CONTENT_TYPE,
-                    "application/x-www-form-urlencoded",
-                )
-                .body(body)
+            Post {
+                uri: &row.uri,
+                content_type: "application/x-www-form-urlencoded",
+                accept: None,
+                authorization: None,
+                body: body.into(),
+            }
         }
         AppDeliveryKind::Set => {
             let token = match app.set_to_send(&row.delivery).await {
                 Ok(t) => t,
                 Err(e) => return Outcome::Failed(format!("cannot sign the SET: {e}")),
             };
-            let mut r = http
-                .post(&row.uri)
-                .header(http::header::CONTENT_TYPE, "application/secevent+jwt")
-                .header(http::header::ACCEPT, "application/json")
-                .body(token);
-            if let Some(auth) = &row.authorization {
-                r = r.header(http::header::AUTHORIZATION, auth);
+            Post {
+                uri: &row.uri,
+                content_type: "application/secevent+jwt",
+                accept: Some("application/json"),
+                authorization: row.authorization.as_deref(),
+                body: token.into(),
             }
-            r
         }
     };
-    let answer = request
-        .header(http::header::CACHE_CONTROL, "no-store")
-        .send()
-        .await;
-    match answer {
-        Ok(r) if r.status().is_success() => Outcome::Sent,
-        Ok(r) => Outcome::Failed(format!("the app answered {}", r.status())),
-        Err(e) if e.is_timeout() => Outcome::Failed("the app did not answer in time".into()),
-        Err(e) => Outcome::Failed(format!("cannot reach the app: {}", without_url(&e))),
+    match http.post(post).await {
+        Ok(status) if status.is_success() => Outcome::Sent,
+        Ok(status) => Outcome::Failed(format!("the app answered {status}")),
+        Err(PostError::Timeout) => Outcome::Failed("the app did not answer in time".into()),
+        Err(PostError::Unreachable(why)) => Outcome::Failed(format!("cannot reach the app: {why}")),
     }
-}
-
-/// A reqwest error's text without the URL (which the row already names).
-fn without_url(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    if let Some(url) = e.url() {
-        text = text
-            .replace(&format!(" ({url})"), "")
-            .replace(url.as_str(), "the URI");
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    text
 }
 
 /// Records an outcome: sent, a retry at the backoff's time, or failed once

@@ -20,12 +20,9 @@ const DELIVERY_COLUMNS: &str = "id, kind, stream_id, event_type, event, client_i
     session_id, reason, event_at, state, attempts, next_attempt_at, last_error, created_at, \
     sent_at, token";
 
-/// Due rows of a receiver: pending and due, or leased by a sender that died;
-/// a paused stream's SETs wait (SSF §8.1.2: held, not sent, not dropped).
-const DUE: &str = "((d.state = 'pending' AND d.next_attempt_at <= $2) OR \
-    (d.state = 'sending' AND d.lease_until <= $2)) AND (d.kind = 'logout' OR NOT EXISTS \
-    (SELECT 1 FROM ssf_streams st WHERE st.id = d.stream_id AND st.status = 'paused'))";
-/// Not held by a paused stream (see [`DUE`]).
+/// Not held by a paused stream: a paused stream's SETs wait (SSF §8.1.2:
+/// held, not sent, not dropped). A row is due when it is pending and due, or
+/// leased by a sender that died (its lease ran out), and not held.
 const NOT_HELD: &str = "(d.kind = 'logout' OR NOT EXISTS (SELECT 1 FROM ssf_streams st WHERE \
     st.id = d.stream_id AND st.status = 'paused'))";
 
@@ -215,21 +212,8 @@ impl AppDeliveryStore for EngineStore {
     }
 
     async fn claim_app_deliveries(&self, c: &AppClaim<'_>) -> Result<Vec<ClaimedAppDelivery>> {
-        let now = c.now.as_millis();
         let mut tx = self.begin_write().await?;
-        let due = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT d.id, d.kind, d.stream_id FROM app_deliveries d WHERE d.client_id = $1 AND \
-             {DUE} ORDER BY d.next_attempt_at, d.id LIMIT $3 {}",
-            lock!()
-        )))
-        .bind(c.client_id)
-        .bind(now)
-        .bind(c.limit.max(1))
-        .fetch_all(&mut *tx)
-        .await?;
-        if due.is_empty() {
-            return Ok(Vec::new());
-        }
+        // Where each kind goes now: read before the rows, once per claim.
         let client = sqlx::query(
             "SELECT backchannel_logout_uri, disabled_at FROM oidc_clients WHERE id = $1",
         )
@@ -259,72 +243,72 @@ impl AppDeliveryStore for EngineStore {
             )),
             _ => None,
         };
+        // The lease in one statement: the due rows are chosen and leased, and
+        // come back whole, in one pass (a SELECT then an UPDATE … RETURNING
+        // sent every row through the engine twice). The two kinds of due row
+        // are chosen apart, each along its index in the claim's order and
+        // stopping at the claim's size — one `OR` over both made the engine
+        // read and sort the receiver's whole backlog for every claim. The
+        // placeholders appear in their numbers' order, as SQLite numbers
+        // them by first use.
+        let leased = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE app_deliveries SET state = 'sending', attempts = attempts + 1, lease_id = $1, \
+             lease_until = $2 WHERE id IN (SELECT id FROM (\
+             SELECT id, next_attempt_at FROM (SELECT d.id, d.next_attempt_at FROM app_deliveries d \
+             WHERE d.client_id = $3 AND d.state = 'pending' AND d.next_attempt_at <= $4 AND \
+             {NOT_HELD} ORDER BY d.next_attempt_at LIMIT $5 {lock}) pending UNION ALL \
+             SELECT id, next_attempt_at FROM (SELECT d.id, d.next_attempt_at FROM app_deliveries d \
+             WHERE d.client_id = $3 AND d.state = 'sending' AND d.lease_until <= $4 AND \
+             {NOT_HELD} ORDER BY d.lease_until LIMIT $5 {lock}) lapsed\
+             ) due ORDER BY next_attempt_at, id LIMIT $5) RETURNING {DELIVERY_COLUMNS}",
+            lock = lock!()
+        )))
+        .bind(c.lease_id)
+        .bind(c.now.plus(c.lease).as_millis())
+        .bind(c.client_id)
+        .bind(c.now.as_millis())
+        .bind(c.limit.max(1))
+        .fetch_all(&mut *tx)
+        .await?;
         // Each row goes where its kind says, or fails (visible, retryable)
         // when there is nowhere to send it any more.
-        let mut send: Vec<(String, String, Option<String>)> = Vec::new();
+        let mut claimed = Vec::with_capacity(leased.len());
         let mut orphaned: Vec<(String, &'static str)> = Vec::new();
-        for row in &due {
-            let id: String = row.try_get("id")?;
-            let kind: String = row.try_get("kind")?;
-            let stream_id: Option<String> = row.try_get("stream_id")?;
-            if kind == "set" {
-                match &stream {
-                    Some((sid, url, auth)) if stream_id.as_deref() == Some(sid) => {
-                        send.push((id, url.clone(), auth.clone()))
+        for r in &leased {
+            let delivery = Self::delivery_from(r)?;
+            let to = match delivery.kind {
+                crate::AppDeliveryKind::Set => match &stream {
+                    Some((sid, url, auth)) if delivery.stream_id.as_deref() == Some(sid) => {
+                        Ok((url.clone(), auth.clone()))
                     }
-                    _ => orphaned.push((
-                        id,
-                        "the receiver's stream is gone or disabled, or the client is disabled",
-                    )),
-                }
-            } else {
-                match &logout_uri {
-                    Some(uri) if enabled => send.push((id, uri.clone(), None)),
-                    _ => orphaned.push((
-                        id,
-                        "the client has no back-channel logout URI any more, or is disabled",
-                    )),
-                }
+                    _ => {
+                        Err("the receiver's stream is gone or disabled, or the client is disabled")
+                    }
+                },
+                crate::AppDeliveryKind::Logout => match &logout_uri {
+                    Some(uri) if enabled => Ok((uri.clone(), None)),
+                    _ => Err("the client has no back-channel logout URI any more, or is disabled"),
+                },
+            };
+            match to {
+                Ok((uri, authorization)) => claimed.push(ClaimedAppDelivery {
+                    delivery,
+                    uri,
+                    authorization,
+                }),
+                Err(why) => orphaned.push((delivery.id, why)),
             }
         }
         for (id, why) in &orphaned {
+            // Not an attempt: the lease's count is undone.
             sqlx::query(
-                "UPDATE app_deliveries SET state = 'failed', lease_id = NULL, lease_until = NULL, \
-                 last_error = $1 WHERE id = $2",
+                "UPDATE app_deliveries SET state = 'failed', attempts = attempts - 1, \
+                 lease_id = NULL, lease_until = NULL, last_error = $1 WHERE id = $2",
             )
             .bind(*why)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        }
-        let mut claimed = Vec::with_capacity(send.len());
-        if !send.is_empty() {
-            let mut q = sqlx::QueryBuilder::<Db>::new(
-                "UPDATE app_deliveries SET state = 'sending', attempts = attempts + 1, lease_id = ",
-            );
-            q.push_bind(c.lease_id.to_owned())
-                .push(", lease_until = ")
-                .push_bind(c.now.plus(c.lease).as_millis())
-                .push(" WHERE id IN (");
-            let mut list = q.separated(", ");
-            for (id, _, _) in &send {
-                list.push_bind(id.clone());
-            }
-            list.push_unseparated(")");
-            q.push(format!(" RETURNING {DELIVERY_COLUMNS}"));
-            for r in q.build().fetch_all(&mut *tx).await? {
-                let delivery = Self::delivery_from(&r)?;
-                let (_, uri, authorization) = send
-                    .iter()
-                    .find(|(id, _, _)| *id == delivery.id)
-                    .cloned()
-                    .expect("RETURNING gives back the rows named");
-                claimed.push(ClaimedAppDelivery {
-                    delivery,
-                    uri,
-                    authorization,
-                });
-            }
         }
         tx.commit().await?;
         claimed.sort_by(|a, b| {
@@ -399,7 +383,9 @@ impl AppDeliveryStore for EngineStore {
              lease_until = NULL, sent_at = ",
         );
         q.push_bind(now.as_millis())
-            .push(" WHERE state = 'sending' AND lease_id = ")
+            // `state || ''`: found by the primary key, one lookup per id, not
+            // along the state index through every leased row.
+            .push(" WHERE state || '' = 'sending' AND lease_id = ")
             .push_bind(lease_id.to_owned())
             .push(" AND id IN (");
         let mut list = q.separated(", ");
