@@ -23,50 +23,16 @@ force-reset innocents is the issue's "no force-reset finding on a day without an
 """
 
 import argparse
-import csv
-import datetime as dt
 import json
 import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+from backtest_results import flagged, hours, rule_actions  # noqa: E402
+
 PERIODS = ["attack", "outage", "forced_change", "shopping", "elsewhere"]
 SHARED_OR_TRAVELLING = {"carrier_cgnat", "other_carrier", "dslite_cgnat", "office_nat", "campus_nat", "traveller"}
-
-
-def hours(t):
-    return dt.datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() / 3600
-
-
-def actions(run_dir):
-    path = os.path.join(run_dir, "rules.json")
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        rules = json.load(f)
-    if isinstance(rules, dict):
-        rules = rules.get("rules", [])
-    return {r.get("id"): r.get("action", "") for r in rules if isinstance(r, dict)}
-
-
-def flagged(run_dir):
-    """email -> (first_seen hours, rule, first_seen, explanation, {rules}), earliest first."""
-    out = {}
-    bdir = os.path.join(run_dir, "backtest")
-    for name in sorted(os.listdir(bdir)):
-        if not name.endswith(".csv"):
-            continue
-        rule = name[:-4]
-        with open(os.path.join(bdir, name), newline="") as f:
-            for r in csv.DictReader(f):
-                e = r["email"].lower()
-                h = hours(r["first_seen"]) if r.get("first_seen") else float("inf")
-                prev = out.get(e)
-                rules = (prev[4] if prev else set()) | {rule}
-                if prev is None or h < prev[0]:
-                    out[e] = (h, rule, r.get("first_seen", ""), r.get("explanation", ""), rules)
-                else:
-                    out[e] = prev[:4] + (rules,)
-    return out
 
 
 def periods(truth):
@@ -100,7 +66,7 @@ def names_pis(explanation, truth):
 def breakdown(run_dir):
     with open(os.path.join(run_dir, "truth.json")) as f:
         truth = json.load(f)
-    acts = actions(run_dir)
+    acts = rule_actions(run_dir, missing="")
     taken = {e.lower() for e in truth["taken_over"]}
     classes = {}
     for c, emails in truth["innocents_by_class"].items():

@@ -16,51 +16,18 @@ period and the rule's explanation.
 """
 
 import argparse
-import csv
-import datetime as dt
 import json
 import os
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+from backtest_results import flagged, hours, rule_actions  # noqa: E402
 
 PERIODS = ["attack", "outage", "patch", "elsewhere"]
 # Issue 15 asks for none of these to be force-reset: people behind a shared address
 # (carrier or ISP CGNAT, office, campus, café) and people travelling.
 GOAL_CLASSES = {"carrier_cgnat", "home_cgnat", "office_nat", "campus_nat", "internet_cafe", "traveller"}
-
-
-def hours(t):
-    return dt.datetime.fromisoformat(t.replace("Z", "+00:00")).timestamp() / 3600
-
-
-def rule_actions(run_dir):
-    """Each rule's action from `gatehouse rules list --json` (a list of rules)."""
-    path = os.path.join(run_dir, "rules.json")
-    if not os.path.exists(path):
-        return {}
-    with open(path) as f:
-        rules = json.load(f)
-    if isinstance(rules, dict):
-        rules = rules.get("rules", [])
-    return {r.get("id"): r.get("action", "unknown") for r in rules if isinstance(r, dict)}
-
-
-def flagged(run_dir):
-    """account -> (first_seen hours, rule, first_seen text, explanation), earliest over the rules."""
-    out = {}
-    bdir = os.path.join(run_dir, "backtest")
-    for name in sorted(os.listdir(bdir)):
-        if not name.endswith(".csv"):
-            continue
-        rule = name[:-4]
-        with open(os.path.join(bdir, name), newline="") as f:
-            for r in csv.DictReader(f):
-                e = r["email"].lower()
-                h = hours(r["first_seen"]) if r.get("first_seen") else float("inf")
-                rules = out.get(e, (h, rule, r.get("first_seen", ""), r.get("explanation", ""), set()))[4]
-                rules.add(rule)
-                if e not in out or h < out[e][0]:
-                    out[e] = (h, rule, r.get("first_seen", ""), r.get("explanation", ""), rules)
-    return out
 
 
 def period(truth, h):
