@@ -20,6 +20,27 @@ fn ev(t: i64, account: u64, ip: u32, asn: u32, ua: u64, outcome: Outcome) -> Log
     }
 }
 
+/// Account 7's three sign-ins from home (a day apart, in minutes 0, 60 and 120
+/// of the trace) under `cfg`.
+fn with_account_7(cfg: TakeoverConfig, out: &mut Vec<Signal>) -> Takeover {
+    let mut t = Takeover::new(cfg);
+    for day in 0..3 {
+        t.observe(
+            &ev(day * 60 * MIN, 7, 0x0b00_0101, 300, 1, Outcome::Success),
+            None,
+            out,
+        );
+    }
+    t
+}
+
+/// Account 7's three sign-ins from home, then six hours of people (to minute 540).
+fn account_7_among_people(cfg: TakeoverConfig, out: &mut Vec<Signal>) -> Takeover {
+    let mut t = with_account_7(cfg, out);
+    people(&mut t, 3 * 60, 6 * 60, out);
+    t
+}
+
 /// `minutes` of ordinary traffic from `start`: 20 sign-ins a minute, each its
 /// own account and home address, one in 50 a mistyped (unknown) account.
 fn people(t: &mut Takeover, start: i64, minutes: i64, out: &mut Vec<Signal>) {
@@ -171,16 +192,8 @@ fn an_address_that_tried_other_accounts_during_an_attack_flags_a_new_device() {
 /// Low-and-slow: no site window, no hot ASN or user agent — only the success's
 /// /24, whose other addresses failed on other accounts and tried unknown names.
 fn slow_case(neighbours_fail: bool) -> Vec<Signal> {
-    let mut t = Takeover::new(TakeoverConfig::default());
     let mut out = Vec::new();
-    for day in 0..3 {
-        t.observe(
-            &ev(day * 60 * MIN, 7, 0x0b00_0101, 300, 1, Outcome::Success),
-            None,
-            &mut out,
-        );
-    }
-    people(&mut t, 3 * 60, 6 * 60, &mut out);
+    let mut t = account_7_among_people(TakeoverConfig::default(), &mut out);
     let at = (9 * 60 + 5) * MIN;
     // Three other addresses of the /24, each trying two accounts over an hour
     // (different browsers: nothing adds up in the ASN or a user agent).
@@ -335,16 +348,8 @@ fn a_combo_list_spread_over_days_opens_a_drift_period_that_serves_as_context() {
 /// address in ASN 200 — a wrong password on another account, then account 7 on a
 /// new device — `before` minutes before a combo list from ASN 200 begins.
 fn sign_in_then_burst(before: i64, cfg: TakeoverConfig) -> Vec<Signal> {
-    let mut t = Takeover::new(cfg);
     let mut out = Vec::new();
-    for day in 0..3 {
-        t.observe(
-            &ev(day * 60 * MIN, 7, 0x0b00_0101, 300, 1, Outcome::Success),
-            None,
-            &mut out,
-        );
-    }
-    people(&mut t, 3 * 60, 6 * 60, &mut out);
+    let mut t = account_7_among_people(cfg, &mut out);
     let at = 9 * 60;
     let shared = 0xc800_0f0f;
     t.observe(
@@ -392,16 +397,8 @@ fn a_sign_in_made_hours_before_an_attack_is_not_judged_by_its_context() {
 
 #[test]
 fn a_success_judged_after_the_fact_says_so() {
-    let mut t = Takeover::new(TakeoverConfig::default());
     let mut out = Vec::new();
-    for day in 0..3 {
-        t.observe(
-            &ev(day * 60 * MIN, 7, 0x0b00_0101, 300, 1, Outcome::Success),
-            None,
-            &mut out,
-        );
-    }
-    people(&mut t, 3 * 60, 6 * 60, &mut out);
+    let mut t = account_7_among_people(TakeoverConfig::default(), &mut out);
     burst(&mut t, 9 * 60, 10, 30, &mut out);
     assert!(t.in_window());
     // During the attack, a fresh address signs in to account 7 on a new device:
@@ -469,15 +466,8 @@ fn an_outage_on_existing_accounts_stays_silent() {
 /// combo list's burst passed; then a person with history signs in from it on a
 /// new phone, `after` minutes after the burst began.
 fn carrier_after_burst(after: i64, cfg: TakeoverConfig) -> Vec<Signal> {
-    let mut t = Takeover::new(cfg);
     let mut out = Vec::new();
-    for day in 0..3 {
-        t.observe(
-            &ev(day * 60 * MIN, 7, 0x0b00_0101, 300, 1, Outcome::Success),
-            None,
-            &mut out,
-        );
-    }
+    let mut t = with_account_7(cfg, &mut out);
     let carrier = |m: i64, k: i64| {
         ev(
             m * MIN + k * 20_000 + 1_000,

@@ -16,16 +16,8 @@ fn v6(block: u64, net: u16, host: u64) -> IpAddr {
 /// provider's /48 whose people sign in successfully alongside the list.
 /// Then account 7 signs in from yet another fresh /64 of it on a new device.
 fn rotation(customers: bool) -> Vec<Signal> {
-    let mut t = Takeover::new(TakeoverConfig::default());
     let mut out = Vec::new();
-    for day in 0..3 {
-        t.observe(
-            &ev(day * 60 * MIN, 7, 0x0b00_0101, 300, 1, Outcome::Success),
-            None,
-            &mut out,
-        );
-    }
-    people(&mut t, 3 * 60, 6 * 60, &mut out);
+    let mut t = account_7_among_people(TakeoverConfig::default(), &mut out);
     let block = 0x2001_0db8_0042;
     let start = 9 * 60;
     let mut n = 0u16;
