@@ -95,6 +95,12 @@ impl Decayed {
         own.max(prior).max(1e-4)
     }
 
+    /// The share of the grain's *other* attempts over about the last day that
+    /// failed, the attempt being judged (already counted) left out.
+    pub(super) fn others_failure_share(&self) -> f32 {
+        self.day[2] / (self.day[0] - 1.0).max(1e-3)
+    }
+
     /// The unknown-account share of about the last hour: what the grain is
     /// doing *now*. A busy grain's share falls back to its people's within hours
     /// of an attack leaving it (a carrier's CGNAT /24 after a proxy burst); a

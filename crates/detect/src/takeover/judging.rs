@@ -114,7 +114,7 @@ impl Takeover {
         let net_failing = c.network_failures > 0.0
             && net.day[3] >= c.network_failures
             && net.day[2] >= c.network_failures
-            && net.day[2] / (net.day[0] - 1.0).max(1e-3) >= c.address_failure_share;
+            && net.others_failure_share() >= c.address_failure_share;
         let corroboration = if tried_unknown(0) {
             Corroboration::AddressUnknown
         } else if tried_unknown(1) {
@@ -183,7 +183,7 @@ impl Takeover {
             let network_ok = *g != Grain::Network
                 || (p.novelty.new_network
                     && (address_active || p.novelty.new_device)
-                    && d.day[2] / (d.day[0] - 1.0).max(1e-3) >= c.network_failure_share);
+                    && d.others_failure_share() >= c.network_failure_share);
             // An IPv6 /48 speaks only when its other attempts mostly failed — a
             // provider's customer block or a carrier's pool mostly succeeds (its
             // people's sign-ins), a hosting tenant handing every attempt a fresh
@@ -193,7 +193,7 @@ impl Takeover {
             let block_ok = *g != Grain::V6Block
                 || ((p.novelty.known_successes == 0
                     || (p.novelty.new_network && p.novelty.new_asn))
-                    && d.day[2] / (d.day[0] - 1.0).max(1e-3) >= c.network_failure_share);
+                    && d.others_failure_share() >= c.network_failure_share);
             // An ASN speaks only with the context the success came in.
             let history_ok = network_ok
                 && block_ok
@@ -232,7 +232,7 @@ impl Takeover {
         // Failures among the address's *other* attempts (the success is one of its
         // attempts): a proxy's other attempts all failed; a shared address's are
         // mostly its people's successes, even in an outage hour.
-        let others_failed = ip.day[2] / (ip.day[0] - 1.0).max(1e-3) >= c.address_failure_share;
+        let others_failed = ip.others_failure_share() >= c.address_failure_share;
         // A wrong password on another account than the one that succeeded (a
         // person's wrong passwords are on their own), an unknown account tried from
         // another browser than the one that succeeded, or a third account: more
@@ -264,7 +264,7 @@ impl Takeover {
             c.network_failures > 0.0
                 && n.known_successes > 0
                 && net.day[2] - ip.day[2] >= c.network_failures
-                && net.day[2] / (net.day[0] - 1.0).max(1e-3) >= c.address_failure_share
+                && net.others_failure_share() >= c.address_failure_share
                 && net.unknown_share() >= c.local_unknown_share
         };
         // The attack in progress: the site's window, the success's ASN, or its user
