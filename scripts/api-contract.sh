@@ -22,6 +22,8 @@
 #                              suite tests the same cases each run; `random` for a
 #                              new one, printed -- how to hunt for new findings:
 #                              GATEHOUSE_CONTRACT_SEED=random GATEHOUSE_CONTRACT_EXAMPLES=200)
+#   GATEHOUSE_SUITE_PREBUILT  set (scripts/test.sh does): use the gatehouse binary
+#                             already in the target directory, build nothing
 # Output: test-output/api-contract-server.log, test-output/api-contract/ (reports).
 set -euo pipefail
 cd "$(dirname "$0")/.."

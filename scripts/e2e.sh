@@ -13,6 +13,12 @@
 # Environment:
 #   GATEHOUSE_E2E_DATABASE_URL  run the server on this database (e.g. a
 #                               postgres:// URL) instead of a fresh SQLite one
+#   GATEHOUSE_E2E_AXE_PASSED    a file of the pages that passed the accessibility
+#                               check, kept between runs of the same build (e.g.
+#                               on two engines) so each page is checked once;
+#                               default: a fresh one per run
+#   GATEHOUSE_SUITE_PREBUILT    set (scripts/test.sh does): use the binaries
+#                               already in the target directory, build nothing
 #   CARGO_TARGET_DIR            honoured, like any cargo setting
 # Output: test-output/screenshots/*.png, test-output/axe-results.jsonl (the
 # axe-core check of each page), test-output/e2e-server.log and
@@ -43,8 +49,12 @@ command -v node >/dev/null || { log "node is required (Node 20 or later)"; exit 
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 
 # --- the binary ---------------------------------------------------------------
-log "building gatehouse and the example app"
-cargo build -p gatehouse -p gatehouse-example-app
+if [ -n "${GATEHOUSE_SUITE_PREBUILT:-}" ]; then
+  log "using the suite's build of gatehouse and the example app"
+else
+  log "building gatehouse and the example app"
+  cargo build -p gatehouse -p gatehouse-example-app
+fi
 target_dir=$(cargo metadata --format-version 1 --no-deps \
   | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
 bin="$target_dir/debug/gatehouse"
@@ -59,6 +69,12 @@ out_dir="$root/test-output"
 mkdir -p "$out_dir/screenshots"
 # One line per page the accessibility check saw (harness.mjs); this run's only.
 : >"$out_dir/axe-results.jsonl"
+# The pages that passed it (harness.mjs checks each page once): this run's
+# only, unless the caller shares a file between runs of the same build.
+if [ -z "${GATEHOUSE_E2E_AXE_PASSED:-}" ]; then
+  export GATEHOUSE_E2E_AXE_PASSED="$out_dir/axe-passed.txt"
+  : >"$GATEHOUSE_E2E_AXE_PASSED"
+fi
 server_log="$out_dir/e2e-server.log"
 server_pid=
 app_pid=

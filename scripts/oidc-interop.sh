@@ -17,6 +17,8 @@
 #                             database made in it (and dropped after), instead
 #                             of a fresh SQLite one
 #   CARGO_TARGET_DIR          honoured, like any cargo setting
+#   GATEHOUSE_SUITE_PREBUILT  set (scripts/test.sh does): use the gatehouse binary
+#                             already in the target directory, build nothing
 # Output: test-output/oidc-interop-server.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."

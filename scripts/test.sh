@@ -33,6 +33,19 @@ python3 -m unittest discover -s eval/third-trace
 echo "test: fourth-trace generator (python unittest)" >&2
 python3 -m unittest discover -s eval/fourth-trace
 
+# Every binary and test target, once, with one feature set: the scripts below
+# then run these binaries (GATEHOUSE_SUITE_PREBUILT) instead of each running
+# `cargo build -p gatehouse`, which resolves features apart from the tests and
+# rebuilt about half of the dependencies (about 4.5 minutes of CI).
+echo "test: building the workspace's binaries and tests" >&2
+cargo build --workspace --bins --tests
+export GATEHOUSE_SUITE_PREBUILT=1
+# The browser tests check each page's accessibility once across both engines'
+# runs (same build, same style sheet; e2e/harness.mjs).
+mkdir -p test-output
+export GATEHOUSE_E2E_AXE_PASSED="$PWD/test-output/axe-passed.txt"
+: >"$GATEHOUSE_E2E_AXE_PASSED"
+
 if cargo nextest --version >/dev/null 2>&1; then
   runner=(cargo nextest run --workspace --no-fail-fast)
 else

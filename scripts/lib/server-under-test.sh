@@ -46,9 +46,16 @@ sut_venv() {
 }
 
 # sut_build: the gatehouse binary (debug, like the rest of the suite).
+# With GATEHOUSE_SUITE_PREBUILT set (scripts/test.sh, which built every binary
+# with the tests' feature set), it builds nothing: `cargo build -p gatehouse`
+# alone resolves features differently and would rebuild half the dependencies.
 sut_build() {
-  log "building gatehouse"
-  cargo build --quiet -p gatehouse
+  if [ -n "${GATEHOUSE_SUITE_PREBUILT:-}" ]; then
+    log "using the suite's build of gatehouse"
+  else
+    log "building gatehouse"
+    cargo build --quiet -p gatehouse
+  fi
   bin="$target_dir/debug/gatehouse"
   [ -x "$bin" ] || { log "no binary at $bin"; exit 1; }
 }
