@@ -271,6 +271,14 @@ pub struct TakeoverConfig {
     /// The ratio of that share to the baseline the drift also needs: on a big
     /// site a tiny day-to-day change is many standard deviations.
     pub drift_ratio: f32,
+    /// The drift also needs the unknown share of the day's *failures* at this
+    /// multiple of the earlier days' (0: not asked). A combo list's failures
+    /// are 30–80 % names the site does not have; a day when people fail more
+    /// (a mandatory password change, an outage, a patch that signs everyone
+    /// out) raises the unknown share of attempts with their mistyped and
+    /// forgotten addresses, but lowers it among failures: on the fourth trace's
+    /// forced change the drift opened at 2.4× and flagged a quiet day's sign-in.
+    pub drift_failure_ratio: f32,
     /// Flag a success whose address did nothing else when its /24 · /64's *other*
     /// addresses failed on other accounts (`network_failures`, at a combo list's
     /// share of unknown names) during an attack in progress (a window, the ASN,
@@ -344,6 +352,7 @@ impl Default for TakeoverConfig {
             network_failures: 2.5,
             drift_z: 8.0,
             drift_ratio: 1.25,
+            drift_failure_ratio: 1.5,
             network_novelty: true,
             context_ends: true,
             site_share_ratio: 6.0,
