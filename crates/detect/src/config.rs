@@ -318,6 +318,14 @@ pub struct TakeoverConfig {
     /// mostly its people's successes; a botnet's, a proxy provider's or a
     /// hosting tenant's block fails on nearly everything. 0: no floor.
     pub network_failure_share: f32,
+    /// The address, as `grain_excess`'s grain, also speaks only when
+    /// `network_failure_share` of its other attempts failed: an address that
+    /// signs in to many accounts and mostly succeeds — a payment-initiation
+    /// service signing in for its customers, a carrier's CGNAT address — shows a
+    /// combo list's unknown-name *count* on a busy day (its customers' mistyped
+    /// addresses) but not its failures; a proxy's or a botnet's address fails on
+    /// nearly everything it tries.
+    pub address_mostly_fails: bool,
 }
 
 impl Default for TakeoverConfig {
@@ -358,6 +366,7 @@ impl Default for TakeoverConfig {
             site_share_ratio: 6.0,
             tried_others_device_and_asn: false,
             network_failure_share: 0.6,
+            address_mostly_fails: true,
         }
     }
 }
