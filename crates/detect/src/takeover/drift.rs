@@ -231,7 +231,14 @@ mod tests {
     /// `days` of traffic from `start_day`: `per_hour` attempts an hour, `unknown`
     /// of them on unknown accounts, checked every minute.
     /// `wrong` of them wrong passwords.
-    fn run_failing(d: &mut Drift, start_day: i64, days: i64, per_hour: u32, unknown: u32, wrong: u32) {
+    fn run_failing(
+        d: &mut Drift,
+        start_day: i64,
+        days: i64,
+        per_hour: u32,
+        unknown: u32,
+        wrong: u32,
+    ) {
         for h in start_day * 24..(start_day + days) * 24 {
             for k in 0..per_hour {
                 let t = h * HOUR_MS + i64::from(k) * (HOUR_MS / i64::from(per_hour));
@@ -276,11 +283,28 @@ mod tests {
         let mut d = Drift::new();
         run(&mut d, 1000, 4, 2_000, 20);
         run_failing(&mut d, 1004, 1, 4_000, 100, 600);
-        assert!(!d.open(), "z {} ratio {} of failures {}", d.z, d.ratio, d.failure_ratio);
-        assert!(d.ratio >= 1.25 && d.failure_ratio < 1.0, "{} {}", d.ratio, d.failure_ratio);
+        assert!(
+            !d.open(),
+            "z {} ratio {} of failures {}",
+            d.z,
+            d.ratio,
+            d.failure_ratio
+        );
+        assert!(
+            d.ratio >= 1.25 && d.failure_ratio < 1.0,
+            "{} {}",
+            d.ratio,
+            d.failure_ratio
+        );
         run(&mut d, 1005, 1, 2_000, 20);
         run_failing(&mut d, 1006, 1, 2_080, 100, 80);
-        assert!(d.open(), "z {} ratio {} of failures {}", d.z, d.ratio, d.failure_ratio);
+        assert!(
+            d.open(),
+            "z {} ratio {} of failures {}",
+            d.z,
+            d.ratio,
+            d.failure_ratio
+        );
     }
 
     #[test]
