@@ -252,7 +252,8 @@ fn without_an_attack_window_a_slow_attack_shows_in_the_failing_neighbours() {
 }
 
 /// Days of ordinary traffic (two sign-ins a minute, one in 50 a mistyped
-/// account), and from `slow_from` (a day number) on a combo list spread thin:
+/// account, one in 25 a wrong password: people's failures are mostly their own
+/// wrong passwords, which the drift's share of failures weighs), and from `slow_from` (a day number) on a combo list spread thin:
 /// one unknown account every ten minutes from ever-new addresses — too little
 /// for any ten minutes or hour to stand out.
 fn days_with_a_slow_list(days: i64, slow_from: i64) -> Takeover {
@@ -268,6 +269,8 @@ fn days_with_a_slow_list(days: i64, slow_from: i64) -> Takeover {
             let n = m as u64 * 2 + k;
             let outcome = if n.is_multiple_of(50) {
                 Outcome::UnknownAccount
+            } else if n % 25 == 1 {
+                Outcome::WrongPassword
             } else {
                 Outcome::Success
             };
