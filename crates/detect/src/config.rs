@@ -271,6 +271,14 @@ pub struct TakeoverConfig {
     /// The ratio of that share to the baseline the drift also needs: on a big
     /// site a tiny day-to-day change is many standard deviations.
     pub drift_ratio: f32,
+    /// The drift also needs the unknown share of the day's *failures* at this
+    /// multiple of the earlier days' (0: not asked). A combo list's failures
+    /// are 30–80 % names the site does not have; a day when people fail more
+    /// (a mandatory password change, an outage, a patch that signs everyone
+    /// out) raises the unknown share of attempts with their mistyped and
+    /// forgotten addresses, but lowers it among failures: on the fourth trace's
+    /// forced change the drift opened at 2.4× and flagged a quiet day's sign-in.
+    pub drift_failure_ratio: f32,
     /// Flag a success whose address did nothing else when its /24 · /64's *other*
     /// addresses failed on other accounts (`network_failures`, at a combo list's
     /// share of unknown names) during an attack in progress (a window, the ASN,
@@ -310,6 +318,14 @@ pub struct TakeoverConfig {
     /// mostly its people's successes; a botnet's, a proxy provider's or a
     /// hosting tenant's block fails on nearly everything. 0: no floor.
     pub network_failure_share: f32,
+    /// The address, as `grain_excess`'s grain, also speaks only when
+    /// `network_failure_share` of its other attempts failed: an address that
+    /// signs in to many accounts and mostly succeeds — a payment-initiation
+    /// service signing in for its customers, a carrier's CGNAT address — shows a
+    /// combo list's unknown-name *count* on a busy day (its customers' mistyped
+    /// addresses) but not its failures; a proxy's or a botnet's address fails on
+    /// nearly everything it tries.
+    pub address_mostly_fails: bool,
 }
 
 impl Default for TakeoverConfig {
@@ -344,11 +360,13 @@ impl Default for TakeoverConfig {
             network_failures: 2.5,
             drift_z: 8.0,
             drift_ratio: 1.25,
+            drift_failure_ratio: 1.5,
             network_novelty: true,
             context_ends: true,
             site_share_ratio: 6.0,
             tried_others_device_and_asn: false,
             network_failure_share: 0.6,
+            address_mostly_fails: true,
         }
     }
 }

@@ -346,7 +346,7 @@ impl Takeover {
         }
         self.site.age(ev.time_ms, &halves);
         self.site.add(unknown, failure, tag, ua_tag);
-        self.drift.add(ev.time_ms, unknown);
+        self.drift.add(ev.time_ms, unknown, failure);
         self.track_window(ev.time_ms, unknown);
         if ev.outcome == Outcome::Success {
             let novelty = novelty.unwrap_or_else(|| self.profiles.novelty(ev));

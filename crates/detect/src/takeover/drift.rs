@@ -13,6 +13,16 @@
 //! both the excess (z) and the ratio reach their thresholds — the ratio so that a
 //! big site's tiny day-to-day change, significant in z, is not an attack.
 //!
+//! The rise must also be one of unknown names *among the failures*
+//! (`drift_failure_ratio`): a combo list's failures are 30–80 % names the site
+//! does not have, people's are mostly wrong passwords on their own accounts.
+//! A day when people fail more — a mandatory password change whose old devices
+//! send the old password for days, an outage, a patch that signs everyone out —
+//! also brings more mistyped and forgotten addresses (the change's e-mail
+//! brings dormant customers back, a fifth of them try another address of
+//! theirs first), so the unknown share of *attempts* rises 2–3× while the
+//! unknown share of *failures* falls (the fourth trace's forced change: 0.3×).
+//!
 //! Fixed memory: 24 hourly and [`DAYS`] daily counters, and at most
 //! [`super::ATTACK_WINDOWS_KEPT`] drift periods kept for operators.
 
@@ -38,10 +48,10 @@ const MERGE_MS: i64 = 6 * HOUR_MS;
 
 /// The site's drift state: counters and the drift periods seen.
 pub(super) struct Drift {
-    /// (attempts, unknown) per hour, indexed by hour number modulo 24.
-    hours: [(u32, u32); 24],
-    /// (attempts, unknown) per day, indexed by day number modulo [`DAYS`].
-    days: [(u32, u32); DAYS],
+    /// (attempts, unknown, failures) per hour, indexed by hour number modulo 24.
+    hours: [(u32, u32, u32); 24],
+    /// (attempts, unknown, failures) per day, indexed by day number modulo [`DAYS`].
+    days: [(u32, u32, u32); DAYS],
     /// The latest hour counted (hour number since the epoch; `i64::MIN`: none).
     hour: i64,
     /// The latest day counted.
@@ -49,6 +59,9 @@ pub(super) struct Drift {
     /// The excess (z) and ratio of the last check.
     pub(super) z: f32,
     pub(super) ratio: f32,
+    /// The unknown share of the trailing day's failures over the baseline's,
+    /// at the last check (0 without a baseline).
+    pub(super) failure_ratio: f32,
     /// Drift periods, oldest first; the last may be open.
     pub(super) windows: VecDeque<AttackWindow>,
 }
@@ -56,12 +69,13 @@ pub(super) struct Drift {
 impl Drift {
     pub(super) fn new() -> Drift {
         Drift {
-            hours: [(0, 0); 24],
-            days: [(0, 0); DAYS],
+            hours: [(0, 0, 0); 24],
+            days: [(0, 0, 0); DAYS],
             hour: i64::MIN,
             day: i64::MIN,
             z: 0.0,
             ratio: 0.0,
+            failure_ratio: 0.0,
             windows: VecDeque::with_capacity(ATTACK_WINDOWS_KEPT),
         }
     }
@@ -76,8 +90,8 @@ impl Drift {
     }
 
     /// Counts one attempt at `now` (a slightly late event counts in the current
-    /// hour and day).
-    pub(super) fn add(&mut self, now: i64, unknown: bool) {
+    /// hour and day); `failure`: a wrong password or an unknown account.
+    pub(super) fn add(&mut self, now: i64, unknown: bool, failure: bool) {
         let (h, d) = (now.div_euclid(HOUR_MS), now.div_euclid(DAY_MS));
         if h > self.hour {
             // Clear the hours skipped since (at most a day of them).
@@ -87,7 +101,7 @@ impl Drift {
                 (self.hour + 1).max(h - 23)
             };
             for k in from..=h {
-                self.hours[k.rem_euclid(24) as usize] = (0, 0);
+                self.hours[k.rem_euclid(24) as usize] = (0, 0, 0);
             }
             self.hour = h;
         }
@@ -98,17 +112,20 @@ impl Drift {
                 (self.day + 1).max(d - DAYS as i64 + 1)
             };
             for k in from..=d {
-                self.days[k.rem_euclid(DAYS as i64) as usize] = (0, 0);
+                self.days[k.rem_euclid(DAYS as i64) as usize] = (0, 0, 0);
             }
             self.day = d;
         }
         let u = u32::from(unknown);
+        let f = u32::from(failure || unknown);
         let hb = &mut self.hours[self.hour.rem_euclid(24) as usize];
         hb.0 = hb.0.saturating_add(1);
         hb.1 = hb.1.saturating_add(u);
+        hb.2 = hb.2.saturating_add(f);
         let db = &mut self.days[self.day.rem_euclid(DAYS as i64) as usize];
         db.0 = db.0.saturating_add(1);
         db.1 = db.1.saturating_add(u);
+        db.2 = db.2.saturating_add(f);
         if let Some(w) = self.windows.back_mut().filter(|w| w.open) {
             w.end_ms = w.end_ms.max(now);
             w.attempts += 1;
@@ -116,49 +133,66 @@ impl Drift {
         }
     }
 
-    /// The baseline share: the lower median of the complete days before
-    /// yesterday with enough attempts (`None` without [`MIN_DAYS`] of them).
-    fn baseline(&self) -> Option<f32> {
+    /// The baseline shares: the lower medians, over the complete days before
+    /// yesterday with enough attempts, of the unknown share of attempts and of
+    /// failures (`None` without [`MIN_DAYS`] of them).
+    fn baseline(&self) -> Option<(f32, f32)> {
         let mut shares = [0f32; DAYS];
+        let mut of_failures = [0f32; DAYS];
         let mut n = 0;
         for k in 2..DAYS as i64 {
-            let (a, u) = self.days[(self.day - k).rem_euclid(DAYS as i64) as usize];
+            let (a, u, f) = self.days[(self.day - k).rem_euclid(DAYS as i64) as usize];
             if a >= MIN_DAY_ATTEMPTS {
                 shares[n] = u as f32 / a as f32;
+                of_failures[n] = u as f32 / f.max(1) as f32;
                 n += 1;
             }
         }
         if n < MIN_DAYS {
             return None;
         }
-        let s = &mut shares[..n];
-        s.sort_by(f32::total_cmp);
-        Some(s[(n - 1) / 2])
+        let median = |s: &mut [f32]| {
+            s.sort_by(f32::total_cmp);
+            s[(s.len() - 1) / 2]
+        };
+        Some((median(&mut shares[..n]), median(&mut of_failures[..n])))
     }
 
     /// Weighs the trailing 24 hours against the baseline and opens a drift period
-    /// (`min_z` and `min_ratio`; `min_z` ≤ 0: never) or closes it (below half).
-    pub(super) fn check(&mut self, now: i64, min_z: f32, min_ratio: f32) {
-        let (a, u) = self.hours.iter().fold((0u64, 0u64), |s, h| {
-            (s.0 + u64::from(h.0), s.1 + u64::from(h.1))
+    /// (`min_z`, `min_ratio` and, on the unknown share of failures,
+    /// `min_failure_ratio` (0: not asked); `min_z` ≤ 0: never) or closes it
+    /// (below half).
+    pub(super) fn check(&mut self, now: i64, min_z: f32, min_ratio: f32, min_failure_ratio: f32) {
+        let (a, u, f) = self.hours.iter().fold((0u64, 0u64, 0u64), |s, h| {
+            (
+                s.0 + u64::from(h.0),
+                s.1 + u64::from(h.1),
+                s.2 + u64::from(h.2),
+            )
         });
-        let (z, ratio) = match self.baseline() {
-            Some(p) if a > 0 && min_z > 0.0 => {
+        let (z, ratio, failure_ratio) = match self.baseline() {
+            Some((p, pf)) if a > 0 && min_z > 0.0 => {
                 let p = p.max(1e-4);
                 let expected = p * a as f32;
                 (
                     (u as f32 - expected) / (expected + 1.0).sqrt(),
                     u as f32 / expected,
+                    (u as f32 / f.max(1) as f32) / pf.max(1e-4),
                 )
             }
-            _ => (0.0, 0.0),
+            _ => (0.0, 0.0, 0.0),
         };
         self.z = z;
         self.ratio = ratio;
-        let hot = min_z > 0.0 && z >= min_z && ratio >= min_ratio;
+        self.failure_ratio = failure_ratio;
+        let of_failures = min_failure_ratio <= 0.0 || failure_ratio >= min_failure_ratio;
+        let hot = min_z > 0.0 && z >= min_z && ratio >= min_ratio && of_failures;
         // Closed only once the excess has halved (z, and the ratio's excess over
         // 1): a day-long count crosses its threshold slowly, and would flicker.
-        let cold = z < min_z / 2.0 || ratio < 1.0 + (min_ratio - 1.0) / 2.0;
+        let cold = z < min_z / 2.0
+            || ratio < 1.0 + (min_ratio - 1.0) / 2.0
+            || (min_failure_ratio > 0.0
+                && failure_ratio < 1.0 + (min_failure_ratio - 1.0).max(0.0) / 2.0);
         match self.windows.back_mut() {
             Some(w) if w.open => {
                 w.peak_site_z = w.peak_site_z.max(z);
@@ -196,16 +230,29 @@ mod tests {
 
     /// `days` of traffic from `start_day`: `per_hour` attempts an hour, `unknown`
     /// of them on unknown accounts, checked every minute.
-    fn run(d: &mut Drift, start_day: i64, days: i64, per_hour: u32, unknown: u32) {
+    /// `wrong` of them wrong passwords.
+    fn run_failing(
+        d: &mut Drift,
+        start_day: i64,
+        days: i64,
+        per_hour: u32,
+        unknown: u32,
+        wrong: u32,
+    ) {
         for h in start_day * 24..(start_day + days) * 24 {
             for k in 0..per_hour {
                 let t = h * HOUR_MS + i64::from(k) * (HOUR_MS / i64::from(per_hour));
-                d.add(t, k < unknown);
+                d.add(t, k < unknown, k < unknown + wrong);
                 if k % 10 == 0 {
-                    d.check(t, 8.0, 1.25);
+                    d.check(t, 8.0, 1.25, 1.5);
                 }
             }
         }
+    }
+
+    /// As [`run_failing`], people's wrong passwords at 3 % of attempts.
+    fn run(d: &mut Drift, start_day: i64, days: i64, per_hour: u32, unknown: u32) {
+        run_failing(d, start_day, days, per_hour, unknown, per_hour * 3 / 100);
     }
 
     #[test]
@@ -225,6 +272,39 @@ mod tests {
         // The attack day is in the baseline now, but the lower median is not moved.
         run(&mut d, 1006, 2, 2_000, 20);
         assert_eq!(d.windows.len(), 1);
+    }
+
+    /// The fourth trace's forced password change: a day with twice the attempts,
+    /// ten times the wrong passwords (old devices) and 2.5 times the unknown
+    /// names (returners trying their other addresses) is not a drift; a combo
+    /// list adding the same unknown names with few wrong passwords is.
+    #[test]
+    fn people_failing_more_is_not_a_drift() {
+        let mut d = Drift::new();
+        run(&mut d, 1000, 4, 2_000, 20);
+        run_failing(&mut d, 1004, 1, 4_000, 100, 600);
+        assert!(
+            !d.open(),
+            "z {} ratio {} of failures {}",
+            d.z,
+            d.ratio,
+            d.failure_ratio
+        );
+        assert!(
+            d.ratio >= 1.25 && d.failure_ratio < 1.0,
+            "{} {}",
+            d.ratio,
+            d.failure_ratio
+        );
+        run(&mut d, 1005, 1, 2_000, 20);
+        run_failing(&mut d, 1006, 1, 2_080, 100, 80);
+        assert!(
+            d.open(),
+            "z {} ratio {} of failures {}",
+            d.z,
+            d.ratio,
+            d.failure_ratio
+        );
     }
 
     #[test]

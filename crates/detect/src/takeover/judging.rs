@@ -194,9 +194,20 @@ impl Takeover {
                 || ((p.novelty.known_successes == 0
                     || (p.novelty.new_network && p.novelty.new_asn))
                     && d.others_failure_share() >= c.network_failure_share);
+            // An address speaks only when its other attempts mostly failed
+            // (`address_mostly_fails`), as a network: a payment service's or a
+            // carrier's shared address signs in to many accounts and mostly
+            // succeeds, and a busy day's mistyped addresses of its customers
+            // are a count, not a combo list (fourth trace, a quiet Cyber Monday:
+            // the payment service's address, 6 unknown names in 108 attempts,
+            // flagged 9 of its customers).
+            let address_ok = *g != Grain::Ip
+                || !c.address_mostly_fails
+                || d.others_failure_share() >= c.network_failure_share;
             // An ASN speaks only with the context the success came in.
             let history_ok = network_ok
                 && block_ok
+                && address_ok
                 && (*g != Grain::Asn || asn_ctx)
                 && (local
                     || (*g == Grain::Asn

@@ -32,8 +32,12 @@ impl Takeover {
             return;
         }
         self.next_window_check_ms = now + 1000;
-        self.drift
-            .check(now, self.cfg.drift_z, self.cfg.drift_ratio);
+        self.drift.check(
+            now,
+            self.cfg.drift_z,
+            self.cfg.drift_ratio,
+            self.cfg.drift_failure_ratio,
+        );
         let z = self.site_fast_z();
         // Happening now: the running or the last ten minutes show an excess (of
         // at least a few attempts: a quiet night's two mistyped addresses are not).

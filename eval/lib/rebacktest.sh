@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Backtest the stores a trace's run.sh kept (--keep) again with another binary: the very
+# same events, no generation or import (a 20,000-account run is minutes of generating and
+# importing on a loaded machine, its backtests seconds). Judge two binaries back to back:
+#
+#   eval/lib/rebacktest.sh BIN OUTDIR TRACE RUN_DIR...   # TRACE: fourth-trace, third-trace, …
+#
+# Writes OUTDIR/<run name>/{truth.json,rules.json,backtest/} and OUTDIR/results.md (score.py,
+# then the trace's breakdown.py if it has one). `--since 7d` counts back from now, as run.sh's.
+set -euo pipefail
+bin="$1"; out="$2"; trace="$3"; shift 3
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+unset GATEHOUSE_DATABASE_URL GATEHOUSE_CONFIG
+export RUST_LOG=warn
+runs=()
+for run in "$@"; do
+  name=$(basename "$run"); dst="$out/$name"
+  rm -rf "$dst"; mkdir -p "$dst/backtest"
+  cp "$run/truth.json" "$run/rules.json" "$dst/"
+  export GATEHOUSE_DATA_DIR="$run/data"
+  mapfile -t rules < <(python3 -c 'import json,sys; [print(r["id"]) for r in json.load(open(sys.argv[1]))]' "$run/rules.json")
+  for rule in "${rules[@]}"; do
+    if ! nice -n 5 "$bin" rules backtest "$rule" --since 7d --json --csv "$dst/backtest/$rule.csv" >"$dst/backtest/$rule.json" 2>"$dst/backtest/$rule.log"; then
+      if grep -q "cannot be backtested" "$dst/backtest/$rule.log"; then rm -f "$dst/backtest/$rule.json" "$dst/backtest/$rule.csv"; continue; fi
+      cat "$dst/backtest/$rule.log" >&2; exit 1
+    fi
+  done
+  runs+=("$dst")
+done
+python3 "$root/eval/blind-trace/score.py" "${runs[@]}" | tee "$out/results.md"
+if [[ -f "$root/eval/$trace/breakdown.py" ]]; then python3 "$root/eval/$trace/breakdown.py" "${runs[@]}" | tee -a "$out/results.md"; fi
