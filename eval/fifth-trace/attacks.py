@@ -250,7 +250,7 @@ class Attack:
         out, seen = [], {}
         for ev in sorted(innocent_events):
             r = recover.get(ev[1])
-            if r is None or ev[0] < r[0]:
+            if r is None or ev[0] < r[0] or cal.in_outage(ev[0]):
                 out.append(ev)
                 continue
             state = seen.get(ev[1])

@@ -63,6 +63,7 @@ def services(inn, chosen):
                 rot = (t0, t0 + rng.uniform(2, 8) * HOUR)
                 rotated_monitor = True
                 p.classes.add("monitor_rotation")
+                inn.notes["monitor_rotation"] = (p.email, rot[0], rot[1])
         old = p.password
         new = old + "-rotated"
         t = cal.start + rng.uniform(0, period)

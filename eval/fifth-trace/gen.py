@@ -40,7 +40,7 @@ def parse_end(text):
 
 def calendar(seed, end):
     """The incidents' times: the outage, the onboarding and the IdP outage on three
-    different days of the last five, and the big carrier's share of Indian phones."""
+    different days of the last five, and the share of the users on the big carrier."""
     rng = stream(seed, "calendar")
     start = end - TRACE_DAYS * DAY
     last = int((end - HOUR) // DAY)
@@ -58,7 +58,7 @@ def calendar(seed, end):
     ide = ids + rng.uniform(2, 3) * HOUR
     outcome = "wrong_password" if seed % 2 else "unknown_account"
     cal = Calendar(start, end, (os_, min(oe, end - 60)), outcome, min(invite, end - 6 * HOUR), (ids, min(ide, end - 60)))
-    return cal, rng.uniform(0.62, 0.92)
+    return cal, rng.uniform(0.34, 0.43)
 
 
 def fingerprinter(key_hex):
@@ -113,6 +113,8 @@ def generate(seed, accounts, shape, end, key_hex):
         "outage": {"start": iso(cal.outage[0]), "end": iso(cal.outage[1]), "outcome": cal.outage_outcome},
         "onboarding": {"invite": iso(cal.onboarding), "tenant": tenants[0].domain, "accounts": tenants[0].size},
         "idp_outage": {"start": iso(cal.idp[0]), "end": iso(cal.idp[1])},
+        "monitor_rotation": ({"account": inn.notes["monitor_rotation"][0], "start": iso(inn.notes["monitor_rotation"][1]),
+                              "end": iso(inn.notes["monitor_rotation"][2])} if "monitor_rotation" in inn.notes else None),
         "big_carrier_share_of_users": round(len(big) / max(1, len(users)), 3),
         "attack": a,
         "events": len(events),

@@ -72,6 +72,8 @@ class Innocents:
         self.trips = {}
         self.stale = {}  # idx -> (change time, fix time, device)
         self.first_sign_in = {}  # onboarding: idx -> time
+        self.notes = {}  # what breakdown.py needs to know about the bursts
+        self._by_email = None
 
     # ---- clients ----
     def ua(self, p, channel, t, device=None):
@@ -84,8 +86,18 @@ class Innocents:
 
     def emit(self, t, account, where, ua, outcome, pw):
         ip, country, asn = where
-        if self.cal.start <= t < self.cal.end:
-            self.events.append((t, account, ip, ua, outcome, country, asn, pw))
+        if not self.cal.start <= t < self.cal.end:
+            return
+        if self.cal.in_outage(t) and outcome != "unknown_account":
+            # Every check in the outage fails, whatever was typed (a sitting that began
+            # just before it runs into it).
+            outcome = self.cal.outage_outcome
+            if self._by_email is None:
+                self._by_email = {p.email: p for p in self.people}
+            p = self._by_email.get(account)
+            if p is not None:
+                p.classes.add("outage_retry")
+        self.events.append((t, account, ip, ua, outcome, country, asn, pw))
 
     # ---- one sitting: the attempts of one person at one place within a minute or two ----
     def sitting(self, p, t, channel, where, typed=True, device=None):

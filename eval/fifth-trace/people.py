@@ -113,9 +113,9 @@ def _lognormal_rate(rng, median, sigma, cap):
     return min(cap, median * math.exp(rng.gauss(0, sigma)))
 
 
-def build(rng, accounts, start, end, big_carrier_share):
-    """(world, tenants, people). `big_carrier_share` is the share of Indian phones on the
-    big carrier, drawn per seed by the caller so that its users are 25-40 % of the users."""
+def build(rng, accounts, start, end, big_carrier_users):
+    """(world, tenants, people). `big_carrier_users` is the share of the users the big
+    carrier should carry (drawn per seed by the caller, 25-40 %)."""
     world = World(rng, accounts)
     tenants = []
     people = []
@@ -201,13 +201,8 @@ def build(rng, accounts, start, end, big_carrier_share):
             p.home_ip = net.v4(rng) if kind == "dyn" else None
             p.home6 = rng.getrandbits(32) if rng.random() < v6 else None
             cs = CARRIERS[hc]
-            if hc == "IN":
-                others = [(n, s) for n, _, s, _ in cs if n != BIG_CARRIER]
-                tot = sum(s for _, s in others)
-                weights = [(BIG_CARRIER, big_carrier_share)] + [(n, s / tot * (1 - big_carrier_share)) for n, s in others]
-                p.carrier = pick(rng, weights)
-            else:
-                p.carrier = pick(rng, [(n, s) for n, _, s, _ in cs])
+            # India's carriers are assigned below, once the number of Indian users is known.
+            p.carrier = rng.random() if hc == "IN" else pick(rng, [(n, s) for n, _, s, _ in cs])
             # Hybrid work: the share of working days spent at the office.
             p.office_share = 0.0 if p.remote_country else rng.choice([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
             p.typo = min(0.3, rng.expovariate(1 / 0.04))
@@ -230,4 +225,32 @@ def build(rng, accounts, start, end, big_carrier_share):
             if not p.active:
                 p.classes.add("dormant")
             people.append(p)
+    _assign_indian_carriers(rng, people, big_carrier_users)
     return world, tenants, people
+
+
+def _assign_indian_carriers(rng, people, target):
+    """Give the big carrier the share of Indian phones that puts about `target` of the
+    users on it (JioFiber homes count: they go out through Jio's network too): the
+    share of Indian users varies with which companies a seed draws."""
+    users = [p for p in people if p.active and not p.tenant.sso]
+    indian = [p for p in users if p.country == "IN"]
+    fiber = sum(1 for p in indian if p.home == "Reliance JioFiber") / max(1, len(indian))
+    f_in = len(indian) / max(1, len(users))
+    # About 55 % of a Jio phone's owners sign in through it at least once (the app or a hotspot).
+    s = min(1.0, max(0.3, (target / max(f_in, 1e-9) - fiber) / max(1e-9, (1 - fiber) * 0.55)))
+    others = [(n, w) for n, _, w, _ in CARRIERS["IN"] if n != BIG_CARRIER]
+    tot = sum(w for _, w in others)
+    for p in people:
+        if isinstance(p.carrier, float):
+            u = p.carrier
+            if u < s:
+                p.carrier = BIG_CARRIER
+            else:
+                x = (u - s) / (1 - s) * tot if s < 1 else 0
+                p.carrier = others[-1][0]
+                for n, w in others:
+                    x -= w
+                    if x <= 0:
+                        p.carrier = n
+                        break

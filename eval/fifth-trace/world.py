@@ -13,7 +13,7 @@ TZ = {"IN": 5.5, "US-E": -5.0, "US-W": -8.0, "GB": 0.0, "AE": 4.0, "BR": -3.0, "
 
 # Where the customers' companies are: Sahyog is Indian-founded and sells to SMBs and
 # mid-size firms in India first, then the US, the UK, the Gulf and Brazil.
-HQ_WEIGHTS = [("IN", 0.52), ("US-E", 0.14), ("US-W", 0.08), ("GB", 0.12), ("AE", 0.07), ("BR", 0.07)]
+HQ_WEIGHTS = [("IN", 0.56), ("US-E", 0.12), ("US-W", 0.08), ("GB", 0.12), ("AE", 0.07), ("BR", 0.07)]
 
 
 def country_of(region):
@@ -24,7 +24,7 @@ def country_of(region):
 # behind carrier-grade NAT (a few pools); "dyn": one public IPv4 per home, renewed now and
 # then; the float after it is the share of homes with IPv6 (a stable /64 per home).
 HOME_ISPS = {
-    "IN": [("Reliance JioFiber", 55836, 0.34, "cgnat", 0.9), ("Airtel Xstream", 24560, 0.22, "dyn", 0.6),
+    "IN": [("Reliance JioFiber", 55836, 0.38, "cgnat", 0.9), ("Airtel Xstream", 24560, 0.18, "dyn", 0.6),
            ("ACT Fibernet", 24309, 0.18, "cgnat", 0.3), ("BSNL", 9829, 0.08, "dyn", 0.0),
            ("Hathway", 17488, 0.08, "cgnat", 0.0), ("Excitel", 133982, 0.10, "cgnat", 0.0)],
     "US": [("Comcast", 7922, 0.34, "dyn", 0.7), ("Charter Spectrum", 20115, 0.28, "dyn", 0.5),
