@@ -130,9 +130,13 @@ def build(rng, accounts, start, end, big_carrier_users):
             size = onboarding_size  # the company that goes live during the trace
             region = "IN"
         c = country_of(region)
+        tries = 0
         while True:
-            name = rng.choice(COMPANY_A) + rng.choice(COMPANY_B)
+            # 1,800 names per country: at 100,000 accounts (4,000+ companies) some repeat
+            # with a number, as real ones do (`apexsolutions2.in`).
+            name = rng.choice(COMPANY_A) + rng.choice(COMPANY_B) + (str(rng.randint(2, 99)) if tries > 10 else "")
             domain = name + rng.choice(TLD[c])
+            tries += 1
             if domain not in domains:
                 domains.add(domain)
                 break
