@@ -32,6 +32,9 @@ python3 -m unittest discover -s eval/third-trace
 # The fourth independent trace's generator and breakdown (about 6 s; eval/fourth-trace/run.sh runs it).
 echo "test: fourth-trace generator (python unittest)" >&2
 python3 -m unittest discover -s eval/fourth-trace
+# The fifth independent trace's generator and breakdown (about 5 s; eval/fifth-trace/run.sh runs it).
+echo "test: fifth-trace generator (python unittest)" >&2
+python3 -m unittest discover -s eval/fifth-trace
 
 # Every binary and test target, once, with one feature set: the scripts below
 # then run these binaries (GATEHOUSE_SUITE_PREBUILT) instead of each running
