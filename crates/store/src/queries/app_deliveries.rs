@@ -359,9 +359,8 @@ impl AppDeliveryStore for EngineStore {
                 .into_iter()
                 .collect();
             if !marked.is_empty() {
-                let mut q = sqlx::QueryBuilder::<Db>::new(
-                    "INSERT INTO app_delivery_tokens (id, token) ",
-                );
+                let mut q =
+                    sqlx::QueryBuilder::<Db>::new("INSERT INTO app_delivery_tokens (id, token) ");
                 q.push_values(
                     chunk.iter().filter(|(id, _)| marked.contains(id)),
                     |mut row, (id, token)| {

@@ -80,9 +80,18 @@ async fn rows_are_where_they_were(store: Arc<dyn Store>) {
         listed(AppDeliveryState::Pending, None).await,
         ["other", "pending", "set_signed", "set_unsigned"]
     );
-    assert_eq!(listed(AppDeliveryState::Pending, Some("c1")).await, ["pending"]);
-    assert_eq!(listed(AppDeliveryState::Sending, None).await, ["lapsed", "leased"]);
-    assert_eq!(listed(AppDeliveryState::Sent, Some("c1")).await, ["sent_new", "sent_old"]);
+    assert_eq!(
+        listed(AppDeliveryState::Pending, Some("c1")).await,
+        ["pending"]
+    );
+    assert_eq!(
+        listed(AppDeliveryState::Sending, None).await,
+        ["lapsed", "leased"]
+    );
+    assert_eq!(
+        listed(AppDeliveryState::Sent, Some("c1")).await,
+        ["sent_new", "sent_old"]
+    );
     assert_eq!(listed(AppDeliveryState::Failed, None).await, ["failed"]);
     let failed = store
         .app_deliveries(&AppDeliveryFilter {
@@ -114,7 +123,10 @@ async fn rows_are_where_they_were(store: Arc<dyn Store>) {
                 .token
         }
     };
-    assert_eq!(token_of("set_signed").await.as_deref(), Some("STORED.TOKEN.BYTES"));
+    assert_eq!(
+        token_of("set_signed").await.as_deref(),
+        Some("STORED.TOKEN.BYTES")
+    );
     assert_eq!(token_of("set_unsigned").await, None);
     let unsigned: Vec<String> = store
         .unsigned_sets(10)
@@ -130,7 +142,10 @@ async fn rows_are_where_they_were(store: Arc<dyn Store>) {
     ];
     assert_eq!(store.store_set_tokens(&tokens).await.unwrap(), 1);
     assert_eq!(token_of("set_unsigned").await.as_deref(), Some("NEW.TOKEN"));
-    assert_eq!(token_of("set_signed").await.as_deref(), Some("STORED.TOKEN.BYTES"));
+    assert_eq!(
+        token_of("set_signed").await.as_deref(),
+        Some("STORED.TOKEN.BYTES")
+    );
     assert!(store.unsigned_sets(10).await.unwrap().is_empty());
 
     // Due at 10 s: the pending row and the lease that ran out, not the live one.
@@ -151,7 +166,10 @@ async fn rows_are_where_they_were(store: Arc<dyn Store>) {
         .unwrap();
     let ids: Vec<&str> = claimed.iter().map(|c| c.delivery.id.as_str()).collect();
     assert_eq!(ids, ["pending", "lapsed"]);
-    assert_eq!(claimed[1].delivery.attempts, 2, "a resend counts as an attempt");
+    assert_eq!(
+        claimed[1].delivery.attempts, 2,
+        "a resend counts as an attempt"
+    );
     assert_eq!(
         store
             .app_deliveries_sent(&["pending".to_owned()], "new", now)
@@ -172,7 +190,10 @@ async fn rows_are_where_they_were(store: Arc<dyn Store>) {
     assert_eq!(count(&counts, "c1", AppDeliveryState::Sending), 2);
     assert_eq!(count(&counts, "c1", AppDeliveryState::Sent), 2);
     assert_eq!(count(&counts, "c1", AppDeliveryState::Failed), 1);
-    assert_eq!(listed(AppDeliveryState::Sent, None).await, ["pending", "sent_new"]);
+    assert_eq!(
+        listed(AppDeliveryState::Sent, None).await,
+        ["pending", "sent_new"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
