@@ -37,7 +37,8 @@ pub trait AppDeliveryStore {
     /// ([`AppDeliveryStore::store_set_tokens`]).
     async fn unsigned_sets(&self, limit: i64) -> Result<Vec<AppDelivery>>;
 
-    /// Stores signed SETs (`(id, compact JWS)`), one statement per few hundred
+    /// Stores signed SETs (`(id, compact JWS)`) in `app_delivery_tokens` and
+    /// marks their rows signed, one transaction (two statements) per 500
     /// rows; a row that has a token already keeps it (two replicas signing the
     /// same row: the first one written is the one sent). Returns how many
     /// were stored.

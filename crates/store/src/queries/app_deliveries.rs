@@ -16,9 +16,13 @@ use crate::{
     ClaimedAppDelivery, Result,
 };
 
+/// A row's columns, and its stored token from `app_delivery_tokens` (migration
+/// 0020: the token is kept out of the row the claim and the settle rewrite).
+/// For a statement on `app_deliveries` without an alias (the claim's
+/// `RETURNING` too: both engines allow a subquery there).
 const DELIVERY_COLUMNS: &str = "id, kind, stream_id, event_type, event, client_id, account_id, \
     session_id, reason, event_at, state, attempts, next_attempt_at, last_error, created_at, \
-    sent_at, token";
+    sent_at, (SELECT t.token FROM app_delivery_tokens t WHERE t.id = app_deliveries.id) AS token";
 
 /// Not held by a paused stream: a paused stream's SETs wait (SSF §8.1.2:
 /// held, not sent, not dropped). A row is due when it is pending and due, or
@@ -322,7 +326,7 @@ impl AppDeliveryStore for EngineStore {
         // The partial index `app_deliveries_unsigned` in its order.
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {DELIVERY_COLUMNS} FROM app_deliveries WHERE kind = 'set' AND state = \
-             'pending' AND token IS NULL ORDER BY next_attempt_at, id LIMIT $1"
+             'pending' AND signed = 0 ORDER BY next_attempt_at, id LIMIT $1"
         )))
         .bind(limit.max(1))
         .fetch_all(&self.pool)
@@ -334,22 +338,40 @@ impl AppDeliveryStore for EngineStore {
 
     async fn store_set_tokens(&self, tokens: &[(String, String)]) -> Result<u64> {
         let mut stored = 0;
-        // Three binds a row: far below both engines' limits.
+        // Up to 1,000 binds a statement: far below both engines' limits.
         for chunk in tokens.chunks(500) {
-            let mut q = sqlx::QueryBuilder::<Db>::new("UPDATE app_deliveries SET token = CASE id");
-            for (id, token) in chunk {
-                q.push(" WHEN ")
-                    .push_bind(id.clone())
-                    .push(" THEN ")
-                    .push_bind(token.clone());
-            }
-            q.push(" END WHERE token IS NULL AND kind = 'set' AND id IN (");
+            let mut tx = self.begin_write().await?;
+            // Marked first: the rows still there, still unsigned SETs (on
+            // PostgreSQL now locked, so a stream's deletion cannot remove
+            // them before their tokens are in).
+            let mut q = sqlx::QueryBuilder::<Db>::new(
+                "UPDATE app_deliveries SET signed = 1 WHERE signed = 0 AND kind = 'set' AND id IN (",
+            );
             let mut list = q.separated(", ");
             for (id, _) in chunk {
                 list.push_bind(id.clone());
             }
-            list.push_unseparated(")");
-            stored += q.build().execute(&self.pool).await?.rows_affected();
+            list.push_unseparated(") RETURNING id");
+            let marked: std::collections::HashSet<String> = q
+                .build_query_scalar::<String>()
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+            if !marked.is_empty() {
+                let mut q =
+                    sqlx::QueryBuilder::<Db>::new("INSERT INTO app_delivery_tokens (id, token) ");
+                q.push_values(
+                    chunk.iter().filter(|(id, _)| marked.contains(id)),
+                    |mut row, (id, token)| {
+                        row.push_bind(id.clone()).push_bind(token.clone());
+                    },
+                );
+                q.push(" ON CONFLICT (id) DO NOTHING");
+                q.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            stored += marked.len() as u64;
         }
         Ok(stored)
     }
@@ -454,7 +476,10 @@ impl AppDeliveryStore for EngineStore {
             "SELECT {DELIVERY_COLUMNS} FROM app_deliveries WHERE 1 = 1"
         ));
         if let Some(state) = f.state {
-            q.push(" AND state = ").push_bind(state.as_str());
+            // A literal, not a bind: the engines use a partial index (one per
+            // state, `app_deliveries_pending` …) only when the query's own
+            // text implies its `WHERE`. The state is one of four fixed words.
+            q.push(format!(" AND state = '{}'", state.as_str()));
         }
         if let Some(client) = &f.client_id {
             q.push(" AND client_id = ").push_bind(client.clone());
@@ -470,10 +495,20 @@ impl AppDeliveryStore for EngineStore {
     }
 
     async fn app_delivery_counts(&self) -> Result<Vec<AppDeliveryCount>> {
-        sqlx::query(
-            "SELECT client_id, state, COUNT(*) AS n FROM app_deliveries \
-             GROUP BY client_id, state ORDER BY client_id, state",
-        )
+        // One state at a time, each along its partial index (a `GROUP BY
+        // client_id, state` over the table would read every row: no index
+        // holds `state` for all of them since migration 0019).
+        sqlx::query(sqlx::AssertSqlSafe(
+            ["pending", "sending", "sent", "failed"]
+                .map(|state| {
+                    format!(
+                        "SELECT client_id, '{state}' AS state, COUNT(*) AS n FROM \
+                         app_deliveries WHERE state = '{state}' GROUP BY client_id"
+                    )
+                })
+                .join(" UNION ALL ")
+                + " ORDER BY client_id, state",
+        ))
         .fetch_all(&self.pool)
         .await?
         .iter()

@@ -138,6 +138,7 @@ mod audit;
 mod campaign_batches;
 mod campaigns;
 mod credentials;
+mod delivery_migration;
 mod events;
 mod findings;
 mod housekeeping;

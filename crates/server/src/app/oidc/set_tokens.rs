@@ -5,7 +5,8 @@
 //! delivery attempt: the sender's sign-ahead stage ([`App::sign_ahead`])
 //! takes pending SET rows without a token, signs them on the blocking pool —
 //! spread over the cores, off the per-receiver delivery tasks — and stores
-//! the compact JWS in the row. Every attempt then POSTs the stored bytes
+//! the compact JWS beside the row (`app_delivery_tokens`, keyed by the row's
+//! id, so the claim and the settle do not rewrite it). Every attempt then POSTs the stored bytes
 //! ([`App::set_to_send`]): the same `jti` and `iat` on a retry or a resend
 //! after a lost lease, and no signature on the delivery path.
 //!
@@ -18,8 +19,8 @@
 //! **What it costs.** The writer (logout, password change, a campaign's
 //! apply batch) pays nothing: it still writes facts in its transaction. The
 //! stage pays one signature per SET (as the delivery did, but once, not per
-//! attempt) and one `UPDATE` per few hundred rows to store them; each row
-//! grows by the token (about 500 bytes) until it is purged. A row the sender
+//! attempt) and two statements per few hundred rows to store them; each SET
+//! keeps its token (about 500 bytes) until its row is purged. A row the sender
 //! claims before the stage reaches it is signed at the attempt, as before.
 //! Logout tokens are not signed ahead: their `exp` (two minutes after
 //! signing) would run out while a large queue drains at a receiver's rate.
