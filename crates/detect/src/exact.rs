@@ -16,6 +16,8 @@ struct ExactEntry {
     subject: Subject,
     epoch: i64,
     first_ms: i64,
+    /// The earliest attempt counted out of order (see the sketch's entry).
+    late_from: i64,
     attempts: [u32; 2],
     failures: [u32; 2],
     items: [HashSet<u64, BuildPassThrough>; 2],
@@ -33,6 +35,7 @@ impl ExactEntry {
             subject,
             epoch,
             first_ms: now_ms,
+            late_from: i64::MAX,
             attempts: [0; 2],
             failures: [0; 2],
             items: Default::default(),
@@ -49,6 +52,7 @@ impl ExactEntry {
         }
         if epoch - self.epoch == 1 {
             self.epoch = epoch;
+            self.late_from = i64::MAX;
             self.attempts = [0, self.attempts[0]];
             self.failures = [0, self.failures[0]];
             self.items.swap(0, 1);
@@ -89,16 +93,17 @@ impl KeyTracker for ExactTracker {
 
     fn observe(&mut self, a: &Attempt, out: &mut Vec<Signal>) {
         self.stats.attempts += 1;
-        let (steps, bucket) = self.clock.place(a.time_ms);
+        let placed = self.clock.place(a.time_ms);
         let epoch = self.clock.epoch;
-        if steps > 0 {
+        if placed.steps > 0 {
             // Drop keys whose whole window has passed, as the sketch's table does.
             self.entries.retain(|_, e| e.epoch >= epoch - 1);
         }
-        let Some(b) = bucket else {
+        let Some(b) = placed.bucket else {
             self.stats.late += 1;
             return;
         };
+        self.stats.clamped += u64::from(placed.clamped);
         let window_start = self.clock.window_start();
         let e = match self.entries.get_mut(&a.key) {
             Some(e) => e,
@@ -111,6 +116,9 @@ impl KeyTracker for ExactTracker {
             None => return,
         };
         e.sync(epoch, a.time_ms);
+        if placed.clamped {
+            e.late_from = e.late_from.min(a.time_ms);
+        }
         let failed_before = e.failed[0].contains(&a.witness) || e.failed[1].contains(&a.witness);
         e.attempts[b] += 1;
         if a.failure {
@@ -133,6 +141,7 @@ impl KeyTracker for ExactTracker {
         let success = (!a.failure).then_some(PendingSuccess {
             account: a.account,
             time_ms: a.time_ms,
+            counted_ms: self.clock.counted_at(a.time_ms, placed),
             source: a.source,
             source_failed_before: failed_before,
             owner_like: a.owner_like,
@@ -145,14 +154,14 @@ impl KeyTracker for ExactTracker {
                     subject: e.subject,
                     counts,
                     score,
-                    window_start_ms: window_start.max(e.first_ms),
-                    now_ms: a.time_ms,
+                    window_start_ms: window_start.max(e.first_ms).min(e.late_from),
+                    now_ms: self.clock.newest_ms,
                 };
                 if !e.announced {
                     e.announced = true;
                     out.push(r.attack());
                     for s in e.pending.drain(..) {
-                        if s.time_ms >= window_start {
+                        if s.counted_ms >= window_start {
                             out.extend(r.compromised(
                                 &s,
                                 self.p.unseen_source_factor,

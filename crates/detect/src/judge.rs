@@ -136,6 +136,10 @@ pub struct PendingSuccess {
     /// Who logged in.
     pub account: AccountKey,
     pub time_ms: i64,
+    /// When the window counts it ([`crate::tracker::Clock::counted_at`]): its
+    /// own time, or the window's start for one that arrived out of order. It is
+    /// reported only while that is still in the window.
+    pub counted_ms: i64,
     /// From where.
     pub source: Source,
     /// Whether the success's witness (its source, for spraying and guessing) had

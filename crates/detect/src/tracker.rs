@@ -90,8 +90,11 @@ pub struct TrackerStats {
     pub evictions: u64,
     /// Keys that qualified but found no room.
     pub rejected: u64,
-    /// Attempts older than the window, ignored.
+    /// Attempts more than a window older than the newest one seen, ignored.
     pub late: u64,
+    /// Attempts that arrived after the buckets had moved past their time but
+    /// within a window of the newest one, counted in the older bucket.
+    pub clamped: u64,
     /// Keys tracked now.
     pub tracked: u64,
 }
@@ -111,10 +114,33 @@ pub trait KeyTracker {
 pub(crate) const PENDING: usize = 4;
 
 /// Window bookkeeping shared by both trackers: which bucket an event falls in.
+///
+/// Buckets are aligned to multiples of half the window, so an event only a
+/// little more than half a window older than the newest one can already fall
+/// two buckets back. Events do not all arrive in time order — Gatehouse's own
+/// sign-ins are stamped as they happen while an app's batch can arrive minutes
+/// late — so an event within one window of the newest event seen is still
+/// counted, in the older bucket ([`Placed::clamped`]): it then leaves the window
+/// at the next rotation, at most half a window later than it would have in
+/// order. Only events older than that are late.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Clock {
     pub half_ms: i64,
     pub epoch: i64,
+    /// The newest event time seen.
+    pub newest_ms: i64,
+}
+
+/// Where [`Clock::place`] put an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Placed {
+    /// Half-windows that passed (0 if none): rotate the buckets this often.
+    pub steps: u64,
+    /// 0 current, 1 previous, `None` too late to count.
+    pub bucket: Option<usize>,
+    /// It arrived after the buckets had moved past its time and is counted in
+    /// the older bucket as if it had happened at the window's start.
+    pub clamped: bool,
 }
 
 impl Clock {
@@ -122,34 +148,56 @@ impl Clock {
         Clock {
             half_ms: half_ms.max(1),
             epoch: i64::MIN,
+            newest_ms: i64::MIN,
         }
     }
 
-    /// Advance to `time_ms` if it is newer; returns how many half-windows passed
-    /// (0 if none) and the event's bucket (0 current, 1 previous, `None` too late).
+    /// Advance to `time_ms` if it is newer and say where the event counts.
     #[inline]
-    pub fn place(&mut self, time_ms: i64) -> (u64, Option<usize>) {
+    pub fn place(&mut self, time_ms: i64) -> Placed {
         let e = time_ms.div_euclid(self.half_ms);
         if self.epoch == i64::MIN {
             self.epoch = e;
-            return (0, Some(0));
+            self.newest_ms = time_ms;
+            return Placed {
+                steps: 0,
+                bucket: Some(0),
+                clamped: false,
+            };
         }
         let mut steps = 0;
         if e > self.epoch {
             steps = (e - self.epoch) as u64;
             self.epoch = e;
         }
-        let bucket = match self.epoch - e {
-            0 => Some(0),
-            1 => Some(1),
-            _ => None,
+        self.newest_ms = self.newest_ms.max(time_ms);
+        let (bucket, clamped) = match self.epoch - e {
+            0 => (Some(0), false),
+            1 => (Some(1), false),
+            _ if time_ms >= self.newest_ms.saturating_sub(2 * self.half_ms) => (Some(1), true),
+            _ => (None, false),
         };
-        (steps, bucket)
+        Placed {
+            steps,
+            bucket,
+            clamped,
+        }
     }
 
     /// Start of the window covered now.
     pub fn window_start(&self) -> i64 {
         self.epoch.saturating_sub(1).saturating_mul(self.half_ms)
+    }
+
+    /// The time the window counts an event at: its own, or the window's start
+    /// for one [`Placed::clamped`] into the older bucket (which leaves the
+    /// window at the next rotation, whatever its own time).
+    pub fn counted_at(&self, time_ms: i64, placed: Placed) -> i64 {
+        if placed.clamped {
+            self.window_start()
+        } else {
+            time_ms
+        }
     }
 }
 
@@ -168,6 +216,10 @@ struct Entry {
     subject: Subject,
     epoch: i64,
     first_ms: i64,
+    /// The earliest attempt counted after arriving out of order
+    /// ([`Placed::clamped`]; `i64::MAX` if none): it sits in the older bucket,
+    /// so it leaves with the next rotation.
+    late_from: i64,
     attempts: [u32; 2],
     failures: [u32; 2],
     distinct: WindowedHll,
@@ -188,6 +240,7 @@ impl Entry {
             subject,
             epoch,
             first_ms: now_ms,
+            late_from: i64::MAX,
             attempts: [0; 2],
             failures: [0; 2],
             distinct: WindowedHll::default(),
@@ -208,6 +261,7 @@ impl Entry {
         self.distinct.rotate(steps);
         self.distinct_cached = None;
         if steps == 1 {
+            self.late_from = i64::MAX;
             self.attempts = [0, self.attempts[0]];
             self.failures = [0, self.failures[0]];
             self.failed_witnesses = [[0; WITNESS_WORDS], self.failed_witnesses[0]];
@@ -346,14 +400,15 @@ impl KeyTracker for SketchTracker {
     #[inline]
     fn observe(&mut self, a: &Attempt, out: &mut Vec<Signal>) {
         self.stats.attempts += 1;
-        let (steps, bucket) = self.clock.place(a.time_ms);
-        if steps > 0 {
-            self.cms.rotate(steps);
+        let placed = self.clock.place(a.time_ms);
+        if placed.steps > 0 {
+            self.cms.rotate(placed.steps);
         }
-        let Some(b) = bucket else {
+        let Some(b) = placed.bucket else {
             self.stats.late += 1;
             return;
         };
+        self.stats.clamped += u64::from(placed.clamped);
         let idx = match self.slots.get(&a.key) {
             Some(&i) => i as usize,
             None if a.failure => {
@@ -372,6 +427,9 @@ impl KeyTracker for SketchTracker {
         let window_start = self.clock.window_start();
         let e = &mut self.entries[idx];
         e.sync(epoch, a.time_ms);
+        if placed.clamped {
+            e.late_from = e.late_from.min(a.time_ms);
+        }
         let item = mix64(a.item);
         let witness = mix64(a.witness);
         let failed_before = e.witness_failed(witness);
@@ -387,18 +445,23 @@ impl KeyTracker for SketchTracker {
         }
         let counts = e.counts();
         let verdict = judge(&self.p.thresholds, &counts);
-        let (detector, subject, first_ms) = (self.p.detector, e.subject, e.first_ms);
+        let (detector, subject) = (self.p.detector, e.subject);
+        let (from_ms, now_ms) = (
+            window_start.max(e.first_ms).min(e.late_from),
+            self.clock.newest_ms,
+        );
         let raise = |score| Raise {
             detector,
             subject,
             counts,
             score,
-            window_start_ms: window_start.max(first_ms),
-            now_ms: a.time_ms,
+            window_start_ms: from_ms,
+            now_ms,
         };
         let success = (!a.failure).then_some(PendingSuccess {
             account: a.account,
             time_ms: a.time_ms,
+            counted_ms: self.clock.counted_at(a.time_ms, placed),
             source: a.source,
             source_failed_before: failed_before,
             owner_like: a.owner_like,
@@ -411,7 +474,7 @@ impl KeyTracker for SketchTracker {
                     e.announced = true;
                     out.push(r.attack());
                     for s in e.pending.iter_mut().filter_map(Option::take) {
-                        if s.time_ms >= window_start {
+                        if s.counted_ms >= window_start {
                             out.extend(r.compromised(
                                 &s,
                                 self.p.unseen_source_factor,

@@ -342,6 +342,67 @@ fn late_events_are_ignored_and_counted() {
     assert_eq!(d.stats().stuffing.attempts, 2);
 }
 
+/// Gatehouse's own sign-ins are stamped as they happen; an app's batch can
+/// arrive after them. Buckets are aligned to half the window, so an attack
+/// from 38–52 minutes before a sign-in seen first (window 1 h, buckets at :00
+/// and :30) used to fall two buckets back and be dropped as late: the live
+/// monitor missed what a replay in time order found.
+#[test]
+fn an_attack_arriving_after_newer_events_is_still_judged_within_the_window() {
+    let newest = ev(90 * MIN, 500, [192, 0, 2, 1], Outcome::Success, None);
+    let mut attack = Vec::new();
+    for a in 0..40u64 {
+        attack.push(ev(
+            38 * MIN + a * 20_000,
+            1000 + a,
+            [203, 0, 113, (a % 5) as u8 + 1],
+            Outcome::UnknownAccount,
+            None,
+        ));
+    }
+    attack.push(ev(52 * MIN, 7, [203, 0, 113, 9], Outcome::Success, None));
+    let in_order: Vec<_> = attack.iter().copied().chain([newest]).collect();
+    let arrived: Vec<_> = [newest].into_iter().chain(attack.iter().copied()).collect();
+    let mut cfg = DetectConfig::default();
+    cfg.takeover.enabled = false;
+    cfg.takeover.legacy_gate = false;
+    for events in [&in_order, &arrived] {
+        let signals = run(cfg, events);
+        assert_eq!(compromised(&signals, Detector::CredentialStuffing), vec![7]);
+        let found = signals
+            .iter()
+            .find(|s| s.kind == SignalKind::LikelyCompromised)
+            .unwrap();
+        // The evidence's window covers the attempts it counted: from the one
+        // that promoted the network (its third failure), as in time order.
+        assert_eq!(
+            found.evidence.window_start_ms,
+            T0 + (38 * MIN) as i64 + 40_000
+        );
+        assert!(found.evidence.window_end_ms >= T0 + (52 * MIN) as i64);
+    }
+    let mut d = Detectors::new(cfg);
+    let mut out = vec![];
+    for e in &arrived {
+        d.observe(e, &mut out);
+    }
+    let stats = d.stats().stuffing;
+    assert_eq!((stats.late, stats.clamped), (0, 41), "{stats:?}");
+    // A success that arrived out of order leaves the window with its bucket:
+    // the same attack an hour later than that (past the rotation) finds
+    // nothing more, and an event more than a window older than the newest is
+    // still late.
+    d.observe(
+        &ev(121 * MIN, 9, [203, 0, 113, 9], Outcome::Success, None),
+        &mut out,
+    );
+    d.observe(
+        &ev(20 * MIN, 10, [203, 0, 113, 9], Outcome::WrongPassword, None),
+        &mut out,
+    );
+    assert_eq!(d.stats().stuffing.late, 1);
+}
+
 #[test]
 fn memory_stays_within_the_bound_under_many_sources() {
     let cfg = DetectConfig::default();
