@@ -71,6 +71,20 @@ fn stuffing(t: &TestApp, victims: &[&str]) -> Vec<Value> {
     evs.into_iter().map(hosting).collect()
 }
 
+/// `events` moved `secs` into the past.
+fn earlier(events: Vec<Value>, secs: u64) -> Vec<Value> {
+    events
+        .into_iter()
+        .map(|mut e| {
+            let at = gatehouse_domain::Timestamp::parse_rfc3339(e["time"].as_str().unwrap())
+                .unwrap()
+                .minus(Duration::from_secs(secs));
+            e["time"] = json!(at.to_rfc3339());
+            e
+        })
+        .collect()
+}
+
 /// The stuffing rule's backtest over the API (200 expected).
 async fn backtest_stuffing(t: &TestApp, key: &str, body: Value) -> Value {
     let r = t
@@ -441,6 +455,49 @@ both_engines!(
 );
 
 both_engines!(
+    an_attack_arriving_after_newer_sign_ins_is_judged_as_in_time_order,
+    |t: TestApp| async move {
+        t.app.install_rules().await.unwrap();
+        let victims = ["late1@example.com", "late2@example.com"];
+        for v in victims {
+            t.sign_up(v, PW).await;
+        }
+        let (_op, key) = t.app.create_operator("ops@example.com").await.unwrap();
+        let key = key.expose().to_string();
+        // One minute past a half-hour boundary: the stuffing rule's buckets (half
+        // its hour each) start at now − 1 min and now − 31 min.
+        let half_ms = 1_800_000;
+        let past = t.app.clock.now().as_millis().rem_euclid(half_ms);
+        t.clock
+            .advance(Duration::from_millis((half_ms - past + 60_000) as u64));
+        let mut monitor = Monitor::start(t.app.clone()).await.unwrap();
+        // Someone signs in now and the monitor reads it ...
+        let now = event(&t, "someone@example.org", "198.51.100.7", "success", 0);
+        post_events(&t, &key, vec![now]).await;
+        assert_eq!(monitor.pass().await.unwrap().events, 1);
+        // ... then an app's batch arrives with a stuffing run from 45–50 minutes
+        // ago: before the previous bucket, within the hour. The live rules judge
+        // it as a replay in time order does (they used to drop it as late).
+        post_events(&t, &key, earlier(stuffing(&t, &victims), 2400)).await;
+        let pass = monitor.pass().await.unwrap();
+        assert_eq!((pass.findings, pass.skipped_old), (2, 0), "{pass:?}");
+        let all = findings(&t, &key, "?rule=credential-stuffing").await;
+        let mut flagged: Vec<&str> = all.iter().map(|f| f["email"].as_str().unwrap()).collect();
+        flagged.sort();
+        assert_eq!(flagged, victims);
+        for f in &all {
+            // The evidence's window covers the attempts counted, not the bucket's.
+            let at = |v: &Value| {
+                gatehouse_domain::Timestamp::parse_rfc3339(v.as_str().unwrap()).unwrap()
+            };
+            let (window, login) = (&f["evidence"]["window"], &f["evidence"]["login"]["time"]);
+            assert!(at(&window["start"]) < at(login), "{window} {login}");
+            assert!(at(login) <= at(&window["end"]), "{window} {login}");
+        }
+    }
+);
+
+both_engines!(
     history_older_than_the_window_is_counted_not_fed,
     |t: TestApp| async move {
         t.app.install_rules().await.unwrap();
@@ -452,16 +509,7 @@ both_engines!(
         let key = key.expose().to_string();
         let mut monitor = Monitor::start(t.app.clone()).await.unwrap();
         // A stuffing run imported two days late: older than every rule's window.
-        let late: Vec<Value> = stuffing(&t, &victims)
-            .into_iter()
-            .map(|mut e| {
-                let at = gatehouse_domain::Timestamp::parse_rfc3339(e["time"].as_str().unwrap())
-                    .unwrap()
-                    .minus(Duration::from_secs(2 * 86_400));
-                e["time"] = json!(at.to_rfc3339());
-                e
-            })
-            .collect();
+        let late = earlier(stuffing(&t, &victims), 2 * 86_400);
         let n = late.len() as u64;
         post_events(&t, &key, late).await;
         let pass = monitor.pass().await.unwrap();
