@@ -338,8 +338,9 @@ pub struct TakeoverConfig {
     /// nearly everything it tries.
     pub address_mostly_fails: bool,
     /// For [`crate::TakeoverRule::AddressTriedOthers`]: an address with at least
-    /// this many attempts (decayed, about 3 days) *before* the last day is a shared
-    /// address with a past — a carrier's CGNAT address, an office's or a gateway's
+    /// this many attempts (decayed, about 3 days) *before* the last day — at the
+    /// default 0.5, about one attempt one to three days ago, or a few over the last
+    /// day — is an address with a past — a carrier's CGNAT address, an office's or a gateway's
     /// NAT — where neighbours' failures on other accounts are the everyday, and a
     /// promotion's or an outage's failing returners make it look like a proxy's.
     /// On it a success is unlike the owner only for an account with history, on a
@@ -387,7 +388,7 @@ impl Default for TakeoverConfig {
             tried_others_device_and_asn: false,
             network_failure_share: 0.6,
             address_mostly_fails: true,
-            established_address: 20.0,
+            established_address: 0.5,
         }
     }
 }

@@ -173,6 +173,7 @@ mod tests {
             distinct: 20,
             attempts: 25,
             failures: 20,
+            marked: 0,
         };
         assert!(judge(&T, &ok).is_some());
         assert!(judge(&T, &Counts { distinct: 19, ..ok }).is_none());
@@ -191,6 +192,7 @@ mod tests {
                 distinct: 20,
                 attempts: 25,
                 failures: 20,
+                marked: 0,
             },
         )
         .unwrap();
@@ -200,6 +202,7 @@ mod tests {
                 distinct: 160,
                 attempts: 200,
                 failures: 160,
+                marked: 0,
             },
         )
         .unwrap();
@@ -209,6 +212,7 @@ mod tests {
                 distinct: 160,
                 attempts: 160,
                 failures: 160,
+                marked: 0,
             },
         )
         .unwrap();

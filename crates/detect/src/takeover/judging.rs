@@ -256,8 +256,8 @@ impl Takeover {
         // history at all, which the address's other attempts then speak against.
         // On an address with a past of its own (`established_address`: a CGNAT's,
         // an office's), only a history unlike on every count.
-        let established = c.established_address > 0.0
-            && ip.slow[0] - ip.day[0] >= c.established_address;
+        let established =
+            c.established_address > 0.0 && ip.slow[0] - ip.day[0] >= c.established_address;
         let novel = if established {
             n.known_successes > 0 && n.new_network && n.new_device && n.new_asn
         } else {
