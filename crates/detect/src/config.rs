@@ -96,6 +96,16 @@ pub struct SprayingConfig {
     /// popular password is being sprayed signs in from their own device or
     /// network. 0: none.
     pub novel_unseen_factor: f32,
+    /// Share of the password's failures in the window that must carry an
+    /// attacker's mark — an account the site does not have, or an account with
+    /// history tried from a network it never signed in from — before its
+    /// successes are reported (needs the legacy gate's histories; 0: off). When an
+    /// identity provider fails and a company's people fall back to passwords they
+    /// never used, dozens guess the same popular one (`Welcome@123`) on their own
+    /// accounts from their own offices: a spray by count, with about 1 % unknown
+    /// names; a spray's list is 5–40 % stale names, and its real accounts are tried
+    /// from proxies.
+    pub min_marked_share: f32,
     /// Memory bounds.
     pub capacity: Capacity,
 }
@@ -113,6 +123,7 @@ impl Default for SprayingConfig {
             },
             unseen_source_factor: 0.0,
             novel_unseen_factor: 0.8,
+            min_marked_share: 0.1,
             capacity: Capacity::default(),
         }
     }
@@ -326,6 +337,16 @@ pub struct TakeoverConfig {
     /// addresses) but not its failures; a proxy's or a botnet's address fails on
     /// nearly everything it tries.
     pub address_mostly_fails: bool,
+    /// For [`crate::TakeoverRule::AddressTriedOthers`]: an address with at least
+    /// this many attempts (decayed, about 3 days) *before* the last day — at the
+    /// default 0.5, about one attempt one to three days ago, or a few over the last
+    /// day — is an address with a past — a carrier's CGNAT address, an office's or a gateway's
+    /// NAT — where neighbours' failures on other accounts are the everyday, and a
+    /// promotion's or an outage's failing returners make it look like a proxy's.
+    /// On it a success is unlike the owner only for an account with history, on a
+    /// new network, device *and* ASN (a first sign-in there is a new colleague's or
+    /// a returner's). A residential proxy's exit is new to the site. 0: off.
+    pub established_address: f32,
 }
 
 impl Default for TakeoverConfig {
@@ -367,6 +388,7 @@ impl Default for TakeoverConfig {
             tried_others_device_and_asn: false,
             network_failure_share: 0.6,
             address_mostly_fails: true,
+            established_address: 0.5,
         }
     }
 }

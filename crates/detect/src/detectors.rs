@@ -9,7 +9,7 @@
 //! | distributed guessing | account | sources | the account |
 
 use crate::config::DetectConfig;
-use crate::event::{LoginEvent, Source};
+use crate::event::{LoginEvent, Outcome, Source};
 use crate::exact::ExactTracker;
 use crate::hash::mix2;
 use crate::signal::{Detector, Signal, Subject};
@@ -58,6 +58,7 @@ impl<T: KeyTracker> Engine<T> {
                     capacity,
                     unseen_source_factor,
                     novel_unseen_factor,
+                    min_marked_share: 0.0,
                     half_window_ms: half,
                 }
             };
@@ -72,15 +73,24 @@ impl<T: KeyTracker> Engine<T> {
                 ))
             }),
             spraying: cfg.spraying.enabled.then(|| {
-                T::new(params(
-                    Detector::PasswordSpraying,
-                    cfg.spraying.thresholds,
-                    cfg.spraying.capacity,
-                    (
-                        cfg.spraying.unseen_source_factor,
-                        cfg.spraying.novel_unseen_factor,
-                    ),
-                ))
+                T::new(TrackerParams {
+                    // The marks are read from the account histories the legacy
+                    // gate keeps; without them every failure counts as marked.
+                    min_marked_share: if cfg.takeover.legacy_gate {
+                        cfg.spraying.min_marked_share
+                    } else {
+                        0.0
+                    },
+                    ..params(
+                        Detector::PasswordSpraying,
+                        cfg.spraying.thresholds,
+                        cfg.spraying.capacity,
+                        (
+                            cfg.spraying.unseen_source_factor,
+                            cfg.spraying.novel_unseen_factor,
+                        ),
+                    )
+                })
             }),
             guessing: cfg.guessing.enabled.then(|| {
                 T::new(params(
@@ -113,7 +123,8 @@ impl<T: KeyTracker> Engine<T> {
             Some(t) if !failure => Some(t.novelty(ev)),
             _ => None,
         };
-        let gate = self.cfg.takeover.legacy_gate && novelty.is_some();
+        let gate_on = self.cfg.takeover.legacy_gate;
+        let gate = gate_on && novelty.is_some();
         // Spraying and guessing: only the owner's own device and network excuse a
         // success (a spray list of harvested real names has no unknown excess).
         let owner_like = gate && novelty.is_some_and(|n| n.owner_like());
@@ -149,6 +160,7 @@ impl<T: KeyTracker> Engine<T> {
                     source,
                     owner_like: not_combo,
                     novel: false,
+                    marked: true,
                 },
                 out,
             );
@@ -167,6 +179,21 @@ impl<T: KeyTracker> Engine<T> {
                     .is_some_and(|t| t.source_tried_unknown(ev)));
         if let (Some(t), Some(pw)) = (&mut self.spraying, ev.password) {
             let source = Source::of(self.cfg.stuffing.grouping, ev.ip, ev.asn);
+            // A spray's mark on a failure: a name the site does not have, or an
+            // account with history tried from a network it never signed in from.
+            // People who forgot a password guess it on their own accounts from
+            // their own places (or have no history to say otherwise).
+            let marked = failure
+                && (ev.outcome == Outcome::UnknownAccount
+                    || match &self.takeover {
+                        // (One more look-up of the account's history per
+                        // failure; skipped when the share is off.)
+                        Some(tk) if gate_on && self.cfg.spraying.min_marked_share > 0.0 => {
+                            let n = tk.novelty(ev);
+                            n.known_successes > 0 && n.new_network
+                        }
+                        _ => true,
+                    });
             t.observe(
                 &Attempt {
                     time_ms: ev.time_ms,
@@ -179,6 +206,7 @@ impl<T: KeyTracker> Engine<T> {
                     source,
                     owner_like: spray_owner_like,
                     novel,
+                    marked,
                 },
                 out,
             );
@@ -197,6 +225,7 @@ impl<T: KeyTracker> Engine<T> {
                     source,
                     owner_like,
                     novel,
+                    marked: true,
                 },
                 out,
             );

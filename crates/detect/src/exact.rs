@@ -20,16 +20,27 @@ struct ExactEntry {
     late_from: i64,
     attempts: [u32; 2],
     failures: [u32; 2],
+    marked: [u32; 2],
     items: [HashSet<u64, BuildPassThrough>; 2],
     failed: [HashSet<u64, BuildPassThrough>; 2],
     /// Items in the previous bucket and not in the current one, kept up to date
     /// so the union is O(1) per event.
     prev_only: usize,
     announced: bool,
+    /// Its successes are being reported (see the sketch tracker's `reporting`).
+    reporting: bool,
     pending: Vec<PendingSuccess>,
 }
 
 impl ExactEntry {
+    /// Keep `s` among the newest few (the oldest goes).
+    fn hold(&mut self, s: PendingSuccess) {
+        if self.pending.len() == PENDING {
+            self.pending.remove(0);
+        }
+        self.pending.push(s);
+    }
+
     fn new(subject: Subject, epoch: i64, now_ms: i64) -> Self {
         ExactEntry {
             subject,
@@ -38,10 +49,12 @@ impl ExactEntry {
             late_from: i64::MAX,
             attempts: [0; 2],
             failures: [0; 2],
+            marked: [0; 2],
             items: Default::default(),
             failed: Default::default(),
             prev_only: 0,
             announced: false,
+            reporting: false,
             pending: Vec::new(),
         }
     }
@@ -55,6 +68,7 @@ impl ExactEntry {
             self.late_from = i64::MAX;
             self.attempts = [0, self.attempts[0]];
             self.failures = [0, self.failures[0]];
+            self.marked = [0, self.marked[0]];
             self.items.swap(0, 1);
             self.items[0].clear();
             self.failed.swap(0, 1);
@@ -123,6 +137,7 @@ impl KeyTracker for ExactTracker {
         e.attempts[b] += 1;
         if a.failure {
             e.failures[b] += 1;
+            e.marked[b] += u32::from(a.marked);
             e.failed[b].insert(a.witness);
         }
         if e.items[b].insert(a.item) {
@@ -137,6 +152,7 @@ impl KeyTracker for ExactTracker {
             distinct: distinct as u32,
             attempts: e.attempts[0] + e.attempts[1],
             failures: e.failures[0] + e.failures[1],
+            marked: e.marked[0] + e.marked[1],
         };
         let success = (!a.failure).then_some(PendingSuccess {
             account: a.account,
@@ -160,30 +176,29 @@ impl KeyTracker for ExactTracker {
                 if !e.announced {
                     e.announced = true;
                     out.push(r.attack());
-                    for s in e.pending.drain(..) {
-                        if s.counted_ms >= window_start {
-                            out.extend(r.compromised(
-                                &s,
-                                self.p.unseen_source_factor,
-                                self.p.novel_unseen_factor,
-                            ));
+                }
+                let (unseen, novel) = (self.p.unseen_source_factor, self.p.novel_unseen_factor);
+                if !counts.corroborated(self.p.min_marked_share) {
+                    if let Some(s) = success {
+                        e.hold(s);
+                    }
+                } else {
+                    if !e.reporting {
+                        e.reporting = true;
+                        for s in e.pending.drain(..) {
+                            if s.counted_ms >= window_start {
+                                out.extend(r.compromised(&s, unseen, novel));
+                            }
                         }
                     }
-                }
-                if let Some(s) = success {
-                    out.extend(r.compromised(
-                        &s,
-                        self.p.unseen_source_factor,
-                        self.p.novel_unseen_factor,
-                    ));
+                    if let Some(s) = success {
+                        out.extend(r.compromised(&s, unseen, novel));
+                    }
                 }
             }
             None => {
                 if let Some(s) = success {
-                    if e.pending.len() == PENDING {
-                        e.pending.remove(0);
-                    }
-                    e.pending.push(s);
+                    e.hold(s);
                 }
             }
         }

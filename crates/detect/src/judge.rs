@@ -13,6 +13,8 @@ pub struct Counts {
     pub distinct: u32,
     pub attempts: u32,
     pub failures: u32,
+    /// Failures that carry an attacker's mark (see [`crate::tracker::Attempt::marked`]).
+    pub marked: u32,
 }
 
 impl Counts {
@@ -23,6 +25,12 @@ impl Counts {
         } else {
             self.failures as f32 / self.attempts as f32
         }
+    }
+
+    /// Whether at least `min_marked_share` of the failures carry an attacker's mark
+    /// (always, at 0): before that a key's successes are held, not reported.
+    pub fn corroborated(&self, min_marked_share: f32) -> bool {
+        min_marked_share <= 0.0 || self.marked as f32 >= min_marked_share * self.failures as f32
     }
 }
 
@@ -68,6 +76,7 @@ impl Raise {
             attempts: self.counts.attempts,
             failures: self.counts.failures,
             failure_ratio: self.counts.failure_ratio(),
+            marked: self.counts.marked,
             window_start_ms: self.window_start_ms,
             window_end_ms: self.now_ms,
             success,
@@ -168,6 +177,7 @@ mod tests {
             distinct: 20,
             attempts: 25,
             failures: 20,
+            marked: 0,
         };
         assert!(judge(&T, &ok).is_some());
         assert!(judge(&T, &Counts { distinct: 19, ..ok }).is_none());
@@ -186,6 +196,7 @@ mod tests {
                 distinct: 20,
                 attempts: 25,
                 failures: 20,
+                marked: 0,
             },
         )
         .unwrap();
@@ -195,6 +206,7 @@ mod tests {
                 distinct: 160,
                 attempts: 200,
                 failures: 160,
+                marked: 0,
             },
         )
         .unwrap();
@@ -204,6 +216,7 @@ mod tests {
                 distinct: 160,
                 attempts: 160,
                 failures: 160,
+                marked: 0,
             },
         )
         .unwrap();

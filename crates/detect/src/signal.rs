@@ -175,6 +175,13 @@ pub struct Evidence {
     pub failures: u32,
     /// `failures / attempts`.
     pub failure_ratio: f32,
+    /// Of the failures, those carrying an attacker's mark: for password spraying,
+    /// an account the site does not have, or an account with history tried from a
+    /// network it never signed in from (people guessing their own forgotten
+    /// password do so on their own accounts, from their own places). 0 for the
+    /// other detectors and for findings stored before the ninth pass.
+    #[serde(default)]
+    pub marked: u32,
     /// Start of the window the counts cover.
     pub window_start_ms: i64,
     /// The event that raised the signal.

@@ -58,6 +58,10 @@ pub struct Attempt {
     /// source that had not failed under the key is reported with
     /// `novel_unseen_factor`.
     pub novel: bool,
+    /// For a failure: it carries an attacker's mark (for spraying: an unknown
+    /// account, or an account with history tried from a network it never signed
+    /// in from). Counted per key; see [`TrackerParams::min_marked_share`].
+    pub marked: bool,
 }
 
 /// Everything a tracker is built from.
@@ -75,6 +79,9 @@ pub struct TrackerParams {
     /// Score factor for such a success when it is unlike the account's history
     /// ([`Attempt::novel`]); the larger of the two applies.
     pub novel_unseen_factor: f32,
+    /// Share of a key's failures that must be [`Attempt::marked`] before its
+    /// successes are reported (0: always); until then they are held as pending.
+    pub min_marked_share: f32,
     /// Half the window.
     pub half_window_ms: i64,
 }
@@ -222,6 +229,7 @@ struct Entry {
     late_from: i64,
     attempts: [u32; 2],
     failures: [u32; 2],
+    marked: [u32; 2],
     distinct: WindowedHll,
     distinct_cached: Option<u32>,
     /// Two bits of 4096 set when `witness` failed under this key, per bucket (a
@@ -230,6 +238,9 @@ struct Entry {
     /// 0.5 %, with 1,000 about 8 %.
     failed_witnesses: [[u64; WITNESS_WORDS]; 2],
     announced: bool,
+    /// Its successes have been reported (the key was over the thresholds and
+    /// corroborated): from then on each success is reported as it comes.
+    reporting: bool,
     pending: [Option<PendingSuccess>; PENDING],
 }
 
@@ -243,10 +254,12 @@ impl Entry {
             late_from: i64::MAX,
             attempts: [0; 2],
             failures: [0; 2],
+            marked: [0; 2],
             distinct: WindowedHll::default(),
             distinct_cached: None,
             failed_witnesses: [[0; WITNESS_WORDS]; 2],
             announced: false,
+            reporting: false,
             pending: [None; PENDING],
         }
     }
@@ -264,6 +277,7 @@ impl Entry {
             self.late_from = i64::MAX;
             self.attempts = [0, self.attempts[0]];
             self.failures = [0, self.failures[0]];
+            self.marked = [0, self.marked[0]];
             self.failed_witnesses = [[0; WITNESS_WORDS], self.failed_witnesses[0]];
         } else {
             // Everything it knew is out of the window: start afresh.
@@ -293,7 +307,18 @@ impl Entry {
             distinct,
             attempts: self.attempts[0] + self.attempts[1],
             failures: self.failures[0] + self.failures[1],
+            marked: self.marked[0] + self.marked[1],
         }
+    }
+
+    /// Keep `s` among the newest few: replace an empty or the oldest slot.
+    fn hold(&mut self, s: PendingSuccess) {
+        let slot = self
+            .pending
+            .iter_mut()
+            .min_by_key(|p| p.map_or(i64::MIN, |p| p.time_ms))
+            .expect("PENDING > 0");
+        *slot = Some(s);
     }
 
     #[inline]
@@ -436,6 +461,7 @@ impl KeyTracker for SketchTracker {
         e.attempts[b] += 1;
         if a.failure {
             e.failures[b] += 1;
+            e.marked[b] += u32::from(a.marked);
             for (w, bit) in witness_bits(witness) {
                 e.failed_witnesses[b][w] |= 1 << bit;
             }
@@ -473,33 +499,31 @@ impl KeyTracker for SketchTracker {
                 if !e.announced {
                     e.announced = true;
                     out.push(r.attack());
-                    for s in e.pending.iter_mut().filter_map(Option::take) {
-                        if s.counted_ms >= window_start {
-                            out.extend(r.compromised(
-                                &s,
-                                self.p.unseen_source_factor,
-                                self.p.novel_unseen_factor,
-                            ));
+                }
+                let (unseen, novel) = (self.p.unseen_source_factor, self.p.novel_unseen_factor);
+                if !counts.corroborated(self.p.min_marked_share) {
+                    // Over the thresholds but not (yet) an attacker's: people
+                    // guessing their own forgotten password. Hold its successes.
+                    if let Some(s) = success {
+                        e.hold(s);
+                    }
+                } else {
+                    if !e.reporting {
+                        e.reporting = true;
+                        for s in e.pending.iter_mut().filter_map(Option::take) {
+                            if s.counted_ms >= window_start {
+                                out.extend(r.compromised(&s, unseen, novel));
+                            }
                         }
                     }
-                }
-                if let Some(s) = success {
-                    out.extend(r.compromised(
-                        &s,
-                        self.p.unseen_source_factor,
-                        self.p.novel_unseen_factor,
-                    ));
+                    if let Some(s) = success {
+                        out.extend(r.compromised(&s, unseen, novel));
+                    }
                 }
             }
             None => {
                 if let Some(s) = success {
-                    // Keep the newest few: replace an empty or the oldest slot.
-                    let slot = e
-                        .pending
-                        .iter_mut()
-                        .min_by_key(|p| p.map_or(i64::MIN, |p| p.time_ms))
-                        .expect("PENDING > 0");
-                    *slot = Some(s);
+                    e.hold(s);
                 }
             }
         }

@@ -428,3 +428,126 @@ fn memory_stays_within_the_bound_under_many_sources() {
         "the table turned over: {st:?}"
     );
 }
+
+/// Both implementations with the account-history gate on (its histories are what
+/// marks a spray's failures), the takeover detector's own rules off.
+fn run_gated(events: &[LoginEvent]) -> Vec<Signal> {
+    let mut cfg = DetectConfig::default();
+    cfg.takeover.enabled = false;
+    cfg.takeover.legacy_gate = true;
+    let (mut sketch, mut exact) = (Detectors::new(cfg), ExactDetectors::new(cfg));
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for e in events {
+        sketch.observe(e, &mut a);
+        exact.observe(e, &mut b);
+    }
+    let key = |s: &Signal| (s.detector as u8, s.kind as u8, s.account);
+    let (mut ka, mut kb): (Vec<_>, Vec<_>) =
+        (a.iter().map(key).collect(), b.iter().map(key).collect());
+    ka.sort();
+    kb.sort();
+    assert_eq!(ka, kb, "sketch and exact detectors disagree");
+    a
+}
+
+/// An identity provider's outage: 40 people of one company, who always signed in
+/// through it (no password history here), guess the same default password on
+/// their own accounts from the office's /24 — one of them an unknown name (a
+/// mistyped address). A colleague whose password it really is signs in from the
+/// office a quarter of an hour in. The last `unknown_names` failures are names the
+/// site does not have.
+fn idp_fallback(unknown_names: u64) -> Vec<LoginEvent> {
+    const DEFAULT: u64 = 0x1d0;
+    let office = |i: u64| [203, 0, 113, (i % 8) as u8 + 1];
+    let mut events = vec![];
+    for a in 0..40u64 {
+        let outcome = if a == 0 || a >= 40 - unknown_names {
+            Outcome::UnknownAccount
+        } else {
+            Outcome::WrongPassword
+        };
+        events.push(ev(a * 30_000, 1000 + a, office(a), outcome, Some(DEFAULT)));
+    }
+    events.push(ev(
+        15 * MIN,
+        2000,
+        office(3),
+        Outcome::Success,
+        Some(DEFAULT),
+    ));
+    events.sort_by_key(|e| e.time_ms);
+    events
+}
+
+#[test]
+fn people_guessing_their_own_forgotten_password_are_not_a_spray() {
+    let signals = run_gated(&idp_fallback(0));
+    assert!(
+        signals
+            .iter()
+            .any(|s| s.detector == Detector::PasswordSpraying && s.kind == SignalKind::Attack),
+        "over the thresholds by count"
+    );
+    assert_eq!(
+        compromised(&signals, Detector::PasswordSpraying),
+        Vec::<u64>::new(),
+        "1 unknown name in 40 failures, no account tried from a new network"
+    );
+}
+
+#[test]
+fn a_spray_with_stale_names_reports_its_successes_held_until_marked() {
+    // The same counts with 6 of 40 names unknown (15 %): a list, not people. The
+    // success came when 1 of 30 failures was marked; it is reported once the
+    // unknown names that follow make a tenth.
+    let signals = run_gated(&idp_fallback(5));
+    let flagged = compromised(&signals, Detector::PasswordSpraying);
+    assert_eq!(flagged, vec![2000]);
+    let s = signals
+        .iter()
+        .find(|s| {
+            s.detector == Detector::PasswordSpraying && s.kind == SignalKind::LikelyCompromised
+        })
+        .unwrap();
+    assert!(
+        s.evidence.marked > 1 && s.evidence.marked as f32 >= 0.1 * s.evidence.failures as f32,
+        "reported at a tenth, with more than the one typo"
+    );
+}
+
+#[test]
+fn real_accounts_tried_from_networks_new_to_them_are_marked() {
+    // Accounts 100..150 signed in from home before; a spray then tries them from
+    // proxies' /24s they never used (no unknown names at all), and gets into 77.
+    const SPRAYED: u64 = 0xdead;
+    let mut events = vec![];
+    for a in 0..50u64 {
+        events.push(ev(
+            a * 1000,
+            100 + a,
+            [198, 51, (a % 100) as u8, 9],
+            Outcome::Success,
+            Some(a),
+        ));
+    }
+    let t = 70 * MIN;
+    for a in 0..50u64 {
+        let proxy = [192, 0, (a % 10) as u8, 1];
+        events.push(ev(
+            t + a * 1000,
+            100 + a,
+            proxy,
+            Outcome::WrongPassword,
+            Some(SPRAYED),
+        ));
+    }
+    events.push(ev(
+        t + 60_000,
+        77,
+        [192, 0, 3, 1],
+        Outcome::Success,
+        Some(SPRAYED),
+    ));
+    let signals = run_gated(&events);
+    assert_eq!(compromised(&signals, Detector::PasswordSpraying), vec![77]);
+}

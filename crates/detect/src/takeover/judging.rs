@@ -254,13 +254,21 @@ impl Takeover {
         // list's user agents are popular browsers, so a victim's own browser comes
         // up; its ASN does not, unless the proxy sits in the victim's own) — or no
         // history at all, which the address's other attempts then speak against.
-        let novel = n.known_successes == 0
-            || (n.new_network
-                && if c.tried_others_device_and_asn {
-                    n.new_device && n.new_asn
-                } else {
-                    n.new_device || n.new_asn
-                });
+        // On an address with a past of its own (`established_address`: a CGNAT's,
+        // an office's), only a history unlike on every count.
+        let established =
+            c.established_address > 0.0 && ip.slow[0] - ip.day[0] >= c.established_address;
+        let novel = if established {
+            n.known_successes > 0 && n.new_network && n.new_device && n.new_asn
+        } else {
+            n.known_successes == 0
+                || (n.new_network
+                    && if c.tried_others_device_and_asn {
+                        n.new_device && n.new_asn
+                    } else {
+                        n.new_device || n.new_asn
+                    })
+        };
         // Or, without any of those (an attack spread over days barely moves the
         // site, a consumer ASN or its rotated user agents: low-and-slow at 100,000
         // accounts), the success's /24 · /64 itself: its *other* addresses failed
@@ -397,6 +405,7 @@ impl Takeover {
                 } else {
                     0.0
                 },
+                marked: 0,
                 window_start_ms: p.time_ms,
                 window_end_ms: now,
                 success: Some(SuccessSeen {

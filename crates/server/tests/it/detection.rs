@@ -675,6 +675,20 @@ both_engines!(
                 e
             })
             .collect();
+        // A list is partly stale: 3 of its names are not the app's accounts (the
+        // ninth pass's spray marks: people guessing a shared password of their own
+        // try only their own accounts, and these have no history to be new to).
+        for i in 0..3u64 {
+            let mut e = event(
+                &t,
+                &format!("gone{i}@example.com"),
+                "198.51.100.2",
+                "unknown_account",
+                650 - i * 10,
+            );
+            e["password_fingerprint"] = json!(sprayed);
+            evs.push(e);
+        }
         let mut win = event(&t, &people[7], "198.51.100.3", "success", 300);
         win["password_fingerprint"] = json!(sprayed);
         evs.push(win);

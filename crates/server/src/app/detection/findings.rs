@@ -270,8 +270,17 @@ pub fn signal_evidence(detector: DetectorKind, e: &Evidence, score: f32) -> serd
             e.attempts
         ),
         DetectorKind::PasswordSpraying => format!(
-            "one password ({subject}) was tried against about {distinct} accounts ({} attempts, {pct}% failed) within {window}",
-            e.attempts
+            "one password ({subject}) was tried against about {distinct} accounts ({} attempts, {pct}% failed) within {window}{}",
+            e.attempts,
+            // Why it is a list and not people who forgot a shared password.
+            if e.marked > 0 {
+                format!(
+                    ", {} of the {} failures on addresses that do not exist here or on accounts tried from a network they never signed in from",
+                    e.marked, e.failures
+                )
+            } else {
+                String::new()
+            }
         ),
         _ => format!(
             "this account failed to sign in from about {distinct} sources ({} attempts, {pct}% failed) within {window}",
@@ -315,6 +324,7 @@ pub fn signal_evidence(detector: DetectorKind, e: &Evidence, score: f32) -> serd
         "attempts": e.attempts,
         "failures": e.failures,
         "failure_ratio": e.failure_ratio,
+        "marked": e.marked,
         "window": { "start": time_text(e.window_start_ms), "end": time_text(e.window_end_ms) },
         "login": e.success.map(|s| serde_json::json!({
             "time": time_text(s.time_ms),
