@@ -33,6 +33,11 @@ fn ev(t: u64, account: u64, ip: [u8; 4], outcome: Outcome, pw: Option<u64>) -> L
 fn run(mut cfg: DetectConfig, events: &[LoginEvent]) -> Vec<Signal> {
     cfg.takeover.enabled = false;
     cfg.takeover.legacy_gate = false;
+    both(cfg, events)
+}
+
+/// The sketch and the exact detectors over `events`; they must agree.
+fn both(cfg: DetectConfig, events: &[LoginEvent]) -> Vec<Signal> {
     let (mut sketch, mut exact) = (Detectors::new(cfg), ExactDetectors::new(cfg));
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for e in events {
@@ -435,19 +440,7 @@ fn run_gated(events: &[LoginEvent]) -> Vec<Signal> {
     let mut cfg = DetectConfig::default();
     cfg.takeover.enabled = false;
     cfg.takeover.legacy_gate = true;
-    let (mut sketch, mut exact) = (Detectors::new(cfg), ExactDetectors::new(cfg));
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for e in events {
-        sketch.observe(e, &mut a);
-        exact.observe(e, &mut b);
-    }
-    let key = |s: &Signal| (s.detector as u8, s.kind as u8, s.account);
-    let (mut ka, mut kb): (Vec<_>, Vec<_>) =
-        (a.iter().map(key).collect(), b.iter().map(key).collect());
-    ka.sort();
-    kb.sort();
-    assert_eq!(ka, kb, "sketch and exact detectors disagree");
-    a
+    both(cfg, events)
 }
 
 /// An identity provider's outage: 40 people of one company, who always signed in
