@@ -182,7 +182,9 @@ impl Backchannel {
                 let settle_at = batching.limit().clamp(concurrency, MAX_CLAIM);
                 let settle = run.delivered.len() >= settle_at
                     || (sends.is_empty() && !run.delivered.is_empty())
-                    || run.settle_by().is_some_and(|by| by <= tokio::time::Instant::now());
+                    || run
+                        .settle_by()
+                        .is_some_and(|by| by <= tokio::time::Instant::now());
                 // The next claim while a claim's worth is still waiting (a
                 // claim of a thousand rows takes milliseconds, in which the
                 // POSTs of a local receiver drain hundreds): its lease counts
