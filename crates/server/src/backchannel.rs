@@ -137,7 +137,7 @@ impl Backchannel {
     /// are due.
     ///
     /// It keeps `backchannel_concurrency` POSTs in flight and starts the next
-    /// claim while a concurrency-worth of the last one is still waiting for a
+    /// claim while a claim's worth of the last one is still waiting for a
     /// slot — the claim's transaction runs beside the POSTs, so the receiver
     /// is not left idle while the database works. Claims grow while the
     /// backlog lasts and their lease covers the rows ahead of them and the
@@ -145,7 +145,9 @@ impl Backchannel {
     /// is handed back, not sent. Delivered rows are settled together, one
     /// statement per claim, once a claim-worth has gathered or within
     /// [`SETTLE_WITHIN`]; failures are settled at once, each with its retry
-    /// time.
+    /// time. Settles and claims are one writer, one write at a time: a claim
+    /// first settles what was delivered so far (on SQLite a second write of
+    /// the same task would only wait for the first in the busy handler).
     async fn serve(self: Arc<Self>, client: String) {
         let c = &self.app.config.backchannel;
         let limiter = RateLimiter::direct(Quota::per_second(
@@ -158,10 +160,13 @@ impl Backchannel {
         let mut waiting: VecDeque<Waiting> = VecDeque::new();
         // The claims `waiting` holds rows of, in order (for their pace).
         let mut batches: VecDeque<Batch> = VecDeque::new();
-        // The claim being made, if one is: a task of its own, so that its
-        // write transaction ends without waiting for this loop (which may be
-        // waiting for the rate limiter); aborted with this task.
-        let mut claiming: JoinSet<Claimed> = JoinSet::new();
+        // The task's one writer: a settle of the delivered rows, then the
+        // next claim when one is due, in a task of its own so that its writes
+        // end without waiting for this loop (which may be waiting for the
+        // rate limiter); aborted with this task. One at a time: two writes of
+        // one receiver at once contend for SQLite's single write lock, and
+        // the one that waits sleeps in the busy handler, milliseconds a time.
+        let mut writing: JoinSet<Option<Claimed>> = JoinSet::new();
         let mut sends: JoinSet<(String, Arc<str>, Outcome)> = JoinSet::new();
         let mut run = Run::default();
         // The last claim came back empty: finish what is in flight, then end.
@@ -169,34 +174,46 @@ impl Backchannel {
         let mut failures_in_a_row = 0u32;
         let mut opened = 0u32;
         loop {
-            // Settles go first (they run in the background): a delivered row
-            // must not wait for the next claim's transaction to be settled —
-            // the longer a row stays `sending` after its POST, the likelier a
-            // sender stopped meanwhile leaves it to be sent again once its
-            // lease runs out.
-            let settle_at = batching.limit().clamp(concurrency, MAX_CLAIM);
-            if run.delivered.len() >= settle_at || (sends.is_empty() && !run.delivered.is_empty()) {
-                run.settle(&self.app, &client);
-            }
-            // The next claim, while a concurrency-worth is still waiting: its
-            // lease counts the rows ahead of it.
-            if claiming.is_empty() && !drained && waiting.len() <= concurrency {
-                let limit = batching.limit();
-                let ahead = waiting.len() + sends.len();
-                let lease = batching.lease(limit + ahead);
-                let start_within = batching.start_within(lease);
-                let (this, client) = (self.clone(), client.clone());
-                claiming.spawn(async move {
-                    let made = tokio::time::Instant::now();
-                    let rows = this.claim(&client, limit, lease).await;
-                    Claimed {
-                        asked: limit,
-                        made,
-                        ahead,
-                        start_by: made + start_within,
-                        rows,
-                    }
-                });
+            if writing.is_empty() {
+                // Settles go first: a delivered row must not wait for the next
+                // claim to be settled — the longer a row stays `sending` after
+                // its POST, the likelier a sender stopped meanwhile leaves it
+                // to be sent again once its lease runs out.
+                let settle_at = batching.limit().clamp(concurrency, MAX_CLAIM);
+                let settle = run.delivered.len() >= settle_at
+                    || (sends.is_empty() && !run.delivered.is_empty())
+                    || run
+                        .settle_by()
+                        .is_some_and(|by| by <= tokio::time::Instant::now());
+                // The next claim while a claim's worth is still waiting (a
+                // claim of a thousand rows takes milliseconds, in which the
+                // POSTs of a local receiver drain hundreds): its lease counts
+                // the rows ahead of it.
+                let claim = !drained && waiting.len() <= concurrency.max(batching.limit());
+                if settle || claim {
+                    // A claim settles what was delivered so far on its way.
+                    let delivered = run.take();
+                    let next = claim.then(|| {
+                        let limit = batching.limit();
+                        let ahead = waiting.len() + sends.len();
+                        let lease = batching.lease(limit + ahead);
+                        (limit, ahead, lease, batching.start_within(lease))
+                    });
+                    let (this, client) = (self.clone(), client.clone());
+                    writing.spawn(async move {
+                        settle_delivered(&this.app, &client, delivered).await;
+                        let (limit, ahead, lease, start_within) = next?;
+                        let made = tokio::time::Instant::now();
+                        let rows = this.claim(&client, limit, lease).await;
+                        Some(Claimed {
+                            asked: limit,
+                            made,
+                            ahead,
+                            start_by: made + start_within,
+                            rows,
+                        })
+                    });
+                }
             }
             while sends.len() < concurrency {
                 let Some(w) = waiting.pop_front() else {
@@ -228,17 +245,24 @@ impl Backchannel {
                     (row.delivery.id, lease, outcome)
                 });
             }
-            if sends.is_empty() && !run.delivered.is_empty() {
-                run.settle(&self.app, &client);
-            }
-            if sends.is_empty() && claiming.is_empty() && waiting.is_empty() && drained {
+            if sends.is_empty()
+                && writing.is_empty()
+                && waiting.is_empty()
+                && run.delivered.is_empty()
+                && drained
+            {
                 break;
             }
-            let settle_by = run.oldest.map(|oldest| oldest + SETTLE_WITHIN);
+            // While a write runs, its end wakes the loop.
+            let settle_by = run.settle_by().filter(|_| writing.is_empty());
             let done = tokio::select! {
-                Some(claimed) = claiming.join_next(), if !claiming.is_empty() => {
-                    // A claim task that panicked counts as a failed claim.
-                    match claimed.ok().and_then(Claimed::rows_with_meta) {
+                Some(written) = writing.join_next(), if !writing.is_empty() => {
+                    // A settle alone: nothing to take in.
+                    if matches!(written, Ok(None)) {
+                        continue;
+                    }
+                    // A writer that panicked counts as a failed claim.
+                    match written.ok().flatten().and_then(Claimed::rows_with_meta) {
                         Some((claimed, lease, rows)) if !rows.is_empty() => {
                             batching.claimed(claimed.asked, rows.len());
                             batches.push_back(Batch {
@@ -257,10 +281,8 @@ impl Backchannel {
                     continue;
                 }
                 done = sends.join_next(), if !sends.is_empty() => done,
-                () = sleep_until(settle_by), if settle_by.is_some() => {
-                    run.settle(&self.app, &client);
-                    continue;
-                }
+                // The loop's top settles.
+                () = sleep_until(settle_by), if settle_by.is_some() => continue,
                 // Nothing in flight or coming: the loop claims again.
                 else => continue,
             };
@@ -284,7 +306,7 @@ impl Backchannel {
                 // the rows of a claim being made, what is in flight ends (each
                 // within the timeout), and then the task pauses; its rows wait
                 // in the database, leased by no one.
-                if let Some(Ok(claimed)) = claiming.join_next().await
+                if let Some(Ok(Some(claimed))) = writing.join_next().await
                     && let Some((lease, rows)) = claimed.rows
                 {
                     waiting.extend(rows.into_iter().map(|row| Waiting {
@@ -302,7 +324,7 @@ impl Backchannel {
                         failures_in_a_row = 0;
                     }
                 }
-                run.settle(&self.app, &client);
+                settle_delivered(&self.app, &client, run.take()).await;
                 if failures_in_a_row >= CIRCUIT_AFTER {
                     let pause = Duration::from_secs(1u64 << opened.min(6)).min(CIRCUIT_MAX);
                     opened += 1;
@@ -319,8 +341,7 @@ impl Backchannel {
                 drained = false;
             }
         }
-        run.settle(&self.app, &client);
-        run.finish().await;
+        settle_delivered(&self.app, &client, run.take()).await;
     }
 
     /// Leases up to `limit` of the receiver's due rows for `lease` under a
@@ -434,13 +455,12 @@ async fn sign_ahead(app: Arc<App>) {
     }
 }
 
-/// A receiver task's delivered rows not yet settled, and the settles running.
+/// A receiver task's delivered rows not yet settled.
 #[derive(Default)]
 struct Run {
     delivered: Vec<(Arc<str>, String)>,
     /// When the oldest of `delivered` came back.
     oldest: Option<tokio::time::Instant>,
-    settles: JoinSet<()>,
 }
 
 impl Run {
@@ -449,45 +469,42 @@ impl Run {
         self.delivered.push((lease, id));
     }
 
-    /// Settles the delivered rows, one statement per claim, in the
-    /// background (the next sends do not wait for the database).
-    fn settle(&mut self, app: &Arc<App>, client: &str) {
+    /// When the delivered rows are due to be settled ([`SETTLE_WITHIN`]).
+    fn settle_by(&self) -> Option<tokio::time::Instant> {
+        self.oldest.map(|oldest| oldest + SETTLE_WITHIN)
+    }
+
+    /// The delivered rows, by lease, to settle now.
+    fn take(&mut self) -> HashMap<Arc<str>, Vec<String>> {
         self.oldest = None;
-        if self.delivered.is_empty() {
-            return;
-        }
         let mut by_lease: HashMap<Arc<str>, Vec<String>> = HashMap::new();
         for (lease, id) in self.delivered.drain(..) {
             by_lease.entry(lease).or_default().push(id);
         }
-        while self.settles.try_join_next().is_some() {}
-        let (app, client) = (app.clone(), client.to_owned());
-        self.settles.spawn(async move {
-            for (lease, ids) in by_lease {
-                metrics::counter!("gatehouse_backchannel_deliveries_total", "client" => client.clone(), "outcome" => "sent")
-                    .increment(ids.len() as u64);
-                match app
-                    .store
-                    .app_deliveries_sent(&ids, &lease, app.clock.now())
-                    .await
-                {
-                    Ok(n) if n == ids.len() as u64 => {}
-                    Ok(n) => tracing::info!(
-                        client,
-                        settled = n,
-                        delivered = ids.len(),
-                        "back-channel: some leases were lost before settling"
-                    ),
-                    // Left leased: sent again (same jti) when the lease runs out.
-                    Err(e) => tracing::warn!(client, error = %e, "back-channel: cannot settle"),
-                }
-            }
-        });
+        by_lease
     }
+}
 
-    /// Waits for the settles still running.
-    async fn finish(mut self) {
-        while self.settles.join_next().await.is_some() {}
+/// Settles delivered rows as `sent`, one statement per claim.
+async fn settle_delivered(app: &App, client: &str, by_lease: HashMap<Arc<str>, Vec<String>>) {
+    for (lease, ids) in by_lease {
+        metrics::counter!("gatehouse_backchannel_deliveries_total", "client" => client.to_owned(), "outcome" => "sent")
+            .increment(ids.len() as u64);
+        match app
+            .store
+            .app_deliveries_sent(&ids, &lease, app.clock.now())
+            .await
+        {
+            Ok(n) if n == ids.len() as u64 => {}
+            Ok(n) => tracing::info!(
+                client,
+                settled = n,
+                delivered = ids.len(),
+                "back-channel: some leases were lost before settling"
+            ),
+            // Left leased: sent again (same jti) when the lease runs out.
+            Err(e) => tracing::warn!(client, error = %e, "back-channel: cannot settle"),
+        }
     }
 }
 

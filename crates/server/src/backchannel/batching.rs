@@ -6,9 +6,10 @@
 //! its 16 POSTs), so while claims come back full — a backlog — each claim
 //! asks for twice the last, up to one second's worth at the receiver's rate
 //! (and at most [`MAX_CLAIM`]); a short claim brings it back to a
-//! concurrency-worth. A receiver at the default rate (20 a second) therefore
-//! never has more than 20 rows leased; one allowed 100,000 a second gets
-//! claims of 1,000.
+//! concurrency-worth. The next claim is made while a claim's worth still
+//! waits, so a receiver at the default rate (20 a second) has at most two
+//! claims of 20 rows leased (and its concurrency's worth in flight); one
+//! allowed 100,000 a second gets claims of 1,000.
 //!
 //! **The lease covers the batch.** A row of a claim starts once the rows
 //! ahead of it have: at the receiver's rate, and at the pace measured over
