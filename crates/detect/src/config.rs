@@ -347,6 +347,13 @@ pub struct TakeoverConfig {
     /// new network, device *and* ASN (a first sign-in there is a new colleague's or
     /// a returner's). A residential proxy's exit is new to the site. 0: off.
     pub established_address: f32,
+    /// For [`crate::TakeoverRule::AddressTriedOthers`]: the most attempts an
+    /// account (decayed over about a day) the success's address may have made. A
+    /// combo list tries each credential once, so a stuffing or spraying address
+    /// makes about one attempt per account; people behind a shared address — a
+    /// carrier's CGNAT address when a marketing e-mail brings dormant accounts
+    /// back, an office's — retry their own accounts after a wrong password. 0: off.
+    pub address_attempts_per_account: f32,
 }
 
 impl Default for TakeoverConfig {
@@ -389,6 +396,7 @@ impl Default for TakeoverConfig {
             network_failure_share: 0.6,
             address_mostly_fails: true,
             established_address: 0.5,
+            address_attempts_per_account: 1.3,
         }
     }
 }

@@ -757,3 +757,6 @@ fn without_the_guard_or_the_past_the_first_sign_in_is_flagged() {
 
 #[path = "tests_v6.rs"]
 mod v6;
+
+#[path = "tests_retries.rs"]
+mod retries;

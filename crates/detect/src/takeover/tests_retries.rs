@@ -1,0 +1,77 @@
+//! `address_attempts_per_account`: people retrying their own accounts behind a
+//! shared address are not a combo list trying each credential once.
+
+use super::*;
+
+/// A carrier's CGNAT address (100.64.3.9, ASN 500), new to the site.
+const SHARED: u32 = 0x6440_0309;
+
+/// Account 7's history and six hours of people, then a combo list's burst (the
+/// attack window). Five minutes into it, with `retries`, three returners behind
+/// the shared address each fail twice on their own dormant account and then get
+/// it right (a marketing e-mail brought them back); without, a proxy exiting
+/// there fails once each on three other accounts. Then account 4,242, with no
+/// history, signs in from it. The signals from that success on.
+fn behind_the_address(cfg: TakeoverConfig, retries: bool) -> Vec<Signal> {
+    let mut out = Vec::new();
+    let mut t = account_7_among_people(cfg, &mut out);
+    burst(&mut t, 9 * 60, 10, 30, &mut out);
+    assert!(t.in_window());
+    out.clear();
+    let at = (9 * 60 + 5) * MIN;
+    for (k, account) in [600_101u64, 600_102, 600_103].into_iter().enumerate() {
+        let ua = 60 + k as u64;
+        let when = at + k as i64 * 40_000;
+        let tries: &[Outcome] = if retries {
+            &[
+                Outcome::WrongPassword,
+                Outcome::WrongPassword,
+                Outcome::Success,
+            ]
+        } else {
+            &[Outcome::WrongPassword]
+        };
+        for (i, outcome) in tries.iter().enumerate() {
+            let e = ev(when + i as i64 * 5_000, account, SHARED, 500, ua, *outcome);
+            t.observe(&e, None, &mut out);
+        }
+    }
+    t.observe(
+        &ev(at + 3 * MIN, 4_242, SHARED, 500, 70, Outcome::Success),
+        None,
+        &mut out,
+    );
+    out
+}
+
+#[test]
+fn people_retrying_their_own_accounts_do_not_make_an_address_a_combo_lists() {
+    let flagged = |out: &[Signal]| out.iter().filter_map(|s| s.account).collect::<Vec<_>>();
+    // Returners: 10 attempts on 4 accounts, 6 of the 9 others failed — past the
+    // failure share and the accounts, but 2.5 attempts an account. Quiet.
+    let out = behind_the_address(TakeoverConfig::default(), true);
+    assert!(flagged(&out).is_empty(), "{out:?}");
+    // The guard off: the third returner (whose address had by then tried three
+    // accounts, two thirds failing) and the first sign-in are flagged by the
+    // rule under test — the second trace's quiet-day innocents.
+    let off = TakeoverConfig {
+        address_attempts_per_account: 0.0,
+        ..TakeoverConfig::default()
+    };
+    let out = behind_the_address(off, true);
+    assert_eq!(
+        flagged(&out),
+        vec![AccountKey(600_103), AccountKey(4_242)],
+        "{out:?}"
+    );
+    for s in &out {
+        let e = s.evidence.takeover.expect("takeover evidence");
+        assert_eq!(e.rule, TakeoverRule::AddressTriedOthers);
+    }
+    // A proxy: one failure on each of three accounts, then the success — about
+    // one attempt an account, flagged with the guard on.
+    let out = behind_the_address(TakeoverConfig::default(), false);
+    assert_eq!(flagged(&out), vec![AccountKey(4_242)], "{out:?}");
+    let e = out[0].evidence.takeover.expect("takeover evidence");
+    assert_eq!(e.rule, TakeoverRule::AddressTriedOthers);
+}
