@@ -378,11 +378,7 @@ impl Backchannel {
     /// Hands claimed, never-attempted rows back (one statement per claim);
     /// if that fails their lease runs out and they are sent then.
     async fn release(&self, client: &str, rows: impl Iterator<Item = Waiting>) {
-        let mut by_lease: HashMap<Arc<str>, Vec<String>> = HashMap::new();
-        for w in rows {
-            by_lease.entry(w.lease).or_default().push(w.row.delivery.id);
-        }
-        for (lease, ids) in by_lease {
+        for (lease, ids) in by_lease(rows.map(|w| (w.lease, w.row.delivery.id))) {
             if let Err(e) = self.app.store.release_app_deliveries(&ids, &lease).await {
                 tracing::warn!(client, error = %e, "back-channel: cannot give back unsent rows");
             }
@@ -477,12 +473,18 @@ impl Run {
     /// The delivered rows, by lease, to settle now.
     fn take(&mut self) -> HashMap<Arc<str>, Vec<String>> {
         self.oldest = None;
-        let mut by_lease: HashMap<Arc<str>, Vec<String>> = HashMap::new();
-        for (lease, id) in self.delivered.drain(..) {
-            by_lease.entry(lease).or_default().push(id);
-        }
-        by_lease
+        by_lease(self.delivered.drain(..))
     }
+}
+
+/// Row ids grouped by the lease they were claimed under: a settle or a
+/// release is one statement per lease.
+fn by_lease(rows: impl Iterator<Item = (Arc<str>, String)>) -> HashMap<Arc<str>, Vec<String>> {
+    let mut grouped: HashMap<Arc<str>, Vec<String>> = HashMap::new();
+    for (lease, id) in rows {
+        grouped.entry(lease).or_default().push(id);
+    }
+    grouped
 }
 
 /// Settles delivered rows as `sent`, one statement per claim.
