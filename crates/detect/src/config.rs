@@ -192,7 +192,7 @@ pub struct TakeoverConfig {
     /// 56 bytes each).
     pub profile_buckets: u32,
     /// Slots per grain table (address, network, user agent; a quarter of it for
-    /// ASNs; 24 bytes each — counts packed in 16-bit floats — 2-way
+    /// ASNs; 26 bytes each — counts packed in 16-bit floats — 2-way
     /// set-associative). 131,072 hold a day of addresses at 100,000 accounts.
     pub grain_slots: u32,
     /// Half-lives of the fast, day and baseline counts, in hours.
@@ -365,8 +365,8 @@ pub struct TakeoverConfig {
     /// office's, a residential ISP's), is not the sprayer's. Only for successes
     /// that carry a password digest. 0: off.
     pub sprayed_share: f32,
-    /// Accounts (decayed over about a day) a password must have failed on across
-    /// the site for a failure with it to count as sprayed. A person's wrong or
+    /// Accounts the site has (decayed over about a day) a password must have
+    /// failed on for a failure with it to count as sprayed. A person's wrong or
     /// stale password fails on their own account; a spray's on thousands.
     pub sprayed_password_accounts: f32,
     /// The success's password is the spray's (and `sprayed_share` does not

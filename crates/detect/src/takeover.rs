@@ -250,12 +250,13 @@ impl Takeover {
         Self::asn_slots(grain_slots)
     }
 
-    /// Slots of the password table: as many as the ASN table's. A busy slot (a
-    /// sprayed password, failing on thousands of accounts) keeps its counts
-    /// against the stream of a combo list's one-off passwords (see
-    /// [`GrainTable`]'s admission).
+    /// Slots of the password table: a sixteenth of the others (8,192 by
+    /// default, 208 KiB). A spray tries a handful of passwords; their slots are
+    /// busy (failing on thousands of accounts) and keep their counts against the
+    /// stream of a combo list's one-off passwords (see [`GrainTable`]'s
+    /// admission), which need none.
     fn password_slots(grain_slots: u32) -> u32 {
-        Self::asn_slots(grain_slots)
+        (grain_slots / 16).max(2)
     }
 
     /// Bytes held at most.
@@ -361,11 +362,19 @@ impl Takeover {
         let ua_tag = ua8(ev.user_agent);
         let halves = self.halves;
         let password = ev.password.map_or(0, |d| mix2(PASSWORD_SEED, d.0) | 1);
-        // A failure's password: counted, and sprayed if it has now failed on many
-        // accounts (the grains then count the failure as the spray's).
+        // A failure's password: sprayed if it has now failed on many accounts
+        // (the grains then count the failure as the spray's). Only wrong
+        // passwords on accounts the site has are counted: a spray is one password
+        // across real accounts, and a password typed only against names the site
+        // does not have opens nothing (the non-customers of a phishing wave who
+        // type the same junk into the kit, which relays it from the very address
+        // that relays its victims' own passwords: fourth trace, `aitm_phish`,
+        // 13 of 90 takeovers lost when they counted).
         let sprayed = failure && password != 0 && self.cfg.sprayed_share > 0.0 && {
             let t = &mut self.passwords;
-            t.count(password, ev.time_ms, &halves, unknown, true, false, tag, 0);
+            if !unknown {
+                t.count(password, ev.time_ms, &halves, false, true, false, tag, 0);
+            }
             t.peek(password)
                 .is_some_and(|d| d.day[3] >= self.cfg.sprayed_password_accounts)
         };

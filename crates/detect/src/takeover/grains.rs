@@ -140,9 +140,10 @@ impl Decayed {
     }
 
     /// Whether a password spray explains the grain's failures: at least `share`
-    /// of them (and at least one) were on a password then being sprayed.
+    /// of them, and at least [`SPRAYED_MIN`], were on a password then being
+    /// sprayed.
     pub(super) fn sprayed(&self, share: f32) -> bool {
-        share > 0.0 && self.day[4] >= 1.0 && self.day[4] >= share * self.day[2]
+        share > 0.0 && self.day[4] >= SPRAYED_MIN && self.day[4] >= share * self.day[2]
     }
 
     /// The strongest unknown-account excess (z, excess, attempts, expected) of the
@@ -162,6 +163,10 @@ impl Decayed {
         best
     }
 }
+
+/// Sprayed failures (decayed over about a day) a grain needs before a spray
+/// explains it: one (a residential proxy's address tries one to three accounts).
+const SPRAYED_MIN: f32 = 1.0;
 
 /// Minutes since the epoch (at least 1: 0 means "never").
 pub(super) fn minutes(now_ms: i64) -> u32 {
