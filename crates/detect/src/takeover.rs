@@ -319,6 +319,47 @@ impl Takeover {
         })
     }
 
+    /// Whether a password spray explains `ev`'s source as `grouping` groups it
+    /// (its address, /24 · /64 or ASN: the stuffing detector's key) for a
+    /// success with a password of its own: the source's failures over about
+    /// the last day were mostly on sprayed passwords (`sprayed_share`), and
+    /// `ev`'s password did not fail on other accounts. The sprayer knows the
+    /// sprayed passwords only; a success with another one, from a network its
+    /// proxies used, is not its. False without a password digest.
+    pub fn spray_explains(&self, ev: &LoginEvent, grouping: SourceGrouping) -> bool {
+        let c = &self.cfg;
+        let Some(pw) = ev.password else {
+            return false;
+        };
+        if c.sprayed_share <= 0.0 || !self.own_password(Self::password_key(pw)) {
+            return false;
+        }
+        let keys = Self::keys(ev);
+        let g = match grouping {
+            SourceGrouping::Ip => 0,
+            SourceGrouping::Network => 1,
+            SourceGrouping::Asn if keys[2] != 0 => 2,
+            SourceGrouping::Asn => 1,
+        };
+        self.grains[g]
+            .peek(keys[g])
+            .is_some_and(|d| d.sprayed(c.sprayed_share))
+    }
+
+    /// A password's key in [`Takeover::passwords`] (never 0).
+    fn password_key(pw: crate::event::PasswordDigest) -> u64 {
+        mix2(PASSWORD_SEED, pw.0) | 1
+    }
+
+    /// Whether the password of `key` is a person's own rather than a spray's: it
+    /// failed on fewer than `success_password_accounts` accounts over about the
+    /// last day (or is not tracked).
+    fn own_password(&self, key: u64) -> bool {
+        self.passwords
+            .peek(key)
+            .is_none_or(|d| d.day[3] < self.cfg.success_password_accounts)
+    }
+
     /// The counters [`Takeover`] judges `ev` with, as they are now (`novelty` is
     /// the account's novelty for it, taken before it was learnt).
     pub fn explain(&self, ev: &LoginEvent, novelty: Novelty) -> Explanation {
@@ -361,7 +402,7 @@ impl Takeover {
         let tag = tag8(ev.account);
         let ua_tag = ua8(ev.user_agent);
         let halves = self.halves;
-        let password = ev.password.map_or(0, |d| mix2(PASSWORD_SEED, d.0) | 1);
+        let password = ev.password.map_or(0, Self::password_key);
         // A failure's password: sprayed if it has now failed on many accounts
         // (the grains then count the failure as the spray's). Only wrong
         // passwords on accounts the site has are counted: a spray is one password
