@@ -6,9 +6,13 @@
 #   eval/lib/rebacktest.sh BIN OUTDIR TRACE RUN_DIR...   # TRACE: fourth-trace, third-trace, …
 #
 # Writes OUTDIR/<run name>/{truth.json,rules.json,backtest/} and OUTDIR/results.md (score.py,
-# then the trace's breakdown.py if it has one). `--since 7d` counts back from now, as run.sh's.
+# then the trace's breakdown.py if it has one). `--since 7d` counts back from now, as run.sh's,
+# so two backtests of one store minutes apart may differ by an account or two (the detectors
+# start at another event); REBACKTEST_SINCE=<RFC 3339 time> fixes the start, and two binaries
+# compared with it see exactly the same events.
 set -euo pipefail
 bin="$1"; out="$2"; trace="$3"; shift 3
+since="${REBACKTEST_SINCE:-7d}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 unset GATEHOUSE_DATABASE_URL GATEHOUSE_CONFIG
 export RUST_LOG=warn
@@ -20,7 +24,7 @@ for run in "$@"; do
   export GATEHOUSE_DATA_DIR="$run/data"
   mapfile -t rules < <(python3 -c 'import json,sys; [print(r["id"]) for r in json.load(open(sys.argv[1]))]' "$run/rules.json")
   for rule in "${rules[@]}"; do
-    if ! nice -n 5 "$bin" rules backtest "$rule" --since 7d --json --csv "$dst/backtest/$rule.csv" >"$dst/backtest/$rule.json" 2>"$dst/backtest/$rule.log"; then
+    if ! nice -n 5 "$bin" rules backtest "$rule" --since "$since" --json --csv "$dst/backtest/$rule.csv" >"$dst/backtest/$rule.json" 2>"$dst/backtest/$rule.log"; then
       if grep -q "cannot be backtested" "$dst/backtest/$rule.log"; then rm -f "$dst/backtest/$rule.json" "$dst/backtest/$rule.csv"; continue; fi
       cat "$dst/backtest/$rule.log" >&2; exit 1
     fi

@@ -192,7 +192,7 @@ pub struct TakeoverConfig {
     /// 56 bytes each).
     pub profile_buckets: u32,
     /// Slots per grain table (address, network, user agent; a quarter of it for
-    /// ASNs; 24 bytes each — counts packed in 16-bit floats — 2-way
+    /// ASNs; 26 bytes each — counts packed in 16-bit floats — 2-way
     /// set-associative). 131,072 hold a day of addresses at 100,000 accounts.
     pub grain_slots: u32,
     /// Half-lives of the fast, day and baseline counts, in hours.
@@ -354,6 +354,26 @@ pub struct TakeoverConfig {
     /// carrier's CGNAT address when a marketing e-mail brings dormant accounts
     /// back, an office's — retry their own accounts after a wrong password. 0: off.
     pub address_attempts_per_account: f32,
+    /// A spray speaks only for its own passwords: a grain (address, /24 · /64,
+    /// ASN, user agent, /48) whose failures over about the last day were at
+    /// least this share on sprayed passwords (`sprayed_password_accounts`) does
+    /// not speak — as an excess, as an attack's context or as corroboration —
+    /// against a success whose password was not tried on other accounts
+    /// (`success_password_accounts`). A spray's attacker knows the sprayed
+    /// passwords and no other: a success with the person's own password, behind
+    /// an address or network the spray's proxies also used (a carrier's, an
+    /// office's, a residential ISP's), is not the sprayer's. Only for successes
+    /// that carry a password digest. 0: off.
+    pub sprayed_share: f32,
+    /// Accounts the site has (decayed over about a day) a password must have
+    /// failed on for a failure with it to count as sprayed. A person's wrong or
+    /// stale password fails on their own account; a spray's on thousands.
+    pub sprayed_password_accounts: f32,
+    /// The success's password is the spray's (and `sprayed_share` does not
+    /// apply) when it failed on at least this many accounts (decayed over about
+    /// a day): a spray aimed at one company tries a few dozen accounts with the
+    /// company's name, not thousands.
+    pub success_password_accounts: f32,
 }
 
 impl Default for TakeoverConfig {
@@ -397,6 +417,9 @@ impl Default for TakeoverConfig {
             address_mostly_fails: true,
             established_address: 0.5,
             address_attempts_per_account: 1.3,
+            sprayed_share: 0.5,
+            sprayed_password_accounts: 20.0,
+            success_password_accounts: 3.0,
         }
     }
 }

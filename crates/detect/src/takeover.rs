@@ -78,6 +78,8 @@ pub struct GrainView {
     pub failures_day: f32,
     /// Attempts in the slow baseline before the last day.
     pub baseline_attempts: f32,
+    /// Failures with a sprayed password, decayed over about a day.
+    pub sprayed_day: f32,
 }
 
 /// Everything [`Takeover`] weighs for a success, at the moment it is asked.
@@ -138,6 +140,8 @@ struct Pending {
     country: Country,
     /// [`ua8`] of its user agent.
     ua: u8,
+    /// Its password's key in [`Takeover::passwords`] (0: no digest sent).
+    password: u64,
     /// The site was under attack (fast site excess ≥ `site_z`) when it came.
     site_hot: bool,
     /// The address slot's slow attempt count right after the success was counted
@@ -169,6 +173,9 @@ pub struct Takeover {
     halves: [f32; 3],
     profiles: Profiles,
     grains: [GrainTable; 5],
+    /// Failures per password digest (its `accounts` count: how many accounts a
+    /// password failed on over about a day — a spray's, thousands).
+    passwords: GrainTable,
     site: Decayed,
     pending: Vec<Pending>,
     next_pending: usize,
@@ -186,6 +193,9 @@ pub struct Takeover {
     /// The slow, day-long attack in progress (`drift.rs`).
     drift: Drift,
 }
+
+/// Keeps password keys apart from the grains' (they share the hash).
+const PASSWORD_SEED: u64 = 0x7077_6473; // "pwds"
 
 const GRAINS: [Grain; 5] = [
     Grain::Ip,
@@ -214,6 +224,7 @@ impl Takeover {
                 g(cfg.grain_slots),
                 g(Self::block_slots(cfg.grain_slots)),
             ],
+            passwords: g(Self::password_slots(cfg.grain_slots)),
             site: Decayed::default(),
             pending: Vec::with_capacity(cfg.pending as usize),
             next_pending: 0,
@@ -239,12 +250,22 @@ impl Takeover {
         Self::asn_slots(grain_slots)
     }
 
+    /// Slots of the password table: a sixteenth of the others (8,192 by
+    /// default, 208 KiB). A spray tries a handful of passwords; their slots are
+    /// busy (failing on thousands of accounts) and keep their counts against the
+    /// stream of a combo list's one-off passwords (see [`GrainTable`]'s
+    /// admission), which need none.
+    fn password_slots(grain_slots: u32) -> u32 {
+        (grain_slots / 16).max(2)
+    }
+
     /// Bytes held at most.
     pub fn bound_bytes(cfg: &TakeoverConfig) -> usize {
         Profiles::bytes(cfg.profile_buckets)
             + 3 * GrainTable::bytes(cfg.grain_slots)
             + GrainTable::bytes(Self::asn_slots(cfg.grain_slots))
             + GrainTable::bytes(Self::block_slots(cfg.grain_slots))
+            + GrainTable::bytes(Self::password_slots(cfg.grain_slots))
             + cfg.pending as usize * std::mem::size_of::<Pending>()
             + ATTACK_WINDOWS_KEPT * std::mem::size_of::<AttackWindow>()
             + Drift::bytes()
@@ -298,6 +319,47 @@ impl Takeover {
         })
     }
 
+    /// Whether a password spray explains `ev`'s source as `grouping` groups it
+    /// (its address, /24 · /64 or ASN: the stuffing detector's key) for a
+    /// success with a password of its own: the source's failures over about
+    /// the last day were mostly on sprayed passwords (`sprayed_share`), and
+    /// `ev`'s password did not fail on other accounts. The sprayer knows the
+    /// sprayed passwords only; a success with another one, from a network its
+    /// proxies used, is not its. False without a password digest.
+    pub fn spray_explains(&self, ev: &LoginEvent, grouping: SourceGrouping) -> bool {
+        let c = &self.cfg;
+        let Some(pw) = ev.password else {
+            return false;
+        };
+        if c.sprayed_share <= 0.0 || !self.own_password(Self::password_key(pw)) {
+            return false;
+        }
+        let keys = Self::keys(ev);
+        let g = match grouping {
+            SourceGrouping::Ip => 0,
+            SourceGrouping::Network => 1,
+            SourceGrouping::Asn if keys[2] != 0 => 2,
+            SourceGrouping::Asn => 1,
+        };
+        self.grains[g]
+            .peek(keys[g])
+            .is_some_and(|d| d.sprayed(c.sprayed_share))
+    }
+
+    /// A password's key in [`Takeover::passwords`] (never 0).
+    fn password_key(pw: crate::event::PasswordDigest) -> u64 {
+        mix2(PASSWORD_SEED, pw.0) | 1
+    }
+
+    /// Whether the password of `key` is a person's own rather than a spray's: it
+    /// failed on fewer than `success_password_accounts` accounts over about the
+    /// last day (or is not tracked).
+    fn own_password(&self, key: u64) -> bool {
+        self.passwords
+            .peek(key)
+            .is_none_or(|d| d.day[3] < self.cfg.success_password_accounts)
+    }
+
     /// The counters [`Takeover`] judges `ev` with, as they are now (`novelty` is
     /// the account's novelty for it, taken before it was learnt).
     pub fn explain(&self, ev: &LoginEvent, novelty: Novelty) -> Explanation {
@@ -315,6 +377,7 @@ impl Takeover {
                     attempts_day: d.day[0],
                     failures_day: d.day[2],
                     baseline_attempts: (d.slow[0] - d.day[0]).max(0.0),
+                    sprayed_day: d.day[4],
                 };
             }
         }
@@ -339,13 +402,32 @@ impl Takeover {
         let tag = tag8(ev.account);
         let ua_tag = ua8(ev.user_agent);
         let halves = self.halves;
+        let password = ev.password.map_or(0, Self::password_key);
+        // A failure's password: sprayed if it has now failed on many accounts
+        // (the grains then count the failure as the spray's). Only wrong
+        // passwords on accounts the site has are counted: a spray is one password
+        // across real accounts, and a password typed only against names the site
+        // does not have opens nothing (the non-customers of a phishing wave who
+        // type the same junk into the kit, which relays it from the very address
+        // that relays its victims' own passwords: fourth trace, `aitm_phish`,
+        // 13 of 90 takeovers lost when they counted).
+        let sprayed = failure && password != 0 && self.cfg.sprayed_share > 0.0 && {
+            let t = &mut self.passwords;
+            if !unknown {
+                t.count(password, ev.time_ms, &halves, false, true, false, tag, 0);
+            }
+            t.peek(password)
+                .is_some_and(|d| d.day[3] >= self.cfg.sprayed_password_accounts)
+        };
         for (t, &k) in self.grains.iter_mut().zip(&keys) {
             if k != 0 {
-                t.count(k, ev.time_ms, &halves, unknown, failure, tag, ua_tag);
+                t.count(
+                    k, ev.time_ms, &halves, unknown, failure, sprayed, tag, ua_tag,
+                );
             }
         }
         self.site.age(ev.time_ms, &halves);
-        self.site.add(unknown, failure, tag, ua_tag);
+        self.site.add(unknown, failure, sprayed, tag, ua_tag);
         self.drift.add(ev.time_ms, unknown, failure);
         self.track_window(ev.time_ms, unknown);
         if ev.outcome == Outcome::Success {
@@ -359,6 +441,7 @@ impl Takeover {
                     novelty,
                     country: ev.country,
                     ua: ua_tag,
+                    password,
                     site_hot: self.in_window(),
                     ip_slow: self.grains[0].peek(keys[0]).map_or(0.0, |d| d.slow[0]),
                     ctx: 0,

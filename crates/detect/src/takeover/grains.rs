@@ -10,11 +10,13 @@ use super::*;
 pub(super) struct Decayed {
     /// [attempts, unknown] with a ~1 h half-life.
     pub(super) fast: [f32; 2],
-    /// [attempts, unknown, failures, accounts] with a ~1 day half-life. `accounts`
-    /// counts attempts on another account than the grain's previous attempt: a
-    /// person's address tries one account (theirs), a proxy's tries a new one
-    /// every time — a distinct count that costs one counter.
-    pub(super) day: [f32; 4],
+    /// [attempts, unknown, failures, accounts, sprayed] with a ~1 day half-life.
+    /// `accounts` counts attempts on another account than the grain's previous
+    /// attempt: a person's address tries one account (theirs), a proxy's tries a
+    /// new one every time — a distinct count that costs one counter. `sprayed`
+    /// counts failures with a password that was then failing on many accounts
+    /// across the site (`TakeoverConfig::sprayed_password_accounts`): a spray's.
+    pub(super) day: [f32; 5],
     /// [attempts, unknown] with a ~3 days half-life.
     pub(super) slow: [f32; 2],
     /// 8-bit tag of the account of the last attempt (0: none yet).
@@ -50,8 +52,9 @@ impl Decayed {
         self.last_min = now;
     }
 
-    pub(super) fn add(&mut self, unknown: bool, failure: bool, account: u8, ua: u8) {
+    pub(super) fn add(&mut self, unknown: bool, failure: bool, sprayed: bool, account: u8, ua: u8) {
         let (u, f) = (f32::from(u8::from(unknown)), f32::from(u8::from(failure)));
+        let sp = f32::from(u8::from(failure && sprayed));
         // Another account: not the previous attempt's, nor the one its last wrong
         // password was on. A person who forgot their password tries their account,
         // then another address of theirs (unknown here), then their account again:
@@ -75,6 +78,7 @@ impl Decayed {
         self.day[1] += u;
         self.day[2] += f;
         self.day[3] += other;
+        self.day[4] += sp;
         self.slow[0] += 1.0;
         self.slow[1] += u;
     }
@@ -135,6 +139,13 @@ impl Decayed {
         }
     }
 
+    /// Whether a password spray explains the grain's failures: at least `share`
+    /// of them, and at least [`SPRAYED_MIN`], were on a password then being
+    /// sprayed.
+    pub(super) fn sprayed(&self, share: f32) -> bool {
+        share > 0.0 && self.day[4] >= SPRAYED_MIN && self.day[4] >= share * self.day[2]
+    }
+
     /// The strongest unknown-account excess (z, excess, attempts, expected) of the
     /// two speeds against the baseline share: the grain's own slow history once it
     /// has `min_history` attempts, never below the site's share `prior`.
@@ -152,6 +163,13 @@ impl Decayed {
         best
     }
 }
+
+/// Sprayed failures (decayed over about a day) a grain needs before a spray
+/// explains it: one within about the last day (a residential proxy's address
+/// tries one to three accounts; at 1.0, a single failure two hours old, decayed
+/// to 0.94, did not count, and 60 people behind such addresses were flagged on
+/// the fifth trace's spray at 100,000 accounts).
+const SPRAYED_MIN: f32 = 0.5;
 
 /// Minutes since the epoch (at least 1: 0 means "never").
 pub(super) fn minutes(now_ms: i64) -> u32 {
@@ -190,7 +208,7 @@ fn unpack(c: u16) -> f32 {
     f32::from_bits((((c >> 11) as i32 + EXP_MIN + 127) as u32) << 23 | (c & 0x7FF) << 12)
 }
 
-/// One grain's [`Decayed`] counts as a table stores them: 24 bytes instead of 48,
+/// One grain's [`Decayed`] counts as a table stores them: 26 bytes instead of 52,
 /// so twice the slots fit in the same memory (at 100,000 accounts more addresses
 /// are active in a day than 65,536 slots hold: a quarter of the missed takeovers
 /// had lost their address's counts).
@@ -200,8 +218,8 @@ pub(super) struct Slot {
     /// 15 bits of the key, | 1 (0: empty). With the 17 bits that chose the pair, a
     /// key not in the table matches another's slot with probability 2^-14.
     tag: u16,
-    /// fast[2], day[4], slow[2], packed ([`pack`]).
-    counts: [u16; 8],
+    /// fast[2], day[5], slow[2], packed ([`pack`]).
+    counts: [u16; 9],
     /// Low 16 and high 8 bits of the minute of the last update (wraps after 32
     /// years; read relative to the table's latest minute).
     min_lo: u16,
@@ -223,8 +241,8 @@ impl Slot {
         let c = |i: usize| unpack(self.counts[i]);
         Decayed {
             fast: [c(0), c(1)],
-            day: [c(2), c(3), c(4), c(5)],
-            slow: [c(6), c(7)],
+            day: [c(2), c(3), c(4), c(5), c(6)],
+            slow: [c(7), c(8)],
             last_account: self.tags[0],
             last_wrong: self.tags[1],
             last_unknown_ua: self.tags[2],
@@ -235,7 +253,8 @@ impl Slot {
     /// Stores `d`, rounding each count with 12 bits of `noise`.
     fn store(&mut self, d: &Decayed, noise: [u64; 2]) {
         let v = [
-            d.fast[0], d.fast[1], d.day[0], d.day[1], d.day[2], d.day[3], d.slow[0], d.slow[1],
+            d.fast[0], d.fast[1], d.day[0], d.day[1], d.day[2], d.day[3], d.day[4], d.slow[0],
+            d.slow[1],
         ];
         for (i, (c, v)) in self.counts.iter_mut().zip(v).enumerate() {
             *c = pack(v, (noise[i / 5] >> (12 * (i % 5))) as u32);
@@ -303,6 +322,7 @@ impl GrainTable {
         halves: &[f32; 3],
         unknown: bool,
         failure: bool,
+        sprayed: bool,
         account: u8,
         ua: u8,
     ) {
@@ -342,7 +362,7 @@ impl GrainTable {
             }
         };
         d.1.age(now, halves);
-        d.1.add(unknown, failure, account, ua);
+        d.1.add(unknown, failure, sprayed, account, ua);
         let noise = [self.next_noise(), self.next_noise()];
         self.slots[d.0].store(&d.1, noise);
     }
@@ -400,32 +420,32 @@ mod tests {
         // A person who forgot their password: their account, their other address
         // (unknown here), their account again, which then opens.
         let mut person = Decayed::default();
-        person.add(false, true, own, 5);
-        person.add(true, true, other, 5);
-        person.add(false, true, own, 5);
-        person.add(true, true, other, 5);
-        person.add(false, false, own, 5);
+        person.add(false, true, false, own, 5);
+        person.add(true, true, false, other, 5);
+        person.add(false, true, false, own, 5);
+        person.add(true, true, false, other, 5);
+        person.add(false, false, false, own, 5);
         assert_eq!(person.day[3], 3.0, "own, other, other again: not five");
         let mut once = Decayed::default();
-        once.add(false, true, own, 5);
-        once.add(true, true, other, 5);
-        once.add(false, false, own, 5);
+        once.add(false, true, false, own, 5);
+        once.add(true, true, false, other, 5);
+        once.add(false, false, false, own, 5);
         assert_eq!(once.day[3], 2.0);
         // A proxy: every attempt on a new account.
         let mut proxy = Decayed::default();
         for a in 10..14u64 {
-            proxy.add(a % 2 == 0, true, tag8(AccountKey(a)), 9);
+            proxy.add(a % 2 == 0, true, false, tag8(AccountKey(a)), 9);
         }
-        proxy.add(false, false, tag8(AccountKey(20)), 9);
+        proxy.add(false, false, false, tag8(AccountKey(20)), 9);
         assert_eq!(proxy.day[3], 5.0);
     }
 
     #[test]
-    fn a_slot_is_24_bytes_and_reads_back_what_it_stored() {
-        assert_eq!(std::mem::size_of::<Slot>(), 24);
+    fn a_slot_is_26_bytes_and_reads_back_what_it_stored() {
+        assert_eq!(std::mem::size_of::<Slot>(), 26);
         let d = Decayed {
             fast: [3.0, 1.0],
-            day: [5.0, 2.0, 4.0, 3.0],
+            day: [5.0, 2.0, 4.0, 3.0, 2.0],
             slow: [250.0, 6.0],
             last_account: 7,
             last_wrong: 9,

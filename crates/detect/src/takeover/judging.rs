@@ -10,6 +10,17 @@ impl Takeover {
         // The strongest grain, its z, and its figures.
         let mut best: Option<(Grain, f32, f32, f32, f32, f32)> = None;
         let mut need = f32::INFINITY;
+        // A spray speaks only for its own passwords (`sprayed_share`): a grain
+        // whose failures were mostly on sprayed passwords is the spray's, and a
+        // success with a password that did not fail on other accounts is not the
+        // sprayer's — the attacker knows the sprayed passwords and no other. On
+        // the four traces' sprays every takeover's password had failed on
+        // thousands of accounts; the innocents flagged (people behind the
+        // carrier, office and ISP addresses the spray's proxies exited through:
+        // 26–96 a run) signed in with their own.
+        let own_password =
+            c.sprayed_share > 0.0 && p.password != 0 && self.own_password(p.password);
+        let spray_only = |d: &Decayed| own_password && d.sprayed(c.sprayed_share);
         // Did the success's own address or network try unknown accounts too —
         // at a combo list's share, not a busy /24's occasional mistyped e-mail
         // address (at 100,000 accounts a /24 holds several households)?
@@ -25,7 +36,8 @@ impl Takeover {
         let tried_unknown = |g: usize| {
             let min = c.wide_corroboration * if g == 1 { 2.0 } else { 1.0 };
             self.grains[g].peek(p.keys[g]).is_some_and(|d| {
-                d.unknown_share() >= c.local_unknown_share
+                !spray_only(&d)
+                    && d.unknown_share() >= c.local_unknown_share
                     && d.day[1] >= min
                     && (g == 1 || d.day[1] >= 2.0 * min || d.last_unknown_ua != p.ua)
             })
@@ -67,6 +79,7 @@ impl Takeover {
                 // attack whenever the site is busy (a promotion's returners and
                 // their mistyped addresses), at a few times its usual share.
                 p.keys[2] != 0
+                    && !spray_only(&d)
                     && z >= c.wide_z
                     && excess >= c.min_excess
                     && share_now(&d) >= c.wide_unknown_share
@@ -77,6 +90,7 @@ impl Takeover {
             self.grains[3].peek(p.keys[3]).is_some_and(|d| {
                 let (z, excess, ..) = d.excess(prior, c.min_history);
                 p.keys[3] != 0
+                    && !spray_only(&d)
                     && z >= c.wide_z
                     && excess >= c.min_excess
                     && share_now(&d) >= c.local_unknown_share
@@ -86,6 +100,7 @@ impl Takeover {
             self.grains[3].peek(p.keys[3]).is_some_and(|d| {
                 let (z, excess, ..) = d.excess(prior, c.min_history);
                 p.keys[3] != 0
+                    && !spray_only(&d)
                     && z >= 2.0 * c.wide_z
                     && excess >= c.min_excess
                     && share_now(&d) >= 3.0 * c.local_unknown_share
@@ -112,6 +127,7 @@ impl Takeover {
         // network's attempts other than the success.
         let net = self.grains[1].peek(p.keys[1]).unwrap_or_default();
         let net_failing = c.network_failures > 0.0
+            && !spray_only(&net)
             && net.day[3] >= c.network_failures
             && net.day[2] >= c.network_failures
             && net.others_failure_share() >= c.address_failure_share;
@@ -214,6 +230,7 @@ impl Takeover {
                         && p.novelty.known_successes >= c.wide_history
                         && corroborated));
             if z >= zmin
+                && !spray_only(&d)
                 && excess >= c.min_excess
                 && share_now(&d) >= share_min
                 && history_ok
@@ -288,6 +305,7 @@ impl Takeover {
         // counters) it flagged four innocents on the tuning seeds.
         let neighbours_failing = || {
             c.network_failures > 0.0
+                && !spray_only(&net)
                 && n.known_successes > 0
                 && net.day[2] - ip.day[2] >= c.network_failures
                 && net.others_failure_share() >= c.address_failure_share
@@ -300,7 +318,13 @@ impl Takeover {
         // Or the site's slow drift: over the last day, attempts on unknown
         // accounts well above its own earlier days (low-and-slow).
         let mut context = Corroboration::None;
-        if best.is_none() && other_accounts && others_failed && one_try_each && beyond_typo && novel
+        if best.is_none()
+            && other_accounts
+            && others_failed
+            && one_try_each
+            && beyond_typo
+            && novel
+            && !spray_only(&ip)
         {
             let attack = if site_hot || asn_ctx || ua_ctx {
                 Some(Corroboration::None)
@@ -376,6 +400,9 @@ impl Takeover {
             && !n.new_country
             && asn_ctx
             && ua_ctx
+            && !self.grains[2]
+                .peek(p.keys[2])
+                .is_some_and(|d| spray_only(&d))
         {
             let d = self.grains[2].peek(p.keys[2]).unwrap_or_default();
             let (z, excess, attempts, expected) = d.excess(prior, c.min_history);

@@ -760,3 +760,6 @@ mod v6;
 
 #[path = "tests_retries.rs"]
 mod retries;
+
+#[path = "tests_spray.rs"]
+mod spray;
