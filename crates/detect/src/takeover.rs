@@ -328,10 +328,7 @@ impl Takeover {
     /// proxies used, is not its. False without a password digest.
     pub fn spray_explains(&self, ev: &LoginEvent, grouping: SourceGrouping) -> bool {
         let c = &self.cfg;
-        let Some(pw) = ev.password else {
-            return false;
-        };
-        if c.sprayed_share <= 0.0 || !self.own_password(Self::password_key(pw)) {
+        if !self.own_password(ev.password.map_or(0, Self::password_key)) {
             return false;
         }
         let keys = Self::keys(ev);
@@ -351,13 +348,18 @@ impl Takeover {
         mix2(PASSWORD_SEED, pw.0) | 1
     }
 
-    /// Whether the password of `key` is a person's own rather than a spray's: it
-    /// failed on fewer than `success_password_accounts` accounts over about the
-    /// last day (or is not tracked).
+    /// Whether the guard `sprayed_share` applies to a success with the password
+    /// of `key` (0: no digest sent, never): the guard is on, and the password is
+    /// a person's own rather than a spray's — it failed on fewer than
+    /// `success_password_accounts` accounts over about the last day (or is not
+    /// tracked).
     fn own_password(&self, key: u64) -> bool {
-        self.passwords
-            .peek(key)
-            .is_none_or(|d| d.day[3] < self.cfg.success_password_accounts)
+        self.cfg.sprayed_share > 0.0
+            && key != 0
+            && self
+                .passwords
+                .peek(key)
+                .is_none_or(|d| d.day[3] < self.cfg.success_password_accounts)
     }
 
     /// The counters [`Takeover`] judges `ev` with, as they are now (`novelty` is

@@ -18,8 +18,7 @@ impl Takeover {
         // thousands of accounts; the innocents flagged (people behind the
         // carrier, office and ISP addresses the spray's proxies exited through:
         // 26–96 a run) signed in with their own.
-        let own_password =
-            c.sprayed_share > 0.0 && p.password != 0 && self.own_password(p.password);
+        let own_password = self.own_password(p.password);
         let spray_only = |d: &Decayed| own_password && d.sprayed(c.sprayed_share);
         // Did the success's own address or network try unknown accounts too —
         // at a combo list's share, not a busy /24's occasional mistyped e-mail
