@@ -6,13 +6,15 @@
 #   eval/lib/rebacktest.sh BIN OUTDIR TRACE RUN_DIR...   # TRACE: fourth-trace, third-trace, …
 #
 # Writes OUTDIR/<run name>/{truth.json,rules.json,backtest/} and OUTDIR/results.md (score.py,
-# then the trace's breakdown.py if it has one). `--since 7d` counts back from now, as run.sh's,
-# so two backtests of one store minutes apart may differ by an account or two (the detectors
-# start at another event); REBACKTEST_SINCE=<RFC 3339 time> fixes the start, and two binaries
-# compared with it see exactly the same events.
+# then the trace's breakdown.py if it has one). `--since 7d` counts back from now, as run.sh's;
+# REBACKTEST_SINCE=<RFC 3339 time> fixes the start and REBACKTEST_UNTIL=<RFC 3339 time> the end
+# (default now), so two binaries see the same events. Results still vary by an account or two
+# from run to run: the server hashes account keys under a random key per process.
 set -euo pipefail
 bin="$1"; out="$2"; trace="$3"; shift 3
 since="${REBACKTEST_SINCE:-7d}"
+until=()
+[[ -n "${REBACKTEST_UNTIL:-}" ]] && until=(--until "$REBACKTEST_UNTIL")
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 unset GATEHOUSE_DATABASE_URL GATEHOUSE_CONFIG
 export RUST_LOG=warn
@@ -24,7 +26,7 @@ for run in "$@"; do
   export GATEHOUSE_DATA_DIR="$run/data"
   mapfile -t rules < <(python3 -c 'import json,sys; [print(r["id"]) for r in json.load(open(sys.argv[1]))]' "$run/rules.json")
   for rule in "${rules[@]}"; do
-    if ! nice -n 5 "$bin" rules backtest "$rule" --since "$since" --json --csv "$dst/backtest/$rule.csv" >"$dst/backtest/$rule.json" 2>"$dst/backtest/$rule.log"; then
+    if ! nice -n 5 "$bin" rules backtest "$rule" --since "$since" "${until[@]}" --json --csv "$dst/backtest/$rule.csv" >"$dst/backtest/$rule.json" 2>"$dst/backtest/$rule.log"; then
       if grep -q "cannot be backtested" "$dst/backtest/$rule.log"; then rm -f "$dst/backtest/$rule.json" "$dst/backtest/$rule.csv"; continue; fi
       cat "$dst/backtest/$rule.log" >&2; exit 1
     fi
