@@ -374,6 +374,17 @@ pub struct TakeoverConfig {
     /// a day): a spray aimed at one company tries a few dozen accounts with the
     /// company's name, not thousands.
     pub success_password_accounts: f32,
+    /// A wrong password that is the one the account last signed in with is the
+    /// site failing, not a wrong password: an outage logged as wrong passwords,
+    /// a password manager retrying a password just changed elsewhere. None of the
+    /// detectors counts it as a failure (the stuffing, spraying and guessing
+    /// trackers skip it; the takeover detector counts it as an attempt that did
+    /// not fail). An attacker's wrong password is never the account's own: with
+    /// the right one the attempt succeeds. Only for events with a password
+    /// digest, against the account's last success with one (an 8-bit tag kept in
+    /// its history). At 100,000 accounts a common password is dozens of people's
+    /// own, and in an outage it "failed" on 20–30 accounts: a spray.
+    pub own_password_failures: bool,
 }
 
 impl Default for TakeoverConfig {
@@ -420,6 +431,7 @@ impl Default for TakeoverConfig {
             sprayed_share: 0.5,
             sprayed_password_accounts: 20.0,
             success_password_accounts: 3.0,
+            own_password_failures: true,
         }
     }
 }

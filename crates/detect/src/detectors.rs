@@ -118,11 +118,34 @@ impl<T: KeyTracker> Engine<T> {
     #[inline]
     pub fn observe(&mut self, ev: &LoginEvent, out: &mut Vec<Signal>) {
         let failure = ev.outcome.is_failure();
-        // The account's history is read once, before this event teaches it.
-        let novelty = match &self.takeover {
-            Some(t) if !failure => Some(t.novelty(ev)),
+        // The account's history is read once, before this event teaches it: for a
+        // success, and for a wrong password that carries a digest (is it the
+        // password the account last signed in with? Is it tried from a network
+        // the account never signed in from?).
+        let looked = match &self.takeover {
+            Some(t)
+                if !failure || (ev.outcome == Outcome::WrongPassword && ev.password.is_some()) =>
+            {
+                Some(t.novelty(ev))
+            }
             _ => None,
         };
+        let novelty = if failure { None } else { looked };
+        // The account's own password failing is the site failing (an outage logged
+        // as wrong passwords) or the owner's password manager, never an attacker's
+        // wrong guess (`TakeoverConfig::own_password_failures`): the trackers skip
+        // it, and the takeover detector counts it as an attempt that did not fail.
+        // In an outage at 100,000 accounts a common password "failed" on 20–30
+        // accounts of its own people: a spray, by count.
+        if failure
+            && self.cfg.takeover.own_password_failures
+            && looked.is_some_and(|n| n.own_password)
+        {
+            if let Some(t) = &mut self.takeover {
+                t.observe(ev, looked, out);
+            }
+            return;
+        }
         let gate_on = self.cfg.takeover.legacy_gate;
         let gate = gate_on && novelty.is_some();
         // Spraying and guessing: only the owner's own device and network excuse a
@@ -189,11 +212,9 @@ impl<T: KeyTracker> Engine<T> {
             // their own places (or have no history to say otherwise).
             let marked = failure
                 && (ev.outcome == Outcome::UnknownAccount
-                    || match &self.takeover {
-                        // (One more look-up of the account's history per
-                        // failure; skipped when the share is off.)
-                        Some(tk) if gate_on && self.cfg.spraying.min_marked_share > 0.0 => {
-                            let n = tk.novelty(ev);
+                    || match looked {
+                        // (The history read above, for a wrong password.)
+                        Some(n) if gate_on && self.cfg.spraying.min_marked_share > 0.0 => {
                             n.known_successes > 0 && n.new_network
                         }
                         _ => true,

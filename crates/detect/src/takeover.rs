@@ -42,7 +42,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::TakeoverConfig;
-use crate::event::{AccountKey, Country, LoginEvent, Outcome, Source, SourceGrouping};
+use crate::event::{
+    AccountKey, Country, LoginEvent, Outcome, PasswordDigest, Source, SourceGrouping,
+};
 use crate::hash::mix2;
 use crate::signal::{
     Corroboration, Detector, Evidence, Grain, Signal, SignalKind, Subject, SuccessSeen,
@@ -344,7 +346,7 @@ impl Takeover {
     }
 
     /// A password's key in [`Takeover::passwords`] (never 0).
-    fn password_key(pw: crate::event::PasswordDigest) -> u64 {
+    fn password_key(pw: PasswordDigest) -> u64 {
         mix2(PASSWORD_SEED, pw.0) | 1
     }
 
@@ -399,7 +401,15 @@ impl Takeover {
     /// [`Takeover::novelty`] of `ev`, computed once by the caller for successes.
     pub fn observe(&mut self, ev: &LoginEvent, novelty: Option<Novelty>, out: &mut Vec<Signal>) {
         let unknown = ev.outcome == Outcome::UnknownAccount;
-        let failure = ev.outcome.is_failure();
+        // The account's own password failing is not a wrong password
+        // (`own_password_failures`): an attempt that did not fail.
+        let own = self.cfg.own_password_failures
+            && ev.outcome == Outcome::WrongPassword
+            && ev.password.is_some()
+            && novelty
+                .unwrap_or_else(|| self.profiles.novelty(ev))
+                .own_password;
+        let failure = ev.outcome.is_failure() && !own;
         let keys = Self::keys(ev);
         let tag = tag8(ev.account);
         let ua_tag = ua8(ev.user_agent);

@@ -544,3 +544,58 @@ fn real_accounts_tried_from_networks_new_to_them_are_marked() {
     let signals = run_gated(&events);
     assert_eq!(compromised(&signals, Detector::PasswordSpraying), vec![77]);
 }
+
+/// An outage logged as wrong passwords: 40 people whose password is the same
+/// common one (0xc0c0) signed in from home earlier; during the outage each fails
+/// twice with it from their phone, on a carrier's /24s and ASN new to them, and
+/// afterwards account 120 gets in from there. With `own_password_failures` off
+/// that is a spray by count, marks and all.
+fn outage_on_a_common_password(own_password_failures: bool) -> Vec<Signal> {
+    const COMMON: u64 = 0xc0c0;
+    let phone = |t: u64, account: u64, outcome: Outcome| LoginEvent {
+        asn: Some(64_600),
+        user_agent: 0xfeed,
+        ..ev(
+            t,
+            account,
+            [100, 64, (account % 4) as u8, 1],
+            outcome,
+            Some(COMMON),
+        )
+    };
+    let mut events = vec![];
+    for a in 0..40u64 {
+        let home = [198, 51, a as u8, 9];
+        events.push(ev(a * 1000, 100 + a, home, Outcome::Success, Some(COMMON)));
+    }
+    let t = 70 * MIN;
+    for a in 0..40u64 {
+        for k in 0..2 {
+            events.push(phone(
+                t + a * 1000 + k * 400,
+                100 + a,
+                Outcome::WrongPassword,
+            ));
+        }
+    }
+    events.push(phone(t + 60_000, 120, Outcome::Success));
+    let mut cfg = DetectConfig::default();
+    cfg.takeover.enabled = false;
+    cfg.takeover.legacy_gate = true;
+    cfg.takeover.own_password_failures = own_password_failures;
+    both(cfg, &events)
+}
+
+#[test]
+fn the_accounts_own_password_failing_is_the_site_failing_not_a_spray() {
+    let on = outage_on_a_common_password(true);
+    assert!(on.is_empty(), "{on:?}");
+    // The same events counted as wrong passwords: a spray, and 120 flagged.
+    let off = outage_on_a_common_password(false);
+    assert!(
+        off.iter()
+            .any(|s| s.detector == Detector::PasswordSpraying && s.kind == SignalKind::Attack),
+        "{off:?}"
+    );
+    assert_eq!(compromised(&off, Detector::PasswordSpraying), vec![120]);
+}

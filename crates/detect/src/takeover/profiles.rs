@@ -13,7 +13,12 @@ pub(super) struct Profile {
     pub(super) tag: u32,
     /// Minutes since the epoch of its last success (for eviction).
     pub(super) last_min: u32,
-    pub(super) successes: u16,
+    /// Successes seen, saturating at 255 (the rules ask for 1–3).
+    pub(super) successes: u8,
+    /// An 8-bit tag of the password of its last success that carried a digest
+    /// (0: none seen). A byte, not more: with `successes` it fits where a `u16`
+    /// count was, so the table stays 56 bytes an account.
+    pub(super) password: u8,
     pub(super) countries: [Country; 3],
     pub(super) nets: [u32; 4],
     pub(super) asns: [u32; 3],
@@ -33,6 +38,9 @@ pub struct Novelty {
     pub new_asn: bool,
     /// A country it never succeeded from (false when the event has none).
     pub new_country: bool,
+    /// The attempt's password is the one the account last signed in with (by an
+    /// 8-bit tag: one other password in 255 matches; false without a digest).
+    pub own_password: bool,
 }
 
 impl Novelty {
@@ -83,6 +91,11 @@ pub(super) fn tag8(a: AccountKey) -> u8 {
     (mix2(0x7461_6731, a.0) >> 56) as u8 | 1
 }
 
+/// An 8-bit tag of a password (never 0).
+pub(super) fn pw8(pw: PasswordDigest) -> u8 {
+    ((mix2(0x7077_6438, pw.0) >> 56) as u8).max(1)
+}
+
 /// An 8-bit tag of a user agent (0: none sent).
 pub(super) fn ua8(ua: u64) -> u8 {
     if ua == 0 {
@@ -123,11 +136,12 @@ impl Profiles {
             return Novelty::default();
         };
         Novelty {
-            known_successes: p.successes,
+            known_successes: u16::from(p.successes),
             new_device: ev.user_agent != 0 && !has(&p.uas, h32(ev.user_agent)),
             new_network: !has(&p.nets, net32(ev.ip)),
             new_asn: ev.asn.is_some_and(|a| !has(&p.asns, a | 0x8000_0000)),
             new_country: ev.country.is_known() && !has(&p.countries, ev.country),
+            own_password: p.password != 0 && ev.password.is_some_and(|pw| pw8(pw) == p.password),
         }
     }
 
@@ -151,6 +165,11 @@ impl Profiles {
         let p = &mut set[i];
         p.last_min = now;
         p.successes = p.successes.saturating_add(1);
+        // A success without a digest (an app that sends none) keeps the tag: the
+        // account's password is one, whichever app it was typed into.
+        if let Some(pw) = ev.password {
+            p.password = pw8(pw);
+        }
         remember(&mut p.nets, net32(ev.ip));
         if let Some(a) = ev.asn {
             remember(&mut p.asns, a | 0x8000_0000);
@@ -163,3 +182,7 @@ impl Profiles {
         }
     }
 }
+
+// The password tag took half of what was a `u16` count: an account's history
+// stays 56 bytes (the memory bound at 10 M addresses has no room for more).
+const _: () = assert!(std::mem::size_of::<Profile>() == 56);
