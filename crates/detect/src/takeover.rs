@@ -398,18 +398,25 @@ impl Takeover {
     }
 
     /// Count `ev`; push `LikelyCompromised` signals to `out`. `novelty` is
-    /// [`Takeover::novelty`] of `ev`, computed once by the caller for successes.
+    /// [`Takeover::novelty`] of `ev`, computed once by the caller for successes
+    /// and wrong passwords with a digest (`None`: looked up here when needed).
     pub fn observe(&mut self, ev: &LoginEvent, novelty: Option<Novelty>, out: &mut Vec<Signal>) {
         let unknown = ev.outcome == Outcome::UnknownAccount;
-        // The account's own password failing is not a wrong password
-        // (`own_password_failures`): an attempt that did not fail.
-        let own = self.cfg.own_password_failures
+        // The account's own password failing is the site failing, not a wrong
+        // password (`own_password_failures`): not counted at all. Counted as an
+        // attempt that did not fail, the outage's retries the evening before
+        // diluted a botnet's /24 under the share its network must fail at (third
+        // trace, residential: one takeover lost).
+        if self.cfg.own_password_failures
             && ev.outcome == Outcome::WrongPassword
             && ev.password.is_some()
             && novelty
                 .unwrap_or_else(|| self.profiles.novelty(ev))
-                .own_password;
-        let failure = ev.outcome.is_failure() && !own;
+                .own_password
+        {
+            return;
+        }
+        let failure = ev.outcome.is_failure();
         let keys = Self::keys(ev);
         let tag = tag8(ev.account);
         let ua_tag = ua8(ev.user_agent);
