@@ -376,9 +376,11 @@ pub struct TakeoverConfig {
     pub success_password_accounts: f32,
     /// A wrong password that is the one the account last signed in with is the
     /// site failing, not a wrong password: an outage logged as wrong passwords,
-    /// a password manager retrying a password just changed elsewhere. No detector
-    /// counts it: the site did not answer, and the attempt says nothing of where
-    /// it came from. An attacker's wrong password is never the account's own: with
+    /// a password manager retrying a password just changed elsewhere. The
+    /// stuffing, spraying and guessing trackers skip it; the takeover detector
+    /// counts it only at its address, as an attempt on the person's own account
+    /// that did not fail (people retry their accounts; a combo list tries each
+    /// credential once). An attacker's wrong password is never the account's own: with
     /// the right one the attempt succeeds. Only for events with a password
     /// digest, against the account's last success with one (an 8-bit tag kept in
     /// its history). At 100,000 accounts a common password is dozens of people's

@@ -133,14 +133,18 @@ impl<T: KeyTracker> Engine<T> {
         let novelty = if failure { None } else { looked };
         // The account's own password failing is the site failing (an outage logged
         // as wrong passwords) or the owner's password manager, never an attacker's
-        // wrong guess (`TakeoverConfig::own_password_failures`): no detector counts
-        // it — the site did not answer, and the attempt says nothing of its source.
-        // In an outage at 100,000 accounts a common password "failed" on 20–30
-        // accounts of its own people: a spray, by count.
+        // wrong guess (`TakeoverConfig::own_password_failures`): the trackers skip
+        // it, and the takeover detector counts it only at its address, as the
+        // person's attempt on their own account. In an outage at 100,000 accounts
+        // a common password "failed" on 20–30 accounts of its own people: a spray,
+        // by count.
         if failure
             && self.cfg.takeover.own_password_failures
             && looked.is_some_and(|n| n.own_password)
         {
+            if let Some(t) = &mut self.takeover {
+                t.observe(ev, looked, out);
+            }
             return;
         }
         let gate_on = self.cfg.takeover.legacy_gate;

@@ -403,10 +403,16 @@ impl Takeover {
     pub fn observe(&mut self, ev: &LoginEvent, novelty: Option<Novelty>, out: &mut Vec<Signal>) {
         let unknown = ev.outcome == Outcome::UnknownAccount;
         // The account's own password failing is the site failing, not a wrong
-        // password (`own_password_failures`): not counted at all. Counted as an
-        // attempt that did not fail, the outage's retries the evening before
-        // diluted a botnet's /24 under the share its network must fail at (third
-        // trace, residential: one takeover lost).
+        // password (`own_password_failures`). At its address it is still the
+        // person's own attempt on their own account: counted there as an attempt
+        // that did not fail — people retry their accounts, a combo list tries each
+        // credential once (not counted at all, the fourth trace's stale password
+        // managers after a forced change left their addresses looking like a
+        // proxy's: 7 innocents more on one held-out seed). Anywhere wider — the
+        // network, the ASN, the device, the site — it is not counted: the
+        // outage's retries of the evening before diluted a botnet's /24 under
+        // the share its network must fail at (third trace, residential: a
+        // takeover lost).
         if self.cfg.own_password_failures
             && ev.outcome == Outcome::WrongPassword
             && ev.password.is_some()
@@ -414,6 +420,10 @@ impl Takeover {
                 .unwrap_or_else(|| self.profiles.novelty(ev))
                 .own_password
         {
+            let k = Self::keys(ev)[0];
+            let (account, ua) = (tag8(ev.account), ua8(ev.user_agent));
+            let halves = self.halves;
+            self.grains[0].count(k, ev.time_ms, &halves, false, false, false, account, ua);
             return;
         }
         let failure = ev.outcome.is_failure();
