@@ -12,7 +12,7 @@ use crate::config::DetectConfig;
 use crate::event::{LoginEvent, Outcome, Source};
 use crate::exact::ExactTracker;
 use crate::hash::mix2;
-use crate::signal::{Detector, Signal, Subject};
+use crate::signal::{Detector, Signal, SignalKind, Subject};
 use crate::takeover::Takeover;
 use crate::tracker::{Attempt, KeyTracker, SketchTracker, TrackerParams, TrackerStats};
 
@@ -117,6 +117,25 @@ impl<T: KeyTracker> Engine<T> {
     /// than the window is counted as late and ignored). Signals go to `out`.
     #[inline]
     pub fn observe(&mut self, ev: &LoginEvent, out: &mut Vec<Signal>) {
+        let first = out.len();
+        self.observe_event(ev, out);
+        // An account judged taken over: the password its history learnt from the
+        // attacker's success is the stolen one, not the owner's own — the
+        // attacker's retries with it (after a force-reset, say) are wrong
+        // passwords (`own_password_failures`).
+        if out.len() > first
+            && let Some(t) = &mut self.takeover
+        {
+            for s in &out[first..] {
+                if let (SignalKind::LikelyCompromised, Some(a)) = (s.kind, s.account) {
+                    t.forget_password(a);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn observe_event(&mut self, ev: &LoginEvent, out: &mut Vec<Signal>) {
         let failure = ev.outcome.is_failure();
         // The account's history is read once, before this event teaches it: for a
         // success, and for a wrong password that carries a digest (is it the

@@ -397,6 +397,11 @@ impl Takeover {
         self.profiles.novelty(ev)
     }
 
+    /// [`Profiles::forget_password`].
+    pub fn forget_password(&mut self, account: AccountKey) {
+        self.profiles.forget_password(account);
+    }
+
     /// Count `ev`; push `LikelyCompromised` signals to `out`. `novelty` is
     /// [`Takeover::novelty`] of `ev`, computed once by the caller for successes
     /// and wrong passwords with a digest (`None`: looked up here when needed).

@@ -599,3 +599,61 @@ fn the_accounts_own_password_failing_is_the_site_failing_not_a_spray() {
     );
     assert_eq!(compromised(&off, Detector::PasswordSpraying), vec![120]);
 }
+
+#[test]
+fn an_account_judged_taken_over_forgets_the_stolen_password() {
+    // The spray of `real_accounts_tried_from_networks_new_to_them_are_marked`:
+    // it gets into 77, whose history then holds the sprayed password. Account
+    // 120 signed in with its own before and was never flagged.
+    const SPRAYED: u64 = 0xdead;
+    let mut events = vec![];
+    for a in 0..50u64 {
+        let home = [198, 51, (a % 100) as u8, 9];
+        events.push(ev(a * 1000, 100 + a, home, Outcome::Success, Some(a)));
+    }
+    let t = 70 * MIN;
+    for a in 0..50u64 {
+        let proxy = [192, 0, (a % 10) as u8, 1];
+        events.push(ev(
+            t + a * 1000,
+            100 + a,
+            proxy,
+            Outcome::WrongPassword,
+            Some(SPRAYED),
+        ));
+    }
+    events.push(ev(
+        t + 60_000,
+        77,
+        [192, 0, 3, 1],
+        Outcome::Success,
+        Some(SPRAYED),
+    ));
+    let mut cfg = DetectConfig::default();
+    cfg.takeover.enabled = false;
+    cfg.takeover.legacy_gate = true;
+    let mut d = Detectors::new(cfg);
+    let mut out = vec![];
+    for e in &events {
+        d.observe(e, &mut out);
+    }
+    assert_eq!(compromised(&out, Detector::PasswordSpraying), vec![77]);
+    let retry = |account, pw| {
+        let e = ev(
+            t + 90 * MIN,
+            account,
+            [192, 0, 3, 1],
+            Outcome::WrongPassword,
+            Some(pw),
+        );
+        d.takeover()
+            .expect("the history gate is on")
+            .novelty(&e)
+            .own_password
+    };
+    // The attacker retrying the stolen password on 77 (force-reset since): a
+    // wrong password, counted as one.
+    assert!(!retry(77, SPRAYED));
+    // Account 120 retrying its own password: the site failing.
+    assert!(retry(120, 20));
+}

@@ -145,6 +145,20 @@ impl Profiles {
         }
     }
 
+    /// Forget the password of the account's last success: that success was
+    /// judged an attacker's, so its password is the stolen one, not the owner's
+    /// last good one (after a force-reset the attacker's retries with it are
+    /// wrong passwords like any other).
+    pub fn forget_password(&mut self, account: AccountKey) {
+        let (base, tag) = self.place(account);
+        if let Some(p) = self.slots[base..base + WAYS]
+            .iter_mut()
+            .find(|p| p.tag == tag)
+        {
+            p.password = 0;
+        }
+    }
+
     /// Learn a success.
     pub fn learn(&mut self, ev: &LoginEvent) {
         let (base, tag) = self.place(ev.account);
