@@ -437,10 +437,15 @@ fn memory_stays_within_the_bound_under_many_sources() {
 /// Both implementations with the account-history gate on (its histories are what
 /// marks a spray's failures), the takeover detector's own rules off.
 fn run_gated(events: &[LoginEvent]) -> Vec<Signal> {
+    both(gated(), events)
+}
+
+/// The defaults with the account-history gate on and the takeover rules off.
+fn gated() -> DetectConfig {
     let mut cfg = DetectConfig::default();
     cfg.takeover.enabled = false;
     cfg.takeover.legacy_gate = true;
-    both(cfg, events)
+    cfg
 }
 
 /// An identity provider's outage: 40 people of one company, who always signed in
@@ -508,11 +513,13 @@ fn a_spray_with_stale_names_reports_its_successes_held_until_marked() {
     );
 }
 
-#[test]
-fn real_accounts_tried_from_networks_new_to_them_are_marked() {
-    // Accounts 100..150 signed in from home before; a spray then tries them from
-    // proxies' /24s they never used (no unknown names at all), and gets into 77.
-    const SPRAYED: u64 = 0xdead;
+/// Accounts 100..150 signed in from home (each with its own password); at
+/// `SPRAY_AT` a spray tries them from proxies' /24s they never used (no unknown
+/// names at all), and gets into 77.
+const SPRAYED: u64 = 0xdead;
+const SPRAY_AT: u64 = 70 * MIN;
+
+fn spray_into_77() -> Vec<LoginEvent> {
     let mut events = vec![];
     for a in 0..50u64 {
         events.push(ev(
@@ -523,11 +530,10 @@ fn real_accounts_tried_from_networks_new_to_them_are_marked() {
             Some(a),
         ));
     }
-    let t = 70 * MIN;
     for a in 0..50u64 {
         let proxy = [192, 0, (a % 10) as u8, 1];
         events.push(ev(
-            t + a * 1000,
+            SPRAY_AT + a * 1000,
             100 + a,
             proxy,
             Outcome::WrongPassword,
@@ -535,12 +541,18 @@ fn real_accounts_tried_from_networks_new_to_them_are_marked() {
         ));
     }
     events.push(ev(
-        t + 60_000,
+        SPRAY_AT + 60_000,
         77,
         [192, 0, 3, 1],
         Outcome::Success,
         Some(SPRAYED),
     ));
+    events
+}
+
+#[test]
+fn real_accounts_tried_from_networks_new_to_them_are_marked() {
+    let events = spray_into_77();
     let signals = run_gated(&events);
     assert_eq!(compromised(&signals, Detector::PasswordSpraying), vec![77]);
 }
@@ -579,9 +591,7 @@ fn outage_on_a_common_password(own_password_failures: bool) -> Vec<Signal> {
         }
     }
     events.push(phone(t + 60_000, 120, Outcome::Success));
-    let mut cfg = DetectConfig::default();
-    cfg.takeover.enabled = false;
-    cfg.takeover.legacy_gate = true;
+    let mut cfg = gated();
     cfg.takeover.own_password_failures = own_password_failures;
     both(cfg, &events)
 }
@@ -602,45 +612,17 @@ fn the_accounts_own_password_failing_is_the_site_failing_not_a_spray() {
 
 #[test]
 fn an_account_judged_taken_over_forgets_the_stolen_password() {
-    // The spray of `real_accounts_tried_from_networks_new_to_them_are_marked`:
-    // it gets into 77, whose history then holds the sprayed password. Account
-    // 120 signed in with its own before and was never flagged.
-    const SPRAYED: u64 = 0xdead;
-    let mut events = vec![];
-    for a in 0..50u64 {
-        let home = [198, 51, (a % 100) as u8, 9];
-        events.push(ev(a * 1000, 100 + a, home, Outcome::Success, Some(a)));
-    }
-    let t = 70 * MIN;
-    for a in 0..50u64 {
-        let proxy = [192, 0, (a % 10) as u8, 1];
-        events.push(ev(
-            t + a * 1000,
-            100 + a,
-            proxy,
-            Outcome::WrongPassword,
-            Some(SPRAYED),
-        ));
-    }
-    events.push(ev(
-        t + 60_000,
-        77,
-        [192, 0, 3, 1],
-        Outcome::Success,
-        Some(SPRAYED),
-    ));
-    let mut cfg = DetectConfig::default();
-    cfg.takeover.enabled = false;
-    cfg.takeover.legacy_gate = true;
-    let mut d = Detectors::new(cfg);
+    // The spray gets into 77, whose history then holds the sprayed password.
+    // Account 120 signed in with its own before and was never flagged.
+    let mut d = Detectors::new(gated());
     let mut out = vec![];
-    for e in &events {
+    for e in &spray_into_77() {
         d.observe(e, &mut out);
     }
     assert_eq!(compromised(&out, Detector::PasswordSpraying), vec![77]);
     let retry = |account, pw| {
         let e = ev(
-            t + 90 * MIN,
+            SPRAY_AT + 90 * MIN,
             account,
             [192, 0, 3, 1],
             Outcome::WrongPassword,
