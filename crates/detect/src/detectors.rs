@@ -157,13 +157,11 @@ impl<T: KeyTracker> Engine<T> {
         // person's attempt on their own account. In an outage at 100,000 accounts
         // a common password "failed" on 20–30 accounts of its own people: a spray,
         // by count.
-        if failure
-            && self.cfg.takeover.own_password_failures
-            && looked.is_some_and(|n| n.own_password)
+        if let Some(t) = &mut self.takeover
+            && looked.is_some()
+            && t.own_password_failure(ev, looked)
         {
-            if let Some(t) = &mut self.takeover {
-                t.observe(ev, looked, out);
-            }
+            t.observe(ev, looked, out);
             return;
         }
         let gate_on = self.cfg.takeover.legacy_gate;

@@ -397,6 +397,18 @@ impl Takeover {
         self.profiles.novelty(ev)
     }
 
+    /// `ev` is a wrong password that is the account's last good one, and
+    /// `own_password_failures` is on (`novelty`: the account's history for `ev`,
+    /// looked up here when `None`).
+    pub fn own_password_failure(&self, ev: &LoginEvent, novelty: Option<Novelty>) -> bool {
+        self.cfg.own_password_failures
+            && ev.outcome == Outcome::WrongPassword
+            && ev.password.is_some()
+            && novelty
+                .unwrap_or_else(|| self.profiles.novelty(ev))
+                .own_password
+    }
+
     /// [`Profiles::forget_password`].
     pub fn forget_password(&mut self, account: AccountKey) {
         self.profiles.forget_password(account);
@@ -418,13 +430,7 @@ impl Takeover {
         // outage's retries of the evening before diluted a botnet's /24 under
         // the share its network must fail at (third trace, residential: a
         // takeover lost).
-        if self.cfg.own_password_failures
-            && ev.outcome == Outcome::WrongPassword
-            && ev.password.is_some()
-            && novelty
-                .unwrap_or_else(|| self.profiles.novelty(ev))
-                .own_password
-        {
+        if self.own_password_failure(ev, novelty) {
             let k = Self::keys(ev)[0];
             let (account, ua) = (tag8(ev.account), ua8(ev.user_agent));
             let halves = self.halves;
