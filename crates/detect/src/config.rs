@@ -386,6 +386,27 @@ pub struct TakeoverConfig {
     /// its history). At 100,000 accounts a common password is dozens of people's
     /// own, and in an outage it "failed" on 20–30 accounts: a spray.
     pub own_password_failures: bool,
+    /// A success judged after the fact (more than `context_minutes` after it
+    /// came) is not blamed on its /24 · /64 or IPv6 /48 — their excess of names
+    /// that do not exist, or their other addresses failing on other accounts
+    /// (`network_failures`) — if that network was its people's when the success
+    /// came: a few other attempts that day, mostly successes. A carrier's CGNAT
+    /// /24 that rented 4G proxies exit through hours later is a later attack's,
+    /// not the sign-in's: on the second trace's `mobile_proxy` (seed 2) 72
+    /// innocents who had signed in 1–5 hours before the proxies came were
+    /// blamed on their /24's later counts, against 5 takeovers (all of them also
+    /// found by the stuffing detector). A botnet's /24 trying accounts for days
+    /// was failing already when its success came.
+    pub late_network_needs_context: bool,
+    /// A /24 · /64 whose other addresses failed on other accounts
+    /// (`network_failures`) stops counting as failing once the attack has left
+    /// it: its last hour's other attempts are a few and show under half the
+    /// day's share of names that do not exist (`Decayed::attack_left`). Its
+    /// day-long counts keep a proxy burst's failures for a day; on the second
+    /// trace's `mobile_proxy` (seed 2) the carrier's people signing in 9–21 hours
+    /// after the burst, on new phones or from new /24s of its pool, were blamed
+    /// on it (22 innocents).
+    pub failing_network_ends: bool,
 }
 
 impl Default for TakeoverConfig {
@@ -433,6 +454,8 @@ impl Default for TakeoverConfig {
             sprayed_password_accounts: 20.0,
             success_password_accounts: 3.0,
             own_password_failures: true,
+            late_network_needs_context: true,
+            failing_network_ends: true,
         }
     }
 }

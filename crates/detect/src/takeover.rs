@@ -155,7 +155,9 @@ struct Pending {
     ip_slow: f32,
     /// The attack contexts seen while the success was young (within
     /// `context_minutes`): [`CTX_ASN`], [`CTX_UA_WARM`], [`CTX_UA_HOT`],
-    /// [`CTX_DRIFT`]. Later judgements use these, not the contexts of the moment.
+    /// [`CTX_DRIFT`]; and whether its /24 · /64 and /48 were its people's:
+    /// [`CTX_PEOPLES_NETWORK`], [`CTX_PEOPLES_BLOCK`]. Later judgements use
+    /// these, not the contexts of the moment.
     ctx: u8,
     done: bool,
 }
@@ -168,6 +170,14 @@ const CTX_UA_WARM: u8 = 2;
 const CTX_UA_HOT: u8 = 4;
 /// [`Pending::ctx`]: the site's slow drift was open.
 const CTX_DRIFT: u8 = 8;
+/// [`Pending::ctx`]: its /24 · /64 was its people's when it came: other
+/// attempts that day, mostly successes (`late_network_needs_context`).
+const CTX_PEOPLES_NETWORK: u8 = 16;
+/// [`Pending::ctx`]: the same for its IPv6 /48.
+const CTX_PEOPLES_BLOCK: u8 = 32;
+/// Other attempts (decayed over about a day) a network needs for
+/// [`CTX_PEOPLES_NETWORK`]: fewer say nothing about whose it is.
+const PEOPLES_ATTEMPTS: f32 = 3.0;
 
 /// The account-takeover detector; see the module documentation.
 pub struct Takeover {

@@ -117,6 +117,23 @@ impl Decayed {
         }
     }
 
+    /// The attack left this grain: its other attempts of about the last hour
+    /// (beside the one being judged) are a few at least, and their share of
+    /// names that do not exist is under half the day's. A busy grain is its
+    /// people's again within hours of an attack leaving it (a carrier's CGNAT
+    /// /24 after a proxy burst), while its day-long counts keep the attack's
+    /// failures for a day; a grain with little traffic of its own since (a
+    /// botnet's /24 trying a few accounts a day) keeps the day's mix.
+    pub(super) fn attack_left(&self) -> bool {
+        let others = self.fast[0] - 1.0;
+        let day = if self.day[0] > 0.0 {
+            self.day[1] / self.day[0]
+        } else {
+            0.0
+        };
+        others >= 2.0 && day > 0.0 && self.fast[1] / others < 0.5 * day
+    }
+
     /// The larger of the fast and day unknown-account shares.
     pub(super) fn unknown_share(&self) -> f32 {
         let s = |c: &[f32]| if c[0] > 0.0 { c[1] / c[0] } else { 0.0 };

@@ -125,7 +125,37 @@ impl Takeover {
         // /24's few addresses, each trying an account or two)? Failures among the
         // network's attempts other than the success.
         let net = self.grains[1].peek(p.keys[1]).unwrap_or_default();
+        // Once the attack has left a busy /24 · /64 (`failing_network_ends`),
+        // its day-long failures are a past attack's.
+        let attack_left = c.failing_network_ends && net.attack_left();
+        // Judged later, the success's /24 · /64 (its /48) does not speak if it
+        // was its people's network when the success came: a few other attempts
+        // that day, mostly successes (`late_network_needs_context`). A carrier's
+        // CGNAT /24 that rented 4G proxies exit through hours later is a later
+        // attack's; a botnet's /24 trying accounts for days was failing already.
+        let peoples = |g: usize, bit: u8| {
+            if !c.late_network_needs_context {
+                return false;
+            }
+            let now = !late
+                && self.grains[g].peek(p.keys[g]).is_some_and(|d| {
+                    d.day[0] - 1.0 >= PEOPLES_ATTEMPTS
+                        && d.others_failure_share() < c.network_failure_share
+                });
+            now || p.ctx & bit != 0
+        };
+        let network_speaks_late = !(late && peoples(1, CTX_PEOPLES_NETWORK));
+        let block_speaks_late = !(late && peoples(4, CTX_PEOPLES_BLOCK));
+        if !late {
+            for (g, bit) in [(1, CTX_PEOPLES_NETWORK), (4, CTX_PEOPLES_BLOCK)] {
+                if peoples(g, bit) {
+                    self.pending[idx].ctx |= bit;
+                }
+            }
+        }
         let net_failing = c.network_failures > 0.0
+            && network_speaks_late
+            && !attack_left
             && !spray_only(&net)
             && net.day[3] >= c.network_failures
             && net.day[2] >= c.network_failures
@@ -158,6 +188,20 @@ impl Takeover {
         let beyond_typo =
             other_wrong || other_device_unknown || ip.day[3] >= c.address_accounts + 1.0;
         let address_active = ip.day[3] >= c.address_accounts && beyond_typo;
+        // Its /24 · /64's *other* addresses failed on other accounts (beyond the
+        // address's own failures) at a combo list's share of unknown names: the
+        // context of the rules below when no window, ASN or user agent shows one.
+        // Only for an account with a history that the success is unlike: without
+        // one (the first sign-ins after the detector starts, cold counters) it
+        // flagged four innocents on the tuning seeds.
+        let neighbours_failing = c.network_failures > 0.0
+            && network_speaks_late
+            && !attack_left
+            && !spray_only(&net)
+            && p.novelty.known_successes > 0
+            && net.day[2] - ip.day[2] >= c.network_failures
+            && net.others_failure_share() >= c.address_failure_share
+            && net.unknown_share() >= c.local_unknown_share;
         // The success's user agent shows a combo list's excess too, at a local
         // grain's share: one of the attacker's rotated user agents (an innocent's
         // new phone is usually a browser the attacker does not use right now).
@@ -196,7 +240,8 @@ impl Takeover {
             // `patch_cover`: 182 innocents and 11 takeovers on this rule); a
             // botnet's or a proxy provider's /24 fails on nearly everything.
             let network_ok = *g != Grain::Network
-                || (p.novelty.new_network
+                || (network_speaks_late
+                    && p.novelty.new_network
                     && (address_active || p.novelty.new_device)
                     && d.others_failure_share() >= c.network_failure_share);
             // An IPv6 /48 speaks only when its other attempts mostly failed — a
@@ -206,8 +251,9 @@ impl Takeover {
             // history, or from a new network and a new ASN (the owner's own
             // provider hands out the owner's /48).
             let block_ok = *g != Grain::V6Block
-                || ((p.novelty.known_successes == 0
-                    || (p.novelty.new_network && p.novelty.new_asn))
+                || (block_speaks_late
+                    && (p.novelty.known_successes == 0
+                        || (p.novelty.new_network && p.novelty.new_asn))
                     && d.others_failure_share() >= c.network_failure_share);
             // An address speaks only when its other attempts mostly failed
             // (`address_mostly_fails`), as a network: a payment service's or a
@@ -294,22 +340,9 @@ impl Takeover {
         };
         // Or, without any of those (an attack spread over days barely moves the
         // site, a consumer ASN or its rotated user agents: low-and-slow at 100,000
-        // accounts), the success's /24 · /64 itself: its *other* addresses failed
-        // on other accounts too (at least `network_failures` failures beyond the
-        // address's own, most of its attempts failed, at a combo list's share of
-        // unknown names) — a botnet spread over a /24's few addresses; a
-        // household's or a carrier's /24 mostly succeeds and rarely mistypes an
-        // e-mail address. Only for an account with a history that the success is
-        // unlike: without one (the first sign-ins after the detector starts, cold
-        // counters) it flagged four innocents on the tuning seeds.
-        let neighbours_failing = || {
-            c.network_failures > 0.0
-                && !spray_only(&net)
-                && n.known_successes > 0
-                && net.day[2] - ip.day[2] >= c.network_failures
-                && net.others_failure_share() >= c.address_failure_share
-                && net.unknown_share() >= c.local_unknown_share
-        };
+        // accounts), the success's /24 · /64 itself (`neighbours_failing` above):
+        // a botnet spread over a /24's few addresses; a household's or a
+        // carrier's /24 mostly succeeds and rarely mistypes an e-mail address.
         // The attack in progress: the site's window, the success's ASN, or its user
         // agent showing a combo list's excess (low-and-slow at 100,000 accounts
         // barely moves the site or a consumer ASN, but its rotated user agents
@@ -327,7 +360,7 @@ impl Takeover {
         {
             let attack = if site_hot || asn_ctx || ua_ctx {
                 Some(Corroboration::None)
-            } else if neighbours_failing() {
+            } else if neighbours_failing {
                 Some(Corroboration::NetworkFailures)
             } else if drift && n.known_successes > 0 && n.new_device {
                 // A day-long context is weaker than an hour's: only for a history
@@ -370,7 +403,7 @@ impl Takeover {
             && n.new_device
             && n.new_network
             && n.new_asn
-            && neighbours_failing()
+            && neighbours_failing
             && (drift || site_hot || asn_ctx || ua_ctx)
         {
             let (z, _, attempts, expected) = net.excess(prior, c.min_history);

@@ -763,3 +763,6 @@ mod retries;
 
 #[path = "tests_spray.rs"]
 mod spray;
+
+#[path = "tests_late.rs"]
+mod late;

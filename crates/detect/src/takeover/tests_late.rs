@@ -1,0 +1,181 @@
+//! A success judged after the fact and a busy network after an attack has left
+//! it: `late_network_needs_context` and `failing_network_ends`.
+
+use super::*;
+
+/// The carrier's /24 (100.64.1.0/24, ASN 500).
+const CARRIER: u32 = 0x6400_0100;
+
+/// One of the carrier's people signing in every five minutes from minute `from`
+/// to `to`, each on their own account, from addresses 0–99 of its /24.
+fn carrier_people(t: &mut Takeover, from: i64, to: i64, out: &mut Vec<Signal>) {
+    for m in (from..to).step_by(5) {
+        let n = m / 5;
+        let e = ev(
+            m * MIN + 1_000,
+            3_000_000 + (n % 500) as u64,
+            CARRIER | (n % 100) as u32,
+            500,
+            1 + (n % 7) as u64,
+            Outcome::Success,
+        );
+        t.observe(&e, None, out);
+    }
+}
+
+/// A proxy burst through the carrier's /24 (its addresses 100–199) for an hour
+/// from minute `start`: 20 attempts a minute, each on another account, half of
+/// them on names the site does not have, the rest wrong passwords. With
+/// `at_77`, the person's address 77 is one of the proxy's exits for four
+/// attempts.
+fn proxy_burst(t: &mut Takeover, start: i64, at_77: bool, out: &mut Vec<Signal>) {
+    for m in start..start + 60 {
+        people(t, m, 1, out);
+        for k in 0..20 {
+            let n = m * 20 + k;
+            // The person's address: a wrong password on another account in
+            // each of the burst's first four minutes.
+            let at = at_77 && k == 1 && m < start + 4;
+            let host = if at { 77 } else { 100 + (n % 100) as u32 };
+            let outcome = if n % 2 == 0 && !at {
+                Outcome::UnknownAccount
+            } else {
+                Outcome::WrongPassword
+            };
+            let e = ev(
+                m * MIN + k * 3_000 + 500,
+                9_000_000 + n as u64,
+                CARRIER | host,
+                500,
+                99,
+                outcome,
+            );
+            t.observe(&e, None, out);
+        }
+    }
+}
+
+/// Account 7 (three sign-ins from home) gets a new phone on the carrier, from
+/// the /24's address 77, at minute 600, while the carrier's people sign in
+/// there; the proxies come through the /24 `burst_after` minutes later. The
+/// signals on account 7.
+fn phone_then_proxies(cfg: TakeoverConfig, burst_after: i64) -> Vec<Signal> {
+    let mut out = Vec::new();
+    let mut t = with_account_7(cfg, &mut out);
+    people(&mut t, 3 * 60, 6 * 60, &mut out);
+    carrier_people(&mut t, 6 * 60, 10 * 60, &mut out);
+    let at = 10 * 60;
+    t.observe(
+        &ev(
+            at * MIN + 30_000,
+            7,
+            CARRIER | 77,
+            500,
+            42,
+            Outcome::Success,
+        ),
+        None,
+        &mut out,
+    );
+    carrier_people(&mut t, at + 1, at + burst_after, &mut out);
+    proxy_burst(&mut t, at + burst_after, false, &mut out);
+    people(&mut t, at + burst_after + 60, 30, &mut out);
+    out.retain(|s| s.account == Some(AccountKey(7)));
+    out
+}
+
+#[test]
+fn a_peoples_network_is_not_blamed_for_proxies_that_came_hours_later() {
+    let cfg = TakeoverConfig::default();
+    assert!(cfg.late_network_needs_context);
+    // The proxies came two hours after the person's sign-in, on a /24 that was
+    // its people's then: nothing.
+    let out = phone_then_proxies(cfg, 120);
+    assert!(out.is_empty(), "{out:?}");
+    // Without the switch, the /24's later excess was blamed on the sign-in.
+    let off = TakeoverConfig {
+        late_network_needs_context: false,
+        ..cfg
+    };
+    let out = phone_then_proxies(off, 120);
+    let e = out
+        .first()
+        .and_then(|s| s.evidence.takeover)
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!(e.grain, Grain::Network, "{e:?}");
+    assert!(e.judged_after_secs >= 120 * 60, "{e:?}");
+}
+
+/// The proxies come through the carrier's /24 (and the address 77) at minute
+/// 600; the carrier's people sign in there for `hours` after; then account 7's
+/// new phone signs in from address 77. The signals on account 7.
+fn proxies_then_phone(cfg: TakeoverConfig, hours: i64) -> Vec<Signal> {
+    let mut out = Vec::new();
+    let mut t = with_account_7(cfg, &mut out);
+    people(&mut t, 3 * 60, 6 * 60, &mut out);
+    carrier_people(&mut t, 6 * 60, 10 * 60, &mut out);
+    let at = 10 * 60;
+    proxy_burst(&mut t, at, true, &mut out);
+    let after = at + 60 + hours * 60;
+    for m in at + 60..after {
+        people(&mut t, m, 1, &mut out);
+        // Busier than before: the carrier's evening.
+        for k in 0..2 {
+            let n = m * 2 + k;
+            // Not from address 77 (the person's, below).
+            let host = (n % 99) as u32 + u32::from(n % 99 >= 77);
+            let e = ev(
+                m * MIN + k * 30_000 + 2_000,
+                3_000_000 + (n % 2_000) as u64,
+                CARRIER | host,
+                500,
+                1 + (n % 7) as u64,
+                Outcome::Success,
+            );
+            t.observe(&e, None, &mut out);
+        }
+    }
+    out.clear();
+    t.observe(
+        &ev(
+            after * MIN + 30_000,
+            7,
+            CARRIER | 77,
+            500,
+            42,
+            Outcome::Success,
+        ),
+        None,
+        &mut out,
+    );
+    people(&mut t, after + 1, 20, &mut out);
+    out.retain(|s| s.account == Some(AccountKey(7)));
+    out
+}
+
+#[test]
+fn a_busy_network_stops_failing_once_the_attack_has_left_it() {
+    let cfg = TakeoverConfig::default();
+    assert!(cfg.failing_network_ends);
+    let kept = TakeoverConfig {
+        failing_network_ends: false,
+        ..cfg
+    };
+    // Right after the burst the /24 still fails on others, either way.
+    for c in [cfg, kept] {
+        assert!(!proxies_then_phone(c, 0).is_empty(), "just after the burst");
+    }
+    // Four hours later its last hour is its people's successes again; its
+    // day-long counts still hold the burst's failures, which — with the proxy's
+    // four wrong passwords at the person's address — flagged the person's new
+    // phone without the switch.
+    let out = proxies_then_phone(kept, 4);
+    let e = out
+        .first()
+        .and_then(|s| s.evidence.takeover)
+        .unwrap_or_else(|| panic!("the day's counts still speak"));
+    assert_eq!(e.rule, TakeoverRule::AddressTriedOthers, "{e:?}");
+    assert_eq!(e.corroboration, Corroboration::NetworkFailures, "{e:?}");
+    let out = proxies_then_phone(cfg, 4);
+    assert!(out.is_empty(), "{out:?}");
+}
