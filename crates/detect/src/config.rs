@@ -290,6 +290,13 @@ pub struct TakeoverConfig {
     /// forgotten addresses, but lowers it among failures: on the fourth trace's
     /// forced change the drift opened at 2.4× and flagged a quiet day's sign-in.
     pub drift_failure_ratio: f32,
+    /// Leave the hours in which an attack-in-progress window was open out of
+    /// the drift's trailing day: a burst has its window, and a drift is what the
+    /// windows do not explain. Without this a four-hour proxy burst kept the
+    /// drift open for the day after it (second trace, `mobile_proxy`, seed 2:
+    /// 23 of the carrier's people flagged 9–21 hours after the burst, on a new
+    /// phone from an address the proxies had used).
+    pub drift_outside_windows: bool,
     /// Flag a success whose address did nothing else when its /24 · /64's *other*
     /// addresses failed on other accounts (`network_failures`, at a combo list's
     /// share of unknown names) during an attack in progress (a window, the ASN,
@@ -442,6 +449,7 @@ impl Default for TakeoverConfig {
             drift_z: 8.0,
             drift_ratio: 1.25,
             drift_failure_ratio: 1.5,
+            drift_outside_windows: true,
             network_novelty: true,
             context_ends: true,
             site_share_ratio: 6.0,

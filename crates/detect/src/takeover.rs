@@ -478,7 +478,8 @@ impl Takeover {
         }
         self.site.age(ev.time_ms, &halves);
         self.site.add(unknown, failure, sprayed, tag, ua_tag);
-        self.drift.add(ev.time_ms, unknown, failure);
+        let in_window = self.in_window();
+        self.drift.add(ev.time_ms, unknown, failure, in_window);
         self.track_window(ev.time_ms, unknown);
         if ev.outcome == Outcome::Success {
             let novelty = novelty.unwrap_or_else(|| self.profiles.novelty(ev));

@@ -23,6 +23,13 @@
 //! theirs first), so the unknown share of *attempts* rises 2–3× while the
 //! unknown share of *failures* falls (the fourth trace's forced change: 0.3×).
 //!
+//! Hours in which an attack-in-progress window of [`super::Takeover`] was open
+//! are left out of the trailing day (`drift_outside_windows`): a burst has its
+//! window, and for the day after it the burst alone kept the drift open — on
+//! the second trace's `mobile_proxy` a four-hour proxy burst made every later
+//! sign-in of the carrier's people on a new phone, from an address the proxies
+//! had used, an attack's for a day.
+//!
 //! Fixed memory: 24 hourly and [`DAYS`] daily counters, and at most
 //! [`super::ATTACK_WINDOWS_KEPT`] drift periods kept for operators.
 
@@ -50,6 +57,8 @@ const MERGE_MS: i64 = 6 * HOUR_MS;
 pub(super) struct Drift {
     /// (attempts, unknown, failures) per hour, indexed by hour number modulo 24.
     hours: [(u32, u32, u32); 24],
+    /// Whether an attack-in-progress window was open in that hour.
+    window_hours: [bool; 24],
     /// (attempts, unknown, failures) per day, indexed by day number modulo [`DAYS`].
     days: [(u32, u32, u32); DAYS],
     /// The latest hour counted (hour number since the epoch; `i64::MIN`: none).
@@ -70,6 +79,7 @@ impl Drift {
     pub(super) fn new() -> Drift {
         Drift {
             hours: [(0, 0, 0); 24],
+            window_hours: [false; 24],
             days: [(0, 0, 0); DAYS],
             hour: i64::MIN,
             day: i64::MIN,
@@ -90,8 +100,9 @@ impl Drift {
     }
 
     /// Counts one attempt at `now` (a slightly late event counts in the current
-    /// hour and day); `failure`: a wrong password or an unknown account.
-    pub(super) fn add(&mut self, now: i64, unknown: bool, failure: bool) {
+    /// hour and day); `failure`: a wrong password or an unknown account;
+    /// `in_window`: an attack-in-progress window is open.
+    pub(super) fn add(&mut self, now: i64, unknown: bool, failure: bool, in_window: bool) {
         let (h, d) = (now.div_euclid(HOUR_MS), now.div_euclid(DAY_MS));
         if h > self.hour {
             // Clear the hours skipped since (at most a day of them).
@@ -102,6 +113,7 @@ impl Drift {
             };
             for k in from..=h {
                 self.hours[k.rem_euclid(24) as usize] = (0, 0, 0);
+                self.window_hours[k.rem_euclid(24) as usize] = false;
             }
             self.hour = h;
         }
@@ -118,6 +130,7 @@ impl Drift {
         }
         let u = u32::from(unknown);
         let f = u32::from(failure || unknown);
+        self.window_hours[self.hour.rem_euclid(24) as usize] |= in_window;
         let hb = &mut self.hours[self.hour.rem_euclid(24) as usize];
         hb.0 = hb.0.saturating_add(1);
         hb.1 = hb.1.saturating_add(u);
@@ -161,15 +174,28 @@ impl Drift {
     /// Weighs the trailing 24 hours against the baseline and opens a drift period
     /// (`min_z`, `min_ratio` and, on the unknown share of failures,
     /// `min_failure_ratio` (0: not asked); `min_z` ≤ 0: never) or closes it
-    /// (below half).
-    pub(super) fn check(&mut self, now: i64, min_z: f32, min_ratio: f32, min_failure_ratio: f32) {
-        let (a, u, f) = self.hours.iter().fold((0u64, 0u64, 0u64), |s, h| {
-            (
-                s.0 + u64::from(h.0),
-                s.1 + u64::from(h.1),
-                s.2 + u64::from(h.2),
-            )
-        });
+    /// (below half). With `outside_windows`, the hours with an attack window are
+    /// left out of the trailing day.
+    pub(super) fn check(
+        &mut self,
+        now: i64,
+        min_z: f32,
+        min_ratio: f32,
+        min_failure_ratio: f32,
+        outside_windows: bool,
+    ) {
+        let (a, u, f) = self
+            .hours
+            .iter()
+            .zip(&self.window_hours)
+            .filter(|(_, w)| !(outside_windows && **w))
+            .fold((0u64, 0u64, 0u64), |s, (h, _)| {
+                (
+                    s.0 + u64::from(h.0),
+                    s.1 + u64::from(h.1),
+                    s.2 + u64::from(h.2),
+                )
+            });
         let (z, ratio, failure_ratio) = match self.baseline() {
             Some((p, pf)) if a > 0 && min_z > 0.0 => {
                 let p = p.max(1e-4);
@@ -242,9 +268,9 @@ mod tests {
         for h in start_day * 24..(start_day + days) * 24 {
             for k in 0..per_hour {
                 let t = h * HOUR_MS + i64::from(k) * (HOUR_MS / i64::from(per_hour));
-                d.add(t, k < unknown, k < unknown + wrong);
+                d.add(t, k < unknown, k < unknown + wrong, false);
                 if k % 10 == 0 {
-                    d.check(t, 8.0, 1.25, 1.5);
+                    d.check(t, 8.0, 1.25, 1.5, true);
                 }
             }
         }
@@ -305,6 +331,33 @@ mod tests {
             d.ratio,
             d.failure_ratio
         );
+    }
+
+    /// Four normal days, then four hours of a burst (600 unknown names an hour,
+    /// its attack window open) and the rest of that day normal: whether a drift
+    /// is open at the end of the day.
+    fn after_a_burst(outside_windows: bool) -> bool {
+        let mut d = Drift::new();
+        run(&mut d, 1000, 4, 2_000, 20);
+        for h in 1004 * 24..1005 * 24 {
+            let burst = h < 1004 * 24 + 4;
+            let (per_hour, unknown) = if burst { (2_600, 620) } else { (2_000, 20) };
+            for k in 0..per_hour {
+                let t = h * HOUR_MS + i64::from(k) * (HOUR_MS / i64::from(per_hour));
+                d.add(t, k < unknown, k < unknown + 60, burst);
+                if k % 10 == 0 {
+                    d.check(t, 8.0, 1.25, 1.5, outside_windows);
+                }
+            }
+        }
+        d.open()
+    }
+
+    #[test]
+    fn a_burst_with_its_window_is_not_a_drift_for_the_day_after() {
+        assert!(!after_a_burst(true));
+        // Counted in the trailing day, the burst alone kept the drift open.
+        assert!(after_a_burst(false));
     }
 
     #[test]

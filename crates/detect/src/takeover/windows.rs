@@ -37,6 +37,7 @@ impl Takeover {
             self.cfg.drift_z,
             self.cfg.drift_ratio,
             self.cfg.drift_failure_ratio,
+            self.cfg.drift_outside_windows,
         );
         let z = self.site_fast_z();
         // Happening now: the running or the last ten minutes show an excess (of
