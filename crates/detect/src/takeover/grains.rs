@@ -118,8 +118,11 @@ impl Decayed {
     }
 
     /// The attack left this grain: its other attempts of about the last hour
-    /// (beside the one being judged) are a few at least, and their share of
-    /// names that do not exist is under half the day's. A busy grain is its
+    /// (beside the one being judged) are a few at least, hold less than about
+    /// one name that does not exist, and their share of such names is under
+    /// half the day's. (Not the share alone: a spray trickling through a busy
+    /// /24 of VPN concentrators — FireProx through AWS — is a small share of its
+    /// hour, but still there.) A busy grain is its
     /// people's again within hours of an attack leaving it (a carrier's CGNAT
     /// /24 after a proxy burst), while its day-long counts keep the attack's
     /// failures for a day; a grain with little traffic of its own since (a
@@ -131,7 +134,7 @@ impl Decayed {
         } else {
             0.0
         };
-        others >= 2.0 && day > 0.0 && self.fast[1] / others < 0.5 * day
+        others >= 2.0 && self.fast[1] < 1.0 && day > 0.0 && self.fast[1] / others < 0.5 * day
     }
 
     /// The larger of the fast and day unknown-account shares.

@@ -129,10 +129,13 @@ impl Takeover {
         // its day-long failures are a past attack's.
         let attack_left = c.failing_network_ends && net.attack_left();
         // Judged later, the success's /24 · /64 (its /48) does not speak if it
-        // was its people's network when the success came: a few other attempts
-        // that day, mostly successes (`late_network_needs_context`). A carrier's
-        // CGNAT /24 that rented 4G proxies exit through hours later is a later
-        // attack's; a botnet's /24 trying accounts for days was failing already.
+        // was its people's network when the success came — a few other attempts
+        // that day, mostly successes — and no attack was in progress then: no
+        // site window, no hot ASN or user agent, no drift
+        // (`late_network_needs_context`). A carrier's CGNAT /24 that rented 4G
+        // proxies exit through hours later is a later attack's; a botnet's /24
+        // trying accounts for days was failing already, and a residential
+        // proxy's exit in a household's /24 came in its attack.
         let peoples = |g: usize, bit: u8| {
             if !c.late_network_needs_context {
                 return false;
@@ -144,8 +147,10 @@ impl Takeover {
                 });
             now || p.ctx & bit != 0
         };
-        let network_speaks_late = !(late && peoples(1, CTX_PEOPLES_NETWORK));
-        let block_speaks_late = !(late && peoples(4, CTX_PEOPLES_BLOCK));
+        let quiet_then =
+            !p.site_hot && p.ctx & (CTX_ASN | CTX_UA_WARM | CTX_UA_HOT | CTX_DRIFT) == 0;
+        let network_speaks_late = !(late && quiet_then && peoples(1, CTX_PEOPLES_NETWORK));
+        let block_speaks_late = !(late && quiet_then && peoples(4, CTX_PEOPLES_BLOCK));
         if !late {
             for (g, bit) in [(1, CTX_PEOPLES_NETWORK), (4, CTX_PEOPLES_BLOCK)] {
                 if peoples(g, bit) {

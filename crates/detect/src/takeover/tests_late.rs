@@ -23,18 +23,22 @@ fn carrier_people(t: &mut Takeover, from: i64, to: i64, out: &mut Vec<Signal>) {
     }
 }
 
-/// A proxy burst through the carrier's /24 (its addresses 100–199) for an hour
-/// from minute `start`: 20 attempts a minute, each on another account, half of
-/// them on names the site does not have, the rest wrong passwords. With
-/// `at_77`, the person's address 77 is one of the proxy's exits for four
-/// attempts.
-fn proxy_burst(t: &mut Takeover, start: i64, at_77: bool, out: &mut Vec<Signal>) {
-    for m in start..start + 60 {
+/// A proxy burst through the carrier's /24 (its addresses 100–199) for
+/// `minutes` from minute `start`: `per_min` attempts a minute, each on another
+/// account, half of them on names the site does not have, the rest wrong
+/// passwords. With `at_77`, the person's address 77 is one of the proxy's exits
+/// for four attempts (wrong passwords).
+fn proxy_burst(
+    t: &mut Takeover,
+    start: i64,
+    (minutes, per_min): (i64, i64),
+    at_77: bool,
+    out: &mut Vec<Signal>,
+) {
+    for m in start..start + minutes {
         people(t, m, 1, out);
-        for k in 0..20 {
-            let n = m * 20 + k;
-            // The person's address: a wrong password on another account in
-            // each of the burst's first four minutes.
+        for k in 0..per_min {
+            let n = m * per_min + k;
             let at = at_77 && k == 1 && m < start + 4;
             let host = if at { 77 } else { 100 + (n % 100) as u32 };
             let outcome = if n % 2 == 0 && !at {
@@ -43,7 +47,7 @@ fn proxy_burst(t: &mut Takeover, start: i64, at_77: bool, out: &mut Vec<Signal>)
                 Outcome::WrongPassword
             };
             let e = ev(
-                m * MIN + k * 3_000 + 500,
+                m * MIN + k * (MIN / per_min) + 500,
                 9_000_000 + n as u64,
                 CARRIER | host,
                 500,
@@ -78,7 +82,7 @@ fn phone_then_proxies(cfg: TakeoverConfig, burst_after: i64) -> Vec<Signal> {
         &mut out,
     );
     carrier_people(&mut t, at + 1, at + burst_after, &mut out);
-    proxy_burst(&mut t, at + burst_after, false, &mut out);
+    proxy_burst(&mut t, at + burst_after, (60, 20), false, &mut out);
     people(&mut t, at + burst_after + 60, 30, &mut out);
     out.retain(|s| s.account == Some(AccountKey(7)));
     out
@@ -107,27 +111,26 @@ fn a_peoples_network_is_not_blamed_for_proxies_that_came_hours_later() {
 }
 
 /// The proxies come through the carrier's /24 (and the address 77) at minute
-/// 600; the carrier's people sign in there for `hours` after; then account 7's
-/// new phone signs in from address 77. The signals on account 7.
+/// 600 for twenty minutes; one of the carrier's people signs in there every
+/// twenty minutes for `hours` after; then account 7's new phone signs in from
+/// address 77. The signals on account 7.
 fn proxies_then_phone(cfg: TakeoverConfig, hours: i64) -> Vec<Signal> {
     let mut out = Vec::new();
     let mut t = with_account_7(cfg, &mut out);
     people(&mut t, 3 * 60, 6 * 60, &mut out);
     carrier_people(&mut t, 6 * 60, 10 * 60, &mut out);
     let at = 10 * 60;
-    proxy_burst(&mut t, at, true, &mut out);
-    let after = at + 60 + hours * 60;
-    for m in at + 60..after {
+    proxy_burst(&mut t, at, (20, 10), true, &mut out);
+    let after = at + 20 + hours * 60;
+    for m in at + 20..after {
         people(&mut t, m, 1, &mut out);
-        // Busier than before: the carrier's evening.
-        for k in 0..2 {
-            let n = m * 2 + k;
+        if m % 20 == 0 {
             // Not from address 77 (the person's, below).
-            let host = (n % 99) as u32 + u32::from(n % 99 >= 77);
+            let n = m / 20;
             let e = ev(
-                m * MIN + k * 30_000 + 2_000,
+                m * MIN + 2_000,
                 3_000_000 + (n % 2_000) as u64,
-                CARRIER | host,
+                CARRIER | (n % 77) as u32,
                 500,
                 1 + (n % 7) as u64,
                 Outcome::Success,
@@ -165,17 +168,17 @@ fn a_busy_network_stops_failing_once_the_attack_has_left_it() {
     for c in [cfg, kept] {
         assert!(!proxies_then_phone(c, 0).is_empty(), "just after the burst");
     }
-    // Four hours later its last hour is its people's successes again; its
-    // day-long counts still hold the burst's failures, which — with the proxy's
-    // four wrong passwords at the person's address — flagged the person's new
-    // phone without the switch.
-    let out = proxies_then_phone(kept, 4);
+    // Eight hours later its last hour is its people's successes again (a
+    // few, and no name that does not exist); its day-long counts still hold the
+    // burst's failures, which — with the proxy's four wrong passwords at the
+    // person's address — flagged the person's new phone without the switch.
+    let out = proxies_then_phone(kept, 8);
     let e = out
         .first()
         .and_then(|s| s.evidence.takeover)
         .unwrap_or_else(|| panic!("the day's counts still speak"));
     assert_eq!(e.rule, TakeoverRule::AddressTriedOthers, "{e:?}");
     assert_eq!(e.corroboration, Corroboration::NetworkFailures, "{e:?}");
-    let out = proxies_then_phone(cfg, 4);
+    let out = proxies_then_phone(cfg, 8);
     assert!(out.is_empty(), "{out:?}");
 }
