@@ -397,7 +397,8 @@ pub struct TakeoverConfig {
     /// came) is not blamed on its /24 · /64 or IPv6 /48 — their excess of names
     /// that do not exist, or their other addresses failing on other accounts
     /// (`network_failures`) — if that network was its people's when the success
-    /// came: a few other attempts that day, mostly successes. A carrier's CGNAT
+    /// came (a few other attempts that day, mostly successes) and no attack was
+    /// in progress then (no site window, hot ASN or user agent, or drift). A carrier's CGNAT
     /// /24 that rented 4G proxies exit through hours later is a later attack's,
     /// not the sign-in's: on the second trace's `mobile_proxy` (seed 2) 72
     /// innocents who had signed in 1–5 hours before the proxies came were
@@ -406,9 +407,11 @@ pub struct TakeoverConfig {
     /// was failing already when its success came.
     pub late_network_needs_context: bool,
     /// A /24 · /64 whose other addresses failed on other accounts
-    /// (`network_failures`) stops counting as failing once the attack has left
-    /// it: its last hour's other attempts are a few and show under half the
-    /// day's share of names that do not exist (`Decayed::attack_left`). Its
+    /// (`network_failures`) stops counting as an attack in progress — the
+    /// context of `AddressTriedOthers` and `network_novelty` — once the attack
+    /// has left it: its last hour's other attempts are a few, hold less than
+    /// about one name that does not exist and under half the day's share of
+    /// them (`Decayed::attack_left`). It still corroborates an ASN hot now. Its
     /// day-long counts keep a proxy burst's failures for a day; on the second
     /// trace's `mobile_proxy` (seed 2) the carrier's people signing in 9–21 hours
     /// after the burst, on new phones or from new /24s of its pool, were blamed

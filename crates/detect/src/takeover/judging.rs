@@ -126,7 +126,11 @@ impl Takeover {
         // network's attempts other than the success.
         let net = self.grains[1].peek(p.keys[1]).unwrap_or_default();
         // Once the attack has left a busy /24 · /64 (`failing_network_ends`),
-        // its day-long failures are a past attack's.
+        // its day-long failures are a past attack's: they are no attack in
+        // progress (`neighbours_failing`, below). They still corroborate an ASN
+        // hot now (FireProx trickling through a busy AWS /24 of VPN
+        // concentrators shows there in failures, not in names that do not
+        // exist: one takeover lost a seed on the fifth trace without this).
         let attack_left = c.failing_network_ends && net.attack_left();
         // Judged later, the success's /24 · /64 (its /48) does not speak if it
         // was its people's network when the success came — a few other attempts
@@ -160,7 +164,6 @@ impl Takeover {
         }
         let net_failing = c.network_failures > 0.0
             && network_speaks_late
-            && !attack_left
             && !spray_only(&net)
             && net.day[3] >= c.network_failures
             && net.day[2] >= c.network_failures
