@@ -155,7 +155,7 @@ struct Pending {
     ip_slow: f32,
     /// The attack contexts seen while the success was young (within
     /// `context_minutes`): [`CTX_ASN`], [`CTX_UA_WARM`], [`CTX_UA_HOT`],
-    /// [`CTX_DRIFT`]; and whether its /24 · /64 and /48 were its people's:
+    /// [`CTX_DRIFT`], [`CTX_SITE`]; and whether its /24 · /64 and /48 were its people's:
     /// [`CTX_PEOPLES_NETWORK`], [`CTX_PEOPLES_BLOCK`]. Later judgements use
     /// these, not the contexts of the moment.
     ctx: u8,
@@ -175,6 +175,9 @@ const CTX_DRIFT: u8 = 8;
 const CTX_PEOPLES_NETWORK: u8 = 16;
 /// [`Pending::ctx`]: the same for its IPv6 /48.
 const CTX_PEOPLES_BLOCK: u8 = 32;
+/// [`Pending::ctx`]: the site's attack window was open when it came, or opened
+/// within 15 minutes after (the attack's first minutes).
+const CTX_SITE: u8 = 64;
 /// Other attempts (decayed over about a day) a network needs for
 /// [`CTX_PEOPLES_NETWORK`]: fewer say nothing about whose it is.
 const PEOPLES_ATTEMPTS: f32 = 3.0;

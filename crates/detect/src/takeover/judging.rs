@@ -108,12 +108,22 @@ impl Takeover {
         let asn_ctx = ctx_now(CTX_ASN, &asn_hot_now);
         let ua_ctx = ctx_now(CTX_UA_WARM, &ua_warm_now);
         let drift = ctx_now(CTX_DRIFT, &|| self.drift.open());
+        // The attack was in progress when the success came — or is now, and the
+        // success came just before it showed (a botnet's first minutes). Kept
+        // for a later judgement like the other contexts: a success four seconds
+        // into a residential burst whose window opened three minutes later, and
+        // whose address tried others only later, had lost it.
+        let site_hot = p.site_hot
+            || ctx_now(CTX_SITE, &|| {
+                self.in_window() && now - p.time_ms <= 15 * 60_000
+            });
         if !late {
             let bits = [
                 (asn_ctx, CTX_ASN),
                 (ua_ctx, CTX_UA_WARM),
                 (ua_hot, CTX_UA_HOT),
                 (drift, CTX_DRIFT),
+                (site_hot, CTX_SITE),
             ];
             for (on, bit) in bits {
                 if on {
@@ -151,8 +161,7 @@ impl Takeover {
                 });
             now || p.ctx & bit != 0
         };
-        let quiet_then =
-            !p.site_hot && p.ctx & (CTX_ASN | CTX_UA_WARM | CTX_UA_HOT | CTX_DRIFT) == 0;
+        let quiet_then = !site_hot && p.ctx & (CTX_ASN | CTX_UA_WARM | CTX_UA_HOT | CTX_DRIFT) == 0;
         let network_speaks_late = !(late && quiet_then && peoples(1, CTX_PEOPLES_NETWORK));
         let block_speaks_late = !(late && quiet_then && peoples(4, CTX_PEOPLES_BLOCK));
         if !late {
@@ -299,9 +308,7 @@ impl Takeover {
         // The site-wide excess alone does not flag: during an attack every innocent
         // new device would be. It opens the rules below, which ask for more. (The
         // cheap conditions are checked first: most successes are nobody's.)
-        // The attack was in progress when the success came — or is now, and the
-        // success came just before it showed (a botnet's first minutes).
-        let site_hot = p.site_hot || (self.in_window() && now - p.time_ms <= 15 * 60_000);
+        // (`site_hot` above: the attack was in progress when the success came.)
         let n = p.novelty;
         let mut rule = TakeoverRule::GrainExcess;
         // An address that tried other accounts and mostly failed, during an

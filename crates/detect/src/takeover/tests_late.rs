@@ -1,5 +1,7 @@
-//! A success judged after the fact and a busy network after an attack has left
-//! it: `late_network_needs_context` and `failing_network_ends`.
+//! Successes judged after the fact: a people's network and an attack that came
+//! later (`late_network_needs_context`), a busy network after an attack has
+//! left it (`failing_network_ends`), and the attack's first minutes (the
+//! site's window kept as a context).
 
 use super::*;
 
@@ -181,4 +183,48 @@ fn a_busy_network_stops_failing_once_the_attack_has_left_it() {
     assert_eq!(e.corroboration, Corroboration::NetworkFailures, "{e:?}");
     let out = proxies_then_phone(cfg, 8);
     assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn a_success_in_an_attacks_first_minutes_keeps_its_context_when_judged_later() {
+    let mut out = Vec::new();
+    let mut t = account_7_among_people(TakeoverConfig::default(), &mut out);
+    // A proxy signs in to account 7 on a new device seconds before a combo
+    // list's burst shows: no attack window yet.
+    let proxy = 0xc900_0909;
+    let at = 9 * 60;
+    t.observe(
+        &ev(at * MIN + 5_000, 7, proxy, 400, 42, Outcome::Success),
+        None,
+        &mut out,
+    );
+    assert!(!t.in_window());
+    burst(&mut t, at + 1, 10, 30, &mut out);
+    assert!(t.in_window());
+    people(&mut t, at + 11, 14, &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    // Twenty-five minutes after its success the proxy's address fails on three
+    // other accounts: judged then, the success is in the attack it came in.
+    for k in 0..3 {
+        t.observe(
+            &ev(
+                (at + 25 + k) * MIN,
+                20_000 + k as u64,
+                proxy,
+                400,
+                42,
+                Outcome::WrongPassword,
+            ),
+            None,
+            &mut out,
+        );
+    }
+    people(&mut t, at + 28, 10, &mut out);
+    let e = out
+        .iter()
+        .find(|s| s.account == Some(AccountKey(7)))
+        .and_then(|s| s.evidence.takeover)
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!(e.rule, TakeoverRule::AddressTriedOthers, "{e:?}");
+    assert!(e.judged_after_secs >= 20 * 60, "{e:?}");
 }
