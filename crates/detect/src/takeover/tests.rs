@@ -398,6 +398,22 @@ fn a_sign_in_made_hours_before_an_attack_is_not_judged_by_its_context() {
     );
 }
 
+/// A proxy's address (ASN 400, user agent 42) fails on three other accounts, a
+/// minute apart from `from_ms` (trace time).
+fn proxy_tries_others(t: &mut Takeover, from_ms: i64, proxy: u32, out: &mut Vec<Signal>) {
+    for k in 0..3 {
+        let e = ev(
+            from_ms + k * MIN,
+            20_000 + k as u64,
+            proxy,
+            400,
+            42,
+            Outcome::WrongPassword,
+        );
+        t.observe(&e, None, out);
+    }
+}
+
 #[test]
 fn a_success_judged_after_the_fact_says_so() {
     let mut out = Vec::new();
@@ -412,20 +428,7 @@ fn a_success_judged_after_the_fact_says_so() {
     assert!(out.is_empty(), "{out:?}");
     // Twenty minutes later the same address fails on three other accounts.
     people(&mut t, 9 * 60 + 11, 19, &mut out);
-    for k in 0..3 {
-        t.observe(
-            &ev(
-                at + (20 + k) * MIN,
-                20_000 + k as u64,
-                proxy,
-                400,
-                42,
-                Outcome::WrongPassword,
-            ),
-            None,
-            &mut out,
-        );
-    }
+    proxy_tries_others(&mut t, at + 20 * MIN, proxy, &mut out);
     people(&mut t, 9 * 60 + 34, 10, &mut out);
     let s = out
         .iter()

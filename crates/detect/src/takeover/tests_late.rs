@@ -8,20 +8,30 @@ use super::*;
 /// The carrier's /24 (100.64.1.0/24, ASN 500).
 const CARRIER: u32 = 0x6400_0100;
 
-/// One of the carrier's people signing in every five minutes from minute `from`
-/// to `to`, each on their own account, from addresses 0–99 of its /24.
-fn carrier_people(t: &mut Takeover, from: i64, to: i64, out: &mut Vec<Signal>) {
-    for m in (from..to).step_by(5) {
-        let n = m / 5;
-        let e = ev(
-            m * MIN + 1_000,
-            3_000_000 + (n % 500) as u64,
-            CARRIER | (n % 100) as u32,
-            500,
-            1 + (n % 7) as u64,
-            Outcome::Success,
-        );
-        t.observe(&e, None, out);
+/// Minutes `from` to `to` of people (`people`), and one of the carrier's people
+/// signing in every `every` minutes, each on their own account, from the /24's
+/// addresses below `hosts`.
+fn carrier_evening(
+    t: &mut Takeover,
+    (from, to): (i64, i64),
+    every: i64,
+    hosts: u32,
+    out: &mut Vec<Signal>,
+) {
+    for m in from..to {
+        people(t, m, 1, out);
+        if m % every == 0 {
+            let n = m / every;
+            let e = ev(
+                m * MIN + 2_000,
+                3_000_000 + (n % 2_000) as u64,
+                CARRIER | (n % i64::from(hosts)) as u32,
+                500,
+                1 + (n % 7) as u64,
+                Outcome::Success,
+            );
+            t.observe(&e, None, out);
+        }
     }
 }
 
@@ -68,8 +78,8 @@ fn proxy_burst(
 fn phone_then_proxies(cfg: TakeoverConfig, burst_after: i64) -> Vec<Signal> {
     let mut out = Vec::new();
     let mut t = with_account_7(cfg, &mut out);
-    people(&mut t, 3 * 60, 6 * 60, &mut out);
-    carrier_people(&mut t, 6 * 60, 10 * 60, &mut out);
+    people(&mut t, 3 * 60, 5 * 60, &mut out);
+    carrier_evening(&mut t, (8 * 60, 10 * 60), 5, 100, &mut out);
     let at = 10 * 60;
     t.observe(
         &ev(
@@ -83,7 +93,7 @@ fn phone_then_proxies(cfg: TakeoverConfig, burst_after: i64) -> Vec<Signal> {
         None,
         &mut out,
     );
-    carrier_people(&mut t, at + 1, at + burst_after, &mut out);
+    carrier_evening(&mut t, (at + 1, at + burst_after), 5, 100, &mut out);
     proxy_burst(&mut t, at + burst_after, (60, 20), false, &mut out);
     people(&mut t, at + burst_after + 60, 30, &mut out);
     out.retain(|s| s.account == Some(AccountKey(7)));
@@ -119,27 +129,13 @@ fn a_peoples_network_is_not_blamed_for_proxies_that_came_hours_later() {
 fn proxies_then_phone(cfg: TakeoverConfig, hours: i64) -> Vec<Signal> {
     let mut out = Vec::new();
     let mut t = with_account_7(cfg, &mut out);
-    people(&mut t, 3 * 60, 6 * 60, &mut out);
-    carrier_people(&mut t, 6 * 60, 10 * 60, &mut out);
+    people(&mut t, 3 * 60, 5 * 60, &mut out);
+    carrier_evening(&mut t, (8 * 60, 10 * 60), 5, 100, &mut out);
     let at = 10 * 60;
     proxy_burst(&mut t, at, (20, 10), true, &mut out);
+    // Not from address 77 (the person's, below).
     let after = at + 20 + hours * 60;
-    for m in at + 20..after {
-        people(&mut t, m, 1, &mut out);
-        if m % 20 == 0 {
-            // Not from address 77 (the person's, below).
-            let n = m / 20;
-            let e = ev(
-                m * MIN + 2_000,
-                3_000_000 + (n % 2_000) as u64,
-                CARRIER | (n % 77) as u32,
-                500,
-                1 + (n % 7) as u64,
-                Outcome::Success,
-            );
-            t.observe(&e, None, &mut out);
-        }
-    }
+    carrier_evening(&mut t, (at + 20, after), 20, 77, &mut out);
     out.clear();
     t.observe(
         &ev(
@@ -205,20 +201,7 @@ fn a_success_in_an_attacks_first_minutes_keeps_its_context_when_judged_later() {
     assert!(out.is_empty(), "{out:?}");
     // Twenty-five minutes after its success the proxy's address fails on three
     // other accounts: judged then, the success is in the attack it came in.
-    for k in 0..3 {
-        t.observe(
-            &ev(
-                (at + 25 + k) * MIN,
-                20_000 + k as u64,
-                proxy,
-                400,
-                42,
-                Outcome::WrongPassword,
-            ),
-            None,
-            &mut out,
-        );
-    }
+    proxy_tries_others(&mut t, (at + 25) * MIN, proxy, &mut out);
     people(&mut t, at + 28, 10, &mut out);
     let e = out
         .iter()
