@@ -71,16 +71,19 @@ fn proxy_burst(
     }
 }
 
-/// Account 7 (three sign-ins from home) gets a new phone on the carrier, from
-/// the /24's address 77, at minute 600, while the carrier's people sign in
-/// there; the proxies come through the /24 `burst_after` minutes later. The
-/// signals on account 7.
-fn phone_then_proxies(cfg: TakeoverConfig, burst_after: i64) -> Vec<Signal> {
+/// Account 7's three sign-ins from home, two hours of people, and the
+/// carrier's evening from minute 480 to 600.
+fn carrier_site(cfg: TakeoverConfig) -> (Takeover, Vec<Signal>) {
     let mut out = Vec::new();
     let mut t = with_account_7(cfg, &mut out);
     people(&mut t, 3 * 60, 5 * 60, &mut out);
     carrier_evening(&mut t, (8 * 60, 10 * 60), 5, 100, &mut out);
-    let at = 10 * 60;
+    (t, out)
+}
+
+/// Account 7 signs in on a new phone on the carrier (address 77 of its /24) at
+/// minute `at`.
+fn new_phone(t: &mut Takeover, at: i64, out: &mut Vec<Signal>) {
     t.observe(
         &ev(
             at * MIN + 30_000,
@@ -91,8 +94,18 @@ fn phone_then_proxies(cfg: TakeoverConfig, burst_after: i64) -> Vec<Signal> {
             Outcome::Success,
         ),
         None,
-        &mut out,
+        out,
     );
+}
+
+/// Account 7 (three sign-ins from home) gets a new phone on the carrier, from
+/// the /24's address 77, at minute 600, while the carrier's people sign in
+/// there; the proxies come through the /24 `burst_after` minutes later. The
+/// signals on account 7.
+fn phone_then_proxies(cfg: TakeoverConfig, burst_after: i64) -> Vec<Signal> {
+    let (mut t, mut out) = carrier_site(cfg);
+    let at = 10 * 60;
+    new_phone(&mut t, at, &mut out);
     carrier_evening(&mut t, (at + 1, at + burst_after), 5, 100, &mut out);
     proxy_burst(&mut t, at + burst_after, (60, 20), false, &mut out);
     people(&mut t, at + burst_after + 60, 30, &mut out);
@@ -127,28 +140,14 @@ fn a_peoples_network_is_not_blamed_for_proxies_that_came_hours_later() {
 /// twenty minutes for `hours` after; then account 7's new phone signs in from
 /// address 77. The signals on account 7.
 fn proxies_then_phone(cfg: TakeoverConfig, hours: i64) -> Vec<Signal> {
-    let mut out = Vec::new();
-    let mut t = with_account_7(cfg, &mut out);
-    people(&mut t, 3 * 60, 5 * 60, &mut out);
-    carrier_evening(&mut t, (8 * 60, 10 * 60), 5, 100, &mut out);
+    let (mut t, mut out) = carrier_site(cfg);
     let at = 10 * 60;
     proxy_burst(&mut t, at, (20, 10), true, &mut out);
     // Not from address 77 (the person's, below).
     let after = at + 20 + hours * 60;
     carrier_evening(&mut t, (at + 20, after), 20, 77, &mut out);
     out.clear();
-    t.observe(
-        &ev(
-            after * MIN + 30_000,
-            7,
-            CARRIER | 77,
-            500,
-            42,
-            Outcome::Success,
-        ),
-        None,
-        &mut out,
-    );
+    new_phone(&mut t, after, &mut out);
     people(&mut t, after + 1, 20, &mut out);
     out.retain(|s| s.account == Some(AccountKey(7)));
     out
