@@ -16,34 +16,19 @@ address's counts would keep and drop. `--since 7d` counts back from now, as run.
 
 import json
 import os
-import shutil
-import sqlite3
-import subprocess
 import sys
-import tempfile
 from collections import Counter
+
+from findings_evidence import record
 
 
 def findings(binary, run):
     """The evidence of every account-takeover finding of a run, with the account's e-mail."""
-    with tempfile.TemporaryDirectory() as tmp:
-        data = os.path.join(tmp, "data")
-        shutil.copytree(os.path.join(run, "data"), data)
-        env = {k: v for k, v in os.environ.items() if k not in ("GATEHOUSE_DATABASE_URL", "GATEHOUSE_CONFIG")}
-        env.update(GATEHOUSE_DATA_DIR=data, RUST_LOG="warn")
-        subprocess.run(
-            [binary, "rules", "backtest", "account-takeover", "--since", "7d", "--record", "--json"],
-            env=env, check=True, stdout=subprocess.DEVNULL,
-        )
-        db = sqlite3.connect(os.path.join(data, "gatehouse.db"))
-        try:
-            rows = db.execute(
-                "SELECT a.email, f.evidence FROM findings f JOIN accounts a ON a.id = f.account_id "
-                "WHERE f.rule_id = 'account-takeover'"
-            ).fetchall()
-        finally:
-            db.close()
-    return [(email, json.loads(evidence)) for email, evidence in rows]
+    return [
+        (email, json.loads(evidence))
+        for email, rule, evidence in record(binary, run, "7d", ["account-takeover"])
+        if rule == "account-takeover"
+    ]
 
 
 def main():

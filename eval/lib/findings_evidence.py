@@ -27,10 +27,12 @@ import sys
 import tempfile
 
 
-def record(binary, run, since):
-    """(email, rule id, evidence) of every finding the run's rules record over its store."""
-    with open(os.path.join(run, "rules.json")) as f:
-        rules = [r["id"] for r in json.load(f)]
+def record(binary, run, since, rules=None):
+    """(email, rule id, evidence) of every finding the run's rules (or `rules`, a list
+    of rule ids) record over a copy of its store."""
+    if rules is None:
+        with open(os.path.join(run, "rules.json")) as f:
+            rules = [r["id"] for r in json.load(f)]
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "data")
         shutil.copytree(os.path.join(run, "data"), data)

@@ -55,10 +55,9 @@ const MERGE_MS: i64 = 6 * HOUR_MS;
 
 /// The site's drift state: counters and the drift periods seen.
 pub(super) struct Drift {
-    /// (attempts, unknown, failures) per hour, indexed by hour number modulo 24.
-    hours: [(u32, u32, u32); 24],
-    /// Whether an attack-in-progress window was open in that hour.
-    window_hours: [bool; 24],
+    /// (attempts, unknown, failures, an attack-in-progress window was open) per
+    /// hour, indexed by hour number modulo 24.
+    hours: [(u32, u32, u32, bool); 24],
     /// (attempts, unknown, failures) per day, indexed by day number modulo [`DAYS`].
     days: [(u32, u32, u32); DAYS],
     /// The latest hour counted (hour number since the epoch; `i64::MIN`: none).
@@ -78,8 +77,7 @@ pub(super) struct Drift {
 impl Drift {
     pub(super) fn new() -> Drift {
         Drift {
-            hours: [(0, 0, 0); 24],
-            window_hours: [false; 24],
+            hours: [(0, 0, 0, false); 24],
             days: [(0, 0, 0); DAYS],
             hour: i64::MIN,
             day: i64::MIN,
@@ -112,8 +110,7 @@ impl Drift {
                 (self.hour + 1).max(h - 23)
             };
             for k in from..=h {
-                self.hours[k.rem_euclid(24) as usize] = (0, 0, 0);
-                self.window_hours[k.rem_euclid(24) as usize] = false;
+                self.hours[k.rem_euclid(24) as usize] = (0, 0, 0, false);
             }
             self.hour = h;
         }
@@ -130,11 +127,11 @@ impl Drift {
         }
         let u = u32::from(unknown);
         let f = u32::from(failure || unknown);
-        self.window_hours[self.hour.rem_euclid(24) as usize] |= in_window;
         let hb = &mut self.hours[self.hour.rem_euclid(24) as usize];
         hb.0 = hb.0.saturating_add(1);
         hb.1 = hb.1.saturating_add(u);
         hb.2 = hb.2.saturating_add(f);
+        hb.3 |= in_window;
         let db = &mut self.days[self.day.rem_euclid(DAYS as i64) as usize];
         db.0 = db.0.saturating_add(1);
         db.1 = db.1.saturating_add(u);
@@ -187,9 +184,8 @@ impl Drift {
         let (a, u, f) = self
             .hours
             .iter()
-            .zip(&self.window_hours)
-            .filter(|(_, w)| !(outside_windows && **w))
-            .fold((0u64, 0u64, 0u64), |s, (h, _)| {
+            .filter(|h| !(outside_windows && h.3))
+            .fold((0u64, 0u64, 0u64), |s, h| {
                 (
                     s.0 + u64::from(h.0),
                     s.1 + u64::from(h.1),
