@@ -8,9 +8,12 @@
 //! and size), which residential proxies and low-and-slow at 100,000 accounts do not
 //! reach yet; the README's table says by how much. Seed 1 today (20,000 accounts,
 //! after the site's slow drift and the failing-/24 rule of the fourth pass):
-//! concentrated P 1.00 / R 1.00, botnet 0.95 / 1.00, residential 1.00 / 0.96,
+//! concentrated P 1.00 / R 1.00, botnet 0.95 / 1.00, residential 1.00 / 0.93,
 //! low-and-slow 1.00 / 0.98, spraying 0.97 / 1.00 (one traveller and one ordinary
-//! user flagged).
+//! user flagged). Residential's recall floor is 0.9 since the fourteenth pass:
+//! it turned off the novelty-alone `AttackWindow` rule, which found 2 more of seed
+//! 1's 57 takeovers here (0.96) but, on the five independent traces, flagged
+//! three innocents for each takeover it alone found.
 
 use gatehouse_detect::shapes::{Class, Shape, ShapeSpec, ShapeTrace, evaluate};
 use gatehouse_detect::{DetectConfig, Detectors, SignalKind};
@@ -43,7 +46,7 @@ fn every_shape_meets_its_floor() {
     let floors = [
         (Shape::Concentrated, 0.95, 0.95),
         (Shape::Botnet, 0.9, 0.95),
-        (Shape::Residential, 0.95, 0.95),
+        (Shape::Residential, 0.95, 0.9),
         (Shape::LowAndSlow, 0.95, 0.95),
         (Shape::Spraying, 0.95, 0.95),
     ];

@@ -210,3 +210,44 @@ fn a_success_in_an_attacks_first_minutes_keeps_its_context_when_judged_later() {
     assert_eq!(e.rule, TakeoverRule::AddressTriedOthers, "{e:?}");
     assert!(e.judged_after_secs >= 20 * 60, "{e:?}");
 }
+
+/// Account 7's new phone signs in from the carrier's /24 (address 77) at minute
+/// 630, while residential proxies trickle a combo list through the /24 (one
+/// attempt a minute from its addresses 100–199, half of them on names the site
+/// does not have) among its people (one success a minute). The signals on
+/// account 7.
+fn phone_among_proxies(cfg: TakeoverConfig) -> Vec<Signal> {
+    let (mut t, mut out) = carrier_site(cfg);
+    let at = 10 * 60;
+    for m in at..at + 60 {
+        carrier_evening(&mut t, (m, m + 1), 1, 60, &mut out);
+        proxy_burst(&mut t, m, (1, 1), false, &mut out);
+        if m == at + 30 {
+            new_phone(&mut t, m, &mut out);
+        }
+    }
+    out.retain(|s| s.account == Some(AccountKey(7)));
+    out
+}
+
+#[test]
+fn a_busy_networks_unknown_names_corroborate_only_if_it_mostly_fails() {
+    let cfg = TakeoverConfig::default();
+    assert!(cfg.unknown_network_fails);
+    // The /24's other attempts are half its people's successes: its names that
+    // do not exist are the proxies', not the new phone's.
+    let out = phone_among_proxies(cfg);
+    assert!(out.is_empty(), "{out:?}");
+    // Without the switch they corroborated the carrier's ASN, hot with the list.
+    let off = TakeoverConfig {
+        unknown_network_fails: false,
+        ..cfg
+    };
+    let out = phone_among_proxies(off);
+    let e = out
+        .first()
+        .and_then(|s| s.evidence.takeover)
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!(e.grain, Grain::Asn, "{e:?}");
+    assert_eq!(e.corroboration, Corroboration::NetworkUnknown, "{e:?}");
+}
