@@ -30,7 +30,8 @@
 //! other people's accounts and mostly failed — more than the owner's mistyped
 //! e-mail address — with a success unlike the owner (`address_tried_others`); or,
 //! in an attack window, a mature account's new device, network and ASN in an
-//! attacked ASN with the attacker's user agent (`attack_window`). Successes are
+//! attacked ASN with the attacker's user agent (`attack_window`, off by default:
+//! novelty alone is a carrier's people as often as a proxy). Successes are
 //! kept for a few hours (a bounded ring) and judged again as evidence arrives, so a
 //! proxy's success that came before its address's failures is still caught. The
 //! site-level attack-in-progress windows are kept for operators
