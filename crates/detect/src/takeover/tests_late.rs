@@ -113,6 +113,13 @@ fn phone_then_proxies(cfg: TakeoverConfig, burst_after: i64) -> Vec<Signal> {
     out
 }
 
+/// The evidence of the first signal.
+fn first_evidence(out: &[Signal]) -> TakeoverEvidence {
+    out.first()
+        .and_then(|s| s.evidence.takeover)
+        .unwrap_or_else(|| panic!("no takeover signal: {out:?}"))
+}
+
 #[test]
 fn a_peoples_network_is_not_blamed_for_proxies_that_came_hours_later() {
     let cfg = TakeoverConfig::default();
@@ -127,10 +134,7 @@ fn a_peoples_network_is_not_blamed_for_proxies_that_came_hours_later() {
         ..cfg
     };
     let out = phone_then_proxies(off, 120);
-    let e = out
-        .first()
-        .and_then(|s| s.evidence.takeover)
-        .unwrap_or_else(|| panic!("{out:?}"));
+    let e = first_evidence(&out);
     assert_eq!(e.grain, Grain::Network, "{e:?}");
     assert!(e.judged_after_secs >= 120 * 60, "{e:?}");
 }
@@ -170,10 +174,7 @@ fn a_busy_network_stops_failing_once_the_attack_has_left_it() {
     // burst's failures, which — with the proxy's four wrong passwords at the
     // person's address — flagged the person's new phone without the switch.
     let out = proxies_then_phone(kept, 8);
-    let e = out
-        .first()
-        .and_then(|s| s.evidence.takeover)
-        .unwrap_or_else(|| panic!("the day's counts still speak"));
+    let e = first_evidence(&out);
     assert_eq!(e.rule, TakeoverRule::AddressTriedOthers, "{e:?}");
     assert_eq!(e.corroboration, Corroboration::NetworkFailures, "{e:?}");
     let out = proxies_then_phone(cfg, 8);
@@ -244,10 +245,7 @@ fn a_busy_networks_unknown_names_corroborate_only_if_it_mostly_fails() {
         ..cfg
     };
     let out = phone_among_proxies(off);
-    let e = out
-        .first()
-        .and_then(|s| s.evidence.takeover)
-        .unwrap_or_else(|| panic!("{out:?}"));
+    let e = first_evidence(&out);
     assert_eq!(e.grain, Grain::Asn, "{e:?}");
     assert_eq!(e.corroboration, Corroboration::NetworkUnknown, "{e:?}");
 }
