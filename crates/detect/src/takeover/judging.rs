@@ -28,9 +28,10 @@ impl Takeover {
         // the site's own users (one unknown name from the /24: 15 takeovers and 22
         // innocents on seeds 21–25; two: 7 and 13 fewer — a botnet's /24 tries
         // many).
-        // The network's only if its other attempts mostly failed
-        // (`unknown_network_fails`): a CGNAT /24 that residential proxies exit
-        // through for days holds its people's successes too.
+        // Either only if its other attempts mostly failed
+        // (`unknown_network_fails`, `unknown_address_fails`): a CGNAT /24 that
+        // residential proxies exit through for days, or a CGNAT address on a
+        // marketing e-mail's evening, holds its people's successes too.
         // The address's one unknown name counts only if it was not the owner's
         // mistyped e-mail address: tried from another browser than the one that
         // succeeded (a traveller who mistyped on a hotel computer abroad, in an
@@ -42,9 +43,11 @@ impl Takeover {
                     && d.unknown_share() >= c.local_unknown_share
                     && d.day[1] >= min
                     && (g == 1 || d.day[1] >= 2.0 * min || d.last_unknown_ua != p.ua)
-                    && (g == 0
-                        || !c.unknown_network_fails
-                        || d.others_failure_share() >= c.network_failure_share)
+                    && (if g == 0 {
+                        !c.unknown_address_fails
+                    } else {
+                        !c.unknown_network_fails
+                    } || d.others_failure_share() >= c.network_failure_share)
             })
         };
         // Or does its user agent show the combo list's excess too (a residential

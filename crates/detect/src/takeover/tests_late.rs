@@ -1,7 +1,9 @@
 //! Successes judged after the fact: a people's network and an attack that came
 //! later (`late_network_needs_context`), a busy network after an attack has
 //! left it (`failing_network_ends`), and the attack's first minutes (the
-//! site's window kept as a context).
+//! site's window kept as a context). And a busy network's or address's names
+//! that do not exist, which are its people's or a proxy's, not the success's
+//! (`unknown_network_fails`, `unknown_address_fails`).
 
 use super::*;
 
@@ -248,4 +250,47 @@ fn a_busy_networks_unknown_names_corroborate_only_if_it_mostly_fails() {
     let e = first_evidence(&out);
     assert_eq!(e.grain, Grain::Asn, "{e:?}");
     assert_eq!(e.corroboration, Corroboration::NetworkUnknown, "{e:?}");
+}
+
+/// A marketing e-mail's evening behind one of the carrier's CGNAT addresses
+/// (its address 0): from minute 600, one of its people signs in there every
+/// minute, and every minute another mistypes their address (a name the site does
+/// not have, from their own phone); half an hour in, account 7's new phone signs
+/// in from it. The signals on account 7.
+fn phone_among_returners(cfg: TakeoverConfig) -> Vec<Signal> {
+    let (mut t, mut out) = carrier_site(cfg);
+    let at = 10 * 60;
+    for m in at..at + 60 {
+        carrier_evening(&mut t, (m, m + 1), 1, 1, &mut out);
+        let typo = ev(
+            m * MIN + 30_000,
+            8_000_000 + m as u64,
+            CARRIER,
+            500,
+            10 + (m % 5) as u64,
+            Outcome::UnknownAccount,
+        );
+        t.observe(&typo, None, &mut out);
+        if m == at + 30 {
+            let phone = ev(m * MIN + 45_000, 7, CARRIER, 500, 42, Outcome::Success);
+            t.observe(&phone, None, &mut out);
+        }
+    }
+    out.retain(|s| s.account == Some(AccountKey(7)));
+    out
+}
+
+#[test]
+fn an_address_mostly_succeeding_does_not_corroborate_with_its_peoples_typos() {
+    let cfg = TakeoverConfig::default();
+    assert!(cfg.unknown_address_fails);
+    let out = phone_among_returners(cfg);
+    assert!(out.is_empty(), "{out:?}");
+    let off = TakeoverConfig {
+        unknown_address_fails: false,
+        ..cfg
+    };
+    let e = first_evidence(&phone_among_returners(off));
+    assert_eq!(e.grain, Grain::Asn, "{e:?}");
+    assert_eq!(e.corroboration, Corroboration::AddressUnknown, "{e:?}");
 }
