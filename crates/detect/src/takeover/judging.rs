@@ -38,16 +38,17 @@ impl Takeover {
         // ASN a botnet also used, was flagged on it).
         let tried_unknown = |g: usize| {
             let min = c.wide_corroboration * if g == 1 { 2.0 } else { 1.0 };
+            let must_fail = if g == 0 {
+                c.unknown_address_fails
+            } else {
+                c.unknown_network_fails
+            };
             self.grains[g].peek(p.keys[g]).is_some_and(|d| {
                 !spray_only(&d)
                     && d.unknown_share() >= c.local_unknown_share
                     && d.day[1] >= min
                     && (g == 1 || d.day[1] >= 2.0 * min || d.last_unknown_ua != p.ua)
-                    && (if g == 0 {
-                        !c.unknown_address_fails
-                    } else {
-                        !c.unknown_network_fails
-                    } || d.others_failure_share() >= c.network_failure_share)
+                    && (!must_fail || d.others_failure_share() >= c.network_failure_share)
             })
         };
         // Or does its user agent show the combo list's excess too (a residential
