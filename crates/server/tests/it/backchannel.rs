@@ -632,7 +632,10 @@ async fn operators_see_and_retry_logout_tokens(engine: Engine) {
     assert_eq!(shop.got()[0].claims.as_ref().unwrap()["jti"], id.as_str());
     let r = t.post_json_auth(&retry, &key, &json!({})).await;
     assert_error(r, StatusCode::CONFLICT, "conflict").await;
-    // Prometheus sees each outcome per receiver.
+    // Prometheus sees each outcome per receiver, once the retried token's
+    // delivery is settled (sent deliveries are settled in batches, and counted
+    // then).
+    settled(&t, &["shop"]).await;
     let metrics = t.metrics().await;
     for outcome in ["failed", "sent"] {
         assert!(
