@@ -359,6 +359,39 @@ impl Takeover {
             .is_some_and(|d| d.sprayed(c.sprayed_share))
     }
 
+    /// Whether the user agent of `key` shows a combo list's excess at the hot
+    /// bar (twice the wide z, three times a local grain's unknown share): the
+    /// browser string the attacker is rotating right now, not one its real
+    /// users merely share. `spray_only` excuses a grain a spray explains.
+    fn ua_hot_at(&self, key: u64, prior: f32, spray_only: &dyn Fn(&Decayed) -> bool) -> bool {
+        let c = &self.cfg;
+        key != 0
+            && self.grains[3].peek(key).is_some_and(|d| {
+                let (z, excess, ..) = d.excess(prior, c.min_history);
+                let share = if c.context_ends {
+                    d.fast_share()
+                } else {
+                    d.unknown_share()
+                };
+                !spray_only(&d)
+                    && z >= 2.0 * c.wide_z
+                    && excess >= c.min_excess
+                    && share >= 3.0 * c.local_unknown_share
+            })
+    }
+
+    /// Whether `ev` is the owner's own device at home (`novelty.device_home`)
+    /// and that excuses it (`own_device_home`): the switch is on and `ev`'s user
+    /// agent is not hot now ([`Takeover::ua_hot_at`]) — an attacker sending the
+    /// site's most common browser string matches many people's, and that string
+    /// then shows the combo list's excess.
+    pub fn own_device_home(&self, ev: &LoginEvent, novelty: Novelty) -> bool {
+        self.cfg.own_device_home
+            && novelty.known_successes > 0
+            && novelty.device_home
+            && !self.ua_hot_at(Self::keys(ev)[3], self.site_prior(), &|_| false)
+    }
+
     /// A password's key in [`Takeover::passwords`] (never 0).
     fn password_key(pw: PasswordDigest) -> u64 {
         mix2(PASSWORD_SEED, pw.0) | 1

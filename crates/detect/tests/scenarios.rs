@@ -639,3 +639,67 @@ fn an_account_judged_taken_over_forgets_the_stolen_password() {
     // Account 120 retrying its own password: the site failing.
     assert!(retry(120, 20));
 }
+
+/// Account 7 signs in three times from home (ASN 64,501, its browser 1, the US);
+/// then 40 unknown names are tried from a carrier's /24 (ASN 64,502, in the US,
+/// browser 9), and account 7 signs in from that /24 with browser `ua`.
+fn home_device_on_the_carriers_network(ua: u64) -> Vec<LoginEvent> {
+    let at = |t: u64, account: u64, ip: [u8; 4], asn: u32, ua: u64, outcome: Outcome| LoginEvent {
+        asn: Some(asn),
+        // User agents are 64-bit hashes (`user_agent_hash`).
+        user_agent: ua.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        country: gatehouse_detect::Country::from_code("US"),
+        ..ev(t, account, ip, outcome, None)
+    };
+    let mut events: Vec<LoginEvent> = (0..3)
+        .map(|d| {
+            at(
+                d * 60 * MIN,
+                7,
+                [198, 51, 100, 1],
+                64_501,
+                1,
+                Outcome::Success,
+            )
+        })
+        .collect();
+    for a in 0..40u64 {
+        let ip = [203, 0, 113, (a % 5) as u8 + 1];
+        events.push(at(
+            4 * 60 * MIN + a * 1000,
+            1000 + a,
+            ip,
+            64_502,
+            9,
+            Outcome::UnknownAccount,
+        ));
+    }
+    events.push(at(
+        4 * 60 * MIN + 50_000,
+        7,
+        [203, 0, 113, 9],
+        64_502,
+        ua,
+        Outcome::Success,
+    ));
+    events
+}
+
+#[test]
+fn the_owners_own_device_at_home_is_not_the_stuffers() {
+    // Account 7's own browser in its own country, on the carrier's /24 that
+    // the combo list came through: the owner's phone off the home Wi-Fi.
+    let signals = run_gated(&home_device_on_the_carriers_network(1));
+    assert!(
+        compromised(&signals, Detector::CredentialStuffing).is_empty(),
+        "{signals:?}"
+    );
+    // A browser the account never used is reported.
+    let signals = run_gated(&home_device_on_the_carriers_network(2));
+    assert_eq!(compromised(&signals, Detector::CredentialStuffing), vec![7]);
+    // And so is its own browser without the switch.
+    let mut cfg = gated();
+    cfg.takeover.own_device_home = false;
+    let signals = both(cfg, &home_device_on_the_carriers_network(1));
+    assert_eq!(compromised(&signals, Detector::CredentialStuffing), vec![7]);
+}

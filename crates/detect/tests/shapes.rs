@@ -13,7 +13,12 @@
 //! user flagged). Residential's recall floor is 0.9 since the fourteenth pass:
 //! it turned off the novelty-alone `AttackWindow` rule, which found 2 more of seed
 //! 1's 57 takeovers here (0.96) but, on the five independent traces, flagged
-//! three innocents for each takeover it alone found.
+//! three innocents for each takeover it alone found. Low-and-slow's is 0.93 since
+//! the fifteenth pass (`own_device_home`): our generator's attackers draw their
+//! user agents from the site's own browsers, and on seed 1 two of them sent the
+//! victim's own browser string from the victim's country (0.98 → 0.94; 200 of
+//! 210 over seeds 1–5, was 202), where on the five independent traces that
+//! switch spared six of the carrier's people for each takeover it lost.
 
 use gatehouse_detect::shapes::{Class, Shape, ShapeSpec, ShapeTrace, evaluate};
 use gatehouse_detect::{DetectConfig, Detectors, SignalKind};
@@ -47,7 +52,7 @@ fn every_shape_meets_its_floor() {
         (Shape::Concentrated, 0.95, 0.95),
         (Shape::Botnet, 0.9, 0.95),
         (Shape::Residential, 0.95, 0.9),
-        (Shape::LowAndSlow, 0.95, 0.95),
+        (Shape::LowAndSlow, 0.95, 0.93),
         (Shape::Spraying, 0.95, 0.95),
     ];
     for (shape, p, r) in floors {

@@ -41,6 +41,10 @@ pub struct Novelty {
     /// The attempt's password is the one the account last signed in with (by an
     /// 8-bit tag: one other password in 255 matches; false without a digest).
     pub own_password: bool,
+    /// A user agent the account signed in with, from a country it signed in
+    /// from — both sent: the owner's own phone or laptop at home, on whatever
+    /// network it is on today (`TakeoverConfig::own_device_home`).
+    pub device_home: bool,
 }
 
 impl Novelty {
@@ -142,6 +146,10 @@ impl Profiles {
             new_asn: ev.asn.is_some_and(|a| !has(&p.asns, a | 0x8000_0000)),
             new_country: ev.country.is_known() && !has(&p.countries, ev.country),
             own_password: p.password != 0 && ev.password.is_some_and(|pw| pw8(pw) == p.password),
+            device_home: ev.user_agent != 0
+                && has(&p.uas, h32(ev.user_agent))
+                && ev.country.is_known()
+                && has(&p.countries, ev.country),
         }
     }
 

@@ -67,6 +67,16 @@ fn people(t: &mut Takeover, start: i64, minutes: i64, out: &mut Vec<Signal>) {
 
 /// A combo list's burst: `per_min` unknown accounts a minute from a botnet.
 fn burst(t: &mut Takeover, start: i64, minutes: i64, per_min: i64, out: &mut Vec<Signal>) {
+    burst_as(t, (start, minutes, per_min), 99, out);
+}
+
+/// [`burst`] with the user agent `ua` on every attempt.
+fn burst_as(
+    t: &mut Takeover,
+    (start, minutes, per_min): (i64, i64, i64),
+    ua: u64,
+    out: &mut Vec<Signal>,
+) {
     for m in 0..minutes {
         for k in 0..per_min {
             let e = ev(
@@ -74,7 +84,7 @@ fn burst(t: &mut Takeover, start: i64, minutes: i64, per_min: i64, out: &mut Vec
                 9_000_000 + ((start + m) * per_min + k) as u64,
                 0xc800_0000 | ((m * per_min + k) as u32 % 200),
                 200,
-                99,
+                ua,
                 Outcome::UnknownAccount,
             );
             t.observe(&e, None, out);
@@ -758,6 +768,13 @@ fn without_the_guard_or_the_past_the_first_sign_in_is_flagged() {
     assert_eq!(flagged, vec![AccountKey(4_242)], "{out:?}");
 }
 
+/// The evidence of the first signal.
+fn first_evidence(out: &[Signal]) -> TakeoverEvidence {
+    out.first()
+        .and_then(|s| s.evidence.takeover)
+        .unwrap_or_else(|| panic!("no takeover signal: {out:?}"))
+}
+
 #[path = "tests_v6.rs"]
 mod v6;
 
@@ -769,3 +786,6 @@ mod spray;
 
 #[path = "tests_late.rs"]
 mod late;
+
+#[path = "tests_home.rs"]
+mod home;

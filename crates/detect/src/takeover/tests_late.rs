@@ -115,13 +115,6 @@ fn phone_then_proxies(cfg: TakeoverConfig, burst_after: i64) -> Vec<Signal> {
     out
 }
 
-/// The evidence of the first signal.
-fn first_evidence(out: &[Signal]) -> TakeoverEvidence {
-    out.first()
-        .and_then(|s| s.evidence.takeover)
-        .unwrap_or_else(|| panic!("no takeover signal: {out:?}"))
-}
-
 #[test]
 fn a_peoples_network_is_not_blamed_for_proxies_that_came_hours_later() {
     let cfg = TakeoverConfig::default();

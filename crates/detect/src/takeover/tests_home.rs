@@ -1,0 +1,63 @@
+//! The owner's own device at home on a new network (`own_device_home`): their
+//! phone on the carrier's CGNAT address that a proxy network also exits through.
+
+use super::*;
+
+/// Account 7's three sign-ins from home (user agent 1, ASN 300, US), six hours
+/// of people, then a burst whose attempts all send user agent `burst_ua`. Five
+/// minutes in, a proxy on the carrier's address (ASN 400, US) fails on another
+/// account, and nine seconds later account 7 signs in there with user agent
+/// `ua`. The signals on account 7.
+fn on_the_proxys_address(cfg: TakeoverConfig, burst_ua: u64, ua: u64) -> Vec<Signal> {
+    let mut out = Vec::new();
+    let mut t = account_7_among_people(cfg, &mut out);
+    burst_as(&mut t, (9 * 60, 10, 30), burst_ua, &mut out);
+    assert!(t.in_window());
+    out.clear();
+    let at = (9 * 60 + 5) * MIN;
+    let carrier = 0x6440_0909;
+    t.observe(
+        &ev(at, 12_345, carrier, 400, 41, Outcome::WrongPassword),
+        None,
+        &mut out,
+    );
+    t.observe(
+        &ev(at + 9_000, 7, carrier, 400, ua, Outcome::Success),
+        None,
+        &mut out,
+    );
+    out.retain(|s| s.account == Some(AccountKey(7)));
+    out
+}
+
+#[test]
+fn the_owners_own_device_at_home_is_not_the_proxys() {
+    let cfg = TakeoverConfig::default();
+    assert!(cfg.own_device_home);
+    // Account 7's own browser (user agent 1), in its own country.
+    let out = on_the_proxys_address(cfg, 99, 1);
+    assert!(out.is_empty(), "{out:?}");
+    // Without the switch the address's failure on another account flags it.
+    let off = TakeoverConfig {
+        own_device_home: false,
+        ..cfg
+    };
+    let e = first_evidence(&on_the_proxys_address(off, 99, 1));
+    assert_eq!(e.rule, TakeoverRule::AddressTriedOthers, "{e:?}");
+    assert!(
+        !e.new_device && e.new_network && e.new_asn && !e.new_country,
+        "{e:?}"
+    );
+    // A device new to the account is flagged either way.
+    let e = first_evidence(&on_the_proxys_address(cfg, 99, 42));
+    assert!(e.new_device, "{e:?}");
+}
+
+#[test]
+fn a_browser_string_the_attack_is_rotating_excuses_nothing() {
+    // The burst sends account 7's own browser string (the site's most common
+    // one): that user agent is hot with the combo list, and is no alibi.
+    let e = first_evidence(&on_the_proxys_address(TakeoverConfig::default(), 1, 1));
+    assert_eq!(e.rule, TakeoverRule::AddressTriedOthers, "{e:?}");
+    assert!(!e.new_device, "{e:?}");
+}
