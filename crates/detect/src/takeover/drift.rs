@@ -70,6 +70,9 @@ pub(super) struct Drift {
     /// The unknown share of the trailing day's failures over the baseline's,
     /// at the last check (0 without a baseline).
     pub(super) failure_ratio: f32,
+    /// Whether the last check had a baseline (enough earlier days) to weigh
+    /// the trailing day against.
+    pub(super) baseline_known: bool,
     /// Drift periods, oldest first; the last may be open.
     pub(super) windows: VecDeque<AttackWindow>,
 }
@@ -84,6 +87,7 @@ impl Drift {
             z: 0.0,
             ratio: 0.0,
             failure_ratio: 0.0,
+            baseline_known: false,
             windows: VecDeque::with_capacity(ATTACK_WINDOWS_KEPT),
         }
     }
@@ -192,7 +196,9 @@ impl Drift {
                     s.2 + u64::from(h.2),
                 )
             });
-        let (z, ratio, failure_ratio) = match self.baseline() {
+        let baseline = self.baseline();
+        self.baseline_known = baseline.is_some() && min_z > 0.0;
+        let (z, ratio, failure_ratio) = match baseline {
             Some((p, pf)) if a > 0 && min_z > 0.0 => {
                 let p = p.max(1e-4);
                 let expected = p * a as f32;

@@ -390,7 +390,14 @@ impl Takeover {
         {
             let attack = if site_hot || asn_ctx || ua_ctx {
                 Some(Corroboration::None)
-            } else if neighbours_failing {
+            } else if neighbours_failing
+                && (!c.neighbours_need_site
+                    || n.new_country
+                    || !self.drift.baseline_known
+                    || self.drift.ratio >= c.drift_ratio)
+            {
+                // (`neighbours_need_site`: a carrier's /24 keeps a burst's
+                // failures for a day, and its people's phones are at home.)
                 Some(Corroboration::NetworkFailures)
             } else if drift && n.known_successes > 0 && n.new_device {
                 // A day-long context is weaker than an hour's: only for a history

@@ -205,47 +205,42 @@ fn slow_case(neighbours_fail: bool) -> Vec<Signal> {
     let mut out = Vec::new();
     let mut t = account_7_among_people(TakeoverConfig::default(), &mut out);
     let at = (9 * 60 + 5) * MIN;
-    // Three other addresses of the /24, each trying two accounts over an hour
-    // (different browsers: nothing adds up in the ASN or a user agent).
     if neighbours_fail {
-        for h in 0..3u32 {
-            for (k, outcome) in [Outcome::WrongPassword, Outcome::UnknownAccount]
-                .into_iter()
-                .enumerate()
-            {
-                let when = at - (50 - 15 * i64::from(h) - 5 * k as i64) * MIN;
-                let acct = 70_000 + u64::from(h) * 10 + k as u64;
-                t.observe(
-                    &ev(
-                        when,
-                        acct,
-                        0xc900_0900 | (20 + h),
-                        400,
-                        50 + u64::from(h),
-                        outcome,
-                    ),
-                    None,
-                    &mut out,
-                );
-            }
-        }
+        failing_neighbours(&mut t, at, &mut out);
     }
     assert!(!t.in_window());
     out.clear();
     // The address itself: a wrong password on another account, then the
     // victim's password on a new device, network and ASN.
-    let proxy = 0xc900_0909;
-    t.observe(
-        &ev(at, 12_345, proxy, 400, 41, Outcome::WrongPassword),
-        None,
-        &mut out,
-    );
-    t.observe(
-        &ev(at + 9_000, 7, proxy, 400, 42, Outcome::Success),
-        None,
-        &mut out,
-    );
+    proxy_success_from(&mut t, at, "US", &mut out);
     out
+}
+
+/// Three other addresses of the proxy's /24, each trying two accounts in the
+/// hour before `at` (different browsers: nothing adds up in the ASN or a user
+/// agent).
+fn failing_neighbours(t: &mut Takeover, at: i64, out: &mut Vec<Signal>) {
+    for h in 0..3u32 {
+        for (k, outcome) in [Outcome::WrongPassword, Outcome::UnknownAccount]
+            .into_iter()
+            .enumerate()
+        {
+            let when = at - (50 - 15 * i64::from(h) - 5 * k as i64) * MIN;
+            let acct = 70_000 + u64::from(h) * 10 + k as u64;
+            t.observe(
+                &ev(
+                    when,
+                    acct,
+                    0xc900_0900 | (20 + h),
+                    400,
+                    50 + u64::from(h),
+                    outcome,
+                ),
+                None,
+                out,
+            );
+        }
+    }
 }
 
 #[test]
@@ -314,18 +309,18 @@ fn days_with_a_slow_list(days: i64, slow_from: i64) -> Takeover {
 /// password on a new device, network and ASN.
 fn proxy_success(t: &mut Takeover, at: i64) -> Vec<Signal> {
     let mut out = Vec::new();
-    let proxy = 0xc900_0909;
-    t.observe(
-        &ev(at, 12_345, proxy, 400, 41, Outcome::WrongPassword),
-        None,
-        &mut out,
-    );
-    t.observe(
-        &ev(at + 9_000, 7, proxy, 400, 42, Outcome::Success),
-        None,
-        &mut out,
-    );
+    proxy_success_from(t, at, "US", &mut out);
     out
+}
+
+/// [`proxy_success`] from an address in `country`.
+fn proxy_success_from(t: &mut Takeover, at: i64, country: &str, out: &mut Vec<Signal>) {
+    let country = Country::from_code(country);
+    let proxy = 0xc900_0909;
+    let e = ev(at, 12_345, proxy, 400, 41, Outcome::WrongPassword);
+    t.observe(&LoginEvent { country, ..e }, None, out);
+    let e = ev(at + 9_000, 7, proxy, 400, 42, Outcome::Success);
+    t.observe(&LoginEvent { country, ..e }, None, out);
 }
 
 #[test]

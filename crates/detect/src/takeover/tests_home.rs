@@ -1,5 +1,7 @@
-//! The owner's own device at home on a new network (`own_device_home`): their
-//! phone on the carrier's CGNAT address that a proxy network also exits through.
+//! The carrier's own people at home: their own device on a new network — the
+//! carrier's CGNAT address a proxy network also exits through
+//! (`own_device_home`) — and a new phone on a /24 whose failing neighbours are
+//! a past burst's (`neighbours_need_site`).
 
 use super::*;
 
@@ -60,4 +62,42 @@ fn a_browser_string_the_attack_is_rotating_excuses_nothing() {
     let e = first_evidence(&on_the_proxys_address(TakeoverConfig::default(), 1, 1));
     assert_eq!(e.rule, TakeoverRule::AddressTriedOthers, "{e:?}");
     assert!(!e.new_device, "{e:?}");
+}
+
+/// Four ordinary days (the drift's earlier days), then at day 4 a /24 whose
+/// other addresses failed on other accounts in the last hour, and a proxy there
+/// that fails on another account and signs in to account 7 (history at home, in
+/// the US) from `country`, on a new device. The signals.
+fn after_quiet_days(cfg: TakeoverConfig, country: &str) -> Vec<Signal> {
+    let mut t = days_with_a_slow_list(4, 99);
+    t.cfg = cfg;
+    let at = 4 * 24 * 60 * MIN;
+    let mut out = Vec::new();
+    failing_neighbours(&mut t, at, &mut out);
+    assert!(!t.in_window() && !t.in_drift());
+    out.clear();
+    proxy_success_from(&mut t, at, country, &mut out);
+    out
+}
+
+#[test]
+fn failing_neighbours_alone_need_another_country_or_the_sites_day() {
+    let cfg = TakeoverConfig::default();
+    assert!(cfg.neighbours_need_site);
+    // In the account's own country, on a day like the site's earlier ones: the
+    // /24's failures are a past burst's, and this is the carrier's own person.
+    let out = after_quiet_days(cfg, "US");
+    assert!(out.is_empty(), "{out:?}");
+    // From another country, the neighbours speak.
+    let e = first_evidence(&after_quiet_days(cfg, "BR"));
+    assert_eq!(e.rule, TakeoverRule::AddressTriedOthers, "{e:?}");
+    assert_eq!(e.corroboration, Corroboration::NetworkFailures, "{e:?}");
+    // And without the switch, at home too (as before the drift knew its days:
+    // `without_an_attack_window_a_slow_attack_shows_in_the_failing_neighbours`).
+    let off = TakeoverConfig {
+        neighbours_need_site: false,
+        ..cfg
+    };
+    let e = first_evidence(&after_quiet_days(off, "US"));
+    assert_eq!(e.corroboration, Corroboration::NetworkFailures, "{e:?}");
 }
