@@ -468,6 +468,17 @@ pub struct TakeoverConfig {
     /// accounts the neighbours alone, without either, had flagged 25 people
     /// (second trace `mobile_proxy`: 23) and no takeover.
     pub neighbours_need_site: bool,
+    /// An address's or a /24 · /64's names that do not exist — a few, at most
+    /// four — do not speak against another client's success there once the
+    /// client that tried them got into the account its wrong password was on
+    /// (*redeemed* them): a person who mistyped their address, then their
+    /// password, on a CGNAT address others share. A combo list tries each
+    /// account once and has more names than that. On the second trace's quiet
+    /// days at 100,000 accounts (seed 15) a returner failed four times on their
+    /// own account, tried a variant of their address twice and got in, all
+    /// from one phone; another person's new phone there a minute later was
+    /// flagged on those names.
+    pub redeemed_typos: bool,
 }
 
 impl Default for TakeoverConfig {
@@ -522,6 +533,7 @@ impl Default for TakeoverConfig {
             unknown_address_fails: true,
             own_device_home: true,
             neighbours_need_site: true,
+            redeemed_typos: true,
         }
     }
 }

@@ -28,7 +28,10 @@ pub(super) struct Decayed {
     pub(super) last_wrong: u8,
     /// 8-bit tag of the user agent of the last unknown-account attempt (0: none
     /// yet): the owner's mistyped e-mail address comes from the browser that then
-    /// succeeds; a proxy rotating user agents tried it from another.
+    /// succeeds; a proxy rotating user agents tried it from another. User agent
+    /// tags are odd ([`ua8`]); its low bit cleared means the names were
+    /// *redeemed* ([`Decayed::unknown_redeemed`]). Read it through
+    /// [`Decayed::unknown_client`].
     pub(super) last_unknown_ua: u8,
     /// Minutes since the epoch of the last update (0: never). Counts are aged in
     /// whole minutes: exact over any stretch of time, at most a minute late
@@ -71,6 +74,11 @@ impl Decayed {
         }
         if unknown {
             self.last_unknown_ua = ua;
+        } else if !failure && ua != 0 && ua == self.last_unknown_ua && account == self.last_wrong {
+            // The client that tried the names then got into the account its
+            // wrong password was on: a person who mistyped their address, then
+            // their password, not a list.
+            self.last_unknown_ua = ua & !1;
         }
         self.fast[0] += 1.0;
         self.fast[1] += u;
@@ -81,6 +89,23 @@ impl Decayed {
         self.day[4] += sp;
         self.slow[0] += 1.0;
         self.slow[1] += u;
+    }
+
+    /// The user agent tag of the last unknown-account attempt (0: none yet),
+    /// redeemed or not.
+    pub(super) fn unknown_client(&self) -> u8 {
+        if self.last_unknown_ua == 0 {
+            0
+        } else {
+            self.last_unknown_ua | 1
+        }
+    }
+
+    /// Whether the client that last tried a name the site does not have then
+    /// got into the account it had failed on here (a wrong password): that
+    /// person's own typos, not a list's names.
+    pub(super) fn unknown_redeemed(&self) -> bool {
+        self.last_unknown_ua != 0 && self.last_unknown_ua & 1 == 0
     }
 
     /// The unknown-account share the grain's counts are judged against: its own

@@ -2,6 +2,11 @@
 
 use super::*;
 
+/// The names that do not exist a person's redeemed typos may account for
+/// (`redeemed_typos`): a few variants of their own address, some tried twice.
+/// More, at one address or /24, are a list's, whoever redeemed the last.
+const REDEEMED_NAMES: f32 = 4.0;
+
 impl Takeover {
     pub(super) fn judge(&mut self, idx: usize, now: i64, out: &mut Vec<Signal>) {
         let prior = self.site_prior();
@@ -47,7 +52,8 @@ impl Takeover {
                 !spray_only(&d)
                     && d.unknown_share() >= c.local_unknown_share
                     && d.day[1] >= min
-                    && (g == 1 || d.day[1] >= 2.0 * min || d.last_unknown_ua != p.ua)
+                    && (g == 1 || d.day[1] >= 2.0 * min || d.unknown_client() != p.ua)
+                    && !(c.redeemed_typos && d.unknown_redeemed() && d.day[1] <= REDEEMED_NAMES)
                     && (!must_fail || d.others_failure_share() >= c.network_failure_share)
             })
         };
@@ -213,8 +219,10 @@ impl Takeover {
         // than the owner's mistyped e-mail address (a traveller's own typo abroad
         // is not a botnet's address).
         let other_wrong = ip.last_wrong != 0 && ip.last_wrong != tag8(p.account);
-        let other_device_unknown =
-            ip.last_unknown_ua != 0 && p.ua != 0 && ip.last_unknown_ua != p.ua;
+        let other_device_unknown = ip.unknown_client() != 0
+            && p.ua != 0
+            && ip.unknown_client() != p.ua
+            && !(c.redeemed_typos && ip.unknown_redeemed() && ip.day[1] <= REDEEMED_NAMES);
         let beyond_typo =
             other_wrong || other_device_unknown || ip.day[3] >= c.address_accounts + 1.0;
         let address_active = ip.day[3] >= c.address_accounts && beyond_typo;

@@ -3,7 +3,8 @@
 //! left it (`failing_network_ends`), and the attack's first minutes (the
 //! site's window kept as a context). And a busy network's or address's names
 //! that do not exist, which are its people's or a proxy's, not the success's
-//! (`unknown_network_fails`, `unknown_address_fails`).
+//! (`unknown_network_fails`, `unknown_address_fails`), or a person's redeemed
+//! typos (`redeemed_typos`).
 
 use super::*;
 
@@ -212,13 +213,42 @@ fn a_success_in_an_attacks_first_minutes_keeps_its_context_when_judged_later() {
 /// attempt a minute from its addresses 100–199, half of them on names the site
 /// does not have) among its people (one success a minute). The signals on
 /// account 7.
-fn phone_among_proxies(cfg: TakeoverConfig) -> Vec<Signal> {
+///
+/// With `typist`, just before the phone, a person at that address (their phone,
+/// user agent 10) fails twice on their own account, tries a variant of their
+/// e-mail address twice (a name the site does not have), and gets in.
+fn phone_among_proxies(cfg: TakeoverConfig, typist: bool) -> Vec<Signal> {
     let (mut t, mut out) = carrier_site(cfg);
     let at = 10 * 60;
     for m in at..at + 60 {
         carrier_evening(&mut t, (m, m + 1), 1, 60, &mut out);
         proxy_burst(&mut t, m, (1, 1), false, &mut out);
         if m == at + 30 {
+            if typist {
+                let own = [Outcome::WrongPassword, Outcome::WrongPassword];
+                let typos = [Outcome::UnknownAccount, Outcome::UnknownAccount];
+                for (k, outcome) in own
+                    .into_iter()
+                    .chain(typos)
+                    .chain([Outcome::Success])
+                    .enumerate()
+                {
+                    let account = if outcome == Outcome::UnknownAccount {
+                        600_001
+                    } else {
+                        500
+                    };
+                    let e = ev(
+                        m * MIN + 1_000 + k as i64 * 4_000,
+                        account,
+                        CARRIER | 77,
+                        500,
+                        10,
+                        outcome,
+                    );
+                    t.observe(&e, None, &mut out);
+                }
+            }
             new_phone(&mut t, m, &mut out);
         }
     }
@@ -232,14 +262,14 @@ fn a_busy_networks_unknown_names_corroborate_only_if_it_mostly_fails() {
     assert!(cfg.unknown_network_fails);
     // The /24's other attempts are half its people's successes: its names that
     // do not exist are the proxies', not the new phone's.
-    let out = phone_among_proxies(cfg);
+    let out = phone_among_proxies(cfg, false);
     assert!(out.is_empty(), "{out:?}");
     // Without the switch they corroborated the carrier's ASN, hot with the list.
     let off = TakeoverConfig {
         unknown_network_fails: false,
         ..cfg
     };
-    let out = phone_among_proxies(off);
+    let out = phone_among_proxies(off, false);
     let e = first_evidence(&out);
     assert_eq!(e.grain, Grain::Asn, "{e:?}");
     assert_eq!(e.corroboration, Corroboration::NetworkUnknown, "{e:?}");
@@ -284,6 +314,24 @@ fn an_address_mostly_succeeding_does_not_corroborate_with_its_peoples_typos() {
         ..cfg
     };
     let e = first_evidence(&phone_among_returners(off));
+    assert_eq!(e.grain, Grain::Asn, "{e:?}");
+    assert_eq!(e.corroboration, Corroboration::AddressUnknown, "{e:?}");
+}
+
+#[test]
+fn a_persons_redeemed_typos_do_not_speak_against_the_next_phone() {
+    let cfg = TakeoverConfig::default();
+    assert!(cfg.redeemed_typos);
+    // The names that do not exist at the address were the typist's, who then
+    // got into the account their wrong passwords were on.
+    let out = phone_among_proxies(cfg, true);
+    assert!(out.is_empty(), "{out:?}");
+    // Without the switch they corroborated the carrier's ASN, hot with the list.
+    let off = TakeoverConfig {
+        redeemed_typos: false,
+        ..cfg
+    };
+    let e = first_evidence(&phone_among_proxies(off, true));
     assert_eq!(e.grain, Grain::Asn, "{e:?}");
     assert_eq!(e.corroboration, Corroboration::AddressUnknown, "{e:?}");
 }
