@@ -212,7 +212,7 @@ fn slow_case(neighbours_fail: bool) -> Vec<Signal> {
     out.clear();
     // The address itself: a wrong password on another account, then the
     // victim's password on a new device, network and ASN.
-    proxy_success_from(&mut t, at, "US", &mut out);
+    proxy_success_from(&mut t, at, ("US", 42), &mut out);
     out
 }
 
@@ -309,17 +309,23 @@ fn days_with_a_slow_list(days: i64, slow_from: i64) -> Takeover {
 /// password on a new device, network and ASN.
 fn proxy_success(t: &mut Takeover, at: i64) -> Vec<Signal> {
     let mut out = Vec::new();
-    proxy_success_from(t, at, "US", &mut out);
+    proxy_success_from(t, at, ("US", 42), &mut out);
     out
 }
 
-/// [`proxy_success`] from an address in `country`.
-fn proxy_success_from(t: &mut Takeover, at: i64, country: &str, out: &mut Vec<Signal>) {
+/// [`proxy_success`] from an address in `country`, the success with user agent
+/// `ua` (42: new to account 7).
+fn proxy_success_from(
+    t: &mut Takeover,
+    at: i64,
+    (country, ua): (&str, u64),
+    out: &mut Vec<Signal>,
+) {
     let country = Country::from_code(country);
     let proxy = 0xc900_0909;
     let e = ev(at, 12_345, proxy, 400, 41, Outcome::WrongPassword);
     t.observe(&LoginEvent { country, ..e }, None, out);
-    let e = ev(at + 9_000, 7, proxy, 400, 42, Outcome::Success);
+    let e = ev(at + 9_000, 7, proxy, 400, ua, Outcome::Success);
     t.observe(&LoginEvent { country, ..e }, None, out);
 }
 

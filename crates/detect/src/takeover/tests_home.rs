@@ -7,27 +7,15 @@ use super::*;
 
 /// Account 7's three sign-ins from home (user agent 1, ASN 300, US), six hours
 /// of people, then a burst whose attempts all send user agent `burst_ua`. Five
-/// minutes in, a proxy on the carrier's address (ASN 400, US) fails on another
-/// account, and nine seconds later account 7 signs in there with user agent
-/// `ua`. The signals on account 7.
+/// minutes in, a proxy (ASN 400, US) fails on another account, and nine seconds
+/// later account 7 signs in there with user agent `ua`. The signals on account 7.
 fn on_the_proxys_address(cfg: TakeoverConfig, burst_ua: u64, ua: u64) -> Vec<Signal> {
     let mut out = Vec::new();
     let mut t = account_7_among_people(cfg, &mut out);
     burst_as(&mut t, (9 * 60, 10, 30), burst_ua, &mut out);
     assert!(t.in_window());
     out.clear();
-    let at = (9 * 60 + 5) * MIN;
-    let carrier = 0x6440_0909;
-    t.observe(
-        &ev(at, 12_345, carrier, 400, 41, Outcome::WrongPassword),
-        None,
-        &mut out,
-    );
-    t.observe(
-        &ev(at + 9_000, 7, carrier, 400, ua, Outcome::Success),
-        None,
-        &mut out,
-    );
+    proxy_success_from(&mut t, (9 * 60 + 5) * MIN, ("US", ua), &mut out);
     out.retain(|s| s.account == Some(AccountKey(7)));
     out
 }
@@ -76,7 +64,7 @@ fn after_quiet_days(cfg: TakeoverConfig, country: &str) -> Vec<Signal> {
     failing_neighbours(&mut t, at, &mut out);
     assert!(!t.in_window() && !t.in_drift());
     out.clear();
-    proxy_success_from(&mut t, at, country, &mut out);
+    proxy_success_from(&mut t, at, (country, 42), &mut out);
     out
 }
 
