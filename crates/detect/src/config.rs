@@ -479,6 +479,15 @@ pub struct TakeoverConfig {
     /// from one phone; another person's new phone there a minute later was
     /// flagged on those names.
     pub redeemed_typos: bool,
+    /// The site's slow drift alone (the `SiteDrift` context of
+    /// `AddressTriedOthers`, when no window, ASN, user agent or failing /24
+    /// shows an attack) speaks only for a success from a country new to the
+    /// account (or an event without one). A day-long context is the weakest:
+    /// on the five traces' 89 runs at 20,000 accounts, the successes it alone
+    /// flagged from the account's own country were 54 innocents (a carrier's
+    /// and a household's addresses that a low-and-slow list also passed
+    /// through) and 13 takeovers; from a new country, 49 takeovers and none.
+    pub drift_needs_abroad: bool,
 }
 
 impl Default for TakeoverConfig {
@@ -534,6 +543,7 @@ impl Default for TakeoverConfig {
             own_device_home: true,
             neighbours_need_site: true,
             redeemed_typos: true,
+            drift_needs_abroad: true,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The carrier's own people at home: their own device on a new network — the
 //! carrier's CGNAT address a proxy network also exits through
 //! (`own_device_home`) — and a new phone on a /24 whose failing neighbours are
-//! a past burst's (`neighbours_need_site`).
+//! a past burst's (`neighbours_need_site`) or on a day the site drifts
+//! (`drift_needs_abroad`).
 
 use super::*;
 
@@ -88,4 +89,30 @@ fn failing_neighbours_alone_need_another_country_or_the_sites_day() {
     };
     let e = first_evidence(&after_quiet_days(off, "US"));
     assert_eq!(e.corroboration, Corroboration::NetworkFailures, "{e:?}");
+}
+
+#[test]
+fn the_sites_drift_alone_speaks_for_a_success_from_abroad() {
+    let cfg = TakeoverConfig::default();
+    assert!(cfg.drift_needs_abroad);
+    // A combo list spread over days has opened the site's drift; a proxy that
+    // failed on another account signs in to account 7 from its own country.
+    let from = |cfg: TakeoverConfig, country: &str| {
+        let mut t = days_with_a_slow_list(4, 3);
+        t.cfg = cfg;
+        assert!(t.in_drift());
+        let mut out = Vec::new();
+        proxy_success_from(&mut t, 4 * 24 * 60 * MIN, (country, 42), &mut out);
+        out
+    };
+    let out = from(cfg, "US");
+    assert!(out.is_empty(), "{out:?}");
+    // Without the switch the drift speaks for it too.
+    let off = TakeoverConfig {
+        drift_needs_abroad: false,
+        ..cfg
+    };
+    let e = first_evidence(&from(off, "US"));
+    assert_eq!(e.corroboration, Corroboration::SiteDrift, "{e:?}");
+    assert!(!e.new_country, "{e:?}");
 }
