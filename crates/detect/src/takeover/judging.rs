@@ -414,14 +414,19 @@ impl Takeover {
             } else if drift
                 && n.known_successes > 0
                 && n.new_device
-                && (!c.drift_needs_abroad || abroad)
+                && (!c.drift_needs_abroad
+                    || abroad
+                    || (c.drift_home_fresh > 0.0 && ip.fresh_share() >= c.drift_home_fresh))
             {
                 // A day-long context is weaker than an hour's: only for a history
                 // the success is unlike on a new device too (without these, the
                 // drift left by a burst flagged the first sign-ins of accounts
                 // without history and owners' own devices on a new network: 0
                 // takeovers and 22 innocents over the tuning seeds). And from a
-                // country new to the account (`drift_needs_abroad`).
+                // country new to the account (`drift_needs_abroad`), or from an
+                // address whose attempts all came in a burst just now
+                // (`drift_home_fresh`): a proxy's session, not a shared
+                // address's day.
                 Some(Corroboration::SiteDrift)
             } else {
                 None
