@@ -18,7 +18,11 @@
 //! user agents from the site's own browsers, and on seed 1 two of them sent the
 //! victim's own browser string from the victim's country (0.98 → 0.94; 200 of
 //! 210 over seeds 1–5, was 202), where on the five independent traces that
-//! switch spared 142 of the carriers' people for 10 takeovers lost.
+//! switch spared 142 of the carriers' people for 10 takeovers lost. And 0.91 since
+//! the sixteenth pass (`drift_needs_abroad`): one more of seed 1's took over from
+//! the victim's own country, from an address it had not used in a burst, on a day
+//! only the site's drift showed (0.92; 199 of 210 over seeds 1–5), where on the
+//! four traces' fresh seeds the switch spared 33 innocents for 3 takeovers.
 
 use gatehouse_detect::shapes::{Class, Shape, ShapeSpec, ShapeTrace, evaluate};
 use gatehouse_detect::{DetectConfig, Detectors, SignalKind};
@@ -52,7 +56,7 @@ fn every_shape_meets_its_floor() {
         (Shape::Concentrated, 0.95, 0.95),
         (Shape::Botnet, 0.9, 0.95),
         (Shape::Residential, 0.95, 0.9),
-        (Shape::LowAndSlow, 0.95, 0.93),
+        (Shape::LowAndSlow, 0.95, 0.91),
         (Shape::Spraying, 0.95, 0.95),
     ];
     for (shape, p, r) in floors {

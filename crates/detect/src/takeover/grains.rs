@@ -124,6 +124,18 @@ impl Decayed {
         own.max(prior).max(1e-4)
     }
 
+    /// The share of the grain's attempts over about the last day that came in
+    /// about the last hour (the two speeds' ratio): near 1 for an address whose
+    /// attempts all came in minutes — a proxy's session — and lower for one used
+    /// through the day, as a carrier's shared address is.
+    pub(super) fn fresh_share(&self) -> f32 {
+        if self.day[0] > 0.0 {
+            self.fast[0] / self.day[0]
+        } else {
+            0.0
+        }
+    }
+
     /// The share of the grain's *other* attempts over about the last day that
     /// failed, the attempt being judged (already counted) left out.
     pub(super) fn others_failure_share(&self) -> f32 {

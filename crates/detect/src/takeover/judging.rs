@@ -387,6 +387,10 @@ impl Takeover {
         // Or the site's slow drift: over the last day, attempts on unknown
         // accounts well above its own earlier days (low-and-slow).
         let mut context = Corroboration::None;
+        // From a country new to the account, or one the event does not say: what
+        // the weakest contexts ask of a success (`neighbours_need_site`,
+        // `drift_needs_abroad`).
+        let abroad = n.new_country || !p.country.is_known();
         if best.is_none()
             && other_accounts
             && others_failed
@@ -400,19 +404,29 @@ impl Takeover {
                 Some(Corroboration::None)
             } else if neighbours_failing
                 && (!c.neighbours_need_site
-                    || n.new_country
+                    || abroad
                     || !self.drift.baseline_known
                     || self.drift.ratio >= c.drift_ratio)
             {
                 // (`neighbours_need_site`: a carrier's /24 keeps a burst's
                 // failures for a day, and its people's phones are at home.)
                 Some(Corroboration::NetworkFailures)
-            } else if drift && n.known_successes > 0 && n.new_device {
+            } else if drift
+                && n.known_successes > 0
+                && n.new_device
+                && (!c.drift_needs_abroad
+                    || abroad
+                    || (c.drift_home_fresh > 0.0 && ip.fresh_share() >= c.drift_home_fresh))
+            {
                 // A day-long context is weaker than an hour's: only for a history
                 // the success is unlike on a new device too (without these, the
                 // drift left by a burst flagged the first sign-ins of accounts
                 // without history and owners' own devices on a new network: 0
-                // takeovers and 22 innocents over the tuning seeds).
+                // takeovers and 22 innocents over the tuning seeds). And from a
+                // country new to the account (`drift_needs_abroad`), or from an
+                // address whose attempts all came in a burst just now
+                // (`drift_home_fresh`): a proxy's session, not a shared
+                // address's day.
                 Some(Corroboration::SiteDrift)
             } else {
                 None

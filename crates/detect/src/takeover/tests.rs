@@ -343,12 +343,16 @@ fn a_combo_list_spread_over_days_opens_a_drift_period_that_serves_as_context() {
         w[0].peak_site_z >= TakeoverConfig::default().drift_z,
         "{w:?}"
     );
-    let out = proxy_success(&mut t, 4 * 24 * 60 * MIN);
+    // From a country new to the account (`drift_needs_abroad`: the drift is
+    // the weakest context).
+    let mut out = Vec::new();
+    proxy_success_from(&mut t, 4 * 24 * 60 * MIN, ("BR", 42), &mut out);
     let flagged: Vec<_> = out.iter().filter_map(|s| s.account).collect();
     assert_eq!(flagged, vec![AccountKey(7)], "{out:?}");
     let e = out[0].evidence.takeover.expect("takeover evidence");
     assert_eq!(e.rule, TakeoverRule::AddressTriedOthers);
     assert_eq!(e.corroboration, Corroboration::SiteDrift, "{e:?}");
+    assert!(e.new_country, "{e:?}");
     assert!(e.site_drifting && e.site_drift >= 1.25, "{e:?}");
     // The same days without the list: no drift, and the same address is
     // not enough.

@@ -1,7 +1,8 @@
 //! The carrier's own people at home: their own device on a new network — the
 //! carrier's CGNAT address a proxy network also exits through
 //! (`own_device_home`) — and a new phone on a /24 whose failing neighbours are
-//! a past burst's (`neighbours_need_site`).
+//! a past burst's (`neighbours_need_site`) or on a day the site drifts
+//! (`drift_needs_abroad`, `drift_home_fresh`).
 
 use super::*;
 
@@ -88,4 +89,51 @@ fn failing_neighbours_alone_need_another_country_or_the_sites_day() {
     };
     let e = first_evidence(&after_quiet_days(off, "US"));
     assert_eq!(e.corroboration, Corroboration::NetworkFailures, "{e:?}");
+}
+
+#[test]
+fn the_sites_drift_alone_speaks_for_a_success_from_abroad_or_a_burst() {
+    let cfg = TakeoverConfig::default();
+    assert!(cfg.drift_needs_abroad && cfg.drift_home_fresh > 0.0);
+    // A combo list spread over days has opened the site's drift; an address
+    // failed on another account, then signs in to account 7 (from a new
+    // device, user agent 42) from `country`, `gap` later.
+    let from = |cfg: TakeoverConfig, country: &str, gap: i64| {
+        let mut t = days_with_a_slow_list(4, 3);
+        t.cfg = cfg;
+        assert!(t.in_drift());
+        let country = Country::from_code(country);
+        let (at, addr) = (4 * 24 * 60 * MIN, 0xc900_0909);
+        let mut out = Vec::new();
+        let e = ev(at - gap, 12_345, addr, 400, 41, Outcome::WrongPassword);
+        t.observe(&LoginEvent { country, ..e }, None, &mut out);
+        let e = ev(at, 7, addr, 400, 42, Outcome::Success);
+        t.observe(&LoginEvent { country, ..e }, None, &mut out);
+        out
+    };
+    let (burst, through_the_day) = (9_000, 90 * MIN);
+    // From the account's own country: only a burst, a proxy's session.
+    let e = first_evidence(&from(cfg, "US", burst));
+    assert_eq!(e.corroboration, Corroboration::SiteDrift, "{e:?}");
+    assert!(!e.new_country, "{e:?}");
+    let out = from(cfg, "US", through_the_day);
+    assert!(out.is_empty(), "{out:?}");
+    // From a country new to the account, either.
+    let e = first_evidence(&from(cfg, "BR", through_the_day));
+    assert_eq!(e.corroboration, Corroboration::SiteDrift, "{e:?}");
+    assert!(e.new_country, "{e:?}");
+    // Without the burst's exception, only from abroad.
+    let no_burst = TakeoverConfig {
+        drift_home_fresh: 0.0,
+        ..cfg
+    };
+    let out = from(no_burst, "US", burst);
+    assert!(out.is_empty(), "{out:?}");
+    // Without either switch the drift speaks for any of them.
+    let off = TakeoverConfig {
+        drift_needs_abroad: false,
+        ..cfg
+    };
+    let e = first_evidence(&from(off, "US", through_the_day));
+    assert_eq!(e.corroboration, Corroboration::SiteDrift, "{e:?}");
 }
