@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Two binaries' backtests of the very same kept stores, side by side.
+
+    python3 eval/lib/compare.py A_DIR B_DIR [A_DIR B_DIR ...] [--markdown]
+
+Each DIR is an OUTDIR of `eval/lib/rebacktest.sh` (or a trace's `run.sh --out`): one
+sub-directory per run, each with `truth.json` and `backtest/`. A_DIR and B_DIR hold the
+same runs, backtested by binary A and binary B. Prints, per run, the accounts taken over,
+and for each binary those it found and the innocents it flagged (precision / recall),
+marking the runs that changed, then the totals over every pair. With `--markdown`, the
+table BENCHMARKS.md uses (changed rows in bold). Scores with eval/blind-trace/score.py,
+so what counts as found and as innocent is that scorer's.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+SCORE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "blind-trace", "score.py")
+
+
+def scores(out_dir):
+    """{(shape, seed, accounts): (taken over, found, innocents)} of one OUTDIR's runs."""
+    runs = sorted(
+        os.path.join(out_dir, d)
+        for d in os.listdir(out_dir)
+        if os.path.isfile(os.path.join(out_dir, d, "truth.json"))
+    )
+    if not runs:
+        sys.exit(f"compare: no run (a sub-directory with truth.json) in {out_dir}")
+    done = subprocess.run(
+        [sys.executable, SCORE, "--json", *runs], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        sys.exit(f"compare: score.py failed on {out_dir}:\n{done.stderr}")
+    return {
+        (r["shape"], r["seed"], r["accounts"]): (
+            r["taken_over"],
+            r["true_positives"],
+            r["false_positives"],
+        )
+        for r in json.loads(done.stdout)
+    }
+
+
+def cell(taken, found, innocents):
+    precision = f"{found / (found + innocents):.2f}" if found + innocents else "—"
+    recall = f"{found / taken:.2f}" if taken else "—"
+    return f"{found}, {innocents} ({precision} / {recall})"
+
+
+def main():
+    args = [a for a in sys.argv[1:] if a != "--markdown"]
+    markdown = len(args) != len(sys.argv) - 1
+    if not args or len(args) % 2:
+        sys.exit(__doc__)
+    if markdown:
+        print("| set | shape | seed | accounts | taken over | A: found, innocents (P / R) | B |")
+        print("|---|---|---|---|---|---|---|")
+    totals = [0, 0, 0, 0, 0]
+    for a_dir, b_dir in zip(args[::2], args[1::2]):
+        a, b = scores(a_dir), scores(b_dir)
+        missing = sorted(set(a) ^ set(b))
+        if missing:
+            sys.exit(f"compare: {a_dir} and {b_dir} do not hold the same runs: {missing}")
+        name = os.path.basename(os.path.normpath(b_dir))
+        for key in sorted(a):
+            taken, fa, ia = a[key]
+            _, fb, ib = b[key]
+            changed = (fa, ia) != (fb, ib)
+            if markdown:
+                new = cell(taken, fb, ib)
+                print(
+                    f"| {name} | {key[0]} | {key[1]} | {key[2]} | {taken} | {cell(taken, fa, ia)} | "
+                    + (f"**{new}** |" if changed else f"{new} |")
+                )
+            else:
+                print(
+                    f"{name:28} {key[0]:16} {key[1]:>4} {key[2]:>7} taken {taken:5}"
+                    f"   A {fa:5} {ia:5}   B {fb:5} {ib:5}" + ("  *" if changed else "")
+                )
+            for i, v in enumerate((taken, fa, ia, fb, ib)):
+                totals[i] += v
+    taken, fa, ia, fb, ib = totals
+    end = "\n" if markdown else ""
+    print(f"{end}total: {taken} taken over; A found {fa}, innocents {ia}; B found {fb}, innocents {ib}")
+
+
+if __name__ == "__main__":
+    main()
