@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""What the takeovers a backtest found and missed looked like at the attacker's success.
+
+    python3 eval/lib/misses.py STORES_DIR BACKTEST_DIR [STORES_DIR BACKTEST_DIR ...]
+
+STORES_DIR is a trace's `run.sh --out DIR --keep` (one kept run per shape and seed, with
+`truth.json` and `events.jsonl`); BACKTEST_DIR the same runs backtested
+(`eval/lib/rebacktest.sh`'s OUTDIR, or STORES_DIR itself). For every account taken over
+it takes the attacker's first success inside the attack (from the window's start to three
+days after its end, from an address the account had not signed in from before) and
+sorts it by:
+
+- whether the *exit* (the success's address) tried any other account within six hours
+  either side (`others`), and if so whether one of those came before the success
+  (`before`) or only after (`after`) — or did nothing else (`alone`): without its own
+  attempts an address can only be judged by its /24, ASN or user agent;
+- whether the account had a successful sign-in before the attack (`hist`) or none
+  (`nohist`: the takeover is its first sign-in on record).
+
+Prints counts per (shape, found or missed, exit, history). Exact counts over the events,
+not the detectors' decayed ones. (crates/detect/README.md, "Sixteenth pass": 60 % of the
+misses on residential and low-and-slow were an exit's only attempt.)
+"""
+
+import collections
+import csv
+import datetime as dt
+import glob
+import json
+import os
+import sys
+
+SIX_HOURS = 6 * 3600
+
+
+def when(t):
+    return dt.datetime.fromisoformat(t.replace("Z", "+00:00"))
+
+
+def flagged_accounts(backtest_run):
+    out = set()
+    for path in glob.glob(os.path.join(backtest_run, "backtest", "*.csv")):
+        with open(path, newline="") as f:
+            out.update(row["email"] for row in csv.DictReader(f))
+    return out
+
+
+def classify(run, backtest_run, counts):
+    with open(os.path.join(run, "truth.json")) as f:
+        truth = json.load(f)
+    taken = set(truth["taken_over"])
+    attack = truth.get("attack")
+    if not taken or not attack:
+        return
+    start = when(attack["window_start"])
+    end = start + dt.timedelta(minutes=attack["window_minutes"]) + dt.timedelta(days=3)
+    flagged = flagged_accounts(backtest_run)
+    by_ip = collections.defaultdict(list)
+    by_account = collections.defaultdict(list)
+    with open(os.path.join(run, "events.jsonl")) as f:
+        for line in f:
+            e = json.loads(line)
+            e["t"] = when(e["time"])
+            by_ip[e["ip"]].append(e)
+            by_account[e["account"]].append(e)
+    shape = truth.get("shape", os.path.basename(run))
+    for account in taken:
+        events = by_account[account]
+        history = [e for e in events if e["t"] < start and e["outcome"] == "success"]
+        known = {e["ip"] for e in history}
+        wins = [
+            e
+            for e in events
+            if start <= e["t"] <= end and e["outcome"] == "success" and e["ip"] not in known
+        ]
+        found = "found" if account in flagged else "missed"
+        if not wins:
+            counts[(shape, found, "no attacker success seen", "")] += 1
+            continue
+        win = wins[0]
+        near = [
+            e
+            for e in by_ip[win["ip"]]
+            if abs((e["t"] - win["t"]).total_seconds()) < SIX_HOURS and e["account"] != account
+        ]
+        if not near:
+            exit_ = "alone"
+        elif any(e["t"] < win["t"] for e in near):
+            exit_ = "others before"
+        else:
+            exit_ = "others after"
+        counts[(shape, found, exit_, "hist" if history else "nohist")] += 1
+
+
+def main():
+    args = sys.argv[1:]
+    if not args or len(args) % 2:
+        sys.exit(__doc__)
+    counts = collections.Counter()
+    for stores, backtests in zip(args[::2], args[1::2]):
+        runs = sorted(d for d in glob.glob(os.path.join(stores, "*")) if os.path.isfile(os.path.join(d, "events.jsonl")))
+        if not runs:
+            sys.exit(f"misses: no kept run (with events.jsonl) in {stores}")
+        for run in runs:
+            backtest_run = os.path.join(backtests, os.path.basename(run))
+            if not os.path.isdir(os.path.join(backtest_run, "backtest")):
+                sys.exit(f"misses: no backtest of {run} in {backtests}")
+            classify(run, backtest_run, counts)
+    print("| shape | found | the exit | account | takeovers |")
+    print("|---|---|---|---|---|")
+    for key in sorted(counts):
+        print("| " + " | ".join(key) + f" | {counts[key]} |")
+
+
+if __name__ == "__main__":
+    main()
