@@ -10,7 +10,8 @@
 # --shapes (default: quiet,residential,low_and_slow,mobile_proxy,patch_cover,fireprox_spray)
 # is taken per trace as far as the trace has the shape. A 20,000-account run is well under a
 # minute of generating and importing; the default (three seeds, four traces: 45 runs) takes
-# about 35 minutes on two cores, one run after another, the backtests included. Writes OUT/stores/<trace>-s<seed>/
+# about 35 minutes on two cores, one run after another, the backtests included (estimated
+# from 45-second runs). Writes OUT/stores/<trace>-s<seed>/
 # (the kept runs), OUT/a/ and OUT/b/ (each binary's backtests) and OUT/compare.md.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
