@@ -16,7 +16,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 die() { echo "ab.sh: $*" >&2; exit 1; }
-[[ $# -ge 3 ]] || { sed -n '2,16p' "$0"; exit 2; }
+[[ $# -ge 3 ]] || { sed -n '2,15p' "$0"; exit 2; }
 a_bin="$1"; b_bin="$2"; out="$3"; shift 3
 seeds="23,24,25"; accounts=20000; traces="second,third,fourth,fifth"
 shapes="quiet,residential,low_and_slow,mobile_proxy,patch_cover,fireprox_spray"
