@@ -386,10 +386,14 @@ impl Takeover {
     /// site's most common browser string matches many people's, and that string
     /// then shows the combo list's excess.
     pub fn own_device_home(&self, ev: &LoginEvent, novelty: Novelty) -> bool {
-        self.cfg.own_device_home
-            && novelty.known_successes > 0
-            && novelty.device_home
-            && !self.ua_hot_at(Self::keys(ev)[3], self.site_prior(), &|_| false)
+        self.at_home(novelty) && !self.ua_hot_at(Self::keys(ev)[3], self.site_prior(), &|_| false)
+    }
+
+    /// The owner's own device at home, with `own_device_home` on: what
+    /// [`Takeover::own_device_home`] and the judging of a success ask before
+    /// their own check that the user agent is not hot.
+    fn at_home(&self, novelty: Novelty) -> bool {
+        self.cfg.own_device_home && novelty.known_successes > 0 && novelty.device_home
     }
 
     /// A password's key in [`Takeover::passwords`] (never 0).

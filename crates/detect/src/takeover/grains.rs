@@ -4,6 +4,11 @@
 
 use super::*;
 
+/// The names that do not exist a person's redeemed typos may account for
+/// (`redeemed_typos`): a few variants of their own address, some tried twice.
+/// More, at one address or /24, are a list's, whoever redeemed the last.
+const REDEEMED_NAMES: f32 = 4.0;
+
 /// Exponentially decayed counts at two speeds plus a slow baseline: the working
 /// form (the site keeps one; a [`GrainTable`] stores them packed in 24 bytes).
 #[derive(Clone, Copy, Default)]
@@ -106,6 +111,13 @@ impl Decayed {
     /// person's own typos, not a list's names.
     pub(super) fn unknown_redeemed(&self) -> bool {
         self.last_unknown_ua != 0 && self.last_unknown_ua & 1 == 0
+    }
+
+    /// Whether the grain's names that do not exist are a person's redeemed typos
+    /// ([`Decayed::unknown_redeemed`]) and no more than such typos come to
+    /// ([`REDEEMED_NAMES`]).
+    pub(super) fn only_redeemed_typos(&self) -> bool {
+        self.unknown_redeemed() && self.day[1] <= REDEEMED_NAMES
     }
 
     /// The unknown-account share the grain's counts are judged against: its own

@@ -2,11 +2,6 @@
 
 use super::*;
 
-/// The names that do not exist a person's redeemed typos may account for
-/// (`redeemed_typos`): a few variants of their own address, some tried twice.
-/// More, at one address or /24, are a list's, whoever redeemed the last.
-const REDEEMED_NAMES: f32 = 4.0;
-
 impl Takeover {
     pub(super) fn judge(&mut self, idx: usize, now: i64, out: &mut Vec<Signal>) {
         let prior = self.site_prior();
@@ -53,7 +48,7 @@ impl Takeover {
                     && d.unknown_share() >= c.local_unknown_share
                     && d.day[1] >= min
                     && (g == 1 || d.day[1] >= 2.0 * min || d.unknown_client() != p.ua)
-                    && !(c.redeemed_typos && d.unknown_redeemed() && d.day[1] <= REDEEMED_NAMES)
+                    && !(c.redeemed_typos && d.only_redeemed_typos())
                     && (!must_fail || d.others_failure_share() >= c.network_failure_share)
             })
         };
@@ -122,8 +117,7 @@ impl Takeover {
         // the attack is rotating (hot). On the five traces' 89 runs these rules
         // flagged 134 such owners and 18 takeovers whose attacker had happened
         // to send the victim's own browser string from its country.
-        let home =
-            c.own_device_home && p.novelty.known_successes > 0 && p.novelty.device_home && !ua_hot;
+        let home = self.at_home(p.novelty) && !ua_hot;
         let asn_ctx = ctx_now(CTX_ASN, &asn_hot_now);
         let ua_ctx = ctx_now(CTX_UA_WARM, &ua_warm_now);
         let drift = ctx_now(CTX_DRIFT, &|| self.drift.open());
@@ -222,7 +216,7 @@ impl Takeover {
         let other_device_unknown = ip.unknown_client() != 0
             && p.ua != 0
             && ip.unknown_client() != p.ua
-            && !(c.redeemed_typos && ip.unknown_redeemed() && ip.day[1] <= REDEEMED_NAMES);
+            && !(c.redeemed_typos && ip.only_redeemed_typos());
         let beyond_typo =
             other_wrong || other_device_unknown || ip.day[3] >= c.address_accounts + 1.0;
         let address_active = ip.day[3] >= c.address_accounts && beyond_typo;
