@@ -23,26 +23,15 @@ misses on residential and low-and-slow were an exit's only attempt.)
 """
 
 import collections
-import csv
-import datetime as dt
 import glob
 import json
 import os
 import sys
 
-SIX_HOURS = 6 * 3600
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from backtest_results import flagged as flagged_accounts, hours  # noqa: E402
 
-
-def when(t):
-    return dt.datetime.fromisoformat(t.replace("Z", "+00:00"))
-
-
-def flagged_accounts(backtest_run):
-    out = set()
-    for path in glob.glob(os.path.join(backtest_run, "backtest", "*.csv")):
-        with open(path, newline="") as f:
-            out.update(row["email"] for row in csv.DictReader(f))
-    return out
+SIX_HOURS = 6.0
 
 
 def classify(run, backtest_run, counts):
@@ -52,15 +41,15 @@ def classify(run, backtest_run, counts):
     attack = truth.get("attack")
     if not taken or not attack:
         return
-    start = when(attack["window_start"])
-    end = start + dt.timedelta(minutes=attack["window_minutes"]) + dt.timedelta(days=3)
+    start = hours(attack["window_start"])
+    end = start + attack["window_minutes"] / 60 + 72
     flagged = flagged_accounts(backtest_run)
     by_ip = collections.defaultdict(list)
     by_account = collections.defaultdict(list)
     with open(os.path.join(run, "events.jsonl")) as f:
         for line in f:
             e = json.loads(line)
-            e["t"] = when(e["time"])
+            e["t"] = hours(e["time"])
             by_ip[e["ip"]].append(e)
             by_account[e["account"]].append(e)
     shape = truth.get("shape", os.path.basename(run))
@@ -73,7 +62,7 @@ def classify(run, backtest_run, counts):
             for e in events
             if start <= e["t"] <= end and e["outcome"] == "success" and e["ip"] not in known
         ]
-        found = "found" if account in flagged else "missed"
+        found = "found" if account.lower() in flagged else "missed"
         if not wins:
             counts[(shape, found, "no attacker success seen", "")] += 1
             continue
@@ -81,7 +70,7 @@ def classify(run, backtest_run, counts):
         near = [
             e
             for e in by_ip[win["ip"]]
-            if abs((e["t"] - win["t"]).total_seconds()) < SIX_HOURS and e["account"] != account
+            if abs(e["t"] - win["t"]) < SIX_HOURS and e["account"] != account
         ]
         if not near:
             exit_ = "alone"
