@@ -12,12 +12,11 @@ table BENCHMARKS.md uses (changed rows in bold). Scores with eval/blind-trace/sc
 so what counts as found and as innocent is that scorer's.
 """
 
-import json
 import os
-import subprocess
 import sys
 
-SCORE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "blind-trace", "score.py")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "blind-trace"))
+from score import ScoreError, score_run  # noqa: E402
 
 
 def scores(out_dir):
@@ -29,18 +28,17 @@ def scores(out_dir):
     )
     if not runs:
         sys.exit(f"compare: no run (a sub-directory with truth.json) in {out_dir}")
-    done = subprocess.run(
-        [sys.executable, SCORE, "--json", *runs], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        sys.exit(f"compare: score.py failed on {out_dir}:\n{done.stderr}")
+    try:
+        results = [score_run(run) for run in runs]
+    except ScoreError as e:
+        sys.exit(f"compare: {e}")
     return {
         (r["shape"], r["seed"], r["accounts"]): (
             r["taken_over"],
             r["true_positives"],
             r["false_positives"],
         )
-        for r in json.loads(done.stdout)
+        for r in results
     }
 
 
