@@ -52,6 +52,8 @@ for trace in "${trace_list[@]}"; do
     echo "ab.sh: $set_name (${mine[*]})" >&2
     GATEHOUSE_BIN="$a_bin" "$dir/run.sh" --seeds "$seed" --accounts "$accounts" \
       --shapes "$(IFS=,; echo "${mine[*]}")" --out "$out/stores/$set_name" --keep --end "$end" >/dev/null
+    # A again too: run.sh's own backtest counts back from now and ends now; both sides
+    # get the same fixed window (start and end), as the passes' tables did.
     for side in a b; do
       bin="$a_bin"; [[ $side == b ]] && bin="$b_bin"
       REBACKTEST_SINCE="$since" REBACKTEST_UNTIL="$end" "$root/eval/lib/rebacktest.sh" "$bin" \
