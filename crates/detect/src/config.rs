@@ -503,8 +503,8 @@ pub struct TakeoverConfig {
     /// share of names that do not exist (under `wide_unknown_share`, over
     /// both the hour and the day) — is not flagged, by the takeover detector
     /// or the stuffing detector, while at least this share of the site's
-    /// attempts on unknown accounts over the last minutes (decayed with a
-    /// quarter of an hour's half-life; at least 10 of them) came through user agents *warm* with a combo list's excess
+    /// attempts on unknown accounts over about the last hour (at least 20 of
+    /// them) came through user agents *warm* with a combo list's excess
     /// (the `ua_ctx` bar: the wide z, a local grain's share). An attack whose
     /// rotated browser strings show it, as nearly every list's do, is not
     /// the people who sign in with another browser behind the same CGNAT,

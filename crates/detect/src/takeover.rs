@@ -519,7 +519,8 @@ impl Takeover {
         self.site.add(unknown, failure, sprayed, tag, ua_tag);
         if unknown && self.cfg.cold_client_share > 0.0 {
             let warm = self.ua_excess_at(keys[3], self.site_prior(), &|_| false, 1.0, 1.0);
-            self.clients.add(ev.time_ms, warm);
+            let half = self.cfg.fast_half_life_hours;
+            self.clients.add(ev.time_ms, half, warm);
         }
         let in_window = self.in_window();
         self.drift.add(ev.time_ms, unknown, failure, in_window);

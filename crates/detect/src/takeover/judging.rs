@@ -167,7 +167,7 @@ impl Takeover {
         };
         // A cold user agent while the attack shows in warm ones
         // (`cold_client_share`): a browser with a past here and people's share
-        // of mistyped names, when nearly all of the last minutes' names that do
+        // of mistyped names, when nearly all of the last hour's names that do
         // not exist came through the attack's browser strings, is not the
         // attack's — the people behind the CGNAT, office and ISP addresses its
         // proxies exit through sign in with their own. Kept for a later
