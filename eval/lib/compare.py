@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
 """Two binaries' backtests of the very same kept stores, side by side.
 
-    python3 eval/lib/compare.py A_DIR B_DIR [A_DIR B_DIR ...] [--markdown]
+    python3 eval/lib/compare.py A_DIR B_DIR [A_DIR B_DIR ...] [--markdown] [--by-shape]
 
 Each DIR is an OUTDIR of `eval/lib/rebacktest.sh` (or a trace's `run.sh --out`): one
 sub-directory per run, each with `truth.json` and `backtest/`. A_DIR and B_DIR hold the
 same runs, backtested by binary A and binary B. Prints, per run, the accounts taken over,
 and for each binary those it found and the innocents it flagged (precision / recall),
 marking the runs that changed, then the totals over every pair. With `--markdown`, the
-table BENCHMARKS.md uses (changed rows in bold). Scores with eval/blind-trace/score.py,
-so what counts as found and as innocent is that scorer's.
+table BENCHMARKS.md uses (changed rows in bold). With `--by-shape`, the runs summed per
+shape, trace and size instead (the trace named by the set directory, `<tag>_<trace>-s<seed>`
+or `<trace>-s<seed>`): the table of where the issue's per-shape goal stands. Scores with
+eval/blind-trace/score.py, so what counts as found and as innocent is that scorer's.
 """
 
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "blind-trace"))
@@ -48,11 +51,40 @@ def cell(taken, found, innocents):
     return f"{found}, {innocents} ({precision} / {recall})"
 
 
+def trace_of(set_dir):
+    """The trace a set directory holds: `ho20b_second-s24` and `second-s24` are `second`."""
+    name = re.sub(r"-s\d+$", "", os.path.basename(os.path.normpath(set_dir)))
+    return name.rsplit("_", 1)[-1]
+
+
+def by_shape(pairs):
+    """The runs of every pair summed per (shape, trace, accounts), as a markdown table."""
+    sums = {}
+    for a_dir, b_dir in pairs:
+        a, b = scores(a_dir), scores(b_dir)
+        for key in sorted(set(a) & set(b)):
+            row = sums.setdefault((key[0], trace_of(b_dir), key[2]), [0, 0, 0, 0, 0, 0])
+            for i, v in enumerate((1, a[key][0], a[key][1], a[key][2], b[key][1], b[key][2])):
+                row[i] += v
+    print("| shape | trace | accounts | runs | taken over | A: found, innocents (P / R) | B |")
+    print("|---|---|---|---|---|---|---|")
+    for (shape, trace, accounts), (runs, taken, fa, ia, fb, ib) in sorted(sums.items()):
+        a, b = cell(taken, fa, ia), cell(taken, fb, ib)
+        print(
+            f"| {shape} | {trace} | {accounts} | {runs} | {taken} | {a} | "
+            + (f"**{b}** |" if (fa, ia) != (fb, ib) else f"{b} |")
+        )
+
+
 def main():
-    args = [a for a in sys.argv[1:] if a != "--markdown"]
-    markdown = len(args) != len(sys.argv) - 1
+    flags = {"--markdown", "--by-shape"}
+    args = [a for a in sys.argv[1:] if a not in flags]
+    markdown = "--markdown" in sys.argv[1:]
     if not args or len(args) % 2:
         sys.exit(__doc__)
+    if "--by-shape" in sys.argv[1:]:
+        by_shape(list(zip(args[::2], args[1::2])))
+        return
     if markdown:
         print("| set | shape | seed | accounts | taken over | A: found, innocents (P / R) | B |")
         print("|---|---|---|---|---|---|---|")

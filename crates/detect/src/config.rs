@@ -498,6 +498,22 @@ pub struct TakeoverConfig {
     /// carrier's and the household's addresses that the drift had flagged had
     /// been used through the day. 0 turns it off (only a new country then).
     pub drift_home_fresh: f32,
+    /// A success through a *cold* user agent — one with a past at the site
+    /// (at least 20 attempts over about the last day) and no combo list's
+    /// share of names that do not exist (under `wide_unknown_share`, over
+    /// both the hour and the day) — is not flagged, by the takeover detector
+    /// or the stuffing detector, while at least this share of the site's
+    /// attempts on unknown accounts over about the last hour (at least 20 of
+    /// them) came through user agents *warm* with a combo list's excess
+    /// (the `ua_ctx` bar: the wide z, a local grain's share). An attack whose
+    /// rotated browser strings show it, as nearly every list's do, is not
+    /// the people who sign in with another browser behind the same CGNAT,
+    /// office or ISP addresses. An attack that mimics the site's own mix of
+    /// browsers shows no warm user agent, and nothing is spared then; one
+    /// that sends a part of its list through the site's popular browsers
+    /// loses that part's takeovers to this (measured in BENCHMARKS.md). 0
+    /// turns it off.
+    pub cold_client_share: f32,
 }
 
 impl Default for TakeoverConfig {
@@ -555,6 +571,7 @@ impl Default for TakeoverConfig {
             redeemed_typos: true,
             drift_needs_abroad: true,
             drift_home_fresh: 0.85,
+            cold_client_share: 0.8,
         }
     }
 }

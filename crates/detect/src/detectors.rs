@@ -190,12 +190,16 @@ impl<T: KeyTracker> Engine<T> {
         // the carrier's CGNAT /24s its people's phones are on (second trace,
         // `mobile_proxy`: 38 of them flagged by this rule over three seeds, and
         // no takeover).
+        // Nor a success through a cold user agent while the attack shows in
+        // warm ones (`TakeoverConfig::cold_client_share`): the people on those
+        // /24s sign in with their own browsers, not the list's.
         let not_combo = owner_like
             || (gate
                 && self.takeover.as_ref().is_some_and(|t| {
                     !t.source_combo_like(ev)
                         || t.spray_explains(ev, self.cfg.stuffing.grouping)
                         || novelty.is_some_and(|n| t.own_device_home(ev, n))
+                        || t.cold_client(ev)
                 }));
         if let Some(t) = &mut self.stuffing {
             let source = Source::of(self.cfg.stuffing.grouping, ev.ip, ev.asn);

@@ -37,6 +37,10 @@
 //! site-level attack-in-progress windows are kept for operators
 //! ([`Takeover::attack_windows`], at most [`ATTACK_WINDOWS_KEPT`]).
 //!
+//! A success through a user agent with a past and no combo list's excess is
+//! not the attack's while the attack's own user agents show it
+//! (`clients.rs`).
+//!
 //! Failures never teach the profile (an attacker's failures must not make its
 //! network "known"); every success does, after it was judged.
 
@@ -52,12 +56,14 @@ use crate::signal::{
     TakeoverEvidence, TakeoverRule,
 };
 
+mod clients;
 mod drift;
 mod grains;
 mod judging;
 mod profiles;
 mod windows;
 
+use clients::ClientMix;
 use drift::Drift;
 use grains::{Decayed, GrainTable};
 pub use profiles::{Novelty, Profiles};
@@ -157,8 +163,9 @@ struct Pending {
     /// The attack contexts seen while the success was young (within
     /// `context_minutes`): [`CTX_ASN`], [`CTX_UA_WARM`], [`CTX_UA_HOT`],
     /// [`CTX_DRIFT`], [`CTX_SITE`]; and whether its /24 · /64 and /48 were its people's:
-    /// [`CTX_PEOPLES_NETWORK`], [`CTX_PEOPLES_BLOCK`]. Later judgements use
-    /// these, not the contexts of the moment.
+    /// [`CTX_PEOPLES_NETWORK`], [`CTX_PEOPLES_BLOCK`]; and whether its user
+    /// agent was cold in an attack shown by warm ones: [`CTX_COLD_CLIENT`].
+    /// Later judgements use these, not the contexts of the moment.
     ctx: u8,
     done: bool,
 }
@@ -179,6 +186,9 @@ const CTX_PEOPLES_BLOCK: u8 = 32;
 /// [`Pending::ctx`]: the site's attack window was open when it came, or opened
 /// within 15 minutes after (the attack's first minutes).
 const CTX_SITE: u8 = 64;
+/// [`Pending::ctx`]: its user agent was cold while the site's attack showed in
+/// warm ones (`cold_client_share`).
+const CTX_COLD_CLIENT: u8 = 128;
 /// Other attempts (decayed over about a day) a network needs for
 /// [`CTX_PEOPLES_NETWORK`]: fewer say nothing about whose it is.
 const PEOPLES_ATTEMPTS: f32 = 3.0;
@@ -208,6 +218,8 @@ pub struct Takeover {
     next_window_check_ms: i64,
     /// The slow, day-long attack in progress (`drift.rs`).
     drift: Drift,
+    /// Which user agents the site's unknown attempts come through (`clients.rs`).
+    clients: ClientMix,
 }
 
 /// Keeps password keys apart from the grains' (they share the hash).
@@ -250,6 +262,7 @@ impl Takeover {
             last_bucket_z: 0.0,
             next_window_check_ms: i64::MIN,
             drift: Drift::new(),
+            clients: ClientMix::default(),
         }
     }
 
@@ -359,25 +372,10 @@ impl Takeover {
             .is_some_and(|d| d.sprayed(c.sprayed_share))
     }
 
-    /// Whether the user agent of `key` shows a combo list's excess at the hot
-    /// bar (twice the wide z, three times a local grain's unknown share): the
-    /// browser string the attacker is rotating right now, not one its real
-    /// users merely share. `spray_only` excuses a grain a spray explains.
+    /// Whether the user agent of `key` is hot ([`Takeover::ua_excess_at`] at
+    /// twice the wide z and three times a local grain's unknown share).
     fn ua_hot_at(&self, key: u64, prior: f32, spray_only: &dyn Fn(&Decayed) -> bool) -> bool {
-        let c = &self.cfg;
-        key != 0
-            && self.grains[3].peek(key).is_some_and(|d| {
-                let (z, excess, ..) = d.excess(prior, c.min_history);
-                let share = if c.context_ends {
-                    d.fast_share()
-                } else {
-                    d.unknown_share()
-                };
-                !spray_only(&d)
-                    && z >= 2.0 * c.wide_z
-                    && excess >= c.min_excess
-                    && share >= 3.0 * c.local_unknown_share
-            })
+        self.ua_excess_at(key, prior, spray_only, 2.0, 3.0)
     }
 
     /// Whether `ev` is the owner's own device at home (`novelty.device_home`)
@@ -519,6 +517,11 @@ impl Takeover {
         }
         self.site.age(ev.time_ms, &halves);
         self.site.add(unknown, failure, sprayed, tag, ua_tag);
+        if unknown && self.cfg.cold_client_share > 0.0 {
+            let warm = self.ua_excess_at(keys[3], self.site_prior(), &|_| false, 1.0, 1.0);
+            let half = self.cfg.fast_half_life_hours;
+            self.clients.add(ev.time_ms, half, warm);
+        }
         let in_window = self.in_window();
         self.drift.add(ev.time_ms, unknown, failure, in_window);
         self.track_window(ev.time_ms, unknown);

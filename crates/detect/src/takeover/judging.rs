@@ -96,16 +96,7 @@ impl Takeover {
                     && share_now(&d) >= c.site_share_ratio * d.baseline_share(prior, c.min_history)
             })
         };
-        let ua_warm_now = || {
-            self.grains[3].peek(p.keys[3]).is_some_and(|d| {
-                let (z, excess, ..) = d.excess(prior, c.min_history);
-                p.keys[3] != 0
-                    && !spray_only(&d)
-                    && z >= c.wide_z
-                    && excess >= c.min_excess
-                    && share_now(&d) >= c.local_unknown_share
-            })
-        };
+        let ua_warm_now = || self.ua_excess_at(p.keys[3], prior, &spray_only, 1.0, 1.0);
         let ua_hot = ctx_now(CTX_UA_HOT, &|| {
             self.ua_hot_at(p.keys[3], prior, &spray_only)
         });
@@ -174,6 +165,21 @@ impl Takeover {
                 });
             now || p.ctx & bit != 0
         };
+        // A cold user agent while the attack shows in warm ones
+        // (`cold_client_share`): a browser with a past here and people's share
+        // of mistyped names, when nearly all of the last hour's names that do
+        // not exist came through the attack's browser strings, is not the
+        // attack's — the people behind the CGNAT, office and ISP addresses its
+        // proxies exit through sign in with their own. Kept for a later
+        // judgement while the user agent stays cold; one that warms up since is
+        // the attacker's.
+        if c.cold_client_share > 0.0 && self.ua_cold(p.keys[3]) {
+            let spared = p.ctx & CTX_COLD_CLIENT != 0 || (!late && self.attack_in_clients(now));
+            if spared {
+                self.pending[idx].ctx |= CTX_COLD_CLIENT;
+                return;
+            }
+        }
         let quiet_then = !site_hot && p.ctx & (CTX_ASN | CTX_UA_WARM | CTX_UA_HOT | CTX_DRIFT) == 0;
         let network_speaks_late = !(late && quiet_then && peoples(1, CTX_PEOPLES_NETWORK));
         let block_speaks_late = !(late && quiet_then && peoples(4, CTX_PEOPLES_BLOCK));

@@ -2,7 +2,8 @@
 //! carrier's CGNAT address a proxy network also exits through
 //! (`own_device_home`) — and a new phone on a /24 whose failing neighbours are
 //! a past burst's (`neighbours_need_site`) or on a day the site drifts
-//! (`drift_needs_abroad`, `drift_home_fresh`).
+//! (`drift_needs_abroad`, `drift_home_fresh`); and their own browsers while
+//! the attack's show it (`cold_client_share`).
 
 use super::*;
 
@@ -28,9 +29,11 @@ fn the_owners_own_device_at_home_is_not_the_proxys() {
     // Account 7's own browser (user agent 1), in its own country.
     let out = on_the_proxys_address(cfg, 99, 1);
     assert!(out.is_empty(), "{out:?}");
-    // Without the switch the address's failure on another account flags it.
+    // Without the switch the address's failure on another account flags it
+    // (and without `cold_client_share`: the people's browser 1 is cold too).
     let off = TakeoverConfig {
         own_device_home: false,
+        cold_client_share: 0.0,
         ..cfg
     };
     let e = first_evidence(&on_the_proxys_address(off, 99, 1));
@@ -136,4 +139,62 @@ fn the_sites_drift_alone_speaks_for_a_success_from_abroad_or_a_burst() {
     };
     let e = first_evidence(&from(off, "US", through_the_day));
     assert_eq!(e.corroboration, Corroboration::SiteDrift, "{e:?}");
+}
+
+#[test]
+fn a_cold_browser_is_not_the_attacks_while_the_attacks_browsers_show_it() {
+    let cfg = TakeoverConfig::default();
+    assert!(cfg.cold_client_share > 0.0);
+    // Account 7 signs in on the proxy's address with user agent 5: new to the
+    // account (its own is 1), but one the site's people use all day at their
+    // share of mistyped names (cold), while the burst's names all came
+    // through user agent 99 (warm with the excess).
+    let out = on_the_proxys_address(cfg, 99, 5);
+    assert!(out.is_empty(), "{out:?}");
+    // Without the switch the address's failure on another account flags it.
+    let off = TakeoverConfig {
+        cold_client_share: 0.0,
+        ..cfg
+    };
+    let e = first_evidence(&on_the_proxys_address(off, 99, 5));
+    assert_eq!(e.rule, TakeoverRule::AddressTriedOthers, "{e:?}");
+    assert!(e.new_device, "{e:?}");
+    // A browser string without a past here (42) is not cold: flagged.
+    let e = first_evidence(&on_the_proxys_address(cfg, 99, 42));
+    assert!(e.new_device, "{e:?}");
+    // And a burst that sends the people's own browser string (5) warms it:
+    // no alibi then.
+    let e = first_evidence(&on_the_proxys_address(cfg, 5, 5));
+    assert_eq!(e.rule, TakeoverRule::AddressTriedOthers, "{e:?}");
+}
+
+#[test]
+fn an_attack_whose_browsers_do_not_show_spares_nobody_by_browser() {
+    // The same burst, each attempt with a browser string of its own: none warms
+    // up, the mix of the site's names shows no attack's browsers, and user
+    // agent 5 — cold — is no alibi.
+    let cfg = TakeoverConfig::default();
+    let mut out = Vec::new();
+    let mut t = account_7_among_people(cfg, &mut out);
+    for m in 0..10 {
+        for k in 0..30 {
+            let n = m * 30 + k;
+            let e = ev(
+                (9 * 60 + m) * MIN + k * 2_000 + 500,
+                9_000_000 + n as u64,
+                0xc800_0000 | (n as u32 % 200),
+                200,
+                10_000 + n as u64,
+                Outcome::UnknownAccount,
+            );
+            t.observe(&e, None, &mut out);
+        }
+    }
+    assert!(t.in_window());
+    assert!(!t.attack_in_clients((9 * 60 + 10) * MIN + T0));
+    out.clear();
+    proxy_success_from(&mut t, (9 * 60 + 10) * MIN, ("US", 5), &mut out);
+    out.retain(|s| s.account == Some(AccountKey(7)));
+    let e = first_evidence(&out);
+    assert_eq!(e.rule, TakeoverRule::AddressTriedOthers, "{e:?}");
 }
