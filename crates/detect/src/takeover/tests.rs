@@ -716,10 +716,9 @@ fn through_the_cgnat(cfg: TakeoverConfig, past: bool, account: u64, ua: u64) -> 
 }
 
 /// A new subscriber's first sign-in on the site (no history), from the
-/// carrier's address in the attack's hour, with a popular browser.
-/// (On a phone nobody at the site used before, user agent 43: a browser the
-/// site's people use all day is cold, `cold_client_share`, and would be
-/// spared for that during the burst.)
+/// carrier's address in the attack's hour, on a phone nobody at the site used
+/// before (user agent 43: a browser the site's people use all day is cold,
+/// `cold_client_share`, and would be spared for that during the burst).
 fn first_sign_in(cfg: TakeoverConfig, past: bool) -> (Vec<Signal>, f32) {
     through_the_cgnat(cfg, past, 4_242, 43)
 }
