@@ -87,6 +87,11 @@ async fn import(
         }
     }
     let (reader, len) = first.take().map_or_else(|| open(file), Ok)?;
+    // Listen for Ctrl-C before the first batch: `tokio::signal::ctrl_c()` installs
+    // its handler only when first polled, and the import's first poll can commit a
+    // batch before `select!` polls it — a Ctrl-C then killed the process outright
+    // (no resume hint, exit by signal; seen once in CI).
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let pb = bar(quiet, len, "importing");
     let started = std::time::Instant::now();
     let read = Cell::new(0u64);
@@ -97,8 +102,8 @@ async fn import(
     // Ctrl-C stops between statements: every batch committed so far stays, the one
     // in flight rolls back, and running the same command again skips what is stored.
     let report = tokio::select! {
-        r = work => r?,
-        _ = tokio::signal::ctrl_c() => {
+        biased;
+        _ = interrupt.recv() => {
             pb.finish_and_clear();
             eprintln!(
                 "interrupted after {} of {} bytes; the events stored so far stay: run the same command again to resume",
@@ -107,6 +112,7 @@ async fn import(
             );
             return Ok(ExitCode::from(130));
         }
+        r = work => r?,
     };
     pb.finish_and_clear();
     print_errors(file, &report.errors, report.error_count);
