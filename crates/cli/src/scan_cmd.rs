@@ -132,14 +132,18 @@ pub async fn run(config: Config, args: ScanArgs) -> anyhow::Result<ExitCode> {
     let workers = args.workers.map_or(app.config.hash_workers, |w| w as usize);
 
     let stop = Arc::new(AtomicBool::new(false));
+    // Listening before the scan starts: a spawned task's `ctrl_c()` would install
+    // its handler only when the task is first polled, after the scan may have
+    // begun (the import's Ctrl-C lost that race once in CI).
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let on_ctrl_c = tokio::spawn({
         let stop = Arc::clone(&stop);
         async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupt.recv().await.is_some() {
                 stop.store(true, Ordering::Release);
                 // Saved progress is at most a few seconds old, and findings are
                 // deduplicated: quitting at once loses only some re-verification.
-                if tokio::signal::ctrl_c().await.is_ok() {
+                if interrupt.recv().await.is_some() {
                     eprintln!("quit; run again to resume from the last saved progress");
                     std::process::exit(i32::from(INTERRUPTED));
                 }
