@@ -51,6 +51,15 @@ def cell(taken, found, innocents):
     return f"{found}, {innocents} ({precision} / {recall})"
 
 
+def paired(a_dir, b_dir):
+    """Both binaries' scores of one set, which must hold the same runs."""
+    a, b = scores(a_dir), scores(b_dir)
+    missing = sorted(set(a) ^ set(b))
+    if missing:
+        sys.exit(f"compare: {a_dir} and {b_dir} do not hold the same runs: {missing}")
+    return a, b
+
+
 def trace_of(set_dir):
     """The trace a set directory holds: `ho20b_second-s24` and `second-s24` are `second`."""
     name = re.sub(r"-s\d+$", "", os.path.basename(os.path.normpath(set_dir)))
@@ -61,8 +70,8 @@ def by_shape(pairs):
     """The runs of every pair summed per (shape, trace, accounts), as a markdown table."""
     sums = {}
     for a_dir, b_dir in pairs:
-        a, b = scores(a_dir), scores(b_dir)
-        for key in sorted(set(a) & set(b)):
+        a, b = paired(a_dir, b_dir)
+        for key in sorted(a):
             row = sums.setdefault((key[0], trace_of(b_dir), key[2]), [0, 0, 0, 0, 0, 0])
             for i, v in enumerate((1, a[key][0], a[key][1], a[key][2], b[key][1], b[key][2])):
                 row[i] += v
@@ -90,10 +99,7 @@ def main():
         print("|---|---|---|---|---|---|---|")
     totals = [0, 0, 0, 0, 0]
     for a_dir, b_dir in zip(args[::2], args[1::2]):
-        a, b = scores(a_dir), scores(b_dir)
-        missing = sorted(set(a) ^ set(b))
-        if missing:
-            sys.exit(f"compare: {a_dir} and {b_dir} do not hold the same runs: {missing}")
+        a, b = paired(a_dir, b_dir)
         name = os.path.basename(os.path.normpath(b_dir))
         for key in sorted(a):
             taken, fa, ia = a[key]

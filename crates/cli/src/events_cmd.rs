@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use gatehouse_server::Config;
 
-use crate::file_import::{bar, open, print_errors, refuse_strict};
+use crate::file_import::{bar, interrupt, open, print_errors, refuse_strict};
 
 #[derive(Subcommand)]
 pub enum EventsCommand {
@@ -87,11 +87,7 @@ async fn import(
         }
     }
     let (reader, len) = first.take().map_or_else(|| open(file), Ok)?;
-    // Listen for Ctrl-C before the first batch: `tokio::signal::ctrl_c()` installs
-    // its handler only when first polled, and the import's first poll can commit a
-    // batch before `select!` polls it — a Ctrl-C then killed the process outright
-    // (no resume hint, exit by signal; seen once in CI).
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut sigint = interrupt()?;
     let pb = bar(quiet, len, "importing");
     let started = std::time::Instant::now();
     let read = Cell::new(0u64);
@@ -103,7 +99,7 @@ async fn import(
     // in flight rolls back, and running the same command again skips what is stored.
     let report = tokio::select! {
         biased;
-        _ = interrupt.recv() => {
+        _ = sigint.recv() => {
             pb.finish_and_clear();
             eprintln!(
                 "interrupted after {} of {} bytes; the events stored so far stay: run the same command again to resume",

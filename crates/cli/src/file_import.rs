@@ -1,5 +1,6 @@
 //! What the JSON Lines importers (`accounts import`, `events import`) share:
-//! opening the file, the progress bar, and the `FILE:LINE: message` report.
+//! opening the file, the progress bar, the Ctrl-C listener (also the leaked
+//! scan's), and the `FILE:LINE: message` report.
 
 use std::path::Path;
 
@@ -11,6 +12,15 @@ pub fn open(file: &Path) -> anyhow::Result<(std::io::BufReader<std::fs::File>, u
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     Ok((std::io::BufReader::with_capacity(1 << 16, f), len))
+}
+
+/// Ctrl-C (SIGINT), listened for from now on. Created before a long job's first
+/// write: `tokio::signal::ctrl_c()` installs its handler only when first polled,
+/// and a job polled first (or a listening task not yet run) can commit a batch
+/// before that — a Ctrl-C then killed the process outright, with no resume hint
+/// (an interrupted import's test, once in CI).
+pub fn interrupt() -> std::io::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
 }
 
 /// A byte-progress bar (hidden with `--quiet`).

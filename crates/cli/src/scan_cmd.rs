@@ -15,7 +15,7 @@ use gatehouse_server::app::leaked::{
     DumpDate, DumpFingerprint, LeakedScanOptions, LeakedScanReport, Resume, ScanPosition, StateFile,
 };
 
-use crate::file_import::{bar, open, print_errors};
+use crate::file_import::{bar, interrupt, open, print_errors};
 
 /// Bad lines printed in the summary; the rest are only counted.
 const SHOWN_ERRORS: usize = 20;
@@ -132,18 +132,16 @@ pub async fn run(config: Config, args: ScanArgs) -> anyhow::Result<ExitCode> {
     let workers = args.workers.map_or(app.config.hash_workers, |w| w as usize);
 
     let stop = Arc::new(AtomicBool::new(false));
-    // Listening before the scan starts: a spawned task's `ctrl_c()` would install
-    // its handler only when the task is first polled, after the scan may have
-    // begun (the import's Ctrl-C lost that race once in CI).
-    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    // Listening before the scan starts, not when the task first runs.
+    let mut sigint = interrupt()?;
     let on_ctrl_c = tokio::spawn({
         let stop = Arc::clone(&stop);
         async move {
-            if interrupt.recv().await.is_some() {
+            if sigint.recv().await.is_some() {
                 stop.store(true, Ordering::Release);
                 // Saved progress is at most a few seconds old, and findings are
                 // deduplicated: quitting at once loses only some re-verification.
-                if interrupt.recv().await.is_some() {
+                if sigint.recv().await.is_some() {
                     eprintln!("quit; run again to resume from the last saved progress");
                     std::process::exit(i32::from(INTERRUPTED));
                 }
