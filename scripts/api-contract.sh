@@ -24,7 +24,9 @@
 #                              GATEHOUSE_CONTRACT_SEED=random GATEHOUSE_CONTRACT_EXAMPLES=200)
 #   GATEHOUSE_SUITE_PREBUILT  set (scripts/test.sh does): use the gatehouse binary
 #                             already in the target directory, build nothing
-# Output: test-output/api-contract-server.log, test-output/api-contract/ (reports).
+# Output: test-output/api-contract-server-ENGINE.log and test-output/api-contract/ENGINE/
+# (reports), ENGINE being sqlite or postgresql: the two engines' runs may go
+# side by side (scripts/test.sh runs them so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tool=api-contract
@@ -34,7 +36,9 @@ source scripts/lib/server-under-test.sh
 sut_venv contract-venv interop/contract-requirements.txt
 log "$("$venv_bin/schemathesis" --version)"
 sut_build
-SUT_PG_URL="${GATEHOUSE_CONTRACT_PG_URL:-}" sut_environment api-contract-server.log
+engine=sqlite
+[ -z "${GATEHOUSE_CONTRACT_PG_URL:-}" ] || engine=postgresql
+SUT_PG_URL="${GATEHOUSE_CONTRACT_PG_URL:-}" sut_environment "api-contract-server-$engine.log"
 
 # A breach index at the default path, so /breach/check answers rather than
 # reporting that checks are off.
@@ -67,7 +71,7 @@ PY
 )
 export GH_SESSION_TOKEN GH_ACCESS_TOKEN=none
 
-out="$root/test-output/api-contract"
+out="$root/test-output/api-contract/$engine"
 rm -rf "$out"
 mkdir -p "$out"
 seed="${GATEHOUSE_CONTRACT_SEED:-20261203}"

@@ -34,13 +34,19 @@ sut_venv() {
   # The stamp names the venv's own path too: a venv copied or moved with its
   # target directory keeps scripts whose #! lines point at the old place.
   want="$(sha256sum "$requirements" | cut -d' ' -f1) $venv"
-  if [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
-    log "setting up $venv ($requirements)"
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$requirements"
-    echo "$want" >"$venv/.requirements.sha256"
-  fi
+  # Under a lock: two runs side by side (scripts/test.sh's two engines) would
+  # otherwise both build it, each removing the other's.
+  mkdir -p "$target_dir"
+  (
+    flock 9
+    if [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+      log "setting up $venv ($requirements)"
+      rm -rf "$venv"
+      python3 -m venv "$venv"
+      "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$requirements"
+      echo "$want" >"$venv/.requirements.sha256"
+    fi
+  ) 9>"$venv.lock"
   py="$venv/bin/python"
   venv_bin="$venv/bin"
 }
