@@ -106,6 +106,13 @@ pub struct SprayingConfig {
     /// names; a spray's list is 5–40 % stale names, and its real accounts are tried
     /// from proxies.
     pub min_marked_share: f32,
+    /// A success with the password counts only if it failed on some account at
+    /// most this many minutes before (0: any time in the window). A window of
+    /// hours adds up a spray aimed at one company — a few dozen accounts over an
+    /// afternoon — but a big spray's counts then outlast it by hours, and the
+    /// people whose own popular password it was sign in after it ended; the
+    /// sprayer's success comes amid its own failures.
+    pub recent_failure_minutes: u32,
     /// Memory bounds.
     pub capacity: Capacity,
 }
@@ -124,6 +131,7 @@ impl Default for SprayingConfig {
             unseen_source_factor: 0.0,
             novel_unseen_factor: 0.8,
             min_marked_share: 0.1,
+            recent_failure_minutes: 60,
             capacity: Capacity::default(),
         }
     }

@@ -59,6 +59,7 @@ impl<T: KeyTracker> Engine<T> {
                     unseen_source_factor,
                     novel_unseen_factor,
                     min_marked_share: 0.0,
+                    recent_failure_ms: 0,
                     half_window_ms: half,
                 }
             };
@@ -81,6 +82,7 @@ impl<T: KeyTracker> Engine<T> {
                     } else {
                         0.0
                     },
+                    recent_failure_ms: i64::from(cfg.spraying.recent_failure_minutes) * 60_000,
                     ..params(
                         Detector::PasswordSpraying,
                         cfg.spraying.thresholds,

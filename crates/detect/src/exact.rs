@@ -30,6 +30,8 @@ struct ExactEntry {
     /// Its successes are being reported (see the sketch tracker's `reporting`).
     reporting: bool,
     pending: Vec<PendingSuccess>,
+    /// Its newest failure's time (see the sketch's entry).
+    last_failure_ms: i64,
 }
 
 impl ExactEntry {
@@ -56,6 +58,7 @@ impl ExactEntry {
             announced: false,
             reporting: false,
             pending: Vec::new(),
+            last_failure_ms: i64::MIN,
         }
     }
 
@@ -75,7 +78,9 @@ impl ExactEntry {
             self.failed[0].clear();
             self.prev_only = self.items[1].len();
         } else {
+            let last = self.last_failure_ms;
             *self = ExactEntry::new(self.subject, epoch, now_ms);
+            self.last_failure_ms = last;
         }
     }
 }
@@ -134,8 +139,10 @@ impl KeyTracker for ExactTracker {
             e.late_from = e.late_from.min(a.time_ms);
         }
         let failed_before = e.failed[0].contains(&a.witness) || e.failed[1].contains(&a.witness);
+        let recent = self.p.recent(e.last_failure_ms, a.time_ms);
         e.attempts[b] += 1;
         if a.failure {
+            e.last_failure_ms = e.last_failure_ms.max(a.time_ms);
             e.failures[b] += 1;
             e.marked[b] += u32::from(a.marked);
             e.failed[b].insert(a.witness);
@@ -154,7 +161,7 @@ impl KeyTracker for ExactTracker {
             failures: e.failures[0] + e.failures[1],
             marked: e.marked[0] + e.marked[1],
         };
-        let success = (!a.failure).then_some(PendingSuccess {
+        let success = (!a.failure && recent).then_some(PendingSuccess {
             account: a.account,
             time_ms: a.time_ms,
             counted_ms: self.clock.counted_at(a.time_ms, placed),

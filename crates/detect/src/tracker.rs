@@ -82,8 +82,24 @@ pub struct TrackerParams {
     /// Share of a key's failures that must be [`Attempt::marked`] before its
     /// successes are reported (0: always); until then they are held as pending.
     pub min_marked_share: f32,
+    /// A success counts only if the key failed at most this long before it (0:
+    /// any time in the window). With a window of hours — a spray aimed at one
+    /// company adds up its few dozen accounts over an afternoon — a big spray's
+    /// counts outlast it by hours; the people whose own (popular) password it was
+    /// sign in after it ended. The sprayer's own success comes amid its failures.
+    pub recent_failure_ms: i64,
     /// Half the window.
     pub half_window_ms: i64,
+}
+
+impl TrackerParams {
+    /// Whether a success at `time_ms` is close enough to its key's last failure
+    /// (`last_failure_ms`) to count ([`TrackerParams::recent_failure_ms`]).
+    #[inline]
+    pub(crate) fn recent(&self, last_failure_ms: i64, time_ms: i64) -> bool {
+        self.recent_failure_ms <= 0
+            || time_ms.saturating_sub(last_failure_ms) <= self.recent_failure_ms
+    }
 }
 
 /// Counters for operators and tests.
@@ -242,6 +258,8 @@ struct Entry {
     /// corroborated): from then on each success is reported as it comes.
     reporting: bool,
     pending: [Option<PendingSuccess>; PENDING],
+    /// Its newest failure's time ([`TrackerParams::recent_failure_ms`]).
+    last_failure_ms: i64,
 }
 
 impl Entry {
@@ -261,6 +279,7 @@ impl Entry {
             announced: false,
             reporting: false,
             pending: [None; PENDING],
+            last_failure_ms: i64::MIN,
         }
     }
 
@@ -281,8 +300,9 @@ impl Entry {
             self.failed_witnesses = [[0; WITNESS_WORDS], self.failed_witnesses[0]];
         } else {
             // Everything it knew is out of the window: start afresh.
-            let (key, subject) = (self.key, self.subject);
+            let (key, subject, last) = (self.key, self.subject, self.last_failure_ms);
             *self = Entry::new(key, subject, epoch, now_ms);
+            self.last_failure_ms = last;
         }
     }
 
@@ -458,8 +478,10 @@ impl KeyTracker for SketchTracker {
         let item = mix64(a.item);
         let witness = mix64(a.witness);
         let failed_before = e.witness_failed(witness);
+        let recent = self.p.recent(e.last_failure_ms, a.time_ms);
         e.attempts[b] += 1;
         if a.failure {
+            e.last_failure_ms = e.last_failure_ms.max(a.time_ms);
             e.failures[b] += 1;
             e.marked[b] += u32::from(a.marked);
             for (w, bit) in witness_bits(witness) {
@@ -484,7 +506,7 @@ impl KeyTracker for SketchTracker {
             window_start_ms: from_ms,
             now_ms,
         };
-        let success = (!a.failure).then_some(PendingSuccess {
+        let success = (!a.failure && recent).then_some(PendingSuccess {
             account: a.account,
             time_ms: a.time_ms,
             counted_ms: self.clock.counted_at(a.time_ms, placed),

@@ -249,6 +249,79 @@ fn spraying_flags_the_password_and_attacker_successes_only() {
     assert!(attack.evidence.distinct >= 20);
 }
 
+/// A spray aimed at one company: 25 of its accounts tried with one password over
+/// five hours (one every 12 minutes, each from a fresh address), then the
+/// sprayer's success from an address that failed with it, and — two hours after
+/// the spray's last failure — the success of someone whose own password it is,
+/// from an address the spray had also failed from (a carrier's shared address).
+fn slow_targeted_spray() -> Vec<LoginEvent> {
+    const SPRAYED: u64 = 0xc0ffee;
+    let mut events = vec![];
+    for a in 0..25u64 {
+        let proxy = [203, 0, (a % 5) as u8, 10 + a as u8];
+        events.push(ev(
+            a * 12 * MIN,
+            300 + a,
+            proxy,
+            Outcome::WrongPassword,
+            Some(SPRAYED),
+        ));
+    }
+    let last = 24 * 12 * MIN;
+    events.push(ev(
+        last + 5 * MIN,
+        77,
+        [203, 0, 2, 99],
+        Outcome::Success,
+        Some(SPRAYED),
+    ));
+    events.push(ev(
+        last + 125 * MIN,
+        78,
+        [203, 0, 3, 98],
+        Outcome::Success,
+        Some(SPRAYED),
+    ));
+    events
+}
+
+#[test]
+fn a_window_of_hours_adds_up_a_slow_spray_and_its_tail_flags_nobody() {
+    let hours = |h: u32, recent: u32| {
+        let mut cfg = DetectConfig {
+            window_secs: h * 3600,
+            ..DetectConfig::default()
+        };
+        cfg.spraying.recent_failure_minutes = recent;
+        cfg
+    };
+    // An hour's window never sees more than five of the accounts: no spray.
+    assert!(
+        compromised(
+            &run(hours(1, 60), &slow_targeted_spray()),
+            Detector::PasswordSpraying
+        )
+        .is_empty()
+    );
+    // Six hours add them up: the sprayer's success is flagged, amid its failures;
+    // the success two hours after the spray's last failure is not.
+    assert_eq!(
+        compromised(
+            &run(hours(6, 60), &slow_targeted_spray()),
+            Detector::PasswordSpraying
+        ),
+        vec![77]
+    );
+    // Without the recency the window's tail flags the owner too.
+    assert_eq!(
+        compromised(
+            &run(hours(6, 0), &slow_targeted_spray()),
+            Detector::PasswordSpraying
+        ),
+        vec![77, 78]
+    );
+}
+
 #[test]
 fn a_popular_password_used_by_its_owners_is_not_a_spray() {
     let mut events = vec![];
