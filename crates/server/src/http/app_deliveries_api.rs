@@ -27,7 +27,9 @@ pub struct AppOutboxQuery {
     /// Only this state: pending, sending, sent or failed.
     #[param(pattern = "^(pending|sending|sent|failed)$")]
     pub state: Option<String>,
-    /// Only this app (client id).
+    /// Only this app (client id; no control characters: an id no client has
+    /// matches nothing).
+    #[param(pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]*$")]
     pub client_id: Option<String>,
     /// Most deliveries (newest first; default 100, at most 1000).
     #[param(minimum = 1, maximum = 1000)]

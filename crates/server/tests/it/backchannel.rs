@@ -583,6 +583,13 @@ async fn operators_see_and_retry_logout_tokens(engine: Engine) {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     };
+    // A client id no client can have (a NUL, which PostgreSQL's text cannot
+    // even hold) is refused by name on both engines, not a server error.
+    let r = t
+        .get_auth("/api/v1/admin/outbox/apps?client_id=%00shop", &key)
+        .await;
+    let body = assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
+    assert_eq!(body["error"]["field"], "client_id", "{body}");
     let failed = &outbox["deliveries"][0];
     assert_eq!(failed["client_id"], "shop");
     assert_eq!(failed["reason"], "logout");

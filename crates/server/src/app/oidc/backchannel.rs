@@ -149,6 +149,17 @@ impl App {
         client_id: Option<String>,
         limit: i64,
     ) -> Result<Vec<AppDelivery>, AppError> {
+        // No client id holds one (PostgreSQL's text cannot hold a NUL at all: the
+        // query would fail as a server error rather than match nothing).
+        if client_id
+            .as_deref()
+            .is_some_and(gatehouse_domain::text::has_controls)
+        {
+            return Err(AppError::Invalid {
+                field: "client_id",
+                message: "is not a client id (it holds a control character)".into(),
+            });
+        }
         Ok(self
             .store
             .app_deliveries(&AppDeliveryFilter {
