@@ -139,7 +139,7 @@ impl KeyTracker for ExactTracker {
             e.late_from = e.late_from.min(a.time_ms);
         }
         let failed_before = e.failed[0].contains(&a.witness) || e.failed[1].contains(&a.witness);
-        let recent = self.p.recent(e.last_failure_ms, a.time_ms);
+        let counts_success = !a.failure && self.p.recent(e.last_failure_ms, a.time_ms);
         e.attempts[b] += 1;
         if a.failure {
             e.last_failure_ms = e.last_failure_ms.max(a.time_ms);
@@ -161,7 +161,7 @@ impl KeyTracker for ExactTracker {
             failures: e.failures[0] + e.failures[1],
             marked: e.marked[0] + e.marked[1],
         };
-        let success = (!a.failure && recent).then_some(PendingSuccess {
+        let success = counts_success.then_some(PendingSuccess {
             account: a.account,
             time_ms: a.time_ms,
             counted_ms: self.clock.counted_at(a.time_ms, placed),

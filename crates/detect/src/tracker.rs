@@ -478,7 +478,7 @@ impl KeyTracker for SketchTracker {
         let item = mix64(a.item);
         let witness = mix64(a.witness);
         let failed_before = e.witness_failed(witness);
-        let recent = self.p.recent(e.last_failure_ms, a.time_ms);
+        let counts_success = !a.failure && self.p.recent(e.last_failure_ms, a.time_ms);
         e.attempts[b] += 1;
         if a.failure {
             e.last_failure_ms = e.last_failure_ms.max(a.time_ms);
@@ -506,7 +506,7 @@ impl KeyTracker for SketchTracker {
             window_start_ms: from_ms,
             now_ms,
         };
-        let success = (!a.failure && recent).then_some(PendingSuccess {
+        let success = counts_success.then_some(PendingSuccess {
             account: a.account,
             time_ms: a.time_ms,
             counted_ms: self.clock.counted_at(a.time_ms, placed),
