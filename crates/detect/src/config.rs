@@ -522,6 +522,21 @@ pub struct TakeoverConfig {
     /// loses that part's takeovers to this (measured in BENCHMARKS.md). 0
     /// turns it off.
     pub cold_client_share: f32,
+    /// A success of an account with no earlier successful sign-in is not, by
+    /// that alone, unlike its owner (for `address_tried_others`, the rule that
+    /// judges such a success by its address) while the site's first sign-ins
+    /// of about the last hour surge: at least 50, this multiple of the site's
+    /// own usual rate (its three-day baseline), and at least half the hour's
+    /// attempts on unknown accounts. A single sign-on outage whose staff fall
+    /// back to passwords, an onboarded tenant's first morning, a marketing
+    /// e-mail's returners sign in for the first time by the hundred in an
+    /// hour, mistyping, from shared addresses; an attack's own takeovers of
+    /// accounts without history come a few an hour among its many unknown
+    /// names. The grains' own excess still speaks for such a success; a
+    /// takeover of an account without history, by an address that shows no
+    /// excess of its own, during such a surge is lost to this (measured in
+    /// BENCHMARKS.md). 0 turns it off.
+    pub first_sign_in_surge: f32,
 }
 
 impl Default for TakeoverConfig {
@@ -580,6 +595,7 @@ impl Default for TakeoverConfig {
             drift_needs_abroad: true,
             drift_home_fresh: 0.85,
             cold_client_share: 0.8,
+            first_sign_in_surge: 4.0,
         }
     }
 }

@@ -58,6 +58,7 @@ use crate::signal::{
 
 mod clients;
 mod drift;
+mod firsts;
 mod grains;
 mod judging;
 mod profiles;
@@ -65,6 +66,7 @@ mod windows;
 
 use clients::ClientMix;
 use drift::Drift;
+use firsts::Firsts;
 use grains::{Decayed, GrainTable};
 pub use profiles::{Novelty, Profiles};
 use profiles::{tag8, ua8};
@@ -164,31 +166,34 @@ struct Pending {
     /// `context_minutes`): [`CTX_ASN`], [`CTX_UA_WARM`], [`CTX_UA_HOT`],
     /// [`CTX_DRIFT`], [`CTX_SITE`]; and whether its /24 · /64 and /48 were its people's:
     /// [`CTX_PEOPLES_NETWORK`], [`CTX_PEOPLES_BLOCK`]; and whether its user
-    /// agent was cold in an attack shown by warm ones: [`CTX_COLD_CLIENT`].
+    /// agent was cold in an attack shown by warm ones: [`CTX_COLD_CLIENT`]; and
+    /// whether the site's first sign-ins surged: [`CTX_FIRSTS`].
     /// Later judgements use these, not the contexts of the moment.
-    ctx: u8,
+    ctx: u16,
     done: bool,
 }
 
 /// [`Pending::ctx`]: the success's ASN showed a combo list's excess.
-const CTX_ASN: u8 = 1;
+const CTX_ASN: u16 = 1;
 /// [`Pending::ctx`]: its user agent showed the excess at a local grain's share.
-const CTX_UA_WARM: u8 = 2;
+const CTX_UA_WARM: u16 = 2;
 /// [`Pending::ctx`]: its user agent showed twice the wide excess.
-const CTX_UA_HOT: u8 = 4;
+const CTX_UA_HOT: u16 = 4;
 /// [`Pending::ctx`]: the site's slow drift was open.
-const CTX_DRIFT: u8 = 8;
+const CTX_DRIFT: u16 = 8;
 /// [`Pending::ctx`]: its /24 · /64 was its people's when it came: other
 /// attempts that day, mostly successes (`late_network_needs_context`).
-const CTX_PEOPLES_NETWORK: u8 = 16;
+const CTX_PEOPLES_NETWORK: u16 = 16;
 /// [`Pending::ctx`]: the same for its IPv6 /48.
-const CTX_PEOPLES_BLOCK: u8 = 32;
+const CTX_PEOPLES_BLOCK: u16 = 32;
 /// [`Pending::ctx`]: the site's attack window was open when it came, or opened
 /// within 15 minutes after (the attack's first minutes).
-const CTX_SITE: u8 = 64;
+const CTX_SITE: u16 = 64;
 /// [`Pending::ctx`]: its user agent was cold while the site's attack showed in
 /// warm ones (`cold_client_share`).
-const CTX_COLD_CLIENT: u8 = 128;
+const CTX_COLD_CLIENT: u16 = 128;
+/// [`Pending::ctx`]: the site's first sign-ins surged (`firsts.rs`).
+const CTX_FIRSTS: u16 = 256;
 /// Other attempts (decayed over about a day) a network needs for
 /// [`CTX_PEOPLES_NETWORK`]: fewer say nothing about whose it is.
 const PEOPLES_ATTEMPTS: f32 = 3.0;
@@ -220,6 +225,8 @@ pub struct Takeover {
     drift: Drift,
     /// Which user agents the site's unknown attempts come through (`clients.rs`).
     clients: ClientMix,
+    /// The site's first sign-ins (`firsts.rs`).
+    firsts: Firsts,
 }
 
 /// Keeps password keys apart from the grains' (they share the hash).
@@ -263,6 +270,7 @@ impl Takeover {
             next_window_check_ms: i64::MIN,
             drift: Drift::new(),
             clients: ClientMix::default(),
+            firsts: Firsts::default(),
         }
     }
 
@@ -527,6 +535,9 @@ impl Takeover {
         self.track_window(ev.time_ms, unknown);
         if ev.outcome == Outcome::Success {
             let novelty = novelty.unwrap_or_else(|| self.profiles.novelty(ev));
+            if novelty.known_successes == 0 {
+                self.firsts.add(ev.time_ms, self.first_halves());
+            }
             if self.cfg.enabled && novelty.level() >= self.cfg.min_novelty {
                 let p = Pending {
                     account: ev.account,
@@ -585,6 +596,25 @@ impl Takeover {
     /// Whether a slow drift period is open.
     pub fn in_drift(&self) -> bool {
         self.drift.open()
+    }
+
+    /// The half-lives [`Firsts`] counts with: its own quarter of an hour and
+    /// the baseline's.
+    fn first_halves(&self) -> [f32; 2] {
+        [firsts::FIRSTS_HALF_LIFE_HOURS, self.halves[2]]
+    }
+
+    /// Whether the site's first sign-ins surge at `now_ms`
+    /// (`TakeoverConfig::first_sign_in_surge`, `firsts.rs`).
+    fn first_sign_ins_surge(&self, now_ms: i64) -> bool {
+        self.firsts.surge(
+            now_ms,
+            self.first_halves(),
+            self.cfg.first_sign_in_surge,
+            // The site's names that do not exist, per hour (a decayed count of
+            // a steady rate r holds r · h / ln 2).
+            self.site.fast[1] * std::f32::consts::LN_2 / self.halves[0],
+        )
     }
 
     /// Whether an attack-in-progress window is open.

@@ -63,7 +63,7 @@ impl Takeover {
         // evidence: an ASN, a user agent or the site heating up hours later is a
         // later attack's, not this sign-in's.
         let late = c.context_minutes > 0 && now - p.time_ms > i64::from(c.context_minutes) * 60_000;
-        let ctx_now = |bit: u8, f: &dyn Fn() -> bool| {
+        let ctx_now = |bit: u16, f: &dyn Fn() -> bool| {
             if late {
                 p.ctx & bit != 0
             } else {
@@ -112,6 +112,8 @@ impl Takeover {
         let asn_ctx = ctx_now(CTX_ASN, &asn_hot_now);
         let ua_ctx = ctx_now(CTX_UA_WARM, &ua_warm_now);
         let drift = ctx_now(CTX_DRIFT, &|| self.drift.open());
+        let firsts = p.novelty.known_successes == 0
+            && ctx_now(CTX_FIRSTS, &|| self.first_sign_ins_surge(now));
         // The attack was in progress when the success came — or is now, and the
         // success came just before it showed (a botnet's first minutes). Kept
         // for a later judgement like the other contexts: a success four seconds
@@ -128,6 +130,7 @@ impl Takeover {
                 (ua_hot, CTX_UA_HOT),
                 (drift, CTX_DRIFT),
                 (site_hot, CTX_SITE),
+                (firsts, CTX_FIRSTS),
             ];
             for (on, bit) in bits {
                 if on {
@@ -154,7 +157,7 @@ impl Takeover {
         // proxies exit through hours later is a later attack's; a botnet's /24
         // trying accounts for days was failing already, and a residential
         // proxy's exit in a household's /24 came in its attack.
-        let peoples = |g: usize, bit: u8| {
+        let peoples = |g: usize, bit: u16| {
             if !c.late_network_needs_context {
                 return false;
             }
@@ -367,7 +370,10 @@ impl Takeover {
         let novel = if established {
             n.known_successes > 0 && n.new_network && n.new_device && n.new_asn
         } else {
-            n.known_successes == 0
+            // No history is unlike the owner, but not while the site's first
+            // sign-ins surge (`first_sign_in_surge`, `firsts.rs`): an office
+            // falling back to passwords when its single sign-on fails.
+            (n.known_successes == 0 && !firsts)
                 || (n.new_network
                     && if c.tried_others_device_and_asn {
                         n.new_device && n.new_asn

@@ -796,3 +796,6 @@ mod late;
 
 #[path = "tests_home.rs"]
 mod home;
+
+#[path = "tests_firsts.rs"]
+mod firsts;
