@@ -525,6 +525,9 @@ impl Takeover {
         }
         self.site.age(ev.time_ms, &halves);
         self.site.add(unknown, failure, sprayed, tag, ua_tag);
+        if unknown {
+            self.firsts.add_unknown(ev.time_ms, self.first_halves());
+        }
         if unknown && self.cfg.cold_client_share > 0.0 {
             let warm = self.ua_excess_at(keys[3], self.site_prior(), &|_| false, 1.0, 1.0);
             let half = self.cfg.fast_half_life_hours;
@@ -607,14 +610,8 @@ impl Takeover {
     /// Whether the site's first sign-ins surge at `now_ms`
     /// (`TakeoverConfig::first_sign_in_surge`, `firsts.rs`).
     fn first_sign_ins_surge(&self, now_ms: i64) -> bool {
-        self.firsts.surge(
-            now_ms,
-            self.first_halves(),
-            self.cfg.first_sign_in_surge,
-            // The site's names that do not exist, per hour (a decayed count of
-            // a steady rate r holds r · h / ln 2).
-            self.site.fast[1] * std::f32::consts::LN_2 / self.halves[0],
-        )
+        self.firsts
+            .surge(now_ms, self.first_halves(), self.cfg.first_sign_in_surge)
     }
 
     /// Whether an attack-in-progress window is open.

@@ -112,8 +112,16 @@ impl Takeover {
         let asn_ctx = ctx_now(CTX_ASN, &asn_hot_now);
         let ua_ctx = ctx_now(CTX_UA_WARM, &ua_warm_now);
         let drift = ctx_now(CTX_DRIFT, &|| self.drift.open());
+        // Not kept once seen, unlike the contexts above: a surge excuses only
+        // while it lasts — at every judgement, and a later one only if the
+        // last within the success's young minutes saw it too. An attack that
+        // starts under a patch's surge shows its names within minutes, and its
+        // first takeovers, excused at first, are judged again without it (the
+        // third trace's `patch_cover`, seed 32: one lost when a later
+        // judgement kept the surge its young minutes had seen).
         let firsts = p.novelty.known_successes == 0
-            && ctx_now(CTX_FIRSTS, &|| self.first_sign_ins_surge(now));
+            && (!late || p.ctx & CTX_FIRSTS != 0)
+            && self.first_sign_ins_surge(now);
         // The attack was in progress when the success came — or is now, and the
         // success came just before it showed (a botnet's first minutes). Kept
         // for a later judgement like the other contexts: a success four seconds
@@ -130,12 +138,16 @@ impl Takeover {
                 (ua_hot, CTX_UA_HOT),
                 (drift, CTX_DRIFT),
                 (site_hot, CTX_SITE),
-                (firsts, CTX_FIRSTS),
             ];
             for (on, bit) in bits {
                 if on {
                     self.pending[idx].ctx |= bit;
                 }
+            }
+            if firsts {
+                self.pending[idx].ctx |= CTX_FIRSTS;
+            } else {
+                self.pending[idx].ctx &= !CTX_FIRSTS;
             }
         }
         // Or did its /24 fail on several other accounts (a botnet spread over a
