@@ -525,9 +525,10 @@ pub struct TakeoverConfig {
     /// A success of an account with no earlier successful sign-in is not, by
     /// that alone, unlike its owner (for `address_tried_others`, the rule that
     /// judges such a success by its address) while the site's first sign-ins
-    /// of about the last hour surge: at least 50, this multiple of the site's
-    /// own usual rate (its three-day baseline), and at least half the hour's
-    /// attempts on unknown accounts. A single sign-on outage whose staff fall
+    /// surge: over about the last quarter of an hour, at a rate of at least 50
+    /// an hour, this multiple of the site's own usual rate (its three-day
+    /// baseline), and at least half the rate of its attempts on unknown
+    /// accounts; at every judgement of the success, not once. A single sign-on outage whose staff fall
     /// back to passwords, an onboarded tenant's first morning, a marketing
     /// e-mail's returners sign in for the first time by the hundred in an
     /// hour, mistyping, from shared addresses; an attack's own takeovers of

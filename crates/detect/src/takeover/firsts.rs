@@ -17,10 +17,11 @@
 //! thousands of attempts on names that do not exist; the surges' first sign-ins
 //! outnumber the hour's such names.
 //!
-//! So while the hour's first sign-ins are many
-//! ([`FIRSTS_MIN`]), a multiple of the site's own usual rate, and at least
-//! [`FIRSTS_PER_UNKNOWN`] of its attempts on unknown accounts, a success without
-//! history is not "unlike its owner" by that alone. The address and network
+//! So while the first sign-ins of about the last quarter of an hour come at a
+//! high rate ([`FIRSTS_MIN`] an hour), a multiple of the site's own usual rate,
+//! and at least [`FIRSTS_PER_UNKNOWN`] of the rate of its attempts on unknown
+//! accounts (counted here at the same speed), a success without history is not
+//! "unlike its owner" by that alone. The address and network
 //! rules that need no history (a grain's own excess of unknown names) still
 //! speak. What it costs: a takeover of an account without history during such a
 //! surge (one in the six runs it was designed on) is lost to this rule.
