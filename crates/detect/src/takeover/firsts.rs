@@ -15,7 +15,7 @@
 //! the same. An attack's takeovers of accounts without history come a few an
 //! hour (at most 17 in any hour of the kept attack runs), among hundreds to
 //! thousands of attempts on names that do not exist; the surges' first sign-ins
-//! outnumber the hour's such names.
+//! come at about half the rate of such names or more.
 //!
 //! So while the first sign-ins of about the last quarter of an hour come at a
 //! high rate ([`FIRSTS_MIN`] an hour), a multiple of the site's own usual rate,
@@ -24,9 +24,10 @@
 //! "unlike its owner" by that alone. The address and network
 //! rules that need no history (a grain's own excess of unknown names) still
 //! speak. What it costs: a takeover of an account without history during such a
-//! surge (one in the six runs it was designed on) is lost to this rule.
+//! surge is lost to this rule (one on the runs it was designed on; the spraying
+//! rule found that one).
 //!
-//! Fixed memory: two decayed counts and two minutes.
+//! Fixed memory: three decayed counts and two minutes (20 bytes).
 
 use super::grains::minutes;
 
