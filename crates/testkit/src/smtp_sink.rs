@@ -7,7 +7,7 @@
 //! read the dump only after the sender saw its message accepted (for
 //! Gatehouse: after the outbox row is `sent`).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,6 +33,19 @@ pub struct SmtpSink {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// A socket bound to the port but not listening, while no server runs:
+    /// connections are refused, as by a mail server that is down, and no other
+    /// test's listener can take the port meanwhile (one did, and the sink
+    /// restarted on it could not bind: "Address already in use").
+    hold: Option<socket2::Socket>,
+}
+
+/// A TCP socket bound to 127.0.0.1:`port` (0: any free one), not listening.
+/// Without `SO_REUSEADDR`, so that nobody else's bind shares it.
+fn hold_port(port: u16) -> std::io::Result<socket2::Socket> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], port)).into())?;
+    Ok(socket)
 }
 
 impl SmtpSink {
@@ -54,9 +67,12 @@ impl SmtpSink {
             Path::new(SMTP_SINK).exists(),
             "{SMTP_SINK} is missing: install Debian's postfix package (scripts/test.sh does)"
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
+        let hold = hold_port(0).expect("a free loopback port");
+        let port = hold
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .expect("a bound loopback address")
             .port();
         let dir = tempfile::Builder::new()
             .prefix("gatehouse-smtp-sink")
@@ -69,6 +85,7 @@ impl SmtpSink {
             port,
             dir,
             child: None,
+            hold: Some(hold),
         }
     }
 
@@ -96,6 +113,8 @@ impl SmtpSink {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
+        // The port is let go only now, just before the sink binds it.
+        self.hold = None;
         let child = cmd.spawn().expect("start smtp-sink");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -117,13 +136,28 @@ impl SmtpSink {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        // Something answered: the sink, unless another server had taken the
+        // port and the sink exited on it.
+        if let Some(status) = self
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+        {
+            panic!(
+                "smtp-sink exited at start ({status}); port {} answers, so another server holds it",
+                self.port
+            );
+        }
     }
 
-    /// Stops the server (connections are refused until restarted).
+    /// Stops the server (connections are refused until restarted). The port is
+    /// held again if it can be (the killed server's connections may keep it
+    /// for a while; then it is not held).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            self.hold = hold_port(self.port).ok();
         }
     }
 
