@@ -120,11 +120,7 @@ impl SmtpSink {
         let deadline = Instant::now() + Duration::from_secs(10);
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
+            if let Some(status) = self.exited() {
                 panic!(
                     "smtp-sink exited at start ({status}); is port {} taken?",
                     self.port
@@ -138,16 +134,19 @@ impl SmtpSink {
         }
         // Something answered: the sink, unless another server had taken the
         // port and the sink exited on it.
-        if let Some(status) = self
-            .child
-            .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
-        {
+        if let Some(status) = self.exited() {
             panic!(
                 "smtp-sink exited at start ({status}); port {} answers, so another server holds it",
                 self.port
             );
         }
+    }
+
+    /// How the server exited, if it has.
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// Stops the server (connections are refused until restarted). The port is

@@ -39,18 +39,7 @@ fn proxy_success_after(cfg: TakeoverConfig, fallback: bool, account: u64) -> Vec
     burst(&mut t, ATTACK, 10, 30, &mut out);
     assert!(t.in_window());
     out.clear();
-    let at = (ATTACK + 5) * MIN + 30_000;
-    let proxy = 0xc900_0909;
-    t.observe(
-        &ev(at, 12_345, proxy, 400, 41, Outcome::WrongPassword),
-        None,
-        &mut out,
-    );
-    t.observe(
-        &ev(at + 9_000, account, proxy, 400, 42, Outcome::Success),
-        None,
-        &mut out,
-    );
+    proxy_fails_then_signs_in(&mut t, (ATTACK + 5) * MIN + 30_000, account, &mut out);
     // Its review a few minutes on.
     people(&mut t, ATTACK + 10, 10, &mut out);
     out.iter().filter_map(|s| s.account).collect()
