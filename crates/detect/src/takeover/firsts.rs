@@ -37,7 +37,7 @@ pub(super) const FIRSTS_MIN: f32 = 50.0;
 
 /// The surge's rate of first sign-ins must be at least this share of the
 /// site's rate of attempts on names that do not exist (over about the last
-/// hour): a combo list's own takeovers are a few in a thousand of its attempts,
+/// quarter of an hour, as the first sign-ins): a combo list's own takeovers are a few in a thousand of its attempts,
 /// most of them names the site does not have; an outage's fallback, an
 /// onboarding or a patch brings many first sign-ins and few such names (0.8–7
 /// on the traces' surges, at most 0.12 in an attack's busiest hour of
@@ -47,8 +47,9 @@ pub(super) const FIRSTS_PER_UNKNOWN: f32 = 0.5;
 /// The half-life (hours) of the count a surge is read from: a quarter of an
 /// hour. The fallback's first people are the ones flagged (their colleagues
 /// mistype beside them), and the hour's half-life showed its surges 25–30
-/// minutes in, after them (the fifth trace's seeds 29 and 33: 2 and 7 of 9
-/// spared); a quarter of an hour shows them 5–10 minutes in.
+/// minutes in, after them (the fifth trace's spraying, seeds 29 and 33: 5 and
+/// 2 of 12 and 10 innocents spared, against 8 and 7 at a quarter of an hour,
+/// which shows them 5–10 minutes in).
 pub(super) const FIRSTS_HALF_LIFE_HOURS: f32 = 0.25;
 
 /// How long the counts must have run before the site's usual rate means
