@@ -131,7 +131,6 @@ pub(super) fn ua8(ua: u64) -> u8 {
     }
 }
 
-
 impl Profiles {
     /// A table of `buckets` (a power of two) × 4 accounts.
     pub fn new(buckets: u32) -> Profiles {
@@ -168,9 +167,7 @@ impl Profiles {
             new_asn: ev.asn.is_some_and(|a| !has(&p.asns, fp16(key, asn_key(a)))),
             new_country: ev.country.is_known() && !has(&p.countries, ev.country),
             own_password: p.password != 0 && ev.password.is_some_and(|pw| pw8(pw) == p.password),
-            device_home: known_ua
-                && ev.country.is_known()
-                && has(&p.countries, ev.country),
+            device_home: known_ua && ev.country.is_known() && has(&p.countries, ev.country),
         }
     }
 
@@ -257,7 +254,12 @@ mod tests {
         // A family's sign-ins: eight networks, six ASNs, six devices, the
         // first of each oldest.
         for i in 0..8u32 {
-            p.learn(&success(i64::from(i), i, 100 + i.min(5), u64::from(i.min(5))));
+            p.learn(&success(
+                i64::from(i),
+                i,
+                100 + i.min(5),
+                u64::from(i.min(5)),
+            ));
         }
         let first = p.novelty(&success(10, 0, 100, 0));
         assert_eq!(first.known_successes, 8);
