@@ -85,7 +85,7 @@ pub(super) fn remember<T: PartialEq + Copy>(set: &mut [T], v: T) {
     set[0] = v;
 }
 
-/// An ASN as a key (for [`fp16`]), apart from the networks' and user agents'.
+/// An ASN as a 64-bit value for [`fp16`].
 fn asn_key(asn: u32) -> u64 {
     0x6173_6e00_0000_0000 | u64::from(asn)
 }
@@ -98,7 +98,7 @@ pub struct Profiles {
 }
 
 /// The /24 · /64 of `ip` as a key (for [`fp16`]).
-pub(super) fn net_key(ip: std::net::IpAddr) -> u64 {
+fn net_key(ip: std::net::IpAddr) -> u64 {
     Source::of(SourceGrouping::Network, ip, None).key()
 }
 
@@ -107,7 +107,7 @@ pub(super) fn net_key(ip: std::net::IpAddr) -> u64 {
 /// collides with another in every history: a new network, ASN or user agent
 /// passes for a known one with odds of 8 in 65,535 at most (the eight
 /// networks), whatever an attacker picks.
-pub(super) fn fp16(account: u64, v: u64) -> u16 {
+fn fp16(account: u64, v: u64) -> u16 {
     ((mix2(account, v) >> 48) as u16).max(1)
 }
 
