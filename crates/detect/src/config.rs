@@ -274,6 +274,26 @@ pub struct TakeoverConfig {
     /// accounts (fourteenth pass), at 3 (the former default) the rule flagged 39
     /// takeovers and 101 innocents, 32 and 100 of them found by no other rule.
     pub window_history: u16,
+    /// Successes an account needs before [`crate::TakeoverRule::AbroadInWindow`]
+    /// may flag it on novelty alone while the site's attack-in-progress window
+    /// is open: a new device, network, ASN *and country* (0: never). A
+    /// residential proxy's exit is drawn from the proxy network's pool, mostly
+    /// another country than the victim's; a person's first sign-in abroad is
+    /// usually on their own phone (a known device). Its innocents are
+    /// travellers on a borrowed or hotel computer, a relative abroad sharing
+    /// the account, a VPN exit abroad — during an attack window only. At 1, on
+    /// the twenty-first pass's 24 design runs, 42 more innocents for 12 more
+    /// takeovers than at 2: with one success on record every second device is
+    /// new.
+    pub abroad_history: u16,
+    /// Names that do not exist (decayed over about an hour) the success's ASN
+    /// must have tried for [`crate::TakeoverRule::AbroadInWindow`]: the attack
+    /// passing through the network the success came from. A residential proxy
+    /// network exits through the consumer ISPs the site's people use, and leaves
+    /// the list's names there; a traveller's hotel or roaming network abroad
+    /// rarely carries the attack (on the traces' runs 18 of 30 such innocents'
+    /// ASNs had tried none in the hour, 8 of about 100 takeovers').
+    pub abroad_asn_names: f32,
     /// Failures and accounts (each decayed over about a day) at which the
     /// success's /24 · /64 counts as *failing on other accounts*: a botnet spread
     /// over a /24's few addresses, each trying an account or two, fails on many
@@ -569,6 +589,8 @@ impl Default for TakeoverConfig {
             address_accounts: 1.5,
             address_failure_share: 0.6,
             window_history: 0,
+            abroad_history: 2,
+            abroad_asn_names: 0.5,
             network_failures: 2.5,
             drift_z: 8.0,
             drift_ratio: 1.25,

@@ -135,6 +135,9 @@ pub enum TakeoverRule {
     /// During an attack on the site *and* on the success's ASN, a mature account
     /// signed in on a new device from a new network and a new ASN.
     AttackWindow,
+    /// During an attack on the site, an account with history signed in on a
+    /// new device from a new network, ASN and country.
+    AbroadInWindow,
 }
 
 /// What a signal says.

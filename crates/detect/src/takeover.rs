@@ -194,6 +194,9 @@ const CTX_SITE: u16 = 64;
 const CTX_COLD_CLIENT: u16 = 128;
 /// [`Pending::ctx`]: the site's first sign-ins surged (`firsts.rs`).
 const CTX_FIRSTS: u16 = 256;
+/// The success's ASN tried a name that does not exist in about the last hour
+/// (`abroad_asn_names`): the attack was passing through it.
+const CTX_ASN_NAMES: u16 = 512;
 /// Other attempts (decayed over about a day) a network needs for
 /// [`CTX_PEOPLES_NETWORK`]: fewer say nothing about whose it is.
 const PEOPLES_ATTEMPTS: f32 = 3.0;

@@ -538,6 +538,48 @@ impl Takeover {
             need = c.wide_z;
             rule = TakeoverRule::AttackWindow;
         }
+        // Novelty abroad while the site is under attack (`abroad_history`): a
+        // residential proxy's exit used once has nothing else to show, and the
+        // proxy network's pool is mostly another country than its victim's. A
+        // person abroad mostly signs in on their own phone (a known device); one
+        // on a borrowed or hotel computer is on a network the attack is not
+        // passing through — their ASN tried no name that does not exist in
+        // about the last hour (`abroad_asn_names`), where a proxy network's
+        // exits, drawn from the consumer ISPs the site's people use, leave the
+        // list's names. (One whose user agent is cold while the attack runs
+        // through warm ones was spared above.)
+        let asn_names = ctx_now(CTX_ASN_NAMES, &|| {
+            p.keys[2] != 0
+                && self.grains[2]
+                    .peek(p.keys[2])
+                    .is_some_and(|d| d.fast[1] >= c.abroad_asn_names)
+        });
+        if asn_names && !late {
+            self.pending[idx].ctx |= CTX_ASN_NAMES;
+        }
+        if best.is_none()
+            && c.abroad_history > 0
+            && site_hot
+            && asn_names
+            && n.known_successes >= c.abroad_history
+            && n.new_device
+            && n.new_network
+            && n.new_asn
+            && n.new_country
+            && !spray_only(&ip)
+        {
+            let (z, excess, attempts, expected) = ip.excess(prior, c.min_history);
+            best = Some((
+                Grain::Ip,
+                z,
+                excess,
+                attempts.max(ip.day[0]),
+                expected,
+                ip.day[1],
+            ));
+            need = 1.0;
+            rule = TakeoverRule::AbroadInWindow;
+        }
         let Some((grain, z, _excess, attempts, expected, unknown)) = best else {
             return;
         };

@@ -683,3 +683,6 @@ mod firsts;
 
 #[path = "tests_established.rs"]
 mod established;
+
+#[path = "tests_abroad.rs"]
+mod abroad;

@@ -179,6 +179,12 @@ fn takeover_evidence(e: &Evidence, t: &TakeoverEvidence, score: f32) -> serde_js
              with the attacking user agent",
             t.site_z, t.z
         ),
+        TakeoverRule::AbroadInWindow => format!(
+            "during an attack on the whole site ({:.1} standard deviations of attempts on \
+             addresses that do not exist), from a country, network, provider and device all new \
+             to the account — a proxy network's exit, or the owner on a borrowed computer abroad",
+            t.site_z
+        ),
     };
     // What besides the grain showed the attack, said in words: an operator
     // reading a low-and-slow finding must see that no hour stood out and why

@@ -1,0 +1,115 @@
+//! A proxy network's exit used once, abroad: novelty alone during the site's
+//! attack window, from a country new to the account, through an ASN the attack
+//! is passing through (`abroad_history`, `abroad_asn_names`).
+
+use super::*;
+
+/// A fresh address in ASN 777 that tries nothing but account `account`'s
+/// password, with user agent 42, from `country`, at `at`.
+fn single_success(account: u64, at: i64, country: &str) -> LoginEvent {
+    LoginEvent {
+        country: Country::from_code(country),
+        ..ev(at, account, 0x5e00_0505, 777, 42, Outcome::Success)
+    }
+}
+
+/// `n` attempts on names that do not exist from other addresses of ASN 777
+/// over the `n` minutes before `at`: the list passing through the ISP.
+fn names_through_777(t: &mut Takeover, at: i64, n: i64, out: &mut Vec<Signal>) {
+    for k in 0..n {
+        let e = ev(
+            at - (n - k) * MIN,
+            8_000_000 + k as u64,
+            0x5e00_1000 | k as u32,
+            777,
+            60 + k as u64 % 3,
+            Outcome::UnknownAccount,
+        );
+        t.observe(&e, None, out);
+    }
+}
+
+/// Account 7's three sign-ins from home (user agent 1, ASN 300, US), six hours
+/// of people, then — with a combo list's burst (`burst`) or without — its
+/// single success abroad or at home, the list's names passing through ASN 777
+/// or not. The signals on account 7.
+fn abroad(cfg: TakeoverConfig, burst_on: bool, country: &str, names: i64) -> Vec<Signal> {
+    let mut out = Vec::new();
+    let mut t = account_7_among_people(cfg, &mut out);
+    let at = (9 * 60 + 5) * MIN;
+    if burst_on {
+        burst(&mut t, 9 * 60, 10, 30, &mut out);
+        assert!(t.in_window());
+    }
+    names_through_777(&mut t, at, names, &mut out);
+    out.clear();
+    t.observe(&single_success(7, at, country), None, &mut out);
+    out.retain(|s| s.account == Some(AccountKey(7)));
+    out
+}
+
+#[test]
+fn a_single_success_abroad_during_an_attack_through_an_attacked_asn_is_flagged() {
+    let cfg = TakeoverConfig::default();
+    let e = first_evidence(&abroad(cfg, true, "BR", 3));
+    assert_eq!(e.rule, TakeoverRule::AbroadInWindow, "{e:?}");
+    assert!(
+        e.new_device && e.new_network && e.new_asn && e.new_country,
+        "{e:?}"
+    );
+    // Off (0), nothing else speaks: the address tried nothing else.
+    let off = TakeoverConfig {
+        abroad_history: 0,
+        ..cfg
+    };
+    let out = abroad(off, true, "BR", 3);
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn novelty_abroad_needs_the_window_the_country_and_the_attacks_asn() {
+    let cfg = TakeoverConfig::default();
+    // No attack in progress: a traveller's first sign-in abroad.
+    let out = abroad(cfg, false, "BR", 3);
+    assert!(out.is_empty(), "{out:?}");
+    // From the account's own country: a new phone on another ISP.
+    let out = abroad(cfg, true, "US", 3);
+    assert!(out.is_empty(), "{out:?}");
+    // Through an ASN the attack is not passing through: a hotel's network.
+    let out = abroad(cfg, true, "BR", 0);
+    assert!(out.is_empty(), "{out:?}");
+}
+
+/// Account 8's single sign-in at home, then the burst and its success abroad
+/// through the attacked ASN 777. The signals on account 8.
+fn after_one_success(cfg: TakeoverConfig) -> Vec<Signal> {
+    let mut out = Vec::new();
+    let mut t = account_7_among_people(cfg, &mut out);
+    t.observe(
+        &ev(8 * 60 * MIN, 8, 0x0b00_0202, 300, 1, Outcome::Success),
+        None,
+        &mut out,
+    );
+    let at = (9 * 60 + 5) * MIN;
+    burst(&mut t, 9 * 60, 10, 30, &mut out);
+    names_through_777(&mut t, at, 3, &mut out);
+    out.clear();
+    t.observe(&single_success(8, at, "BR"), None, &mut out);
+    out.retain(|s| s.account == Some(AccountKey(8)));
+    out
+}
+
+#[test]
+fn novelty_abroad_needs_a_history_of_two_successes() {
+    let cfg = TakeoverConfig::default();
+    assert_eq!(cfg.abroad_history, 2);
+    // With one success on record every second device is new.
+    let out = after_one_success(cfg);
+    assert!(out.is_empty(), "{out:?}");
+    let one = TakeoverConfig {
+        abroad_history: 1,
+        ..cfg
+    };
+    let e = first_evidence(&after_one_success(one));
+    assert_eq!(e.rule, TakeoverRule::AbroadInWindow, "{e:?}");
+}
