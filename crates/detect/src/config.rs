@@ -294,6 +294,13 @@ pub struct TakeoverConfig {
     /// rarely carries the attack (on the traces' runs 18 of 30 such innocents'
     /// ASNs had tried none in the hour, 8 of about 100 takeovers').
     pub abroad_asn_names: f32,
+    /// An address that tried a name the site does not have only *after* the
+    /// success counts as having tried more than the owner's mistyped e-mail
+    /// address, for [`crate::TakeoverRule::AddressTriedOthers`]: a person's
+    /// typo of their own address comes before the success it is redeemed by,
+    /// a list's next line after its hit (a residential exit trying one or two
+    /// lines seconds apart).
+    pub names_after_success: bool,
     /// Failures and accounts (each decayed over about a day) at which the
     /// success's /24 · /64 counts as *failing on other accounts*: a botnet spread
     /// over a /24's few addresses, each trying an account or two, fails on many
@@ -591,6 +598,7 @@ impl Default for TakeoverConfig {
             window_history: 0,
             abroad_history: 2,
             abroad_asn_names: 0.5,
+            names_after_success: true,
             network_failures: 2.5,
             drift_z: 8.0,
             drift_ratio: 1.25,

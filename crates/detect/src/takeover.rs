@@ -197,6 +197,9 @@ const CTX_FIRSTS: u16 = 256;
 /// The success's ASN tried a name that does not exist in about the last hour
 /// (`abroad_asn_names`): the attack was passing through it.
 const CTX_ASN_NAMES: u16 = 512;
+/// [`Pending::ctx`]: its address had tried no name that does not exist before
+/// it (`names_after_success`).
+const CTX_NO_NAMES_BEFORE: u16 = 1024;
 /// Other attempts (decayed over about a day) a network needs for
 /// [`CTX_PEOPLES_NETWORK`]: fewer say nothing about whose it is.
 const PEOPLES_ATTEMPTS: f32 = 3.0;
@@ -556,7 +559,14 @@ impl Takeover {
                     password,
                     site_hot: self.in_window(),
                     ip_slow: self.grains[0].peek(keys[0]).map_or(0.0, |d| d.slow[0]),
-                    ctx: 0,
+                    ctx: if self.grains[0]
+                        .peek(keys[0])
+                        .is_some_and(|d| d.day[1] >= 0.5)
+                    {
+                        0
+                    } else {
+                        CTX_NO_NAMES_BEFORE
+                    },
                     done: false,
                 };
                 let idx = if self.pending.len() < self.cfg.pending as usize {

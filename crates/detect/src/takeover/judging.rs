@@ -250,8 +250,16 @@ impl Takeover {
             && p.ua != 0
             && ip.unknown_client() != p.ua
             && !(c.redeemed_typos && ip.only_redeemed_typos());
-        let beyond_typo =
-            other_wrong || other_device_unknown || ip.day[3] >= c.address_accounts + 1.0;
+        // Or it tried a name that does not exist only *after* the success
+        // (`names_after_success`): a person's mistyped e-mail address comes before
+        // the success it is redeemed by; a list's next name comes after its hit
+        // (a residential exit trying a line or two, seconds apart).
+        let names_after =
+            c.names_after_success && p.ctx & CTX_NO_NAMES_BEFORE != 0 && ip.day[1] >= 0.5;
+        let beyond_typo = other_wrong
+            || other_device_unknown
+            || names_after
+            || ip.day[3] >= c.address_accounts + 1.0;
         let address_active = ip.day[3] >= c.address_accounts && beyond_typo;
         // Its /24 · /64's *other* addresses failed on other accounts (beyond the
         // address's own failures) at a combo list's share of unknown names: the

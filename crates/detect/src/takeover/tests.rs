@@ -684,5 +684,5 @@ mod firsts;
 #[path = "tests_established.rs"]
 mod established;
 
-#[path = "tests_abroad.rs"]
-mod abroad;
+#[path = "tests_exits.rs"]
+mod exits;

@@ -1,6 +1,8 @@
-//! A proxy network's exit used once, abroad: novelty alone during the site's
-//! attack window, from a country new to the account, through an ASN the attack
-//! is passing through (`abroad_history`, `abroad_asn_names`).
+//! A residential proxy's exit used once or twice: novelty alone during the
+//! site's attack window, from a country new to the account, through an ASN the
+//! attack is passing through (`abroad_history`, `abroad_asn_names`); and a name
+//! that does not exist tried from the exit right after its success
+//! (`names_after_success`).
 
 use super::*;
 
@@ -112,4 +114,57 @@ fn novelty_abroad_needs_a_history_of_two_successes() {
     };
     let e = first_evidence(&after_one_success(one));
     assert_eq!(e.rule, TakeoverRule::AbroadInWindow, "{e:?}");
+}
+
+/// An account without history (4242) signs in from a fresh address during a
+/// burst, and the same browser there tries a name that does not exist six
+/// seconds later — a residential exit's next line — or (`typo_first`) six
+/// seconds before. A quarter of an hour of people follows (the reviews). The
+/// signals on account 4242.
+fn exit_tries_a_name(cfg: TakeoverConfig, typo_first: bool) -> Vec<Signal> {
+    let mut out = Vec::new();
+    let mut t = account_7_among_people(cfg, &mut out);
+    burst(&mut t, 9 * 60, 10, 30, &mut out);
+    assert!(t.in_window());
+    out.clear();
+    let at = (9 * 60 + 5) * MIN;
+    let exit = 0x5f00_0606;
+    let name = ev(
+        if typo_first { at - 6_000 } else { at + 6_000 },
+        8_100_000,
+        exit,
+        888,
+        42,
+        Outcome::UnknownAccount,
+    );
+    let success = ev(at, 4242, exit, 888, 42, Outcome::Success);
+    let (first, second) = if typo_first {
+        (name, success)
+    } else {
+        (success, name)
+    };
+    t.observe(&first, None, &mut out);
+    t.observe(&second, None, &mut out);
+    people(&mut t, 9 * 60 + 6, 15, &mut out);
+    out.retain(|s| s.account == Some(AccountKey(4242)));
+    out
+}
+
+#[test]
+fn a_name_tried_only_after_the_success_is_a_lists_next_line_not_a_typo() {
+    let cfg = TakeoverConfig::default();
+    assert!(cfg.names_after_success);
+    let e = first_evidence(&exit_tries_a_name(cfg, false));
+    assert_eq!(e.rule, TakeoverRule::AddressTriedOthers, "{e:?}");
+    assert_eq!(e.known_successes, 0, "{e:?}");
+    // The same name before the success is the owner's mistyped address.
+    let out = exit_tries_a_name(cfg, true);
+    assert!(out.is_empty(), "{out:?}");
+    // And after it, without the switch, too.
+    let off = TakeoverConfig {
+        names_after_success: false,
+        ..cfg
+    };
+    let out = exit_tries_a_name(off, false);
+    assert!(out.is_empty(), "{out:?}");
 }
