@@ -34,6 +34,17 @@ from backtest_results import flagged as flagged_accounts, hours  # noqa: E402
 SIX_HOURS = 6.0
 
 
+def attacker_success(events, start, end):
+    """The attacker's first success among one taken-over account's events (in hours, in
+    order): the first inside [start, end] from an address the account had not succeeded
+    from before `start`; None if there is none."""
+    known = {e["ip"] for e in events if e["t"] < start and e["outcome"] == "success"}
+    for e in events:
+        if start <= e["t"] <= end and e["outcome"] == "success" and e["ip"] not in known:
+            return e
+    return None
+
+
 def classify(run, backtest_run, counts):
     with open(os.path.join(run, "truth.json")) as f:
         truth = json.load(f)
@@ -56,17 +67,11 @@ def classify(run, backtest_run, counts):
     for account in taken:
         events = by_account[account]
         history = [e for e in events if e["t"] < start and e["outcome"] == "success"]
-        known = {e["ip"] for e in history}
-        wins = [
-            e
-            for e in events
-            if start <= e["t"] <= end and e["outcome"] == "success" and e["ip"] not in known
-        ]
+        win = attacker_success(events, start, end)
         found = "found" if account.lower() in flagged else "missed"
-        if not wins:
+        if win is None:
             counts[(shape, found, "no attacker success seen", "")] += 1
             continue
-        win = wins[0]
         near = [
             e
             for e in by_ip[win["ip"]]

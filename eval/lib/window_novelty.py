@@ -31,6 +31,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from backtest_results import flagged as flagged_accounts, hours  # noqa: E402
+from misses import attacker_success  # noqa: E402
 
 SIX_HOURS = 6.0
 AFTER = 72.0
@@ -62,13 +63,7 @@ def split(run, backtest_run):
     for e in events:
         by_account[e["account"]].append(e)
         by_ip[e["ip"]].append(e)
-    wins = set()
-    for account in taken:
-        known = {e["ip"] for e in by_account[account] if e["t"] < start and e["outcome"] == "success"}
-        for e in by_account[account]:
-            if start <= e["t"] <= end + AFTER and e["outcome"] == "success" and e["ip"] not in known:
-                wins.add(id(e))
-                break
+    wins = {id(w) for w in (attacker_success(by_account[a], start, end + AFTER) for a in taken) if w}
     seen = collections.defaultdict(lambda: (set(), set(), set(), set(), [0]))
     counts = collections.defaultdict(lambda: [0, 0, 0, 0])
     for e in events:

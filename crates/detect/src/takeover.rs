@@ -167,7 +167,10 @@ struct Pending {
     /// [`CTX_DRIFT`], [`CTX_SITE`]; and whether its /24 · /64 and /48 were its people's:
     /// [`CTX_PEOPLES_NETWORK`], [`CTX_PEOPLES_BLOCK`]; and whether its user
     /// agent was cold in an attack shown by warm ones: [`CTX_COLD_CLIENT`]; and
-    /// whether the site's first sign-ins surged: [`CTX_FIRSTS`].
+    /// whether the site's first sign-ins surged: [`CTX_FIRSTS`]; whether its
+    /// ASN was carrying the attack's names: [`CTX_ASN_NAMES`]. Set when it is
+    /// created: whether its address had tried no name that does not exist
+    /// before it, [`CTX_NO_NAMES_BEFORE`].
     /// Later judgements use these, not the contexts of the moment.
     ctx: u16,
     done: bool,
@@ -194,8 +197,8 @@ const CTX_SITE: u16 = 64;
 const CTX_COLD_CLIENT: u16 = 128;
 /// [`Pending::ctx`]: the site's first sign-ins surged (`firsts.rs`).
 const CTX_FIRSTS: u16 = 256;
-/// The success's ASN tried a name that does not exist in about the last hour
-/// (`abroad_asn_names`): the attack was passing through it.
+/// [`Pending::ctx`]: its ASN tried a name that does not exist in about the
+/// last hour (`abroad_asn_names`): the attack was passing through it.
 const CTX_ASN_NAMES: u16 = 512;
 /// [`Pending::ctx`]: its address had tried no name that does not exist before
 /// it (`names_after_success`).
@@ -548,6 +551,7 @@ impl Takeover {
                 self.firsts.add(ev.time_ms, self.first_halves());
             }
             if self.cfg.enabled && novelty.level() >= self.cfg.min_novelty {
+                let address = self.grains[0].peek(keys[0]);
                 let p = Pending {
                     account: ev.account,
                     time_ms: ev.time_ms,
@@ -558,11 +562,8 @@ impl Takeover {
                     ua: ua_tag,
                     password,
                     site_hot: self.in_window(),
-                    ip_slow: self.grains[0].peek(keys[0]).map_or(0.0, |d| d.slow[0]),
-                    ctx: if self.grains[0]
-                        .peek(keys[0])
-                        .is_some_and(|d| d.day[1] >= 0.5)
-                    {
+                    ip_slow: address.map_or(0.0, |d| d.slow[0]),
+                    ctx: if address.is_some_and(|d| d.day[1] >= 0.5) {
                         0
                     } else {
                         CTX_NO_NAMES_BEFORE

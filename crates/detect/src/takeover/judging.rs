@@ -242,6 +242,19 @@ impl Takeover {
             .peek(p.keys[0])
             .filter(|d| p.ip_slow > 0.0 && d.slow[0] >= 0.8 * p.ip_slow)
             .unwrap_or_default();
+        // The figures a finding on the address's own rules reports: its excess,
+        // and its attempts and unknown names over about the last day.
+        let address_figures = |ip: &Decayed| {
+            let (z, excess, attempts, expected) = ip.excess(prior, c.min_history);
+            (
+                Grain::Ip,
+                z,
+                excess,
+                attempts.max(ip.day[0]),
+                expected,
+                ip.day[1],
+            )
+        };
         // The success's own address failed on another account, or tried more
         // than the owner's mistyped e-mail address (a traveller's own typo abroad
         // is not a botnet's address).
@@ -470,15 +483,7 @@ impl Takeover {
                 None
             };
             if let Some(attack) = attack {
-                let (z, excess, attempts, expected) = ip.excess(prior, c.min_history);
-                best = Some((
-                    Grain::Ip,
-                    z,
-                    excess,
-                    attempts.max(ip.day[0]),
-                    expected,
-                    ip.day[1],
-                ));
+                best = Some(address_figures(&ip));
                 need = 1.0;
                 rule = TakeoverRule::AddressTriedOthers;
                 context = attack;
@@ -556,37 +561,29 @@ impl Takeover {
         // exits, drawn from the consumer ISPs the site's people use, leave the
         // list's names. (One whose user agent is cold while the attack runs
         // through warm ones was spared above.)
-        let asn_names = ctx_now(CTX_ASN_NAMES, &|| {
-            p.keys[2] != 0
-                && self.grains[2]
-                    .peek(p.keys[2])
-                    .is_some_and(|d| d.fast[1] >= c.abroad_asn_names)
-        });
-        if asn_names && !late {
-            self.pending[idx].ctx |= CTX_ASN_NAMES;
-        }
-        if best.is_none()
-            && c.abroad_history > 0
-            && site_hot
-            && asn_names
+        // (The novelty is the success's own and does not change; the ASN is read,
+        // and kept for a later judgement, only for a success it could flag.)
+        let abroad_novelty = c.abroad_history > 0
             && n.known_successes >= c.abroad_history
             && n.new_device
             && n.new_network
             && n.new_asn
-            && n.new_country
-            && !spray_only(&ip)
-        {
-            let (z, excess, attempts, expected) = ip.excess(prior, c.min_history);
-            best = Some((
-                Grain::Ip,
-                z,
-                excess,
-                attempts.max(ip.day[0]),
-                expected,
-                ip.day[1],
-            ));
-            need = 1.0;
-            rule = TakeoverRule::AbroadInWindow;
+            && n.new_country;
+        if best.is_none() && abroad_novelty {
+            let asn_names = ctx_now(CTX_ASN_NAMES, &|| {
+                p.keys[2] != 0
+                    && self.grains[2]
+                        .peek(p.keys[2])
+                        .is_some_and(|d| d.fast[1] >= c.abroad_asn_names)
+            });
+            if asn_names && !late {
+                self.pending[idx].ctx |= CTX_ASN_NAMES;
+            }
+            if site_hot && asn_names && !spray_only(&ip) {
+                best = Some(address_figures(&ip));
+                need = 1.0;
+                rule = TakeoverRule::AbroadInWindow;
+            }
         }
         let Some((grain, z, _excess, attempts, expected, unknown)) = best else {
             return;

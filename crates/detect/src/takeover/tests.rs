@@ -41,6 +41,15 @@ fn account_7_among_people(cfg: TakeoverConfig, out: &mut Vec<Signal>) -> Takeove
     t
 }
 
+/// [`account_7_among_people`], then a combo list's burst from minute 540 (ten
+/// minutes of 30 unknown accounts a minute): the site's attack window is open.
+fn account_7_in_a_burst(cfg: TakeoverConfig, out: &mut Vec<Signal>) -> Takeover {
+    let mut t = account_7_among_people(cfg, out);
+    burst(&mut t, 9 * 60, 10, 30, out);
+    assert!(t.in_window());
+    t
+}
+
 /// `minutes` of ordinary traffic from `start`: 20 sign-ins a minute, each its
 /// own account and home address, one in 50 a mistyped (unknown) account.
 fn people(t: &mut Takeover, start: i64, minutes: i64, out: &mut Vec<Signal>) {

@@ -32,17 +32,17 @@ fn names_through_777(t: &mut Takeover, at: i64, n: i64, out: &mut Vec<Signal>) {
 }
 
 /// Account 7's three sign-ins from home (user agent 1, ASN 300, US), six hours
-/// of people, then — with a combo list's burst (`burst`) or without — its
+/// of people, then — with a combo list's burst ([`account_7_in_a_burst`]) or without — its
 /// single success abroad or at home, the list's names passing through ASN 777
 /// or not. The signals on account 7.
 fn abroad(cfg: TakeoverConfig, burst_on: bool, country: &str, names: i64) -> Vec<Signal> {
     let mut out = Vec::new();
-    let mut t = account_7_among_people(cfg, &mut out);
+    let mut t = if burst_on {
+        account_7_in_a_burst(cfg, &mut out)
+    } else {
+        account_7_among_people(cfg, &mut out)
+    };
     let at = (9 * 60 + 5) * MIN;
-    if burst_on {
-        burst(&mut t, 9 * 60, 10, 30, &mut out);
-        assert!(t.in_window());
-    }
     names_through_777(&mut t, at, names, &mut out);
     out.clear();
     t.observe(&single_success(7, at, country), None, &mut out);
@@ -123,9 +123,7 @@ fn novelty_abroad_needs_a_history_of_two_successes() {
 /// signals on account 4242.
 fn exit_tries_a_name(cfg: TakeoverConfig, typo_first: bool) -> Vec<Signal> {
     let mut out = Vec::new();
-    let mut t = account_7_among_people(cfg, &mut out);
-    burst(&mut t, 9 * 60, 10, 30, &mut out);
-    assert!(t.in_window());
+    let mut t = account_7_in_a_burst(cfg, &mut out);
     out.clear();
     let at = (9 * 60 + 5) * MIN;
     let exit = 0x5f00_0606;

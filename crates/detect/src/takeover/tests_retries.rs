@@ -14,9 +14,7 @@ const SHARED: u32 = 0x6440_0309;
 /// history, signs in from it. The signals from that success on.
 fn behind_the_address(cfg: TakeoverConfig, retries: bool) -> Vec<Signal> {
     let mut out = Vec::new();
-    let mut t = account_7_among_people(cfg, &mut out);
-    burst(&mut t, 9 * 60, 10, 30, &mut out);
-    assert!(t.in_window());
+    let mut t = account_7_in_a_burst(cfg, &mut out);
     out.clear();
     let at = (9 * 60 + 5) * MIN;
     for (k, account) in [600_101u64, 600_102, 600_103].into_iter().enumerate() {
