@@ -301,6 +301,18 @@ pub struct TakeoverConfig {
     /// a list's next line after its hit (a residential exit trying one or two
     /// lines seconds apart).
     pub names_after_success: bool,
+    /// An account's first sign-in on record whose address then tried a name the
+    /// site does not have (`names_after_success`), its other attempts mostly
+    /// failing, is a list's hit without any attack in progress
+    /// ([`crate::Corroboration::NamesAfter`]): an attack spread over days opens
+    /// no window and barely moves an ASN or a user agent, and its exits try a
+    /// line or two. A person's mistyped address comes before their success; a
+    /// household's address that tries another account after one's sign-in
+    /// mostly succeeds. Only for accounts without history: with one, the
+    /// success's novelty has its own rules, and an owner's address that tried a
+    /// name after their sign-in from the device they know was a person's 45
+    /// times on the traces' runs (seed 41) and an attacker's 7.
+    pub names_after_first_sign_in: bool,
     /// Failures and accounts (each decayed over about a day) at which the
     /// success's /24 · /64 counts as *failing on other accounts*: a botnet spread
     /// over a /24's few addresses, each trying an account or two, fails on many
@@ -599,6 +611,7 @@ impl Default for TakeoverConfig {
             abroad_history: 2,
             abroad_asn_names: 0.5,
             names_after_success: true,
+            names_after_first_sign_in: true,
             network_failures: 2.5,
             drift_z: 8.0,
             drift_ratio: 1.25,

@@ -119,6 +119,11 @@ pub enum Corroboration {
     /// its share of attempts on unknown accounts rose well above its own
     /// earlier days — an attack spread over days, with no window of the hour.
     SiteDrift,
+    /// No attack context at all: for an account's first sign-in on record,
+    /// its address tried a name the site does not have only *after* the
+    /// success (`TakeoverConfig::names_after_first_sign_in`) — a list's next
+    /// line, not the owner's typo.
+    NamesAfter,
 }
 
 /// Which account-takeover rule flagged a success (`TakeoverEvidence::rule`).

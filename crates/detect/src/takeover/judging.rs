@@ -479,6 +479,13 @@ impl Takeover {
                 // (`drift_home_fresh`): a proxy's session, not a shared
                 // address's day.
                 Some(Corroboration::SiteDrift)
+            } else if c.names_after_first_sign_in && names_after && n.known_successes == 0 {
+                // No context at all, for an account's first sign-in on record:
+                // its address tried the list's next line after the hit (a
+                // low-and-slow exit trying a line or two, days from any
+                // window). `novel` above has excluded the site's first
+                // sign-ins surging (an office's fallback).
+                Some(Corroboration::NamesAfter)
             } else {
                 None
             };

@@ -2,7 +2,8 @@
 //! site's attack window, from a country new to the account, through an ASN the
 //! attack is passing through (`abroad_history`, `abroad_asn_names`); and a name
 //! that does not exist tried from the exit right after its success
-//! (`names_after_success`).
+//! (`names_after_success`), also on a day without any attack window for an
+//! account's first sign-in (`names_after_first_sign_in`).
 
 use super::*;
 
@@ -122,8 +123,25 @@ fn novelty_abroad_needs_a_history_of_two_successes() {
 /// seconds before. A quarter of an hour of people follows (the reviews). The
 /// signals on account 4242.
 fn exit_tries_a_name(cfg: TakeoverConfig, typo_first: bool) -> Vec<Signal> {
+    exit_tries_a_name_as(cfg, typo_first, true, 4242)
+}
+
+/// [`exit_tries_a_name`] for `account`, during the burst or (`in_burst` false)
+/// on a day without one: people signing in and nothing else.
+fn exit_tries_a_name_as(
+    cfg: TakeoverConfig,
+    typo_first: bool,
+    in_burst: bool,
+    account: u64,
+) -> Vec<Signal> {
     let mut out = Vec::new();
-    let mut t = account_7_in_a_burst(cfg, &mut out);
+    let mut t = if in_burst {
+        account_7_in_a_burst(cfg, &mut out)
+    } else {
+        let t = account_7_among_people(cfg, &mut out);
+        assert!(!t.in_window());
+        t
+    };
     out.clear();
     let at = (9 * 60 + 5) * MIN;
     let exit = 0x5f00_0606;
@@ -135,7 +153,7 @@ fn exit_tries_a_name(cfg: TakeoverConfig, typo_first: bool) -> Vec<Signal> {
         42,
         Outcome::UnknownAccount,
     );
-    let success = ev(at, 4242, exit, 888, 42, Outcome::Success);
+    let success = ev(at, account, exit, 888, 42, Outcome::Success);
     let (first, second) = if typo_first {
         (name, success)
     } else {
@@ -144,7 +162,7 @@ fn exit_tries_a_name(cfg: TakeoverConfig, typo_first: bool) -> Vec<Signal> {
     t.observe(&first, None, &mut out);
     t.observe(&second, None, &mut out);
     people(&mut t, 9 * 60 + 6, 15, &mut out);
-    out.retain(|s| s.account == Some(AccountKey(4242)));
+    out.retain(|s| s.account == Some(AccountKey(account)));
     out
 }
 
@@ -164,5 +182,29 @@ fn a_name_tried_only_after_the_success_is_a_lists_next_line_not_a_typo() {
         ..cfg
     };
     let out = exit_tries_a_name(off, false);
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn a_first_sign_in_whose_exit_then_tries_a_name_is_flagged_without_an_attack_window() {
+    let cfg = TakeoverConfig::default();
+    assert!(cfg.names_after_first_sign_in);
+    let e = first_evidence(&exit_tries_a_name_as(cfg, false, false, 4242));
+    assert_eq!(e.rule, TakeoverRule::AddressTriedOthers, "{e:?}");
+    assert_eq!(e.corroboration, Corroboration::NamesAfter, "{e:?}");
+    assert_eq!(e.known_successes, 0, "{e:?}");
+    // The owner's typo before their first sign-in is not.
+    let out = exit_tries_a_name_as(cfg, true, false, 4242);
+    assert!(out.is_empty(), "{out:?}");
+    // Nor, without a window, a success of an account with history (7): its
+    // novelty has rules of its own, which ask for an attack in progress.
+    let out = exit_tries_a_name_as(cfg, false, false, 7);
+    assert!(out.is_empty(), "{out:?}");
+    // Nor with the switch off.
+    let off = TakeoverConfig {
+        names_after_first_sign_in: false,
+        ..cfg
+    };
+    let out = exit_tries_a_name_as(off, false, false, 4242);
     assert!(out.is_empty(), "{out:?}");
 }

@@ -165,6 +165,17 @@ fn takeover_evidence(e: &Evidence, t: &TakeoverEvidence, score: f32) -> serde_js
              at {:.1})",
             t.unknown, e.attempts, t.expected_unknown, t.z, t.site_z
         ),
+        // No attack in progress: the address's own line after the hit is
+        // the whole case, and the words must not claim an attack.
+        TakeoverRule::AddressTriedOthers if t.corroboration == Corroboration::NamesAfter => {
+            format!(
+                "its address had tried about {:.0} accounts, {:.0}% of its attempts failing, and \
+                 only after this sign-in a name that does not exist — the next line of a list, \
+                 not the owner's mistyped address, which comes before their sign-in",
+                t.address_accounts,
+                t.address_failure_share * 100.0
+            )
+        }
         TakeoverRule::AddressTriedOthers => format!(
             "during an attack (the whole site at {:.1} standard deviations of attempts on \
              addresses that do not exist; {grain} at {:.1}), that address had tried about {:.0} \
@@ -190,7 +201,7 @@ fn takeover_evidence(e: &Evidence, t: &TakeoverEvidence, score: f32) -> serde_js
     // reading a low-and-slow finding must see that no hour stood out and why
     // the success was still judged an attack's.
     let context = match t.corroboration {
-        Corroboration::None => String::new(),
+        Corroboration::None | Corroboration::NamesAfter => String::new(),
         Corroboration::AddressUnknown => {
             "; the address itself also tried addresses that do not exist".to_owned()
         }
