@@ -308,7 +308,9 @@ pub struct TakeoverConfig {
     /// no window and barely moves an ASN or a user agent, and its exits try a
     /// line or two. A person's mistyped address comes before their success; a
     /// household's address that tries another account after one's sign-in
-    /// mostly succeeds. Only for accounts without history: with one, the
+    /// mostly succeeds. The name must come within `context_minutes` of the
+    /// success (an exit's next line comes in minutes; a shared address's
+    /// next person's typo an hour or a day later). Only for accounts without history: with one, the
     /// success's novelty has its own rules, and an owner's address that tried a
     /// name after their sign-in from the device they know was a person's 45
     /// times on the traces' runs (seed 41) and an attacker's 7.

@@ -479,12 +479,18 @@ impl Takeover {
                 // (`drift_home_fresh`): a proxy's session, not a shared
                 // address's day.
                 Some(Corroboration::SiteDrift)
-            } else if c.names_after_first_sign_in && names_after && n.known_successes == 0 {
+            } else if c.names_after_first_sign_in && names_after && n.known_successes == 0 && !late
+            {
                 // No context at all, for an account's first sign-in on record:
                 // its address tried the list's next line after the hit (a
                 // low-and-slow exit trying a line or two, days from any
                 // window). `novel` above has excluded the site's first
-                // sign-ins surging (an office's fallback).
+                // sign-ins surging (an office's fallback). Within
+                // `context_minutes` of the success: an exit tries its next
+                // line within minutes; a shared address whose name came an
+                // hour or a day later is its next person's typo (on the design
+                // runs the rule's takeovers were judged 1–7 minutes after the
+                // sign-in, its innocents 52 minutes to 6 hours).
                 Some(Corroboration::NamesAfter)
             } else {
                 None

@@ -200,6 +200,9 @@ fn a_first_sign_in_whose_exit_then_tries_a_name_is_flagged_without_an_attack_win
     // novelty has rules of its own, which ask for an attack in progress.
     let out = exit_tries_a_name_as(cfg, false, false, 7);
     assert!(out.is_empty(), "{out:?}");
+    // Nor when the name came an hour later: a shared address's next person.
+    let out = exit_tries_a_name_late(cfg);
+    assert!(out.is_empty(), "{out:?}");
     // Nor with the switch off.
     let off = TakeoverConfig {
         names_after_first_sign_in: false,
@@ -207,4 +210,38 @@ fn a_first_sign_in_whose_exit_then_tries_a_name_is_flagged_without_an_attack_win
     };
     let out = exit_tries_a_name_as(off, false, false, 4242);
     assert!(out.is_empty(), "{out:?}");
+}
+
+/// Account 4242's first sign-in from a fresh address on a day without an
+/// attack window, that address's wrong password on another account, and an
+/// hour later a name that does not exist from it (people all along).
+fn exit_tries_a_name_late(cfg: TakeoverConfig) -> Vec<Signal> {
+    let mut out = Vec::new();
+    let mut t = account_7_among_people(cfg, &mut out);
+    out.clear();
+    let at = (9 * 60 + 5) * MIN;
+    let exit = 0x5f00_0606;
+    t.observe(
+        &ev(at, 4242, exit, 888, 42, Outcome::Success),
+        None,
+        &mut out,
+    );
+    t.observe(
+        &ev(at + 60_000, 4243, exit, 888, 42, Outcome::WrongPassword),
+        None,
+        &mut out,
+    );
+    people(&mut t, 9 * 60 + 6, 60, &mut out);
+    let name = ev(
+        at + 61 * MIN,
+        8_100_000,
+        exit,
+        888,
+        42,
+        Outcome::UnknownAccount,
+    );
+    t.observe(&name, None, &mut out);
+    people(&mut t, 10 * 60 + 7, 15, &mut out);
+    out.retain(|s| s.account == Some(AccountKey(4242)));
+    out
 }
