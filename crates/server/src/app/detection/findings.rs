@@ -488,3 +488,72 @@ impl App {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatehouse_detect::SuccessSeen;
+
+    /// An `address_tried_others` finding's evidence with `corroboration`.
+    fn tried_others(corroboration: Corroboration) -> serde_json::Value {
+        let t = TakeoverEvidence {
+            grain: Grain::Ip,
+            z: 0.0,
+            unknown: 1.0,
+            expected_unknown: 0.0,
+            site_z: 0.4,
+            known_successes: 0,
+            new_device: true,
+            new_network: true,
+            new_asn: true,
+            new_country: false,
+            country: Country::from_code("DE"),
+            rule: TakeoverRule::AddressTriedOthers,
+            address_accounts: 2.0,
+            address_failure_share: 0.5,
+            corroboration,
+            site_drift: 1.0,
+            site_drifting: false,
+            judged_after_secs: 300,
+        };
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let e = Evidence {
+            subject: Subject::Account(AccountKey(1)),
+            distinct: 0,
+            attempts: 3,
+            failures: 1,
+            failure_ratio: 0.33,
+            marked: 0,
+            window_start_ms: 1_700_000_000_000,
+            window_end_ms: 1_700_000_300_000,
+            success: Some(SuccessSeen {
+                time_ms: 1_700_000_000_000,
+                source: gatehouse_detect::Source::Ip(ip),
+                source_failed_before: false,
+            }),
+            takeover: Some(t),
+        };
+        takeover_evidence(&e, &t, 0.7)
+    }
+
+    #[test]
+    fn a_first_sign_in_flagged_on_names_after_it_does_not_claim_an_attack() {
+        let v = tried_others(Corroboration::NamesAfter);
+        let text = v["explanation"].as_str().unwrap();
+        assert!(!text.contains("during an attack"), "{text}");
+        assert!(
+            text.contains("only after this sign-in a name that does not exist"),
+            "{text}"
+        );
+        assert!(text.contains("no earlier successful sign-in"), "{text}");
+        assert_eq!(v["corroboration"], "names_after");
+        // The same rule in an attack window says so.
+        let v = tried_others(Corroboration::None);
+        let text = v["explanation"].as_str().unwrap();
+        assert!(
+            text.starts_with("this account signed in successfully from 192.0.2.7"),
+            "{text}"
+        );
+        assert!(text.contains("during an attack"), "{text}");
+    }
+}
