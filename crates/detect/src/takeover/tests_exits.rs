@@ -245,3 +245,59 @@ fn exit_tries_a_name_late(cfg: TakeoverConfig) -> Vec<Signal> {
     out.retain(|s| s.account == Some(AccountKey(4242)));
     out
 }
+
+/// During a burst, four other addresses of the /24 0x5d00_07xx (ASN 778) fail
+/// on four other accounts (two of them names that do not exist) in the ten
+/// minutes before account 7 signs in from a fifth, silent address there, on a
+/// new device, from `country`. The signals on account 7.
+fn silent_address_in_a_failing_network(cfg: TakeoverConfig, country: &str) -> Vec<Signal> {
+    let mut out = Vec::new();
+    let mut t = account_7_in_a_burst(cfg, &mut out);
+    out.clear();
+    let at = (9 * 60 + 5) * MIN;
+    for k in 0..4u32 {
+        let outcome = if k % 2 == 0 {
+            Outcome::UnknownAccount
+        } else {
+            Outcome::WrongPassword
+        };
+        let e = ev(
+            at - i64::from(10 - 2 * k) * MIN,
+            9_000_000 + u64::from(k),
+            0x5d00_0710 | k,
+            778,
+            70 + u64::from(k),
+            outcome,
+        );
+        t.observe(&e, None, &mut out);
+    }
+    let success = LoginEvent {
+        country: Country::from_code(country),
+        ..ev(at, 7, 0x5d00_0720, 778, 42, Outcome::Success)
+    };
+    t.observe(&success, None, &mut out);
+    people(&mut t, 9 * 60 + 6, 15, &mut out);
+    out.retain(|s| s.account == Some(AccountKey(7)));
+    out
+}
+
+#[test]
+fn a_silent_address_in_a_failing_network_speaks_only_from_abroad() {
+    let cfg = TakeoverConfig::default();
+    assert!(cfg.network_novelty && cfg.network_novelty_abroad);
+    let e = first_evidence(&silent_address_in_a_failing_network(cfg, "BR"));
+    assert_eq!(e.grain, Grain::Network, "{e:?}");
+    assert_eq!(e.corroboration, Corroboration::NetworkFailures, "{e:?}");
+    assert!(e.new_country, "{e:?}");
+    // From the account's own country: one of the site's people in a /24 the
+    // proxies exit through.
+    let out = silent_address_in_a_failing_network(cfg, "US");
+    assert!(out.is_empty(), "{out:?}");
+    let anywhere = TakeoverConfig {
+        network_novelty_abroad: false,
+        ..cfg
+    };
+    let e = first_evidence(&silent_address_in_a_failing_network(anywhere, "US"));
+    assert_eq!(e.grain, Grain::Network, "{e:?}");
+    assert!(!e.new_country, "{e:?}");
+}
