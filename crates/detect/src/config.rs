@@ -309,11 +309,12 @@ pub struct TakeoverConfig {
     /// line or two. A person's mistyped address comes before their success; a
     /// household's address that tries another account after one's sign-in
     /// mostly succeeds. The name must come within `context_minutes` of the
-    /// success (an exit's next line comes in minutes; a shared address's
-    /// next person's typo an hour or a day later). Only for accounts without history: with one, the
-    /// success's novelty has its own rules, and an owner's address that tried a
-    /// name after their sign-in from the device they know was a person's 45
-    /// times on the traces' runs (seed 41) and an attacker's 7.
+    /// success (an exit's next line comes in minutes; a shared address's next
+    /// person's typo an hour or a day later). Only for accounts without
+    /// history: with one, the success's novelty has its own rules, and an
+    /// address that tried a name after the success, from the same browser, was
+    /// a person's 45 times and an attacker's 7 on the low-and-slow runs of seed
+    /// 41 (`eval/lib/exit_lines.py`).
     pub names_after_first_sign_in: bool,
     /// Failures and accounts (each decayed over about a day) at which the
     /// success's /24 · /64 counts as *failing on other accounts*: a botnet spread
