@@ -312,9 +312,10 @@ pub struct TakeoverConfig {
     /// success (an exit's next line comes in minutes; a shared address's next
     /// person's typo an hour or a day later). Only for accounts without
     /// history: with one, the success's novelty has its own rules, and an
-    /// address that tried a name after the success, from the same browser, was
-    /// a person's 45 times and an attacker's 7 on the low-and-slow runs of seed
-    /// 41 (`eval/lib/exit_lines.py`).
+    /// address that tried a name after the success, from the same browser,
+    /// with no other account succeeding there, was a person's 45 times and an
+    /// attacker's 7 on the low-and-slow runs of seed 41
+    /// (`eval/lib/exit_lines.py`).
     pub names_after_first_sign_in: bool,
     /// Failures and accounts (each decayed over about a day) at which the
     /// success's /24 · /64 counts as *failing on other accounts*: a botnet spread
