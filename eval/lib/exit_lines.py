@@ -28,7 +28,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from backtest_results import flagged as flagged_accounts, hours  # noqa: E402
-from misses import attacker_success  # noqa: E402
+from misses import attacker_success, events_by_address_and_account, print_counts  # noqa: E402
 
 SIX_HOURS = 6.0
 SINCE = hours("2026-11-30T00:00:00Z")
@@ -40,14 +40,7 @@ def count(run, backtest_run, counts):
     taken = set(truth["taken_over"])
     attack = truth.get("attack")
     flagged = flagged_accounts(backtest_run)
-    by_ip = collections.defaultdict(list)
-    by_account = collections.defaultdict(list)
-    with open(os.path.join(run, "events.jsonl")) as f:
-        for line in f:
-            e = json.loads(line)
-            e["t"] = hours(e["time"])
-            by_ip[e["ip"]].append(e)
-            by_account[e["account"]].append(e)
+    _, by_ip, by_account = events_by_address_and_account(run)
     attackers = {}
     if attack:
         start = hours(attack["window_start"])
@@ -99,10 +92,9 @@ def main():
         if not os.path.isdir(os.path.join(backtest_run, "backtest")):
             sys.exit(f"exit_lines: no backtest of {run} at {backtest_run}")
         count(run, backtest_run, counts)
-    print("| shape | whose | account | same browser | others succeeded | flagged | successes |")
-    print("|---|---|---|---|---|---|---|")
-    for key in sorted(counts):
-        print("| " + " | ".join(key) + f" | {counts[key]} |")
+    print_counts(
+        ("shape", "whose", "account", "same browser", "others succeeded", "flagged", "successes"), counts
+    )
 
 
 if __name__ == "__main__":

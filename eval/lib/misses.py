@@ -45,6 +45,34 @@ def attacker_success(events, start, end):
     return None
 
 
+def events_by_address_and_account(run, in_time_order=False):
+    """A kept run's events (each with its time in hours as `t`), in file order (or,
+    `in_time_order`, sorted by time), and grouped by address and by account in that order."""
+    events = []
+    with open(os.path.join(run, "events.jsonl")) as f:
+        for line in f:
+            e = json.loads(line)
+            e["t"] = hours(e["time"])
+            events.append(e)
+    if in_time_order:
+        events.sort(key=lambda e: e["t"])
+    by_ip = collections.defaultdict(list)
+    by_account = collections.defaultdict(list)
+    for e in events:
+        by_ip[e["ip"]].append(e)
+        by_account[e["account"]].append(e)
+    return events, by_ip, by_account
+
+
+def print_counts(columns, counts):
+    """`counts` (a Counter keyed by tuples of strings) as a Markdown table: the key's
+    `columns`, then the count's."""
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for key in sorted(counts):
+        print("| " + " | ".join(key) + f" | {counts[key]} |")
+
+
 def classify(run, backtest_run, counts):
     with open(os.path.join(run, "truth.json")) as f:
         truth = json.load(f)
@@ -55,14 +83,7 @@ def classify(run, backtest_run, counts):
     start = hours(attack["window_start"])
     end = start + attack["window_minutes"] / 60 + 72
     flagged = flagged_accounts(backtest_run)
-    by_ip = collections.defaultdict(list)
-    by_account = collections.defaultdict(list)
-    with open(os.path.join(run, "events.jsonl")) as f:
-        for line in f:
-            e = json.loads(line)
-            e["t"] = hours(e["time"])
-            by_ip[e["ip"]].append(e)
-            by_account[e["account"]].append(e)
+    _, by_ip, by_account = events_by_address_and_account(run)
     shape = truth.get("shape", os.path.basename(run))
     for account in taken:
         events = by_account[account]
@@ -100,10 +121,7 @@ def main():
             if not os.path.isdir(os.path.join(backtest_run, "backtest")):
                 sys.exit(f"misses: no backtest of {run} in {backtests}")
             classify(run, backtest_run, counts)
-    print("| shape | found | the exit | account | takeovers |")
-    print("|---|---|---|---|---|")
-    for key in sorted(counts):
-        print("| " + " | ".join(key) + f" | {counts[key]} |")
+    print_counts(("shape", "found", "the exit", "account", "takeovers"), counts)
 
 
 if __name__ == "__main__":

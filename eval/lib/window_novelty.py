@@ -31,7 +31,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from backtest_results import flagged as flagged_accounts, hours  # noqa: E402
-from misses import attacker_success  # noqa: E402
+from misses import attacker_success, events_by_address_and_account  # noqa: E402
 
 SIX_HOURS = 6.0
 AFTER = 72.0
@@ -51,18 +51,7 @@ def split(run, backtest_run):
     start = hours(attack["window_start"])
     end = start + attack["window_minutes"] / 60
     flagged = flagged_accounts(backtest_run)
-    events = []
-    with open(os.path.join(run, "events.jsonl")) as f:
-        for line in f:
-            e = json.loads(line)
-            e["t"] = hours(e["time"])
-            events.append(e)
-    events.sort(key=lambda e: e["t"])
-    by_account = collections.defaultdict(list)
-    by_ip = collections.defaultdict(list)
-    for e in events:
-        by_account[e["account"]].append(e)
-        by_ip[e["ip"]].append(e)
+    events, by_ip, by_account = events_by_address_and_account(run, in_time_order=True)
     wins = {id(w) for w in (attacker_success(by_account[a], start, end + AFTER) for a in taken) if w}
     seen = collections.defaultdict(lambda: (set(), set(), set(), set(), [0]))
     counts = collections.defaultdict(lambda: [0, 0, 0, 0])
