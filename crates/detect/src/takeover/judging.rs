@@ -288,6 +288,22 @@ impl Takeover {
             && net.day[2] - ip.day[2] >= c.network_failures
             && net.others_failure_share() >= c.address_failure_share
             && net.unknown_share() >= c.local_unknown_share;
+        // From a country new to the account, or one the event does not say: what
+        // the weakest contexts ask of a success (`neighbours_need_site`,
+        // `drift_needs_abroad`, `asn_home_history`).
+        let abroad = p.novelty.new_country || !p.country.is_known();
+        // An ASN corroborated by nothing but the user agent, for a sign-in from
+        // the owner's own country by an address that tried no other account:
+        // a residential-proxy network exits through the site's people's own
+        // ISPs with their own browsers, and for a young history every device
+        // and network is new — the owner on the laptop at home after a few
+        // sign-ins on the phone. Only a longer history (`asn_home_history`)
+        // lets the ISP's excess speak then.
+        let asn_speaks_at_home = c.asn_home_history == 0
+            || corroboration != Corroboration::UserAgent
+            || abroad
+            || ip.day[3] >= c.address_accounts
+            || p.novelty.known_successes >= c.asn_home_history;
         // The success's user agent shows a combo list's excess too, at a local
         // grain's share: one of the attacker's rotated user agents (an innocent's
         // new phone is usually a browser the attacker does not use right now).
@@ -360,7 +376,8 @@ impl Takeover {
                 && (local
                     || (*g == Grain::Asn
                         && p.novelty.known_successes >= c.wide_history
-                        && corroborated));
+                        && corroborated
+                        && asn_speaks_at_home));
             if z >= zmin
                 && !spray_only(&d)
                 && excess >= c.min_excess
@@ -438,10 +455,6 @@ impl Takeover {
         // Or the site's slow drift: over the last day, attempts on unknown
         // accounts well above its own earlier days (low-and-slow).
         let mut context = Corroboration::None;
-        // From a country new to the account, or one the event does not say: what
-        // the weakest contexts ask of a success (`neighbours_need_site`,
-        // `drift_needs_abroad`).
-        let abroad = n.new_country || !p.country.is_known();
         if best.is_none()
             && other_accounts
             && others_failed

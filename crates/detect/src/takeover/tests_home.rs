@@ -198,3 +198,67 @@ fn an_attack_whose_browsers_do_not_show_spares_nobody_by_browser() {
     let e = first_evidence(&out);
     assert_eq!(e.rule, TakeoverRule::AddressTriedOthers, "{e:?}");
 }
+
+/// Account 7's `history` sign-ins from home (user agent 1, ASN 300, US), six
+/// hours of people, then a residential-proxy network's burst through a consumer
+/// ISP (ASN 600): ten minutes of 30 names a minute that do not exist, each from
+/// an address of its own in a /24 of its own, all through user agent 77. At its
+/// end account 7 signs in from another address of that ISP, which tried
+/// nothing else, in `country`, through user agent 77. The signals on account 7.
+fn through_the_proxys_isp(cfg: TakeoverConfig, history: i64, country: &str) -> Vec<Signal> {
+    let mut t = Takeover::new(cfg);
+    let mut out = Vec::new();
+    for n in 0..history {
+        let e = ev(n * MIN, 7, 0x0b00_0101, 300, 1, Outcome::Success);
+        t.observe(&e, None, &mut out);
+    }
+    people(&mut t, 3 * 60, 6 * 60, &mut out);
+    for m in 0..10i64 {
+        for k in 0..30i64 {
+            let n = (m * 30 + k) as u32;
+            let e = ev(
+                (9 * 60 + m) * MIN + k * 2_000 + 500,
+                8_000_000 + u64::from(n),
+                0x5000_0001 | (n << 8),
+                600,
+                77,
+                Outcome::UnknownAccount,
+            );
+            t.observe(&e, None, &mut out);
+        }
+    }
+    assert!(t.in_window());
+    out.clear();
+    let e = ev((9 * 60 + 10) * MIN, 7, 0x5100_0001, 600, 77, Outcome::Success);
+    let country = Country::from_code(country);
+    t.observe(&LoginEvent { country, ..e }, None, &mut out);
+    out.retain(|s| s.account == Some(AccountKey(7)));
+    out
+}
+
+#[test]
+fn an_isps_excess_and_a_browsers_speak_at_home_only_for_a_longer_history() {
+    let cfg = TakeoverConfig::default();
+    assert_eq!(cfg.asn_home_history, 5);
+    // Three earlier sign-ins, at home: the ISP's and the browser's excess are
+    // all that speaks, and this is as often the owner on a new laptop.
+    let out = through_the_proxys_isp(cfg, 3, "US");
+    assert!(out.is_empty(), "{out:?}");
+    // Five earlier sign-ins: the ISP speaks, corroborated by the browser.
+    let e = first_evidence(&through_the_proxys_isp(cfg, 5, "US"));
+    assert_eq!(e.rule, TakeoverRule::GrainExcess, "{e:?}");
+    assert_eq!(e.grain, Grain::Asn, "{e:?}");
+    assert_eq!(e.corroboration, Corroboration::UserAgent, "{e:?}");
+    assert!(!e.new_country, "{e:?}");
+    // From abroad, the three earlier sign-ins are enough.
+    let e = first_evidence(&through_the_proxys_isp(cfg, 3, "BR"));
+    assert!(e.new_country, "{e:?}");
+    // And without the need, at home too.
+    let off = TakeoverConfig {
+        asn_home_history: 0,
+        ..cfg
+    };
+    let e = first_evidence(&through_the_proxys_isp(off, 3, "US"));
+    assert_eq!(e.grain, Grain::Asn, "{e:?}");
+    assert_eq!(e.corroboration, Corroboration::UserAgent, "{e:?}");
+}
