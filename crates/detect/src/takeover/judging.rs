@@ -304,6 +304,18 @@ impl Takeover {
             || abroad
             || ip.day[3] >= c.address_accounts
             || p.novelty.known_successes >= c.asn_home_history;
+        // The site's people's own network (`peoples_network_share`): a /24 ·
+        // /64 that held a share of the site's attempts before the last day — a
+        // carrier's CGNAT pool, where a third of the site's phones sign in —
+        // shows an attack exiting through it, not which of its people's
+        // sign-ins is the attacker's: its excess does not speak on its own
+        // there (the address's own doings and the other rules still do).
+        // Measured against the site's own past, so a larger site's pool is the
+        // same share; not before the site has `min_history` attempts of past.
+        let past = |d: &Decayed| (d.slow[0] - d.day[0]).max(0.0);
+        let peoples_network = c.peoples_network_share > 0.0
+            && past(&self.site) >= c.min_history
+            && past(&net) >= c.peoples_network_share * past(&self.site);
         // The success's user agent shows a combo list's excess too, at a local
         // grain's share: one of the attacker's rotated user agents (an innocent's
         // new phone is usually a browser the attacker does not use right now).
@@ -344,6 +356,7 @@ impl Takeover {
             let network_ok = *g != Grain::Network
                 || (network_speaks_late
                     && !home
+                    && !peoples_network
                     && p.novelty.new_network
                     && (address_active || p.novelty.new_device)
                     && d.others_failure_share() >= c.network_failure_share);

@@ -558,9 +558,12 @@ fn carrier_after_burst(after: i64, cfg: TakeoverConfig) -> Vec<Signal> {
 
 #[test]
 fn an_attack_context_ends_when_the_burst_has_left_a_busy_network() {
-    // Without the seventh pass's failure-share floor on networks (below).
+    // Without the seventh pass's failure-share floor on networks (below), nor
+    // the twenty-third's silence of the site's people's network (the carrier's
+    // /24 holds about an eighth of the site's attempts).
     let ends = TakeoverConfig {
         network_failure_share: 0.0,
+        peoples_network_share: 0.0,
         ..TakeoverConfig::default()
     };
     assert!(ends.context_ends);
@@ -582,6 +585,30 @@ fn an_attack_context_ends_when_the_burst_has_left_a_busy_network() {
     );
     let out = carrier_after_burst(12 * 60, ends);
     assert!(out.is_empty(), "{out:?}");
+}
+
+#[test]
+fn the_sites_peoples_network_does_not_speak_on_its_own() {
+    // The carrier's /24 held about an eighth of the site's attempts over the
+    // days before the burst: its excess during the burst is the attack
+    // exiting through it, not evidence against its person's new phone.
+    let cfg = TakeoverConfig {
+        network_failure_share: 0.0,
+        ..TakeoverConfig::default()
+    };
+    assert!(cfg.peoples_network_share > 0.0);
+    // (The phone's address is one the burst tried names from: the carrier's
+    // ASN, corroborated by that, still speaks.)
+    let e = first_evidence(&carrier_after_burst(30, cfg));
+    assert_eq!(e.grain, Grain::Asn, "{e:?}");
+    assert_eq!(e.corroboration, Corroboration::AddressUnknown, "{e:?}");
+    // At a share above the /24's, the /24 speaks again, before the ASN.
+    let above = TakeoverConfig {
+        peoples_network_share: 0.5,
+        ..cfg
+    };
+    let e = first_evidence(&carrier_after_burst(30, above));
+    assert_eq!(e.grain, Grain::Network, "{e:?}");
 }
 
 #[test]
