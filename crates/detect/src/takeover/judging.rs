@@ -2,6 +2,12 @@
 
 use super::*;
 
+/// The fewest attempts of past (decayed, before the last day) a /24 · /64 needs
+/// to be the site's people's own network (`peoples_network_share`): a
+/// carrier's CGNAT /24 holds hundreds at 20,000 accounts; on a site of a few
+/// hundred, one household's /24 is a percent of the site.
+const PEOPLES_NETWORK_PAST: f32 = 50.0;
+
 impl Takeover {
     pub(super) fn judge(&mut self, idx: usize, now: i64, out: &mut Vec<Signal>) {
         let prior = self.site_prior();
@@ -311,10 +317,13 @@ impl Takeover {
         // sign-ins is the attacker's: its excess does not speak on its own
         // there (the address's own doings and the other rules still do).
         // Measured against the site's own past, so a larger site's pool is the
-        // same share; not before the site has `min_history` attempts of past.
+        // same share; not before the site has `min_history` attempts of past,
+        // and never for a /24 with fewer than `PEOPLES_NETWORK_PAST` (on a small
+        // site every household's /24 is a percent of it).
         let past = |d: &Decayed| (d.slow[0] - d.day[0]).max(0.0);
         let peoples_network = c.peoples_network_share > 0.0
             && past(&self.site) >= c.min_history
+            && past(&net) >= PEOPLES_NETWORK_PAST
             && past(&net) >= c.peoples_network_share * past(&self.site);
         // The success's user agent shows a combo list's excess too, at a local
         // grain's share: one of the attacker's rotated user agents (an innocent's

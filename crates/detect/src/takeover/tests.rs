@@ -612,6 +612,66 @@ fn the_sites_peoples_network_does_not_speak_on_its_own() {
 }
 
 #[test]
+fn a_households_network_on_a_small_site_still_speaks() {
+    // A small site: a sign-in every four minutes for four days, and a
+    // household's /24 (ASN 700) signing in once an hour — several percent of
+    // the site, but a few dozen attempts of past. A burst through that /24,
+    // then account 7 there on a new phone: the /24 speaks.
+    let mut out = Vec::new();
+    let mut t = with_account_7(TakeoverConfig::default(), &mut out);
+    for m in 3 * 60..4 * 24 * 60i64 {
+        if m % 4 == 0 {
+            let n = (m / 4) as u32;
+            let e = ev(
+                m * MIN,
+                1_000_000 + u64::from(n % 300),
+                0x0a00_0000 | (n % 300),
+                100,
+                1 + u64::from(n % 7),
+                Outcome::Success,
+            );
+            t.observe(&e, None, &mut out);
+        }
+        if m % 60 == 30 {
+            let k = (m / 60) as u32;
+            let e = ev(
+                m * MIN,
+                4_000_000 + u64::from(k % 4),
+                0x0c00_0100 | (k % 4),
+                700,
+                3,
+                Outcome::Success,
+            );
+            t.observe(&e, None, &mut out);
+        }
+    }
+    let start = 4 * 24 * 60;
+    for k in 0..60i64 {
+        let e = ev(
+            start * MIN + k * 10_000,
+            9_500_000 + k as u64,
+            0x0c00_0110 | (k as u32 % 100),
+            700,
+            99,
+            Outcome::UnknownAccount,
+        );
+        t.observe(&e, None, &mut out);
+    }
+    out.clear();
+    let e = ev(
+        (start + 11) * MIN,
+        7,
+        0x0c00_0177,
+        700,
+        42,
+        Outcome::Success,
+    );
+    t.observe(&e, None, &mut out);
+    let e = first_evidence(&out);
+    assert_eq!(e.grain, Grain::Network, "{e:?}");
+}
+
+#[test]
 fn a_busy_network_mostly_succeeding_does_not_speak_even_during_the_burst() {
     // The carrier's /24 carries its people's successes all day; the burst's
     // hour does not make most of its day's attempts failures

@@ -229,7 +229,14 @@ fn through_the_proxys_isp(cfg: TakeoverConfig, history: i64, country: &str) -> V
     }
     assert!(t.in_window());
     out.clear();
-    let e = ev((9 * 60 + 10) * MIN, 7, 0x5100_0001, 600, 77, Outcome::Success);
+    let e = ev(
+        (9 * 60 + 10) * MIN,
+        7,
+        0x5100_0001,
+        600,
+        77,
+        Outcome::Success,
+    );
     let country = Country::from_code(country);
     t.observe(&LoginEvent { country, ..e }, None, &mut out);
     out.retain(|s| s.account == Some(AccountKey(7)));
