@@ -651,7 +651,7 @@ impl Default for TakeoverConfig {
             names_after_success: true,
             names_after_first_sign_in: true,
             asn_home_history: 5,
-            peoples_network_share: 0.01,
+            peoples_network_share: 0.005,
             network_failures: 2.5,
             drift_z: 8.0,
             drift_ratio: 1.25,
