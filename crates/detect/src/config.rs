@@ -332,17 +332,21 @@ pub struct TakeoverConfig {
     pub asn_home_history: u16,
     /// The share of the site's attempts before the last day (decayed over about
     /// three days) at which a /24 · /64 is the site's people's own network —
-    /// a carrier's CGNAT pool — whose excess of names that do not exist does
-    /// not speak against a success on its own (0: never). A 4G proxy network
-    /// exiting through the pool a third of the site's phones share makes the
-    /// pool's /24s hot, and its people's sign-ins there are no more the
-    /// attacker's than before; the address's own attempts, the ASN with its
-    /// corroboration and the other detectors still speak. A share, not a count,
-    /// so the same pool is the same at any size. On the twenty-third pass's
-    /// design runs (seeds 41–43), every network finding without corroboration
-    /// on such a /24 (1–3 % of the site's past) was in the carrier's pool: 34
-    /// takeovers, 32 of them found by another rule too, and 25 innocents; a
-    /// botnet's and a residential proxy's /24s held under 1 %.
+    /// a carrier's CGNAT pool — whose excess of names that do not exist, and
+    /// that of its addresses, does not speak against a success on its own (0:
+    /// never; and never for a /24 with fewer than 50 such attempts). A 4G
+    /// proxy network exiting through the pool a third of the site's phones
+    /// share makes the pool's /24s and addresses hot, and its people's
+    /// sign-ins there are no more the attacker's than before; the address's
+    /// other accounts (`address_tried_others`), the ASN with its corroboration
+    /// and the other detectors still speak. A share, not a count, so the same
+    /// pool is the same at any size — as long as the site sees as much of it:
+    /// the second trace's carrier pool is 8 /24s at 20,000 accounts (1–3 % of
+    /// the site's past each) and 28 at 100,000 (about 1 %). On the
+    /// twenty-third pass's design runs (seeds 41–43), network findings on such
+    /// /24s were all in the carrier's pool (34 takeovers, 32 of them found by
+    /// another rule too, and 25 innocents); a botnet's and a residential
+    /// proxy's /24s held under 0.3 %.
     pub peoples_network_share: f32,
     /// Failures and accounts (each decayed over about a day) at which the
     /// success's /24 · /64 counts as *failing on other accounts*: a botnet spread

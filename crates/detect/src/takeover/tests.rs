@@ -597,10 +597,16 @@ fn the_sites_peoples_network_does_not_speak_on_its_own() {
         ..TakeoverConfig::default()
     };
     assert!(cfg.peoples_network_share > 0.0);
-    // (The phone's address is one the burst tried names from: the carrier's
-    // ASN, corroborated by that, still speaks.)
-    let e = first_evidence(&carrier_after_burst(30, cfg));
-    assert_eq!(e.grain, Grain::Asn, "{e:?}");
+    // Nor does the phone's address, one the burst tried names from (shared
+    // by the pool's people and the proxies); the carrier's ASN, corroborated
+    // by those names, still speaks.
+    let out = carrier_after_burst(30, cfg);
+    let grains: Vec<_> = out
+        .iter()
+        .filter_map(|s| s.evidence.takeover.map(|e| e.grain))
+        .collect();
+    assert_eq!(grains, [Grain::Asn], "{out:?}");
+    let e = first_evidence(&out);
     assert_eq!(e.corroboration, Corroboration::AddressUnknown, "{e:?}");
     // At a share above the /24's, the /24 speaks again, before the ASN.
     let above = TakeoverConfig {
