@@ -2,8 +2,9 @@
 //! carrier's CGNAT address a proxy network also exits through
 //! (`own_device_home`) — and a new phone on a /24 whose failing neighbours are
 //! a past burst's (`neighbours_need_site`) or on a day the site drifts
-//! (`drift_needs_abroad`, `drift_home_fresh`); and their own browsers while
-//! the attack's show it (`cold_client_share`).
+//! (`drift_needs_abroad`, `drift_home_fresh`); their own browsers while
+//! the attack's show it (`cold_client_share`); and a young history on its own
+//! ISP, which a residential proxy network exits through (`asn_home_history`).
 
 use super::*;
 
