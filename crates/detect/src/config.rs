@@ -332,9 +332,10 @@ pub struct TakeoverConfig {
     pub asn_home_history: u16,
     /// The share of the site's attempts before the last day (decayed over about
     /// three days) at which a /24 · /64 is the site's people's own network —
-    /// a carrier's CGNAT pool — whose excess of names that do not exist, and
-    /// that of its addresses, does not speak against a success on its own (0:
-    /// never; and never for a /24 with fewer than 50 such attempts). A 4G
+    /// a carrier's CGNAT pool — whose excess of names that do not exist, that of
+    /// its addresses, and its addresses failing on other accounts (the context
+    /// `network_failures` gives) do not speak against a success on their own
+    /// (0: never; and never for a /24 with fewer than 50 such attempts). A 4G
     /// proxy network exiting through the pool a third of the site's phones
     /// share makes the pool's /24s and addresses hot, and its people's
     /// sign-ins there are no more the attacker's than before; the address's
