@@ -446,7 +446,7 @@ impl Takeover {
                     unknown_day: d.day[1],
                     attempts_day: d.day[0],
                     failures_day: d.day[2],
-                    baseline_attempts: (d.slow[0] - d.day[0]).max(0.0),
+                    baseline_attempts: d.past_attempts(),
                     sprayed_day: d.day[4],
                 };
             }
@@ -645,7 +645,7 @@ impl Takeover {
 
     fn site_prior(&self) -> f32 {
         // The site's own long-run unknown share (outside the last day).
-        let a = (self.site.slow[0] - self.site.day[0]).max(0.0);
+        let a = self.site.past_attempts();
         let u = (self.site.slow[1] - self.site.day[1]).max(0.0);
         if a >= 1000.0 { u / a } else { 0.02 }
     }

@@ -120,6 +120,12 @@ impl Decayed {
         self.unknown_redeemed() && self.day[1] <= REDEEMED_NAMES
     }
 
+    /// Attempts before about the last day: the slow count with the day's taken
+    /// out (a grain's past, which an attack in progress does not make).
+    pub(super) fn past_attempts(&self) -> f32 {
+        (self.slow[0] - self.day[0]).max(0.0)
+    }
+
     /// The unknown-account share the grain's counts are judged against: its own
     /// before the last day once it has `min_history` attempts there, never below
     /// the site's share `prior`.
@@ -127,7 +133,7 @@ impl Decayed {
         let own = if self.slow[0] >= min_history {
             // The slow baseline includes the recent counts; take them out so an
             // attack does not excuse itself.
-            let a = (self.slow[0] - self.day[0]).max(0.0);
+            let a = self.past_attempts();
             let u = (self.slow[1] - self.day[1]).max(0.0);
             if a >= min_history { u / a } else { 0.0 }
         } else {

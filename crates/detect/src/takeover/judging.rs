@@ -291,11 +291,10 @@ impl Takeover {
         // same share; not before the site has `min_history` attempts of past,
         // and never for a /24 with fewer than `PEOPLES_NETWORK_PAST` (on a small
         // site every household's /24 is a percent of it).
-        let past = |d: &Decayed| (d.slow[0] - d.day[0]).max(0.0);
+        let site_past = self.site.past_attempts();
         let peoples_network = c.peoples_network_share > 0.0
-            && past(&self.site) >= c.min_history
-            && past(&net) >= PEOPLES_NETWORK_PAST
-            && past(&net) >= c.peoples_network_share * past(&self.site);
+            && site_past >= c.min_history
+            && net.past_attempts() >= PEOPLES_NETWORK_PAST.max(c.peoples_network_share * site_past);
         // Its /24 · /64's *other* addresses failed on other accounts (beyond the
         // address's own failures) at a combo list's share of unknown names: the
         // context of the rules below when no window, ASN or user agent shows one.
@@ -319,6 +318,12 @@ impl Takeover {
         // the weakest contexts ask of a success (`neighbours_need_site`,
         // `drift_needs_abroad`, `asn_home_history`).
         let abroad = p.novelty.new_country || !p.country.is_known();
+        // An address that tried other accounts (the success's is one): a
+        // person's address tries their own account (a mistyped e-mail address is
+        // a second one, but comes from the owner's device and network); a
+        // carrier's or an office's shared address tries many, but mostly
+        // succeeds (`address_tried_others` below).
+        let other_accounts = ip.day[3] >= c.address_accounts;
         // An ASN corroborated by nothing but the user agent, for a sign-in from
         // the owner's own country by an address that tried no other account:
         // a residential-proxy network exits through the site's people's own
@@ -329,7 +334,7 @@ impl Takeover {
         let asn_speaks_at_home = c.asn_home_history == 0
             || corroboration != Corroboration::UserAgent
             || abroad
-            || ip.day[3] >= c.address_accounts
+            || other_accounts
             || p.novelty.known_successes >= c.asn_home_history;
         // The success's user agent shows a combo list's excess too, at a local
         // grain's share: one of the attacker's rotated user agents (an innocent's
@@ -435,12 +440,8 @@ impl Takeover {
         // (`site_hot` above: the attack was in progress when the success came.)
         let n = p.novelty;
         let mut rule = TakeoverRule::GrainExcess;
-        // An address that tried other accounts and mostly failed, during an
-        // attack, and a success unlike the owner. A person's address tries their
-        // own account (a mistyped e-mail address is a second one, but comes from
-        // the owner's device and network); a carrier's or an office's shared
-        // address tries many, but mostly succeeds.
-        let other_accounts = ip.day[3] >= c.address_accounts;
+        // An address that tried other accounts (`other_accounts` above) and
+        // mostly failed, during an attack, and a success unlike the owner.
         // Failures among the address's *other* attempts (the success is one of its
         // attempts): a proxy's other attempts all failed; a shared address's are
         // mostly its people's successes, even in an outage hour.
@@ -465,7 +466,7 @@ impl Takeover {
         // On an address with a past of its own (`established_address`: a CGNAT's,
         // an office's), only a history unlike on every count.
         let established =
-            c.established_address > 0.0 && ip.slow[0] - ip.day[0] >= c.established_address;
+            c.established_address > 0.0 && ip.past_attempts() >= c.established_address;
         let novel = if established {
             n.known_successes > 0 && n.new_network && n.new_device && n.new_asn
         } else {
