@@ -349,6 +349,24 @@ pub struct TakeoverConfig {
     /// another rule too, and 25 innocents); a botnet's and a residential
     /// proxy's /24s held under 0.3 %.
     pub peoples_network_share: f32,
+    /// The share of names that do not exist in an ASN's past (its attempts
+    /// before about the last day) at or above which that past is an attack's,
+    /// not people's (0: off). An ASN with no past at all, or a small one (under
+    /// `peoples_network_share` of the site's past) mostly of a list's names,
+    /// carries none of the site's people; if its other attempts of about the
+    /// last day mostly failed too (`network_failure_share`) and the attack has
+    /// not left it, its excess of names that do not exist speaks for an
+    /// account's first sign-in on record without the history and the
+    /// corroboration an ASN otherwise needs. A consumer ISP's or a carrier's
+    /// excess is shared by its people; a hosting provider that low-and-slow
+    /// stuffing trickles through for days has none, and each of its exits
+    /// signs in once. Not for an account with a history: a traveller on a
+    /// hotel computer is new on every count in a hosting ASN too. The excess
+    /// is judged against the site's share, never the ASN's own past (the days
+    /// of such an attack must not become its baseline), and only once the
+    /// site has `min_history` attempts of past (before that every ASN has
+    /// none).
+    pub peopleless_asn_share: f32,
     /// Failures and accounts (each decayed over about a day) at which the
     /// success's /24 · /64 counts as *failing on other accounts*: a botnet spread
     /// over a /24's few addresses, each trying an account or two, fails on many
@@ -657,6 +675,7 @@ impl Default for TakeoverConfig {
             names_after_first_sign_in: true,
             asn_home_history: 5,
             peoples_network_share: 0.005,
+            peopleless_asn_share: 0.3,
             network_failures: 2.5,
             drift_z: 8.0,
             drift_ratio: 1.25,

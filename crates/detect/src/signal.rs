@@ -124,6 +124,11 @@ pub enum Corroboration {
     /// success (`TakeoverConfig::names_after_first_sign_in`) — a list's next
     /// line, not the owner's typo.
     NamesAfter,
+    /// The ASN carries none of the site's people
+    /// (`TakeoverConfig::peopleless_asn_share`): no past before about the last
+    /// day, or a past mostly of names that do not exist — a hosting provider
+    /// the attack trickles through, whose excess is nobody else's.
+    NoPeople,
 }
 
 /// Which account-takeover rule flagged a success (`TakeoverEvidence::rule`).

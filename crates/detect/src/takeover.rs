@@ -203,6 +203,9 @@ const CTX_ASN_NAMES: u16 = 512;
 /// [`Pending::ctx`]: its address had tried no name that does not exist before
 /// it (`names_after_success`).
 const CTX_NO_NAMES_BEFORE: u16 = 1024;
+/// [`Pending::ctx`]: its ASN had none of the site's people and showed a combo
+/// list's excess when it came (`peopleless_asn_share`).
+const CTX_NO_PEOPLE: u16 = 2048;
 /// Other attempts (decayed over about a day) a network needs for
 /// [`CTX_PEOPLES_NETWORK`]: fewer say nothing about whose it is.
 const PEOPLES_ATTEMPTS: f32 = 3.0;

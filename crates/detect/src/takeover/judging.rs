@@ -653,6 +653,57 @@ impl Takeover {
                 rule = TakeoverRule::AbroadInWindow;
             }
         }
+        // A provider with none of the site's people (`peopleless_asn_share`):
+        // no past, or a small past (under `peoples_network_share` of the
+        // site's) mostly of names that do not exist; its other
+        // attempts of about the last day mostly failed (a consumer ISP new to
+        // the site mostly succeeds, its people's first day); and the attack
+        // not gone from it (its last hour is not its people's again, as a
+        // carrier's is hours after a burst: `failing_network_ends`). A hosting
+        // provider that low-and-slow stuffing trickles through for days, each
+        // of its exits signing in once: its excess is nobody else's, and
+        // speaks without the corroboration an ASN otherwise needs — for an
+        // account's first sign-in on record (not while the site's first
+        // sign-ins surge: an office's fallback). Not for a history: a
+        // traveller on a hotel computer abroad is new on every count in a
+        // hosting ASN too, and the crate's own low-and-slow shape flagged two
+        // such. Its excess is judged against the site's share, never its own
+        // past, which is the attack's. Kept for a later judgement like the
+        // other contexts.
+        if best.is_none()
+            && c.peopleless_asn_share > 0.0
+            && p.keys[2] != 0
+            && site_past >= c.min_history
+            && n.known_successes == 0
+            && !firsts
+        {
+            let d = self.grains[2].peek(p.keys[2]).unwrap_or_default();
+            let (z, excess, attempts, expected) = d.excess(prior, f32::INFINITY);
+            let hot = ctx_now(CTX_NO_PEOPLE, &|| {
+                d.peopleless(c.peopleless_asn_share, c.peoples_network_share, site_past)
+                    && d.others_failure_share() >= c.network_failure_share
+                    && !d.attack_left()
+                    && !spray_only(&d)
+                    && z >= c.wide_z
+                    && excess >= c.min_excess
+                    && d.unknown_share() >= c.wide_unknown_share
+            });
+            if hot {
+                if !late {
+                    self.pending[idx].ctx |= CTX_NO_PEOPLE;
+                }
+                best = Some((
+                    Grain::Asn,
+                    z,
+                    excess,
+                    attempts,
+                    expected,
+                    d.fast[1].max(d.day[1]),
+                ));
+                need = c.wide_z;
+                context = Corroboration::NoPeople;
+            }
+        }
         let Some((grain, z, _excess, attempts, expected, unknown)) = best else {
             return;
         };
@@ -700,7 +751,11 @@ impl Takeover {
                     address_accounts: ip.day[3],
                     address_failure_share: ip.failure_share(),
                     corroboration: match rule {
-                        TakeoverRule::GrainExcess if grain == Grain::Asn => corroboration,
+                        TakeoverRule::GrainExcess
+                            if grain == Grain::Asn && context == Corroboration::None =>
+                        {
+                            corroboration
+                        }
                         TakeoverRule::AddressTriedOthers => context,
                         TakeoverRule::GrainExcess => context,
                         _ => Corroboration::None,

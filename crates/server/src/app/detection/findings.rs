@@ -214,6 +214,11 @@ fn takeover_evidence(e: &Evidence, t: &TakeoverEvidence, score: f32) -> serde_js
         Corroboration::UserAgent => {
             "; its user agent shows the same excess of addresses that do not exist".to_owned()
         }
+        Corroboration::NoPeople => {
+            "; that provider carried none of the site's own people before — no sign-ins, or \
+             mostly addresses that do not exist — so its excess is nobody else's"
+                .to_owned()
+        }
         Corroboration::SiteDrift => format!(
             "; over the last day the whole site's share of attempts on addresses that do not \
              exist rose to {:.1}× its earlier days (an attack spread over days)",
@@ -496,8 +501,18 @@ mod tests {
 
     /// An `address_tried_others` finding's evidence with `corroboration`.
     fn tried_others(corroboration: Corroboration) -> serde_json::Value {
+        finding(TakeoverRule::AddressTriedOthers, Grain::Ip, corroboration)
+    }
+
+    /// A finding's evidence by `rule` on `grain` with `corroboration`, for an
+    /// account's first sign-in on record.
+    fn finding(
+        rule: TakeoverRule,
+        grain: Grain,
+        corroboration: Corroboration,
+    ) -> serde_json::Value {
         let t = TakeoverEvidence {
-            grain: Grain::Ip,
+            grain,
             z: 0.0,
             unknown: 1.0,
             expected_unknown: 0.0,
@@ -508,7 +523,7 @@ mod tests {
             new_asn: true,
             new_country: false,
             country: Country::from_code("DE"),
-            rule: TakeoverRule::AddressTriedOthers,
+            rule,
             address_accounts: 2.0,
             address_failure_share: 0.5,
             corroboration,
@@ -555,5 +570,21 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("during an attack"), "{text}");
+    }
+
+    #[test]
+    fn a_provider_without_the_sites_people_says_so() {
+        let v = finding(
+            TakeoverRule::GrainExcess,
+            Grain::Asn,
+            Corroboration::NoPeople,
+        );
+        let text = v["explanation"].as_str().unwrap();
+        assert!(
+            text.contains("that provider carried none of the site's own people before"),
+            "{text}"
+        );
+        assert!(text.contains("no earlier successful sign-in"), "{text}");
+        assert_eq!(v["corroboration"], "no_people");
     }
 }
