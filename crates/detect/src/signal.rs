@@ -124,6 +124,12 @@ pub enum Corroboration {
     /// success (`TakeoverConfig::names_after_first_sign_in`) — a list's next
     /// line, not the owner's typo.
     NamesAfter,
+    /// No attack context at all, for an account's first sign-in on record:
+    /// its address had tried a name the site does not have from the same
+    /// browser more than about an hour before, never redeemed
+    /// (`TakeoverConfig::names_long_before_first_sign_in`) — an exit trying
+    /// a list's lines over hours, not the owner's typo of minutes before.
+    NamesLongBefore,
     /// The ASN carries none of the site's people
     /// (`TakeoverConfig::peopleless_asn_share`): no past before about the last
     /// day, or a past mostly of names that do not exist — a hosting provider

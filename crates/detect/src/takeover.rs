@@ -206,6 +206,10 @@ const CTX_NO_NAMES_BEFORE: u16 = 1024;
 /// [`Pending::ctx`]: its ASN had none of the site's people and showed a combo
 /// list's excess when it came (`peopleless_asn_share`).
 const CTX_NO_PEOPLE: u16 = 2048;
+/// [`Pending::ctx`]: its address's last name that does not exist came from its
+/// own client, more than about an hour before it, and was not redeemed
+/// (`names_long_before_first_sign_in`).
+const CTX_OLD_NAMES: u16 = 4096;
 /// Other attempts (decayed over about a day) a network needs for
 /// [`CTX_PEOPLES_NETWORK`]: fewer say nothing about whose it is.
 const PEOPLES_ATTEMPTS: f32 = 3.0;
@@ -566,10 +570,15 @@ impl Takeover {
                     password,
                     site_hot: self.in_window(),
                     ip_slow: address.map_or(0.0, |d| d.slow[0]),
-                    ctx: if address.is_some_and(|d| d.day[1] >= 0.5) {
-                        0
-                    } else {
-                        CTX_NO_NAMES_BEFORE
+                    ctx: match address {
+                        Some(d) if d.day[1] >= 0.5 => {
+                            if d.names_long_before(ua_tag) {
+                                CTX_OLD_NAMES
+                            } else {
+                                0
+                            }
+                        }
+                        _ => CTX_NO_NAMES_BEFORE,
                     },
                     done: false,
                 };

@@ -113,6 +113,21 @@ impl Decayed {
         self.last_unknown_ua != 0 && self.last_unknown_ua & 1 == 0
     }
 
+    /// Whether the grain's names that do not exist (at least about one within
+    /// the last day) were tried by the client `ua` and never redeemed, more
+    /// than about an hour ago: the fast (1 h) count holds under half the day's
+    /// (24 h), which for a single name means over an hour old. A person's
+    /// mistyped e-mail address comes minutes before the sign-in that redeems
+    /// it; a residential exit kept by one session for hours tries a list's
+    /// lines now and then.
+    pub(super) fn names_long_before(&self, ua: u8) -> bool {
+        ua != 0
+            && self.day[1] >= 0.5
+            && self.fast[1] < 0.5 * self.day[1]
+            && !self.unknown_redeemed()
+            && self.unknown_client() == ua
+    }
+
     /// Whether the grain's names that do not exist are a person's redeemed typos
     /// ([`Decayed::unknown_redeemed`]) and no more than such typos come to
     /// ([`REDEEMED_NAMES`]).

@@ -275,9 +275,15 @@ impl Takeover {
         // (a residential exit trying a line or two, seconds apart).
         let names_after =
             c.names_after_success && p.ctx & CTX_NO_NAMES_BEFORE != 0 && ip.day[1] >= 0.5;
+        // Or its client tried a name long before the success, never redeemed
+        // (`names_long_before_first_sign_in`): a list's exit kept for hours.
+        let names_long_before = c.names_long_before_first_sign_in
+            && p.ctx & CTX_OLD_NAMES != 0
+            && p.novelty.known_successes == 0;
         let beyond_typo = other_wrong
             || other_device_unknown
             || names_after
+            || names_long_before
             || ip.day[3] >= c.address_accounts + 1.0;
         let address_active = ip.day[3] >= c.address_accounts && beyond_typo;
         // The site's people's own network (`peoples_network_share`): a /24 ·
@@ -543,6 +549,17 @@ impl Takeover {
                 // runs the rule's takeovers were judged 1–7 minutes after the
                 // sign-in, its innocents 52 minutes to 6 hours).
                 Some(Corroboration::NamesAfter)
+            } else if names_long_before {
+                // No context either, for an account's first sign-in on
+                // record: its own client tried a name that does not exist
+                // more than an hour before and never redeemed it — a
+                // residential exit kept by one session for hours, trying a
+                // list's lines now and then. A person's mistyped address
+                // comes minutes before the sign-in that redeems it; another
+                // browser's old name on the address is a household's or a
+                // CGNAT's next person (99 innocents and 23 takeovers on the
+                // design runs), not this one.
+                Some(Corroboration::NamesLongBefore)
             } else {
                 None
             };

@@ -176,6 +176,17 @@ fn takeover_evidence(e: &Evidence, t: &TakeoverEvidence, score: f32) -> serde_js
                 t.address_failure_share * 100.0
             )
         }
+        TakeoverRule::AddressTriedOthers if t.corroboration == Corroboration::NamesLongBefore => {
+            format!(
+                "its address had tried about {:.0} accounts, {:.0}% of its attempts failing, \
+                 among them a name that does not exist from the same browser more than an hour \
+                 before this sign-in, never followed by a sign-in of its own — an exit trying a \
+                 list's lines over hours, not the owner's mistyped address, which comes minutes \
+                 before their sign-in",
+                t.address_accounts,
+                t.address_failure_share * 100.0
+            )
+        }
         TakeoverRule::AddressTriedOthers => format!(
             "during an attack (the whole site at {:.1} standard deviations of attempts on \
              addresses that do not exist; {grain} at {:.1}), that address had tried about {:.0} \
@@ -201,7 +212,9 @@ fn takeover_evidence(e: &Evidence, t: &TakeoverEvidence, score: f32) -> serde_js
     // reading a low-and-slow finding must see that no hour stood out and why
     // the success was still judged an attack's.
     let context = match t.corroboration {
-        Corroboration::None | Corroboration::NamesAfter => String::new(),
+        Corroboration::None | Corroboration::NamesAfter | Corroboration::NamesLongBefore => {
+            String::new()
+        }
         Corroboration::AddressUnknown => {
             "; the address itself also tried addresses that do not exist".to_owned()
         }
@@ -586,5 +599,17 @@ mod tests {
         );
         assert!(text.contains("no earlier successful sign-in"), "{text}");
         assert_eq!(v["corroboration"], "no_people");
+    }
+
+    #[test]
+    fn a_first_sign_in_flagged_on_old_names_does_not_claim_an_attack() {
+        let v = tried_others(Corroboration::NamesLongBefore);
+        let text = v["explanation"].as_str().unwrap();
+        assert!(!text.contains("during an attack"), "{text}");
+        assert!(
+            text.contains("from the same browser more than an hour before this sign-in"),
+            "{text}"
+        );
+        assert_eq!(v["corroboration"], "names_long_before");
     }
 }
