@@ -788,3 +788,6 @@ mod established;
 
 #[path = "tests_exits.rs"]
 mod exits;
+
+#[path = "tests_trickle.rs"]
+mod trickle;
