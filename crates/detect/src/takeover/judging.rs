@@ -8,6 +8,11 @@ use super::*;
 /// hundred, one household's /24 is a percent of the site.
 const PEOPLES_NETWORK_PAST: f32 = 50.0;
 
+/// The share of an address's other attempts (decayed) that failed at which
+/// all of them did: one success among them, however old within the day,
+/// leaves it well below.
+const ALL_FAILED: f32 = 0.95;
+
 impl Takeover {
     pub(super) fn judge(&mut self, idx: usize, now: i64, out: &mut Vec<Signal>) {
         let prior = self.site_prior();
@@ -275,11 +280,17 @@ impl Takeover {
         // (a residential exit trying a line or two, seconds apart).
         let names_after =
             c.names_after_success && p.ctx & CTX_NO_NAMES_BEFORE != 0 && ip.day[1] >= 0.5;
-        // Or its client tried a name long before the success, never redeemed
+        // Or its client tried a name long before the success, never redeemed,
+        // and every other attempt there failed
         // (`names_long_before_first_sign_in`): a list's exit kept for hours.
+        // Not when anything else succeeded there: a household's address,
+        // where one person's old typo and another's sign-in came before this
+        // one (on the design runs, three innocents with 33–50 % of the
+        // address's attempts failing).
         let names_long_before = c.names_long_before_first_sign_in
             && p.ctx & CTX_OLD_NAMES != 0
-            && p.novelty.known_successes == 0;
+            && p.novelty.known_successes == 0
+            && ip.others_failure_share() >= ALL_FAILED;
         let beyond_typo = other_wrong
             || other_device_unknown
             || names_after
