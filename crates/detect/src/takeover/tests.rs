@@ -277,6 +277,16 @@ fn without_an_attack_window_a_slow_attack_shows_in_the_failing_neighbours() {
 /// one unknown account every ten minutes from ever-new addresses — too little
 /// for any ten minutes or hour to stand out.
 fn days_with_a_slow_list(days: i64, slow_from: i64) -> Takeover {
+    days_of_people(days, slow_from, None)
+}
+
+/// [`days_with_a_slow_list`], and with `pool` = (`net`, `until`, `failing`) a
+/// carrier's /24 (ASN 400) whose people sign in from its addresses 100–199
+/// every five minutes until minute `until` (the site's people's own network,
+/// `peoples_network_share`), then from the carrier's next /24; and from minute
+/// `failing`, every five minutes, one of its addresses 30–89 fails on another
+/// account (two in seven on names that do not exist).
+fn days_of_people(days: i64, slow_from: i64, pool: Option<(u32, i64, i64)>) -> Takeover {
     let mut t = Takeover::new(TakeoverConfig::default());
     let mut out = Vec::new();
     t.observe(
@@ -303,6 +313,37 @@ fn days_with_a_slow_list(days: i64, slow_from: i64) -> Takeover {
                 outcome,
             );
             t.observe(&e, None, &mut out);
+        }
+        if let Some((net, until, failing)) = pool
+            && m % 5 == 2
+        {
+            let n = (m / 5) as u32;
+            let people = if m < until { net } else { net + 0x100 };
+            let e = ev(
+                m * MIN,
+                2_000_000 + u64::from(n % 500),
+                people | (100 + n % 100),
+                400,
+                1 + u64::from(n % 7),
+                Outcome::Success,
+            );
+            t.observe(&e, None, &mut out);
+            if m >= failing {
+                let outcome = if n % 7 < 2 {
+                    Outcome::UnknownAccount
+                } else {
+                    Outcome::WrongPassword
+                };
+                let e = ev(
+                    m * MIN + 30_000,
+                    80_000 + u64::from(n),
+                    net | (30 + n % 60),
+                    400,
+                    50 + u64::from(n % 5),
+                    outcome,
+                );
+                t.observe(&e, None, &mut out);
+            }
         }
         if m >= slow_from * 24 * 60 && m % 10 == 0 {
             let e = ev(

@@ -1,7 +1,8 @@
 //! The carrier's own people at home: their own device on a new network — the
 //! carrier's CGNAT address a proxy network also exits through
 //! (`own_device_home`) — and a new phone on a /24 whose failing neighbours are
-//! a past burst's (`neighbours_need_site`) or on a day the site drifts
+//! a past burst's (`neighbours_need_site`) or the carrier pool's own
+//! (`peoples_network_share`), or on a day the site drifts
 //! (`drift_needs_abroad`, `drift_home_fresh`); their own browsers while
 //! the attack's show it (`cold_client_share`); and a young history on its own
 //! ISP, which a residential proxy network exits through (`asn_home_history`).
@@ -92,6 +93,49 @@ fn failing_neighbours_alone_need_another_country_or_the_sites_day() {
         ..cfg
     };
     let e = first_evidence(&after_quiet_days(off, "US"));
+    assert_eq!(e.corroboration, Corroboration::NetworkFailures, "{e:?}");
+}
+
+/// Four days in which a carrier's pool (the proxy's /24) carried its people's
+/// sign-ins on the first day (the carrier's next /24 since), and over the last
+/// six hours its other addresses failed on other accounts every five minutes
+/// (`days_of_people`); then the proxy's wrong password on another account and
+/// success on account 7 (a new device) from abroad. The signals.
+fn pool_failing_after_its_people(cfg: TakeoverConfig) -> Vec<Signal> {
+    let at = 4 * 24 * 60;
+    let mut t = days_of_people(4, 99, Some((0xc900_0900, 24 * 60, at - 360)));
+    t.cfg = cfg;
+    assert!(!t.in_window() && !t.in_drift());
+    let mut out = Vec::new();
+    proxy_success_from(&mut t, at * MIN, ("BR", 42), &mut out);
+    out
+}
+
+#[test]
+fn failing_neighbours_in_the_sites_peoples_network_are_no_attacks_context() {
+    // The proxy's /24 is a carrier's pool that carried its people's sign-ins
+    // (a few percent of the site's attempts before the last day): its other
+    // addresses failing on other accounts now is an attack exiting through
+    // the pool, which says nothing of its people's sign-ins — even from
+    // another country, where failing neighbours speak on an ordinary /24
+    // (`failing_neighbours_alone_need_another_country_or_the_sites_day`).
+    // The /24's own excess, which the switch silences too
+    // (`the_sites_peoples_network_does_not_speak_on_its_own`), is out of the
+    // way here (`local_z`), so only the neighbours' part is judged.
+    let cfg = TakeoverConfig {
+        local_z: 1_000.0,
+        ..TakeoverConfig::default()
+    };
+    assert!(cfg.peoples_network_share > 0.0);
+    let out = pool_failing_after_its_people(cfg);
+    assert!(out.is_empty(), "{out:?}");
+    // Without the switch the neighbours speak there.
+    let off = TakeoverConfig {
+        peoples_network_share: 0.0,
+        ..cfg
+    };
+    let e = first_evidence(&pool_failing_after_its_people(off));
+    assert_eq!(e.rule, TakeoverRule::AddressTriedOthers, "{e:?}");
     assert_eq!(e.corroboration, Corroboration::NetworkFailures, "{e:?}");
 }
 
