@@ -325,8 +325,8 @@ pub struct TakeoverConfig {
     /// ([`crate::Corroboration::NamesLongBefore`]): a residential exit is
     /// handed to the same session for hours and tries a line now and then; a
     /// person's mistyped e-mail address comes minutes before the sign-in it is
-    /// redeemed by. On the design runs (seeds 41–44, every shape; exact
-    /// counts over the events), a first sign-in whose address's last such name
+    /// redeemed by. On 45 design runs of seeds 41–44 (exact counts over the
+    /// events), a first sign-in whose address's last such name
     /// came from its browser over an hour before, every other attempt there
     /// failing, was the attacker's 62 times and a person's never; from another
     /// browser (a household's or a CGNAT's next person) a person's 99 times
