@@ -255,6 +255,11 @@ impl Takeover {
             .unwrap_or_default();
         // The figures a finding on the address's own rules reports: its excess,
         // and its attempts and unknown names over about the last day.
+        // The figures a finding on a grain's excess reports: the grain, its
+        // excess (z, excess, attempts, expected) and its unknown names.
+        let grain_figures = |g: Grain, d: &Decayed, (z, excess, attempts, expected)| {
+            (g, z, excess, attempts, expected, d.fast[1].max(d.day[1]))
+        };
         let address_figures = |ip: &Decayed| {
             let (z, excess, attempts, expected) = ip.excess(prior, c.min_history);
             (
@@ -446,7 +451,7 @@ impl Takeover {
             {
                 let margin = z / zmin;
                 if best.is_none_or(|b| margin > b.1 / need) {
-                    best = Some((*g, z, excess, attempts, expected, d.fast[1].max(d.day[1])));
+                    best = Some(grain_figures(*g, &d, (z, excess, attempts, expected)));
                     need = zmin;
                 }
             }
@@ -635,14 +640,10 @@ impl Takeover {
                 .is_some_and(|d| spray_only(&d))
         {
             let d = self.grains[2].peek(p.keys[2]).unwrap_or_default();
-            let (z, excess, attempts, expected) = d.excess(prior, c.min_history);
-            best = Some((
+            best = Some(grain_figures(
                 Grain::Asn,
-                z,
-                excess,
-                attempts,
-                expected,
-                d.fast[1].max(d.day[1]),
+                &d,
+                d.excess(prior, c.min_history),
             ));
             need = c.wide_z;
             rule = TakeoverRule::AttackWindow;
@@ -720,13 +721,10 @@ impl Takeover {
                 if !late {
                     self.pending[idx].ctx |= CTX_NO_PEOPLE;
                 }
-                best = Some((
+                best = Some(grain_figures(
                     Grain::Asn,
-                    z,
-                    excess,
-                    attempts,
-                    expected,
-                    d.fast[1].max(d.day[1]),
+                    &d,
+                    (z, excess, attempts, expected),
                 ));
                 need = c.wide_z;
                 context = Corroboration::NoPeople;
