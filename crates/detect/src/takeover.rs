@@ -658,7 +658,7 @@ impl Takeover {
     fn site_prior(&self) -> f32 {
         // The site's own long-run unknown share (outside the last day).
         let a = self.site.past_attempts();
-        let u = (self.site.slow[1] - self.site.day[1]).max(0.0);
+        let u = self.site.past_unknown();
         if a >= 1000.0 { u / a } else { 0.02 }
     }
 }

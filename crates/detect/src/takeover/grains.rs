@@ -141,6 +141,12 @@ impl Decayed {
         (self.slow[0] - self.day[0]).max(0.0)
     }
 
+    /// Attempts on names that do not exist before about the last day (as
+    /// [`Decayed::past_attempts`]).
+    pub(super) fn past_unknown(&self) -> f32 {
+        (self.slow[1] - self.day[1]).max(0.0)
+    }
+
     /// Whether the grain carries none of the site's people: no past at all
     /// (under one attempt before about the last day), or a small past (under
     /// `size` of the site's, `site_past`) whose share of names that do not
@@ -152,8 +158,7 @@ impl Decayed {
     /// burst through it (the second trace's `mobile_proxy`, seed 44).
     pub(super) fn peopleless(&self, share: f32, size: f32, site_past: f32) -> bool {
         let past = self.past_attempts();
-        past < 1.0
-            || (past < size * site_past && (self.slow[1] - self.day[1]).max(0.0) >= share * past)
+        past < 1.0 || (past < size * site_past && self.past_unknown() >= share * past)
     }
 
     /// The unknown-account share the grain's counts are judged against: its own
@@ -164,7 +169,7 @@ impl Decayed {
             // The slow baseline includes the recent counts; take them out so an
             // attack does not excuse itself.
             let a = self.past_attempts();
-            let u = (self.slow[1] - self.day[1]).max(0.0);
+            let u = self.past_unknown();
             if a >= min_history { u / a } else { 0.0 }
         } else {
             0.0
